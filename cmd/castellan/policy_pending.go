@@ -1,0 +1,15 @@
+package main
+
+// Placeholders while the offline policy verbs are being built; each is
+// removed from this file when its real implementation lands.
+
+import (
+	"context"
+	"errors"
+)
+
+var errPending = errors.New("not built yet")
+
+func runPolicyValidate(context.Context, *env, []string) error { return errPending }
+func runPolicyFmt(context.Context, *env, []string) error      { return errPending }
+func runPolicyTest(context.Context, *env, []string) error     { return errPending }
