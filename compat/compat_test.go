@@ -1,0 +1,187 @@
+package compat
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"runtime"
+	"sync"
+	"testing"
+	"time"
+)
+
+// devToken is the API key every Oso SDK integration test uses against the
+// Oso dev server; `castellan serve --dev` accepts it.
+const devToken = "e_0123456789_12345_osotesttoken01xiIn"
+
+// nodeTestFiles are the files of node/ that a test run needs.
+var nodeTestFiles = []string{"package.json", "package-lock.json", "sdk.test.mjs"}
+
+func TestNodeSDK(t *testing.T) {
+	node := requireTool(t, "node")
+	npm := requireTool(t, "npm")
+
+	bin := buildCastellan(t)
+	srv := startServer(t, bin)
+	dir := installSDK(t, npm)
+
+	ctx, cancel := context.WithTimeout(t.Context(), 5*time.Minute)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, node, "--test", "--test-reporter=spec", "sdk.test.mjs")
+	cmd.Dir = dir
+	cmd.Env = append(os.Environ(), "OSO_URL="+srv.url, "OSO_AUTH="+devToken, "NO_COLOR=1")
+	out, err := cmd.CombinedOutput()
+	t.Logf("node --test sdk.test.mjs (OSO_URL=%s):\n%s", srv.url, out)
+	if err != nil {
+		t.Errorf("the oso-cloud SDK test failed: %v\ncastellan serve output:\n%s", err, srv.log.String())
+	}
+}
+
+// requireTool returns the path of a program the test needs. A missing tool
+// skips the test, except under CI=true, where it fails it.
+func requireTool(tb testing.TB, name string) string {
+	tb.Helper()
+	path, err := exec.LookPath(name)
+	if err == nil {
+		return path
+	}
+	if os.Getenv("CI") == "true" {
+		tb.Fatalf("%s is required under CI=true: %v", name, err)
+	}
+	tb.Skipf("%s not found (%v); install Node.js to run the SDK compatibility test", name, err)
+	return ""
+}
+
+// buildCastellan builds cmd/castellan into a temporary directory and
+// returns the binary's path.
+func buildCastellan(tb testing.TB) string {
+	tb.Helper()
+	goBin, err := exec.LookPath("go")
+	if err != nil {
+		goBin = filepath.Join(runtime.GOROOT(), "bin", "go")
+	}
+	bin := filepath.Join(tb.TempDir(), "castellan")
+	cmd := exec.Command(goBin, "build", "-o", bin, "github.com/castellan-authz/castellan/cmd/castellan")
+	if out, err := cmd.CombinedOutput(); err != nil {
+		tb.Fatalf("go build ./cmd/castellan: %v\n%s", err, out)
+	}
+	return bin
+}
+
+// server is a running `castellan serve`.
+type server struct {
+	url string
+	log *syncBuffer
+}
+
+// startServer starts `castellan serve --dev` on a free loopback port, waits
+// until it answers, and stops it when the test ends.
+func startServer(tb testing.TB, bin string) *server {
+	tb.Helper()
+	addr := freeAddr(tb)
+	s := &server{url: "http://" + addr, log: new(syncBuffer)}
+	cmd := exec.Command(bin, "serve", "--addr", addr, "--dev")
+	cmd.Stdout = s.log
+	cmd.Stderr = s.log
+	cmd.WaitDelay = 5 * time.Second
+	if err := cmd.Start(); err != nil {
+		tb.Fatalf("starting castellan serve: %v", err)
+	}
+	exited := make(chan error, 1)
+	go func() { exited <- cmd.Wait() }()
+	tb.Cleanup(func() {
+		_ = cmd.Process.Signal(os.Interrupt)
+		select {
+		case <-exited:
+		case <-time.After(10 * time.Second):
+			_ = cmd.Process.Kill()
+			<-exited
+			tb.Errorf("castellan serve did not stop within 10s of SIGINT")
+		}
+	})
+
+	client := &http.Client{Timeout: time.Second}
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		resp, err := client.Get(s.url + "/api/healthcheck")
+		if err == nil {
+			resp.Body.Close()
+			if resp.StatusCode == http.StatusOK {
+				return s
+			}
+			err = fmt.Errorf("status %s", resp.Status)
+		}
+		select {
+		case werr := <-exited:
+			exited <- werr
+			tb.Fatalf("castellan serve exited before answering (%v):\n%s", werr, s.log.String())
+		case <-time.After(100 * time.Millisecond):
+		}
+		if time.Now().After(deadline) {
+			tb.Fatalf("castellan serve did not answer GET /api/healthcheck within 30s (last: %v):\n%s", err, s.log.String())
+		}
+	}
+}
+
+// freeAddr returns a loopback address with a port that was free a moment ago.
+func freeAddr(tb testing.TB) string {
+	tb.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		tb.Fatalf("finding a free port: %v", err)
+	}
+	addr := l.Addr().String()
+	if err := l.Close(); err != nil {
+		tb.Fatalf("finding a free port: %v", err)
+	}
+	return addr
+}
+
+// installSDK copies the Node test project into a temporary directory and
+// installs its locked dependencies there with `npm ci`, leaving the source
+// tree untouched. It returns the directory.
+func installSDK(tb testing.TB, npm string) string {
+	tb.Helper()
+	dir := tb.TempDir()
+	for _, name := range nodeTestFiles {
+		src, err := os.ReadFile(filepath.Join("node", name))
+		if err != nil {
+			tb.Fatalf("reading the Node test project: %v", err)
+		}
+		if err := os.WriteFile(filepath.Join(dir, name), src, 0o644); err != nil {
+			tb.Fatalf("copying the Node test project: %v", err)
+		}
+	}
+	ctx, cancel := context.WithTimeout(tb.Context(), 5*time.Minute)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, npm, "ci", "--no-audit", "--no-fund", "--loglevel=error")
+	cmd.Dir = dir
+	if out, err := cmd.CombinedOutput(); err != nil {
+		tb.Fatalf("npm ci (installing oso-cloud from package-lock.json): %v\n%s", err, out)
+	}
+	return dir
+}
+
+// syncBuffer is a bytes.Buffer that a process's stdout and stderr can
+// write to while the test reads it.
+type syncBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (b *syncBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+func (b *syncBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
+}

@@ -1,0 +1,16 @@
+// Package compat proves that Castellan is a drop-in replacement for Oso Cloud
+// by driving a real `castellan serve` through the official Oso Cloud SDKs.
+//
+// It has no code of its own, only tests. TestNodeSDK builds the castellan
+// binary, starts `castellan serve --dev` on a free loopback port, installs the
+// npm package oso-cloud at the exact version pinned in node/package.json (with
+// node/package-lock.json, by `npm ci` in a temporary copy) and runs
+// node/sdk.test.mjs with OSO_URL pointing at the server and the Oso dev-server
+// test token as the API key. The JavaScript test uses the SDK as an
+// application would: policy upload and metadata, insert, batch, get, delete,
+// authorize with and without context facts, actions, paginated list, the
+// query builder and error reporting.
+//
+// Without node or npm the test is skipped, except under CI=true, where it
+// fails.
+package compat
