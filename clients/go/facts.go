@@ -1,0 +1,123 @@
+package castellan
+
+import (
+	"context"
+	"errors"
+	"net/http"
+	"net/url"
+	"strconv"
+)
+
+// changeset is one element of a /api/batch body: inserts or deletes.
+type changeset struct {
+	Inserts []wireFact    `json:"inserts,omitempty"`
+	Deletes []wirePattern `json:"deletes,omitempty"`
+}
+
+// Tx collects the changes of one Batch. Changes apply in the order they
+// were added, all or none.
+type Tx struct {
+	changes []changeset
+	err     error
+}
+
+// Insert adds fact f; every argument must be concrete.
+func (tx *Tx) Insert(f Fact) {
+	if err := checkFact(f); err != nil {
+		tx.err = errors.Join(tx.err, err)
+		return
+	}
+	if n := len(tx.changes); n > 0 && tx.changes[n-1].Inserts != nil {
+		tx.changes[n-1].Inserts = append(tx.changes[n-1].Inserts, toWireFact(f))
+		return
+	}
+	tx.changes = append(tx.changes, changeset{Inserts: []wireFact{toWireFact(f)}})
+}
+
+// Delete removes every stored fact that matches pattern (wildcard arguments
+// match anything; no match is not an error).
+func (tx *Tx) Delete(pattern Fact) {
+	if pattern.Predicate == "" {
+		tx.err = errors.Join(tx.err, errors.New("delete pattern has no predicate"))
+		return
+	}
+	if n := len(tx.changes); n > 0 && tx.changes[n-1].Deletes != nil {
+		tx.changes[n-1].Deletes = append(tx.changes[n-1].Deletes, toWirePattern(pattern))
+		return
+	}
+	tx.changes = append(tx.changes, changeset{Deletes: []wirePattern{toWirePattern(pattern)}})
+}
+
+// Batch applies the inserts and deletes that fn adds to tx atomically, in
+// order (POST /api/batch). Nothing is sent when fn adds nothing.
+func (c *Client) Batch(ctx context.Context, fn func(tx *Tx)) error {
+	var tx Tx
+	fn(&tx)
+	if tx.err != nil {
+		return tx.err
+	}
+	if len(tx.changes) == 0 {
+		return nil
+	}
+	_, err := c.do(ctx, call{method: http.MethodPost, path: "/api/batch", body: tx.changes, write: true}, nil)
+	return err
+}
+
+// Insert stores fact f.
+func (c *Client) Insert(ctx context.Context, f Fact) error {
+	return c.Batch(ctx, func(tx *Tx) { tx.Insert(f) })
+}
+
+// Delete removes every stored fact matching pattern; wildcard arguments
+// (empty Type or ID) match anything. Deleting nothing is not an error.
+func (c *Client) Delete(ctx context.Context, pattern Fact) error {
+	return c.Batch(ctx, func(tx *Tx) { tx.Delete(pattern) })
+}
+
+// Get returns the stored facts matching pattern (GET /api/facts). An empty
+// predicate matches any predicate; wildcard arguments match anything, and
+// since trailing wildcards are not sent, a pattern matches facts of any
+// arity at least as long as its last concrete argument.
+func (c *Client) Get(ctx context.Context, pattern Fact) ([]Fact, error) {
+	q := url.Values{}
+	if pattern.Predicate != "" {
+		q.Set("predicate", pattern.Predicate)
+	}
+	for i, a := range pattern.Args {
+		if a.Type != "" {
+			q.Set("args."+strconv.Itoa(i)+".type", a.Type)
+		}
+		if a.ID != "" {
+			q.Set("args."+strconv.Itoa(i)+".id", a.ID)
+		}
+	}
+	var out []wireFact
+	if _, err := c.do(ctx, call{method: http.MethodGet, path: "/api/facts", query: q}, &out); err != nil {
+		return nil, err
+	}
+	facts := make([]Fact, len(out))
+	for i, w := range out {
+		facts[i] = fromWireFact(w)
+	}
+	return facts, nil
+}
+
+// Clear deletes every stored fact (POST /api/clear_data).
+func (c *Client) Clear(ctx context.Context) error {
+	_, err := c.do(ctx, call{method: http.MethodPost, path: "/api/clear_data", write: true}, nil)
+	return err
+}
+
+// Stats counts the stored facts.
+type Stats struct {
+	NumRoles     int64 `json:"num_roles"`
+	NumRelations int64 `json:"num_relations"`
+	NumFacts     int64 `json:"num_facts"`
+}
+
+// Stats returns the numbers of stored facts (GET /api/stats).
+func (c *Client) Stats(ctx context.Context) (Stats, error) {
+	var s Stats
+	_, err := c.do(ctx, call{method: http.MethodGet, path: "/api/stats"}, &s)
+	return s, err
+}

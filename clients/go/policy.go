@@ -1,0 +1,107 @@
+package castellan
+
+import (
+	"context"
+	"errors"
+	"net/http"
+	"strconv"
+	"time"
+)
+
+// PolicyFile is one file of a policy.
+type PolicyFile struct {
+	Filename string `json:"filename"`
+	Src      string `json:"src"`
+}
+
+// UploadResult is the answer to UploadPolicy.
+type UploadResult struct {
+	// Message is the server's message, such as "Policy loaded (version 3)".
+	Message string
+	// Changed is false when the policy was identical to the live one (202).
+	Changed bool
+}
+
+// UploadPolicy checks files together as one policy, runs its tests and
+// makes it the live policy (POST /api/policy). One file is sent in the Oso
+// format {"filename", "src"}; several in Castellan's {"files": [...]}.
+// A rejected policy returns an *Error with Code "invalid_policy" or
+// "tests_failed" and one ErrorDetail per problem; the old policy stays live.
+func (c *Client) UploadPolicy(ctx context.Context, files ...PolicyFile) (UploadResult, error) {
+	var body any
+	switch len(files) {
+	case 0:
+		return UploadResult{}, errors.New("upload policy: no files")
+	case 1:
+		body = files[0]
+	default:
+		body = struct {
+			Files []PolicyFile `json:"files"`
+		}{files}
+	}
+	var out messageResponse
+	resp, err := c.do(ctx, call{method: http.MethodPost, path: "/api/policy", body: body, write: true}, &out)
+	if err != nil {
+		return UploadResult{}, err
+	}
+	return UploadResult{Message: out.Message, Changed: resp.status != http.StatusAccepted}, nil
+}
+
+// GetPolicy returns the live policy (GET /api/policy), or nil when no
+// policy was ever uploaded.
+func (c *Client) GetPolicy(ctx context.Context) (*PolicyFile, error) {
+	var out struct {
+		Policy *PolicyFile `json:"policy"`
+	}
+	if _, err := c.do(ctx, call{method: http.MethodGet, path: "/api/policy"}, &out); err != nil {
+		return nil, err
+	}
+	return out.Policy, nil
+}
+
+// PolicyVersionInfo summarises one stored version of the policy.
+type PolicyVersionInfo struct {
+	Version   int64     `json:"version"`
+	CreatedAt time.Time `json:"created_at"`
+	CreatedBy string    `json:"created_by"`
+	Live      bool      `json:"live"`
+	Files     []string  `json:"files"`
+}
+
+// PolicyVersion is one stored version of the policy with its sources.
+type PolicyVersion struct {
+	Version   int64        `json:"version"`
+	CreatedAt time.Time    `json:"created_at"`
+	CreatedBy string       `json:"created_by"`
+	Live      bool         `json:"live"`
+	Files     []PolicyFile `json:"files"`
+}
+
+// PolicyHistory lists the stored policy versions, newest first
+// (GET /admin/v1/policies).
+func (c *Client) PolicyHistory(ctx context.Context) ([]PolicyVersionInfo, error) {
+	var out struct {
+		Policies []PolicyVersionInfo `json:"policies"`
+	}
+	_, err := c.do(ctx, call{method: http.MethodGet, path: "/admin/v1/policies"}, &out)
+	return out.Policies, err
+}
+
+// GetPolicyVersion returns one stored policy version with its files
+// (GET /admin/v1/policies/{version}).
+func (c *Client) GetPolicyVersion(ctx context.Context, version int64) (PolicyVersion, error) {
+	var out PolicyVersion
+	_, err := c.do(ctx, call{method: http.MethodGet, path: "/admin/v1/policies/" + strconv.FormatInt(version, 10)}, &out)
+	return out, err
+}
+
+// ActivatePolicy makes a stored version the live policy again (a rollback;
+// POST /admin/v1/policies/{version}/activate). The server re-checks it and
+// re-runs its tests first.
+func (c *Client) ActivatePolicy(ctx context.Context, version int64) (PolicyVersion, error) {
+	var out PolicyVersion
+	_, err := c.do(ctx, call{
+		method: http.MethodPost, path: "/admin/v1/policies/" + strconv.FormatInt(version, 10) + "/activate", write: true,
+	}, &out)
+	return out, err
+}
