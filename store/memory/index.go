@@ -1,0 +1,504 @@
+package memory
+
+import (
+	"cmp"
+	"fmt"
+	"iter"
+	"math"
+	"runtime"
+	"slices"
+	"sync"
+
+	"github.com/castellan-authz/castellan/lang/term"
+	"github.com/castellan-authz/castellan/store"
+)
+
+// live marks a record that no revision has removed yet.
+const live = math.MaxUint64
+
+// Compaction thresholds: a table is compacted when it holds more than
+// compactMinDead dead records and they are more than a quarter of it.
+const compactMinDead = 1024
+
+// Index is the indexed fact set: the stored facts of one store, interned
+// and indexed for Match, under multi-version concurrency control.
+//
+// Values are interned to uint32 ids once. Facts live in tables, one per
+// (predicate, arity); a table keeps the argument ids of its records in one
+// flat slice and one posting list per (argument position, value id), so
+// Match walks the shortest posting list among the bound positions.
+//
+// Each record carries the revision that added it and the one that removed
+// it; a snapshot at revision r sees the records with added <= r < removed.
+// Writers never change what an existing snapshot sees, so readers proceed
+// while a batch is being applied (the batch becomes visible at once when
+// it commits). Dead records are dropped from a table (compaction) once no
+// live snapshot can see them; snapshots are tracked with runtime.AddCleanup,
+// so a snapshot that is no longer referenced stops holding records back
+// after the next garbage collection. Interned values are never released.
+//
+// One writer at a time: Begin blocks until the previous Tx committed.
+type Index struct {
+	writeMu sync.Mutex // held by the one open Tx
+
+	mu      sync.RWMutex // guards everything below
+	rev     uint64
+	stats   store.Stats
+	ids     map[term.Value]uint32
+	vals    []term.Value // id -> value; vals[0] is unused
+	tables  map[tableKey]*table
+	ordered []*table // sorted by predicate, then arity
+
+	keepLog bool
+	log     []logEntry
+	logArgs []uint32
+
+	matchers sync.Pool // of *matcher, see Snapshot.Match
+
+	snapMu sync.Mutex
+	snaps  map[uint64]int // revision -> number of reachable snapshots
+}
+
+type tableKey struct {
+	pred  string
+	arity int
+}
+
+// table holds the records of one (predicate, arity).
+type table struct {
+	pred    string
+	arity   int
+	args    []uint32 // arity ids per record
+	added   []uint64
+	removed []uint64
+	post    []map[uint32][]uint32 // per position: value id -> record numbers, ascending
+	narrow  map[[4]uint32]uint32  // live record by argument ids, arity <= 4
+	wide    map[string]uint32     // live record by argument ids, arity > 4
+	ndead   int
+}
+
+// logEntry is one change of the change log, kept as interned ids.
+type logEntry struct {
+	rev uint64
+	tab *table
+	off uint32 // start of the arguments in Index.logArgs
+	op  store.ChangeOp
+}
+
+// NewIndex returns an empty index at revision 0.
+func NewIndex() *Index {
+	return &Index{
+		ids:    make(map[term.Value]uint32),
+		vals:   make([]term.Value, 1),
+		tables: make(map[tableKey]*table),
+		snaps:  make(map[uint64]int),
+	}
+}
+
+// Revision returns the revision of the last committed Tx.
+func (x *Index) Revision() uint64 {
+	x.mu.RLock()
+	defer x.mu.RUnlock()
+	return x.rev
+}
+
+// Stats counts the facts at the latest revision.
+func (x *Index) Stats() store.Stats {
+	x.mu.RLock()
+	defer x.mu.RUnlock()
+	return x.stats
+}
+
+// Snapshot returns a read view at the latest committed revision.
+func (x *Index) Snapshot() *Snapshot {
+	x.mu.RLock()
+	s := &Snapshot{x: x, rev: x.rev, stats: x.stats}
+	x.snapMu.Lock()
+	x.snaps[s.rev]++
+	x.snapMu.Unlock()
+	x.mu.RUnlock()
+	runtime.AddCleanup(s, x.releaseSnapshot, s.rev)
+	return s
+}
+
+func (x *Index) releaseSnapshot(rev uint64) {
+	x.snapMu.Lock()
+	if x.snaps[rev]--; x.snaps[rev] <= 0 {
+		delete(x.snaps, rev)
+	}
+	x.snapMu.Unlock()
+}
+
+// horizon returns the oldest revision a reachable snapshot may read.
+func (x *Index) horizon() uint64 {
+	h := x.rev
+	x.snapMu.Lock()
+	for r := range x.snaps {
+		h = min(h, r)
+	}
+	x.snapMu.Unlock()
+	return h
+}
+
+// Tx applies the changes of one revision. Its changes become visible all
+// at once when Commit returns. A Tx must be committed; it cannot be
+// rolled back (validate before you begin).
+type Tx struct {
+	x       *Index
+	rev     uint64
+	delta   store.Stats
+	touched map[*table]bool
+	buf     []uint32
+}
+
+// Begin starts applying revision rev, which must be greater than the
+// index's revision. It waits for the Tx before it to commit.
+func (x *Index) Begin(rev uint64) (*Tx, error) {
+	x.writeMu.Lock()
+	x.mu.RLock()
+	cur := x.rev
+	x.mu.RUnlock()
+	if rev <= cur {
+		x.writeMu.Unlock()
+		return nil, fmt.Errorf("index: revision %d is not after %d", rev, cur)
+	}
+	return &Tx{x: x, rev: rev, touched: make(map[*table]bool)}, nil
+}
+
+// beginNext starts a Tx for the revision after the current one.
+func (x *Index) beginNext() *Tx {
+	x.writeMu.Lock()
+	x.mu.RLock()
+	rev := x.rev + 1
+	x.mu.RUnlock()
+	return &Tx{x: x, rev: rev, touched: make(map[*table]bool)}
+}
+
+// Apply applies ops (normalized facts, see store.Prepare) as revision rev
+// in one Tx.
+func (x *Index) Apply(rev uint64, ops []store.Op) error {
+	tx, err := x.Begin(rev)
+	if err != nil {
+		return err
+	}
+	for _, op := range ops {
+		for _, p := range op.Delete {
+			tx.Delete(p)
+		}
+		for _, f := range op.Insert {
+			tx.Insert(f)
+		}
+	}
+	tx.Commit()
+	return nil
+}
+
+// Insert stores f (which must be normalized) unless it is already stored,
+// and reports whether it was added.
+func (tx *Tx) Insert(f term.Fact) bool {
+	x := tx.x
+	x.mu.Lock()
+	defer x.mu.Unlock()
+	t := x.table(f.Predicate, len(f.Args))
+	ids := tx.buf[:0]
+	for _, a := range f.Args {
+		ids = append(ids, x.intern(a))
+	}
+	tx.buf = ids
+	if _, ok := t.find(ids); ok {
+		return false
+	}
+	r := uint32(len(t.added))
+	t.args = append(t.args, ids...)
+	t.added = append(t.added, tx.rev)
+	t.removed = append(t.removed, live)
+	for i, id := range ids {
+		t.post[i][id] = append(t.post[i][id], r)
+	}
+	t.setLive(ids, r)
+	tx.delta = tx.delta.Add(store.StatsOf(t.pred, 1))
+	x.record(tx.rev, t, ids, store.OpInsert)
+	return true
+}
+
+// Delete removes every stored fact matching p and returns how many.
+func (tx *Tx) Delete(p term.Pattern) int {
+	x := tx.x
+	x.mu.Lock()
+	defer x.mu.Unlock()
+	if p.IsGround() {
+		return tx.deleteGround(p)
+	}
+	n := 0
+	for _, t := range x.ordered {
+		if (p.Predicate != "" && p.Predicate != t.pred) || t.arity < len(p.Args) || (!p.AnyArity && t.arity != len(p.Args)) {
+			continue
+		}
+		recs, ok := x.candidates(t, p.Args)
+		if !ok {
+			continue
+		}
+		for r := range recs {
+			if t.removed[r] != live || !x.matchesPattern(t, r, p.Args) {
+				continue
+			}
+			tx.kill(t, r)
+			n++
+		}
+	}
+	return n
+}
+
+// deleteGround removes the one fact p names. Callers hold mu.
+func (tx *Tx) deleteGround(p term.Pattern) int {
+	x := tx.x
+	t := x.tables[tableKey{p.Predicate, len(p.Args)}]
+	if t == nil {
+		return 0
+	}
+	ids := tx.buf[:0]
+	for _, a := range p.Args {
+		id, ok := x.ids[a]
+		if !ok {
+			return 0
+		}
+		ids = append(ids, id)
+	}
+	tx.buf = ids
+	r, ok := t.find(ids)
+	if !ok {
+		return 0
+	}
+	tx.kill(t, r)
+	return 1
+}
+
+// kill marks live record r of t removed at the Tx's revision.
+func (tx *Tx) kill(t *table, r uint32) {
+	ids := t.args[int(r)*t.arity : int(r+1)*t.arity]
+	t.removed[r] = tx.rev
+	t.ndead++
+	t.deleteLive(ids)
+	tx.touched[t] = true
+	tx.delta = tx.delta.Add(store.StatsOf(t.pred, -1))
+	tx.x.record(tx.rev, t, ids, store.OpDelete)
+}
+
+// Commit publishes the revision and compacts tables whose dead records no
+// snapshot can see any more.
+func (tx *Tx) Commit() {
+	x := tx.x
+	x.mu.Lock()
+	x.rev = tx.rev
+	x.stats = x.stats.Add(tx.delta)
+	h := x.horizon()
+	for t := range tx.touched {
+		if t.ndead > compactMinDead && t.ndead > len(t.added)/4 {
+			t.compact(h)
+		}
+	}
+	x.mu.Unlock()
+	x.writeMu.Unlock()
+}
+
+// table returns the table of (pred, arity), creating it. Callers hold mu.
+func (x *Index) table(pred string, arity int) *table {
+	k := tableKey{pred, arity}
+	if t := x.tables[k]; t != nil {
+		return t
+	}
+	t := &table{pred: pred, arity: arity, post: make([]map[uint32][]uint32, arity)}
+	for i := range t.post {
+		t.post[i] = make(map[uint32][]uint32)
+	}
+	if arity <= 4 {
+		t.narrow = make(map[[4]uint32]uint32)
+	} else {
+		t.wide = make(map[string]uint32)
+	}
+	x.tables[k] = t
+	x.ordered = append(x.ordered, t)
+	slices.SortFunc(x.ordered, func(a, b *table) int {
+		return cmp.Or(cmp.Compare(a.pred, b.pred), cmp.Compare(a.arity, b.arity))
+	})
+	return t
+}
+
+// intern returns v's id, assigning one. Callers hold mu for writing.
+func (x *Index) intern(v term.Value) uint32 {
+	if id, ok := x.ids[v]; ok {
+		return id
+	}
+	id := uint32(len(x.vals))
+	x.vals = append(x.vals, v)
+	x.ids[v] = id
+	return id
+}
+
+func (x *Index) record(rev uint64, t *table, ids []uint32, op store.ChangeOp) {
+	if !x.keepLog {
+		return
+	}
+	x.log = append(x.log, logEntry{rev: rev, tab: t, off: uint32(len(x.logArgs)), op: op})
+	x.logArgs = append(x.logArgs, ids...)
+}
+
+// fact builds the term.Fact of a record's ids. Callers hold mu.
+func (x *Index) fact(t *table, ids []uint32) term.Fact {
+	f := term.Fact{Predicate: t.pred, Args: make([]term.Value, len(ids))}
+	for i, id := range ids {
+		f.Args[i] = x.vals[id]
+	}
+	return f
+}
+
+// candidates returns the records of t that may match the pattern
+// arguments: the shortest posting list among the fully bound positions, or
+// every record. ok is false when a bound value is not stored at all.
+// Callers hold mu.
+func (x *Index) candidates(t *table, args []term.Value) (recs iter.Seq[uint32], ok bool) {
+	var best []uint32
+	bound := false
+	for i, a := range args {
+		if a.Type == "" || a.ID == "" {
+			continue
+		}
+		id, found := x.ids[a]
+		if !found {
+			return nil, false
+		}
+		pl := t.post[i][id]
+		if len(pl) == 0 {
+			return nil, false
+		}
+		if !bound || len(pl) < len(best) {
+			best, bound = pl, true
+		}
+	}
+	if bound {
+		return slices.Values(best), true
+	}
+	n := uint32(len(t.added))
+	return func(yield func(uint32) bool) {
+		for r := range n {
+			if !yield(r) {
+				return
+			}
+		}
+	}, true
+}
+
+// matchesPattern reports whether record r of t matches the pattern
+// arguments (each type and id compared on its own). Callers hold mu.
+func (x *Index) matchesPattern(t *table, r uint32, args []term.Value) bool {
+	base := int(r) * t.arity
+	for i, a := range args {
+		if a.Type == "" && a.ID == "" {
+			continue
+		}
+		v := x.vals[t.args[base+i]]
+		if (a.Type != "" && a.Type != v.Type) || (a.ID != "" && a.ID != v.ID) {
+			return false
+		}
+	}
+	return true
+}
+
+func (t *table) find(ids []uint32) (uint32, bool) {
+	if t.narrow != nil {
+		r, ok := t.narrow[narrowKey(ids)]
+		return r, ok
+	}
+	r, ok := t.wide[wideKey(ids)]
+	return r, ok
+}
+
+func (t *table) setLive(ids []uint32, r uint32) {
+	if t.narrow != nil {
+		t.narrow[narrowKey(ids)] = r
+		return
+	}
+	t.wide[wideKey(ids)] = r
+}
+
+func (t *table) deleteLive(ids []uint32) {
+	if t.narrow != nil {
+		delete(t.narrow, narrowKey(ids))
+		return
+	}
+	delete(t.wide, wideKey(ids))
+}
+
+func narrowKey(ids []uint32) [4]uint32 {
+	var k [4]uint32
+	copy(k[:], ids)
+	return k
+}
+
+func wideKey(ids []uint32) string {
+	b := make([]byte, 0, 4*len(ids))
+	for _, id := range ids {
+		b = append(b, byte(id), byte(id>>8), byte(id>>16), byte(id>>24))
+	}
+	return string(b)
+}
+
+// compact drops the records removed at or before horizon (no snapshot can
+// see them) and renumbers the rest, keeping their order. It builds new
+// slices and maps: readers that copied the old ones keep reading them.
+// Callers hold mu for writing.
+func (t *table) compact(horizon uint64) {
+	keep := 0
+	for _, rm := range t.removed {
+		if rm == live || rm > horizon {
+			keep++
+		}
+	}
+	if keep == len(t.removed) {
+		return
+	}
+	args := make([]uint32, 0, keep*t.arity)
+	added := make([]uint64, 0, keep)
+	removed := make([]uint64, 0, keep)
+	post := make([]map[uint32][]uint32, t.arity)
+	for i := range post {
+		post[i] = make(map[uint32][]uint32, len(t.post[i]))
+	}
+	ndead := 0
+	for r, rm := range t.removed {
+		if rm != live && rm <= horizon {
+			continue
+		}
+		nr := uint32(len(added))
+		ids := t.args[r*t.arity : (r+1)*t.arity]
+		args = append(args, ids...)
+		added = append(added, t.added[r])
+		removed = append(removed, rm)
+		for i, id := range ids {
+			post[i][id] = append(post[i][id], nr)
+		}
+		if rm == live {
+			t.setLive(ids, nr)
+		} else {
+			ndead++
+		}
+	}
+	t.args, t.added, t.removed, t.post, t.ndead = args, added, removed, post, ndead
+}
+
+// changes returns up to limit logged changes after revision since.
+func (x *Index) changes(since uint64, limit int) []store.Change {
+	x.mu.RLock()
+	defer x.mu.RUnlock()
+	i, _ := slices.BinarySearchFunc(x.log, since+1, func(e logEntry, rev uint64) int { return cmp.Compare(e.rev, rev) })
+	end := len(x.log)
+	if limit > 0 && end-i > limit {
+		end = i + limit
+	}
+	out := make([]store.Change, 0, end-i)
+	for _, e := range x.log[i:end] {
+		ids := x.logArgs[e.off : int(e.off)+e.tab.arity]
+		out = append(out, store.Change{Revision: e.rev, Op: e.op, Fact: x.fact(e.tab, ids)})
+	}
+	return out
+}

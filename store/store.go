@@ -1,0 +1,316 @@
+package store
+
+import (
+	"context"
+	"iter"
+	"time"
+
+	"github.com/castellan-authz/castellan/lang/term"
+)
+
+// Revision numbers the committed states of a store. It grows by one with
+// every committed batch; revision 0 is the empty store before any write.
+// It is an alias so that Snapshot.Revision() uint64 satisfies
+// evaluator.Source.
+type Revision = uint64
+
+// Op is one changeset of a batch. Its Delete patterns are applied first,
+// then its Insert facts (as POST /api/bulk: deletes before tells). A batch
+// ([]Op) is applied in order and atomically.
+type Op struct {
+	// Insert holds ground facts to store. Inserting a fact that is already
+	// stored changes nothing (a fact is stored at most once).
+	Insert []term.Fact
+	// Delete holds patterns; every stored fact matching one is removed
+	// (see term.Pattern for wildcards). A pattern that matches nothing is
+	// not an error. A wildcard-free pattern removes at most one fact.
+	Delete []term.Pattern
+}
+
+// Consistency says how fresh a snapshot must be.
+type Consistency struct {
+	// AtLeast is the oldest acceptable revision; zero means "latest".
+	AtLeast Revision
+}
+
+// Snapshot is a consistent read view of the stored facts at one revision.
+// It never shows part of a batch and never changes, whatever writers do
+// meanwhile. It implements evaluator.Source and is safe for concurrent use.
+type Snapshot interface {
+	// Match calls yield with the arguments of every fact of predicate pred
+	// that has exactly len(args) arguments and whose argument i equals
+	// args[i] wherever args[i] is not the zero Value. The slice passed to
+	// yield is valid only during that call and must not be modified.
+	// Iteration stops when yield returns false. Each matching fact is
+	// yielded once, in no particular order. yield may call Match again.
+	Match(pred string, args []term.Value, yield func(args []term.Value) bool)
+
+	// Revision is the revision the snapshot reflects.
+	Revision() uint64
+
+	// Facts returns the stored facts matching p, ordered by predicate, then
+	// arity, then the order in which they were stored. The facts yielded
+	// belong to the caller.
+	Facts(p term.Pattern) iter.Seq[term.Fact]
+
+	// Stats counts the stored facts.
+	Stats() Stats
+}
+
+// Stats counts the facts of a snapshot (GET /api/stats).
+type Stats struct {
+	// Facts is the number of stored facts.
+	Facts int
+	// Roles is the number of has_role facts.
+	Roles int
+	// Relations is the number of has_relation facts.
+	Relations int
+}
+
+// ChangeOp says whether a change stored or removed a fact.
+type ChangeOp uint8
+
+// The change operations.
+const (
+	// OpInsert records a fact that was stored.
+	OpInsert ChangeOp = iota + 1
+	// OpDelete records a fact that was removed.
+	OpDelete
+)
+
+// String returns "insert" or "delete".
+func (o ChangeOp) String() string {
+	switch o {
+	case OpInsert:
+		return "insert"
+	case OpDelete:
+		return "delete"
+	}
+	return "unknown"
+}
+
+// Change is one entry of the change log: a fact that a committed batch
+// actually stored or removed. Inserting a fact already stored, or deleting
+// with a pattern that matches nothing, leaves no change.
+type Change struct {
+	Revision Revision
+	Op       ChangeOp
+	Fact     term.Fact
+}
+
+// Store keeps stored facts under revisions. Implementations are safe for
+// concurrent use.
+type Store interface {
+	// Write applies batch atomically and returns the revision it committed.
+	// Before anything is written, every inserted fact is normalized
+	// (term.Fact.Normalize) and passed to the validators of opts; if one
+	// fails, nothing is written and the error is an *InvalidFactError
+	// (errors.Is(err, ErrInvalidFact)). Every successful Write gets a new
+	// revision, also one that changes nothing (an empty batch included).
+	// Errors: ErrInvalidFact, ErrUnavailable (the backend cannot be
+	// reached; nothing was written), ErrClosed, or the context's error.
+	Write(ctx context.Context, batch []Op, opts ...WriteOption) (Revision, error)
+
+	// Snapshot returns a read view at the latest revision the store knows,
+	// which is at least c.AtLeast. When the store has not reached
+	// c.AtLeast yet, Snapshot waits, bounded by ctx and by the store's wait
+	// timeout, and then fails with ErrRevisionUnavailable. Reading the
+	// snapshot does no I/O, and a snapshot stays valid after writes.
+	Snapshot(ctx context.Context, c Consistency) (Snapshot, error)
+
+	// Head returns the latest committed revision. For a store that follows
+	// another (store/postgres) it is the revision of the source of truth,
+	// which may be ahead of the snapshots it serves. Errors: ErrUnavailable,
+	// ErrClosed.
+	Head(ctx context.Context) (Revision, error)
+
+	// Changes returns up to limit changes with a revision greater than
+	// since, in commit order (by revision, then the order within the
+	// batch). limit <= 0 means no limit. All changes of a revision are
+	// returned together unless limit cuts them. Errors: ErrUnavailable,
+	// ErrClosed.
+	Changes(ctx context.Context, since Revision, limit int) ([]Change, error)
+
+	// Close releases the store's resources. Snapshots taken earlier stay
+	// readable; every other method then fails with ErrClosed.
+	Close() error
+}
+
+// Clearer is implemented by stores that can remove every fact at once
+// (POST /api/clear_data). Clear commits one revision, like Write.
+type Clearer interface {
+	Clear(ctx context.Context) (Revision, error)
+}
+
+// ClearBatch returns a batch that deletes every stored fact.
+func ClearBatch() []Op {
+	return []Op{{Delete: []term.Pattern{{AnyArity: true}}}}
+}
+
+// WriteOption configures one Write.
+type WriteOption func(*WriteOptions)
+
+// WriteOptions is the result of applying WriteOptions; stores read it with
+// NewWriteOptions.
+type WriteOptions struct {
+	// Validators run, in order, on every normalized inserted fact.
+	Validators []func(term.Fact) error
+}
+
+// WithValidator adds a check that every inserted fact must pass (the server
+// passes the live policy's CheckFact). Its error is wrapped in an
+// *InvalidFactError.
+func WithValidator(v func(term.Fact) error) WriteOption {
+	return func(o *WriteOptions) {
+		if v != nil {
+			o.Validators = append(o.Validators, v)
+		}
+	}
+}
+
+// NewWriteOptions applies opts.
+func NewWriteOptions(opts ...WriteOption) WriteOptions {
+	var o WriteOptions
+	for _, opt := range opts {
+		opt(&o)
+	}
+	return o
+}
+
+// Prepare validates batch for Write: it returns a copy in which every
+// inserted fact is normalized and has passed the validators, or an
+// *InvalidFactError naming the first bad fact (its Index counts inserted
+// facts across the whole batch, from 0). The caller's batch is not
+// modified.
+func Prepare(batch []Op, opts ...WriteOption) ([]Op, error) {
+	o := NewWriteOptions(opts...)
+	out := make([]Op, len(batch))
+	index := 0
+	for i, op := range batch {
+		out[i].Delete = normalizePatterns(op.Delete)
+		if len(op.Insert) == 0 {
+			continue
+		}
+		ins := make([]term.Fact, len(op.Insert))
+		for j, f := range op.Insert {
+			n, err := f.Normalize()
+			if err == nil {
+				for _, v := range o.Validators {
+					if err = v(n); err != nil {
+						break
+					}
+				}
+			}
+			if err != nil {
+				return nil, &InvalidFactError{Index: index, Fact: f, Err: err}
+			}
+			ins[j] = n
+			index++
+		}
+		out[i].Insert = ins
+	}
+	return out, nil
+}
+
+// Policy is one stored version of the policy.
+type Policy struct {
+	// Version numbers the versions from 1, in upload order.
+	Version int64
+	// Files is the policy source, one entry per file.
+	Files []PolicyFile
+	// CreatedAt is when the version was saved.
+	CreatedAt time.Time
+	// CreatedBy names who saved it (an API key id or a user).
+	CreatedBy string
+	// Live reports whether this version is the one in force.
+	Live bool
+}
+
+// PolicyFile is one file of a policy.
+type PolicyFile struct {
+	Filename string
+	Src      string
+}
+
+// PolicyStore is implemented by stores that keep policy versions.
+type PolicyStore interface {
+	// SavePolicy stores p.Files and p.CreatedBy as a new version and makes
+	// it live. It returns the stored version (Version, CreatedAt and Live
+	// filled in).
+	SavePolicy(ctx context.Context, p Policy) (Policy, error)
+	// LivePolicy returns the live version, or ErrNotFound when no policy
+	// was ever saved.
+	LivePolicy(ctx context.Context) (Policy, error)
+	// GetPolicy returns one version, or ErrNotFound.
+	GetPolicy(ctx context.Context, version int64) (Policy, error)
+	// PolicyHistory returns every version, newest first.
+	PolicyHistory(ctx context.Context) ([]Policy, error)
+	// ActivatePolicy makes an existing version live again (rollback) and
+	// returns it; ErrNotFound when the version does not exist.
+	ActivatePolicy(ctx context.Context, version int64) (Policy, error)
+}
+
+// Key is a stored API key. The secret itself is never stored, only its
+// SHA-256 hash; the server hashes and compares.
+type Key struct {
+	ID        string
+	Name      string
+	Scope     string
+	Hash      []byte
+	CreatedAt time.Time
+}
+
+// KeyStore is implemented by stores that keep API keys.
+type KeyStore interface {
+	// CreateKey stores k; ErrConflict when a key with its ID exists.
+	CreateKey(ctx context.Context, k Key) error
+	// KeyByID returns a key, or ErrNotFound.
+	KeyByID(ctx context.Context, id string) (Key, error)
+	// ListKeys returns every key, ordered by creation time, then ID.
+	ListKeys(ctx context.Context) ([]Key, error)
+	// DeleteKey removes a key, or returns ErrNotFound.
+	DeleteKey(ctx context.Context, id string) error
+	// CountKeys returns the number of keys.
+	CountKeys(ctx context.Context) (int, error)
+}
+
+// StatsOf returns the Stats delta of adding (sign 1) or removing (sign -1)
+// one fact of predicate pred.
+func StatsOf(pred string, sign int) Stats {
+	s := Stats{Facts: sign}
+	switch pred {
+	case "has_role":
+		s.Roles = sign
+	case "has_relation":
+		s.Relations = sign
+	}
+	return s
+}
+
+// Add returns s plus d.
+func (s Stats) Add(d Stats) Stats {
+	return Stats{Facts: s.Facts + d.Facts, Roles: s.Roles + d.Roles, Relations: s.Relations + d.Relations}
+}
+
+// normalizePatterns returns ps with every fully given value (type and id)
+// in canonical form, so that a pattern for Integer{"007"} finds 7. A value
+// that does not normalize is kept: it matches nothing.
+func normalizePatterns(ps []term.Pattern) []term.Pattern {
+	if len(ps) == 0 {
+		return ps
+	}
+	out := make([]term.Pattern, len(ps))
+	for i, p := range ps {
+		out[i] = p
+		out[i].Args = make([]term.Value, len(p.Args))
+		for j, a := range p.Args {
+			if a.Type != "" && a.ID != "" {
+				if n, err := term.Normalize(a); err == nil {
+					a = n
+				}
+			}
+			out[i].Args[j] = a
+		}
+	}
+	return out
+}
