@@ -1,0 +1,150 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"slices"
+	"sync"
+	"sync/atomic"
+	"time"
+)
+
+// result is what one load run against one target measured.
+type result struct {
+	name     string
+	requests int           // completed requests (any status)
+	errors   int           // transport errors and non-200 answers
+	wrong    int           // 200 answers that contradict the oracle
+	allowed  int           // 200 answers with allowed=true
+	elapsed  time.Duration // wall time of the measured phase
+	lat      []time.Duration
+	firstErr string // the first error seen, for the report
+}
+
+// rps returns the throughput in requests per second.
+func (r *result) rps() float64 {
+	if r.elapsed <= 0 {
+		return 0
+	}
+	return float64(r.requests) / r.elapsed.Seconds()
+}
+
+// quantile returns the q-quantile (0..1) of the latencies, which must be
+// sorted.
+func (r *result) quantile(q float64) time.Duration {
+	if len(r.lat) == 0 {
+		return 0
+	}
+	i := int(q * float64(len(r.lat)))
+	return r.lat[min(i, len(r.lat)-1)]
+}
+
+// driver sends prepared authorize requests to one URL from a fixed number
+// of workers.
+type driver struct {
+	client *http.Client
+	url    string            // full URL of POST /api/authorize
+	header map[string]string // extra request headers (auth, OsoOffset)
+	checks []check
+	verify bool // compare answers with the oracle
+}
+
+// run drives the target with conc workers for d (stopping early after
+// maxRequests requests) and returns the measurements.
+func (dr *driver) run(ctx context.Context, name string, conc int, d time.Duration, maxRequests int) *result {
+	ctx, cancel := context.WithTimeout(ctx, d)
+	defer cancel()
+	var (
+		issued  atomic.Int64
+		mu      sync.Mutex
+		results = &result{name: name}
+		wg      sync.WaitGroup
+	)
+	start := time.Now()
+	for w := range conc {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			local := &result{lat: make([]time.Duration, 0, 1<<14)}
+			buf := make([]byte, 0, 512)
+			for i := w; ctx.Err() == nil && issued.Add(1) <= int64(maxRequests); i += conc {
+				c := &dr.checks[i%len(dr.checks)]
+				t0 := time.Now()
+				allowed, err := dr.do(ctx, c.body, &buf)
+				lat := time.Since(t0)
+				if err != nil && ctx.Err() != nil {
+					break // cut off by the deadline: not a server error
+				}
+				local.requests++
+				local.lat = append(local.lat, lat)
+				switch {
+				case err != nil:
+					local.errors++
+					if local.firstErr == "" {
+						local.firstErr = err.Error()
+					}
+				case allowed:
+					local.allowed++
+				}
+				if err == nil && dr.verify && allowed != c.allowed {
+					local.wrong++
+					if local.firstErr == "" {
+						local.firstErr = fmt.Sprintf("wrong decision: %s answered allowed=%t, want %t", c.body, allowed, c.allowed)
+					}
+				}
+			}
+			mu.Lock()
+			defer mu.Unlock()
+			results.requests += local.requests
+			results.errors += local.errors
+			results.wrong += local.wrong
+			results.allowed += local.allowed
+			results.lat = append(results.lat, local.lat...)
+			if results.firstErr == "" {
+				results.firstErr = local.firstErr
+			}
+		}()
+	}
+	wg.Wait()
+	results.elapsed = time.Since(start)
+	slices.Sort(results.lat)
+	return results
+}
+
+// do sends one authorize request and decodes {"allowed": bool}.
+func (dr *driver) do(ctx context.Context, body []byte, buf *[]byte) (bool, error) {
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, dr.url, bytes.NewReader(body))
+	if err != nil {
+		return false, err
+	}
+	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set("Accept", "application/json")
+	for k, v := range dr.header {
+		req.Header.Set(k, v)
+	}
+	resp, err := dr.client.Do(req)
+	if err != nil {
+		return false, err
+	}
+	defer resp.Body.Close()
+	b := bytes.NewBuffer((*buf)[:0])
+	_, err = io.Copy(b, resp.Body)
+	*buf = b.Bytes()
+	if err != nil {
+		return false, fmt.Errorf("reading the answer: %w", err)
+	}
+	if resp.StatusCode != http.StatusOK {
+		return false, fmt.Errorf("status %s: %s", resp.Status, bytes.TrimSpace(*buf))
+	}
+	var ans struct {
+		Allowed *bool `json:"allowed"`
+	}
+	if err := json.Unmarshal(*buf, &ans); err != nil || ans.Allowed == nil {
+		return false, fmt.Errorf("answer %q is not {\"allowed\": bool}", *buf)
+	}
+	return *ans.Allowed, nil
+}

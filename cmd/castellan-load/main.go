@@ -1,0 +1,305 @@
+// Command castellan-load measures Castellan's HTTP authorization throughput
+// and latency against a no-op baseline measured in the same run.
+//
+// It generates a deterministic GitHub-like model (organizations, repositories,
+// users and roles; 1,000,000 facts by default), uploads its policy and
+// bulk-inserts the facts through POST /api/batch, then sends POST
+// /api/authorize requests from -c concurrent workers for -d, with a mix of
+// checks that are allowed and denied, and reports requests per second and
+// latency percentiles. Every answer is compared with the right one, computed
+// from the model, so a fast wrong server does not pass. In the same run it
+// drives a no-op chi server (started in-process on loopback, same client,
+// same concurrency and duration, same request bodies) and prints both side
+// by side with the ratios.
+//
+// Usage:
+//
+//	castellan-load -serve [-database-url postgres://...] [flags]   # starts bin/castellan serve itself
+//	castellan-load -url http://127.0.0.1:8080 [flags]              # a server started by hand
+//
+// Only loopback targets are accepted, and every request loop is bounded by
+// -d and -n.
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"os/signal"
+	"strings"
+	"syscall"
+	"time"
+)
+
+// devToken is the Oso dev-server test token, accepted by `castellan serve --dev`.
+const devToken = "e_0123456789_12345_osotesttoken01xiIn"
+
+// config is one run's settings, filled from the flags.
+type config struct {
+	url         string        // base URL of a running server (loopback only)
+	serve       bool          // start castellan serve instead
+	castellan   string        // binary for -serve
+	databaseURL string        // -serve on Postgres
+	serveArgs   []string      // extra arguments for castellan serve
+	key         string        // API key
+	facts       int           // size of the model
+	seed        uint64        // seed of the model and of the checks
+	conc        int           // concurrent workers
+	duration    time.Duration // measured phase per target
+	warmup      time.Duration // unmeasured phase per target
+	maxRequests int           // bound on requests per phase
+	checks      int           // distinct prepared requests
+	related     float64       // share of checks whose user is related to the repository
+	chunk       int           // facts per POST /api/batch
+	clear       bool          // POST /api/clear_data before loading
+	offset      bool          // send the OsoOffset of the load with each check
+}
+
+// parseFlags parses args into a config.
+func parseFlags(args []string, stderr io.Writer) (*config, error) {
+	cfg := &config{}
+	fs := flag.NewFlagSet("castellan-load", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	fs.StringVar(&cfg.url, "url", "", "base URL of a running castellan serve (loopback only)")
+	fs.BoolVar(&cfg.serve, "serve", false, "start `castellan serve --dev` on a free loopback port (memory store unless -database-url)")
+	fs.StringVar(&cfg.castellan, "castellan", "", "castellan binary for -serve (default ./bin/castellan, else castellan on the PATH)")
+	fs.StringVar(&cfg.databaseURL, "database-url", "", "with -serve: run on this PostgreSQL database (applies migrations)")
+	serveArgs := fs.String("serve-args", "", "with -serve: extra space-separated arguments for castellan serve")
+	fs.StringVar(&cfg.key, "key", devToken, "API key (Authorization: Bearer)")
+	fs.IntVar(&cfg.facts, "facts", 1_000_000, "facts in the generated model (100 per organization, 10 repositories per organization)")
+	fs.Uint64Var(&cfg.seed, "seed", 1, "seed of the model and of the checks")
+	fs.IntVar(&cfg.conc, "c", 16, "concurrent workers")
+	fs.DurationVar(&cfg.duration, "d", 30*time.Second, "measured duration per target")
+	fs.DurationVar(&cfg.warmup, "warmup", 2*time.Second, "unmeasured warm-up per target")
+	fs.IntVar(&cfg.maxRequests, "n", 50_000_000, "at most this many requests per phase")
+	fs.IntVar(&cfg.checks, "checks", 10_000, "distinct prepared check requests, sent round-robin")
+	fs.Float64Var(&cfg.related, "related", 0.6, "share of checks whose user holds a role on the repository or its organization")
+	fs.IntVar(&cfg.chunk, "chunk", 10_000, "facts per POST /api/batch while loading")
+	fs.BoolVar(&cfg.clear, "clear", false, "POST /api/clear_data before loading (always done with -serve)")
+	fs.BoolVar(&cfg.offset, "offset", true, "send the OsoOffset of the load with every check, as the Oso SDKs do")
+	if err := fs.Parse(args); err != nil {
+		return nil, err
+	}
+	if fs.NArg() > 0 {
+		return nil, fmt.Errorf("unexpected arguments: %s", strings.Join(fs.Args(), " "))
+	}
+	cfg.serveArgs = strings.Fields(*serveArgs)
+	switch {
+	case cfg.serve == (cfg.url != ""):
+		return nil, errors.New("give exactly one of -serve and -url")
+	case !cfg.serve && (cfg.databaseURL != "" || cfg.castellan != "" || len(cfg.serveArgs) > 0):
+		return nil, errors.New("-database-url, -castellan and -serve-args need -serve")
+	case cfg.conc < 1, cfg.facts < 1, cfg.checks < 1, cfg.chunk < 1, cfg.maxRequests < 1:
+		return nil, errors.New("-c, -facts, -checks, -chunk and -n must be at least 1")
+	case cfg.duration <= 0 || cfg.warmup < 0:
+		return nil, errors.New("-d must be positive and -warmup not negative")
+	case cfg.related < 0 || cfg.related > 1:
+		return nil, errors.New("-related must be between 0 and 1")
+	}
+	if !cfg.serve {
+		if err := checkLoopback(cfg.url); err != nil {
+			return nil, err
+		}
+	}
+	return cfg, nil
+}
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	err := run(ctx, os.Args[1:], os.Stdout, os.Stderr)
+	stop()
+	if err != nil {
+		if !errors.Is(err, flag.ErrHelp) {
+			fmt.Fprintln(os.Stderr, "castellan-load:", err)
+		}
+		os.Exit(1)
+	}
+}
+
+// run parses args, runs the load and prints the report to stdout.
+func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	cfg, err := parseFlags(args, stderr)
+	if err != nil {
+		return err
+	}
+	rep, err := measure(ctx, cfg, stdout)
+	if err != nil {
+		return err
+	}
+	rep.print(stdout)
+	return rep.err()
+}
+
+// report is the outcome of one run.
+type report struct {
+	cfg                 *config
+	store               string
+	facts               int
+	load                time.Duration
+	expectAllowed       int // prepared checks whose right answer is allowed
+	baseline, castellan *result
+}
+
+// measure loads the model into the target, then drives the no-op baseline
+// and the target in turn. Progress goes to progress.
+func measure(ctx context.Context, cfg *config, progress io.Writer) (*report, error) {
+	rep := &report{cfg: cfg, store: "as configured (-url)"}
+	base := cfg.url
+	clear := cfg.clear
+	if cfg.serve {
+		bin, err := findCastellan(cfg.castellan)
+		if err != nil {
+			return nil, err
+		}
+		srv, err := startCastellan(ctx, bin, cfg.databaseURL, cfg.serveArgs)
+		if err != nil {
+			return nil, err
+		}
+		defer srv.stop()
+		base, clear = srv.url, true
+		rep.store = "memory"
+		if cfg.databaseURL != "" {
+			rep.store = "postgres"
+		}
+	}
+
+	transport := &http.Transport{
+		MaxIdleConns:        2 * cfg.conc,
+		MaxIdleConnsPerHost: 2 * cfg.conc,
+		IdleConnTimeout:     90 * time.Second,
+		DisableCompression:  true,
+	}
+	defer transport.CloseIdleConnections()
+	client := &http.Client{Transport: transport, Timeout: 30 * time.Second}
+
+	m := newModel(cfg.seed, cfg.facts)
+	fmt.Fprintf(progress, "loading %d facts (%d organizations, %d repositories, %d users) into %s ...\n",
+		m.numFacts(), m.orgs, m.repos, m.users, base)
+	a := &api{client: &http.Client{Transport: transport, Timeout: 5 * time.Minute}, base: base, key: cfg.key}
+	start := time.Now()
+	n, err := a.load(ctx, m, cfg.chunk, clear)
+	if err != nil {
+		return nil, err
+	}
+	rep.facts, rep.load = n, time.Since(start)
+
+	checks := m.checks(cfg.seed, cfg.checks, cfg.related)
+	for _, c := range checks {
+		if c.allowed {
+			rep.expectAllowed++
+		}
+	}
+	header := map[string]string{"Authorization": "Bearer " + cfg.key}
+	if cfg.offset && a.offset != "" {
+		header["OsoOffset"] = a.offset
+	}
+
+	baseURL, stopBaseline, err := startBaseline()
+	if err != nil {
+		return nil, err
+	}
+	defer stopBaseline()
+	phases := []struct {
+		name   string
+		url    string
+		verify bool
+		out    **result
+	}{
+		{"no-op chi", baseURL, false, &rep.baseline},
+		{"castellan", base, true, &rep.castellan},
+	}
+	for _, p := range phases {
+		dr := &driver{client: client, url: p.url + "/api/authorize", header: header, checks: checks, verify: p.verify}
+		if cfg.warmup > 0 {
+			fmt.Fprintf(progress, "warming up %s for %s ...\n", p.name, cfg.warmup)
+			dr.run(ctx, p.name, cfg.conc, cfg.warmup, cfg.maxRequests)
+		}
+		fmt.Fprintf(progress, "measuring %s for %s at concurrency %d ...\n", p.name, cfg.duration, cfg.conc)
+		*p.out = dr.run(ctx, p.name, cfg.conc, cfg.duration, cfg.maxRequests)
+		if err := ctx.Err(); err != nil {
+			return nil, err
+		}
+	}
+	return rep, nil
+}
+
+// Targets: Castellan's throughput at least this share of the no-op's, and
+// its p99 at most this multiple of the no-op's.
+const (
+	targetThroughput = 0.50
+	targetP99        = 1.5
+)
+
+// print writes the report.
+func (r *report) print(w io.Writer) {
+	fmt.Fprintf(w, "\ndata: %d facts loaded in %s (%.0f facts/s), store %s\n",
+		r.facts, r.load.Round(time.Millisecond), float64(r.facts)/r.load.Seconds(), r.store)
+	fmt.Fprintf(w, "load: POST /api/authorize, %d distinct checks (%.1f%% allowed), concurrency %d, %s per target after %s warm-up\n\n",
+		r.cfg.checks, 100*float64(r.expectAllowed)/float64(max(1, r.cfg.checks)), r.cfg.conc, r.cfg.duration, r.cfg.warmup)
+	fmt.Fprintf(w, "%-10s %10s %10s %9s %9s %9s %9s %9s %7s %6s\n",
+		"target", "requests", "req/s", "p50", "p90", "p99", "p99.9", "max", "errors", "wrong")
+	for _, res := range []*result{r.baseline, r.castellan} {
+		wrong := fmt.Sprint(res.wrong)
+		if res == r.baseline {
+			wrong = "-"
+		}
+		fmt.Fprintf(w, "%-10s %10d %10.0f %9s %9s %9s %9s %9s %7d %6s\n", res.name, res.requests, res.rps(),
+			fmtDur(res.quantile(0.50)), fmtDur(res.quantile(0.90)), fmtDur(res.quantile(0.99)),
+			fmtDur(res.quantile(0.999)), fmtDur(res.quantile(1)), res.errors, wrong)
+	}
+	tput, p99 := r.ratios()
+	fmt.Fprintf(w, "\ncastellan / no-op: throughput %.2f (target >= %.2f: %s), p99 %.2fx (target <= %.2fx: %s)\n",
+		tput, targetThroughput, verdict(tput >= targetThroughput), p99, targetP99, verdict(p99 <= targetP99))
+	if r.castellan.firstErr != "" {
+		fmt.Fprintf(w, "first castellan error: %s\n", r.castellan.firstErr)
+	}
+	if r.baseline.firstErr != "" {
+		fmt.Fprintf(w, "first no-op error: %s\n", r.baseline.firstErr)
+	}
+}
+
+// ratios returns Castellan's throughput as a share of the no-op's and its
+// p99 as a multiple of the no-op's.
+func (r *report) ratios() (throughput, p99 float64) {
+	if b := r.baseline.rps(); b > 0 {
+		throughput = r.castellan.rps() / b
+	}
+	if b := r.baseline.quantile(0.99); b > 0 {
+		p99 = float64(r.castellan.quantile(0.99)) / float64(b)
+	}
+	return throughput, p99
+}
+
+// err fails the run when the server answered wrongly or with errors; missed
+// speed targets are reported, not failed.
+func (r *report) err() error {
+	if r.castellan.errors > 0 || r.castellan.wrong > 0 || r.baseline.errors > 0 {
+		return fmt.Errorf("castellan: %d errors and %d wrong decisions, no-op: %d errors", r.castellan.errors, r.castellan.wrong, r.baseline.errors)
+	}
+	if r.castellan.requests == 0 {
+		return errors.New("castellan: no request completed")
+	}
+	return nil
+}
+
+func verdict(ok bool) string {
+	if ok {
+		return "met"
+	}
+	return "MISSED"
+}
+
+// fmtDur prints a latency with three significant digits.
+func fmtDur(d time.Duration) string {
+	switch {
+	case d < time.Millisecond:
+		return fmt.Sprintf("%.1fµs", float64(d)/float64(time.Microsecond))
+	case d < time.Second:
+		return fmt.Sprintf("%.2fms", float64(d)/float64(time.Millisecond))
+	}
+	return fmt.Sprintf("%.2fs", d.Seconds())
+}

@@ -1,0 +1,264 @@
+package main
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"net/url"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/go-chi/chi/v5"
+)
+
+// startBaseline starts the no-op server the load is compared with: a chi
+// router on a loopback port whose POST /api/authorize reads the body and
+// answers a fixed {"allowed":true}. It returns the base URL and a function
+// that stops the server.
+func startBaseline() (string, func(), error) {
+	r := chi.NewRouter()
+	answer := []byte(`{"allowed":true}` + "\n")
+	r.Post("/api/authorize", func(w http.ResponseWriter, r *http.Request) {
+		_, _ = io.Copy(io.Discard, r.Body)
+		w.Header().Set("Content-Type", "application/json")
+		_, _ = w.Write(answer)
+	})
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return "", nil, fmt.Errorf("starting the baseline server: %w", err)
+	}
+	srv := &http.Server{Handler: r, ReadHeaderTimeout: 10 * time.Second}
+	go func() { _ = srv.Serve(l) }()
+	stop := func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		_ = srv.Shutdown(ctx)
+	}
+	return "http://" + l.Addr().String(), stop, nil
+}
+
+// checkLoopback refuses any base URL whose host is not a loopback address:
+// this tool generates load and must not be pointed at shared servers.
+func checkLoopback(base string) error {
+	u, err := url.Parse(base)
+	if err != nil {
+		return fmt.Errorf("parsing -url %q: %w", base, err)
+	}
+	if u.Scheme != "http" && u.Scheme != "https" {
+		return fmt.Errorf("-url %q: scheme must be http or https", base)
+	}
+	host := u.Hostname()
+	if host == "localhost" {
+		return nil
+	}
+	if ip := net.ParseIP(host); ip != nil && ip.IsLoopback() {
+		return nil
+	}
+	return fmt.Errorf("-url %q: only loopback addresses (127.0.0.0/8, ::1, localhost) are allowed", base)
+}
+
+// castellan is a `castellan serve` process started by this tool.
+type castellan struct {
+	url    string
+	cmd    *exec.Cmd
+	exited chan error
+	log    *os.File
+}
+
+// findCastellan returns the binary to start: bin if set, else
+// ./bin/castellan if it exists, else castellan on the PATH.
+func findCastellan(bin string) (string, error) {
+	if bin != "" {
+		return bin, nil
+	}
+	if _, err := os.Stat(filepath.Join("bin", "castellan")); err == nil {
+		return filepath.Join("bin", "castellan"), nil
+	}
+	p, err := exec.LookPath("castellan")
+	if err != nil {
+		return "", fmt.Errorf("no castellan binary: build it with `make build` or pass -castellan: %w", err)
+	}
+	return p, nil
+}
+
+// startCastellan starts `castellan serve --dev` on a free loopback port (with
+// databaseURL, on Postgres with --migrate; else on the memory store) and
+// waits until it answers GET /api/healthcheck. Its output goes to a
+// temporary file, shown when it fails.
+func startCastellan(ctx context.Context, bin, databaseURL string, extra []string) (*castellan, error) {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return nil, fmt.Errorf("finding a free port: %w", err)
+	}
+	addr := l.Addr().String()
+	if err := l.Close(); err != nil {
+		return nil, fmt.Errorf("finding a free port: %w", err)
+	}
+	args := []string{"serve", "--addr", addr, "--dev"}
+	if databaseURL != "" {
+		args = append(args, "--database-url", databaseURL, "--migrate")
+	}
+	args = append(args, extra...)
+	logf, err := os.CreateTemp("", "castellan-load-serve-*.log")
+	if err != nil {
+		return nil, fmt.Errorf("creating the server log: %w", err)
+	}
+	cmd := exec.Command(bin, args...)
+	cmd.Stdout = logf
+	cmd.Stderr = logf
+	if err := cmd.Start(); err != nil {
+		logf.Close()
+		os.Remove(logf.Name())
+		return nil, fmt.Errorf("starting %s: %w", bin, err)
+	}
+	c := &castellan{url: "http://" + addr, cmd: cmd, exited: make(chan error, 1), log: logf}
+	go func() { c.exited <- cmd.Wait() }()
+
+	client := &http.Client{Timeout: time.Second}
+	deadline := time.Now().Add(60 * time.Second)
+	for {
+		resp, err := client.Get(c.url + "/api/healthcheck")
+		if err == nil {
+			resp.Body.Close()
+			if resp.StatusCode == http.StatusOK {
+				return c, nil
+			}
+		}
+		select {
+		case werr := <-c.exited:
+			c.exited <- werr
+			out := c.tail()
+			c.stop()
+			return nil, fmt.Errorf("castellan %s exited before answering (%v):\n%s", strings.Join(args, " "), werr, out)
+		case <-ctx.Done():
+			c.stop()
+			return nil, ctx.Err()
+		case <-time.After(100 * time.Millisecond):
+		}
+		if time.Now().After(deadline) {
+			out := c.tail()
+			c.stop()
+			return nil, fmt.Errorf("castellan serve did not answer within 60s:\n%s", out)
+		}
+	}
+}
+
+// stop ends the server (SIGINT, then kill after 10 s) and removes its log.
+func (c *castellan) stop() error {
+	defer os.Remove(c.log.Name())
+	defer c.log.Close()
+	_ = c.cmd.Process.Signal(os.Interrupt)
+	select {
+	case <-c.exited:
+		return nil
+	case <-time.After(10 * time.Second):
+		_ = c.cmd.Process.Kill()
+		<-c.exited
+		return errors.New("castellan serve did not stop within 10s of SIGINT; killed")
+	}
+}
+
+// tail returns the last lines of the server's output.
+func (c *castellan) tail() string {
+	b, err := os.ReadFile(c.log.Name())
+	if err != nil {
+		return err.Error()
+	}
+	var lines []string
+	sc := bufio.NewScanner(bytes.NewReader(b))
+	sc.Buffer(make([]byte, 0, 64<<10), 1<<20)
+	for sc.Scan() {
+		lines = append(lines, sc.Text())
+	}
+	return strings.Join(lines[max(0, len(lines)-40):], "\n")
+}
+
+// api is a minimal client of the Oso Cloud API, for loading the model.
+type api struct {
+	client *http.Client
+	base   string
+	key    string
+	offset string // OsoOffset of the last write
+}
+
+// post sends body as JSON (nothing when nil) to path and fails on any non-2xx answer. It
+// remembers the OsoOffset of writes, as the Oso SDKs do.
+func (a *api) post(ctx context.Context, path string, body any) error {
+	var rd io.Reader
+	if body != nil {
+		b, err := json.Marshal(body)
+		if err != nil {
+			return fmt.Errorf("encoding %s: %w", path, err)
+		}
+		rd = bytes.NewReader(b)
+	}
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, a.base+path, rd)
+	if err != nil {
+		return err
+	}
+	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set("Authorization", "Bearer "+a.key)
+	resp, err := a.client.Do(req)
+	if err != nil {
+		return fmt.Errorf("POST %s: %w", path, err)
+	}
+	defer resp.Body.Close()
+	msg, _ := io.ReadAll(io.LimitReader(resp.Body, 4<<10))
+	if resp.StatusCode/100 != 2 {
+		return fmt.Errorf("POST %s: %s: %s", path, resp.Status, bytes.TrimSpace(msg))
+	}
+	if off := resp.Header.Get("OsoOffset"); off != "" {
+		a.offset = off
+	}
+	return nil
+}
+
+// changeset is one element of the POST /api/batch body.
+type changeset struct {
+	Inserts []fact `json:"inserts"`
+}
+
+// load uploads the policy and inserts the model's facts in batches of
+// chunk facts, returning how many facts were sent.
+func (a *api) load(ctx context.Context, m *model, chunk int, clear bool) (int, error) {
+	if clear {
+		if err := a.post(ctx, "/api/clear_data", nil); err != nil {
+			return 0, err
+		}
+	}
+	if err := a.post(ctx, "/api/policy", map[string]any{"filename": "github.polar", "src": githubPolicy}); err != nil {
+		return 0, err
+	}
+	n := 0
+	batch := make([]fact, 0, chunk)
+	var err error
+	flush := func() bool {
+		if len(batch) == 0 {
+			return true
+		}
+		err = a.post(ctx, "/api/batch", []changeset{{Inserts: batch}})
+		n += len(batch)
+		batch = batch[:0]
+		return err == nil
+	}
+	m.facts(func(f fact) bool {
+		batch = append(batch, f)
+		return len(batch) < chunk || flush()
+	})
+	if err == nil {
+		flush()
+	}
+	if err != nil {
+		return n, fmt.Errorf("loading facts: %w", err)
+	}
+	return n, nil
+}
