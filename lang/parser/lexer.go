@@ -1,0 +1,337 @@
+package parser
+
+import (
+	"fmt"
+	"io"
+	"strings"
+
+	"github.com/alecthomas/participle/v2/lexer"
+
+	"github.com/castellan-authz/castellan/lang/ast"
+)
+
+// Token types produced by scan. Participle matches grammar literals such as
+// "if" against token values, and @Ident etc. against these types.
+const (
+	tokIdent lexer.TokenType = iota + 1
+	tokKeyword
+	tokString
+	tokInt
+	tokFloat
+	tokConst
+	tokPunct
+	tokInvalid // a lexical error, already reported
+)
+
+// tokenNames names the token types for participle's @Type captures.
+var tokenNames = map[string]lexer.TokenType{
+	"EOF":     lexer.EOF,
+	"Ident":   tokIdent,
+	"Keyword": tokKeyword,
+	"String":  tokString,
+	"Int":     tokInt,
+	"Float":   tokFloat,
+	"Const":   tokConst,
+	"Punct":   tokPunct,
+	"Invalid": tokInvalid,
+}
+
+// reserved are the words that can never be names. Other keywords of the
+// language (actor, resource, roles, on, global, assert, ...) are contextual
+// and remain usable as variable names.
+var reserved = map[string]bool{
+	"and": true, "or": true, "not": true, "in": true, "matches": true,
+	"if": true, "iff": true, "true": true, "false": true,
+	"cut": true, "forall": true, "debug": true, "print": true,
+	"type": true, "new": true, "isa": true,
+}
+
+// definition is the lexer.Definition handed to participle. Participle only
+// uses its symbol table: the tokens themselves come from scan, which also
+// collects comments and lexical errors.
+type definition struct{}
+
+func (definition) Symbols() map[string]lexer.TokenType { return tokenNames }
+
+func (definition) Lex(filename string, r io.Reader) (lexer.Lexer, error) {
+	src, err := io.ReadAll(r)
+	if err != nil {
+		return nil, err
+	}
+	s := scan(filename, src)
+	if len(s.errs) > 0 {
+		return nil, s.errs[0]
+	}
+	return &sliceLexer{toks: s.toks}, nil
+}
+
+// sliceLexer replays a slice of tokens that ends with an EOF token.
+type sliceLexer struct {
+	toks []lexer.Token
+	i    int
+}
+
+func (l *sliceLexer) Next() (lexer.Token, error) {
+	t := l.toks[l.i]
+	if l.i < len(l.toks)-1 {
+		l.i++
+	}
+	return t, nil
+}
+
+// scanned is the result of scanning one file.
+type scanned struct {
+	toks     []lexer.Token // ends with an EOF token
+	comments []*ast.Comment
+	errs     ast.ErrorList
+}
+
+type scanner struct {
+	file string
+	src  []byte
+	off  int
+	line int
+	col  int
+	out  scanned
+}
+
+// scan splits src into tokens. It never fails: a lexical error is recorded
+// and produces a tokInvalid token so the item holding it is skipped.
+func scan(filename string, src []byte) *scanned {
+	s := &scanner{file: filename, src: src, line: 1, col: 1}
+	s.out.toks = make([]lexer.Token, 0, len(src)/4+1)
+	s.run()
+	return &s.out
+}
+
+func (s *scanner) pos() lexer.Position {
+	return lexer.Position{Filename: s.file, Offset: s.off, Line: s.line, Column: s.col}
+}
+
+// advance moves over n bytes, none of which is a newline.
+func (s *scanner) advance(n int) {
+	s.off += n
+	s.col += n
+}
+
+func (s *scanner) emit(typ lexer.TokenType, start lexer.Position) {
+	s.out.toks = append(s.out.toks, lexer.Token{Type: typ, Value: string(s.src[start.Offset:s.off]), Pos: start})
+}
+
+func (s *scanner) errorf(p lexer.Position, hint, format string, args ...any) {
+	s.out.errs.Add(astPos(p), fmt.Sprintf(format, args...), hint)
+}
+
+func (s *scanner) peek(i int) byte {
+	if s.off+i < len(s.src) {
+		return s.src[s.off+i]
+	}
+	return 0
+}
+
+func isLetter(c byte) bool { return c == '_' || 'a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' }
+func isDigit(c byte) bool  { return '0' <= c && c <= '9' }
+
+func (s *scanner) run() {
+	for s.off < len(s.src) {
+		c := s.src[s.off]
+		start := s.pos()
+		switch {
+		case c == '\n':
+			s.off++
+			s.line++
+			s.col = 1
+		case c == ' ' || c == '\t' || c == '\r' || c == '\f' || c == '\v':
+			s.advance(1)
+		case c == '#':
+			end := s.off
+			for end < len(s.src) && s.src[end] != '\n' {
+				end++
+			}
+			text := strings.TrimSuffix(string(s.src[s.off+1:end]), "\r")
+			s.out.comments = append(s.out.comments, &ast.Comment{Pos: astPos(start), Text: text})
+			s.advance(end - s.off)
+		case isLetter(c):
+			s.ident(start)
+		case isDigit(c) || (c == '-' || c == '+') && isDigit(s.peek(1)):
+			s.number(start)
+		case c == '"':
+			s.str(start)
+		case c == '@' && isLetter(s.peek(1)):
+			s.advance(1)
+			for s.off < len(s.src) && (isLetter(s.src[s.off]) || isDigit(s.src[s.off])) {
+				s.advance(1)
+			}
+			s.emit(tokConst, start)
+		default:
+			s.punct(start, c)
+		}
+	}
+	s.out.toks = append(s.out.toks, lexer.EOFToken(s.pos()))
+}
+
+func (s *scanner) identRun() {
+	for s.off < len(s.src) && (isLetter(s.src[s.off]) || isDigit(s.src[s.off])) {
+		s.advance(1)
+	}
+}
+
+func (s *scanner) ident(start lexer.Position) {
+	s.identRun()
+	plain := true
+	for s.peek(0) == ':' && s.peek(1) == ':' && isLetter(s.peek(2)) {
+		plain = false
+		s.advance(2)
+		s.identRun()
+	}
+	if plain && reserved[string(s.src[start.Offset:s.off])] {
+		s.emit(tokKeyword, start)
+		return
+	}
+	s.emit(tokIdent, start)
+}
+
+func (s *scanner) number(start lexer.Position) {
+	s.advance(1)
+	for isDigit(s.peek(0)) {
+		s.advance(1)
+	}
+	typ := tokInt
+	if s.peek(0) == '.' && isDigit(s.peek(1)) {
+		typ = tokFloat
+		s.advance(1)
+		for isDigit(s.peek(0)) {
+			s.advance(1)
+		}
+	}
+	if c := s.peek(0); c == 'e' || c == 'E' {
+		n := 1
+		if c := s.peek(1); c == '+' || c == '-' {
+			n = 2
+		}
+		if isDigit(s.peek(n)) {
+			typ = tokFloat
+			s.advance(n)
+			for isDigit(s.peek(0)) {
+				s.advance(1)
+			}
+		}
+	}
+	s.emit(typ, start)
+}
+
+// str scans a double-quoted string. The token value keeps the quotes and
+// escapes as written; unquote turns it into the string's value.
+func (s *scanner) str(start lexer.Position) {
+	s.advance(1)
+	for {
+		if s.off >= len(s.src) || s.src[s.off] == '\n' {
+			s.errorf(start, `a string ends with '"' on the line where it starts; write a newline as \n`, "unterminated string")
+			s.emit(tokInvalid, start)
+			return
+		}
+		switch s.src[s.off] {
+		case '"':
+			s.advance(1)
+			s.emit(tokString, start)
+			return
+		case '\\':
+			p := s.pos()
+			switch s.peek(1) {
+			case '"', '\\', 'n', 't', 'r':
+				s.advance(2)
+				continue
+			case '\n':
+				s.advance(1)
+				continue // reported as unterminated
+			}
+			if s.off+1 >= len(s.src) {
+				s.advance(1)
+				continue // reported as unterminated
+			}
+			s.errorf(p, `the escapes are \" \\ \n \t and \r`, "unknown escape sequence %q", string(s.src[s.off:s.off+2]))
+			s.advance(2)
+			for s.off < len(s.src) && s.src[s.off] != '"' && s.src[s.off] != '\n' {
+				if s.src[s.off] == '\\' && s.off+1 < len(s.src) && s.src[s.off+1] != '\n' {
+					s.advance(1)
+				}
+				s.advance(1)
+			}
+			if s.off < len(s.src) && s.src[s.off] == '"' {
+				s.advance(1)
+			}
+			s.emit(tokInvalid, start)
+			return
+		default:
+			s.advance(1)
+		}
+	}
+}
+
+// twoByte are the operators spelt with two characters.
+var twoByte = map[string]bool{"==": true, "!=": true, "<=": true, ">=": true, "?=": true}
+
+func (s *scanner) punct(start lexer.Position, c byte) {
+	if s.off+1 < len(s.src) && twoByte[string(s.src[s.off:s.off+2])] {
+		s.advance(2)
+		s.emit(tokPunct, start)
+		return
+	}
+	switch c {
+	case '(', ')', '[', ']', '{', '}', ',', ';', ':', '=', '<', '>', '.', '+', '-', '*', '/', '!', '%':
+		s.advance(1)
+		s.emit(tokPunct, start)
+		return
+	}
+	end := s.off + 1
+	hint := ""
+	switch {
+	case c >= 0x80 || c < 0x20 || c == 0x7f:
+		// A run of bytes Polar has no use for: one error for the run.
+		for end < len(s.src) && (s.src[end] >= 0x80 || s.src[end] < 0x20 && s.src[end] != '\n' && s.src[end] != '\t' && s.src[end] != '\r' || s.src[end] == 0x7f) {
+			end++
+		}
+		hint = "names use ASCII letters, digits and '_'; other text belongs in a double-quoted string"
+	case c == '\'':
+		hint = `strings use double quotes: "read"`
+	case c == '&' || c == '|':
+		hint = "write 'and' / 'or'"
+	}
+	s.errorf(start, hint, "unexpected character %q", string(s.src[s.off:end]))
+	s.advance(end - s.off)
+	s.emit(tokInvalid, start)
+}
+
+func astPos(p lexer.Position) ast.Position {
+	return ast.Position{File: p.Filename, Line: p.Line, Col: p.Column, Offset: p.Offset}
+}
+
+// unquote returns the value of a string token (quotes and escapes as
+// written). scan has already rejected unknown escapes.
+func unquote(raw string) string {
+	raw = raw[1 : len(raw)-1]
+	if !strings.Contains(raw, `\`) {
+		return raw
+	}
+	var b strings.Builder
+	b.Grow(len(raw))
+	for i := 0; i < len(raw); i++ {
+		c := raw[i]
+		if c != '\\' || i+1 == len(raw) {
+			b.WriteByte(c)
+			continue
+		}
+		i++
+		switch raw[i] {
+		case 'n':
+			b.WriteByte('\n')
+		case 't':
+			b.WriteByte('\t')
+		case 'r':
+			b.WriteByte('\r')
+		default:
+			b.WriteByte(raw[i])
+		}
+	}
+	return b.String()
+}

@@ -1,0 +1,355 @@
+package parser
+
+import (
+	"fmt"
+	"runtime/debug"
+
+	"github.com/alecthomas/participle/v2/lexer"
+
+	"github.com/castellan-authz/castellan/lang/ast"
+)
+
+// DefaultMaxDepth is the nesting limit Parse uses: parentheses, lists,
+// entity literals and `not`s nested deeper than this are an error.
+const DefaultMaxDepth = 64
+
+// Config controls parsing. The zero Config is ready to use.
+type Config struct {
+	// MaxDepth limits how deeply parentheses, lists, braces and `not`
+	// may nest. Zero means DefaultMaxDepth.
+	MaxDepth int
+}
+
+// Parse parses one Polar file with the default Config.
+//
+// The error, when not nil, is an ast.ErrorList sorted by position. The
+// returned file is never nil; when there are errors it holds the items that
+// parsed.
+func Parse(filename string, src []byte) (*ast.File, error) {
+	var c Config
+	return c.Parse(filename, src)
+}
+
+// Parse parses one Polar file. See the package-level Parse.
+func (c *Config) Parse(filename string, src []byte) (f *ast.File, err error) {
+	f = &ast.File{Name: filename}
+	defer func() {
+		// Last resort: a bug in the parser must not crash the server that
+		// is loading a policy.
+		if r := recover(); r != nil {
+			var errs ast.ErrorList
+			errs.Add(ast.Position{File: filename, Line: 1, Col: 1}, fmt.Sprintf("internal parser error: %v", r),
+				"please report this policy as a bug: "+firstLine(string(debug.Stack())))
+			err = errs
+		}
+	}()
+	g, gerr := loadGrammar()
+	if gerr != nil {
+		return f, gerr
+	}
+	maxDepth := c.MaxDepth
+	if maxDepth <= 0 {
+		maxDepth = DefaultMaxDepth
+	}
+	p := &fileParser{g: g, file: f, maxDepth: maxDepth}
+	s := scan(filename, src)
+	f.Comments = s.comments
+	p.errs = s.errs
+	for _, it := range split(s.toks) {
+		p.item(it)
+	}
+	p.errs.Sort()
+	return f, p.errs.Err()
+}
+
+func firstLine(s string) string {
+	for i := range len(s) {
+		if s[i] == '\n' {
+			return s[:i]
+		}
+	}
+	return s
+}
+
+// fileParser holds the state of one Parse call.
+type fileParser struct {
+	g        *grammar
+	file     *ast.File
+	errs     ast.ErrorList
+	maxDepth int
+}
+
+func (p *fileParser) errorf(pos lexer.Position, hint, format string, args ...any) {
+	p.errs.Add(astPos(pos), fmt.Sprintf(format, args...), hint)
+}
+
+// span is the tokens of one top-level item.
+type span struct {
+	toks []lexer.Token
+	// next is the token after the item: the EOF token, or the first token
+	// of the next item.
+	next lexer.Token
+	// cut is set when the item ended because the next item started, not at
+	// its own ';' or '}'.
+	cut bool
+}
+
+// eof is the token that ends the item for participle: an EOF token placed
+// where the next item starts.
+func (s *span) eof() lexer.Token { return lexer.EOFToken(s.next.Pos) }
+
+// split divides a file's tokens (ending with EOF) into top-level items. An
+// item ends at the ';' or the '}' that closes it at nesting depth 0, or
+// where a line starts with something that can only begin a new item
+// (`resource Name`, `test "name"`, ...), so that an error in one item does
+// not swallow the next.
+func split(toks []lexer.Token) []span {
+	var out []span
+	n := len(toks) - 1 // toks[n] is EOF
+	for i := 0; i < n; {
+		start := i
+		braced := isBracedStart(toks, i)
+		garbage := toks[i].Type != tokIdent && !(toks[i].Type == tokKeyword && toks[i].Value == "type")
+		depth, opened, ended := 0, false, false
+		j := i
+	loop:
+		for ; j < n; j++ {
+			t := toks[j]
+			if j > start && (startsItem(toks, j) || garbage && toks[j].Type == tokIdent && toks[j].Pos.Line > toks[j-1].Pos.Line && depth == 0) {
+				break
+			}
+			if t.Type != tokPunct {
+				continue
+			}
+			switch t.Value {
+			case "(", "[", "{":
+				depth++
+				if t.Value == "{" {
+					opened = true
+				}
+			case ")", "]", "}":
+				if depth > 0 {
+					depth--
+				}
+				if braced && t.Value == "}" && opened && depth == 0 {
+					j++
+					ended = true
+					break loop
+				}
+			case ";":
+				if depth == 0 && !(braced && opened) {
+					j++
+					ended = true
+					break loop
+				}
+			}
+		}
+		out = append(out, span{toks: toks[start:j], next: toks[j], cut: !ended && j < n})
+		i = j
+	}
+	return out
+}
+
+// isBracedStart reports whether the item at toks[i] is one that ends with
+// '}' rather than ';'.
+func isBracedStart(toks []lexer.Token, i int) bool {
+	t, next := toks[i], toks[i+1]
+	switch t.Value {
+	case "actor", "resource":
+		return t.Type == tokIdent && next.Type == tokIdent
+	case "global":
+		return t.Type == tokIdent && next.Value == "{"
+	case "test":
+		return t.Type == tokIdent && (next.Type == tokString || next.Value == "fixture")
+	}
+	return false
+}
+
+// startsItem reports whether toks[i] is the first token on its line and can
+// only be the start of a top-level item.
+func startsItem(toks []lexer.Token, i int) bool {
+	if i == 0 || toks[i].Pos.Line == toks[i-1].Pos.Line {
+		return false
+	}
+	if isBracedStart(toks, i) {
+		return true
+	}
+	t, next := toks[i], toks[i+1]
+	switch {
+	case t.Type == tokIdent && t.Value == "declare":
+		return next.Type == tokIdent && toks[i+2].Value == "("
+	case t.Type == tokKeyword && t.Value == "type":
+		return next.Type == tokIdent
+	}
+	return false
+}
+
+// item parses one top-level item and appends it to the file.
+func (p *fileParser) item(it span) {
+	toks := it.toks
+	for _, t := range toks {
+		if t.Type == tokInvalid {
+			return // reported by the scanner
+		}
+	}
+	if p.unsupported(toks) || p.tooDeep(toks) {
+		return
+	}
+	first := toks[0]
+	var second lexer.Token
+	if len(toks) > 1 {
+		second = toks[1]
+	} else {
+		second = it.next
+	}
+	switch {
+	case first.Type == tokKeyword && first.Value == "type":
+		name := "type"
+		if second.Type == tokIdent {
+			name = second.Value
+		}
+		p.errorf(first.Pos, "Oso Cloud infers the types of rules from their use; use `declare` for facts only a test or a client uses",
+			"Extensible rule types %s are not supported in Oso Cloud policies.", name)
+	case first.Type == tokString:
+		p.errorf(first.Pos, "shorthand rules belong inside an actor, resource or global block",
+			"unexpected %s at the top level", describe(first))
+	case first.Type != tokIdent:
+		p.errorf(first.Pos, "a policy holds actor/resource/global blocks, rules, declare and test items",
+			"unexpected %s at the top level", describe(first))
+	case isBracedStart(append(toks[:1:1], second), 0):
+		switch first.Value {
+		case "actor", "resource":
+			if b, ok := parseWith(p, it, p.g.block); ok {
+				p.add(p.convBlock(b))
+			}
+		case "global":
+			if b, ok := parseWith(p, it, p.g.global); ok {
+				p.add(p.convGlobal(b))
+			}
+		default:
+			if second.Value == "fixture" {
+				if f, ok := parseWith(p, it, p.g.fixture); ok {
+					p.add(p.convFixture(f))
+				}
+			} else if t, ok := parseWith(p, it, p.g.test); ok {
+				p.add(p.convTest(t))
+			}
+		}
+	case first.Value == "declare" && second.Type == tokIdent:
+		if d, ok := parseWith(p, it, p.g.declare); ok {
+			p.add(p.convDeclare(d))
+		}
+	default:
+		if r, ok := parseWith(p, it, p.g.rule); ok {
+			p.add(p.convRule(r))
+		}
+	}
+}
+
+func (p *fileParser) add(item ast.Item) {
+	p.file.Items = append(p.file.Items, item)
+}
+
+// unsupportedWords are reserved words for constructs of open-source Polar
+// that Oso Cloud policies do not have.
+var unsupportedWords = map[string]string{
+	"cut":    "'cut' is not supported in Oso Cloud policies",
+	"forall": "'forall' is not supported in Oso Cloud policies",
+	"debug":  "'debug' is not supported in Oso Cloud policies",
+	"print":  "'print' is not supported in Oso Cloud policies",
+	"new":    "'new' (constructing objects) is not supported in Oso Cloud policies",
+	"isa":    "'isa' is not supported in Oso Cloud policies",
+}
+
+// unsupported reports constructs of open-source Polar that Oso Cloud does
+// not accept, with a message that says so. It returns true when it reported
+// anything; the item is then not parsed.
+func (p *fileParser) unsupported(toks []lexer.Token) bool {
+	found := false
+	for i, t := range toks {
+		switch t.Type {
+		case tokKeyword:
+			if msg, ok := unsupportedWords[t.Value]; ok {
+				hint := ""
+				if t.Value == "isa" {
+					hint = "use 'matches' to check a type: x matches User"
+				}
+				p.errorf(t.Pos, hint, "%s", msg)
+				found = true
+			}
+		case tokFloat:
+			p.errorf(t.Pos, "use an Integer", "floating-point numbers are not supported in Oso Cloud policies")
+			found = true
+		case tokPunct:
+			switch t.Value {
+			case "?=":
+				p.errorf(t.Pos, `write a test block instead: test "name" { assert ...; }`, "inline queries (?=) are not supported in Oso Cloud policies")
+				found = true
+			case ".":
+				p.errorf(t.Pos, `values are a type and an id; keep attributes as facts, e.g. has_status(issue, "open")`,
+					"field access with '.' is not supported in Oso Cloud policies")
+				found = true
+			case "+", "-", "*", "/", "%":
+				p.errorf(t.Pos, "compute the value in your application and send it as a fact",
+					"arithmetic (%s) is not supported in Oso Cloud policies", t.Value)
+				found = true
+			case "{":
+				if i > 0 && !braceAllowed(toks, i) {
+					p.errorf(t.Pos, `keep attributes as facts, e.g. has_status(issue, "open"); an entity is written Type{"id"}`,
+						"dictionaries are not supported in Oso Cloud policies")
+					found = true
+				}
+			}
+		}
+	}
+	return found
+}
+
+// braceAllowed reports whether the '{' at toks[i] opens something Polar
+// has: a block, a test, `setup {`, `relations = {` or an entity literal.
+func braceAllowed(toks []lexer.Token, i int) bool {
+	prev := toks[i-1]
+	switch prev.Type {
+	case tokIdent:
+		return true
+	case tokString:
+		return i >= 2 && toks[i-2].Value == "test"
+	}
+	return prev.Value == "=" && i >= 2 && toks[i-2].Value == "relations"
+}
+
+// tooDeep reports (and returns true) when the item nests deeper than the
+// limit. Depth counts the open brackets plus the `not`s that enclose the
+// current token.
+func (p *fileParser) tooDeep(toks []lexer.Token) bool {
+	runs := []int{0} // per open bracket: the run of `not`s just before it
+	depth, nots := 0, 0
+	for _, t := range toks {
+		top := len(runs) - 1
+		switch {
+		case t.Type == tokKeyword && t.Value == "not":
+			runs[top]++
+			nots++
+		case t.Type == tokPunct && (t.Value == "(" || t.Value == "[" || t.Value == "{"):
+			runs = append(runs, 0)
+			depth++
+		case t.Type == tokPunct && (t.Value == ")" || t.Value == "]" || t.Value == "}"):
+			if top > 0 {
+				nots -= runs[top]
+				runs = runs[:top]
+				depth--
+				top--
+			}
+			nots -= runs[top]
+			runs[top] = 0
+		default:
+			nots -= runs[top]
+			runs[top] = 0
+		}
+		if depth+nots > p.maxDepth {
+			p.errorf(t.Pos, "split the expression into smaller rules", "expression nested too deeply (more than %d levels)", p.maxDepth)
+			return true
+		}
+	}
+	return false
+}
