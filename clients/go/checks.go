@@ -306,3 +306,34 @@ func (c *Client) PolicyMetadata(ctx context.Context) (PolicyMetadata, error) {
 	_, err := c.do(ctx, call{method: http.MethodGet, path: "/api/policy_metadata"}, &out)
 	return out.Metadata, err
 }
+
+type queryV1Request struct {
+	Fact         wirePattern `json:"fact"`
+	ContextFacts []wireFact  `json:"context_facts"`
+}
+
+// Query returns the facts, stored or derived by the policy's rules, that
+// match pattern (POST /api/query, the Oso query API v1): wildcard arguments
+// (Any, AnyOf) are variables, and only rules of the pattern's arity are
+// considered. Unlike EvaluateQuery it needs no type for a variable.
+func (c *Client) Query(ctx context.Context, pattern Fact, opts ...CheckOption) ([]Fact, error) {
+	if pattern.Predicate == "" {
+		return nil, errors.New("query has no predicate")
+	}
+	_, cf, qs, err := applyCheckOptions(opts)
+	if err != nil {
+		return nil, err
+	}
+	var out struct {
+		Results []wireFact `json:"results"`
+	}
+	body := queryV1Request{Fact: toWirePattern(pattern), ContextFacts: cf}
+	if _, err := c.do(ctx, call{method: http.MethodPost, path: "/api/query", query: qs, body: body}, &out); err != nil {
+		return nil, err
+	}
+	facts := make([]Fact, len(out.Results))
+	for i, w := range out.Results {
+		facts[i] = fromWireFact(w)
+	}
+	return facts, nil
+}

@@ -213,3 +213,10 @@ func (c *Client) Health(ctx context.Context) error {
 	_, err := c.do(ctx, call{method: http.MethodGet, path: "/api/healthcheck"}, nil)
 	return err
 }
+
+// Ready checks that the server is ready to answer questions (GET /readyz,
+// which fails while the server's store is unreachable or still loading).
+func (c *Client) Ready(ctx context.Context) error {
+	_, err := c.do(ctx, call{method: http.MethodGet, path: "/readyz"}, nil)
+	return err
+}

@@ -54,7 +54,20 @@ type command struct {
 // commands lists every verb. Keep it sorted by name.
 func commands() []command {
 	cmds := []command{
+		{"actions", "list the actions an actor may do on a resource", runActions},
+		{"authorize", "ask whether an actor may do an action on a resource", runAuthorize},
+		{"clear", "delete every stored fact (needs --confirm)", runClear},
+		{"delete", "delete the stored facts matching a pattern", runDelete},
+		{"get", "print the stored facts matching a pattern", runGet},
+		{"healthcheck", "exit 0 when the server is ready (container probe)", runHealthcheck},
+		{"inspect", "print every stored fact mentioning a value", runInspect},
+		{"keys", "create, list and delete API keys", runKeys},
+		{"list", "list the resources of a type an actor may act on", runList},
 		{"policy", "validate, format, test, upload and manage policies", runPolicy},
+		{"query", "print the facts and derived facts matching a pattern", runQuery},
+		{"tell", "store a fact", runTell},
+		{"test", "run a policy's tests offline (policy test)", runPolicyTest},
+		{"validate", "check policy files offline (policy validate)", runPolicyValidate},
 		{"version", "print the version", runVersion},
 	}
 	cmds = append(cmds, extraCommands...)

@@ -14,6 +14,10 @@ func policySubcommands() map[string]func(ctx context.Context, e *env, args []str
 		"validate": runPolicyValidate,
 		"fmt":      runPolicyFmt,
 		"test":     runPolicyTest,
+		"upload":   runPolicyUpload,
+		"get":      runPolicyGet,
+		"history":  runPolicyHistory,
+		"rollback": runPolicyRollback,
 	}
 }
 

@@ -1,0 +1,229 @@
+package main
+
+// The question verbs: authorize, list, actions and query. Each takes
+// -c/--context facts that are used for that question only.
+
+import (
+	"context"
+	"fmt"
+	"strconv"
+
+	castellan "github.com/castellan-authz/castellan/clients/go"
+)
+
+const contextHelp = `-c/--context "PRED ARG..." sends a fact with the question, used for it only and
+never stored; repeat it for several, e.g.
+  -c "has_relation Action:1 repository Repository:anvil"`
+
+func runAuthorize(ctx context.Context, e *env, args []string) error {
+	fs, r := newRemoteFlags(e, "authorize", "authorize ACTOR ACTION RESOURCE [-c FACT]... [flags]",
+		"Asks whether ACTOR may do ACTION on RESOURCE; prints allowed (exit 0) or denied\n(exit 1). Example: castellan authorize User:bob rerun Action:1\n\n"+
+			contextHelp+"\n\n"+valueSyntaxHelp)
+	var cf contextFlag
+	cf.register(fs)
+	explain := fs.Bool("explain", false, "print the server's explanation of the decision (with --json)")
+	args, err := parseArgs(fs, args)
+	if err != nil {
+		return helpOr(err)
+	}
+	if err := wantArgs(fs, args, 3, 3); err != nil {
+		return err
+	}
+	actor, err := parseValue(args[0], false)
+	if err != nil {
+		return usageError("authorize: actor: %v", err)
+	}
+	resource, err := parseValue(args[2], false)
+	if err != nil {
+		return usageError("authorize: resource: %v", err)
+	}
+	c, err := r.client()
+	if err != nil {
+		return err
+	}
+	opts := cf.options()
+	if *explain {
+		opts = append(opts, castellan.WithExplain())
+	}
+	d, err := c.Authorize(ctx, actor, args[1], resource, opts...)
+	if err != nil {
+		return r.fail(err)
+	}
+	if r.json {
+		out := struct {
+			Allowed     bool `json:"allowed"`
+			Explanation any  `json:"explanation,omitempty"`
+		}{Allowed: d.Allowed}
+		if len(d.Explanation) > 0 {
+			out.Explanation = d.Explanation
+		}
+		if err := printJSON(e.stdout, out); err != nil {
+			return err
+		}
+	} else {
+		if d.Allowed {
+			fmt.Fprintln(e.stdout, "allowed")
+		} else {
+			fmt.Fprintln(e.stdout, "denied")
+		}
+		if len(d.Explanation) > 0 {
+			fmt.Fprintf(e.stdout, "explanation: %s\n", d.Explanation)
+		}
+	}
+	if !d.Allowed {
+		return errFailed
+	}
+	return nil
+}
+
+func runList(ctx context.Context, e *env, args []string) error {
+	fs, r := newRemoteFlags(e, "list", "list ACTOR ACTION TYPE [-c FACT]... [flags]",
+		"Prints the ids of the resources of TYPE on which ACTOR may do ACTION, one per\nline. Example: castellan list User:bob read Repository\n\n"+
+			contextHelp+"\n\n"+valueSyntaxHelp)
+	var cf contextFlag
+	cf.register(fs)
+	pageSize := fs.Int("page-size", 1000, "ask the server for pages of this many ids")
+	args, err := parseArgs(fs, args)
+	if err != nil {
+		return helpOr(err)
+	}
+	if err := wantArgs(fs, args, 3, 3); err != nil {
+		return err
+	}
+	actor, err := parseValue(args[0], false)
+	if err != nil {
+		return usageError("list: actor: %v", err)
+	}
+	if !typeRE.MatchString(args[2]) {
+		return usageError("list: %q is not a type name (such as Repository)", args[2])
+	}
+	if *pageSize <= 0 {
+		return usageError("list: --page-size must be positive")
+	}
+	c, err := r.client()
+	if err != nil {
+		return err
+	}
+	ids, err := c.ListAll(ctx, actor, args[1], args[2], *pageSize, cf.options()...)
+	if err != nil {
+		return r.fail(err)
+	}
+	return r.printStrings(ids)
+}
+
+func runActions(ctx context.Context, e *env, args []string) error {
+	fs, r := newRemoteFlags(e, "actions", "actions ACTOR RESOURCE [-c FACT]... [flags]",
+		"Prints the actions ACTOR may do on RESOURCE, one per line.\nExample: castellan actions User:bob Repository:anvil\n\n"+
+			contextHelp+"\n\n"+valueSyntaxHelp)
+	var cf contextFlag
+	cf.register(fs)
+	args, err := parseArgs(fs, args)
+	if err != nil {
+		return helpOr(err)
+	}
+	if err := wantArgs(fs, args, 2, 2); err != nil {
+		return err
+	}
+	actor, err := parseValue(args[0], false)
+	if err != nil {
+		return usageError("actions: actor: %v", err)
+	}
+	resource, err := parseValue(args[1], false)
+	if err != nil {
+		return usageError("actions: resource: %v", err)
+	}
+	c, err := r.client()
+	if err != nil {
+		return err
+	}
+	acts, err := c.Actions(ctx, actor, resource, cf.options()...)
+	if err != nil {
+		return r.fail(err)
+	}
+	return r.printStrings(acts)
+}
+
+// printStrings prints one string per line, or {"results": [...]}.
+func (r *remote) printStrings(ss []string) error {
+	if r.json {
+		if ss == nil {
+			ss = []string{}
+		}
+		return printJSON(r.e.stdout, map[string][]string{"results": ss})
+	}
+	for _, s := range ss {
+		fmt.Fprintln(r.e.stdout, s)
+	}
+	return nil
+}
+
+func runQuery(ctx context.Context, e *env, args []string) error {
+	fs, r := newRemoteFlags(e, "query", "query PREDICATE ARG... [-c FACT]... [flags]",
+		"Prints the facts, stored or derived by the policy, that match the pattern;\n_ and Type:_ are variables. Only rules of the same arity are considered.\n"+
+			"Example: castellan query has_permission User:_ rerun Action:1\n\n"+
+			contextHelp+"\n\n"+valueSyntaxHelp)
+	var cf contextFlag
+	cf.register(fs)
+	args, err := parseArgs(fs, args)
+	if err != nil {
+		return helpOr(err)
+	}
+	if err := wantArgs(fs, args, 2, -1); err != nil {
+		return err
+	}
+	pattern, err := parseFact(args, true, false)
+	if err != nil {
+		return usageError("query: %v", err)
+	}
+	c, err := r.client()
+	if err != nil {
+		return err
+	}
+	facts, err := queryFacts(ctx, c, pattern, cf.options())
+	if err != nil {
+		return r.fail(err)
+	}
+	return r.printFacts(facts, "(no results)")
+}
+
+// queryFacts answers a pattern query. When every argument has a type it
+// uses the query builder (/api/evaluate_query); a bare _ has no type to
+// constrain, so such patterns go to the v1 query API (/api/query).
+func queryFacts(ctx context.Context, c *castellan.Client, pattern castellan.Fact, opts []castellan.CheckOption) ([]castellan.Fact, error) {
+	q := castellan.Query{
+		Predicate:   castellan.Call{Name: pattern.Predicate},
+		Constraints: map[string]castellan.Constraint{},
+	}
+	for i, a := range pattern.Args {
+		if a.Type == "" {
+			return c.Query(ctx, pattern, opts...)
+		}
+		name := "arg" + strconv.Itoa(i)
+		q.Predicate.Args = append(q.Predicate.Args, name)
+		cons := castellan.Constraint{Type: a.Type}
+		if a.ID != "" {
+			cons.IDs = []string{a.ID}
+		}
+		q.Constraints[name] = cons
+	}
+	rows, err := c.EvaluateQuery(ctx, q, opts...)
+	if err != nil {
+		return nil, err
+	}
+	seen := map[string]bool{}
+	var facts []castellan.Fact
+	for _, row := range rows {
+		f := castellan.Fact{Predicate: pattern.Predicate, Args: make([]castellan.Value, len(pattern.Args))}
+		for i, a := range pattern.Args {
+			f.Args[i].Type = a.Type
+			if id := row[q.Predicate.Args[i]]; id != nil {
+				f.Args[i].ID = *id
+			}
+		}
+		if k := f.String(); !seen[k] {
+			seen[k] = true
+			facts = append(facts, f)
+		}
+	}
+	return facts, nil
+}

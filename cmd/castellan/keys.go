@@ -1,0 +1,134 @@
+package main
+
+// castellan keys create|list|delete: API keys (admin scope).
+
+import (
+	"context"
+	"fmt"
+	"text/tabwriter"
+	"time"
+
+	castellan "github.com/castellan-authz/castellan/clients/go"
+)
+
+func runKeys(ctx context.Context, e *env, args []string) error {
+	subs := map[string]func(context.Context, *env, []string) error{
+		"create": runKeysCreate,
+		"list":   runKeysList,
+		"delete": runKeysDelete,
+	}
+	if len(args) > 0 {
+		if run, ok := subs[args[0]]; ok {
+			return run(ctx, e, args[1:])
+		}
+		if args[0] == "-h" || args[0] == "--help" || args[0] == "help" {
+			printKeysUsage(e)
+			return nil
+		}
+	}
+	printKeysUsage(e)
+	if len(args) == 0 {
+		return usageError("keys needs a subcommand")
+	}
+	if s := suggest(args[0], []string{"create", "list", "delete"}); s != "" {
+		return usageError("unknown keys subcommand %q (did you mean %q?)", args[0], s)
+	}
+	return usageError("unknown keys subcommand %q", args[0])
+}
+
+func printKeysUsage(e *env) {
+	fmt.Fprintln(e.stderr, "usage: castellan keys create --scope read|write|admin [--name NAME]")
+	fmt.Fprintln(e.stderr, "       castellan keys list")
+	fmt.Fprintln(e.stderr, "       castellan keys delete ID")
+}
+
+func runKeysCreate(ctx context.Context, e *env, args []string) error {
+	fs, r := newRemoteFlags(e, "keys create", "keys create --scope read|write|admin [--name NAME] [flags]",
+		"Creates an API key and prints its secret, which is shown only this once.\n"+
+			"Scopes: read asks questions, write also changes facts, admin also manages\nthe policy and keys.")
+	scope := fs.String("scope", "", "read, write or admin (required)")
+	name := fs.String("name", "", "a name to recognise the key by")
+	args, err := parseArgs(fs, args)
+	if err != nil {
+		return helpOr(err)
+	}
+	if err := wantArgs(fs, args, 0, 0); err != nil {
+		return err
+	}
+	switch *scope {
+	case castellan.ScopeRead, castellan.ScopeWrite, castellan.ScopeAdmin:
+	case "":
+		return usageError("keys create: --scope is required (read, write or admin)")
+	default:
+		return usageError("keys create: scope %q is not read, write or admin", *scope)
+	}
+	c, err := r.client()
+	if err != nil {
+		return err
+	}
+	k, err := c.CreateKey(ctx, *name, *scope)
+	if err != nil {
+		return r.fail(err)
+	}
+	if r.json {
+		return printJSON(e.stdout, k)
+	}
+	fmt.Fprintf(e.stdout, "created key %s (name %q, scope %s)\n", k.ID, k.Name, k.Scope)
+	fmt.Fprintf(e.stdout, "secret: %s\n", k.Secret)
+	fmt.Fprintln(e.stderr, "store the secret now: it is not shown again")
+	return nil
+}
+
+func runKeysList(ctx context.Context, e *env, args []string) error {
+	fs, r := newRemoteFlags(e, "keys list", "keys list [flags]", "Lists the API keys (never their secrets).")
+	args, err := parseArgs(fs, args)
+	if err != nil {
+		return helpOr(err)
+	}
+	if err := wantArgs(fs, args, 0, 0); err != nil {
+		return err
+	}
+	c, err := r.client()
+	if err != nil {
+		return err
+	}
+	keys, err := c.ListKeys(ctx)
+	if err != nil {
+		return r.fail(err)
+	}
+	if r.json {
+		if keys == nil {
+			keys = []castellan.APIKey{}
+		}
+		return printJSON(e.stdout, map[string]any{"keys": keys})
+	}
+	tw := tabwriter.NewWriter(e.stdout, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "ID\tNAME\tSCOPE\tCREATED")
+	for _, k := range keys {
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\n", k.ID, k.Name, k.Scope, k.CreatedAt.UTC().Format(time.RFC3339))
+	}
+	return tw.Flush()
+}
+
+func runKeysDelete(ctx context.Context, e *env, args []string) error {
+	fs, r := newRemoteFlags(e, "keys delete", "keys delete ID [flags]", "Revokes an API key at once.")
+	args, err := parseArgs(fs, args)
+	if err != nil {
+		return helpOr(err)
+	}
+	if err := wantArgs(fs, args, 1, 1); err != nil {
+		return err
+	}
+	c, err := r.client()
+	if err != nil {
+		return err
+	}
+	if err := c.DeleteKey(ctx, args[0]); err != nil {
+		return r.fail(err)
+	}
+	if r.json {
+		return printJSON(e.stdout, map[string]string{"message": "deleted"})
+	}
+	fmt.Fprintf(e.stdout, "deleted key %s\n", args[0])
+	return nil
+}

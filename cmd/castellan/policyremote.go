@@ -1,0 +1,172 @@
+package main
+
+// The policy verbs that talk to a server: upload (castellan policy FILE...),
+// get, history and rollback.
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	castellan "github.com/castellan-authz/castellan/clients/go"
+)
+
+func runPolicyUpload(ctx context.Context, e *env, args []string) error {
+	fs, r := newRemoteFlags(e, "policy", "policy [upload] FILE... [flags]",
+		"Uploads the files together as the live policy. The server checks them and runs\n"+
+			"their tests first; if anything fails it prints why and the old policy stays live.")
+	args, err := parseArgs(fs, args)
+	if err != nil {
+		return helpOr(err)
+	}
+	if err := wantArgs(fs, args, 1, -1); err != nil {
+		return err
+	}
+	files := make([]castellan.PolicyFile, 0, len(args))
+	for _, name := range args {
+		src, err := os.ReadFile(name)
+		if err != nil {
+			return usageError("policy: %v", err)
+		}
+		files = append(files, castellan.PolicyFile{Filename: filepath.Base(name), Src: string(src)})
+	}
+	c, err := r.client()
+	if err != nil {
+		return err
+	}
+	res, err := c.UploadPolicy(ctx, files...)
+	if err != nil {
+		return r.fail(err)
+	}
+	if r.json {
+		return printJSON(e.stdout, map[string]any{"message": res.Message, "changed": res.Changed})
+	}
+	fmt.Fprintln(e.stdout, res.Message)
+	return nil
+}
+
+func runPolicyGet(ctx context.Context, e *env, args []string) error {
+	fs, r := newRemoteFlags(e, "policy get", "policy get [--version N] [flags]",
+		"Prints the live policy, or a stored version of it.")
+	ver := fs.Int64("version", 0, "print this stored version instead of the live policy")
+	args, err := parseArgs(fs, args)
+	if err != nil {
+		return helpOr(err)
+	}
+	if err := wantArgs(fs, args, 0, 0); err != nil {
+		return err
+	}
+	c, err := r.client()
+	if err != nil {
+		return err
+	}
+	if *ver == 0 {
+		p, err := c.GetPolicy(ctx)
+		if err != nil {
+			return r.fail(err)
+		}
+		if r.json {
+			return printJSON(e.stdout, map[string]any{"policy": p})
+		}
+		if p == nil {
+			fmt.Fprintln(e.stderr, "no policy has been uploaded")
+			return errFailed
+		}
+		fmt.Fprint(e.stdout, withNewline(p.Src))
+		return nil
+	}
+	pv, err := c.GetPolicyVersion(ctx, *ver)
+	if err != nil {
+		return r.fail(err)
+	}
+	if r.json {
+		return printJSON(e.stdout, pv)
+	}
+	for i, f := range pv.Files {
+		if len(pv.Files) > 1 {
+			if i > 0 {
+				fmt.Fprintln(e.stdout)
+			}
+			fmt.Fprintf(e.stdout, "# ==> %s <==\n", f.Filename)
+		}
+		fmt.Fprint(e.stdout, withNewline(f.Src))
+	}
+	return nil
+}
+
+func withNewline(s string) string {
+	if s == "" || strings.HasSuffix(s, "\n") {
+		return s
+	}
+	return s + "\n"
+}
+
+func runPolicyHistory(ctx context.Context, e *env, args []string) error {
+	fs, r := newRemoteFlags(e, "policy history", "policy history [flags]",
+		"Lists the stored versions of the policy, newest first.")
+	args, err := parseArgs(fs, args)
+	if err != nil {
+		return helpOr(err)
+	}
+	if err := wantArgs(fs, args, 0, 0); err != nil {
+		return err
+	}
+	c, err := r.client()
+	if err != nil {
+		return err
+	}
+	vs, err := c.PolicyHistory(ctx)
+	if err != nil {
+		return r.fail(err)
+	}
+	if r.json {
+		if vs == nil {
+			vs = []castellan.PolicyVersionInfo{}
+		}
+		return printJSON(e.stdout, map[string]any{"policies": vs})
+	}
+	tw := tabwriter.NewWriter(e.stdout, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "VERSION\tLIVE\tCREATED\tBY\tFILES")
+	for _, v := range vs {
+		live := ""
+		if v.Live {
+			live = "*"
+		}
+		fmt.Fprintf(tw, "%d\t%s\t%s\t%s\t%s\n", v.Version, live, v.CreatedAt.UTC().Format(time.RFC3339), v.CreatedBy, strings.Join(v.Files, ", "))
+	}
+	return tw.Flush()
+}
+
+func runPolicyRollback(ctx context.Context, e *env, args []string) error {
+	fs, r := newRemoteFlags(e, "policy rollback", "policy rollback VERSION [flags]",
+		"Makes a stored version the live policy again, after re-checking it and\nre-running its tests.")
+	args, err := parseArgs(fs, args)
+	if err != nil {
+		return helpOr(err)
+	}
+	if err := wantArgs(fs, args, 1, 1); err != nil {
+		return err
+	}
+	ver, err := strconv.ParseInt(args[0], 10, 64)
+	if err != nil || ver <= 0 {
+		return usageError("policy rollback: %q is not a version number (see castellan policy history)", args[0])
+	}
+	c, err := r.client()
+	if err != nil {
+		return err
+	}
+	pv, err := c.ActivatePolicy(ctx, ver)
+	if err != nil {
+		return r.fail(err)
+	}
+	if r.json {
+		return printJSON(e.stdout, pv)
+	}
+	fmt.Fprintf(e.stdout, "policy version %d is live\n", pv.Version)
+	return nil
+}
