@@ -1,0 +1,383 @@
+package lang
+
+import (
+	"fmt"
+	"slices"
+	"sort"
+	"strings"
+
+	"github.com/castellan-authz/castellan/lang/ast"
+	"github.com/castellan-authz/castellan/lang/term"
+)
+
+// FactError is returned by CheckFact for a fact the policy cannot use.
+type FactError struct {
+	Fact term.Fact
+	Msg  string
+}
+
+// Error returns the reason the fact was rejected.
+func (e *FactError) Error() string { return e.Msg }
+
+// CheckFact reports whether f may be stored under this policy: its
+// predicate and arity are used in a rule body or declared, and its
+// arguments fit one of the argument-type tuples in FactTypes. The error is
+// a *FactError saying what the policy expects.
+func (p *Program) CheckFact(f term.Fact) error {
+	pred := Pred{f.Predicate, len(f.Args)}
+	fts, ok := p.FactTypes[pred]
+	if !ok {
+		return &FactError{Fact: f, Msg: p.unknownPredicate(pred)}
+	}
+	for _, ft := range fts {
+		if p.fits(f.Args, ft) {
+			return nil
+		}
+	}
+	msg := fmt.Sprintf("%s expects %s", pred, formatFactTypes(fts))
+	for i, a := range f.Args {
+		ok := false
+		for _, ft := range fts {
+			if p.TypeMatches(a.Type, ft[i]) {
+				ok = true
+				break
+			}
+		}
+		if !ok {
+			return &FactError{Fact: f, Msg: fmt.Sprintf("%s; argument %d is %s", msg, i+1, a)}
+		}
+	}
+	return &FactError{Fact: f, Msg: fmt.Sprintf("%s; no combination of those types matches %s", msg, f)}
+}
+
+func (p *Program) fits(args []term.Value, ft FactType) bool {
+	for i, a := range args {
+		if !p.TypeMatches(a.Type, ft[i]) {
+			return false
+		}
+	}
+	return true
+}
+
+func (p *Program) unknownPredicate(pred Pred) string {
+	var arities []string
+	for q := range p.FactTypes {
+		if q.Name == pred.Name {
+			arities = append(arities, fmt.Sprint(q.Arity))
+		}
+	}
+	if len(arities) > 0 {
+		sort.Strings(arities)
+		return fmt.Sprintf("wrong number of arguments: %s facts take %s arguments, not %d", pred.Name, strings.Join(arities, " or "), pred.Arity)
+	}
+	if _, ok := p.Rules[pred]; ok {
+		return fmt.Sprintf("%s is derived by rules only: the policy never reads facts of it (declare it to store such facts)", pred)
+	}
+	return fmt.Sprintf("unknown predicate %s: the policy neither uses nor declares it", pred)
+}
+
+// formatFactTypes renders fact types as "(Actor, String, Repository | Organization)",
+// the union of the types allowed at each position (or several tuples when
+// the union would allow more than the tuples do).
+func formatFactTypes(fts []FactType) string {
+	if len(fts) == 0 {
+		return "nothing"
+	}
+	cols := make([][]string, len(fts[0]))
+	for _, ft := range fts {
+		for i, t := range ft {
+			if t == "" {
+				t = "any"
+			}
+			if !slices.Contains(cols[i], t) {
+				cols[i] = append(cols[i], t)
+			}
+		}
+	}
+	product := 1
+	for _, c := range cols {
+		product *= len(c)
+	}
+	if product == len(fts) {
+		parts := make([]string, len(cols))
+		for i, c := range cols {
+			parts[i] = strings.Join(c, " | ")
+		}
+		return "(" + strings.Join(parts, ", ") + ")"
+	}
+	var tuples []string
+	for _, ft := range fts {
+		parts := make([]string, len(ft))
+		for i, t := range ft {
+			if t == "" {
+				t = "any"
+			}
+			parts[i] = t
+		}
+		tuples = append(tuples, "("+strings.Join(parts, ", ")+")")
+	}
+	return strings.Join(tuples, " or ")
+}
+
+// Predicates returns every predicate that has rules or may be stored,
+// sorted by name and arity.
+func (p *Program) Predicates() []Pred {
+	seen := map[Pred]bool{}
+	var out []Pred
+	for q := range p.Rules {
+		if !seen[q] {
+			seen[q] = true
+			out = append(out, q)
+		}
+	}
+	for q := range p.FactTypes {
+		if !seen[q] {
+			seen[q] = true
+			out = append(out, q)
+		}
+	}
+	sort.Slice(out, func(i, j int) bool {
+		if out[i].Name != out[j].Name {
+			return out[i].Name < out[j].Name
+		}
+		return out[i].Arity < out[j].Arity
+	})
+	return out
+}
+
+// isBuiltinPredicate reports whether name is one of the predicates
+// shorthand rules expand to.
+func isBuiltinPredicate(name string) bool {
+	return name == "has_role" || name == "has_permission" || name == "has_relation"
+}
+
+// factUse is one call that may read stored facts.
+type factUse struct {
+	pred  Pred
+	types FactType
+	pos   ast.Position
+}
+
+// inferFactTypes fills Program.FactTypes from declarations, block
+// declarations and every call in a rule body.
+func (c *checker) inferFactTypes() {
+	ft := map[Pred][]FactType{}
+	add := func(p Pred, t FactType) { ft[p] = append(ft[p], t) }
+
+	for p, ds := range c.declares {
+		for _, d := range ds {
+			t := make(FactType, len(d.Types))
+			for i, id := range d.Types {
+				t[i] = id.Name
+			}
+			add(p, t)
+		}
+	}
+	for _, b := range c.blockOrder {
+		hasRoles := false
+		for _, name := range b.order {
+			switch d := b.own[name]; d.kind {
+			case declRelation:
+				add(Pred{"has_relation", 3}, FactType{b.name, term.TypeString, d.target})
+			case declRole:
+				hasRoles = true
+			}
+		}
+		if hasRoles {
+			add(Pred{"has_role", 3}, FactType{AbstractActor, term.TypeString, b.name})
+		}
+	}
+	if c.global != nil && len(c.global.names(declRole)) > 0 {
+		add(Pred{"has_role", 2}, FactType{AbstractActor, term.TypeString})
+	}
+
+	var uses []factUse
+	for _, rules := range c.prog.Rules {
+		for _, r := range rules {
+			if r == c.derived {
+				continue
+			}
+			env := map[string]string{}
+			for _, p := range r.Params {
+				if v, ok := p.Term.(Var); ok && p.Type != "" {
+					env[v.Name] = p.Type
+				}
+			}
+			uses = c.bodyUses(r.Body, env, uses)
+		}
+	}
+	for _, u := range uses {
+		add(u.pred, u.types)
+	}
+	c.checkDeclareConflicts(uses)
+
+	for p, ts := range ft {
+		c.prog.FactTypes[p] = c.simplify(ts)
+	}
+}
+
+// refine reports whether a variable typed have may be narrowed to want.
+func refine(have string) bool {
+	return have == "" || have == AbstractActor || have == AbstractResource
+}
+
+// bodyUses appends the calls of a rule body with the argument types known
+// from the variables' specializers, `matches`, unifications with literals,
+// and declared relations.
+func (c *checker) bodyUses(e Expr, env map[string]string, out []factUse) []factUse {
+	switch e := e.(type) {
+	case And:
+		local := make(map[string]string, len(env)+4)
+		for k, v := range env {
+			local[k] = v
+		}
+		for range 2 { // twice, so that relation chains propagate
+			for _, x := range e.Exprs {
+				switch x := x.(type) {
+				case Matches:
+					if v, ok := x.Term.(Var); ok && refine(local[v.Name]) {
+						local[v.Name] = x.Type
+					}
+				case Unify:
+					unifyType(x.Left, x.Right, local)
+					unifyType(x.Right, x.Left, local)
+				case Call:
+					if t := c.relationTarget(x, local); t != "" {
+						if v, ok := x.Args[2].(Var); ok && refine(local[v.Name]) {
+							local[v.Name] = t
+						}
+					}
+				}
+			}
+		}
+		for _, x := range e.Exprs {
+			out = c.bodyUses(x, local, out)
+		}
+	case Or:
+		for _, x := range e.Exprs {
+			out = c.bodyUses(x, env, out)
+		}
+	case Not:
+		out = c.bodyUses(e.Expr, env, out)
+	case Call:
+		t := make(FactType, len(e.Args))
+		for i, a := range e.Args {
+			t[i] = termType(a, env)
+		}
+		if rt := c.relationTarget(e, env); rt != "" && refine(t[2]) {
+			t[2] = rt
+		}
+		out = append(out, factUse{pred: e.Pred, types: t, pos: e.Pos})
+	}
+	return out
+}
+
+func unifyType(v, other Term, env map[string]string) {
+	if x, ok := v.(Var); ok && refine(env[x.Name]) {
+		if t := termType(other, env); t != "" && !refine(t) {
+			env[x.Name] = t
+		}
+	}
+}
+
+// relationTarget returns T for has_relation(s, "rel", o) when s's type
+// declares rel: T.
+func (c *checker) relationTarget(call Call, env map[string]string) string {
+	if call.Pred != (Pred{"has_relation", 3}) {
+		return ""
+	}
+	rel, ok := call.Args[1].(Const)
+	if !ok || rel.Value.Type != term.TypeString {
+		return ""
+	}
+	b := c.blocks[termType(call.Args[0], env)]
+	if b == nil {
+		return ""
+	}
+	if d, ok := b.all[rel.Value.ID]; ok && d.kind == declRelation {
+		return d.target
+	}
+	return ""
+}
+
+func termType(t Term, env map[string]string) string {
+	switch t := t.(type) {
+	case Var:
+		return env[t.Name]
+	case Const:
+		return t.Value.Type
+	case ConstRef:
+		return term.TypeInteger
+	}
+	return ""
+}
+
+// checkDeclareConflicts reports calls of a declared (non built-in)
+// predicate with a primitive argument that no declaration allows, such as
+// is_public(repo, "yes") under declare is_public(Repository, Boolean).
+func (c *checker) checkDeclareConflicts(uses []factUse) {
+	for _, u := range uses {
+		ds := c.declares[u.pred]
+		if len(ds) == 0 || isBuiltinPredicate(u.pred.Name) {
+			continue
+		}
+		for i, t := range u.types {
+			if !term.IsPrimitiveType(t) {
+				continue
+			}
+			ok := false
+			for _, d := range ds {
+				if dt := d.Types[i].Name; dt == t || (!term.IsPrimitiveType(dt) && !c.isKnownType(dt)) {
+					ok = true
+				}
+			}
+			if !ok {
+				d := ds[0]
+				c.errorf(u.pos, fmt.Sprintf("declared at %s as %s(%s)", d.Pos, u.pred.Name, declTypes(d)),
+					"%s: argument %d is a %s, but the declarations of %s do not allow it", u.pred, i+1, t, u.pred)
+				break
+			}
+		}
+	}
+}
+
+func declTypes(d *ast.Declare) string {
+	var s []string
+	for _, t := range d.Types {
+		s = append(s, t.Name)
+	}
+	return strings.Join(s, ", ")
+}
+
+// simplify removes duplicate tuples and tuples another one subsumes, and
+// sorts the rest.
+func (c *checker) simplify(ts []FactType) []FactType {
+	var out []FactType
+	for i, t := range ts {
+		subsumed := false
+		for j, u := range ts {
+			if i != j && c.subsumes(u, t) && (!c.subsumes(t, u) || j < i) {
+				subsumed = true
+				break
+			}
+		}
+		if !subsumed {
+			out = append(out, t)
+		}
+	}
+	sort.Slice(out, func(i, j int) bool { return slices.Compare(out[i], out[j]) < 0 })
+	return out
+}
+
+// subsumes reports whether every fact that fits b also fits a.
+func (c *checker) subsumes(a, b FactType) bool {
+	for i := range a {
+		if a[i] == "" {
+			continue
+		}
+		if b[i] == "" || !c.prog.TypeMatches(b[i], a[i]) {
+			return false
+		}
+	}
+	return true
+}

@@ -1,0 +1,229 @@
+package lang
+
+import (
+	"strings"
+
+	"github.com/castellan-authz/castellan/lang/ast"
+)
+
+// varSet is a set of variable names.
+type varSet map[string]bool
+
+func (s varSet) clone() varSet {
+	out := make(varSet, len(s)+4)
+	for k := range s {
+		out[k] = true
+	}
+	return out
+}
+
+// termVars appends the variables of a term (inside lists too). Every "_"
+// is a distinct variable that nothing binds, so it is left out.
+func termVars(t ast.Term, out []*ast.Var) []*ast.Var {
+	switch t := t.(type) {
+	case *ast.Var:
+		if t.Name != "_" {
+			out = append(out, t)
+		}
+	case *ast.List:
+		for _, e := range t.Elems {
+			out = termVars(e, out)
+		}
+	}
+	return out
+}
+
+func allIn(vs []*ast.Var, s varSet) bool {
+	for _, v := range vs {
+		if !s[v.Name] {
+			return false
+		}
+	}
+	return true
+}
+
+// hasAnon reports whether a term holds a "_".
+func hasAnon(t ast.Term) bool {
+	switch t := t.(type) {
+	case *ast.Var:
+		return t.Name == "_"
+	case *ast.List:
+		for _, e := range t.Elems {
+			if hasAnon(e) {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// bound returns ctx plus the variables e binds when it succeeds: variables
+// of positive calls, of unifications with a bound side, of `x in list` with
+// the list bound. A disjunction binds what all its branches bind.
+func bound(e ast.Expr, ctx varSet) varSet {
+	switch e := e.(type) {
+	case *ast.Call:
+		out := ctx.clone()
+		for _, a := range e.Args {
+			for _, v := range termVars(a, nil) {
+				out[v.Name] = true
+			}
+		}
+		return out
+	case *ast.And:
+		out := ctx.clone()
+		for changed := true; changed; {
+			changed = false
+			for _, x := range e.Exprs {
+				for v := range bound(x, out) {
+					if !out[v] {
+						out[v], changed = true, true
+					}
+				}
+			}
+		}
+		return out
+	case *ast.Or:
+		var out varSet
+		for _, x := range e.Exprs {
+			b := bound(x, ctx)
+			if out == nil {
+				out = b
+				continue
+			}
+			for v := range out {
+				if !b[v] {
+					delete(out, v)
+				}
+			}
+		}
+		if out == nil {
+			return ctx.clone()
+		}
+		return out
+	case *ast.Binary:
+		out := ctx.clone()
+		l, r := termVars(e.Left, nil), termVars(e.Right, nil)
+		switch e.Op {
+		case "=":
+			if allIn(l, ctx) && !hasAnon(e.Left) {
+				for _, v := range r {
+					out[v.Name] = true
+				}
+			}
+			if allIn(r, ctx) && !hasAnon(e.Right) {
+				for _, v := range l {
+					out[v.Name] = true
+				}
+			}
+		case "in":
+			if allIn(r, ctx) && !hasAnon(e.Right) {
+				for _, v := range l {
+					out[v.Name] = true
+				}
+			}
+		}
+		return out
+	}
+	return ctx.clone()
+}
+
+// checkSafety reports variables that a negation, comparison, unification
+// or `in` needs bound and that nothing in the rule binds. Head variables
+// are bound by the query (a head variable the body leaves unbound is a
+// wildcard, not an error).
+func (c *checker) checkSafety(r *ast.Rule) {
+	ctx := varSet{}
+	for _, p := range r.Params {
+		if p == nil {
+			continue
+		}
+		switch t := p.Term.(type) {
+		case *ast.TypedVar:
+			if t.Name != "_" {
+				ctx[t.Name] = true
+			}
+		default:
+			for _, v := range termVars(t, nil) {
+				ctx[v.Name] = true
+			}
+		}
+	}
+	reported := map[string]bool{}
+	c.safe(r.Body, ctx, reported)
+}
+
+func (c *checker) safe(e ast.Expr, ctx varSet, reported map[string]bool) {
+	report := func(v *ast.Var, where, hint string) {
+		if reported[v.Name] {
+			return
+		}
+		reported[v.Name] = true
+		c.errorf(v.Pos, hint, "variable %s %s is never bound: nothing else in the rule gives it a value", v.Name, where)
+	}
+	reportAnon := func(pos ast.Position, where string) {
+		c.errorf(pos, "`_` matches anything and has no value; use a named variable bound by a call", "`_` %s has no value", where)
+	}
+	switch e := e.(type) {
+	case *ast.And:
+		all := bound(e, ctx)
+		for _, x := range e.Exprs {
+			c.safe(x, all, reported)
+		}
+	case *ast.Or:
+		for _, x := range e.Exprs {
+			c.safe(x, bound(x, ctx), reported)
+		}
+	case *ast.Not:
+		inner := bound(e.Expr, ctx)
+		for _, v := range exprVars(e.Expr, nil) {
+			if !ctx[v.Name] && !strings.HasPrefix(v.Name, "_") {
+				report(v, "under `not`", "bind "+v.Name+" outside the `not` (for example with a call), or write `_` if any value will do")
+			}
+		}
+		c.safe(e.Expr, inner, reported)
+	case *ast.Binary:
+		where := "in a comparison"
+		switch e.Op {
+		case "=":
+			where = "in a unification"
+		case "in":
+			where = "in `in`"
+		}
+		for _, side := range []ast.Term{e.Left, e.Right} {
+			if e.Op != "=" && hasAnon(side) {
+				reportAnon(side.Position(), where)
+			}
+			for _, v := range termVars(side, nil) {
+				if !ctx[v.Name] {
+					report(v, where, "bind "+v.Name+" with a call in the same rule, such as `has_role(user, "+v.Name+", resource)`")
+				}
+			}
+		}
+	}
+}
+
+// exprVars appends the variables of an expression.
+func exprVars(e ast.Expr, out []*ast.Var) []*ast.Var {
+	switch e := e.(type) {
+	case *ast.And:
+		for _, x := range e.Exprs {
+			out = exprVars(x, out)
+		}
+	case *ast.Or:
+		for _, x := range e.Exprs {
+			out = exprVars(x, out)
+		}
+	case *ast.Not:
+		out = exprVars(e.Expr, out)
+	case *ast.Call:
+		for _, a := range e.Args {
+			out = termVars(a, out)
+		}
+	case *ast.Binary:
+		out = termVars(e.Right, termVars(e.Left, out))
+	case *ast.Matches:
+		out = termVars(e.Term, out)
+	}
+	return out
+}

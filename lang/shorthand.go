@@ -1,0 +1,257 @@
+package lang
+
+import (
+	"strconv"
+
+	"github.com/castellan-authz/castellan/lang/ast"
+	"github.com/castellan-authz/castellan/lang/term"
+)
+
+// Variable names of desugared shorthand rules.
+var (
+	varActor    = Var{"actor"}
+	varResource = Var{"resource"}
+	varRelated  = Var{"related"}
+)
+
+// expandBlock desugars every shorthand rule of a block, in source order.
+func (c *checker) expandBlock(n *ast.Block) {
+	b := c.blockOf(n)
+	if b == nil {
+		return
+	}
+	for _, it := range n.Body {
+		if s, ok := it.(*ast.Shorthand); ok {
+			c.addRule(c.expandShorthand(b, s))
+		}
+	}
+}
+
+// blockOf returns the checker's record of a block node (nil for a
+// duplicate, which was reported).
+func (c *checker) blockOf(n *ast.Block) *block {
+	if n.Kind == ast.GlobalBlock {
+		if c.global != nil && c.global.node == n {
+			return c.global
+		}
+		return nil
+	}
+	if n.Name == nil {
+		return nil
+	}
+	if b := c.blocks[n.Name.Name]; b != nil && b.node == n {
+		return b
+	}
+	return nil
+}
+
+// expandShorthand desugars one shorthand rule of block b (see docs/polar.md
+// for the argument order), or reports why it cannot.
+func (c *checker) expandShorthand(b *block, s *ast.Shorthand) *Rule {
+	if s.Head == nil || s.Implier == nil {
+		return nil
+	}
+	global := b.kind == ast.GlobalBlock
+	// Head parameters: (actor: Actor, head, resource: R), or 2-ary in global.
+	params := func(head Term) []Param {
+		ps := []Param{{Term: varActor, Type: AbstractActor}, {Term: head}}
+		if !global {
+			ps = append(ps, Param{Term: varResource, Type: b.name})
+		}
+		return ps
+	}
+	rule := &Rule{Pos: s.Pos, Source: shorthandSource(s)}
+
+	if !s.Head.Quoted || !s.Implier.Quoted {
+		return c.expandUnquoted(b, s, rule, params)
+	}
+
+	// Quoted head: a role or permission of this block.
+	hd, ok := b.all[s.Head.Name]
+	switch {
+	case !ok:
+		c.errorf(s.Head.Pos, hintFor(s.Head.Name, b.names(declRole, declPermission), "roles and permissions", b.name),
+			"%q is not a role or permission of %s", s.Head.Name, b.name)
+		return nil
+	case hd.kind == declRelation:
+		c.errorf(s.Head.Pos, "a shorthand rule derives a role or a permission; relations come from facts",
+			"%q is a relation of %s and cannot be the head of a shorthand rule", s.Head.Name, b.name)
+		return nil
+	}
+	if hd.kind == declPermission {
+		hd.owner.granted[s.Head.Name] = true
+	}
+	rule.Pred = Pred{hd.kind.predicate(), len(params(nil))}
+	rule.Params = params(Const{term.String(s.Head.Name)})
+	impl := Const{term.String(s.Implier.Name)}
+
+	switch {
+	case s.Global:
+		// "X" if global "g";
+		if c.global == nil {
+			c.errorf(s.Implier.Pos, "declare it in a global block: global { roles = [\""+s.Implier.Name+"\"]; }",
+				"global %q: the policy has no global block", s.Implier.Name)
+			return nil
+		}
+		d, ok := c.global.all[s.Implier.Name]
+		if !ok || d.kind == declRelation {
+			c.errorf(s.Implier.Pos, hintFor(s.Implier.Name, c.global.names(declRole, declPermission), "roles and permissions", "the global block"),
+				"%q is not a role or permission of the global block", s.Implier.Name)
+			return nil
+		}
+		c.global.used[s.Implier.Name] = true
+		rule.Body = Call{Pred: Pred{d.kind.predicate(), 2}, Args: []Term{varActor, impl}, Pos: s.Implier.Pos}
+
+	case s.On == nil:
+		// "X" if "Y"; with Y declared in this block.
+		d, ok := b.all[s.Implier.Name]
+		if !ok {
+			c.errorf(s.Implier.Pos, hintFor(s.Implier.Name, b.names(declRole, declPermission, declRelation), "roles, permissions and relations", b.name),
+				"%q is not a role, permission or relation of %s", s.Implier.Name, b.name)
+			return nil
+		}
+		d.owner.used[s.Implier.Name] = true
+		if d.kind == declRelation {
+			// "owner" if "creator"; (creator: User) -> has_relation(resource, "creator", actor)
+			if c.blocks[d.target] != nil && c.blocks[d.target].kind != ast.ActorBlock {
+				c.errorf(s.Implier.Pos, "did you mean `\""+s.Head.Name+"\" if \"<role>\" on \""+s.Implier.Name+"\"`?",
+					"relation %q of %s targets %s, which is not an actor type, so it cannot grant %q by itself", s.Implier.Name, b.name, d.target, s.Head.Name)
+				return nil
+			}
+			rule.Body = Call{Pred: Pred{"has_relation", 3}, Args: []Term{varResource, impl, varActor}, Pos: s.Implier.Pos}
+			break
+		}
+		rule.Body = Call{Pred: Pred{d.kind.predicate(), len(params(nil))}, Args: callArgs(global, impl, varResource), Pos: s.Implier.Pos}
+
+	default:
+		// "X" if "Y" on "rel"; (rel: T) with Y declared in T.
+		rel, target := c.lookupRelation(b, s.On)
+		if rel == nil {
+			return nil
+		}
+		tb := c.blocks[target]
+		if tb == nil {
+			return nil // the relation's target was reported
+		}
+		d, ok := tb.all[s.Implier.Name]
+		if !ok {
+			c.errorf(s.Implier.Pos, hintFor(s.Implier.Name, tb.names(declRole, declPermission, declRelation), "roles, permissions and relations", tb.name),
+				"%q is not a role, permission or relation of %s (the type of %s.%s)", s.Implier.Name, tb.name, b.name, s.On.Value)
+			return nil
+		}
+		d.owner.used[s.Implier.Name] = true
+		var last Expr
+		if d.kind == declRelation {
+			last = Call{Pred: Pred{"has_relation", 3}, Args: []Term{varRelated, impl, varActor}, Pos: s.Implier.Pos}
+		} else {
+			last = Call{Pred: Pred{d.kind.predicate(), 3}, Args: []Term{varActor, impl, varRelated}, Pos: s.Implier.Pos}
+		}
+		rule.Body = And{Exprs: []Expr{
+			Call{Pred: Pred{"has_relation", 3}, Args: []Term{varResource, Const{term.String(s.On.Value)}, varRelated}, Pos: s.On.Pos},
+			Matches{Term: varRelated, Type: target},
+			last,
+		}}
+	}
+	return rule
+}
+
+func callArgs(global bool, name Term, resource Term) []Term {
+	if global {
+		return []Term{varActor, name}
+	}
+	return []Term{varActor, name, resource}
+}
+
+// lookupRelation resolves `on "rel"` against block b.
+func (c *checker) lookupRelation(b *block, on *ast.StringLit) (*decl, string) {
+	if b.kind == ast.GlobalBlock {
+		c.errorf(on.Pos, "", "the global block has no relations: `on %q` cannot be used there", on.Value)
+		return nil, ""
+	}
+	d, ok := b.all[on.Value]
+	if !ok || d.kind != declRelation {
+		what := "not declared"
+		if ok {
+			what = "a " + d.kind.String() + ", not a relation"
+		}
+		c.errorf(on.Pos, hintFor(on.Value, b.names(declRelation), "relations", b.name),
+			"on %q: %q is %s in %s", on.Value, on.Value, what, b.name)
+		return nil, ""
+	}
+	return d, d.target
+}
+
+// expandUnquoted desugars `role if role on "rel";` and
+// `permission if permission on "rel";`: every role (permission) of the
+// related resource propagates.
+func (c *checker) expandUnquoted(b *block, s *ast.Shorthand, rule *Rule, params func(Term) []Param) *Rule {
+	switch {
+	case s.Head.Quoted || s.Implier.Quoted || s.Head.Name != s.Implier.Name:
+		c.errorf(s.Pos, "write `role if role on \"relation\";` to inherit every role, or quote both names",
+			"shorthand %s: an unquoted name must appear on both sides", rule.Source)
+		return nil
+	case s.Head.Name != "role" && s.Head.Name != "permission":
+		c.errorf(s.Head.Pos, "did you mean `role if role on \"...\";`?", "unquoted shorthand name %s: only role and permission may be unquoted", s.Head.Name)
+		return nil
+	case s.Global:
+		c.errorf(s.Implier.Pos, "", "global cannot be used with an unquoted %s", s.Head.Name)
+		return nil
+	case s.On == nil:
+		c.errorf(s.Pos, "add the relation to inherit from: `"+s.Head.Name+" if "+s.Head.Name+" on \"parent\";`",
+			"%s if %s needs `on \"relation\"`", s.Head.Name, s.Implier.Name)
+		return nil
+	}
+	rel, target := c.lookupRelation(b, s.On)
+	if rel == nil {
+		return nil
+	}
+	kind := declRole
+	if s.Head.Name == "permission" {
+		kind = declPermission
+	}
+	if tb := c.blocks[target]; tb != nil {
+		for name, d := range tb.all {
+			if d.kind == kind {
+				d.owner.used[name] = true
+			}
+		}
+	}
+	if kind == declPermission {
+		for name, d := range b.all {
+			if d.kind == declPermission {
+				d.owner.granted[name] = true
+			}
+		}
+	}
+	v := Var{s.Head.Name}
+	rule.Pred = Pred{kind.predicate(), 3}
+	rule.Params = params(v)
+	rule.Body = And{Exprs: []Expr{
+		Call{Pred: Pred{"has_relation", 3}, Args: []Term{varResource, Const{term.String(s.On.Value)}, varRelated}, Pos: s.On.Pos},
+		Matches{Term: varRelated, Type: target},
+		Call{Pred: Pred{kind.predicate(), 3}, Args: []Term{varActor, v, varRelated}, Pos: s.Implier.Pos},
+	}}
+	return rule
+}
+
+// shorthandSource renders a shorthand rule as written.
+func shorthandSource(s *ast.Shorthand) string {
+	name := func(n *ast.ShorthandName) string {
+		if n == nil {
+			return "?"
+		}
+		if n.Quoted {
+			return strconv.Quote(n.Name)
+		}
+		return n.Name
+	}
+	out := name(s.Head) + " if "
+	if s.Global {
+		out += "global "
+	}
+	out += name(s.Implier)
+	if s.On != nil {
+		out += " on " + strconv.Quote(s.On.Value)
+	}
+	return out + ";"
+}
