@@ -251,8 +251,8 @@ func (c *checker) checkMixedAndOr(e ast.Expr) {
 }
 
 // parenthesized reports whether a group expression was written inside
-// parentheses. The tree has no node for parentheses: the parser gives a
-// parenthesized group the position of its "(", before its first operand.
+// parentheses. The tree keeps no parentheses, so this looks at the source
+// for a "(" just before the group's first operand.
 func (c *checker) parenthesized(e ast.Expr) bool {
 	var first ast.Expr
 	switch e := e.(type) {
@@ -271,8 +271,8 @@ func (c *checker) parenthesized(e ast.Expr) bool {
 		}
 		return i >= 0 && src[i] == '('
 	}
-	p := e.Position()
-	return p.IsValid() && (p.Line < start.Line || (p.Line == start.Line && p.Col < start.Col))
+	// Without the source there is no telling: stay quiet.
+	return true
 }
 
 // leftmost returns the position of the first token of an expression.
