@@ -247,6 +247,24 @@ func TestWireFormat(t *testing.T) {
 			},
 		},
 		{
+			name: "query v1",
+			call: func(ctx context.Context, c *Client) (any, error) {
+				return c.Query(ctx, NewFact("has_permission", Any(), String("rerun"), run1),
+					WithContextFacts(NewFact("has_relation", run1, String("repository"), anvil)))
+			},
+			reply:  reply{status: 200, body: `{"results":[{"predicate":"has_permission","args":[{"type":"User","id":"bob"},{"type":"String","id":"rerun"},{"type":"Action","id":"1"}]}]}`},
+			method: "POST", path: "/api/query",
+			body: `{"fact":{"predicate":"has_permission","args":[{"type":null,"id":null},{"type":"String","id":"rerun"},{"type":"Action","id":"1"}]},
+				"context_facts":[{"predicate":"has_relation","args":[{"type":"Action","id":"1"},{"type":"String","id":"repository"},{"type":"Repository","id":"anvil"}]}]}`,
+			want: []Fact{NewFact("has_permission", bob, String("rerun"), run1)},
+		},
+		{
+			name:   "ready",
+			call:   func(ctx context.Context, c *Client) (any, error) { return nil, c.Ready(ctx) },
+			reply:  reply{status: 200, body: `{"message":"ready"}`},
+			method: "GET", path: "/readyz",
+		},
+		{
 			name:   "stats",
 			call:   func(ctx context.Context, c *Client) (any, error) { return c.Stats(ctx) },
 			reply:  reply{status: 200, body: `{"num_roles":2,"num_relations":1,"num_facts":4}`},

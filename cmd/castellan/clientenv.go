@@ -188,7 +188,7 @@ func parseValue(s string, wildcards bool) (castellan.Value, error) {
 		}
 		return castellan.Any(), nil
 	}
-	typ, id, ok := strings.Cut(s, ":")
+	typ, id, ok := cutType(s)
 	if !ok || !typeRE.MatchString(typ) {
 		return castellan.String(s), nil
 	}
@@ -216,6 +216,22 @@ func parseValue(s string, wildcards bool) (castellan.Value, error) {
 		return castellan.Bool(b), nil
 	}
 	return castellan.Entity(typ, id), nil
+}
+
+// cutType splits Type:id at the first single colon (a "::" belongs to a
+// namespaced type name).
+func cutType(s string) (typ, id string, ok bool) {
+	for i := 0; i < len(s); i++ {
+		if s[i] != ':' {
+			continue
+		}
+		if i+1 < len(s) && s[i+1] == ':' {
+			i++
+			continue
+		}
+		return s[:i], s[i+1:], true
+	}
+	return s, "", false
 }
 
 // predicateRE is a Polar rule name.
