@@ -75,6 +75,9 @@ type table struct {
 	narrow  map[[4]uint32]uint32  // live record by argument ids, arity <= 4
 	wide    map[string]uint32     // live record by argument ids, arity > 4
 	ndead   int
+	// retryAt is the dead count at which compaction is tried again after
+	// it could not drop every dead record (a snapshot still saw them).
+	retryAt int
 }
 
 // logEntry is one change of the change log, kept as interned ids.
@@ -293,8 +296,9 @@ func (tx *Tx) Commit() {
 	x.stats = x.stats.Add(tx.delta)
 	h := x.horizon()
 	for t := range tx.touched {
-		if t.ndead > compactMinDead && t.ndead > len(t.added)/4 {
+		if t.ndead > compactMinDead && t.ndead > len(t.added)/4 && t.ndead >= t.retryAt {
 			t.compact(h)
+			t.retryAt = 2 * t.ndead
 		}
 	}
 	x.mu.Unlock()
