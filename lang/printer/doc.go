@@ -1,0 +1,15 @@
+// Package printer prints an ast.File as canonical Polar.
+//
+// The canonical form: two-space indentation; a blank line between top-level
+// items; inside a block the declarations (roles, permissions, relations)
+// come as written, then a blank line, then the shorthand rules; rule bodies
+// on one line unless the line would be long, when each conjunct of a
+// top-level `and` gets its own line. Parentheses appear only where
+// precedence needs them (`and` < `or` < `not`), so `a and (b or c)` prints
+// as `a and b or c`. Comments keep their order: each is printed on its own
+// line before the first item or line that followed it in the source, so a
+// comment at the end of a line moves to the line after it.
+//
+// Printing is the inverse of package lang/parser: parsing the output gives
+// the same tree (positions aside), and printing is idempotent.
+package printer

@@ -1,0 +1,518 @@
+package printer
+
+import (
+	"bufio"
+	"io"
+	"sort"
+	"strconv"
+	"strings"
+
+	"github.com/castellan-authz/castellan/lang/ast"
+)
+
+// lineLimit is the width past which a rule body is split, one conjunct per
+// line.
+const lineLimit = 100
+
+// Fprint writes f to w as canonical Polar.
+func Fprint(w io.Writer, f *ast.File) error {
+	bw := bufio.NewWriter(w)
+	p := &printer{w: bw}
+	p.file(f)
+	return bw.Flush()
+}
+
+// String returns f printed as canonical Polar.
+func String(f *ast.File) string {
+	var b strings.Builder
+	p := &printer{w: &b}
+	p.file(f)
+	return b.String()
+}
+
+// writer is what the printer writes to; bufio.Writer and strings.Builder
+// both are, and neither fails until Flush.
+type writer interface {
+	io.Writer
+	WriteString(string) (int, error)
+	WriteByte(byte) error
+}
+
+type printer struct {
+	w        writer
+	comments []*ast.Comment // sorted by offset
+	next     int            // index of the next comment to print
+}
+
+func (p *printer) file(f *ast.File) {
+	if f == nil {
+		return
+	}
+	p.comments = append([]*ast.Comment(nil), f.Comments...)
+	sort.SliceStable(p.comments, func(i, j int) bool { return p.comments[i].Pos.Offset < p.comments[j].Pos.Offset })
+	for i, it := range f.Items {
+		if i > 0 {
+			p.w.WriteByte('\n')
+		}
+		p.flush(it.Position(), 0)
+		p.item(it)
+	}
+	if p.next < len(p.comments) && len(f.Items) > 0 {
+		p.w.WriteByte('\n')
+	}
+	p.flushAll(0)
+}
+
+// flush prints, at the given indentation, the comments that come before pos.
+func (p *printer) flush(pos ast.Position, indent int) {
+	for p.next < len(p.comments) && p.comments[p.next].Pos.Offset < pos.Offset {
+		p.comment(indent)
+	}
+}
+
+func (p *printer) flushAll(indent int) {
+	for p.next < len(p.comments) {
+		p.comment(indent)
+	}
+}
+
+func (p *printer) comment(indent int) {
+	p.indent(indent)
+	p.w.WriteByte('#')
+	p.w.WriteString(p.comments[p.next].Text)
+	p.w.WriteByte('\n')
+	p.next++
+}
+
+// endLine ends a line that printed the node at pos. A comment that stood at
+// the end of that node's first line in the source stays at the end of the
+// line.
+func (p *printer) endLine(pos ast.Position) {
+	if pos.IsValid() && p.next < len(p.comments) {
+		c := p.comments[p.next]
+		if c.Pos.Line == pos.Line && c.Pos.Offset > pos.Offset {
+			p.w.WriteString(" #")
+			p.w.WriteString(c.Text)
+			p.next++
+		}
+	}
+	p.w.WriteByte('\n')
+}
+
+func (p *printer) indent(n int) {
+	for range n {
+		p.w.WriteString("  ")
+	}
+}
+
+func (p *printer) item(it ast.Item) {
+	switch n := it.(type) {
+	case *ast.Block:
+		p.block(n)
+	case *ast.Rule:
+		p.rule(n, 0)
+	case *ast.Declare:
+		p.w.WriteString("declare ")
+		p.w.WriteString(identName(n.Name))
+		p.w.WriteByte('(')
+		for i, t := range n.Types {
+			if i > 0 {
+				p.w.WriteString(", ")
+			}
+			p.w.WriteString(identName(t))
+		}
+		p.w.WriteString(");")
+		p.endLine(n.Pos)
+	case *ast.Test:
+		p.test(n)
+	case *ast.Fixture:
+		p.w.WriteString("test fixture ")
+		p.w.WriteString(identName(n.Name))
+		p.w.WriteString(" {\n")
+		for _, c := range n.Facts {
+			p.flush(c.Pos, 1)
+			p.indent(1)
+			p.w.WriteString(callString(c))
+			p.w.WriteByte(';')
+			p.endLine(c.Pos)
+		}
+		p.close(n.End, 0)
+	}
+}
+
+// close prints the comments before a closing brace, then the brace.
+func (p *printer) close(end ast.Position, indent int) {
+	if end.IsValid() {
+		p.flush(end, indent+1)
+	}
+	p.indent(indent)
+	p.w.WriteString("}\n")
+}
+
+func (p *printer) block(b *ast.Block) {
+	switch b.Kind {
+	case ast.GlobalBlock:
+		p.w.WriteString("global")
+	default:
+		p.w.WriteString(b.Kind.String())
+		p.w.WriteByte(' ')
+		p.w.WriteString(identName(b.Name))
+		for i, e := range b.Extends {
+			if i == 0 {
+				p.w.WriteString(" extends ")
+			} else {
+				p.w.WriteString(", ")
+			}
+			p.w.WriteString(identName(e))
+		}
+	}
+	if len(b.Body) == 0 && !p.commentBefore(b.End) {
+		p.w.WriteString(" {}\n")
+		return
+	}
+	p.w.WriteString(" {\n")
+	for i, it := range b.Body {
+		if _, short := it.(*ast.Shorthand); short && i > 0 {
+			if _, prevShort := b.Body[i-1].(*ast.Shorthand); !prevShort {
+				p.w.WriteByte('\n')
+			}
+		}
+		p.flush(it.Position(), 1)
+		p.indent(1)
+		p.blockItem(it)
+	}
+	p.close(b.End, 0)
+}
+
+// commentBefore reports whether a comment not yet printed comes before pos.
+func (p *printer) commentBefore(pos ast.Position) bool {
+	return pos.IsValid() && p.next < len(p.comments) && p.comments[p.next].Pos.Offset < pos.Offset
+}
+
+func (p *printer) blockItem(it ast.BlockItem) {
+	switch n := it.(type) {
+	case *ast.Declaration:
+		p.w.WriteString(n.Keyword)
+		p.w.WriteString(" = [")
+		for i, s := range n.Names {
+			if i > 0 {
+				p.w.WriteString(", ")
+			}
+			p.w.WriteString(quote(s.Value))
+		}
+		p.w.WriteString("];")
+		p.endLine(n.Pos)
+	case *ast.Relations:
+		if len(n.Relations) == 0 {
+			p.w.WriteString("relations = {};")
+			p.endLine(n.Pos)
+			return
+		}
+		p.w.WriteString("relations = { ")
+		for i, r := range n.Relations {
+			if i > 0 {
+				p.w.WriteString(", ")
+			}
+			p.w.WriteString(identName(r.Name))
+			p.w.WriteString(": ")
+			p.w.WriteString(identName(r.Type))
+		}
+		p.w.WriteString(" };")
+		p.endLine(n.Pos)
+	case *ast.Shorthand:
+		p.w.WriteString(shorthandName(n.Head))
+		p.w.WriteString(" if ")
+		if n.Global {
+			p.w.WriteString("global ")
+		}
+		p.w.WriteString(shorthandName(n.Implier))
+		if n.On != nil {
+			p.w.WriteString(" on ")
+			p.w.WriteString(quote(n.On.Value))
+		}
+		p.w.WriteByte(';')
+		p.endLine(n.Pos)
+	}
+}
+
+func shorthandName(n *ast.ShorthandName) string {
+	if n == nil {
+		return ""
+	}
+	if n.Quoted {
+		return quote(n.Name)
+	}
+	return n.Name
+}
+
+func (p *printer) rule(r *ast.Rule, indent int) {
+	var b strings.Builder
+	b.WriteString(identName(r.Name))
+	b.WriteByte('(')
+	for i, prm := range r.Params {
+		if i > 0 {
+			b.WriteString(", ")
+		}
+		b.WriteString(termString(prm.Term))
+		if prm.Type != nil {
+			b.WriteString(": ")
+			b.WriteString(identName(prm.Type))
+		}
+	}
+	b.WriteByte(')')
+	head := b.String()
+	p.indent(indent)
+	p.w.WriteString(head)
+	if r.Body == nil {
+		p.w.WriteByte(';')
+		p.endLine(r.Pos)
+		return
+	}
+	body := exprString(r.Body, precAnd)
+	and, isAnd := r.Body.(*ast.And)
+	if !isAnd || 2*indent+len(head)+len(" if ")+len(body)+1 <= lineLimit {
+		p.w.WriteString(" if ")
+		p.w.WriteString(body)
+		p.w.WriteByte(';')
+		p.endLine(r.Pos)
+		return
+	}
+	p.w.WriteString(" if\n")
+	for i, e := range and.Exprs {
+		p.indent(indent + 1)
+		p.w.WriteString(exprString(e, precOr))
+		if i < len(and.Exprs)-1 {
+			p.w.WriteString(" and\n")
+		}
+	}
+	p.w.WriteString(";\n")
+}
+
+func (p *printer) test(t *ast.Test) {
+	p.w.WriteString("test ")
+	if t.Name != nil {
+		p.w.WriteString(quote(t.Name.Value))
+	} else {
+		p.w.WriteString(`""`)
+	}
+	p.w.WriteString(" {\n")
+	if s := t.Setup; s != nil {
+		p.flush(s.Pos, 1)
+		p.indent(1)
+		p.w.WriteString("setup {\n")
+		order := s.Order
+		if len(order) == 0 {
+			for _, f := range s.Fixtures {
+				order = append(order, f)
+			}
+			for _, c := range s.Facts {
+				order = append(order, c)
+			}
+		}
+		for _, n := range order {
+			p.flush(n.Position(), 2)
+			p.indent(2)
+			switch n := n.(type) {
+			case *ast.Ident:
+				p.w.WriteString("fixture ")
+				p.w.WriteString(n.Name)
+			case *ast.Call:
+				p.w.WriteString(callString(n))
+			}
+			p.w.WriteByte(';')
+			p.endLine(n.Position())
+		}
+		p.indent(1)
+		p.w.WriteString("}\n")
+		if len(t.Assertions) > 0 {
+			p.w.WriteByte('\n')
+		}
+	}
+	for _, a := range t.Assertions {
+		p.flush(a.Pos, 1)
+		p.indent(1)
+		if a.Negated {
+			p.w.WriteString("assert_not ")
+		} else {
+			p.w.WriteString("assert ")
+		}
+		p.w.WriteString(callString(a.Call))
+		if a.Iff != nil {
+			p.w.WriteString(" iff ")
+			p.w.WriteString(identName(a.Iff.Var))
+			if a.Iff.Not {
+				p.w.WriteString(" not")
+			}
+			p.w.WriteString(" in ")
+			p.w.WriteString(termString(a.Iff.List))
+		}
+		p.w.WriteByte(';')
+		p.endLine(a.Pos)
+	}
+	p.close(t.End, 0)
+}
+
+func identName(id *ast.Ident) string {
+	if id == nil {
+		return ""
+	}
+	return id.Name
+}
+
+// Precedence levels, loosest first.
+const (
+	precAnd = iota + 1
+	precOr
+	precNot
+	precAtom
+)
+
+func prec(e ast.Expr) int {
+	switch e.(type) {
+	case *ast.And:
+		return precAnd
+	case *ast.Or:
+		return precOr
+	case *ast.Not:
+		return precNot
+	}
+	return precAtom
+}
+
+// exprString prints e, in parentheses when it binds more loosely than min.
+func exprString(e ast.Expr, min int) string {
+	var b strings.Builder
+	writeExpr(&b, e, min)
+	return b.String()
+}
+
+func writeExpr(b *strings.Builder, e ast.Expr, min int) {
+	if prec(e) < min {
+		b.WriteByte('(')
+		writeExpr(b, e, precAnd)
+		b.WriteByte(')')
+		return
+	}
+	switch n := e.(type) {
+	case *ast.And:
+		for i, x := range n.Exprs {
+			if i > 0 {
+				b.WriteString(" and ")
+			}
+			// A nested And needs parentheses to stay a separate node.
+			writeExpr(b, x, precOr)
+		}
+	case *ast.Or:
+		for i, x := range n.Exprs {
+			if i > 0 {
+				b.WriteString(" or ")
+			}
+			writeExpr(b, x, precNot)
+		}
+	case *ast.Not:
+		b.WriteString("not ")
+		writeExpr(b, n.Expr, precNot)
+	case *ast.Call:
+		writeCall(b, n)
+	case *ast.Binary:
+		writeTerm(b, n.Left)
+		b.WriteByte(' ')
+		b.WriteString(n.Op)
+		b.WriteByte(' ')
+		writeTerm(b, n.Right)
+	case *ast.Matches:
+		writeTerm(b, n.Term)
+		b.WriteString(" matches ")
+		b.WriteString(identName(n.Type))
+	}
+}
+
+func callString(c *ast.Call) string {
+	var b strings.Builder
+	writeCall(&b, c)
+	return b.String()
+}
+
+func writeCall(b *strings.Builder, c *ast.Call) {
+	if c == nil {
+		return
+	}
+	b.WriteString(identName(c.Name))
+	b.WriteByte('(')
+	for i, a := range c.Args {
+		if i > 0 {
+			b.WriteString(", ")
+		}
+		writeTerm(b, a)
+	}
+	b.WriteByte(')')
+}
+
+func termString(t ast.Term) string {
+	var b strings.Builder
+	writeTerm(&b, t)
+	return b.String()
+}
+
+func writeTerm(b *strings.Builder, t ast.Term) {
+	switch n := t.(type) {
+	case *ast.Var:
+		b.WriteString(n.Name)
+	case *ast.TypedVar:
+		b.WriteString(n.Name)
+		b.WriteString(": ")
+		b.WriteString(identName(n.Type))
+	case *ast.StringLit:
+		b.WriteString(quote(n.Value))
+	case *ast.IntLit:
+		b.WriteString(strconv.FormatInt(n.Value, 10))
+	case *ast.BoolLit:
+		b.WriteString(strconv.FormatBool(n.Value))
+	case *ast.EntityLit:
+		b.WriteString(identName(n.Type))
+		b.WriteByte('{')
+		writeTerm(b, n.ID)
+		b.WriteByte('}')
+	case *ast.List:
+		b.WriteByte('[')
+		for i, e := range n.Elems {
+			if i > 0 {
+				b.WriteString(", ")
+			}
+			writeTerm(b, e)
+		}
+		b.WriteByte(']')
+	case *ast.ConstRef:
+		b.WriteByte('@')
+		b.WriteString(n.Name)
+	}
+}
+
+// quote writes s as a Polar string literal: only '"', '\\', newline, tab
+// and carriage return are escaped, every other byte is written as is.
+func quote(s string) string {
+	if !strings.ContainsAny(s, "\"\\\n\t\r") {
+		return `"` + s + `"`
+	}
+	var b strings.Builder
+	b.Grow(len(s) + 4)
+	b.WriteByte('"')
+	for i := 0; i < len(s); i++ {
+		switch c := s[i]; c {
+		case '"':
+			b.WriteString(`\"`)
+		case '\\':
+			b.WriteString(`\\`)
+		case '\n':
+			b.WriteString(`\n`)
+		case '\t':
+			b.WriteString(`\t`)
+		case '\r':
+			b.WriteString(`\r`)
+		default:
+			b.WriteByte(c)
+		}
+	}
+	b.WriteByte('"')
+	return b.String()
+}
