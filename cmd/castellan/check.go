@@ -6,7 +6,6 @@ package main
 import (
 	"context"
 	"fmt"
-	"strconv"
 
 	castellan "github.com/castellan-authz/castellan/clients/go"
 )
@@ -179,51 +178,9 @@ func runQuery(ctx context.Context, e *env, args []string) error {
 	if err != nil {
 		return err
 	}
-	facts, err := queryFacts(ctx, c, pattern, cf.options())
+	facts, err := c.Query(ctx, pattern, cf.options()...)
 	if err != nil {
 		return r.fail(err)
 	}
 	return r.printFacts(facts, "(no results)")
-}
-
-// queryFacts answers a pattern query. When every argument has a type it
-// uses the query builder (/api/evaluate_query); a bare _ has no type to
-// constrain, so such patterns go to the v1 query API (/api/query).
-func queryFacts(ctx context.Context, c *castellan.Client, pattern castellan.Fact, opts []castellan.CheckOption) ([]castellan.Fact, error) {
-	q := castellan.Query{
-		Predicate:   castellan.Call{Name: pattern.Predicate},
-		Constraints: map[string]castellan.Constraint{},
-	}
-	for i, a := range pattern.Args {
-		if a.Type == "" {
-			return c.Query(ctx, pattern, opts...)
-		}
-		name := "arg" + strconv.Itoa(i)
-		q.Predicate.Args = append(q.Predicate.Args, name)
-		cons := castellan.Constraint{Type: a.Type}
-		if a.ID != "" {
-			cons.IDs = []string{a.ID}
-		}
-		q.Constraints[name] = cons
-	}
-	rows, err := c.EvaluateQuery(ctx, q, opts...)
-	if err != nil {
-		return nil, err
-	}
-	seen := map[string]bool{}
-	var facts []castellan.Fact
-	for _, row := range rows {
-		f := castellan.Fact{Predicate: pattern.Predicate, Args: make([]castellan.Value, len(pattern.Args))}
-		for i, a := range pattern.Args {
-			f.Args[i].Type = a.Type
-			if id := row[q.Predicate.Args[i]]; id != nil {
-				f.Args[i].ID = *id
-			}
-		}
-		if k := f.String(); !seen[k] {
-			seen[k] = true
-			facts = append(facts, f)
-		}
-	}
-	return facts, nil
 }
