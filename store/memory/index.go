@@ -8,6 +8,7 @@ import (
 	"runtime"
 	"slices"
 	"sync"
+	"sync/atomic"
 
 	"github.com/castellan-authz/castellan/lang/term"
 	"github.com/castellan-authz/castellan/store"
@@ -53,7 +54,8 @@ type Index struct {
 	log     []logEntry
 	logArgs []uint32
 
-	matchers sync.Pool // of *matcher, see Snapshot.Match
+	matchers sync.Pool                // of *matcher, see Snapshot.Match
+	latest   atomic.Pointer[Snapshot] // the snapshot at rev, shared; nil after a commit
 
 	snapMu sync.Mutex
 	snaps  map[uint64]int // revision -> number of reachable snapshots
@@ -112,14 +114,22 @@ func (x *Index) Stats() store.Stats {
 	return x.stats
 }
 
-// Snapshot returns a read view at the latest committed revision.
+// Snapshot returns a read view at the latest committed revision. Callers
+// asking between two commits share one Snapshot.
 func (x *Index) Snapshot() *Snapshot {
+	if s := x.latest.Load(); s != nil {
+		return s
+	}
 	x.mu.RLock()
+	defer x.mu.RUnlock()
 	s := &Snapshot{x: x, rev: x.rev, stats: x.stats}
+	// Under the read lock no commit can happen, so s is still the latest.
+	if !x.latest.CompareAndSwap(nil, s) {
+		return x.latest.Load()
+	}
 	x.snapMu.Lock()
 	x.snaps[s.rev]++
 	x.snapMu.Unlock()
-	x.mu.RUnlock()
 	runtime.AddCleanup(s, x.releaseSnapshot, s.rev)
 	return s
 }
@@ -294,11 +304,12 @@ func (tx *Tx) Commit() {
 	x.mu.Lock()
 	x.rev = tx.rev
 	x.stats = x.stats.Add(tx.delta)
+	x.latest.Store(nil)
 	h := x.horizon()
 	for t := range tx.touched {
 		if t.ndead > compactMinDead && t.ndead > len(t.added)/4 && t.ndead >= t.retryAt {
 			t.compact(h)
-			t.retryAt = 2 * t.ndead
+			t.retryAt = t.ndead + max(compactMinDead, len(t.added)/4)
 		}
 	}
 	x.mu.Unlock()
