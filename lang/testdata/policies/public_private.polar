@@ -1,0 +1,37 @@
+# ABAC public and private resources: a Boolean attribute stored as a fact.
+actor User {}
+
+resource Organization {
+  roles = ["member"];
+  permissions = ["read"];
+  "read" if "member";
+}
+
+resource Repository {
+  roles = ["reader", "maintainer"];
+  permissions = ["read", "write"];
+  relations = { organization: Organization };
+
+  "read" if "reader";
+  "write" if "maintainer";
+  "reader" if "maintainer";
+  "reader" if "member" on "organization";
+}
+
+# Anyone may read a public repository.
+has_permission(_: User, "read", repo: Repository) if
+  is_public(repo, true);
+
+# Archived repositories are read-only, whatever the role.
+has_permission(user: User, "write", repo: Repository) if
+  has_role(user, "maintainer", repo) and
+  not is_archived(repo, true);
+
+test "public repositories" {
+  setup {
+    is_public(Repository{"oss"}, true);
+    is_public(Repository{"secret"}, false);
+  }
+  assert allow(User{"anyone"}, "read", Repository{"oss"});
+  assert_not allow(User{"anyone"}, "read", Repository{"secret"});
+}
