@@ -1,0 +1,165 @@
+package evaluator
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"hash/maphash"
+	"sync"
+	"time"
+
+	"github.com/castellan-authz/castellan/lang"
+	"github.com/castellan-authz/castellan/lang/term"
+)
+
+// Errors returned by queries. They are wrapped with the limit that was
+// hit; check them with errors.Is.
+var (
+	// ErrDepthExceeded reports a query that nested more rule calls than
+	// Limits.MaxDepth allows.
+	ErrDepthExceeded = errors.New("recursion depth limit exceeded")
+	// ErrWorkExceeded reports a query that took more steps than
+	// Limits.MaxWork allows.
+	ErrWorkExceeded = errors.New("work limit exceeded")
+	// ErrInvalidPageToken reports a List page token that this evaluator did
+	// not issue.
+	ErrInvalidPageToken = errors.New("invalid page token")
+	// ErrInvalidQuery reports a malformed query (an unknown variable, a
+	// value that is not well formed).
+	ErrInvalidQuery = errors.New("invalid query")
+)
+
+// Limits bound the work of one query.
+type Limits struct {
+	// MaxDepth is the largest number of nested rule calls (tables being
+	// evaluated at once). Default 256.
+	MaxDepth int
+	// MaxWork is the largest number of evaluation steps (literals tried,
+	// facts and answers visited) per query. Default 10,000,000.
+	MaxWork int
+}
+
+// DefaultLimits returns the limits used when none are given.
+func DefaultLimits() Limits { return Limits{MaxDepth: 256, MaxWork: 10_000_000} }
+
+type config struct {
+	limits Limits
+	clock  func() time.Time
+}
+
+// Option configures an Evaluator.
+type Option func(*config)
+
+// WithLimits sets the limits of every query. Zero fields keep their
+// defaults.
+func WithLimits(l Limits) Option {
+	return func(c *config) {
+		if l.MaxDepth > 0 {
+			c.limits.MaxDepth = l.MaxDepth
+		}
+		if l.MaxWork > 0 {
+			c.limits.MaxWork = l.MaxWork
+		}
+	}
+}
+
+// WithClock sets the clock that @current_unix_time reads (default
+// time.Now).
+func WithClock(now func() time.Time) Option {
+	return func(c *config) {
+		if now != nil {
+			c.clock = now
+		}
+	}
+}
+
+// Evaluator answers queries over one checked program. It is immutable once
+// built and safe for concurrent use.
+type Evaluator struct {
+	prog  *lang.Program
+	types typeSys
+	preds map[lang.Pred]*predInfo
+	lim   Limits
+	clock func() time.Time
+	seed  maphash.Seed
+	pool  sync.Pool
+}
+
+// New compiles p: rules are normalized and planned once per binding
+// pattern, so queries only execute plans.
+func New(p *lang.Program, opts ...Option) *Evaluator {
+	c := config{limits: DefaultLimits(), clock: time.Now}
+	for _, o := range opts {
+		o(&c)
+	}
+	e := &Evaluator{prog: p, lim: c.limits, clock: c.clock, seed: maphash.MakeSeed()}
+	e.types = newTypeSys(p)
+	e.preds = compileProgram(p, &e.types)
+	return e
+}
+
+// Program returns the program the evaluator was built from.
+func (e *Evaluator) Program() *lang.Program { return e.prog }
+
+// pred returns the predicate name/arity, known or not (a predicate no rule
+// derives is answered from facts).
+func (e *Evaluator) pred(name string, arity int) *predInfo {
+	if p := e.preds[lang.Pred{Name: name, Arity: arity}]; p != nil {
+		return p
+	}
+	return &predInfo{id: -1 - arity, name: name, arity: arity}
+}
+
+// Request is what one query reads.
+type Request struct {
+	// Source holds the stored facts at one revision; nil is empty.
+	Source Source
+	// Context holds this request's context facts, layered on Source
+	// without copying it.
+	Context []term.Fact
+	// Explain asks for the derivation of the decision.
+	Explain bool
+}
+
+func (r Request) source() Source { return Layer(r.Source, r.Context) }
+
+// Decision is the answer of Authorize.
+type Decision struct {
+	Allowed bool
+	// Explanation is set when the request asked for it.
+	Explanation *Explanation
+}
+
+func checkValue(what string, v term.Value) error {
+	if v.Type == "" || v.ID == "" || v.ID == wildID {
+		return fmt.Errorf("%w: %s must have a type and an id", ErrInvalidQuery, what)
+	}
+	return nil
+}
+
+// Authorize reports whether allow(actor, action, resource) holds.
+func (e *Evaluator) Authorize(ctx context.Context, r Request, actor term.Value, action string, resource term.Value) (Decision, error) {
+	if err := checkValue("actor", actor); err != nil {
+		return Decision{}, err
+	}
+	if err := checkValue("resource", resource); err != nil {
+		return Decision{}, err
+	}
+	src := r.source()
+	s := e.acquire(ctx, src)
+	defer e.release(s)
+	args := [3]term.Value{actor, term.String(action), resource}
+	allow := e.pred("allow", 3)
+	tid := s.solve(allow, args[:])
+	if s.err != nil {
+		return Decision{}, s.err
+	}
+	d := Decision{Allowed: s.tables[tid].nAns > 0}
+	if r.Explain {
+		d.Explanation = s.explain(allow, args[:], d.Allowed)
+		if s.err != nil {
+			return Decision{}, s.err
+		}
+	}
+	return d, nil
+}

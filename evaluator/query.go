@@ -1,0 +1,280 @@
+package evaluator
+
+import (
+	"context"
+	"encoding/base64"
+	"fmt"
+	"slices"
+	"sort"
+	"strings"
+
+	"github.com/castellan-authz/castellan/lang/term"
+)
+
+// Actions returns the actions actor may perform on resource: every String
+// a such that allow(actor, a, resource) holds, sorted and deduplicated. An
+// answer that holds for any action is dropped (it names no action).
+func (e *Evaluator) Actions(ctx context.Context, r Request, actor, resource term.Value) ([]string, error) {
+	if err := checkValue("actor", actor); err != nil {
+		return nil, err
+	}
+	if err := checkValue("resource", resource); err != nil {
+		return nil, err
+	}
+	s := e.acquire(ctx, r.source())
+	defer e.release(s)
+	args := [3]term.Value{actor, {}, resource}
+	tid := s.solve(e.pred("allow", 3), args[:])
+	if s.err != nil {
+		return nil, s.err
+	}
+	out := []string{}
+	for a := s.tables[tid].first; a >= 0; a = s.ans[a].next {
+		v := s.vals[int(s.ans[a].off)+1]
+		if !isWild(v) && v.Type == term.TypeString {
+			out = append(out, v.ID)
+		}
+	}
+	sort.Strings(out)
+	return slices.Compact(out), nil
+}
+
+// Page asks for one page of a List result.
+type Page struct {
+	// Size is the most ids to return; 0 returns all.
+	Size int
+	// Token is the NextToken of the previous page, or "" for the first.
+	Token string
+}
+
+// ListResult is one page of the resources an actor may act on.
+type ListResult struct {
+	// IDs are the ids of the resources of the page, sorted.
+	IDs []string
+	// Wildcard is set when the action is allowed on every resource of the
+	// type (IDs then holds only the resources named by facts).
+	Wildcard bool
+	// NextToken fetches the next page; "" when this is the last.
+	NextToken string
+}
+
+const tokenPrefix = "c1:"
+
+func encodeToken(lastID string) string {
+	return base64.RawURLEncoding.EncodeToString([]byte(tokenPrefix + lastID))
+}
+
+func decodeToken(tok string) (string, error) {
+	b, err := base64.RawURLEncoding.DecodeString(tok)
+	if err != nil || !strings.HasPrefix(string(b), tokenPrefix) {
+		return "", fmt.Errorf("decoding page token: %w", ErrInvalidPageToken)
+	}
+	return string(b[len(tokenPrefix):]), nil
+}
+
+// List returns the ids of the resources of resourceType on which actor may
+// perform action, including resources known only from context facts. It
+// walks from the actor outward and never enumerates every resource of the
+// type. Pages follow a stable cursor: the token encodes the last id
+// returned, and the next page starts after it.
+func (e *Evaluator) List(ctx context.Context, r Request, actor term.Value, action, resourceType string, page Page) (ListResult, error) {
+	if err := checkValue("actor", actor); err != nil {
+		return ListResult{}, err
+	}
+	if resourceType == "" {
+		return ListResult{}, fmt.Errorf("%w: resource type must not be empty", ErrInvalidQuery)
+	}
+	after, hasAfter := "", false
+	if page.Token != "" {
+		var err error
+		if after, err = decodeToken(page.Token); err != nil {
+			return ListResult{}, err
+		}
+		hasAfter = true
+	}
+	s := e.acquire(ctx, r.source())
+	defer e.release(s)
+	args := [3]term.Value{actor, term.String(action), {}}
+	tid := s.solve(e.pred("allow", 3), args[:])
+	if s.err != nil {
+		return ListResult{}, s.err
+	}
+	var res ListResult
+	ids := make([]string, 0, s.tables[tid].nAns)
+	for a := s.tables[tid].first; a >= 0; a = s.ans[a].next {
+		v := s.vals[int(s.ans[a].off)+2]
+		switch {
+		case isWild(v):
+			if e.types.matches(resourceType, v.Type) {
+				res.Wildcard = true
+			}
+		case v.Type == resourceType:
+			ids = append(ids, v.ID)
+		}
+	}
+	sort.Strings(ids)
+	ids = slices.Compact(ids)
+	if hasAfter {
+		ids = ids[sort.Search(len(ids), func(i int) bool { return ids[i] > after }):]
+	}
+	if page.Size > 0 && len(ids) > page.Size {
+		ids = ids[:page.Size]
+		res.NextToken = encodeToken(ids[len(ids)-1])
+	}
+	res.IDs = ids
+	return res, nil
+}
+
+// Query is a conjunction of calls over variables: the model of
+// POST /api/evaluate_query. Every argument is a variable name; a constant
+// is a variable with a one-element Constraint.IDs.
+type Query struct {
+	Predicate   Call
+	Calls       []Call
+	Constraints map[string]Constraint
+}
+
+// Call is one predicate call of a Query.
+type Call struct {
+	Name string
+	Args []string // variable names
+}
+
+// Constraint restricts a query variable to values of exactly Type (no
+// subtype matching) and, when IDs is not nil, to those ids.
+type Constraint struct {
+	Type string
+	IDs  []string // nil = any value of Type
+}
+
+// Row is one solution of a Query: the id of each variable, or nil when
+// the solution holds for any value of the variable's type.
+type Row map[string]*string
+
+// Query returns every distinct solution of q, in a deterministic order
+// (by variable name, a nil before any id, ids in byte order).
+func (e *Evaluator) Query(ctx context.Context, r Request, q Query) ([]Row, error) {
+	calls := append([]Call{q.Predicate}, q.Calls...)
+	sc := &scope{slots: map[string]int{}}
+	var lits []*lit
+	for _, cl := range calls {
+		if cl.Name == "" {
+			return nil, fmt.Errorf("%w: a call has no predicate name", ErrInvalidQuery)
+		}
+		l := &lit{kind: litCall, pred: e.pred(cl.Name, len(cl.Args)), args: make([]operand, len(cl.Args))}
+		for i, v := range cl.Args {
+			if _, ok := q.Constraints[v]; !ok {
+				return nil, fmt.Errorf("%w: variable %q has no constraint", ErrInvalidQuery, v)
+			}
+			l.args[i] = operand{kind: opVar, slot: sc.slot(v)}
+		}
+		l.vars = operandVars(nil, l.args...)
+		lits = append(lits, l)
+	}
+	names := slices.Clone(sc.names)
+	cr := &crule{nvars: len(sc.names), varNames: sc.names, varTypes: make([]string, len(sc.names))}
+	bound := make([]bool, cr.nvars)
+	pre := make([]term.Value, cr.nvars) // pre-bound variables (one id)
+	for i, name := range names {
+		con := q.Constraints[name]
+		if con.Type == "" {
+			return nil, fmt.Errorf("%w: variable %q has no type", ErrInvalidQuery, name)
+		}
+		cr.varTypes[i] = con.Type
+		switch {
+		case con.IDs == nil:
+		case len(con.IDs) == 1:
+			v, err := term.Normalize(term.Value{Type: con.Type, ID: con.IDs[0]})
+			if err != nil {
+				return nil, fmt.Errorf("%w: %s: %v", ErrInvalidQuery, name, err)
+			}
+			pre[i], bound[i] = v, true
+		default:
+			list := operand{kind: opList}
+			for _, id := range con.IDs {
+				v, err := term.Normalize(term.Value{Type: con.Type, ID: id})
+				if err != nil {
+					return nil, fmt.Errorf("%w: %s: %v", ErrInvalidQuery, name, err)
+				}
+				list.list = append(list.list, operand{kind: opConst, val: v})
+			}
+			lits = append(lits, &lit{kind: litIn, args: []operand{{kind: opVar, slot: i}, list}, vars: []int{i}})
+		}
+	}
+	cr.lits = lits
+	cr.head = make([]operand, cr.nvars)
+	for i := range cr.head {
+		cr.head[i] = operand{kind: opVar, slot: i}
+	}
+	plan := planConj(lits, bound, cr.nvars)
+
+	s := e.acquire(ctx, r.source())
+	defer e.release(s)
+	var rows []Row
+	seen := map[string]bool{}
+	var key strings.Builder
+	base := len(s.frame)
+	for i, t := range cr.varTypes {
+		if bound[i] {
+			s.frame = append(s.frame, pre[i])
+		} else {
+			s.frame = append(s.frame, wild(t))
+		}
+	}
+	bc := &bodyCtx{kind: emitFunc, fn: func(base int) bool {
+		row := make(Row, len(names))
+		key.Reset()
+		for i, name := range names {
+			v := s.frame[base+i]
+			want := cr.varTypes[i]
+			if isWild(v) {
+				if !e.types.matches(want, v.Type) {
+					return true
+				}
+				row[name] = nil
+				key.WriteString("\x00*\x01")
+				continue
+			}
+			if v.Type != want {
+				return true // exact type: no subtype matching
+			}
+			id := v.ID
+			row[name] = &id
+			key.WriteString(id)
+			key.WriteByte(1)
+		}
+		if k := key.String(); !seen[k] {
+			seen[k] = true
+			rows = append(rows, row)
+		}
+		return true
+	}}
+	s.body(bc, base, plan, 0)
+	s.frame = s.frame[:base]
+	if s.err != nil {
+		return nil, s.err
+	}
+	sortRows(rows, names)
+	return rows, nil
+}
+
+func sortRows(rows []Row, names []string) {
+	sorted := slices.Clone(names)
+	sort.Strings(sorted)
+	sort.SliceStable(rows, func(i, j int) bool {
+		for _, n := range sorted {
+			a, b := rows[i][n], rows[j][n]
+			switch {
+			case a == nil && b == nil:
+				continue
+			case a == nil:
+				return true
+			case b == nil:
+				return false
+			case *a != *b:
+				return *a < *b
+			}
+		}
+		return false
+	})
+}

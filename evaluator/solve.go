@@ -1,0 +1,766 @@
+package evaluator
+
+import (
+	"context"
+	"fmt"
+	"hash/maphash"
+	"math"
+	"strings"
+
+	"github.com/castellan-authz/castellan/lang/term"
+)
+
+// wildID marks a wildcard: Value{Type: T, ID: wildID} stands for any value
+// of type constraint T, and the zero Value for any value at all. An
+// unbound variable holds a wildcard of its type constraint.
+const wildID = "\x00*"
+
+func isWild(v term.Value) bool { return v.ID == wildID || v.Type == "" }
+
+func wild(t string) term.Value {
+	if t == "" {
+		return term.Value{}
+	}
+	return term.Value{Type: t, ID: wildID}
+}
+
+// Table states.
+const (
+	stActive     uint8 = iota // being evaluated (on the stack)
+	stIncomplete              // evaluated, but depends on an active table
+	stComplete                // answers are final
+)
+
+const noDep = math.MaxInt32
+
+// table memoizes the answers of one subgoal: a predicate with a pattern of
+// bound arguments.
+type table struct {
+	pred        *predInfo
+	argOff      int32 // arguments (zero Value = unbound) in solver.vals
+	next        int32 // next table in the same hash bucket
+	first, last int32 // answer list (solver.ans), -1 when empty
+	nAns        int32
+	pos         int32 // stack position while active
+	leader      int32 // stack position of the SCC leader while incomplete
+	epoch       int32
+	state       uint8
+	ground      bool
+	factsDone   bool
+}
+
+// ansNode is one answer of a table: arity values at off in solver.vals.
+type ansNode struct {
+	off  int32
+	tid  int32
+	next int32 // next answer of the same table
+	dup  int32 // next answer in the same dedup bucket
+}
+
+type trailEntry struct {
+	idx int
+	old term.Value
+}
+
+type emitKind uint8
+
+const (
+	emitTable emitKind = iota // add the head as an answer of tid
+	emitFound                 // record that a solution exists and stop
+	emitFunc                  // call fn
+)
+
+// bodyCtx says what to do with each solution of a body.
+type bodyCtx struct {
+	kind  emitKind
+	tid   int32
+	rule  *crule
+	found bool
+	fn    func(base int) bool
+}
+
+// solver is the per-request state of one query. Solvers are pooled by the
+// Evaluator; every slice and map is reused from request to request.
+type solver struct {
+	e   *Evaluator
+	ctx context.Context
+	src Source
+	err error
+
+	work   int
+	now    term.Value
+	nowSet bool
+
+	vals     []term.Value // table arguments and answers
+	tables   []table
+	tindex   map[uint64]int32
+	ans      []ansNode
+	aindex   map[uint64]int32
+	nAnswers int
+
+	frame      []term.Value
+	trail      []trailEntry
+	tmp        []term.Value // facts collected from the source
+	pat        []term.Value // call arguments being built
+	stack      []int32      // active tables
+	incomplete []int32      // incomplete tables of the SCCs being evaluated
+	minDep     int32
+	epoch      int32
+
+	collectFn func([]term.Value) bool
+
+	// explain is set while an explanation is being built: calls then
+	// record how deep a failing body got.
+	trace *failTrace
+}
+
+func newSolver(e *Evaluator) *solver {
+	s := &solver{
+		e:      e,
+		tindex: make(map[uint64]int32),
+		aindex: make(map[uint64]int32),
+	}
+	s.collectFn = s.collect
+	return s
+}
+
+// collect is the Source.Match callback: it copies a fact's arguments.
+func (s *solver) collect(args []term.Value) bool {
+	s.tmp = append(s.tmp, args...)
+	return true
+}
+
+func (e *Evaluator) acquire(ctx context.Context, src Source) *solver {
+	s, _ := e.pool.Get().(*solver)
+	if s == nil {
+		s = newSolver(e)
+	}
+	if src == nil {
+		src = emptySource{}
+	}
+	s.ctx, s.src = ctx, src
+	s.err, s.work, s.nowSet = nil, 0, false
+	s.minDep, s.epoch, s.nAnswers = noDep, 0, 0
+	return s
+}
+
+// bigState is the size past which pooled buffers are dropped rather than
+// kept, so that one huge query does not pin memory in the pool.
+const bigState = 1 << 16
+
+func (e *Evaluator) release(s *solver) {
+	if len(s.tindex) > bigState/8 || len(s.aindex) > bigState/8 {
+		s.tindex = make(map[uint64]int32)
+		s.aindex = make(map[uint64]int32)
+	} else {
+		clear(s.tindex)
+		clear(s.aindex)
+	}
+	if cap(s.vals) > bigState || cap(s.tmp) > bigState || cap(s.ans) > bigState {
+		s.vals, s.tmp, s.ans, s.tables = nil, nil, nil, nil
+	}
+	clear(s.vals)
+	clear(s.tmp)
+	s.vals, s.tables, s.ans = s.vals[:0], s.tables[:0], s.ans[:0]
+	s.frame, s.trail, s.tmp, s.pat = s.frame[:0], s.trail[:0], s.tmp[:0], s.pat[:0]
+	s.stack, s.incomplete = s.stack[:0], s.incomplete[:0]
+	s.ctx, s.src, s.trace = nil, nil, nil
+	e.pool.Put(s)
+}
+
+func (s *solver) fail(err error) {
+	if s.err == nil {
+		s.err = err
+	}
+}
+
+// tick counts one step of work and checks the limits; it reports whether
+// evaluation may go on.
+func (s *solver) tick() bool {
+	if s.err != nil {
+		return false
+	}
+	s.work++
+	if s.work > s.e.lim.MaxWork {
+		s.fail(fmt.Errorf("%w: more than %d steps", ErrWorkExceeded, s.e.lim.MaxWork))
+		return false
+	}
+	if s.work&1023 == 0 {
+		if err := s.ctx.Err(); err != nil {
+			s.fail(fmt.Errorf("evaluating query: %w", err))
+			return false
+		}
+	}
+	return true
+}
+
+func (s *solver) nowVal() term.Value {
+	if !s.nowSet {
+		s.now = term.Integer(s.e.clock().Unix())
+		s.nowSet = true
+	}
+	return s.now
+}
+
+func (s *solver) hash(seed uint64, vals []term.Value) uint64 {
+	const k = 0x9E3779B97F4A7C15
+	h := (seed + 1) * k
+	for _, v := range vals {
+		h = (h ^ maphash.String(s.e.seed, v.Type)) * k
+		h = (h ^ maphash.String(s.e.seed, v.ID)) * k
+	}
+	return h ^ h>>31
+}
+
+func equalVals(a, b []term.Value) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for i := range a {
+		if a[i] != b[i] {
+			return false
+		}
+	}
+	return true
+}
+
+// solve returns the table of p(args), evaluating it if needed. Wildcards
+// in args are unbound arguments.
+func (s *solver) solve(p *predInfo, args []term.Value) int32 {
+	off := len(s.vals)
+	ground := true
+	for _, a := range args {
+		if isWild(a) {
+			a = term.Value{}
+			ground = false
+		}
+		s.vals = append(s.vals, a)
+	}
+	key := s.vals[off:]
+	h := s.hash(uint64(p.id), key)
+	head, found := s.tindex[h]
+	if found {
+		for tid := head; tid >= 0; tid = s.tables[tid].next {
+			t := &s.tables[tid]
+			if t.pred == p && equalVals(s.vals[t.argOff:int(t.argOff)+p.arity], key) {
+				s.vals = s.vals[:off]
+				s.use(tid)
+				return tid
+			}
+		}
+	} else {
+		head = -1
+	}
+	tid := int32(len(s.tables))
+	s.tindex[h] = tid
+	s.tables = append(s.tables, table{pred: p, argOff: int32(off), next: head, first: -1, last: -1, pos: -1, ground: ground})
+	s.evalTable(tid)
+	return tid
+}
+
+// use records a dependency on an existing table, re-evaluating it when it
+// is incomplete from an earlier iteration of its SCC.
+func (s *solver) use(tid int32) {
+	t := &s.tables[tid]
+	switch t.state {
+	case stActive:
+		if !(t.ground && t.nAns > 0) {
+			s.dep(t.pos)
+		}
+	case stIncomplete:
+		if t.epoch == s.epoch {
+			s.dep(t.leader)
+		} else {
+			s.evalTable(tid)
+		}
+	}
+}
+
+func (s *solver) dep(pos int32) {
+	if pos < s.minDep {
+		s.minDep = pos
+	}
+}
+
+// evalTable evaluates a table. A table that depends on an active table
+// below it on the stack is left incomplete, to be completed by the leader
+// of its strongly connected component, which re-evaluates the component
+// until no new answer appears.
+func (s *solver) evalTable(tid int32) {
+	if len(s.stack) >= s.e.lim.MaxDepth {
+		s.fail(fmt.Errorf("%w: more than %d nested calls", ErrDepthExceeded, s.e.lim.MaxDepth))
+		return
+	}
+	pos := int32(len(s.stack))
+	s.stack = append(s.stack, tid)
+	mark := len(s.incomplete)
+	saved := s.minDep
+	for {
+		t := &s.tables[tid]
+		t.state, t.pos, t.epoch = stActive, pos, s.epoch
+		s.minDep = noDep
+		before := s.nAnswers
+		s.runTable(tid)
+		t = &s.tables[tid]
+		if s.err != nil {
+			break
+		}
+		dep := s.minDep
+		if t.ground && t.nAns > 0 {
+			// The answer set of a ground goal cannot grow: done. Members
+			// of its component that depend on it are recomputed on their
+			// next use; those that depend on older tables stay pending.
+			kept := s.incomplete[:mark]
+			for _, m := range s.incomplete[mark:] {
+				if mt := &s.tables[m]; mt.leader < pos {
+					mt.leader = min(mt.leader, dep)
+					kept = append(kept, m)
+				} else {
+					mt.epoch = -1
+				}
+			}
+			s.incomplete = kept
+			t.state, t.pos = stComplete, -1
+			s.stack = s.stack[:pos]
+			s.minDep = saved
+			if len(kept) > mark {
+				s.dep(dep)
+			}
+			return
+		}
+		if dep < pos {
+			t.state, t.pos, t.leader = stIncomplete, -1, dep
+			for _, m := range s.incomplete[mark:] {
+				s.tables[m].leader = dep
+			}
+			s.incomplete = append(s.incomplete, tid)
+			s.stack = s.stack[:pos]
+			s.minDep = min(saved, dep)
+			return
+		}
+		if dep == pos && s.nAnswers > before {
+			s.epoch++
+			continue
+		}
+		break
+	}
+	for _, m := range s.incomplete[mark:] {
+		s.tables[m].state = stComplete
+	}
+	s.incomplete = s.incomplete[:mark]
+	t := &s.tables[tid]
+	t.state, t.pos = stComplete, -1
+	s.stack = s.stack[:pos]
+	s.minDep = saved
+}
+
+// runTable adds the matching facts (once) and the answers of every rule.
+func (s *solver) runTable(tid int32) {
+	t := &s.tables[tid]
+	p := t.pred
+	if !t.factsDone {
+		t.factsDone = true
+		start := len(s.tmp)
+		s.src.Match(p.name, s.vals[t.argOff:int(t.argOff)+p.arity], s.collectFn)
+		for off := start; off+p.arity <= len(s.tmp); off += p.arity {
+			if !s.tick() {
+				break
+			}
+			aoff := len(s.vals)
+			s.vals = append(s.vals, s.tmp[off:off+p.arity]...)
+			if !s.commit(tid, aoff) {
+				break
+			}
+		}
+		s.tmp = s.tmp[:start]
+	}
+	for _, r := range p.rules {
+		if s.err != nil || (s.tables[tid].ground && s.tables[tid].nAns > 0) {
+			return
+		}
+		s.runRule(tid, int(s.tables[tid].argOff), r, nil)
+	}
+}
+
+// runRule unifies the head of r with the arguments at argOff in vals and
+// runs its body. When bc is nil, solutions become answers of table tid.
+func (s *solver) runRule(tid int32, argOff int, r *crule, bc *bodyCtx) {
+	if !s.tick() {
+		return
+	}
+	base := len(s.frame)
+	for _, t := range r.varTypes {
+		s.frame = append(s.frame, wild(t))
+	}
+	mark := len(s.trail)
+	var mask uint
+	ok := true
+	for i, h := range r.head {
+		a := s.vals[argOff+i]
+		if isWild(a) {
+			continue
+		}
+		if !s.unifyVal(base, h, a) {
+			ok = false
+			break
+		}
+		mask |= 1 << uint(i)
+	}
+	if ok {
+		if bc == nil {
+			bc = &bodyCtx{kind: emitTable, tid: tid, rule: r}
+		}
+		plan := r.plan(mask)
+		if s.trace != nil && s.trace.base == base && s.trace.plan == nil {
+			s.trace.plan = plan
+		}
+		s.body(bc, base, plan, 0)
+	}
+	s.undo(mark)
+	s.frame = s.frame[:base]
+}
+
+// body runs steps[i:] and emits every solution. It returns false when the
+// enumeration must stop (error, or the consumer has what it needs).
+func (s *solver) body(bc *bodyCtx, base int, steps []step, i int) bool {
+	if i == len(steps) {
+		return s.emit(bc, base)
+	}
+	if !s.tick() {
+		return false
+	}
+	if s.trace != nil {
+		s.trace.reached(s, base, steps, i)
+	}
+	st := &steps[i]
+	l := st.lit
+	mark := len(s.trail)
+	cont := true
+	switch l.kind {
+	case litCall:
+		return s.call(bc, base, steps, i)
+	case litUnify:
+		if s.unify(base, l.args[0], l.args[1]) {
+			cont = s.body(bc, base, steps, i+1)
+		}
+	case litCompare:
+		if s.compare(base, l) {
+			cont = s.body(bc, base, steps, i+1)
+		}
+	case litIn:
+		list := l.args[1]
+		if list.kind == opList {
+			for _, el := range list.list {
+				if s.unify(base, l.args[0], el) {
+					cont = s.body(bc, base, steps, i+1)
+				}
+				s.undo(mark)
+				if !cont {
+					break
+				}
+			}
+		}
+	case litMatches:
+		v := s.resolve(base, l.args[0])
+		if !isWild(v) {
+			if s.e.types.matches(v.Type, l.typ) {
+				cont = s.body(bc, base, steps, i+1)
+			}
+		} else if t, ok := s.e.types.intersect(v.Type, l.typ); ok {
+			if l.args[0].kind == opVar && t != v.Type {
+				s.bind(base+l.args[0].slot, wild(t))
+			}
+			cont = s.body(bc, base, steps, i+1)
+		}
+	case litNot:
+		for ai := range st.alts {
+			if s.exists(base, st.alts[ai]) {
+				return s.err == nil
+			}
+		}
+		if s.err != nil {
+			return false
+		}
+		cont = s.body(bc, base, steps, i+1)
+	case litFalse:
+	}
+	s.undo(mark)
+	return cont
+}
+
+// exists reports whether steps have a solution under the current frame.
+func (s *solver) exists(base int, steps []step) bool {
+	bc := bodyCtx{kind: emitFound}
+	s.body(&bc, base, steps, 0)
+	return bc.found
+}
+
+func (s *solver) emit(bc *bodyCtx, base int) bool {
+	switch bc.kind {
+	case emitFound:
+		bc.found = true
+		return false
+	case emitFunc:
+		return bc.fn(base)
+	}
+	off := len(s.vals)
+	for _, h := range bc.rule.head {
+		v := s.resolve(base, h)
+		if isWild(v) {
+			v = wild(v.Type)
+		}
+		s.vals = append(s.vals, v)
+	}
+	return s.commit(bc.tid, off)
+}
+
+// commit adds the tuple at off in vals as an answer of tid unless it is
+// already one. It reports whether the table wants more answers.
+func (s *solver) commit(tid int32, off int) bool {
+	t := &s.tables[tid]
+	n := t.pred.arity
+	tuple := s.vals[off : off+n]
+	if t.ground {
+		if t.nAns > 0 {
+			s.vals = s.vals[:off]
+		} else {
+			s.link(tid, off, -1)
+		}
+		return false
+	}
+	h := s.hash(uint64(tid)+1<<40, tuple)
+	head, ok := s.aindex[h]
+	if !ok {
+		head = -1
+	}
+	for a := head; a >= 0; a = s.ans[a].dup {
+		if s.ans[a].tid == tid && equalVals(s.vals[s.ans[a].off:int(s.ans[a].off)+n], tuple) {
+			s.vals = s.vals[:off]
+			return true
+		}
+	}
+	s.aindex[h] = s.link(tid, off, head)
+	return true
+}
+
+func (s *solver) link(tid int32, off int, dup int32) int32 {
+	id := int32(len(s.ans))
+	s.ans = append(s.ans, ansNode{off: int32(off), tid: tid, next: -1, dup: dup})
+	t := &s.tables[tid]
+	if t.last >= 0 {
+		s.ans[t.last].next = id
+	} else {
+		t.first = id
+	}
+	t.last = id
+	t.nAns++
+	s.nAnswers++
+	return id
+}
+
+// call runs a call literal: facts only, or through the table of the
+// subgoal when the predicate has rules.
+func (s *solver) call(bc *bodyCtx, base int, steps []step, i int) bool {
+	l := steps[i].lit
+	p := l.pred
+	n := p.arity
+	if len(l.args) != n {
+		return true
+	}
+	pstart := len(s.pat)
+	for _, a := range l.args {
+		v := s.resolve(base, a)
+		if isWild(v) {
+			v = term.Value{}
+		}
+		s.pat = append(s.pat, v)
+	}
+	if len(p.rules) == 0 {
+		start := len(s.tmp)
+		s.src.Match(p.name, s.pat[pstart:pstart+n], s.collectFn)
+		s.pat = s.pat[:pstart]
+		for off := start; off+n <= len(s.tmp); off += n {
+			if !s.tick() {
+				s.tmp = s.tmp[:start]
+				return false
+			}
+			mark := len(s.trail)
+			cont := true
+			if s.unifyArgs(base, l.args, s.tmp, off) {
+				cont = s.body(bc, base, steps, i+1)
+			}
+			s.undo(mark)
+			if !cont {
+				s.tmp = s.tmp[:start]
+				return false
+			}
+		}
+		s.tmp = s.tmp[:start]
+		return true
+	}
+	tid := s.solve(p, s.pat[pstart:pstart+n])
+	s.pat = s.pat[:pstart]
+	if s.err != nil {
+		return false
+	}
+	for a := s.tables[tid].first; a >= 0; a = s.ans[a].next {
+		if !s.tick() {
+			return false
+		}
+		mark := len(s.trail)
+		cont := true
+		if s.unifyArgs(base, l.args, s.vals, int(s.ans[a].off)) {
+			cont = s.body(bc, base, steps, i+1)
+		}
+		s.undo(mark)
+		if !cont {
+			return false
+		}
+	}
+	return true
+}
+
+// unifyArgs unifies call arguments with the values at off in src. src is
+// re-read by index because nested calls may grow it.
+func (s *solver) unifyArgs(base int, args []operand, src []term.Value, off int) bool {
+	for k, a := range args {
+		if !s.unifyVal(base, a, src[off+k]) {
+			return false
+		}
+	}
+	return true
+}
+
+func (s *solver) resolve(base int, o operand) term.Value {
+	switch o.kind {
+	case opVar:
+		return s.frame[base+o.slot]
+	case opConst:
+		return o.val
+	case opNow:
+		return s.nowVal()
+	}
+	return term.Value{}
+}
+
+func (s *solver) bind(idx int, v term.Value) {
+	s.trail = append(s.trail, trailEntry{idx: idx, old: s.frame[idx]})
+	s.frame[idx] = v
+}
+
+func (s *solver) undo(mark int) {
+	for i := len(s.trail) - 1; i >= mark; i-- {
+		s.frame[s.trail[i].idx] = s.trail[i].old
+	}
+	s.trail = s.trail[:mark]
+}
+
+// matchVal reports whether the concrete value c unifies with v, which may
+// be a wildcard.
+func (s *solver) matchVal(c, v term.Value) bool {
+	if isWild(v) {
+		return s.e.types.matches(c.Type, v.Type)
+	}
+	return c == v
+}
+
+// unifyVal unifies operand o with value v (concrete or wildcard).
+func (s *solver) unifyVal(base int, o operand, v term.Value) bool {
+	switch o.kind {
+	case opConst:
+		return s.matchVal(o.val, v)
+	case opNow:
+		return s.matchVal(s.nowVal(), v)
+	case opVar:
+		idx := base + o.slot
+		cur := s.frame[idx]
+		if !isWild(cur) {
+			return s.matchVal(cur, v)
+		}
+		if !isWild(v) {
+			if !s.e.types.matches(v.Type, cur.Type) {
+				return false
+			}
+			s.bind(idx, v)
+			return true
+		}
+		t, ok := s.e.types.intersect(cur.Type, v.Type)
+		if !ok {
+			return false
+		}
+		if t != cur.Type {
+			s.bind(idx, wild(t))
+		}
+		return true
+	}
+	return false
+}
+
+// unify unifies two operands; lists unify element by element. A variable
+// is never bound to a list.
+func (s *solver) unify(base int, a, b operand) bool {
+	if a.kind == opList || b.kind == opList {
+		if a.kind != opList || b.kind != opList || len(a.list) != len(b.list) {
+			return false
+		}
+		for i := range a.list {
+			if !s.unify(base, a.list[i], b.list[i]) {
+				return false
+			}
+		}
+		return true
+	}
+	va := s.resolve(base, a)
+	if isWild(va) && a.kind == opVar {
+		return s.unifyVal(base, a, s.resolve(base, b))
+	}
+	return s.unifyVal(base, b, va)
+}
+
+// compare evaluates a comparison. Ordering applies to two Integers or two
+// Strings; anything else is false. `==` on an unbound side unifies.
+func (s *solver) compare(base int, l *lit) bool {
+	a, b := s.resolve(base, l.args[0]), s.resolve(base, l.args[1])
+	if isWild(a) || isWild(b) {
+		if l.op == "==" {
+			return s.unify(base, l.args[0], l.args[1])
+		}
+		return false
+	}
+	switch l.op {
+	case "==":
+		return a == b
+	case "!=":
+		return a != b
+	}
+	var c int
+	switch {
+	case a.Type == term.TypeInteger && b.Type == term.TypeInteger:
+		x, ok1 := a.Int()
+		y, ok2 := b.Int()
+		if !ok1 || !ok2 {
+			return false
+		}
+		switch {
+		case x < y:
+			c = -1
+		case x > y:
+			c = 1
+		}
+	case a.Type == term.TypeString && b.Type == term.TypeString:
+		c = strings.Compare(a.ID, b.ID)
+	default:
+		return false
+	}
+	switch l.op {
+	case "<":
+		return c < 0
+	case "<=":
+		return c <= 0
+	case ">":
+		return c > 0
+	case ">=":
+		return c >= 0
+	}
+	return false
+}

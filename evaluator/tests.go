@@ -1,0 +1,204 @@
+package evaluator
+
+import (
+	"context"
+	"slices"
+	"sort"
+	"strings"
+
+	"github.com/castellan-authz/castellan/lang"
+	"github.com/castellan-authz/castellan/lang/ast"
+	"github.com/castellan-authz/castellan/lang/term"
+)
+
+// TestResult is the outcome of one test block.
+type TestResult struct {
+	Name     string
+	Pos      ast.Position
+	Passed   int // assertions that held
+	Total    int // assertions
+	Failures []TestFailure
+}
+
+// OK reports whether every assertion of the test held.
+func (r TestResult) OK() bool { return r.Passed == r.Total }
+
+// TestFailure is one assertion that did not hold.
+type TestFailure struct {
+	Assertion string // as written
+	Pos       ast.Position
+	Message   string // what was found instead: "got [read edit], want [read]"
+}
+
+// RunTests runs the policy's test blocks. Each test sees only its setup
+// facts (an isolated source, nothing stored). An `assert` holds when its
+// call has a solution, an `assert_not` when it has none. With
+// `iff x in L`, the assertion holds when the values of x that satisfy the
+// call are exactly L; with `iff x not in L`, when some value satisfies it
+// and none of them is in L (the set of every value of a type cannot be
+// enumerated, so "exactly the complement of L" is checked as: disjoint
+// from L, not empty, and not a wildcard). `assert_not ... iff ...` holds
+// when the iff does not.
+func (e *Evaluator) RunTests(ctx context.Context) []TestResult {
+	if e.prog == nil {
+		return nil
+	}
+	out := make([]TestResult, 0, len(e.prog.Tests))
+	for _, t := range e.prog.Tests {
+		src := Layer(emptySource{}, t.Facts)
+		res := TestResult{Name: t.Name, Pos: t.Pos, Total: len(t.Assertions)}
+		for _, a := range t.Assertions {
+			if msg, ok := e.runAssertion(ctx, src, a); ok {
+				res.Passed++
+			} else {
+				res.Failures = append(res.Failures, TestFailure{Assertion: a.Source, Pos: a.Pos, Message: msg})
+			}
+		}
+		out = append(out, res)
+	}
+	return out
+}
+
+// assertionResult is what evaluating an assertion's call found.
+type assertionResult struct {
+	first    string       // the first solution, rendered
+	values   []term.Value // values of the iff variable
+	wildcard bool         // the iff variable holds for any value
+}
+
+func (e *Evaluator) runAssertion(ctx context.Context, src Source, a *lang.Assertion) (string, bool) {
+	res, err := e.solveAssertion(ctx, src, a)
+	if err != nil {
+		return err.Error(), false
+	}
+	if a.Iff == nil {
+		found := res.first != ""
+		switch {
+		case !a.Negated && !found:
+			return "got no result, want a result", false
+		case a.Negated && found:
+			return "got " + res.first + ", want no result", false
+		}
+		return "", true
+	}
+	got := renderSet(res.values)
+	want := renderSet(a.Iff.Values)
+	var held bool
+	var msg string
+	if !a.Iff.Not {
+		held = !res.wildcard && sameSet(res.values, a.Iff.Values)
+		switch {
+		case res.wildcard:
+			msg = "got any value, want " + want
+		default:
+			msg = "got " + got + ", want " + want
+		}
+	} else {
+		held = !res.wildcard && len(res.values) > 0 && disjoint(res.values, a.Iff.Values)
+		switch {
+		case res.wildcard:
+			msg = "got any value, want none of " + want
+		case len(res.values) == 0:
+			msg = "got no result, want values other than " + want
+		default:
+			msg = "got " + got + ", want none of " + want
+		}
+	}
+	if a.Negated {
+		if held {
+			return "got " + got + ", want the iff not to hold", false
+		}
+		return "", true
+	}
+	return msg, held
+}
+
+// solveAssertion evaluates the call of a, collecting the values of the
+// iff variable, or stopping at the first solution when there is none.
+func (e *Evaluator) solveAssertion(ctx context.Context, src Source, a *lang.Assertion) (assertionResult, error) {
+	sc := &scope{slots: map[string]int{}}
+	c := &compiler{types: &e.types, preds: e.preds}
+	l := &lit{kind: litCall, pred: e.pred(a.Call.Pred.Name, len(a.Call.Args)), args: make([]operand, len(a.Call.Args))}
+	for i, t := range a.Call.Args {
+		l.args[i] = c.term(sc, t)
+	}
+	l.vars = operandVars(nil, l.args...)
+	types := make([]string, len(sc.names))
+	for i, n := range sc.names {
+		types[i] = a.VarTypes[n]
+	}
+	iffSlot := -1
+	if a.Iff != nil {
+		if s, ok := sc.slots[a.Iff.Var]; ok {
+			iffSlot = s
+		}
+	}
+	plan := planConj([]*lit{l}, make([]bool, len(sc.names)), len(sc.names))
+
+	s := e.acquire(ctx, src)
+	defer e.release(s)
+	var res assertionResult
+	base := len(s.frame)
+	for _, t := range types {
+		s.frame = append(s.frame, wild(t))
+	}
+	bc := &bodyCtx{kind: emitFunc, fn: func(base int) bool {
+		if res.first == "" {
+			res.first = s.renderLit(base, l, nil)
+		}
+		if a.Iff == nil {
+			return false
+		}
+		if iffSlot < 0 {
+			res.wildcard = true
+			return true
+		}
+		v := s.frame[base+iffSlot]
+		if isWild(v) {
+			res.wildcard = true
+		} else if !slices.Contains(res.values, v) {
+			res.values = append(res.values, v)
+		}
+		return true
+	}}
+	s.body(bc, base, plan, 0)
+	s.frame = s.frame[:base]
+	return res, s.err
+}
+
+func sameSet(a, b []term.Value) bool {
+	for _, v := range a {
+		if !slices.Contains(b, v) {
+			return false
+		}
+	}
+	for _, v := range b {
+		if !slices.Contains(a, v) {
+			return false
+		}
+	}
+	return true
+}
+
+func disjoint(a, b []term.Value) bool {
+	for _, v := range a {
+		if slices.Contains(b, v) {
+			return false
+		}
+	}
+	return true
+}
+
+// renderSet renders values as "[read edit]": sorted, strings unquoted.
+func renderSet(vals []term.Value) string {
+	parts := make([]string, len(vals))
+	for i, v := range vals {
+		if v.Type == term.TypeString {
+			parts[i] = v.ID
+		} else {
+			parts[i] = v.String()
+		}
+	}
+	sort.Strings(parts)
+	return "[" + strings.Join(parts, " ") + "]"
+}
