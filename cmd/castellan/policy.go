@@ -43,4 +43,7 @@ func printPolicyUsage(w io.Writer) {
 	fmt.Fprintln(w, "       castellan policy validate FILE...   check files offline")
 	fmt.Fprintln(w, "       castellan policy fmt FILE           print the canonical form")
 	fmt.Fprintln(w, "       castellan policy test FILE...       run the policy's tests offline")
+	fmt.Fprintln(w, "       castellan policy get [--version N]  print the live policy (or a stored version)")
+	fmt.Fprintln(w, "       castellan policy history            list the stored versions")
+	fmt.Fprintln(w, "       castellan policy rollback VERSION   make a stored version live again")
 }
