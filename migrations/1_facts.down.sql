@@ -1,0 +1,4 @@
+DROP TABLE changes;
+DROP TABLE facts;
+DROP TABLE revisions;
+DROP TABLE castellan_head;

@@ -1,0 +1,2 @@
+DROP TABLE policy_activations;
+DROP TABLE policies;
