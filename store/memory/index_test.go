@@ -76,7 +76,7 @@ func TestCompaction(t *testing.T) {
 	// Once it is gone, churn compacts the table.
 	runtime.KeepAlive(held)
 	held = nil
-	apply() // drops the shared latest snapshot too
+	apply()             // drops the shared latest snapshot too
 	for i := 0; ; i++ { // wait for the snapshot's cleanup to run
 		runtime.GC()
 		x.mu.RLock()
