@@ -10,6 +10,4 @@ import (
 
 var errPending = errors.New("not built yet")
 
-func runPolicyValidate(context.Context, *env, []string) error { return errPending }
-func runPolicyFmt(context.Context, *env, []string) error      { return errPending }
-func runPolicyTest(context.Context, *env, []string) error     { return errPending }
+func runPolicyTest(context.Context, *env, []string) error { return errPending }
