@@ -65,6 +65,7 @@ func commands() []command {
 		{"list", "list the resources of a type an actor may act on", runList},
 		{"policy", "validate, format, test, upload and manage policies", runPolicy},
 		{"query", "print the facts and derived facts matching a pattern", runQuery},
+		{"serve", "run the HTTP server (Oso Cloud API, AuthZEN, admin API)", runServe},
 		{"tell", "store a fact", runTell},
 		{"test", "run a policy's tests offline (policy test)", runPolicyTest},
 		{"validate", "check policy files offline (policy validate)", runPolicyValidate},

@@ -1,0 +1,363 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"strings"
+	"time"
+
+	"github.com/rs/zerolog"
+
+	"github.com/castellan-authz/castellan/lang/ast"
+	"github.com/castellan-authz/castellan/server"
+	"github.com/castellan-authz/castellan/store"
+	"github.com/castellan-authz/castellan/store/memory"
+)
+
+// serveConfig is everything `castellan serve` is told, by flags and
+// CASTELLAN_* variables (flags win).
+type serveConfig struct {
+	Addr            string
+	DatabaseURL     string `json:"-"`
+	Migrate         bool
+	Policies        []string
+	Watch           bool
+	WatchInterval   time.Duration
+	Dev             bool
+	DevSet          bool // Dev was given explicitly
+	LogLevel        string
+	LogFormat       string
+	ShutdownTimeout time.Duration
+	Server          server.Config
+}
+
+// defaultServeConfig is the configuration of a bare `castellan serve`.
+func defaultServeConfig() serveConfig {
+	return serveConfig{
+		Addr:            ":8080",
+		WatchInterval:   500 * time.Millisecond,
+		LogLevel:        "info",
+		LogFormat:       "json",
+		ShutdownTimeout: 15 * time.Second,
+		Server:          server.DefaultConfig(),
+	}
+}
+
+// stringsFlag is a repeatable string flag.
+type stringsFlag []string
+
+func (s *stringsFlag) String() string { return strings.Join(*s, ",") }
+
+func (s *stringsFlag) Set(v string) error {
+	for _, p := range strings.Split(v, ",") {
+		if p = strings.TrimSpace(p); p != "" {
+			*s = append(*s, p)
+		}
+	}
+	return nil
+}
+
+// serveFlags defines serve's flags on fs, writing into c. It returns the
+// environment variable of each flag that has one.
+func serveFlags(fs *flag.FlagSet, c *serveConfig) map[string]string {
+	fs.StringVar(&c.Addr, "addr", c.Addr, "address to listen on (`host:port`; port 0 picks a free one)")
+	fs.StringVar(&c.DatabaseURL, "database-url", c.DatabaseURL, "PostgreSQL `URL` (default: the in-memory store)")
+	fs.BoolVar(&c.Migrate, "migrate", c.Migrate, "apply database migrations at start")
+	fs.Var((*stringsFlag)(&c.Policies), "policy", "policy `FILE` to load at start (repeatable; further arguments are files too)")
+	fs.BoolVar(&c.Watch, "watch", c.Watch, "reload the --policy files when they change")
+	fs.DurationVar(&c.WatchInterval, "watch-interval", c.WatchInterval, "how often --watch looks at the files")
+	fs.BoolVar(&c.Dev, "dev", c.Dev, "dev mode: accept requests without an API key (default: on with the memory store and no --admin-key)")
+	fs.StringVar(&c.Server.AdminKey, "admin-key", "", "accept this `secret` as an admin API key (prefer the environment variable)")
+	fs.Int64Var(&c.Server.MaxBodyBytes, "max-body-bytes", c.Server.MaxBodyBytes, "largest request body, in bytes")
+	fs.IntVar(&c.Server.MaxBatchFacts, "max-batch-facts", c.Server.MaxBatchFacts, "most facts in one write request")
+	fs.IntVar(&c.Server.MaxContextFacts, "max-context-facts", c.Server.MaxContextFacts, "most context facts in one request")
+	fs.IntVar(&c.Server.MaxPageSize, "max-page-size", c.Server.MaxPageSize, "largest page a list or search may ask for")
+	fs.DurationVar(&c.Server.QueryTimeout, "query-timeout", c.Server.QueryTimeout, "longest time one request may evaluate")
+	fs.DurationVar(&c.Server.ConsistencyTimeout, "consistency-timeout", c.Server.ConsistencyTimeout, "longest wait for the revision a read's OsoOffset asks for")
+	fs.IntVar(&c.Server.MaxInFlight, "max-in-flight", c.Server.MaxInFlight, "most requests served at once, 429 beyond (0: no limit)")
+	fs.StringVar(&c.Server.PublicURL, "public-url", c.Server.PublicURL, "base `URL` advertised in the AuthZEN metadata (default: from each request)")
+	fs.StringVar(&c.LogLevel, "log-level", c.LogLevel, "log level: debug, info, warn or error")
+	fs.StringVar(&c.LogFormat, "log-format", c.LogFormat, "log format: json or console")
+	fs.DurationVar(&c.ShutdownTimeout, "shutdown-timeout", c.ShutdownTimeout, "how long in-flight requests may take to finish at shutdown")
+	env := make(map[string]string)
+	fs.VisitAll(func(f *flag.Flag) {
+		env[f.Name] = "CASTELLAN_" + strings.ToUpper(strings.ReplaceAll(f.Name, "-", "_"))
+	})
+	return env
+}
+
+// parseServe reads the environment, then the flags.
+func parseServe(e *env, args []string) (serveConfig, error) {
+	c := defaultServeConfig()
+	fs := flag.NewFlagSet("serve", flag.ContinueOnError)
+	fs.SetOutput(e.stderr)
+	envOf := serveFlags(fs, &c)
+	fs.Usage = func() {
+		fmt.Fprintln(e.stderr, "usage: castellan serve [flags] [--policy FILE...]")
+		fmt.Fprintln(e.stderr)
+		fmt.Fprintln(e.stderr, "Every flag can also be set with the environment variable CASTELLAN_<FLAG>,")
+		fmt.Fprintln(e.stderr, "e.g. CASTELLAN_DATABASE_URL; flags win over the environment.")
+		fmt.Fprintln(e.stderr)
+		fs.PrintDefaults()
+	}
+	var envErr error
+	fs.VisitAll(func(f *flag.Flag) {
+		name := envOf[f.Name]
+		if v := e.getenv(name); v != "" && envErr == nil {
+			if err := fs.Set(f.Name, v); err != nil {
+				envErr = usageError("%s=%q: %v", name, v, err)
+			}
+			if f.Name == "dev" {
+				c.DevSet = true
+			}
+		}
+	})
+	if envErr != nil {
+		return c, envErr
+	}
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return c, errHelp
+		}
+		return c, usageError("%v", err)
+	}
+	fs.Visit(func(f *flag.Flag) {
+		if f.Name == "dev" {
+			c.DevSet = true
+		}
+	})
+	if fs.NArg() > 0 {
+		if len(c.Policies) == 0 {
+			return c, usageError("unexpected argument %q (policy files go after --policy)", fs.Arg(0))
+		}
+		c.Policies = append(c.Policies, fs.Args()...)
+	}
+	if c.Watch && len(c.Policies) == 0 {
+		return c, usageError("--watch needs --policy files to watch")
+	}
+	if c.WatchInterval <= 0 {
+		return c, usageError("--watch-interval must be positive")
+	}
+	if c.Migrate && c.DatabaseURL == "" {
+		return c, usageError("--migrate needs --database-url")
+	}
+	if !c.DevSet {
+		c.Dev = c.DatabaseURL == "" && c.Server.AdminKey == ""
+	}
+	c.Server.Dev = c.Dev
+	if err := c.Server.Validate(); err != nil {
+		return c, usageError("%v", err)
+	}
+	return c, nil
+}
+
+// errHelp is returned when -h was asked for; the usage was printed.
+var errHelp = errors.New("help requested")
+
+func runServe(ctx context.Context, e *env, args []string) error {
+	c, err := parseServe(e, args)
+	if errors.Is(err, errHelp) {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	return serve(ctx, e, c, nil)
+}
+
+// newLogger builds the process logger on w.
+func newLogger(w io.Writer, level, format string) (zerolog.Logger, error) {
+	lvl, err := zerolog.ParseLevel(level)
+	if err != nil || level == "" {
+		return zerolog.Logger{}, usageError("--log-level: %q is not one of debug, info, warn, error", level)
+	}
+	switch format {
+	case "json":
+	case "console":
+		w = zerolog.ConsoleWriter{Out: w, TimeFormat: time.RFC3339}
+	default:
+		return zerolog.Logger{}, usageError("--log-format: %q is not json or console", format)
+	}
+	return zerolog.New(w).Level(lvl).With().Timestamp().Logger(), nil
+}
+
+// openStore opens the configured store; the name is for the start line.
+func openStore(ctx context.Context, c serveConfig, log zerolog.Logger) (store.Store, string, error) {
+	if c.DatabaseURL == "" {
+		return memory.New(), "memory", nil
+	}
+	return openPostgres(ctx, c, log)
+}
+
+// serve runs the server until ctx is done, then shuts it down gracefully.
+// ready, when not nil, is called with the bound address once the server
+// accepts connections.
+func serve(ctx context.Context, e *env, c serveConfig, ready func(addr string)) error {
+	log, err := newLogger(e.stderr, c.LogLevel, c.LogFormat)
+	if err != nil {
+		return err
+	}
+	st, storeName, err := openStore(ctx, c, log)
+	if err != nil {
+		return err
+	}
+	defer st.Close()
+	srv, err := server.New(ctx, c.Server, st, server.WithLogger(log))
+	if err != nil {
+		return err
+	}
+	var w *watcher
+	if len(c.Policies) > 0 {
+		w = newWatcher(c.Policies, srv, log)
+		if err := w.loadAtStart(ctx); err != nil {
+			fmt.Fprint(e.stderr, err)
+			return errFailed
+		}
+	}
+	ln, err := net.Listen("tcp", c.Addr)
+	if err != nil {
+		return fmt.Errorf("listening on %s: %w", c.Addr, err)
+	}
+	hs := &http.Server{Handler: srv, ReadHeaderTimeout: 10 * time.Second, IdleTimeout: 2 * time.Minute}
+	if c.Dev {
+		log.Warn().Msg("DEV MODE: requests without an API key get full admin access; never use it in production (start with --admin-key or API keys, and --dev=false)")
+	}
+	log.Info().Str("addr", ln.Addr().String()).Str("store", storeName).Bool("dev", c.Dev).
+		Int("policy_files", len(c.Policies)).Bool("watch", c.Watch).Msg("castellan serving")
+	errc := make(chan error, 1)
+	go func() { errc <- hs.Serve(ln) }()
+	if w != nil && c.Watch {
+		go w.run(ctx, c.WatchInterval)
+	}
+	if ready != nil {
+		ready(ln.Addr().String())
+	}
+	select {
+	case err := <-errc:
+		return fmt.Errorf("serving: %w", err)
+	case <-ctx.Done():
+	}
+	log.Info().Dur("timeout", c.ShutdownTimeout).Msg("shutting down: finishing in-flight requests")
+	sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), c.ShutdownTimeout)
+	defer cancel()
+	if err := hs.Shutdown(sctx); err != nil {
+		return fmt.Errorf("shutting down: %w", err)
+	}
+	log.Info().Msg("stopped")
+	return nil
+}
+
+// watcher loads the --policy files at start and, with --watch, again
+// whenever one changes (polling sizes and modification times).
+type watcher struct {
+	files []string
+	srv   *server.Server
+	log   zerolog.Logger
+	seen  map[string]fileStamp
+}
+
+type fileStamp struct {
+	size    int64
+	modTime time.Time
+}
+
+func newWatcher(files []string, srv *server.Server, log zerolog.Logger) *watcher {
+	return &watcher{files: files, srv: srv, log: log}
+}
+
+// stamps returns the current stamps of the files.
+func (w *watcher) stamps() map[string]fileStamp {
+	out := make(map[string]fileStamp, len(w.files))
+	for _, f := range w.files {
+		if fi, err := os.Stat(f); err == nil {
+			out[f] = fileStamp{size: fi.Size(), modTime: fi.ModTime()}
+		}
+	}
+	return out
+}
+
+// load reads the files and loads them as the policy.
+func (w *watcher) load(ctx context.Context) (server.LoadResult, error) {
+	w.seen = w.stamps()
+	files := make([]server.PolicyFile, len(w.files))
+	for i, f := range w.files {
+		src, err := os.ReadFile(f)
+		if err != nil {
+			return server.LoadResult{}, err
+		}
+		files[i] = server.PolicyFile{Filename: f, Src: string(src)}
+	}
+	return w.srv.LoadPolicy(ctx, files, "serve --policy")
+}
+
+// loadAtStart loads the files once; the error text lists every problem,
+// one per line.
+func (w *watcher) loadAtStart(ctx context.Context) error {
+	res, err := w.load(ctx)
+	if err != nil {
+		return fmt.Errorf("castellan: the policy was not loaded:\n%s", policyErrorText(err))
+	}
+	w.log.Info().Int64("version", res.Version).Bool("changed", res.Changed).Strs("files", w.files).Msg("policy loaded from files")
+	return nil
+}
+
+// policyErrorText renders a policy load error with every error on its own
+// line (file:line:col: message, hint on the next line).
+func policyErrorText(err error) string {
+	if el, ok := errors.AsType[ast.ErrorList](err); ok {
+		return el.Full()
+	}
+	s := err.Error()
+	if !strings.HasSuffix(s, "\n") {
+		s += "\n"
+	}
+	return s
+}
+
+// run polls the files until ctx is done and reloads them on change. A
+// broken edit is logged and the last good policy stays live.
+func (w *watcher) run(ctx context.Context, every time.Duration) {
+	t := time.NewTicker(every)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+		if equalStamps(w.seen, w.stamps()) {
+			continue
+		}
+		res, err := w.load(ctx)
+		if err != nil {
+			w.log.Error().Str("errors", policyErrorText(err)).Msg("policy reload failed: the last good policy stays live")
+			continue
+		}
+		if res.Changed {
+			w.log.Info().Int64("version", res.Version).Msg("policy reloaded")
+		}
+	}
+}
+
+func equalStamps(a, b map[string]fileStamp) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for k, v := range a {
+		if w, ok := b[k]; !ok || w.size != v.size || !w.modTime.Equal(v.modTime) {
+			return false
+		}
+	}
+	return true
+}
+
+// openPostgres opens the PostgreSQL store (store/postgres is not built yet).
+func openPostgres(context.Context, serveConfig, zerolog.Logger) (store.Store, string, error) {
+	return nil, "", errors.New("the PostgreSQL store is not built yet")
+}

@@ -1,0 +1,466 @@
+package server
+
+import (
+	"encoding/base64"
+	"encoding/json"
+	"net/http"
+	"sort"
+	"strings"
+
+	"github.com/castellan-authz/castellan/evaluator"
+	"github.com/castellan-authz/castellan/lang/term"
+)
+
+// AuthZEN 1.0 (OpenID Authorization API): subject = actor, action.name =
+// action, resource = resource; a request's context may carry
+// "context_facts" in the Oso wire format. A deny is 200 {"decision": false}.
+
+type azEntity struct {
+	Type       *string         `json:"type"`
+	ID         *string         `json:"id"`
+	Properties json.RawMessage `json:"properties,omitempty"`
+}
+
+type azAction struct {
+	Name       *string         `json:"name"`
+	Properties json.RawMessage `json:"properties,omitempty"`
+}
+
+// azContext is the free-form context; Castellan reads context_facts.
+type azContext struct {
+	ContextFacts []wireFact `json:"context_facts"`
+}
+
+// UnmarshalJSON reads context_facts and ignores every other key.
+func (c *azContext) UnmarshalJSON(b []byte) error {
+	var raw map[string]json.RawMessage
+	if err := json.Unmarshal(b, &raw); err != nil {
+		return badRequest("context must be an object")
+	}
+	if cf, ok := raw["context_facts"]; ok {
+		if err := json.Unmarshal(cf, &c.ContextFacts); err != nil {
+			return badRequest("context.context_facts must be an array of facts {predicate, args: [{type, id}]}")
+		}
+	}
+	return nil
+}
+
+// azTuple is one evaluation: the request or an item of a batch.
+type azTuple struct {
+	Subject  *azEntity  `json:"subject"`
+	Action   *azAction  `json:"action"`
+	Resource *azEntity  `json:"resource"`
+	Context  *azContext `json:"context"`
+}
+
+// withDefaults fills what t leaves out from d (the batch's top level).
+func (t azTuple) withDefaults(d azTuple) azTuple {
+	if t.Subject == nil {
+		t.Subject = d.Subject
+	}
+	if t.Action == nil {
+		t.Action = d.Action
+	}
+	if t.Resource == nil {
+		t.Resource = d.Resource
+	}
+	if t.Context == nil {
+		t.Context = d.Context
+	}
+	return t
+}
+
+func (t azTuple) contextFacts() []wireFact {
+	if t.Context == nil {
+		return nil
+	}
+	return t.Context.ContextFacts
+}
+
+// check is one evaluation's validated arguments.
+type azCheck struct {
+	actor, resource term.Value
+	action          string
+}
+
+func (t azTuple) check() (azCheck, error) {
+	var c azCheck
+	var err error
+	if t.Subject == nil {
+		return c, badRequest("subject is required")
+	}
+	if c.actor, err = toValue(wireValue{t.Subject.Type, t.Subject.ID}, "subject"); err != nil {
+		return c, err
+	}
+	if t.Action == nil {
+		return c, badRequest("action is required")
+	}
+	if c.action, err = action(t.Action.Name, "action.name"); err != nil {
+		return c, err
+	}
+	if t.Resource == nil {
+		return c, badRequest("resource is required")
+	}
+	if c.resource, err = toValue(wireValue{t.Resource.Type, t.Resource.ID}, "resource"); err != nil {
+		return c, err
+	}
+	return c, nil
+}
+
+// azDecision is an evaluation's answer.
+type azDecision struct {
+	Decision bool           `json:"decision"`
+	Context  map[string]any `json:"context,omitempty"`
+}
+
+// evaluate answers one evaluation under q (its context facts replace q's).
+func (s *Server) evaluate(q *question, t azTuple) (azDecision, error) {
+	c, err := t.check()
+	if err != nil {
+		return azDecision{}, err
+	}
+	req := q.req
+	if req.Context, err = s.contextFacts(t.contextFacts(), "context.context_facts"); err != nil {
+		return azDecision{}, err
+	}
+	d, err := q.policy.eval.Authorize(q.ctx, req, c.actor, c.action, c.resource)
+	if err != nil {
+		return azDecision{}, err
+	}
+	s.metrics.decision(d.Allowed, "authzen")
+	out := azDecision{Decision: d.Allowed}
+	if d.Explanation != nil {
+		out.Context = map[string]any{"explanation": d.Explanation}
+	}
+	return out, nil
+}
+
+func (s *Server) handleEvaluation(w http.ResponseWriter, r *http.Request) {
+	var t azTuple
+	if err := decodeJSONLenient(r, &t); err != nil {
+		writeError(w, r, err)
+		return
+	}
+	q, err := s.ask(r, nil, explainParam(r))
+	if err != nil {
+		writeError(w, r, err)
+		return
+	}
+	defer q.cancel()
+	d, err := s.evaluate(q, t)
+	if err != nil {
+		writeError(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, d)
+}
+
+type azEvaluationsRequest struct {
+	azTuple
+	Evaluations []azTuple `json:"evaluations"`
+	Options     struct {
+		Semantic string `json:"evaluations_semantic"`
+	} `json:"options"`
+}
+
+// Evaluation semantics of a batch.
+const (
+	semanticExecuteAll   = "execute_all"
+	semanticDenyOnDeny   = "deny_on_first_deny"
+	semanticPermitOnPerm = "permit_on_first_permit"
+)
+
+func (s *Server) handleEvaluations(w http.ResponseWriter, r *http.Request) {
+	var req azEvaluationsRequest
+	if err := decodeJSONLenient(r, &req); err != nil {
+		writeError(w, r, err)
+		return
+	}
+	semantic := req.Options.Semantic
+	switch semantic {
+	case "":
+		semantic = semanticExecuteAll
+	case semanticExecuteAll, semanticDenyOnDeny, semanticPermitOnPerm:
+	default:
+		writeError(w, r, badRequest("options.evaluations_semantic: %q is not one of execute_all, deny_on_first_deny, permit_on_first_permit", semantic))
+		return
+	}
+	if len(req.Evaluations) > s.cfg.MaxBatchFacts {
+		writeError(w, r, errorf(http.StatusBadRequest, codeLimitExceeded, "evaluations: %d evaluations exceed the limit of %d (--max-batch-facts)", len(req.Evaluations), s.cfg.MaxBatchFacts))
+		return
+	}
+	q, err := s.ask(r, nil, explainParam(r))
+	if err != nil {
+		writeError(w, r, err)
+		return
+	}
+	defer q.cancel()
+	if len(req.Evaluations) == 0 {
+		d, err := s.evaluate(q, req.azTuple)
+		if err != nil {
+			writeError(w, r, err)
+			return
+		}
+		writeJSON(w, http.StatusOK, d)
+		return
+	}
+	out := struct {
+		Evaluations []azDecision `json:"evaluations"`
+	}{Evaluations: make([]azDecision, 0, len(req.Evaluations))}
+	for _, item := range req.Evaluations {
+		d, err := s.evaluate(q, item.withDefaults(req.azTuple))
+		if err != nil {
+			ae := toAPIError(err)
+			if ae.Status >= 500 {
+				writeError(w, r, err)
+				return
+			}
+			d = azDecision{Context: map[string]any{"error": map[string]any{"status": ae.Status, "message": ae.Message}}}
+		}
+		out.Evaluations = append(out.Evaluations, d)
+		if (semantic == semanticDenyOnDeny && !d.Decision) || (semantic == semanticPermitOnPerm && d.Decision) {
+			break
+		}
+	}
+	writeJSON(w, http.StatusOK, out)
+}
+
+type azPage struct {
+	Token *string `json:"token"`
+	Limit *int    `json:"limit"`
+}
+
+type azSearchRequest struct {
+	azTuple
+	Page *azPage `json:"page"`
+}
+
+type azPageOut struct {
+	NextToken string `json:"next_token"`
+}
+
+type azSearchResponse[T any] struct {
+	Page    azPageOut `json:"page"`
+	Results []T       `json:"results"`
+}
+
+type azEntityOut struct {
+	Type string `json:"type"`
+	ID   string `json:"id"`
+}
+
+type azActionOut struct {
+	Name string `json:"name"`
+}
+
+// searchPage validates the page of a search request.
+func (s *Server) searchPage(p *azPage) (evaluator.Page, error) {
+	if p == nil {
+		return evaluator.Page{}, nil
+	}
+	return s.page(p.Limit, p.Token, "page.limit")
+}
+
+// paginate pages a sorted list of names with an opaque cursor: the token
+// is the last name of the page, so later pages stay stable when names are
+// added before the cursor.
+func paginate(names []string, p evaluator.Page) ([]string, string, error) {
+	if p.Token != "" {
+		last, err := base64.RawURLEncoding.DecodeString(p.Token)
+		if err != nil {
+			return nil, "", badRequest("page.token: %q is not a page token from this server", p.Token)
+		}
+		i := sort.SearchStrings(names, string(last))
+		if i < len(names) && names[i] == string(last) {
+			i++
+		}
+		names = names[i:]
+	}
+	if p.Size == 0 || len(names) <= p.Size {
+		return names, "", nil
+	}
+	names = names[:p.Size]
+	return names, base64.RawURLEncoding.EncodeToString([]byte(names[len(names)-1])), nil
+}
+
+func (s *Server) handleSearchSubject(w http.ResponseWriter, r *http.Request) {
+	var req azSearchRequest
+	if err := decodeJSONLenient(r, &req); err != nil {
+		writeError(w, r, err)
+		return
+	}
+	if req.Subject == nil || req.Subject.Type == nil || *req.Subject.Type == "" {
+		writeError(w, r, badRequest("subject.type is required"))
+		return
+	}
+	probe := req.azTuple
+	probe.Subject = &azEntity{Type: req.Subject.Type, ID: new("_")}
+	c, err := probe.check()
+	if err != nil {
+		writeError(w, r, err)
+		return
+	}
+	page, err := s.searchPage(req.Page)
+	if err != nil {
+		writeError(w, r, err)
+		return
+	}
+	q, err := s.ask(r, req.contextFacts(), false)
+	if err != nil {
+		writeError(w, r, err)
+		return
+	}
+	defer q.cancel()
+	rows, err := q.policy.eval.Query(q.ctx, q.req, evaluator.Query{
+		Predicate: evaluator.Call{Name: "allow", Args: []string{"subject", "action", "resource"}},
+		Constraints: map[string]evaluator.Constraint{
+			"subject":  {Type: *req.Subject.Type},
+			"action":   {Type: term.TypeString, IDs: []string{c.action}},
+			"resource": {Type: c.resource.Type, IDs: []string{c.resource.ID}},
+		},
+	})
+	if err != nil {
+		writeError(w, r, err)
+		return
+	}
+	ids := distinctIDs(rows, "subject")
+	ids, next, err := paginate(ids, page)
+	if err != nil {
+		writeError(w, r, err)
+		return
+	}
+	out := azSearchResponse[azEntityOut]{Page: azPageOut{NextToken: next}, Results: make([]azEntityOut, len(ids))}
+	for i, id := range ids {
+		out.Results[i] = azEntityOut{Type: *req.Subject.Type, ID: id}
+	}
+	writeJSON(w, http.StatusOK, out)
+}
+
+// distinctIDs returns the sorted distinct values of v in rows; wildcard
+// answers ("any subject") are left out, as they name no one.
+func distinctIDs(rows []evaluator.Row, v string) []string {
+	seen := make(map[string]bool, len(rows))
+	ids := make([]string, 0, len(rows))
+	for _, row := range rows {
+		if id := row[v]; id != nil && !seen[*id] {
+			seen[*id] = true
+			ids = append(ids, *id)
+		}
+	}
+	sort.Strings(ids)
+	return ids
+}
+
+func (s *Server) handleSearchResource(w http.ResponseWriter, r *http.Request) {
+	var req azSearchRequest
+	if err := decodeJSONLenient(r, &req); err != nil {
+		writeError(w, r, err)
+		return
+	}
+	if req.Resource == nil || req.Resource.Type == nil || *req.Resource.Type == "" {
+		writeError(w, r, badRequest("resource.type is required"))
+		return
+	}
+	probe := req.azTuple
+	probe.Resource = &azEntity{Type: req.Resource.Type, ID: new("_")}
+	c, err := probe.check()
+	if err != nil {
+		writeError(w, r, err)
+		return
+	}
+	page, err := s.searchPage(req.Page)
+	if err != nil {
+		writeError(w, r, err)
+		return
+	}
+	q, err := s.ask(r, req.contextFacts(), false)
+	if err != nil {
+		writeError(w, r, err)
+		return
+	}
+	defer q.cancel()
+	res, err := q.policy.eval.List(q.ctx, q.req, c.actor, c.action, *req.Resource.Type, page)
+	if err != nil {
+		writeError(w, r, err)
+		return
+	}
+	out := azSearchResponse[azEntityOut]{Page: azPageOut{NextToken: res.NextToken}, Results: make([]azEntityOut, len(res.IDs))}
+	for i, id := range res.IDs {
+		out.Results[i] = azEntityOut{Type: *req.Resource.Type, ID: id}
+	}
+	writeJSON(w, http.StatusOK, out)
+}
+
+func (s *Server) handleSearchAction(w http.ResponseWriter, r *http.Request) {
+	var req azSearchRequest
+	if err := decodeJSONLenient(r, &req); err != nil {
+		writeError(w, r, err)
+		return
+	}
+	probe := req.azTuple
+	probe.Action = &azAction{Name: new("_")}
+	c, err := probe.check()
+	if err != nil {
+		writeError(w, r, err)
+		return
+	}
+	page, err := s.searchPage(req.Page)
+	if err != nil {
+		writeError(w, r, err)
+		return
+	}
+	q, err := s.ask(r, req.contextFacts(), false)
+	if err != nil {
+		writeError(w, r, err)
+		return
+	}
+	defer q.cancel()
+	acts, err := q.policy.eval.Actions(q.ctx, q.req, c.actor, c.resource)
+	if err != nil {
+		writeError(w, r, err)
+		return
+	}
+	sort.Strings(acts)
+	acts, next, err := paginate(acts, page)
+	if err != nil {
+		writeError(w, r, err)
+		return
+	}
+	out := azSearchResponse[azActionOut]{Page: azPageOut{NextToken: next}, Results: make([]azActionOut, len(acts))}
+	for i, a := range acts {
+		out.Results[i] = azActionOut{Name: a}
+	}
+	writeJSON(w, http.StatusOK, out)
+}
+
+// authzenConfig is the AuthZEN discovery document.
+type authzenConfig struct {
+	PolicyDecisionPoint       string `json:"policy_decision_point"`
+	AccessEvaluationEndpoint  string `json:"access_evaluation_endpoint"`
+	AccessEvaluationsEndpoint string `json:"access_evaluations_endpoint"`
+	SearchSubjectEndpoint     string `json:"search_subject_endpoint"`
+	SearchResourceEndpoint    string `json:"search_resource_endpoint"`
+	SearchActionEndpoint      string `json:"search_action_endpoint"`
+}
+
+func (s *Server) handleAuthzenConfig(w http.ResponseWriter, r *http.Request) {
+	base := strings.TrimSuffix(s.cfg.PublicURL, "/")
+	if base == "" {
+		scheme := "http"
+		if r.TLS != nil {
+			scheme = "https"
+		}
+		if p := r.Header.Get("X-Forwarded-Proto"); p == "http" || p == "https" {
+			scheme = p
+		}
+		base = scheme + "://" + r.Host
+	}
+	writeJSON(w, http.StatusOK, authzenConfig{
+		PolicyDecisionPoint:       base,
+		AccessEvaluationEndpoint:  base + "/access/v1/evaluation",
+		AccessEvaluationsEndpoint: base + "/access/v1/evaluations",
+		SearchSubjectEndpoint:     base + "/access/v1/search/subject",
+		SearchResourceEndpoint:    base + "/access/v1/search/resource",
+		SearchActionEndpoint:      base + "/access/v1/search/action",
+	})
+}

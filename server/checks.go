@@ -1,0 +1,359 @@
+package server
+
+import (
+	"context"
+	"fmt"
+	"net/http"
+
+	"github.com/castellan-authz/castellan/evaluator"
+	"github.com/castellan-authz/castellan/lang/term"
+)
+
+// question is what every check shares: the live policy it is answered
+// under, the evaluator request (snapshot + context facts) and a context
+// bounded by the query time limit.
+type question struct {
+	ctx    context.Context
+	cancel context.CancelFunc
+	policy *livePolicy
+	req    evaluator.Request
+}
+
+// ask prepares a question: it validates the context facts, takes the live
+// policy (once: the whole request is answered under it) and a snapshot at
+// least as fresh as the request's OsoOffset.
+func (s *Server) ask(r *http.Request, contextFacts []wireFact, explain bool) (*question, error) {
+	ctxFacts, err := s.contextFacts(contextFacts, "context_facts")
+	if err != nil {
+		return nil, err
+	}
+	snap, err := s.snapshot(r)
+	if err != nil {
+		return nil, err
+	}
+	ctx, cancel := context.WithTimeout(r.Context(), s.cfg.QueryTimeout)
+	return &question{
+		ctx:    ctx,
+		cancel: cancel,
+		policy: s.live.Load(),
+		req:    evaluator.Request{Source: snap, Context: ctxFacts, Explain: explain},
+	}, nil
+}
+
+// contextFacts validates the context facts of a request: at most
+// MaxContextFacts, each well-formed. They are never stored.
+func (s *Server) contextFacts(ws []wireFact, where string) ([]term.Fact, error) {
+	if len(ws) > s.cfg.MaxContextFacts {
+		return nil, errorf(http.StatusBadRequest, codeLimitExceeded,
+			"%s: %d facts exceed the limit of %d (--max-context-facts)", where, len(ws), s.cfg.MaxContextFacts)
+	}
+	if len(ws) == 0 {
+		return nil, nil
+	}
+	return toFacts(ws, where)
+}
+
+// explainParam reports whether the request asked for ?explain=true.
+func explainParam(r *http.Request) bool {
+	v := r.URL.Query().Get("explain")
+	return v == "true" || v == "1"
+}
+
+type authorizeRequest struct {
+	ActorType    *string    `json:"actor_type"`
+	ActorID      *string    `json:"actor_id"`
+	Action       *string    `json:"action"`
+	ResourceType *string    `json:"resource_type"`
+	ResourceID   *string    `json:"resource_id"`
+	ContextFacts []wireFact `json:"context_facts"`
+}
+
+type authorizeResponse struct {
+	Allowed     bool                   `json:"allowed"`
+	Explanation *evaluator.Explanation `json:"explanation,omitempty"`
+}
+
+// action validates an action name.
+func action(a *string, where string) (string, error) {
+	if a == nil || *a == "" {
+		return "", badRequest("%s is required", where)
+	}
+	if len(*a) > term.MaxArgBytes {
+		return "", badRequest("%s: %d bytes exceed the limit of %d", where, len(*a), term.MaxArgBytes)
+	}
+	return *a, nil
+}
+
+func (s *Server) handleAuthorize(w http.ResponseWriter, r *http.Request) {
+	var req authorizeRequest
+	if err := decodeJSON(r, &req); err != nil {
+		writeError(w, r, err)
+		return
+	}
+	actor, err := toValue(wireValue{req.ActorType, req.ActorID}, "actor")
+	if err != nil {
+		writeError(w, r, err)
+		return
+	}
+	act, err := action(req.Action, "action")
+	if err != nil {
+		writeError(w, r, err)
+		return
+	}
+	resource, err := toValue(wireValue{req.ResourceType, req.ResourceID}, "resource")
+	if err != nil {
+		writeError(w, r, err)
+		return
+	}
+	q, err := s.ask(r, req.ContextFacts, explainParam(r))
+	if err != nil {
+		writeError(w, r, err)
+		return
+	}
+	defer q.cancel()
+	d, err := q.policy.eval.Authorize(q.ctx, q.req, actor, act, resource)
+	if err != nil {
+		writeError(w, r, err)
+		return
+	}
+	s.metrics.decision(d.Allowed, "oso")
+	writeJSON(w, http.StatusOK, authorizeResponse{Allowed: d.Allowed, Explanation: d.Explanation})
+}
+
+type authorizeResourcesRequest struct {
+	ActorType    *string     `json:"actor_type"`
+	ActorID      *string     `json:"actor_id"`
+	Action       *string     `json:"action"`
+	Resources    []wireValue `json:"resources"`
+	ContextFacts []wireFact  `json:"context_facts"`
+}
+
+func (s *Server) handleAuthorizeResources(w http.ResponseWriter, r *http.Request) {
+	var req authorizeResourcesRequest
+	if err := decodeJSON(r, &req); err != nil {
+		writeError(w, r, err)
+		return
+	}
+	actor, err := toValue(wireValue{req.ActorType, req.ActorID}, "actor")
+	if err != nil {
+		writeError(w, r, err)
+		return
+	}
+	act, err := action(req.Action, "action")
+	if err != nil {
+		writeError(w, r, err)
+		return
+	}
+	if len(req.Resources) > s.cfg.MaxBatchFacts {
+		writeError(w, r, errorf(http.StatusBadRequest, codeLimitExceeded, "resources: %d resources exceed the limit of %d (--max-batch-facts)", len(req.Resources), s.cfg.MaxBatchFacts))
+		return
+	}
+	resources := make([]term.Value, len(req.Resources))
+	for i, wv := range req.Resources {
+		if resources[i], err = toValue(wv, fmt.Sprintf("resources[%d]", i)); err != nil {
+			writeError(w, r, err)
+			return
+		}
+	}
+	q, err := s.ask(r, req.ContextFacts, false)
+	if err != nil {
+		writeError(w, r, err)
+		return
+	}
+	defer q.cancel()
+	out := struct {
+		Results []outValue `json:"results"`
+	}{Results: []outValue{}}
+	for i, res := range resources {
+		d, err := q.policy.eval.Authorize(q.ctx, q.req, actor, act, res)
+		if err != nil {
+			writeError(w, r, err)
+			return
+		}
+		s.metrics.decision(d.Allowed, "oso")
+		if d.Allowed {
+			out.Results = append(out.Results, outValue{Type: *req.Resources[i].Type, ID: *req.Resources[i].ID})
+		}
+	}
+	writeJSON(w, http.StatusOK, out)
+}
+
+type listRequest struct {
+	ActorType    *string    `json:"actor_type"`
+	ActorID      *string    `json:"actor_id"`
+	Action       *string    `json:"action"`
+	ResourceType *string    `json:"resource_type"`
+	ContextFacts []wireFact `json:"context_facts"`
+	PageSize     *int       `json:"page_size"`
+	PageToken    *string    `json:"page_token"`
+}
+
+// defaultPageSize is the page size of a list that sends a page_token
+// without a page_size.
+const defaultPageSize = 10_000
+
+// wildcardID stands for "every resource of the type" in list results.
+const wildcardID = "*"
+
+func (s *Server) handleList(w http.ResponseWriter, r *http.Request) {
+	var req listRequest
+	if err := decodeJSON(r, &req); err != nil {
+		writeError(w, r, err)
+		return
+	}
+	actor, err := toValue(wireValue{req.ActorType, req.ActorID}, "actor")
+	if err != nil {
+		writeError(w, r, err)
+		return
+	}
+	act, err := action(req.Action, "action")
+	if err != nil {
+		writeError(w, r, err)
+		return
+	}
+	if req.ResourceType == nil || *req.ResourceType == "" {
+		writeError(w, r, badRequest("resource_type is required"))
+		return
+	}
+	paged := req.PageSize != nil || req.PageToken != nil
+	page, err := s.page(req.PageSize, req.PageToken, "page_size")
+	if err != nil {
+		writeError(w, r, err)
+		return
+	}
+	q, err := s.ask(r, req.ContextFacts, false)
+	if err != nil {
+		writeError(w, r, err)
+		return
+	}
+	defer q.cancel()
+	res, err := q.policy.eval.List(q.ctx, q.req, actor, act, *req.ResourceType, page)
+	if err != nil {
+		writeError(w, r, err)
+		return
+	}
+	results := res.IDs
+	if res.Wildcard && page.Token == "" {
+		results = append([]string{wildcardID}, results...)
+	}
+	if results == nil {
+		results = []string{}
+	}
+	if !paged {
+		writeJSON(w, http.StatusOK, struct {
+			Results []string `json:"results"`
+		}{results})
+		return
+	}
+	var next *string
+	if res.NextToken != "" {
+		next = &res.NextToken
+	}
+	writeJSON(w, http.StatusOK, struct {
+		Results       []string `json:"results"`
+		NextPageToken *string  `json:"next_page_token"`
+	}{results, next})
+}
+
+// page validates a page request against MaxPageSize.
+func (s *Server) page(size *int, token *string, field string) (evaluator.Page, error) {
+	var p evaluator.Page
+	if token != nil {
+		p.Token = *token
+	}
+	switch {
+	case size != nil && *size <= 0:
+		return p, badRequest("%s must be positive, got %d", field, *size)
+	case size != nil && *size > s.cfg.MaxPageSize:
+		return p, errorf(http.StatusBadRequest, codeLimitExceeded, "%s: %d exceeds the limit of %d (--max-page-size)", field, *size, s.cfg.MaxPageSize)
+	case size != nil:
+		p.Size = *size
+	case p.Token != "":
+		p.Size = min(defaultPageSize, s.cfg.MaxPageSize)
+	}
+	return p, nil
+}
+
+type actionsRequest struct {
+	ActorType    *string    `json:"actor_type"`
+	ActorID      *string    `json:"actor_id"`
+	ResourceType *string    `json:"resource_type"`
+	ResourceID   *string    `json:"resource_id"`
+	ContextFacts []wireFact `json:"context_facts"`
+}
+
+type actionsResponse struct {
+	Results []string `json:"results"`
+}
+
+// actions answers one actions request under q.
+func (s *Server) actions(q *question, req actionsRequest) (actionsResponse, error) {
+	actor, err := toValue(wireValue{req.ActorType, req.ActorID}, "actor")
+	if err != nil {
+		return actionsResponse{}, err
+	}
+	resource, err := toValue(wireValue{req.ResourceType, req.ResourceID}, "resource")
+	if err != nil {
+		return actionsResponse{}, err
+	}
+	acts, err := q.policy.eval.Actions(q.ctx, q.req, actor, resource)
+	if err != nil {
+		return actionsResponse{}, err
+	}
+	if acts == nil {
+		acts = []string{}
+	}
+	return actionsResponse{Results: acts}, nil
+}
+
+func (s *Server) handleActions(w http.ResponseWriter, r *http.Request) {
+	var req actionsRequest
+	if err := decodeJSON(r, &req); err != nil {
+		writeError(w, r, err)
+		return
+	}
+	q, err := s.ask(r, req.ContextFacts, false)
+	if err != nil {
+		writeError(w, r, err)
+		return
+	}
+	defer q.cancel()
+	out, err := s.actions(q, req)
+	if err != nil {
+		writeError(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, out)
+}
+
+func (s *Server) handleBulkActions(w http.ResponseWriter, r *http.Request) {
+	var reqs []actionsRequest
+	if err := decodeJSON(r, &reqs); err != nil {
+		writeError(w, r, err)
+		return
+	}
+	if len(reqs) > s.cfg.MaxBatchFacts {
+		writeError(w, r, errorf(http.StatusBadRequest, codeLimitExceeded, "%d queries exceed the limit of %d (--max-batch-facts)", len(reqs), s.cfg.MaxBatchFacts))
+		return
+	}
+	// Context facts are taken from every element and apply to all of them
+	// (go-oso-cloud v1 sent them on the first element only).
+	var ctxFacts []wireFact
+	for _, req := range reqs {
+		ctxFacts = append(ctxFacts, req.ContextFacts...)
+	}
+	q, err := s.ask(r, ctxFacts, false)
+	if err != nil {
+		writeError(w, r, err)
+		return
+	}
+	defer q.cancel()
+	out := make([]actionsResponse, len(reqs))
+	for i, req := range reqs {
+		if out[i], err = s.actions(q, req); err != nil {
+			writeError(w, r, err)
+			return
+		}
+	}
+	writeJSON(w, http.StatusOK, out)
+}

@@ -1,0 +1,133 @@
+package server
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/http"
+	"strconv"
+
+	"github.com/rs/zerolog/hlog"
+)
+
+// Error codes of the envelope. Oso SDKs read only "message"; Castellan's
+// client reads "code" too.
+const (
+	codeInvalidRequest   = "invalid_request"
+	codeInvalidJSON      = "invalid_json"
+	codeInvalidFact      = "invalid_fact"
+	codeUnauthenticated  = "unauthenticated"
+	codeForbidden        = "forbidden"
+	codeNotFound         = "not_found"
+	codeMethodNotAllowed = "method_not_allowed"
+	codeTooLarge         = "too_large"
+	codeLimitExceeded    = "limit_exceeded"
+	codeInvalidPolicy    = "invalid_policy"
+	codeTestsFailed      = "tests_failed"
+	codeNoPolicy         = "no_policy"
+	codeTooManyRequests  = "too_many_requests"
+	codeUnavailable      = "unavailable"
+	codeTimeout          = "timeout"
+	codeQueryLimit       = "query_limit"
+	codeInternal         = "internal"
+)
+
+// apiError is an error with everything the envelope needs. Handlers return
+// it for what they detect themselves; errors from the store and evaluator
+// are classified by toAPIError.
+type apiError struct {
+	Status  int
+	Code    string
+	Message string
+	Details []any
+	// RetryAfter, when positive, is sent as the Retry-After header (seconds).
+	RetryAfter int
+	// Err is the cause, logged for 5xx and never sent.
+	Err error
+}
+
+func (e *apiError) Error() string { return e.Message }
+
+func (e *apiError) Unwrap() error { return e.Err }
+
+// errorf returns an apiError with a formatted message.
+func errorf(status int, code, format string, args ...any) *apiError {
+	return &apiError{Status: status, Code: code, Message: fmt.Sprintf(format, args...)}
+}
+
+// badRequest returns a 400 invalid_request error.
+func badRequest(format string, args ...any) *apiError {
+	return errorf(http.StatusBadRequest, codeInvalidRequest, format, args...)
+}
+
+// envelope is the body of every error response.
+type envelope struct {
+	Message string `json:"message"`
+	Code    string `json:"code"`
+	Details []any  `json:"details"`
+}
+
+// toAPIError maps any error to its status, code and public message. It is
+// the one place where errors meet HTTP (STYLE rule 12).
+func toAPIError(err error) *apiError {
+	if ae, ok := errors.AsType[*apiError](err); ok {
+		return ae
+	}
+	if mbe, ok := errors.AsType[*http.MaxBytesError](err); ok {
+		return &apiError{Status: http.StatusRequestEntityTooLarge, Code: codeTooLarge, Err: err,
+			Message: fmt.Sprintf("request body exceeds the limit of %d bytes (--max-body-bytes)", mbe.Limit)}
+	}
+	if ae := classifyDomainError(err); ae != nil {
+		return ae
+	}
+	switch {
+	case errors.Is(err, context.DeadlineExceeded):
+		return &apiError{Status: http.StatusServiceUnavailable, Code: codeTimeout, Err: err,
+			Message: "the request took longer than the query time limit (--query-timeout)"}
+	case errors.Is(err, context.Canceled):
+		// The client went away; nobody reads this answer.
+		return &apiError{Status: 499, Code: codeTimeout, Err: err, Message: "request canceled"}
+	}
+	return &apiError{Status: http.StatusInternalServerError, Code: codeInternal, Message: "internal error", Err: err}
+}
+
+// writeError answers r with the envelope for err. Server-side failures are
+// logged with the request id (which the access log and the response carry
+// too); their cause is never echoed.
+func writeError(w http.ResponseWriter, r *http.Request, err error) {
+	ae := toAPIError(err)
+	if ae.Status >= 500 {
+		hlog.FromRequest(r).Error().Err(err).Int("status", ae.Status).Msg("request failed")
+	} else if ae.Err != nil {
+		hlog.FromRequest(r).Debug().Err(ae.Err).Int("status", ae.Status).Msg("request rejected")
+	}
+	if ae.RetryAfter > 0 {
+		w.Header().Set("Retry-After", strconv.Itoa(ae.RetryAfter))
+	}
+	details := ae.Details
+	if details == nil {
+		details = []any{}
+	}
+	writeJSON(w, ae.Status, envelope{Message: ae.Message, Code: ae.Code, Details: details})
+}
+
+// writeJSON answers with v encoded as JSON.
+func writeJSON(w http.ResponseWriter, status int, v any) {
+	body, err := json.Marshal(v)
+	if err != nil {
+		// Only a programming error (an unencodable type) gets here.
+		status = http.StatusInternalServerError
+		body = []byte(`{"message":"internal error","code":"internal","details":[]}`)
+	}
+	h := w.Header()
+	h.Set("Content-Type", "application/json")
+	h.Set("Content-Length", strconv.Itoa(len(body)+1))
+	w.WriteHeader(status)
+	_, _ = w.Write(append(body, '\n'))
+}
+
+// message is the {"message": ...} answer of writes and admin calls.
+type message struct {
+	Message string `json:"message"`
+}

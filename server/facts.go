@@ -1,0 +1,265 @@
+package server
+
+import (
+	"fmt"
+	"net/http"
+	"strconv"
+	"strings"
+
+	"github.com/castellan-authz/castellan/lang/term"
+	"github.com/castellan-authz/castellan/store"
+)
+
+// write applies batch atomically under the live policy's fact check and
+// sets OsoOffset to the revision it committed.
+func (s *Server) write(w http.ResponseWriter, r *http.Request, batch []store.Op) (uint64, error) {
+	n := 0
+	for _, op := range batch {
+		n += len(op.Insert) + len(op.Delete)
+	}
+	if n > s.cfg.MaxBatchFacts {
+		return 0, errorf(http.StatusBadRequest, codeLimitExceeded,
+			"batch: %d facts exceed the limit of %d (--max-batch-facts)", n, s.cfg.MaxBatchFacts)
+	}
+	rev, err := s.store.Write(r.Context(), batch, store.WithValidator(s.live.Load().validator()))
+	if err != nil {
+		return 0, err
+	}
+	s.setOffset(w, rev)
+	return rev, nil
+}
+
+// writeMessage answers a successful write.
+func writeMessage(w http.ResponseWriter, rev uint64) {
+	writeJSON(w, http.StatusOK, message{Message: fmt.Sprintf("ok (revision %d)", rev)})
+}
+
+// changeset is one element of POST /api/batch.
+type changeset struct {
+	Inserts []wireFact `json:"inserts"`
+	Deletes []wireFact `json:"deletes"`
+}
+
+func (s *Server) handleBatch(w http.ResponseWriter, r *http.Request) {
+	var req []changeset
+	if err := decodeJSON(r, &req); err != nil {
+		writeError(w, r, err)
+		return
+	}
+	batch := make([]store.Op, 0, len(req))
+	for i, cs := range req {
+		var op store.Op
+		var err error
+		if op.Insert, err = toFacts(cs.Inserts, fmt.Sprintf("[%d].inserts", i)); err != nil {
+			writeError(w, r, err)
+			return
+		}
+		if op.Delete, err = toPatterns(cs.Deletes, fmt.Sprintf("[%d].deletes", i)); err != nil {
+			writeError(w, r, err)
+			return
+		}
+		batch = append(batch, op)
+	}
+	rev, err := s.write(w, r, batch)
+	if err != nil {
+		writeError(w, r, err)
+		return
+	}
+	writeMessage(w, rev)
+}
+
+func (s *Server) handleInsertFact(w http.ResponseWriter, r *http.Request) {
+	var req wireFact
+	if err := decodeJSON(r, &req); err != nil {
+		writeError(w, r, err)
+		return
+	}
+	f, err := toFact(req, "fact")
+	if err != nil {
+		writeError(w, r, err)
+		return
+	}
+	if _, err := s.write(w, r, []store.Op{{Insert: []term.Fact{f}}}); err != nil {
+		writeError(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, toOutFact(f))
+}
+
+func (s *Server) handleDeleteFact(w http.ResponseWriter, r *http.Request) {
+	var req wireFact
+	if err := decodeJSON(r, &req); err != nil {
+		writeError(w, r, err)
+		return
+	}
+	p, err := toPattern(req, "fact")
+	if err != nil {
+		writeError(w, r, err)
+		return
+	}
+	rev, err := s.write(w, r, []store.Op{{Delete: []term.Pattern{p}}})
+	if err != nil {
+		writeError(w, r, err)
+		return
+	}
+	writeMessage(w, rev)
+}
+
+func (s *Server) handleBulkLoad(w http.ResponseWriter, r *http.Request) {
+	var req []wireFact
+	if err := decodeJSON(r, &req); err != nil {
+		writeError(w, r, err)
+		return
+	}
+	facts, err := toFacts(req, "facts")
+	if err != nil {
+		writeError(w, r, err)
+		return
+	}
+	rev, err := s.write(w, r, []store.Op{{Insert: facts}})
+	if err != nil {
+		writeError(w, r, err)
+		return
+	}
+	writeMessage(w, rev)
+}
+
+func (s *Server) handleBulkDelete(w http.ResponseWriter, r *http.Request) {
+	var req []wireFact
+	if err := decodeJSON(r, &req); err != nil {
+		writeError(w, r, err)
+		return
+	}
+	pats, err := toPatterns(req, "facts")
+	if err != nil {
+		writeError(w, r, err)
+		return
+	}
+	rev, err := s.write(w, r, []store.Op{{Delete: pats}})
+	if err != nil {
+		writeError(w, r, err)
+		return
+	}
+	writeMessage(w, rev)
+}
+
+func (s *Server) handleBulk(w http.ResponseWriter, r *http.Request) {
+	var req struct {
+		Delete []wireFact `json:"delete"`
+		Tell   []wireFact `json:"tell"`
+	}
+	if err := decodeJSON(r, &req); err != nil {
+		writeError(w, r, err)
+		return
+	}
+	pats, err := toPatterns(req.Delete, "delete")
+	if err != nil {
+		writeError(w, r, err)
+		return
+	}
+	facts, err := toFacts(req.Tell, "tell")
+	if err != nil {
+		writeError(w, r, err)
+		return
+	}
+	// Deletes before tells, in one atomic batch (store.Op's order).
+	rev, err := s.write(w, r, []store.Op{{Delete: pats, Insert: facts}})
+	if err != nil {
+		writeError(w, r, err)
+		return
+	}
+	writeMessage(w, rev)
+}
+
+func (s *Server) handleClearData(w http.ResponseWriter, r *http.Request) {
+	var (
+		rev uint64
+		err error
+	)
+	if c, ok := s.store.(store.Clearer); ok {
+		rev, err = c.Clear(r.Context())
+	} else {
+		rev, err = s.store.Write(r.Context(), []store.Op{{Delete: []term.Pattern{{AnyArity: true}}}})
+	}
+	if err != nil {
+		writeError(w, r, err)
+		return
+	}
+	s.setOffset(w, rev)
+	writeMessage(w, rev)
+}
+
+// maxFactArgs bounds the argument index of GET /api/facts.
+const maxFactArgs = 64
+
+// factsQuery parses GET /api/facts?predicate=p&args.0.type=T&args.0.id=x:
+// the arguments given are matched by position; omitted ones, trailing ones
+// included, match anything (AnyArity: the query does not say the arity).
+func factsQuery(r *http.Request) (term.Pattern, error) {
+	q := r.URL.Query()
+	p := term.Pattern{Predicate: q.Get("predicate"), AnyArity: true}
+	for key, vals := range q {
+		if key == "predicate" {
+			continue
+		}
+		rest, ok := strings.CutPrefix(key, "args.")
+		if !ok {
+			return p, badRequest("unknown query parameter %q (use predicate, args.N.type, args.N.id)", key)
+		}
+		idx, field, ok := strings.Cut(rest, ".")
+		i, err := strconv.Atoi(idx)
+		if !ok || err != nil || i < 0 || i >= maxFactArgs || (field != "type" && field != "id") {
+			return p, badRequest("unknown query parameter %q (use args.N.type or args.N.id, N from 0 to %d)", key, maxFactArgs-1)
+		}
+		for len(p.Args) <= i {
+			p.Args = append(p.Args, term.Value{})
+		}
+		if field == "type" {
+			p.Args[i].Type = vals[0]
+		} else {
+			p.Args[i].ID = vals[0]
+		}
+	}
+	for i, a := range p.Args {
+		if a.Type != "" && a.ID != "" {
+			v, err := normalizeValue(a.Type, a.ID, fmt.Sprintf("args.%d", i))
+			if err != nil {
+				return p, err
+			}
+			p.Args[i] = v
+		}
+	}
+	return p, nil
+}
+
+func (s *Server) handleGetFacts(w http.ResponseWriter, r *http.Request) {
+	p, err := factsQuery(r)
+	if err != nil {
+		writeError(w, r, err)
+		return
+	}
+	snap, err := s.snapshot(r)
+	if err != nil {
+		writeError(w, r, err)
+		return
+	}
+	out := []outFact{}
+	for f := range snap.Facts(p) {
+		out = append(out, toOutFact(f))
+	}
+	writeJSON(w, http.StatusOK, out)
+}
+
+func (s *Server) handleStats(w http.ResponseWriter, r *http.Request) {
+	snap, err := s.snapshot(r)
+	if err != nil {
+		writeError(w, r, err)
+		return
+	}
+	st := snap.Stats()
+	writeJSON(w, http.StatusOK, struct {
+		NumRoles     int `json:"num_roles"`
+		NumRelations int `json:"num_relations"`
+		NumFacts     int `json:"num_facts"`
+	}{st.Roles, st.Relations, st.Facts})
+}

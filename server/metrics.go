@@ -1,0 +1,112 @@
+package server
+
+import (
+	"net/http"
+	"strconv"
+	"time"
+
+	"github.com/go-chi/chi/v5"
+	"github.com/go-chi/chi/v5/middleware"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+)
+
+// metrics are the server's Prometheus metrics, on a registry of its own
+// (no global registration).
+type metrics struct {
+	registry  *prometheus.Registry
+	requests  *prometheus.CounterVec
+	latency   *prometheus.HistogramVec
+	decisions *prometheus.CounterVec
+	policy    *prometheus.CounterVec
+}
+
+// newMetrics registers the metrics. revision, policyVersion and lag are read
+// when /metrics is scraped; lag may be nil when the store has no index to
+// follow.
+func newMetrics(revision, policyVersion func() float64, lag func() float64) *metrics {
+	m := &metrics{
+		registry: prometheus.NewRegistry(),
+		requests: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "castellan_http_requests_total",
+			Help: "HTTP requests served, by route pattern, method and status code.",
+		}, []string{"route", "method", "code"}),
+		latency: prometheus.NewHistogramVec(prometheus.HistogramOpts{
+			Name:    "castellan_http_request_duration_seconds",
+			Help:    "Time to serve an HTTP request, by route pattern and method.",
+			Buckets: []float64{.0001, .00025, .0005, .001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5, 10},
+		}, []string{"route", "method"}),
+		decisions: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "castellan_decisions_total",
+			Help: "Authorization decisions, by result (allow or deny) and API (oso or authzen).",
+		}, []string{"result", "api"}),
+		policy: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "castellan_policy_loads_total",
+			Help: "Policy loads (upload, --policy, --watch, rollback), by result (loaded, unchanged, rejected).",
+		}, []string{"result"}),
+	}
+	m.registry.MustRegister(m.requests, m.latency, m.decisions, m.policy,
+		collectors.NewGoCollector(),
+		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+			Name: "castellan_store_revision",
+			Help: "The latest store revision this server has seen.",
+		}, revision),
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+			Name: "castellan_policy_version",
+			Help: "The version of the live policy (0: none).",
+		}, policyVersion),
+	)
+	if lag != nil {
+		m.registry.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+			Name: "castellan_index_lag_revisions",
+			Help: "How many revisions the in-memory index is behind the database.",
+		}, lag))
+	}
+	return m
+}
+
+// handler serves /metrics.
+func (m *metrics) handler() http.Handler {
+	return promhttp.HandlerFor(m.registry, promhttp.HandlerOpts{Registry: m.registry})
+}
+
+// middleware counts and times every request by its route pattern (not its
+// path, so ids do not explode the label space).
+func (m *metrics) middleware(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		start := time.Now()
+		ww, ok := w.(middleware.WrapResponseWriter)
+		if !ok {
+			ww = middleware.NewWrapResponseWriter(w, r.ProtoMajor)
+		}
+		next.ServeHTTP(ww, r)
+		route := routePattern(r)
+		status := ww.Status()
+		if status == 0 {
+			status = http.StatusOK
+		}
+		m.requests.WithLabelValues(route, r.Method, strconv.Itoa(status)).Inc()
+		m.latency.WithLabelValues(route, r.Method).Observe(time.Since(start).Seconds())
+	})
+}
+
+// decision counts one decision.
+func (m *metrics) decision(allowed bool, api string) {
+	result := "deny"
+	if allowed {
+		result = "allow"
+	}
+	m.decisions.WithLabelValues(result, api).Inc()
+}
+
+// routePattern is the chi route pattern that served r, or "unmatched".
+func routePattern(r *http.Request) string {
+	if rc := chi.RouteContext(r.Context()); rc != nil {
+		if p := rc.RoutePattern(); p != "" {
+			return p
+		}
+	}
+	return "unmatched"
+}

@@ -1,0 +1,344 @@
+package server
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"net/http"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/go-chi/chi/v5"
+	"github.com/rs/zerolog"
+	"github.com/rs/zerolog/hlog"
+
+	"github.com/castellan-authz/castellan/store"
+)
+
+// Server is Castellan's HTTP API. It is an http.Handler; the caller owns
+// the listener and shutdown. Create it with New.
+type Server struct {
+	cfg      Config
+	store    store.Store
+	policies store.PolicyStore
+	keys     store.KeyStore
+	log      zerolog.Logger
+	now      func() time.Time
+
+	live     atomic.Pointer[livePolicy]
+	policyMu sync.Mutex // serialises policy loads and activations
+
+	adminHash []byte // SHA-256 of Config.AdminKey, nil when none
+	keyCache  keyCache
+
+	revision atomic.Uint64 // latest revision seen (metrics)
+	inflight chan struct{} // nil when MaxInFlight is 0
+
+	metrics *metrics
+	handler http.Handler
+}
+
+// Option configures a Server.
+type Option func(*Server)
+
+// WithLogger sets the logger (default: a disabled logger). Access logs go
+// to it at info level, failures at error level.
+func WithLogger(l zerolog.Logger) Option { return func(s *Server) { s.log = l } }
+
+// WithClock sets the clock used for created_at stamps (default time.Now).
+func WithClock(now func() time.Time) Option { return func(s *Server) { s.now = now } }
+
+// storeWithAdmin is what the server needs of a store: facts, policy
+// versions and API keys. Both store/memory and store/postgres provide it.
+type storeWithAdmin interface {
+	store.Store
+	store.PolicyStore
+	store.KeyStore
+}
+
+// New returns a server on st, which must also keep policies and keys
+// (store.PolicyStore and store.KeyStore). It loads the live policy from the
+// store; a live policy that no longer compiles is an error.
+func New(ctx context.Context, cfg Config, st store.Store, opts ...Option) (*Server, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, fmt.Errorf("invalid configuration: %w", err)
+	}
+	full, ok := st.(storeWithAdmin)
+	if !ok {
+		return nil, fmt.Errorf("store %T does not keep policies and API keys", st)
+	}
+	s := &Server{
+		cfg:      cfg,
+		store:    st,
+		policies: full,
+		keys:     full,
+		log:      zerolog.Nop(),
+		now:      time.Now,
+	}
+	for _, o := range opts {
+		o(s)
+	}
+	if cfg.AdminKey != "" {
+		s.adminHash = hashSecret(cfg.AdminKey)
+	}
+	if cfg.MaxInFlight > 0 {
+		s.inflight = make(chan struct{}, cfg.MaxInFlight)
+	}
+	var lag func() float64
+	if l, ok := st.(interface{ Lag() uint64 }); ok {
+		lag = func() float64 { return float64(l.Lag()) }
+	}
+	s.metrics = newMetrics(
+		func() float64 { return float64(s.revision.Load()) },
+		func() float64 {
+			if lp := s.live.Load(); lp != nil {
+				return float64(lp.version)
+			}
+			return 0
+		},
+		lag,
+	)
+	if err := s.loadLivePolicy(ctx); err != nil {
+		return nil, err
+	}
+	if head, err := st.Head(ctx); err == nil {
+		s.seeRevision(head)
+	}
+	s.handler = s.routes()
+	return s, nil
+}
+
+// ServeHTTP serves the API.
+func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) { s.handler.ServeHTTP(w, r) }
+
+// Ready reports whether the server can answer: the store is reachable
+// (or, for a store that follows a database, its index is loaded).
+func (s *Server) Ready(ctx context.Context) error {
+	if rd, ok := s.store.(interface{ Ready() bool }); ok && !rd.Ready() {
+		return errors.New("store index not ready")
+	}
+	if _, err := s.store.Snapshot(ctx, store.Consistency{}); err != nil {
+		return fmt.Errorf("store: %w", err)
+	}
+	return nil
+}
+
+// seeRevision records rev as seen (for the revision metric).
+func (s *Server) seeRevision(rev uint64) {
+	for {
+		cur := s.revision.Load()
+		if rev <= cur || s.revision.CompareAndSwap(cur, rev) {
+			return
+		}
+	}
+}
+
+// routes builds the router. Middleware order: the request id first (so
+// every log line and error carries it), then the logger, access log and
+// metrics, then panic recovery (answering with the envelope), the
+// in-flight limit and the body size limit; authentication is per route group.
+func (s *Server) routes() http.Handler {
+	r := chi.NewRouter()
+	r.Use(hlog.NewHandler(s.log), requestID, s.accessLog, s.metrics.middleware, recoverer, s.limitInFlight, s.limitBody)
+	r.NotFound(func(w http.ResponseWriter, r *http.Request) {
+		writeError(w, r, errorf(http.StatusNotFound, codeNotFound, "no such endpoint: %s %s", r.Method, r.URL.Path))
+	})
+	r.MethodNotAllowed(func(w http.ResponseWriter, r *http.Request) {
+		writeError(w, r, errorf(http.StatusMethodNotAllowed, codeMethodNotAllowed, "method %s is not allowed on %s", r.Method, r.URL.Path))
+	})
+
+	// Unauthenticated: probes, metrics, discovery.
+	r.Get("/healthz", s.handleHealthz)
+	r.Get("/readyz", s.handleReadyz)
+	r.Get("/api/healthcheck", s.handleHealthz)
+	r.Method(http.MethodGet, "/metrics", s.metrics.handler())
+	r.Get("/.well-known/authzen-configuration", s.handleAuthzenConfig)
+
+	r.Group(func(r chi.Router) {
+		r.Use(s.require(ScopeRead))
+		r.Get("/api/policy", s.handleGetPolicy)
+		r.Get("/api/policy_metadata", s.handlePolicyMetadata)
+		r.Get("/api/facts", s.handleGetFacts)
+		r.Get("/api/stats", s.handleStats)
+		r.Post("/api/authorize", s.handleAuthorize)
+		r.Post("/api/authorize_resources", s.handleAuthorizeResources)
+		r.Post("/api/list", s.handleList)
+		r.Post("/api/actions", s.handleActions)
+		r.Post("/api/bulk_actions", s.handleBulkActions)
+		r.Post("/api/query", s.handleQueryV1)
+		r.Post("/api/evaluate_query", s.handleEvaluateQuery)
+
+		r.Post("/access/v1/evaluation", s.handleEvaluation)
+		r.Post("/access/v1/evaluations", s.handleEvaluations)
+		r.Post("/access/v1/search/subject", s.handleSearchSubject)
+		r.Post("/access/v1/search/resource", s.handleSearchResource)
+		r.Post("/access/v1/search/action", s.handleSearchAction)
+	})
+	r.Group(func(r chi.Router) {
+		r.Use(s.require(ScopeWrite))
+		r.Post("/api/batch", s.handleBatch)
+		r.Post("/api/facts", s.handleInsertFact)
+		r.Delete("/api/facts", s.handleDeleteFact)
+		r.Post("/api/bulk_load", s.handleBulkLoad)
+		r.Post("/api/bulk_delete", s.handleBulkDelete)
+		r.Post("/api/bulk", s.handleBulk)
+		r.Post("/api/clear_data", s.handleClearData)
+	})
+	r.Group(func(r chi.Router) {
+		r.Use(s.require(ScopeAdmin))
+		r.Post("/api/policy", s.handleUploadPolicy)
+		r.Get("/admin/v1/policies", s.handlePolicyHistory)
+		r.Get("/admin/v1/policies/{version}", s.handleGetPolicyVersion)
+		r.Post("/admin/v1/policies/{version}/activate", s.handleActivatePolicy)
+		r.Post("/admin/v1/keys", s.handleCreateKey)
+		r.Get("/admin/v1/keys", s.handleListKeys)
+		r.Delete("/admin/v1/keys/{id}", s.handleDeleteKey)
+	})
+	return r
+}
+
+// requestIDKey is the context key of the request id.
+type requestIDKey struct{}
+
+// requestID echoes the caller's X-Request-ID (when it is sane) or makes
+// one, sets it on the response, and adds it to the request's logger.
+func requestID(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		id := r.Header.Get("X-Request-ID")
+		if !validRequestID(id) {
+			var b [16]byte
+			_, _ = rand.Read(b[:])
+			id = hex.EncodeToString(b[:])
+		}
+		w.Header().Set("X-Request-ID", id)
+		hlog.FromRequest(r).UpdateContext(func(c zerolog.Context) zerolog.Context {
+			return c.Str("request_id", id)
+		})
+		next.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), requestIDKey{}, id)))
+	})
+}
+
+// validRequestID accepts up to 128 printable ASCII characters.
+func validRequestID(id string) bool {
+	if id == "" || len(id) > 128 {
+		return false
+	}
+	for i := 0; i < len(id); i++ {
+		if id[i] < 0x21 || id[i] > 0x7e {
+			return false
+		}
+	}
+	return true
+}
+
+// accessLog logs one line per request: route pattern, method, status,
+// latency and bytes (the request id is on the logger). It never logs keys
+// or bodies.
+func (s *Server) accessLog(next http.Handler) http.Handler {
+	return hlog.AccessHandler(func(r *http.Request, status, size int, d time.Duration) {
+		level := zerolog.InfoLevel
+		if status >= 500 {
+			level = zerolog.WarnLevel
+		}
+		hlog.FromRequest(r).WithLevel(level).
+			Str("method", r.Method).
+			Str("route", routePattern(r)).
+			Str("path", r.URL.Path).
+			Int("status", status).
+			Int("bytes", size).
+			Dur("latency", d).
+			Msg("request")
+	})(next)
+}
+
+// recoverer turns a panic in a handler into a 500 envelope (logged with
+// the request id) instead of a dropped connection.
+func recoverer(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		defer func() {
+			if p := recover(); p != nil {
+				if p == http.ErrAbortHandler {
+					panic(p)
+				}
+				writeError(w, r, fmt.Errorf("panic: %v", p))
+			}
+		}()
+		next.ServeHTTP(w, r)
+	})
+}
+
+// limitInFlight answers 429 when MaxInFlight requests are being served.
+func (s *Server) limitInFlight(next http.Handler) http.Handler {
+	if s.inflight == nil {
+		return next
+	}
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		select {
+		case s.inflight <- struct{}{}:
+			defer func() { <-s.inflight }()
+			next.ServeHTTP(w, r)
+		default:
+			writeError(w, r, &apiError{Status: http.StatusTooManyRequests, Code: codeTooManyRequests, RetryAfter: 1,
+				Message: fmt.Sprintf("too many requests in flight: the limit is %d (--max-in-flight)", s.cfg.MaxInFlight)})
+		}
+	})
+}
+
+// limitBody caps every request body at MaxBodyBytes.
+func (s *Server) limitBody(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.ContentLength > s.cfg.MaxBodyBytes {
+			writeError(w, r, &http.MaxBytesError{Limit: s.cfg.MaxBodyBytes})
+			return
+		}
+		r.Body = http.MaxBytesReader(w, r.Body, s.cfg.MaxBodyBytes)
+		next.ServeHTTP(w, r)
+	})
+}
+
+func (s *Server) handleHealthz(w http.ResponseWriter, _ *http.Request) {
+	writeJSON(w, http.StatusOK, message{Message: "ok"})
+}
+
+func (s *Server) handleReadyz(w http.ResponseWriter, r *http.Request) {
+	if err := s.Ready(r.Context()); err != nil {
+		writeError(w, r, &apiError{Status: http.StatusServiceUnavailable, Code: codeUnavailable, Message: "not ready: " + err.Error(), Err: err})
+		return
+	}
+	writeJSON(w, http.StatusOK, message{Message: "ready"})
+}
+
+// snapshot returns the snapshot a read is answered from: at least the
+// revision of the request's OsoOffset header, if any.
+func (s *Server) snapshot(r *http.Request) (store.Snapshot, error) {
+	var c store.Consistency
+	if h := strings.TrimSpace(r.Header.Get("OsoOffset")); h != "" {
+		rev, err := strconv.ParseUint(h, 10, 64)
+		if err != nil {
+			return nil, badRequest("OsoOffset header: %q is not a revision (a decimal number returned by a write)", h)
+		}
+		c.AtLeast = rev
+	}
+	ctx, cancel := context.WithTimeout(r.Context(), s.cfg.ConsistencyTimeout)
+	defer cancel()
+	snap, err := s.store.Snapshot(ctx, c)
+	if err != nil {
+		if errors.Is(err, context.DeadlineExceeded) && r.Context().Err() == nil {
+			err = fmt.Errorf("%w: %w", store.ErrRevisionUnavailable, err)
+		}
+		return nil, err
+	}
+	s.seeRevision(snap.Revision())
+	return snap, nil
+}
+
+// setOffset sets the OsoOffset header of a write's response.
+func (s *Server) setOffset(w http.ResponseWriter, rev uint64) {
+	s.seeRevision(rev)
+	w.Header().Set("OsoOffset", strconv.FormatUint(rev, 10))
+}
