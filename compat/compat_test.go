@@ -10,6 +10,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"runtime"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -38,7 +39,7 @@ func TestNodeSDK(t *testing.T) {
 	out, err := cmd.CombinedOutput()
 	t.Logf("node --test sdk.test.mjs (OSO_URL=%s):\n%s", srv.url, out)
 	if err != nil {
-		t.Errorf("the oso-cloud SDK test failed: %v\ncastellan serve output:\n%s", err, srv.log.String())
+		t.Errorf("the oso-cloud SDK test failed: %v\nlast lines of castellan serve's log:\n%s", err, srv.log.tail(40))
 	}
 }
 
@@ -119,11 +120,11 @@ func startServer(tb testing.TB, bin string) *server {
 		select {
 		case werr := <-exited:
 			exited <- werr
-			tb.Fatalf("castellan serve exited before answering (%v):\n%s", werr, s.log.String())
+			tb.Fatalf("castellan serve exited before answering (%v):\n%s", werr, s.log.tail(40))
 		case <-time.After(100 * time.Millisecond):
 		}
 		if time.Now().After(deadline) {
-			tb.Fatalf("castellan serve did not answer GET /api/healthcheck within 30s (last: %v):\n%s", err, s.log.String())
+			tb.Fatalf("castellan serve did not answer GET /api/healthcheck within 30s (last: %v):\n%s", err, s.log.tail(40))
 		}
 	}
 }
@@ -178,6 +179,12 @@ func (b *syncBuffer) Write(p []byte) (int, error) {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	return b.buf.Write(p)
+}
+
+// tail returns the last n lines written.
+func (b *syncBuffer) tail(n int) string {
+	lines := strings.Split(strings.TrimRight(b.String(), "\n"), "\n")
+	return strings.Join(lines[max(0, len(lines)-n):], "\n")
 }
 
 func (b *syncBuffer) String() string {
