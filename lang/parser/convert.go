@@ -9,9 +9,10 @@ import (
 	"github.com/castellan-authz/castellan/lang/ast"
 )
 
-// This file turns participle's parse structs into ast nodes, reporting what
-// the grammar accepts but Polar does not (a type on a literal, an integer
-// out of range, '::' in a variable name, ...).
+// This file turns participle's parse structs into ast nodes and reports
+// what the LL(1) grammar lets through but Polar does not: a misspelt block
+// keyword, a call used as a value, a missing ',', an integer out of range,
+// '::' in a variable name, ...
 
 func (p *fileParser) ident(t lexer.Token) *ast.Ident {
 	return &ast.Ident{Pos: astPos(t.Pos), Name: t.Value}
@@ -30,11 +31,27 @@ func (p *fileParser) str(t lexer.Token) *ast.StringLit {
 	return &ast.StringLit{Pos: astPos(t.Pos), Value: unquote(t.Value)}
 }
 
+// commas checks the separators of a list: every element but the last needs
+// a ',' after it; the last may have one only when trailing is allowed.
+func (p *fileParser) commas(n int, comma func(int) *lexer.Token, start func(int) lexer.Position, trailing bool) {
+	for i := range n {
+		c := comma(i)
+		switch {
+		case i < n-1 && c == nil:
+			p.errorf(start(i+1), "separate the elements with ','", "missing ','")
+		case i == n-1 && c != nil && !trailing:
+			p.errorf(c.Pos, "remove the ','", "unexpected ',' before ')'")
+		}
+	}
+}
+
 func (p *fileParser) convBlock(b *pBlock) *ast.Block {
 	out := &ast.Block{Pos: astPos(b.Kind.Pos), End: astPos(b.Close.Pos), Kind: ast.ResourceBlock, Name: p.ident(b.Name)}
 	if b.Kind.Value == "actor" {
 		out.Kind = ast.ActorBlock
 	}
+	p.commas(len(b.Extends), func(i int) *lexer.Token { return b.Extends[i].Comma },
+		func(i int) lexer.Position { return b.Extends[i].Tok.Pos }, false)
 	for _, e := range b.Extends {
 		out.Extends = append(out.Extends, p.ident(e.Tok))
 	}
@@ -46,42 +63,91 @@ func (p *fileParser) convGlobal(b *pGlobal) *ast.Block {
 	return &ast.Block{Pos: astPos(b.Kw.Pos), End: astPos(b.Close.Pos), Kind: ast.GlobalBlock, Body: p.convBlockItems(b.Items)}
 }
 
+var blockKeywords = []string{"roles", "permissions", "relations"}
+
 func (p *fileParser) convBlockItems(items []*pBlockItem) []ast.BlockItem {
 	out := make([]ast.BlockItem, 0, len(items))
 	for _, it := range items {
-		switch {
-		case it.Decl != nil:
-			d := &ast.Declaration{Pos: astPos(it.Decl.Kw.Pos), Keyword: it.Decl.Kw.Value}
-			for _, s := range it.Decl.Names {
-				d.Names = append(d.Names, p.str(s.Tok))
+		if it.If != nil {
+			out = append(out, p.convShorthand(it))
+			continue
+		}
+		head := it.Head.tok()
+		kw := head.Value
+		if it.Head.Str != nil || !contains(blockKeywords, kw) {
+			hint := "a block declares roles, permissions or relations"
+			if near := nearest(kw, blockKeywords); near != "" && it.Head.Ident != nil {
+				hint = "did you mean '" + near + "'?"
 			}
-			out = append(out, d)
-		case it.Rels != nil:
-			r := &ast.Relations{Pos: astPos(it.Rels.Kw.Pos)}
+			p.errorf(head.Pos, hint, "unknown declaration %s", describe(head))
+			continue
+		}
+		switch {
+		case kw == "relations" && it.Rels != nil:
+			r := &ast.Relations{Pos: astPos(head.Pos)}
+			p.commas(len(it.Rels.Rels), func(i int) *lexer.Token { return it.Rels.Rels[i].Comma },
+				func(i int) lexer.Position { return it.Rels.Rels[i].Name.Pos }, true)
 			for _, rel := range it.Rels.Rels {
 				r.Relations = append(r.Relations, &ast.Relation{Pos: astPos(rel.Name.Pos), Name: p.name(rel.Name), Type: p.ident(rel.Type)})
 			}
 			out = append(out, r)
-		case it.Short != nil:
-			out = append(out, p.convShorthand(it.Short))
+		case kw == "relations":
+			p.errorf(it.List.Open.Pos, "write relations = { parent: Organization };", "relations are declared with { name: Type, ... }")
+		case it.Rels != nil:
+			p.errorf(it.Rels.Open.Pos, "write "+kw+` = ["a", "b"];`, "%s are declared with a list of strings", kw)
+		default:
+			d := &ast.Declaration{Pos: astPos(head.Pos), Keyword: kw}
+			for _, e := range p.list(it.List).Elems {
+				s, ok := e.(*ast.StringLit)
+				if !ok {
+					p.errorf(toLexerPos(e.Position()), "quote the name: \"viewer\"", "%s are strings", kw)
+					continue
+				}
+				d.Names = append(d.Names, s)
+			}
+			out = append(out, d)
 		}
 	}
 	return out
 }
 
-func (p *fileParser) convShorthand(s *pShorthand) *ast.Shorthand {
-	head := p.sname(&s.Head)
+func toLexerPos(p ast.Position) lexer.Position {
+	return lexer.Position{Filename: p.File, Offset: p.Offset, Line: p.Line, Column: p.Col}
+}
+
+func (p *fileParser) convShorthand(it *pBlockItem) *ast.Shorthand {
+	head := p.sname(&it.Head)
 	out := &ast.Shorthand{Pos: head.Pos, Head: head}
-	if s.Global != nil {
+	impl := it.Implier
+	if it.Role != nil {
+		// `global "role"`: the implier parsed as the name `global`.
+		if impl.Ident == nil || impl.Ident.Value != "global" {
+			hint := `an implier is one name: "owner", or global "admin"`
+			if impl.Ident != nil && nearest(impl.Ident.Value, []string{"global"}) != "" {
+				hint = "did you mean 'global'?"
+			}
+			p.errorf(it.Role.Pos, hint, "unexpected string %s", it.Role.Value)
+			return out
+		}
+		if it.OnKw != nil {
+			p.errorf(it.OnKw.Pos, "a global role is not on a relation", "unexpected 'on' after a global role")
+		}
 		out.Global = true
-		out.Implier = &ast.ShorthandName{Pos: astPos(s.GlobalRole.Pos), Name: unquote(s.GlobalRole.Value), Quoted: true}
+		out.Implier = &ast.ShorthandName{Pos: astPos(it.Role.Pos), Name: unquote(it.Role.Value), Quoted: true}
 		return out
 	}
-	out.Implier = p.sname(s.Implier)
-	if s.On != nil {
-		out.On = p.str(*s.On)
+	out.Implier = p.sname(impl)
+	if it.On != nil {
+		out.On = p.str(*it.On)
 	}
 	return out
+}
+
+func (n *pSName) tok() lexer.Token {
+	if n.Str != nil {
+		return *n.Str
+	}
+	return *n.Ident
 }
 
 func (p *fileParser) sname(n *pSName) *ast.ShorthandName {
@@ -94,6 +160,8 @@ func (p *fileParser) sname(n *pSName) *ast.ShorthandName {
 
 func (p *fileParser) convDeclare(d *pDeclare) *ast.Declare {
 	out := &ast.Declare{Pos: astPos(d.Kw.Pos), Name: p.name(d.Name)}
+	p.commas(len(d.Types), func(i int) *lexer.Token { return d.Types[i].Comma },
+		func(i int) lexer.Position { return d.Types[i].Tok.Pos }, false)
 	for _, t := range d.Types {
 		out.Types = append(out.Types, p.ident(t.Tok))
 	}
@@ -102,6 +170,7 @@ func (p *fileParser) convDeclare(d *pDeclare) *ast.Declare {
 
 func (p *fileParser) convRule(r *pRule) *ast.Rule {
 	out := &ast.Rule{Pos: astPos(r.Head.Name.Pos), End: astPos(r.Semi.Pos), Name: p.name(r.Head.Name)}
+	p.argCommas(r.Head.Args)
 	out.Params = make([]*ast.Param, 0, len(r.Head.Args))
 	for _, a := range r.Head.Args {
 		param := &ast.Param{Pos: astPos(a.Term.pos()), Term: p.term(&a.Term)}
@@ -119,37 +188,63 @@ func (p *fileParser) convRule(r *pRule) *ast.Rule {
 	return out
 }
 
+var testKeywords = []string{"setup", "assert", "assert_not"}
+
 func (p *fileParser) convTest(t *pTest) *ast.Test {
 	out := &ast.Test{Pos: astPos(t.Kw.Pos), End: astPos(t.Close.Pos), Name: p.str(t.Name)}
 	for _, it := range t.Items {
-		switch {
-		case it.Setup != nil:
+		kw := it.Kw.Value
+		want := "setup"
+		if it.Open == nil {
+			want = "assert"
+		}
+		if (it.Open != nil && kw != "setup") || (it.Open == nil && kw != "assert" && kw != "assert_not") {
+			hint := "a test holds one setup { ... } and assert / assert_not lines"
+			if near := nearest(kw, testKeywords); near != "" {
+				hint = "did you mean '" + near + "'?"
+			}
+			p.errorf(it.Kw.Pos, hint, "unexpected %s; expected '%s'", describe(it.Kw), want)
+			continue
+		}
+		if it.Open != nil {
 			if out.Setup != nil {
-				p.errorf(it.Setup.Kw.Pos, "merge the two setup blocks", "a test has at most one setup block")
+				p.errorf(it.Kw.Pos, "merge the two setup blocks", "a test has at most one setup block")
 				continue
 			}
-			s := &ast.Setup{Pos: astPos(it.Setup.Kw.Pos)}
-			for _, si := range it.Setup.Items {
-				if si.Fixture != nil {
-					id := p.name(*si.Fixture)
-					s.Fixtures = append(s.Fixtures, id)
-					s.Order = append(s.Order, id)
-					continue
-				}
-				c := p.call(si.Fact, false)
-				s.Facts = append(s.Facts, c)
-				s.Order = append(s.Order, c)
-			}
-			out.Setup = s
-		case it.Assert != nil:
-			a := &ast.Assertion{Pos: astPos(it.Assert.Kw.Pos), Negated: it.Assert.Kw.Value == "assert_not", Call: p.call(&it.Assert.Call, true)}
-			if iff := it.Assert.Iff; iff != nil {
-				a.Iff = &ast.Iff{Pos: astPos(iff.Kw.Pos), Var: p.name(iff.Var), Not: iff.Not, List: p.list(&iff.List)}
-			}
-			out.Assertions = append(out.Assertions, a)
+			out.Setup = p.convSetup(it)
+			continue
 		}
+		a := &ast.Assertion{Pos: astPos(it.Kw.Pos), Negated: kw == "assert_not", Call: p.call(it.Call, true)}
+		if iff := it.Iff; iff != nil {
+			a.Iff = &ast.Iff{Pos: astPos(iff.Kw.Pos), Var: p.name(iff.Var), Not: iff.Not, List: p.list(&iff.List)}
+		}
+		out.Assertions = append(out.Assertions, a)
 	}
 	return out
+}
+
+func (p *fileParser) convSetup(it *pTestItem) *ast.Setup {
+	s := &ast.Setup{Pos: astPos(it.Kw.Pos)}
+	for _, si := range it.Setup {
+		if si.Fixture != nil {
+			if si.Name.Value != "fixture" {
+				hint := "write fixture name; or a fact such as has_role(...);"
+				if nearest(si.Name.Value, []string{"fixture"}) != "" {
+					hint = "did you mean 'fixture'?"
+				}
+				p.errorf(si.Name.Pos, hint, "unexpected %s", describe(si.Name))
+				continue
+			}
+			id := p.name(*si.Fixture)
+			s.Fixtures = append(s.Fixtures, id)
+			s.Order = append(s.Order, id)
+			continue
+		}
+		c := p.call(&pCall{Name: si.Name, Open: *si.Open, Args: si.Args}, false)
+		s.Facts = append(s.Facts, c)
+		s.Order = append(s.Order, c)
+	}
+	return s
 }
 
 func (p *fileParser) convFixture(f *pFixture) *ast.Fixture {
@@ -160,9 +255,15 @@ func (p *fileParser) convFixture(f *pFixture) *ast.Fixture {
 	return out
 }
 
+func (p *fileParser) argCommas(args []*pParam) {
+	p.commas(len(args), func(i int) *lexer.Token { return args[i].Comma },
+		func(i int) lexer.Position { return args[i].Term.pos() }, false)
+}
+
 // call converts a call; typed arguments (x: String) are allowed only in
 // test assertions.
 func (p *fileParser) call(c *pCall, typed bool) *ast.Call {
+	p.argCommas(c.Args)
 	out := &ast.Call{Pos: astPos(c.Name.Pos), Name: p.name(c.Name), Args: make([]ast.Term, 0, len(c.Args))}
 	for _, a := range c.Args {
 		t := p.term(&a.Term)
@@ -227,18 +328,22 @@ func (p *fileParser) not(n *pNot) ast.Expr {
 	switch {
 	case a.Paren != nil:
 		return p.and(a.Paren)
-	case a.Call != nil:
-		return p.call(a.Call, false)
+	case a.Op != nil:
+		return &ast.Binary{Pos: astPos(a.Left.pos()), Op: a.Op.Value, Left: p.term(a.Left), Right: p.term(a.Right)}
 	case a.Matches != nil:
 		return &ast.Matches{Pos: astPos(a.Left.pos()), Term: p.term(a.Left), Type: p.ident(*a.Matches)}
+	case a.Left.Open != nil:
+		return p.call(&pCall{Name: *a.Left.Name, Open: *a.Left.Open, Args: a.Left.Args}, false)
 	}
-	return &ast.Binary{Pos: astPos(a.Left.pos()), Op: a.Op.Value, Left: p.term(a.Left), Right: p.term(a.Right)}
+	p.errorf(a.Left.pos(), "a condition is a call such as f(x), a comparison such as x = 1, or x matches Type",
+		"%s is not a condition", a.Left.describe())
+	return &ast.Call{Pos: astPos(a.Left.pos()), Name: &ast.Ident{Pos: astPos(a.Left.pos())}}
 }
 
 func (t *pTerm) pos() lexer.Position {
 	switch {
-	case t.Entity != nil:
-		return t.Entity.Type.Pos
+	case t.Name != nil:
+		return t.Name.Pos
 	case t.Str != nil:
 		return t.Str.Pos
 	case t.Int != nil:
@@ -249,23 +354,46 @@ func (t *pTerm) pos() lexer.Position {
 		return t.Const.Pos
 	case t.List != nil:
 		return t.List.Open.Pos
-	case t.Var != nil:
-		return t.Var.Pos
 	}
 	return lexer.Position{}
 }
 
+func (t *pTerm) describe() string {
+	switch {
+	case t.Name != nil && t.Brace == nil:
+		return "'" + t.Name.Value + "'"
+	case t.Name != nil:
+		return t.Name.Value + "{...}"
+	case t.Str != nil:
+		return "string " + t.Str.Value
+	case t.Int != nil:
+		return "integer " + t.Int.Value
+	case t.Bool != nil:
+		return t.Bool.Value
+	case t.Const != nil:
+		return t.Const.Value
+	}
+	return "a list"
+}
+
 func (p *fileParser) term(t *pTerm) ast.Term {
 	switch {
-	case t.Entity != nil:
-		out := &ast.EntityLit{Pos: astPos(t.Entity.Type.Pos), Type: p.ident(t.Entity.Type), ID: p.term(&t.Entity.ID)}
+	case t.Open != nil:
+		p.errorf(t.Name.Pos, "a call is a condition: write it on its own, joined with 'and'",
+			"a call to %s cannot be used as a value", t.Name.Value)
+		return &ast.Var{Pos: astPos(t.Name.Pos), Name: t.Name.Value}
+	case t.Brace != nil:
+		out := &ast.EntityLit{Pos: astPos(t.Name.Pos), Type: p.ident(*t.Name), ID: p.term(t.ID)}
 		switch out.ID.(type) {
 		case *ast.StringLit, *ast.IntLit, *ast.BoolLit:
 		default:
-			p.errorf(t.Entity.ID.pos(), `write the id as a string, an integer or a boolean: User{"alice"}`,
-				"the id of %s{...} must be a literal", t.Entity.Type.Value)
+			p.errorf(t.ID.pos(), `write the id as a string, an integer or a boolean: User{"alice"}`,
+				"the id of %s{...} must be a literal", t.Name.Value)
 		}
 		return out
+	case t.Name != nil:
+		id := p.name(*t.Name)
+		return &ast.Var{Pos: id.Pos, Name: id.Name}
 	case t.Str != nil:
 		return p.str(*t.Str)
 	case t.Int != nil:
@@ -278,17 +406,16 @@ func (p *fileParser) term(t *pTerm) ast.Term {
 		return &ast.BoolLit{Pos: astPos(t.Bool.Pos), Value: t.Bool.Value == "true"}
 	case t.Const != nil:
 		return &ast.ConstRef{Pos: astPos(t.Const.Pos), Name: t.Const.Value[1:]}
-	case t.List != nil:
-		return p.list(t.List)
 	}
-	id := p.name(*t.Var)
-	return &ast.Var{Pos: id.Pos, Name: id.Name}
+	return p.list(t.List)
 }
 
 func (p *fileParser) list(l *pList) *ast.List {
+	p.commas(len(l.Elems), func(i int) *lexer.Token { return l.Elems[i].Comma },
+		func(i int) lexer.Position { return l.Elems[i].Term.pos() }, true)
 	out := &ast.List{Pos: astPos(l.Open.Pos), Elems: make([]ast.Term, 0, len(l.Elems))}
 	for _, e := range l.Elems {
-		out.Elems = append(out.Elems, p.term(e))
+		out.Elems = append(out.Elems, p.term(&e.Term))
 	}
 	return out
 }

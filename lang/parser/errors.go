@@ -12,7 +12,10 @@ import (
 
 // parseWith runs one of the participle parsers over the tokens of an item.
 // On a syntax error it reports it (see syntaxError) and returns false.
-func parseWith[G any](p *fileParser, it span, pp *participle.Parser[G]) (*G, bool) {
+//
+// words are the keywords that may appear in this kind of item; an unknown
+// name close to one of them gets a "did you mean" hint.
+func parseWith[G any](p *fileParser, it span, pp *participle.Parser[G], words []string) (*G, bool) {
 	lex, err := lexer.Upgrade(&sliceLexer{toks: append(it.toks[:len(it.toks):len(it.toks)], it.eof())})
 	if err == nil {
 		var g *G
@@ -20,23 +23,22 @@ func parseWith[G any](p *fileParser, it span, pp *participle.Parser[G]) (*G, boo
 			return g, true
 		}
 	}
-	p.syntaxError(it, err)
+	p.syntaxError(it, err, words)
 	return nil, false
 }
 
 var expectRE = regexp.MustCompile(`\(expected (.*)\)$`)
 
-// keywords are the words that participle may expect; an unknown name close
-// to one of them gets a "did you mean" hint.
-var keywords = []string{
-	"actor", "resource", "global", "extends", "roles", "permissions", "relations",
-	"if", "on", "and", "or", "not", "in", "matches", "declare", "test", "fixture",
-	"setup", "assert", "assert_not", "iff",
-}
+// Keywords that may appear in each kind of item.
+var (
+	blockWords = []string{"extends", "roles", "permissions", "relations", "if", "on", "global"}
+	ruleWords  = []string{"if", "and", "or", "not", "in", "matches"}
+	testWords  = []string{"setup", "fixture", "assert", "assert_not", "iff", "not", "in"}
+)
 
 // syntaxError turns a participle error into a positioned error with a
 // message that names what was found and, where it helps, a hint.
-func (p *fileParser) syntaxError(it span, err error) {
+func (p *fileParser) syntaxError(it span, err error, words []string) {
 	var ute *participle.UnexpectedTokenError
 	if !errors.As(err, &ute) {
 		var perr participle.Error
@@ -69,6 +71,13 @@ func (p *fileParser) syntaxError(it span, err error) {
 	}
 	forgot := forgotHint(expected)
 
+	near := ""
+	if (tok.Type == tokIdent || tok.Type == tokKeyword) && prev != nil && (endsTerm(*prev) || prev.Value == ")") {
+		near = nearest(tok.Value, words)
+		if near == tok.Value {
+			near = ""
+		}
+	}
 	switch {
 	case tok.EOF() && !it.cut:
 		p.errorf(tok.Pos, "did you forget a ';' or '}'?", "hit the end of the file unexpectedly%s", want)
@@ -77,28 +86,23 @@ func (p *fileParser) syntaxError(it span, err error) {
 			forgot = "did you forget a ';' or '}'?"
 		}
 		p.errorf(tok.Pos, forgot, "unexpected %s%s", describe(it.next), want)
-	case tok.Type == tokKeyword && contains(expected, "a name"):
+	case near == "on":
+		p.errorf(tok.Pos, "did you mean 'on'?", "unexpected relation keyword '%s'", tok.Value)
+	case near != "":
+		p.errorf(tok.Pos, fmt.Sprintf("did you mean '%s'?", near), "unexpected %s%s", describe(tok), want)
+	case tok.Type == tokKeyword && tok.Value != "true" && tok.Value != "false" && prev != nil &&
+		strings.Contains("( [ , : { = == != < <= > >= in", prev.Value):
 		p.errorf(tok.Pos, fmt.Sprintf("'%s' is a reserved word and cannot be used as a name", tok.Value),
-			"unexpected reserved word '%s'%s", tok.Value, want)
-	case tok.Type == tokPunct && tok.Value == "=" && prev != nil && prev.Type == tokIdent && idx >= 2 &&
-		(it.toks[idx-2].Value == "{" || it.toks[idx-2].Value == ";"):
-		hint := "a block declares roles, permissions or relations"
-		if kw := nearest(prev.Value, []string{"roles", "permissions", "relations"}); kw != "" {
-			hint = fmt.Sprintf("did you mean '%s'?", kw)
-		}
-		p.errorf(prev.Pos, hint, "unknown declaration '%s'", prev.Value)
-	case tok.Type == tokIdent && nearestExpected(tok.Value, expected) != "":
-		kw := nearestExpected(tok.Value, expected)
-		if kw == "on" {
-			p.errorf(tok.Pos, "did you mean 'on'?", "unexpected relation keyword '%s'", tok.Value)
-		} else {
-			p.errorf(tok.Pos, fmt.Sprintf("did you mean '%s'?", kw), "unexpected '%s'%s", tok.Value, want)
-		}
+			"unexpected reserved word '%s'", tok.Value)
 	case tok.Type == tokInt && (tok.Value[0] == '-' || tok.Value[0] == '+') && prev != nil && endsTerm(*prev):
 		p.errorf(tok.Pos, "compute the value in your application and send it as a fact",
 			"arithmetic (%c) is not supported in Oso Cloud policies", tok.Value[0])
 	case tok.Type == tokIdent && prev != nil && prev.Value == "on":
 		p.errorf(tok.Pos, fmt.Sprintf("relation names are quoted: on %q", tok.Value), "unexpected %s%s", describe(tok), want)
+	case tok.Type == tokPunct && isComparison(tok.Value) && prev != nil && endsTerm(*prev):
+		p.errorf(tok.Pos, "comparisons do not chain; join them with 'and': x = y and y = z", "unexpected '%s'%s", tok.Value, want)
+	case tok.Type == tokString && prev != nil && prev.Value == "matches":
+		p.errorf(tok.Pos, "matches takes a type name: x matches User", "unexpected %s%s", describe(tok), want)
 	default:
 		hint := ""
 		if forgot != "" && prev != nil && tok.Pos.Line > prev.Pos.Line {
@@ -106,6 +110,14 @@ func (p *fileParser) syntaxError(it span, err error) {
 		}
 		p.errorf(tok.Pos, hint, "unexpected %s%s", describe(tok), want)
 	}
+}
+
+func isComparison(op string) bool {
+	switch op {
+	case "=", "==", "!=", "<", "<=", ">", ">=":
+		return true
+	}
+	return false
 }
 
 // clampPos keeps an error position inside the item's text.
@@ -130,29 +142,138 @@ func forgotHint(expected []string) string {
 	return ""
 }
 
-// splitExpected turns participle's EBNF expectation (`";" | "if"`,
-// `<ident>`) into readable alternatives.
+// splitExpected turns participle's EBNF expectation (`";"`, `PTerm`,
+// `<ident> ","?`, `("{" PSetupItem* "}") | (PCall PIff? ";")`) into the
+// readable alternatives that may come first.
 func splitExpected(s string) []string {
 	var out []string
-	for _, alt := range strings.Split(s, " | ") {
-		alt = strings.TrimSpace(alt)
-		switch {
-		case alt == "<ident>" || alt == "Ident":
-			alt = "a name"
-		case alt == "<string>" || alt == "String":
-			alt = "a string"
-		case alt == "<int>" || alt == "Int":
-			alt = "an integer"
-		case strings.HasPrefix(alt, `"`) && strings.HasSuffix(alt, `"`) && len(alt) >= 2:
-			alt = "'" + alt[1:len(alt)-1] + "'"
-		default:
-			continue // a whole sub-production: not useful to show
-		}
+	for _, alt := range firstSet(ebnfTokens(s)) {
 		if !contains(out, alt) {
 			out = append(out, alt)
 		}
 	}
 	return out
+}
+
+// ebnfTokens splits participle's EBNF text into parentheses, '|',
+// literals and names (with their ?, * or + suffix).
+func ebnfTokens(s string) []string {
+	var toks []string
+	for i := 0; i < len(s); {
+		switch c := s[i]; {
+		case c == ' ':
+			i++
+		case c == '(' || c == ')' || c == '|':
+			toks = append(toks, s[i:i+1])
+			i++
+		case c == '"':
+			j := strings.IndexByte(s[i+1:], '"')
+			if j < 0 {
+				return toks
+			}
+			end := i + j + 2
+			for end < len(s) && strings.IndexByte("?*+", s[end]) >= 0 {
+				end++
+			}
+			toks = append(toks, s[i:end])
+			i = end
+		default:
+			j := i
+			for j < len(s) && strings.IndexByte(" ()|", s[j]) < 0 {
+				j++
+			}
+			toks = append(toks, s[i:j])
+			i = j
+		}
+	}
+	return toks
+}
+
+// firstSet returns what can come first in a sequence of EBNF tokens.
+func firstSet(toks []string) []string {
+	var out []string
+	depth, altStart, seqDone := 0, true, false
+	for i := 0; i < len(toks); i++ {
+		t := toks[i]
+		switch {
+		case t == "|":
+			if depth == 0 {
+				altStart, seqDone = true, false
+			}
+			continue
+		case t == ")":
+			depth--
+			continue
+		}
+		if depth > 0 || seqDone || !altStart {
+			if t == "(" {
+				depth++
+			}
+			continue
+		}
+		if t == "(" {
+			// A group: what starts it starts the sequence.
+			j, d := i+1, 1
+			for ; j < len(toks) && d > 0; j++ {
+				if toks[j] == "(" {
+					d++
+				} else if toks[j] == ")" {
+					d--
+				}
+			}
+			out = append(out, firstSet(toks[i+1:j-1])...)
+			i = j - 1
+			optional := j < len(toks) && (toks[j] == "?" || toks[j] == "*")
+			if !optional {
+				seqDone = true
+			}
+			continue
+		}
+		base := strings.TrimRight(t, "?*+")
+		if name := readable(base); name != "" {
+			out = append(out, name)
+		}
+		if base == t || strings.HasSuffix(t, "+") {
+			seqDone = true
+		}
+	}
+	return out
+}
+
+// readable names one EBNF element for an error message.
+func readable(e string) string {
+	switch {
+	case e == "<ident>":
+		return "a name"
+	case e == "<string>":
+		return "a string"
+	case e == "<int>":
+		return "an integer"
+	case strings.HasPrefix(e, `"`) && len(e) >= 2:
+		return "'" + e[1:len(e)-1] + "'"
+	}
+	return firstOf[e]
+}
+
+// firstOf names what a production of the grammar starts with.
+var firstOf = map[string]string{
+	"PName":      "a name",
+	"PParam":     "an argument",
+	"PElem":      "a value",
+	"PCall":      "a call",
+	"PTerm":      "a value",
+	"PList":      "'['",
+	"PAnd":       "a condition",
+	"POr":        "a condition",
+	"PNot":       "a condition",
+	"PAtom":      "a condition",
+	"PBlockItem": "a block item",
+	"PSName":     "a name or a string",
+	"PSetupItem": "a fact or 'fixture'",
+	"PTestItem":  "'assert' or 'setup'",
+	"PIff":       "'iff'",
+	"PRelation":  "a relation",
+	"PRelations": "'{'",
 }
 
 func contains(list []string, s string) bool {
@@ -191,20 +312,6 @@ func describe(t lexer.Token) string {
 		return "'" + t.Value + "'"
 	}
 	return "'" + t.Value + "'"
-}
-
-// nearestExpected returns the expected keyword closest to word, if close.
-func nearestExpected(word string, expected []string) string {
-	var kws []string
-	for _, e := range expected {
-		if strings.HasPrefix(e, "'") {
-			kw := strings.Trim(e, "'")
-			if contains(keywords, kw) {
-				kws = append(kws, kw)
-			}
-		}
-	}
-	return nearest(word, kws)
 }
 
 // nearest returns the candidate closest to word by edit distance, if it is

@@ -10,13 +10,20 @@ import (
 // The participle grammar. One parser per kind of top-level item: Parse
 // splits a file into items itself (so that one broken item does not hide the
 // errors in the next) and hands each item's tokens to the matching parser.
-// These structs never leave the package; convert.go turns them into ast
-// nodes.
+//
+// The grammar is LL(1) and participle runs with no lookahead, so a
+// production commits as soon as it has consumed a token and a syntax error
+// points at the token that is actually wrong. To stay LL(1) some choices are
+// left to convert.go: a block item is `name = ...` or `name if ...` and
+// convert.go checks the name; a term followed by `(` is a call, and
+// convert.go checks that calls appear only where a condition can; list
+// elements carry their optional ',' and convert.go checks the commas.
+// These structs never leave the package.
 
 type pBlock struct {
 	Kind    lexer.Token   `parser:"@('actor' | 'resource')"`
 	Name    lexer.Token   `parser:"@Ident"`
-	Extends []*pName      `parser:"('extends' @@ (',' @@)*)?"`
+	Extends []*pName      `parser:"('extends' @@+)?"`
 	Items   []*pBlockItem `parser:"'{' @@*"`
 	Close   lexer.Token   `parser:"@'}'"`
 }
@@ -28,40 +35,34 @@ type pGlobal struct {
 }
 
 type pName struct {
-	Tok lexer.Token `parser:"@Ident"`
+	Tok   lexer.Token  `parser:"@Ident"`
+	Comma *lexer.Token `parser:"@','?"`
 }
 
-type pString struct {
-	Tok lexer.Token `parser:"@String"`
-}
-
+// pBlockItem is `roles = [...];`, `relations = {...};` or a shorthand rule
+// `head if [global] implier [on "relation"];`.
 type pBlockItem struct {
-	Decl  *pDecl      `parser:"  @@"`
-	Rels  *pRelations `parser:"| @@"`
-	Short *pShorthand `parser:"| @@"`
-}
-
-type pDecl struct {
-	Kw    lexer.Token `parser:"@('roles' | 'permissions') '='"`
-	Names []*pString  `parser:"'[' (@@ (',' @@)* ','?)? ']' ';'"`
+	Head    pSName       `parser:"@@"`
+	Eq      *lexer.Token `parser:"( @'='"`
+	List    *pList       `parser:"  ( @@"`
+	Rels    *pRelations  `parser:"  | @@ )"`
+	If      *lexer.Token `parser:"| @'if'"`
+	Implier *pSName      `parser:"  @@"`
+	Role    *lexer.Token `parser:"  @String?"`
+	OnKw    *lexer.Token `parser:"  ( @'on'"`
+	On      *lexer.Token `parser:"    @String )? )"`
+	Semi    lexer.Token  `parser:"@';'"`
 }
 
 type pRelations struct {
-	Kw   lexer.Token  `parser:"@'relations' '=' '{'"`
-	Rels []*pRelation `parser:"(@@ (',' @@)* ','?)? '}' ';'"`
+	Open lexer.Token  `parser:"@'{'"`
+	Rels []*pRelation `parser:"@@* '}'"`
 }
 
 type pRelation struct {
-	Name lexer.Token `parser:"@Ident ':'"`
-	Type lexer.Token `parser:"@Ident"`
-}
-
-type pShorthand struct {
-	Head       pSName       `parser:"@@ 'if'"`
-	Global     *lexer.Token `parser:"( @'global'"`
-	GlobalRole *lexer.Token `parser:"  @String"`
-	Implier    *pSName      `parser:"| @@"`
-	On         *lexer.Token `parser:"  ('on' @String)? ) ';'"`
+	Name  lexer.Token  `parser:"@Ident ':'"`
+	Type  lexer.Token  `parser:"@Ident"`
+	Comma *lexer.Token `parser:"@','?"`
 }
 
 type pSName struct {
@@ -78,7 +79,7 @@ type pRule struct {
 type pDeclare struct {
 	Kw    lexer.Token `parser:"@'declare'"`
 	Name  lexer.Token `parser:"@Ident '('"`
-	Types []*pName    `parser:"(@@ (',' @@)*)? ')' ';'"`
+	Types []*pName    `parser:"@@* ')' ';'"`
 }
 
 type pTest struct {
@@ -88,19 +89,21 @@ type pTest struct {
 	Close lexer.Token  `parser:"@'}'"`
 }
 
+// pTestItem is `setup { ... }` or `assert[_not] call [iff ...];`.
 type pTestItem struct {
-	Setup  *pSetup  `parser:"  @@"`
-	Assert *pAssert `parser:"| @@"`
+	Kw    lexer.Token   `parser:"@Ident"`
+	Open  *lexer.Token  `parser:"( @'{'"`
+	Setup []*pSetupItem `parser:"  @@* '}'"`
+	Call  *pCall        `parser:"| @@"`
+	Iff   *pIff         `parser:"  @@? ';' )"`
 }
 
-type pSetup struct {
-	Kw    lexer.Token   `parser:"@'setup' '{'"`
-	Items []*pSetupItem `parser:"@@* '}'"`
-}
-
+// pSetupItem is `fixture name;` or a fact `name(args);`.
 type pSetupItem struct {
-	Fixture *lexer.Token `parser:"( 'fixture' @Ident"`
-	Fact    *pCall       `parser:"| @@ ) ';'"`
+	Name    lexer.Token  `parser:"@Ident"`
+	Fixture *lexer.Token `parser:"( @Ident"`
+	Open    *lexer.Token `parser:"| @'('"`
+	Args    []*pParam    `parser:"  @@* ')' ) ';'"`
 }
 
 type pFixture struct {
@@ -108,12 +111,6 @@ type pFixture struct {
 	Name  lexer.Token `parser:"@Ident '{'"`
 	Facts []*pCall    `parser:"(@@ ';')*"`
 	Close lexer.Token `parser:"@'}'"`
-}
-
-type pAssert struct {
-	Kw   lexer.Token `parser:"@('assert' | 'assert_not')"`
-	Call pCall       `parser:"@@"`
-	Iff  *pIff       `parser:"@@? ';'"`
 }
 
 type pIff struct {
@@ -139,46 +136,52 @@ type pNot struct {
 	Atom *pAtom       `parser:"| @@ )"`
 }
 
+// pAtom is a parenthesised expression, a comparison, `t matches Type`, or
+// a bare term, which convert.go accepts only when it is a call.
 type pAtom struct {
 	Paren   *pAnd        `parser:"  '(' @@ ')'"`
-	Call    *pCall       `parser:"| @@"`
 	Left    *pTerm       `parser:"| @@ ("`
-	Op      *lexer.Token `parser:"      @('=' | '==' | '!=' | '<=' | '>=' | '<' | '>' | 'in')"`
-	Right   *pTerm       `parser:"      @@"`
-	Matches *lexer.Token `parser:"    | 'matches' @Ident )"`
+	Op      *lexer.Token `parser:"    @('=' | '==' | '!=' | '<=' | '>=' | '<' | '>' | 'in')"`
+	Right   *pTerm       `parser:"    @@"`
+	Matches *lexer.Token `parser:"  | 'matches' @Ident )?"`
 }
 
 type pCall struct {
-	Name lexer.Token `parser:"@Ident '('"`
-	Args []*pParam   `parser:"(@@ (',' @@)*)? ')'"`
+	Name lexer.Token `parser:"@Ident"`
+	Open lexer.Token `parser:"@'('"`
+	Args []*pParam   `parser:"@@* ')'"`
 }
 
-// pParam is a call argument; only rule heads and test assertions accept
-// the `parser:": Type"` part, which convert.go checks.
+// pParam is a call argument with its optional `: Type` (only rule heads and
+// test assertions accept one) and its ','.
 type pParam struct {
 	Term  pTerm        `parser:"@@"`
 	Colon *lexer.Token `parser:"(@':'"`
 	Type  *lexer.Token `parser:" @Ident)?"`
+	Comma *lexer.Token `parser:"@','?"`
 }
 
 type pTerm struct {
-	Entity *pEntity     `parser:"  @@"`
-	Str    *lexer.Token `parser:"| @String"`
-	Int    *lexer.Token `parser:"| @Int"`
-	Bool   *lexer.Token `parser:"| @('true' | 'false')"`
-	Const  *lexer.Token `parser:"| @Const"`
-	List   *pList       `parser:"| @@"`
-	Var    *lexer.Token `parser:"| @Ident"`
-}
-
-type pEntity struct {
-	Type lexer.Token `parser:"@Ident '{'"`
-	ID   pTerm       `parser:"@@ '}'"`
+	Name  *lexer.Token `parser:"(  @Ident"`
+	Open  *lexer.Token `parser:"   ( @'('"`
+	Args  []*pParam    `parser:"     @@* ')'"`
+	Brace *lexer.Token `parser:"   | @'{'"`
+	ID    *pTerm       `parser:"     @@ '}' )?"`
+	Str   *lexer.Token `parser:"| @String"`
+	Int   *lexer.Token `parser:"| @Int"`
+	Bool  *lexer.Token `parser:"| @('true' | 'false')"`
+	Const *lexer.Token `parser:"| @Const"`
+	List  *pList       `parser:"| @@ )"`
 }
 
 type pList struct {
 	Open  lexer.Token `parser:"@'['"`
-	Elems []*pTerm    `parser:"(@@ (',' @@)* ','?)? ']'"`
+	Elems []*pElem    `parser:"@@* ']'"`
+}
+
+type pElem struct {
+	Term  pTerm        `parser:"@@"`
+	Comma *lexer.Token `parser:"@','?"`
 }
 
 // grammar holds one participle parser per kind of top-level item. It is
@@ -193,12 +196,10 @@ type grammar struct {
 	fixture *participle.Parser[pFixture]
 }
 
-// lookahead is how many tokens a failed alternative may consume before
-// participle commits to it; 3 covers `parser:"name("`, `parser:"Type{"` and `parser:"roles ="`.
-const lookahead = 3
-
 func build[G any]() (*participle.Parser[G], error) {
-	return participle.Build[G](participle.Lexer(definition{}), participle.UseLookahead(lookahead))
+	// No lookahead: the grammar is LL(1), and committing early gives errors
+	// at the right token.
+	return participle.Build[G](participle.Lexer(definition{}), participle.UseLookahead(0))
 }
 
 // loadGrammar builds the parsers on first use.

@@ -77,6 +77,7 @@ type fileParser struct {
 	file     *ast.File
 	errs     ast.ErrorList
 	maxDepth int
+	mark     int // len(errs) when the current item started
 }
 
 func (p *fileParser) errorf(pos lexer.Position, hint, format string, args ...any) {
@@ -115,7 +116,7 @@ func split(toks []lexer.Token) []span {
 	loop:
 		for ; j < n; j++ {
 			t := toks[j]
-			if j > start && (startsItem(toks, j) || garbage && toks[j].Type == tokIdent && toks[j].Pos.Line > toks[j-1].Pos.Line && depth == 0) {
+			if j > start && (startsItem(toks, j) || !braced && depth == 0 && startsRule(toks, j, garbage)) {
 				break
 			}
 			if t.Type != tokPunct {
@@ -184,6 +185,18 @@ func startsItem(toks []lexer.Token, i int) bool {
 	return false
 }
 
+// startsRule reports whether toks[i], at depth 0 of a rule, starts a new
+// rule on its own line: `name(` right after something that ends a term
+// cannot continue the current rule, which therefore lacks its ';'. After
+// garbage any name at the start of a line starts a new item.
+func startsRule(toks []lexer.Token, i int, garbage bool) bool {
+	t := toks[i]
+	if t.Type != tokIdent || t.Pos.Line == toks[i-1].Pos.Line {
+		return false
+	}
+	return garbage || toks[i+1].Value == "(" && endsTerm(toks[i-1])
+}
+
 // item parses one top-level item and appends it to the file.
 func (p *fileParser) item(it span) {
 	toks := it.toks
@@ -192,9 +205,11 @@ func (p *fileParser) item(it span) {
 			return // reported by the scanner
 		}
 	}
-	if p.unsupported(toks) || p.tooDeep(toks) {
+	inBlock := toks[0].Type == tokIdent && (toks[0].Value == "actor" || toks[0].Value == "resource" || toks[0].Value == "global")
+	if p.unsupported(toks, inBlock) || p.tooDeep(toks) {
 		return
 	}
+	p.mark = len(p.errs)
 	first := toks[0]
 	var second lexer.Token
 	if len(toks) > 1 {
@@ -219,34 +234,39 @@ func (p *fileParser) item(it span) {
 	case isBracedStart(append(toks[:1:1], second), 0):
 		switch first.Value {
 		case "actor", "resource":
-			if b, ok := parseWith(p, it, p.g.block); ok {
+			if b, ok := parseWith(p, it, p.g.block, blockWords); ok {
 				p.add(p.convBlock(b))
 			}
 		case "global":
-			if b, ok := parseWith(p, it, p.g.global); ok {
+			if b, ok := parseWith(p, it, p.g.global, blockWords); ok {
 				p.add(p.convGlobal(b))
 			}
 		default:
 			if second.Value == "fixture" {
-				if f, ok := parseWith(p, it, p.g.fixture); ok {
+				if f, ok := parseWith(p, it, p.g.fixture, testWords); ok {
 					p.add(p.convFixture(f))
 				}
-			} else if t, ok := parseWith(p, it, p.g.test); ok {
+			} else if t, ok := parseWith(p, it, p.g.test, testWords); ok {
 				p.add(p.convTest(t))
 			}
 		}
 	case first.Value == "declare" && second.Type == tokIdent:
-		if d, ok := parseWith(p, it, p.g.declare); ok {
+		if d, ok := parseWith(p, it, p.g.declare, nil); ok {
 			p.add(p.convDeclare(d))
 		}
 	default:
-		if r, ok := parseWith(p, it, p.g.rule); ok {
+		if r, ok := parseWith(p, it, p.g.rule, ruleWords); ok {
 			p.add(p.convRule(r))
 		}
 	}
 }
 
+// add appends a converted item to the file, unless converting it reported
+// an error: the file then holds only items that are whole.
 func (p *fileParser) add(item ast.Item) {
+	if len(p.errs) > p.mark {
+		return
+	}
 	p.file.Items = append(p.file.Items, item)
 }
 
@@ -264,7 +284,7 @@ var unsupportedWords = map[string]string{
 // unsupported reports constructs of open-source Polar that Oso Cloud does
 // not accept, with a message that says so. It returns true when it reported
 // anything; the item is then not parsed.
-func (p *fileParser) unsupported(toks []lexer.Token) bool {
+func (p *fileParser) unsupported(toks []lexer.Token, inBlock bool) bool {
 	found := false
 	for i, t := range toks {
 		switch t.Type {
@@ -294,7 +314,7 @@ func (p *fileParser) unsupported(toks []lexer.Token) bool {
 					"arithmetic (%s) is not supported in Oso Cloud policies", t.Value)
 				found = true
 			case "{":
-				if i > 0 && !braceAllowed(toks, i) {
+				if i > 0 && !braceAllowed(toks, i, inBlock) {
 					p.errorf(t.Pos, `keep attributes as facts, e.g. has_status(issue, "open"); an entity is written Type{"id"}`,
 						"dictionaries are not supported in Oso Cloud policies")
 					found = true
@@ -306,8 +326,9 @@ func (p *fileParser) unsupported(toks []lexer.Token) bool {
 }
 
 // braceAllowed reports whether the '{' at toks[i] opens something Polar
-// has: a block, a test, `setup {`, `relations = {` or an entity literal.
-func braceAllowed(toks []lexer.Token, i int) bool {
+// has: a block, a test, `setup {`, an entity literal, or in a block
+// `relations = {` (any `name = {` there, which convert.go checks).
+func braceAllowed(toks []lexer.Token, i int, inBlock bool) bool {
 	prev := toks[i-1]
 	switch prev.Type {
 	case tokIdent:
@@ -315,7 +336,7 @@ func braceAllowed(toks []lexer.Token, i int) bool {
 	case tokString:
 		return i >= 2 && toks[i-2].Value == "test"
 	}
-	return prev.Value == "=" && i >= 2 && toks[i-2].Value == "relations"
+	return inBlock && prev.Value == "=" && i >= 2 && toks[i-2].Type == tokIdent
 }
 
 // tooDeep reports (and returns true) when the item nests deeper than the
