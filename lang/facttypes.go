@@ -350,18 +350,22 @@ func declTypes(d *ast.Declare) string {
 }
 
 // simplify removes duplicate tuples and tuples another one subsumes, and
-// sorts the rest.
+// sorts the rest. A tuple is subsumed when a tuple made of, position by
+// position, the same type, a supertype, an abstract type or "" exists; the
+// candidates are looked up instead of comparing every pair.
 func (c *checker) simplify(ts []FactType) []FactType {
-	var out []FactType
-	for i, t := range ts {
-		subsumed := false
-		for j, u := range ts {
-			if i != j && c.subsumes(u, t) && (!c.subsumes(t, u) || j < i) {
-				subsumed = true
-				break
-			}
+	key := func(t FactType) string { return strings.Join(t, "\x00") }
+	seen := make(map[string]bool, len(ts))
+	uniq := ts[:0:0]
+	for _, t := range ts {
+		if k := key(t); !seen[k] {
+			seen[k] = true
+			uniq = append(uniq, t)
 		}
-		if !subsumed {
+	}
+	var out []FactType
+	for _, t := range uniq {
+		if !c.subsumed(t, seen, key(t)) {
 			out = append(out, t)
 		}
 	}
@@ -369,15 +373,65 @@ func (c *checker) simplify(ts []FactType) []FactType {
 	return out
 }
 
-// subsumes reports whether every fact that fits b also fits a.
-func (c *checker) subsumes(a, b FactType) bool {
-	for i := range a {
-		if a[i] == "" {
-			continue
+// subsumed reports whether another tuple of seen (keyed by key) accepts
+// every fact t accepts.
+func (c *checker) subsumed(t FactType, seen map[string]bool, self string) bool {
+	cands := make([][]string, len(t))
+	for i, typ := range t {
+		cands[i] = c.widerTypes(typ)
+	}
+	idx := make([]int, len(t))
+	parts := make([]string, len(t))
+	for {
+		for i := range t {
+			parts[i] = cands[i][idx[i]]
 		}
-		if b[i] == "" || !c.prog.TypeMatches(b[i], a[i]) {
+		if k := strings.Join(parts, "\x00"); k != self && seen[k] {
+			return true
+		}
+		i := 0
+		for ; i < len(idx); i++ {
+			idx[i]++
+			if idx[i] < len(cands[i]) {
+				break
+			}
+			idx[i] = 0
+		}
+		if i == len(idx) {
 			return false
 		}
 	}
-	return true
+}
+
+// widerTypes returns typ and every type constraint a value of type typ
+// satisfies: its supertypes, the abstract types it belongs to, and "".
+func (c *checker) widerTypes(typ string) []string {
+	if typ == "" {
+		return []string{""}
+	}
+	out := []string{typ, ""}
+	if term.IsPrimitiveType(typ) {
+		return out
+	}
+	var walk func(b *block, depth int)
+	walk = func(b *block, depth int) {
+		if depth > len(c.blockOrder) {
+			return
+		}
+		for _, s := range b.supers {
+			if !slices.Contains(out, s.name) {
+				out = append(out, s.name)
+			}
+			walk(s, depth+1)
+		}
+	}
+	if b := c.blocks[typ]; b != nil {
+		walk(b, 0)
+	}
+	for _, abstract := range []string{AbstractActor, AbstractResource} {
+		if abstract != typ && c.prog.TypeMatches(typ, abstract) {
+			out = append(out, abstract)
+		}
+	}
+	return out
 }
