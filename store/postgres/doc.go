@@ -1,0 +1,17 @@
+// Package postgres is Castellan's production store: PostgreSQL holds the
+// facts, a change log, policy versions and API keys (schema in package
+// migrations), and every Store keeps the same in-memory indexed fact set as
+// store/memory, following the change log, so a check does no SQL.
+//
+// A write is one transaction: it bumps the revision counter (whose row lock
+// serializes writers, so revisions commit in order), deletes and inserts
+// facts (large inserts through COPY), appends what actually changed to the
+// change log, and announces the revision with pg_notify. Open loads every
+// fact into the index in one repeatable-read transaction; a follower
+// goroutine then listens for notifications on its own connection and reads
+// the change log (also every PollInterval, in case a notification is lost),
+// applying it one revision at a time. Two stores on one database see each
+// other's writes this way. When PostgreSQL is unreachable, snapshots keep
+// answering from the index, writes fail with store.ErrUnavailable, and the
+// follower reconnects with backoff.
+package postgres

@@ -1,0 +1,299 @@
+package postgres
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/castellan-authz/castellan/lang/term"
+	"github.com/castellan-authz/castellan/store"
+)
+
+// querier is what catch-up reads with: the pool or the follower's
+// connection.
+type querier interface {
+	Query(ctx context.Context, sql string, args ...any) (pgx.Rows, error)
+	QueryRow(ctx context.Context, sql string, args ...any) pgx.Row
+}
+
+// load fills the empty index with every stored fact, read in one
+// repeatable-read transaction together with the head revision.
+func (s *Store) load(ctx context.Context) error {
+	tx, err := s.pool.BeginTx(ctx, pgx.TxOptions{IsoLevel: pgx.RepeatableRead, AccessMode: pgx.ReadOnly})
+	if err != nil {
+		return unavailable(ctx, fmt.Errorf("loading facts: %w", err))
+	}
+	defer tx.Rollback(context.Background())
+	var head int64
+	if err := tx.QueryRow(ctx, "SELECT revision FROM castellan_head").Scan(&head); err != nil {
+		return unavailable(ctx, fmt.Errorf("loading facts: %w", err))
+	}
+	if head == 0 {
+		return nil
+	}
+	itx, err := s.idx.Begin(uint64(head))
+	if err != nil {
+		return err
+	}
+	// The index Tx cannot be rolled back; on error the index is thrown
+	// away with the store, so commit whatever was read.
+	defer itx.Commit()
+	rows, err := tx.Query(ctx, "SELECT predicate, arg_types, arg_ids FROM facts ORDER BY id")
+	if err != nil {
+		return unavailable(ctx, fmt.Errorf("loading facts: %w", err))
+	}
+	defer rows.Close()
+	var f term.Fact
+	var types, ids []string
+	for rows.Next() {
+		if err := rows.Scan(&f.Predicate, &types, &ids); err != nil {
+			return fmt.Errorf("loading facts: %w", err)
+		}
+		f.Args = toValues(f.Args[:0], types, ids)
+		itx.Insert(f)
+	}
+	if err := rows.Err(); err != nil {
+		return unavailable(ctx, fmt.Errorf("loading facts: %w", err))
+	}
+	s.noteHead(uint64(head))
+	return nil
+}
+
+func toValues(dst []term.Value, types, ids []string) []term.Value {
+	for i := range types {
+		dst = append(dst, term.Value{Type: types[i], ID: ids[i]})
+	}
+	return dst
+}
+
+// follow keeps the index up to date until ctx ends: it listens for
+// notifications on its own connection and reads the change log when one
+// arrives or every PollInterval, reconnecting with backoff when the
+// connection is lost.
+func (s *Store) follow(ctx context.Context) {
+	defer close(s.done)
+	backoff := 50 * time.Millisecond
+	for ctx.Err() == nil {
+		connected, err := s.listen(ctx)
+		s.connected.Store(false)
+		if ctx.Err() != nil {
+			return
+		}
+		if connected {
+			backoff = 50 * time.Millisecond
+		}
+		s.log.Warn().Err(err).Dur("retry_in", backoff).Msg("change log follower disconnected")
+		select {
+		case <-ctx.Done():
+			return
+		case <-time.After(backoff):
+		}
+		backoff = min(2*backoff, 5*time.Second)
+	}
+}
+
+// listen runs one connection of the follower. connected reports whether
+// it got as far as listening.
+func (s *Store) listen(ctx context.Context) (connected bool, err error) {
+	conn, err := pgx.ConnectConfig(ctx, s.connCfg)
+	if err != nil {
+		return false, err
+	}
+	defer conn.Close(context.Background())
+	if _, err := conn.Exec(ctx, "LISTEN "+channel); err != nil {
+		return false, err
+	}
+	for {
+		if err := s.catchUp(ctx, conn); err != nil {
+			return true, err
+		}
+		s.connected.Store(true)
+		wctx, cancel := context.WithTimeout(ctx, s.opts.PollInterval)
+		_, err := conn.WaitForNotification(wctx)
+		cancel()
+		if err != nil && ctx.Err() == nil && !errors.Is(err, context.DeadlineExceeded) && !pgconnTimeout(err) {
+			return true, err
+		}
+		if ctx.Err() != nil {
+			return true, ctx.Err()
+		}
+	}
+}
+
+// pgconnTimeout reports whether err is pgx's report of a timed-out wait.
+func pgconnTimeout(err error) bool {
+	var t interface{ Timeout() bool }
+	return errors.As(err, &t) && t.Timeout()
+}
+
+// catchUp applies the change log up to the database head.
+func (s *Store) catchUp(ctx context.Context, q querier) error {
+	s.applyMu.Lock()
+	defer s.applyMu.Unlock()
+	return s.catchUpLocked(ctx, q)
+}
+
+// pending is a change read from the log, not yet applied.
+type pending struct {
+	op   store.ChangeOp
+	fact term.Fact
+}
+
+// catchUpLocked reads the head, then every change after the index's
+// revision up to it, and applies them one revision at a time: a revision
+// is applied only once all its changes were read. Callers hold applyMu.
+func (s *Store) catchUpLocked(ctx context.Context, q querier) error {
+	var head int64
+	if err := q.QueryRow(ctx, "SELECT revision FROM castellan_head").Scan(&head); err != nil {
+		return err
+	}
+	s.noteHead(uint64(head))
+	cur := s.idx.Revision()
+	if uint64(head) <= cur {
+		return nil
+	}
+	rows, err := q.Query(ctx, `SELECT revision, op, predicate, arg_types, arg_ids FROM changes
+		WHERE revision > $1 AND revision <= $2 ORDER BY revision, id`, int64(cur), head)
+	if err != nil {
+		return err
+	}
+	defer rows.Close()
+	var (
+		buf        []pending
+		bufRev     int64
+		rev        int64
+		op         int16
+		pred       string
+		types, ids []string
+	)
+	for rows.Next() {
+		if err := rows.Scan(&rev, &op, &pred, &types, &ids); err != nil {
+			return err
+		}
+		if rev != bufRev && len(buf) > 0 {
+			if err := s.applyPending(uint64(bufRev), buf); err != nil {
+				return err
+			}
+			buf = buf[:0]
+		}
+		bufRev = rev
+		buf = append(buf, pending{op: store.ChangeOp(op), fact: term.Fact{Predicate: pred, Args: toValues(nil, types, ids)}})
+	}
+	if err := rows.Err(); err != nil {
+		return err
+	}
+	if len(buf) > 0 {
+		if err := s.applyPending(uint64(bufRev), buf); err != nil {
+			return err
+		}
+	}
+	if s.idx.Revision() < uint64(head) { // revisions without changes
+		if err := s.idx.Apply(uint64(head), nil); err != nil {
+			return err
+		}
+		s.broadcast()
+	}
+	return nil
+}
+
+func (s *Store) applyPending(rev uint64, changes []pending) error {
+	tx, err := s.idx.Begin(rev)
+	if err != nil {
+		return err
+	}
+	for _, c := range changes {
+		if c.op == store.OpInsert {
+			tx.Insert(c.fact)
+		} else {
+			tx.Delete(term.Pattern{Predicate: c.fact.Predicate, Args: c.fact.Args})
+		}
+	}
+	tx.Commit()
+	s.broadcast()
+	return nil
+}
+
+// broadcast wakes the snapshots waiting for the index to advance.
+func (s *Store) broadcast() {
+	s.advMu.Lock()
+	close(s.advanced)
+	s.advanced = make(chan struct{})
+	s.advMu.Unlock()
+}
+
+func (s *Store) advancedCh() <-chan struct{} {
+	s.advMu.Lock()
+	defer s.advMu.Unlock()
+	return s.advanced
+}
+
+// Snapshot returns a view of the index (see store.Store). When the index
+// has not reached c.AtLeast it reads the change log itself and waits for
+// the follower, up to Options.WaitTimeout or the end of ctx, then fails
+// with store.ErrRevisionUnavailable. While the database is unreachable,
+// Snapshot keeps answering from the index at the revision it has.
+func (s *Store) Snapshot(ctx context.Context, c store.Consistency) (store.Snapshot, error) {
+	if err := s.check(); err != nil {
+		return nil, err
+	}
+	if c.AtLeast <= s.idx.Revision() {
+		return s.idx.Snapshot(), nil
+	}
+	wctx, cancel := context.WithTimeout(ctx, s.opts.WaitTimeout)
+	defer cancel()
+	tick := time.NewTicker(25 * time.Millisecond)
+	defer tick.Stop()
+	for {
+		adv := s.advancedCh()
+		if err := s.catchUp(wctx, s.pool); err != nil && wctx.Err() == nil {
+			s.log.Debug().Err(err).Msg("catching up for a snapshot")
+		}
+		if c.AtLeast <= s.idx.Revision() {
+			return s.idx.Snapshot(), nil
+		}
+		select {
+		case <-adv:
+		case <-tick.C:
+		case <-wctx.Done():
+			return nil, fmt.Errorf("revision %d requested, the index is at %d: %w (%w)", c.AtLeast, s.idx.Revision(), store.ErrRevisionUnavailable, wctx.Err())
+		}
+	}
+}
+
+// Changes reads the change log from the database (see store.Store).
+func (s *Store) Changes(ctx context.Context, since store.Revision, limit int) ([]store.Change, error) {
+	if err := s.check(); err != nil {
+		return nil, err
+	}
+	sql := `SELECT revision, op, predicate, arg_types, arg_ids FROM changes WHERE revision > $1 ORDER BY revision, id`
+	args := []any{int64(since)}
+	if limit > 0 {
+		sql += " LIMIT $2"
+		args = append(args, limit)
+	}
+	rows, err := s.pool.Query(ctx, sql, args...)
+	if err != nil {
+		return nil, unavailable(ctx, fmt.Errorf("reading changes: %w", err))
+	}
+	defer rows.Close()
+	var out []store.Change
+	var (
+		rev        int64
+		op         int16
+		pred       string
+		types, ids []string
+	)
+	for rows.Next() {
+		if err := rows.Scan(&rev, &op, &pred, &types, &ids); err != nil {
+			return nil, fmt.Errorf("reading changes: %w", err)
+		}
+		out = append(out, store.Change{Revision: uint64(rev), Op: store.ChangeOp(op), Fact: term.Fact{Predicate: pred, Args: toValues(nil, types, ids)}})
+	}
+	if err := rows.Err(); err != nil {
+		return nil, unavailable(ctx, fmt.Errorf("reading changes: %w", err))
+	}
+	return out, nil
+}

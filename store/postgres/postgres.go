@@ -1,0 +1,238 @@
+package postgres
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
+	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/rs/zerolog"
+
+	"github.com/castellan-authz/castellan/migrations"
+	"github.com/castellan-authz/castellan/store"
+	"github.com/castellan-authz/castellan/store/memory"
+)
+
+// ErrSchemaVersion reports a database whose schema is not the one this
+// build needs (not migrated yet, migrated by a newer Castellan, or dirty).
+var ErrSchemaVersion = errors.New("database schema version mismatch")
+
+// Options configures Open. The zero value is usable.
+type Options struct {
+	// Migrate applies pending migrations at Open instead of refusing an
+	// unmigrated database.
+	Migrate bool
+	// WaitTimeout bounds how long Snapshot waits for Consistency.AtLeast
+	// (default 5s).
+	WaitTimeout time.Duration
+	// PollInterval is how often the follower reads the change log when no
+	// notification arrives (default 1s).
+	PollInterval time.Duration
+	// MaxConns caps the connection pool (default 10); the follower uses
+	// one more connection of its own.
+	MaxConns int32
+	// Logger receives reconnects and follower errors. The zero Logger
+	// logs nothing.
+	Logger zerolog.Logger
+}
+
+// Store is the PostgreSQL store. PostgreSQL holds the truth; the Store
+// keeps an in-memory memory.Index of every fact that follows the change
+// log, so snapshots do no SQL.
+type Store struct {
+	pool    *pgxpool.Pool
+	connCfg *pgx.ConnConfig
+	opts    Options
+	log     zerolog.Logger
+	idx     *memory.Index
+
+	applyMu sync.Mutex // serializes changes to idx (follower and own writes)
+
+	dbHead    atomic.Uint64 // the last head read from the database
+	connected atomic.Bool   // the follower is connected and caught up
+
+	advMu    sync.Mutex
+	advanced chan struct{} // closed and replaced whenever idx advances
+
+	closed atomic.Bool
+	stop   context.CancelFunc
+	done   chan struct{}
+}
+
+var (
+	_ store.Store       = (*Store)(nil)
+	_ store.Clearer     = (*Store)(nil)
+	_ store.PolicyStore = (*Store)(nil)
+	_ store.KeyStore    = (*Store)(nil)
+)
+
+// Open connects to the database at url, checks its schema version
+// (applying migrations when opts.Migrate is set), loads every fact into the
+// index, and starts following the change log. It fails with an error
+// wrapping ErrSchemaVersion when the schema does not match, and
+// store.ErrUnavailable when the database cannot be reached.
+func Open(ctx context.Context, url string, opts Options) (*Store, error) {
+	if opts.WaitTimeout <= 0 {
+		opts.WaitTimeout = 5 * time.Second
+	}
+	if opts.PollInterval <= 0 {
+		opts.PollInterval = time.Second
+	}
+	if opts.MaxConns <= 0 {
+		opts.MaxConns = 10
+	}
+	cfg, err := pgxpool.ParseConfig(url)
+	if err != nil {
+		return nil, fmt.Errorf("parsing database url: %w", err)
+	}
+	cfg.MaxConns = opts.MaxConns
+	if cfg.ConnConfig.ConnectTimeout == 0 {
+		cfg.ConnConfig.ConnectTimeout = 5 * time.Second
+	}
+	if opts.Migrate {
+		if err := migrations.Up(ctx, url); err != nil {
+			return nil, unavailable(ctx, err)
+		}
+	}
+	pool, err := pgxpool.NewWithConfig(ctx, cfg)
+	if err != nil {
+		return nil, fmt.Errorf("connecting to the database: %w", err)
+	}
+	s := &Store{
+		pool:     pool,
+		connCfg:  cfg.ConnConfig.Copy(),
+		opts:     opts,
+		log:      opts.Logger,
+		idx:      memory.NewIndex(),
+		advanced: make(chan struct{}),
+		done:     make(chan struct{}),
+	}
+	if err := s.checkSchema(ctx); err != nil {
+		pool.Close()
+		return nil, err
+	}
+	if err := s.load(ctx); err != nil {
+		pool.Close()
+		return nil, err
+	}
+	fctx, stop := context.WithCancel(context.Background())
+	s.stop = stop
+	go s.follow(fctx)
+	return s, nil
+}
+
+// checkSchema refuses a database whose schema version is not
+// migrations.Latest().
+func (s *Store) checkSchema(ctx context.Context) error {
+	want := migrations.Latest()
+	var exists bool
+	if err := s.pool.QueryRow(ctx, "SELECT to_regclass('schema_migrations') IS NOT NULL").Scan(&exists); err != nil {
+		return unavailable(ctx, fmt.Errorf("reading the schema version: %w", err))
+	}
+	var version int64
+	var dirty bool
+	if exists {
+		err := s.pool.QueryRow(ctx, "SELECT version, dirty FROM schema_migrations LIMIT 1").Scan(&version, &dirty)
+		if err != nil && !errors.Is(err, pgx.ErrNoRows) {
+			return unavailable(ctx, fmt.Errorf("reading the schema version: %w", err))
+		}
+	}
+	switch {
+	case dirty:
+		return fmt.Errorf("%w: database schema is dirty at version %d (a migration failed halfway): repair it, then run `castellan migrate up`", ErrSchemaVersion, version)
+	case version < int64(want):
+		return fmt.Errorf("%w: database schema is at version %d, this castellan needs %d: run `castellan migrate up` or start with --migrate", ErrSchemaVersion, version, want)
+	case version > int64(want):
+		return fmt.Errorf("%w: database schema is at version %d, newer than this castellan supports (%d): upgrade castellan", ErrSchemaVersion, version, want)
+	}
+	return nil
+}
+
+// Close stops the follower and closes the connections. Snapshots taken
+// earlier stay readable.
+func (s *Store) Close() error {
+	if s.closed.Swap(true) {
+		return nil
+	}
+	s.stop()
+	<-s.done
+	s.pool.Close()
+	return nil
+}
+
+func (s *Store) check() error {
+	if s.closed.Load() {
+		return store.ErrClosed
+	}
+	return nil
+}
+
+// Head returns the latest revision committed to the database.
+func (s *Store) Head(ctx context.Context) (store.Revision, error) {
+	if err := s.check(); err != nil {
+		return 0, err
+	}
+	var head int64
+	if err := s.pool.QueryRow(ctx, "SELECT revision FROM castellan_head").Scan(&head); err != nil {
+		return 0, unavailable(ctx, fmt.Errorf("reading head revision: %w", err))
+	}
+	s.noteHead(uint64(head))
+	return uint64(head), nil
+}
+
+func (s *Store) noteHead(h uint64) {
+	for {
+		cur := s.dbHead.Load()
+		if h <= cur || s.dbHead.CompareAndSwap(cur, h) {
+			return
+		}
+	}
+}
+
+// IndexRevision returns the revision the in-memory index has reached.
+func (s *Store) IndexRevision() store.Revision { return s.idx.Revision() }
+
+// Lag returns how many revisions the index is behind the latest database
+// head this store has seen.
+func (s *Store) Lag() uint64 {
+	h, r := s.dbHead.Load(), s.idx.Revision()
+	if h <= r {
+		return 0
+	}
+	return h - r
+}
+
+// Ready reports whether the follower is connected to the database and has
+// caught up at least once since it connected.
+func (s *Store) Ready() bool { return s.connected.Load() && !s.closed.Load() }
+
+// unavailable wraps err with store.ErrUnavailable when it comes from a
+// lost or refused connection rather than from the statement itself.
+func unavailable(ctx context.Context, err error) error {
+	if err == nil {
+		return nil
+	}
+	if ctx.Err() != nil && errors.Is(err, ctx.Err()) {
+		return err
+	}
+	var pgErr *pgconn.PgError
+	if errors.As(err, &pgErr) {
+		switch pgErr.Code[:2] {
+		case "08", "53", "57": // connection exception, insufficient resources, operator intervention
+			if pgErr.Code == "57014" && ctx.Err() != nil { // query_canceled by our context
+				return err
+			}
+			return fmt.Errorf("%w: %w", store.ErrUnavailable, err)
+		}
+		return err
+	}
+	if errors.Is(err, pgx.ErrNoRows) || errors.Is(err, pgx.ErrTxClosed) {
+		return err
+	}
+	return fmt.Errorf("%w: %w", store.ErrUnavailable, err)
+}

@@ -1,0 +1,271 @@
+package postgres
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/binary"
+	"fmt"
+	"strconv"
+	"strings"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/castellan-authz/castellan/lang/term"
+	"github.com/castellan-authz/castellan/store"
+)
+
+// channel is the LISTEN/NOTIFY channel on which writers announce a new
+// revision.
+const channel = "castellan_changes"
+
+// copyThreshold is the number of inserted facts of one Op from which they
+// go through COPY into a staging table instead of one INSERT.
+const copyThreshold = 500
+
+// Write applies batch in one transaction (see store.Store). Writers are
+// serialized by the row lock on castellan_head, so revisions commit in
+// order. After the commit the batch is applied to the index before Write
+// returns, so the store reads its own writes. If the connection is lost
+// during COMMIT, the error wraps store.ErrUnavailable and the batch may or
+// may not have committed; the follower picks it up if it did.
+func (s *Store) Write(ctx context.Context, batch []store.Op, opts ...store.WriteOption) (store.Revision, error) {
+	if err := s.check(); err != nil {
+		return 0, err
+	}
+	ops, err := store.Prepare(batch, opts...)
+	if err != nil {
+		return 0, err
+	}
+	rev, err := s.commit(ctx, ops)
+	if err != nil {
+		return 0, unavailable(ctx, fmt.Errorf("writing facts: %w", err))
+	}
+	s.noteHead(rev)
+	s.applyOwn(ctx, rev, ops)
+	return rev, nil
+}
+
+// Clear removes every fact in one revision.
+func (s *Store) Clear(ctx context.Context) (store.Revision, error) {
+	return s.Write(ctx, store.ClearBatch())
+}
+
+func (s *Store) commit(ctx context.Context, ops []store.Op) (uint64, error) {
+	tx, err := s.pool.Begin(ctx)
+	if err != nil {
+		return 0, err
+	}
+	defer tx.Rollback(context.Background())
+	var rev int64
+	if err := tx.QueryRow(ctx, "UPDATE castellan_head SET revision = revision + 1 RETURNING revision").Scan(&rev); err != nil {
+		return 0, err
+	}
+	b := &pgx.Batch{}
+	flush := func() error {
+		if b.Len() == 0 {
+			return nil
+		}
+		err := tx.SendBatch(ctx, b).Close()
+		b = &pgx.Batch{}
+		return err
+	}
+	for _, op := range ops {
+		for _, p := range op.Delete {
+			sql, args := deleteSQL(rev, p)
+			b.Queue(sql, args...)
+		}
+		facts := dedupe(op.Insert)
+		switch {
+		case len(facts) == 0:
+		case len(facts) < copyThreshold:
+			sql, args := insertSQL(rev, facts)
+			b.Queue(sql, args...)
+		default:
+			if err := flush(); err != nil {
+				return 0, err
+			}
+			if err := copyInsert(ctx, tx, rev, facts); err != nil {
+				return 0, err
+			}
+		}
+	}
+	b.Queue("INSERT INTO revisions (revision) VALUES ($1)", rev)
+	b.Queue("SELECT pg_notify('"+channel+"', $1)", strconv.FormatInt(rev, 10))
+	if err := flush(); err != nil {
+		return 0, err
+	}
+	if err := tx.Commit(ctx); err != nil {
+		return 0, err
+	}
+	return uint64(rev), nil
+}
+
+// applyOwn brings the index to rev after this store committed ops as rev.
+// When the index is at rev-1 it applies ops directly (the index then holds
+// what the database held at rev-1, so the result is the same); otherwise
+// another writer came in between and the change log is read. A failure
+// here leaves the index behind; the follower catches up.
+func (s *Store) applyOwn(ctx context.Context, rev uint64, ops []store.Op) {
+	s.applyMu.Lock()
+	defer s.applyMu.Unlock()
+	cur := s.idx.Revision()
+	switch {
+	case cur >= rev:
+		return
+	case cur == rev-1:
+		if err := s.idx.Apply(rev, ops); err != nil {
+			s.log.Error().Err(err).Uint64("revision", rev).Msg("applying own write to the index")
+			return
+		}
+		s.broadcast()
+	default:
+		if err := s.catchUpLocked(ctx, s.pool); err != nil {
+			s.log.Warn().Err(err).Uint64("revision", rev).Msg("catching up after a write")
+		}
+	}
+}
+
+// dedupe drops repeated facts, keeping the first.
+func dedupe(fs []term.Fact) []term.Fact {
+	if len(fs) < 2 {
+		return fs
+	}
+	seen := make(map[[32]byte]bool, len(fs))
+	out := make([]term.Fact, 0, len(fs))
+	for _, f := range fs {
+		k := factKey(f.Predicate, f.Args)
+		if !seen[k] {
+			seen[k] = true
+			out = append(out, f)
+		}
+	}
+	return out
+}
+
+// factKey is the SHA-256 of the canonical encoding of a fact: predicate,
+// arity, then each argument's type and id, each length-prefixed.
+func factKey(pred string, args []term.Value) [32]byte {
+	h := sha256.New()
+	var n [binary.MaxVarintLen64]byte
+	put := func(s string) {
+		h.Write(n[:binary.PutUvarint(n[:], uint64(len(s)))])
+		h.Write([]byte(s))
+	}
+	put(pred)
+	h.Write(n[:binary.PutUvarint(n[:], uint64(len(args)))])
+	for _, a := range args {
+		put(a.Type)
+		put(a.ID)
+	}
+	var k [32]byte
+	h.Sum(k[:0])
+	return k
+}
+
+func split(args []term.Value) (types, ids []string) {
+	types, ids = make([]string, len(args)), make([]string, len(args))
+	for i, a := range args {
+		types[i], ids[i] = a.Type, a.ID
+	}
+	return types, ids
+}
+
+// logInserted is the tail of the statements that store facts: it appends
+// the rows inserted by CTE i to the change log.
+const logInserted = ` ON CONFLICT (fact_key) DO NOTHING RETURNING id, predicate, arg_types, arg_ids)
+INSERT INTO changes (revision, op, predicate, arg_types, arg_ids)
+SELECT $1, 1, predicate, arg_types, arg_ids FROM i ORDER BY id`
+
+// insertSQL stores facts with one INSERT ... VALUES.
+func insertSQL(rev int64, facts []term.Fact) (string, []any) {
+	var sb strings.Builder
+	args := make([]any, 1, 1+5*len(facts))
+	args[0] = rev
+	sb.WriteString("WITH v (fact_key, predicate, arity, arg_types, arg_ids) AS (VALUES ")
+	for i, f := range facts {
+		if i > 0 {
+			sb.WriteString(", ")
+		}
+		n := len(args)
+		fmt.Fprintf(&sb, "($%d::bytea, $%d::text, $%d::int, $%d::text[], $%d::text[])", n+1, n+2, n+3, n+4, n+5)
+		k := factKey(f.Predicate, f.Args)
+		types, ids := split(f.Args)
+		args = append(args, k[:], f.Predicate, len(f.Args), types, ids)
+	}
+	sb.WriteString("), i AS (INSERT INTO facts (fact_key, predicate, arity, arg_types, arg_ids, revision) SELECT fact_key, predicate, arity, arg_types, arg_ids, $1 FROM v")
+	sb.WriteString(logInserted)
+	return sb.String(), args
+}
+
+// copyInsert stores facts through COPY into a session-local staging table.
+func copyInsert(ctx context.Context, tx pgx.Tx, rev int64, facts []term.Fact) error {
+	if _, err := tx.Exec(ctx, `CREATE TEMP TABLE IF NOT EXISTS castellan_staging
+		(fact_key bytea, predicate text, arity int, arg_types text[], arg_ids text[]) ON COMMIT DELETE ROWS`); err != nil {
+		return err
+	}
+	i := 0
+	src := pgx.CopyFromFunc(func() ([]any, error) {
+		if i == len(facts) {
+			return nil, nil
+		}
+		f := facts[i]
+		i++
+		k := factKey(f.Predicate, f.Args)
+		types, ids := split(f.Args)
+		return []any{k[:], f.Predicate, len(f.Args), types, ids}, nil
+	})
+	if _, err := tx.CopyFrom(ctx, pgx.Identifier{"castellan_staging"}, []string{"fact_key", "predicate", "arity", "arg_types", "arg_ids"}, src); err != nil {
+		return err
+	}
+	if _, err := tx.Exec(ctx, `WITH i AS (INSERT INTO facts (fact_key, predicate, arity, arg_types, arg_ids, revision)
+		SELECT fact_key, predicate, arity, arg_types, arg_ids, $1 FROM castellan_staging`+logInserted, rev); err != nil {
+		return err
+	}
+	_, err := tx.Exec(ctx, "TRUNCATE castellan_staging")
+	return err
+}
+
+// deleteSQL removes the facts matching p and logs them.
+func deleteSQL(rev int64, p term.Pattern) (string, []any) {
+	args := []any{rev}
+	arg := func(v any) string {
+		args = append(args, v)
+		return "$" + strconv.Itoa(len(args))
+	}
+	var where []string
+	if p.IsGround() {
+		k := factKey(p.Predicate, p.Args)
+		where = append(where, "fact_key = "+arg(k[:]))
+	} else {
+		if p.Predicate != "" {
+			where = append(where, "predicate = "+arg(p.Predicate))
+		}
+		if p.AnyArity {
+			if len(p.Args) > 0 {
+				where = append(where, "arity >= "+arg(len(p.Args)))
+			}
+		} else {
+			where = append(where, "arity = "+arg(len(p.Args)))
+		}
+		var ids []string
+		for i, a := range p.Args {
+			if a.Type != "" {
+				where = append(where, fmt.Sprintf("arg_types[%d] = %s", i+1, arg(a.Type)))
+			}
+			if a.ID != "" {
+				where = append(where, fmt.Sprintf("arg_ids[%d] = %s", i+1, arg(a.ID)))
+				ids = append(ids, a.ID)
+			}
+		}
+		if len(ids) > 0 { // lets the planner use the GIN index
+			where = append(where, "arg_ids @> "+arg(ids)+"::text[]")
+		}
+	}
+	cond := "true"
+	if len(where) > 0 {
+		cond = strings.Join(where, " AND ")
+	}
+	return `WITH d AS (DELETE FROM facts WHERE ` + cond + ` RETURNING id, predicate, arg_types, arg_ids)
+INSERT INTO changes (revision, op, predicate, arg_types, arg_ids)
+SELECT $1, 2, predicate, arg_types, arg_ids FROM d ORDER BY id`, args
+}
