@@ -23,7 +23,7 @@ func (e *Evaluator) Actions(ctx context.Context, r Request, actor, resource term
 	}
 	s := e.acquire(ctx, r.source())
 	defer e.release(s)
-	args := [3]term.Value{actor, {}, resource}
+	args := [3]term.Value{actor, wild(term.TypeString), resource}
 	tid := s.solve(e.pred("allow", 3), args[:])
 	if s.err != nil {
 		return nil, s.err
@@ -94,7 +94,7 @@ func (e *Evaluator) List(ctx context.Context, r Request, actor term.Value, actio
 	}
 	s := e.acquire(ctx, r.source())
 	defer e.release(s)
-	args := [3]term.Value{actor, term.String(action), {}}
+	args := [3]term.Value{actor, term.String(action), wild(resourceType)}
 	tid := s.solve(e.pred("allow", 3), args[:])
 	if s.err != nil {
 		return ListResult{}, s.err

@@ -225,13 +225,15 @@ func equalVals(a, b []term.Value) bool {
 }
 
 // solve returns the table of p(args), evaluating it if needed. Wildcards
-// in args are unbound arguments.
+// in args are unbound arguments; their type constraint is part of the
+// subgoal, so that rules for other types are not even tried (a list of
+// Repository resources never evaluates the Issue rules).
 func (s *solver) solve(p *predInfo, args []term.Value) int32 {
 	off := len(s.vals)
 	ground := true
 	for _, a := range args {
 		if isWild(a) {
-			a = term.Value{}
+			a = wild(a.Type)
 			ground = false
 		}
 		s.vals = append(s.vals, a)
@@ -361,10 +363,28 @@ func (s *solver) runTable(tid int32) {
 	if !t.factsDone {
 		t.factsDone = true
 		start := len(s.tmp)
-		s.src.Match(p.name, s.vals[t.argOff:int(t.argOff)+p.arity], s.collectFn)
+		pstart := len(s.pat)
+		typed := false
+		for _, a := range s.vals[t.argOff : int(t.argOff)+p.arity] {
+			if isWild(a) {
+				typed = typed || a.Type != ""
+				a = term.Value{}
+			}
+			s.pat = append(s.pat, a)
+		}
+		s.src.Match(p.name, s.pat[pstart:], s.collectFn)
+		s.pat = s.pat[:pstart]
+	facts:
 		for off := start; off+p.arity <= len(s.tmp); off += p.arity {
 			if !s.tick() {
 				break
+			}
+			if typed {
+				for k, a := range s.vals[s.tables[tid].argOff : int(s.tables[tid].argOff)+p.arity] {
+					if isWild(a) && !s.e.types.matches(s.tmp[off+k].Type, a.Type) {
+						continue facts
+					}
+				}
 			}
 			aoff := len(s.vals)
 			s.vals = append(s.vals, s.tmp[off:off+p.arity]...)
@@ -398,6 +418,10 @@ func (s *solver) runRule(tid int32, argOff int, r *crule, bc *bodyCtx) {
 	for i, h := range r.head {
 		a := s.vals[argOff+i]
 		if isWild(a) {
+			if a.Type != "" && !s.unifyVal(base, h, a) {
+				ok = false
+				break
+			}
 			continue
 		}
 		if !s.unifyVal(base, h, a) {
@@ -569,13 +593,14 @@ func (s *solver) call(bc *bodyCtx, base int, steps []step, i int) bool {
 	}
 	pstart := len(s.pat)
 	for _, a := range l.args {
-		v := s.resolve(base, a)
-		if isWild(v) {
-			v = term.Value{}
-		}
-		s.pat = append(s.pat, v)
+		s.pat = append(s.pat, s.resolve(base, a))
 	}
 	if len(p.rules) == 0 {
+		for k := pstart; k < pstart+n; k++ {
+			if isWild(s.pat[k]) {
+				s.pat[k] = term.Value{}
+			}
+		}
 		start := len(s.tmp)
 		s.src.Match(p.name, s.pat[pstart:pstart+n], s.collectFn)
 		s.pat = s.pat[:pstart]

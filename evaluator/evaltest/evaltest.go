@@ -61,18 +61,30 @@ has_permission(_: Actor, "read", repo: Repository) if is_public(repo);
 declare is_public(Repository);
 `
 
-// Names of generated values.
-func OrgID(i int) string  { return "o" + strconv.Itoa(i) }
+// OrgID is the id of the i-th generated organization.
+func OrgID(i int) string { return "o" + strconv.Itoa(i) }
+
+// RepoID is the id of the i-th generated repository.
 func RepoID(i int) string { return "r" + strconv.Itoa(i) }
+
+// UserID is the id of the i-th generated user.
 func UserID(i int) string { return "u" + strconv.Itoa(i) }
+
+// PowerUser is the id of a user who is a member of the first 90
+// organizations: with 10 repositories per organization and one public
+// repository in 1,000 (none in those organizations), they can read 1,000
+// of 100,000 repositories.
+const PowerUser = "power"
 
 // GitHubFacts generates a deterministic fact set for GitHubPolicy: orgs
 // organizations and repos repositories spread evenly over them (each
 // repository i belongs to organization i % orgs). Users: each organization
 // has 2 owners and 20 members drawn from a pool of 10*orgs users; every
 // repository has 2 readers, 1 maintainer and 1 admin drawn from the same
-// pool and 2 issues with a creator; one repository in 50 is public. With
-// orgs = 10,000 and repos = 100,000 that is about one million facts.
+// pool and 2 issues with a creator; one repository in 1,000 is public
+// (repository i with i % 1000 == 500). PowerUser is a member of the first
+// 90 organizations. With orgs = 10,000 and repos = 100,000 that is about
+// 1.2 million facts.
 func GitHubFacts(seed uint64, orgs, repos int) []term.Fact {
 	r := rand.New(rand.NewPCG(seed, seed^0x5eed))
 	users := 10 * orgs
@@ -93,6 +105,9 @@ func GitHubFacts(seed uint64, orgs, repos int) []term.Fact {
 			facts = append(facts, role(user(), "member", org))
 		}
 	}
+	for i := range min(90, orgs) {
+		facts = append(facts, role(term.Entity("User", PowerUser), "member", term.Entity("Organization", OrgID(i))))
+	}
 	for i := range repos {
 		repo := term.Entity("Repository", RepoID(i))
 		facts = append(facts, rel(repo, "organization", term.Entity("Organization", OrgID(i%orgs))))
@@ -102,7 +117,7 @@ func GitHubFacts(seed uint64, orgs, repos int) []term.Fact {
 			issue := term.Entity("Issue", RepoID(i)+"-"+strconv.Itoa(k))
 			facts = append(facts, rel(issue, "repository", repo), rel(issue, "creator", user()))
 		}
-		if i%50 == 0 {
+		if i%1000 == 500 {
 			facts = append(facts, term.Fact{Predicate: "is_public", Args: []term.Value{repo}})
 		}
 	}

@@ -1,0 +1,120 @@
+package evaluator
+
+import (
+	"context"
+	"fmt"
+	"runtime"
+	"testing"
+
+	"github.com/castellan-authz/castellan/evaluator/evaltest"
+	"github.com/castellan-authz/castellan/lang/term"
+	"github.com/castellan-authz/castellan/store"
+	"github.com/castellan-authz/castellan/store/memory"
+)
+
+// Sinks keep the compiler from optimizing benchmarked calls away.
+var (
+	sinkDecision Decision
+	sinkStrings  []string
+	sinkList     ListResult
+	sinkRows     []Row
+)
+
+// loadMemory stores facts in a fresh in-memory store and returns a
+// snapshot of it.
+func loadMemory(tb testing.TB, facts []term.Fact) store.Snapshot {
+	tb.Helper()
+	ctx := context.Background()
+	st := memory.New()
+	tb.Cleanup(func() { st.Close() })
+	const chunk = 100_000
+	for i := 0; i < len(facts); i += chunk {
+		if _, err := st.Write(ctx, []store.Op{{Insert: facts[i:min(i+chunk, len(facts))]}}); err != nil {
+			tb.Fatalf("loading facts: %v", err)
+		}
+	}
+	snap, err := st.Snapshot(ctx, store.Consistency{})
+	if err != nil {
+		tb.Fatalf("snapshot: %v", err)
+	}
+	return snap
+}
+
+// BenchmarkGitHub measures the evaluator on the GitHub-like model of
+// evaltest: 10,000 organizations, 100,000 repositories, about 1.2M facts in
+// the in-memory store.
+func BenchmarkGitHub(b *testing.B) {
+	const orgs, repos = 10_000, 100_000
+	facts := evaltest.GitHubFacts(1, orgs, repos)
+	var before, after runtime.MemStats
+	runtime.GC()
+	runtime.ReadMemStats(&before)
+	src := loadMemory(b, facts)
+	runtime.GC()
+	runtime.ReadMemStats(&after)
+	b.Logf("facts=%d store heap=%.1f MB (%.0f B/fact, facts slice included)", len(facts),
+		float64(after.HeapAlloc-before.HeapAlloc)/1e6, float64(after.HeapAlloc-before.HeapAlloc)/float64(len(facts)))
+	e := New(mustCompile(b, evaltest.GitHubPolicy))
+	ctx := context.Background()
+	req := Request{Source: src}
+
+	// A member of organization o7 reads repository r7 (in o7): allow ->
+	// has_permission -> has_role(reader) -> has_relation + has_role(member).
+	member := facts[2].Args[0] // first member of o0
+	org0repo := term.Entity("Repository", evaltest.RepoID(orgs)) // in o0
+	d, err := e.Authorize(ctx, req, member, "read", org0repo)
+	if err != nil || !d.Allowed {
+		b.Fatalf("setup: member cannot read: %v %v", d.Allowed, err)
+	}
+	b.Run(fmt.Sprintf("authorize/2hop/facts=%d", len(facts)), func(b *testing.B) {
+		b.ReportAllocs()
+		for b.Loop() {
+			sinkDecision, _ = e.Authorize(ctx, req, member, "read", org0repo)
+		}
+	})
+	stranger := term.Entity("User", "nobody")
+	b.Run(fmt.Sprintf("authorize/denied/facts=%d", len(facts)), func(b *testing.B) {
+		b.ReportAllocs()
+		for b.Loop() {
+			sinkDecision, _ = e.Authorize(ctx, req, stranger, "push", org0repo)
+		}
+	})
+	issue := term.Entity("Issue", evaltest.RepoID(orgs)+"-0")
+	b.Run(fmt.Sprintf("authorize/issue-3hop/facts=%d", len(facts)), func(b *testing.B) {
+		b.ReportAllocs()
+		for b.Loop() {
+			sinkDecision, _ = e.Authorize(ctx, req, member, "read", issue)
+		}
+	})
+	b.Run(fmt.Sprintf("actions/facts=%d", len(facts)), func(b *testing.B) {
+		b.ReportAllocs()
+		for b.Loop() {
+			sinkStrings, _ = e.Actions(ctx, req, member, org0repo)
+		}
+	})
+	power := term.Entity("User", evaltest.PowerUser)
+	lr, err := e.List(ctx, req, power, "read", "Repository", Page{})
+	if err != nil || len(lr.IDs) != 1000 {
+		b.Fatalf("setup: power user lists %d repositories: %v", len(lr.IDs), err)
+	}
+	b.Run(fmt.Sprintf("list/1000-of-%d/facts=%d", repos, len(facts)), func(b *testing.B) {
+		b.ReportAllocs()
+		for b.Loop() {
+			sinkList, _ = e.List(ctx, req, power, "read", "Repository", Page{})
+		}
+	})
+	b.Run(fmt.Sprintf("query/allow-repo-in-ids/facts=%d", len(facts)), func(b *testing.B) {
+		q := Query{
+			Predicate: Call{Name: "allow", Args: []string{"u", "a", "r"}},
+			Constraints: map[string]Constraint{
+				"u": {Type: "User", IDs: []string{member.ID}},
+				"a": {Type: "String"},
+				"r": {Type: "Repository", IDs: []string{evaltest.RepoID(orgs), evaltest.RepoID(1), evaltest.RepoID(2)}},
+			},
+		}
+		b.ReportAllocs()
+		for b.Loop() {
+			sinkRows, _ = e.Query(ctx, req, q)
+		}
+	})
+}
