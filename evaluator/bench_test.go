@@ -60,7 +60,7 @@ func BenchmarkGitHub(b *testing.B) {
 
 	// A member of organization o7 reads repository r7 (in o7): allow ->
 	// has_permission -> has_role(reader) -> has_relation + has_role(member).
-	member := facts[2].Args[0] // first member of o0
+	member := facts[2].Args[0]                                   // first member of o0
 	org0repo := term.Entity("Repository", evaltest.RepoID(orgs)) // in o0
 	d, err := e.Authorize(ctx, req, member, "read", org0repo)
 	if err != nil || !d.Allowed {

@@ -30,10 +30,10 @@ import (
 // ARG is ?name:Type or ?name:Type=id,id; a row is name=id ... sorted by
 // name, with * for a wildcard. '#' starts a comment.
 type scenario struct {
-	name     string
-	policy   string
-	facts    []term.Fact
-	checks   []check
+	name   string
+	policy string
+	facts  []term.Fact
+	checks []check
 }
 
 type check struct {
