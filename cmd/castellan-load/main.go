@@ -1,13 +1,15 @@
 // Command castellan-load measures Castellan's HTTP authorization throughput
 // and latency against a no-op baseline measured in the same run.
 //
-// It generates a deterministic GitHub-like model (organizations, repositories,
-// users and roles; 1,000,000 facts by default), uploads its policy and
-// bulk-inserts the facts through POST /api/batch, then sends POST
-// /api/authorize requests from -c concurrent workers for -d, with a mix of
-// checks that are allowed and denied, and reports requests per second and
-// latency percentiles. Every answer is compared with the right one, computed
-// from the model, so a fast wrong server does not pass. In the same run it
+// It generates the deterministic GitHub-like model every layer's benchmarks
+// share (evaltest.GitHubPolicy and evaltest.GitHubFacts: by default 10,000
+// organizations, 100,000 repositories, 200,000 issues, about 1.1 million
+// facts), uploads its policy and bulk-inserts the facts through POST
+// /api/batch, then sends POST /api/authorize requests from -c concurrent
+// workers for -d, with a mix of checks that are allowed and denied, and
+// reports requests per second and latency percentiles. Every answer is
+// compared with the right one, computed from the model by an oracle written
+// from the policy's text, so a fast wrong server does not pass. In the same run it
 // drives a no-op chi server (started in-process on loopback, same client,
 // same concurrency and duration, same request bodies) and prints both side
 // by side with the ratios.
@@ -70,14 +72,14 @@ func parseFlags(args []string, stderr io.Writer) (*config, error) {
 	fs.StringVar(&cfg.databaseURL, "database-url", "", "with -serve: run on this PostgreSQL database (applies migrations)")
 	serveArgs := fs.String("serve-args", "", "with -serve: extra space-separated arguments for castellan serve")
 	fs.StringVar(&cfg.key, "key", devToken, "API key (Authorization: Bearer)")
-	fs.IntVar(&cfg.facts, "facts", 1_000_000, "facts in the generated model (100 per organization, 10 repositories per organization)")
+	fs.IntVar(&cfg.facts, "facts", 10_000*factsPerOrg, "about this many facts in the generated model (evaltest.GitHubFacts: 112 per organization, 10 repositories per organization)")
 	fs.Uint64Var(&cfg.seed, "seed", 1, "seed of the model and of the checks")
 	fs.IntVar(&cfg.conc, "c", 16, "concurrent workers")
 	fs.DurationVar(&cfg.duration, "d", 30*time.Second, "measured duration per target")
 	fs.DurationVar(&cfg.warmup, "warmup", 2*time.Second, "unmeasured warm-up per target")
 	fs.IntVar(&cfg.maxRequests, "n", 50_000_000, "at most this many requests per phase")
 	fs.IntVar(&cfg.checks, "checks", 10_000, "distinct prepared check requests, sent round-robin")
-	fs.Float64Var(&cfg.related, "related", 0.6, "share of checks whose user holds a role on the repository or its organization")
+	fs.Float64Var(&cfg.related, "related", 0.7, "share of checks whose user holds a role on the repository or its organization")
 	fs.IntVar(&cfg.chunk, "chunk", 10_000, "facts per POST /api/batch while loading")
 	fs.BoolVar(&cfg.clear, "clear", false, "POST /api/clear_data before loading (always done with -serve)")
 	fs.BoolVar(&cfg.offset, "offset", true, "send the OsoOffset of the load with every check, as the Oso SDKs do")
@@ -176,9 +178,12 @@ func measure(ctx context.Context, cfg *config, progress io.Writer) (*report, err
 	defer transport.CloseIdleConnections()
 	client := &http.Client{Transport: transport, Timeout: 30 * time.Second}
 
-	m := newModel(cfg.seed, cfg.facts)
-	fmt.Fprintf(progress, "loading %d facts (%d organizations, %d repositories, %d users) into %s ...\n",
-		m.numFacts(), m.orgs, m.repos, m.users, base)
+	m, err := newModel(cfg.seed, cfg.facts)
+	if err != nil {
+		return nil, err
+	}
+	fmt.Fprintf(progress, "loading %d facts (%d organizations, %d repositories, %d issues, %d users) into %s ...\n",
+		len(m.facts), m.orgs, len(m.repoIDs), len(m.issueIDs), len(m.users), base)
 	a := &api{client: &http.Client{Transport: transport, Timeout: 5 * time.Minute}, base: base, key: cfg.key}
 	start := time.Now()
 	n, err := a.load(ctx, m, cfg.chunk, clear)

@@ -3,59 +3,16 @@ package main
 import (
 	"fmt"
 	"math/rand/v2"
-	"strconv"
+
+	"github.com/castellan-authz/castellan/evaluator/evaltest"
+	"github.com/castellan-authz/castellan/lang/term"
 )
 
-// githubPolicy is the GitHub-like model the load is generated for:
-// organizations with members and owners, repositories in organizations with
-// readers and maintainers, roles inherited from the parent organization.
-// Checking read on a repository through an organization membership is a
-// two-hop derivation (has_relation, then has_role on the organization).
-const githubPolicy = `actor User {}
-
-resource Organization {
-  roles = ["member", "owner"];
-  permissions = ["read", "create_repository", "delete"];
-
-  "member" if "owner";
-  "read" if "member";
-  "create_repository" if "owner";
-  "delete" if "owner";
-}
-
-resource Repository {
-  roles = ["reader", "maintainer"];
-  permissions = ["read", "push", "delete"];
-  relations = { parent: Organization };
-
-  "reader" if "maintainer";
-  "reader" if "member" on "parent";
-  "maintainer" if "owner" on "parent";
-
-  "read" if "reader";
-  "push" if "maintainer";
-  "delete" if "maintainer";
-}
-`
-
-// Shape of the generated model, per 1,000,000 facts: 10,000 organizations
-// with 30 roles each (1 owner, 29 members), 100,000 repositories with one
-// parent relation and 6 direct roles each (2 maintainers, 4 readers), and
-// 50,000 users.
-const (
-	factsPerOrg     = 100 // facts / orgs
-	reposPerOrg     = 10
-	orgRolesPerOrg  = 30
-	repoRolesPerRep = 6
-	maintainersPer  = 2
-	usersPerRepo    = 2 // repos / users
-)
-
-// grant is a role held by a user (by index) on an organization or repository.
-type grant struct {
-	user int32
-	role string
-}
+// The load runs on the model every layer's benchmarks share:
+// evaltest.GitHubPolicy with the facts of evaltest.GitHubFacts. Per
+// organization that is 22 organization roles and 10 repositories of 9 facts
+// each (organization relation, 4 roles, 2 issues with a creator): 112 facts.
+const factsPerOrg = 22 + 10*9
 
 // fact is a fact in the wire shape of the Oso Cloud API.
 type fact struct {
@@ -69,125 +26,197 @@ type value struct {
 	ID   string `json:"id"`
 }
 
-// model is a generated data set together with what is needed to know the
-// right answer to any check against it.
+// Roles as bits, so a user's roles on one resource are one byte.
+const (
+	roleMember uint8 = 1 << iota
+	roleOwner
+	roleReader
+	roleMaintainer
+	roleAdmin
+)
+
+var roleBits = map[string]uint8{
+	"member": roleMember, "owner": roleOwner,
+	"reader": roleReader, "maintainer": roleMaintainer, "admin": roleAdmin,
+}
+
+// grant is the roles a user (by number) holds on one resource.
+type grant struct {
+	user  int32
+	roles uint8
+}
+
+// model is the generated data set, indexed so that the right answer to any
+// check is known without asking the server: the oracle below is written
+// from the policy's text, independently of the evaluator.
 type model struct {
-	orgs, repos, users int
-	orgRoles           [][]grant // by organization
-	repoRoles          [][]grant // by repository
-	parent             []int32   // organization of each repository
+	facts []term.Fact
+	orgs  int
+
+	users, repoIDs, issueIDs []string // names by number
+	orgRoles                 map[int32][]grant
+	repoRoles                [][]grant
+	repoOrg                  []int32 // -1 when none
+	public                   []bool
+	issueRepo, issueCreator  []int32
 }
 
-// newModel generates a deterministic GitHub-like model of about nfacts facts
-// (at least one organization) from seed.
-func newModel(seed uint64, nfacts int) *model {
+// newModel generates evaltest.GitHubFacts for about nfacts facts (ten
+// repositories per organization, at least one organization) and indexes it.
+func newModel(seed uint64, nfacts int) (*model, error) {
 	orgs := max(nfacts/factsPerOrg, 1)
-	m := &model{
-		orgs:      orgs,
-		repos:     orgs * reposPerOrg,
-		users:     max(orgs*reposPerOrg/usersPerRepo, orgRolesPerOrg),
-		orgRoles:  make([][]grant, orgs),
-		repoRoles: make([][]grant, orgs*reposPerOrg),
-		parent:    make([]int32, orgs*reposPerOrg),
-	}
-	rng := rand.New(rand.NewPCG(seed, seed^0x9e3779b97f4a7c15))
-	for o := range m.orgs {
-		m.orgRoles[o] = m.pickUsers(rng, orgRolesPerOrg, func(i int) string {
-			if i == 0 {
-				return "owner"
-			}
-			return "member"
-		})
-	}
-	for r := range m.repos {
-		m.parent[r] = int32(rng.IntN(m.orgs))
-		m.repoRoles[r] = m.pickUsers(rng, repoRolesPerRep, func(i int) string {
-			if i < maintainersPer {
-				return "maintainer"
-			}
-			return "reader"
-		})
-	}
-	return m
-}
-
-// pickUsers returns n grants to distinct users, the i-th with role(i).
-func (m *model) pickUsers(rng *rand.Rand, n int, role func(int) string) []grant {
-	gs := make([]grant, 0, n)
-	for len(gs) < n {
-		u := int32(rng.IntN(m.users))
-		dup := false
-		for _, g := range gs {
-			dup = dup || g.user == u
+	m := &model{facts: evaltest.GitHubFacts(seed, orgs, 10*orgs), orgs: orgs, orgRoles: make(map[int32][]grant)}
+	var (
+		users  = interner{names: &m.users}
+		repos  = interner{names: &m.repoIDs}
+		issues = interner{names: &m.issueIDs}
+		orgIDs []string
+		orgsIn = interner{names: &orgIDs}
+	)
+	repo := func(id string) int32 {
+		n := repos.id(id)
+		for int(n) >= len(m.repoOrg) {
+			m.repoRoles = append(m.repoRoles, nil)
+			m.repoOrg = append(m.repoOrg, -1)
+			m.public = append(m.public, false)
 		}
-		if !dup {
-			gs = append(gs, grant{user: u, role: role(len(gs))})
-		}
+		return n
 	}
-	return gs
-}
-
-func userID(u int32) string { return "u" + strconv.Itoa(int(u)) }
-func orgID(o int32) string  { return "o" + strconv.Itoa(int(o)) }
-func repoID(r int32) string { return "r" + strconv.Itoa(int(r)) }
-
-// numFacts returns how many facts the model holds.
-func (m *model) numFacts() int {
-	return m.orgs*orgRolesPerOrg + m.repos*(1+repoRolesPerRep)
-}
-
-// facts calls yield with every fact of the model, in a fixed order, until
-// yield returns false.
-func (m *model) facts(yield func(fact) bool) {
-	for o, gs := range m.orgRoles {
-		for _, g := range gs {
-			if !yield(hasRole(userID(g.user), g.role, value{"Organization", orgID(int32(o))})) {
-				return
-			}
+	issue := func(id string) int32 {
+		n := issues.id(id)
+		for int(n) >= len(m.issueRepo) {
+			m.issueRepo = append(m.issueRepo, -1)
+			m.issueCreator = append(m.issueCreator, -1)
+		}
+		return n
+	}
+	for _, f := range m.facts {
+		a := f.Args
+		switch {
+		case f.Predicate == "has_role" && len(a) == 3 && a[0].Type == "User" && a[2].Type == "Organization":
+			o := orgsIn.id(a[2].ID)
+			m.orgRoles[o] = addRole(m.orgRoles[o], users.id(a[0].ID), roleBits[a[1].ID])
+		case f.Predicate == "has_role" && len(a) == 3 && a[0].Type == "User" && a[2].Type == "Repository":
+			r := repo(a[2].ID)
+			m.repoRoles[r] = addRole(m.repoRoles[r], users.id(a[0].ID), roleBits[a[1].ID])
+		case f.Predicate == "has_relation" && len(a) == 3 && a[1].ID == "organization":
+			m.repoOrg[repo(a[0].ID)] = orgsIn.id(a[2].ID)
+		case f.Predicate == "has_relation" && len(a) == 3 && a[1].ID == "repository":
+			m.issueRepo[issue(a[0].ID)] = repo(a[2].ID)
+		case f.Predicate == "has_relation" && len(a) == 3 && a[1].ID == "creator":
+			m.issueCreator[issue(a[0].ID)] = users.id(a[2].ID)
+		case f.Predicate == "is_public" && len(a) == 1:
+			m.public[repo(a[0].ID)] = true
+		default:
+			return nil, fmt.Errorf("the load's oracle does not know the fact %s: update cmd/castellan-load/model.go with evaltest", f)
 		}
 	}
-	for r, gs := range m.repoRoles {
-		repo := value{"Repository", repoID(int32(r))}
-		if !yield(fact{"has_relation", []value{repo, {"String", "parent"}, {"Organization", orgID(m.parent[r])}}}) {
-			return
-		}
-		for _, g := range gs {
-			if !yield(hasRole(userID(g.user), g.role, repo)) {
-				return
-			}
+	if len(m.repoIDs) == 0 || len(m.users) == 0 {
+		return nil, fmt.Errorf("model of %d facts has no repositories or users", len(m.facts))
+	}
+	return m, nil
+}
+
+// interner numbers names in order of first appearance.
+type interner struct {
+	names *[]string
+	ids   map[string]int32
+}
+
+func (in *interner) id(name string) int32 {
+	if in.ids == nil {
+		in.ids = make(map[string]int32)
+	}
+	n, ok := in.ids[name]
+	if !ok {
+		n = int32(len(*in.names))
+		in.ids[name] = n
+		*in.names = append(*in.names, name)
+	}
+	return n
+}
+
+func addRole(gs []grant, user int32, role uint8) []grant {
+	for i := range gs {
+		if gs[i].user == user {
+			gs[i].roles |= role
+			return gs
 		}
 	}
+	return append(gs, grant{user: user, roles: role})
 }
 
-func hasRole(user, role string, on value) fact {
-	return fact{"has_role", []value{{"User", user}, {"String", role}, on}}
-}
-
-// actions are the repository permissions checks ask about.
-var actions = [...]string{"read", "push", "delete"}
-
-// allowed is the oracle: whether githubPolicy allows user to do action on
-// repository r given the model's facts.
-func (m *model) allowed(user int32, action string, r int32) bool {
-	var repoRole, orgRole string
-	for _, g := range m.repoRoles[r] {
+func rolesOf(gs []grant, user int32) uint8 {
+	for _, g := range gs {
 		if g.user == user {
-			repoRole = g.role
+			return g.roles
 		}
 	}
-	for _, g := range m.orgRoles[m.parent[r]] {
-		if g.user == user {
-			orgRole = g.role
+	return 0
+}
+
+// repoRolesOf returns the roles user holds on repository r, direct or
+// implied, as evaltest.GitHubPolicy defines them.
+func (m *model) repoRolesOf(user, r int32) uint8 {
+	roles := rolesOf(m.repoRoles[r], user)
+	if o := m.repoOrg[r]; o >= 0 {
+		org := rolesOf(m.orgRoles[o], user)
+		if org&roleOwner != 0 {
+			roles |= roleAdmin // "admin" if "owner" on "organization"
+		}
+		if org&(roleOwner|roleMember) != 0 {
+			roles |= roleReader // "reader" if "member" on "organization" ("member" if "owner")
 		}
 	}
-	maintainer := repoRole == "maintainer" || orgRole == "owner"
+	if roles&roleAdmin != 0 {
+		roles |= roleMaintainer
+	}
+	if roles&roleMaintainer != 0 {
+		roles |= roleReader
+	}
+	return roles
+}
+
+// repoAllowed is the oracle for a check on repository r.
+func (m *model) repoAllowed(user int32, action string, r int32) bool {
+	roles := m.repoRolesOf(user, r)
 	switch action {
 	case "read":
-		return maintainer || repoRole == "reader" || orgRole == "member"
-	case "push", "delete":
-		return maintainer
+		return roles&roleReader != 0 || m.public[r]
+	case "create_issue":
+		return roles&roleReader != 0
+	case "push":
+		return roles&roleMaintainer != 0
+	case "delete":
+		return roles&roleAdmin != 0
 	}
 	return false
+}
+
+// issueAllowed is the oracle for a check on issue i.
+func (m *model) issueAllowed(user int32, action string, i int32) bool {
+	r := m.issueRepo[i]
+	switch action {
+	case "read":
+		return r >= 0 && m.repoAllowed(user, "read", r)
+	case "close":
+		return m.issueCreator[i] == user || (r >= 0 && m.repoAllowed(user, "push", r))
+	}
+	return false
+}
+
+// wireFacts calls yield with the model's facts in the wire shape, in
+// order, until yield returns false.
+func (m *model) wireFacts(yield func(fact) bool) {
+	for _, f := range m.facts {
+		w := fact{Predicate: f.Predicate, Args: make([]value, len(f.Args))}
+		for i, a := range f.Args {
+			w.Args[i] = value{Type: a.Type, ID: a.ID}
+		}
+		if !yield(w) {
+			return
+		}
+	}
 }
 
 // check is one prepared authorize request and its right answer.
@@ -196,32 +225,64 @@ type check struct {
 	allowed bool
 }
 
-// checks returns n authorize requests drawn from the model: with
+// checks returns n authorize requests drawn from the model. Four in five
+// are on a repository (read 50%, push 25%, create_issue 15%, delete 10%), one
+// in five on an issue (read or close), a three-hop derivation. With
 // probability related the user holds a role on the repository or on its
-// organization (so the answer is often, not always, allowed), otherwise the
-// user is drawn from all users (almost always denied). The action is one of
-// read, push and delete.
+// organization (or created the issue), so the answer is often allowed;
+// otherwise the user is drawn from all users and almost always denied.
 func (m *model) checks(seed uint64, n int, related float64) []check {
 	rng := rand.New(rand.NewPCG(seed, seed^0xda942042e4dd58b5))
 	cs := make([]check, n)
 	for i := range cs {
-		r := int32(rng.IntN(m.repos))
-		var u int32
-		if rng.Float64() < related {
-			gs := m.repoRoles[r]
-			if rng.IntN(2) == 0 {
-				gs = m.orgRoles[m.parent[r]]
-			}
-			u = gs[rng.IntN(len(gs))].user
+		onIssue := len(m.issueIDs) > 0 && rng.IntN(5) == 0
+		var r, is int32
+		if onIssue {
+			is = int32(rng.IntN(len(m.issueIDs)))
+			r = max(m.issueRepo[is], 0)
 		} else {
-			u = int32(rng.IntN(m.users))
+			r = int32(rng.IntN(len(m.repoIDs)))
 		}
-		action := actions[rng.IntN(len(actions))]
+		user := int32(rng.IntN(len(m.users)))
+		if rng.Float64() < related {
+			candidates := m.repoRoles[r]
+			if o := m.repoOrg[r]; o >= 0 && rng.IntN(2) == 0 {
+				candidates = m.orgRoles[o]
+			}
+			switch {
+			case onIssue && rng.IntN(3) == 0 && m.issueCreator[is] >= 0:
+				user = m.issueCreator[is]
+			case len(candidates) > 0:
+				user = candidates[rng.IntN(len(candidates))].user
+			}
+		}
+		var action, typ, id string
+		var allowed bool
+		if onIssue {
+			action, typ, id = "read", "Issue", m.issueIDs[is]
+			if rng.IntN(2) == 0 {
+				action = "close"
+			}
+			allowed = m.issueAllowed(user, action, is)
+		} else {
+			switch p := rng.IntN(20); {
+			case p < 10:
+				action = "read"
+			case p < 15:
+				action = "push"
+			case p < 18:
+				action = "create_issue"
+			default:
+				action = "delete"
+			}
+			typ, id = "Repository", m.repoIDs[r]
+			allowed = m.repoAllowed(user, action, r)
+		}
 		cs[i] = check{
 			body: fmt.Appendf(nil,
-				`{"actor_type":"User","actor_id":%q,"action":%q,"resource_type":"Repository","resource_id":%q,"context_facts":[]}`,
-				userID(u), action, repoID(r)),
-			allowed: m.allowed(u, action, r),
+				`{"actor_type":"User","actor_id":%q,"action":%q,"resource_type":%q,"resource_id":%q,"context_facts":[]}`,
+				m.users[user], action, typ, id),
+			allowed: allowed,
 		}
 	}
 	return cs

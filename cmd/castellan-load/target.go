@@ -18,6 +18,8 @@ import (
 	"time"
 
 	"github.com/go-chi/chi/v5"
+
+	"github.com/castellan-authz/castellan/evaluator/evaltest"
 )
 
 // startBaseline starts the no-op server the load is compared with: a chi
@@ -235,7 +237,7 @@ func (a *api) load(ctx context.Context, m *model, chunk int, clear bool) (int, e
 			return 0, err
 		}
 	}
-	if err := a.post(ctx, "/api/policy", map[string]any{"filename": "github.polar", "src": githubPolicy}); err != nil {
+	if err := a.post(ctx, "/api/policy", map[string]any{"filename": "github.polar", "src": evaltest.GitHubPolicy}); err != nil {
 		return 0, err
 	}
 	n := 0
@@ -250,7 +252,7 @@ func (a *api) load(ctx context.Context, m *model, chunk int, clear bool) (int, e
 		batch = batch[:0]
 		return err == nil
 	}
-	m.facts(func(f fact) bool {
+	m.wireFacts(func(f fact) bool {
 		batch = append(batch, f)
 		return len(batch) < chunk || flush()
 	})
