@@ -236,3 +236,6 @@ func unavailable(ctx context.Context, err error) error {
 	}
 	return fmt.Errorf("%w: %w", store.ErrUnavailable, err)
 }
+
+// Index returns the store's in-memory index.
+func (s *Store) Index() *memory.Index { return s.idx }
