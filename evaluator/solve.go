@@ -141,6 +141,9 @@ func (e *Evaluator) acquire(ctx context.Context, src Source) *solver {
 	s.ctx, s.src = ctx, src
 	s.err, s.work, s.nowSet = nil, 0, false
 	s.minDep, s.epoch, s.nAnswers = noDep, 0, 0
+	if err := ctx.Err(); err != nil {
+		s.err = fmt.Errorf("evaluating query: %w", err)
+	}
 	return s
 }
 
@@ -292,6 +295,12 @@ func (s *solver) evalTable(tid int32) {
 	if len(s.stack) >= s.e.lim.MaxDepth {
 		s.fail(fmt.Errorf("%w: more than %d nested calls", ErrDepthExceeded, s.e.lim.MaxDepth))
 		return
+	}
+	if tid&63 == 63 {
+		if err := s.ctx.Err(); err != nil {
+			s.fail(fmt.Errorf("evaluating query: %w", err))
+			return
+		}
 	}
 	pos := int32(len(s.stack))
 	s.stack = append(s.stack, tid)
