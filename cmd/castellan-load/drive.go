@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"io"
 	"net/http"
-	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -33,6 +32,19 @@ func (r *result) rps() float64 {
 	return float64(r.requests) / r.elapsed.Seconds()
 }
 
+// add adds the measurements of o to r.
+func (r *result) add(o *result) {
+	r.requests += o.requests
+	r.errors += o.errors
+	r.wrong += o.wrong
+	r.allowed += o.allowed
+	r.elapsed += o.elapsed
+	r.lat = append(r.lat, o.lat...)
+	if r.firstErr == "" {
+		r.firstErr = o.firstErr
+	}
+}
+
 // quantile returns the q-quantile (0..1) of the latencies, which must be
 // sorted.
 func (r *result) quantile(q float64) time.Duration {
@@ -46,6 +58,7 @@ func (r *result) quantile(q float64) time.Duration {
 // driver sends prepared authorize requests to one URL from a fixed number
 // of workers.
 type driver struct {
+	name   string
 	client *http.Client
 	url    string            // full URL of POST /api/authorize
 	header map[string]string // extra request headers (auth, OsoOffset)
@@ -54,14 +67,15 @@ type driver struct {
 }
 
 // run drives the target with conc workers for d (stopping early after
-// maxRequests requests) and returns the measurements.
-func (dr *driver) run(ctx context.Context, name string, conc int, d time.Duration, maxRequests int) *result {
+// maxRequests requests), starting at check number first, and returns the
+// measurements, latencies unsorted.
+func (dr *driver) run(ctx context.Context, conc int, d time.Duration, maxRequests, first int) *result {
 	ctx, cancel := context.WithTimeout(ctx, d)
 	defer cancel()
 	var (
 		issued  atomic.Int64
 		mu      sync.Mutex
-		results = &result{name: name}
+		results = &result{name: dr.name}
 		wg      sync.WaitGroup
 	)
 	start := time.Now()
@@ -71,7 +85,7 @@ func (dr *driver) run(ctx context.Context, name string, conc int, d time.Duratio
 			defer wg.Done()
 			local := &result{lat: make([]time.Duration, 0, 1<<14)}
 			buf := make([]byte, 0, 512)
-			for i := w; ctx.Err() == nil && issued.Add(1) <= int64(maxRequests); i += conc {
+			for i := first + w; ctx.Err() == nil && issued.Add(1) <= int64(maxRequests); i += conc {
 				c := &dr.checks[i%len(dr.checks)]
 				t0 := time.Now()
 				allowed, err := dr.do(ctx, c.body, &buf)
@@ -111,7 +125,6 @@ func (dr *driver) run(ctx context.Context, name string, conc int, d time.Duratio
 	}
 	wg.Wait()
 	results.elapsed = time.Since(start)
-	slices.Sort(results.lat)
 	return results
 }
 

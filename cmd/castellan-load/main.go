@@ -32,6 +32,8 @@ import (
 	"net/http"
 	"os"
 	"os/signal"
+	"runtime/debug"
+	"slices"
 	"strings"
 	"syscall"
 	"time"
@@ -52,6 +54,7 @@ type config struct {
 	seed        uint64        // seed of the model and of the checks
 	conc        int           // concurrent workers
 	duration    time.Duration // measured phase per target
+	rounds      int           // turns the targets take
 	warmup      time.Duration // unmeasured phase per target
 	maxRequests int           // bound on requests per phase
 	checks      int           // distinct prepared requests
@@ -76,6 +79,7 @@ func parseFlags(args []string, stderr io.Writer) (*config, error) {
 	fs.Uint64Var(&cfg.seed, "seed", 1, "seed of the model and of the checks")
 	fs.IntVar(&cfg.conc, "c", 16, "concurrent workers")
 	fs.DurationVar(&cfg.duration, "d", 30*time.Second, "measured duration per target")
+	fs.IntVar(&cfg.rounds, "rounds", 5, "the targets take turns: -d is measured in this many slices per target")
 	fs.DurationVar(&cfg.warmup, "warmup", 2*time.Second, "unmeasured warm-up per target")
 	fs.IntVar(&cfg.maxRequests, "n", 50_000_000, "at most this many requests per phase")
 	fs.IntVar(&cfg.checks, "checks", 10_000, "distinct prepared check requests, sent round-robin")
@@ -95,8 +99,8 @@ func parseFlags(args []string, stderr io.Writer) (*config, error) {
 		return nil, errors.New("give exactly one of -serve and -url")
 	case !cfg.serve && (cfg.databaseURL != "" || cfg.castellan != "" || len(cfg.serveArgs) > 0):
 		return nil, errors.New("-database-url, -castellan and -serve-args need -serve")
-	case cfg.conc < 1, cfg.facts < 1, cfg.checks < 1, cfg.chunk < 1, cfg.maxRequests < 1:
-		return nil, errors.New("-c, -facts, -checks, -chunk and -n must be at least 1")
+	case cfg.conc < 1, cfg.facts < 1, cfg.checks < 1, cfg.chunk < 1, cfg.maxRequests < 1, cfg.rounds < 1:
+		return nil, errors.New("-c, -facts, -checks, -chunk, -n and -rounds must be at least 1")
 	case cfg.duration <= 0 || cfg.warmup < 0:
 		return nil, errors.New("-d must be positive and -warmup not negative")
 	case cfg.related < 0 || cfg.related > 1:
@@ -203,31 +207,45 @@ func measure(ctx context.Context, cfg *config, progress io.Writer) (*report, err
 		header["OsoOffset"] = a.offset
 	}
 
+	// Only the prepared checks are needed from here on: collect the model
+	// now, so that this process's heap does not weigh on the measurements.
+	debug.FreeOSMemory()
+
 	baseURL, stopBaseline, err := startBaseline()
 	if err != nil {
 		return nil, err
 	}
 	defer stopBaseline()
-	phases := []struct {
-		name   string
-		url    string
-		verify bool
-		out    **result
+	targets := []struct {
+		dr  *driver
+		out **result
 	}{
-		{"no-op chi", baseURL, false, &rep.baseline},
-		{"castellan", base, true, &rep.castellan},
+		{&driver{name: "no-op chi", url: baseURL + "/api/authorize"}, &rep.baseline},
+		{&driver{name: "castellan", url: base + "/api/authorize", verify: true}, &rep.castellan},
 	}
-	for _, p := range phases {
-		dr := &driver{client: client, url: p.url + "/api/authorize", header: header, checks: checks, verify: p.verify}
+	for _, t := range targets {
+		t.dr.client, t.dr.header, t.dr.checks = client, header, checks
+		*t.out = &result{name: t.dr.name}
 		if cfg.warmup > 0 {
-			fmt.Fprintf(progress, "warming up %s for %s ...\n", p.name, cfg.warmup)
-			dr.run(ctx, p.name, cfg.conc, cfg.warmup, cfg.maxRequests)
+			fmt.Fprintf(progress, "warming up %s for %s ...\n", t.dr.name, cfg.warmup)
+			t.dr.run(ctx, cfg.conc, cfg.warmup, cfg.maxRequests, 0)
 		}
-		fmt.Fprintf(progress, "measuring %s for %s at concurrency %d ...\n", p.name, cfg.duration, cfg.conc)
-		*p.out = dr.run(ctx, p.name, cfg.conc, cfg.duration, cfg.maxRequests)
-		if err := ctx.Err(); err != nil {
-			return nil, err
+	}
+	// The targets take turns, so that a change in what else runs on the
+	// machine weighs on both alike.
+	slice := cfg.duration / time.Duration(cfg.rounds)
+	fmt.Fprintf(progress, "measuring for %s per target at concurrency %d, in %d turns of %s ...\n",
+		cfg.duration, cfg.conc, cfg.rounds, slice)
+	for round := range cfg.rounds {
+		for _, t := range targets {
+			(*t.out).add(t.dr.run(ctx, cfg.conc, slice, cfg.maxRequests, round*7919))
+			if err := ctx.Err(); err != nil {
+				return nil, err
+			}
 		}
+	}
+	for _, t := range targets {
+		slices.Sort((*t.out).lat)
 	}
 	return rep, nil
 }
@@ -243,8 +261,8 @@ const (
 func (r *report) print(w io.Writer) {
 	fmt.Fprintf(w, "\ndata: %d facts loaded in %s (%.0f facts/s), store %s\n",
 		r.facts, r.load.Round(time.Millisecond), float64(r.facts)/r.load.Seconds(), r.store)
-	fmt.Fprintf(w, "load: POST /api/authorize, %d distinct checks (%.1f%% allowed), concurrency %d, %s per target after %s warm-up\n\n",
-		r.cfg.checks, 100*float64(r.expectAllowed)/float64(max(1, r.cfg.checks)), r.cfg.conc, r.cfg.duration, r.cfg.warmup)
+	fmt.Fprintf(w, "load: POST /api/authorize, %d distinct checks (%.1f%% allowed), concurrency %d, %s per target in %d turns after %s warm-up\n\n",
+		r.cfg.checks, 100*float64(r.expectAllowed)/float64(max(1, r.cfg.checks)), r.cfg.conc, r.cfg.duration, r.cfg.rounds, r.cfg.warmup)
 	fmt.Fprintf(w, "%-10s %10s %10s %9s %9s %9s %9s %9s %7s %6s\n",
 		"target", "requests", "req/s", "p50", "p90", "p99", "p99.9", "max", "errors", "wrong")
 	for _, res := range []*result{r.baseline, r.castellan} {
