@@ -1,0 +1,260 @@
+package server
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"net/http/httptest"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/google/go-cmp/cmp"
+	"github.com/rs/zerolog"
+
+	"github.com/castellan-authz/castellan/store/memory"
+)
+
+func TestRequestID(t *testing.T) {
+	e := newTestEnv(t, nil)
+	tests := []struct {
+		name, sent string
+		echoed     bool
+	}{
+		{"echoed", "abc-123", true},
+		{"generated when missing", "", false},
+		{"generated when it has spaces", "bad id", false},
+		{"generated when too long", strings.Repeat("x", 200), false},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			for _, path := range []string{"/api/stats", "/api/nope"} {
+				r := e.do(t, "GET", path, nil, "X-Request-ID", tc.sent)
+				got := r.header.Get("X-Request-ID")
+				if tc.echoed && got != tc.sent {
+					t.Errorf("%s: X-Request-ID %q, want %q", path, got, tc.sent)
+				}
+				if !tc.echoed && (got == "" || got == tc.sent) {
+					t.Errorf("%s: X-Request-ID %q, want a generated one", path, got)
+				}
+			}
+		})
+	}
+}
+
+func TestOsoOffset(t *testing.T) {
+	cfg := DefaultConfig()
+	cfg.Dev = true
+	cfg.ConsistencyTimeout = 50 * time.Millisecond
+	e := newTestEnv(t, &cfg)
+	e.uploadPolicy(t, testPolicy)
+	var last uint64
+	for i := range 3 {
+		r := e.insert(t, fact("has_role", fmt.Sprintf("User:u%d", i), "member", "Organization:acme"))
+		rev, err := strconv.ParseUint(r.header.Get("OsoOffset"), 10, 64)
+		if err != nil || rev <= last {
+			t.Fatalf("write %d: OsoOffset %q after %d: want a growing revision", i, r.header.Get("OsoOffset"), last)
+		}
+		last = rev
+	}
+	// A read at the last revision sees the write.
+	var got []any
+	e.must(t, http.StatusOK, "GET", "/api/facts?predicate=has_role", nil, "OsoOffset", strconv.FormatUint(last, 10)).json(t, &got)
+	if len(got) != 3 {
+		t.Errorf("read at OsoOffset %d: %d facts, want 3", last, len(got))
+	}
+	// A revision the store never reaches: 503 with Retry-After, in time.
+	r := e.must(t, http.StatusServiceUnavailable, "GET", "/api/stats", nil, "OsoOffset", strconv.FormatUint(last+100, 10))
+	if r.header.Get("Retry-After") == "" || r.envelope(t).Code != codeUnavailable {
+		t.Errorf("unreached revision: headers %v body %s", r.header, r.body)
+	}
+}
+
+func TestHealthAndMetrics(t *testing.T) {
+	cfg := DefaultConfig()
+	cfg.AdminKey = "an-admin-key-for-tests"
+	e := newTestEnv(t, &cfg)
+	// Probes and metrics need no key.
+	e.must(t, http.StatusOK, "GET", "/healthz", nil)
+	e.must(t, http.StatusOK, "GET", "/readyz", nil)
+	e.must(t, http.StatusOK, "GET", "/api/healthcheck", nil)
+	e.key = cfg.AdminKey
+	e.uploadPolicy(t, testPolicy)
+	e.insert(t, fact("has_role", "User:alice", "owner", "Organization:acme"))
+	e.authorize(t, "User:alice", "read", "Organization:acme")
+	e.authorize(t, "User:bob", "read", "Organization:acme")
+	e.key = ""
+	body := string(e.must(t, http.StatusOK, "GET", "/metrics", nil).body)
+	for _, want := range []string{
+		`castellan_http_requests_total{code="200",method="POST",route="/api/authorize"} 2`,
+		`castellan_http_requests_total{code="200",method="POST",route="/api/batch"} 1`,
+		`castellan_http_request_duration_seconds_bucket{method="POST",route="/api/authorize"`,
+		`castellan_decisions_total{api="oso",result="allow"} 1`,
+		`castellan_decisions_total{api="oso",result="deny"} 1`,
+		`castellan_store_revision 1`,
+		`castellan_policy_version 1`,
+		`castellan_policy_loads_total{result="loaded"} 1`,
+		`go_goroutines`,
+	} {
+		if !strings.Contains(body, want) {
+			t.Errorf("/metrics lacks %q", want)
+		}
+	}
+	if strings.Contains(body, cfg.AdminKey) {
+		t.Error("/metrics shows the admin key")
+	}
+}
+
+func TestAccessLogHasNoSecrets(t *testing.T) {
+	var buf syncBuffer
+	cfg := DefaultConfig()
+	cfg.AdminKey = "super-secret-admin-key"
+	srv, err := New(t.Context(), cfg, memory.New(), WithLogger(zerolog.New(&buf)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ts := httptest.NewServer(srv)
+	t.Cleanup(ts.Close)
+	e := &testEnv{srv: srv, ts: ts, key: cfg.AdminKey}
+	e.uploadPolicy(t, testPolicy)
+	e.insert(t, fact("has_role", "User:alice", "owner", "Organization:acme"))
+	e.do(t, "GET", "/api/nope", nil, "X-Request-ID", "req-42")
+
+	var lines []map[string]any
+	for _, l := range bytes.Split(bytes.TrimSpace(buf.Bytes()), []byte("\n")) {
+		var m map[string]any
+		if err := json.Unmarshal(l, &m); err != nil {
+			t.Fatalf("log line %q: %v", l, err)
+		}
+		lines = append(lines, m)
+	}
+	logs := buf.String()
+	for _, secret := range []string{cfg.AdminKey, "alice", "Organization"} {
+		if strings.Contains(logs, secret) {
+			t.Errorf("the log contains %q:\n%s", secret, logs)
+		}
+	}
+	var found bool
+	for _, m := range lines {
+		if m["request_id"] == "req-42" {
+			found = true
+			want := map[string]any{"level": "info", "message": "request", "request_id": "req-42", "method": "GET", "route": "unmatched", "path": "/api/nope", "status": 404.0}
+			for k, v := range want {
+				if diff := cmp.Diff(v, m[k]); diff != "" {
+					t.Errorf("access log %s (-want +got):\n%s", k, diff)
+				}
+			}
+		}
+	}
+	if !found {
+		t.Errorf("no access log line for request req-42:\n%s", logs)
+	}
+}
+
+// syncBuffer is a bytes.Buffer safe for the concurrent writes of a server.
+type syncBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (b *syncBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+func (b *syncBuffer) Bytes() []byte {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return bytes.Clone(b.buf.Bytes())
+}
+
+func (b *syncBuffer) String() string { return string(b.Bytes()) }
+
+func TestRecoverer(t *testing.T) {
+	h := requestID(recoverer(http.HandlerFunc(func(http.ResponseWriter, *http.Request) { panic("boom") })))
+	rec := httptest.NewRecorder()
+	h.ServeHTTP(rec, httptest.NewRequestWithContext(t.Context(), "GET", "/", nil))
+	if rec.Code != http.StatusInternalServerError {
+		t.Fatalf("status %d, want 500", rec.Code)
+	}
+	var env envelope
+	if err := json.Unmarshal(rec.Body.Bytes(), &env); err != nil {
+		t.Fatal(err)
+	}
+	if env.Message != "internal error" || strings.Contains(rec.Body.String(), "boom") {
+		t.Errorf("panic answered %s: want the internal error envelope without the cause", rec.Body)
+	}
+}
+
+func TestInFlightLimit(t *testing.T) {
+	cfg := DefaultConfig()
+	cfg.Dev = true
+	cfg.MaxInFlight = 1
+	e := newTestEnv(t, &cfg)
+	e.srv.inflight <- struct{}{} // one request is being served
+	r := e.must(t, http.StatusTooManyRequests, "GET", "/api/stats", nil)
+	if r.header.Get("Retry-After") == "" || !strings.Contains(r.envelope(t).Message, "--max-in-flight") {
+		t.Errorf("429 answer: %v %s", r.header, r.body)
+	}
+	<-e.srv.inflight
+	e.must(t, http.StatusOK, "GET", "/api/stats", nil)
+}
+
+// TestPolicySwapIsAtomic uploads two policies in turn while clients ask
+// about four documents at once: every answer must be wholly one policy's.
+func TestPolicySwapIsAtomic(t *testing.T) {
+	e := newTestEnv(t, nil)
+	policy := func(docs ...string) string {
+		var b strings.Builder
+		b.WriteString("actor User {}\nresource Doc { permissions = [\"read\"]; }\n")
+		for _, d := range docs {
+			fmt.Fprintf(&b, "has_permission(_: User, \"read\", Doc{%q});\n", d)
+		}
+		return b.String()
+	}
+	pa, pb := policy("d1", "d2"), policy("d3", "d4")
+	e.uploadPolicy(t, pa)
+	wantA := `{"results":[{"type":"Doc","id":"d1"},{"type":"Doc","id":"d2"}]}`
+	wantB := `{"results":[{"type":"Doc","id":"d3"},{"type":"Doc","id":"d4"}]}`
+	req := map[string]any{"actor_type": "User", "actor_id": "u", "action": "read", "resources": []any{
+		entity("Doc", "d1"), entity("Doc", "d2"), entity("Doc", "d3"), entity("Doc", "d4")}}
+
+	ctx, cancel := context.WithCancel(t.Context())
+	var wg sync.WaitGroup
+	errs := make(chan string, 100)
+	for range 4 {
+		wg.Go(func() {
+			for ctx.Err() == nil {
+				r := e.do(t, "POST", "/api/authorize_resources", req)
+				if got := strings.TrimSpace(string(r.body)); r.status != 200 || (got != wantA && got != wantB) {
+					select {
+					case errs <- fmt.Sprintf("status %d body %s", r.status, got):
+					default:
+					}
+					return
+				}
+			}
+		})
+	}
+	for i := range 20 {
+		if i%2 == 0 {
+			e.uploadPolicy(t, pb)
+		} else {
+			e.uploadPolicy(t, pa)
+		}
+	}
+	cancel()
+	wg.Wait()
+	close(errs)
+	for msg := range errs {
+		t.Errorf("a request saw a mix of policies: %s", msg)
+	}
+	if v := e.liveVersion(); v != 21 {
+		t.Errorf("live version %d, want 21", v)
+	}
+}
