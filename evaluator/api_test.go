@@ -1,0 +1,309 @@
+package evaluator
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"math/rand/v2"
+	"slices"
+	"strings"
+	"testing"
+
+	"github.com/castellan-authz/castellan/evaluator/evaltest"
+	"github.com/castellan-authz/castellan/lang/term"
+	"github.com/google/go-cmp/cmp"
+)
+
+func TestListPages(t *testing.T) {
+	e := New(mustCompile(t, `actor User {} resource Doc { roles = ["viewer"]; permissions = ["read"]; "read" if "viewer"; }`))
+	var fs []term.Fact
+	var want []string
+	for i := range 25 {
+		id := fmt.Sprintf("d%02d", i)
+		want = append(want, id)
+		fs = append(fs, term.Fact{Predicate: "has_role", Args: []term.Value{term.Entity("User", "u"), term.String("viewer"), term.Entity("Doc", id)}})
+	}
+	req := Request{Source: &sliceSource{facts: fs}}
+	for _, size := range []int{1, 7, 10, 25, 100} {
+		t.Run(fmt.Sprint("size=", size), func(t *testing.T) {
+			var got []string
+			page := Page{Size: size}
+			for n := 0; ; n++ {
+				res, err := e.List(t.Context(), req, term.Entity("User", "u"), "read", "Doc", page)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if len(res.IDs) > size {
+					t.Fatalf("page of %d ids, want at most %d", len(res.IDs), size)
+				}
+				got = append(got, res.IDs...)
+				if res.NextToken == "" {
+					break
+				}
+				if n > 30 {
+					t.Fatal("pagination does not end")
+				}
+				page.Token = res.NextToken
+			}
+			if diff := cmp.Diff(want, got); diff != "" {
+				t.Errorf("ids over all pages (-want +got):\n%s", diff)
+			}
+		})
+	}
+	_, err := e.List(t.Context(), req, term.Entity("User", "u"), "read", "Doc", Page{Size: 5, Token: "garbage!"})
+	if !errors.Is(err, ErrInvalidPageToken) {
+		t.Errorf("bad token: err = %v, want ErrInvalidPageToken", err)
+	}
+}
+
+// TestListWalksFromTheActor checks that List and Query start from the
+// bound actor: with many resources in the store, the facts read stay
+// proportional to what the actor can reach.
+func TestListWalksFromTheActor(t *testing.T) {
+	e := New(mustCompile(t, evaltest.GitHubPolicy))
+	all := evaltest.GitHubFacts(7, 200, 2000)
+	src := &sliceSource{facts: all}
+	alice := term.Entity("User", "alice")
+	extra := []term.Fact{
+		{Predicate: "has_role", Args: []term.Value{alice, term.String("member"), term.Entity("Organization", evaltest.OrgID(3))}},
+		{Predicate: "has_role", Args: []term.Value{alice, term.String("reader"), term.Entity("Repository", evaltest.RepoID(42))}},
+	}
+	req := Request{Source: src, Context: extra}
+	res, err := e.List(t.Context(), req, alice, "read", "Repository", Page{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	// o3 holds r3, r203, ..., r1803 (10 repositories), plus r42 and the
+	// public r500 and r1500.
+	if len(res.IDs) != 13 || !slices.Contains(res.IDs, "r42") || !slices.Contains(res.IDs, "r1803") {
+		t.Errorf("List = %v", res.IDs)
+	}
+	if src.yielded > 100 {
+		t.Errorf("List read %d facts of %d; it should walk from the actor", src.yielded, len(all))
+	}
+	src.yielded = 0
+	rows, err := e.Query(t.Context(), req, Query{
+		Predicate: Call{Name: "allow", Args: []string{"u", "a", "r"}},
+		Constraints: map[string]Constraint{
+			"u": {Type: "User", IDs: []string{"alice"}},
+			"a": {Type: "String", IDs: []string{"push"}},
+			"r": {Type: "Repository"},
+		},
+	})
+	if err != nil || len(rows) != 0 {
+		t.Errorf("Query push = %v, %v; want no rows", rows, err)
+	}
+	if src.yielded > 100 {
+		t.Errorf("Query read %d facts of %d; it should walk from the actor", src.yielded, len(all))
+	}
+}
+
+func TestQueryRows(t *testing.T) {
+	e := New(mustCompile(t, `actor User {}
+		resource Base {}
+		resource Repo extends Base {}
+		global { roles = ["admin"]; }
+		resource Doc { permissions = ["read"]; "read" if global "admin"; }
+		tagged(r: Resource, t: String) if tag(r, t);`))
+	src := &sliceSource{facts: facts(t, "has_role User:root admin", "tag Repo:r1 x", "tag Base:b1 x", "tag Repo:r2 y")}
+	str := func(s string) *string { return &s }
+	tests := []struct {
+		name string
+		q    Query
+		want []Row
+	}{{
+		name: "wildcard is nil",
+		q: Query{Predicate: Call{Name: "allow", Args: []string{"u", "a", "d"}}, Constraints: map[string]Constraint{
+			"u": {Type: "User"}, "a": {Type: "String", IDs: []string{"read"}}, "d": {Type: "Doc"}}},
+		want: []Row{{"u": str("root"), "a": str("read"), "d": nil}},
+	}, {
+		name: "types match exactly",
+		q: Query{Predicate: Call{Name: "tagged", Args: []string{"r", "t"}}, Constraints: map[string]Constraint{
+			"r": {Type: "Base"}, "t": {Type: "String"}}},
+		want: []Row{{"r": str("b1"), "t": str("x")}},
+	}, {
+		name: "ids constrain and rows are sorted",
+		q: Query{Predicate: Call{Name: "tagged", Args: []string{"r", "t"}}, Constraints: map[string]Constraint{
+			"r": {Type: "Repo", IDs: []string{"r2", "r1", "r9"}}, "t": {Type: "String"}}},
+		want: []Row{{"r": str("r1"), "t": str("x")}, {"r": str("r2"), "t": str("y")}},
+	}, {
+		name: "a conjunction shares variables",
+		q: Query{Predicate: Call{Name: "tagged", Args: []string{"r", "t"}}, Calls: []Call{{Name: "tag", Args: []string{"r2", "t"}}},
+			Constraints: map[string]Constraint{"r": {Type: "Repo"}, "r2": {Type: "Base"}, "t": {Type: "String"}}},
+		want: []Row{{"r": str("r1"), "r2": str("b1"), "t": str("x")}},
+	}}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			got, err := e.Query(t.Context(), Request{Source: src}, tc.q)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if diff := cmp.Diff(tc.want, got); diff != "" {
+				t.Errorf("rows (-want +got):\n%s", diff)
+			}
+		})
+	}
+	_, err := e.Query(t.Context(), Request{Source: src}, Query{Predicate: Call{Name: "tag", Args: []string{"x"}}})
+	if !errors.Is(err, ErrInvalidQuery) {
+		t.Errorf("unconstrained variable: err = %v, want ErrInvalidQuery", err)
+	}
+}
+
+func TestExplain(t *testing.T) {
+	e := New(mustCompile(t, `actor User {}
+		resource Organization { roles = ["member"]; }
+		resource Repository {
+		  roles = ["reader"];
+		  permissions = ["read", "push"];
+		  relations = { organization: Organization };
+		  "reader" if "member" on "organization";
+		  "read" if "reader";
+		}`))
+	src := &sliceSource{facts: facts(t, "has_relation Repository:anvil organization Organization:acme")}
+	req := Request{Source: src, Context: facts(t, "has_role User:alice member Organization:acme"), Explain: true}
+	alice, anvil := term.Entity("User", "alice"), term.Entity("Repository", "anvil")
+
+	d, err := e.Authorize(t.Context(), req, alice, "read", anvil)
+	if err != nil || !d.Allowed || d.Explanation == nil {
+		t.Fatalf("Authorize = %+v, %v", d, err)
+	}
+	js, _ := json.Marshal(d.Explanation)
+	for _, want := range []string{
+		`"goal":"allow(User{\"alice\"}, \"read\", Repository{\"anvil\"})"`,
+		`"source":"\"reader\" if \"member\" on \"organization\";"`,
+		`{"fact":"has_relation(Repository{\"anvil\"}, \"organization\", Organization{\"acme\"})","origin":"stored"}`,
+		`{"fact":"has_role(User{\"alice\"}, \"member\", Organization{\"acme\"})","origin":"context"}`,
+	} {
+		if !strings.Contains(string(js), want) {
+			t.Errorf("explanation lacks %s:\n%s", want, js)
+		}
+	}
+
+	d, err = e.Authorize(t.Context(), req, alice, "push", anvil)
+	if err != nil || d.Allowed || d.Explanation == nil {
+		t.Fatalf("Authorize push = %+v, %v", d, err)
+	}
+	js, _ = json.Marshal(d.Explanation)
+	if !strings.Contains(string(js), `"holds":false`) || !strings.Contains(string(js), `"failed":"has_permission(User{\"alice\"}, \"push\", Repository{\"anvil\"})"`) {
+		t.Errorf("denial explanation does not name the failed premise:\n%s", js)
+	}
+
+	req.Explain = false
+	d, _ = e.Authorize(t.Context(), req, alice, "read", anvil)
+	if d.Explanation != nil {
+		t.Error("explanation without Explain")
+	}
+}
+
+func TestActionsDropWildcards(t *testing.T) {
+	e := New(mustCompile(t, `actor User {}
+		resource Doc { permissions = ["read"]; }
+		allow(u: User, _action, _: Doc) if god(u);
+		allow(u: User, "read", _: Doc) if reader(u);`))
+	src := &sliceSource{facts: facts(t, "god User:g", "god User:r", "reader User:r")}
+	got, err := e.Actions(t.Context(), Request{Source: src}, term.Entity("User", "r"), term.Entity("Doc", "d"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if diff := cmp.Diff([]string{"read"}, got); diff != "" {
+		t.Errorf("Actions (-want +got):\n%s", diff)
+	}
+	d, _ := e.Authorize(t.Context(), Request{Source: src}, term.Entity("User", "g"), "anything", term.Entity("Doc", "d"))
+	if !d.Allowed {
+		t.Error("a wildcard action does not allow every action")
+	}
+}
+
+// TestListAndActionsAgreeWithAuthorize is a property test: on random
+// small fact sets, List agrees with Authorize over every resource, and
+// Actions with Authorize over every action.
+func TestListAndActionsAgreeWithAuthorize(t *testing.T) {
+	e := New(mustCompile(t, evaltest.GitHubPolicy+`
+		resource Folder {
+		  roles = ["viewer"];
+		  permissions = ["read"];
+		  relations = { parent: Folder };
+		  role if role on "parent";
+		  "read" if "viewer";
+		}`))
+	actions := []string{"read", "push", "delete", "create_issue", "close", "create_repository"}
+	types := map[string]int{"Organization": 3, "Repository": 6, "Issue": 6, "Folder": 5}
+	val := func(typ string, i int) term.Value { return term.Entity(typ, fmt.Sprintf("%s%d", strings.ToLower(typ[:1]), i)) }
+	allowed, checked := 0, 0
+	for seed := range uint64(30) {
+		r := rand.New(rand.NewPCG(seed, 99))
+		users := []term.Value{term.Entity("User", "a"), term.Entity("User", "b"), term.Entity("User", "c")}
+		var fs []term.Fact
+		add := func(p string, args ...term.Value) { fs = append(fs, term.Fact{Predicate: p, Args: args}) }
+		for range 25 {
+			u := users[r.IntN(len(users))]
+			switch r.IntN(9) {
+			case 0:
+				add("has_role", u, term.String([]string{"member", "owner"}[r.IntN(2)]), val("Organization", r.IntN(3)))
+			case 1:
+				add("has_role", u, term.String([]string{"reader", "maintainer", "admin"}[r.IntN(3)]), val("Repository", r.IntN(6)))
+			case 2:
+				add("has_relation", val("Repository", r.IntN(6)), term.String("organization"), val("Organization", r.IntN(3)))
+			case 3:
+				add("has_relation", val("Issue", r.IntN(6)), term.String("repository"), val("Repository", r.IntN(6)))
+			case 4:
+				add("has_relation", val("Issue", r.IntN(6)), term.String("creator"), u)
+			case 5:
+				add("is_public", val("Repository", r.IntN(6)))
+			case 6:
+				add("has_relation", val("Folder", r.IntN(5)), term.String("parent"), val("Folder", r.IntN(5)))
+			case 7:
+				add("has_role", u, term.String("viewer"), val("Folder", r.IntN(5)))
+			case 8:
+				if r.IntN(4) == 0 {
+					add("has_role", u, term.String("admin"))
+				}
+			}
+		}
+		src := &sliceSource{facts: fs}
+		req := Request{Source: src}
+		ctx := t.Context()
+		for _, u := range users {
+			for typ, n := range types {
+				for _, act := range actions {
+					lr, err := e.List(ctx, req, u, act, typ, Page{})
+					if err != nil {
+						t.Fatal(err)
+					}
+					for i := range n {
+						res := val(typ, i)
+						d, err := e.Authorize(ctx, req, u, act, res)
+						if err != nil {
+							t.Fatal(err)
+						}
+						listed := lr.Wildcard || slices.Contains(lr.IDs, res.ID)
+						checked++
+						if d.Allowed {
+							allowed++
+						}
+						if d.Allowed != listed {
+							t.Errorf("seed %d: %v %s %v: Authorize %v, List %v (wildcard %v)\nfacts: %v", seed, u, act, res, d.Allowed, lr.IDs, lr.Wildcard, fs)
+						}
+					}
+				}
+				for i := range n {
+					res := val(typ, i)
+					acts, err := e.Actions(ctx, req, u, res)
+					if err != nil {
+						t.Fatal(err)
+					}
+					for _, act := range actions {
+						d, _ := e.Authorize(ctx, req, u, act, res)
+						if d.Allowed != slices.Contains(acts, act) {
+							t.Errorf("seed %d: %v %s %v: Authorize %v, Actions %v", seed, u, act, res, d.Allowed, acts)
+						}
+					}
+				}
+			}
+		}
+	}
+	if allowed == 0 || allowed == checked {
+		t.Errorf("%d of %d checks allowed: the generator does not exercise both answers", allowed, checked)
+	}
+	t.Logf("%d of %d checks allowed", allowed, checked)
+}
