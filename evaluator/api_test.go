@@ -228,7 +228,9 @@ func TestListAndActionsAgreeWithAuthorize(t *testing.T) {
 		}`))
 	actions := []string{"read", "push", "delete", "create_issue", "close", "create_repository"}
 	types := map[string]int{"Organization": 3, "Repository": 6, "Issue": 6, "Folder": 5}
-	val := func(typ string, i int) term.Value { return term.Entity(typ, fmt.Sprintf("%s%d", strings.ToLower(typ[:1]), i)) }
+	val := func(typ string, i int) term.Value {
+		return term.Entity(typ, fmt.Sprintf("%s%d", strings.ToLower(typ[:1]), i))
+	}
 	allowed, checked := 0, 0
 	for seed := range uint64(30) {
 		r := rand.New(rand.NewPCG(seed, 99))
