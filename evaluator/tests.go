@@ -51,7 +51,8 @@ func (e *Evaluator) RunTests(ctx context.Context) []TestResult {
 			if msg, ok := e.runAssertion(ctx, src, a); ok {
 				res.Passed++
 			} else {
-				res.Failures = append(res.Failures, TestFailure{Assertion: a.Source, Pos: a.Pos, Message: msg})
+				src := strings.TrimSpace(strings.TrimSuffix(strings.TrimSpace(a.Source), ";"))
+				res.Failures = append(res.Failures, TestFailure{Assertion: src, Pos: a.Pos, Message: msg})
 			}
 		}
 		out = append(out, res)

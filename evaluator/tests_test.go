@@ -1,0 +1,73 @@
+package evaluator
+
+import (
+	"testing"
+
+	"github.com/google/go-cmp/cmp"
+)
+
+func TestRunTests(t *testing.T) {
+	policy := `actor User {}
+resource Organization {
+  roles = ["member", "owner"];
+  permissions = ["read", "edit"];
+  "member" if "owner";
+  "read" if "member";
+  "edit" if "owner";
+}
+test fixture acme {
+  has_role(User{"bob"}, "owner", Organization{"acme"});
+}
+test "owners" {
+  setup {
+    fixture acme;
+    has_role(User{"alice"}, "member", Organization{"acme"});
+  }
+  assert allow(User{"bob"}, "read", Organization{"acme"});
+  assert_not allow(User{"alice"}, "edit", Organization{"acme"});
+  assert allow(User{"bob"}, action: String, Organization{"acme"}) iff action in ["read", "edit"];
+  assert allow(User{"alice"}, action: String, Organization{"acme"}) iff action not in ["edit"];
+  assert has_role(u: User, "member", Organization{"acme"}) iff u in [User{"alice"}, User{"bob"}];
+}
+test "failing" {
+  setup {
+    has_role(User{"alice"}, "member", Organization{"acme"});
+  }
+  assert allow(User{"alice"}, action: String, Organization{"acme"}) iff action in ["read", "edit"];
+  assert allow(User{"alice"}, "edit", Organization{"acme"});
+  assert_not allow(User{"alice"}, "read", Organization{"acme"});
+  assert allow(User{"alice"}, action: String, Organization{"acme"}) iff action not in ["read"];
+}
+test "isolated" {
+  assert_not allow(User{"bob"}, "read", Organization{"acme"});
+}
+`
+	e := New(mustCompile(t, policy))
+	got := e.RunTests(t.Context())
+	type summary struct {
+		Name          string
+		Passed, Total int
+		Failures      []string
+	}
+	var sums []summary
+	for _, r := range got {
+		s := summary{Name: r.Name, Passed: r.Passed, Total: r.Total}
+		for _, f := range r.Failures {
+			s.Failures = append(s.Failures, f.Pos.String()+": "+f.Assertion+": "+f.Message)
+		}
+		sums = append(sums, s)
+	}
+	want := []summary{
+		{Name: "owners", Passed: 5, Total: 5},
+		{Name: "failing", Passed: 0, Total: 4, Failures: []string{
+			`policy.polar:27:3: assert allow(User{"alice"}, action: String, Organization{"acme"}) iff action in ["read", "edit"]: got [read], want [edit read]`,
+			`policy.polar:28:3: assert allow(User{"alice"}, "edit", Organization{"acme"}): got no result, want a result`,
+			`policy.polar:29:3: assert_not allow(User{"alice"}, "read", Organization{"acme"}): got allow(User{"alice"}, "read", Organization{"acme"}), want no result`,
+			`policy.polar:30:3: assert allow(User{"alice"}, action: String, Organization{"acme"}) iff action not in ["read"]: got [read], want none of [read]`,
+		}},
+		{Name: "isolated", Passed: 1, Total: 1},
+	}
+	if diff := cmp.Diff(want, sums); diff != "" {
+		t.Errorf("RunTests (-want +got):\n%s", diff)
+	}
+}
