@@ -1,0 +1,267 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"io"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/google/go-cmp/cmp"
+)
+
+// lockedBuffer collects a server's log while it runs.
+type lockedBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (b *lockedBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+func (b *lockedBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
+}
+
+// servePolicy is a tiny policy with one passing test.
+const servePolicy = `actor User {}
+resource Doc {
+  roles = ["reader"];
+  permissions = ["read"];
+  "read" if "reader";
+}
+test "readers read" {
+  setup { has_role(User{"a"}, "reader", Doc{"d"}); }
+  assert allow(User{"a"}, "read", Doc{"d"});
+}
+`
+
+// runningServer is a `castellan serve` started by a test.
+type runningServer struct {
+	url  string
+	log  *lockedBuffer
+	done chan error
+}
+
+// startServe runs `castellan serve args...` on a free port until the test
+// ends; it fails the test if the server does not come up.
+func startServe(t *testing.T, environ map[string]string, args ...string) *runningServer {
+	t.Helper()
+	log := &lockedBuffer{}
+	e := &env{stdin: strings.NewReader(""), stdout: io.Discard, stderr: log, getenv: func(k string) string { return environ[k] }}
+	c, err := parseServe(e, append([]string{"--addr", "127.0.0.1:0"}, args...))
+	if err != nil {
+		t.Fatalf("parseServe: %v", err)
+	}
+	ctx, cancel := context.WithCancel(t.Context())
+	addr := make(chan string, 1)
+	rs := &runningServer{log: log, done: make(chan error, 1)}
+	go func() { rs.done <- serve(ctx, e, c, func(a string) { addr <- a }) }()
+	select {
+	case a := <-addr:
+		rs.url = "http://" + a
+	case err := <-rs.done:
+		cancel()
+		t.Fatalf("serve stopped at start: %v\n%s", err, log)
+	}
+	t.Cleanup(func() {
+		cancel()
+		if err := <-rs.done; err != nil {
+			t.Errorf("serve: %v", err)
+		}
+	})
+	return rs
+}
+
+// post sends a JSON request and decodes the answer.
+func (rs *runningServer) post(t *testing.T, path string, body any, out any) int {
+	t.Helper()
+	b, _ := json.Marshal(body)
+	resp, err := http.Post(rs.url+path, "application/json", bytes.NewReader(b))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	if out != nil {
+		if err := json.NewDecoder(resp.Body).Decode(out); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return resp.StatusCode
+}
+
+func (rs *runningServer) allowed(t *testing.T, actor, action, doc string) bool {
+	t.Helper()
+	var out struct {
+		Allowed bool `json:"allowed"`
+	}
+	ctxFact := map[string]any{"predicate": "has_role", "args": []any{
+		map[string]any{"type": "User", "id": "a"}, map[string]any{"type": "String", "id": "reader"}, map[string]any{"type": "Doc", "id": "d"}}}
+	if st := rs.post(t, "/api/authorize", map[string]any{"actor_type": "User", "actor_id": actor, "action": action, "resource_type": "Doc", "resource_id": doc, "context_facts": []any{ctxFact}}, &out); st != 200 {
+		t.Fatalf("authorize: status %d", st)
+	}
+	return out.Allowed
+}
+
+func TestServeDefaults(t *testing.T) {
+	rs := startServe(t, nil)
+	resp, err := http.Get(rs.url + "/readyz")
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != 200 {
+		t.Errorf("/readyz: %d", resp.StatusCode)
+	}
+	// Dev mode: no key needed.
+	if st := rs.post(t, "/api/policy", map[string]any{"src": servePolicy}, nil); st != 200 {
+		t.Errorf("policy upload in dev mode: status %d", st)
+	}
+	var start map[string]any
+	for _, line := range strings.Split(rs.log.String(), "\n") {
+		if strings.Contains(line, `"castellan serving"`) {
+			_ = json.Unmarshal([]byte(line), &start)
+		}
+	}
+	if start["store"] != "memory" || start["dev"] != true || !strings.HasPrefix(start["addr"].(string), "127.0.0.1:") {
+		t.Errorf("start line %v: want addr, store memory, dev true", start)
+	}
+	if !strings.Contains(rs.log.String(), "DEV MODE") {
+		t.Error("no dev mode warning at start")
+	}
+}
+
+func TestServeAdminKeyFromEnvironment(t *testing.T) {
+	secret := "env-admin-key-0123456789"
+	rs := startServe(t, map[string]string{"CASTELLAN_ADMIN_KEY": secret})
+	if st := rs.post(t, "/api/policy", map[string]any{"src": servePolicy}, nil); st != http.StatusUnauthorized {
+		t.Errorf("no key with --admin-key set: status %d, want 401 (dev mode off)", st)
+	}
+	req, _ := http.NewRequest("GET", rs.url+"/admin/v1/keys", nil)
+	req.Header.Set("Authorization", "Bearer "+secret)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != 200 {
+		t.Errorf("admin key from CASTELLAN_ADMIN_KEY: status %d", resp.StatusCode)
+	}
+	if strings.Contains(rs.log.String(), secret) {
+		t.Error("the log shows the admin key")
+	}
+}
+
+func TestServePolicyWatch(t *testing.T) {
+	dir := t.TempDir()
+	file := filepath.Join(dir, "policy.polar")
+	if err := os.WriteFile(file, []byte(servePolicy), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	rs := startServe(t, nil, "--policy", file, "--watch", "--watch-interval", "20ms")
+	if !rs.allowed(t, "a", "read", "d") {
+		t.Fatal("the --policy file is not live")
+	}
+
+	// A broken edit is logged with its position; the last good policy stays.
+	if err := os.WriteFile(file, []byte(servePolicy+"\nresource Broken {\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, func() bool { return strings.Contains(rs.log.String(), "policy reload failed") })
+	if !strings.Contains(rs.log.String(), "policy.polar:") {
+		t.Errorf("the reload error does not name the file position:\n%s", rs.log)
+	}
+	if !rs.allowed(t, "a", "read", "d") {
+		t.Fatal("a broken edit replaced the live policy")
+	}
+
+	// A good edit goes live: "read" now needs a role nobody has.
+	edited := "actor User {}\nresource Doc {\n  roles = [\"reader\", \"owner\"];\n  permissions = [\"read\"];\n  \"read\" if \"owner\";\n}\n"
+	if err := os.WriteFile(file, []byte(edited), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, func() bool { return !rs.allowed(t, "a", "read", "d") })
+}
+
+// waitFor polls cond for up to 10 seconds.
+func waitFor(t *testing.T, cond func() bool) {
+	t.Helper()
+	for range 500 {
+		if cond() {
+			return
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	t.Fatal("condition not met in time")
+}
+
+func TestServeBadPolicyAtStart(t *testing.T) {
+	dir := t.TempDir()
+	file := filepath.Join(dir, "bad.polar")
+	if err := os.WriteFile(file, []byte("actor User {}\nresource Doc { permissions = [\"read\"]; \"read\" if \"nope\"; }\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	log := &lockedBuffer{}
+	e := &env{stdin: strings.NewReader(""), stdout: io.Discard, stderr: log, getenv: func(string) string { return "" }}
+	code := run(t.Context(), e, []string{"serve", "--addr", "127.0.0.1:0", "--policy", file})
+	if code != exitFailed {
+		t.Errorf("exit code %d, want %d", code, exitFailed)
+	}
+	if !strings.Contains(log.String(), "bad.polar:2:") {
+		t.Errorf("the errors do not name the position:\n%s", log)
+	}
+}
+
+func TestParseServe(t *testing.T) {
+	tests := []struct {
+		name    string
+		environ map[string]string
+		args    []string
+		check   func(c serveConfig) any
+		want    any
+		wantErr string
+	}{
+		{name: "defaults", check: func(c serveConfig) any { return []any{c.Addr, c.Dev, c.Server.MaxBodyBytes, c.Server.MaxContextFacts} },
+			want: []any{":8080", true, int64(10 << 20), 1000}},
+		{name: "database turns dev off", args: []string{"--database-url", "postgres://x"}, check: func(c serveConfig) any { return c.Dev }, want: false},
+		{name: "explicit dev wins", args: []string{"--database-url", "postgres://x", "--dev"}, check: func(c serveConfig) any { return c.Dev }, want: true},
+		{name: "env then flags", environ: map[string]string{"CASTELLAN_ADDR": ":9000", "CASTELLAN_MAX_CONTEXT_FACTS": "5"}, args: []string{"--max-context-facts", "7"},
+			check: func(c serveConfig) any { return []any{c.Addr, c.Server.MaxContextFacts} }, want: []any{":9000", 7}},
+		{name: "policy files", args: []string{"--policy", "a.polar", "b.polar"}, check: func(c serveConfig) any { return c.Policies }, want: []string{"a.polar", "b.polar"}},
+		{name: "bad env", environ: map[string]string{"CASTELLAN_QUERY_TIMEOUT": "soon"}, wantErr: "CASTELLAN_QUERY_TIMEOUT"},
+		{name: "watch without policy", args: []string{"--watch"}, wantErr: "--watch needs --policy"},
+		{name: "migrate without database", args: []string{"--migrate"}, wantErr: "--migrate needs --database-url"},
+		{name: "bad limit", args: []string{"--max-batch-facts", "0"}, wantErr: "max batch facts"},
+		{name: "stray argument", args: []string{"extra"}, wantErr: "unexpected argument"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			e := &env{stdout: io.Discard, stderr: io.Discard, getenv: func(k string) string { return tc.environ[k] }}
+			c, err := parseServe(e, tc.args)
+			if tc.wantErr != "" {
+				if err == nil || !strings.Contains(err.Error(), tc.wantErr) || !errors.Is(err, errUsage) {
+					t.Fatalf("error %v, want a usage error containing %q", err, tc.wantErr)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			if diff := cmp.Diff(tc.want, tc.check(c)); diff != "" {
+				t.Errorf("(-want +got):\n%s", diff)
+			}
+		})
+	}
+}
