@@ -19,12 +19,31 @@ const maxExprDepth = 256
 // found, sorted by position. Warnings never fail a check; they are in
 // Program.Warnings.
 func Check(files ...*ast.File) (*Program, error) {
-	c := newChecker()
-	prog := c.check(files)
-	if err := c.errs.Err(); err != nil {
+	prog, errs := newChecker().run(files)
+	if err := errs.Err(); err != nil {
 		return nil, err
 	}
 	return prog, nil
+}
+
+// run checks files, turning a panic (a bug in the checker) into an error
+// so that no policy can crash the server that loads it.
+func (c *checker) run(files []*ast.File) (prog *Program, errs ast.ErrorList) {
+	defer func() {
+		if r := recover(); r != nil {
+			var pos ast.Position
+			for _, f := range files {
+				if f != nil {
+					pos = ast.Position{File: f.Name, Line: 1, Col: 1}
+					break
+				}
+			}
+			prog = nil
+			errs = ast.ErrorList{{Pos: pos, Msg: fmt.Sprintf("internal checker error: %v", r), Hint: "please report this policy as a bug"}}
+		}
+	}()
+	prog = c.check(files)
+	return prog, c.errs
 }
 
 // declKind says what a name declared in a block is.

@@ -47,6 +47,5 @@ func compile(sources []Source) (*Program, ast.ErrorList) {
 		errs.Sort()
 		return nil, errs
 	}
-	prog := c.check(files)
-	return prog, c.errs
+	return c.run(files)
 }

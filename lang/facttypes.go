@@ -364,8 +364,8 @@ func (c *checker) simplify(ts []FactType) []FactType {
 		}
 	}
 	var out []FactType
-	for _, t := range uniq {
-		if !c.subsumed(t, seen, key(t)) {
+	for i, t := range uniq {
+		if !c.subsumed(t, seen, key(t), uniq, i) {
 			out = append(out, t)
 		}
 	}
@@ -373,12 +373,26 @@ func (c *checker) simplify(ts []FactType) []FactType {
 	return out
 }
 
+// maxSubsumeLookups bounds the candidate tuples subsumed looks up; past it
+// (very wide predicates) it compares with every tuple instead.
+const maxSubsumeLookups = 256
+
 // subsumed reports whether another tuple of seen (keyed by key) accepts
-// every fact t accepts.
-func (c *checker) subsumed(t FactType, seen map[string]bool, self string) bool {
+// every fact t accepts. all and at are the tuples and t's index in them.
+func (c *checker) subsumed(t FactType, seen map[string]bool, self string, all []FactType, at int) bool {
 	cands := make([][]string, len(t))
+	product := 1
 	for i, typ := range t {
 		cands[i] = c.widerTypes(typ)
+		product *= len(cands[i])
+		if product > maxSubsumeLookups {
+			for j, u := range all {
+				if j != at && c.subsumes(u, t) {
+					return true
+				}
+			}
+			return false
+		}
 	}
 	idx := make([]int, len(t))
 	parts := make([]string, len(t))
@@ -434,4 +448,14 @@ func (c *checker) widerTypes(typ string) []string {
 		}
 	}
 	return out
+}
+
+// subsumes reports whether every fact that fits b also fits a.
+func (c *checker) subsumes(a, b FactType) bool {
+	for i := range a {
+		if a[i] != "" && a[i] != b[i] && (b[i] == "" || !c.prog.TypeMatches(b[i], a[i])) {
+			return false
+		}
+	}
+	return true
 }
