@@ -21,25 +21,36 @@ import (
 const devToken = "e_0123456789_12345_osotesttoken01xiIn"
 
 // nodeTestFiles are the files of node/ that a test run needs.
-var nodeTestFiles = []string{"package.json", "package-lock.json", "sdk.test.mjs"}
+var nodeTestFiles = []string{"package.json", "package-lock.json", "policy.mjs", "sdk.test.mjs", "sdk_v1.test.mjs"}
 
 func TestNodeSDK(t *testing.T) {
 	node := requireTool(t, "node")
 	npm := requireTool(t, "npm")
 
 	bin := buildCastellan(t)
-	srv := startServer(t, bin)
 	dir := installSDK(t, npm)
 
-	ctx, cancel := context.WithTimeout(t.Context(), 5*time.Minute)
-	defer cancel()
-	cmd := exec.CommandContext(ctx, node, "--test", "--test-reporter=spec", "sdk.test.mjs")
-	cmd.Dir = dir
-	cmd.Env = append(os.Environ(), "OSO_URL="+srv.url, "OSO_AUTH="+devToken, "NO_COLOR=1")
-	out, err := cmd.CombinedOutput()
-	t.Logf("node --test sdk.test.mjs (OSO_URL=%s):\n%s", srv.url, out)
-	if err != nil {
-		t.Errorf("the oso-cloud SDK test failed: %v\nlast lines of castellan serve's log:\n%s", err, srv.log.tail(40))
+	tests := []struct {
+		name string // the SDK release under test
+		file string
+	}{
+		{"oso-cloud@2.6.0", "sdk.test.mjs"},
+		{"oso-cloud@1.6.1", "sdk_v1.test.mjs"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			srv := startServer(t, bin)
+			ctx, cancel := context.WithTimeout(t.Context(), 5*time.Minute)
+			defer cancel()
+			cmd := exec.CommandContext(ctx, node, "--test", "--test-reporter=spec", tc.file)
+			cmd.Dir = dir
+			cmd.Env = append(os.Environ(), "OSO_URL="+srv.url, "OSO_AUTH="+devToken, "NO_COLOR=1")
+			out, err := cmd.CombinedOutput()
+			t.Logf("node --test %s (OSO_URL=%s):\n%s", tc.file, srv.url, out)
+			if err != nil {
+				t.Errorf("the %s SDK test failed: %v\nlast lines of castellan serve's log:\n%s", tc.name, err, srv.log.tail(40))
+			}
+		})
 	}
 }
 

@@ -1,15 +1,18 @@
 // Drives a running `castellan serve` through the official Oso Cloud Node SDK
-// (npm oso-cloud, pinned in package.json), exactly as an application would.
+// (npm oso-cloud 2.6.0, pinned in package.json), exactly as an application
+// would. Start from an empty server:
 //
 //   OSO_URL=http://127.0.0.1:8080 OSO_AUTH=e_0123456789_12345_osotesttoken01xiIn \
-//     node --test compat/node/
+//     node --test compat/node/sdk.test.mjs
 //
 // The tests run in order against one server and share its state; each test
 // uses its own actors and resources so that a failure names one feature.
-// compat/compat_test.go builds the binary, starts the server and runs this.
+// compat/compat_test.go builds the binary, starts a server for each SDK
+// test file and runs it.
 import { test, before } from "node:test";
 import assert from "node:assert/strict";
 import oso from "oso-cloud";
+import { POLICY } from "./policy.mjs";
 
 const { Oso, typedVar } = oso;
 
@@ -20,46 +23,6 @@ if (!url) {
 }
 
 const client = new Oso(url, apiKey);
-
-const POLICY = `
-actor User {}
-
-resource Organization {
-  roles = ["member", "owner"];
-  permissions = ["read", "create_repository", "delete"];
-
-  "member" if "owner";
-  "read" if "member";
-  "create_repository" if "owner";
-  "delete" if "owner";
-}
-
-resource Repository {
-  roles = ["reader", "maintainer"];
-  permissions = ["read", "push", "delete"];
-  relations = { parent: Organization };
-
-  "reader" if "maintainer";
-  "reader" if "member" on "parent";
-  "maintainer" if "owner" on "parent";
-
-  "read" if "reader";
-  "push" if "maintainer";
-  "delete" if "maintainer";
-}
-
-# Public repositories can be read by every user.
-has_permission(_: User, "read", repo: Repository) if is_public(repo, true);
-
-test "owners push to the repositories of their organization" {
-  setup {
-    has_role(User{"t"}, "owner", Organization{"o"});
-    has_relation(Repository{"r"}, "parent", Organization{"o"});
-  }
-  assert allow(User{"t"}, "push", Repository{"r"});
-  assert_not allow(User{"u"}, "push", Repository{"r"});
-}
-`;
 
 const user = (id) => ({ type: "User", id });
 const org = (id) => ({ type: "Organization", id });
