@@ -208,6 +208,7 @@ func (c *compiler) rule(pi *predInfo, r *lang.Rule) []*crule {
 		if !ok {
 			continue
 		}
+		cr.lits = substLists(cr.lits, head)
 		cr.finish(sc, types)
 		out = append(out, cr)
 	}
@@ -551,4 +552,76 @@ func score(l *lit, bound []bool) int {
 		return 100 + n
 	}
 	return 0
+}
+
+// substLists removes `x = [..]` literals that bind a body variable to a
+// list, replacing x by the list wherever else it occurs in the conjunction
+// (so that `x = ["a", "b"] and y in x` works). A variable is never bound
+// to a list at run time; a head variable bound to a list is left alone
+// (and the unification fails).
+func substLists(lits []*lit, head []operand) []*lit {
+	inHead := map[int]bool{}
+	for _, s := range operandVars(nil, head...) {
+		inHead[s] = true
+	}
+	for {
+		slot, list, at := -1, operand{}, -1
+		for i, l := range lits {
+			if l.kind != litUnify {
+				continue
+			}
+			a, b := l.args[0], l.args[1]
+			if b.kind == opVar && a.kind == opList {
+				a, b = b, a
+			}
+			if a.kind == opVar && b.kind == opList && !inHead[a.slot] && !contains(operandVars(nil, b), a.slot) {
+				slot, list, at = a.slot, b, i
+				break
+			}
+		}
+		if at < 0 {
+			return lits
+		}
+		lits = append(lits[:at:at], lits[at+1:]...)
+		for _, l := range lits {
+			substLit(l, slot, list)
+		}
+	}
+}
+
+func contains(xs []int, x int) bool {
+	for _, y := range xs {
+		if y == x {
+			return true
+		}
+	}
+	return false
+}
+
+func substLit(l *lit, slot int, list operand) {
+	for i := range l.args {
+		l.args[i] = substOperand(l.args[i], slot, list)
+	}
+	l.vars = operandVars(nil, l.args...)
+	for _, alt := range l.alts {
+		for _, il := range alt {
+			substLit(il, slot, list)
+		}
+	}
+}
+
+func substOperand(o operand, slot int, list operand) operand {
+	switch o.kind {
+	case opVar:
+		if o.slot == slot {
+			return list
+		}
+	case opList:
+		elems := make([]operand, len(o.list))
+		for i, e := range o.list {
+			elems[i] = substOperand(e, slot, list)
+		}
+		o.list = elems
+	}
+	return o
 }

@@ -99,10 +99,11 @@ func TestConstructs(t *testing.T) {
 		name: "in enumerates and filters",
 		policy: `ok(x: String) if x in ["a", "b"];
 		         picked(x: User) if role in ["r1", "r2"] and has(x, role);
-		         pair(x, y) if [x, y] = [1, 2];`,
+		         pair(x, y) if [x, y] = [1, 2];
+		         listed(x: String) if l = ["p", "q"] and x in l;`,
 		facts: []string{"has User:u r2", "has User:v r3"},
-		yes:   []string{"ok a", "ok b", "picked User:u", "pair Integer:1 Integer:2"},
-		no:    []string{"ok c", "picked User:v", "pair Integer:2 Integer:1"},
+		yes:   []string{"ok a", "ok b", "picked User:u", "pair Integer:1 Integer:2", "listed q"},
+		no:    []string{"ok c", "picked User:v", "pair Integer:2 Integer:1", "listed r"},
 	}, {
 		name: "matches is a type constraint wherever it appears",
 		policy: `resource Organization {}
