@@ -63,6 +63,7 @@ func commands() []command {
 		{"inspect", "print every stored fact mentioning a value", runInspect},
 		{"keys", "create, list and delete API keys", runKeys},
 		{"list", "list the resources of a type an actor may act on", runList},
+		{"migrate", "apply, revert or report the PostgreSQL schema migrations", runMigrate},
 		{"policy", "validate, format, test, upload and manage policies", runPolicy},
 		{"query", "print the facts and derived facts matching a pattern", runQuery},
 		{"serve", "run the HTTP server (Oso Cloud API, AuthZEN, admin API)", runServe},
