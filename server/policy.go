@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"net/http"
 	"strings"
+	"time"
 
 	"github.com/castellan-authz/castellan/evaluator"
 	"github.com/castellan-authz/castellan/lang"
@@ -324,4 +325,54 @@ func filenames(files []store.PolicyFile) []string {
 		names[i] = f.Filename
 	}
 	return names
+}
+
+// SyncPolicy makes the store's live policy version live here too, when it
+// differs from the one this server answers under: another replica on the
+// same database uploaded or activated a version. It reports whether the
+// live policy changed.
+func (s *Server) SyncPolicy(ctx context.Context) (bool, error) {
+	p, err := s.policies.LivePolicy(ctx)
+	if errors.Is(err, store.ErrNotFound) {
+		return false, nil
+	}
+	if err != nil {
+		return false, err
+	}
+	if p.Version == s.live.Load().version {
+		return false, nil
+	}
+	s.policyMu.Lock()
+	defer s.policyMu.Unlock()
+	if p.Version == s.live.Load().version {
+		return false, nil
+	}
+	// The version passed its tests when it was saved; only compile it.
+	lp, err := compileOnly(p.Files)
+	if err != nil {
+		return false, fmt.Errorf("the live policy (version %d) does not compile: %w", p.Version, err)
+	}
+	lp.version = p.Version
+	s.live.Store(lp)
+	s.metrics.policy.WithLabelValues("synced").Inc()
+	s.log.Info().Int64("version", p.Version).Msg("policy version made live by another server")
+	return true, nil
+}
+
+// FollowPolicy calls SyncPolicy every interval until ctx is done, so that
+// replicas on one database answer under the same policy within about one
+// interval of an upload or rollback. Errors are logged.
+func (s *Server) FollowPolicy(ctx context.Context, every time.Duration) {
+	t := time.NewTicker(every)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+		if _, err := s.SyncPolicy(ctx); err != nil && ctx.Err() == nil {
+			s.log.Warn().Err(err).Msg("following the live policy")
+		}
+	}
 }

@@ -18,6 +18,7 @@ import (
 	"github.com/castellan-authz/castellan/server"
 	"github.com/castellan-authz/castellan/store"
 	"github.com/castellan-authz/castellan/store/memory"
+	"github.com/castellan-authz/castellan/store/postgres"
 )
 
 // serveConfig is everything `castellan serve` is told, by flags and
@@ -157,6 +158,10 @@ func parseServe(e *env, args []string) (serveConfig, error) {
 	return c, nil
 }
 
+// policySyncInterval is how often a server on PostgreSQL checks which
+// policy version is live (another replica may have uploaded one).
+const policySyncInterval = 2 * time.Second
+
 // errHelp is returned when -h was asked for; the usage was printed.
 var errHelp = errors.New("help requested")
 
@@ -234,6 +239,10 @@ func serve(ctx context.Context, e *env, c serveConfig, ready func(addr string)) 
 	go func() { errc <- hs.Serve(ln) }()
 	if w != nil && c.Watch {
 		go w.run(ctx, c.WatchInterval)
+	}
+	if storeName == "postgres" {
+		// Replicas on one database follow each other's policy uploads.
+		go srv.FollowPolicy(ctx, policySyncInterval)
 	}
 	if ready != nil {
 		ready(ln.Addr().String())
@@ -357,7 +366,17 @@ func equalStamps(a, b map[string]fileStamp) bool {
 	return true
 }
 
-// openPostgres opens the PostgreSQL store (store/postgres is not built yet).
-func openPostgres(context.Context, serveConfig, zerolog.Logger) (store.Store, string, error) {
-	return nil, "", errors.New("the PostgreSQL store is not built yet")
+// openPostgres opens the PostgreSQL store: it checks (or, with --migrate,
+// applies) the schema, loads every fact into the in-memory index and
+// follows the change log.
+func openPostgres(ctx context.Context, c serveConfig, log zerolog.Logger) (store.Store, string, error) {
+	st, err := postgres.Open(ctx, c.DatabaseURL, postgres.Options{
+		Migrate:     c.Migrate,
+		WaitTimeout: c.Server.ConsistencyTimeout,
+		Logger:      log.With().Str("component", "store").Logger(),
+	})
+	if err != nil {
+		return nil, "", fmt.Errorf("opening the database: %w", err)
+	}
+	return st, "postgres", nil
 }

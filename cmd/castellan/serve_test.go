@@ -15,6 +15,8 @@ import (
 	"time"
 
 	"github.com/google/go-cmp/cmp"
+
+	"github.com/castellan-authz/castellan/store/pgtest"
 )
 
 // lockedBuffer collects a server's log while it runs.
@@ -205,6 +207,23 @@ func waitFor(t *testing.T, cond func() bool) {
 		time.Sleep(20 * time.Millisecond)
 	}
 	t.Fatal("condition not met in time")
+}
+
+func TestServePostgres(t *testing.T) {
+	url := pgtest.NewDatabase(t)
+	rs := startServe(t, map[string]string{"CASTELLAN_DATABASE_URL": url}, "--dev")
+	if st := rs.post(t, "/api/policy", map[string]any{"src": servePolicy}, nil); st != 200 {
+		t.Fatalf("policy upload: status %d\n%s", st, rs.log)
+	}
+	if !rs.allowed(t, "a", "read", "d") {
+		t.Error("not allowed through the postgres store")
+	}
+	if !strings.Contains(rs.log.String(), `"store":"postgres"`) {
+		t.Errorf("start line does not say postgres:\n%s", rs.log)
+	}
+	if strings.Contains(rs.log.String(), url) {
+		t.Error("the log shows the database URL")
+	}
 }
 
 func TestServeBadPolicyAtStart(t *testing.T) {
