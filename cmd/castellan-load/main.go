@@ -32,6 +32,7 @@ import (
 	"net/http"
 	"os"
 	"os/signal"
+	"runtime"
 	"runtime/debug"
 	"slices"
 	"strings"
@@ -259,7 +260,8 @@ const (
 
 // print writes the report.
 func (r *report) print(w io.Writer) {
-	fmt.Fprintf(w, "\ndata: %d facts loaded in %s (%.0f facts/s), store %s\n",
+	fmt.Fprintf(w, "\nmachine: %s\n", machine())
+	fmt.Fprintf(w, "data: %d facts loaded in %s (%.0f facts/s), store %s\n",
 		r.facts, r.load.Round(time.Millisecond), float64(r.facts)/r.load.Seconds(), r.store)
 	fmt.Fprintf(w, "load: POST /api/authorize, %d distinct checks (%.1f%% allowed), concurrency %d, %s per target in %d turns after %s warm-up\n\n",
 		r.cfg.checks, 100*float64(r.expectAllowed)/float64(max(1, r.cfg.checks)), r.cfg.conc, r.cfg.duration, r.cfg.rounds, r.cfg.warmup)
@@ -307,6 +309,27 @@ func (r *report) err() error {
 		return errors.New("castellan: no request completed")
 	}
 	return nil
+}
+
+// machine describes where the run happened: OS, CPUs, Go version and the
+// load average before the report (other work on the machine skews figures).
+func machine() string {
+	cpu := ""
+	if b, err := os.ReadFile("/proc/cpuinfo"); err == nil {
+		for line := range strings.Lines(string(b)) {
+			if name, ok := strings.CutPrefix(line, "model name"); ok {
+				cpu = " (" + strings.TrimSpace(strings.TrimLeft(name, " \t:")) + ")"
+				break
+			}
+		}
+	}
+	load := ""
+	if b, err := os.ReadFile("/proc/loadavg"); err == nil {
+		if f := strings.Fields(string(b)); len(f) >= 3 {
+			load = ", load average " + strings.Join(f[:3], " ")
+		}
+	}
+	return fmt.Sprintf("%s/%s, %d CPUs%s, %s%s", runtime.GOOS, runtime.GOARCH, runtime.NumCPU(), cpu, runtime.Version(), load)
 }
 
 func verdict(ok bool) string {
