@@ -1,7 +1,6 @@
 package parser
 
 import (
-	"strconv"
 	"strings"
 
 	"github.com/alecthomas/participle/v2/lexer"
@@ -92,7 +91,7 @@ func (p *fileParser) convBlockItems(items []*pBlockItem) []ast.BlockItem {
 			}
 			out = append(out, r)
 		case kw == "relations":
-			p.errorf(it.List.Open.Pos, "write relations = { parent: Organization };", "relations are declared with { name: Type, ... }")
+			p.errorf(toLexerPos(it.List.list.Pos), "write relations = { parent: Organization };", "relations are declared with { name: Type, ... }")
 		case it.Rels != nil:
 			p.errorf(it.Rels.Open.Pos, "write "+kw+` = ["a", "b"];`, "%s are declared with a list of strings", kw)
 		default:
@@ -170,20 +169,21 @@ func (p *fileParser) convDeclare(d *pDeclare) *ast.Declare {
 
 func (p *fileParser) convRule(r *pRule) *ast.Rule {
 	out := &ast.Rule{Pos: astPos(r.Head.Name.Pos), End: astPos(r.Semi.Pos), Name: p.name(r.Head.Name)}
-	p.argCommas(r.Head.Args)
-	out.Params = make([]*ast.Param, 0, len(r.Head.Args))
-	for _, a := range r.Head.Args {
-		param := &ast.Param{Pos: astPos(a.Term.pos()), Term: p.term(&a.Term)}
-		if a.Type != nil {
-			if _, ok := param.Term.(*ast.Var); !ok {
-				p.errorf(a.Colon.Pos, "write a variable with a type (x: User, _: User) or a value alone", "only a variable can have a type")
+	p.errs = append(p.errs, r.Head.Args.errs...)
+	out.Params = make([]*ast.Param, 0, len(r.Head.Args.args))
+	for _, a := range r.Head.Args.args {
+		param := &ast.Param{Pos: a.term.Position(), Term: a.term}
+		if a.typ != nil {
+			if _, ok := a.term.(*ast.Var); !ok {
+				p.errorf(a.colon.Pos, "write a variable with a type (x: User, _: User) or a value alone", "only a variable can have a type")
 			}
-			param.Type = p.ident(*a.Type)
+			param.Type = p.ident(*a.typ)
 		}
 		out.Params = append(out.Params, param)
 	}
 	if r.Body != nil {
-		out.Body = p.and(r.Body)
+		p.errs = append(p.errs, r.Body.errs...)
+		out.Body = r.Body.expr
 	}
 	return out
 }
@@ -240,7 +240,7 @@ func (p *fileParser) convSetup(it *pTestItem) *ast.Setup {
 			s.Order = append(s.Order, id)
 			continue
 		}
-		c := p.call(&pCall{Name: si.Name, Open: *si.Open, Args: si.Args}, false)
+		c := p.call(&pCall{Name: si.Name, Args: *si.Args}, false)
 		s.Facts = append(s.Facts, c)
 		s.Order = append(s.Order, c)
 	}
@@ -255,28 +255,23 @@ func (p *fileParser) convFixture(f *pFixture) *ast.Fixture {
 	return out
 }
 
-func (p *fileParser) argCommas(args []*pParam) {
-	p.commas(len(args), func(i int) *lexer.Token { return args[i].Comma },
-		func(i int) lexer.Position { return args[i].Term.pos() }, false)
-}
-
 // call converts a call; typed arguments (x: String) are allowed only in
 // test assertions.
 func (p *fileParser) call(c *pCall, typed bool) *ast.Call {
-	p.argCommas(c.Args)
-	out := &ast.Call{Pos: astPos(c.Name.Pos), Name: p.name(c.Name), Args: make([]ast.Term, 0, len(c.Args))}
-	for _, a := range c.Args {
-		t := p.term(&a.Term)
-		if a.Type != nil {
+	p.errs = append(p.errs, c.Args.errs...)
+	out := &ast.Call{Pos: astPos(c.Name.Pos), Name: p.name(c.Name), Args: make([]ast.Term, 0, len(c.Args.args))}
+	for _, a := range c.Args.args {
+		t := a.term
+		if a.typ != nil {
 			v, ok := t.(*ast.Var)
 			switch {
 			case !typed:
-				p.errorf(a.Colon.Pos, "types go on the parameters of a rule head (x: User) or the arguments of a test assertion",
+				p.errorf(a.colon.Pos, "types go on the parameters of a rule head (x: User) or the arguments of a test assertion",
 					"a type is not allowed here")
 			case !ok:
-				p.errorf(a.Colon.Pos, "write a variable with a type (x: String, _: User) or a value alone", "only a variable can have a type")
+				p.errorf(a.colon.Pos, "write a variable with a type (x: String, _: User) or a value alone", "only a variable can have a type")
 			default:
-				t = &ast.TypedVar{Pos: v.Pos, Name: v.Name, Type: p.ident(*a.Type)}
+				t = &ast.TypedVar{Pos: v.Pos, Name: v.Name, Type: p.ident(*a.typ)}
 			}
 		}
 		out.Args = append(out.Args, t)
@@ -284,138 +279,7 @@ func (p *fileParser) call(c *pCall, typed bool) *ast.Call {
 	return out
 }
 
-// and converts a conjunction, flattening nested conjunctions (parentheses
-// are not kept in the tree).
-func (p *fileParser) and(a *pAnd) ast.Expr {
-	if len(a.Exprs) == 1 {
-		return p.or(a.Exprs[0])
-	}
-	out := &ast.And{Exprs: make([]ast.Expr, 0, len(a.Exprs))}
-	for _, e := range a.Exprs {
-		x := p.or(e)
-		if inner, ok := x.(*ast.And); ok {
-			out.Exprs = append(out.Exprs, inner.Exprs...)
-		} else {
-			out.Exprs = append(out.Exprs, x)
-		}
-	}
-	out.Pos = out.Exprs[0].Position()
-	return out
-}
-
-func (p *fileParser) or(o *pOr) ast.Expr {
-	if len(o.Exprs) == 1 {
-		return p.not(o.Exprs[0])
-	}
-	out := &ast.Or{Exprs: make([]ast.Expr, 0, len(o.Exprs))}
-	for _, e := range o.Exprs {
-		x := p.not(e)
-		if inner, ok := x.(*ast.Or); ok {
-			out.Exprs = append(out.Exprs, inner.Exprs...)
-		} else {
-			out.Exprs = append(out.Exprs, x)
-		}
-	}
-	out.Pos = out.Exprs[0].Position()
-	return out
-}
-
-func (p *fileParser) not(n *pNot) ast.Expr {
-	if n.Not != nil {
-		return &ast.Not{Pos: astPos(n.Not.Pos), Expr: p.not(n.Expr)}
-	}
-	a := n.Atom
-	switch {
-	case a.Paren != nil:
-		return p.and(a.Paren)
-	case a.Op != nil:
-		return &ast.Binary{Pos: astPos(a.Left.pos()), Op: a.Op.Value, Left: p.term(a.Left), Right: p.term(a.Right)}
-	case a.Matches != nil:
-		return &ast.Matches{Pos: astPos(a.Left.pos()), Term: p.term(a.Left), Type: p.ident(*a.Matches)}
-	case a.Left.Open != nil:
-		return p.call(&pCall{Name: *a.Left.Name, Open: *a.Left.Open, Args: a.Left.Args}, false)
-	}
-	p.errorf(a.Left.pos(), "a condition is a call such as f(x), a comparison such as x = 1, or x matches Type",
-		"%s is not a condition", a.Left.describe())
-	return &ast.Call{Pos: astPos(a.Left.pos()), Name: &ast.Ident{Pos: astPos(a.Left.pos())}}
-}
-
-func (t *pTerm) pos() lexer.Position {
-	switch {
-	case t.Name != nil:
-		return t.Name.Pos
-	case t.Str != nil:
-		return t.Str.Pos
-	case t.Int != nil:
-		return t.Int.Pos
-	case t.Bool != nil:
-		return t.Bool.Pos
-	case t.Const != nil:
-		return t.Const.Pos
-	case t.List != nil:
-		return t.List.Open.Pos
-	}
-	return lexer.Position{}
-}
-
-func (t *pTerm) describe() string {
-	switch {
-	case t.Name != nil && t.Brace == nil:
-		return "'" + t.Name.Value + "'"
-	case t.Name != nil:
-		return t.Name.Value + "{...}"
-	case t.Str != nil:
-		return "string " + t.Str.Value
-	case t.Int != nil:
-		return "integer " + t.Int.Value
-	case t.Bool != nil:
-		return t.Bool.Value
-	case t.Const != nil:
-		return t.Const.Value
-	}
-	return "a list"
-}
-
-func (p *fileParser) term(t *pTerm) ast.Term {
-	switch {
-	case t.Open != nil:
-		p.errorf(t.Name.Pos, "a call is a condition: write it on its own, joined with 'and'",
-			"a call to %s cannot be used as a value", t.Name.Value)
-		return &ast.Var{Pos: astPos(t.Name.Pos), Name: t.Name.Value}
-	case t.Brace != nil:
-		out := &ast.EntityLit{Pos: astPos(t.Name.Pos), Type: p.ident(*t.Name), ID: p.term(t.ID)}
-		switch out.ID.(type) {
-		case *ast.StringLit, *ast.IntLit, *ast.BoolLit:
-		default:
-			p.errorf(t.ID.pos(), `write the id as a string, an integer or a boolean: User{"alice"}`,
-				"the id of %s{...} must be a literal", t.Name.Value)
-		}
-		return out
-	case t.Name != nil:
-		id := p.name(*t.Name)
-		return &ast.Var{Pos: id.Pos, Name: id.Name}
-	case t.Str != nil:
-		return p.str(*t.Str)
-	case t.Int != nil:
-		v, err := strconv.ParseInt(t.Int.Value, 10, 64)
-		if err != nil {
-			p.errorf(t.Int.Pos, "integers are 64-bit signed", "integer %s is out of range", t.Int.Value)
-		}
-		return &ast.IntLit{Pos: astPos(t.Int.Pos), Value: v}
-	case t.Bool != nil:
-		return &ast.BoolLit{Pos: astPos(t.Bool.Pos), Value: t.Bool.Value == "true"}
-	case t.Const != nil:
-		return &ast.ConstRef{Pos: astPos(t.Const.Pos), Name: t.Const.Value[1:]}
-	}
-	return p.list(t.List)
-}
-
 func (p *fileParser) list(l *pList) *ast.List {
-	p.commas(len(l.Elems), func(i int) *lexer.Token { return l.Elems[i].Comma },
-		func(i int) lexer.Position { return l.Elems[i].Term.pos() }, true)
-	out := &ast.List{Pos: astPos(l.Open.Pos), Elems: make([]ast.Term, 0, len(l.Elems))}
-	for _, e := range l.Elems {
-		out.Elems = append(out.Elems, p.term(&e.Term))
-	}
-	return out
+	p.errs = append(p.errs, l.errs...)
+	return l.list
 }

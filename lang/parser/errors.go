@@ -15,13 +15,13 @@ import (
 //
 // words are the keywords that may appear in this kind of item; an unknown
 // name close to one of them gets a "did you mean" hint.
-func parseWith[G any](p *fileParser, it span, pp *participle.Parser[G], words []string) (*G, bool) {
-	lex, err := lexer.Upgrade(&sliceLexer{toks: append(it.toks[:len(it.toks):len(it.toks)], it.eof())})
+func parseWith[G any](p *fileParser, lex *lexer.PeekingLexer, it span, pp *participle.Parser[G], words []string) (*G, bool) {
+	g, err := pp.ParseFromLexer(lex, participle.AllowTrailing(true))
 	if err == nil {
-		var g *G
-		if g, err = pp.ParseFromLexer(lex); err == nil {
+		if end := lex.Peek(); end.Type == tokEnd {
 			return g, true
 		}
+		err = &expectError{tok: *lex.Peek()}
 	}
 	p.syntaxError(it, err, words)
 	return nil, false
@@ -39,24 +39,31 @@ var (
 // syntaxError turns a participle error into a positioned error with a
 // message that names what was found and, where it helps, a hint.
 func (p *fileParser) syntaxError(it span, err error, words []string) {
-	var ute *participle.UnexpectedTokenError
-	if !errors.As(err, &ute) {
-		var perr participle.Error
-		if errors.As(err, &perr) {
-			p.errorf(clampPos(perr.Position(), it), "", "%s", perr.Message())
-		} else {
-			p.errorf(it.toks[0].Pos, "", "%s", err.Error())
+	var (
+		tok      lexer.Token
+		expected []string
+		ute      *participle.UnexpectedTokenError
+		ee       *expectError
+		perr     participle.Error
+	)
+	switch {
+	case errors.As(err, &ee):
+		tok, expected = ee.tok, ee.expected
+	case errors.As(err, &ute):
+		tok = ute.Unexpected
+		if m := expectRE.FindStringSubmatch(ute.Message()); m != nil {
+			expected = splitExpected(m[1])
 		}
+	case errors.As(err, &perr):
+		p.errorf(clampPos(perr.Position(), it), "", "%s", perr.Message())
 		return
-	}
-	tok := ute.Unexpected
-	var expected []string
-	if m := expectRE.FindStringSubmatch(ute.Message()); m != nil {
-		expected = splitExpected(m[1])
+	default:
+		p.errorf(it.toks[0].Pos, "", "%s", err.Error())
+		return
 	}
 	idx := len(it.toks)
 	for i, t := range it.toks {
-		if t.Pos.Offset == tok.Pos.Offset && !tok.EOF() {
+		if t.Pos.Offset == tok.Pos.Offset && tok.Type != tokEnd {
 			idx = i
 			break
 		}
@@ -79,9 +86,9 @@ func (p *fileParser) syntaxError(it span, err error, words []string) {
 		}
 	}
 	switch {
-	case tok.EOF() && !it.cut:
+	case tok.Type == tokEnd && !it.cut:
 		p.errorf(tok.Pos, "did you forget a ';' or '}'?", "hit the end of the file unexpectedly%s", want)
-	case tok.EOF():
+	case tok.Type == tokEnd:
 		if forgot == "" {
 			forgot = "did you forget a ';' or '}'?"
 		}
@@ -101,7 +108,7 @@ func (p *fileParser) syntaxError(it span, err error, words []string) {
 		p.errorf(tok.Pos, fmt.Sprintf("relation names are quoted: on %q", tok.Value), "unexpected %s%s", describe(tok), want)
 	case tok.Type == tokPunct && isComparison(tok.Value) && prev != nil && endsTerm(*prev):
 		p.errorf(tok.Pos, "comparisons do not chain; join them with 'and': x = y and y = z", "unexpected '%s'%s", tok.Value, want)
-	case tok.Type == tokString && prev != nil && prev.Value == "matches":
+	case prev != nil && prev.Value == "matches":
 		p.errorf(tok.Pos, "matches takes a type name: x matches User", "unexpected %s%s", describe(tok), want)
 	default:
 		hint := ""

@@ -50,7 +50,7 @@ func TestParseErrors(t *testing.T) {
 		{"call as value", `f(x) if x = g(x);`, "1:13", `^a call to g cannot be used as a value$`, `on its own`},
 		{"chained comparison", `f(x) if x = y = z;`, "1:15", `unexpected '='; expected ';'`, `do not chain`},
 		{"unquoted relation", `resource R { "a" if "b" on parent; }`, "1:28", `unexpected 'parent'; expected a string`, `quoted: on "parent"`},
-		{"matches a string", `f(x) if x matches "User";`, "1:19", `unexpected string "User"; expected a name`, `type name`},
+		{"matches a string", `f(x) if x matches "User";`, "1:19", `unexpected string "User"; expected a type name`, `type name`},
 		{"type on a literal", `f(1: Integer);`, "1:4", `only a variable can have a type`, `x: User`},
 		{"type in a body call", `f(x) if g(x: User);`, "1:12", `a type is not allowed here`, `rule head`},
 		{"type in a fact", `test fixture f { g(x: User); }`, "1:21", `a type is not allowed here`, `rule head`},

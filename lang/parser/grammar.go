@@ -15,10 +15,10 @@ import (
 // production commits as soon as it has consumed a token and a syntax error
 // points at the token that is actually wrong. To stay LL(1) some choices are
 // left to convert.go: a block item is `name = ...` or `name if ...` and
-// convert.go checks the name; a term followed by `(` is a call, and
-// convert.go checks that calls appear only where a condition can; list
-// elements carry their optional ',' and convert.go checks the commas.
-// These structs never leave the package.
+// convert.go checks the name; a test item is `word { ... }` or
+// `word call ...;` and convert.go checks the word. Rule bodies, arguments
+// and lists are parsed by hand (expr.go) through participle's Parseable
+// interface. These structs never leave the package.
 
 type pBlock struct {
 	Kind    lexer.Token   `parser:"@('actor' | 'resource')"`
@@ -72,7 +72,7 @@ type pSName struct {
 
 type pRule struct {
 	Head pCall       `parser:"@@"`
-	Body *pAnd       `parser:"('if' @@)?"`
+	Body *pBody      `parser:"('if' @@)?"`
 	Semi lexer.Token `parser:"@';'"`
 }
 
@@ -102,8 +102,7 @@ type pTestItem struct {
 type pSetupItem struct {
 	Name    lexer.Token  `parser:"@Ident"`
 	Fixture *lexer.Token `parser:"( @Ident"`
-	Open    *lexer.Token `parser:"| @'('"`
-	Args    []*pParam    `parser:"  @@* ')' ) ';'"`
+	Args    *pArgs       `parser:"| @@ ) ';'"`
 }
 
 type pFixture struct {
@@ -120,69 +119,13 @@ type pIff struct {
 	List pList       `parser:"@@"`
 }
 
-// Expressions, loosest first: and < or < not < comparison.
-
-type pAnd struct {
-	Exprs []*pOr `parser:"@@ ('and' @@)*"`
-}
-
-type pOr struct {
-	Exprs []*pNot `parser:"@@ ('or' @@)*"`
-}
-
-type pNot struct {
-	Not  *lexer.Token `parser:"( @'not'"`
-	Expr *pNot        `parser:"  @@"`
-	Atom *pAtom       `parser:"| @@ )"`
-}
-
-// pAtom is a parenthesised expression, a comparison, `t matches Type`, or
-// a bare term, which convert.go accepts only when it is a call.
-type pAtom struct {
-	Paren   *pAnd        `parser:"  '(' @@ ')'"`
-	Left    *pTerm       `parser:"| @@ ("`
-	Op      *lexer.Token `parser:"    @('=' | '==' | '!=' | '<=' | '>=' | '<' | '>' | 'in')"`
-	Right   *pTerm       `parser:"    @@"`
-	Matches *lexer.Token `parser:"  | 'matches' @Ident )?"`
-}
-
 type pCall struct {
 	Name lexer.Token `parser:"@Ident"`
-	Open lexer.Token `parser:"@'('"`
-	Args []*pParam   `parser:"@@* ')'"`
+	Args pArgs       `parser:"@@"`
 }
 
-// pParam is a call argument with its optional `: Type` (only rule heads and
-// test assertions accept one) and its ','.
-type pParam struct {
-	Term  pTerm        `parser:"@@"`
-	Colon *lexer.Token `parser:"(@':'"`
-	Type  *lexer.Token `parser:" @Ident)?"`
-	Comma *lexer.Token `parser:"@','?"`
-}
-
-type pTerm struct {
-	Name  *lexer.Token `parser:"(  @Ident"`
-	Open  *lexer.Token `parser:"   ( @'('"`
-	Args  []*pParam    `parser:"     @@* ')'"`
-	Brace *lexer.Token `parser:"   | @'{'"`
-	ID    *pTerm       `parser:"     @@ '}' )?"`
-	Str   *lexer.Token `parser:"| @String"`
-	Int   *lexer.Token `parser:"| @Int"`
-	Bool  *lexer.Token `parser:"| @('true' | 'false')"`
-	Const *lexer.Token `parser:"| @Const"`
-	List  *pList       `parser:"| @@ )"`
-}
-
-type pList struct {
-	Open  lexer.Token `parser:"@'['"`
-	Elems []*pElem    `parser:"@@* ']'"`
-}
-
-type pElem struct {
-	Term  pTerm        `parser:"@@"`
-	Comma *lexer.Token `parser:"@','?"`
-}
+// pBody, pArgs and pList, the expression language, are parsed by hand:
+// see expr.go.
 
 // grammar holds one participle parser per kind of top-level item. It is
 // built once (participle.Build reflects over the structs) and is safe for

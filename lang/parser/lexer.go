@@ -21,6 +21,7 @@ const (
 	tokConst
 	tokPunct
 	tokInvalid // a lexical error, already reported
+	tokEnd     // the end of a top-level item (see split); Value "cut" when the item lacks its ';' or '}'
 )
 
 // tokenNames names the token types for participle's @Type captures.
@@ -34,6 +35,7 @@ var tokenNames = map[string]lexer.TokenType{
 	"Const":   tokConst,
 	"Punct":   tokPunct,
 	"Invalid": tokInvalid,
+	"End":     tokEnd,
 }
 
 // reserved are the words that can never be names. Other keywords of the
@@ -79,6 +81,34 @@ func (l *sliceLexer) Next() (lexer.Token, error) {
 	return t, nil
 }
 
+// itemLexer replays the tokens of a file's items with a tokEnd token after
+// each item, then EOF: participle sees one stream, and no production can
+// run from one item into the next.
+type itemLexer struct {
+	items []span
+	eof   lexer.Token
+	item  int
+	i     int
+}
+
+func (l *itemLexer) Next() (lexer.Token, error) {
+	if l.item == len(l.items) {
+		return l.eof, nil
+	}
+	it := &l.items[l.item]
+	if l.i < len(it.toks) {
+		l.i++
+		return it.toks[l.i-1], nil
+	}
+	l.item++
+	l.i = 0
+	end := lexer.Token{Type: tokEnd, Pos: it.next.Pos}
+	if it.cut {
+		end.Value = "cut"
+	}
+	return end, nil
+}
+
 // scanned is the result of scanning one file.
 type scanned struct {
 	toks     []lexer.Token // ends with an EOF token
@@ -89,6 +119,7 @@ type scanned struct {
 type scanner struct {
 	file string
 	src  []byte
+	text string // src as a string: token values are slices of it
 	off  int
 	line int
 	col  int
@@ -98,8 +129,8 @@ type scanner struct {
 // scan splits src into tokens. It never fails: a lexical error is recorded
 // and produces a tokInvalid token so the item holding it is skipped.
 func scan(filename string, src []byte) *scanned {
-	s := &scanner{file: filename, src: src, line: 1, col: 1}
-	s.out.toks = make([]lexer.Token, 0, len(src)/4+1)
+	s := &scanner{file: filename, src: src, text: string(src), line: 1, col: 1}
+	s.out.toks = make([]lexer.Token, 0, len(src)/3+1) // about one token per 3.6 bytes in real policies
 	s.run()
 	return &s.out
 }
@@ -115,7 +146,7 @@ func (s *scanner) advance(n int) {
 }
 
 func (s *scanner) emit(typ lexer.TokenType, start lexer.Position) {
-	s.out.toks = append(s.out.toks, lexer.Token{Type: typ, Value: string(s.src[start.Offset:s.off]), Pos: start})
+	s.out.toks = append(s.out.toks, lexer.Token{Type: typ, Value: s.text[start.Offset:s.off], Pos: start})
 }
 
 func (s *scanner) errorf(p lexer.Position, hint, format string, args ...any) {
@@ -184,7 +215,7 @@ func (s *scanner) ident(start lexer.Position) {
 		s.advance(2)
 		s.identRun()
 	}
-	if plain && reserved[string(s.src[start.Offset:s.off])] {
+	if plain && reserved[s.text[start.Offset:s.off]] {
 		s.emit(tokKeyword, start)
 		return
 	}

@@ -55,8 +55,17 @@ func (c *Config) Parse(filename string, src []byte) (f *ast.File, err error) {
 	s := scan(filename, src)
 	f.Comments = s.comments
 	p.errs = s.errs
-	for _, it := range split(s.toks) {
-		p.item(it)
+	items := split(s.toks)
+	eof := s.toks[len(s.toks)-1]
+	for i := range items {
+		// One participle lexer per item: Upgrade copies the tokens into a
+		// slice it grows one token at a time, which costs less for many
+		// small slices than for one large one.
+		lex, err := lexer.Upgrade(&itemLexer{items: items[i : i+1], eof: eof})
+		if err != nil {
+			return f, err
+		}
+		p.item(lex, items[i])
 	}
 	p.errs.Sort()
 	return f, p.errs.Err()
@@ -94,10 +103,6 @@ type span struct {
 	// its own ';' or '}'.
 	cut bool
 }
-
-// eof is the token that ends the item for participle: an EOF token placed
-// where the next item starts.
-func (s *span) eof() lexer.Token { return lexer.EOFToken(s.next.Pos) }
 
 // split divides a file's tokens (ending with EOF) into top-level items. An
 // item ends at the ';' or the '}' that closes it at nesting depth 0, or
@@ -198,7 +203,7 @@ func startsRule(toks []lexer.Token, i int, garbage bool) bool {
 }
 
 // item parses one top-level item and appends it to the file.
-func (p *fileParser) item(it span) {
+func (p *fileParser) item(lex *lexer.PeekingLexer, it span) {
 	toks := it.toks
 	for _, t := range toks {
 		if t.Type == tokInvalid {
@@ -234,28 +239,28 @@ func (p *fileParser) item(it span) {
 	case isBracedStart(append(toks[:1:1], second), 0):
 		switch first.Value {
 		case "actor", "resource":
-			if b, ok := parseWith(p, it, p.g.block, blockWords); ok {
+			if b, ok := parseWith(p, lex, it, p.g.block, blockWords); ok {
 				p.add(p.convBlock(b))
 			}
 		case "global":
-			if b, ok := parseWith(p, it, p.g.global, blockWords); ok {
+			if b, ok := parseWith(p, lex, it, p.g.global, blockWords); ok {
 				p.add(p.convGlobal(b))
 			}
 		default:
 			if second.Value == "fixture" {
-				if f, ok := parseWith(p, it, p.g.fixture, testWords); ok {
+				if f, ok := parseWith(p, lex, it, p.g.fixture, testWords); ok {
 					p.add(p.convFixture(f))
 				}
-			} else if t, ok := parseWith(p, it, p.g.test, testWords); ok {
+			} else if t, ok := parseWith(p, lex, it, p.g.test, testWords); ok {
 				p.add(p.convTest(t))
 			}
 		}
 	case first.Value == "declare" && second.Type == tokIdent:
-		if d, ok := parseWith(p, it, p.g.declare, nil); ok {
+		if d, ok := parseWith(p, lex, it, p.g.declare, nil); ok {
 			p.add(p.convDeclare(d))
 		}
 	default:
-		if r, ok := parseWith(p, it, p.g.rule, ruleWords); ok {
+		if r, ok := parseWith(p, lex, it, p.g.rule, ruleWords); ok {
 			p.add(p.convRule(r))
 		}
 	}
