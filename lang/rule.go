@@ -234,7 +234,7 @@ func (c *checker) checkMixedAndOr(e ast.Expr) {
 		for _, x := range e.Exprs {
 			if o, ok := x.(*ast.Or); ok && !c.parenthesized(o) {
 				c.warnf(o.Position(), "add parentheses to say which you mean: `a and (b or c)`",
-					"`or` binds tighter than `and`: this reads as `... and (... or ...)`")
+					"`or` binds tighter than `and` here: the `or` is grouped first, as if in parentheses")
 			}
 			c.checkMixedAndOr(x)
 		}
