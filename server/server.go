@@ -324,8 +324,13 @@ func (s *Server) snapshot(r *http.Request) (store.Snapshot, error) {
 		}
 		c.AtLeast = rev
 	}
-	ctx, cancel := context.WithTimeout(r.Context(), s.cfg.ConsistencyTimeout)
-	defer cancel()
+	ctx := r.Context()
+	if c.AtLeast > 0 {
+		// Only a read that names a revision may wait for it.
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, s.cfg.ConsistencyTimeout)
+		defer cancel()
+	}
 	snap, err := s.store.Snapshot(ctx, c)
 	if err != nil {
 		if errors.Is(err, context.DeadlineExceeded) && r.Context().Err() == nil {
