@@ -32,6 +32,7 @@ actor Bot extends User {}
 resource Document { roles = ["viewer"]; permissions = ["read"]; "read" if "viewer"; }
 resource Sheet extends Document {}
 resource Pivot extends Sheet {}
+resource Robot extends Bot {}
 `
 
 func TestTypeMatches(t *testing.T) {
@@ -59,6 +60,9 @@ func TestTypeMatches(t *testing.T) {
 		{"String", "Resource", false},
 		{"Integer", "String", false},
 		{"Actor", "Resource", true},
+		{"Robot", "Actor", true}, // extends an actor type
+		{"Robot", "User", true},
+		{"Robot", "Resource", true},
 		{"Resource", "Actor", false},
 	}
 	for _, tc := range tests {

@@ -6,9 +6,9 @@ import "github.com/castellan-authz/castellan/lang/term"
 // constraint constraint (a specializer, a `matches` type or a fact type):
 //
 //   - "" matches every type, and equal names match;
-//   - Actor matches every actor-block type;
-//   - Resource matches every resource-block type, and every actor-block
-//     type too (in Polar the abstract Actor type extends Resource);
+//   - Actor matches every actor-block type, and every type that extends one;
+//   - Resource matches every block type: resource blocks, and actor blocks
+//     too (in Polar the abstract Actor type extends Resource);
 //   - a type matches the types it extends, transitively;
 //   - primitives (String, Integer, Boolean) match only themselves.
 //
@@ -22,11 +22,25 @@ func (p *Program) TypeMatches(valueType, constraint string) bool {
 	}
 	switch constraint {
 	case AbstractActor:
-		return p.IsActorType(valueType)
+		return p.IsActorType(valueType) || p.extendsActor(valueType, 0)
 	case AbstractResource:
-		return valueType == AbstractActor || p.IsActorType(valueType) || p.IsResourceType(valueType)
+		return valueType == AbstractActor || p.Types[valueType] != nil
 	}
 	return p.extends(valueType, constraint, 0)
+}
+
+// extendsActor reports whether typ extends an actor type, transitively.
+func (p *Program) extendsActor(typ string, depth int) bool {
+	info := p.Types[typ]
+	if info == nil || depth > len(p.Types) {
+		return false
+	}
+	for _, e := range info.Extends {
+		if p.IsActorType(e) || p.extendsActor(e, depth+1) {
+			return true
+		}
+	}
+	return false
 }
 
 // extends reports whether typ extends super, directly or transitively.
