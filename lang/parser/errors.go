@@ -15,7 +15,15 @@ import (
 //
 // words are the keywords that may appear in this kind of item; an unknown
 // name close to one of them gets a "did you mean" hint.
-func parseWith[G any](p *fileParser, lex *lexer.PeekingLexer, it span, pp *participle.Parser[G], words []string) (*G, bool) {
+func parseWith[G any](p *fileParser, it span, pp *participle.Parser[G], words []string) (*G, bool) {
+	// One participle lexer per item: Upgrade copies the tokens into a slice
+	// it grows one token at a time, which costs less for many small slices
+	// than for one large one.
+	lex, err := lexer.Upgrade(&itemLexer{items: []span{it}, eof: p.eof})
+	if err != nil {
+		p.syntaxError(it, err, words)
+		return nil, false
+	}
 	g, err := pp.ParseFromLexer(lex, participle.AllowTrailing(true))
 	if err == nil {
 		if end := lex.Peek(); end.Type == tokEnd {

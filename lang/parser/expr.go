@@ -26,6 +26,42 @@ import (
 //	args  = [ arg { "," arg } ]          arg = term [ ":" Type ]
 //	list  = "[" [ term { "," term } [ "," ] ] "]"
 
+// rule parses a rule item: `name(args) [if body];`. Rules are most of a
+// large policy and their grammar is all expression language, so they are
+// parsed by hand straight from the item's tokens; this halves the time and
+// memory Parse takes on a 2,000-rule policy.
+func (e *exprParser) rule() (*pRule, error) {
+	name := e.lex.Next() // an Ident: the caller dispatched on it
+	if !isPunct(e.lex.Peek(), "(") {
+		return nil, e.fail("'('")
+	}
+	r := &pRule{Head: pCall{Name: *name, Args: pArgs{open: *e.lex.Next()}}}
+	args, err := e.args()
+	if err != nil {
+		return nil, err
+	}
+	r.Head.Args.args = args
+	if isWord(e.lex.Peek(), "if") {
+		e.lex.Next()
+		body, err := e.and()
+		if err != nil {
+			return nil, err
+		}
+		r.Body = &pBody{expr: body}
+	}
+	if !isPunct(e.lex.Peek(), ";") {
+		if r.Body == nil {
+			return nil, e.fail("'if'", "';'")
+		}
+		return nil, e.fail("';'")
+	}
+	r.Semi = *e.lex.Next()
+	if t := e.lex.Peek(); t.Type != tokEnd {
+		return nil, e.fail()
+	}
+	return r, nil
+}
+
 // pBody is a rule body.
 type pBody struct {
 	expr ast.Expr
@@ -115,8 +151,37 @@ func (e *expectError) Position() lexer.Position { return e.tok.Pos }
 // structure clear (a call used as a value, a missing ',', an integer out of
 // range) are collected in errs and parsing goes on.
 type exprParser struct {
-	lex  *lexer.PeekingLexer
+	lex  tokenStream
 	errs ast.ErrorList
+}
+
+// tokenStream is what exprParser reads: participle's PeekingLexer, or a
+// cursor over an item's tokens.
+type tokenStream interface {
+	Peek() *lexer.Token
+	Next() *lexer.Token
+}
+
+// cursor reads the tokens of one item, then returns its end token forever.
+type cursor struct {
+	toks []lexer.Token
+	i    int
+	end  lexer.Token
+}
+
+func (c *cursor) Peek() *lexer.Token {
+	if c.i < len(c.toks) {
+		return &c.toks[c.i]
+	}
+	return &c.end
+}
+
+func (c *cursor) Next() *lexer.Token {
+	t := c.Peek()
+	if c.i < len(c.toks) {
+		c.i++
+	}
+	return t
 }
 
 func (e *exprParser) report(pos lexer.Position, hint, format string, args ...any) {

@@ -70,10 +70,13 @@ type pSName struct {
 	Ident *lexer.Token `parser:"| @Ident"`
 }
 
+// pRule is a rule item. Rules are parsed by hand (exprParser.rule in
+// expr.go), not by participle; the struct only carries the result to
+// convert.go.
 type pRule struct {
-	Head pCall       `parser:"@@"`
-	Body *pBody      `parser:"('if' @@)?"`
-	Semi lexer.Token `parser:"@';'"`
+	Head pCall
+	Body *pBody
+	Semi lexer.Token
 }
 
 type pDeclare struct {
@@ -127,13 +130,13 @@ type pCall struct {
 // pBody, pArgs and pList, the expression language, are parsed by hand:
 // see expr.go.
 
-// grammar holds one participle parser per kind of top-level item. It is
+// grammar holds one participle parser per kind of top-level item but
+// rules. It is
 // built once (participle.Build reflects over the structs) and is safe for
 // concurrent use.
 type grammar struct {
 	block   *participle.Parser[pBlock]
 	global  *participle.Parser[pGlobal]
-	rule    *participle.Parser[pRule]
 	declare *participle.Parser[pDeclare]
 	test    *participle.Parser[pTest]
 	fixture *participle.Parser[pFixture]
@@ -155,9 +158,6 @@ var loadGrammar = sync.OnceValues(func() (*grammar, error) {
 		return nil, err
 	}
 	if g.global, err = build[pGlobal](); err != nil {
-		return nil, err
-	}
-	if g.rule, err = build[pRule](); err != nil {
 		return nil, err
 	}
 	if g.declare, err = build[pDeclare](); err != nil {

@@ -57,15 +57,9 @@ func (c *Config) Parse(filename string, src []byte) (f *ast.File, err error) {
 	p.errs = s.errs
 	items := split(s.toks)
 	eof := s.toks[len(s.toks)-1]
-	for i := range items {
-		// One participle lexer per item: Upgrade copies the tokens into a
-		// slice it grows one token at a time, which costs less for many
-		// small slices than for one large one.
-		lex, err := lexer.Upgrade(&itemLexer{items: items[i : i+1], eof: eof})
-		if err != nil {
-			return f, err
-		}
-		p.item(lex, items[i])
+	p.eof = eof
+	for _, it := range items {
+		p.item(it)
 	}
 	p.errs.Sort()
 	return f, p.errs.Err()
@@ -87,6 +81,7 @@ type fileParser struct {
 	errs     ast.ErrorList
 	maxDepth int
 	mark     int // len(errs) when the current item started
+	eof      lexer.Token
 }
 
 func (p *fileParser) errorf(pos lexer.Position, hint, format string, args ...any) {
@@ -203,7 +198,7 @@ func startsRule(toks []lexer.Token, i int, garbage bool) bool {
 }
 
 // item parses one top-level item and appends it to the file.
-func (p *fileParser) item(lex *lexer.PeekingLexer, it span) {
+func (p *fileParser) item(it span) {
 	toks := it.toks
 	for _, t := range toks {
 		if t.Type == tokInvalid {
@@ -239,30 +234,39 @@ func (p *fileParser) item(lex *lexer.PeekingLexer, it span) {
 	case isBracedStart(append(toks[:1:1], second), 0):
 		switch first.Value {
 		case "actor", "resource":
-			if b, ok := parseWith(p, lex, it, p.g.block, blockWords); ok {
+			if b, ok := parseWith(p, it, p.g.block, blockWords); ok {
 				p.add(p.convBlock(b))
 			}
 		case "global":
-			if b, ok := parseWith(p, lex, it, p.g.global, blockWords); ok {
+			if b, ok := parseWith(p, it, p.g.global, blockWords); ok {
 				p.add(p.convGlobal(b))
 			}
 		default:
 			if second.Value == "fixture" {
-				if f, ok := parseWith(p, lex, it, p.g.fixture, testWords); ok {
+				if f, ok := parseWith(p, it, p.g.fixture, testWords); ok {
 					p.add(p.convFixture(f))
 				}
-			} else if t, ok := parseWith(p, lex, it, p.g.test, testWords); ok {
+			} else if t, ok := parseWith(p, it, p.g.test, testWords); ok {
 				p.add(p.convTest(t))
 			}
 		}
 	case first.Value == "declare" && second.Type == tokIdent:
-		if d, ok := parseWith(p, lex, it, p.g.declare, nil); ok {
+		if d, ok := parseWith(p, it, p.g.declare, nil); ok {
 			p.add(p.convDeclare(d))
 		}
 	default:
-		if r, ok := parseWith(p, lex, it, p.g.rule, ruleWords); ok {
-			p.add(p.convRule(r))
+		end := lexer.Token{Type: tokEnd, Pos: it.next.Pos}
+		if it.cut {
+			end.Value = "cut"
 		}
+		e := exprParser{lex: &cursor{toks: it.toks, end: end}}
+		r, err := e.rule()
+		if err != nil {
+			p.syntaxError(it, err, ruleWords)
+			return
+		}
+		p.errs = append(p.errs, e.errs...)
+		p.add(p.convRule(r))
 	}
 }
 
