@@ -20,7 +20,7 @@ func runAuthorize(ctx context.Context, e *env, args []string) error {
 			contextHelp+"\n\n"+valueSyntaxHelp)
 	var cf contextFlag
 	cf.register(fs)
-	explain := fs.Bool("explain", false, "print the server's explanation of the decision (with --json)")
+	explain := fs.Bool("explain", false, "print how the policy reached the decision")
 	args, err := parseArgs(fs, args)
 	if err != nil {
 		return helpOr(err)
@@ -66,7 +66,7 @@ func runAuthorize(ctx context.Context, e *env, args []string) error {
 			fmt.Fprintln(e.stdout, "denied")
 		}
 		if len(d.Explanation) > 0 {
-			fmt.Fprintf(e.stdout, "explanation: %s\n", d.Explanation)
+			printExplanation(e.stdout, d.Explanation)
 		}
 	}
 	if !d.Allowed {
