@@ -277,7 +277,7 @@ func (r *report) print(w io.Writer) {
 			fmtDur(res.quantile(0.999)), fmtDur(res.quantile(1)), res.errors, wrong)
 	}
 	tput, p99 := r.ratios()
-	fmt.Fprintf(w, "\ncastellan / no-op: throughput %.2f (target >= %.2f: %s), p99 %.2fx (target <= %.2fx: %s)\n",
+	fmt.Fprintf(w, "\ncastellan / no-op: throughput %.3f (target >= %.2f: %s), p99 %.3fx (target <= %.2fx: %s)\n",
 		tput, targetThroughput, verdict(tput >= targetThroughput), p99, targetP99, verdict(p99 <= targetP99))
 	if r.castellan.firstErr != "" {
 		fmt.Fprintf(w, "first castellan error: %s\n", r.castellan.firstErr)

@@ -9,45 +9,60 @@ import (
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
+
+	"github.com/castellan-authz/castellan/store/pgtest"
 )
 
 // TestSmoke runs the whole tool in its short mode against a real
-// `castellan serve` on the memory store: load about 10,000 facts, drive the no-op
-// baseline and Castellan for a second each, and require every answer to be
-// right. It asserts nothing about speed.
+// `castellan serve`, on the memory store and on PostgreSQL: load about
+// 10,000 facts, drive the no-op baseline and Castellan for a second each,
+// and require every answer to be right. It asserts nothing about speed.
 func TestSmoke(t *testing.T) {
 	bin := buildCastellan(t)
-	var out bytes.Buffer
-	cfg, err := parseFlags([]string{
-		"-serve", "-castellan", bin, "-facts", "10000", "-d", "1s", "-warmup", "0", "-c", "4", "-checks", "1000",
-	}, &out)
-	if err != nil {
-		t.Fatal(err)
+	tests := []struct {
+		name     string
+		database func(testing.TB) string // "" for the memory store
+	}{
+		{"store=memory", func(testing.TB) string { return "" }},
+		{"store=postgres", pgtest.NewDatabase},
 	}
-	rep, err := measure(t.Context(), cfg, &out)
-	if err != nil {
-		t.Fatalf("%v\n%s", err, out.String())
-	}
-	rep.print(&out)
-	t.Log(out.String())
-	if err := rep.err(); err != nil {
-		t.Fatal(err)
-	}
-	if rep.facts < 9000 || rep.facts > 11000 {
-		t.Errorf("loaded %d facts, want about 10000", rep.facts)
-	}
-	for _, res := range []*result{rep.baseline, rep.castellan} {
-		if res.requests == 0 || len(res.lat) != res.requests {
-			t.Errorf("%s: %d requests with %d latencies; want some, one latency each", res.name, res.requests, len(res.lat))
-		}
-	}
-	if c := rep.castellan; c.allowed == 0 || c.allowed == c.requests {
-		t.Errorf("castellan allowed %d of %d checks; want a mix of allowed and denied", c.allowed, c.requests)
-	}
-	for _, want := range []string{"no-op chi", "castellan", "castellan / no-op: throughput"} {
-		if !strings.Contains(out.String(), want) {
-			t.Errorf("report lacks %q", want)
-		}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			args := []string{"-serve", "-castellan", bin, "-facts", "10000", "-d", "1s", "-warmup", "0", "-c", "4", "-checks", "1000"}
+			if db := tc.database(t); db != "" {
+				args = append(args, "-database-url", db)
+			}
+			var out bytes.Buffer
+			cfg, err := parseFlags(args, &out)
+			if err != nil {
+				t.Fatal(err)
+			}
+			rep, err := measure(t.Context(), cfg, &out)
+			if err != nil {
+				t.Fatalf("%v\n%s", err, out.String())
+			}
+			rep.print(&out)
+			t.Log(out.String())
+			if err := rep.err(); err != nil {
+				t.Fatal(err)
+			}
+			if rep.facts < 9000 || rep.facts > 11000 {
+				t.Errorf("loaded %d facts, want about 10000", rep.facts)
+			}
+			for _, res := range []*result{rep.baseline, rep.castellan} {
+				if res.requests == 0 || len(res.lat) != res.requests {
+					t.Errorf("%s: %d requests with %d latencies; want some, one latency each", res.name, res.requests, len(res.lat))
+				}
+			}
+			if c := rep.castellan; c.allowed == 0 || c.allowed == c.requests {
+				t.Errorf("castellan allowed %d of %d checks; want a mix of allowed and denied", c.allowed, c.requests)
+			}
+			for _, want := range []string{"no-op chi", "castellan", "castellan / no-op: throughput"} {
+				if !strings.Contains(out.String(), want) {
+					t.Errorf("report lacks %q", want)
+				}
+			}
+		})
 	}
 }
 
