@@ -61,71 +61,84 @@ func hasAnon(t ast.Term) bool {
 // of positive calls, of unifications with a bound side, of `x in list` with
 // the list bound. A disjunction binds what all its branches bind.
 func bound(e ast.Expr, ctx varSet) varSet {
+	out := ctx.clone()
+	bindInto(e, out)
+	return out
+}
+
+// bindInto adds to s the variables e binds given s, and reports whether it
+// added any.
+func bindInto(e ast.Expr, s varSet) bool {
+	add := func(vs []*ast.Var) bool {
+		changed := false
+		for _, v := range vs {
+			if !s[v.Name] {
+				s[v.Name], changed = true, true
+			}
+		}
+		return changed
+	}
 	switch e := e.(type) {
 	case *ast.Call:
-		out := ctx.clone()
+		changed := false
 		for _, a := range e.Args {
-			for _, v := range termVars(a, nil) {
-				out[v.Name] = true
+			if add(termVars(a, nil)) {
+				changed = true
 			}
 		}
-		return out
+		return changed
 	case *ast.And:
-		out := ctx.clone()
-		for changed := true; changed; {
-			changed = false
+		changed := false
+		for again := true; again; {
+			again = false
 			for _, x := range e.Exprs {
-				for v := range bound(x, out) {
-					if !out[v] {
-						out[v], changed = true, true
-					}
+				if bindInto(x, s) {
+					again, changed = true, true
 				}
 			}
 		}
-		return out
+		return changed
 	case *ast.Or:
-		var out varSet
+		var common varSet
 		for _, x := range e.Exprs {
-			b := bound(x, ctx)
-			if out == nil {
-				out = b
+			b := s.clone()
+			bindInto(x, b)
+			if common == nil {
+				common = b
 				continue
 			}
-			for v := range out {
+			for v := range common {
 				if !b[v] {
-					delete(out, v)
+					delete(common, v)
 				}
 			}
 		}
-		if out == nil {
-			return ctx.clone()
+		changed := false
+		for v := range common {
+			if !s[v] {
+				s[v], changed = true, true
+			}
 		}
-		return out
+		return changed
 	case *ast.Binary:
-		out := ctx.clone()
 		l, r := termVars(e.Left, nil), termVars(e.Right, nil)
+		changed := false
 		switch e.Op {
 		case "=":
-			if allIn(l, ctx) && !hasAnon(e.Left) {
-				for _, v := range r {
-					out[v.Name] = true
-				}
+			if allIn(l, s) && !hasAnon(e.Left) && add(r) {
+				changed = true
 			}
-			if allIn(r, ctx) && !hasAnon(e.Right) {
-				for _, v := range l {
-					out[v.Name] = true
-				}
+			if allIn(r, s) && !hasAnon(e.Right) && add(l) {
+				changed = true
 			}
 		case "in":
-			if allIn(r, ctx) && !hasAnon(e.Right) {
-				for _, v := range l {
-					out[v.Name] = true
-				}
+			if allIn(r, s) && !hasAnon(e.Right) && add(l) {
+				changed = true
 			}
 		}
-		return out
+		return changed
 	}
-	return ctx.clone()
+	return false
 }
 
 // checkSafety reports variables that a negation, comparison, unification

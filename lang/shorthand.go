@@ -52,6 +52,10 @@ func (c *checker) expandShorthand(b *block, s *ast.Shorthand) *Rule {
 		return nil
 	}
 	global := b.kind == ast.GlobalBlock
+	arity := 3
+	if global {
+		arity = 2
+	}
 	// Head parameters: (actor: Actor, head, resource: R), or 2-ary in global.
 	params := func(head Term) []Param {
 		ps := []Param{{Term: varActor, Type: AbstractActor}, {Term: head}}
@@ -81,7 +85,7 @@ func (c *checker) expandShorthand(b *block, s *ast.Shorthand) *Rule {
 	if hd.kind == declPermission {
 		hd.owner.granted[s.Head.Name] = true
 	}
-	rule.Pred = Pred{hd.kind.predicate(), len(params(nil))}
+	rule.Pred = Pred{hd.kind.predicate(), arity}
 	rule.Params = params(Const{term.String(s.Head.Name)})
 	impl := Const{term.String(s.Implier.Name)}
 
@@ -121,7 +125,7 @@ func (c *checker) expandShorthand(b *block, s *ast.Shorthand) *Rule {
 			rule.Body = Call{Pred: Pred{"has_relation", 3}, Args: []Term{varResource, impl, varActor}, Pos: s.Implier.Pos}
 			break
 		}
-		rule.Body = Call{Pred: Pred{d.kind.predicate(), len(params(nil))}, Args: callArgs(global, impl, varResource), Pos: s.Implier.Pos}
+		rule.Body = Call{Pred: Pred{d.kind.predicate(), arity}, Args: callArgs(global, impl, varResource), Pos: s.Implier.Pos}
 
 	default:
 		// "X" if "Y" on "rel"; (rel: T) with Y declared in T.
