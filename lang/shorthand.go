@@ -118,9 +118,9 @@ func (c *checker) expandShorthand(b *block, s *ast.Shorthand) *Rule {
 		if d.kind == declRelation {
 			// "owner" if "creator"; (creator: User) -> has_relation(resource, "creator", actor)
 			if c.blocks[d.target] != nil && c.blocks[d.target].kind != ast.ActorBlock {
-				c.errorf(s.Implier.Pos, "did you mean `\""+s.Head.Name+"\" if \"<role>\" on \""+s.Implier.Name+"\"`?",
-					"relation %q of %s targets %s, which is not an actor type, so it cannot grant %q by itself", s.Implier.Name, b.name, d.target, s.Head.Name)
-				return nil
+				// Oso Cloud accepts it, so it loads; but only an actor can hold it.
+				c.warnf(s.Implier.Pos, "did you mean `\""+s.Head.Name+"\" if \"<role>\" on \""+s.Implier.Name+"\"`?",
+					"relation %q of %s targets %s, which is not an actor type: no actor can hold %q through it", s.Implier.Name, b.name, d.target, s.Head.Name)
 			}
 			rule.Body = Call{Pred: Pred{"has_relation", 3}, Args: []Term{varResource, impl, varActor}, Pos: s.Implier.Pos}
 			break

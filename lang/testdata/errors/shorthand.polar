@@ -38,7 +38,7 @@ resource Issue {
   roles = ["reader"];
   permissions = ["read"];
   relations = { repo: Repository };
-  "reader" if "repo"; # ERROR "relation \"repo\" of Issue targets Repository, which is not an actor type"
+  "reader" if "repo"; # WARNING "relation \"repo\" of Issue targets Repository, which is not an actor type"
   "read" if "reader";
   "read" if "maintainer" on "repo";
   "reader" if "creator" on "repo";
