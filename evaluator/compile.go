@@ -20,6 +20,63 @@ type predInfo struct {
 	name  string
 	arity int
 	rules []*crule
+	// byConst[k], when not nil, maps a constant to the rules whose head
+	// argument k is that constant or not a constant, in source order; a
+	// bound argument k not in the map selects nonConst[k]. It spares
+	// trying the rules of every other action or role.
+	byConst  []map[term.Value][]*crule
+	nonConst [][]*crule
+}
+
+// indexRules builds byConst and nonConst.
+func (p *predInfo) indexRules() {
+	for k := range p.arity {
+		consts := map[term.Value]bool{}
+		for _, r := range p.rules {
+			if k < len(r.head) && r.head[k].kind == opConst {
+				consts[r.head[k].val] = true
+			}
+		}
+		if len(consts) == 0 {
+			continue
+		}
+		if p.byConst == nil {
+			p.byConst = make([]map[term.Value][]*crule, p.arity)
+			p.nonConst = make([][]*crule, p.arity)
+		}
+		m := make(map[term.Value][]*crule, len(consts))
+		for c := range consts {
+			for _, r := range p.rules {
+				if k >= len(r.head) || r.head[k].kind != opConst || r.head[k].val == c {
+					m[c] = append(m[c], r)
+				}
+			}
+		}
+		for _, r := range p.rules {
+			if k >= len(r.head) || r.head[k].kind != opConst {
+				p.nonConst[k] = append(p.nonConst[k], r)
+			}
+		}
+		p.byConst[k] = m
+	}
+}
+
+// rulesFor returns the rules that may match arguments args.
+func (p *predInfo) rulesFor(args []term.Value) []*crule {
+	rules := p.rules
+	for k, m := range p.byConst {
+		if m == nil || isWild(args[k]) {
+			continue
+		}
+		cand, ok := m[args[k]]
+		if !ok {
+			cand = p.nonConst[k]
+		}
+		if len(cand) < len(rules) {
+			rules = cand
+		}
+	}
+	return rules
 }
 
 type opKind uint8
@@ -118,6 +175,7 @@ func compileProgram(p *lang.Program, ts *typeSys) map[lang.Pred]*predInfo {
 		for _, r := range pi.rules {
 			r.planAll()
 		}
+		pi.indexRules()
 	}
 	return c.preds
 }

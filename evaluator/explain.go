@@ -69,8 +69,8 @@ func (tr *failTrace) reached(s *solver, base int, steps []step, i int) {
 	tr.shown = s.renderLit(base, l, tr.cur)
 	tr.args = tr.args[:0]
 	if l.kind == litCall {
-		for _, a := range l.args {
-			tr.args = append(tr.args, s.resolve(base, a))
+		for k := range l.args {
+			tr.args = append(tr.args, s.resolve(base, &l.args[k]))
 		}
 	}
 }
@@ -144,8 +144,8 @@ func (x *explainer) prove(p *predInfo, args []term.Value) *Explanation {
 		bc.fn = func(base int) bool {
 			n := &Explanation{Holds: true, Rule: ruleUse(r)}
 			hv := make([]term.Value, len(r.head))
-			for i, h := range r.head {
-				hv[i] = s.resolve(base, h)
+			for i := range r.head {
+				hv[i] = s.resolve(base, &r.head[i])
 			}
 			n.Goal = renderCall(p.name, hv)
 			for _, st := range r.plan(maskOf(pat)) {
@@ -155,8 +155,8 @@ func (x *explainer) prove(p *predInfo, args []term.Value) *Explanation {
 					continue
 				}
 				sub := make([]term.Value, len(l.args))
-				for i, a := range l.args {
-					sub[i] = s.resolve(base, a)
+				for i := range l.args {
+					sub[i] = s.resolve(base, &l.args[i])
 				}
 				pn := x.prove(l.pred, sub)
 				if pn == nil {

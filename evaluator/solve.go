@@ -403,11 +403,12 @@ func (s *solver) runTable(tid int32) {
 		}
 		s.tmp = s.tmp[:start]
 	}
-	for _, r := range p.rules {
+	argOff := int(s.tables[tid].argOff)
+	for _, r := range p.rulesFor(s.vals[argOff : argOff+p.arity]) {
 		if s.err != nil || (s.tables[tid].ground && s.tables[tid].nAns > 0) {
 			return
 		}
-		s.runRule(tid, int(s.tables[tid].argOff), r, nil)
+		s.runRule(tid, argOff, r, nil)
 	}
 }
 
@@ -424,7 +425,8 @@ func (s *solver) runRule(tid int32, argOff int, r *crule, bc *bodyCtx) {
 	mark := len(s.trail)
 	var mask uint
 	ok := true
-	for i, h := range r.head {
+	for i := range r.head {
+		h := &r.head[i]
 		a := s.vals[argOff+i]
 		if isWild(a) {
 			if a.Type != "" && !s.unifyVal(base, h, a) {
@@ -473,7 +475,7 @@ func (s *solver) body(bc *bodyCtx, base int, steps []step, i int) bool {
 	case litCall:
 		return s.call(bc, base, steps, i)
 	case litUnify:
-		if s.unify(base, l.args[0], l.args[1]) {
+		if s.unify(base, &l.args[0], &l.args[1]) {
 			cont = s.body(bc, base, steps, i+1)
 		}
 	case litCompare:
@@ -483,8 +485,8 @@ func (s *solver) body(bc *bodyCtx, base int, steps []step, i int) bool {
 	case litIn:
 		list := l.args[1]
 		if list.kind == opList {
-			for _, el := range list.list {
-				if s.unify(base, l.args[0], el) {
+			for k := range list.list {
+				if s.unify(base, &l.args[0], &list.list[k]) {
 					cont = s.body(bc, base, steps, i+1)
 				}
 				s.undo(mark)
@@ -494,7 +496,7 @@ func (s *solver) body(bc *bodyCtx, base int, steps []step, i int) bool {
 			}
 		}
 	case litMatches:
-		v := s.resolve(base, l.args[0])
+		v := s.resolve(base, &l.args[0])
 		if !isWild(v) {
 			if s.e.types.matches(v.Type, l.typ) {
 				cont = s.body(bc, base, steps, i+1)
@@ -537,8 +539,8 @@ func (s *solver) emit(bc *bodyCtx, base int) bool {
 		return bc.fn(base)
 	}
 	off := len(s.vals)
-	for _, h := range bc.rule.head {
-		v := s.resolve(base, h)
+	for i := range bc.rule.head {
+		v := s.resolve(base, &bc.rule.head[i])
 		if isWild(v) {
 			v = wild(v.Type)
 		}
@@ -601,8 +603,8 @@ func (s *solver) call(bc *bodyCtx, base int, steps []step, i int) bool {
 		return true
 	}
 	pstart := len(s.pat)
-	for _, a := range l.args {
-		s.pat = append(s.pat, s.resolve(base, a))
+	for k := range l.args {
+		s.pat = append(s.pat, s.resolve(base, &l.args[k]))
 	}
 	if len(p.rules) == 0 {
 		for k := pstart; k < pstart+n; k++ {
@@ -657,15 +659,15 @@ func (s *solver) call(bc *bodyCtx, base int, steps []step, i int) bool {
 // unifyArgs unifies call arguments with the values at off in src. src is
 // re-read by index because nested calls may grow it.
 func (s *solver) unifyArgs(base int, args []operand, src []term.Value, off int) bool {
-	for k, a := range args {
-		if !s.unifyVal(base, a, src[off+k]) {
+	for k := range args {
+		if !s.unifyVal(base, &args[k], src[off+k]) {
 			return false
 		}
 	}
 	return true
 }
 
-func (s *solver) resolve(base int, o operand) term.Value {
+func (s *solver) resolve(base int, o *operand) term.Value {
 	switch o.kind {
 	case opVar:
 		return s.frame[base+o.slot]
@@ -699,7 +701,7 @@ func (s *solver) matchVal(c, v term.Value) bool {
 }
 
 // unifyVal unifies operand o with value v (concrete or wildcard).
-func (s *solver) unifyVal(base int, o operand, v term.Value) bool {
+func (s *solver) unifyVal(base int, o *operand, v term.Value) bool {
 	switch o.kind {
 	case opConst:
 		return s.matchVal(o.val, v)
@@ -732,13 +734,13 @@ func (s *solver) unifyVal(base int, o operand, v term.Value) bool {
 
 // unify unifies two operands; lists unify element by element. A variable
 // is never bound to a list.
-func (s *solver) unify(base int, a, b operand) bool {
+func (s *solver) unify(base int, a, b *operand) bool {
 	if a.kind == opList || b.kind == opList {
 		if a.kind != opList || b.kind != opList || len(a.list) != len(b.list) {
 			return false
 		}
 		for i := range a.list {
-			if !s.unify(base, a.list[i], b.list[i]) {
+			if !s.unify(base, &a.list[i], &b.list[i]) {
 				return false
 			}
 		}
@@ -754,10 +756,10 @@ func (s *solver) unify(base int, a, b operand) bool {
 // compare evaluates a comparison. Ordering applies to two Integers or two
 // Strings; anything else is false. `==` on an unbound side unifies.
 func (s *solver) compare(base int, l *lit) bool {
-	a, b := s.resolve(base, l.args[0]), s.resolve(base, l.args[1])
+	a, b := s.resolve(base, &l.args[0]), s.resolve(base, &l.args[1])
 	if isWild(a) || isWild(b) {
 		if l.op == "==" {
-			return s.unify(base, l.args[0], l.args[1])
+			return s.unify(base, &l.args[0], &l.args[1])
 		}
 		return false
 	}
