@@ -1,0 +1,248 @@
+package castellan_test
+
+import (
+	"errors"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"slices"
+	"testing"
+
+	"github.com/google/go-cmp/cmp"
+
+	castellan "github.com/castellan-authz/castellan/clients/go"
+	"github.com/castellan-authz/castellan/server"
+	"github.com/castellan-authz/castellan/store/memory"
+)
+
+// newServer runs the real server on the memory store (dev mode) and returns
+// a client of it, so client and server cannot drift apart.
+func newServer(tb testing.TB) *castellan.Client {
+	tb.Helper()
+	cfg := server.DefaultConfig()
+	cfg.Dev = true
+	st := memory.New()
+	tb.Cleanup(func() { st.Close() })
+	srv, err := server.New(tb.Context(), cfg, st)
+	if err != nil {
+		tb.Fatalf("server.New: %v", err)
+	}
+	ts := httptest.NewServer(srv)
+	tb.Cleanup(ts.Close)
+	return castellan.New(ts.URL, "")
+}
+
+func mustPolicy(tb testing.TB) castellan.PolicyFile {
+	tb.Helper()
+	src, err := os.ReadFile("../../examples/microservices/policy.polar")
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return castellan.PolicyFile{Filename: "policy.polar", Src: string(src)}
+}
+
+func TestAgainstServer(t *testing.T) {
+	ctx := t.Context()
+	c := newServer(t)
+	var (
+		alice = castellan.Entity("User", "alice")
+		bob   = castellan.Entity("User", "bob")
+		anvil = castellan.Entity("Repository", "anvil")
+		run1  = castellan.Entity("Action", "1")
+		ctxOf = castellan.WithContextFacts(castellan.NewFact("has_relation", run1, castellan.String("repository"), anvil))
+	)
+	must := func(err error) {
+		t.Helper()
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+
+	up, err := c.UploadPolicy(ctx, mustPolicy(t))
+	must(err)
+	if !up.Changed {
+		t.Errorf("first upload: %+v", up)
+	}
+	if up, err = c.UploadPolicy(ctx, mustPolicy(t)); err != nil || up.Changed {
+		t.Errorf("same policy again: %+v, %v (want unchanged)", up, err)
+	}
+	if c.Offset() == "" {
+		t.Error("no OsoOffset remembered after an upload")
+	}
+
+	must(c.Batch(ctx, func(tx *castellan.Tx) {
+		tx.Insert(castellan.NewFact("has_role", alice, castellan.String("maintainer"), anvil))
+		tx.Insert(castellan.NewFact("has_role", bob, castellan.String("reader"), anvil))
+		for _, r := range []string{"r1", "r2", "r3", "r4", "r5"} {
+			tx.Insert(castellan.NewFact("has_role", bob, castellan.String("reader"), castellan.Entity("Repository", r)))
+		}
+	}))
+	off := c.Offset()
+
+	d, err := c.Authorize(ctx, alice, "rerun", run1, ctxOf)
+	must(err)
+	if !d.Allowed || d.Explanation != nil {
+		t.Errorf("alice rerun with context: %+v", d)
+	}
+	if d, _ := c.Authorize(ctx, alice, "rerun", run1); d.Allowed {
+		t.Error("alice may rerun without the context fact")
+	}
+	if d, _ := c.Authorize(ctx, bob, "rerun", run1, ctxOf, castellan.WithExplain()); d.Allowed || len(d.Explanation) == 0 {
+		t.Errorf("bob rerun explained: %+v", d)
+	}
+	acts, err := c.Actions(ctx, alice, run1, ctxOf)
+	must(err)
+	if diff := cmp.Diff([]string{"read", "rerun"}, acts); diff != "" {
+		t.Errorf("actions (-want +got):\n%s", diff)
+	}
+
+	want := []string{"anvil", "r1", "r2", "r3", "r4", "r5"}
+	ids, err := c.List(ctx, bob, "read", "Repository")
+	must(err)
+	slices.Sort(ids)
+	if diff := cmp.Diff(want, ids); diff != "" {
+		t.Errorf("list (-want +got):\n%s", diff)
+	}
+	ids, err = c.ListAll(ctx, bob, "read", "Repository", 2)
+	must(err)
+	slices.Sort(ids)
+	if diff := cmp.Diff(want, ids); diff != "" {
+		t.Errorf("list all in pages of 2 (-want +got):\n%s", diff)
+	}
+
+	rows, err := c.EvaluateQuery(ctx, castellan.Query{
+		Predicate: castellan.Call{Name: "allow", Args: []string{"u", "a", "r"}},
+		Constraints: map[string]castellan.Constraint{
+			"u": {Type: "User"}, "a": {Type: "String", IDs: []string{"rerun"}}, "r": {Type: "Action", IDs: []string{"1"}},
+		},
+	}, ctxOf)
+	must(err)
+	if len(rows) != 1 || rows[0]["u"] == nil || *rows[0]["u"] != "alice" {
+		t.Errorf("evaluate_query rows: %v", rows)
+	}
+	facts, err := c.Query(ctx, castellan.NewFact("has_permission", castellan.AnyOf("User"), castellan.String("rerun"), run1), ctxOf)
+	must(err)
+	if diff := cmp.Diff([]castellan.Fact{castellan.NewFact("has_permission", alice, castellan.String("rerun"), run1)}, facts); diff != "" {
+		t.Errorf("query (-want +got):\n%s", diff)
+	}
+
+	got, err := c.Get(ctx, castellan.NewFact("has_role", castellan.Any(), castellan.String("maintainer")))
+	must(err)
+	if diff := cmp.Diff([]castellan.Fact{castellan.NewFact("has_role", alice, castellan.String("maintainer"), anvil)}, got); diff != "" {
+		t.Errorf("get (-want +got):\n%s", diff)
+	}
+	if got, _ := c.Get(ctx, castellan.NewFact("has_relation")); len(got) != 0 {
+		t.Errorf("a context fact was stored: %v", got)
+	}
+	stats, err := c.Stats(ctx)
+	must(err)
+	if stats.NumFacts != 7 {
+		t.Errorf("stats: %+v, want 7 facts", stats)
+	}
+	md, err := c.PolicyMetadata(ctx)
+	must(err)
+	if diff := cmp.Diff(map[string]string{"repository": "Repository"}, md.Resources["Action"].Relations); diff != "" {
+		t.Errorf("Action relations (-want +got):\n%s", diff)
+	}
+
+	must(c.Delete(ctx, castellan.NewFact("has_role", castellan.AnyOf("User"), castellan.Any(), anvil)))
+	if c.Offset() == off {
+		t.Error("OsoOffset did not move after a delete")
+	}
+	if d, _ := c.Authorize(ctx, alice, "rerun", run1, ctxOf); d.Allowed {
+		t.Error("alice still allowed after her role was deleted")
+	}
+	must(c.Clear(ctx))
+	if stats, _ := c.Stats(ctx); stats.NumFacts != 0 {
+		t.Errorf("after clear: %+v", stats)
+	}
+}
+
+func TestPolicyAdminAgainstServer(t *testing.T) {
+	ctx := t.Context()
+	c := newServer(t)
+	if p, err := c.GetPolicy(ctx); err != nil || p != nil {
+		t.Fatalf("policy before any upload: %v, %v", p, err)
+	}
+	if _, err := c.UploadPolicy(ctx, mustPolicy(t)); err != nil {
+		t.Fatal(err)
+	}
+	two := []castellan.PolicyFile{
+		{Filename: "users.polar", Src: "actor User {}\n"},
+		{Filename: "repos.polar", Src: "resource Repository {\n  roles = [\"reader\"];\n  permissions = [\"read\"];\n  \"read\" if \"reader\";\n}\n"},
+	}
+	if _, err := c.UploadPolicy(ctx, two...); err != nil {
+		t.Fatal(err)
+	}
+
+	// A policy with an unknown role is refused with its position.
+	_, err := c.UploadPolicy(ctx, castellan.PolicyFile{Filename: "bad.polar", Src: "actor User {}\nresource R {\n  permissions = [\"read\"];\n  \"read\" if \"reder\";\n}\n"})
+	var ce *castellan.Error
+	if !errors.As(err, &ce) || ce.StatusCode != http.StatusUnprocessableEntity || ce.Code != "invalid_policy" || len(ce.Details) == 0 {
+		t.Fatalf("invalid policy: %v (%#v)", err, ce)
+	}
+	if d := ce.Details[0]; d.File != "bad.polar" || d.Line != 4 || ce.RequestID == "" {
+		t.Errorf("detail %+v, request id %q", d, ce.RequestID)
+	}
+	// A policy whose test fails is refused and names the test.
+	_, err = c.UploadPolicy(ctx, castellan.PolicyFile{Filename: "t.polar", Src: "actor User {}\nresource R {\n  roles = [\"a\"];\n  permissions = [\"read\"];\n  \"read\" if \"a\";\n}\ntest \"nobody reads\" {\n  assert allow(User{\"x\"}, \"read\", R{\"1\"});\n}\n"})
+	if !errors.As(err, &ce) || ce.Code != "tests_failed" || len(ce.Details) == 0 || ce.Details[0].Test != "nobody reads" {
+		t.Fatalf("failing tests: %v (%#v)", err, ce)
+	}
+
+	hist, err := c.PolicyHistory(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(hist) != 2 || hist[0].Version != 2 || !hist[0].Live || hist[1].Live || hist[0].CreatedAt.IsZero() {
+		t.Fatalf("history: %+v", hist)
+	}
+	if diff := cmp.Diff([]string{"users.polar", "repos.polar"}, hist[0].Files); diff != "" {
+		t.Errorf("files of version 2 (-want +got):\n%s", diff)
+	}
+	v2, err := c.GetPolicyVersion(ctx, 2)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if diff := cmp.Diff(two, v2.Files); diff != "" {
+		t.Errorf("version 2 files (-want +got):\n%s", diff)
+	}
+	live, err := c.ActivatePolicy(ctx, 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if live.Version != 1 || !live.Live {
+		t.Errorf("activate 1: %+v", live)
+	}
+	if p, err := c.GetPolicy(ctx); err != nil || p == nil || p.Src != mustPolicy(t).Src {
+		t.Errorf("live policy after rollback: %+v, %v", p, err)
+	}
+	if _, err := c.GetPolicyVersion(ctx, 42); !errors.As(err, &ce) || ce.StatusCode != http.StatusNotFound {
+		t.Errorf("missing version: %v", err)
+	}
+}
+
+func TestKeysAgainstServer(t *testing.T) {
+	ctx := t.Context()
+	c := newServer(t)
+	k, err := c.CreateKey(ctx, "svc-a", castellan.ScopeRead)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if k.Secret == "" || k.ID == "" || k.Scope != "read" || k.Name != "svc-a" {
+		t.Fatalf("created key: %+v", k)
+	}
+	keys, err := c.ListKeys(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(keys) != 1 || keys[0] != k.APIKey {
+		t.Errorf("keys: %+v, want [%+v]", keys, k.APIKey)
+	}
+	if err := c.DeleteKey(ctx, k.ID); err != nil {
+		t.Fatal(err)
+	}
+	if keys, _ := c.ListKeys(ctx); len(keys) != 0 {
+		t.Errorf("keys after delete: %+v", keys)
+	}
+}
