@@ -35,10 +35,11 @@ func dumpItem(it ast.Item) string {
 			}
 			parts = append(parts, "("+strings.Join(ext, " ")+")")
 		}
+		s := "(" + strings.Join(parts, " ")
 		for _, bi := range n.Body {
-			parts = append(parts, "\n  "+dumpBlockItem(bi))
+			s += "\n  " + dumpBlockItem(bi)
 		}
-		return "(" + strings.Join(parts, " ") + ")"
+		return s + ")"
 	case *ast.Rule:
 		s := "(rule " + n.Name.Name + " ("
 		for i, p := range n.Params {

@@ -121,8 +121,8 @@ func TestParseItems(t *testing.T) {
 		{"resource extends", `resource Repo extends Base, Other {}`, `(resource Repo (extends Base Other))`},
 		{"namespaced type", `resource App::Repo {}`, `(resource App::Repo)`},
 		{"declarations", `resource R { roles = ["a", "b",]; permissions = []; relations = { parent: Org, owner: User, }; }`,
-			"(resource R \n  (roles \"a\" \"b\") \n  (permissions) \n  (relations (parent Org) (owner User)))"},
-		{"empty relations", `resource R { relations = {}; }`, "(resource R \n  (relations))"},
+			"(resource R\n  (roles \"a\" \"b\")\n  (permissions)\n  (relations (parent Org) (owner User)))"},
+		{"empty relations", `resource R { relations = {}; }`, "(resource R\n  (relations))"},
 		{"shorthands", `resource R {
 			"read" if "viewer";
 			"viewer" if "owner" on "parent";
@@ -130,10 +130,10 @@ func TestParseItems(t *testing.T) {
 			role if role on "parent";
 			"x" if y;
 			}`,
-			"(resource R \n  (shorthand \"read\" \"viewer\") \n  (shorthand \"viewer\" \"owner\" on \"parent\") \n" +
-				"  (shorthand \"write\" global \"admin\") \n  (shorthand role role on \"parent\") \n  (shorthand \"x\" y))"},
+			"(resource R\n  (shorthand \"read\" \"viewer\")\n  (shorthand \"viewer\" \"owner\" on \"parent\")\n" +
+				"  (shorthand \"write\" global \"admin\")\n  (shorthand role role on \"parent\")\n  (shorthand \"x\" y))"},
 		{"global", `global { roles = ["admin"]; permissions = ["create"]; "create" if "admin"; }`,
-			"(global \n  (roles \"admin\") \n  (permissions \"create\") \n  (shorthand \"create\" \"admin\"))"},
+			"(global\n  (roles \"admin\")\n  (permissions \"create\")\n  (shorthand \"create\" \"admin\"))"},
 		{"fact rule", `has_role(_: User, "user");`, `(rule has_role (_:User "user"))`},
 		{"typed params", `has_permission(u: User, "read", r: Repo) if has_role(u, "viewer", r);`,
 			`(rule has_permission (u:User "read" r:Repo) (has_role u "viewer" r))`},

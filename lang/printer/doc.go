@@ -4,9 +4,11 @@
 // items; inside a block the declarations (roles, permissions, relations)
 // come as written, then a blank line, then the shorthand rules; rule bodies
 // on one line unless the line would be long, when each conjunct of a
-// top-level `and` gets its own line. Parentheses appear only where
-// precedence needs them (`and` < `or` < `not`), so `a and (b or c)` prints
-// as `a and b or c`. Comments keep their order: each is printed on its own
+// top-level `and` gets its own line. Parentheses appear where precedence
+// needs them (`and` < `or` < `not`: `(a and b) or c`, `not (a or b)`) and
+// around an `or` inside an `and`: Polar reads `a and b or c` as
+// `a and (b or c)`, and the parentheses say so to readers who expect
+// otherwise. Comments keep their order: each is printed on its own
 // line before the first item or line that followed it in the source, so a
 // comment at the end of a line moves to the line after it.
 //

@@ -167,7 +167,8 @@ func (p *printer) block(b *ast.Block) {
 		}
 	}
 	if len(b.Body) == 0 && !p.commentBefore(b.End) {
-		p.w.WriteString(" {}\n")
+		p.w.WriteString(" {}")
+		p.endLine(b.Pos)
 		return
 	}
 	p.w.WriteString(" {\n")
@@ -280,7 +281,7 @@ func (p *printer) rule(r *ast.Rule, indent int) {
 	p.w.WriteString(" if\n")
 	for i, e := range and.Exprs {
 		p.indent(indent + 1)
-		p.w.WriteString(exprString(e, precOr))
+		p.w.WriteString(exprString(e, precNot))
 		if i < len(and.Exprs)-1 {
 			p.w.WriteString(" and\n")
 		}
@@ -399,8 +400,10 @@ func writeExpr(b *strings.Builder, e ast.Expr, min int) {
 			if i > 0 {
 				b.WriteString(" and ")
 			}
-			// A nested And needs parentheses to stay a separate node.
-			writeExpr(b, x, precOr)
+			// Polar's `or` binds tighter than `and`, which surprises
+			// readers used to other languages: an `or` inside an `and` is
+			// printed in parentheses although they change nothing.
+			writeExpr(b, x, precNot)
 		}
 	case *ast.Or:
 		for i, x := range n.Exprs {
