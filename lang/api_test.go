@@ -249,6 +249,13 @@ func TestDesugar(t *testing.T) {
 			source: `role if role on "parent";`,
 		},
 		{
+			name:   "any role on the related resource",
+			src:    `actor User {} resource O { roles = ["m"]; } resource P { roles = ["s"]; relations = { org: O }; "s" if role on "org"; }`,
+			pred:   Pred{"has_role", 3},
+			want:   []string{`has_role(actor: Actor, "s", resource: P) if has_relation(resource, "org", related) and related matches O and has_role(actor, _, related);`},
+			source: `"s" if role on "org";`,
+		},
+		{
 			name: "every permission propagates",
 			src:  `actor User {} resource O { permissions = ["p"]; } resource R { permissions = ["p"]; relations = { parent: O }; permission if permission on "parent"; }`,
 			pred: Pred{"has_permission", 3},

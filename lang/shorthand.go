@@ -2,6 +2,7 @@ package lang
 
 import (
 	"strconv"
+	"strings"
 
 	"github.com/castellan-authz/castellan/lang/ast"
 	"github.com/castellan-authz/castellan/lang/term"
@@ -66,7 +67,7 @@ func (c *checker) expandShorthand(b *block, s *ast.Shorthand) *Rule {
 	}
 	rule := &Rule{Pos: s.Pos, Source: shorthandSource(s)}
 
-	if !s.Head.Quoted || !s.Implier.Quoted {
+	if !s.Head.Quoted {
 		return c.expandUnquoted(b, s, rule, params)
 	}
 
@@ -87,6 +88,9 @@ func (c *checker) expandShorthand(b *block, s *ast.Shorthand) *Rule {
 	}
 	rule.Pred = Pred{hd.kind.predicate(), arity}
 	rule.Params = params(Const{term.String(s.Head.Name)})
+	if !s.Implier.Quoted {
+		return c.expandAnyImplier(b, s, rule, arity)
+	}
 	impl := Const{term.String(s.Implier.Name)}
 
 	switch {
@@ -190,9 +194,9 @@ func (c *checker) lookupRelation(b *block, on *ast.StringLit) (*decl, string) {
 // related resource propagates.
 func (c *checker) expandUnquoted(b *block, s *ast.Shorthand, rule *Rule, params func(Term) []Param) *Rule {
 	switch {
-	case s.Head.Quoted || s.Implier.Quoted || s.Head.Name != s.Implier.Name:
-		c.errorf(s.Pos, "write `role if role on \"relation\";` to inherit every role, or quote both names",
-			"shorthand %s: an unquoted name must appear on both sides", rule.Source)
+	case s.Implier.Quoted || s.Head.Name != s.Implier.Name:
+		c.errorf(s.Pos, "write `role if role on \"relation\";` to inherit every role, or quote the head",
+			"`%s`: an unquoted head needs the same unquoted name as implier", strings.TrimSuffix(rule.Source, ";"))
 		return nil
 	case s.Head.Name != "role" && s.Head.Name != "permission":
 		c.errorf(s.Head.Pos, "did you mean `role if role on \"...\";`?", "unquoted shorthand name %s: only role and permission may be unquoted", s.Head.Name)
@@ -234,6 +238,46 @@ func (c *checker) expandUnquoted(b *block, s *ast.Shorthand, rule *Rule, params 
 		Call{Pred: Pred{"has_relation", 3}, Args: []Term{varResource, Const{term.String(s.On.Value)}, varRelated}, Pos: s.On.Pos},
 		Matches{Term: varRelated, Type: target},
 		Call{Pred: Pred{kind.predicate(), 3}, Args: []Term{varActor, v, varRelated}, Pos: s.Implier.Pos},
+	}}
+	return rule
+}
+
+// expandAnyImplier desugars `"X" if role on "rel";` (X holds when the actor
+// has any role on the related resource) and `"X" if role;` (any role on this
+// resource); likewise with permission. rule already has its head.
+func (c *checker) expandAnyImplier(b *block, s *ast.Shorthand, rule *Rule, arity int) *Rule {
+	kind := declRole
+	switch {
+	case s.Implier.Name == "permission":
+		kind = declPermission
+	case s.Implier.Name != "role":
+		c.errorf(s.Implier.Pos, "quote it if it is a declared name, or write `role` for any role",
+			"unquoted implier %s: only role and permission may be unquoted", s.Implier.Name)
+		return nil
+	case s.Global:
+		c.errorf(s.Implier.Pos, "", "global cannot be used with an unquoted %s", s.Implier.Name)
+		return nil
+	}
+	anyName := c.variable("_")
+	if s.On == nil {
+		rule.Body = Call{Pred: Pred{kind.predicate(), arity}, Args: callArgs(arity == 2, anyName, varResource), Pos: s.Implier.Pos}
+		return rule
+	}
+	rel, target := c.lookupRelation(b, s.On)
+	if rel == nil {
+		return nil
+	}
+	if tb := c.blocks[target]; tb != nil {
+		for name, d := range tb.all {
+			if d.kind == kind {
+				d.owner.used[name] = true
+			}
+		}
+	}
+	rule.Body = And{Exprs: []Expr{
+		Call{Pred: Pred{"has_relation", 3}, Args: []Term{varResource, Const{term.String(s.On.Value)}, varRelated}, Pos: s.On.Pos},
+		Matches{Term: varRelated, Type: target},
+		Call{Pred: Pred{kind.predicate(), 3}, Args: []Term{varActor, anyName, varRelated}, Pos: s.Implier.Pos},
 	}}
 	return rule
 }

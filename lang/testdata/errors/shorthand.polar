@@ -28,7 +28,11 @@ resource Repository {
   "contributor" if "member" on "org"; # ERROR "on \"org\": \"org\" is not declared in Repository" HINT "relations declared on Repository: creator, parent"
   "contributor" if "member" on "read"; # ERROR "\"read\" is a permission, not a relation"
   "read" if global "superuser"; # ERROR "global \"superuser\": the policy has no global block" HINT "global block"
-  role if permission on "parent"; # ERROR "an unquoted name must appear on both sides"
+  role if permission on "parent"; # ERROR "`role if permission on \"parent\"`: an unquoted head needs the same unquoted name as implier"
+  role if "maintainer"; # ERROR "an unquoted head needs the same unquoted name"
+  "read" if role on "parent";
+  "read" if permission;
+  "push" if admin on "parent"; # ERROR "unquoted implier admin: only role and permission may be unquoted"
   role if role; # ERROR "needs `on \"relation\"`"
   owner if owner on "parent"; # ERROR "only role and permission may be unquoted"
   role if role on "parent";
