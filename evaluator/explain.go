@@ -205,9 +205,8 @@ func (x *explainer) deny(p *predInfo, args []term.Value, depth int) *Explanation
 			pat[i] = a
 		}
 	}
-	for _, r := range p.rules {
+	for _, r := range p.rulesFor(pat) {
 		tried := &Explanation{Goal: n.Goal, Rule: ruleUse(r)}
-		n.Tried = append(n.Tried, tried)
 		argOff := len(s.vals)
 		s.vals = append(s.vals, pat...)
 		tr := &failTrace{base: len(s.frame), best: -1}
@@ -221,17 +220,20 @@ func (x *explainer) deny(p *predInfo, args []term.Value, depth int) *Explanation
 		switch {
 		case bc.found:
 			tried.Holds = true // holds now (a wildcard or context change); nothing failed
+		case tr.plan == nil:
+			continue // the head does not match the goal
 		case tr.lit == nil:
-			tried.Failed = "the rule head does not match " + n.Goal
+			tried.Failed = "the rule body is false"
 		default:
 			tried.Failed = tr.shown
 			if tr.lit.kind == litCall && depth+1 < explainMaxFailDepth {
 				tried.Premises = append(tried.Premises, x.denyLit(tr, depth+1))
 			}
 		}
+		n.Tried = append(n.Tried, tried)
 	}
 	if len(n.Tried) == 0 {
-		n.Failed = "no rule derives " + p.name
+		n.Failed = "no matching fact, and no rule matches"
 	}
 	return n
 }
