@@ -254,3 +254,46 @@ func TestBatchOrderAndAtomicity(t *testing.T) {
 		t.Error("a rejected batch was partly applied")
 	}
 }
+
+// TestExplain checks that explanations come only when asked for.
+func TestExplain(t *testing.T) {
+	e := newTestEnv(t, nil)
+	e.uploadPolicy(t, testPolicy)
+	e.insert(t, fact("has_role", "User:alice", "owner", "Organization:acme"),
+		fact("has_relation", "Repository:anvil", "parent", "Organization:acme"))
+	authz := map[string]any{"actor_type": "User", "actor_id": "alice", "action": "read", "resource_type": "Repository", "resource_id": "anvil"}
+	tests := []struct {
+		path string
+		body map[string]any
+		keys []string // explanation keys, for list and actions
+	}{
+		{"/api/authorize", authz, nil},
+		{"/api/list", map[string]any{"actor_type": "User", "actor_id": "alice", "action": "read", "resource_type": "Repository"}, []string{"anvil"}},
+		{"/api/actions", map[string]any{"actor_type": "User", "actor_id": "alice", "resource_type": "Repository", "resource_id": "anvil"}, []string{"read"}},
+	}
+	for _, tc := range tests {
+		t.Run(tc.path, func(t *testing.T) {
+			var plain, explained map[string]any
+			e.must(t, http.StatusOK, "POST", tc.path, tc.body).json(t, &plain)
+			if _, ok := plain["explanation"]; ok {
+				t.Errorf("explanation without ?explain=true: %v", plain)
+			}
+			e.must(t, http.StatusOK, "POST", tc.path+"?explain=true", tc.body).json(t, &explained)
+			ex, ok := explained["explanation"].(map[string]any)
+			if !ok {
+				t.Fatalf("no explanation with ?explain=true: %v", explained)
+			}
+			if tc.keys == nil {
+				if ex["holds"] != true || ex["goal"] == "" {
+					t.Errorf("explanation %v", ex)
+				}
+				return
+			}
+			for _, k := range tc.keys {
+				if sub, ok := ex[k].(map[string]any); !ok || sub["holds"] != true {
+					t.Errorf("explanation[%q] = %v", k, ex[k])
+				}
+			}
+		})
+	}
+}

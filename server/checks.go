@@ -195,27 +195,32 @@ const defaultPageSize = 10_000
 // wildcardID stands for "every resource of the type" in list results.
 const wildcardID = "*"
 
+// check validates the actor, action and resource type of a list request.
+func (req listRequest) check() (actor term.Value, act, resourceType string, err error) {
+	if actor, err = toValue(wireValue{req.ActorType, req.ActorID}, "actor"); err != nil {
+		return
+	}
+	if act, err = action(req.Action, "action"); err != nil {
+		return
+	}
+	if req.ResourceType == nil || *req.ResourceType == "" {
+		err = badRequest("resource_type is required")
+		return
+	}
+	return actor, act, *req.ResourceType, nil
+}
+
 func (s *Server) handleList(w http.ResponseWriter, r *http.Request) {
 	var req listRequest
 	if err := decodeJSON(r, &req); err != nil {
 		writeError(w, r, err)
 		return
 	}
-	actor, err := toValue(wireValue{req.ActorType, req.ActorID}, "actor")
+	actor, act, typ, err := req.check()
 	if err != nil {
 		writeError(w, r, err)
 		return
 	}
-	act, err := action(req.Action, "action")
-	if err != nil {
-		writeError(w, r, err)
-		return
-	}
-	if req.ResourceType == nil || *req.ResourceType == "" {
-		writeError(w, r, badRequest("resource_type is required"))
-		return
-	}
-	paged := req.PageSize != nil || req.PageToken != nil
 	page, err := s.page(req.PageSize, req.PageToken, "page_size")
 	if err != nil {
 		writeError(w, r, err)
@@ -227,11 +232,33 @@ func (s *Server) handleList(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	defer q.cancel()
-	res, err := q.policy.eval.List(q.ctx, q.req, actor, act, *req.ResourceType, page)
+	res, err := q.policy.eval.List(q.ctx, q.req, actor, act, typ, page)
 	if err != nil {
 		writeError(w, r, err)
 		return
 	}
+	out := map[string]any{"results": listResults(res, page)}
+	if req.PageSize != nil || req.PageToken != nil {
+		var next *string
+		if res.NextToken != "" {
+			next = &res.NextToken
+		}
+		out["next_page_token"] = next
+	}
+	if explainParam(r) {
+		if out["explanation"], err = s.explainEach(q, res.IDs, func(id string) (term.Value, string, term.Value) {
+			return actor, act, term.Value{Type: typ, ID: id}
+		}); err != nil {
+			writeError(w, r, err)
+			return
+		}
+	}
+	writeJSON(w, http.StatusOK, out)
+}
+
+// listResults returns the ids of a list page, "*" first on the first page
+// when every resource of the type is allowed.
+func listResults(res evaluator.ListResult, page evaluator.Page) []string {
 	results := res.IDs
 	if res.Wildcard && page.Token == "" {
 		results = append([]string{wildcardID}, results...)
@@ -239,20 +266,24 @@ func (s *Server) handleList(w http.ResponseWriter, r *http.Request) {
 	if results == nil {
 		results = []string{}
 	}
-	if !paged {
-		writeJSON(w, http.StatusOK, struct {
-			Results []string `json:"results"`
-		}{results})
-		return
+	return results
+}
+
+// explainEach explains the decision for each name (an id or an action):
+// what ?explain=true adds to list and actions answers.
+func (s *Server) explainEach(q *question, names []string, args func(string) (term.Value, string, term.Value)) (map[string]*evaluator.Explanation, error) {
+	req := q.req
+	req.Explain = true
+	out := make(map[string]*evaluator.Explanation, len(names))
+	for _, n := range names {
+		actor, act, resource := args(n)
+		d, err := q.policy.eval.Authorize(q.ctx, req, actor, act, resource)
+		if err != nil {
+			return nil, err
+		}
+		out[n] = d.Explanation
 	}
-	var next *string
-	if res.NextToken != "" {
-		next = &res.NextToken
-	}
-	writeJSON(w, http.StatusOK, struct {
-		Results       []string `json:"results"`
-		NextPageToken *string  `json:"next_page_token"`
-	}{results, next})
+	return out, nil
 }
 
 // page validates a page request against MaxPageSize.
@@ -323,7 +354,21 @@ func (s *Server) handleActions(w http.ResponseWriter, r *http.Request) {
 		writeError(w, r, err)
 		return
 	}
-	writeJSON(w, http.StatusOK, out)
+	if !explainParam(r) {
+		writeJSON(w, http.StatusOK, out)
+		return
+	}
+	actor, _ := toValue(wireValue{req.ActorType, req.ActorID}, "actor")
+	resource, _ := toValue(wireValue{req.ResourceType, req.ResourceID}, "resource")
+	ex, err := s.explainEach(q, out.Results, func(a string) (term.Value, string, term.Value) { return actor, a, resource })
+	if err != nil {
+		writeError(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, struct {
+		actionsResponse
+		Explanation map[string]*evaluator.Explanation `json:"explanation"`
+	}{out, ex})
 }
 
 func (s *Server) handleBulkActions(w http.ResponseWriter, r *http.Request) {
