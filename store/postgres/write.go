@@ -1,10 +1,12 @@
 package postgres
 
 import (
+	"bytes"
 	"context"
 	"crypto/sha256"
 	"encoding/binary"
 	"fmt"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -40,8 +42,6 @@ func (s *Store) Write(ctx context.Context, batch []store.Op, opts ...store.Write
 	if err != nil {
 		return 0, unavailable(ctx, fmt.Errorf("writing facts: %w", err))
 	}
-	s.noteHead(rev)
-	s.applyOwn(ctx, rev, ops)
 	return rev, nil
 }
 
@@ -60,6 +60,11 @@ func (s *Store) commit(ctx context.Context, ops []store.Op) (uint64, error) {
 	if err := tx.QueryRow(ctx, "UPDATE castellan_head SET revision = revision + 1 RETURNING revision").Scan(&rev); err != nil {
 		return 0, err
 	}
+	// Holding the row lock, take the index: the follower then cannot read
+	// this batch back from the change log before we apply it ourselves.
+	// (Lock order: row lock, then applyMu; the follower takes only applyMu.)
+	s.applyMu.Lock()
+	defer s.applyMu.Unlock()
 	b := &pgx.Batch{}
 	flush := func() error {
 		if b.Len() == 0 {
@@ -69,12 +74,13 @@ func (s *Store) commit(ctx context.Context, ops []store.Op) (uint64, error) {
 		b = &pgx.Batch{}
 		return err
 	}
-	for _, op := range ops {
+	for i, op := range ops {
 		for _, p := range op.Delete {
 			sql, args := deleteSQL(rev, p)
 			b.Queue(sql, args...)
 		}
-		facts := dedupe(op.Insert)
+		facts := dedupe(op.Insert, len(op.Insert) >= copyThreshold)
+		ops[i].Insert = facts // the order the database stores them in, for applyOwn
 		switch {
 		case len(facts) == 0:
 		case len(facts) < copyThreshold:
@@ -97,17 +103,18 @@ func (s *Store) commit(ctx context.Context, ops []store.Op) (uint64, error) {
 	if err := tx.Commit(ctx); err != nil {
 		return 0, err
 	}
+	s.noteHead(uint64(rev))
+	s.applyOwnLocked(ctx, uint64(rev), ops)
 	return uint64(rev), nil
 }
 
-// applyOwn brings the index to rev after this store committed ops as rev.
+// applyOwnLocked brings the index to rev after this store committed ops as rev.
 // When the index is at rev-1 it applies ops directly (the index then holds
 // what the database held at rev-1, so the result is the same); otherwise
 // another writer came in between and the change log is read. A failure
 // here leaves the index behind; the follower catches up.
-func (s *Store) applyOwn(ctx context.Context, rev uint64, ops []store.Op) {
-	s.applyMu.Lock()
-	defer s.applyMu.Unlock()
+// Callers hold applyMu.
+func (s *Store) applyOwnLocked(ctx context.Context, rev uint64, ops []store.Op) {
 	cur := s.idx.Revision()
 	switch {
 	case cur >= rev:
@@ -125,19 +132,32 @@ func (s *Store) applyOwn(ctx context.Context, rev uint64, ops []store.Op) {
 	}
 }
 
-// dedupe drops repeated facts, keeping the first.
-func dedupe(fs []term.Fact) []term.Fact {
+// dedupe drops repeated facts, keeping the first. With sorted, it also
+// orders them by fact key: inserting in key order into the unique index
+// is much faster than in random order.
+func dedupe(fs []term.Fact, sorted bool) []term.Fact {
 	if len(fs) < 2 {
 		return fs
 	}
+	type keyed struct {
+		key  [32]byte
+		fact term.Fact
+	}
 	seen := make(map[[32]byte]bool, len(fs))
-	out := make([]term.Fact, 0, len(fs))
+	ks := make([]keyed, 0, len(fs))
 	for _, f := range fs {
 		k := factKey(f.Predicate, f.Args)
 		if !seen[k] {
 			seen[k] = true
-			out = append(out, f)
+			ks = append(ks, keyed{k, f})
 		}
+	}
+	if sorted {
+		slices.SortFunc(ks, func(a, b keyed) int { return bytes.Compare(a.key[:], b.key[:]) })
+	}
+	out := make([]term.Fact, len(ks))
+	for i, k := range ks {
+		out[i] = k.fact
 	}
 	return out
 }
@@ -218,7 +238,7 @@ func copyInsert(ctx context.Context, tx pgx.Tx, rev int64, facts []term.Fact) er
 		return err
 	}
 	if _, err := tx.Exec(ctx, `WITH i AS (INSERT INTO facts (fact_key, predicate, arity, arg_types, arg_ids, revision)
-		SELECT fact_key, predicate, arity, arg_types, arg_ids, $1 FROM castellan_staging`+logInserted, rev); err != nil {
+		SELECT fact_key, predicate, arity, arg_types, arg_ids, $1 FROM castellan_staging ORDER BY fact_key`+logInserted, rev); err != nil {
 		return err
 	}
 	_, err := tx.Exec(ctx, "TRUNCATE castellan_staging")
