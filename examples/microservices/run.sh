@@ -62,7 +62,9 @@ castellan=$root/bin/castellan
 
 step "start castellan serve"
 admin_key=example-admin-$RANDOM$RANDOM$RANDOM$RANDOM
-CASTELLAN_ADMIN_KEY=$admin_key "$castellan" serve --addr 127.0.0.1:0 --log-format json 2>"$tmp/serve.log" &
+# Explicit flags win over any CASTELLAN_* settings of the caller's environment.
+CASTELLAN_ADMIN_KEY=$admin_key "$castellan" serve --addr 127.0.0.1:0 --database-url= --dev=false \
+  --log-format json --log-level info 2>"$tmp/serve.log" &
 pids+=($!)
 addr=$(wait_for "$tmp/serve.log" '/castellan serving/s/.*"addr":"\([^"]*\)".*/\1/p' "${pids[0]}") ||
   fail "castellan serve did not start"
