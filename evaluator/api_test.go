@@ -78,10 +78,10 @@ func TestListWalksFromTheActor(t *testing.T) {
 	if len(res.IDs) != 13 || !slices.Contains(res.IDs, "r42") || !slices.Contains(res.IDs, "r1803") {
 		t.Errorf("List = %v", res.IDs)
 	}
-	if src.yielded > 100 {
-		t.Errorf("List read %d facts of %d; it should walk from the actor", src.yielded, len(all))
+	if src.yielded.Load() > 100 {
+		t.Errorf("List read %d facts of %d; it should walk from the actor", src.yielded.Load(), len(all))
 	}
-	src.yielded = 0
+	src.yielded.Store(0)
 	rows, err := e.Query(t.Context(), req, Query{
 		Predicate: Call{Name: "allow", Args: []string{"u", "a", "r"}},
 		Constraints: map[string]Constraint{
@@ -93,8 +93,8 @@ func TestListWalksFromTheActor(t *testing.T) {
 	if err != nil || len(rows) != 0 {
 		t.Errorf("Query push = %v, %v; want no rows", rows, err)
 	}
-	if src.yielded > 100 {
-		t.Errorf("Query read %d facts of %d; it should walk from the actor", src.yielded, len(all))
+	if src.yielded.Load() > 100 {
+		t.Errorf("Query read %d facts of %d; it should walk from the actor", src.yielded.Load(), len(all))
 	}
 }
 
@@ -308,4 +308,36 @@ func TestListAndActionsAgreeWithAuthorize(t *testing.T) {
 		t.Errorf("%d of %d checks allowed: the generator does not exercise both answers", allowed, checked)
 	}
 	t.Logf("%d of %d checks allowed", allowed, checked)
+}
+
+func TestConcurrentQueries(t *testing.T) {
+	e := New(mustCompile(t, evaltest.GitHubPolicy))
+	src := &sliceSource{facts: evaltest.GitHubFacts(3, 20, 100)}
+	owner := src.facts[0].Args[0] // an owner of o0
+	repo := term.Entity("Repository", evaltest.RepoID(20))
+	want, err := e.Actions(t.Context(), Request{Source: src}, owner, repo)
+	if err != nil || len(want) == 0 {
+		t.Fatalf("Actions = %v, %v", want, err)
+	}
+	errs := make(chan error, 8)
+	for range 8 {
+		go func() {
+			for range 200 {
+				got, err := e.Actions(t.Context(), Request{Source: src}, owner, repo)
+				if err == nil && !slices.Equal(got, want) {
+					err = fmt.Errorf("Actions = %v, want %v", got, want)
+				}
+				if err != nil {
+					errs <- err
+					return
+				}
+			}
+			errs <- nil
+		}()
+	}
+	for range 8 {
+		if err := <-errs; err != nil {
+			t.Error(err)
+		}
+	}
 }

@@ -1,6 +1,7 @@
 package evaluator
 
 import (
+	"sync/atomic"
 	"testing"
 
 	"github.com/castellan-authz/castellan/lang"
@@ -11,15 +12,15 @@ import (
 // it yields, so tests can assert that a query did not scan.
 type sliceSource struct {
 	facts   []term.Fact
-	yielded int
-	calls   int
+	yielded atomic.Int64
+	calls   atomic.Int64
 }
 
 func (s *sliceSource) Match(pred string, args []term.Value, yield func([]term.Value) bool) {
-	s.calls++
+	s.calls.Add(1)
 	for _, f := range s.facts {
 		if f.Predicate == pred && argsMatch(f.Args, args) {
-			s.yielded++
+			s.yielded.Add(1)
 			if !yield(f.Args) {
 				return
 			}
