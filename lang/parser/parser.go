@@ -13,6 +13,9 @@ import (
 // entity literals and `not`s nested deeper than this are an error.
 const DefaultMaxDepth = 64
 
+// maxErrors is how many errors Parse reports before it gives up on a file.
+const maxErrors = 100
+
 // Config controls parsing. The zero Config is ready to use.
 type Config struct {
 	// MaxDepth limits how deeply parentheses, lists, braces and `not`
@@ -59,9 +62,17 @@ func (c *Config) Parse(filename string, src []byte) (f *ast.File, err error) {
 	eof := s.toks[len(s.toks)-1]
 	p.eof = eof
 	for _, it := range items {
+		if len(p.errs) > maxErrors {
+			break // the rest would not be shown
+		}
 		p.item(it)
 	}
 	p.errs.Sort()
+	if len(p.errs) > maxErrors {
+		last := p.errs[maxErrors-1].Pos
+		p.errs = p.errs[:maxErrors]
+		p.errs.Add(last, "too many errors; the rest of the file was not checked", "fix these first")
+	}
 	return f, p.errs.Err()
 }
 
