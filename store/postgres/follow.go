@@ -95,6 +95,11 @@ func (s *Store) follow(ctx context.Context) {
 	}
 }
 
+// catchUpTimeout bounds one catch-up of the follower, so that a database
+// that stops answering (rather than refusing) does not hold the index lock
+// forever.
+const catchUpTimeout = time.Minute
+
 // listen runs one connection of the follower. connected reports whether
 // it got as far as listening.
 func (s *Store) listen(ctx context.Context) (connected bool, err error) {
@@ -107,12 +112,15 @@ func (s *Store) listen(ctx context.Context) (connected bool, err error) {
 		return false, err
 	}
 	for {
-		if err := s.catchUp(ctx, conn); err != nil {
+		cctx, cancel := context.WithTimeout(ctx, catchUpTimeout)
+		err = s.catchUp(cctx, conn)
+		cancel()
+		if err != nil {
 			return true, err
 		}
 		s.connected.Store(true)
 		wctx, cancel := context.WithTimeout(ctx, s.opts.PollInterval)
-		_, err := conn.WaitForNotification(wctx)
+		_, err = conn.WaitForNotification(wctx)
 		cancel()
 		if err != nil && ctx.Err() == nil && !errors.Is(err, context.DeadlineExceeded) && !pgconnTimeout(err) {
 			return true, err
@@ -248,8 +256,14 @@ func (s *Store) Snapshot(ctx context.Context, c store.Consistency) (store.Snapsh
 	defer tick.Stop()
 	for {
 		adv := s.advancedCh()
-		if err := s.catchUp(wctx, s.pool); err != nil && wctx.Err() == nil {
-			s.log.Debug().Err(err).Msg("catching up for a snapshot")
+		// Read the log ourselves unless someone else is at it already (a
+		// writer or the follower, which will wake us when it advances).
+		if s.applyMu.TryLock() {
+			err := s.catchUpLocked(wctx, s.pool)
+			s.applyMu.Unlock()
+			if err != nil && wctx.Err() == nil {
+				s.log.Debug().Err(err).Msg("catching up for a snapshot")
+			}
 		}
 		if c.AtLeast <= s.idx.Revision() {
 			return s.idx.Snapshot(), nil
