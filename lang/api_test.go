@@ -448,3 +448,42 @@ func TestDepthLimit(t *testing.T) {
 		t.Fatalf("want one depth error, got %v", c.errs)
 	}
 }
+
+// TestShorthandCondition checks `"read" if is_public(resource);`, built by
+// hand while the parser does not read it yet.
+func TestShorthandCondition(t *testing.T) {
+	pos := func(line, col int) ast.Position { return ast.Position{File: "c.polar", Line: line, Col: col} }
+	block := func(cond ast.Expr) *ast.File {
+		return &ast.File{Name: "c.polar", Items: []ast.Item{
+			&ast.Block{Pos: pos(1, 1), Kind: ast.ActorBlock, Name: &ast.Ident{Pos: pos(1, 7), Name: "User"}},
+			&ast.Block{Pos: pos(2, 1), Kind: ast.ResourceBlock, Name: &ast.Ident{Pos: pos(2, 10), Name: "Repo"}, Body: []ast.BlockItem{
+				&ast.Declaration{Pos: pos(3, 3), Keyword: "permissions", Names: []*ast.StringLit{{Pos: pos(3, 18), Value: "read"}}},
+				&ast.Shorthand{Pos: pos(4, 3), Head: &ast.ShorthandName{Pos: pos(4, 3), Name: "read", Quoted: true}, Cond: cond},
+			}},
+		}}
+	}
+	call := func(name string, args ...ast.Term) *ast.Call {
+		return &ast.Call{Pos: pos(4, 13), Name: &ast.Ident{Pos: pos(4, 13), Name: name}, Args: args}
+	}
+	v := func(name string) *ast.Var { return &ast.Var{Pos: pos(4, 20), Name: name} }
+
+	p, err := Check(block(&ast.And{Pos: pos(4, 13), Exprs: []ast.Expr{call("is_public", v("resource")), &ast.Not{Pos: pos(4, 40), Expr: call("is_banned", v("actor"))}}}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []string{`has_permission(actor: Actor, "read", resource: Repo) if is_public(resource) and not is_banned(actor);`}
+	if diff := cmp.Diff(want, rulesOf(p, "has_permission", 3)); diff != "" {
+		t.Errorf("rules (-want +got):\n%s", diff)
+	}
+	if got := p.Rules[Pred{"has_permission", 3}][0].Source; got != `"read" if is_public(resource) and not is_banned(actor);` {
+		t.Errorf("Source = %q", got)
+	}
+	if diff := cmp.Diff([]FactType{{"Repo"}}, p.FactTypes[Pred{"is_public", 1}]); diff != "" {
+		t.Errorf("fact types of is_public (-want +got):\n%s", diff)
+	}
+
+	_, err = Check(block(&ast.Not{Pos: pos(4, 13), Expr: call("is_banned", v("someone"))}))
+	if err == nil || !strings.Contains(err.Error(), "variable someone under `not` is never bound") {
+		t.Errorf("unsafe condition: got %v", err)
+	}
+}

@@ -49,7 +49,7 @@ func (c *checker) blockOf(n *ast.Block) *block {
 // expandShorthand desugars one shorthand rule of block b (see docs/polar.md
 // for the argument order), or reports why it cannot.
 func (c *checker) expandShorthand(b *block, s *ast.Shorthand) *Rule {
-	if s.Head == nil || s.Implier == nil {
+	if s.Head == nil || (s.Implier == nil && s.Cond == nil) {
 		return nil
 	}
 	global := b.kind == ast.GlobalBlock
@@ -68,6 +68,10 @@ func (c *checker) expandShorthand(b *block, s *ast.Shorthand) *Rule {
 	rule := &Rule{Pos: s.Pos, Source: shorthandSource(s)}
 
 	if !s.Head.Quoted {
+		if s.Cond != nil {
+			c.errorf(s.Head.Pos, "quote the head: `\"read\" if is_public(resource);`", "a shorthand rule with a condition needs a quoted head")
+			return nil
+		}
 		return c.expandUnquoted(b, s, rule, params)
 	}
 
@@ -88,6 +92,9 @@ func (c *checker) expandShorthand(b *block, s *ast.Shorthand) *Rule {
 	}
 	rule.Pred = Pred{hd.kind.predicate(), arity}
 	rule.Params = params(Const{term.String(s.Head.Name)})
+	if s.Cond != nil {
+		return c.expandCondition(s, rule, arity)
+	}
 	if !s.Implier.Quoted {
 		return c.expandAnyImplier(b, s, rule, arity)
 	}
@@ -242,6 +249,28 @@ func (c *checker) expandUnquoted(b *block, s *ast.Shorthand, rule *Rule, params 
 	return rule
 }
 
+// expandCondition desugars `"read" if is_public(resource);`: the condition
+// becomes the body, over the head's variables actor and resource.
+func (c *checker) expandCondition(s *ast.Shorthand, rule *Rule, arity int) *Rule {
+	errsBefore := len(c.errs)
+	rule.Body = c.convertExpr(s.Cond, 0)
+	if len(c.errs) > errsBefore {
+		return nil
+	}
+	// Check safety as for the rule it stands for.
+	head := []*ast.Param{{Term: &ast.Var{Name: varActor.Name}}, {Term: &ast.StringLit{Value: s.Head.Name}}}
+	if arity == 3 {
+		head = append(head, &ast.Param{Term: &ast.Var{Name: varResource.Name}})
+	}
+	c.checkSafety(&ast.Rule{Pos: s.Pos, Params: head, Body: s.Cond})
+	c.checkMixedAndOr(s.Cond)
+	if len(c.errs) > errsBefore {
+		return nil
+	}
+	rule.Source = strconv.Quote(s.Head.Name) + " if " + FormatExpr(rule.Body) + ";"
+	return rule
+}
+
 // expandAnyImplier desugars `"X" if role on "rel";` (X holds when the actor
 // has any role on the related resource) and `"X" if role;` (any role on this
 // resource); likewise with permission. rule already has its head.
@@ -297,7 +326,9 @@ func shorthandSource(s *ast.Shorthand) string {
 	if s.Global {
 		out += "global "
 	}
-	out += name(s.Implier)
+	if s.Implier != nil {
+		out += name(s.Implier)
+	}
 	if s.On != nil {
 		out += " on " + strconv.Quote(s.On.Value)
 	}

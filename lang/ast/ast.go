@@ -95,12 +95,16 @@ type Relation struct {
 //	"viewer" if "owner" on "parent";
 //	role if role on "parent";
 //	"read" if global "admin";
+//	"read" if is_public(resource);
 type Shorthand struct {
 	Pos     Position
 	Head    *ShorthandName
 	Global  bool // `if global "role"`
 	Implier *ShorthandName
 	On      *StringLit // nil unless `on "relation"`
+	// Cond is the condition of `"read" if is_public(resource);`, an
+	// expression over the variables actor and resource; Implier is nil then.
+	Cond Expr
 }
 
 // ShorthandName is a quoted ("viewer") or unquoted (role) shorthand name.
