@@ -49,7 +49,10 @@ func (p *printer) file(f *ast.File) {
 		return
 	}
 	p.comments = append([]*ast.Comment(nil), f.Comments...)
-	sort.SliceStable(p.comments, func(i, j int) bool { return p.comments[i].Pos.Offset < p.comments[j].Pos.Offset })
+	sort.SliceStable(p.comments, func(i, j int) bool {
+		a, b := p.comments[i].Pos, p.comments[j].Pos
+		return !a.IsValid() && b.IsValid() || a.IsValid() == b.IsValid() && a.Offset < b.Offset
+	})
 	for i, it := range f.Items {
 		if i > 0 {
 			p.w.WriteByte('\n')
@@ -63,9 +66,10 @@ func (p *printer) file(f *ast.File) {
 	p.flushAll(0)
 }
 
-// flush prints, at the given indentation, the comments that come before pos.
+// flush prints, at the given indentation, the comments that come before
+// pos. Comments without a position (in a tree built by hand) come first.
 func (p *printer) flush(pos ast.Position, indent int) {
-	for p.next < len(p.comments) && p.comments[p.next].Pos.Offset < pos.Offset {
+	for p.next < len(p.comments) && (!p.comments[p.next].Pos.IsValid() || p.comments[p.next].Pos.Offset < pos.Offset) {
 		p.comment(indent)
 	}
 }
