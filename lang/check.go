@@ -195,6 +195,10 @@ func (c *checker) check(files []*ast.File) *Program {
 				c.addRule(c.convertRule(it))
 			case *ast.Test:
 				c.convertTest(it)
+			case *ast.Declare:
+				for _, t := range it.Types {
+					c.checkTypeName(t)
+				}
 			}
 		}
 	}
@@ -425,9 +429,6 @@ func (c *checker) collectFixture(n *ast.Fixture) {
 func (c *checker) collectDeclare(n *ast.Declare) {
 	if n.Name == nil {
 		return
-	}
-	for _, t := range n.Types {
-		c.checkTypeName(t)
 	}
 	p := Pred{n.Name.Name, len(n.Types)}
 	c.declares[p] = append(c.declares[p], n)

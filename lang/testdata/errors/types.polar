@@ -18,3 +18,7 @@ declare is_public(Repository, Boolean);
 public_repo(repo: Repository) if is_public(repo, true);
 public_typo(repo: Repository) if is_public(repo, "yes"); # ERROR "is_public/2: argument 2 is a String, but the declarations of is_public/2 do not allow it" HINT "declared at"
 declare tagged(Repository, Strng); # WARNING "type Strng has no block" HINT "did you mean `String`"
+
+# A declaration may come before the block it names.
+declare rating(Repositories, Integer);
+resource Repositories {}
