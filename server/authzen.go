@@ -170,19 +170,48 @@ const (
 	semanticPermitOnPerm = "permit_on_first_permit"
 )
 
+// semantic returns the batch's evaluations_semantic, execute_all by default.
+func (req azEvaluationsRequest) semantic() (string, error) {
+	switch sem := req.Options.Semantic; sem {
+	case "":
+		return semanticExecuteAll, nil
+	case semanticExecuteAll, semanticDenyOnDeny, semanticPermitOnPerm:
+		return sem, nil
+	default:
+		return "", badRequest("options.evaluations_semantic: %q is not one of execute_all, deny_on_first_deny, permit_on_first_permit", sem)
+	}
+}
+
+// evaluateAll answers the items of a batch in order under q, stopping as
+// the semantic says. A malformed item answers a deny carrying its error.
+func (s *Server) evaluateAll(q *question, req azEvaluationsRequest, semantic string) ([]azDecision, error) {
+	out := make([]azDecision, 0, len(req.Evaluations))
+	for _, item := range req.Evaluations {
+		d, err := s.evaluate(q, item.withDefaults(req.azTuple))
+		if err != nil {
+			ae := toAPIError(err)
+			if ae.Status >= 500 {
+				return nil, err
+			}
+			d = azDecision{Context: map[string]any{"error": map[string]any{"status": ae.Status, "message": ae.Message}}}
+		}
+		out = append(out, d)
+		if (semantic == semanticDenyOnDeny && !d.Decision) || (semantic == semanticPermitOnPerm && d.Decision) {
+			break
+		}
+	}
+	return out, nil
+}
+
 func (s *Server) handleEvaluations(w http.ResponseWriter, r *http.Request) {
 	var req azEvaluationsRequest
 	if err := decodeJSONLenient(r, &req); err != nil {
 		writeError(w, r, err)
 		return
 	}
-	semantic := req.Options.Semantic
-	switch semantic {
-	case "":
-		semantic = semanticExecuteAll
-	case semanticExecuteAll, semanticDenyOnDeny, semanticPermitOnPerm:
-	default:
-		writeError(w, r, badRequest("options.evaluations_semantic: %q is not one of execute_all, deny_on_first_deny, permit_on_first_permit", semantic))
+	semantic, err := req.semantic()
+	if err != nil {
+		writeError(w, r, err)
 		return
 	}
 	if len(req.Evaluations) > s.cfg.MaxBatchFacts {
@@ -204,25 +233,14 @@ func (s *Server) handleEvaluations(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, http.StatusOK, d)
 		return
 	}
-	out := struct {
-		Evaluations []azDecision `json:"evaluations"`
-	}{Evaluations: make([]azDecision, 0, len(req.Evaluations))}
-	for _, item := range req.Evaluations {
-		d, err := s.evaluate(q, item.withDefaults(req.azTuple))
-		if err != nil {
-			ae := toAPIError(err)
-			if ae.Status >= 500 {
-				writeError(w, r, err)
-				return
-			}
-			d = azDecision{Context: map[string]any{"error": map[string]any{"status": ae.Status, "message": ae.Message}}}
-		}
-		out.Evaluations = append(out.Evaluations, d)
-		if (semantic == semanticDenyOnDeny && !d.Decision) || (semantic == semanticPermitOnPerm && d.Decision) {
-			break
-		}
+	ds, err := s.evaluateAll(q, req, semantic)
+	if err != nil {
+		writeError(w, r, err)
+		return
 	}
-	writeJSON(w, http.StatusOK, out)
+	writeJSON(w, http.StatusOK, struct {
+		Evaluations []azDecision `json:"evaluations"`
+	}{ds})
 }
 
 type azPage struct {

@@ -132,6 +132,32 @@ type queryV1Request struct {
 	ContextFacts []wireFact `json:"context_facts"`
 }
 
+// v1Query turns the pattern of POST /api/query into a one-call query:
+// argument i is variable "argI", constrained by the pattern's type and id.
+func v1Query(w wireFact) (evaluator.Query, term.Pattern, error) {
+	pat, err := toPattern(w, "fact")
+	if err != nil {
+		return evaluator.Query{}, pat, err
+	}
+	if pat.Predicate == "" {
+		return evaluator.Query{}, pat, badRequest("fact: predicate is required")
+	}
+	q := evaluator.Query{Predicate: evaluator.Call{Name: pat.Predicate}, Constraints: map[string]evaluator.Constraint{}}
+	for i, a := range pat.Args {
+		v := fmt.Sprintf("arg%d", i)
+		q.Predicate.Args = append(q.Predicate.Args, v)
+		c := evaluator.Constraint{Type: a.Type}
+		if a.ID != "" {
+			if a.Type == "" {
+				return q, pat, badRequest("fact: argument %d has an id but no type", i+1)
+			}
+			c.IDs = []string{a.ID}
+		}
+		q.Constraints[v] = c
+	}
+	return q, pat, nil
+}
+
 // handleQueryV1 answers the older POST /api/query: the stored or derived
 // facts matching a pattern whose null arguments are variables. It is the
 // query builder with one call; an argument that holds for any value comes
@@ -146,28 +172,10 @@ func (s *Server) handleQueryV1(w http.ResponseWriter, r *http.Request) {
 		writeError(w, r, badRequest("fact is required"))
 		return
 	}
-	pat, err := toPattern(*req.Fact, "fact")
+	query, pat, err := v1Query(*req.Fact)
 	if err != nil {
 		writeError(w, r, err)
 		return
-	}
-	if pat.Predicate == "" {
-		writeError(w, r, badRequest("fact: predicate is required"))
-		return
-	}
-	query := evaluator.Query{Predicate: evaluator.Call{Name: pat.Predicate}, Constraints: map[string]evaluator.Constraint{}}
-	for i, a := range pat.Args {
-		v := fmt.Sprintf("arg%d", i)
-		query.Predicate.Args = append(query.Predicate.Args, v)
-		c := evaluator.Constraint{Type: a.Type}
-		if a.ID != "" {
-			if a.Type == "" {
-				writeError(w, r, badRequest("fact: argument %d has an id but no type", i+1))
-				return
-			}
-			c.IDs = []string{a.ID}
-		}
-		query.Constraints[v] = c
 	}
 	q, err := s.ask(r, req.ContextFacts, false)
 	if err != nil {
