@@ -60,6 +60,9 @@ func (p *Program) fits(args []term.Value, ft FactType) bool {
 }
 
 func (p *Program) unknownPredicate(pred Pred) string {
+	if _, ok := p.Rules[pred]; ok {
+		return fmt.Sprintf("%s is derived by rules only: the policy never reads facts of it (declare it to store such facts)", pred)
+	}
 	var arities []string
 	for q := range p.FactTypes {
 		if q.Name == pred.Name {
@@ -69,9 +72,6 @@ func (p *Program) unknownPredicate(pred Pred) string {
 	if len(arities) > 0 {
 		sort.Strings(arities)
 		return fmt.Sprintf("wrong number of arguments: %s facts take %s arguments, not %d", pred.Name, strings.Join(arities, " or "), pred.Arity)
-	}
-	if _, ok := p.Rules[pred]; ok {
-		return fmt.Sprintf("%s is derived by rules only: the policy never reads facts of it (declare it to store such facts)", pred)
 	}
 	return fmt.Sprintf("unknown predicate %s: the policy neither uses nor declares it", pred)
 }
