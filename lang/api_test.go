@@ -487,3 +487,17 @@ func TestShorthandCondition(t *testing.T) {
 		t.Errorf("unsafe condition: got %v", err)
 	}
 }
+
+func TestMinimalPolicies(t *testing.T) {
+	// A policy may be empty, or only declare fact types (the Go SDK's tests).
+	if _, err := Compile(Source{Filename: "empty.polar"}); err != nil {
+		t.Fatalf("empty policy: %v", err)
+	}
+	p := mustCompile(t, "declare is_weird(Integer, String, Boolean);")
+	if err := p.CheckFact(term.Fact{Predicate: "is_weird", Args: []term.Value{term.Integer(10), term.String("yes"), term.Bool(true)}}); err != nil {
+		t.Errorf("declared fact refused: %v", err)
+	}
+	if len(p.Metadata.Resources) != 0 || p.Metadata.Resources == nil {
+		t.Errorf("metadata of a policy without blocks = %#v, want an empty map", p.Metadata.Resources)
+	}
+}
