@@ -306,7 +306,9 @@ func (s *solver) evalTable(tid int32) {
 	s.stack = append(s.stack, tid)
 	mark := len(s.incomplete)
 	saved := s.minDep
+	var iterStart int32
 	for {
+		iterStart = s.epoch
 		t := &s.tables[tid]
 		t.state, t.pos, t.epoch = stActive, pos, s.epoch
 		s.minDep = noDep
@@ -355,8 +357,16 @@ func (s *solver) evalTable(tid int32) {
 		}
 		break
 	}
+	// The last iteration added nothing: the members it evaluated are
+	// complete. A member it did not reach (a path cut short by a ground
+	// goal that found its answer) may lack answers: it is recomputed on
+	// its next use.
 	for _, m := range s.incomplete[mark:] {
-		s.tables[m].state = stComplete
+		if mt := &s.tables[m]; mt.epoch >= iterStart {
+			mt.state = stComplete
+		} else {
+			mt.epoch = -1
+		}
 	}
 	s.incomplete = s.incomplete[:mark]
 	t := &s.tables[tid]
