@@ -117,27 +117,24 @@ func toLexerPos(p ast.Position) lexer.Position {
 func (p *fileParser) convShorthand(it *pBlockItem) *ast.Shorthand {
 	head := p.sname(&it.Head)
 	out := &ast.Shorthand{Pos: head.Pos, Head: head}
-	impl := it.Implier
-	if it.Role != nil {
-		// `global "role"`: the implier parsed as the name `global`.
-		if impl.Ident == nil || impl.Ident.Value != "global" {
-			hint := `an implier is one name: "owner", or global "admin"`
-			if impl.Ident != nil && nearest(impl.Ident.Value, []string{"global"}) != "" {
-				hint = "did you mean 'global'?"
-			}
-			p.errorf(it.Role.Pos, hint, "unexpected string %s", it.Role.Value)
-			return out
-		}
-		if it.OnKw != nil {
-			p.errorf(it.OnKw.Pos, "a global role is not on a relation", "unexpected 'on' after a global role")
-		}
+	im := it.Implier
+	p.errs = append(p.errs, im.errs...)
+	switch {
+	case im.cond != nil:
+		out.Cond = im.cond
+	case im.global != nil:
 		out.Global = true
-		out.Implier = &ast.ShorthandName{Pos: astPos(it.Role.Pos), Name: unquote(it.Role.Value), Quoted: true}
-		return out
-	}
-	out.Implier = p.sname(impl)
-	if it.On != nil {
-		out.On = p.str(*it.On)
+		out.Implier = &ast.ShorthandName{Pos: astPos(im.name.Pos), Name: unquote(im.name.Value), Quoted: true}
+	default:
+		if im.name.Type == tokString {
+			out.Implier = &ast.ShorthandName{Pos: astPos(im.name.Pos), Name: unquote(im.name.Value), Quoted: true}
+		} else {
+			id := p.name(*im.name)
+			out.Implier = &ast.ShorthandName{Pos: id.Pos, Name: id.Name}
+		}
+		if im.on != nil {
+			out.On = p.str(*im.on)
+		}
 	}
 	return out
 }

@@ -118,6 +118,9 @@ func dumpBlockItem(bi ast.BlockItem) string {
 		return s + ")"
 	case *ast.Shorthand:
 		s := "(shorthand " + dumpSName(n.Head)
+		if n.Cond != nil {
+			return s + " if " + dumpExpr(n.Cond) + ")"
+		}
 		if n.Global {
 			s += " global"
 		}

@@ -55,6 +55,9 @@ func (p *fileParser) syntaxError(it span, err error, words []string) {
 		perr     participle.Error
 	)
 	switch {
+	case errors.As(err, &ee) && ee.hint != "":
+		p.errorf(ee.tok.Pos, ee.hint, "unexpected %s", describe(ee.tok))
+		return
 	case errors.As(err, &ee):
 		tok, expected = ee.tok, ee.expected
 	case errors.As(err, &ute):

@@ -58,6 +58,8 @@ func TestParseErrors(t *testing.T) {
 		{"roles not strings", `resource R { roles = [viewer]; }`, "1:23", `roles are strings`, `quote`},
 		{"relations as list", `resource R { relations = [Org]; }`, "1:26", `relations are declared with \{`, `parent: Organization`},
 		{"roles as map", `resource R { roles = { a: B }; }`, "1:22", `roles are declared with a list of strings`, `roles = \["a", "b"\]`},
+		{"bare name condition", `resource R { "a" if b and c; }`, "1:21", `^'b' is not a condition$`, `a call such as`},
+		{"shorthand condition error", `resource R { "a" if is_public(resource) and ; }`, "1:45", `unexpected ';'; expected a condition`, ``},
 		{"on after global", `resource R { "a" if global "b" on "p"; }`, "1:32", `unexpected 'on' after a global role`, `not on a relation`},
 		{"two setups", `test "t" { setup { f(1); } setup { f(2); } }`, "1:28", `at most one setup block`, `merge`},
 		{"namespaced variable", `f(a::b);`, "1:3", `invalid name "a::b"`, `only type names`},

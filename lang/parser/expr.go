@@ -62,6 +62,69 @@ func (e *exprParser) rule() (*pRule, error) {
 	return r, nil
 }
 
+// pImplier is what follows `if` in a shorthand rule: a role or permission
+// name, quoted or not, with an optional `on "relation"`; `global "role"`;
+// or a condition such as `is_public(resource)`. A name is told from a
+// condition by the token after it (`;` or `on` for a name).
+type pImplier struct {
+	name   *lexer.Token // String or Ident
+	global *lexer.Token // the `global` of `global "role"`; name is the role
+	onKw   *lexer.Token
+	on     *lexer.Token
+	cond   ast.Expr
+	errs   ast.ErrorList
+}
+
+// Parse implements participle.Parseable.
+func (im *pImplier) Parse(lex *lexer.PeekingLexer) error {
+	e := exprParser{lex: lex}
+	t := lex.Peek()
+	var second *lexer.Token
+	if t.Type == tokIdent {
+		cp := lex.MakeCheckpoint()
+		lex.Next()
+		second = lex.Peek()
+		lex.LoadCheckpoint(cp)
+	}
+	switch {
+	case t.Type == tokIdent && second.Type == tokString:
+		if t.Value != "global" {
+			hint := `an implier is one name: "owner", or global "admin"`
+			if nearest(t.Value, []string{"global"}) != "" {
+				hint = "did you mean 'global'?"
+			}
+			lex.Next()
+			return &expectError{tok: *second, expected: []string{"';'"}, hint: hint}
+		}
+		im.global = lex.Next()
+		im.name = lex.Next()
+		if on := lex.Peek(); on.Type == tokIdent && on.Value == "on" {
+			e.report(on.Pos, "a global role is not on a relation", "unexpected 'on' after a global role")
+			lex.Next()
+			if lex.Peek().Type == tokString {
+				lex.Next()
+			}
+		}
+	case t.Type == tokString || t.Type == tokIdent && (isPunct(second, ";") || second.Type == tokIdent && second.Value == "on"):
+		im.name = lex.Next()
+		if on := lex.Peek(); on.Type == tokIdent && on.Value == "on" {
+			im.onKw = lex.Next()
+			if lex.Peek().Type != tokString {
+				return e.fail("a string")
+			}
+			im.on = lex.Next()
+		}
+	default:
+		cond, err := e.and()
+		if err != nil {
+			return err
+		}
+		im.cond = cond
+	}
+	im.errs = e.errs
+	return nil
+}
+
 // pBody is a rule body.
 type pBody struct {
 	expr ast.Expr
@@ -134,6 +197,7 @@ func (l *pList) Parse(lex *lexer.PeekingLexer) error {
 type expectError struct {
 	tok      lexer.Token
 	expected []string
+	hint     string // overrides the hint syntaxError would give
 }
 
 func (e *expectError) Error() string { return e.tok.Pos.String() + ": " + e.Message() }

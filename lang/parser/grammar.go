@@ -40,17 +40,14 @@ type pName struct {
 }
 
 // pBlockItem is `roles = [...];`, `relations = {...};` or a shorthand rule
-// `head if [global] implier [on "relation"];`.
+// `head if implier;` (see pImplier for what may follow `if`).
 type pBlockItem struct {
 	Head    pSName       `parser:"@@"`
 	Eq      *lexer.Token `parser:"( @'='"`
 	List    *pList       `parser:"  ( @@"`
 	Rels    *pRelations  `parser:"  | @@ )"`
 	If      *lexer.Token `parser:"| @'if'"`
-	Implier *pSName      `parser:"  @@"`
-	Role    *lexer.Token `parser:"  @String?"`
-	OnKw    *lexer.Token `parser:"  ( @'on'"`
-	On      *lexer.Token `parser:"    @String )? )"`
+	Implier *pImplier    `parser:"  @@ )"`
 	Semi    lexer.Token  `parser:"@';'"`
 }
 

@@ -132,6 +132,15 @@ func TestParseItems(t *testing.T) {
 			}`,
 			"(resource R\n  (shorthand \"read\" \"viewer\")\n  (shorthand \"viewer\" \"owner\" on \"parent\")\n" +
 				"  (shorthand \"write\" global \"admin\")\n  (shorthand role role on \"parent\")\n  (shorthand \"x\" y))"},
+		{"shorthand conditions", `resource R {
+			"read" if is_public(resource);
+			"write" if owner(actor, resource) and not locked(resource);
+			"a" if on = 1;
+			"b" if (x(resource));
+			role if not banned(actor);
+			}`,
+			"(resource R\n  (shorthand \"read\" if (is_public resource))\n  (shorthand \"write\" if (and (owner actor resource) (not (locked resource))))" +
+				"\n  (shorthand \"a\" if (= on 1))\n  (shorthand \"b\" if (x resource))\n  (shorthand role if (not (banned actor))))"},
 		{"global", `global { roles = ["admin"]; permissions = ["create"]; "create" if "admin"; }`,
 			"(global\n  (roles \"admin\")\n  (permissions \"create\")\n  (shorthand \"create\" \"admin\"))"},
 		{"fact rule", `has_role(_: User, "user");`, `(rule has_role (_:User "user"))`},

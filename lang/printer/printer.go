@@ -227,6 +227,12 @@ func (p *printer) blockItem(it ast.BlockItem) {
 	case *ast.Shorthand:
 		p.w.WriteString(shorthandName(n.Head))
 		p.w.WriteString(" if ")
+		if n.Cond != nil {
+			p.w.WriteString(exprString(n.Cond, precAnd))
+			p.w.WriteByte(';')
+			p.endLine(n.Pos)
+			return
+		}
 		if n.Global {
 			p.w.WriteString("global ")
 		}

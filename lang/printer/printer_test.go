@@ -27,6 +27,8 @@ func TestString(t *testing.T) {
 		{"blocks and blank lines", "actor User{}\nresource R extends A,B{roles=[\"a\",\"b\",];permissions=[];relations={p:R,o:User};\"x\" if \"a\";role if role on \"p\";\"y\" if global \"g\";}",
 			"actor User {}\n\nresource R extends A, B {\n  roles = [\"a\", \"b\"];\n  permissions = [];\n  relations = { p: R, o: User };\n\n" +
 				"  \"x\" if \"a\";\n  role if role on \"p\";\n  \"y\" if global \"g\";\n}\n"},
+		{"shorthand condition", `resource R { "read" if a(resource) and b(actor) or c(actor); "x" if not (y(resource)); }`,
+			"resource R {\n  \"read\" if a(resource) and (b(actor) or c(actor));\n  \"x\" if not y(resource);\n}\n"},
 		{"empty relations", `resource R { relations = {}; }`, "resource R {\n  relations = {};\n}\n"},
 		{"global", `global { roles = ["admin"]; }`, "global {\n  roles = [\"admin\"];\n}\n"},
 		{"rules", "f(x:User,_:User,\"s\",-1,[1,2],T{\"i\"});g(x)if h(x);",

@@ -8,9 +8,11 @@ resource Repository {
 
   "read" if "member";
   "write" if "member";
+  # Public/private, as a shorthand condition over actor and resource.
+  "read" if is_public(resource, true);
 }
 
-# Public/private.
+# The same condition as a full rule.
 has_permission(_: Actor, "read", repo: Repository) if is_public(repo, true);
 
 # Time-based: a role with an expiry, in seconds since the epoch.
