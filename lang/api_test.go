@@ -501,3 +501,23 @@ func TestMinimalPolicies(t *testing.T) {
 		t.Errorf("metadata of a policy without blocks = %#v, want an empty map", p.Metadata.Resources)
 	}
 }
+
+func TestHintFor(t *testing.T) {
+	many := []string{"a1", "a2", "a3", "a4", "a5", "a6", "a7", "a8", "a9", "b1", "b2", "b3", "b4", "b5"}
+	tests := []struct {
+		name, word string
+		cands      []string
+		want       string
+	}{
+		{"typo", "maintaner", []string{"reader", "maintainer"}, "did you mean `maintainer`?; roles declared on Repo: maintainer, reader"},
+		{"case", "Viewer", []string{"viewer"}, "did you mean `viewer`?; roles declared on Repo: viewer"},
+		{"nothing close", "owner", []string{"reader"}, "roles declared on Repo: reader"},
+		{"none declared", "owner", nil, "roles declared on Repo: none"},
+		{"long list", "zz", many, "roles declared on Repo: a1, a2, a3, a4, a5, a6, a7, a8, a9, b1, b2, b3, and 2 more"},
+	}
+	for _, tc := range tests {
+		if got := hintFor(tc.word, tc.cands, "roles", "Repo"); got != tc.want {
+			t.Errorf("%s: hintFor(%q) = %q, want %q", tc.name, tc.word, got, tc.want)
+		}
+	}
+}

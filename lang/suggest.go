@@ -2,8 +2,12 @@ package lang
 
 import (
 	"sort"
+	"strconv"
 	"strings"
 )
+
+// maxHintNames bounds how many declared names a hint lists.
+const maxHintNames = 12
 
 // nearest returns the candidate closest to s by edit distance, or "" when
 // none is close enough to be a plausible typo (at most 2 edits, and fewer
@@ -58,6 +62,9 @@ func hintFor(name string, candidates []string, what, where string) string {
 		if len(candidates) > 0 {
 			c := append([]string(nil), candidates...)
 			sort.Strings(c)
+			if len(c) > maxHintNames {
+				c = append(c[:maxHintNames], "and "+strconv.Itoa(len(candidates)-maxHintNames)+" more")
+			}
 			list = strings.Join(c, ", ")
 		}
 		parts = append(parts, what+" declared on "+where+": "+list)
