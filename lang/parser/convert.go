@@ -54,104 +54,17 @@ func (p *fileParser) convBlock(b *pBlock) *ast.Block {
 	for _, e := range b.Extends {
 		out.Extends = append(out.Extends, p.ident(e.Tok))
 	}
-	out.Body = p.convBlockItems(b.Items)
+	out.Body = p.convBlockBody(&b.Body)
 	return out
 }
 
 func (p *fileParser) convGlobal(b *pGlobal) *ast.Block {
-	return &ast.Block{Pos: astPos(b.Kw.Pos), End: astPos(b.Close.Pos), Kind: ast.GlobalBlock, Body: p.convBlockItems(b.Items)}
+	return &ast.Block{Pos: astPos(b.Kw.Pos), End: astPos(b.Close.Pos), Kind: ast.GlobalBlock, Body: p.convBlockBody(&b.Body)}
 }
 
-var blockKeywords = []string{"roles", "permissions", "relations"}
-
-func (p *fileParser) convBlockItems(items []*pBlockItem) []ast.BlockItem {
-	out := make([]ast.BlockItem, 0, len(items))
-	for _, it := range items {
-		if it.If != nil {
-			out = append(out, p.convShorthand(it))
-			continue
-		}
-		head := it.Head.tok()
-		kw := head.Value
-		if it.Head.Str != nil || !contains(blockKeywords, kw) {
-			hint := "a block declares roles, permissions or relations"
-			if near := nearest(kw, blockKeywords); near != "" && it.Head.Ident != nil {
-				hint = "did you mean '" + near + "'?"
-			}
-			p.errorf(head.Pos, hint, "unknown declaration %s", describe(head))
-			continue
-		}
-		switch {
-		case kw == "relations" && it.Rels != nil:
-			r := &ast.Relations{Pos: astPos(head.Pos)}
-			p.commas(len(it.Rels.Rels), func(i int) *lexer.Token { return it.Rels.Rels[i].Comma },
-				func(i int) lexer.Position { return it.Rels.Rels[i].Name.Pos }, true)
-			for _, rel := range it.Rels.Rels {
-				r.Relations = append(r.Relations, &ast.Relation{Pos: astPos(rel.Name.Pos), Name: p.name(rel.Name), Type: p.ident(rel.Type)})
-			}
-			out = append(out, r)
-		case kw == "relations":
-			p.errorf(toLexerPos(it.List.list.Pos), "write relations = { parent: Organization };", "relations are declared with { name: Type, ... }")
-		case it.Rels != nil:
-			p.errorf(it.Rels.Open.Pos, "write "+kw+` = ["a", "b"];`, "%s are declared with a list of strings", kw)
-		default:
-			d := &ast.Declaration{Pos: astPos(head.Pos), Keyword: kw}
-			for _, e := range p.list(it.List).Elems {
-				s, ok := e.(*ast.StringLit)
-				if !ok {
-					p.errorf(toLexerPos(e.Position()), "quote the name: \"viewer\"", "%s are strings", kw)
-					continue
-				}
-				d.Names = append(d.Names, s)
-			}
-			out = append(out, d)
-		}
-	}
-	return out
-}
-
-func toLexerPos(p ast.Position) lexer.Position {
-	return lexer.Position{Filename: p.File, Offset: p.Offset, Line: p.Line, Column: p.Col}
-}
-
-func (p *fileParser) convShorthand(it *pBlockItem) *ast.Shorthand {
-	head := p.sname(&it.Head)
-	out := &ast.Shorthand{Pos: head.Pos, Head: head}
-	im := it.Implier
-	p.errs = append(p.errs, im.errs...)
-	switch {
-	case im.cond != nil:
-		out.Cond = im.cond
-	case im.global != nil:
-		out.Global = true
-		out.Implier = &ast.ShorthandName{Pos: astPos(im.name.Pos), Name: unquote(im.name.Value), Quoted: true}
-	default:
-		if im.name.Type == tokString {
-			out.Implier = &ast.ShorthandName{Pos: astPos(im.name.Pos), Name: unquote(im.name.Value), Quoted: true}
-		} else {
-			id := p.name(*im.name)
-			out.Implier = &ast.ShorthandName{Pos: id.Pos, Name: id.Name}
-		}
-		if im.on != nil {
-			out.On = p.str(*im.on)
-		}
-	}
-	return out
-}
-
-func (n *pSName) tok() lexer.Token {
-	if n.Str != nil {
-		return *n.Str
-	}
-	return *n.Ident
-}
-
-func (p *fileParser) sname(n *pSName) *ast.ShorthandName {
-	if n.Str != nil {
-		return &ast.ShorthandName{Pos: astPos(n.Str.Pos), Name: unquote(n.Str.Value), Quoted: true}
-	}
-	id := p.name(*n.Ident)
-	return &ast.ShorthandName{Pos: id.Pos, Name: id.Name}
+func (p *fileParser) convBlockBody(b *pBlockBody) []ast.BlockItem {
+	p.errs = append(p.errs, b.errs...)
+	return b.items
 }
 
 func (p *fileParser) convDeclare(d *pDeclare) *ast.Declare {

@@ -69,22 +69,15 @@ func (e *exprParser) rule() (*pRule, error) {
 type pImplier struct {
 	name   *lexer.Token // String or Ident
 	global *lexer.Token // the `global` of `global "role"`; name is the role
-	onKw   *lexer.Token
 	on     *lexer.Token
 	cond   ast.Expr
-	errs   ast.ErrorList
 }
 
-// Parse implements participle.Parseable.
-func (im *pImplier) Parse(lex *lexer.PeekingLexer) error {
-	e := exprParser{lex: lex}
-	t := lex.Peek()
+func (im *pImplier) parse(e *exprParser) error {
+	t := e.lex.Peek()
 	var second *lexer.Token
 	if t.Type == tokIdent {
-		cp := lex.MakeCheckpoint()
-		lex.Next()
-		second = lex.Peek()
-		lex.LoadCheckpoint(cp)
+		second = e.lex.Peek2()
 	}
 	switch {
 	case t.Type == tokIdent && second.Type == tokString:
@@ -93,26 +86,26 @@ func (im *pImplier) Parse(lex *lexer.PeekingLexer) error {
 			if nearest(t.Value, []string{"global"}) != "" {
 				hint = "did you mean 'global'?"
 			}
-			lex.Next()
+			e.lex.Next()
 			return &expectError{tok: *second, expected: []string{"';'"}, hint: hint}
 		}
-		im.global = lex.Next()
-		im.name = lex.Next()
-		if on := lex.Peek(); on.Type == tokIdent && on.Value == "on" {
+		im.global = e.lex.Next()
+		im.name = e.lex.Next()
+		if on := e.lex.Peek(); on.Type == tokIdent && on.Value == "on" {
 			e.report(on.Pos, "a global role is not on a relation", "unexpected 'on' after a global role")
-			lex.Next()
-			if lex.Peek().Type == tokString {
-				lex.Next()
+			e.lex.Next()
+			if e.lex.Peek().Type == tokString {
+				e.lex.Next()
 			}
 		}
 	case t.Type == tokString || t.Type == tokIdent && (isPunct(second, ";") || second.Type == tokIdent && second.Value == "on"):
-		im.name = lex.Next()
-		if on := lex.Peek(); on.Type == tokIdent && on.Value == "on" {
-			im.onKw = lex.Next()
-			if lex.Peek().Type != tokString {
+		im.name = e.lex.Next()
+		if on := e.lex.Peek(); on.Type == tokIdent && on.Value == "on" {
+			e.lex.Next()
+			if e.lex.Peek().Type != tokString {
 				return e.fail("a string")
 			}
-			im.on = lex.Next()
+			im.on = e.lex.Next()
 		}
 	default:
 		cond, err := e.and()
@@ -121,7 +114,6 @@ func (im *pImplier) Parse(lex *lexer.PeekingLexer) error {
 		}
 		im.cond = cond
 	}
-	im.errs = e.errs
 	return nil
 }
 
@@ -133,7 +125,7 @@ type pBody struct {
 
 // Parse implements participle.Parseable.
 func (b *pBody) Parse(lex *lexer.PeekingLexer) error {
-	e := exprParser{lex: lex}
+	e := exprParser{lex: peeking{lex}}
 	x, err := e.and()
 	if err != nil {
 		return err
@@ -162,7 +154,7 @@ func (a *pArgs) Parse(lex *lexer.PeekingLexer) error {
 	if !isPunct(lex.Peek(), "(") {
 		return &expectError{tok: *lex.Peek(), expected: []string{"'('"}}
 	}
-	e := exprParser{lex: lex}
+	e := exprParser{lex: peeking{lex}}
 	a.open = *lex.Next()
 	args, err := e.args()
 	if err != nil {
@@ -184,7 +176,7 @@ func (l *pList) Parse(lex *lexer.PeekingLexer) error {
 	if !isPunct(lex.Peek(), "[") {
 		return &expectError{tok: *lex.Peek(), expected: []string{"'['"}}
 	}
-	e := exprParser{lex: lex}
+	e := exprParser{lex: peeking{lex}}
 	list, err := e.list()
 	if err != nil {
 		return err
@@ -223,7 +215,19 @@ type exprParser struct {
 // cursor over an item's tokens.
 type tokenStream interface {
 	Peek() *lexer.Token
+	Peek2() *lexer.Token // the token after Peek's
 	Next() *lexer.Token
+}
+
+// peeking adapts participle's PeekingLexer to tokenStream.
+type peeking struct{ *lexer.PeekingLexer }
+
+func (p peeking) Peek2() *lexer.Token {
+	cp := p.MakeCheckpoint()
+	p.Next()
+	t := p.Peek()
+	p.LoadCheckpoint(cp)
+	return t
 }
 
 // cursor reads the tokens of one item, then returns its end token forever.
@@ -236,6 +240,13 @@ type cursor struct {
 func (c *cursor) Peek() *lexer.Token {
 	if c.i < len(c.toks) {
 		return &c.toks[c.i]
+	}
+	return &c.end
+}
+
+func (c *cursor) Peek2() *lexer.Token {
+	if c.i+1 < len(c.toks) {
+		return &c.toks[c.i+1]
 	}
 	return &c.end
 }

@@ -21,50 +21,22 @@ import (
 // interface. These structs never leave the package.
 
 type pBlock struct {
-	Kind    lexer.Token   `parser:"@('actor' | 'resource')"`
-	Name    lexer.Token   `parser:"@Ident"`
-	Extends []*pName      `parser:"('extends' @@+)?"`
-	Items   []*pBlockItem `parser:"'{' @@*"`
-	Close   lexer.Token   `parser:"@'}'"`
+	Kind    lexer.Token `parser:"@('actor' | 'resource')"`
+	Name    lexer.Token `parser:"@Ident"`
+	Extends []*pName    `parser:"('extends' @@+)?"`
+	Body    pBlockBody  `parser:"'{' @@"`
+	Close   lexer.Token `parser:"@'}'"`
 }
 
 type pGlobal struct {
-	Kw    lexer.Token   `parser:"@'global'"`
-	Items []*pBlockItem `parser:"'{' @@*"`
-	Close lexer.Token   `parser:"@'}'"`
+	Kw    lexer.Token `parser:"@'global'"`
+	Body  pBlockBody  `parser:"'{' @@"`
+	Close lexer.Token `parser:"@'}'"`
 }
 
 type pName struct {
 	Tok   lexer.Token  `parser:"@Ident"`
 	Comma *lexer.Token `parser:"@','?"`
-}
-
-// pBlockItem is `roles = [...];`, `relations = {...};` or a shorthand rule
-// `head if implier;` (see pImplier for what may follow `if`).
-type pBlockItem struct {
-	Head    pSName       `parser:"@@"`
-	Eq      *lexer.Token `parser:"( @'='"`
-	List    *pList       `parser:"  ( @@"`
-	Rels    *pRelations  `parser:"  | @@ )"`
-	If      *lexer.Token `parser:"| @'if'"`
-	Implier *pImplier    `parser:"  @@ )"`
-	Semi    lexer.Token  `parser:"@';'"`
-}
-
-type pRelations struct {
-	Open lexer.Token  `parser:"@'{'"`
-	Rels []*pRelation `parser:"@@* '}'"`
-}
-
-type pRelation struct {
-	Name  lexer.Token  `parser:"@Ident ':'"`
-	Type  lexer.Token  `parser:"@Ident"`
-	Comma *lexer.Token `parser:"@','?"`
-}
-
-type pSName struct {
-	Str   *lexer.Token `parser:"  @String"`
-	Ident *lexer.Token `parser:"| @Ident"`
 }
 
 // pRule is a rule item. Rules are parsed by hand (exprParser.rule in
