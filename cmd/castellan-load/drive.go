@@ -22,6 +22,12 @@ type result struct {
 	elapsed  time.Duration // wall time of the measured phase
 	lat      []time.Duration
 	firstErr string // the first error seen, for the report
+
+	// CPU time used while measuring, by this process (the client, and the
+	// no-op server when it is the target) and by the castellan server when
+	// this tool started it.
+	selfCPU, serverCPU           time.Duration
+	selfCPUKnown, serverCPUKnown bool
 }
 
 // rps returns the throughput in requests per second.

@@ -157,6 +157,7 @@ func measure(ctx context.Context, cfg *config, progress io.Writer) (*report, err
 	rep := &report{cfg: cfg, store: "as configured (-url)"}
 	base := cfg.url
 	clear := cfg.clear
+	serverPID := 0 // of castellan serve when started here
 	if cfg.serve {
 		bin, err := findCastellan(cfg.castellan)
 		if err != nil {
@@ -167,6 +168,7 @@ func measure(ctx context.Context, cfg *config, progress io.Writer) (*report, err
 			return nil, err
 		}
 		defer srv.stop()
+		serverPID = srv.cmd.Process.Pid
 		base, clear = srv.url, true
 		rep.store = "memory"
 		if cfg.databaseURL != "" {
@@ -239,7 +241,13 @@ func measure(ctx context.Context, cfg *config, progress io.Writer) (*report, err
 		cfg.duration, cfg.conc, cfg.rounds, slice)
 	for round := range cfg.rounds {
 		for _, t := range targets {
-			(*t.out).add(t.dr.run(ctx, cfg.conc, slice, cfg.maxRequests, round*7919))
+			cpu := cpuMeter{}
+			if t.dr.verify {
+				cpu.pid = serverPID
+			}
+			cpu.measure(*t.out, func() {
+				(*t.out).add(t.dr.run(ctx, cfg.conc, slice, cfg.maxRequests, round*7919))
+			})
 			if err := ctx.Err(); err != nil {
 				return nil, err
 			}
@@ -279,12 +287,33 @@ func (r *report) print(w io.Writer) {
 	tput, p99 := r.ratios()
 	fmt.Fprintf(w, "\ncastellan / no-op: throughput %.3f (target >= %.2f: %s), p99 %.3fx (target <= %.2fx: %s)\n",
 		tput, targetThroughput, verdict(tput >= targetThroughput), p99, targetP99, verdict(p99 <= targetP99))
+	if c := r.cpuPerRequest(); c != "" {
+		fmt.Fprintf(w, "CPU per request: %s\n", c)
+	}
 	if r.castellan.firstErr != "" {
 		fmt.Fprintf(w, "first castellan error: %s\n", r.castellan.firstErr)
 	}
 	if r.baseline.firstErr != "" {
 		fmt.Fprintf(w, "first no-op error: %s\n", r.baseline.firstErr)
 	}
+}
+
+// cpuPerRequest describes the CPU time one request cost: the castellan
+// server's own (when this tool started it) and, for comparison, the no-op
+// server's, estimated as this process's CPU per request in the no-op turns
+// (client and no-op server) minus that in the castellan turns (client only).
+func (r *report) cpuPerRequest() string {
+	per := func(d time.Duration, n int) time.Duration { return d / time.Duration(max(n, 1)) }
+	var parts []string
+	if c := r.castellan; c.serverCPUKnown {
+		parts = append(parts, fmt.Sprintf("castellan server %s", fmtDur(per(c.serverCPU, c.requests))))
+	}
+	if b, c := r.baseline, r.castellan; b.selfCPUKnown && c.selfCPUKnown {
+		withNoop, client := per(b.selfCPU, b.requests), per(c.selfCPU, c.requests)
+		parts = append(parts, fmt.Sprintf("no-op server about %s (this process: %s per no-op request, %s per castellan request)",
+			fmtDur(max(withNoop-client, 0)), fmtDur(withNoop), fmtDur(client)))
+	}
+	return strings.Join(parts, "; ")
 }
 
 // ratios returns Castellan's throughput as a share of the no-op's and its
