@@ -16,10 +16,12 @@ CREATE TABLE revisions (
 
 -- The stored facts. fact_key is the SHA-256 of the canonical encoding of
 -- the fact (predicate, then each argument's type and id, length-prefixed):
--- a fact is stored at most once, whatever the size of its arguments.
+-- a fact is stored at most once, whatever the size of its arguments. id
+-- orders facts by insertion (a store loads them in that order); it has no
+-- index of its own, to keep bulk inserts cheap.
 CREATE TABLE facts (
-    id        bigserial PRIMARY KEY,
-    fact_key  bytea     NOT NULL UNIQUE,
+    fact_key  bytea     PRIMARY KEY,
+    id        bigserial NOT NULL,
     predicate text      NOT NULL,
     arity     integer   NOT NULL,
     arg_types text[]    NOT NULL,
@@ -33,11 +35,11 @@ CREATE INDEX facts_arg_ids ON facts USING gin (arg_ids);
 -- The change log: every fact a batch stored (op 1) or removed (op 2), in
 -- commit order (revision, then id).
 CREATE TABLE changes (
-    id        bigserial PRIMARY KEY,
     revision  bigint    NOT NULL,
+    id        bigserial NOT NULL,
     op        smallint  NOT NULL CHECK (op IN (1, 2)),
     predicate text      NOT NULL,
     arg_types text[]    NOT NULL,
-    arg_ids   text[]    NOT NULL
+    arg_ids   text[]    NOT NULL,
+    PRIMARY KEY (revision, id)
 );
-CREATE INDEX changes_revision ON changes (revision, id);

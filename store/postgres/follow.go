@@ -34,6 +34,11 @@ func (s *Store) load(ctx context.Context) error {
 	if head == 0 {
 		return nil
 	}
+	// Facts are read in insertion order (id, which has no index): let the
+	// sort stay in memory.
+	if _, err := tx.Exec(ctx, "SET LOCAL work_mem = '256MB'"); err != nil {
+		return unavailable(ctx, fmt.Errorf("loading facts: %w", err))
+	}
 	itx, err := s.idx.Begin(uint64(head))
 	if err != nil {
 		return err
