@@ -246,3 +246,29 @@ func TestKeysAgainstServer(t *testing.T) {
 		t.Errorf("keys after delete: %+v", keys)
 	}
 }
+
+// sinkDecision keeps benchmark results alive.
+var sinkDecision castellan.Decision
+
+// BenchmarkAuthorizeRoundTrip measures one check with a context fact through
+// the client, HTTP on loopback and the real server (memory store).
+func BenchmarkAuthorizeRoundTrip(b *testing.B) {
+	ctx := b.Context()
+	c := newServer(b)
+	if _, err := c.UploadPolicy(ctx, mustPolicy(b)); err != nil {
+		b.Fatal(err)
+	}
+	alice, anvil, run1 := castellan.Entity("User", "alice"), castellan.Entity("Repository", "anvil"), castellan.Entity("Action", "1")
+	if err := c.Insert(ctx, castellan.NewFact("has_role", alice, castellan.String("maintainer"), anvil)); err != nil {
+		b.Fatal(err)
+	}
+	opt := castellan.WithContextFacts(castellan.NewFact("has_relation", run1, castellan.String("repository"), anvil))
+	b.ReportAllocs()
+	for b.Loop() {
+		d, err := c.Authorize(ctx, alice, "rerun", run1, opt)
+		if err != nil || !d.Allowed {
+			b.Fatalf("%+v, %v", d, err)
+		}
+		sinkDecision = d
+	}
+}
