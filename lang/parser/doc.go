@@ -3,10 +3,14 @@
 // The pipeline is: scan (a hand-written scanner producing participle tokens
 // and collecting comments), split (the tokens are cut into top-level items:
 // blocks, rules, declarations, tests and fixtures), then one participle/v2
-// grammar per kind of item, whose parse structs are converted into the
+// grammar per kind of item, with block bodies and the expression language
+// (rule bodies, arguments, lists) parsed by hand through participle's
+// Parseable interface for speed, and the result converted into the
 // lang/ast tree with positions. Splitting first is what lets Parse report
 // one error per broken item instead of stopping at the first: after a
-// syntax error it resynchronises at the next item.
+// syntax error it resynchronises at the next item (the ';' or '}' that ends
+// the item at depth 0, or a line that can only start a new item, such as
+// `resource Name {`).
 //
 // Operator precedence follows Polar, loosest first:
 //
