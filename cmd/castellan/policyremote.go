@@ -19,7 +19,8 @@ import (
 func runPolicyUpload(ctx context.Context, e *env, args []string) error {
 	fs, r := newRemoteFlags(e, "policy", "policy [upload] FILE... [flags]",
 		"Uploads the files together as the live policy. The server checks them and runs\n"+
-			"their tests first; if anything fails it prints why and the old policy stays live.")
+			"their tests first; if anything fails it prints why and the old policy stays live.\n\n"+
+			"Other policy subcommands: validate, fmt and test (offline); get, history and\nrollback (on the server). Each takes -h.")
 	args, err := parseArgs(fs, args)
 	if err != nil {
 		return helpOr(err)
