@@ -314,9 +314,9 @@ type queryV1Request struct {
 
 // Query returns the facts, stored or derived by the policy's rules, that
 // match pattern (POST /api/query, the Oso query API v1): wildcard arguments
-// (Any, AnyOf) are variables, and only rules of the pattern's arity are
-// considered. Unlike EvaluateQuery it needs no type for a variable. An
-// argument that holds for any value comes back with the ID "*".
+// are variables, and only rules of the pattern's arity are considered.
+// Castellan needs a type for each variable: use AnyOf("User"), not Any().
+// An argument that holds for any value comes back with the ID "*".
 func (c *Client) Query(ctx context.Context, pattern Fact, opts ...CheckOption) ([]Fact, error) {
 	if pattern.Predicate == "" {
 		return nil, errors.New("query has no predicate")
