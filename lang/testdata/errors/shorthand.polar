@@ -35,6 +35,10 @@ resource Repository {
   "push" if admin on "parent"; # ERROR "unquoted implier admin: only role and permission may be unquoted"
   role if role; # ERROR "needs `on \"relation\"`"
   owner if owner on "parent"; # ERROR "only role and permission may be unquoted"
+  "push" if is_open(resource) and has_key(actor, resource);
+  "push" if not blocked(someone); # ERROR "variable someone under `not` is never bound"
+  role if is_admin(actor); # ERROR "a shorthand rule with a condition needs a quoted head"
+  "pull" if is_open(resource); # ERROR "\"pull\" is not a role or permission of Repository"
   role if role on "parent";
 }
 

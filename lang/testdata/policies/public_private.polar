@@ -9,8 +9,13 @@ resource Organization {
 
 resource Repository {
   roles = ["reader", "maintainer"];
-  permissions = ["read", "write"];
+  permissions = ["read", "write", "fork"];
   relations = { organization: Organization };
+
+  # Shorthand rules with a condition over actor and resource, as in Oso's
+  # public/private guide.
+  "fork" if is_public(resource, true) and not is_banned(actor);
+  "fork" if "reader";
 
   "read" if "reader";
   "write" if "maintainer";
@@ -34,4 +39,5 @@ test "public repositories" {
   }
   assert allow(User{"anyone"}, "read", Repository{"oss"});
   assert_not allow(User{"anyone"}, "read", Repository{"secret"});
+  assert allow(User{"anyone"}, "fork", Repository{"oss"});
 }
