@@ -269,7 +269,11 @@ type contextFlag struct{ facts []castellan.Fact }
 func (c *contextFlag) String() string { return "" }
 
 func (c *contextFlag) Set(s string) error {
-	f, err := parseFact(strings.Fields(s), false, false)
+	words, err := splitWords(s)
+	if err != nil {
+		return fmt.Errorf("context fact %q: %w", s, err)
+	}
+	f, err := parseFact(words, false, false)
 	if err != nil {
 		return fmt.Errorf("context fact %q: %w", s, err)
 	}
@@ -280,9 +284,45 @@ func (c *contextFlag) Set(s string) error {
 	return nil
 }
 
+// splitWords splits s at white space, except inside double quotes, which
+// are removed (a backslash in quotes escapes the next character):
+// `has_role User:"bob smith" owner` is three words.
+func splitWords(s string) ([]string, error) {
+	var words []string
+	var w strings.Builder
+	inWord, inQuote, escaped := false, false, false
+	for _, r := range s {
+		switch {
+		case escaped:
+			w.WriteRune(r)
+			escaped = false
+		case inQuote && r == '\\':
+			escaped = true
+		case r == '"':
+			inQuote, inWord = !inQuote, true
+		case !inQuote && (r == ' ' || r == '\t' || r == '\n'):
+			if inWord {
+				words = append(words, w.String())
+				w.Reset()
+				inWord = false
+			}
+		default:
+			w.WriteRune(r)
+			inWord = true
+		}
+	}
+	if inQuote {
+		return nil, errors.New("unterminated double quote")
+	}
+	if inWord {
+		words = append(words, w.String())
+	}
+	return words, nil
+}
+
 // register adds -c and --context to fs.
 func (c *contextFlag) register(fs *flag.FlagSet) {
-	const help = `context fact "PRED ARG...", used for this question only (repeatable)`
+	const help = `context fact "PRED ARG...", used for this question only (repeatable; double-quote ids with spaces: User:\"a b\")`
 	fs.Var(c, "c", help)
 	fs.Var(c, "context", help)
 }

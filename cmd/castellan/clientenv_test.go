@@ -68,6 +68,30 @@ func TestParseValue(t *testing.T) {
 	}
 }
 
+func TestSplitWords(t *testing.T) {
+	tests := []struct {
+		in      string
+		want    []string
+		wantErr bool
+	}{
+		{in: "has_role User:bob owner Org:acme", want: []string{"has_role", "User:bob", "owner", "Org:acme"}},
+		{in: "  p\tUser:a  ", want: []string{"p", "User:a"}},
+		{in: `has_role User:"bob smith" "team lead" Org:acme`, want: []string{"has_role", "User:bob smith", "team lead", "Org:acme"}},
+		{in: `p "say \"hi\"" ""`, want: []string{"p", `say "hi"`, ""}},
+		{in: `p "open`, wantErr: true},
+	}
+	for _, tc := range tests {
+		got, err := splitWords(tc.in)
+		if (err != nil) != tc.wantErr {
+			t.Errorf("splitWords(%q): err %v", tc.in, err)
+			continue
+		}
+		if diff := cmp.Diff(tc.want, got); diff != "" {
+			t.Errorf("splitWords(%q) (-want +got):\n%s", tc.in, diff)
+		}
+	}
+}
+
 func TestParseArgsAcceptsFlagsAnywhere(t *testing.T) {
 	tests := []struct {
 		name    string
