@@ -2,7 +2,6 @@ package parser
 
 import (
 	"fmt"
-	"runtime/debug"
 
 	"github.com/alecthomas/participle/v2/lexer"
 
@@ -40,15 +39,12 @@ func (c *Config) Parse(filename string, src []byte) (f *ast.File, err error) {
 		// Last resort: a bug in the parser must not crash the server that
 		// is loading a policy.
 		if r := recover(); r != nil {
-			var errs ast.ErrorList
-			errs.Add(ast.Position{File: filename, Line: 1, Col: 1}, fmt.Sprintf("internal parser error: %v", r),
-				"please report this policy as a bug: "+firstLine(string(debug.Stack())))
-			err = errs
+			err = internalError(filename, r)
 		}
 	}()
 	g, gerr := loadGrammar()
 	if gerr != nil {
-		return f, gerr
+		return f, internalError(filename, gerr)
 	}
 	maxDepth := c.MaxDepth
 	if maxDepth <= 0 {
@@ -76,13 +72,13 @@ func (c *Config) Parse(filename string, src []byte) (f *ast.File, err error) {
 	return f, p.errs.Err()
 }
 
-func firstLine(s string) string {
-	for i := range len(s) {
-		if s[i] == '\n' {
-			return s[:i]
-		}
-	}
-	return s
+// internalError reports a bug of the parser itself as an error at the
+// start of the file, so that callers still get an ast.ErrorList.
+func internalError(filename string, cause any) error {
+	var errs ast.ErrorList
+	errs.Add(ast.Position{File: filename, Line: 1, Col: 1}, fmt.Sprintf("internal parser error: %v", cause),
+		"this is a bug in Castellan's parser; please report it with the policy")
+	return errs
 }
 
 // fileParser holds the state of one Parse call.
