@@ -130,6 +130,9 @@ type scanner struct {
 // and produces a tokInvalid token so the item holding it is skipped.
 func scan(filename string, src []byte) *scanned {
 	s := &scanner{file: filename, src: src, text: string(src), line: 1, col: 1}
+	if len(src) >= 3 && src[0] == 0xEF && src[1] == 0xBB && src[2] == 0xBF {
+		s.advance(3) // a UTF-8 byte order mark, as some editors write
+	}
 	s.out.toks = make([]lexer.Token, 0, len(src)/3+1) // about one token per 3.6 bytes in real policies
 	s.run()
 	return &s.out

@@ -170,6 +170,8 @@ func TestParseItems(t *testing.T) {
 				"\n  (assert (has_permission User{\"bob\"} action:String _) (iff action not-in [])))"},
 		{"test without setup", `test "t" { assert f(1); }`, "(test \"t\"\n  (assert (f 1)))"},
 		{"empty test", `test "t" {}`, `(test "t")`},
+		{"byte order mark", "\xEF\xBB\xBFactor U {}", `(actor U)`},
+		{"CRLF line ends", "# c\r\nresource R {\r\n  roles = [\"a\"];\r\n}\r\nf(x) if\r\n  g(x);\r\n", "(resource R\n  (roles \"a\"))\n(rule f (x) (g x))"},
 		{"several items on a line", `a(1); b(2); actor U {}`, "(rule a (1))\n(rule b (2))\n(actor U)"},
 	}
 	for _, tc := range tests {
