@@ -2,10 +2,12 @@ package castellan_test
 
 import (
 	"errors"
+	"fmt"
 	"net/http"
 	"net/http/httptest"
 	"os"
 	"slices"
+	"strconv"
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
@@ -270,5 +272,44 @@ func BenchmarkAuthorizeRoundTrip(b *testing.B) {
 			b.Fatalf("%+v, %v", d, err)
 		}
 		sinkDecision = d
+	}
+}
+
+// TestConcurrentUse checks that one client is safe for concurrent use and
+// ends up remembering the newest revision (run with -race).
+func TestConcurrentUse(t *testing.T) {
+	ctx := t.Context()
+	c := newServer(t)
+	if _, err := c.UploadPolicy(ctx, mustPolicy(t)); err != nil {
+		t.Fatal(err)
+	}
+	const workers = 8
+	errs := make(chan error, workers)
+	for i := range workers {
+		go func() {
+			user := castellan.Entity("User", "u"+strconv.Itoa(i))
+			repo := castellan.Entity("Repository", "r"+strconv.Itoa(i))
+			if err := c.Insert(ctx, castellan.NewFact("has_role", user, castellan.String("reader"), repo)); err != nil {
+				errs <- err
+				return
+			}
+			d, err := c.Authorize(ctx, user, "read", repo)
+			if err == nil && !d.Allowed {
+				err = fmt.Errorf("%s cannot read its own write", user)
+			}
+			errs <- err
+		}()
+	}
+	for range workers {
+		if err := <-errs; err != nil {
+			t.Error(err)
+		}
+	}
+	if err := c.Clear(ctx); err != nil {
+		t.Fatal(err)
+	}
+	last := c.Offset()
+	if stats, err := c.Stats(ctx); err != nil || stats.NumFacts != 0 {
+		t.Errorf("after clear at offset %s: %+v, %v", last, stats, err)
 	}
 }
