@@ -1,0 +1,196 @@
+package memory
+
+import (
+	"fmt"
+	"math/rand/v2"
+	"runtime"
+	"slices"
+	"testing"
+
+	"github.com/google/go-cmp/cmp"
+	"github.com/google/go-cmp/cmp/cmpopts"
+
+	"github.com/castellan-authz/castellan/lang/term"
+	"github.com/castellan-authz/castellan/store"
+)
+
+// model is the obvious implementation of a fact store: a list of facts.
+type model struct{ facts []term.Fact }
+
+func (m *model) apply(ops []store.Op) {
+	for _, op := range ops {
+		for _, p := range op.Delete {
+			m.facts = slices.DeleteFunc(m.facts, p.Matches)
+		}
+		for _, f := range op.Insert {
+			if !slices.ContainsFunc(m.facts, f.Equal) {
+				m.facts = append(m.facts, f)
+			}
+		}
+	}
+}
+
+func (m *model) strings() []string {
+	out := make([]string, 0, len(m.facts))
+	for _, f := range m.facts {
+		out = append(out, f.String())
+	}
+	slices.Sort(out)
+	return out
+}
+
+func snapshotStrings(s store.Snapshot) []string {
+	var out []string
+	for f := range s.Facts(term.Pattern{AnyArity: true}) {
+		out = append(out, f.String())
+	}
+	slices.Sort(out)
+	return out
+}
+
+func matchCount(s store.Snapshot, pred string, args []term.Value) int {
+	n := 0
+	s.Match(pred, args, func([]term.Value) bool { n++; return true })
+	return n
+}
+
+// TestAgainstModel applies random batches to a Store and to the model and
+// compares them, including snapshots kept from earlier revisions while
+// tables are compacted.
+func TestAgainstModel(t *testing.T) {
+	rng := rand.New(rand.NewPCG(1, 2))
+	val := func() term.Value {
+		switch rng.IntN(4) {
+		case 0:
+			return term.Entity("User", fmt.Sprint("u", rng.IntN(6)))
+		case 1:
+			return term.Entity("Repo", fmt.Sprint("r", rng.IntN(6)))
+		case 2:
+			return term.String(fmt.Sprint("s", rng.IntN(3)))
+		}
+		return term.Integer(int64(rng.IntN(3)))
+	}
+	preds := []string{"p", "q", "has_role"}
+	randFact := func() term.Fact {
+		args := make([]term.Value, 1+rng.IntN(5)) // arities 1..5: narrow and wide tables
+		for i := range args {
+			args[i] = val()
+		}
+		return term.Fact{Predicate: preds[rng.IntN(len(preds))], Args: args}
+	}
+	randPattern := func() term.Pattern {
+		f := randFact()
+		p := term.Pattern{Predicate: f.Predicate, Args: f.Args}
+		if rng.IntN(4) == 0 {
+			p.Predicate = ""
+		}
+		for i := range p.Args {
+			switch rng.IntN(4) {
+			case 0:
+				p.Args[i] = term.Value{}
+			case 1:
+				p.Args[i].ID = ""
+			case 2:
+				p.Args[i].Type = ""
+			}
+		}
+		if rng.IntN(3) == 0 {
+			p.Args = p.Args[:rng.IntN(len(p.Args)+1)]
+			p.AnyArity = true
+		}
+		return p
+	}
+	s := New()
+	m := &model{}
+	type kept struct {
+		snap store.Snapshot
+		want []string
+	}
+	var keep []kept
+	for i := range 2000 {
+		var ops []store.Op
+		for range 1 + rng.IntN(3) {
+			var op store.Op
+			for range rng.IntN(4) {
+				op.Delete = append(op.Delete, randPattern())
+			}
+			for range rng.IntN(8) {
+				op.Insert = append(op.Insert, randFact())
+			}
+			ops = append(ops, op)
+		}
+		rev, err := s.Write(t.Context(), ops)
+		if err != nil {
+			t.Fatal(err)
+		}
+		m.apply(ops)
+		snap, err := s.Snapshot(t.Context(), store.Consistency{AtLeast: rev})
+		if err != nil {
+			t.Fatal(err)
+		}
+		want := m.strings()
+		if diff := cmp.Diff(want, snapshotStrings(snap), cmpopts.EquateEmpty()); diff != "" {
+			t.Fatalf("batch %d (revision %d): store and model differ (-model +store):\n%s", i, rev, diff)
+		}
+		if got := snap.Stats().Facts; got != len(want) {
+			t.Fatalf("batch %d: Stats().Facts = %d, want %d", i, got, len(want))
+		}
+		f := randFact()
+		for j := range f.Args {
+			if rng.IntN(2) == 0 {
+				f.Args[j] = term.Value{}
+			}
+		}
+		wantN := 0
+		for _, g := range m.facts {
+			if (term.Pattern{Predicate: f.Predicate, Args: f.Args}).Matches(g) {
+				wantN++
+			}
+		}
+		if got := matchCount(snap, f.Predicate, f.Args); got != wantN {
+			t.Fatalf("batch %d: Match(%v) found %d, want %d", i, f, got, wantN)
+		}
+		switch {
+		case i%300 == 0:
+			keep = append(keep, kept{snap, want})
+		case i%1000 == 999: // let go of the old snapshots: compaction can drop their records
+			keep = keep[len(keep)-1:]
+			runtime.GC()
+		}
+		if i%50 != 0 {
+			continue
+		}
+		for _, k := range keep {
+			if diff := cmp.Diff(k.want, snapshotStrings(k.snap), cmpopts.EquateEmpty()); diff != "" {
+				t.Fatalf("batch %d: snapshot at revision %d changed (-then +now):\n%s", i, k.snap.Revision(), diff)
+			}
+		}
+	}
+	changes, err := s.Changes(t.Context(), 0, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	inserted, records := 0, 0
+	for _, c := range changes {
+		if c.Op == store.OpInsert {
+			inserted++
+		}
+	}
+	for _, tb := range s.x.tables {
+		records += len(tb.added)
+	}
+	if records >= inserted {
+		t.Errorf("tables hold %d records for %d inserts: nothing was compacted", records, inserted)
+	}
+	replay := &model{}
+	for _, c := range changes {
+		if c.Op == store.OpInsert {
+			replay.facts = append(replay.facts, c.Fact)
+		} else {
+			replay.facts = slices.DeleteFunc(replay.facts, c.Fact.Equal)
+		}
+	}
+	if diff := cmp.Diff(m.strings(), replay.strings(), cmpopts.EquateEmpty()); diff != "" {
+		t.Errorf("replayed change log (-model +replay):\n%s", diff)
+	}
+}
