@@ -123,7 +123,7 @@ func (p *fileParser) syntaxError(it span, err error, words []string) {
 		p.errorf(tok.Pos, "matches takes a type name: x matches User", "unexpected %s%s", describe(tok), want)
 	default:
 		hint := ""
-		if forgot != "" && prev != nil && tok.Pos.Line > prev.Pos.Line {
+		if forgot != "" && prev != nil && (tok.Pos.Line > prev.Pos.Line || tok.Value == "}") {
 			hint = forgot
 		}
 		p.errorf(tok.Pos, hint, "unexpected %s%s", describe(tok), want)
@@ -152,6 +152,8 @@ func forgotHint(expected []string) string {
 		return "did you forget a ';'?"
 	case contains(expected, "'}'"):
 		return "did you forget a '}'?"
+	case contains(expected, "'{'"):
+		return "a block needs braces, even when empty: actor User {}"
 	case contains(expected, "')'"):
 		return "did you forget a ')'?"
 	case contains(expected, "']'"):

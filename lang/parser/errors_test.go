@@ -32,6 +32,11 @@ func TestParseErrors(t *testing.T) {
 		{"trailing comma in call", `f(x, );`, "1:4", `unexpected ','`, `remove`},
 		{"trailing comma in declare", `declare f(String, );`, "1:17", `unexpected ','`, `remove`},
 		{"missing paren", `f(x if g(x);`, "1:5", `unexpected 'if'; expected`, ``},
+		{"lone actor", `actor`, "1:6", `hit the end of the file unexpectedly`, `forget`},
+		{"lone resource name", "actor User\nresource Repo {}", "2:1", `unexpected 'resource'; expected '\{'`, `braces, even when empty`},
+		{"block without a name", `resource { }`, "1:10", `unexpected '\{'; expected a name`, ``},
+		{"test name unquoted", "test t { assert f(1); }\nf(2);", "1:6", `the name of a test is a string`, `test "t"`},
+		{"brace on the same line", `global { roles = ["a"] }`, "1:24", `unexpected '\}'; expected ';'`, `forget a ';'`},
 		// Typos get the nearest keyword.
 		{"relation keyword typo", "resource R {\n  \"a\" if \"b\" onn \"parent\";\n}", "2:14", `^unexpected relation keyword 'onn'$`, `^did you mean 'on'\?$`},
 		{"and typo", `f(x) if g(x) an h(x);`, "1:14", `unexpected 'an'`, `did you mean 'and'\?`},

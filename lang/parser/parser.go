@@ -161,14 +161,20 @@ func split(toks []lexer.Token) []span {
 // isBracedStart reports whether the item at toks[i] is one that ends with
 // '}' rather than ';'.
 func isBracedStart(toks []lexer.Token, i int) bool {
-	t, next := toks[i], toks[i+1]
+	t := toks[i]
+	var next lexer.Token
+	if i+1 < len(toks) {
+		next = toks[i+1]
+	}
 	switch t.Value {
 	case "actor", "resource":
-		return t.Type == tokIdent && next.Type == tokIdent
+		return t.Type == tokIdent && (next.Type == tokIdent || isPunct(&next, "{"))
 	case "global":
-		return t.Type == tokIdent && next.Value == "{"
+		return t.Type == tokIdent && isPunct(&next, "{")
 	case "test":
-		return t.Type == tokIdent && (next.Type == tokString || next.Value == "fixture")
+		// `test t {` is a test whose name lacks its quotes.
+		return t.Type == tokIdent && (next.Type == tokString || next.Value == "fixture" ||
+			next.Type == tokIdent && len(toks) > i+2 && isPunct(&toks[i+2], "{"))
 	}
 	return false
 }
@@ -238,7 +244,7 @@ func (p *fileParser) item(it span) {
 	case first.Type != tokIdent:
 		p.errorf(first.Pos, "a policy holds actor/resource/global blocks, rules, declare and test items",
 			"unexpected %s at the top level", describe(first))
-	case isBracedStart(append(toks[:1:1], second), 0):
+	case isBracedStart(toks, 0):
 		switch first.Value {
 		case "actor", "resource":
 			if b, ok := parseWith(p, it, p.g.block, blockWords); ok {
@@ -249,12 +255,18 @@ func (p *fileParser) item(it span) {
 				p.add(p.convGlobal(b))
 			}
 		default:
-			if second.Value == "fixture" {
+			switch {
+			case second.Value == "fixture":
 				if f, ok := parseWith(p, it, p.g.fixture, testWords); ok {
 					p.add(p.convFixture(f))
 				}
-			} else if t, ok := parseWith(p, it, p.g.test, testWords); ok {
-				p.add(p.convTest(t))
+			case second.Type == tokString:
+				if t, ok := parseWith(p, it, p.g.test, testWords); ok {
+					p.add(p.convTest(t))
+				}
+			default:
+				p.errorf(second.Pos, fmt.Sprintf("quote the name: test %q { ... }", second.Value),
+					"the name of a test is a string")
 			}
 		}
 	case first.Value == "declare" && second.Type == tokIdent:
