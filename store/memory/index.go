@@ -17,9 +17,8 @@ import (
 // live marks a record that no revision has removed yet.
 const live = math.MaxUint64
 
-// Compaction thresholds: a table is compacted when it holds more than
-// compactMinDead dead records and they are more than a quarter of it.
-const compactMinDead = 1024
+// defaultCompactMinDead is the default of Index.compactMinDead.
+const defaultCompactMinDead = 1024
 
 // Index is the indexed fact set: the stored facts of one store, interned
 // and indexed for Match, under multi-version concurrency control.
@@ -56,6 +55,10 @@ type Index struct {
 
 	matchers sync.Pool                // of *matcher, see Snapshot.Match
 	latest   atomic.Pointer[Snapshot] // the snapshot at rev, shared; nil after a commit
+
+	// A table is compacted when it holds more than compactMinDead dead
+	// records and they are more than a quarter of it.
+	compactMinDead int
 
 	snapMu sync.Mutex
 	snaps  map[uint64]int // revision -> number of reachable snapshots
@@ -97,6 +100,8 @@ func NewIndex() *Index {
 		vals:   make([]term.Value, 1),
 		tables: make(map[tableKey]*table),
 		snaps:  make(map[uint64]int),
+
+		compactMinDead: defaultCompactMinDead,
 	}
 }
 
@@ -307,9 +312,9 @@ func (tx *Tx) Commit() {
 	x.latest.Store(nil)
 	h := x.horizon()
 	for t := range tx.touched {
-		if t.ndead > compactMinDead && t.ndead > len(t.added)/4 && t.ndead >= t.retryAt {
+		if t.ndead > x.compactMinDead && t.ndead > len(t.added)/4 && t.ndead >= t.retryAt {
 			t.compact(h)
-			t.retryAt = t.ndead + max(compactMinDead, len(t.added)/4)
+			t.retryAt = t.ndead + max(x.compactMinDead, len(t.added)/4)
 		}
 	}
 	x.mu.Unlock()

@@ -91,7 +91,7 @@ func TestCompaction(t *testing.T) {
 		time.Sleep(time.Millisecond)
 	}
 	churn(100_000)
-	if n := records(); n > 2*compactMinDead {
+	if n := records(); n > 2*x.compactMinDead {
 		t.Errorf("table holds %d records after compaction, want few", n)
 	}
 	if diff := cmp.Diff([]string{"keep"}, matchAll(x.Snapshot())); diff != "" {

@@ -101,6 +101,7 @@ func TestAgainstModel(t *testing.T) {
 		return p
 	}
 	s := New()
+	s.x.compactMinDead = 32 // compact often
 	m := &model{}
 	type kept struct {
 		snap store.Snapshot
