@@ -11,6 +11,8 @@ import (
 	"testing"
 
 	"github.com/castellan-authz/castellan/lang/ast"
+	"github.com/castellan-authz/castellan/lang/parser"
+	"github.com/castellan-authz/castellan/lang/printer"
 )
 
 var update = flag.Bool("update", false, "rewrite the golden files of testdata/check")
@@ -260,4 +262,33 @@ func lineDiff(want, got string) string {
 		}
 	}
 	return b.String()
+}
+
+// TestPrintedPoliciesMeanTheSame checks that `castellan policy fmt` never
+// changes what a policy means: every corpus policy, printed in canonical
+// form, checks to the same rules, fact types, metadata and tests.
+func TestPrintedPoliciesMeanTheSame(t *testing.T) {
+	for name, srcs := range policySets(t) {
+		t.Run(name, func(t *testing.T) {
+			want, err := Compile(srcs...)
+			if err != nil {
+				t.Fatal(err)
+			}
+			printed := make([]Source, len(srcs))
+			for i, s := range srcs {
+				f, err := parser.Parse(s.Filename, s.Src)
+				if err != nil {
+					t.Fatal(err)
+				}
+				printed[i] = Source{Filename: s.Filename, Src: []byte(printer.String(f))}
+			}
+			got, err := Compile(printed...)
+			if err != nil {
+				t.Fatalf("printed policy does not check: %v", err)
+			}
+			if d := lineDiff(dump(want), dump(got)); d != "" {
+				t.Errorf("printing changed the policy:\n%s", d)
+			}
+		})
+	}
 }
