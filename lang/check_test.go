@@ -7,6 +7,7 @@ import (
 	"path/filepath"
 	"regexp"
 	"sort"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -18,16 +19,17 @@ import (
 var update = flag.Bool("update", false, "rewrite the golden files of testdata/check")
 
 // expectation is one `# ERROR "rx"` or `# WARNING "rx"` comment, optionally
-// followed by `HINT "rx"`.
+// with a column (`# ERROR:13 "rx"`) and followed by `HINT "rx"`.
 type expectation struct {
 	warning bool
 	line    int
+	col     int // 0: any column
 	msg     *regexp.Regexp
 	hint    *regexp.Regexp
 	matched bool
 }
 
-var expectRx = regexp.MustCompile(`(ERROR|WARNING) "((?:[^"\\]|\\.)*)"(?:\s+HINT "((?:[^"\\]|\\.)*)")?`)
+var expectRx = regexp.MustCompile(`(ERROR|WARNING)(?::(\d+))? "((?:[^"\\]|\\.)*)"(?:\s+HINT "((?:[^"\\]|\\.)*)")?`)
 
 func parseExpectations(t *testing.T, src string) []*expectation {
 	t.Helper()
@@ -39,9 +41,12 @@ func parseExpectations(t *testing.T, src string) []*expectation {
 		}
 		for _, m := range expectRx.FindAllStringSubmatch(line[hash:], -1) {
 			e := &expectation{warning: m[1] == "WARNING", line: i + 1}
-			e.msg = regexp.MustCompile(strings.ReplaceAll(m[2], `\"`, `"`))
-			if m[3] != "" {
-				e.hint = regexp.MustCompile(strings.ReplaceAll(m[3], `\"`, `"`))
+			if m[2] != "" {
+				e.col, _ = strconv.Atoi(m[2])
+			}
+			e.msg = regexp.MustCompile(strings.ReplaceAll(m[3], `\"`, `"`))
+			if m[4] != "" {
+				e.hint = regexp.MustCompile(strings.ReplaceAll(m[4], `\"`, `"`))
 			}
 			out = append(out, e)
 		}
@@ -71,7 +76,7 @@ func TestErrors(t *testing.T) {
 			}
 			match := func(e *ast.Error, warning bool) {
 				for _, x := range expects {
-					if x.warning == warning && x.line == e.Pos.Line && x.msg.MatchString(e.Msg) {
+					if x.warning == warning && x.line == e.Pos.Line && (x.col == 0 || x.col == e.Pos.Col) && x.msg.MatchString(e.Msg) {
 						if x.hint != nil && !x.hint.MatchString(e.Hint) {
 							t.Errorf("%s: hint %q does not match %q", e.Pos, e.Hint, x.hint)
 						}

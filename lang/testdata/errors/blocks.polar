@@ -7,7 +7,7 @@ resource Project {
   "read" if "member";
 }
 
-resource Project {} # ERROR "duplicate block Project"
+resource Project {} # ERROR:10 "duplicate block Project"
 
 resource Repository extends Projet { # ERROR "extends Projet, which no actor or resource block declares" HINT "did you mean `Project`"
   roles = ["viewer", "viewer"]; # ERROR "role \"viewer\" declared twice in Repository"

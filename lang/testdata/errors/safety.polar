@@ -9,7 +9,7 @@ has_permission(user: User, "read", repo: Repository) if is_public(repo);
 has_permission(_: User, "read", _: Repository);
 allow(user: User, action, repo: Repository) if not is_banned(user) and has_permission(user, action, repo);
 
-has_role(user: User, role, repo: Repository) if not has_role(user, other, repo); # ERROR "variable other under `not` is never bound" HINT "write `_` if any value will do"
+has_role(user: User, role, repo: Repository) if not has_role(user, other, repo); # ERROR:68 "variable other under `not` is never bound" HINT "write `_` if any value will do"
 has_role(user: User, "x", repo: Repository) if not has_role(user, _, repo);
 is_old(repo: Repository) if created_at(repo, t) and t < limit; # ERROR "variable limit in a comparison is never bound"
 is_new(repo: Repository) if created_at(repo, t) and t > @current_unix_time;

@@ -16,7 +16,7 @@ resource Repository {
   permissions = ["read", "push"];
   relations = { parent: Organization, creator: User };
 
-  "read" if "contributer"; # ERROR "\"contributer\" is not a role, permission or relation of Repository" HINT "did you mean `contributor`"
+  "read" if "contributer"; # ERROR:13 "\"contributer\" is not a role, permission or relation of Repository" HINT "did you mean `contributor`"
   "pull" if "contributor"; # ERROR "\"pull\" is not a role or permission of Repository" HINT "roles and permissions declared on Repository: contributor, maintainer, push, read"
   "creator" if "maintainer"; # ERROR "relation of Repository and cannot be the head"
   "push" if "maintainer";
@@ -25,7 +25,7 @@ resource Repository {
   "maintainer" if "creator";
   "maintainer" if "admin" on "parent";
   "contributor" if "membr" on "parent"; # ERROR "\"membr\" is not a role, permission or relation of Organization" HINT "did you mean `member`"
-  "contributor" if "member" on "org"; # ERROR "on \"org\": \"org\" is not declared in Repository" HINT "relations declared on Repository: creator, parent"
+  "contributor" if "member" on "org"; # ERROR:32 "on \"org\": \"org\" is not declared in Repository" HINT "relations declared on Repository: creator, parent"
   "contributor" if "member" on "read"; # ERROR "\"read\" is a permission, not a relation"
   "read" if global "superuser"; # ERROR "global \"superuser\": the policy has no global block" HINT "global block"
   role if permission on "parent"; # ERROR "`role if permission on \"parent\"`: an unquoted head needs the same unquoted name as implier"
