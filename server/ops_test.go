@@ -258,3 +258,29 @@ func TestPolicySwapIsAtomic(t *testing.T) {
 		t.Errorf("live version %d, want 21", v)
 	}
 }
+
+func TestStoreUnavailable(t *testing.T) {
+	e := newTestEnv(t, nil)
+	e.uploadPolicy(t, testPolicy)
+	if err := e.store.Close(); err != nil {
+		t.Fatal(err)
+	}
+	r := e.must(t, http.StatusServiceUnavailable, "POST", "/api/batch", []any{map[string]any{"inserts": []any{fact("has_role", "User:a", "owner", "Organization:o")}}})
+	if env := r.envelope(t); env.Code != codeUnavailable || r.header.Get("Retry-After") == "" {
+		t.Errorf("closed store: %v %s", r.header, r.body)
+	}
+	e.must(t, http.StatusServiceUnavailable, "GET", "/readyz", nil)
+	e.must(t, http.StatusOK, "GET", "/healthz", nil)
+}
+
+func TestQueryTimeout(t *testing.T) {
+	cfg := DefaultConfig()
+	cfg.Dev = true
+	cfg.QueryTimeout = time.Nanosecond
+	e := newTestEnv(t, &cfg)
+	e.uploadPolicy(t, testPolicy)
+	r := e.must(t, http.StatusServiceUnavailable, "POST", "/api/authorize", map[string]any{"actor_type": "User", "actor_id": "a", "action": "read", "resource_type": "Organization", "resource_id": "o"})
+	if env := r.envelope(t); env.Code != codeTimeout || !strings.Contains(env.Message, "--query-timeout") {
+		t.Errorf("timeout answer: %s", r.body)
+	}
+}
