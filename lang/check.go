@@ -17,7 +17,9 @@ const maxExprDepth = 256
 // Files are loaded together: a rule in one file may use the blocks of
 // another. The error, when not nil, is an ast.ErrorList of every problem
 // found, sorted by position. Warnings never fail a check; they are in
-// Program.Warnings.
+// Program.Warnings. The warning about `and` and `or` mixed without
+// parentheses needs the source text (the tree keeps no parentheses), so only
+// Compile reports it.
 func Check(files ...*ast.File) (*Program, error) {
 	prog, errs := newChecker().run(files)
 	if err := errs.Err(); err != nil {
