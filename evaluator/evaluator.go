@@ -50,12 +50,16 @@ type config struct {
 // Option configures an Evaluator.
 type Option func(*config)
 
+// maxMaxDepth caps Limits.MaxDepth: deeper recursion would risk the
+// goroutine's stack rather than fail with ErrDepthExceeded.
+const maxMaxDepth = 100_000
+
 // WithLimits sets the limits of every query. Zero fields keep their
-// defaults.
+// defaults; MaxDepth is capped at 100,000.
 func WithLimits(l Limits) Option {
 	return func(c *config) {
 		if l.MaxDepth > 0 {
-			c.limits.MaxDepth = l.MaxDepth
+			c.limits.MaxDepth = min(l.MaxDepth, maxMaxDepth)
 		}
 		if l.MaxWork > 0 {
 			c.limits.MaxWork = l.MaxWork
