@@ -105,6 +105,19 @@ func BenchmarkGitHub(b *testing.B) {
 		b.ReportMetric(float64(samples[len(samples)/2]), "p50-ns")
 		b.ReportMetric(float64(samples[len(samples)*99/100]), "p99-ns")
 	})
+	b.Run(fmt.Sprintf("authorize/context-facts/facts=%d", nfacts), func(b *testing.B) {
+		// The grant comes from context facts: carol is a member of o0 for
+		// this request only.
+		carol := term.Entity("User", "carol")
+		creq := Request{Source: src, Context: []term.Fact{
+			{Predicate: "has_role", Args: []term.Value{carol, term.String("member"), term.Entity("Organization", evaltest.OrgID(0))}},
+			{Predicate: "has_role", Args: []term.Value{carol, term.String("reader"), term.Entity("Repository", evaltest.RepoID(5))}},
+			{Predicate: "has_relation", Args: []term.Value{term.Entity("Repository", "new"), term.String("organization"), term.Entity("Organization", evaltest.OrgID(0))}},
+		}}
+		loop(b, func() {
+			sinkDecision, _ = e.Authorize(ctx, creq, carol, "read", org0repo)
+		})
+	})
 	stranger := term.Entity("User", "nobody")
 	b.Run(fmt.Sprintf("authorize/denied/facts=%d", nfacts), func(b *testing.B) {
 		loop(b, func() {

@@ -1,6 +1,12 @@
 package evaluator
 
-import "github.com/castellan-authz/castellan/lang/term"
+import (
+	"cmp"
+	"slices"
+	"sync"
+
+	"github.com/castellan-authz/castellan/lang/term"
+)
 
 // emptySource is a Source with no facts.
 type emptySource struct{}
@@ -11,13 +17,19 @@ func (emptySource) Revision() uint64                                    { return
 // layered is a base Source with one request's context facts on top.
 type layered struct {
 	base   Source
-	byPred map[string][]term.Fact
+	groups []ctxGroup // by predicate
+}
+
+// ctxGroup holds the context facts of one predicate.
+type ctxGroup struct {
+	pred  string
+	facts []term.Fact
 }
 
 // Layer returns a Source that holds the facts of base plus ctxFacts, for
 // one request: base is not copied and ctxFacts are never stored. A fact
-// present in both is yielded once. With no context facts it returns base
-// itself (an empty source when base is nil).
+// present in both, or twice in ctxFacts, is yielded once. With no context
+// facts it returns base itself (an empty source when base is nil).
 func Layer(base Source, ctxFacts []term.Fact) Source {
 	if base == nil {
 		base = emptySource{}
@@ -25,20 +37,37 @@ func Layer(base Source, ctxFacts []term.Fact) Source {
 	if len(ctxFacts) == 0 {
 		return base
 	}
-	l := &layered{base: base, byPred: make(map[string][]term.Fact, len(ctxFacts))}
-	for _, f := range ctxFacts {
-		dup := false
-		for _, g := range l.byPred[f.Predicate] {
-			if g.Equal(f) {
-				dup = true
-				break
-			}
+	facts := slices.Clone(ctxFacts)
+	slices.SortFunc(facts, compareFacts)
+	facts = slices.CompactFunc(facts, term.Fact.Equal)
+	l := &layered{base: base}
+	for i := 0; i < len(facts); {
+		j := i + 1
+		for j < len(facts) && facts[j].Predicate == facts[i].Predicate {
+			j++
 		}
-		if !dup {
-			l.byPred[f.Predicate] = append(l.byPred[f.Predicate], f)
-		}
+		l.groups = append(l.groups, ctxGroup{pred: facts[i].Predicate, facts: facts[i:j:j]})
+		i = j
 	}
 	return l
+}
+
+func compareFacts(a, b term.Fact) int {
+	if c := cmp.Compare(a.Predicate, b.Predicate); c != 0 {
+		return c
+	}
+	if c := cmp.Compare(len(a.Args), len(b.Args)); c != 0 {
+		return c
+	}
+	for i := range a.Args {
+		if c := cmp.Compare(a.Args[i].Type, b.Args[i].Type); c != 0 {
+			return c
+		}
+		if c := cmp.Compare(a.Args[i].ID, b.Args[i].ID); c != 0 {
+			return c
+		}
+	}
+	return 0
 }
 
 func argsMatch(fact, pattern []term.Value) bool {
@@ -53,12 +82,45 @@ func argsMatch(fact, pattern []term.Value) bool {
 	return true
 }
 
+func (l *layered) group(pred string) []term.Fact {
+	for i := range l.groups {
+		if l.groups[i].pred == pred {
+			return l.groups[i].facts
+		}
+	}
+	return nil
+}
+
+// ctxFilter passes on the base facts that are not context facts. Filters
+// are pooled, each with its callback bound once, so that Match allocates
+// nothing and stays re-entrant and safe for concurrent use.
+type ctxFilter struct {
+	ctx   []term.Fact
+	yield func([]term.Value) bool
+	fn    func([]term.Value) bool
+}
+
+func (f *ctxFilter) filter(a []term.Value) bool {
+	for i := range f.ctx {
+		if argsMatch(f.ctx[i].Args, a) {
+			return true // already yielded as a context fact
+		}
+	}
+	return f.yield(a)
+}
+
+var filterPool = sync.Pool{New: func() any {
+	f := &ctxFilter{}
+	f.fn = f.filter
+	return f
+}}
+
 // Match yields the matching context facts, then the matching base facts
 // that are not also context facts.
 func (l *layered) Match(pred string, args []term.Value, yield func([]term.Value) bool) {
-	ctx := l.byPred[pred]
-	for _, f := range ctx {
-		if argsMatch(f.Args, args) && !yield(f.Args) {
+	ctx := l.group(pred)
+	for i := range ctx {
+		if argsMatch(ctx[i].Args, args) && !yield(ctx[i].Args) {
 			return
 		}
 	}
@@ -66,14 +128,11 @@ func (l *layered) Match(pred string, args []term.Value, yield func([]term.Value)
 		l.base.Match(pred, args, yield)
 		return
 	}
-	l.base.Match(pred, args, func(a []term.Value) bool {
-		for _, f := range ctx {
-			if argsMatch(f.Args, a) {
-				return true // already yielded as a context fact
-			}
-		}
-		return yield(a)
-	})
+	f := filterPool.Get().(*ctxFilter)
+	f.ctx, f.yield = ctx, yield
+	l.base.Match(pred, args, f.fn)
+	f.ctx, f.yield = nil, nil
+	filterPool.Put(f)
 }
 
 // Revision is the revision of the base source.
@@ -81,7 +140,7 @@ func (l *layered) Revision() uint64 { return l.base.Revision() }
 
 // fromContext reports whether the ground fact pred(args) is a context fact.
 func (l *layered) fromContext(pred string, args []term.Value) bool {
-	for _, f := range l.byPred[pred] {
+	for _, f := range l.group(pred) {
 		if argsMatch(f.Args, args) {
 			return true
 		}
