@@ -60,11 +60,20 @@ func (definition) Lex(filename string, r io.Reader) (lexer.Lexer, error) {
 	if err != nil {
 		return nil, err
 	}
-	s := scan(filename, src)
-	if len(s.errs) > 0 {
-		return nil, s.errs[0]
+	var errs ast.ErrorList
+	s := newScanner(filename, src, &errs, nil)
+	var toks []lexer.Token
+	for {
+		t := s.next()
+		toks = append(toks, t)
+		if t.EOF() {
+			break
+		}
 	}
-	return &sliceLexer{toks: s.toks}, nil
+	if len(errs) > 0 {
+		return nil, errs[0]
+	}
+	return &sliceLexer{toks: toks}, nil
 }
 
 // sliceLexer replays a slice of tokens that ends with an EOF token.
@@ -109,33 +118,42 @@ func (l *itemLexer) Next() (lexer.Token, error) {
 	return end, nil
 }
 
-// scanned is the result of scanning one file.
-type scanned struct {
-	toks     []lexer.Token // ends with an EOF token
-	comments []*ast.Comment
-	errs     ast.ErrorList
-}
-
+// scanner turns source into tokens one at a time (see next), collecting
+// comments and lexical errors on the side. It never fails: a lexical error
+// is recorded and produces a tokInvalid token, so the item holding it is
+// skipped.
 type scanner struct {
-	file string
-	src  []byte
-	text string // src as a string: token values are slices of it
-	off  int
-	line int
-	col  int
-	out  scanned
+	file     string
+	src      []byte
+	text     string // src as a string: token values are slices of it
+	off      int
+	line     int
+	col      int
+	errs     *ast.ErrorList
+	comments *[]*ast.Comment // nil: comments are dropped
+	tok      lexer.Token     // the token the last step produced
+	have     bool            // whether the last step produced one
 }
 
-// scan splits src into tokens. It never fails: a lexical error is recorded
-// and produces a tokInvalid token so the item holding it is skipped.
-func scan(filename string, src []byte) *scanned {
-	s := &scanner{file: filename, src: src, text: string(src), line: 1, col: 1}
+func newScanner(filename string, src []byte, errs *ast.ErrorList, comments *[]*ast.Comment) *scanner {
+	s := &scanner{file: filename, src: src, text: string(src), line: 1, col: 1, errs: errs, comments: comments}
 	if len(src) >= 3 && src[0] == 0xEF && src[1] == 0xBB && src[2] == 0xBF {
 		s.advance(3) // a UTF-8 byte order mark, as some editors write
 	}
-	s.out.toks = make([]lexer.Token, 0, len(src)/3+1) // about one token per 3.6 bytes in real policies
-	s.run()
-	return &s.out
+	return s
+}
+
+// next returns the next token; at the end of the source, an EOF token
+// every time it is called.
+func (s *scanner) next() lexer.Token {
+	s.have = false
+	for !s.have {
+		if s.off >= len(s.src) {
+			return lexer.EOFToken(s.pos())
+		}
+		s.step()
+	}
+	return s.tok
 }
 
 func (s *scanner) pos() lexer.Position {
@@ -149,11 +167,12 @@ func (s *scanner) advance(n int) {
 }
 
 func (s *scanner) emit(typ lexer.TokenType, start lexer.Position) {
-	s.out.toks = append(s.out.toks, lexer.Token{Type: typ, Value: s.text[start.Offset:s.off], Pos: start})
+	s.tok = lexer.Token{Type: typ, Value: s.text[start.Offset:s.off], Pos: start}
+	s.have = true
 }
 
 func (s *scanner) errorf(p lexer.Position, hint, format string, args ...any) {
-	s.out.errs.Add(astPos(p), fmt.Sprintf(format, args...), hint)
+	s.errs.Add(astPos(p), fmt.Sprintf(format, args...), hint)
 }
 
 func (s *scanner) peek(i int) byte {
@@ -166,42 +185,42 @@ func (s *scanner) peek(i int) byte {
 func isLetter(c byte) bool { return c == '_' || 'a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' }
 func isDigit(c byte) bool  { return '0' <= c && c <= '9' }
 
-func (s *scanner) run() {
-	for s.off < len(s.src) {
-		c := s.src[s.off]
-		start := s.pos()
-		switch {
-		case c == '\n':
-			s.off++
-			s.line++
-			s.col = 1
-		case c == ' ' || c == '\t' || c == '\r' || c == '\f' || c == '\v':
-			s.advance(1)
-		case c == '#':
-			end := s.off
-			for end < len(s.src) && s.src[end] != '\n' {
-				end++
-			}
-			text := strings.TrimSuffix(string(s.src[s.off+1:end]), "\r")
-			s.out.comments = append(s.out.comments, &ast.Comment{Pos: astPos(start), Text: text})
-			s.advance(end - s.off)
-		case isLetter(c):
-			s.ident(start)
-		case isDigit(c) || (c == '-' || c == '+') && isDigit(s.peek(1)):
-			s.number(start)
-		case c == '"':
-			s.str(start)
-		case c == '@' && isLetter(s.peek(1)):
-			s.advance(1)
-			for s.off < len(s.src) && (isLetter(s.src[s.off]) || isDigit(s.src[s.off])) {
-				s.advance(1)
-			}
-			s.emit(tokConst, start)
-		default:
-			s.punct(start, c)
+// step scans white space, a comment or one token.
+func (s *scanner) step() {
+	c := s.src[s.off]
+	start := s.pos()
+	switch {
+	case c == '\n':
+		s.off++
+		s.line++
+		s.col = 1
+	case c == ' ' || c == '\t' || c == '\r' || c == '\f' || c == '\v':
+		s.advance(1)
+	case c == '#':
+		end := s.off
+		for end < len(s.src) && s.src[end] != '\n' {
+			end++
 		}
+		if s.comments != nil {
+			text := strings.TrimSuffix(s.text[s.off+1:end], "\r")
+			*s.comments = append(*s.comments, &ast.Comment{Pos: astPos(start), Text: text})
+		}
+		s.advance(end - s.off)
+	case isLetter(c):
+		s.ident(start)
+	case isDigit(c) || (c == '-' || c == '+') && isDigit(s.peek(1)):
+		s.number(start)
+	case c == '"':
+		s.str(start)
+	case c == '@' && isLetter(s.peek(1)):
+		s.advance(1)
+		for s.off < len(s.src) && (isLetter(s.src[s.off]) || isDigit(s.src[s.off])) {
+			s.advance(1)
+		}
+		s.emit(tokConst, start)
+	default:
+		s.punct(start, c)
 	}
-	s.out.toks = append(s.out.toks, lexer.EOFToken(s.pos()))
 }
 
 func (s *scanner) identRun() {

@@ -51,16 +51,13 @@ func (c *Config) Parse(filename string, src []byte) (f *ast.File, err error) {
 		maxDepth = DefaultMaxDepth
 	}
 	p := &fileParser{g: g, file: f, maxDepth: maxDepth}
-	s := scan(filename, src)
-	f.Comments = s.comments
-	p.errs = s.errs
-	items := split(s.toks)
-	eof := s.toks[len(s.toks)-1]
-	p.eof = eof
-	for _, it := range items {
-		if len(p.errs) > maxErrors {
-			break // the rest would not be shown
+	sp := splitter{sc: newScanner(filename, src, &p.errs, &f.Comments)}
+	for len(p.errs) <= maxErrors { // past that, the rest would not be shown
+		it, ok := sp.nextItem()
+		if !ok {
+			break
 		}
+		p.eof = lexer.EOFToken(it.next.Pos)
 		p.item(it)
 	}
 	p.errs.Sort()
@@ -97,6 +94,8 @@ func (p *fileParser) errorf(pos lexer.Position, hint, format string, args ...any
 
 // span is the tokens of one top-level item.
 type span struct {
+	// toks are the item's tokens. The slice is reused for the next item:
+	// nothing may keep it (or pointers into it) once the item is parsed.
 	toks []lexer.Token
 	// next is the token after the item: the EOF token, or the first token
 	// of the next item.
@@ -106,66 +105,91 @@ type span struct {
 	cut bool
 }
 
-// split divides a file's tokens (ending with EOF) into top-level items. An
-// item ends at the ';' or the '}' that closes it at nesting depth 0, or
-// where a line starts with something that can only begin a new item
-// (`resource Name`, `test "name"`, ...), so that an error in one item does
-// not swallow the next.
-func split(toks []lexer.Token) []span {
-	var out []span
-	n := len(toks) - 1 // toks[n] is EOF
-	for i := 0; i < n; {
-		start := i
-		braced := isBracedStart(toks, i)
-		garbage := toks[i].Type != tokIdent && !(toks[i].Type == tokKeyword && toks[i].Value == "type")
-		depth, opened, ended := 0, false, false
-		j := i
-	loop:
-		for ; j < n; j++ {
-			t := toks[j]
-			if j > start && (startsItem(toks, j) || !braced && depth == 0 && startsRule(toks, j, garbage)) {
-				break
-			}
-			if t.Type != tokPunct {
-				continue
-			}
-			switch t.Value {
-			case "(", "[", "{":
-				depth++
-				if t.Value == "{" {
-					opened = true
-				}
-			case ")", "]", "}":
-				if depth > 0 {
-					depth--
-				}
-				if braced && t.Value == "}" && opened && depth == 0 {
-					j++
-					ended = true
-					break loop
-				}
-			case ";":
-				if depth == 0 && !(braced && opened) {
-					j++
-					ended = true
-					break loop
-				}
-			}
-		}
-		out = append(out, span{toks: toks[start:j], next: toks[j], cut: !ended && j < n})
-		i = j
-	}
-	return out
+// splitter divides a file's tokens into top-level items, scanning as it
+// goes so that only one item's tokens are held at a time. An item ends at
+// the ';' or the '}' that closes it at nesting depth 0, or where a line
+// starts with something that can only begin a new item (`resource Name`,
+// `test "name"`, ...), so that an error in one item does not swallow the
+// next.
+type splitter struct {
+	sc  *scanner
+	la  [3]lexer.Token // lookahead: scanned, not yet in an item
+	nla int
+	buf []lexer.Token // the current item's tokens
 }
 
-// isBracedStart reports whether the item at toks[i] is one that ends with
-// '}' rather than ';'.
-func isBracedStart(toks []lexer.Token, i int) bool {
-	t := toks[i]
-	var next lexer.Token
-	if i+1 < len(toks) {
-		next = toks[i+1]
+// peek returns the k-th token (0, 1 or 2) after the current item's.
+func (s *splitter) peek(k int) lexer.Token {
+	for s.nla <= k {
+		s.la[s.nla] = s.sc.next()
+		s.nla++
 	}
+	return s.la[k]
+}
+
+// take moves the first lookahead token into the current item.
+func (s *splitter) take() lexer.Token {
+	t := s.peek(0)
+	copy(s.la[:], s.la[1:s.nla])
+	s.nla--
+	s.buf = append(s.buf, t)
+	return t
+}
+
+// nextItem returns the next item, or false at the end of the file.
+func (s *splitter) nextItem() (span, bool) {
+	first := s.peek(0)
+	if first.EOF() {
+		return span{}, false
+	}
+	braced := isBracedStart(first, s.peek(1), s.peek(2))
+	garbage := first.Type != tokIdent && !(first.Type == tokKeyword && first.Value == "type")
+	depth, opened, ended := 0, false, false
+	s.buf = s.buf[:0]
+loop:
+	for {
+		t := s.peek(0)
+		if t.EOF() {
+			break
+		}
+		if len(s.buf) > 0 {
+			prev := &s.buf[len(s.buf)-1]
+			if startsItem(prev, t, s.peek(1), s.peek(2)) || !braced && depth == 0 && startsRule(prev, t, s.peek(1), garbage) {
+				break
+			}
+		}
+		s.take()
+		if t.Type != tokPunct {
+			continue
+		}
+		switch t.Value {
+		case "(", "[", "{":
+			depth++
+			if t.Value == "{" {
+				opened = true
+			}
+		case ")", "]", "}":
+			if depth > 0 {
+				depth--
+			}
+			if braced && t.Value == "}" && opened && depth == 0 {
+				ended = true
+				break loop
+			}
+		case ";":
+			if depth == 0 && !(braced && opened) {
+				ended = true
+				break loop
+			}
+		}
+	}
+	next := s.peek(0)
+	return span{toks: s.buf, next: next, cut: !ended && !next.EOF()}, true
+}
+
+// isBracedStart reports whether an item that starts with t, next, next2 is
+// one that ends with '}' rather than ';'.
+func isBracedStart(t, next, next2 lexer.Token) bool {
 	switch t.Value {
 	case "actor", "resource":
 		return t.Type == tokIdent && (next.Type == tokIdent || isPunct(&next, "{"))
@@ -174,40 +198,46 @@ func isBracedStart(toks []lexer.Token, i int) bool {
 	case "test":
 		// `test t {` is a test whose name lacks its quotes.
 		return t.Type == tokIdent && (next.Type == tokString || next.Value == "fixture" ||
-			next.Type == tokIdent && len(toks) > i+2 && isPunct(&toks[i+2], "{"))
+			next.Type == tokIdent && isPunct(&next2, "{"))
 	}
 	return false
 }
 
-// startsItem reports whether toks[i] is the first token on its line and can
-// only be the start of a top-level item.
-func startsItem(toks []lexer.Token, i int) bool {
-	if i == 0 || toks[i].Pos.Line == toks[i-1].Pos.Line {
+// startsItem reports whether t, which follows prev, is the first token on
+// its line and can only be the start of a top-level item.
+func startsItem(prev *lexer.Token, t, next, next2 lexer.Token) bool {
+	if t.Pos.Line == prev.Pos.Line {
 		return false
 	}
-	if isBracedStart(toks, i) {
+	if isBracedStart(t, next, next2) {
 		return true
 	}
-	t, next := toks[i], toks[i+1]
 	switch {
 	case t.Type == tokIdent && t.Value == "declare":
-		return next.Type == tokIdent && toks[i+2].Value == "("
+		return next.Type == tokIdent && isPunct(&next2, "(")
 	case t.Type == tokKeyword && t.Value == "type":
 		return next.Type == tokIdent
 	}
 	return false
 }
 
-// startsRule reports whether toks[i], at depth 0 of a rule, starts a new
-// rule on its own line: `name(` right after something that ends a term
-// cannot continue the current rule, which therefore lacks its ';'. After
-// garbage any name at the start of a line starts a new item.
-func startsRule(toks []lexer.Token, i int, garbage bool) bool {
-	t := toks[i]
-	if t.Type != tokIdent || t.Pos.Line == toks[i-1].Pos.Line {
+// startsRule reports whether t, following prev at depth 0 of a rule,
+// starts a new rule on its own line: `name(` right after something that
+// ends a term cannot continue the current rule, which therefore lacks its
+// ';'. After garbage any name at the start of a line starts a new item.
+func startsRule(prev *lexer.Token, t, next lexer.Token, garbage bool) bool {
+	if t.Type != tokIdent || t.Pos.Line == prev.Pos.Line {
 		return false
 	}
-	return garbage || toks[i+1].Value == "(" && endsTerm(toks[i-1])
+	return garbage || isPunct(&next, "(") && endsTerm(*prev)
+}
+
+// at returns toks[i], or the zero token past the end.
+func at(toks []lexer.Token, i int) lexer.Token {
+	if i < len(toks) {
+		return toks[i]
+	}
+	return lexer.Token{}
 }
 
 // item parses one top-level item and appends it to the file.
@@ -244,7 +274,7 @@ func (p *fileParser) item(it span) {
 	case first.Type != tokIdent:
 		p.errorf(first.Pos, "a policy holds actor/resource/global blocks, rules, declare and test items",
 			"unexpected %s at the top level", describe(first))
-	case isBracedStart(toks, 0):
+	case isBracedStart(first, second, at(toks, 2)):
 		switch first.Value {
 		case "actor", "resource":
 			if b, ok := parseWith(p, it, p.g.block, blockWords); ok {
