@@ -521,3 +521,53 @@ func TestHintFor(t *testing.T) {
 		}
 	}
 }
+
+// TestFactIndexAgrees checks that the index CheckFact uses for predicates
+// with many argument-type tuples accepts and refuses exactly what a scan
+// of every tuple does, subtypes included.
+func TestFactIndexAgrees(t *testing.T) {
+	src := string(generatedPolicy(10)) + `
+resource Sub extends R3 {}
+resource SubSub extends Sub {}
+actor Admin extends User {}
+`
+	p := mustCompile(t, src)
+	if len(p.factIndex) == 0 {
+		t.Fatal("nothing indexed")
+	}
+	unindexed := *p
+	unindexed.factIndex = nil
+	types := []string{"User", "Admin", "Group", "R0", "R3", "R9", "Sub", "SubSub", "Team", "String", "Boolean", "Integer"}
+	value := func(typ string) term.Value {
+		switch typ {
+		case "String":
+			return term.String("viewer")
+		case "Boolean":
+			return term.Bool(true)
+		case "Integer":
+			return term.Integer(1)
+		}
+		return term.Entity(typ, "x")
+	}
+	checked, accepted := 0, 0
+	for _, pred := range []string{"has_role", "has_relation"} {
+		for _, a := range types {
+			for _, b := range []string{"String", "Integer"} {
+				for _, c := range types {
+					f := term.Fact{Predicate: pred, Args: []term.Value{value(a), value(b), value(c)}}
+					got, want := p.CheckFact(f), unindexed.CheckFact(f)
+					if (got == nil) != (want == nil) {
+						t.Errorf("CheckFact(%s): indexed %v, scan %v", f, got, want)
+					}
+					checked++
+					if got == nil {
+						accepted++
+					}
+				}
+			}
+		}
+	}
+	if accepted == 0 || accepted == checked {
+		t.Errorf("accepted %d of %d facts: the test does not discriminate", accepted, checked)
+	}
+}

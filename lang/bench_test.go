@@ -6,6 +6,7 @@ import (
 	"testing"
 
 	"github.com/castellan-authz/castellan/lang/parser"
+	"github.com/castellan-authz/castellan/lang/term"
 )
 
 // generatedPolicy returns a policy of blocks resources, each with roles,
@@ -96,6 +97,28 @@ func BenchmarkCheck(b *testing.B) {
 	for b.Loop() {
 		if _, err := Check(f); err != nil {
 			b.Fatal(err)
+		}
+	}
+}
+
+// BenchmarkCheckFact measures validating one fact against the generated
+// policy (has_role/3 has one argument-type tuple per block).
+func BenchmarkCheckFact(b *testing.B) {
+	prog, err := Compile(Source{Filename: "gen.polar", Src: generatedPolicy(100)})
+	if err != nil {
+		b.Fatal(err)
+	}
+	facts := []term.Fact{
+		{Predicate: "has_role", Args: []term.Value{term.Entity("User", "alice"), term.String("viewer"), term.Entity("R99", "x")}},
+		{Predicate: "has_relation", Args: []term.Value{term.Entity("R50", "a"), term.String("parent"), term.Entity("R49", "b")}},
+		{Predicate: "is_public", Args: []term.Value{term.Entity("R7", "a"), term.Bool(true)}},
+	}
+	b.ReportAllocs()
+	for b.Loop() {
+		for _, f := range facts {
+			if err := prog.CheckFact(f); err != nil {
+				b.Fatal(err)
+			}
 		}
 	}
 }

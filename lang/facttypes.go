@@ -29,9 +29,24 @@ func (p *Program) CheckFact(f term.Fact) error {
 	if !ok {
 		return &FactError{Fact: f, Msg: p.unknownPredicate(pred)}
 	}
-	for _, ft := range fts {
-		if p.fits(f.Args, ft) {
+	// What each argument's type is, looked up once rather than per tuple.
+	var buf [8]argType
+	args := buf[:0]
+	if len(f.Args) > len(buf) {
+		args = make([]argType, 0, len(f.Args))
+	}
+	for _, a := range f.Args {
+		args = append(args, p.argType(a.Type))
+	}
+	if idx := p.factIndex[pred]; idx != nil {
+		if idx.fits(p, args, fts) {
 			return nil
+		}
+	} else {
+		for _, ft := range fts {
+			if p.fits(args, ft) {
+				return nil
+			}
 		}
 	}
 	msg := fmt.Sprintf("%s expects %s", pred, formatFactTypes(fts))
@@ -50,9 +65,114 @@ func (p *Program) CheckFact(f term.Fact) error {
 	return &FactError{Fact: f, Msg: fmt.Sprintf("%s; no combination of those types matches %s", msg, f)}
 }
 
-func (p *Program) fits(args []term.Value, ft FactType) bool {
+// minIndexedTuples is how many argument-type tuples a predicate needs
+// before CheckFact indexes them.
+const minIndexedTuples = 8
+
+// factIndex finds the tuples a fact may fit by the type of one argument.
+type factIndex struct {
+	pos    int              // the argument position indexed
+	byType map[string][]int // tuples whose type at pos is this concrete type
+	rest   []int            // tuples with "" or an abstract type at pos
+}
+
+// buildFactIndexes indexes the fact types of every predicate with many
+// tuples, on the position with the most distinct concrete types.
+func (p *Program) buildFactIndexes() {
+	for pred, fts := range p.FactTypes {
+		if len(fts) < minIndexedTuples {
+			continue
+		}
+		best, bestN := -1, 1
+		for i := 0; i < pred.Arity; i++ {
+			seen := map[string]bool{}
+			for _, ft := range fts {
+				if t := ft[i]; t != "" && t != AbstractActor && t != AbstractResource {
+					seen[t] = true
+				}
+			}
+			if len(seen) > bestN {
+				best, bestN = i, len(seen)
+			}
+		}
+		if best < 0 {
+			continue
+		}
+		idx := &factIndex{pos: best, byType: map[string][]int{}}
+		for j, ft := range fts {
+			switch t := ft[best]; t {
+			case "", AbstractActor, AbstractResource:
+				idx.rest = append(idx.rest, j)
+			default:
+				idx.byType[t] = append(idx.byType[t], j)
+			}
+		}
+		if p.factIndex == nil {
+			p.factIndex = map[Pred]*factIndex{}
+		}
+		p.factIndex[pred] = idx
+	}
+}
+
+// fits reports whether arguments fit one of fts, trying only the tuples
+// whose type at the indexed position the argument can match.
+func (x *factIndex) fits(p *Program, args []argType, fts []FactType) bool {
+	try := func(js []int) bool {
+		for _, j := range js {
+			if p.fits(args, fts[j]) {
+				return true
+			}
+		}
+		return false
+	}
+	a := args[x.pos]
+	if try(x.byType[a.name]) || try(x.rest) {
+		return true
+	}
+	if !a.extends {
+		return false
+	}
+	for t := range x.byType {
+		if t != a.name && p.extends(a.name, t, 0) && try(x.byType[t]) {
+			return true
+		}
+	}
+	return false
+}
+
+// argType is what CheckFact needs to know about an argument's type.
+type argType struct {
+	name     string
+	actor    bool // matches Actor
+	resource bool // matches Resource
+	extends  bool // extends some type
+}
+
+func (p *Program) argType(t string) argType {
+	a := argType{name: t}
+	if info := p.Types[t]; info != nil {
+		a.actor = p.TypeMatches(t, AbstractActor)
+		a.resource = true
+		a.extends = len(info.Extends) > 0
+	}
+	return a
+}
+
+// fits reports whether arguments of the given types fit ft: TypeMatches
+// without a map lookup per tuple.
+func (p *Program) fits(args []argType, ft FactType) bool {
 	for i, a := range args {
-		if !p.TypeMatches(a.Type, ft[i]) {
+		switch c := ft[i]; {
+		case c == "" || c == a.name:
+		case c == AbstractActor:
+			if !a.actor {
+				return false
+			}
+		case c == AbstractResource:
+			if !a.resource {
+				return false
+			}
+		case !a.extends || !p.extends(a.name, c, 0):
 			return false
 		}
 	}
@@ -214,6 +334,7 @@ func (c *checker) inferFactTypes() {
 	for p, ts := range ft {
 		c.prog.FactTypes[p] = c.simplify(ts)
 	}
+	c.prog.buildFactIndexes()
 }
 
 // refine reports whether a variable typed have may be narrowed to want.

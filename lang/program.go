@@ -34,6 +34,10 @@ type Program struct {
 
 	// Files are the parsed files the program was checked from.
 	Files []*ast.File
+
+	// factIndex speeds up CheckFact for predicates with many argument-type
+	// tuples; built by the checker, nil in hand-built programs.
+	factIndex map[Pred]*factIndex
 }
 
 // Pred names a predicate by name and arity: has_role/3 and has_role/2 are
