@@ -9,9 +9,6 @@ import (
 	"sync"
 	"time"
 
-	"github.com/rs/zerolog"
-	"github.com/rs/zerolog/hlog"
-
 	"github.com/castellan-authz/castellan/store"
 )
 
@@ -28,13 +25,8 @@ const (
 	principalAdminKey = "admin-key"
 )
 
-type principalKey struct{}
-
-// principalFrom returns the principal require stored on the context.
-func principalFrom(ctx context.Context) principal {
-	p, _ := ctx.Value(principalKey{}).(principal)
-	return p
-}
+// principalFrom returns the principal require found for the request.
+func principalFrom(ctx context.Context) principal { return stateFrom(ctx).principal }
 
 // require authenticates the request and checks that its principal has at
 // least scope need: no or unknown key → 401, too small a scope → 403.
@@ -51,10 +43,8 @@ func (s *Server) require(need Scope) func(http.Handler) http.Handler {
 					"this API key has scope %q; %s %s needs scope %q", p.Scope, r.Method, r.URL.Path, need))
 				return
 			}
-			hlog.FromRequest(r).UpdateContext(func(c zerolog.Context) zerolog.Context {
-				return c.Str("principal", p.ID)
-			})
-			next.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), principalKey{}, p)))
+			stateFrom(r.Context()).principal = p
+			next.ServeHTTP(w, r)
 		})
 	}
 }

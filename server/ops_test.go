@@ -176,7 +176,8 @@ func (b *syncBuffer) Bytes() []byte {
 func (b *syncBuffer) String() string { return string(b.Bytes()) }
 
 func TestRecoverer(t *testing.T) {
-	h := requestID(recoverer(http.HandlerFunc(func(http.ResponseWriter, *http.Request) { panic("boom") })))
+	srv := &Server{log: zerolog.Nop()}
+	h := srv.requestContext(recoverer(http.HandlerFunc(func(http.ResponseWriter, *http.Request) { panic("boom") })))
 	rec := httptest.NewRecorder()
 	h.ServeHTTP(rec, httptest.NewRequestWithContext(t.Context(), "GET", "/", nil))
 	if rec.Code != http.StatusInternalServerError {

@@ -144,7 +144,7 @@ func (s *Server) seeRevision(rev uint64) {
 // in-flight limit and the body size limit; authentication is per route group.
 func (s *Server) routes() http.Handler {
 	r := chi.NewRouter()
-	r.Use(hlog.NewHandler(s.log), requestID, s.accessLog, s.metrics.middleware, recoverer, s.limitInFlight, s.limitBody)
+	r.Use(s.requestContext, s.accessLog, s.metrics.middleware, recoverer, s.limitInFlight, s.limitBody)
 	r.NotFound(func(w http.ResponseWriter, r *http.Request) {
 		writeError(w, r, errorf(http.StatusNotFound, codeNotFound, "no such endpoint: %s %s", r.Method, r.URL.Path))
 	})
@@ -202,12 +202,28 @@ func (s *Server) routes() http.Handler {
 	return r
 }
 
-// requestIDKey is the context key of the request id.
-type requestIDKey struct{}
+// reqState is what the middleware learns about a request as it goes: its
+// id and, once authenticated, its principal. One pointer on the context,
+// so later middleware fills it in without copying the request again.
+type reqState struct {
+	id        string
+	principal principal
+}
 
-// requestID echoes the caller's X-Request-ID (when it is sane) or makes
-// one, sets it on the response, and adds it to the request's logger.
-func requestID(next http.Handler) http.Handler {
+type reqStateKey struct{}
+
+// stateFrom returns the request's state (an empty one outside the router).
+func stateFrom(ctx context.Context) *reqState {
+	if st, ok := ctx.Value(reqStateKey{}).(*reqState); ok {
+		return st
+	}
+	return &reqState{}
+}
+
+// requestContext echoes the caller's X-Request-ID (when it is sane) or
+// makes one, sets it on the response, and gives the request a logger that
+// carries it (hlog.FromRequest) and its state.
+func (s *Server) requestContext(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		id := r.Header.Get("X-Request-ID")
 		if !validRequestID(id) {
@@ -216,10 +232,9 @@ func requestID(next http.Handler) http.Handler {
 			id = hex.EncodeToString(b[:])
 		}
 		w.Header().Set("X-Request-ID", id)
-		hlog.FromRequest(r).UpdateContext(func(c zerolog.Context) zerolog.Context {
-			return c.Str("request_id", id)
-		})
-		next.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), requestIDKey{}, id)))
+		l := s.log.With().Str("request_id", id).Logger()
+		ctx := context.WithValue(l.WithContext(r.Context()), reqStateKey{}, &reqState{id: id})
+		next.ServeHTTP(w, r.WithContext(ctx))
 	})
 }
 
@@ -245,8 +260,11 @@ func (s *Server) accessLog(next http.Handler) http.Handler {
 		if status >= 500 {
 			level = zerolog.WarnLevel
 		}
-		hlog.FromRequest(r).WithLevel(level).
-			Str("method", r.Method).
+		ev := hlog.FromRequest(r).WithLevel(level)
+		if p := stateFrom(r.Context()).principal.ID; p != "" {
+			ev = ev.Str("principal", p)
+		}
+		ev.Str("method", r.Method).
 			Str("route", routePattern(r)).
 			Str("path", r.URL.Path).
 			Int("status", status).

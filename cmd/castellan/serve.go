@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bufio"
 	"context"
 	"errors"
 	"flag"
@@ -10,6 +11,7 @@ import (
 	"net/http"
 	"os"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/rs/zerolog"
@@ -204,7 +206,10 @@ func openStore(ctx context.Context, c serveConfig, log zerolog.Logger) (store.St
 // ready, when not nil, is called with the bound address once the server
 // accepts connections.
 func serve(ctx context.Context, e *env, c serveConfig, ready func(addr string)) error {
-	log, err := newLogger(e.stderr, c.LogLevel, c.LogFormat)
+	logOut := newLogBuffer(e.stderr)
+	defer logOut.Flush()
+	go logOut.flushEvery(ctx, logFlushInterval)
+	log, err := newLogger(logOut, c.LogLevel, c.LogFormat)
 	if err != nil {
 		return err
 	}
@@ -221,6 +226,7 @@ func serve(ctx context.Context, e *env, c serveConfig, ready func(addr string)) 
 	if len(c.Policies) > 0 {
 		w = newWatcher(c.Policies, srv, log)
 		if err := w.loadAtStart(ctx); err != nil {
+			logOut.Flush()
 			fmt.Fprint(e.stderr, err)
 			return errFailed
 		}
@@ -244,6 +250,7 @@ func serve(ctx context.Context, e *env, c serveConfig, ready func(addr string)) 
 		// Replicas on one database follow each other's policy uploads.
 		go srv.FollowPolicy(ctx, policySyncInterval)
 	}
+	logOut.Flush()
 	if ready != nil {
 		ready(ln.Addr().String())
 	}
@@ -260,6 +267,47 @@ func serve(ctx context.Context, e *env, c serveConfig, ready func(addr string)) 
 	}
 	log.Info().Msg("stopped")
 	return nil
+}
+
+// logFlushInterval bounds how long a log line waits in the buffer.
+const logFlushInterval = 100 * time.Millisecond
+
+// logBuffer batches log lines so that an access line per request does not
+// cost a write system call per request. Lines reach the output when 32 KiB
+// have accumulated, every logFlushInterval, and when serve returns.
+type logBuffer struct {
+	mu sync.Mutex
+	w  *bufio.Writer
+}
+
+func newLogBuffer(w io.Writer) *logBuffer { return &logBuffer{w: bufio.NewWriterSize(w, 32<<10)} }
+
+// Write buffers p (zerolog writes one whole line per call).
+func (b *logBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.w.Write(p)
+}
+
+// Flush writes out what is buffered.
+func (b *logBuffer) Flush() {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	_ = b.w.Flush()
+}
+
+// flushEvery flushes the buffer every interval until ctx is done.
+func (b *logBuffer) flushEvery(ctx context.Context, every time.Duration) {
+	t := time.NewTicker(every)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+			b.Flush()
+		}
+	}
 }
 
 // watcher loads the --policy files at start and, with --watch, again
