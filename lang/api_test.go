@@ -571,3 +571,26 @@ actor Admin extends User {}
 		t.Errorf("accepted %d of %d facts: the test does not discriminate", accepted, checked)
 	}
 }
+
+// TestCheckIncompleteTrees feeds the checker trees with missing parts (as a
+// parser recovering from errors might build) and expects no internal error.
+func TestCheckIncompleteTrees(t *testing.T) {
+	f := &ast.File{Name: "x.polar", Items: []ast.Item{
+		&ast.Block{Kind: ast.ResourceBlock},
+		&ast.Block{Kind: ast.ResourceBlock, Name: &ast.Ident{Name: "R"}, Extends: []*ast.Ident{{Name: "R"}}, Body: []ast.BlockItem{
+			&ast.Shorthand{Head: &ast.ShorthandName{Name: "x", Quoted: true}},
+			&ast.Relations{Relations: []*ast.Relation{{Name: &ast.Ident{Name: "r"}}}},
+			&ast.Declaration{Keyword: "roles", Names: []*ast.StringLit{{Value: ""}}},
+		}},
+		&ast.Rule{Name: &ast.Ident{Name: "f"}, Params: []*ast.Param{nil, {Term: &ast.Var{Name: "x"}}},
+			Body: &ast.And{Exprs: []ast.Expr{&ast.Or{}, &ast.Not{}, &ast.Binary{Op: "=="}, &ast.Matches{}, &ast.Call{}}}},
+		&ast.Rule{},
+		&ast.Declare{},
+		&ast.Test{Setup: &ast.Setup{Order: []ast.Node{&ast.Ident{Name: "nope"}, &ast.Call{}}}, Assertions: []*ast.Assertion{{}, {Call: &ast.Call{Name: &ast.Ident{Name: "a"}}, Iff: &ast.Iff{}}}},
+		&ast.Fixture{},
+	}}
+	_, err := Check(f, nil)
+	if err != nil && strings.Contains(err.Error(), "internal") {
+		t.Fatalf("internal error: %v", err)
+	}
+}

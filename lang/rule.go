@@ -257,8 +257,14 @@ func (c *checker) parenthesized(e ast.Expr) bool {
 	var first ast.Expr
 	switch e := e.(type) {
 	case *ast.And:
+		if len(e.Exprs) == 0 {
+			return true
+		}
 		first = e.Exprs[0]
 	case *ast.Or:
+		if len(e.Exprs) == 0 {
+			return true
+		}
 		first = e.Exprs[0]
 	default:
 		return true
@@ -281,9 +287,13 @@ func leftmost(e ast.Expr) ast.Position {
 	var sub ast.Position
 	switch e := e.(type) {
 	case *ast.And:
-		sub = leftmost(e.Exprs[0])
+		if len(e.Exprs) > 0 {
+			sub = leftmost(e.Exprs[0])
+		}
 	case *ast.Or:
-		sub = leftmost(e.Exprs[0])
+		if len(e.Exprs) > 0 {
+			sub = leftmost(e.Exprs[0])
+		}
 	case *ast.Binary:
 		if e.Left != nil {
 			sub = e.Left.Position()
