@@ -546,9 +546,13 @@ func planConj(lits []*lit, bound []bool, nvars int) []step {
 // score rates how good it is to run l next given the bound slots; -1
 // means it cannot usefully run yet.
 func score(l *lit, bound []bool) int {
-	allBound := func(ops ...operand) bool {
-		for _, s := range operandVars(nil, ops...) {
-			if !bound[s] {
+	var allBound func(ops ...operand) bool
+	allBound = func(ops ...operand) bool {
+		for _, o := range ops {
+			switch {
+			case o.kind == opVar && !bound[o.slot]:
+				return false
+			case o.kind == opList && !allBound(o.list...):
 				return false
 			}
 		}
