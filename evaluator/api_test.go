@@ -341,3 +341,29 @@ func TestConcurrentQueries(t *testing.T) {
 		}
 	}
 }
+
+// TestFactsCannotForgeWildcards checks that a stored or context fact whose
+// id collides with the evaluator's internal wildcard marker grants
+// nothing.
+func TestFactsCannotForgeWildcards(t *testing.T) {
+	e := New(mustCompile(t, `actor User {} resource Doc { roles = ["viewer"]; permissions = ["read"]; "read" if "viewer"; }`))
+	forged := term.Fact{Predicate: "has_role", Args: []term.Value{term.Entity("User", "eve"), term.String("viewer"), term.Entity("Doc", wildID)}}
+	for _, req := range []Request{
+		{Source: &sliceSource{facts: []term.Fact{forged}}},
+		{Context: []term.Fact{forged}},
+	} {
+		d, err := e.Authorize(t.Context(), req, term.Entity("User", "eve"), "read", term.Entity("Doc", "secret"))
+		if err != nil || d.Allowed {
+			t.Errorf("forged wildcard fact: Authorize = %v, %v; want denied", d.Allowed, err)
+		}
+		res, err := e.List(t.Context(), req, term.Entity("User", "eve"), "read", "Doc", Page{})
+		if err != nil || res.Wildcard || len(res.IDs) != 0 {
+			t.Errorf("forged wildcard fact: List = %+v, %v; want nothing", res, err)
+		}
+	}
+	_, err := e.Query(t.Context(), Request{}, Query{Predicate: Call{Name: "allow", Args: []string{"u", "a", "d"}}, Constraints: map[string]Constraint{
+		"u": {Type: "User", IDs: []string{wildID}}, "a": {Type: "String"}, "d": {Type: "Doc"}}})
+	if !errors.Is(err, ErrInvalidQuery) {
+		t.Errorf("Query with the marker as an id: err = %v, want ErrInvalidQuery", err)
+	}
+}

@@ -185,6 +185,9 @@ func (e *Evaluator) Query(ctx context.Context, r Request, q Query) ([]Row, error
 		case con.IDs == nil:
 		case len(con.IDs) == 1:
 			v, err := term.Normalize(term.Value{Type: con.Type, ID: con.IDs[0]})
+			if err == nil && isWild(v) {
+				err = fmt.Errorf("id %q is not allowed", v.ID)
+			}
 			if err != nil {
 				return nil, fmt.Errorf("%w: %s: %v", ErrInvalidQuery, name, err)
 			}
@@ -193,6 +196,9 @@ func (e *Evaluator) Query(ctx context.Context, r Request, q Query) ([]Row, error
 			list := operand{kind: opList}
 			for _, id := range con.IDs {
 				v, err := term.Normalize(term.Value{Type: con.Type, ID: id})
+				if err == nil && isWild(v) {
+					err = fmt.Errorf("id %q is not allowed", v.ID)
+				}
 				if err != nil {
 					return nil, fmt.Errorf("%w: %s: %v", ErrInvalidQuery, name, err)
 				}

@@ -124,8 +124,16 @@ func newSolver(e *Evaluator) *solver {
 	return s
 }
 
-// collect is the Source.Match callback: it copies a fact's arguments.
+// collect is the Source.Match callback: it copies a fact's arguments. A
+// fact holding a value that would read as a wildcard (an id equal to the
+// internal marker, or no type) is ignored: a stored or context fact must
+// never grant on every value.
 func (s *solver) collect(args []term.Value) bool {
+	for _, a := range args {
+		if isWild(a) {
+			return true
+		}
+	}
 	s.tmp = append(s.tmp, args...)
 	return true
 }
