@@ -76,10 +76,13 @@ func TestConstructs(t *testing.T) {
 	}, {
 		name: "and, or, not",
 		policy: `p(x: User) if (a(x) or b(x)) and not banned(x);
-		         q(x: User) if a(x) and not (b(x) and c(x));`,
-		facts: []string{"a User:1", "b User:2", "a User:3", "banned User:3", "a User:4", "b User:4", "c User:4", "a User:5", "b User:5"},
-		yes:   []string{"p User:1", "p User:2", "q User:1", "q User:5"},
-		no:    []string{"p User:3", "q User:4", "q User:2"},
+		         q(x: User) if a(x) and not (b(x) and c(x));
+		         r(x: User) if a(x) and not flagged(x, _);
+		         s(x: User) if not banned(x) and a(x);`,
+		facts: []string{"a User:1", "b User:2", "a User:3", "banned User:3", "a User:4", "b User:4", "c User:4", "a User:5", "b User:5",
+			"flagged User:5 spam"},
+		yes: []string{"p User:1", "p User:2", "q User:1", "q User:5", "r User:1", "s User:1"},
+		no:  []string{"p User:3", "q User:4", "q User:2", "r User:5", "s User:3", "s User:2"},
 	}, {
 		name: "comparisons",
 		policy: `lt(x: Integer, y: Integer) if x < y;
