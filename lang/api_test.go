@@ -594,3 +594,24 @@ func TestCheckIncompleteTrees(t *testing.T) {
 		t.Fatalf("internal error: %v", err)
 	}
 }
+
+func TestCompileSourcesWithoutNames(t *testing.T) {
+	// SDKs upload with an empty file name; two such sources must not borrow
+	// each other's text for the and/or warning.
+	p, err := Compile(
+		Source{Src: []byte("actor User {}\nf(x) if a(x) and (b(x) or c(x));\n")},
+		Source{Src: []byte("g(x) if a(x) and b(x) or c(x);\n")},
+	)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, w := range p.Warnings {
+		if strings.Contains(w.Msg, "binds tighter") {
+			t.Errorf("warning from an ambiguous source: %s", w)
+		}
+	}
+	p = mustCompile(t, "actor User {}\ng(x) if a(x) and b(x) or c(x);\n")
+	if len(p.Warnings) != 1 || !strings.Contains(p.Warnings[0].Msg, "binds tighter") {
+		t.Errorf("warnings = %v, want the and/or warning", p.Warnings)
+	}
+}

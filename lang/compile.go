@@ -41,7 +41,13 @@ func compile(sources []Source) (*Program, ast.ErrorList) {
 			}
 		}
 		files = append(files, f)
-		c.sources[s.Filename] = s.Src
+		if _, dup := c.sources[s.Filename]; dup {
+			// Two sources of one name: positions cannot tell them apart,
+			// so the checks that read the source stay quiet for both.
+			c.sources[s.Filename] = nil
+		} else {
+			c.sources[s.Filename] = s.Src
+		}
 	}
 	if len(errs) > 0 {
 		errs.Sort()

@@ -270,7 +270,7 @@ func (c *checker) parenthesized(e ast.Expr) bool {
 		return true
 	}
 	start := leftmost(first)
-	if src, ok := c.sources[start.File]; ok && start.Offset <= len(src) {
+	if src := c.sources[start.File]; src != nil && start.Offset <= len(src) {
 		i := start.Offset - 1
 		for i >= 0 && (src[i] == ' ' || src[i] == '\t' || src[i] == '\n' || src[i] == '\r') {
 			i--
