@@ -84,6 +84,7 @@ func (c *checker) convertTerm(t ast.Term) Term {
 	case *ast.BoolLit:
 		return Const{term.Bool(t.Value)}
 	case *ast.EntityLit:
+		c.checkTypeName(t.Type)
 		if v, ok := c.entity(t); ok {
 			if v.Type == term.TypeString {
 				c.literals[v.ID] = true

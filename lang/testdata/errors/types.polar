@@ -22,3 +22,6 @@ declare tagged(Repository, Strng); # WARNING "type Strng has no block" HINT "did
 # A declaration may come before the block it names.
 declare rating(Repositories, Integer);
 resource Repositories {}
+
+# Typos in value literals of rules warn too.
+allow(_: User, "read", Repositry{"readme"}); # WARNING "type Repositry has no block" HINT "did you mean `Repository`"
