@@ -19,8 +19,9 @@ import (
 // The name before "=" must be roles, permissions or relations; see
 // pImplier for what follows "if".
 type pBlockBody struct {
-	items []ast.BlockItem
-	errs  ast.ErrorList
+	items  []ast.BlockItem
+	errs   ast.ErrorList
+	syntax []error // syntax errors of items it skipped, for syntaxError
 }
 
 var blockKeywords = []string{"roles", "permissions", "relations"}
@@ -28,42 +29,81 @@ var blockKeywords = []string{"roles", "permissions", "relations"}
 // Parse implements participle.Parseable.
 func (b *pBlockBody) Parse(lex *lexer.PeekingLexer) error {
 	e := exprParser{lex: peeking{lex}}
-	for {
-		head := lex.Peek()
-		if isPunct(head, "}") {
-			break
-		}
-		if head.Type != tokString && head.Type != tokIdent {
-			return e.fail("'}'")
-		}
-		lex.Next()
-		switch t := lex.Peek(); {
-		case isPunct(t, "="):
-			lex.Next()
-			item, err := e.declaration(head)
-			if err != nil {
+	for !isPunct(lex.Peek(), "}") {
+		if err := b.item(&e); err != nil {
+			// Report the error and go on after the item's ';', so that
+			// two broken items in a block give two errors. An error at
+			// the block's '}' or past it ends the block.
+			t := lex.Peek()
+			if isPunct(t, "}") || t.Type == tokEnd || t.EOF() {
 				return err
 			}
-			if item != nil {
-				b.items = append(b.items, item)
-			}
-		case isWord(t, "if"):
-			lex.Next()
-			var im pImplier
-			if err := im.parse(&e); err != nil {
-				return err
-			}
-			b.items = append(b.items, e.shorthand(head, &im))
-		default:
-			return e.fail("'if'", "'='")
+			b.syntax = append(b.syntax, err)
+			skipItem(lex)
 		}
-		if !isPunct(lex.Peek(), ";") {
-			return e.fail("';'")
-		}
-		lex.Next()
 	}
 	b.errs = e.errs
 	return nil
+}
+
+// item parses one block item, with its ';'.
+func (b *pBlockBody) item(e *exprParser) error {
+	head := e.lex.Peek()
+	if head.Type != tokString && head.Type != tokIdent {
+		return e.fail("'}'")
+	}
+	e.lex.Next()
+	switch t := e.lex.Peek(); {
+	case isPunct(t, "="):
+		e.lex.Next()
+		item, err := e.declaration(head)
+		if err != nil {
+			return err
+		}
+		if item != nil {
+			b.items = append(b.items, item)
+		}
+	case isWord(t, "if"):
+		e.lex.Next()
+		var im pImplier
+		if err := im.parse(e); err != nil {
+			return err
+		}
+		b.items = append(b.items, e.shorthand(head, &im))
+	default:
+		return e.fail("'if'", "'='")
+	}
+	if !isPunct(e.lex.Peek(), ";") {
+		return e.fail("';'")
+	}
+	e.lex.Next()
+	return nil
+}
+
+// skipItem moves past the ';' that ends the current block item, or up to
+// the '}' that ends the block.
+func skipItem(lex *lexer.PeekingLexer) {
+	depth := 0
+	for {
+		t := lex.Peek()
+		switch {
+		case t.Type == tokEnd || t.EOF():
+			return
+		case isPunct(t, "(") || isPunct(t, "[") || isPunct(t, "{"):
+			depth++
+		case isPunct(t, ")") || isPunct(t, "]"):
+			depth = max(depth-1, 0)
+		case isPunct(t, "}"):
+			if depth == 0 {
+				return
+			}
+			depth--
+		case isPunct(t, ";") && depth == 0:
+			lex.Next()
+			return
+		}
+		lex.Next()
+	}
 }
 
 // declaration parses what follows `name =` in a block. It returns nil

@@ -63,6 +63,9 @@ func (p *fileParser) convGlobal(b *pGlobal) *ast.Block {
 }
 
 func (p *fileParser) convBlockBody(b *pBlockBody) []ast.BlockItem {
+	for _, err := range b.syntax {
+		p.syntaxError(p.cur, err, blockWords)
+	}
 	p.errs = append(p.errs, b.errs...)
 	return b.items
 }

@@ -155,6 +155,8 @@ f(x) if g(x) h(x);
 resource Repo {
   roles = ["reader"];
   "read" if "reader" onn "parent";
+  "write" if ;
+  "admin" if "reader";
 }
 
 ok(1);
@@ -175,13 +177,13 @@ bad(x) if x = ;
 	for _, e := range list {
 		got = append(got, fmt.Sprintf("%d:%d", e.Pos.Line, e.Pos.Col))
 	}
-	if want := "3:14 7:22 14:1 17:15"; strings.Join(got, " ") != want {
+	if want := "3:14 7:22 8:14 16:1 19:15"; strings.Join(got, " ") != want {
 		t.Errorf("error positions %v, want %s\n%s", got, want, list.Full())
 	}
 	if got, want := strings.TrimSpace(dump(f)), "(actor User)\n(rule ok (1))\n(rule also_ok (2))"; got != want {
 		t.Errorf("items that parsed:\n%s\nwant:\n%s", got, want)
 	}
-	if !strings.Contains(err.Error(), "(and 3 more errors)") {
+	if !strings.Contains(err.Error(), "(and 4 more errors)") {
 		t.Errorf("Error() = %q, want it to count the other errors", err.Error())
 	}
 }

@@ -84,7 +84,8 @@ type fileParser struct {
 	file     *ast.File
 	errs     ast.ErrorList
 	maxDepth int
-	mark     int // len(errs) when the current item started
+	mark     int  // len(errs) when the current item started
+	cur      span // the current item
 	eof      lexer.Token
 }
 
@@ -253,6 +254,7 @@ func (p *fileParser) item(it span) {
 		return
 	}
 	p.mark = len(p.errs)
+	p.cur = it
 	first := toks[0]
 	var second lexer.Token
 	if len(toks) > 1 {
