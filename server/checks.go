@@ -86,7 +86,7 @@ func action(a *string, where string) (string, error) {
 
 func (s *Server) handleAuthorize(w http.ResponseWriter, r *http.Request) {
 	var req authorizeRequest
-	if err := decodeJSON(r, &req); err != nil {
+	if err := decodeAuthorize(r, &req); err != nil {
 		writeError(w, r, err)
 		return
 	}
@@ -117,6 +117,10 @@ func (s *Server) handleAuthorize(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	s.metrics.decision(d.Allowed, "oso")
+	if d.Explanation == nil {
+		writeRaw(w, http.StatusOK, allowedBody(d.Allowed))
+		return
+	}
 	writeJSON(w, http.StatusOK, authorizeResponse{Allowed: d.Allowed, Explanation: d.Explanation})
 }
 

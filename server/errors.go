@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"net/http"
 	"strconv"
 
@@ -125,6 +126,29 @@ func writeJSON(w http.ResponseWriter, status int, v any) {
 	h.Set("Content-Length", strconv.Itoa(len(body)+1))
 	w.WriteHeader(status)
 	_, _ = w.Write(append(body, '\n'))
+}
+
+// The two answers of an authorize without explanation.
+const (
+	allowedTrue  = "{\"allowed\":true}\n"
+	allowedFalse = "{\"allowed\":false}\n"
+)
+
+// allowedBody returns the answer of an authorize without explanation.
+func allowedBody(allowed bool) string {
+	if allowed {
+		return allowedTrue
+	}
+	return allowedFalse
+}
+
+// writeRaw answers with body, which is JSON already.
+func writeRaw(w http.ResponseWriter, status int, body string) {
+	h := w.Header()
+	h.Set("Content-Type", "application/json")
+	h.Set("Content-Length", strconv.Itoa(len(body)))
+	w.WriteHeader(status)
+	_, _ = io.WriteString(w, body)
 }
 
 // message is the {"message": ...} answer of writes and admin calls.
