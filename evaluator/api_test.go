@@ -215,8 +215,9 @@ func TestActionsDropWildcards(t *testing.T) {
 }
 
 // TestListAndActionsAgreeWithAuthorize is a property test: on random
-// small fact sets, List agrees with Authorize over every resource, and
-// Actions with Authorize over every action.
+// small fact sets, Authorize agrees with a naive bottom-up oracle, List
+// with Authorize over every resource, and Actions with Authorize over
+// every action.
 func TestListAndActionsAgreeWithAuthorize(t *testing.T) {
 	e := New(mustCompile(t, evaltest.GitHubPolicy+`
 		resource Folder {
@@ -265,6 +266,16 @@ func TestListAndActionsAgreeWithAuthorize(t *testing.T) {
 		src := &sliceSource{facts: fs}
 		req := Request{Source: src}
 		ctx := t.Context()
+		var domain []term.Value
+		for typ, n := range types {
+			for i := range n {
+				domain = append(domain, val(typ, i))
+			}
+		}
+		for _, a := range actions {
+			domain = append(domain, term.String(a))
+		}
+		orc := newOracle(e.Program(), fs, append(domain, users...))
 		for _, u := range users {
 			for typ, n := range types {
 				for _, act := range actions {
@@ -277,6 +288,9 @@ func TestListAndActionsAgreeWithAuthorize(t *testing.T) {
 						d, err := e.Authorize(ctx, req, u, act, res)
 						if err != nil {
 							t.Fatal(err)
+						}
+						if want := orc.holds("allow", []term.Value{u, term.String(act), res}); d.Allowed != want {
+							t.Errorf("seed %d: %v %s %v: Authorize %v, the naive oracle %v\nfacts: %v", seed, u, act, res, d.Allowed, want, fs)
 						}
 						listed := lr.Wildcard || slices.Contains(lr.IDs, res.ID)
 						checked++
