@@ -15,13 +15,15 @@ import (
 
 // readBody reads the whole request body (bounded by limitBody).
 func readBody(r *http.Request) ([]byte, error) {
-	n := r.ContentLength
-	if n <= 0 || n > 1<<20 {
-		n = 512
+	if n := r.ContentLength; n > 0 && n <= 1<<20 {
+		// net/http never gives a handler more than Content-Length bytes.
+		buf := make([]byte, n)
+		if _, err := io.ReadFull(r.Body, buf); err != nil {
+			return nil, err
+		}
+		return buf, nil
 	}
-	buf := bytes.NewBuffer(make([]byte, 0, n+1))
-	_, err := buf.ReadFrom(r.Body)
-	return buf.Bytes(), err
+	return io.ReadAll(r.Body)
 }
 
 // decodeAuthorize decodes an authorize body: the fast scan when it
