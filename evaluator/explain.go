@@ -88,6 +88,8 @@ func (s *solver) explain(p *predInfo, args []term.Value, holds bool) *Explanatio
 		if n := x.prove(p, args); n != nil {
 			return n
 		}
+		// Only when the derivation exceeds the explanation budget.
+		return &Explanation{Goal: renderCall(p.name, args), Holds: true, Failed: "the derivation is too large to explain"}
 	}
 	return x.deny(p, args, 0)
 }
