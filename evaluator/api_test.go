@@ -381,3 +381,25 @@ func TestFactsCannotForgeWildcards(t *testing.T) {
 		t.Errorf("Query with the marker as an id: err = %v, want ErrInvalidQuery", err)
 	}
 }
+
+func TestExplainThroughCycles(t *testing.T) {
+	e := New(mustCompile(t, `actor User {}
+		resource Folder {
+		  roles = ["viewer"];
+		  permissions = ["read"];
+		  relations = { parent: Folder };
+		  role if role on "parent";
+		  "read" if "viewer";
+		}`))
+	src := &sliceSource{facts: facts(t,
+		"has_relation Folder:a parent Folder:b", "has_relation Folder:b parent Folder:c",
+		"has_relation Folder:c parent Folder:a", "has_role User:u viewer Folder:c")}
+	d, err := e.Authorize(t.Context(), Request{Source: src, Explain: true}, term.Entity("User", "u"), "read", term.Entity("Folder", "a"))
+	if err != nil || !d.Allowed || d.Explanation == nil || !d.Explanation.Holds {
+		t.Fatalf("Authorize = %+v, %v", d, err)
+	}
+	js, _ := json.Marshal(d.Explanation)
+	if !strings.Contains(string(js), `"fact":"has_role(User{\"u\"}, \"viewer\", Folder{\"c\"})"`) {
+		t.Errorf("explanation does not reach the role fact:\n%s", js)
+	}
+}

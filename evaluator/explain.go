@@ -12,7 +12,8 @@ import (
 // rule (Rule) and the premises its body needed (Premises). For a goal that
 // does not hold it lists the rules tried (Tried); each tried rule names the
 // premise that failed (Failed) and, when that premise is a call, why it
-// failed (Premises, one entry).
+// failed (Premises, one entry). A goal that holds but whose derivation is
+// too large to explain has Holds set and says so in Failed.
 type Explanation struct {
 	Goal     string         `json:"goal"`
 	Holds    bool           `json:"holds"`
