@@ -311,25 +311,42 @@ func (c *checker) inferFactTypes() {
 		add(Pred{"has_role", 2}, FactType{AbstractActor, term.TypeString})
 	}
 
-	var uses []factUse
+	// Each call is recorded once per distinct argument-type tuple; the key
+	// buffer is reused so that repeated tuples allocate nothing.
+	seen := map[string]bool{}
+	var key []byte
+	use := func(u factUse) {
+		if len(c.declares[u.pred]) > 0 {
+			c.checkDeclareConflict(u)
+		}
+		key = append(key[:0], u.pred.Name...)
+		key = append(key, 0, byte(u.pred.Arity))
+		for _, t := range u.types {
+			key = append(key, 0)
+			key = append(key, t...)
+		}
+		if seen[string(key)] {
+			return
+		}
+		seen[string(key)] = true
+		add(u.pred, slices.Clone(u.types))
+	}
+	env := map[string]string{}
+	var buf FactType
 	for _, rules := range c.prog.Rules {
 		for _, r := range rules {
 			if r == c.derived {
 				continue
 			}
-			env := map[string]string{}
+			clear(env)
 			for _, p := range r.Params {
 				if v, ok := p.Term.(Var); ok && p.Type != "" {
 					env[v.Name] = p.Type
 				}
 			}
-			uses = c.bodyUses(r.Body, env, uses)
+			buf = c.bodyUses(r.Body, env, buf, use)
 		}
 	}
-	for _, u := range uses {
-		add(u.pred, u.types)
-	}
-	c.checkDeclareConflicts(uses)
 
 	for p, ts := range ft {
 		c.prog.FactTypes[p] = c.simplify(ts)
@@ -345,60 +362,85 @@ func refine(have string) bool {
 // bodyUses appends the calls of a rule body with the argument types known
 // from the variables' specializers, `matches`, unifications with literals,
 // and declared relations.
-func (c *checker) bodyUses(e Expr, env map[string]string, out []factUse) []factUse {
+//
+// Each call is passed to use with its types in buf (reused: use must copy
+// them to keep them); bodyUses returns buf, grown as needed.
+func (c *checker) bodyUses(e Expr, env map[string]string, buf FactType, use func(factUse)) FactType {
 	switch e := e.(type) {
 	case And:
-		local := make(map[string]string, len(env)+4)
-		for k, v := range env {
-			local[k] = v
+		// Narrow variable types for this conjunction in env itself, and
+		// undo that afterwards (cheaper than copying env).
+		type saved struct {
+			name, typ string
+			had       bool
+		}
+		var undo []saved
+		set := func(name, typ string) {
+			old, had := env[name]
+			undo = append(undo, saved{name, old, had})
+			env[name] = typ
 		}
 		for range 2 { // twice, so that relation chains propagate
 			for _, x := range e.Exprs {
 				switch x := x.(type) {
 				case Matches:
-					if v, ok := x.Term.(Var); ok && refine(local[v.Name]) {
-						local[v.Name] = x.Type
+					if v, ok := x.Term.(Var); ok && refine(env[v.Name]) && env[v.Name] != x.Type {
+						set(v.Name, x.Type)
 					}
 				case Unify:
-					unifyType(x.Left, x.Right, local)
-					unifyType(x.Right, x.Left, local)
+					if name, t := unifyType(x.Left, x.Right, env); name != "" {
+						set(name, t)
+					}
+					if name, t := unifyType(x.Right, x.Left, env); name != "" {
+						set(name, t)
+					}
 				case Call:
-					if t := c.relationTarget(x, local); t != "" {
-						if v, ok := x.Args[2].(Var); ok && refine(local[v.Name]) {
-							local[v.Name] = t
+					if t := c.relationTarget(x, env); t != "" {
+						if v, ok := x.Args[2].(Var); ok && refine(env[v.Name]) && env[v.Name] != t {
+							set(v.Name, t)
 						}
 					}
 				}
 			}
 		}
 		for _, x := range e.Exprs {
-			out = c.bodyUses(x, local, out)
+			buf = c.bodyUses(x, env, buf, use)
+		}
+		for i := len(undo) - 1; i >= 0; i-- {
+			if u := undo[i]; u.had {
+				env[u.name] = u.typ
+			} else {
+				delete(env, u.name)
+			}
 		}
 	case Or:
 		for _, x := range e.Exprs {
-			out = c.bodyUses(x, env, out)
+			buf = c.bodyUses(x, env, buf, use)
 		}
 	case Not:
-		out = c.bodyUses(e.Expr, env, out)
+		buf = c.bodyUses(e.Expr, env, buf, use)
 	case Call:
-		t := make(FactType, len(e.Args))
-		for i, a := range e.Args {
-			t[i] = termType(a, env)
+		buf = buf[:0]
+		for _, a := range e.Args {
+			buf = append(buf, termType(a, env))
 		}
-		if rt := c.relationTarget(e, env); rt != "" && refine(t[2]) {
-			t[2] = rt
+		if rt := c.relationTarget(e, env); rt != "" && refine(buf[2]) {
+			buf[2] = rt
 		}
-		out = append(out, factUse{pred: e.Pred, types: t, pos: e.Pos})
+		use(factUse{pred: e.Pred, types: buf, pos: e.Pos})
 	}
-	return out
+	return buf
 }
 
-func unifyType(v, other Term, env map[string]string) {
+// unifyType returns the variable v names and the type it takes from
+// `v = other`, or "" when v is not a variable that other narrows.
+func unifyType(v, other Term, env map[string]string) (string, string) {
 	if x, ok := v.(Var); ok && refine(env[x.Name]) {
-		if t := termType(other, env); t != "" && !refine(t) {
-			env[x.Name] = t
+		if t := termType(other, env); t != "" && !refine(t) && t != env[x.Name] {
+			return x.Name, t
 		}
 	}
+	return "", ""
 }
 
 // relationTarget returns T for has_relation(s, "rel", o) when s's type
@@ -433,31 +475,29 @@ func termType(t Term, env map[string]string) string {
 	return ""
 }
 
-// checkDeclareConflicts reports calls of a declared (non built-in)
+// checkDeclareConflict reports a call of a declared (non built-in)
 // predicate with a primitive argument that no declaration allows, such as
 // is_public(repo, "yes") under declare is_public(Repository, Boolean).
-func (c *checker) checkDeclareConflicts(uses []factUse) {
-	for _, u := range uses {
-		ds := c.declares[u.pred]
-		if len(ds) == 0 || isBuiltinPredicate(u.pred.Name) {
+func (c *checker) checkDeclareConflict(u factUse) {
+	ds := c.declares[u.pred]
+	if len(ds) == 0 || isBuiltinPredicate(u.pred.Name) {
+		return
+	}
+	for i, t := range u.types {
+		if !term.IsPrimitiveType(t) {
 			continue
 		}
-		for i, t := range u.types {
-			if !term.IsPrimitiveType(t) {
-				continue
+		ok := false
+		for _, d := range ds {
+			if dt := d.Types[i].Name; dt == t || (!term.IsPrimitiveType(dt) && !c.isKnownType(dt)) {
+				ok = true
 			}
-			ok := false
-			for _, d := range ds {
-				if dt := d.Types[i].Name; dt == t || (!term.IsPrimitiveType(dt) && !c.isKnownType(dt)) {
-					ok = true
-				}
-			}
-			if !ok {
-				d := ds[0]
-				c.errorf(u.pos, fmt.Sprintf("declared at %s as %s(%s)", d.Pos, u.pred.Name, declTypes(d)),
-					"%s: argument %d is a %s, but the declarations of %s do not allow it", u.pred, i+1, t, u.pred)
-				break
-			}
+		}
+		if !ok {
+			d := ds[0]
+			c.errorf(u.pos, fmt.Sprintf("declared at %s as %s(%s)", d.Pos, u.pred.Name, declTypes(d)),
+				"%s: argument %d is a %s, but the declarations of %s do not allow it", u.pred, i+1, t, u.pred)
+			return
 		}
 	}
 }
