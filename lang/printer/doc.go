@@ -9,8 +9,10 @@
 // around an `or` inside an `and`: Polar reads `a and b or c` as
 // `a and (b or c)`, and the parentheses say so to readers who expect
 // otherwise. Comments keep their order: each is printed on its own
-// line before the first item or line that followed it in the source, so a
-// comment at the end of a line moves to the line after it.
+// line before the first item or line that followed it in the source,
+// except that a comment at the end of a one-line item stays at the end of
+// its line; a comment inside an item that spans lines moves after the
+// item. Blank lines around comments between top-level items are kept.
 //
 // Printing is the inverse of package lang/parser: parsing the output gives
 // the same tree (positions aside), and printing is idempotent.

@@ -67,17 +67,38 @@ func (p *printer) file(f *ast.File) {
 }
 
 // flush prints, at the given indentation, the comments that come before
-// pos. Comments without a position (in a tree built by hand) come first.
+// pos, the start of the next node. Comments without a position (in a tree
+// built by hand) come first. Between top-level items, a blank line between
+// two comments, or between the last comment and the item, is kept (the
+// line numbers tell; inside a block they could also be a multi-line item's).
 func (p *printer) flush(pos ast.Position, indent int) {
-	for p.next < len(p.comments) && (!p.comments[p.next].Pos.IsValid() || p.comments[p.next].Pos.Offset < pos.Offset) {
-		p.comment(indent)
+	last := p.flushBefore(pos, indent, false)
+	if indent == 0 && last > 0 && pos.IsValid() && pos.Line > last+1 {
+		p.w.WriteByte('\n')
 	}
 }
 
-func (p *printer) flushAll(indent int) {
+// flushBefore prints the comments before pos (all that are left, with
+// all) and returns the source line of the last one it printed (0 if none
+// had a position).
+func (p *printer) flushBefore(pos ast.Position, indent int, all bool) int {
+	last := 0
 	for p.next < len(p.comments) {
+		c := p.comments[p.next]
+		if !all && c.Pos.IsValid() && c.Pos.Offset >= pos.Offset {
+			break
+		}
+		if indent == 0 && last > 0 && c.Pos.Line > last+1 {
+			p.w.WriteByte('\n')
+		}
 		p.comment(indent)
+		last = c.Pos.Line
 	}
+	return last
+}
+
+func (p *printer) flushAll(indent int) {
+	p.flushBefore(ast.Position{}, indent, true)
 }
 
 func (p *printer) comment(indent int) {
@@ -147,7 +168,7 @@ func (p *printer) item(it ast.Item) {
 // close prints the comments before a closing brace, then the brace.
 func (p *printer) close(end ast.Position, indent int) {
 	if end.IsValid() {
-		p.flush(end, indent+1)
+		p.flushBefore(end, indent+1, false)
 	}
 	p.indent(indent)
 	p.w.WriteString("}\n")

@@ -46,6 +46,8 @@ func TestString(t *testing.T) {
 				"  assert_not f(2);\n  assert f(x: Integer) iff x not in [1];\n}\n"},
 		{"comments", "# head\nf(1); # trailing\n# between\ng(1);\n# tail\n",
 			"# head\nf(1); # trailing\n\n# between\ng(1);\n\n# tail\n"},
+		{"blank lines between top-level comments", "# licence\n\n# about f\nf(1);\n# about g\n\ng(1);\n\n\n# end\n# of file\n",
+			"# licence\n\n# about f\nf(1);\n\n# about g\n\ng(1);\n\n# end\n# of file\n"},
 		{"comments in blocks", "resource R { # open\n roles = [\n # inside a list\n \"a\"];\n # before close\n}\nactor U { # only a comment\n}",
 			"resource R {\n  # open\n  roles = [\"a\"];\n  # inside a list\n  # before close\n}\n\nactor U {\n  # only a comment\n}\n"},
 		{"comment in a multi-line rule moves after it", "f(x) if\n  # why\n  g(x);",
