@@ -615,3 +615,30 @@ func TestCompileSourcesWithoutNames(t *testing.T) {
 		t.Errorf("warnings = %v, want the and/or warning", p.Warnings)
 	}
 }
+
+// TestProgramIsSafeForConcurrentUse reads one Program from several
+// goroutines (run with -race).
+func TestProgramIsSafeForConcurrentUse(t *testing.T) {
+	p := mustCompile(t, string(generatedPolicy(10)))
+	f := term.Fact{Predicate: "has_role", Args: []term.Value{term.Entity("User", "a"), term.String("viewer"), term.Entity("R3", "x")}}
+	done := make(chan error)
+	for range 4 {
+		go func() {
+			var err error
+			for range 200 {
+				if e := p.CheckFact(f); e != nil {
+					err = e
+				}
+				if !p.TypeMatches("R3", AbstractResource) {
+					err = errors.New("R3 is not a Resource")
+				}
+			}
+			done <- err
+		}()
+	}
+	for range 4 {
+		if err := <-done; err != nil {
+			t.Error(err)
+		}
+	}
+}
