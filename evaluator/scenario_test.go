@@ -224,28 +224,42 @@ func TestScenarios(t *testing.T) {
 		t.Fatalf("no scenarios: %v", err)
 	}
 	for _, path := range files {
-		t.Run(strings.TrimSuffix(filepath.Base(path), ".txtar"), func(t *testing.T) {
-			sc := loadScenario(t, path)
-			prog := mustCompile(t, sc.policy)
-			src := &sliceSource{facts: sc.facts}
-			var now int64
-			e := New(prog, WithClock(func() time.Time { return time.Unix(now, 0) }))
-			for _, r := range e.RunTests(t.Context()) {
-				for _, f := range r.Failures {
-					t.Errorf("%s: policy test %q: %s: %s", f.Pos, r.Name, f.Assertion, f.Message)
-				}
-			}
-			for _, c := range sc.checks {
-				now = c.now
-				got, err := c.run(t, e, src)
-				if err != nil {
-					t.Errorf("%s:%d: %s %s: %v", path, c.line, c.verb, strings.Join(c.args, " "), err)
-					continue
-				}
-				if got != c.want {
-					t.Errorf("%s:%d: %s %s\n got: %s\nwant: %s", path, c.line, c.verb, strings.Join(c.args, " "), got, c.want)
-				}
-			}
-		})
+		name := strings.TrimSuffix(filepath.Base(path), ".txtar")
+		sc := loadScenario(t, path)
+		stores := []struct {
+			name string
+			src  func(t *testing.T) Source
+		}{
+			{"slice", func(*testing.T) Source { return &sliceSource{facts: sc.facts} }},
+			{"memory", func(t *testing.T) Source { return loadMemory(t, sc.facts) }},
+		}
+		for _, st := range stores {
+			t.Run(name+"/store="+st.name, func(t *testing.T) {
+				runScenario(t, path, sc, st.src(t))
+			})
+		}
+	}
+}
+
+func runScenario(t *testing.T, path string, sc scenario, src Source) {
+	t.Helper()
+	prog := mustCompile(t, sc.policy)
+	var now int64
+	e := New(prog, WithClock(func() time.Time { return time.Unix(now, 0) }))
+	for _, r := range e.RunTests(t.Context()) {
+		for _, f := range r.Failures {
+			t.Errorf("%s: policy test %q: %s: %s", f.Pos, r.Name, f.Assertion, f.Message)
+		}
+	}
+	for _, c := range sc.checks {
+		now = c.now
+		got, err := c.run(t, e, src)
+		if err != nil {
+			t.Errorf("%s:%d: %s %s: %v", path, c.line, c.verb, strings.Join(c.args, " "), err)
+			continue
+		}
+		if got != c.want {
+			t.Errorf("%s:%d: %s %s\n got: %s\nwant: %s", path, c.line, c.verb, strings.Join(c.args, " "), got, c.want)
+		}
 	}
 }
