@@ -3,6 +3,7 @@ package main
 import (
 	"bufio"
 	"context"
+	"crypto/tls"
 	"errors"
 	"flag"
 	"fmt"
@@ -34,6 +35,8 @@ type serveConfig struct {
 	WatchInterval   time.Duration
 	Dev             bool
 	DevSet          bool // Dev was given explicitly
+	TLSCert         string
+	TLSKey          string
 	LogLevel        string
 	LogFormat       string
 	ShutdownTimeout time.Duration
@@ -85,6 +88,8 @@ func serveFlags(fs *flag.FlagSet, c *serveConfig) map[string]string {
 	fs.DurationVar(&c.Server.ConsistencyTimeout, "consistency-timeout", c.Server.ConsistencyTimeout, "longest wait for the revision a read's OsoOffset asks for")
 	fs.IntVar(&c.Server.MaxInFlight, "max-in-flight", c.Server.MaxInFlight, "most requests served at once, 429 beyond (0: no limit)")
 	fs.StringVar(&c.Server.PublicURL, "public-url", c.Server.PublicURL, "base `URL` advertised in the AuthZEN metadata (default: from each request)")
+	fs.StringVar(&c.TLSCert, "tls-cert", c.TLSCert, "serve HTTPS with this certificate `file` (PEM; reloaded when it changes)")
+	fs.StringVar(&c.TLSKey, "tls-key", c.TLSKey, "the private key `file` of --tls-cert (PEM)")
 	fs.StringVar(&c.LogLevel, "log-level", c.LogLevel, "log level: debug, info, warn or error")
 	fs.StringVar(&c.LogFormat, "log-format", c.LogFormat, "log format: json or console")
 	fs.DurationVar(&c.ShutdownTimeout, "shutdown-timeout", c.ShutdownTimeout, "how long in-flight requests may take to finish at shutdown")
@@ -146,6 +151,9 @@ func parseServe(e *env, args []string) (serveConfig, error) {
 	}
 	if c.WatchInterval <= 0 {
 		return c, usageError("--watch-interval must be positive")
+	}
+	if (c.TLSCert == "") != (c.TLSKey == "") {
+		return c, usageError("--tls-cert and --tls-key go together")
 	}
 	if c.Migrate && c.DatabaseURL == "" {
 		return c, usageError("--migrate needs --database-url")
@@ -236,13 +244,29 @@ func serve(ctx context.Context, e *env, c serveConfig, ready func(addr string)) 
 		return fmt.Errorf("listening on %s: %w", c.Addr, err)
 	}
 	hs := &http.Server{Handler: srv, ReadHeaderTimeout: 10 * time.Second, IdleTimeout: 2 * time.Minute}
+	if c.TLSCert != "" {
+		certs, err := newCertReloader(c.TLSCert, c.TLSKey, func(err error) {
+			log.Error().Err(err).Msg("TLS certificate reload failed: the previous certificate stays in use")
+		})
+		if err != nil {
+			ln.Close()
+			return err
+		}
+		hs.TLSConfig = &tls.Config{MinVersion: tls.VersionTLS12, GetCertificate: certs.getCertificate}
+	}
 	if c.Dev {
 		log.Warn().Msg("DEV MODE: requests without an API key get full admin access; never use it in production (start with --admin-key or API keys, and --dev=false)")
 	}
-	log.Info().Str("addr", ln.Addr().String()).Str("store", storeName).Bool("dev", c.Dev).
+	log.Info().Str("addr", ln.Addr().String()).Str("store", storeName).Bool("dev", c.Dev).Bool("tls", c.TLSCert != "").
 		Int("policy_files", len(c.Policies)).Bool("watch", c.Watch).Msg("castellan serving")
 	errc := make(chan error, 1)
-	go func() { errc <- hs.Serve(ln) }()
+	go func() {
+		if hs.TLSConfig != nil {
+			errc <- hs.ServeTLS(ln, "", "")
+			return
+		}
+		errc <- hs.Serve(ln)
+	}()
 	if w != nil && c.Watch {
 		go w.run(ctx, c.WatchInterval)
 	}
