@@ -155,15 +155,21 @@ type pending struct {
 	fact term.Fact
 }
 
-// catchUpLocked reads the head, then every change after the index's
-// revision up to it, and applies them one revision at a time: a revision
-// is applied only once all its changes were read. Callers hold applyMu.
+// catchUpLocked reads the head, then applies the change log up to it.
+// Callers hold applyMu.
 func (s *Store) catchUpLocked(ctx context.Context, q querier) error {
 	var head int64
 	if err := q.QueryRow(ctx, "SELECT revision FROM castellan_head").Scan(&head); err != nil {
 		return err
 	}
 	s.noteHead(uint64(head))
+	return s.applyLogLocked(ctx, q, head)
+}
+
+// applyLogLocked reads every change after the index's revision up to
+// revision head, and applies them one revision at a time: a revision is
+// applied only once all its changes were read. Callers hold applyMu.
+func (s *Store) applyLogLocked(ctx context.Context, q querier, head int64) error {
 	cur := s.idx.Revision()
 	if uint64(head) <= cur {
 		return nil
@@ -263,9 +269,15 @@ func (s *Store) Snapshot(ctx context.Context, c store.Consistency) (store.Snapsh
 		adv := s.advancedCh()
 		// Read the log ourselves unless someone else is at it already (a
 		// writer or the follower, which will wake us when it advances).
-		if s.applyMu.TryLock() {
-			err := s.catchUpLocked(wctx, s.pool)
-			s.applyMu.Unlock()
+		// The connection is taken before the lock: holding the lock while
+		// waiting for the pool could starve writers, which hold connections
+		// while they wait for the lock.
+		if conn, err := s.pool.Acquire(wctx); err == nil {
+			if s.applyMu.TryLock() {
+				err = s.catchUpLocked(wctx, conn)
+				s.applyMu.Unlock()
+			}
+			conn.Release()
 			if err != nil && wctx.Err() == nil {
 				s.log.Debug().Err(err).Msg("catching up for a snapshot")
 			}

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"slices"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -198,5 +199,55 @@ func TestSchemaVersion(t *testing.T) {
 	}
 	if _, err := postgres.Open(ctx, url, postgres.Options{}); !errors.Is(err, postgres.ErrSchemaVersion) || !strings.Contains(err.Error(), "newer than this castellan") {
 		t.Fatalf("Open of a newer schema: %v", err)
+	}
+}
+
+// TestConcurrentWritersTwoStores has many writers on two stores with small
+// pools: a store's index often lags behind the other's commits when it
+// writes, and no writer may wait for a connection while holding the index.
+func TestConcurrentWritersTwoStores(t *testing.T) {
+	url := pgtest.NewDatabase(t)
+	a := open(t, url, postgres.Options{MaxConns: 2})
+	b := open(t, url, postgres.Options{MaxConns: 2})
+	ctx, cancel := context.WithTimeout(t.Context(), time.Minute)
+	defer cancel()
+	var wg sync.WaitGroup
+	for w := range 8 {
+		s := a
+		if w%2 == 1 {
+			s = b
+		}
+		wg.Go(func() {
+			for i := range 15 {
+				f := role(fmt.Sprintf("w%d-%d", w, i), "reader", "anvil")
+				rev, err := s.Write(ctx, []store.Op{{Insert: []term.Fact{f}}})
+				if err != nil {
+					t.Errorf("writer %d: %v", w, err)
+					return
+				}
+				snap, err := s.Snapshot(ctx, store.Consistency{AtLeast: rev})
+				if err != nil {
+					t.Errorf("writer %d: %v", w, err)
+					return
+				}
+				n := 0
+				snap.Match("has_role", f.Args, func([]term.Value) bool { n++; return true })
+				if n != 1 {
+					t.Errorf("writer %d does not read its write at revision %d", w, snap.Revision())
+				}
+			}
+		})
+	}
+	wg.Wait()
+	head, err := a.Head(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sa, sb := storetest.MustSnapshot(t, a, head), storetest.MustSnapshot(t, b, head)
+	if got := sa.Stats().Facts; got != 8*15 {
+		t.Errorf("%d facts, want %d", got, 8*15)
+	}
+	if diff := cmp.Diff(facts(t, sa), facts(t, sb)); diff != "" {
+		t.Errorf("the stores differ (-a +b):\n%s", diff)
 	}
 }

@@ -27,7 +27,8 @@ const copyThreshold = 500
 // Write applies batch in one transaction (see store.Store). Writers are
 // serialized by the row lock on castellan_head, so revisions commit in
 // order. After the commit the batch is applied to the index before Write
-// returns, so the store reads its own writes. If the connection is lost
+// returns, so the store reads its own writes (the index is first brought
+// to the previous revision inside the transaction). If the connection is lost
 // during COMMIT, the error wraps store.ErrUnavailable and the batch may or
 // may not have committed; the follower picks it up if it did.
 func (s *Store) Write(ctx context.Context, batch []store.Op, opts ...store.WriteOption) (store.Revision, error) {
@@ -65,6 +66,16 @@ func (s *Store) commit(ctx context.Context, ops []store.Op) (uint64, error) {
 	// (Lock order: row lock, then applyMu; the follower takes only applyMu.)
 	s.applyMu.Lock()
 	defer s.applyMu.Unlock()
+	// Bring the index to rev-1 now, through this transaction (which sees
+	// every earlier commit and nothing of ours yet), so that after COMMIT
+	// ops can be applied to it directly, without another connection: the
+	// index then holds what the database held at rev-1, so the result is
+	// the same as reading the batch back from the change log.
+	if s.idx.Revision() < uint64(rev-1) {
+		if err := s.applyLogLocked(ctx, tx, rev-1); err != nil {
+			return 0, err
+		}
+	}
 	b := &pgx.Batch{}
 	flush := func() error {
 		if b.Len() == 0 {
@@ -104,32 +115,14 @@ func (s *Store) commit(ctx context.Context, ops []store.Op) (uint64, error) {
 		return 0, err
 	}
 	s.noteHead(uint64(rev))
-	s.applyOwnLocked(ctx, uint64(rev), ops)
-	return uint64(rev), nil
-}
-
-// applyOwnLocked brings the index to rev after this store committed ops as rev.
-// When the index is at rev-1 it applies ops directly (the index then holds
-// what the database held at rev-1, so the result is the same); otherwise
-// another writer came in between and the change log is read. A failure
-// here leaves the index behind; the follower catches up.
-// Callers hold applyMu.
-func (s *Store) applyOwnLocked(ctx context.Context, rev uint64, ops []store.Op) {
-	cur := s.idx.Revision()
-	switch {
-	case cur >= rev:
-		return
-	case cur == rev-1:
-		if err := s.idx.Apply(rev, ops); err != nil {
-			s.log.Error().Err(err).Uint64("revision", rev).Msg("applying own write to the index")
-			return
-		}
+	if err := s.idx.Apply(uint64(rev), ops); err != nil {
+		// Cannot happen: the index is at rev-1 and only we hold applyMu.
+		// The follower will read the batch from the change log instead.
+		s.log.Error().Err(err).Int64("revision", rev).Msg("applying own write to the index")
+	} else {
 		s.broadcast()
-	default:
-		if err := s.catchUpLocked(ctx, s.pool); err != nil {
-			s.log.Warn().Err(err).Uint64("revision", rev).Msg("catching up after a write")
-		}
 	}
+	return uint64(rev), nil
 }
 
 // dedupe drops repeated facts, keeping the first. With sorted, it also
