@@ -1,6 +1,8 @@
 package lang
 
 import (
+	"fmt"
+	"sort"
 	"strconv"
 	"strings"
 
@@ -121,8 +123,11 @@ func (c *checker) expandShorthand(b *block, s *ast.Shorthand) *Rule {
 		// "X" if "Y"; with Y declared in this block.
 		d, ok := b.all[s.Implier.Name]
 		if !ok {
-			c.errorf(s.Implier.Pos, hintFor(s.Implier.Name, b.names(declRole, declPermission, declRelation), "roles, permissions and relations", b.name),
-				"%q is not a role, permission or relation of %s", s.Implier.Name, b.name)
+			hint := c.elsewhereHint(b, s)
+			if hint == "" {
+				hint = hintFor(s.Implier.Name, b.names(declRole, declPermission, declRelation), "roles, permissions and relations", b.name)
+			}
+			c.errorf(s.Implier.Pos, hint, "%q is not a role, permission or relation of %s", s.Implier.Name, b.name)
 			return nil
 		}
 		d.owner.used[s.Implier.Name] = true
@@ -168,6 +173,33 @@ func (c *checker) expandShorthand(b *block, s *ast.Shorthand) *Rule {
 		}}
 	}
 	return rule
+}
+
+// elsewhereHint suggests where an implier missing from block b is
+// declared: in the global block (`global "admin"`) or in the block of one
+// of b's relations (`on "parent"`).
+func (c *checker) elsewhereHint(b *block, s *ast.Shorthand) string {
+	name := s.Implier.Name
+	head := strconv.Quote(s.Head.Name)
+	if b.kind != ast.GlobalBlock && c.global != nil {
+		if d, ok := c.global.all[name]; ok && d.kind != declRelation {
+			return fmt.Sprintf("%q is a %s of the global block: write `%s if global %q;`", name, d.kind, head, name)
+		}
+	}
+	var rels []string
+	for rel, d := range b.all {
+		if tb := c.blocks[d.target]; d.kind == declRelation && tb != nil {
+			if _, ok := tb.all[name]; ok {
+				rels = append(rels, rel)
+			}
+		}
+	}
+	if len(rels) == 0 {
+		return ""
+	}
+	sort.Strings(rels)
+	return fmt.Sprintf("%q is declared on %s, the type of %s.%s: write `%s if %q on %q;`",
+		name, b.all[rels[0]].target, b.name, rels[0], head, name, rels[0])
 }
 
 func callArgs(global bool, name Term, resource Term) []Term {

@@ -17,3 +17,10 @@ resource Organization {
   "read" if "owner";
   "delete" if "owner";
 }
+
+resource Project {
+  permissions = ["read", "admin_read"];
+  relations = { org: Organization };
+  "admin_read" if "admin"; # ERROR "\"admin\" is not a role, permission or relation of Project" HINT "\"admin\" is a role of the global block: write `\"admin_read\" if global \"admin\";`"
+  "read" if "owner"; # ERROR "\"owner\" is not a role" HINT "\"owner\" is declared on Organization, the type of Project.org: write `\"read\" if \"owner\" on \"org\";`"
+}
