@@ -215,9 +215,9 @@ func TestActionsDropWildcards(t *testing.T) {
 }
 
 // TestListAndActionsAgreeWithAuthorize is a property test: on random
-// small fact sets, Authorize agrees with a naive bottom-up oracle, List
-// with Authorize over every resource, and Actions with Authorize over
-// every action.
+// small fact sets, Authorize agrees with a naive bottom-up oracle,
+// AuthorizeEach and List with Authorize over every resource, and Actions
+// with Authorize over every action.
 func TestListAndActionsAgreeWithAuthorize(t *testing.T) {
 	e := New(mustCompile(t, evaltest.GitHubPolicy+`
 		resource Folder {
@@ -283,11 +283,22 @@ func TestListAndActionsAgreeWithAuthorize(t *testing.T) {
 					if err != nil {
 						t.Fatal(err)
 					}
+					var all []term.Value
+					for i := range n {
+						all = append(all, val(typ, i))
+					}
+					each, err := e.AuthorizeEach(ctx, req, u, act, all)
+					if err != nil {
+						t.Fatal(err)
+					}
 					for i := range n {
 						res := val(typ, i)
 						d, err := e.Authorize(ctx, req, u, act, res)
 						if err != nil {
 							t.Fatal(err)
+						}
+						if each[i] != d.Allowed {
+							t.Errorf("seed %d: %v %s %v: Authorize %v, AuthorizeEach %v", seed, u, act, res, d.Allowed, each[i])
 						}
 						if want := orc.holds("allow", []term.Value{u, term.String(act), res}); d.Allowed != want {
 							t.Errorf("seed %d: %v %s %v: Authorize %v, the naive oracle %v\nfacts: %v", seed, u, act, res, d.Allowed, want, fs)

@@ -17,6 +17,7 @@ import (
 // Sinks keep the compiler from optimizing benchmarked calls away.
 var (
 	sinkDecision Decision
+	sinkBools    []bool
 	sinkStrings  []string
 	sinkList     ListResult
 	sinkRows     []Row
@@ -128,6 +129,16 @@ func BenchmarkGitHub(b *testing.B) {
 	b.Run(fmt.Sprintf("authorize/issue-3hop/facts=%d", nfacts), func(b *testing.B) {
 		loop(b, func() {
 			sinkDecision, _ = e.Authorize(ctx, req, member, "read", issue)
+		})
+	})
+	b.Run(fmt.Sprintf("authorize-each/100/facts=%d", nfacts), func(b *testing.B) {
+		// 100 repositories of organizations 0..9, 10 of them in o0.
+		var resources []term.Value
+		for i := range 100 {
+			resources = append(resources, term.Entity("Repository", evaltest.RepoID(i/10+(i%10)*orgs)))
+		}
+		loop(b, func() {
+			sinkBools, _ = e.AuthorizeEach(ctx, req, member, "read", resources)
 		})
 	})
 	b.Run(fmt.Sprintf("actions/facts=%d", nfacts), func(b *testing.B) {

@@ -167,3 +167,31 @@ func (e *Evaluator) Authorize(ctx context.Context, r Request, actor term.Value, 
 	}
 	return d, nil
 }
+
+// AuthorizeEach reports, for each resource, whether allow(actor, action,
+// resource) holds: the answers Authorize would give one by one, computed
+// in one pass that shares subgoals between resources (the actor's roles on
+// a parent organization are looked up once for all its repositories).
+func (e *Evaluator) AuthorizeEach(ctx context.Context, r Request, actor term.Value, action string, resources []term.Value) ([]bool, error) {
+	if err := checkValue("actor", actor); err != nil {
+		return nil, err
+	}
+	for i, res := range resources {
+		if checkValue("resource", res) != nil {
+			return nil, checkValue(fmt.Sprintf("resource %d", i), res)
+		}
+	}
+	s := e.acquire(ctx, r.source())
+	defer e.release(s)
+	allow := e.pred("allow", 3)
+	out := make([]bool, len(resources))
+	for i, res := range resources {
+		args := [3]term.Value{actor, term.String(action), res}
+		tid := s.solve(allow, args[:])
+		if s.err != nil {
+			return nil, s.err
+		}
+		out[i] = s.tables[tid].nAns > 0
+	}
+	return out, nil
+}
