@@ -233,6 +233,22 @@ func startsRule(prev *lexer.Token, t, next lexer.Token, garbage bool) bool {
 	return garbage || isPunct(&next, "(") && endsTerm(*prev)
 }
 
+// topWords are the keywords that start a top-level item.
+var topWords = []string{"actor", "resource", "global", "test", "declare"}
+
+// misspeltKeyword returns the keyword an item seems to start with when it
+// starts with a name close to one, followed by what would follow the
+// keyword (a name, a string or '{').
+func misspeltKeyword(toks []lexer.Token) string {
+	if len(toks) < 2 || toks[0].Type != tokIdent || contains(topWords, toks[0].Value) {
+		return ""
+	}
+	if second := toks[1]; second.Type != tokIdent && second.Type != tokString && !isPunct(&second, "{") {
+		return ""
+	}
+	return nearest(toks[0].Value, topWords)
+}
+
 // at returns toks[i], or the zero token past the end.
 func at(toks []lexer.Token, i int) lexer.Token {
 	if i < len(toks) {
@@ -248,6 +264,11 @@ func (p *fileParser) item(it span) {
 		if t.Type == tokInvalid {
 			return // reported by the scanner
 		}
+	}
+	if near := misspeltKeyword(toks); near != "" {
+		// `resouce Repo {`: a misspelt keyword, not a rule.
+		p.errorf(toks[0].Pos, "did you mean '"+near+"'?", "unknown keyword '%s'", toks[0].Value)
+		return
 	}
 	inBlock := toks[0].Type == tokIdent && (toks[0].Value == "actor" || toks[0].Value == "resource" || toks[0].Value == "global")
 	if p.unsupported(toks, inBlock) || p.tooDeep(toks) {
