@@ -127,6 +127,11 @@ func TestQueryRows(t *testing.T) {
 			"r": {Type: "Repo", IDs: []string{"r2", "r1", "r9"}}, "t": {Type: "String"}}},
 		want: []Row{{"r": str("r1"), "t": str("x")}, {"r": str("r2"), "t": str("y")}},
 	}, {
+		name: "an empty type admits every type",
+		q: Query{Predicate: Call{Name: "tag", Args: []string{"r", "t"}}, Constraints: map[string]Constraint{
+			"r": {}, "t": {Type: "String", IDs: []string{"x"}}}},
+		want: []Row{{"r": str("b1"), "t": str("x")}, {"r": str("r1"), "t": str("x")}},
+	}, {
 		name: "a conjunction shares variables",
 		q: Query{Predicate: Call{Name: "tagged", Args: []string{"r", "t"}}, Calls: []Call{{Name: "tag", Args: []string{"r2", "t"}}},
 			Constraints: map[string]Constraint{"r": {Type: "Repo"}, "r2": {Type: "Base"}, "t": {Type: "String"}}},

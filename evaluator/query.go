@@ -141,7 +141,9 @@ type Call struct {
 }
 
 // Constraint restricts a query variable to values of exactly Type (no
-// subtype matching) and, when IDs is not nil, to those ids.
+// subtype matching) and, when IDs is not nil, to those ids. An empty Type
+// (the older /api/query with a null type) admits every type; a row then
+// holds only the id.
 type Constraint struct {
 	Type string
 	IDs  []string // nil = any value of Type
@@ -177,8 +179,8 @@ func (e *Evaluator) Query(ctx context.Context, r Request, q Query) ([]Row, error
 	pre := make([]term.Value, cr.nvars) // pre-bound variables (one id)
 	for i, name := range names {
 		con := q.Constraints[name]
-		if con.Type == "" {
-			return nil, fmt.Errorf("%w: variable %q has no type", ErrInvalidQuery, name)
+		if con.Type == "" && con.IDs != nil {
+			return nil, fmt.Errorf("%w: variable %q has ids but no type", ErrInvalidQuery, name)
 		}
 		cr.varTypes[i] = con.Type
 		switch {
@@ -241,7 +243,7 @@ func (e *Evaluator) Query(ctx context.Context, r Request, q Query) ([]Row, error
 				key.WriteString("\x00*\x01")
 				continue
 			}
-			if v.Type != want {
+			if want != "" && v.Type != want {
 				return true // exact type: no subtype matching
 			}
 			id := v.ID
