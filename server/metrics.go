@@ -6,7 +6,6 @@ import (
 	"time"
 
 	"github.com/go-chi/chi/v5"
-	"github.com/go-chi/chi/v5/middleware"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
@@ -72,24 +71,11 @@ func (m *metrics) handler() http.Handler {
 	return promhttp.HandlerFor(m.registry, promhttp.HandlerOpts{Registry: m.registry})
 }
 
-// middleware counts and times every request by its route pattern (not its
+// observe counts and times one request by its route pattern (not its
 // path, so ids do not explode the label space).
-func (m *metrics) middleware(next http.Handler) http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		start := time.Now()
-		ww, ok := w.(middleware.WrapResponseWriter)
-		if !ok {
-			ww = middleware.NewWrapResponseWriter(w, r.ProtoMajor)
-		}
-		next.ServeHTTP(ww, r)
-		route := routePattern(r)
-		status := ww.Status()
-		if status == 0 {
-			status = http.StatusOK
-		}
-		m.requests.WithLabelValues(route, r.Method, strconv.Itoa(status)).Inc()
-		m.latency.WithLabelValues(route, r.Method).Observe(time.Since(start).Seconds())
-	})
+func (m *metrics) observe(route, method string, status int, d time.Duration) {
+	m.requests.WithLabelValues(route, method, strconv.Itoa(status)).Inc()
+	m.latency.WithLabelValues(route, method).Observe(d.Seconds())
 }
 
 // decision counts one decision.

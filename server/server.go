@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/go-chi/chi/v5"
+	"github.com/go-chi/chi/v5/middleware"
 	"github.com/rs/zerolog"
 	"github.com/rs/zerolog/hlog"
 
@@ -144,7 +145,7 @@ func (s *Server) seeRevision(rev uint64) {
 // in-flight limit and the body size limit; authentication is per route group.
 func (s *Server) routes() http.Handler {
 	r := chi.NewRouter()
-	r.Use(s.requestContext, s.accessLog, s.metrics.middleware, recoverer, s.limitInFlight, s.limitBody)
+	r.Use(s.requestContext, s.observe, recoverer, s.limitInFlight, s.limitBody)
 	r.NotFound(func(w http.ResponseWriter, r *http.Request) {
 		writeError(w, r, errorf(http.StatusNotFound, codeNotFound, "no such endpoint: %s %s", r.Method, r.URL.Path))
 	})
@@ -251,27 +252,40 @@ func validRequestID(id string) bool {
 	return true
 }
 
-// accessLog logs one line per request: route pattern, method, status,
-// latency and bytes (the request id is on the logger). It never logs keys
-// or bodies.
-func (s *Server) accessLog(next http.Handler) http.Handler {
-	return hlog.AccessHandler(func(r *http.Request, status, size int, d time.Duration) {
+// observe logs one access line per request (route pattern, method,
+// status, latency, bytes; the request id is on the logger; never keys or
+// bodies) and records the request's metrics, around one response wrapper.
+func (s *Server) observe(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		start := time.Now()
+		ww := middleware.NewWrapResponseWriter(w, r.ProtoMajor)
+		next.ServeHTTP(ww, r)
+		d := time.Since(start)
+		status := ww.Status()
+		if status == 0 {
+			status = http.StatusOK
+		}
+		route := routePattern(r)
+		s.metrics.observe(route, r.Method, status, d)
 		level := zerolog.InfoLevel
 		if status >= 500 {
 			level = zerolog.WarnLevel
 		}
 		ev := hlog.FromRequest(r).WithLevel(level)
+		if ev == nil {
+			return
+		}
 		if p := stateFrom(r.Context()).principal.ID; p != "" {
 			ev = ev.Str("principal", p)
 		}
 		ev.Str("method", r.Method).
-			Str("route", routePattern(r)).
+			Str("route", route).
 			Str("path", r.URL.Path).
 			Int("status", status).
-			Int("bytes", size).
+			Int("bytes", ww.BytesWritten()).
 			Dur("latency", d).
 			Msg("request")
-	})(next)
+	})
 }
 
 // recoverer turns a panic in a handler into a 500 envelope (logged with
