@@ -91,7 +91,10 @@ func (s *Store) commit(ctx context.Context, ops []store.Op) (uint64, error) {
 			b.Queue(sql, args...)
 		}
 		facts := dedupe(op.Insert, len(op.Insert) >= copyThreshold)
-		ops[i].Insert = facts // the order the database stores them in, for applyOwn
+		ops[i].Insert = ops[i].Insert[:0] // in the order the database stores them, for the index
+		for _, kf := range facts {
+			ops[i].Insert = append(ops[i].Insert, kf.fact)
+		}
 		switch {
 		case len(facts) == 0:
 		case len(facts) < copyThreshold:
@@ -125,34 +128,29 @@ func (s *Store) commit(ctx context.Context, ops []store.Op) (uint64, error) {
 	return uint64(rev), nil
 }
 
-// dedupe drops repeated facts, keeping the first. With sorted, it also
-// orders them by fact key: inserting in key order into the unique index
-// is much faster than in random order.
-func dedupe(fs []term.Fact, sorted bool) []term.Fact {
-	if len(fs) < 2 {
-		return fs
-	}
-	type keyed struct {
-		key  [32]byte
-		fact term.Fact
-	}
+// keyedFact is a fact with its fact_key.
+type keyedFact struct {
+	key  [32]byte
+	fact term.Fact
+}
+
+// dedupe keys facts and drops repeated ones, keeping the first. With
+// sorted, it also orders them by key: inserting in key order into the
+// unique index is much faster than in random order.
+func dedupe(fs []term.Fact, sorted bool) []keyedFact {
 	seen := make(map[[32]byte]bool, len(fs))
-	ks := make([]keyed, 0, len(fs))
+	ks := make([]keyedFact, 0, len(fs))
 	for _, f := range fs {
 		k := factKey(f.Predicate, f.Args)
 		if !seen[k] {
 			seen[k] = true
-			ks = append(ks, keyed{k, f})
+			ks = append(ks, keyedFact{k, f})
 		}
 	}
 	if sorted {
-		slices.SortFunc(ks, func(a, b keyed) int { return bytes.Compare(a.key[:], b.key[:]) })
+		slices.SortFunc(ks, func(a, b keyedFact) int { return bytes.Compare(a.key[:], b.key[:]) })
 	}
-	out := make([]term.Fact, len(ks))
-	for i, k := range ks {
-		out[i] = k.fact
-	}
-	return out
+	return ks
 }
 
 // factKey is the SHA-256 of the canonical encoding of a fact: predicate,
@@ -190,20 +188,19 @@ INSERT INTO changes (revision, op, predicate, arg_types, arg_ids)
 SELECT $1, 1, predicate, arg_types, arg_ids FROM i ORDER BY id`
 
 // insertSQL stores facts with one INSERT ... VALUES.
-func insertSQL(rev int64, facts []term.Fact) (string, []any) {
+func insertSQL(rev int64, facts []keyedFact) (string, []any) {
 	var sb strings.Builder
 	args := make([]any, 1, 1+5*len(facts))
 	args[0] = rev
 	sb.WriteString("WITH v (fact_key, predicate, arity, arg_types, arg_ids) AS (VALUES ")
-	for i, f := range facts {
+	for i, kf := range facts {
 		if i > 0 {
 			sb.WriteString(", ")
 		}
 		n := len(args)
 		fmt.Fprintf(&sb, "($%d::bytea, $%d::text, $%d::int, $%d::text[], $%d::text[])", n+1, n+2, n+3, n+4, n+5)
-		k := factKey(f.Predicate, f.Args)
-		types, ids := split(f.Args)
-		args = append(args, k[:], f.Predicate, len(f.Args), types, ids)
+		types, ids := split(kf.fact.Args)
+		args = append(args, kf.key[:], kf.fact.Predicate, len(kf.fact.Args), types, ids)
 	}
 	sb.WriteString("), i AS (INSERT INTO facts (fact_key, predicate, arity, arg_types, arg_ids, revision) SELECT fact_key, predicate, arity, arg_types, arg_ids, $1 FROM v")
 	sb.WriteString(logInserted)
@@ -211,7 +208,7 @@ func insertSQL(rev int64, facts []term.Fact) (string, []any) {
 }
 
 // copyInsert stores facts through COPY into a session-local staging table.
-func copyInsert(ctx context.Context, tx pgx.Tx, rev int64, facts []term.Fact) error {
+func copyInsert(ctx context.Context, tx pgx.Tx, rev int64, facts []keyedFact) error {
 	if _, err := tx.Exec(ctx, `CREATE TEMP TABLE IF NOT EXISTS castellan_staging
 		(fact_key bytea, predicate text, arity int, arg_types text[], arg_ids text[]) ON COMMIT DELETE ROWS`); err != nil {
 		return err
@@ -221,11 +218,10 @@ func copyInsert(ctx context.Context, tx pgx.Tx, rev int64, facts []term.Fact) er
 		if i == len(facts) {
 			return nil, nil
 		}
-		f := facts[i]
+		kf := &facts[i]
 		i++
-		k := factKey(f.Predicate, f.Args)
-		types, ids := split(f.Args)
-		return []any{k[:], f.Predicate, len(f.Args), types, ids}, nil
+		types, ids := split(kf.fact.Args)
+		return []any{kf.key[:], kf.fact.Predicate, len(kf.fact.Args), types, ids}, nil
 	})
 	if _, err := tx.CopyFrom(ctx, pgx.Identifier{"castellan_staging"}, []string{"fact_key", "predicate", "arity", "arg_types", "arg_ids"}, src); err != nil {
 		return err
