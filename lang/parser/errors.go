@@ -97,7 +97,7 @@ func (p *fileParser) syntaxError(it span, err error, words []string) {
 		}
 	}
 	switch {
-	case tok.Type == tokEnd && !it.cut:
+	case tok.Type == tokEnd && it.next.EOF():
 		p.errorf(tok.Pos, "did you forget a ';' or '}'?", "hit the end of the file unexpectedly%s", want)
 	case tok.Type == tokEnd:
 		if forgot == "" {
@@ -108,8 +108,7 @@ func (p *fileParser) syntaxError(it span, err error, words []string) {
 		p.errorf(tok.Pos, "did you mean 'on'?", "unexpected relation keyword '%s'", tok.Value)
 	case near != "":
 		p.errorf(tok.Pos, fmt.Sprintf("did you mean '%s'?", near), "unexpected %s%s", describe(tok), want)
-	case tok.Type == tokKeyword && tok.Value != "true" && tok.Value != "false" && prev != nil &&
-		strings.Contains("( [ , : { = == != < <= > >= in", prev.Value):
+	case tok.Type == tokKeyword && tok.Value != "true" && tok.Value != "false" && prev != nil && beforeName[prev.Value]:
 		p.errorf(tok.Pos, fmt.Sprintf("'%s' is a reserved word and cannot be used as a name", tok.Value),
 			"unexpected reserved word '%s'", tok.Value)
 	case tok.Type == tokInt && (tok.Value[0] == '-' || tok.Value[0] == '+') && prev != nil && endsTerm(*prev):
@@ -128,6 +127,13 @@ func (p *fileParser) syntaxError(it span, err error, words []string) {
 		}
 		p.errorf(tok.Pos, hint, "unexpected %s%s", describe(tok), want)
 	}
+}
+
+// beforeName are the tokens after which a name (or a value) is expected,
+// so that a reserved word there was meant as one.
+var beforeName = map[string]bool{
+	"(": true, "[": true, ",": true, ":": true, "{": true,
+	"=": true, "==": true, "!=": true, "<": true, "<=": true, ">": true, ">=": true, "in": true,
 }
 
 func isComparison(op string) bool {
