@@ -11,8 +11,9 @@
 // compared with the right one, computed from the model by an oracle written
 // from the policy's text, so a fast wrong server does not pass. In the same run it
 // drives a no-op chi server (started in-process on loopback, same client,
-// same concurrency and duration, same request bodies) and prints both side
-// by side with the ratios.
+// same concurrency and duration, same request bodies; -noop-process moves
+// it to a child process of its own, like castellan serve) and prints both
+// side by side with the ratios and the CPU time per request.
 //
 // Usage:
 //
@@ -63,6 +64,7 @@ type config struct {
 	chunk       int           // facts per POST /api/batch
 	clear       bool          // POST /api/clear_data before loading
 	offset      bool          // send the OsoOffset of the load with each check
+	noopProcess bool          // run the no-op server in a child process
 }
 
 // parseFlags parses args into a config.
@@ -87,6 +89,7 @@ func parseFlags(args []string, stderr io.Writer) (*config, error) {
 	fs.Float64Var(&cfg.related, "related", 0.7, "share of checks whose user holds a role on the repository or its organization")
 	fs.IntVar(&cfg.chunk, "chunk", 10_000, "facts per POST /api/batch while loading")
 	fs.BoolVar(&cfg.clear, "clear", false, "POST /api/clear_data before loading (always done with -serve)")
+	fs.BoolVar(&cfg.noopProcess, "noop-process", false, "run the no-op server in a child process instead of in this one (fairer when other work competes for the CPUs)")
 	fs.BoolVar(&cfg.offset, "offset", true, "send the OsoOffset of the load with every check, as the Oso SDKs do")
 	if err := fs.Parse(args); err != nil {
 		return nil, err
@@ -116,6 +119,13 @@ func parseFlags(args []string, stderr io.Writer) (*config, error) {
 }
 
 func main() {
+	if os.Getenv(noopEnv) == "1" {
+		if err := serveNoop(os.Stdin, os.Stdout); err != nil {
+			fmt.Fprintln(os.Stderr, "castellan-load: no-op server:", err)
+			os.Exit(1)
+		}
+		return
+	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	err := run(ctx, os.Args[1:], os.Stdout, os.Stderr)
 	stop()
@@ -214,7 +224,16 @@ func measure(ctx context.Context, cfg *config, progress io.Writer) (*report, err
 	// now, so that this process's heap does not weigh on the measurements.
 	debug.FreeOSMemory()
 
-	baseURL, stopBaseline, err := startBaseline()
+	var (
+		baseURL      string
+		stopBaseline func()
+		noopPID      int // of the no-op server process, with -noop-process
+	)
+	if cfg.noopProcess {
+		baseURL, stopBaseline, noopPID, err = startBaselineProcess()
+	} else {
+		baseURL, stopBaseline, err = startBaseline()
+	}
 	if err != nil {
 		return nil, err
 	}
@@ -241,7 +260,7 @@ func measure(ctx context.Context, cfg *config, progress io.Writer) (*report, err
 		cfg.duration, cfg.conc, cfg.rounds, slice)
 	for round := range cfg.rounds {
 		for _, t := range targets {
-			cpu := cpuMeter{}
+			cpu := cpuMeter{pid: noopPID}
 			if t.dr.verify {
 				cpu.pid = serverPID
 			}
@@ -271,8 +290,13 @@ func (r *report) print(w io.Writer) {
 	fmt.Fprintf(w, "\nmachine: %s\n", machine())
 	fmt.Fprintf(w, "data: %d facts loaded in %s (%.0f facts/s), store %s\n",
 		r.facts, r.load.Round(time.Millisecond), float64(r.facts)/r.load.Seconds(), r.store)
-	fmt.Fprintf(w, "load: POST /api/authorize, %d distinct checks (%.1f%% allowed), concurrency %d, %s per target in %d turns after %s warm-up\n\n",
+	fmt.Fprintf(w, "load: POST /api/authorize, %d distinct checks (%.1f%% allowed), concurrency %d, %s per target in %d turns after %s warm-up\n",
 		r.cfg.checks, 100*float64(r.expectAllowed)/float64(max(1, r.cfg.checks)), r.cfg.conc, r.cfg.duration, r.cfg.rounds, r.cfg.warmup)
+	if r.cfg.noopProcess {
+		fmt.Fprintln(w, "no-op chi: a separate process (-noop-process)")
+	} else {
+		fmt.Fprintln(w, "no-op chi: in this process")
+	}
 	fmt.Fprintf(w, "%-10s %10s %10s %9s %9s %9s %9s %9s %7s %6s\n",
 		"target", "requests", "req/s", "p50", "p90", "p99", "p99.9", "max", "errors", "wrong")
 	for _, res := range []*result{r.baseline, r.castellan} {
@@ -300,15 +324,18 @@ func (r *report) print(w io.Writer) {
 
 // cpuPerRequest describes the CPU time one request cost: the castellan
 // server's own (when this tool started it) and, for comparison, the no-op
-// server's, estimated as this process's CPU per request in the no-op turns
-// (client and no-op server) minus that in the castellan turns (client only).
+// server's: its own with -noop-process, else estimated as this process's
+// CPU per request in the no-op turns (client and no-op server) minus that
+// in the castellan turns (client only).
 func (r *report) cpuPerRequest() string {
 	per := func(d time.Duration, n int) time.Duration { return d / time.Duration(max(n, 1)) }
 	var parts []string
 	if c := r.castellan; c.serverCPUKnown {
 		parts = append(parts, fmt.Sprintf("castellan server %s", fmtDur(per(c.serverCPU, c.requests))))
 	}
-	if b, c := r.baseline, r.castellan; b.selfCPUKnown && c.selfCPUKnown {
+	if b := r.baseline; b.serverCPUKnown {
+		parts = append(parts, fmt.Sprintf("no-op server %s", fmtDur(per(b.serverCPU, b.requests))))
+	} else if b, c := r.baseline, r.castellan; b.selfCPUKnown && c.selfCPUKnown {
 		withNoop, client := per(b.selfCPU, b.requests), per(c.selfCPU, c.requests)
 		parts = append(parts, fmt.Sprintf("no-op server about %s (this process: %s per no-op request, %s per castellan request)",
 			fmtDur(max(withNoop-client, 0)), fmtDur(withNoop), fmtDur(client)))

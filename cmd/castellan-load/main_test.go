@@ -2,6 +2,8 @@ package main
 
 import (
 	"bytes"
+	"fmt"
+	"os"
 	"os/exec"
 	"path/filepath"
 	"runtime"
@@ -13,18 +15,33 @@ import (
 	"github.com/castellan-authz/castellan/store/pgtest"
 )
 
+func TestMain(m *testing.M) {
+	// -noop-process starts this binary again as the no-op server.
+	if os.Getenv(noopEnv) == "1" {
+		if err := serveNoop(os.Stdin, os.Stdout); err != nil {
+			fmt.Fprintln(os.Stderr, err)
+			os.Exit(1)
+		}
+		os.Exit(0)
+	}
+	os.Exit(m.Run())
+}
+
 // TestSmoke runs the whole tool in its short mode against a real
 // `castellan serve`, on the memory store and on PostgreSQL: load about
 // 10,000 facts, drive the no-op baseline and Castellan for a second each,
 // and require every answer to be right. It asserts nothing about speed.
 func TestSmoke(t *testing.T) {
 	bin := buildCastellan(t)
+	memory := func(testing.TB) string { return "" }
 	tests := []struct {
 		name     string
 		database func(testing.TB) string // "" for the memory store
+		extra    []string
 	}{
-		{"store=memory", func(testing.TB) string { return "" }},
-		{"store=postgres", pgtest.NewDatabase},
+		{"store=memory", memory, nil},
+		{"store=memory/noop=process", memory, []string{"-noop-process"}},
+		{"store=postgres", pgtest.NewDatabase, nil},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -32,6 +49,7 @@ func TestSmoke(t *testing.T) {
 			if db := tc.database(t); db != "" {
 				args = append(args, "-database-url", db)
 			}
+			args = append(args, tc.extra...)
 			var out bytes.Buffer
 			cfg, err := parseFlags(args, &out)
 			if err != nil {

@@ -48,6 +48,67 @@ func startBaseline() (string, func(), error) {
 	return "http://" + l.Addr().String(), stop, nil
 }
 
+// noopEnv set to "1" makes this program serve the no-op baseline instead
+// of generating load: the child side of -noop-process.
+const noopEnv = "CASTELLAN_LOAD_NOOP_SERVER"
+
+// serveNoop serves the no-op baseline, writes its base URL as one line to
+// out, and returns when in reaches its end (the parent closed it).
+func serveNoop(in io.Reader, out io.Writer) error {
+	base, stop, err := startBaseline()
+	if err != nil {
+		return err
+	}
+	defer stop()
+	if _, err := fmt.Fprintln(out, base); err != nil {
+		return err
+	}
+	_, err = io.Copy(io.Discard, in)
+	return err
+}
+
+// startBaselineProcess starts the no-op baseline in a child process (this
+// program, with noopEnv set), so that, like castellan serve, it has its own
+// Go runtime and threads. It returns the base URL, a function that stops
+// the child, and the child's process id.
+func startBaselineProcess() (string, func(), int, error) {
+	exe, err := os.Executable()
+	if err != nil {
+		return "", nil, 0, fmt.Errorf("finding this program to start the no-op server: %w", err)
+	}
+	cmd := exec.Command(exe)
+	cmd.Env = append(os.Environ(), noopEnv+"=1")
+	cmd.Stderr = os.Stderr
+	stdin, err := cmd.StdinPipe()
+	if err != nil {
+		return "", nil, 0, err
+	}
+	stdout, err := cmd.StdoutPipe()
+	if err != nil {
+		return "", nil, 0, err
+	}
+	if err := cmd.Start(); err != nil {
+		return "", nil, 0, fmt.Errorf("starting the no-op server process: %w", err)
+	}
+	exited := make(chan error, 1)
+	stop := func() {
+		stdin.Close()
+		select {
+		case <-exited:
+		case <-time.After(10 * time.Second):
+			_ = cmd.Process.Kill()
+			<-exited
+		}
+	}
+	line, err := bufio.NewReader(stdout).ReadString('\n')
+	go func() { exited <- cmd.Wait() }()
+	if err != nil {
+		stop()
+		return "", nil, 0, fmt.Errorf("the no-op server process did not give its address: %w", err)
+	}
+	return strings.TrimSpace(line), stop, cmd.Process.Pid, nil
+}
+
 // checkLoopback refuses any base URL whose host is not a loopback address:
 // this tool generates load and must not be pointed at shared servers.
 func checkLoopback(base string) error {
