@@ -515,18 +515,27 @@ func declTypes(d *ast.Declare) string {
 // position, the same type, a supertype, an abstract type or "" exists; the
 // candidates are looked up instead of comparing every pair.
 func (c *checker) simplify(ts []FactType) []FactType {
-	key := func(t FactType) string { return strings.Join(t, "\x00") }
+	var key []byte
+	keyOf := func(t FactType) []byte {
+		key = key[:0]
+		for _, s := range t {
+			key = append(key, s...)
+			key = append(key, 0)
+		}
+		return key
+	}
 	seen := make(map[string]bool, len(ts))
 	uniq := ts[:0:0]
 	for _, t := range ts {
-		if k := key(t); !seen[k] {
-			seen[k] = true
+		if k := keyOf(t); !seen[string(k)] {
+			seen[string(k)] = true
 			uniq = append(uniq, t)
 		}
 	}
+	wider := map[string][]string{}
 	var out []FactType
 	for i, t := range uniq {
-		if !c.subsumed(t, seen, key(t), uniq, i) {
+		if !c.subsumed(t, seen, uniq, i, wider) {
 			out = append(out, t)
 		}
 	}
@@ -538,14 +547,21 @@ func (c *checker) simplify(ts []FactType) []FactType {
 // (very wide predicates) it compares with every tuple instead.
 const maxSubsumeLookups = 256
 
-// subsumed reports whether another tuple of seen (keyed by key) accepts
-// every fact t accepts. all and at are the tuples and t's index in them.
-func (c *checker) subsumed(t FactType, seen map[string]bool, self string, all []FactType, at int) bool {
-	cands := make([][]string, len(t))
+// subsumed reports whether another tuple of seen (keyed by its types, each
+// followed by a 0 byte) accepts every fact t accepts. all and at are the
+// tuples and t's index in them; wider caches widerTypes.
+func (c *checker) subsumed(t FactType, seen map[string]bool, all []FactType, at int, wider map[string][]string) bool {
+	var cbuf [8][]string
+	cands := cbuf[:0]
 	product := 1
-	for i, typ := range t {
-		cands[i] = c.widerTypes(typ)
-		product *= len(cands[i])
+	for _, typ := range t {
+		w, ok := wider[typ]
+		if !ok {
+			w = c.widerTypes(typ)
+			wider[typ] = w
+		}
+		cands = append(cands, w)
+		product *= len(w)
 		if product > maxSubsumeLookups {
 			for j, u := range all {
 				if j != at && c.subsumes(u, t) {
@@ -555,15 +571,15 @@ func (c *checker) subsumed(t FactType, seen map[string]bool, self string, all []
 			return false
 		}
 	}
-	idx := make([]int, len(t))
-	parts := make([]string, len(t))
+	// Enumerate every combination except t itself (each list starts with
+	// the type itself), building keys in one buffer.
+	var ibuf [8]int
+	idx := ibuf[:0]
+	for range t {
+		idx = append(idx, 0)
+	}
+	var key []byte
 	for {
-		for i := range t {
-			parts[i] = cands[i][idx[i]]
-		}
-		if k := strings.Join(parts, "\x00"); k != self && seen[k] {
-			return true
-		}
 		i := 0
 		for ; i < len(idx); i++ {
 			idx[i]++
@@ -574,6 +590,14 @@ func (c *checker) subsumed(t FactType, seen map[string]bool, self string, all []
 		}
 		if i == len(idx) {
 			return false
+		}
+		key = key[:0]
+		for p, j := range idx {
+			key = append(key, cands[p][j]...)
+			key = append(key, 0)
+		}
+		if seen[string(key)] {
+			return true
 		}
 	}
 }
