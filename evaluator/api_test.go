@@ -148,7 +148,20 @@ func TestQueryRows(t *testing.T) {
 			}
 		})
 	}
-	_, err := e.Query(t.Context(), Request{Source: src}, Query{Predicate: Call{Name: "tag", Args: []string{"x"}}})
+	vrows, err := e.QueryValues(t.Context(), Request{Source: src}, Query{Predicate: Call{Name: "tag", Args: []string{"r", "t"}},
+		Constraints: map[string]Constraint{"r": {}, "t": {Type: "String", IDs: []string{"x"}}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for _, r := range vrows {
+		got = append(got, r["r"].String()+" "+r["t"].String())
+	}
+	slices.Sort(got)
+	if diff := cmp.Diff([]string{`Base{"b1"} "x"`, `Repo{"r1"} "x"`}, got); diff != "" {
+		t.Errorf("QueryValues (-want +got):\n%s", diff)
+	}
+	_, err = e.Query(t.Context(), Request{Source: src}, Query{Predicate: Call{Name: "tag", Args: []string{"x"}}})
 	if !errors.Is(err, ErrInvalidQuery) {
 		t.Errorf("unconstrained variable: err = %v, want ErrInvalidQuery", err)
 	}

@@ -156,17 +156,63 @@ type Row map[string]*string
 // Query returns every distinct solution of q, in a deterministic order
 // (by variable name, a nil before any id, ids in byte order).
 func (e *Evaluator) Query(ctx context.Context, r Request, q Query) ([]Row, error) {
+	vrows, names, err := e.query(ctx, r, q)
+	if err != nil {
+		return nil, err
+	}
+	rows := make([]Row, 0, len(vrows))
+	seen := make(map[string]bool, len(vrows))
+	var key strings.Builder
+	for _, vr := range vrows {
+		row := make(Row, len(names))
+		key.Reset()
+		for _, name := range names {
+			v := vr[name]
+			if v.ID == "" {
+				row[name] = nil
+				key.WriteString("\x00*\x01")
+				continue
+			}
+			id := v.ID
+			row[name] = &id
+			key.WriteString(id)
+			key.WriteByte(1)
+		}
+		if k := key.String(); !seen[k] {
+			seen[k] = true
+			rows = append(rows, row)
+		}
+	}
+	sortRows(rows, names)
+	return rows, nil
+}
+
+// ValueRow is one solution of a Query with typed values: a value with an
+// empty ID holds for any value of its Type ("" for any type at all).
+type ValueRow map[string]term.Value
+
+// QueryValues is Query with typed values in the rows, for callers whose
+// variables admit several types (a Constraint with an empty Type). Rows
+// are distinct and in no particular order.
+func (e *Evaluator) QueryValues(ctx context.Context, r Request, q Query) ([]ValueRow, error) {
+	rows, _, err := e.query(ctx, r, q)
+	return rows, err
+}
+
+// query evaluates q and returns its distinct solutions and the names of
+// its variables.
+func (e *Evaluator) query(ctx context.Context, r Request, q Query) ([]ValueRow, []string, error) {
 	calls := append([]Call{q.Predicate}, q.Calls...)
 	sc := &scope{slots: map[string]int{}}
 	var lits []*lit
 	for _, cl := range calls {
 		if cl.Name == "" {
-			return nil, fmt.Errorf("%w: a call has no predicate name", ErrInvalidQuery)
+			return nil, nil, fmt.Errorf("%w: a call has no predicate name", ErrInvalidQuery)
 		}
 		l := &lit{kind: litCall, pred: e.pred(cl.Name, len(cl.Args)), args: make([]operand, len(cl.Args))}
 		for i, v := range cl.Args {
 			if _, ok := q.Constraints[v]; !ok {
-				return nil, fmt.Errorf("%w: variable %q has no constraint", ErrInvalidQuery, v)
+				return nil, nil, fmt.Errorf("%w: variable %q has no constraint", ErrInvalidQuery, v)
 			}
 			l.args[i] = operand{kind: opVar, slot: sc.slot(v)}
 		}
@@ -180,7 +226,7 @@ func (e *Evaluator) Query(ctx context.Context, r Request, q Query) ([]Row, error
 	for i, name := range names {
 		con := q.Constraints[name]
 		if con.Type == "" && con.IDs != nil {
-			return nil, fmt.Errorf("%w: variable %q has ids but no type", ErrInvalidQuery, name)
+			return nil, nil, fmt.Errorf("%w: variable %q has ids but no type", ErrInvalidQuery, name)
 		}
 		cr.varTypes[i] = con.Type
 		switch {
@@ -191,7 +237,7 @@ func (e *Evaluator) Query(ctx context.Context, r Request, q Query) ([]Row, error
 				err = fmt.Errorf("id %q is not allowed", v.ID)
 			}
 			if err != nil {
-				return nil, fmt.Errorf("%w: %s: %v", ErrInvalidQuery, name, err)
+				return nil, nil, fmt.Errorf("%w: %s: %v", ErrInvalidQuery, name, err)
 			}
 			pre[i], bound[i] = v, true
 		default:
@@ -202,7 +248,7 @@ func (e *Evaluator) Query(ctx context.Context, r Request, q Query) ([]Row, error
 					err = fmt.Errorf("id %q is not allowed", v.ID)
 				}
 				if err != nil {
-					return nil, fmt.Errorf("%w: %s: %v", ErrInvalidQuery, name, err)
+					return nil, nil, fmt.Errorf("%w: %s: %v", ErrInvalidQuery, name, err)
 				}
 				list.list = append(list.list, operand{kind: opConst, val: v})
 			}
@@ -218,7 +264,7 @@ func (e *Evaluator) Query(ctx context.Context, r Request, q Query) ([]Row, error
 
 	s := e.acquire(ctx, r.source())
 	defer e.release(s)
-	var rows []Row
+	var rows []ValueRow
 	seen := map[string]bool{}
 	var key strings.Builder
 	base := len(s.frame)
@@ -230,29 +276,33 @@ func (e *Evaluator) Query(ctx context.Context, r Request, q Query) ([]Row, error
 		}
 	}
 	bc := &bodyCtx{kind: emitFunc, fn: func(base int) bool {
-		row := make(Row, len(names))
 		key.Reset()
-		for i, name := range names {
+		for i := range names {
 			v := s.frame[base+i]
 			want := cr.varTypes[i]
 			if isWild(v) {
 				if !e.types.matches(want, v.Type) {
 					return true
 				}
-				row[name] = nil
-				key.WriteString("\x00*\x01")
-				continue
-			}
-			if want != "" && v.Type != want {
+				v = term.Value{Type: v.Type}
+			} else if want != "" && v.Type != want {
 				return true // exact type: no subtype matching
 			}
-			id := v.ID
-			row[name] = &id
-			key.WriteString(id)
+			key.WriteString(v.Type)
+			key.WriteByte(0)
+			key.WriteString(v.ID)
 			key.WriteByte(1)
 		}
 		if k := key.String(); !seen[k] {
 			seen[k] = true
+			row := make(ValueRow, len(names))
+			for i, name := range names {
+				v := s.frame[base+i]
+				if isWild(v) {
+					v = term.Value{Type: v.Type}
+				}
+				row[name] = v
+			}
 			rows = append(rows, row)
 		}
 		return true
@@ -260,10 +310,9 @@ func (e *Evaluator) Query(ctx context.Context, r Request, q Query) ([]Row, error
 	s.body(bc, base, plan, 0)
 	s.frame = s.frame[:base]
 	if s.err != nil {
-		return nil, s.err
+		return nil, nil, s.err
 	}
-	sortRows(rows, names)
-	return rows, nil
+	return rows, names, nil
 }
 
 func sortRows(rows []Row, names []string) {
