@@ -218,20 +218,20 @@ func ebnfTokens(s string) []string {
 // firstSet returns what can come first in a sequence of EBNF tokens.
 func firstSet(toks []string) []string {
 	var out []string
-	depth, altStart, seqDone := 0, true, false
+	depth, seqDone := 0, false
 	for i := 0; i < len(toks); i++ {
 		t := toks[i]
 		switch {
 		case t == "|":
 			if depth == 0 {
-				altStart, seqDone = true, false
+				seqDone = false
 			}
 			continue
 		case t == ")":
 			depth--
 			continue
 		}
-		if depth > 0 || seqDone || !altStart {
+		if depth > 0 || seqDone {
 			if t == "(" {
 				depth++
 			}
@@ -246,6 +246,9 @@ func firstSet(toks []string) []string {
 				} else if toks[j] == ")" {
 					d--
 				}
+			}
+			if d > 0 {
+				break // unbalanced: nothing more to learn
 			}
 			out = append(out, firstSet(toks[i+1:j-1])...)
 			i = j - 1
