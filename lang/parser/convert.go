@@ -94,10 +94,7 @@ func (p *fileParser) convRule(r *pRule) *ast.Rule {
 		}
 		out.Params = append(out.Params, param)
 	}
-	if r.Body != nil {
-		p.errs = append(p.errs, r.Body.errs...)
-		out.Body = r.Body.expr
-	}
+	out.Body = r.Body
 	return out
 }
 

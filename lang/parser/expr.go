@@ -47,7 +47,7 @@ func (e *exprParser) rule() (*pRule, error) {
 		if err != nil {
 			return nil, err
 		}
-		r.Body = &pBody{expr: body}
+		r.Body = body
 	}
 	if !isPunct(e.lex.Peek(), ";") {
 		if r.Body == nil {
@@ -114,23 +114,6 @@ func (im *pImplier) parse(e *exprParser) error {
 		}
 		im.cond = cond
 	}
-	return nil
-}
-
-// pBody is a rule body.
-type pBody struct {
-	expr ast.Expr
-	errs ast.ErrorList
-}
-
-// Parse implements participle.Parseable.
-func (b *pBody) Parse(lex *lexer.PeekingLexer) error {
-	e := exprParser{lex: peeking{lex}}
-	x, err := e.and()
-	if err != nil {
-		return err
-	}
-	b.expr, b.errs = x, e.errs
 	return nil
 }
 

@@ -5,6 +5,8 @@ import (
 
 	"github.com/alecthomas/participle/v2"
 	"github.com/alecthomas/participle/v2/lexer"
+
+	"github.com/castellan-authz/castellan/lang/ast"
 )
 
 // The participle grammar. One parser per kind of top-level item: Parse
@@ -50,7 +52,7 @@ type pName struct {
 // convert.go.
 type pRule struct {
 	Head pCall
-	Body *pBody
+	Body ast.Expr // nil without `if`
 	Semi lexer.Token
 }
 
@@ -102,8 +104,8 @@ type pCall struct {
 	Args pArgs       `parser:"@@"`
 }
 
-// pBody, pArgs and pList, the expression language, are parsed by hand:
-// see expr.go.
+// pArgs and pList, the expression language, are parsed by hand: see
+// expr.go.
 
 // grammar holds one participle parser per kind of top-level item but
 // rules. It is
