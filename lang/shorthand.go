@@ -10,11 +10,11 @@ import (
 	"github.com/castellan-authz/castellan/lang/term"
 )
 
-// Variable names of desugared shorthand rules.
-var (
-	varActor    = Var{"actor"}
-	varResource = Var{"resource"}
-	varRelated  = Var{"related"}
+// Variables of desugared shorthand rules.
+const (
+	nameActor    = "actor"
+	nameResource = "resource"
+	nameRelated  = "related"
 )
 
 // expandBlock desugars every shorthand rule of a block, in source order.
@@ -61,9 +61,9 @@ func (c *checker) expandShorthand(b *block, s *ast.Shorthand) *Rule {
 	}
 	// Head parameters: (actor: Actor, head, resource: R), or 2-ary in global.
 	params := func(head Term) []Param {
-		ps := []Param{{Term: varActor, Type: AbstractActor}, {Term: head}}
+		ps := []Param{{Term: Var{nameActor}, Type: AbstractActor}, {Term: head}}
 		if !global {
-			ps = append(ps, Param{Term: varResource, Type: b.name})
+			ps = append(ps, Param{Term: Var{nameResource}, Type: b.name})
 		}
 		return ps
 	}
@@ -117,7 +117,7 @@ func (c *checker) expandShorthand(b *block, s *ast.Shorthand) *Rule {
 			return nil
 		}
 		c.global.used[s.Implier.Name] = true
-		rule.Body = Call{Pred: Pred{d.kind.predicate(), 2}, Args: []Term{varActor, impl}, Pos: s.Implier.Pos}
+		rule.Body = Call{Pred: Pred{d.kind.predicate(), 2}, Args: []Term{Var{nameActor}, impl}, Pos: s.Implier.Pos}
 
 	case s.On == nil:
 		// "X" if "Y"; with Y declared in this block.
@@ -138,10 +138,10 @@ func (c *checker) expandShorthand(b *block, s *ast.Shorthand) *Rule {
 				c.warnf(s.Implier.Pos, "did you mean `\""+s.Head.Name+"\" if \"<role>\" on \""+s.Implier.Name+"\"`?",
 					"relation %q of %s targets %s, which is not an actor type: no actor can hold %q through it", s.Implier.Name, b.name, d.target, s.Head.Name)
 			}
-			rule.Body = Call{Pred: Pred{"has_relation", 3}, Args: []Term{varResource, impl, varActor}, Pos: s.Implier.Pos}
+			rule.Body = Call{Pred: Pred{"has_relation", 3}, Args: []Term{Var{nameResource}, impl, Var{nameActor}}, Pos: s.Implier.Pos}
 			break
 		}
-		rule.Body = Call{Pred: Pred{d.kind.predicate(), arity}, Args: callArgs(global, impl, varResource), Pos: s.Implier.Pos}
+		rule.Body = Call{Pred: Pred{d.kind.predicate(), arity}, Args: callArgs(global, impl, Var{nameResource}), Pos: s.Implier.Pos}
 
 	default:
 		// "X" if "Y" on "rel"; (rel: T) with Y declared in T.
@@ -162,13 +162,13 @@ func (c *checker) expandShorthand(b *block, s *ast.Shorthand) *Rule {
 		d.owner.used[s.Implier.Name] = true
 		var last Expr
 		if d.kind == declRelation {
-			last = Call{Pred: Pred{"has_relation", 3}, Args: []Term{varRelated, impl, varActor}, Pos: s.Implier.Pos}
+			last = Call{Pred: Pred{"has_relation", 3}, Args: []Term{Var{nameRelated}, impl, Var{nameActor}}, Pos: s.Implier.Pos}
 		} else {
-			last = Call{Pred: Pred{d.kind.predicate(), 3}, Args: []Term{varActor, impl, varRelated}, Pos: s.Implier.Pos}
+			last = Call{Pred: Pred{d.kind.predicate(), 3}, Args: []Term{Var{nameActor}, impl, Var{nameRelated}}, Pos: s.Implier.Pos}
 		}
 		rule.Body = And{Exprs: []Expr{
-			Call{Pred: Pred{"has_relation", 3}, Args: []Term{varResource, Const{term.String(s.On.Value)}, varRelated}, Pos: s.On.Pos},
-			Matches{Term: varRelated, Type: target},
+			Call{Pred: Pred{"has_relation", 3}, Args: []Term{Var{nameResource}, Const{term.String(s.On.Value)}, Var{nameRelated}}, Pos: s.On.Pos},
+			Matches{Term: Var{nameRelated}, Type: target},
 			last,
 		}}
 	}
@@ -204,9 +204,9 @@ func (c *checker) elsewhereHint(b *block, s *ast.Shorthand) string {
 
 func callArgs(global bool, name Term, resource Term) []Term {
 	if global {
-		return []Term{varActor, name}
+		return []Term{Var{nameActor}, name}
 	}
-	return []Term{varActor, name, resource}
+	return []Term{Var{nameActor}, name, resource}
 }
 
 // lookupRelation resolves `on "rel"` against block b.
@@ -274,9 +274,9 @@ func (c *checker) expandUnquoted(b *block, s *ast.Shorthand, rule *Rule, params 
 	rule.Pred = Pred{kind.predicate(), 3}
 	rule.Params = params(v)
 	rule.Body = And{Exprs: []Expr{
-		Call{Pred: Pred{"has_relation", 3}, Args: []Term{varResource, Const{term.String(s.On.Value)}, varRelated}, Pos: s.On.Pos},
-		Matches{Term: varRelated, Type: target},
-		Call{Pred: Pred{kind.predicate(), 3}, Args: []Term{varActor, v, varRelated}, Pos: s.Implier.Pos},
+		Call{Pred: Pred{"has_relation", 3}, Args: []Term{Var{nameResource}, Const{term.String(s.On.Value)}, Var{nameRelated}}, Pos: s.On.Pos},
+		Matches{Term: Var{nameRelated}, Type: target},
+		Call{Pred: Pred{kind.predicate(), 3}, Args: []Term{Var{nameActor}, v, Var{nameRelated}}, Pos: s.Implier.Pos},
 	}}
 	return rule
 }
@@ -290,9 +290,9 @@ func (c *checker) expandCondition(s *ast.Shorthand, rule *Rule, arity int) *Rule
 		return nil
 	}
 	// Check safety as for the rule it stands for.
-	head := []*ast.Param{{Term: &ast.Var{Name: varActor.Name}}, {Term: &ast.StringLit{Value: s.Head.Name}}}
+	head := []*ast.Param{{Term: &ast.Var{Name: nameActor}}, {Term: &ast.StringLit{Value: s.Head.Name}}}
 	if arity == 3 {
-		head = append(head, &ast.Param{Term: &ast.Var{Name: varResource.Name}})
+		head = append(head, &ast.Param{Term: &ast.Var{Name: nameResource}})
 	}
 	c.checkSafety(&ast.Rule{Pos: s.Pos, Params: head, Body: s.Cond})
 	c.checkMixedAndOr(s.Cond)
@@ -321,7 +321,7 @@ func (c *checker) expandAnyImplier(b *block, s *ast.Shorthand, rule *Rule, arity
 	}
 	anyName := c.variable("_")
 	if s.On == nil {
-		rule.Body = Call{Pred: Pred{kind.predicate(), arity}, Args: callArgs(arity == 2, anyName, varResource), Pos: s.Implier.Pos}
+		rule.Body = Call{Pred: Pred{kind.predicate(), arity}, Args: callArgs(arity == 2, anyName, Var{nameResource}), Pos: s.Implier.Pos}
 		return rule
 	}
 	rel, target := c.lookupRelation(b, s.On)
@@ -336,9 +336,9 @@ func (c *checker) expandAnyImplier(b *block, s *ast.Shorthand, rule *Rule, arity
 		}
 	}
 	rule.Body = And{Exprs: []Expr{
-		Call{Pred: Pred{"has_relation", 3}, Args: []Term{varResource, Const{term.String(s.On.Value)}, varRelated}, Pos: s.On.Pos},
-		Matches{Term: varRelated, Type: target},
-		Call{Pred: Pred{kind.predicate(), 3}, Args: []Term{varActor, anyName, varRelated}, Pos: s.Implier.Pos},
+		Call{Pred: Pred{"has_relation", 3}, Args: []Term{Var{nameResource}, Const{term.String(s.On.Value)}, Var{nameRelated}}, Pos: s.On.Pos},
+		Matches{Term: Var{nameRelated}, Type: target},
+		Call{Pred: Pred{kind.predicate(), 3}, Args: []Term{Var{nameActor}, anyName, Var{nameRelated}}, Pos: s.Implier.Pos},
 	}}
 	return rule
 }
