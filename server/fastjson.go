@@ -50,43 +50,48 @@ func scanAuthorize(b []byte, req *authorizeRequest) bool {
 	if !s.byte('{') {
 		return false
 	}
-	var seen uint8
 	if s.peek() == '}' {
 		return false // nothing: let encoding/json say what is missing
 	}
+	// One string for the body and one array for the values: the fields
+	// point into them.
+	src := string(b)
+	vals := new([5]string)
+	var seen uint8
 	for {
-		key, ok := s.str()
+		start, end, ok := s.str()
 		if !ok || !s.byte(':') {
 			return false
 		}
-		var bit uint8
+		var idx int
 		var dst **string
-		switch key {
+		switch src[start:end] {
 		case "actor_type":
-			bit, dst = 1, &req.ActorType
+			idx, dst = 0, &req.ActorType
 		case "actor_id":
-			bit, dst = 2, &req.ActorID
+			idx, dst = 1, &req.ActorID
 		case "action":
-			bit, dst = 4, &req.Action
+			idx, dst = 2, &req.Action
 		case "resource_type":
-			bit, dst = 8, &req.ResourceType
+			idx, dst = 3, &req.ResourceType
 		case "resource_id":
-			bit, dst = 16, &req.ResourceID
+			idx, dst = 4, &req.ResourceID
 		case "context_facts":
-			bit = 32
+			idx = 5
 		default:
 			return false
 		}
-		if seen&bit != 0 {
+		if seen&(1<<idx) != 0 {
 			return false
 		}
-		seen |= bit
+		seen |= 1 << idx
 		if dst != nil {
-			v, ok := s.str()
+			vs, ve, ok := s.str()
 			if !ok {
 				return false
 			}
-			*dst = &v
+			vals[idx] = src[vs:ve]
+			*dst = &vals[idx]
 		} else if !s.emptyArrayOrNull() {
 			return false
 		}
@@ -139,27 +144,25 @@ func (s *scanner) next() byte {
 // byte takes c, reporting whether it was next.
 func (s *scanner) byte(c byte) bool { return s.next() == c }
 
-// str takes a string without escapes or control characters.
-func (s *scanner) str() (string, bool) {
+// str takes a string without escapes or control characters and returns
+// where its contents start and end.
+func (s *scanner) str() (start, end int, ok bool) {
 	if !s.byte('"') {
-		return "", false
+		return 0, 0, false
 	}
-	start := s.i
+	start = s.i
 	for s.i < len(s.b) {
 		switch c := s.b[s.i]; {
 		case c == '"':
-			if !utf8.Valid(s.b[start:s.i]) {
-				return "", false
-			}
-			v := string(s.b[start:s.i])
+			end = s.i
 			s.i++
-			return v, true
+			return start, end, utf8.Valid(s.b[start:end])
 		case c == '\\' || c < 0x20:
-			return "", false
+			return 0, 0, false
 		}
 		s.i++
 	}
-	return "", false
+	return 0, 0, false
 }
 
 // emptyArrayOrNull takes [] or null.
