@@ -39,7 +39,7 @@ func (p *fileParser) commas(n int, comma func(int) *lexer.Token, start func(int)
 		case i < n-1 && c == nil:
 			p.errorf(start(i+1), "separate the elements with ','", "missing ','")
 		case i == n-1 && c != nil && !trailing:
-			p.errorf(c.Pos, "remove the ','", "unexpected ',' before ')'")
+			p.errorf(c.Pos, "remove the ','", "unexpected ','")
 		}
 	}
 }
@@ -73,7 +73,7 @@ func (p *fileParser) convBlockBody(b *pBlockBody) []ast.BlockItem {
 func (p *fileParser) convDeclare(d *pDeclare) *ast.Declare {
 	out := &ast.Declare{Pos: astPos(d.Kw.Pos), Name: p.name(d.Name)}
 	p.commas(len(d.Types), func(i int) *lexer.Token { return d.Types[i].Comma },
-		func(i int) lexer.Position { return d.Types[i].Tok.Pos }, false)
+		func(i int) lexer.Position { return d.Types[i].Tok.Pos }, true)
 	for _, t := range d.Types {
 		out.Types = append(out.Types, p.ident(t.Tok))
 	}

@@ -23,7 +23,7 @@ import (
 //	not   = "not" not | atom
 //	atom  = "(" body ")" | term [ cmp term | "matches" Type ]   (a bare term must be a call)
 //	term  = name [ "(" args ")" | "{" term "}" ] | string | int | bool | @const | list
-//	args  = [ arg { "," arg } ]          arg = term [ ":" Type ]
+//	args  = [ arg { "," arg } [ "," ] ]  arg = term [ ":" Type ]
 //	list  = "[" [ term { "," term } [ "," ] ] "]"
 
 // rule parses a rule item: `name(args) [if body];`. Rules are most of a
@@ -504,8 +504,7 @@ func (e *exprParser) args() ([]arg, error) {
 			if t := e.lex.Peek(); isPunct(t, ",") {
 				e.lex.Next()
 				if isPunct(e.lex.Peek(), ")") {
-					e.report(t.Pos, "remove the ','", "unexpected ',' before ')'")
-					break
+					break // a trailing ',', as Oso's own grammar allows
 				}
 			} else if startsTerm(t) {
 				e.report(t.Pos, "separate the elements with ','", "missing ','")

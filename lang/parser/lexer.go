@@ -232,7 +232,7 @@ func (s *scanner) identRun() {
 func (s *scanner) ident(start lexer.Position) {
 	s.identRun()
 	plain := true
-	for s.peek(0) == ':' && s.peek(1) == ':' && isLetter(s.peek(2)) {
+	for s.peek(0) == ':' && s.peek(1) == ':' && (isLetter(s.peek(2)) || isDigit(s.peek(2))) {
 		plain = false
 		s.advance(2)
 		s.identRun()

@@ -294,6 +294,9 @@ func (p *fileParser) item(it span) {
 	case first.Type == tokString:
 		p.errorf(first.Pos, "shorthand rules belong inside an actor, resource or global block",
 			"unexpected %s at the top level", describe(first))
+	case first.Type == tokConst:
+		p.errorf(first.Pos, "remove the flag; Oso Cloud policies have no rule flags",
+			"rule flags such as %s are not supported", first.Value)
 	case first.Type != tokIdent:
 		p.errorf(first.Pos, "a policy holds actor/resource/global blocks, rules, declare and test items",
 			"unexpected %s at the top level", describe(first))
@@ -366,7 +369,7 @@ var unsupportedWords = map[string]string{
 // not accept, with a message that says so. It returns true when it reported
 // anything; the item is then not parsed.
 func (p *fileParser) unsupported(toks []lexer.Token, inBlock bool) bool {
-	found := false
+	found, seenBrace := false, false
 	for i, t := range toks {
 		switch t.Type {
 		case tokKeyword:
@@ -395,7 +398,12 @@ func (p *fileParser) unsupported(toks []lexer.Token, inBlock bool) bool {
 					"arithmetic (%s) is not supported in Oso Cloud policies", t.Value)
 				found = true
 			case "{":
-				if i > 0 && !braceAllowed(toks, i, inBlock) {
+				// In a block, the first '{' opens the block, whatever
+				// comes before it (a broken header is the grammar's to
+				// report).
+				opener := inBlock && !seenBrace
+				seenBrace = true
+				if i > 0 && !opener && !braceAllowed(toks, i, inBlock) {
 					p.errorf(t.Pos, `keep attributes as facts, e.g. has_status(issue, "open"); an entity is written Type{"id"}`,
 						"dictionaries are not supported in Oso Cloud policies")
 					found = true

@@ -150,6 +150,7 @@ func TestParseItems(t *testing.T) {
 		{"rule named like a keyword", `actor(x) if resource(x); test(x); declare(x); global(x);`,
 			"(rule actor (x) (resource x))\n(rule test (x))\n(rule declare (x))\n(rule global (x))"},
 		{"declare", `declare is_weird(Integer, String, Boolean);`, `(declare is_weird Integer String Boolean)`},
+		{"trailing commas", `f(x, _, ) if g(x, "a",); declare d(A, B,);`, "(rule f (x _) (g x \"a\"))\n(declare d A B)"},
 		{"fixture", `test fixture base { has_role(User{"bob"}, "owner", Org{"acme"}); f(1); }`,
 			"(fixture base\n  (has_role User{\"bob\"} \"owner\" Org{\"acme\"})\n  (f 1))"},
 		{"test", `test "owners" {
