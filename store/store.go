@@ -2,8 +2,11 @@ package store
 
 import (
 	"context"
+	"fmt"
 	"iter"
+	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/castellan-authz/castellan/lang/term"
 )
@@ -178,7 +181,8 @@ func NewWriteOptions(opts ...WriteOption) WriteOptions {
 }
 
 // Prepare validates batch for Write: it returns a copy in which every
-// inserted fact is normalized and has passed the validators, or an
+// inserted fact is normalized (term.Fact.Normalize; its strings must also
+// be valid UTF-8 without NUL characters) and has passed the validators, or an
 // *InvalidFactError naming the first bad fact (its Index counts inserted
 // facts across the whole batch, from 0). The caller's batch is not
 // modified.
@@ -194,6 +198,9 @@ func Prepare(batch []Op, opts ...WriteOption) ([]Op, error) {
 		ins := make([]term.Fact, len(op.Insert))
 		for j, f := range op.Insert {
 			n, err := f.Normalize()
+			if err == nil {
+				err = checkText(n)
+			}
 			if err == nil {
 				for _, v := range o.Validators {
 					if err = v(n); err != nil {
@@ -313,4 +320,20 @@ func normalizePatterns(ps []term.Pattern) []term.Pattern {
 		}
 	}
 	return out
+}
+
+// checkText refuses a fact whose predicate, types or ids are not valid
+// UTF-8 or contain a NUL character: no store could keep it faithfully
+// (PostgreSQL text refuses both).
+func checkText(f term.Fact) error {
+	ok := func(s string) bool { return utf8.ValidString(s) && !strings.ContainsRune(s, 0) }
+	if !ok(f.Predicate) {
+		return fmt.Errorf("%w: predicate is not valid UTF-8 or contains a NUL character", term.ErrInvalidValue)
+	}
+	for i, a := range f.Args {
+		if !ok(a.Type) || !ok(a.ID) {
+			return fmt.Errorf("%w: %s argument %d is not valid UTF-8 or contains a NUL character", term.ErrInvalidValue, f.Predicate, i+1)
+		}
+	}
+	return nil
 }

@@ -9,6 +9,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"unicode/utf8"
 
 	"github.com/jackc/pgx/v5"
 
@@ -87,6 +88,9 @@ func (s *Store) commit(ctx context.Context, ops []store.Op) (uint64, error) {
 	}
 	for i, op := range ops {
 		for _, p := range op.Delete {
+			if !storable(p.Predicate, p.Args) {
+				continue // it matches no stored fact
+			}
 			sql, args := deleteSQL(rev, p)
 			b.Queue(sql, args...)
 		}
@@ -126,6 +130,21 @@ func (s *Store) commit(ctx context.Context, ops []store.Op) (uint64, error) {
 		s.broadcast()
 	}
 	return uint64(rev), nil
+}
+
+// storable reports whether every string of a pattern can be stored in a
+// PostgreSQL text column; store.Prepare refuses facts where one cannot.
+func storable(pred string, args []term.Value) bool {
+	ok := func(s string) bool { return utf8.ValidString(s) && !strings.ContainsRune(s, 0) }
+	if !ok(pred) {
+		return false
+	}
+	for _, a := range args {
+		if !ok(a.Type) || !ok(a.ID) {
+			return false
+		}
+	}
+	return true
 }
 
 // keyedFact is a fact with its fact_key.

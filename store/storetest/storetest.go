@@ -154,6 +154,8 @@ func testAtomicity(t *testing.T, s store.Store) {
 		{"bad integer", []store.Op{del(everything()), insert(fact("p", term.Value{Type: term.TypeInteger, ID: "x1"}))}, 0},
 		{"too large", []store.Op{insert(good, fact("p", term.String(string(make([]byte, term.MaxArgBytes+1)))))}, 1},
 		{"empty predicate", []store.Op{insert(good, term.Fact{Args: []term.Value{user("a")}})}, 1},
+		{"NUL in an id", []store.Op{insert(good), insert(good, fact("p", user("a\x00b")))}, 2},
+		{"invalid UTF-8", []store.Op{insert(fact("p", term.String("\xff")))}, 0},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -235,6 +237,7 @@ func testWildcardDeletes(t *testing.T, s store.Store) {
 	}{
 		{"ground", ground(base[1]), slices.Delete(slices.Clone(base), 1, 2)},
 		{"ground, no match", ground(role("zed", "admin", "anvil")), base},
+		{"no match, NUL and invalid UTF-8", pattern("has_role", user("a\x00"), term.Value{ID: "\xff"}, term.Value{}), base},
 		{"type only", pattern("has_role", term.Value{Type: "User"}, term.Value{}, term.Value{Type: "Repo"}), []term.Fact{base[3], base[4], base[5], base[6]}},
 		{"id only", pattern("has_role", term.Value{ID: "alice"}, term.Value{}, term.Value{}), []term.Fact{base[1], base[4], base[5], base[6]}},
 		{"one bound argument", pattern("has_role", term.Value{}, term.Value{}, repo("anvil")), []term.Fact{base[2], base[3], base[4], base[5], base[6]}},
