@@ -319,6 +319,13 @@ func (c *checker) resolveBlocks() {
 	names := c.blockNames()
 	for _, b := range c.blockOrder {
 		for _, e := range b.node.Extends {
+			switch {
+			case e.Name == AbstractResource || (e.Name == AbstractActor && b.kind == ast.ActorBlock):
+				continue // every block already is one: a no-op
+			case e.Name == AbstractActor:
+				c.errorf(e.Pos, "declare it with `actor "+b.name+"` to make it an actor", "resource %s cannot extend Actor", b.name)
+				continue
+			}
 			sup, ok := c.blocks[e.Name]
 			if !ok {
 				c.errorf(e.Pos, hintFor(e.Name, names, "", ""), "%s extends %s, which no actor or resource block declares", b.name, e.Name)

@@ -36,3 +36,8 @@ global {} # ERROR "duplicate global block"
 
 resource A extends B { roles = ["x"]; } # ERROR "extends cycle" # WARNING "role \"x\" of A is declared but never used"
 resource B extends A {}
+
+# Extending the abstract types is a no-op, except making a resource an actor.
+resource Doc extends Resource {}
+actor Bot extends Actor, Resource {}
+resource Folder extends Actor {} # ERROR "resource Folder cannot extend Actor" HINT "actor Folder"
