@@ -354,7 +354,8 @@ func (c *checker) inferFactTypes() {
 	c.prog.buildFactIndexes()
 }
 
-// refine reports whether a variable typed have may be narrowed to want.
+// refine reports whether a variable of type have may be narrowed to a
+// more precise type (it has none, or only an abstract one).
 func refine(have string) bool {
 	return have == "" || have == AbstractActor || have == AbstractResource
 }
