@@ -98,7 +98,8 @@ func (im *pImplier) parse(e *exprParser) error {
 				e.lex.Next()
 			}
 		}
-	case t.Type == tokString || t.Type == tokIdent && (isPunct(second, ";") || second.Type == tokIdent && second.Value == "on"):
+	case t.Type == tokString && !startsConnective(e.lex.Peek2()) ||
+		t.Type == tokIdent && (isPunct(second, ";") || second.Type == tokIdent && second.Value == "on"):
 		im.name = e.lex.Next()
 		if on := e.lex.Peek(); on.Type == tokIdent && on.Value == "on" {
 			e.lex.Next()
@@ -108,7 +109,9 @@ func (im *pImplier) parse(e *exprParser) error {
 			im.on = e.lex.Next()
 		}
 	default:
+		e.inShorthand = true
 		cond, err := e.and()
+		e.inShorthand = false
 		if err != nil {
 			return err
 		}
@@ -116,6 +119,9 @@ func (im *pImplier) parse(e *exprParser) error {
 	}
 	return nil
 }
+
+// startsConnective reports whether t joins conditions (`and`, `or`).
+func startsConnective(t *lexer.Token) bool { return isWord(t, "and") || isWord(t, "or") }
 
 // pArgs is the parenthesised argument list of a call, rule head, fact or
 // assertion. Which arguments may carry a type is checked by convert.go.
@@ -192,6 +198,9 @@ func (e *expectError) Position() lexer.Position { return e.tok.Pos }
 type exprParser struct {
 	lex  tokenStream
 	errs ast.ErrorList
+	// inShorthand is set inside the condition of a shorthand rule, where a
+	// quoted role or permission as a condition gets its own error.
+	inShorthand bool
 }
 
 // tokenStream is what exprParser reads: participle's PeekingLexer, or a
@@ -368,8 +377,13 @@ func (e *exprParser) atom() (ast.Expr, error) {
 	if call != nil {
 		return call, nil
 	}
-	e.report(t.Pos, "a condition is a call such as f(x), a comparison such as x = 1, or x matches Type",
-		"%s is not a condition", describeTerm(left))
+	if _, ok := left.(*ast.StringLit); ok && e.inShorthand {
+		e.report(t.Pos, `write the role or permission as its own shorthand rule, and the condition as another`,
+			"a role or permission inside a shorthand condition is not supported")
+	} else {
+		e.report(t.Pos, "a condition is a call such as f(x), a comparison such as x = 1, or x matches Type",
+			"%s is not a condition", describeTerm(left))
+	}
 	return &ast.Call{Pos: astPos(t.Pos), Name: &ast.Ident{Pos: astPos(t.Pos)}}, nil
 }
 
