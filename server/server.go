@@ -346,7 +346,8 @@ func (s *Server) handleReadyz(w http.ResponseWriter, r *http.Request) {
 }
 
 // snapshot returns the snapshot a read is answered from: at least the
-// revision of the request's OsoOffset header, if any.
+// revision of the request's OsoOffset header, if any, when the store has
+// that revision.
 func (s *Server) snapshot(r *http.Request) (store.Snapshot, error) {
 	var c store.Consistency
 	if h := strings.TrimSpace(r.Header.Get("OsoOffset")); h != "" {
@@ -357,6 +358,16 @@ func (s *Server) snapshot(r *http.Request) (store.Snapshot, error) {
 		c.AtLeast = rev
 	}
 	ctx := r.Context()
+	if c.AtLeast > s.revision.Load() {
+		// A revision this server has not seen: another replica's write
+		// (wait for it), or one the store never reached, such as an offset
+		// from before an in-memory server restarted (waiting would never
+		// end: answer at the latest revision).
+		if head, err := s.store.Head(ctx); err == nil && head < c.AtLeast {
+			hlog.FromRequest(r).Debug().Uint64("offset", c.AtLeast).Uint64("head", head).Msg("OsoOffset is ahead of the store: answering at the latest revision")
+			c.AtLeast = 0
+		}
+	}
 	if c.AtLeast > 0 {
 		// Only a read that names a revision may wait for it.
 		var cancel context.CancelFunc
