@@ -96,9 +96,12 @@ func (o ChangeOp) String() string {
 // actually stored or removed. Inserting a fact already stored, or deleting
 // with a pattern that matches nothing, leaves no change.
 type Change struct {
+	// Revision is the revision of the batch that made the change.
 	Revision Revision
-	Op       ChangeOp
-	Fact     term.Fact
+	// Op says whether Fact was stored or removed.
+	Op ChangeOp
+	// Fact is the (normalized) fact.
+	Fact term.Fact
 }
 
 // Store keeps stored facts under revisions. Implementations are safe for
@@ -235,8 +238,10 @@ type Policy struct {
 
 // PolicyFile is one file of a policy.
 type PolicyFile struct {
+	// Filename is the name the file was uploaded under (may be empty).
 	Filename string
-	Src      string
+	// Src is the Polar source.
+	Src string
 }
 
 // PolicyStore is implemented by stores that keep policy versions.
@@ -260,10 +265,15 @@ type PolicyStore interface {
 // Key is a stored API key. The secret itself is never stored, only its
 // SHA-256 hash; the server hashes and compares.
 type Key struct {
-	ID        string
-	Name      string
-	Scope     string
-	Hash      []byte
+	// ID identifies the key; it is not secret.
+	ID string
+	// Name is a label chosen by the admin who created the key.
+	Name string
+	// Scope is what the key may do: "admin", "write" or "read".
+	Scope string
+	// Hash is the SHA-256 of the key's secret.
+	Hash []byte
+	// CreatedAt is when the key was created.
 	CreatedAt time.Time
 }
 
