@@ -73,8 +73,15 @@ func (b *pBlockBody) item(e *exprParser) error {
 	default:
 		return e.fail("'if'", "'='")
 	}
-	if !isPunct(e.lex.Peek(), ";") {
-		return e.fail("';'")
+	if t := e.lex.Peek(); !isPunct(t, ";") {
+		err := e.fail("';'")
+		if (t.Type == tokString || t.Type == tokIdent) && t.Pos.Line > head.Pos.Line {
+			// The ';' at the end of a line is missing and the next line
+			// starts the next item: report it and carry on from there.
+			b.syntax = append(b.syntax, err)
+			return nil
+		}
+		return err
 	}
 	e.lex.Next()
 	return nil

@@ -161,7 +161,7 @@ func TestParseRecovers(t *testing.T) {
 f(x) if g(x) h(x);
 
 resource Repo {
-  roles = ["reader"];
+  roles = ["reader"]
   "read" if "reader" onn "parent";
   "write" if ;
   "admin" if "reader";
@@ -185,13 +185,13 @@ bad(x) if x = ;
 	for _, e := range list {
 		got = append(got, fmt.Sprintf("%d:%d", e.Pos.Line, e.Pos.Col))
 	}
-	if want := "3:14 7:22 8:14 16:1 19:15"; strings.Join(got, " ") != want {
+	if want := "3:14 7:3 7:22 8:14 16:1 19:15"; strings.Join(got, " ") != want {
 		t.Errorf("error positions %v, want %s\n%s", got, want, list.Full())
 	}
 	if got, want := strings.TrimSpace(dump(f)), "(actor User)\n(rule ok (1))\n(rule also_ok (2))"; got != want {
 		t.Errorf("items that parsed:\n%s\nwant:\n%s", got, want)
 	}
-	if !strings.Contains(err.Error(), "(and 4 more errors)") {
+	if !strings.Contains(err.Error(), "(and 5 more errors)") {
 		t.Errorf("Error() = %q, want it to count the other errors", err.Error())
 	}
 }
