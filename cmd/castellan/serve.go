@@ -216,7 +216,10 @@ func openStore(ctx context.Context, c serveConfig, log zerolog.Logger) (store.St
 func serve(ctx context.Context, e *env, c serveConfig, ready func(addr string)) error {
 	logOut := newLogBuffer(e.stderr)
 	defer logOut.Flush()
-	go logOut.flushEvery(ctx, logFlushInterval)
+	// The flusher outlives ctx: shutdown logs too, until serve returns.
+	flushCtx, stopFlush := context.WithCancel(context.WithoutCancel(ctx))
+	defer stopFlush()
+	go logOut.flushEvery(flushCtx, logFlushInterval)
 	log, err := newLogger(logOut, c.LogLevel, c.LogFormat)
 	if err != nil {
 		return err
@@ -284,6 +287,7 @@ func serve(ctx context.Context, e *env, c serveConfig, ready func(addr string)) 
 	case <-ctx.Done():
 	}
 	log.Info().Dur("timeout", c.ShutdownTimeout).Msg("shutting down: finishing in-flight requests")
+	logOut.Flush()
 	sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), c.ShutdownTimeout)
 	defer cancel()
 	if err := hs.Shutdown(sctx); err != nil {
