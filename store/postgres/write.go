@@ -22,7 +22,7 @@ import (
 const channel = "castellan_changes"
 
 // copyThreshold is the number of inserted facts of one Op from which they
-// go through COPY into a staging table instead of one INSERT.
+// go through COPY instead of one INSERT.
 const copyThreshold = 500
 
 // Write applies batch in one transaction (see store.Store). Writers are
@@ -226,30 +226,67 @@ func insertSQL(rev int64, facts []keyedFact) (string, []any) {
 	return sb.String(), args
 }
 
-// copyInsert stores facts through COPY into a session-local staging table.
+// copyInsert stores facts with COPY, straight into facts and changes. It
+// first asks which of them are stored already (after this batch's earlier
+// statements) and copies only the others; no other writer can insert
+// meanwhile, since every writer holds the castellan_head row lock. A fact
+// inserted behind Castellan's back would make COPY fail on the primary
+// key, never store it twice.
 func copyInsert(ctx context.Context, tx pgx.Tx, rev int64, facts []keyedFact) error {
-	if _, err := tx.Exec(ctx, `CREATE TEMP TABLE IF NOT EXISTS castellan_staging
-		(fact_key bytea, predicate text, arity int, arg_types text[], arg_ids text[]) ON COMMIT DELETE ROWS`); err != nil {
+	keys := make([][]byte, len(facts))
+	for i := range facts {
+		keys[i] = facts[i].key[:]
+	}
+	rows, err := tx.Query(ctx, "SELECT fact_key FROM facts WHERE fact_key = ANY($1)", keys)
+	if err != nil {
 		return err
 	}
-	i := 0
-	src := pgx.CopyFromFunc(func() ([]any, error) {
-		if i == len(facts) {
-			return nil, nil
-		}
-		kf := &facts[i]
-		i++
-		types, ids := split(kf.fact.Args)
-		return []any{kf.key[:], kf.fact.Predicate, len(kf.fact.Args), types, ids}, nil
+	stored := make(map[[32]byte]bool)
+	var k []byte
+	_, err = pgx.ForEachRow(rows, []any{&k}, func() error {
+		stored[[32]byte(k)] = true
+		return nil
 	})
-	if _, err := tx.CopyFrom(ctx, pgx.Identifier{"castellan_staging"}, []string{"fact_key", "predicate", "arity", "arg_types", "arg_ids"}, src); err != nil {
+	if err != nil {
 		return err
 	}
-	if _, err := tx.Exec(ctx, `WITH i AS (INSERT INTO facts (fact_key, predicate, arity, arg_types, arg_ids, revision)
-		SELECT fact_key, predicate, arity, arg_types, arg_ids, $1 FROM castellan_staging ORDER BY fact_key`+logInserted, rev); err != nil {
+	fresh := facts
+	if len(stored) > 0 {
+		fresh = make([]keyedFact, 0, len(facts)-len(stored))
+		for _, kf := range facts {
+			if !stored[kf.key] {
+				fresh = append(fresh, kf)
+			}
+		}
+	}
+	if len(fresh) == 0 {
+		return nil
+	}
+	types, ids := make([][]string, len(fresh)), make([][]string, len(fresh))
+	for i, kf := range fresh {
+		types[i], ids[i] = split(kf.fact.Args)
+	}
+	copyRows := func(row func(i int) []any) pgx.CopyFromSource {
+		i := 0
+		return pgx.CopyFromFunc(func() ([]any, error) {
+			if i == len(fresh) {
+				return nil, nil
+			}
+			i++
+			return row(i - 1), nil
+		})
+	}
+	if _, err := tx.CopyFrom(ctx, pgx.Identifier{"facts"}, []string{"fact_key", "predicate", "arity", "arg_types", "arg_ids", "revision"},
+		copyRows(func(i int) []any {
+			f := fresh[i].fact
+			return []any{fresh[i].key[:], f.Predicate, len(f.Args), types[i], ids[i], rev}
+		})); err != nil {
 		return err
 	}
-	_, err := tx.Exec(ctx, "TRUNCATE castellan_staging")
+	_, err = tx.CopyFrom(ctx, pgx.Identifier{"changes"}, []string{"revision", "op", "predicate", "arg_types", "arg_ids"},
+		copyRows(func(i int) []any {
+			return []any{rev, int16(store.OpInsert), fresh[i].fact.Predicate, types[i], ids[i]}
+		}))
 	return err
 }
 
