@@ -301,6 +301,24 @@ func paginate(names []string, p evaluator.Page) ([]string, string, error) {
 	return names, base64.RawURLEncoding.EncodeToString([]byte(names[len(names)-1])), nil
 }
 
+// searchSubjects answers a subject search under q: the distinct ids of
+// the subjects of type typ for which allow(subject, action, resource)
+// holds, sorted; "anyone" answers name no one and are left out.
+func (s *Server) searchSubjects(q *question, typ string, c azCheck) ([]string, error) {
+	rows, err := q.policy.eval.Query(q.ctx, q.req, evaluator.Query{
+		Predicate: evaluator.Call{Name: "allow", Args: []string{"subject", "action", "resource"}},
+		Constraints: map[string]evaluator.Constraint{
+			"subject":  {Type: typ},
+			"action":   {Type: term.TypeString, IDs: []string{c.action}},
+			"resource": {Type: c.resource.Type, IDs: []string{c.resource.ID}},
+		},
+	})
+	if err != nil {
+		return nil, err
+	}
+	return distinctIDs(rows, "subject"), nil
+}
+
 func (s *Server) handleSearchSubject(w http.ResponseWriter, r *http.Request) {
 	var req azSearchRequest
 	if err := decodeJSONLenient(r, &req); err != nil {
@@ -329,20 +347,11 @@ func (s *Server) handleSearchSubject(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	defer q.cancel()
-	rows, err := q.policy.eval.Query(q.ctx, q.req, evaluator.Query{
-		Predicate: evaluator.Call{Name: "allow", Args: []string{"subject", "action", "resource"}},
-		Constraints: map[string]evaluator.Constraint{
-			"subject":  {Type: *req.Subject.Type},
-			"action":   {Type: term.TypeString, IDs: []string{c.action}},
-			"resource": {Type: c.resource.Type, IDs: []string{c.resource.ID}},
-		},
-	})
-	if err != nil {
-		writeError(w, r, err)
-		return
+	ids, err := s.searchSubjects(q, *req.Subject.Type, c)
+	var next string
+	if err == nil {
+		ids, next, err = paginate(ids, page)
 	}
-	ids := distinctIDs(rows, "subject")
-	ids, next, err := paginate(ids, page)
 	if err != nil {
 		writeError(w, r, err)
 		return

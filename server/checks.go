@@ -132,32 +132,37 @@ type authorizeResourcesRequest struct {
 	ContextFacts []wireFact  `json:"context_facts"`
 }
 
+// checkAuthorizeResources validates an authorize_resources request.
+func (s *Server) checkAuthorizeResources(req authorizeResourcesRequest) (actor term.Value, act string, resources []term.Value, err error) {
+	if actor, err = toValue(wireValue{req.ActorType, req.ActorID}, "actor"); err != nil {
+		return
+	}
+	if act, err = action(req.Action, "action"); err != nil {
+		return
+	}
+	if len(req.Resources) > s.cfg.MaxBatchFacts {
+		err = errorf(http.StatusBadRequest, codeLimitExceeded, "resources: %d resources exceed the limit of %d (--max-batch-facts)", len(req.Resources), s.cfg.MaxBatchFacts)
+		return
+	}
+	resources = make([]term.Value, len(req.Resources))
+	for i, wv := range req.Resources {
+		if resources[i], err = toValue(wv, fmt.Sprintf("resources[%d]", i)); err != nil {
+			return
+		}
+	}
+	return actor, act, resources, nil
+}
+
 func (s *Server) handleAuthorizeResources(w http.ResponseWriter, r *http.Request) {
 	var req authorizeResourcesRequest
 	if err := decodeJSON(r, &req); err != nil {
 		writeError(w, r, err)
 		return
 	}
-	actor, err := toValue(wireValue{req.ActorType, req.ActorID}, "actor")
+	actor, act, resources, err := s.checkAuthorizeResources(req)
 	if err != nil {
 		writeError(w, r, err)
 		return
-	}
-	act, err := action(req.Action, "action")
-	if err != nil {
-		writeError(w, r, err)
-		return
-	}
-	if len(req.Resources) > s.cfg.MaxBatchFacts {
-		writeError(w, r, errorf(http.StatusBadRequest, codeLimitExceeded, "resources: %d resources exceed the limit of %d (--max-batch-facts)", len(req.Resources), s.cfg.MaxBatchFacts))
-		return
-	}
-	resources := make([]term.Value, len(req.Resources))
-	for i, wv := range req.Resources {
-		if resources[i], err = toValue(wv, fmt.Sprintf("resources[%d]", i)); err != nil {
-			writeError(w, r, err)
-			return
-		}
 	}
 	q, err := s.ask(r, req.ContextFacts, false)
 	if err != nil {
@@ -176,6 +181,7 @@ func (s *Server) handleAuthorizeResources(w http.ResponseWriter, r *http.Request
 		}
 		s.metrics.decision(d.Allowed, "oso")
 		if d.Allowed {
+			// As sent: order and duplicates are kept.
 			out.Results = append(out.Results, outValue{Type: *req.Resources[i].Type, ID: *req.Resources[i].ID})
 		}
 	}
