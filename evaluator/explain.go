@@ -305,7 +305,7 @@ func (s *solver) renderLit(base int, l *lit, r *crule) string {
 func (s *solver) renderOperand(base int, o operand, r *crule) string {
 	switch o.kind {
 	case opVar:
-		v := s.frame[base+o.slot]
+		v := s.frame[s.deref(base+o.slot)]
 		if isWild(v) {
 			if r != nil && o.slot < len(r.varNames) {
 				return r.varNames[o.slot]

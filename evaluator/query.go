@@ -154,7 +154,10 @@ type Constraint struct {
 type Row map[string]*string
 
 // Query returns every distinct solution of q, in a deterministic order
-// (by variable name, a nil before any id, ids in byte order).
+// (by variable name, a nil before any id, ids in byte order). A solution
+// that holds for any value of two variables provided they are equal (as
+// `p(x, x)` with x unbound) cannot be written as a row, since two nils
+// would claim every pair: it is left out rather than over-reported.
 func (e *Evaluator) Query(ctx context.Context, r Request, q Query) ([]Row, error) {
 	vrows, names, err := e.query(ctx, r, q)
 	if err != nil {
@@ -270,15 +273,23 @@ func (e *Evaluator) query(ctx context.Context, r Request, q Query) ([]ValueRow, 
 	base := len(s.frame)
 	for i, t := range cr.varTypes {
 		if bound[i] {
-			s.frame = append(s.frame, pre[i])
+			s.push(pre[i])
 		} else {
-			s.frame = append(s.frame, wild(t))
+			s.push(wild(t))
 		}
 	}
 	bc := &bodyCtx{kind: emitFunc, fn: func(base int) bool {
 		key.Reset()
 		for i := range names {
-			v := s.frame[base+i]
+			for j := range i {
+				if s.deref(base+i) == s.deref(base+j) && isWild(s.frame[s.deref(base+i)]) {
+					// Two variables bound to one another and to no
+					// value: a row cannot say "equal, any value", and
+					// two nulls would claim every pair. Leave it out.
+					return true
+				}
+			}
+			v := s.frame[s.deref(base+i)]
 			want := cr.varTypes[i]
 			if isWild(v) {
 				if !e.types.matches(want, v.Type) {
@@ -297,7 +308,7 @@ func (e *Evaluator) query(ctx context.Context, r Request, q Query) ([]ValueRow, 
 			seen[k] = true
 			row := make(ValueRow, len(names))
 			for i, name := range names {
-				v := s.frame[base+i]
+				v := s.frame[s.deref(base+i)]
 				if isWild(v) {
 					v = term.Value{Type: v.Type}
 				}
@@ -308,7 +319,7 @@ func (e *Evaluator) query(ctx context.Context, r Request, q Query) ([]ValueRow, 
 		return true
 	}}
 	s.body(bc, base, plan, 0)
-	s.frame = s.frame[:base]
+	s.pop(base)
 	if s.err != nil {
 		return nil, nil, s.err
 	}

@@ -15,7 +15,30 @@ import (
 // unbound variable holds a wildcard of its type constraint.
 const wildID = "\x00*"
 
-func isWild(v term.Value) bool { return v.ID == wildID || v.Type == "" }
+// isWild reports whether v is a wildcard: no type, or an id starting with
+// a NUL byte (wildID, or an alias marker).
+func isWild(v term.Value) bool { return v.Type == "" || (len(v.ID) > 0 && v.ID[0] == 0) }
+
+// maxAlias bounds the argument positions an alias marker can name.
+const maxAlias = 32
+
+// aliasIDs[j] marks an answer argument that is a wildcard equal to
+// argument j of the same answer: `p(x, x)` with x unbound answers
+// (_, same as 0), not two independent wildcards.
+var aliasIDs = func() (ids [maxAlias]string) {
+	for j := range ids {
+		ids[j] = "\x00=" + string(rune('0'+j))
+	}
+	return ids
+}()
+
+// aliasOf returns j when v is an alias marker for argument j.
+func aliasOf(v term.Value) (int, bool) {
+	if len(v.ID) == 3 && v.ID[0] == 0 && v.ID[1] == '=' {
+		return int(v.ID[2] - '0'), true
+	}
+	return 0, false
+}
 
 func wild(t string) term.Value {
 	if t == "" {
@@ -58,8 +81,9 @@ type ansNode struct {
 }
 
 type trailEntry struct {
-	idx int
-	old term.Value
+	idx      int
+	old      term.Value
+	oldAlias int32
 }
 
 type emitKind uint8
@@ -99,6 +123,7 @@ type solver struct {
 	nAnswers int
 
 	frame      []term.Value
+	alias      []int32 // alias[i] >= 0: frame slot i is the same variable as slot alias[i]
 	trail      []trailEntry
 	tmp        []term.Value // facts collected from the source
 	pat        []term.Value // call arguments being built
@@ -173,7 +198,7 @@ func (e *Evaluator) release(s *solver) {
 	clear(s.vals)
 	clear(s.tmp)
 	s.vals, s.tables, s.ans = s.vals[:0], s.tables[:0], s.ans[:0]
-	s.frame, s.trail, s.tmp, s.pat = s.frame[:0], s.trail[:0], s.tmp[:0], s.pat[:0]
+	s.frame, s.alias, s.trail, s.tmp, s.pat = s.frame[:0], s.alias[:0], s.trail[:0], s.tmp[:0], s.pat[:0]
 	s.stack, s.incomplete = s.stack[:0], s.incomplete[:0]
 	s.ctx, s.src, s.trace = nil, nil, nil
 	e.pool.Put(s)
@@ -438,7 +463,7 @@ func (s *solver) runRule(tid int32, argOff int, r *crule, bc *bodyCtx) {
 	}
 	base := len(s.frame)
 	for _, t := range r.varTypes {
-		s.frame = append(s.frame, wild(t))
+		s.push(wild(t))
 	}
 	mark := len(s.trail)
 	var mask uint
@@ -470,7 +495,7 @@ func (s *solver) runRule(tid int32, argOff int, r *crule, bc *bodyCtx) {
 		s.body(bc, base, plan, 0)
 	}
 	s.undo(mark)
-	s.frame = s.frame[:base]
+	s.pop(base)
 }
 
 // body runs steps[i:] and emits every solution. It returns false when the
@@ -521,7 +546,7 @@ func (s *solver) body(bc *bodyCtx, base int, steps []step, i int) bool {
 			}
 		} else if t, ok := s.e.types.intersect(v.Type, l.typ); ok {
 			if l.args[0].kind == opVar && t != v.Type {
-				s.bind(base+l.args[0].slot, wild(t))
+				s.bind(s.deref(base+l.args[0].slot), wild(t))
 			}
 			cont = s.body(bc, base, steps, i+1)
 		}
@@ -557,10 +582,26 @@ func (s *solver) emit(bc *bodyCtx, base int) bool {
 		return bc.fn(base)
 	}
 	off := len(s.vals)
-	for i := range bc.rule.head {
-		v := s.resolve(base, &bc.rule.head[i])
+	head := bc.rule.head
+	var slots [maxAlias]int // frame slot of each argument, -1 when none
+	for i := range head {
+		h := &head[i]
+		v := s.resolve(base, h)
+		if i < maxAlias {
+			slots[i] = -1
+		}
 		if isWild(v) {
 			v = wild(v.Type)
+			if h.kind == opVar && i < maxAlias {
+				idx := s.deref(base + h.slot)
+				slots[i] = idx
+				for j := range i {
+					if slots[j] == idx {
+						v.ID = aliasIDs[j] // the same unbound variable as argument j
+						break
+					}
+				}
+			}
 		}
 		s.vals = append(s.vals, v)
 	}
@@ -678,6 +719,13 @@ func (s *solver) call(bc *bodyCtx, base int, steps []step, i int) bool {
 // re-read by index because nested calls may grow it.
 func (s *solver) unifyArgs(base int, args []operand, src []term.Value, off int) bool {
 	for k := range args {
+		if j, ok := aliasOf(src[off+k]); ok && j < k {
+			// The answer says: the same (any) value as argument j.
+			if !s.unify(base, &args[k], &args[j]) {
+				return false
+			}
+			continue
+		}
 		if !s.unifyVal(base, &args[k], src[off+k]) {
 			return false
 		}
@@ -685,10 +733,30 @@ func (s *solver) unifyArgs(base int, args []operand, src []term.Value, off int) 
 	return true
 }
 
+// push adds an unaliased frame slot holding v.
+func (s *solver) push(v term.Value) {
+	s.frame = append(s.frame, v)
+	s.alias = append(s.alias, -1)
+}
+
+// pop drops the frame slots from base on.
+func (s *solver) pop(base int) {
+	s.frame, s.alias = s.frame[:base], s.alias[:base]
+}
+
+// deref follows aliases from frame slot idx to the slot that holds the
+// variable's value.
+func (s *solver) deref(idx int) int {
+	for s.alias[idx] >= 0 {
+		idx = int(s.alias[idx])
+	}
+	return idx
+}
+
 func (s *solver) resolve(base int, o *operand) term.Value {
 	switch o.kind {
 	case opVar:
-		return s.frame[base+o.slot]
+		return s.frame[s.deref(base+o.slot)]
 	case opConst:
 		return o.val
 	case opNow:
@@ -698,13 +766,20 @@ func (s *solver) resolve(base int, o *operand) term.Value {
 }
 
 func (s *solver) bind(idx int, v term.Value) {
-	s.trail = append(s.trail, trailEntry{idx: idx, old: s.frame[idx]})
+	s.trail = append(s.trail, trailEntry{idx: idx, old: s.frame[idx], oldAlias: s.alias[idx]})
 	s.frame[idx] = v
+}
+
+// linkVar makes slot idx an alias of slot to (both unbound).
+func (s *solver) linkVar(idx, to int) {
+	s.trail = append(s.trail, trailEntry{idx: idx, old: s.frame[idx], oldAlias: s.alias[idx]})
+	s.alias[idx] = int32(to)
 }
 
 func (s *solver) undo(mark int) {
 	for i := len(s.trail) - 1; i >= mark; i-- {
-		s.frame[s.trail[i].idx] = s.trail[i].old
+		e := &s.trail[i]
+		s.frame[e.idx], s.alias[e.idx] = e.old, e.oldAlias
 	}
 	s.trail = s.trail[:mark]
 }
@@ -726,7 +801,7 @@ func (s *solver) unifyVal(base int, o *operand, v term.Value) bool {
 	case opNow:
 		return s.matchVal(s.nowVal(), v)
 	case opVar:
-		idx := base + o.slot
+		idx := s.deref(base + o.slot)
 		cur := s.frame[idx]
 		if !isWild(cur) {
 			return s.matchVal(cur, v)
@@ -763,6 +838,25 @@ func (s *solver) unify(base int, a, b *operand) bool {
 			}
 		}
 		return true
+	}
+	if a.kind == opVar && b.kind == opVar {
+		ia, ib := s.deref(base+a.slot), s.deref(base+b.slot)
+		if ia == ib {
+			return true
+		}
+		va, vb := s.frame[ia], s.frame[ib]
+		if isWild(va) && isWild(vb) {
+			// Two unbound variables become one, constrained by both types.
+			t, ok := s.e.types.intersect(va.Type, vb.Type)
+			if !ok {
+				return false
+			}
+			if t != vb.Type {
+				s.bind(ib, wild(t))
+			}
+			s.linkVar(ia, ib)
+			return true
+		}
 	}
 	va := s.resolve(base, a)
 	if isWild(va) && a.kind == opVar {

@@ -141,7 +141,7 @@ func (e *Evaluator) solveAssertion(ctx context.Context, src Source, a *lang.Asse
 	var res assertionResult
 	base := len(s.frame)
 	for _, t := range types {
-		s.frame = append(s.frame, wild(t))
+		s.push(wild(t))
 	}
 	bc := &bodyCtx{kind: emitFunc, fn: func(base int) bool {
 		if res.first == "" {
@@ -154,7 +154,7 @@ func (e *Evaluator) solveAssertion(ctx context.Context, src Source, a *lang.Asse
 			res.wildcard = true
 			return true
 		}
-		v := s.frame[base+iffSlot]
+		v := s.frame[s.deref(base+iffSlot)]
 		if isWild(v) {
 			res.wildcard = true
 		} else if !slices.Contains(res.values, v) {
@@ -163,7 +163,7 @@ func (e *Evaluator) solveAssertion(ctx context.Context, src Source, a *lang.Asse
 		return true
 	}}
 	s.body(bc, base, plan, 0)
-	s.frame = s.frame[:base]
+	s.pop(base)
 	return res, s.err
 }
 
