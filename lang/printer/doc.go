@@ -12,7 +12,9 @@
 // line before the first item or line that followed it in the source,
 // except that a comment at the end of a one-line item stays at the end of
 // its line; a comment inside an item that spans lines moves after the
-// item. Blank lines around comments between top-level items are kept.
+// item. Blank lines around comments between top-level items are kept, and
+// so is a blank line between two items of a block or a test, so that groups
+// stay groups.
 //
 // Printing is the inverse of package lang/parser: parsing the output gives
 // the same tree (positions aside), and printing is idempotent.

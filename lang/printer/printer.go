@@ -154,7 +154,10 @@ func (p *printer) item(it ast.Item) {
 		p.w.WriteString("test fixture ")
 		p.w.WriteString(identName(n.Name))
 		p.w.WriteString(" {\n")
-		for _, c := range n.Facts {
+		for i, c := range n.Facts {
+			if i > 0 {
+				p.separate(n.Facts[i-1].Pos, c.Pos, false)
+			}
 			p.flush(c.Pos, 1)
 			p.indent(1)
 			p.w.WriteString(callString(c))
@@ -198,16 +201,34 @@ func (p *printer) block(b *ast.Block) {
 	}
 	p.w.WriteString(" {\n")
 	for i, it := range b.Body {
-		if _, short := it.(*ast.Shorthand); short && i > 0 {
-			if _, prevShort := b.Body[i-1].(*ast.Shorthand); !prevShort {
-				p.w.WriteByte('\n')
-			}
+		if i > 0 {
+			_, short := it.(*ast.Shorthand)
+			_, prevShort := b.Body[i-1].(*ast.Shorthand)
+			p.separate(b.Body[i-1].Position(), it.Position(), short && !prevShort)
 		}
 		p.flush(it.Position(), 1)
 		p.indent(1)
 		p.blockItem(it)
 	}
 	p.close(b.End, 0)
+}
+
+// separate writes a blank line between two lines of a body (block items,
+// facts, assertions) when forced, or when the source had one: the next
+// line, or the comment before it, starts more than one line after the
+// previous item started. (An item that spanned lines, now printed on one,
+// gets a blank line after it; printing stays idempotent.)
+func (p *printer) separate(prev, next ast.Position, forced bool) {
+	if !forced && prev.IsValid() && next.IsValid() {
+		line := next.Line
+		if p.commentBefore(next) && p.comments[p.next].Pos.IsValid() {
+			line = p.comments[p.next].Pos.Line
+		}
+		forced = line > prev.Line+1
+	}
+	if forced {
+		p.w.WriteByte('\n')
+	}
 }
 
 // commentBefore reports whether a comment not yet printed comes before pos.
@@ -341,7 +362,10 @@ func (p *printer) test(t *ast.Test) {
 				order = append(order, c)
 			}
 		}
-		for _, n := range order {
+		for i, n := range order {
+			if i > 0 {
+				p.separate(order[i-1].Position(), n.Position(), false)
+			}
 			p.flush(n.Position(), 2)
 			p.indent(2)
 			switch n := n.(type) {
@@ -360,7 +384,10 @@ func (p *printer) test(t *ast.Test) {
 			p.w.WriteByte('\n')
 		}
 	}
-	for _, a := range t.Assertions {
+	for i, a := range t.Assertions {
+		if i > 0 {
+			p.separate(t.Assertions[i-1].Pos, a.Pos, false)
+		}
 		p.flush(a.Pos, 1)
 		p.indent(1)
 		if a.Negated {

@@ -48,6 +48,10 @@ func TestString(t *testing.T) {
 			"# head\nf(1); # trailing\n\n# between\ng(1);\n\n# tail\n"},
 		{"blank lines between top-level comments", "# licence\n\n# about f\nf(1);\n# about g\n\ng(1);\n\n\n# end\n# of file\n",
 			"# licence\n\n# about f\nf(1);\n\n# about g\n\ng(1);\n\n# end\n# of file\n"},
+		{"blank lines between groups in bodies", "resource R {\n  roles = [\"a\"];\n\n\n  permissions = [\"p\"];\n  \"p\" if \"a\";\n\n  # why\n  \"a\" if \"a\";\n}\n" +
+			"test \"t\" {\n  setup {\n    f(1);\n\n    f(2);\n  }\n  assert g(1);\n\n  assert g(2);\n}\n",
+			"resource R {\n  roles = [\"a\"];\n\n  permissions = [\"p\"];\n\n  \"p\" if \"a\";\n\n  # why\n  \"a\" if \"a\";\n}\n\n" +
+				"test \"t\" {\n  setup {\n    f(1);\n\n    f(2);\n  }\n\n  assert g(1);\n\n  assert g(2);\n}\n"},
 		{"comments in blocks", "resource R { # open\n roles = [\n # inside a list\n \"a\"];\n # before close\n}\nactor U { # only a comment\n}",
 			"resource R {\n  # open\n  roles = [\"a\"];\n  # inside a list\n  # before close\n}\n\nactor U {\n  # only a comment\n}\n"},
 		{"comment in a multi-line rule moves after it", "f(x) if\n  # why\n  g(x);",
