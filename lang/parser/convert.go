@@ -9,9 +9,9 @@ import (
 )
 
 // This file turns participle's parse structs into ast nodes and reports
-// what the LL(1) grammar lets through but Polar does not: a misspelt block
-// keyword, a call used as a value, a missing ',', an integer out of range,
-// '::' in a variable name, ...
+// what the LL(1) grammar lets through but Polar does not: a misspelt test
+// keyword, a type where none may be, a missing ',', '::' in a name, ...
+// The hand-parsed parts (block.go, expr.go) build ast nodes themselves.
 
 func (p *fileParser) ident(t lexer.Token) *ast.Ident {
 	return &ast.Ident{Pos: astPos(t.Pos), Name: t.Value}
