@@ -113,28 +113,28 @@ type span struct {
 // `test "name"`, ...), so that an error in one item does not swallow the
 // next.
 type splitter struct {
-	sc  *scanner
-	la  [3]lexer.Token // lookahead: scanned, not yet in an item
-	nla int
-	buf []lexer.Token // the current item's tokens
+	sc   *scanner
+	la   [4]lexer.Token // lookahead ring: scanned, not yet in an item
+	head int
+	nla  int
+	buf  []lexer.Token // the current item's tokens
 }
 
-// peek returns the k-th token (0, 1 or 2) after the current item's.
-func (s *splitter) peek(k int) lexer.Token {
+// peek returns the k-th token (0, 1 or 2) after the current item's. The
+// pointer is valid until the next take.
+func (s *splitter) peek(k int) *lexer.Token {
 	for s.nla <= k {
-		s.la[s.nla] = s.sc.next()
+		s.la[(s.head+s.nla)%len(s.la)] = s.sc.next()
 		s.nla++
 	}
-	return s.la[k]
+	return &s.la[(s.head+k)%len(s.la)]
 }
 
 // take moves the first lookahead token into the current item.
-func (s *splitter) take() lexer.Token {
-	t := s.peek(0)
-	copy(s.la[:], s.la[1:s.nla])
+func (s *splitter) take() {
+	s.buf = append(s.buf, *s.peek(0))
+	s.head = (s.head + 1) % len(s.la)
 	s.nla--
-	s.buf = append(s.buf, t)
-	return t
 }
 
 // nextItem returns the next item, or false at the end of the file.
@@ -153,27 +153,29 @@ loop:
 		if t.EOF() {
 			break
 		}
-		if len(s.buf) > 0 {
-			prev := &s.buf[len(s.buf)-1]
-			if startsItem(prev, t, s.peek(1), s.peek(2)) || !braced && depth == 0 && startsRule(prev, t, s.peek(1), garbage) {
+		if n := len(s.buf); n > 0 && t.Pos.Line != s.buf[n-1].Pos.Line {
+			// Only the first token of a line can start a new item.
+			prev := &s.buf[n-1]
+			if startsItem(t, s.peek(1), s.peek(2)) || !braced && depth == 0 && startsRule(prev, t, s.peek(1), garbage) {
 				break
 			}
 		}
+		typ, value := t.Type, t.Value
 		s.take()
-		if t.Type != tokPunct {
+		if typ != tokPunct {
 			continue
 		}
-		switch t.Value {
+		switch value {
 		case "(", "[", "{":
 			depth++
-			if t.Value == "{" {
+			if value == "{" {
 				opened = true
 			}
 		case ")", "]", "}":
 			if depth > 0 {
 				depth--
 			}
-			if braced && t.Value == "}" && opened && depth == 0 {
+			if braced && value == "}" && opened && depth == 0 {
 				ended = true
 				break loop
 			}
@@ -184,38 +186,35 @@ loop:
 			}
 		}
 	}
-	next := s.peek(0)
+	next := *s.peek(0)
 	return span{toks: s.buf, next: next, cut: !ended && !next.EOF()}, true
 }
 
 // isBracedStart reports whether an item that starts with t, next, next2 is
 // one that ends with '}' rather than ';'.
-func isBracedStart(t, next, next2 lexer.Token) bool {
+func isBracedStart(t, next, next2 *lexer.Token) bool {
 	switch t.Value {
 	case "actor", "resource":
-		return t.Type == tokIdent && (next.Type == tokIdent || isPunct(&next, "{"))
+		return t.Type == tokIdent && (next.Type == tokIdent || isPunct(next, "{"))
 	case "global":
-		return t.Type == tokIdent && isPunct(&next, "{")
+		return t.Type == tokIdent && isPunct(next, "{")
 	case "test":
 		// `test t {` is a test whose name lacks its quotes.
 		return t.Type == tokIdent && (next.Type == tokString || next.Value == "fixture" ||
-			next.Type == tokIdent && isPunct(&next2, "{"))
+			next.Type == tokIdent && isPunct(next2, "{"))
 	}
 	return false
 }
 
-// startsItem reports whether t, which follows prev, is the first token on
-// its line and can only be the start of a top-level item.
-func startsItem(prev *lexer.Token, t, next, next2 lexer.Token) bool {
-	if t.Pos.Line == prev.Pos.Line {
-		return false
-	}
+// startsItem reports whether t, the first token on its line, can only be
+// the start of a top-level item.
+func startsItem(t, next, next2 *lexer.Token) bool {
 	if isBracedStart(t, next, next2) {
 		return true
 	}
 	switch {
 	case t.Type == tokIdent && t.Value == "declare":
-		return next.Type == tokIdent && isPunct(&next2, "(")
+		return next.Type == tokIdent && isPunct(next2, "(")
 	case t.Type == tokKeyword && t.Value == "type":
 		return next.Type == tokIdent
 	}
@@ -226,11 +225,11 @@ func startsItem(prev *lexer.Token, t, next, next2 lexer.Token) bool {
 // starts a new rule on its own line: `name(` right after something that
 // ends a term cannot continue the current rule, which therefore lacks its
 // ';'. After garbage any name at the start of a line starts a new item.
-func startsRule(prev *lexer.Token, t, next lexer.Token, garbage bool) bool {
+func startsRule(prev, t, next *lexer.Token, garbage bool) bool {
 	if t.Type != tokIdent || t.Pos.Line == prev.Pos.Line {
 		return false
 	}
-	return garbage || isPunct(&next, "(") && endsTerm(*prev)
+	return garbage || isPunct(next, "(") && endsTerm(*prev)
 }
 
 // topWords are the keywords that start a top-level item.
@@ -276,7 +275,7 @@ func (p *fileParser) item(it span) {
 	}
 	p.mark = len(p.errs)
 	p.cur = it
-	first := toks[0]
+	first, third := toks[0], at(toks, 2)
 	var second lexer.Token
 	if len(toks) > 1 {
 		second = toks[1]
@@ -300,7 +299,7 @@ func (p *fileParser) item(it span) {
 	case first.Type != tokIdent:
 		p.errorf(first.Pos, "a policy holds actor/resource/global blocks, rules, declare and test items",
 			"unexpected %s at the top level", describe(first))
-	case isBracedStart(first, second, at(toks, 2)):
+	case isBracedStart(&first, &second, &third):
 		switch first.Value {
 		case "actor", "resource":
 			if b, ok := parseWith(p, it, p.g.block, blockWords); ok {
