@@ -368,8 +368,9 @@ func (s *Server) snapshot(r *http.Request) (store.Snapshot, error) {
 			c.AtLeast = 0
 		}
 	}
-	if c.AtLeast > 0 {
-		// Only a read that names a revision may wait for it.
+	if c.AtLeast > s.revision.Load() {
+		// Only a read that names a revision this server has not seen yet
+		// may wait for it.
 		var cancel context.CancelFunc
 		ctx, cancel = context.WithTimeout(ctx, s.cfg.ConsistencyTimeout)
 		defer cancel()

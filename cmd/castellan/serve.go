@@ -10,6 +10,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"net/http/pprof"
 	"os"
 	"strings"
 	"sync"
@@ -35,6 +36,7 @@ type serveConfig struct {
 	WatchInterval   time.Duration
 	Dev             bool
 	DevSet          bool // Dev was given explicitly
+	DebugAddr       string
 	TLSCert         string
 	TLSKey          string
 	LogLevel        string
@@ -90,6 +92,7 @@ func serveFlags(fs *flag.FlagSet, c *serveConfig) map[string]string {
 	fs.StringVar(&c.Server.PublicURL, "public-url", c.Server.PublicURL, "base `URL` advertised in the AuthZEN metadata (default: from each request)")
 	fs.StringVar(&c.TLSCert, "tls-cert", c.TLSCert, "serve HTTPS with this certificate `file` (PEM; reloaded when it changes)")
 	fs.StringVar(&c.TLSKey, "tls-key", c.TLSKey, "the private key `file` of --tls-cert (PEM)")
+	fs.StringVar(&c.DebugAddr, "debug-addr", c.DebugAddr, "serve Go profiling (/debug/pprof/) on this separate `host:port` (default: off; keep it private)")
 	fs.StringVar(&c.LogLevel, "log-level", c.LogLevel, "log level: debug, info, warn or error")
 	fs.StringVar(&c.LogFormat, "log-format", c.LogFormat, "log format: json or console")
 	fs.DurationVar(&c.ShutdownTimeout, "shutdown-timeout", c.ShutdownTimeout, "how long in-flight requests may take to finish at shutdown")
@@ -262,6 +265,14 @@ func serve(ctx context.Context, e *env, c serveConfig, ready func(addr string)) 
 	}
 	log.Info().Str("addr", ln.Addr().String()).Str("store", storeName).Bool("dev", c.Dev).Bool("tls", c.TLSCert != "").
 		Int("policy_files", len(c.Policies)).Bool("watch", c.Watch).Msg("castellan serving")
+	if c.DebugAddr != "" {
+		stopDebug, err := serveDebug(c.DebugAddr, log)
+		if err != nil {
+			ln.Close()
+			return err
+		}
+		defer stopDebug()
+	}
 	errc := make(chan error, 1)
 	go func() {
 		if hs.TLSConfig != nil {
@@ -295,6 +306,25 @@ func serve(ctx context.Context, e *env, c serveConfig, ready func(addr string)) 
 	}
 	log.Info().Msg("stopped")
 	return nil
+}
+
+// serveDebug serves the Go profiler on its own listener (never on the API
+// port) and returns a function that stops it.
+func serveDebug(addr string, log zerolog.Logger) (func(), error) {
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return nil, fmt.Errorf("listening on --debug-addr %s: %w", addr, err)
+	}
+	mux := http.NewServeMux()
+	mux.HandleFunc("/debug/pprof/", pprof.Index)
+	mux.HandleFunc("/debug/pprof/cmdline", pprof.Cmdline)
+	mux.HandleFunc("/debug/pprof/profile", pprof.Profile)
+	mux.HandleFunc("/debug/pprof/symbol", pprof.Symbol)
+	mux.HandleFunc("/debug/pprof/trace", pprof.Trace)
+	hs := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
+	go func() { _ = hs.Serve(ln) }()
+	log.Info().Str("addr", ln.Addr().String()).Msg("profiling served on /debug/pprof/")
+	return func() { hs.Close() }, nil
 }
 
 // logFlushInterval bounds how long a log line waits in the buffer.
