@@ -55,6 +55,9 @@ func (s *Server) contextFacts(ws []wireFact, where string) ([]term.Fact, error) 
 
 // explainParam reports whether the request asked for ?explain=true.
 func explainParam(r *http.Request) bool {
+	if r.URL.RawQuery == "" {
+		return false
+	}
 	v := r.URL.Query().Get("explain")
 	return v == "true" || v == "1"
 }
