@@ -143,6 +143,11 @@ type crule struct {
 type step struct {
 	lit  *lit
 	alts [][]step
+	// exist lists, for a negation or a `!=`, the variables it shares with
+	// the rule that nothing after it uses and the head does not return:
+	// when such a variable holds a wildcard, the literal asks whether
+	// some value makes it true.
+	exist []int
 }
 
 // compiler turns a Program into predicates and plans.
@@ -475,8 +480,9 @@ func (cr *crule) planAll() {
 		return
 	}
 	cr.plans = make([][]step, 1<<arity)
+	keep := cr.boundByMask(1<<arity - 1)
 	for mask := range cr.plans {
-		cr.plans[mask] = planConj(cr.lits, cr.boundByMask(uint(mask)), cr.nvars)
+		cr.plans[mask] = planConj(cr.lits, cr.boundByMask(uint(mask)), cr.nvars, keep)
 	}
 }
 
@@ -485,7 +491,7 @@ func (cr *crule) plan(mask uint) []step {
 	if cr.plans != nil {
 		return cr.plans[mask]
 	}
-	return planConj(cr.lits, cr.boundByMask(mask), cr.nvars)
+	return planConj(cr.lits, cr.boundByMask(mask), cr.nvars, cr.boundByMask(1<<len(cr.head)-1))
 }
 
 func (cr *crule) boundByMask(mask uint) []bool {
@@ -503,8 +509,11 @@ func (cr *crule) boundByMask(mask uint) []bool {
 
 // planConj orders lits greedily: at each point the literal that is most
 // bound (filters first, then calls by how many of their arguments are
-// bound), ties broken by source order. bound is updated in place.
-func planConj(lits []*lit, bound []bool, nvars int) []step {
+// bound), ties broken by source order. A negation or a `!=` waits for
+// every positive literal that shares a variable with it. keep marks the
+// variables the caller reads after the conjunction (the head's). bound is
+// updated in place.
+func planConj(lits []*lit, bound []bool, nvars int, keep []bool) []step {
 	if len(bound) < nvars {
 		b := make([]bool, nvars)
 		copy(b, bound)
@@ -518,7 +527,11 @@ func planConj(lits []*lit, bound []bool, nvars int) []step {
 			if used[i] {
 				continue
 			}
-			if sc := score(l, bound); sc > bestScore {
+			sc := score(l, bound)
+			if isNegative(l) && sharesWithPositive(l, lits, used, i) {
+				sc = -1
+			}
+			if sc > bestScore {
 				best, bestScore = i, sc
 			}
 		}
@@ -529,7 +542,14 @@ func planConj(lits []*lit, bound []bool, nvars int) []step {
 			for _, alt := range l.alts {
 				inner := make([]bool, len(bound))
 				copy(inner, bound)
-				st.alts = append(st.alts, planConj(alt, inner, nvars))
+				st.alts = append(st.alts, planConj(alt, inner, nvars, nil))
+			}
+		}
+		if isNegative(l) {
+			for _, v := range l.vars {
+				if (keep == nil || v >= len(keep) || !keep[v]) && !sharesWithPositive(&lit{vars: []int{v}}, lits, used, -1) {
+					st.exist = append(st.exist, v)
+				}
 			}
 		}
 		out = append(out, st)
@@ -541,6 +561,27 @@ func planConj(lits []*lit, bound []bool, nvars int) []step {
 		}
 	}
 	return out
+}
+
+// isNegative reports whether l only filters by what does not hold.
+func isNegative(l *lit) bool {
+	return l.kind == litNot || (l.kind == litCompare && l.op == "!=")
+}
+
+// sharesWithPositive reports whether a positive literal not yet planned
+// (other than lits[self]) mentions a variable of l.
+func sharesWithPositive(l *lit, lits []*lit, used []bool, self int) bool {
+	for j, o := range lits {
+		if used[j] || j == self || isNegative(o) || o.kind == litMatches {
+			continue
+		}
+		for _, v := range l.vars {
+			if contains(o.vars, v) {
+				return true
+			}
+		}
+	}
+	return false
 }
 
 // score rates how good it is to run l next given the bound slots; -1

@@ -10,9 +10,10 @@ import (
 // oracle is a naive bottom-up evaluator written independently of the
 // evaluator, for property tests: it derives every ground fact over a
 // finite domain (head variables a body leaves unbound range over the
-// domain values of their type) until nothing changes. It supports calls,
-// and, or, matches, = and `in` over constants: enough for the policies the
-// property tests use (no negation).
+// domain values of their type) until nothing changes, stratum by stratum.
+// It supports calls, and, or, stratified not, matches, == and != between
+// bound terms, and = and `in` over constants: enough for the policies the
+// property tests use.
 type oracle struct {
 	prog   *lang.Program
 	domain []term.Value
@@ -37,21 +38,79 @@ func newOracle(p *lang.Program, facts []term.Fact, extra []term.Value) *oracle {
 	for _, v := range extra {
 		addDomain(v)
 	}
-	for changed := true; changed; {
-		changed = false
-		for pred, rules := range p.Rules {
-			for _, r := range rules {
-				o.solve(r.Body, map[string]term.Value{}, func(b map[string]term.Value) {
-					o.heads(r, 0, b, make([]term.Value, len(r.Params)), func(args []term.Value) {
-						if o.add(pred.Name, args) {
-							changed = true
-						}
+	strata, ok := stratify(p)
+	if !ok {
+		return nil
+	}
+	for _, stratum := range strata {
+		for changed := true; changed; {
+			changed = false
+			for _, pred := range stratum {
+				for _, r := range p.Rules[pred] {
+					o.solve(r.Body, map[string]term.Value{}, func(b map[string]term.Value) {
+						o.heads(r, 0, b, make([]term.Value, len(r.Params)), func(args []term.Value) {
+							if o.add(pred.Name, args) {
+								changed = true
+							}
+						})
 					})
-				})
+				}
 			}
 		}
 	}
 	return o
+}
+
+// stratify orders the rule predicates so that a predicate comes after
+// every predicate it depends on through a negation; it reports false when
+// the program recurses through a negation.
+func stratify(p *lang.Program) ([][]lang.Pred, bool) {
+	level := map[lang.Pred]int{}
+	var deps func(e lang.Expr, neg bool, f func(lang.Pred, bool))
+	deps = func(e lang.Expr, neg bool, f func(lang.Pred, bool)) {
+		switch e := e.(type) {
+		case lang.And:
+			for _, x := range e.Exprs {
+				deps(x, neg, f)
+			}
+		case lang.Or:
+			for _, x := range e.Exprs {
+				deps(x, neg, f)
+			}
+		case lang.Not:
+			deps(e.Expr, true, f)
+		case lang.Call:
+			f(e.Pred, neg)
+		}
+	}
+	for changed, rounds := true, 0; changed; rounds++ {
+		if rounds > len(p.Rules)+1 {
+			return nil, false
+		}
+		changed = false
+		for pred, rules := range p.Rules {
+			for _, r := range rules {
+				deps(r.Body, false, func(q lang.Pred, neg bool) {
+					need := level[q]
+					if neg {
+						need++
+					}
+					if level[pred] < need {
+						level[pred] = need
+						changed = true
+					}
+				})
+			}
+		}
+	}
+	var out [][]lang.Pred
+	for pred := range p.Rules {
+		for len(out) <= level[pred] {
+			out = append(out, nil)
+		}
+		out[level[pred]] = append(out[level[pred]], pred)
+	}
+	return out, true
 }
 
 func key(args []term.Value) string {
@@ -163,6 +222,17 @@ func (o *oracle) solve(e lang.Expr, b map[string]term.Value, k func(map[string]t
 		if o.unify(nb, e.Left, c.Value) {
 			k(nb)
 		}
+	case lang.Not:
+		found := false
+		o.solve(e.Expr, b, func(map[string]term.Value) { found = true })
+		if !found {
+			k(b)
+		}
+	case lang.Compare:
+		l, r := o.value(b, e.Left), o.value(b, e.Right)
+		if (e.Op == "==") == (l == r) && (e.Op == "==" || e.Op == "!=") {
+			k(b)
+		}
 	case lang.In:
 		for _, el := range e.List.(lang.List).Elems {
 			nb := copyBinding(b)
@@ -195,4 +265,14 @@ func (o *oracle) unify(b map[string]term.Value, t lang.Term, v term.Value) bool 
 		return true
 	}
 	return false
+}
+
+func (o *oracle) value(b map[string]term.Value, t lang.Term) term.Value {
+	switch t := t.(type) {
+	case lang.Const:
+		return t.Value
+	case lang.Var:
+		return b[t.Name]
+	}
+	panic("oracle: unsupported term")
 }

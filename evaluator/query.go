@@ -263,7 +263,11 @@ func (e *Evaluator) query(ctx context.Context, r Request, q Query) ([]ValueRow, 
 	for i := range cr.head {
 		cr.head[i] = operand{kind: opVar, slot: i}
 	}
-	plan := planConj(lits, bound, cr.nvars)
+	keep := make([]bool, cr.nvars)
+	for i := range keep {
+		keep[i] = true
+	}
+	plan := planConj(lits, bound, cr.nvars, keep)
 
 	s := e.acquire(ctx, r.source())
 	defer e.release(s)

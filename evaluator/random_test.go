@@ -32,6 +32,8 @@ func randomPolicy(r *rand.Rand) string {
 	}
 	var b strings.Builder
 	b.WriteString("resource N {}\n")
+	// q0, q1: a lower stratum the p rules may negate.
+	b.WriteString("q0(x) if e(x, y) and t(y);\nq1(x) if e(x, x);\nq1(x) if e(x, y) and q1(y);\n")
 	for p := range 4 {
 		for range 1 + r.IntN(3) {
 			head := fmt.Sprintf("p%d(%s, %s)", p, v(), v())
@@ -44,6 +46,37 @@ func randomPolicy(r *rand.Rand) string {
 			var lits []string
 			for range 1 + r.IntN(3) {
 				lits = append(lits, call())
+			}
+			// A negation or a comparison over variables the positive
+			// literals bind (anything else is unsafe).
+			bound := map[string]bool{}
+			for _, l := range lits {
+				if !strings.Contains(l, "matches") {
+					for _, x := range vars {
+						if strings.Contains(l, x) {
+							bound[x] = true
+						}
+					}
+				}
+			}
+			var bv []string
+			for _, x := range vars {
+				if bound[x] {
+					bv = append(bv, x)
+				}
+			}
+			if len(bv) > 0 && r.IntN(3) == 0 {
+				a, c := bv[r.IntN(len(bv))], bv[r.IntN(len(bv))]
+				switch r.IntN(4) {
+				case 0:
+					lits = append(lits, fmt.Sprintf("not t(%s)", a))
+				case 1:
+					lits = append(lits, fmt.Sprintf("not e(%s, %s)", a, c))
+				case 2:
+					lits = append(lits, fmt.Sprintf("not q%d(%s)", r.IntN(2), a))
+				default:
+					lits = append(lits, fmt.Sprintf("%s != %s", a, c))
+				}
 			}
 			body := strings.Join(lits, " and ")
 			switch r.IntN(5) {
@@ -68,6 +101,9 @@ func TestRandomProgramsAgainstOracle(t *testing.T) {
 	for i := range n {
 		domain = append(domain, node(i))
 	}
+	// A value no fact names stands, in the oracle's finite domain, for
+	// the unbounded rest of the values a wildcard ranges over.
+	oracleDomain := append(domain[:n:n], term.Entity("N", "fresh"))
 	compiled := 0
 	for seed := range uint64(150) {
 		r := rand.New(rand.NewPCG(seed, 1234))
@@ -84,7 +120,11 @@ func TestRandomProgramsAgainstOracle(t *testing.T) {
 		for range r.IntN(3) {
 			fs = append(fs, term.Fact{Predicate: "t", Args: []term.Value{node(r.IntN(n))}})
 		}
-		orc := newOracle(prog, fs, domain)
+		orc := newOracle(prog, fs, oracleDomain)
+		if orc == nil {
+			continue // recursion through negation
+		}
+		negated := strings.Contains(src, "not ") || strings.Contains(src, "!=")
 		e := New(prog)
 		source := &sliceSource{facts: fs}
 		for p := range 4 {
@@ -134,7 +174,10 @@ func TestRandomProgramsAgainstOracle(t *testing.T) {
 			for _, w := range want {
 				wantSet[w] = true
 				a, b, _ := strings.Cut(w, ">")
-				if !got[w] && a != b {
+				// With a negation, a wildcard answer a negation rules on
+				// is dropped (not extended to "all but"): rows may lack
+				// pairs, never claim extra ones.
+				if !got[w] && a != b && !negated {
 					t.Errorf("seed %d: %s(a, b) lacks %s\npolicy:\n%s\nfacts: %v\nrows: %v", seed, pred, w, src, fs, renderRows(rows))
 				}
 			}
@@ -148,6 +191,7 @@ func TestRandomProgramsAgainstOracle(t *testing.T) {
 	if compiled < 100 {
 		t.Errorf("only %d of 150 random programs compiled", compiled)
 	}
+	t.Logf("%d of 150 random programs compiled", compiled)
 }
 
 func expand(id *string, n int) []string {

@@ -522,7 +522,7 @@ func (s *solver) body(bc *bodyCtx, base int, steps []step, i int) bool {
 			cont = s.body(bc, base, steps, i+1)
 		}
 	case litCompare:
-		if s.compare(base, l) {
+		if s.compare(base, l) || (l.op == "!=" && s.someValueDiffers(base, l, st.exist)) {
 			cont = s.body(bc, base, steps, i+1)
 		}
 	case litIn:
@@ -551,6 +551,21 @@ func (s *solver) body(bc *bodyCtx, base int, steps []step, i int) bool {
 			cont = s.body(bc, base, steps, i+1)
 		}
 	case litNot:
+		if wild := s.existentialWildcards(base, st); wild != nil {
+			// not G, where G's free variables hold wildcards nothing
+			// else reads: some value satisfies it unless G holds for
+			// every value of them.
+			for ai := range st.alts {
+				if s.holdsForAll(base, st.alts[ai], wild) {
+					return s.err == nil
+				}
+			}
+			if s.err != nil {
+				return false
+			}
+			cont = s.body(bc, base, steps, i+1)
+			break
+		}
 		for ai := range st.alts {
 			if s.exists(base, st.alts[ai]) {
 				return s.err == nil
@@ -564,6 +579,58 @@ func (s *solver) body(bc *bodyCtx, base int, steps []step, i int) bool {
 	}
 	s.undo(mark)
 	return cont
+}
+
+// existentialWildcards returns the frame slots of the negation's
+// variables that hold wildcards, when all of them are existential (see
+// step.exist); otherwise nil, and the negation treats wildcards as
+// unbound (it fails when any value would make its body true: a
+// conservative answer for a variable the rule returns).
+func (s *solver) existentialWildcards(base int, st *step) []int {
+	var out []int
+	for _, v := range st.lit.vars {
+		idx := s.deref(base + v)
+		if !isWild(s.frame[idx]) {
+			continue
+		}
+		if !contains(st.exist, v) {
+			return nil
+		}
+		out = append(out, idx)
+	}
+	return out
+}
+
+// holdsForAll reports whether steps have a solution that leaves every
+// slot of wild unbound: one that holds whatever values they take.
+func (s *solver) holdsForAll(base int, steps []step, wild []int) bool {
+	found := false
+	bc := &bodyCtx{kind: emitFunc, fn: func(int) bool {
+		for _, idx := range wild {
+			if !isWild(s.frame[s.deref(idx)]) {
+				return true
+			}
+		}
+		found = true
+		return false
+	}}
+	s.body(bc, base, steps, 0)
+	return found
+}
+
+// someValueDiffers reports whether `a != b` holds for some value of an
+// existential wildcard operand: it does, as there are always more values.
+func (s *solver) someValueDiffers(base int, l *lit, exist []int) bool {
+	a, b := &l.args[0], &l.args[1]
+	if a.kind == opVar && b.kind == opVar && s.deref(base+a.slot) == s.deref(base+b.slot) {
+		return false // x != x
+	}
+	for _, o := range l.args {
+		if o.kind == opVar && contains(exist, o.slot) && isWild(s.resolve(base, &o)) {
+			return true
+		}
+	}
+	return false
 }
 
 // exists reports whether steps have a solution under the current frame.

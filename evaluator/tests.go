@@ -134,7 +134,7 @@ func (e *Evaluator) solveAssertion(ctx context.Context, src Source, a *lang.Asse
 			iffSlot = s
 		}
 	}
-	plan := planConj([]*lit{l}, make([]bool, len(sc.names)), len(sc.names))
+	plan := planConj([]*lit{l}, make([]bool, len(sc.names)), len(sc.names), nil)
 
 	s := e.acquire(ctx, src)
 	defer e.release(s)
