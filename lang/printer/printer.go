@@ -245,7 +245,9 @@ func (p *printer) blockItem(it ast.BlockItem) {
 			if i > 0 {
 				p.w.WriteString(", ")
 			}
-			p.w.WriteString(quote(s.Value))
+			if s != nil {
+				p.w.WriteString(quote(s.Value))
+			}
 		}
 		p.w.WriteString("];")
 		p.endLine(n.Pos)
@@ -257,6 +259,9 @@ func (p *printer) blockItem(it ast.BlockItem) {
 		}
 		p.w.WriteString("relations = { ")
 		for i, r := range n.Relations {
+			if r == nil {
+				continue
+			}
 			if i > 0 {
 				p.w.WriteString(", ")
 			}
@@ -446,6 +451,9 @@ func exprString(e ast.Expr, min int) string {
 }
 
 func writeExpr(b *strings.Builder, e ast.Expr, min int) {
+	if isNilExpr(e) {
+		return
+	}
 	if prec(e) < min {
 		b.WriteByte('(')
 		writeExpr(b, e, precAnd)
@@ -488,6 +496,53 @@ func writeExpr(b *strings.Builder, e ast.Expr, min int) {
 	}
 }
 
+// isNilExpr is isNil for expressions.
+func isNilExpr(e ast.Expr) bool {
+	switch n := e.(type) {
+	case nil:
+		return true
+	case *ast.And:
+		return n == nil
+	case *ast.Or:
+		return n == nil
+	case *ast.Not:
+		return n == nil
+	case *ast.Call:
+		return n == nil
+	case *ast.Binary:
+		return n == nil
+	case *ast.Matches:
+		return n == nil
+	}
+	return false
+}
+
+// isNil reports whether t is nil or a nil pointer in an interface, as a
+// tree built by hand may hold; the printer skips those rather than panic.
+func isNil(t ast.Term) bool {
+	switch n := t.(type) {
+	case nil:
+		return true
+	case *ast.Var:
+		return n == nil
+	case *ast.TypedVar:
+		return n == nil
+	case *ast.StringLit:
+		return n == nil
+	case *ast.IntLit:
+		return n == nil
+	case *ast.BoolLit:
+		return n == nil
+	case *ast.EntityLit:
+		return n == nil
+	case *ast.List:
+		return n == nil
+	case *ast.ConstRef:
+		return n == nil
+	}
+	return false
+}
+
 func callString(c *ast.Call) string {
 	var b strings.Builder
 	writeCall(&b, c)
@@ -516,6 +571,9 @@ func termString(t ast.Term) string {
 }
 
 func writeTerm(b *strings.Builder, t ast.Term) {
+	if isNil(t) {
+		return
+	}
 	switch n := t.(type) {
 	case *ast.Var:
 		b.WriteString(n.Name)

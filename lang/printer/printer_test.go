@@ -102,6 +102,17 @@ func TestHandBuilt(t *testing.T) {
 			}
 		})
 	}
+	// Nil nodes in a hand-built tree are skipped, not a panic.
+	holey := &ast.File{Items: []ast.Item{
+		&ast.Block{Kind: ast.ResourceBlock, Name: &ast.Ident{Name: "R"}, Body: []ast.BlockItem{
+			&ast.Declaration{Keyword: "roles", Names: []*ast.StringLit{nil, {Value: "a"}}},
+			&ast.Relations{Relations: []*ast.Relation{nil}},
+		}},
+		&ast.Rule{Name: &ast.Ident{Name: "f"}, Params: []*ast.Param{{Term: (*ast.Var)(nil)}},
+			Body: &ast.And{Exprs: []ast.Expr{(*ast.Binary)(nil), &ast.Binary{Op: "=", Left: (*ast.List)(nil), Right: &ast.IntLit{Value: 1}}}}},
+		&ast.Test{Assertions: []*ast.Assertion{{Call: &ast.Call{Name: &ast.Ident{Name: "g"}}, Iff: &ast.Iff{Var: &ast.Ident{Name: "x"}}}}},
+	}}
+	_ = printer.String(holey)
 	if got := printer.String(nil); got != "" {
 		t.Errorf("String(nil) = %q", got)
 	}
