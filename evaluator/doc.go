@@ -3,21 +3,29 @@
 //
 // The pipeline is: New compiles the program once (rule bodies are put in
 // disjunctive normal form, `matches` literals become type constraints on
-// variables, and for every rule a plan is computed per binding pattern of
-// its head, ordering body literals so that the most-bound literal runs
-// first); each query then borrows pooled per-request state (a solver) and
-// evaluates top-down with memoization (tabling): every call of a rule-backed
-// predicate with a given pattern of bound arguments is solved once per
-// request, and recursive calls are iterated to a fixpoint, so that cycles in
-// the data terminate.
+// variables, rules are indexed by the constants in their heads, and for
+// every rule a plan is computed per binding pattern of its head, ordering
+// body literals so that the most-bound literal runs first); each query then
+// borrows pooled per-request state (a solver) and evaluates top-down with
+// memoization (tabling): every call of a rule-backed predicate with a given
+// pattern of bound arguments (and type of the unbound ones) is solved once
+// per request, and recursive calls are iterated to a fixpoint by the leader
+// of their strongly connected component, so that cycles in the data
+// terminate.
 //
 // A head variable that a rule body leaves unbound is a wildcard: the answer
 // holds for any value (of the variable's type constraint). Wildcards are
 // carried through evaluation and reported as such (ListResult.Wildcard, a
 // nil in a query Row); they are never expanded into every value of a type.
+// An answer in which several arguments are one unbound variable (p(x, x))
+// records that they are equal. Negation is by failure over bound values;
+// over a wildcard that nothing after it reads, `not G` asks whether some
+// value falsifies G (it does unless G holds for every value), and over a
+// wildcard the rule returns it is conservative: it fails when any value
+// satisfies G, since "every value but these" cannot be returned.
 //
-// Authorize, Actions, List and Query are the entry points the HTTP server
-// uses; RunTests runs a policy's test blocks against an isolated source.
-// Every query is bounded by Limits (recursion depth and work) and by its
-// context.
+// Authorize, AuthorizeEach, Actions, List and Query are the entry points
+// the HTTP server uses; RunTests runs a policy's test blocks against an
+// isolated source. Every query is bounded by Limits (recursion depth and
+// work) and by its context.
 package evaluator
