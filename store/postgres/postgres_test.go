@@ -92,9 +92,7 @@ func TestTwoStoresFollowEachOther(t *testing.T) {
 	if diff := cmp.Diff(facts(t, storetest.MustSnapshot(t, b, r2)), facts(t, snap)); diff != "" {
 		t.Errorf("a and b differ (-b +a):\n%s", diff)
 	}
-	if a.Lag() != 0 || !a.Ready() {
-		t.Errorf("a: lag %d, ready %v", a.Lag(), a.Ready())
-	}
+	eventually(t, "a is ready without lag", func() bool { return a.Ready() && a.Lag() == 0 })
 }
 
 func TestRestartRebuildsIndex(t *testing.T) {
