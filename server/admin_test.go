@@ -109,6 +109,21 @@ func TestPolicyVersionsAndRollback(t *testing.T) {
 		t.Errorf("history versions (-want +got):\n%s\n%+v", diff, h.Policies)
 	}
 
+	for _, tc := range []struct {
+		query, block string
+	}{{"", "Doc"}, {"?version=1", "Organization"}, {"?id=1", "Organization"}, {"?version=2", "Doc"}} {
+		var md struct {
+			Metadata struct {
+				Resources map[string]any `json:"resources"`
+			} `json:"metadata"`
+		}
+		e.must(t, http.StatusOK, "GET", "/api/policy_metadata"+tc.query, nil).json(t, &md)
+		if _, ok := md.Metadata.Resources[tc.block]; !ok {
+			t.Errorf("policy_metadata%s lacks %s: %v", tc.query, tc.block, md)
+		}
+	}
+	e.must(t, http.StatusNotFound, "GET", "/api/policy_metadata?version=9", nil)
+
 	var v1 policyVersion
 	e.must(t, http.StatusOK, "GET", "/admin/v1/policies/1", nil).json(t, &v1)
 	if v1.Version != 1 || v1.Live || len(v1.Files) != 1 || v1.Files[0].Src != testPolicy {

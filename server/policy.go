@@ -306,6 +306,9 @@ func (s *Server) policyByVersion(ctx context.Context, version int64) (*livePolic
 	if version == 0 || version == lp.version {
 		return lp, nil
 	}
+	if old := s.lastOld.Load(); old != nil && old.version == version {
+		return old, nil
+	}
 	p, err := s.policies.GetPolicy(ctx, version)
 	if err != nil {
 		return nil, err
@@ -315,6 +318,7 @@ func (s *Server) policyByVersion(ctx context.Context, version int64) (*livePolic
 		return nil, err
 	}
 	old.version = p.Version
+	s.lastOld.Store(old) // versions never change: keep the last one asked for
 	return old, nil
 }
 

@@ -32,7 +32,8 @@ type Server struct {
 	now      func() time.Time
 
 	live     atomic.Pointer[livePolicy]
-	policyMu sync.Mutex // serialises policy loads and activations
+	lastOld  atomic.Pointer[livePolicy] // the last older version compiled for metadata
+	policyMu sync.Mutex                 // serialises policy loads and activations
 
 	adminHash []byte // SHA-256 of Config.AdminKey, nil when none
 	keyCache  keyCache
