@@ -208,16 +208,23 @@ func (c *checker) convertExpr(e ast.Expr, depth int) Expr {
 		return nil
 	case *ast.Matches:
 		if e.Type == nil {
+			c.errorf(e.Pos, "", "matches needs a type name")
 			return nil
 		}
 		c.checkTypeName(e.Type)
 		return Matches{Term: c.convertTerm(e.Term), Type: e.Type.Name}
+	}
+	// Fail closed: a condition that cannot be converted must reject the
+	// policy, never be dropped (dropping it would widen access).
+	if e != nil {
+		c.errorf(e.Position(), "", "unsupported expression %T in a rule body", e)
 	}
 	return nil
 }
 
 func (c *checker) convertCall(e *ast.Call) Expr {
 	if e.Name == nil {
+		c.errorf(e.Pos, "", "a call needs a predicate name")
 		return nil
 	}
 	call := Call{Pred: Pred{e.Name.Name, len(e.Args)}, Pos: e.Pos, Args: make([]Term, 0, len(e.Args))}
