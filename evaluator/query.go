@@ -159,32 +159,36 @@ type Row map[string]*string
 // `p(x, x)` with x unbound) cannot be written as a row, since two nils
 // would claim every pair: it is left out rather than over-reported.
 func (e *Evaluator) Query(ctx context.Context, r Request, q Query) ([]Row, error) {
-	vrows, names, err := e.query(ctx, r, q)
-	if err != nil {
-		return nil, err
-	}
-	rows := make([]Row, 0, len(vrows))
-	seen := make(map[string]bool, len(vrows))
+	var rows []Row
+	seen := map[string]bool{}
 	var key strings.Builder
-	for _, vr := range vrows {
-		row := make(Row, len(names))
+	names, err := e.query(ctx, r, q, func(names []string, vals []term.Value) {
 		key.Reset()
-		for _, name := range names {
-			v := vr[name]
+		for _, v := range vals {
 			if v.ID == "" {
-				row[name] = nil
 				key.WriteString("\x00*\x01")
 				continue
 			}
-			id := v.ID
-			row[name] = &id
-			key.WriteString(id)
+			key.WriteString(v.ID)
 			key.WriteByte(1)
 		}
-		if k := key.String(); !seen[k] {
-			seen[k] = true
-			rows = append(rows, row)
+		if seen[key.String()] {
+			return
 		}
+		seen[key.String()] = true
+		row := make(Row, len(names))
+		for i, name := range names {
+			if vals[i].ID == "" {
+				row[name] = nil
+				continue
+			}
+			id := vals[i].ID
+			row[name] = &id
+		}
+		rows = append(rows, row)
+	})
+	if err != nil {
+		return nil, err
 	}
 	sortRows(rows, names)
 	return rows, nil
@@ -198,24 +202,48 @@ type ValueRow map[string]term.Value
 // variables admit several types (a Constraint with an empty Type). Rows
 // are distinct and in no particular order.
 func (e *Evaluator) QueryValues(ctx context.Context, r Request, q Query) ([]ValueRow, error) {
-	rows, _, err := e.query(ctx, r, q)
-	return rows, err
+	var rows []ValueRow
+	seen := map[string]bool{}
+	var key strings.Builder
+	_, err := e.query(ctx, r, q, func(names []string, vals []term.Value) {
+		key.Reset()
+		for _, v := range vals {
+			key.WriteString(v.Type)
+			key.WriteByte(0)
+			key.WriteString(v.ID)
+			key.WriteByte(1)
+		}
+		if seen[key.String()] {
+			return
+		}
+		seen[key.String()] = true
+		row := make(ValueRow, len(names))
+		for i, name := range names {
+			row[name] = vals[i]
+		}
+		rows = append(rows, row)
+	})
+	if err != nil {
+		return nil, err
+	}
+	return rows, nil
 }
 
-// query evaluates q and returns its distinct solutions and the names of
-// its variables.
-func (e *Evaluator) query(ctx context.Context, r Request, q Query) ([]ValueRow, []string, error) {
+// query evaluates q, calls emit with the value of each variable (by name,
+// in names order; a wildcard has an empty ID) for every solution, and
+// returns the names. vals is reused between calls.
+func (e *Evaluator) query(ctx context.Context, r Request, q Query, emit func(names []string, vals []term.Value)) ([]string, error) {
 	calls := append([]Call{q.Predicate}, q.Calls...)
 	sc := &scope{slots: map[string]int{}}
 	var lits []*lit
 	for _, cl := range calls {
 		if cl.Name == "" {
-			return nil, nil, fmt.Errorf("%w: a call has no predicate name", ErrInvalidQuery)
+			return nil, fmt.Errorf("%w: a call has no predicate name", ErrInvalidQuery)
 		}
 		l := &lit{kind: litCall, pred: e.pred(cl.Name, len(cl.Args)), args: make([]operand, len(cl.Args))}
 		for i, v := range cl.Args {
 			if _, ok := q.Constraints[v]; !ok {
-				return nil, nil, fmt.Errorf("%w: variable %q has no constraint", ErrInvalidQuery, v)
+				return nil, fmt.Errorf("%w: variable %q has no constraint", ErrInvalidQuery, v)
 			}
 			l.args[i] = operand{kind: opVar, slot: sc.slot(v)}
 		}
@@ -229,7 +257,7 @@ func (e *Evaluator) query(ctx context.Context, r Request, q Query) ([]ValueRow, 
 	for i, name := range names {
 		con := q.Constraints[name]
 		if con.Type == "" && con.IDs != nil {
-			return nil, nil, fmt.Errorf("%w: variable %q has ids but no type", ErrInvalidQuery, name)
+			return nil, fmt.Errorf("%w: variable %q has ids but no type", ErrInvalidQuery, name)
 		}
 		cr.varTypes[i] = con.Type
 		switch {
@@ -240,7 +268,7 @@ func (e *Evaluator) query(ctx context.Context, r Request, q Query) ([]ValueRow, 
 				err = fmt.Errorf("id %q is not allowed", v.ID)
 			}
 			if err != nil {
-				return nil, nil, fmt.Errorf("%w: %s: %v", ErrInvalidQuery, name, err)
+				return nil, fmt.Errorf("%w: %s: %v", ErrInvalidQuery, name, err)
 			}
 			pre[i], bound[i] = v, true
 		default:
@@ -251,7 +279,7 @@ func (e *Evaluator) query(ctx context.Context, r Request, q Query) ([]ValueRow, 
 					err = fmt.Errorf("id %q is not allowed", v.ID)
 				}
 				if err != nil {
-					return nil, nil, fmt.Errorf("%w: %s: %v", ErrInvalidQuery, name, err)
+					return nil, fmt.Errorf("%w: %s: %v", ErrInvalidQuery, name, err)
 				}
 				list.list = append(list.list, operand{kind: opConst, val: v})
 			}
@@ -271,9 +299,7 @@ func (e *Evaluator) query(ctx context.Context, r Request, q Query) ([]ValueRow, 
 
 	s := e.acquire(ctx, r.source())
 	defer e.release(s)
-	var rows []ValueRow
-	seen := map[string]bool{}
-	var key strings.Builder
+	vals := make([]term.Value, len(names))
 	base := len(s.frame)
 	for i, t := range cr.varTypes {
 		if bound[i] {
@@ -283,17 +309,17 @@ func (e *Evaluator) query(ctx context.Context, r Request, q Query) ([]ValueRow, 
 		}
 	}
 	bc := &bodyCtx{kind: emitFunc, fn: func(base int) bool {
-		key.Reset()
 		for i := range names {
+			idx := s.deref(base + i)
+			v := s.frame[idx]
 			for j := range i {
-				if s.deref(base+i) == s.deref(base+j) && isWild(s.frame[s.deref(base+i)]) {
+				if idx == s.deref(base+j) && isWild(v) {
 					// Two variables bound to one another and to no
 					// value: a row cannot say "equal, any value", and
 					// two nulls would claim every pair. Leave it out.
 					return true
 				}
 			}
-			v := s.frame[s.deref(base+i)]
 			want := cr.varTypes[i]
 			if isWild(v) {
 				if !e.types.matches(want, v.Type) {
@@ -303,31 +329,17 @@ func (e *Evaluator) query(ctx context.Context, r Request, q Query) ([]ValueRow, 
 			} else if want != "" && v.Type != want {
 				return true // exact type: no subtype matching
 			}
-			key.WriteString(v.Type)
-			key.WriteByte(0)
-			key.WriteString(v.ID)
-			key.WriteByte(1)
+			vals[i] = v
 		}
-		if k := key.String(); !seen[k] {
-			seen[k] = true
-			row := make(ValueRow, len(names))
-			for i, name := range names {
-				v := s.frame[s.deref(base+i)]
-				if isWild(v) {
-					v = term.Value{Type: v.Type}
-				}
-				row[name] = v
-			}
-			rows = append(rows, row)
-		}
+		emit(names, vals)
 		return true
 	}}
 	s.body(bc, base, plan, 0)
 	s.pop(base)
 	if s.err != nil {
-		return nil, nil, s.err
+		return nil, s.err
 	}
-	return rows, names, nil
+	return names, nil
 }
 
 func sortRows(rows []Row, names []string) {
