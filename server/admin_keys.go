@@ -61,6 +61,7 @@ func (s *Server) handleCreateKey(w http.ResponseWriter, r *http.Request) {
 		writeError(w, r, err)
 		return
 	}
+	s.keyCache.evict(id)
 	writeJSON(w, http.StatusCreated, createdKey{keyInfo: toKeyInfo(k), Key: secret})
 }
 

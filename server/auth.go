@@ -144,9 +144,18 @@ func (c *keyCache) evict(id string) {
 func (s *Server) lookupKey(ctx context.Context, id string) (cachedKey, error) {
 	now := s.now()
 	if k, ok := s.keyCache.get(id, now); ok {
+		if k.hash == nil {
+			return cachedKey{}, store.ErrNotFound
+		}
 		return k, nil
 	}
 	k, err := s.keys.KeyByID(ctx, id)
+	if errors.Is(err, store.ErrNotFound) {
+		// Remember unknown ids too, so a flood of made-up keys does not
+		// become a flood of store lookups.
+		s.keyCache.put(id, cachedKey{expires: now.Add(keyCacheTTL)})
+		return cachedKey{}, err
+	}
 	if err != nil {
 		return cachedKey{}, err
 	}
