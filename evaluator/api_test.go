@@ -432,3 +432,24 @@ func TestExplainThroughCycles(t *testing.T) {
 		t.Errorf("explanation does not reach the role fact:\n%s", js)
 	}
 }
+
+// panicSource fails the way a bug would.
+type panicSource struct{}
+
+func (panicSource) Match(string, []term.Value, func([]term.Value) bool) { panic("boom") }
+func (panicSource) Revision() uint64                                    { return 0 }
+
+func TestPanicsBecomeErrors(t *testing.T) {
+	e := New(mustCompile(t, `actor User {} resource Doc { roles = ["viewer"]; permissions = ["read"]; "read" if "viewer"; }`))
+	u, d := term.Entity("User", "u"), term.Entity("Doc", "d")
+	if _, err := e.Authorize(t.Context(), Request{Source: panicSource{}}, u, "read", d); err == nil || !strings.Contains(err.Error(), "internal error: boom") {
+		t.Errorf("Authorize over a panicking source: err = %v", err)
+	}
+	if _, err := e.List(t.Context(), Request{Source: panicSource{}}, u, "read", "Doc", Page{}); err == nil {
+		t.Error("List over a panicking source: no error")
+	}
+	src := &sliceSource{facts: facts(t, "has_role User:u viewer Doc:d")}
+	if dec, err := e.Authorize(t.Context(), Request{Source: src}, u, "read", d); err != nil || !dec.Allowed {
+		t.Errorf("after a panic: Authorize = %v, %v", dec.Allowed, err)
+	}
+}

@@ -142,7 +142,7 @@ func checkValue(what string, v term.Value) error {
 }
 
 // Authorize reports whether allow(actor, action, resource) holds.
-func (e *Evaluator) Authorize(ctx context.Context, r Request, actor term.Value, action string, resource term.Value) (Decision, error) {
+func (e *Evaluator) Authorize(ctx context.Context, r Request, actor term.Value, action string, resource term.Value) (_ Decision, err error) {
 	if err := checkValue("actor", actor); err != nil {
 		return Decision{}, err
 	}
@@ -151,7 +151,7 @@ func (e *Evaluator) Authorize(ctx context.Context, r Request, actor term.Value, 
 	}
 	src := r.source()
 	s := e.acquire(ctx, src)
-	defer e.release(s)
+	defer e.done(s, &err)
 	args := [3]term.Value{actor, term.String(action), resource}
 	allow := e.pred("allow", 3)
 	tid := s.solve(allow, args[:])
@@ -172,7 +172,7 @@ func (e *Evaluator) Authorize(ctx context.Context, r Request, actor term.Value, 
 // resource) holds: the answers Authorize would give one by one, computed
 // in one pass that shares subgoals between resources (the actor's roles on
 // a parent organization are looked up once for all its repositories).
-func (e *Evaluator) AuthorizeEach(ctx context.Context, r Request, actor term.Value, action string, resources []term.Value) ([]bool, error) {
+func (e *Evaluator) AuthorizeEach(ctx context.Context, r Request, actor term.Value, action string, resources []term.Value) (_ []bool, err error) {
 	if err := checkValue("actor", actor); err != nil {
 		return nil, err
 	}
@@ -182,7 +182,7 @@ func (e *Evaluator) AuthorizeEach(ctx context.Context, r Request, actor term.Val
 		}
 	}
 	s := e.acquire(ctx, r.source())
-	defer e.release(s)
+	defer e.done(s, &err)
 	allow := e.pred("allow", 3)
 	out := make([]bool, len(resources))
 	for i, res := range resources {

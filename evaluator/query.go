@@ -14,7 +14,7 @@ import (
 // Actions returns the actions actor may perform on resource: every String
 // a such that allow(actor, a, resource) holds, sorted and deduplicated. An
 // answer that holds for any action is dropped (it names no action).
-func (e *Evaluator) Actions(ctx context.Context, r Request, actor, resource term.Value) ([]string, error) {
+func (e *Evaluator) Actions(ctx context.Context, r Request, actor, resource term.Value) (_ []string, err error) {
 	if err := checkValue("actor", actor); err != nil {
 		return nil, err
 	}
@@ -22,7 +22,7 @@ func (e *Evaluator) Actions(ctx context.Context, r Request, actor, resource term
 		return nil, err
 	}
 	s := e.acquire(ctx, r.source())
-	defer e.release(s)
+	defer e.done(s, &err)
 	args := [3]term.Value{actor, wild(term.TypeString), resource}
 	tid := s.solve(e.pred("allow", 3), args[:])
 	if s.err != nil {
@@ -77,7 +77,7 @@ func decodeToken(tok string) (string, error) {
 // walks from the actor outward and never enumerates every resource of the
 // type. Pages follow a stable cursor: the token encodes the last id
 // returned, and the next page starts after it.
-func (e *Evaluator) List(ctx context.Context, r Request, actor term.Value, action, resourceType string, page Page) (ListResult, error) {
+func (e *Evaluator) List(ctx context.Context, r Request, actor term.Value, action, resourceType string, page Page) (_ ListResult, err error) {
 	if err := checkValue("actor", actor); err != nil {
 		return ListResult{}, err
 	}
@@ -93,7 +93,7 @@ func (e *Evaluator) List(ctx context.Context, r Request, actor term.Value, actio
 		hasAfter = true
 	}
 	s := e.acquire(ctx, r.source())
-	defer e.release(s)
+	defer e.done(s, &err)
 	args := [3]term.Value{actor, term.String(action), wild(resourceType)}
 	tid := s.solve(e.pred("allow", 3), args[:])
 	if s.err != nil {
@@ -232,7 +232,7 @@ func (e *Evaluator) QueryValues(ctx context.Context, r Request, q Query) ([]Valu
 // query evaluates q, calls emit with the value of each variable (by name,
 // in names order; a wildcard has an empty ID) for every solution, and
 // returns the names. vals is reused between calls.
-func (e *Evaluator) query(ctx context.Context, r Request, q Query, emit func(names []string, vals []term.Value)) ([]string, error) {
+func (e *Evaluator) query(ctx context.Context, r Request, q Query, emit func(names []string, vals []term.Value)) (_ []string, err error) {
 	calls := append([]Call{q.Predicate}, q.Calls...)
 	sc := &scope{slots: map[string]int{}}
 	var lits []*lit
@@ -298,7 +298,7 @@ func (e *Evaluator) query(ctx context.Context, r Request, q Query, emit func(nam
 	plan := planConj(lits, bound, cr.nvars, keep)
 
 	s := e.acquire(ctx, r.source())
-	defer e.release(s)
+	defer e.done(s, &err)
 	vals := make([]term.Value, len(names))
 	base := len(s.frame)
 	for i, t := range cr.varTypes {

@@ -184,6 +184,17 @@ func (e *Evaluator) acquire(ctx context.Context, src Source) *solver {
 // kept, so that one huge query does not pin memory in the pool.
 const bigState = 1 << 16
 
+// done ends a query: it returns s to the pool, or, when evaluation
+// panicked (a bug), turns the panic into the query's error and drops s,
+// whose state is unknown. A bug fails one query, never the server.
+func (e *Evaluator) done(s *solver, err *error) {
+	if r := recover(); r != nil {
+		*err = fmt.Errorf("evaluator: internal error: %v", r)
+		return
+	}
+	e.release(s)
+}
+
 func (e *Evaluator) release(s *solver) {
 	if len(s.tindex) > bigState/8 || len(s.aindex) > bigState/8 {
 		s.tindex = make(map[uint64]int32)

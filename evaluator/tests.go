@@ -116,7 +116,7 @@ func (e *Evaluator) runAssertion(ctx context.Context, src Source, a *lang.Assert
 
 // solveAssertion evaluates the call of a, collecting the values of the
 // iff variable, or stopping at the first solution when there is none.
-func (e *Evaluator) solveAssertion(ctx context.Context, src Source, a *lang.Assertion) (assertionResult, error) {
+func (e *Evaluator) solveAssertion(ctx context.Context, src Source, a *lang.Assertion) (_ assertionResult, err error) {
 	sc := &scope{slots: map[string]int{}}
 	c := &compiler{types: &e.types, preds: e.preds}
 	l := &lit{kind: litCall, pred: e.pred(a.Call.Pred.Name, len(a.Call.Args)), args: make([]operand, len(a.Call.Args))}
@@ -137,7 +137,7 @@ func (e *Evaluator) solveAssertion(ctx context.Context, src Source, a *lang.Asse
 	plan := planConj([]*lit{l}, make([]bool, len(sc.names)), len(sc.names), nil)
 
 	s := e.acquire(ctx, src)
-	defer e.release(s)
+	defer e.done(s, &err)
 	var res assertionResult
 	base := len(s.frame)
 	for _, t := range types {
