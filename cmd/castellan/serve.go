@@ -249,7 +249,14 @@ func serve(ctx context.Context, e *env, c serveConfig, ready func(addr string)) 
 	if err != nil {
 		return fmt.Errorf("listening on %s: %w", c.Addr, err)
 	}
-	hs := &http.Server{Handler: srv, ReadHeaderTimeout: 10 * time.Second, IdleTimeout: 2 * time.Minute}
+	hs := &http.Server{
+		Handler: srv,
+		// Bound slow clients: headers, the whole request, the whole answer.
+		ReadHeaderTimeout: 10 * time.Second,
+		ReadTimeout:       2 * time.Minute,
+		WriteTimeout:      c.Server.QueryTimeout + 2*time.Minute,
+		IdleTimeout:       2 * time.Minute,
+	}
 	if c.TLSCert != "" {
 		certs, err := newCertReloader(c.TLSCert, c.TLSKey, func(err error) {
 			log.Error().Err(err).Msg("TLS certificate reload failed: the previous certificate stays in use")
