@@ -32,7 +32,7 @@ var (
 // Limits bound the work of one query.
 type Limits struct {
 	// MaxDepth is the largest number of nested rule calls (tables being
-	// evaluated at once). Default 256.
+	// evaluated at once). Default 1024.
 	MaxDepth int
 	// MaxWork is the largest number of evaluation steps (literals tried,
 	// facts and answers visited) per query. Default 10,000,000.
@@ -40,7 +40,7 @@ type Limits struct {
 }
 
 // DefaultLimits returns the limits used when none are given.
-func DefaultLimits() Limits { return Limits{MaxDepth: 256, MaxWork: 10_000_000} }
+func DefaultLimits() Limits { return Limits{MaxDepth: 1024, MaxWork: 10_000_000} }
 
 type config struct {
 	limits Limits
