@@ -252,7 +252,8 @@ func (s *Store) advancedCh() <-chan struct{} {
 // Snapshot returns a view of the index (see store.Store). When the index
 // has not reached c.AtLeast it reads the change log itself and waits for
 // the follower, up to Options.WaitTimeout or the end of ctx, then fails
-// with store.ErrRevisionUnavailable. While the database is unreachable,
+// with store.ErrRevisionUnavailable. It fails at once when the database
+// head is below c.AtLeast (no store handed out that revision). While the database is unreachable,
 // Snapshot keeps answering from the index at the revision it has.
 func (s *Store) Snapshot(ctx context.Context, c store.Consistency) (store.Snapshot, error) {
 	if err := s.check(); err != nil {
@@ -272,9 +273,11 @@ func (s *Store) Snapshot(ctx context.Context, c store.Consistency) (store.Snapsh
 		// The connection is taken before the lock: holding the lock while
 		// waiting for the pool could starve writers, which hold connections
 		// while they wait for the lock.
+		readHead := false
 		if conn, err := s.pool.Acquire(wctx); err == nil {
 			if s.applyMu.TryLock() {
 				err = s.catchUpLocked(wctx, conn)
+				readHead = err == nil
 				s.applyMu.Unlock()
 			}
 			conn.Release()
@@ -284,6 +287,11 @@ func (s *Store) Snapshot(ctx context.Context, c store.Consistency) (store.Snapsh
 		}
 		if c.AtLeast <= s.idx.Revision() {
 			return s.idx.Snapshot(), nil
+		}
+		// A revision is handed out only once committed, so one above the
+		// database head was never handed out by a store on this database.
+		if h := s.dbHead.Load(); readHead && h < c.AtLeast {
+			return nil, fmt.Errorf("revision %d requested, the database head is %d: %w", c.AtLeast, h, store.ErrRevisionUnavailable)
 		}
 		select {
 		case <-adv:
