@@ -77,8 +77,7 @@ type table struct {
 	added   []uint64
 	removed []uint64
 	post    []map[uint32][]uint32 // per position: value id -> record numbers, ascending
-	narrow  map[[4]uint32]uint32  // live record by argument ids, arity <= 4
-	wide    map[string]uint32     // live record by argument ids, arity > 4
+	live    liveSet               // the live records, by argument ids
 	ndead   int
 	// retryAt is the dead count at which compaction is tried again after
 	// it could not drop every dead record (a snapshot still saw them).
@@ -331,11 +330,6 @@ func (x *Index) table(pred string, arity int) *table {
 	for i := range t.post {
 		t.post[i] = make(map[uint32][]uint32)
 	}
-	if arity <= 4 {
-		t.narrow = make(map[[4]uint32]uint32)
-	} else {
-		t.wide = make(map[string]uint32)
-	}
 	x.tables[k] = t
 	x.ordered = append(x.ordered, t)
 	slices.SortFunc(x.ordered, func(a, b *table) int {
@@ -424,45 +418,6 @@ func (x *Index) matchesPattern(t *table, r uint32, args []term.Value) bool {
 	return true
 }
 
-func (t *table) find(ids []uint32) (uint32, bool) {
-	if t.narrow != nil {
-		r, ok := t.narrow[narrowKey(ids)]
-		return r, ok
-	}
-	r, ok := t.wide[wideKey(ids)]
-	return r, ok
-}
-
-func (t *table) setLive(ids []uint32, r uint32) {
-	if t.narrow != nil {
-		t.narrow[narrowKey(ids)] = r
-		return
-	}
-	t.wide[wideKey(ids)] = r
-}
-
-func (t *table) deleteLive(ids []uint32) {
-	if t.narrow != nil {
-		delete(t.narrow, narrowKey(ids))
-		return
-	}
-	delete(t.wide, wideKey(ids))
-}
-
-func narrowKey(ids []uint32) [4]uint32 {
-	var k [4]uint32
-	copy(k[:], ids)
-	return k
-}
-
-func wideKey(ids []uint32) string {
-	b := make([]byte, 0, 4*len(ids))
-	for _, id := range ids {
-		b = append(b, byte(id), byte(id>>8), byte(id>>16), byte(id>>24))
-	}
-	return string(b)
-}
-
 // compact drops the records removed at or before horizon (no snapshot can
 // see them) and renumbers the rest, keeping their order. It builds new
 // slices and maps: readers that copied the old ones keep reading them.
@@ -497,13 +452,19 @@ func (t *table) compact(horizon uint64) {
 		for i, id := range ids {
 			post[i][id] = append(post[i][id], nr)
 		}
-		if rm == live {
-			t.setLive(ids, nr)
-		} else {
+		if rm != live {
 			ndead++
 		}
 	}
 	t.args, t.added, t.removed, t.post, t.ndead = args, added, removed, post, ndead
+	// Renumbered: rebuild the live set from the new records.
+	t.live = liveSet{}
+	t.rehash(len(added) - ndead)
+	for r, rm := range removed {
+		if rm == live {
+			t.setLive(args[r*t.arity:(r+1)*t.arity], uint32(r))
+		}
+	}
 }
 
 // changes returns up to limit logged changes after revision since.

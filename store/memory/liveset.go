@@ -1,0 +1,119 @@
+package memory
+
+import "math"
+
+// liveSet finds the live record of a table by its argument ids. It is an
+// open-addressing hash set of record numbers (linear probing) whose keys
+// are the records' ids in table.args, so it costs about 7 bytes per live
+// fact instead of a map's 30 or more.
+type liveSet struct {
+	slots []uint32 // 0: empty, tombstone: deleted, else record number + 1
+	n     int      // live entries
+	used  int      // live entries and tombstones
+}
+
+const tombstone = math.MaxUint32
+
+// hashIDs mixes argument ids into a 64-bit hash.
+func hashIDs(ids []uint32) uint64 {
+	h := uint64(0x9E3779B97F4A7C15)
+	for _, id := range ids {
+		h = (h ^ uint64(id)) * 0xff51afd7ed558ccd
+		h ^= h >> 29
+	}
+	h ^= h >> 32
+	h *= 0xc4ceb9fe1a85ec53
+	return h ^ h>>29
+}
+
+// sameIDs reports whether record r of t has argument ids ids.
+func (t *table) sameIDs(r uint32, ids []uint32) bool {
+	base := int(r) * t.arity
+	for i, id := range ids {
+		if t.args[base+i] != id {
+			return false
+		}
+	}
+	return true
+}
+
+// find returns the live record with argument ids ids.
+func (t *table) find(ids []uint32) (uint32, bool) {
+	if i, ok := t.slot(ids); ok {
+		return t.live.slots[i] - 1, true
+	}
+	return 0, false
+}
+
+// slot returns the index of the slot holding the live record with ids.
+func (t *table) slot(ids []uint32) (int, bool) {
+	s := &t.live
+	if s.n == 0 {
+		return 0, false
+	}
+	mask := len(s.slots) - 1
+	for i := int(hashIDs(ids)) & mask; ; i = (i + 1) & mask {
+		switch v := s.slots[i]; {
+		case v == 0:
+			return 0, false
+		case v != tombstone && t.sameIDs(v-1, ids):
+			return i, true
+		}
+	}
+}
+
+// setLive records r, whose ids are not in the set, as live. The ids must
+// already be in t.args at record r.
+func (t *table) setLive(ids []uint32, r uint32) {
+	s := &t.live
+	if (s.used+1)*4 > len(s.slots)*3 { // keep the load at most 3/4
+		t.rehash(max(16, 2*(s.n+1)))
+	}
+	mask := len(s.slots) - 1
+	for i := int(hashIDs(ids)) & mask; ; i = (i + 1) & mask {
+		switch s.slots[i] {
+		case 0:
+			s.used++
+			fallthrough
+		case tombstone:
+			s.slots[i] = r + 1
+			s.n++
+			return
+		}
+	}
+}
+
+// deleteLive removes the live record with ids from the set.
+func (t *table) deleteLive(ids []uint32) {
+	if i, ok := t.slot(ids); ok {
+		t.live.slots[i] = tombstone
+		t.live.n--
+	}
+}
+
+// rehash rebuilds the set with at least want/0.75 slots (a power of two),
+// dropping tombstones.
+func (t *table) rehash(want int) {
+	size := 16
+	for size*3 < want*4 {
+		size *= 2
+	}
+	old := t.live.slots
+	t.live = liveSet{slots: make([]uint32, size)}
+	mask := size - 1
+	for _, v := range old {
+		if v == 0 || v == tombstone {
+			continue
+		}
+		r := v - 1
+		base := int(r) * t.arity
+		for i := int(hashIDs(t.args[base:base+t.arity])) & mask; ; i = (i + 1) & mask {
+			if t.live.slots[i] == 0 {
+				t.live.slots[i] = v
+				break
+			}
+		}
+		t.live.n++
+		t.live.used++
+	}
+}
