@@ -84,6 +84,8 @@ func TestHealthAndMetrics(t *testing.T) {
 	e.must(t, http.StatusOK, "GET", "/healthz", nil)
 	e.must(t, http.StatusOK, "GET", "/readyz", nil)
 	e.must(t, http.StatusOK, "GET", "/api/healthcheck", nil)
+	e.must(t, http.StatusOK, "HEAD", "/healthz", nil)
+	e.must(t, http.StatusOK, "HEAD", "/readyz", nil)
 	e.key = cfg.AdminKey
 	e.uploadPolicy(t, testPolicy)
 	e.insert(t, fact("has_role", "User:alice", "owner", "Organization:acme"))

@@ -155,9 +155,11 @@ func (s *Server) routes() http.Handler {
 	})
 
 	// Unauthenticated: probes, metrics, discovery.
-	r.Get("/healthz", s.handleHealthz)
-	r.Get("/readyz", s.handleReadyz)
-	r.Get("/api/healthcheck", s.handleHealthz)
+	for _, m := range []string{http.MethodGet, http.MethodHead} { // load balancers probe with either
+		r.Method(m, "/healthz", http.HandlerFunc(s.handleHealthz))
+		r.Method(m, "/readyz", http.HandlerFunc(s.handleReadyz))
+		r.Method(m, "/api/healthcheck", http.HandlerFunc(s.handleHealthz))
+	}
 	r.Method(http.MethodGet, "/metrics", s.metrics.handler())
 	r.Get("/.well-known/authzen-configuration", s.handleAuthzenConfig)
 
