@@ -604,12 +604,24 @@ func (s *solver) existentialWildcards(base int, st *step) []int {
 		if !isWild(s.frame[idx]) {
 			continue
 		}
-		if !contains(st.exist, v) {
+		if !contains(st.exist, v) || s.shared(base, v, idx) {
 			return nil
 		}
 		out = append(out, idx)
 	}
 	return out
+}
+
+// shared reports whether another variable of the rule whose frame starts
+// at base is the same variable as slot v (frame index idx): then v is not
+// existential, whatever the plan says.
+func (s *solver) shared(base, v, idx int) bool {
+	for k := base; k < len(s.frame); k++ {
+		if k != base+v && s.deref(k) == idx {
+			return true
+		}
+	}
+	return false
 }
 
 // holdsForAll reports whether steps have a solution that leaves every
@@ -637,7 +649,8 @@ func (s *solver) someValueDiffers(base int, l *lit, exist []int) bool {
 		return false // x != x
 	}
 	for _, o := range l.args {
-		if o.kind == opVar && contains(exist, o.slot) && isWild(s.resolve(base, &o)) {
+		if o.kind == opVar && contains(exist, o.slot) && isWild(s.resolve(base, &o)) &&
+			!s.shared(base, o.slot, s.deref(base+o.slot)) {
 			return true
 		}
 	}
