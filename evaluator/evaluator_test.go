@@ -255,3 +255,31 @@ func (c *cancelSource) Match(pred string, args []term.Value, yield func([]term.V
 	}
 	c.Source.Match(pred, args, yield)
 }
+
+// TestWildcardsUnderNegation pins the conservative cases: a wildcard the
+// rule returns is never extended to "every value but these".
+func TestWildcardsUnderNegation(t *testing.T) {
+	e := New(mustCompile(t, `resource N {}
+		same(a, a);
+		p(x: N) if same(x, z) and not r(z);
+		some(x: N) if any_(x, z) and not r(z);
+		any_(x: N, _z: N) if seed(x);`))
+	src := &sliceSource{facts: facts(t, "r N:n1", "seed N:s")}
+	for goal, want := range map[string]bool{
+		"p N:n1": false, "p N:n2": true, // ground: exact
+		"some N:s": true, // z is existential: some N is not r
+		"some N:t": false,
+	} {
+		if got := holds(t, e, src, goal); got != want {
+			t.Errorf("%s = %v, want %v", goal, got, want)
+		}
+	}
+	rows, err := e.Query(t.Context(), Request{Source: src}, Query{
+		Predicate: Call{Name: "p", Args: []string{"x"}}, Constraints: map[string]Constraint{"x": {Type: "N"}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(rows) != 0 {
+		t.Errorf("p(x) free = %s; want no rows (every N but n1 cannot be written as a row)", renderRows(rows))
+	}
+}
