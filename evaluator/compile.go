@@ -643,14 +643,21 @@ func score(l *lit, bound []bool) int {
 		if allBound(l.args...) {
 			return 500
 		}
-		n := 0
+		n, boundVars := 0, 0
 		for _, a := range l.args {
 			switch {
 			case a.kind == opConst || a.kind == opNow:
 				n++
 			case a.kind == opVar && bound[a.slot]:
 				n += 2
+				boundVars++
 			}
+		}
+		if boundVars > 0 && len(l.pred.rules) == 0 {
+			// A stored relation looked up by a bound value is small
+			// (a resource's parent, an issue's repository); a derived
+			// predicate may be as large as everything the actor reaches.
+			return 300 + n
 		}
 		return 100 + n
 	}

@@ -182,7 +182,7 @@ func (e *Evaluator) acquire(ctx context.Context, src Source) *solver {
 
 // bigState is the size past which pooled buffers are dropped rather than
 // kept, so that one huge query does not pin memory in the pool.
-const bigState = 1 << 16
+const bigState = 1 << 18
 
 // done ends a query: it returns s to the pool, or, when evaluation
 // panicked (a bug), turns the panic into the query's error and drops s,
