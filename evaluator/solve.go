@@ -67,6 +67,7 @@ type table struct {
 	pos         int32 // stack position while active
 	leader      int32 // stack position of the SCC leader while incomplete
 	epoch       int32
+	seenMin     int32 // fewest answers a finished loop over the table saw, this iteration
 	state       uint8
 	ground      bool
 	factsDone   bool
@@ -354,7 +355,7 @@ func (s *solver) evalTable(tid int32) {
 	for {
 		iterStart = s.epoch
 		t := &s.tables[tid]
-		t.state, t.pos, t.epoch = stActive, pos, s.epoch
+		t.state, t.pos, t.epoch, t.seenMin = stActive, pos, s.epoch, noDep
 		s.minDep = noDep
 		before := s.nAnswers
 		s.runTable(tid)
@@ -396,6 +397,12 @@ func (s *solver) evalTable(tid int32) {
 			return
 		}
 		if dep == pos && s.nAnswers > before {
+			if len(s.incomplete) == mark && t.seenMin >= t.nAns {
+				// The component is this table alone, and every loop over
+				// its answers ran past the last one: nothing was missed,
+				// another pass would find nothing new.
+				break
+			}
 			s.epoch++
 			continue
 		}
@@ -802,6 +809,9 @@ func (s *solver) call(bc *bodyCtx, base int, steps []step, i int) bool {
 		if !cont {
 			return false
 		}
+	}
+	if t := &s.tables[tid]; t.state == stActive && t.nAns < t.seenMin {
+		t.seenMin = t.nAns
 	}
 	return true
 }
