@@ -459,7 +459,7 @@ func (c *checker) checkTypeName(id *ast.Ident) {
 		return
 	}
 	cands := append(c.blockNames(), term.TypeString, term.TypeInteger, term.TypeBoolean, AbstractActor, AbstractResource)
-	if n := nearest(id.Name, cands); n != "" {
+	if n := Nearest(id.Name, cands); n != "" {
 		c.warnf(id.Pos, "did you mean `"+n+"`?", "type %s has no block", id.Name)
 	}
 }

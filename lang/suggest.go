@@ -9,10 +9,13 @@ import (
 // maxHintNames bounds how many declared names a hint lists.
 const maxHintNames = 12
 
-// nearest returns the candidate closest to s by edit distance, or "" when
-// none is close enough to be a plausible typo (at most 2 edits, and fewer
-// than half of s).
-func nearest(s string, candidates []string) string {
+// Nearest returns the candidate closest to s by edit distance, ignoring
+// case, or "" when none is close enough to be a plausible typo of s: at
+// most 2 edits, and at most half the length of s (but always 1). A
+// candidate equal to s is skipped; one that differs only in case counts as
+// 1 edit. Of equally close candidates the first wins. It serves the
+// compiler's "did you mean" hints and the CLI's unknown-command messages.
+func Nearest(s string, candidates []string) string {
 	best, bestD := "", 3
 	for _, c := range candidates {
 		if c == s {
@@ -54,7 +57,7 @@ func editDistance(a, b string) int {
 // candidate is close, then "<what> declared on <where>: a, b" (or "none").
 func hintFor(name string, candidates []string, what, where string) string {
 	var parts []string
-	if n := nearest(name, candidates); n != "" {
+	if n := Nearest(name, candidates); n != "" {
 		parts = append(parts, "did you mean `"+n+"`?")
 	}
 	if what != "" {

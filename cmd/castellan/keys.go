@@ -9,6 +9,7 @@ import (
 	"time"
 
 	castellan "github.com/castellan-authz/castellan/clients/go"
+	"github.com/castellan-authz/castellan/lang"
 )
 
 func runKeys(ctx context.Context, e *env, args []string) error {
@@ -30,7 +31,7 @@ func runKeys(ctx context.Context, e *env, args []string) error {
 	if len(args) == 0 {
 		return usageError("keys needs a subcommand")
 	}
-	if s := suggest(args[0], []string{"create", "list", "delete"}); s != "" {
+	if s := lang.Nearest(args[0], []string{"create", "list", "delete"}); s != "" {
 		return usageError("unknown keys subcommand %q (did you mean %q?)", args[0], s)
 	}
 	return usageError("unknown keys subcommand %q", args[0])

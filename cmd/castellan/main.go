@@ -12,6 +12,8 @@ import (
 	"os/signal"
 	"sort"
 	"syscall"
+
+	"github.com/castellan-authz/castellan/lang"
 )
 
 // Exit codes. A check that is denied, a failed test or a failed validation
@@ -111,7 +113,7 @@ func run(ctx context.Context, e *env, args []string) int {
 		}
 	}
 	fmt.Fprintf(e.stderr, "castellan: unknown command %q\n", args[0])
-	if s := suggest(args[0], commandNames()); s != "" {
+	if s := lang.Nearest(args[0], commandNames()); s != "" {
 		fmt.Fprintf(e.stderr, "\tdid you mean %q?\n", s)
 	}
 	fmt.Fprintln(e.stderr, "run 'castellan help' for the list of commands")
@@ -147,35 +149,4 @@ func printUsage(w io.Writer) {
 	for _, c := range commands() {
 		fmt.Fprintf(w, "  %-12s %s\n", c.name, c.summary)
 	}
-}
-
-// suggest returns the candidate closest to s, or "" when none is close.
-func suggest(s string, candidates []string) string {
-	best, bestD := "", 3
-	for _, c := range candidates {
-		if d := editDistance(s, c); d < bestD || (d == bestD && best == "" && d <= len(s)/2) {
-			best, bestD = c, d
-		}
-	}
-	return best
-}
-
-func editDistance(a, b string) int {
-	prev := make([]int, len(b)+1)
-	cur := make([]int, len(b)+1)
-	for j := range prev {
-		prev[j] = j
-	}
-	for i := 1; i <= len(a); i++ {
-		cur[0] = i
-		for j := 1; j <= len(b); j++ {
-			cost := 1
-			if a[i-1] == b[j-1] {
-				cost = 0
-			}
-			cur[j] = min(prev[j]+1, cur[j-1]+1, prev[j-1]+cost)
-		}
-		prev, cur = cur, prev
-	}
-	return prev[len(b)]
 }
