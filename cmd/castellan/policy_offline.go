@@ -20,64 +20,35 @@ import (
 // exits 0, or prints every error to stderr and exits 1. Warnings go to
 // stderr and never fail.
 func runPolicyValidate(_ context.Context, e *env, args []string) error {
-	fs := flag.NewFlagSet("policy validate", flag.ContinueOnError)
-	fs.SetOutput(e.stderr)
-	fs.Usage = func() {
-		fmt.Fprintln(e.stderr, "usage: castellan policy validate FILE...")
-		fmt.Fprintln(e.stderr, "Parses and checks the files together as one policy, without a server.")
+	fs := newPolicyFlagSet(e, "policy validate",
+		"usage: castellan policy validate FILE...",
+		"Parses and checks the files together as one policy, without a server.")
+	names, err := parsePolicyFiles(fs, args, "policy validate needs at least one file")
+	if err != nil {
+		return helpOr(err)
 	}
-	if err := fs.Parse(args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return nil
-		}
-		return usageError("%v", err)
-	}
-	if fs.NArg() == 0 {
-		fs.Usage()
-		return usageError("policy validate needs at least one file")
-	}
-	sources, err := readPolicySources(fs.Args())
+	prog, err := compilePolicy(e, names)
 	if err != nil {
 		return err
 	}
-	prog, err := lang.Compile(sources...)
-	if err != nil {
-		var list ast.ErrorList
-		if !errors.As(err, &list) {
-			return err
-		}
-		printPolicyErrors(e.stderr, list, "")
-		fmt.Fprintf(e.stderr, "%s in %s\n", countOf(len(list), "error"), countOf(len(sources), "file"))
-		return errFailed
-	}
 	printPolicyErrors(e.stderr, prog.Warnings, "warning: ")
-	fmt.Fprintf(e.stdout, "%s valid\n", countOf(len(sources), "file"))
+	fmt.Fprintf(e.stdout, "%s valid\n", countOf(len(names), "file"))
 	return nil
 }
 
 // runPolicyFmt is `castellan policy fmt [-w] FILE...`: print each file in
 // canonical form, or with -w rewrite the files that are not.
 func runPolicyFmt(_ context.Context, e *env, args []string) error {
-	fs := flag.NewFlagSet("policy fmt", flag.ContinueOnError)
-	fs.SetOutput(e.stderr)
+	fs := newPolicyFlagSet(e, "policy fmt",
+		"usage: castellan policy fmt [-w] FILE...",
+		"Prints the canonical form of Polar files.")
 	write := fs.Bool("w", false, "rewrite the files in place instead of printing them")
-	fs.Usage = func() {
-		fmt.Fprintln(e.stderr, "usage: castellan policy fmt [-w] FILE...")
-		fmt.Fprintln(e.stderr, "Prints the canonical form of Polar files.")
-		fs.PrintDefaults()
-	}
-	if err := fs.Parse(args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return nil
-		}
-		return usageError("%v", err)
-	}
-	if fs.NArg() == 0 {
-		fs.Usage()
-		return usageError("policy fmt needs a file")
+	names, err := parsePolicyFiles(fs, args, "policy fmt needs a file")
+	if err != nil {
+		return helpOr(err)
 	}
 	failed := false
-	for _, name := range fs.Args() {
+	for _, name := range names {
 		src, err := os.ReadFile(name)
 		if err != nil {
 			return fmt.Errorf("reading policy: %w", err)
@@ -112,6 +83,58 @@ func runPolicyFmt(_ context.Context, e *env, args []string) error {
 		return errFailed
 	}
 	return nil
+}
+
+// newPolicyFlagSet returns the flag set of an offline policy verb; -h
+// prints the usage lines, then the flags.
+func newPolicyFlagSet(e *env, name string, usage ...string) *flag.FlagSet {
+	fs := flag.NewFlagSet(name, flag.ContinueOnError)
+	fs.SetOutput(e.stderr)
+	fs.Usage = func() {
+		for _, l := range usage {
+			fmt.Fprintln(e.stderr, l)
+		}
+		fs.PrintDefaults()
+	}
+	return fs
+}
+
+// parsePolicyFiles parses the flags of an offline policy verb and returns
+// its file arguments. Without any it prints the usage and returns the
+// usage error need; -h returns errHelpShown.
+func parsePolicyFiles(fs *flag.FlagSet, args []string, need string) ([]string, error) {
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return nil, errHelpShown
+		}
+		return nil, usageError("%v", err)
+	}
+	if fs.NArg() == 0 {
+		fs.Usage()
+		return nil, usageError("%s", need)
+	}
+	return fs.Args(), nil
+}
+
+// compilePolicy reads the files and compiles them together as one policy.
+// When they do not compile it prints every error and their count to stderr
+// and returns errFailed.
+func compilePolicy(e *env, names []string) (*lang.Program, error) {
+	sources, err := readPolicySources(names)
+	if err != nil {
+		return nil, err
+	}
+	prog, err := lang.Compile(sources...)
+	if err != nil {
+		var list ast.ErrorList
+		if !errors.As(err, &list) {
+			return nil, err
+		}
+		printPolicyErrors(e.stderr, list, "")
+		fmt.Fprintf(e.stderr, "%s in %s\n", countOf(len(list), "error"), countOf(len(sources), "file"))
+		return nil, errFailed
+	}
+	return prog, nil
 }
 
 // readPolicySources reads policy files.

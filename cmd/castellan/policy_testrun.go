@@ -2,13 +2,9 @@ package main
 
 import (
 	"context"
-	"errors"
-	"flag"
 	"fmt"
 
 	"github.com/castellan-authz/castellan/evaluator"
-	"github.com/castellan-authz/castellan/lang"
-	"github.com/castellan-authz/castellan/lang/ast"
 )
 
 // runPolicyTest is `castellan policy test [-v] FILE...`: compile the files
@@ -17,37 +13,17 @@ import (
 // per failed assertion, then "N passed, M failed" (tests), and exits 1
 // when a test failed or the policy does not compile.
 func runPolicyTest(ctx context.Context, e *env, args []string) error {
-	fs := flag.NewFlagSet("policy test", flag.ContinueOnError)
-	fs.SetOutput(e.stderr)
+	fs := newPolicyFlagSet(e, "policy test",
+		"usage: castellan policy test [-v] FILE...",
+		"Runs the policy's test blocks offline, without a server.")
 	verbose := fs.Bool("v", false, "print every test, not only failures")
-	fs.Usage = func() {
-		fmt.Fprintln(e.stderr, "usage: castellan policy test [-v] FILE...")
-		fmt.Fprintln(e.stderr, "Runs the policy's test blocks offline, without a server.")
-		fs.PrintDefaults()
+	names, err := parsePolicyFiles(fs, args, "policy test needs at least one file")
+	if err != nil {
+		return helpOr(err)
 	}
-	if err := fs.Parse(args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return nil
-		}
-		return usageError("%v", err)
-	}
-	if fs.NArg() == 0 {
-		fs.Usage()
-		return usageError("policy test needs at least one file")
-	}
-	sources, err := readPolicySources(fs.Args())
+	prog, err := compilePolicy(e, names)
 	if err != nil {
 		return err
-	}
-	prog, err := lang.Compile(sources...)
-	if err != nil {
-		var list ast.ErrorList
-		if !errors.As(err, &list) {
-			return err
-		}
-		printPolicyErrors(e.stderr, list, "")
-		fmt.Fprintf(e.stderr, "%s in %s\n", countOf(len(list), "error"), countOf(len(sources), "file"))
-		return errFailed
 	}
 	passed, failed := 0, 0
 	for _, r := range evaluator.New(prog).RunTests(ctx) {
