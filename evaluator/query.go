@@ -322,7 +322,7 @@ func (e *Evaluator) query(ctx context.Context, r Request, q Query, emit func(nam
 			}
 			want := cr.varTypes[i]
 			if isWild(v) {
-				if !e.types.matches(want, v.Type) {
+				if want != "" && !e.types.matches(want, v.Type) {
 					return true
 				}
 				v = term.Value{Type: v.Type}

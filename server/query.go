@@ -1,10 +1,13 @@
 package server
 
 import (
+	"cmp"
 	"encoding/json"
 	"fmt"
 	"net/http"
+	"slices"
 	"sort"
+	"strings"
 
 	"github.com/castellan-authz/castellan/evaluator"
 	"github.com/castellan-authz/castellan/lang/term"
@@ -160,8 +163,10 @@ func v1Query(w wireFact) (evaluator.Query, term.Pattern, error) {
 
 // handleQueryV1 answers the older POST /api/query: the stored or derived
 // facts matching a pattern whose null arguments are variables. It is the
-// query builder with one call; an argument that holds for any value comes
-// back with id "*".
+// query builder with one call. Every argument of a result carries its
+// type; an argument that holds for any value comes back as a pattern
+// value: id null, and type null when it holds for a value of any type
+// (see v1Results).
 func (s *Server) handleQueryV1(w http.ResponseWriter, r *http.Request) {
 	var req queryV1Request
 	if err := decodeJSON(r, &req); err != nil {
@@ -183,23 +188,65 @@ func (s *Server) handleQueryV1(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	defer q.cancel()
-	rows, err := q.policy.eval.Query(q.ctx, q.req, query)
+	rows, err := q.policy.eval.QueryValues(q.ctx, q.req, query)
 	if err != nil {
 		writeError(w, r, err)
 		return
 	}
-	out := struct {
-		Results []outFact `json:"results"`
-	}{Results: make([]outFact, 0, len(rows))}
+	writeJSON(w, http.StatusOK, struct {
+		Results []v1Fact `json:"results"`
+	}{v1Results(pat, query.Predicate.Args, rows)})
+}
+
+// v1Fact is a result of POST /api/query: a fact whose wildcard arguments
+// have a null id (and a null type when they hold for any type).
+type v1Fact struct {
+	Predicate string      `json:"predicate"`
+	Args      []wireValue `json:"args"`
+}
+
+// v1Results renders the rows of the query v1Query built from pat (vars
+// names the variable of each argument) as facts, distinct and sorted
+// argument by argument: a wildcard first, then by type, then by id.
+//
+// A value holds its own type, which is the pattern's when the pattern
+// gave one (variables match exact types). A wildcard holds for any value
+// of the pattern's type when the pattern gave one, else of the type the
+// policy gave it, else of any type; only the id, or both, are then null.
+func v1Results(pat term.Pattern, vars []string, rows []evaluator.ValueRow) []v1Fact {
+	vals := make([][]term.Value, 0, len(rows))
 	for _, row := range rows {
-		f := term.Fact{Predicate: pat.Predicate, Args: make([]term.Value, len(pat.Args))}
-		for i, a := range pat.Args {
-			f.Args[i] = term.Value{Type: a.Type, ID: wildcardID}
-			if id := row[query.Predicate.Args[i]]; id != nil {
-				f.Args[i].ID = *id
+		args := make([]term.Value, len(vars))
+		for i, name := range vars {
+			v := row[name]
+			if v.ID == "" && pat.Args[i].Type != "" {
+				v.Type = pat.Args[i].Type
+			}
+			args[i] = v
+		}
+		vals = append(vals, args)
+	}
+	slices.SortFunc(vals, func(a, b []term.Value) int {
+		for i := range a {
+			if c := cmp.Or(cmp.Compare(min(len(a[i].ID), 1), min(len(b[i].ID), 1)), strings.Compare(a[i].Type, b[i].Type), strings.Compare(a[i].ID, b[i].ID)); c != 0 {
+				return c
 			}
 		}
-		out.Results = append(out.Results, toOutFact(f))
+		return 0
+	})
+	vals = slices.CompactFunc(vals, slices.Equal)
+	out := make([]v1Fact, len(vals))
+	for i, args := range vals {
+		f := v1Fact{Predicate: pat.Predicate, Args: make([]wireValue, len(args))}
+		for k, v := range args {
+			if v.Type != "" {
+				f.Args[k].Type = &v.Type
+			}
+			if v.ID != "" {
+				f.Args[k].ID = &v.ID
+			}
+		}
+		out[i] = f
 	}
-	writeJSON(w, http.StatusOK, out)
+	return out
 }

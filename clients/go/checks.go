@@ -316,7 +316,8 @@ type queryV1Request struct {
 // match pattern (POST /api/query, the Oso query API v1): wildcard arguments
 // are variables, and only rules of the pattern's arity are considered.
 // Castellan needs a type for each variable: use AnyOf("User"), not Any().
-// An argument that holds for any value comes back with the ID "*".
+// An argument that holds for any value comes back as a wildcard: AnyOf(type),
+// or Any() when it holds for a value of any type.
 func (c *Client) Query(ctx context.Context, pattern Fact, opts ...CheckOption) ([]Fact, error) {
 	if pattern.Predicate == "" {
 		return nil, errors.New("query has no predicate")
