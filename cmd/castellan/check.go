@@ -5,6 +5,7 @@ package main
 
 import (
 	"context"
+	"flag"
 	"fmt"
 
 	castellan "github.com/castellan-authz/castellan/clients/go"
@@ -14,27 +15,37 @@ const contextHelp = `-c/--context "PRED ARG..." sends a fact with the question, 
 never stored; repeat it for several, e.g.
   -c "has_relation Action:1 repository Repository:anvil"`
 
-func runAuthorize(ctx context.Context, e *env, args []string) error {
-	fs, r := newRemoteFlags(e, "authorize", "authorize ACTOR ACTION RESOURCE [-c FACT]... [flags]",
-		"Asks whether ACTOR may do ACTION on RESOURCE; prints allowed (exit 0) or denied\n(exit 1). Example: castellan authorize User:bob rerun Action:1\n\n"+
-			contextHelp+"\n\n"+valueSyntaxHelp)
-	var cf contextFlag
+// newQuestionFlags is newRemoteFlags for a question verb: it adds
+// -c/--context, and the help for it and for values to help.
+func newQuestionFlags(e *env, verb, usage, help string) (*flag.FlagSet, *remote, *contextFlag) {
+	fs, r := newRemoteFlags(e, verb, usage, help+"\n\n"+contextHelp+"\n\n"+valueSyntaxHelp)
+	cf := &contextFlag{}
 	cf.register(fs)
+	return fs, r, cf
+}
+
+// parseActorResource reads the ACTOR and RESOURCE arguments of verb.
+func parseActorResource(verb, actorArg, resourceArg string) (actor, resource castellan.Value, err error) {
+	if actor, err = parseValue(actorArg, false); err != nil {
+		return actor, resource, usageError("%s: actor: %v", verb, err)
+	}
+	if resource, err = parseValue(resourceArg, false); err != nil {
+		return actor, resource, usageError("%s: resource: %v", verb, err)
+	}
+	return actor, resource, nil
+}
+
+func runAuthorize(ctx context.Context, e *env, args []string) error {
+	fs, r, cf := newQuestionFlags(e, "authorize", "authorize ACTOR ACTION RESOURCE [-c FACT]... [flags]",
+		"Asks whether ACTOR may do ACTION on RESOURCE; prints allowed (exit 0) or denied\n(exit 1). Example: castellan authorize User:bob rerun Action:1")
 	explain := fs.Bool("explain", false, "print how the policy reached the decision")
-	args, err := parseArgs(fs, args)
+	args, err := parseArgsBetween(fs, args, 3, 3)
 	if err != nil {
 		return helpOr(err)
 	}
-	if err := wantArgs(fs, args, 3, 3); err != nil {
+	actor, resource, err := parseActorResource("authorize", args[0], args[2])
+	if err != nil {
 		return err
-	}
-	actor, err := parseValue(args[0], false)
-	if err != nil {
-		return usageError("authorize: actor: %v", err)
-	}
-	resource, err := parseValue(args[2], false)
-	if err != nil {
-		return usageError("authorize: resource: %v", err)
 	}
 	c, err := r.client()
 	if err != nil {
@@ -76,18 +87,12 @@ func runAuthorize(ctx context.Context, e *env, args []string) error {
 }
 
 func runList(ctx context.Context, e *env, args []string) error {
-	fs, r := newRemoteFlags(e, "list", "list ACTOR ACTION TYPE [-c FACT]... [flags]",
-		"Prints the ids of the resources of TYPE on which ACTOR may do ACTION, one per\nline. Example: castellan list User:bob read Repository\n\n"+
-			contextHelp+"\n\n"+valueSyntaxHelp)
-	var cf contextFlag
-	cf.register(fs)
+	fs, r, cf := newQuestionFlags(e, "list", "list ACTOR ACTION TYPE [-c FACT]... [flags]",
+		"Prints the ids of the resources of TYPE on which ACTOR may do ACTION, one per\nline. Example: castellan list User:bob read Repository")
 	pageSize := fs.Int("page-size", 1000, "ask the server for pages of this many ids")
-	args, err := parseArgs(fs, args)
+	args, err := parseArgsBetween(fs, args, 3, 3)
 	if err != nil {
 		return helpOr(err)
-	}
-	if err := wantArgs(fs, args, 3, 3); err != nil {
-		return err
 	}
 	actor, err := parseValue(args[0], false)
 	if err != nil {
@@ -111,25 +116,15 @@ func runList(ctx context.Context, e *env, args []string) error {
 }
 
 func runActions(ctx context.Context, e *env, args []string) error {
-	fs, r := newRemoteFlags(e, "actions", "actions ACTOR RESOURCE [-c FACT]... [flags]",
-		"Prints the actions ACTOR may do on RESOURCE, one per line.\nExample: castellan actions User:bob Repository:anvil\n\n"+
-			contextHelp+"\n\n"+valueSyntaxHelp)
-	var cf contextFlag
-	cf.register(fs)
-	args, err := parseArgs(fs, args)
+	fs, r, cf := newQuestionFlags(e, "actions", "actions ACTOR RESOURCE [-c FACT]... [flags]",
+		"Prints the actions ACTOR may do on RESOURCE, one per line.\nExample: castellan actions User:bob Repository:anvil")
+	args, err := parseArgsBetween(fs, args, 2, 2)
 	if err != nil {
 		return helpOr(err)
 	}
-	if err := wantArgs(fs, args, 2, 2); err != nil {
+	actor, resource, err := parseActorResource("actions", args[0], args[1])
+	if err != nil {
 		return err
-	}
-	actor, err := parseValue(args[0], false)
-	if err != nil {
-		return usageError("actions: actor: %v", err)
-	}
-	resource, err := parseValue(args[1], false)
-	if err != nil {
-		return usageError("actions: resource: %v", err)
 	}
 	c, err := r.client()
 	if err != nil {
@@ -157,18 +152,12 @@ func (r *remote) printStrings(ss []string) error {
 }
 
 func runQuery(ctx context.Context, e *env, args []string) error {
-	fs, r := newRemoteFlags(e, "query", "query PREDICATE ARG... [-c FACT]... [flags]",
+	fs, r, cf := newQuestionFlags(e, "query", "query PREDICATE ARG... [-c FACT]... [flags]",
 		"Prints the facts, stored or derived by the policy, that match the pattern;\nType:_ is a variable. Only rules of the same arity are considered.\n"+
-			"Example: castellan query has_permission User:_ rerun Action:1\n\n"+
-			contextHelp+"\n\n"+valueSyntaxHelp)
-	var cf contextFlag
-	cf.register(fs)
-	args, err := parseArgs(fs, args)
+			"Example: castellan query has_permission User:_ rerun Action:1")
+	args, err := parseArgsBetween(fs, args, 2, -1)
 	if err != nil {
 		return helpOr(err)
-	}
-	if err := wantArgs(fs, args, 2, -1); err != nil {
-		return err
 	}
 	pattern, err := parseFact(args, true, false)
 	if err != nil {

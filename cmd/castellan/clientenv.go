@@ -17,6 +17,7 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
+	"text/tabwriter"
 	"time"
 
 	castellan "github.com/castellan-authz/castellan/clients/go"
@@ -95,6 +96,19 @@ func helpOr(err error) error {
 	return err
 }
 
+// parseArgsBetween is parseArgs, then wantArgs: it returns the positional
+// arguments when there are minN to maxN of them (maxN < 0: no limit).
+func parseArgsBetween(fs *flag.FlagSet, args []string, minN, maxN int) ([]string, error) {
+	args, err := parseArgs(fs, args)
+	if err != nil {
+		return nil, err
+	}
+	if err := wantArgs(fs, args, minN, maxN); err != nil {
+		return nil, err
+	}
+	return args, nil
+}
+
 // wantArgs checks the number of positional arguments.
 func wantArgs(fs *flag.FlagSet, args []string, minN, maxN int) error {
 	if len(args) >= minN && (maxN < 0 || len(args) <= maxN) {
@@ -139,6 +153,18 @@ func (r *remote) client() (*castellan.Client, error) {
 	return castellan.New(u, r.key(),
 		castellan.WithHTTPClient(&http.Client{Timeout: 60 * time.Second}),
 		castellan.WithUserAgent("castellan-cli/"+version)), nil
+}
+
+// connect parses the arguments of a verb that has nothing to check before
+// it talks to the server (see parseArgsBetween) and returns them with a
+// client of the server.
+func (r *remote) connect(fs *flag.FlagSet, args []string, minN, maxN int) ([]string, *castellan.Client, error) {
+	args, err := parseArgsBetween(fs, args, minN, maxN)
+	if err != nil {
+		return nil, nil, err
+	}
+	c, err := r.client()
+	return args, c, err
 }
 
 // fail maps an error of the client to the verb's result: a server's answer
@@ -356,6 +382,33 @@ func toJSONFacts(fs []castellan.Fact) []jsonFact {
 		out = append(out, jf)
 	}
 	return out
+}
+
+// printTable prints items as {key: [...]} with --json, else as a table of
+// aligned columns: the tab-separated header, then row(item) for each.
+func printTable[T any](r *remote, key string, items []T, header string, row func(T) string) error {
+	if r.json {
+		if items == nil {
+			items = []T{}
+		}
+		return printJSON(r.e.stdout, map[string]any{key: items})
+	}
+	tw := tabwriter.NewWriter(r.e.stdout, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, header)
+	for _, it := range items {
+		fmt.Fprintln(tw, row(it))
+	}
+	return tw.Flush()
+}
+
+// printDone reports a change that returns nothing: {"message": msg} with
+// --json, else the line text.
+func (r *remote) printDone(msg, text string) error {
+	if r.json {
+		return printJSON(r.e.stdout, map[string]string{"message": msg})
+	}
+	fmt.Fprintln(r.e.stdout, text)
+	return nil
 }
 
 // printFacts prints facts in Polar syntax, one per line, or as JSON.

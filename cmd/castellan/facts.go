@@ -16,12 +16,9 @@ String (owner), and Integer:3 and Boolean:true are numbers and booleans.`
 func runTell(ctx context.Context, e *env, args []string) error {
 	fs, r := newRemoteFlags(e, "tell", "tell PREDICATE ARG... [flags]",
 		"Stores one fact, such as: castellan tell has_role User:bob maintainer Repository:anvil\n\n"+valueSyntaxHelp)
-	args, err := parseArgs(fs, args)
+	args, err := parseArgsBetween(fs, args, 2, -1)
 	if err != nil {
 		return helpOr(err)
-	}
-	if err := wantArgs(fs, args, 2, -1); err != nil {
-		return err
 	}
 	f, err := parseFact(args, false, false)
 	if err != nil {
@@ -45,12 +42,9 @@ func runDelete(ctx context.Context, e *env, args []string) error {
 	fs, r := newRemoteFlags(e, "delete", "delete PREDICATE ARG... [flags]",
 		"Deletes every stored fact matching the pattern; _ matches any value and Type:_\nany value of that type. Deleting nothing is not an error.\n"+
 			"Example: castellan delete has_role User:_ _ Repository:anvil\n\n"+valueSyntaxHelp)
-	args, err := parseArgs(fs, args)
+	args, err := parseArgsBetween(fs, args, 2, -1)
 	if err != nil {
 		return helpOr(err)
-	}
-	if err := wantArgs(fs, args, 2, -1); err != nil {
-		return err
 	}
 	f, err := parseFact(args, true, false)
 	if err != nil {
@@ -63,23 +57,16 @@ func runDelete(ctx context.Context, e *env, args []string) error {
 	if err := c.Delete(ctx, f); err != nil {
 		return r.fail(err)
 	}
-	if r.json {
-		return printJSON(e.stdout, map[string]string{"message": "deleted"})
-	}
-	fmt.Fprintln(e.stdout, "deleted", f)
-	return nil
+	return r.printDone("deleted", "deleted "+f.String())
 }
 
 func runGet(ctx context.Context, e *env, args []string) error {
 	fs, r := newRemoteFlags(e, "get", "get PREDICATE|_ [ARG...] [flags]",
 		"Prints the stored facts matching the pattern; _ matches any predicate or value\nand Type:_ any value of that type.\n"+
 			"Example: castellan get has_role _ maintainer Repository:_\n\n"+valueSyntaxHelp)
-	args, err := parseArgs(fs, args)
+	args, err := parseArgsBetween(fs, args, 1, -1)
 	if err != nil {
 		return helpOr(err)
-	}
-	if err := wantArgs(fs, args, 1, -1); err != nil {
-		return err
 	}
 	f, err := parseFact(args, true, true)
 	if err != nil {
@@ -103,12 +90,9 @@ func runInspect(ctx context.Context, e *env, args []string) error {
 	fs, r := newRemoteFlags(e, "inspect", "inspect Type:id [flags]",
 		"Prints every stored fact that has the value as an argument (positions 1 to "+strconv.Itoa(inspectMaxArity)+").\n"+
 			"Example: castellan inspect User:bob\n\n"+valueSyntaxHelp)
-	args, err := parseArgs(fs, args)
+	args, err := parseArgsBetween(fs, args, 1, 1)
 	if err != nil {
 		return helpOr(err)
-	}
-	if err := wantArgs(fs, args, 1, 1); err != nil {
-		return err
 	}
 	v, err := parseValue(args[0], false)
 	if err != nil {
@@ -141,12 +125,9 @@ func runClear(ctx context.Context, e *env, args []string) error {
 	fs, r := newRemoteFlags(e, "clear", "clear --confirm [flags]",
 		"Deletes every stored fact. It cannot be undone, so it needs --confirm.")
 	confirm := fs.Bool("confirm", false, "really delete every stored fact")
-	args, err := parseArgs(fs, args)
+	args, err := parseArgsBetween(fs, args, 0, 0)
 	if err != nil {
 		return helpOr(err)
-	}
-	if err := wantArgs(fs, args, 0, 0); err != nil {
-		return err
 	}
 	if !*confirm {
 		return usageError("clear deletes every stored fact of %s; run it again with --confirm", r.baseURL())
@@ -158,9 +139,5 @@ func runClear(ctx context.Context, e *env, args []string) error {
 	if err := c.Clear(ctx); err != nil {
 		return r.fail(err)
 	}
-	if r.json {
-		return printJSON(e.stdout, map[string]string{"message": "cleared"})
-	}
-	fmt.Fprintln(e.stdout, "deleted every stored fact")
-	return nil
+	return r.printDone("cleared", "deleted every stored fact")
 }

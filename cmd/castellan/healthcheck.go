@@ -10,16 +10,9 @@ import (
 func runHealthcheck(ctx context.Context, e *env, args []string) error {
 	fs, r := newRemoteFlags(e, "healthcheck", "healthcheck [--url URL]",
 		"Exits 0 when the server at URL answers /readyz, 1 when it answers not ready,\n2 when it cannot be reached. Meant for container health checks.")
-	args, err := parseArgs(fs, args)
+	_, c, err := r.connect(fs, args, 0, 0)
 	if err != nil {
 		return helpOr(err)
-	}
-	if err := wantArgs(fs, args, 0, 0); err != nil {
-		return err
-	}
-	c, err := r.client()
-	if err != nil {
-		return err
 	}
 	if err := c.Ready(ctx); err != nil {
 		return r.fail(err)

@@ -5,7 +5,6 @@ package main
 import (
 	"context"
 	"fmt"
-	"text/tabwriter"
 	"time"
 
 	castellan "github.com/castellan-authz/castellan/clients/go"
@@ -49,12 +48,9 @@ func runKeysCreate(ctx context.Context, e *env, args []string) error {
 			"Scopes: read asks questions, write also changes facts, admin also manages\nthe policy and keys.")
 	scope := fs.String("scope", "", "read, write or admin (required)")
 	name := fs.String("name", "", "a name to recognise the key by")
-	args, err := parseArgs(fs, args)
+	args, err := parseArgsBetween(fs, args, 0, 0)
 	if err != nil {
 		return helpOr(err)
-	}
-	if err := wantArgs(fs, args, 0, 0); err != nil {
-		return err
 	}
 	switch *scope {
 	case castellan.ScopeRead, castellan.ScopeWrite, castellan.ScopeAdmin:
@@ -82,54 +78,27 @@ func runKeysCreate(ctx context.Context, e *env, args []string) error {
 
 func runKeysList(ctx context.Context, e *env, args []string) error {
 	fs, r := newRemoteFlags(e, "keys list", "keys list [flags]", "Lists the API keys (never their secrets).")
-	args, err := parseArgs(fs, args)
+	_, c, err := r.connect(fs, args, 0, 0)
 	if err != nil {
 		return helpOr(err)
-	}
-	if err := wantArgs(fs, args, 0, 0); err != nil {
-		return err
-	}
-	c, err := r.client()
-	if err != nil {
-		return err
 	}
 	keys, err := c.ListKeys(ctx)
 	if err != nil {
 		return r.fail(err)
 	}
-	if r.json {
-		if keys == nil {
-			keys = []castellan.APIKey{}
-		}
-		return printJSON(e.stdout, map[string]any{"keys": keys})
-	}
-	tw := tabwriter.NewWriter(e.stdout, 0, 4, 2, ' ', 0)
-	fmt.Fprintln(tw, "ID\tNAME\tSCOPE\tCREATED")
-	for _, k := range keys {
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\n", k.ID, k.Name, k.Scope, k.CreatedAt.UTC().Format(time.RFC3339))
-	}
-	return tw.Flush()
+	return printTable(r, "keys", keys, "ID\tNAME\tSCOPE\tCREATED", func(k castellan.APIKey) string {
+		return fmt.Sprintf("%s\t%s\t%s\t%s", k.ID, k.Name, k.Scope, k.CreatedAt.UTC().Format(time.RFC3339))
+	})
 }
 
 func runKeysDelete(ctx context.Context, e *env, args []string) error {
 	fs, r := newRemoteFlags(e, "keys delete", "keys delete ID [flags]", "Revokes an API key at once.")
-	args, err := parseArgs(fs, args)
+	args, c, err := r.connect(fs, args, 1, 1)
 	if err != nil {
 		return helpOr(err)
-	}
-	if err := wantArgs(fs, args, 1, 1); err != nil {
-		return err
-	}
-	c, err := r.client()
-	if err != nil {
-		return err
 	}
 	if err := c.DeleteKey(ctx, args[0]); err != nil {
 		return r.fail(err)
 	}
-	if r.json {
-		return printJSON(e.stdout, map[string]string{"message": "deleted"})
-	}
-	fmt.Fprintf(e.stdout, "deleted key %s\n", args[0])
-	return nil
+	return r.printDone("deleted", "deleted key "+args[0])
 }

@@ -10,7 +10,6 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
-	"text/tabwriter"
 	"time"
 
 	castellan "github.com/castellan-authz/castellan/clients/go"
@@ -21,12 +20,9 @@ func runPolicyUpload(ctx context.Context, e *env, args []string) error {
 		"Uploads the files together as the live policy. The server checks them and runs\n"+
 			"their tests first; if anything fails it prints why and the old policy stays live.\n\n"+
 			"Other policy subcommands: validate, fmt and test (offline); get, history and\nrollback (on the server). Each takes -h.")
-	args, err := parseArgs(fs, args)
+	args, err := parseArgsBetween(fs, args, 1, -1)
 	if err != nil {
 		return helpOr(err)
-	}
-	if err := wantArgs(fs, args, 1, -1); err != nil {
-		return err
 	}
 	files := make([]castellan.PolicyFile, 0, len(args))
 	for _, name := range args {
@@ -55,16 +51,9 @@ func runPolicyGet(ctx context.Context, e *env, args []string) error {
 	fs, r := newRemoteFlags(e, "policy get", "policy get [--version N] [flags]",
 		"Prints the live policy, or a stored version of it.")
 	ver := fs.Int64("version", 0, "print this stored version instead of the live policy")
-	args, err := parseArgs(fs, args)
+	_, c, err := r.connect(fs, args, 0, 0)
 	if err != nil {
 		return helpOr(err)
-	}
-	if err := wantArgs(fs, args, 0, 0); err != nil {
-		return err
-	}
-	c, err := r.client()
-	if err != nil {
-		return err
 	}
 	if *ver == 0 {
 		p, err := c.GetPolicy(ctx)
@@ -110,48 +99,29 @@ func withNewline(s string) string {
 func runPolicyHistory(ctx context.Context, e *env, args []string) error {
 	fs, r := newRemoteFlags(e, "policy history", "policy history [flags]",
 		"Lists the stored versions of the policy, newest first.")
-	args, err := parseArgs(fs, args)
+	_, c, err := r.connect(fs, args, 0, 0)
 	if err != nil {
 		return helpOr(err)
-	}
-	if err := wantArgs(fs, args, 0, 0); err != nil {
-		return err
-	}
-	c, err := r.client()
-	if err != nil {
-		return err
 	}
 	vs, err := c.PolicyHistory(ctx)
 	if err != nil {
 		return r.fail(err)
 	}
-	if r.json {
-		if vs == nil {
-			vs = []castellan.PolicyVersionInfo{}
-		}
-		return printJSON(e.stdout, map[string]any{"policies": vs})
-	}
-	tw := tabwriter.NewWriter(e.stdout, 0, 4, 2, ' ', 0)
-	fmt.Fprintln(tw, "VERSION\tLIVE\tCREATED\tBY\tFILES")
-	for _, v := range vs {
+	return printTable(r, "policies", vs, "VERSION\tLIVE\tCREATED\tBY\tFILES", func(v castellan.PolicyVersionInfo) string {
 		live := ""
 		if v.Live {
 			live = "*"
 		}
-		fmt.Fprintf(tw, "%d\t%s\t%s\t%s\t%s\n", v.Version, live, v.CreatedAt.UTC().Format(time.RFC3339), v.CreatedBy, strings.Join(v.Files, ", "))
-	}
-	return tw.Flush()
+		return fmt.Sprintf("%d\t%s\t%s\t%s\t%s", v.Version, live, v.CreatedAt.UTC().Format(time.RFC3339), v.CreatedBy, strings.Join(v.Files, ", "))
+	})
 }
 
 func runPolicyRollback(ctx context.Context, e *env, args []string) error {
 	fs, r := newRemoteFlags(e, "policy rollback", "policy rollback VERSION [flags]",
 		"Makes a stored version the live policy again, after re-checking it and\nre-running its tests.")
-	args, err := parseArgs(fs, args)
+	args, err := parseArgsBetween(fs, args, 1, 1)
 	if err != nil {
 		return helpOr(err)
-	}
-	if err := wantArgs(fs, args, 1, 1); err != nil {
-		return err
 	}
 	ver, err := strconv.ParseInt(args[0], 10, 64)
 	if err != nil || ver <= 0 {
