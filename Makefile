@@ -23,7 +23,7 @@ vet:
 
 test: vet build
 	./scripts/with-postgres $(GO) test $(GOTEST_FLAGS) ./...
-	GO=$(GO) ./examples/microservices/run.sh
+	CASTELLAN_BIN=$(BIN) GO=$(GO) ./examples/microservices/run.sh
 
 fuzz:
 	$(GO) test -run='^$$' -fuzz=FuzzParse -fuzztime=60s ./lang/parser
