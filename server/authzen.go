@@ -141,18 +141,7 @@ func (s *Server) handleEvaluation(w http.ResponseWriter, r *http.Request) {
 		writeError(w, r, err)
 		return
 	}
-	q, err := s.ask(r, nil, explainParam(r))
-	if err != nil {
-		writeError(w, r, err)
-		return
-	}
-	defer q.cancel()
-	d, err := s.evaluate(q, t)
-	if err != nil {
-		writeError(w, r, err)
-		return
-	}
-	writeJSON(w, http.StatusOK, d)
+	s.answer(w, r, nil, explainParam(r), func(q *question) (any, error) { return s.evaluate(q, t) })
 }
 
 type azEvaluationsRequest struct {
@@ -218,29 +207,18 @@ func (s *Server) handleEvaluations(w http.ResponseWriter, r *http.Request) {
 		writeError(w, r, errorf(http.StatusBadRequest, codeLimitExceeded, "evaluations: %d evaluations exceed the limit of %d (--max-batch-facts)", len(req.Evaluations), s.cfg.MaxBatchFacts))
 		return
 	}
-	q, err := s.ask(r, nil, explainParam(r))
-	if err != nil {
-		writeError(w, r, err)
-		return
-	}
-	defer q.cancel()
-	if len(req.Evaluations) == 0 {
-		d, err := s.evaluate(q, req.azTuple)
-		if err != nil {
-			writeError(w, r, err)
-			return
+	s.answer(w, r, nil, explainParam(r), func(q *question) (any, error) {
+		if len(req.Evaluations) == 0 {
+			return s.evaluate(q, req.azTuple)
 		}
-		writeJSON(w, http.StatusOK, d)
-		return
-	}
-	ds, err := s.evaluateAll(q, req, semantic)
-	if err != nil {
-		writeError(w, r, err)
-		return
-	}
-	writeJSON(w, http.StatusOK, struct {
-		Evaluations []azDecision `json:"evaluations"`
-	}{ds})
+		ds, err := s.evaluateAll(q, req, semantic)
+		if err != nil {
+			return nil, err
+		}
+		return struct {
+			Evaluations []azDecision `json:"evaluations"`
+		}{ds}, nil
+	})
 }
 
 type azPage struct {
@@ -320,17 +298,40 @@ func (s *Server) searchSubjects(q *question, typ string, c azCheck) ([]string, e
 }
 
 func (s *Server) handleSearchSubject(w http.ResponseWriter, r *http.Request) {
+	serveSearch(s, w, r, func(t *azTuple) (err error) {
+		t.Subject, err = openEntity(t.Subject, "subject")
+		return err
+	}, func(q *question, t azTuple, c azCheck, page evaluator.Page) ([]azEntityOut, string, error) {
+		ids, err := s.searchSubjects(q, *t.Subject.Type, c)
+		if err != nil {
+			return nil, "", err
+		}
+		ids, next, err := paginate(ids, page)
+		if err != nil {
+			return nil, "", err
+		}
+		return entities(*t.Subject.Type, ids), next, nil
+	})
+}
+
+// serveSearch is what the AuthZEN searches share: it decodes the request,
+// leaves open the part it searches for (leaveOpen replaces it in a copy of
+// the tuple with a placeholder, or says why it cannot) so that the rest is
+// checked as an evaluation would be, validates the page and answers with
+// the page of results find returns under the request's question.
+func serveSearch[T any](s *Server, w http.ResponseWriter, r *http.Request,
+	leaveOpen func(t *azTuple) error,
+	find func(q *question, t azTuple, c azCheck, page evaluator.Page) (results []T, next string, err error)) {
 	var req azSearchRequest
 	if err := decodeJSONLenient(r, &req); err != nil {
 		writeError(w, r, err)
 		return
 	}
-	if req.Subject == nil || req.Subject.Type == nil || *req.Subject.Type == "" {
-		writeError(w, r, badRequest("subject.type is required"))
+	probe := req.azTuple
+	if err := leaveOpen(&probe); err != nil {
+		writeError(w, r, err)
 		return
 	}
-	probe := req.azTuple
-	probe.Subject = &azEntity{Type: req.Subject.Type, ID: new("_")}
 	c, err := probe.check()
 	if err != nil {
 		writeError(w, r, err)
@@ -341,26 +342,31 @@ func (s *Server) handleSearchSubject(w http.ResponseWriter, r *http.Request) {
 		writeError(w, r, err)
 		return
 	}
-	q, err := s.ask(r, req.contextFacts(), false)
-	if err != nil {
-		writeError(w, r, err)
-		return
+	s.answer(w, r, req.contextFacts(), false, func(q *question) (any, error) {
+		results, next, err := find(q, req.azTuple, c, page)
+		if err != nil {
+			return nil, err
+		}
+		return azSearchResponse[T]{Page: azPageOut{NextToken: next}, Results: results}, nil
+	})
+}
+
+// openEntity returns a placeholder for e, the entity a search is for: an
+// entity of its type; where names it in errors.
+func openEntity(e *azEntity, where string) (*azEntity, error) {
+	if e == nil || e.Type == nil || *e.Type == "" {
+		return nil, badRequest("%s.type is required", where)
 	}
-	defer q.cancel()
-	ids, err := s.searchSubjects(q, *req.Subject.Type, c)
-	var next string
-	if err == nil {
-		ids, next, err = paginate(ids, page)
-	}
-	if err != nil {
-		writeError(w, r, err)
-		return
-	}
-	out := azSearchResponse[azEntityOut]{Page: azPageOut{NextToken: next}, Results: make([]azEntityOut, len(ids))}
+	return &azEntity{Type: e.Type, ID: new("_")}, nil
+}
+
+// entities returns the entities of type typ with ids.
+func entities(typ string, ids []string) []azEntityOut {
+	out := make([]azEntityOut, len(ids))
 	for i, id := range ids {
-		out.Results[i] = azEntityOut{Type: *req.Subject.Type, ID: id}
+		out[i] = azEntityOut{Type: typ, ID: id}
 	}
-	writeJSON(w, http.StatusOK, out)
+	return out
 }
 
 // distinctIDs returns the sorted distinct values of v in rows; wildcard
@@ -379,85 +385,38 @@ func distinctIDs(rows []evaluator.Row, v string) []string {
 }
 
 func (s *Server) handleSearchResource(w http.ResponseWriter, r *http.Request) {
-	var req azSearchRequest
-	if err := decodeJSONLenient(r, &req); err != nil {
-		writeError(w, r, err)
-		return
-	}
-	if req.Resource == nil || req.Resource.Type == nil || *req.Resource.Type == "" {
-		writeError(w, r, badRequest("resource.type is required"))
-		return
-	}
-	probe := req.azTuple
-	probe.Resource = &azEntity{Type: req.Resource.Type, ID: new("_")}
-	c, err := probe.check()
-	if err != nil {
-		writeError(w, r, err)
-		return
-	}
-	page, err := s.searchPage(req.Page)
-	if err != nil {
-		writeError(w, r, err)
-		return
-	}
-	q, err := s.ask(r, req.contextFacts(), false)
-	if err != nil {
-		writeError(w, r, err)
-		return
-	}
-	defer q.cancel()
-	res, err := q.policy.eval.List(q.ctx, q.req, c.actor, c.action, *req.Resource.Type, page)
-	if err != nil {
-		writeError(w, r, err)
-		return
-	}
-	out := azSearchResponse[azEntityOut]{Page: azPageOut{NextToken: res.NextToken}, Results: make([]azEntityOut, len(res.IDs))}
-	for i, id := range res.IDs {
-		out.Results[i] = azEntityOut{Type: *req.Resource.Type, ID: id}
-	}
-	writeJSON(w, http.StatusOK, out)
+	serveSearch(s, w, r, func(t *azTuple) (err error) {
+		t.Resource, err = openEntity(t.Resource, "resource")
+		return err
+	}, func(q *question, t azTuple, c azCheck, page evaluator.Page) ([]azEntityOut, string, error) {
+		res, err := q.policy.eval.List(q.ctx, q.req, c.actor, c.action, *t.Resource.Type, page)
+		if err != nil {
+			return nil, "", err
+		}
+		return entities(*t.Resource.Type, res.IDs), res.NextToken, nil
+	})
 }
 
 func (s *Server) handleSearchAction(w http.ResponseWriter, r *http.Request) {
-	var req azSearchRequest
-	if err := decodeJSONLenient(r, &req); err != nil {
-		writeError(w, r, err)
-		return
-	}
-	probe := req.azTuple
-	probe.Action = &azAction{Name: new("_")}
-	c, err := probe.check()
-	if err != nil {
-		writeError(w, r, err)
-		return
-	}
-	page, err := s.searchPage(req.Page)
-	if err != nil {
-		writeError(w, r, err)
-		return
-	}
-	q, err := s.ask(r, req.contextFacts(), false)
-	if err != nil {
-		writeError(w, r, err)
-		return
-	}
-	defer q.cancel()
-	acts, err := q.policy.eval.Actions(q.ctx, q.req, c.actor, c.resource)
-	if err != nil {
-		writeError(w, r, err)
-		return
-	}
-	sort.Strings(acts)
-	acts, next, err := paginate(acts, page)
-	if err != nil {
-		writeError(w, r, err)
-		return
-	}
-	out := azSearchResponse[azActionOut]{Page: azPageOut{NextToken: next}, Results: make([]azActionOut, len(acts))}
-	for i, a := range acts {
-		out.Results[i] = azActionOut{Name: a}
-	}
-	writeJSON(w, http.StatusOK, out)
+	serveSearch(s, w, r, func(t *azTuple) error {
+		t.Action = &azAction{Name: new("_")}
+		return nil
+	}, func(q *question, _ azTuple, c azCheck, page evaluator.Page) ([]azActionOut, string, error) {
+		acts, err := q.policy.eval.Actions(q.ctx, q.req, c.actor, c.resource)
+		if err != nil {
+			return nil, "", err
+		}
+		sort.Strings(acts)
+		acts, next, err := paginate(acts, page)
+		if err != nil {
+			return nil, "", err
+		}
+		out := make([]azActionOut, len(acts))
+		for i, a := range acts {
+			out[i] = azActionOut{Name: a}
+		}
+		return out, next, nil
+	})
 }
 
 // authzenConfig is the AuthZEN discovery document.

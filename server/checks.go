@@ -40,6 +40,28 @@ func (s *Server) ask(r *http.Request, contextFacts []wireFact, explain bool) (*q
 	}, nil
 }
 
+// answer is how every question ends: it asks under the request's context
+// facts (see ask), runs fn under the question and writes its answer with
+// status 200, as JSON (a rawJSON as it is), or the error as the envelope.
+func (s *Server) answer(w http.ResponseWriter, r *http.Request, contextFacts []wireFact, explain bool, fn func(q *question) (any, error)) {
+	q, err := s.ask(r, contextFacts, explain)
+	if err != nil {
+		writeError(w, r, err)
+		return
+	}
+	defer q.cancel()
+	out, err := fn(q)
+	if err != nil {
+		writeError(w, r, err)
+		return
+	}
+	if raw, ok := out.(rawJSON); ok {
+		writeRaw(w, http.StatusOK, raw)
+		return
+	}
+	writeJSON(w, http.StatusOK, out)
+}
+
 // contextFacts validates the context facts of a request: at most
 // MaxContextFacts, each well-formed. They are never stored.
 func (s *Server) contextFacts(ws []wireFact, where string) ([]term.Fact, error) {
@@ -108,23 +130,20 @@ func (s *Server) handleAuthorize(w http.ResponseWriter, r *http.Request) {
 		writeError(w, r, err)
 		return
 	}
-	q, err := s.ask(r, req.ContextFacts, explainParam(r))
-	if err != nil {
-		writeError(w, r, err)
-		return
-	}
-	defer q.cancel()
-	d, err := q.policy.eval.Authorize(q.ctx, q.req, actor, act, resource)
-	if err != nil {
-		writeError(w, r, err)
-		return
-	}
-	s.metrics.decision(d.Allowed, "oso")
-	if d.Explanation == nil {
-		writeRaw(w, http.StatusOK, allowedBody(d.Allowed))
-		return
-	}
-	writeJSON(w, http.StatusOK, authorizeResponse{Allowed: d.Allowed, Explanation: d.Explanation})
+	s.answer(w, r, req.ContextFacts, explainParam(r), func(q *question) (any, error) {
+		d, err := q.policy.eval.Authorize(q.ctx, q.req, actor, act, resource)
+		if err != nil {
+			return nil, err
+		}
+		s.metrics.decision(d.Allowed, "oso")
+		if d.Explanation == nil {
+			if d.Allowed {
+				return allowedTrue, nil
+			}
+			return allowedFalse, nil
+		}
+		return authorizeResponse{Allowed: d.Allowed, Explanation: d.Explanation}, nil
+	})
 }
 
 type authorizeResourcesRequest struct {
@@ -167,28 +186,23 @@ func (s *Server) handleAuthorizeResources(w http.ResponseWriter, r *http.Request
 		writeError(w, r, err)
 		return
 	}
-	q, err := s.ask(r, req.ContextFacts, false)
-	if err != nil {
-		writeError(w, r, err)
-		return
-	}
-	defer q.cancel()
-	out := struct {
-		Results []outValue `json:"results"`
-	}{Results: []outValue{}}
-	for i, res := range resources {
-		d, err := q.policy.eval.Authorize(q.ctx, q.req, actor, act, res)
-		if err != nil {
-			writeError(w, r, err)
-			return
+	s.answer(w, r, req.ContextFacts, false, func(q *question) (any, error) {
+		out := struct {
+			Results []outValue `json:"results"`
+		}{Results: []outValue{}}
+		for i, res := range resources {
+			d, err := q.policy.eval.Authorize(q.ctx, q.req, actor, act, res)
+			if err != nil {
+				return nil, err
+			}
+			s.metrics.decision(d.Allowed, "oso")
+			if d.Allowed {
+				// As sent: order and duplicates are kept.
+				out.Results = append(out.Results, outValue{Type: *req.Resources[i].Type, ID: *req.Resources[i].ID})
+			}
 		}
-		s.metrics.decision(d.Allowed, "oso")
-		if d.Allowed {
-			// As sent: order and duplicates are kept.
-			out.Results = append(out.Results, outValue{Type: *req.Resources[i].Type, ID: *req.Resources[i].ID})
-		}
-	}
-	writeJSON(w, http.StatusOK, out)
+		return out, nil
+	})
 }
 
 type listRequest struct {
@@ -239,34 +253,28 @@ func (s *Server) handleList(w http.ResponseWriter, r *http.Request) {
 		writeError(w, r, err)
 		return
 	}
-	q, err := s.ask(r, req.ContextFacts, false)
-	if err != nil {
-		writeError(w, r, err)
-		return
-	}
-	defer q.cancel()
-	res, err := q.policy.eval.List(q.ctx, q.req, actor, act, typ, page)
-	if err != nil {
-		writeError(w, r, err)
-		return
-	}
-	out := map[string]any{"results": listResults(res, page)}
-	if req.PageSize != nil || req.PageToken != nil {
-		var next *string
-		if res.NextToken != "" {
-			next = &res.NextToken
+	s.answer(w, r, req.ContextFacts, false, func(q *question) (any, error) {
+		res, err := q.policy.eval.List(q.ctx, q.req, actor, act, typ, page)
+		if err != nil {
+			return nil, err
 		}
-		out["next_page_token"] = next
-	}
-	if explainParam(r) {
-		if out["explanation"], err = s.explainEach(q, res.IDs, func(id string) (term.Value, string, term.Value) {
-			return actor, act, term.Value{Type: typ, ID: id}
-		}); err != nil {
-			writeError(w, r, err)
-			return
+		out := map[string]any{"results": listResults(res, page)}
+		if req.PageSize != nil || req.PageToken != nil {
+			var next *string
+			if res.NextToken != "" {
+				next = &res.NextToken
+			}
+			out["next_page_token"] = next
 		}
-	}
-	writeJSON(w, http.StatusOK, out)
+		if explainParam(r) {
+			if out["explanation"], err = s.explainEach(q, res.IDs, func(id string) (term.Value, string, term.Value) {
+				return actor, act, term.Value{Type: typ, ID: id}
+			}); err != nil {
+				return nil, err
+			}
+		}
+		return out, nil
+	})
 }
 
 // listResults returns the ids of a list page, "*" first on the first page
@@ -356,32 +364,22 @@ func (s *Server) handleActions(w http.ResponseWriter, r *http.Request) {
 		writeError(w, r, err)
 		return
 	}
-	q, err := s.ask(r, req.ContextFacts, false)
-	if err != nil {
-		writeError(w, r, err)
-		return
-	}
-	defer q.cancel()
-	out, err := s.actions(q, req)
-	if err != nil {
-		writeError(w, r, err)
-		return
-	}
-	if !explainParam(r) {
-		writeJSON(w, http.StatusOK, out)
-		return
-	}
-	actor, _ := toValue(wireValue{req.ActorType, req.ActorID}, "actor")
-	resource, _ := toValue(wireValue{req.ResourceType, req.ResourceID}, "resource")
-	ex, err := s.explainEach(q, out.Results, func(a string) (term.Value, string, term.Value) { return actor, a, resource })
-	if err != nil {
-		writeError(w, r, err)
-		return
-	}
-	writeJSON(w, http.StatusOK, struct {
-		actionsResponse
-		Explanation map[string]*evaluator.Explanation `json:"explanation"`
-	}{out, ex})
+	s.answer(w, r, req.ContextFacts, false, func(q *question) (any, error) {
+		out, err := s.actions(q, req)
+		if err != nil || !explainParam(r) {
+			return out, err
+		}
+		actor, _ := toValue(wireValue{req.ActorType, req.ActorID}, "actor")
+		resource, _ := toValue(wireValue{req.ResourceType, req.ResourceID}, "resource")
+		ex, err := s.explainEach(q, out.Results, func(a string) (term.Value, string, term.Value) { return actor, a, resource })
+		if err != nil {
+			return nil, err
+		}
+		return struct {
+			actionsResponse
+			Explanation map[string]*evaluator.Explanation `json:"explanation"`
+		}{out, ex}, nil
+	})
 }
 
 func (s *Server) handleBulkActions(w http.ResponseWriter, r *http.Request) {
@@ -400,18 +398,14 @@ func (s *Server) handleBulkActions(w http.ResponseWriter, r *http.Request) {
 	for _, req := range reqs {
 		ctxFacts = append(ctxFacts, req.ContextFacts...)
 	}
-	q, err := s.ask(r, ctxFacts, false)
-	if err != nil {
-		writeError(w, r, err)
-		return
-	}
-	defer q.cancel()
-	out := make([]actionsResponse, len(reqs))
-	for i, req := range reqs {
-		if out[i], err = s.actions(q, req); err != nil {
-			writeError(w, r, err)
-			return
+	s.answer(w, r, ctxFacts, false, func(q *question) (any, error) {
+		out := make([]actionsResponse, len(reqs))
+		for i, req := range reqs {
+			var err error
+			if out[i], err = s.actions(q, req); err != nil {
+				return nil, err
+			}
 		}
-	}
-	writeJSON(w, http.StatusOK, out)
+		return out, nil
+	})
 }

@@ -128,27 +128,22 @@ func writeJSON(w http.ResponseWriter, status int, v any) {
 	_, _ = w.Write(append(body, '\n'))
 }
 
+// rawJSON is an answer that is JSON already (see writeRaw).
+type rawJSON string
+
 // The two answers of an authorize without explanation.
 const (
-	allowedTrue  = "{\"allowed\":true}\n"
-	allowedFalse = "{\"allowed\":false}\n"
+	allowedTrue  rawJSON = "{\"allowed\":true}\n"
+	allowedFalse rawJSON = "{\"allowed\":false}\n"
 )
 
-// allowedBody returns the answer of an authorize without explanation.
-func allowedBody(allowed bool) string {
-	if allowed {
-		return allowedTrue
-	}
-	return allowedFalse
-}
-
 // writeRaw answers with body, which is JSON already.
-func writeRaw(w http.ResponseWriter, status int, body string) {
+func writeRaw(w http.ResponseWriter, status int, body rawJSON) {
 	h := w.Header()
 	h.Set("Content-Type", "application/json")
 	h.Set("Content-Length", strconv.Itoa(len(body)))
 	w.WriteHeader(status)
-	_, _ = io.WriteString(w, body)
+	_, _ = io.WriteString(w, string(body))
 }
 
 // message is the {"message": ...} answer of writes and admin calls.

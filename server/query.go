@@ -111,23 +111,18 @@ func (s *Server) handleEvaluateQuery(w http.ResponseWriter, r *http.Request) {
 		writeError(w, r, err)
 		return
 	}
-	q, err := s.ask(r, req.ContextFacts, false)
-	if err != nil {
-		writeError(w, r, err)
-		return
-	}
-	defer q.cancel()
-	rows, err := q.policy.eval.Query(q.ctx, q.req, query)
-	if err != nil {
-		writeError(w, r, err)
-		return
-	}
-	if rows == nil {
-		rows = []evaluator.Row{}
-	}
-	writeJSON(w, http.StatusOK, struct {
-		Results []evaluator.Row `json:"results"`
-	}{rows})
+	s.answer(w, r, req.ContextFacts, false, func(q *question) (any, error) {
+		rows, err := q.policy.eval.Query(q.ctx, q.req, query)
+		if err != nil {
+			return nil, err
+		}
+		if rows == nil {
+			rows = []evaluator.Row{}
+		}
+		return struct {
+			Results []evaluator.Row `json:"results"`
+		}{rows}, nil
+	})
 }
 
 type queryV1Request struct {
@@ -182,20 +177,15 @@ func (s *Server) handleQueryV1(w http.ResponseWriter, r *http.Request) {
 		writeError(w, r, err)
 		return
 	}
-	q, err := s.ask(r, req.ContextFacts, false)
-	if err != nil {
-		writeError(w, r, err)
-		return
-	}
-	defer q.cancel()
-	rows, err := q.policy.eval.QueryValues(q.ctx, q.req, query)
-	if err != nil {
-		writeError(w, r, err)
-		return
-	}
-	writeJSON(w, http.StatusOK, struct {
-		Results []v1Fact `json:"results"`
-	}{v1Results(pat, query.Predicate.Args, rows)})
+	s.answer(w, r, req.ContextFacts, false, func(q *question) (any, error) {
+		rows, err := q.policy.eval.QueryValues(q.ctx, q.req, query)
+		if err != nil {
+			return nil, err
+		}
+		return struct {
+			Results []v1Fact `json:"results"`
+		}{v1Results(pat, query.Predicate.Args, rows)}, nil
+	})
 }
 
 // v1Fact is a result of POST /api/query: a fact whose wildcard arguments
