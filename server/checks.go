@@ -136,6 +136,7 @@ func (s *Server) handleAuthorize(w http.ResponseWriter, r *http.Request) {
 			return nil, err
 		}
 		s.metrics.decision(d.Allowed, "oso")
+		s.decisions.record(stateFrom(r.Context()).id, d.Allowed)
 		if d.Explanation == nil {
 			if d.Allowed {
 				return allowedTrue, nil

@@ -19,6 +19,7 @@ type metrics struct {
 	latency   *prometheus.HistogramVec
 	decisions *prometheus.CounterVec
 	policy    *prometheus.CounterVec
+	parity    *prometheus.CounterVec
 }
 
 // newMetrics registers the metrics. revision, policyVersion and lag are read
@@ -44,8 +45,15 @@ func newMetrics(revision, policyVersion func() float64, lag func() float64) *met
 			Name: "castellan_policy_loads_total",
 			Help: "Policy loads (upload, --policy, --watch, rollback), by result (loaded, unchanged, rejected).",
 		}, []string{"result"}),
+		parity: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "castellan_parity_expectations_total",
+			Help: "Expectations sent to /api/expect, by result: match, mismatch, or unknown (no remembered decision for the request id).",
+		}, []string{"result"}),
 	}
-	m.registry.MustRegister(m.requests, m.latency, m.decisions, m.policy,
+	for _, r := range []string{parityMatch, parityMismatch, parityUnknown} {
+		m.parity.WithLabelValues(r) // exported at 0 before the first expectation
+	}
+	m.registry.MustRegister(m.requests, m.latency, m.decisions, m.policy, m.parity,
 		collectors.NewGoCollector(),
 		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
 		prometheus.NewGaugeFunc(prometheus.GaugeOpts{

@@ -41,8 +41,9 @@ type Server struct {
 	revision atomic.Uint64 // latest revision seen (metrics)
 	inflight chan struct{} // nil when MaxInFlight is 0
 
-	metrics *metrics
-	handler http.Handler
+	metrics   *metrics
+	decisions *decisionLog // recent authorize decisions, for /api/expect
+	handler   http.Handler
 }
 
 // Option configures a Server.
@@ -81,6 +82,8 @@ func New(ctx context.Context, cfg Config, st store.Store, opts ...Option) (*Serv
 		keys:     full,
 		log:      zerolog.Nop(),
 		now:      time.Now,
+
+		decisions: newDecisionLog(parityWindow),
 	}
 	for _, o := range opts {
 		o(s)
@@ -176,6 +179,7 @@ func (s *Server) routes() http.Handler {
 		r.Post("/api/bulk_actions", s.handleBulkActions)
 		r.Post("/api/query", s.handleQueryV1)
 		r.Post("/api/evaluate_query", s.handleEvaluateQuery)
+		r.Post("/api/expect", s.handleExpect)
 
 		r.Post("/access/v1/evaluation", s.handleEvaluation)
 		r.Post("/access/v1/evaluations", s.handleEvaluations)
