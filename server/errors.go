@@ -31,6 +31,7 @@ const (
 	codeUnavailable      = "unavailable"
 	codeTimeout          = "timeout"
 	codeQueryLimit       = "query_limit"
+	codeNotImplemented   = "not_implemented"
 	codeInternal         = "internal"
 )
 
@@ -95,10 +96,11 @@ func toAPIError(err error) *apiError {
 
 // writeError answers r with the envelope for err. Server-side failures are
 // logged with the request id (which the access log and the response carry
-// too); their cause is never echoed.
+// too); their cause is never echoed. A 501 (an endpoint Castellan does not
+// implement) is the caller's choice, not a failure.
 func writeError(w http.ResponseWriter, r *http.Request, err error) {
 	ae := toAPIError(err)
-	if ae.Status >= 500 {
+	if ae.Status >= 500 && ae.Status != http.StatusNotImplemented {
 		hlog.FromRequest(r).Error().Err(err).Int("status", ae.Status).Msg("request failed")
 	} else if ae.Err != nil {
 		hlog.FromRequest(r).Debug().Err(ae.Err).Int("status", ae.Status).Msg("request rejected")

@@ -180,6 +180,9 @@ func (s *Server) routes() http.Handler {
 		r.Post("/api/query", s.handleQueryV1)
 		r.Post("/api/evaluate_query", s.handleEvaluateQuery)
 		r.Post("/api/expect", s.handleExpect)
+		for _, p := range []string{"/api/authorize_query", "/api/list_query", "/api/actions_query", "/api/evaluate_query_local"} {
+			r.Post(p, handleLocalAuthorization) // 501: see local.go
+		}
 
 		r.Post("/access/v1/evaluation", s.handleEvaluation)
 		r.Post("/access/v1/evaluations", s.handleEvaluations)
@@ -275,7 +278,7 @@ func (s *Server) observe(next http.Handler) http.Handler {
 		route := routePattern(r)
 		s.metrics.observe(route, r.Method, status, d)
 		level := zerolog.InfoLevel
-		if status >= 500 {
+		if status >= 500 && status != http.StatusNotImplemented {
 			level = zerolog.WarnLevel
 		}
 		ev := hlog.FromRequest(r).WithLevel(level)
