@@ -315,8 +315,9 @@ type queryV1Request struct {
 // Query returns the facts, stored or derived by the policy's rules, that
 // match pattern (POST /api/query, the Oso query API v1): wildcard arguments
 // are variables, and only rules of the pattern's arity are considered.
-// Castellan needs a type for each variable: use AnyOf("User"), not Any().
-// An argument that holds for any value comes back as a wildcard: AnyOf(type),
+// AnyOf("User") is a variable of that type, Any() a variable of any type;
+// either way each result carries the real type of its arguments. An
+// argument that holds for any value comes back as a wildcard: AnyOf(type),
 // or Any() when it holds for a value of any type.
 func (c *Client) Query(ctx context.Context, pattern Fact, opts ...CheckOption) ([]Fact, error) {
 	if pattern.Predicate == "" {

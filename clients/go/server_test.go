@@ -127,6 +127,11 @@ func TestAgainstServer(t *testing.T) {
 	if diff := cmp.Diff([]castellan.Fact{castellan.NewFact("has_permission", alice, castellan.String("rerun"), run1)}, facts); diff != "" {
 		t.Errorf("query (-want +got):\n%s", diff)
 	}
+	facts, err = c.Query(ctx, castellan.NewFact("has_permission", castellan.Any(), castellan.String("rerun"), run1), ctxOf)
+	must(err)
+	if diff := cmp.Diff([]castellan.Fact{castellan.NewFact("has_permission", alice, castellan.String("rerun"), run1)}, facts); diff != "" {
+		t.Errorf("query with an untyped variable (-want +got):\n%s", diff)
+	}
 
 	got, err := c.Get(ctx, castellan.NewFact("has_role", castellan.Any(), castellan.String("maintainer")))
 	must(err)

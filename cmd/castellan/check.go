@@ -153,8 +153,10 @@ func (r *remote) printStrings(ss []string) error {
 
 func runQuery(ctx context.Context, e *env, args []string) error {
 	fs, r, cf := newQuestionFlags(e, "query", "query PREDICATE ARG... [-c FACT]... [flags]",
-		"Prints the facts, stored or derived by the policy, that match the pattern;\nType:_ is a variable. Only rules of the same arity are considered.\n"+
-			"Example: castellan query has_permission User:_ rerun Action:1")
+		"Prints the facts, stored or derived by the policy, that match the pattern;\nType:_ is a variable of that type, a bare _ a variable of any type.\n"+
+			"Only rules of the same arity are considered.\n"+
+			"Example: castellan query has_permission User:_ rerun Action:1\n"+
+			"         castellan query has_permission _ _ Repository:anvil")
 	args, err := parseArgsBetween(fs, args, 2, -1)
 	if err != nil {
 		return helpOr(err)
@@ -162,11 +164,6 @@ func runQuery(ctx context.Context, e *env, args []string) error {
 	pattern, err := parseFact(args, true, false)
 	if err != nil {
 		return usageError("query: %v", err)
-	}
-	for i, a := range pattern.Args {
-		if a.Type == "" {
-			return usageError("query: argument %d is _, but every query variable needs a type: write it as Type:_ (such as User:_)", i+1)
-		}
 	}
 	c, err := r.client()
 	if err != nil {

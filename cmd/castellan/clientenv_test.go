@@ -174,7 +174,7 @@ func TestUsageErrors(t *testing.T) {
 		{[]string{"authorize", "User:bob", "read", "Repo:a", "--bogus"}, "flag provided but not defined: -bogus"},
 		{[]string{"list", "User:bob", "read", "repository"}, "not a type name"},
 		{[]string{"inspect", "_"}, "wildcard"},
-		{[]string{"query", "has_role", "_", "owner", "Org:a"}, "write it as Type:_"},
+		{[]string{"query", "_", "User:a"}, "cannot be _"},
 		{[]string{"clear"}, "--confirm"},
 		{[]string{"keys", "create"}, "--scope is required"},
 		{[]string{"keys", "create", "--scope", "root"}, `scope "root"`},
