@@ -1,6 +1,7 @@
 package lang
 
 import (
+	"github.com/castellan-authz/castellan/lang/internal/edit"
 	"sort"
 	"strconv"
 	"strings"
@@ -21,7 +22,7 @@ func Nearest(s string, candidates []string) string {
 		if c == s {
 			continue
 		}
-		d := editDistance(strings.ToLower(s), strings.ToLower(c))
+		d := edit.Distance(strings.ToLower(s), strings.ToLower(c))
 		if d == 0 {
 			d = 1 // differs only in case: still a typo
 		}
@@ -30,27 +31,6 @@ func Nearest(s string, candidates []string) string {
 		}
 	}
 	return best
-}
-
-// editDistance is the Levenshtein distance between a and b, in bytes.
-func editDistance(a, b string) int {
-	prev := make([]int, len(b)+1)
-	cur := make([]int, len(b)+1)
-	for j := range prev {
-		prev[j] = j
-	}
-	for i := 1; i <= len(a); i++ {
-		cur[0] = i
-		for j := 1; j <= len(b); j++ {
-			cost := 1
-			if a[i-1] == b[j-1] {
-				cost = 0
-			}
-			cur[j] = min(prev[j]+1, cur[j-1]+1, prev[j-1]+cost)
-		}
-		prev, cur = cur, prev
-	}
-	return prev[len(b)]
 }
 
 // hintFor builds a hint for an unknown name: "did you mean `x`?" when a
