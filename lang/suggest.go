@@ -1,10 +1,11 @@
 package lang
 
 import (
-	"github.com/castellan-authz/castellan/lang/internal/edit"
 	"sort"
 	"strconv"
 	"strings"
+
+	"github.com/castellan-authz/castellan/lang/internal/edit"
 )
 
 // maxHintNames bounds how many declared names a hint lists.

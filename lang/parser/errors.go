@@ -3,12 +3,13 @@ package parser
 import (
 	"errors"
 	"fmt"
-	"github.com/castellan-authz/castellan/lang/internal/edit"
 	"regexp"
 	"strings"
 
 	"github.com/alecthomas/participle/v2"
 	"github.com/alecthomas/participle/v2/lexer"
+
+	"github.com/castellan-authz/castellan/lang/internal/edit"
 )
 
 // parseWith runs one of the participle parsers over the tokens of an item.
