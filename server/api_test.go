@@ -39,6 +39,8 @@ func TestPolicyUpload(t *testing.T) {
 			"relations": map[string]any{}},
 		"Repository": map[string]any{"roles": []any{"maintainer", "reader"}, "permissions": []any{"push", "read"},
 			"relations": map[string]any{"parent": "Organization"}},
+		// Always listed, as Oso does, even without a global block.
+		"global": map[string]any{"roles": []any{}, "permissions": []any{}, "relations": map[string]any{}},
 	}}}
 	if diff := cmp.Diff(want, md); diff != "" {
 		t.Errorf("policy_metadata (-want +got):\n%s", diff)
@@ -295,5 +297,22 @@ func TestExplain(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+func TestPolicyMetadataGlobalBlock(t *testing.T) {
+	// A global block's own metadata is answered, not replaced by the empty
+	// entry listed for policies without one.
+	e := newTestEnv(t, nil)
+	src := "actor User {}\nglobal { roles = [\"admin\"]; permissions = [\"create\"]; \"create\" if \"admin\"; }\n"
+	e.must(t, http.StatusOK, "POST", "/api/policy", map[string]any{"filename": nil, "src": src})
+	var md map[string]any
+	e.must(t, http.StatusOK, "GET", "/api/policy_metadata", nil).json(t, &md)
+	want := map[string]any{"metadata": map[string]any{"resources": map[string]any{
+		"User":   map[string]any{"roles": []any{}, "permissions": []any{}, "relations": map[string]any{}},
+		"global": map[string]any{"roles": []any{"admin"}, "permissions": []any{"create"}, "relations": map[string]any{}},
+	}}}
+	if diff := cmp.Diff(want, md); diff != "" {
+		t.Errorf("policy_metadata (-want +got):\n%s", diff)
 	}
 }
