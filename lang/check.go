@@ -133,6 +133,9 @@ type checker struct {
 	sources  map[string][]byte // file name -> source, when known
 	derived  *Rule             // the derived allow rule
 	anon     int
+	// shorthandRefs holds, while a shorthand condition is converted, the
+	// expansion of each role or permission inside it.
+	shorthandRefs map[*ast.ShorthandRef]Expr
 
 	fixtureCache map[*ast.Fixture][]term.Fact
 	testFacts    []testFact

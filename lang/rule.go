@@ -213,6 +213,15 @@ func (c *checker) convertExpr(e ast.Expr, depth int) Expr {
 		}
 		c.checkTypeName(e.Type)
 		return Matches{Term: c.convertTerm(e.Term), Type: e.Type.Name}
+	case *ast.ShorthandRef:
+		// Expanded by expandCondition; absent when that reported an error.
+		if body, ok := c.shorthandRefs[e]; ok {
+			return body
+		}
+		if c.shorthandRefs == nil {
+			c.errorf(e.Pos, "", "a role or permission is only a condition inside a shorthand rule")
+		}
+		return nil
 	}
 	// Fail closed: a condition that cannot be converted must reject the
 	// policy, never be dropped (dropping it would widen access).

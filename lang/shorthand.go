@@ -95,7 +95,7 @@ func (c *checker) expandShorthand(b *block, s *ast.Shorthand) *Rule {
 	rule.Pred = Pred{hd.kind.predicate(), arity}
 	rule.Params = params(Const{term.String(s.Head.Name)})
 	if s.Cond != nil {
-		return c.expandCondition(s, rule, arity)
+		return c.expandCondition(b, s, rule, arity)
 	}
 	if !s.Implier.Quoted {
 		return c.expandAnyImplier(b, s, rule, arity)
@@ -282,9 +282,33 @@ func (c *checker) expandUnquoted(b *block, s *ast.Shorthand, rule *Rule, params 
 }
 
 // expandCondition desugars `"read" if is_public(resource);`: the condition
-// becomes the body, over the head's variables actor and resource.
-func (c *checker) expandCondition(s *ast.Shorthand, rule *Rule, arity int) *Rule {
+// becomes the body, over the head's variables actor and resource. A role
+// or permission inside the condition (`"member" on "parent"`, `global
+// "admin"`) becomes the body it would have as the implier of a shorthand
+// rule of its own.
+func (c *checker) expandCondition(b *block, s *ast.Shorthand, rule *Rule, arity int) *Rule {
 	errsBefore := len(c.errs)
+	c.shorthandRefs = map[*ast.ShorthandRef]Expr{}
+	defer func() { c.shorthandRefs = nil }()
+	related := 0
+	for _, ref := range shorthandRefs(s.Cond, nil) {
+		r := c.expandShorthand(b, &ast.Shorthand{Pos: ref.Pos, Head: s.Head, Implier: ref.Name, Global: ref.Global, On: ref.On})
+		if r == nil {
+			continue
+		}
+		body := r.Body
+		if ref.On != nil {
+			// Each `on` gets its own related resource.
+			related++
+			if related > 1 {
+				body = renameVar(body, nameRelated, nameRelated+"#"+strconv.Itoa(related))
+			}
+		}
+		c.shorthandRefs[ref] = body
+	}
+	if len(c.errs) > errsBefore {
+		return nil
+	}
 	rule.Body = c.convertExpr(s.Cond, 0)
 	if len(c.errs) > errsBefore {
 		return nil
@@ -365,4 +389,54 @@ func shorthandSource(s *ast.Shorthand) string {
 		out += " on " + strconv.Quote(s.On.Value)
 	}
 	return out + ";"
+}
+
+// shorthandRefs appends the roles and permissions inside a shorthand
+// condition.
+func shorthandRefs(e ast.Expr, out []*ast.ShorthandRef) []*ast.ShorthandRef {
+	switch e := e.(type) {
+	case *ast.ShorthandRef:
+		out = append(out, e)
+	case *ast.And:
+		for _, x := range e.Exprs {
+			out = shorthandRefs(x, out)
+		}
+	case *ast.Or:
+		for _, x := range e.Exprs {
+			out = shorthandRefs(x, out)
+		}
+	case *ast.Not:
+		out = shorthandRefs(e.Expr, out)
+	}
+	return out
+}
+
+// renameVar returns e with the variable from renamed to, in the shapes a
+// shorthand expansion produces (And, Call, Matches).
+func renameVar(e Expr, from, to string) Expr {
+	rename := func(t Term) Term {
+		if v, ok := t.(Var); ok && v.Name == from {
+			return Var{to}
+		}
+		return t
+	}
+	switch e := e.(type) {
+	case And:
+		out := And{Exprs: make([]Expr, len(e.Exprs))}
+		for i, x := range e.Exprs {
+			out.Exprs[i] = renameVar(x, from, to)
+		}
+		return out
+	case Call:
+		args := make([]Term, len(e.Args))
+		for i, a := range e.Args {
+			args[i] = rename(a)
+		}
+		e.Args = args
+		return e
+	case Matches:
+		e.Term = rename(e.Term)
+		return e
+	}
+	return e
 }

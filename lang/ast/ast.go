@@ -180,7 +180,8 @@ type Iff struct {
 	List *List
 }
 
-// Expr is a rule-body expression: *And, *Or, *Not, *Call, *Binary or *Matches.
+// Expr is a rule-body expression: *And, *Or, *Not, *Call, *Binary or *Matches;
+// in the condition of a shorthand rule also *ShorthandRef.
 type Expr interface {
 	Node
 	expr()
@@ -225,6 +226,17 @@ type Matches struct {
 	Pos  Position
 	Term Term
 	Type *Ident
+}
+
+// ShorthandRef is a role or permission inside the condition of a shorthand
+// rule, as in `"read" if is_public(resource) and "member" on "parent";`:
+// `"member"`, `"member" on "parent"` or `global "admin"`. It occurs only
+// in a Shorthand's Cond.
+type ShorthandRef struct {
+	Pos    Position
+	Name   *ShorthandName
+	Global bool       // `global "role"`
+	On     *StringLit // nil unless `on "relation"`
 }
 
 // Term is *Var, *TypedVar, *StringLit, *IntLit, *BoolLit, *EntityLit,
@@ -311,6 +323,7 @@ func (n *Not) Position() Position           { return n.Pos }
 func (n *Call) Position() Position          { return n.Pos }
 func (n *Binary) Position() Position        { return n.Pos }
 func (n *Matches) Position() Position       { return n.Pos }
+func (n *ShorthandRef) Position() Position  { return n.Pos }
 func (n *Var) Position() Position           { return n.Pos }
 func (n *TypedVar) Position() Position      { return n.Pos }
 func (n *StringLit) Position() Position     { return n.Pos }
@@ -332,12 +345,13 @@ func (*Declaration) blockItem() {}
 func (*Relations) blockItem()   {}
 func (*Shorthand) blockItem()   {}
 
-func (*And) expr()     {}
-func (*Or) expr()      {}
-func (*Not) expr()     {}
-func (*Call) expr()    {}
-func (*Binary) expr()  {}
-func (*Matches) expr() {}
+func (*And) expr()          {}
+func (*Or) expr()           {}
+func (*Not) expr()          {}
+func (*Call) expr()         {}
+func (*Binary) expr()       {}
+func (*Matches) expr()      {}
+func (*ShorthandRef) expr() {}
 
 func (*Var) term()       {}
 func (*TypedVar) term()  {}

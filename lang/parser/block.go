@@ -200,12 +200,12 @@ func (e *exprParser) relations() (*ast.Relations, error) {
 // shorthand builds a shorthand rule from its head and what followed `if`.
 func (e *exprParser) shorthand(head *lexer.Token, im *pImplier) *ast.Shorthand {
 	out := &ast.Shorthand{Pos: astPos(head.Pos), Head: e.shorthandName(head)}
-	switch {
+	switch ref, lone := im.cond.(*ast.ShorthandRef); {
+	case lone:
+		// `"X" if "Y";`, `"X" if "Y" on "rel";`, `"X" if global "Y";`
+		out.Implier, out.Global, out.On = ref.Name, ref.Global, ref.On
 	case im.cond != nil:
 		out.Cond = im.cond
-	case im.global != nil:
-		out.Global = true
-		out.Implier = e.shorthandName(im.name)
 	default:
 		out.Implier = e.shorthandName(im.name)
 		if im.on != nil {

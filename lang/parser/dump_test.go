@@ -158,6 +158,16 @@ func dumpExpr(e ast.Expr) string {
 		return "(" + n.Op + " " + dumpTerm(n.Left) + " " + dumpTerm(n.Right) + ")"
 	case *ast.Matches:
 		return "(matches " + dumpTerm(n.Term) + " " + n.Type.Name + ")"
+	case *ast.ShorthandRef:
+		s := "(ref "
+		if n.Global {
+			s += "global "
+		}
+		s += dumpSName(n.Name)
+		if n.On != nil {
+			s += " on " + strconv.Quote(n.On.Value)
+		}
+		return s + ")"
 	}
 	return fmt.Sprintf("(unknown %T)", e)
 }

@@ -62,15 +62,18 @@ func (e *exprParser) rule() (*pRule, error) {
 	return r, nil
 }
 
-// pImplier is what follows `if` in a shorthand rule: a role or permission
-// name, quoted or not, with an optional `on "relation"`; `global "role"`;
-// or a condition such as `is_public(resource)`. A name is told from a
-// condition by the token after it (`;` or `on` for a name).
+// pImplier is what follows `if` in a shorthand rule: an unquoted role or
+// permission name with an optional `on "relation"`, or a condition. A
+// condition is a quoted role or permission (with an optional `on
+// "relation"`), `global "role"`, a call such as `is_public(resource)`, or
+// these joined with and, or, not and parentheses; a condition that is a
+// lone role or permission is turned back into a plain implier by
+// shorthand. An unquoted name is told from a condition by the token after
+// it (`;` or `on` for a name).
 type pImplier struct {
-	name   *lexer.Token // String or Ident
-	global *lexer.Token // the `global` of `global "role"`; name is the role
-	on     *lexer.Token
-	cond   ast.Expr
+	name *lexer.Token // an Ident
+	on   *lexer.Token
+	cond ast.Expr
 }
 
 func (im *pImplier) parse(e *exprParser) error {
@@ -80,8 +83,8 @@ func (im *pImplier) parse(e *exprParser) error {
 		second = e.lex.Peek2()
 	}
 	switch {
-	case t.Type == tokIdent && second.Type == tokString:
-		if t.Value != "global" {
+	case t.Type == tokIdent && second.Type == tokString && t.Value != "global":
+		{
 			hint := `an implier is one name: "owner", or global "admin"`
 			if nearest(t.Value, []string{"global"}) != "" {
 				hint = "did you mean 'global'?"
@@ -89,17 +92,7 @@ func (im *pImplier) parse(e *exprParser) error {
 			e.lex.Next()
 			return &expectError{tok: *second, expected: []string{"';'"}, hint: hint}
 		}
-		im.global = e.lex.Next()
-		im.name = e.lex.Next()
-		if on := e.lex.Peek(); on.Type == tokIdent && on.Value == "on" {
-			e.report(on.Pos, "a global role is not on a relation", "unexpected 'on' after a global role")
-			e.lex.Next()
-			if e.lex.Peek().Type == tokString {
-				e.lex.Next()
-			}
-		}
-	case t.Type == tokString && !startsConnective(e.lex.Peek2()) ||
-		t.Type == tokIdent && (isPunct(second, ";") || second.Type == tokIdent && second.Value == "on"):
+	case t.Type == tokIdent && (isPunct(second, ";") || second.Type == tokIdent && second.Value == "on"):
 		im.name = e.lex.Next()
 		if on := e.lex.Peek(); on.Type == tokIdent && on.Value == "on" {
 			e.lex.Next()
@@ -119,9 +112,6 @@ func (im *pImplier) parse(e *exprParser) error {
 	}
 	return nil
 }
-
-// startsConnective reports whether t joins conditions (`and`, `or`).
-func startsConnective(t *lexer.Token) bool { return isWord(t, "and") || isWord(t, "or") }
 
 // pArgs is the parenthesised argument list of a call, rule head, fact or
 // assertion. Which arguments may carry a type is checked by convert.go.
@@ -199,7 +189,7 @@ type exprParser struct {
 	lex  tokenStream
 	errs ast.ErrorList
 	// inShorthand is set inside the condition of a shorthand rule, where a
-	// quoted role or permission as a condition gets its own error.
+	// quoted string is a role or permission (see shorthandRef).
 	inShorthand bool
 }
 
@@ -326,12 +316,52 @@ func (e *exprParser) not() (ast.Expr, error) {
 	return e.atom()
 }
 
+// shorthandRef parses a role or permission inside a shorthand condition:
+// `"member"`, `"member" on "parent"` or `global "admin"`. ok is false, and
+// nothing is consumed, when the next tokens are not one (a string compared
+// with `=` is a term).
+func (e *exprParser) shorthandRef() (ref *ast.ShorthandRef, ok bool, err error) {
+	t, second := e.lex.Peek(), e.lex.Peek2()
+	switch {
+	case t.Type == tokIdent && t.Value == "global" && second.Type == tokString:
+		e.lex.Next()
+		name := e.lex.Next()
+		ref = &ast.ShorthandRef{Pos: astPos(t.Pos), Global: true, Name: e.shorthandName(name)}
+		if on := e.lex.Peek(); on.Type == tokIdent && on.Value == "on" {
+			e.report(on.Pos, "a global role is not on a relation", "unexpected 'on' after a global role")
+			e.lex.Next()
+			if e.lex.Peek().Type == tokString {
+				e.lex.Next()
+			}
+		}
+		return ref, true, nil
+	case t.Type == tokString && !isComparisonTok(second) && !isWord(second, "matches"):
+		e.lex.Next()
+		ref = &ast.ShorthandRef{Pos: astPos(t.Pos), Name: e.shorthandName(t)}
+		if on := e.lex.Peek(); on.Type == tokIdent && on.Value == "on" {
+			e.lex.Next()
+			if e.lex.Peek().Type != tokString {
+				return nil, true, e.fail("a string")
+			}
+			rel := e.lex.Next()
+			ref.On = &ast.StringLit{Pos: astPos(rel.Pos), Value: unquote(rel.Value)}
+		}
+		return ref, true, nil
+	}
+	return nil, false, nil
+}
+
 func isComparisonTok(t *lexer.Token) bool {
 	return t.Type == tokPunct && isComparison(t.Value) || isWord(t, "in")
 }
 
 func (e *exprParser) atom() (ast.Expr, error) {
 	t := e.lex.Peek()
+	if e.inShorthand {
+		if ref, ok, err := e.shorthandRef(); ok || err != nil {
+			return ref, err
+		}
+	}
 	if isPunct(t, "(") {
 		e.lex.Next()
 		x, err := e.and()
@@ -377,13 +407,8 @@ func (e *exprParser) atom() (ast.Expr, error) {
 	if call != nil {
 		return call, nil
 	}
-	if _, ok := left.(*ast.StringLit); ok && e.inShorthand {
-		e.report(t.Pos, `write the role or permission as its own shorthand rule, and the condition as another`,
-			"a role or permission inside a shorthand condition is not supported")
-	} else {
-		e.report(t.Pos, "a condition is a call such as f(x), a comparison such as x = 1, or x matches Type",
-			"%s is not a condition", describeTerm(left))
-	}
+	e.report(t.Pos, "a condition is a call such as f(x), a comparison such as x = 1, or x matches Type",
+		"%s is not a condition", describeTerm(left))
 	return &ast.Call{Pos: astPos(t.Pos), Name: &ast.Ident{Pos: astPos(t.Pos)}}, nil
 }
 

@@ -141,6 +141,16 @@ func TestParseItems(t *testing.T) {
 			}`,
 			"(resource R\n  (shorthand \"read\" if (is_public resource))\n  (shorthand \"write\" if (and (owner actor resource) (not (locked resource))))" +
 				"\n  (shorthand \"a\" if (= on 1))\n  (shorthand \"b\" if (x resource))\n  (shorthand role if (not (banned actor))))"},
+		{"roles in shorthand conditions", `resource R {
+			"read" if is_open(resource) and "guest" on "team";
+			"edit" if "writer" and not frozen(resource);
+			"view" if global "auditor" or ("guest" and is_open(resource));
+			"c" if "x" = y;
+			}`,
+			"(resource R\n  (shorthand \"read\" if (and (is_open resource) (ref \"guest\" on \"team\")))" +
+				"\n  (shorthand \"edit\" if (and (ref \"writer\") (not (frozen resource))))" +
+				"\n  (shorthand \"view\" if (or (ref global \"auditor\") (and (ref \"guest\") (is_open resource))))" +
+				"\n  (shorthand \"c\" if (= \"x\" y)))"},
 		{"global", `global { roles = ["admin"]; permissions = ["create"]; "create" if "admin"; }`,
 			"(global\n  (roles \"admin\")\n  (permissions \"create\")\n  (shorthand \"create\" \"admin\"))"},
 		{"fact rule", `has_role(_: User, "user");`, `(rule has_role (_:User "user"))`},

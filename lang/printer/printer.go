@@ -493,6 +493,15 @@ func writeExpr(b *strings.Builder, e ast.Expr, min int) {
 		writeTerm(b, n.Term)
 		b.WriteString(" matches ")
 		b.WriteString(identName(n.Type))
+	case *ast.ShorthandRef:
+		if n.Global {
+			b.WriteString("global ")
+		}
+		b.WriteString(shorthandName(n.Name))
+		if n.On != nil {
+			b.WriteString(" on ")
+			b.WriteString(quote(n.On.Value))
+		}
 	}
 }
 
@@ -512,6 +521,8 @@ func isNilExpr(e ast.Expr) bool {
 	case *ast.Binary:
 		return n == nil
 	case *ast.Matches:
+		return n == nil
+	case *ast.ShorthandRef:
 		return n == nil
 	}
 	return false
