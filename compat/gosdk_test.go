@@ -1083,3 +1083,276 @@ func TestGoSDKOffset(t *testing.T) {
 	// Deleting what is not there is no error, and still a write.
 	c.must(c.delete(asPattern(fact("has_role", val("User", "9"), str("member"), val("Repo", "9")))))
 }
+
+// --- go-oso-cloud v1 (the Instance API: tell, bulk, authorize_resources,
+// bulk_actions, query v1) -------------------------------------------------
+
+// v1Fact is a v1 fact: every argument a {type, id} with nulls allowed.
+type v1Fact struct {
+	Predicate string            `json:"predicate"`
+	Args      []sdkPatternValue `json:"args"`
+}
+
+func v1(f sdkFact) v1Fact { return v1Fact(asPattern(f)) }
+
+func v1Facts(fs ...sdkFact) []v1Fact {
+	out := []v1Fact{}
+	for _, f := range fs {
+		out = append(out, v1(f))
+	}
+	return out
+}
+
+func (c *goSDK) tell(f sdkFact) error {
+	c.t.Helper()
+	var echo v1Fact
+	if err := c.call(http.MethodPost, "/facts", nil, v1(f), &echo, true); err != nil {
+		return err
+	}
+	if d := cmp.Diff(v1(f), echo); d != "" {
+		c.t.Errorf("POST /facts echo (-want +got):\n%s", d)
+	}
+	return nil
+}
+
+func (c *goSDK) v1Delete(f sdkFact) error {
+	c.t.Helper()
+	var m sdkMessage
+	return c.call(http.MethodDelete, "/facts", nil, v1(f), &m, true)
+}
+
+// v1Get is the v1 Get: an empty predicate sends none.
+func (c *goSDK) v1Get(pred string, args ...sdkPatternValue) ([]sdkFact, error) {
+	c.t.Helper()
+	q := url.Values{}
+	if pred != "" {
+		q.Set("predicate", pred)
+	}
+	for i, a := range args {
+		if a.Type != nil {
+			q.Set(fmt.Sprintf("args.%d.type", i), *a.Type)
+		}
+		if a.ID != nil {
+			q.Set(fmt.Sprintf("args.%d.id", i), *a.ID)
+		}
+	}
+	var out []sdkFact
+	err := c.call(http.MethodGet, "/facts", q, nil, &out, false)
+	return out, err
+}
+
+func (c *goSDK) authorizeResources(actor sdkValue, action string, resources []sdkValue, ctx ...sdkFact) ([]sdkValue, error) {
+	c.t.Helper()
+	var out struct {
+		Results []sdkValue `json:"results"`
+	}
+	err := c.call(http.MethodPost, "/authorize_resources", nil, map[string]any{
+		"actor_type": actor.Type, "actor_id": actor.ID, "action": action,
+		"resources": resources, "context_facts": v1Facts(ctx...),
+	}, &out, false)
+	return out.Results, err
+}
+
+func TestGoSDKv1Everything(t *testing.T) {
+	c := newGoSDK(t)
+	c.must(c.policy(sdkRepoPolicy))
+	user, child, parent := val("User", "1"), val("Repo", "2"), val("Repo", "3")
+
+	c.must(c.tell(fact("has_relation", parent, str("parent"), child)))
+	c.must(c.tell(fact("has_role", user, str("member"), child)))
+	c.must(c.tell(fact("has_role", user, str("member"), parent)))
+	for _, tc := range []struct {
+		pred string
+		args []sdkPatternValue
+		want int
+	}{
+		{"has_role", []sdkPatternValue{exact(user), exact(str("member")), exact(child)}, 1},
+		{"has_role", []sdkPatternValue{exact(user), anyArg, exact(child)}, 1},
+		{"has_role", []sdkPatternValue{exact(user), anyArg, anyArg}, 2},
+		{"", []sdkPatternValue{anyArg, anyArg, anyArg}, 3}, // no predicate: every fact
+	} {
+		got, err := c.v1Get(tc.pred, tc.args...)
+		wantNoErr(t, fmt.Sprintf("get %q %+v", tc.pred, tc.args), len(got), err, tc.want)
+	}
+	ok, err := c.authorize(user, "read", child)
+	wantNoErr(t, "authorize", ok, err, true)
+
+	c.must(c.v1Delete(fact("has_role", user, str("member"), child)))
+	c.must(c.v1Delete(fact("has_role", user, str("member"), parent)))
+	c.must(c.v1Delete(fact("has_relation", parent, str("parent"), child)))
+	got, err := c.v1Get("")
+	wantNoErr(t, "get after the deletes", got, err, nil)
+
+	wantErr(t, "tell does_not_exist(...)", c.tell(fact("does_not_exist", user, str("taco"))))
+}
+
+func TestGoSDKv1BulkFacts(t *testing.T) {
+	c := newGoSDK(t)
+	c.must(c.policy(sdkRepoPolicy))
+	user, child, parent := val("User", "1"), val("Repo", "2"), val("Repo", "3")
+	facts := v1Facts(
+		fact("has_role", user, str("member"), child),
+		fact("has_relation", parent, str("parent"), child),
+	)
+	count := func(what string, want int) {
+		t.Helper()
+		got, err := c.v1Get("has_role", exact(user), exact(str("member")), exact(child))
+		wantNoErr(t, what, len(got), err, want)
+	}
+	var m sdkMessage
+	c.must(c.call(http.MethodPost, "/bulk_load", nil, facts, &m, true))
+	count("after bulk_load", 1)
+	got, err := c.v1Get("has_relation", exact(parent), exact(str("parent")), exact(child))
+	wantNoErr(t, "relation after bulk_load", len(got), err, 1)
+	c.must(c.call(http.MethodPost, "/bulk_delete", nil, facts, &m, true))
+	count("after bulk_delete", 0)
+	c.must(c.call(http.MethodPost, "/bulk", nil, map[string]any{"delete": []v1Fact{}, "tell": facts}, &m, true))
+	count("after bulk tell", 1)
+	c.must(c.call(http.MethodPost, "/bulk", nil, map[string]any{"delete": facts, "tell": []v1Fact{}}, &m, true))
+	count("after bulk delete", 0)
+}
+
+func TestGoSDKv1AuthorizeResources(t *testing.T) {
+	c := newGoSDK(t)
+	c.must(c.policy(sdkRepoPolicy))
+	user, acme, anvil, coyote := val("User", "1"), val("Repo", "2"), val("Repo", "3"), val("Repo", "4")
+	c.must(c.tell(fact("has_role", user, str("member"), acme)))
+	c.must(c.tell(fact("has_role", user, str("member"), anvil)))
+	for _, tc := range []struct {
+		name      string
+		resources []sdkValue
+		want      []sdkValue
+	}{
+		{"empty", []sdkValue{}, nil},
+		{"match all", []sdkValue{acme, anvil}, []sdkValue{acme, anvil}},
+		{"match some", []sdkValue{acme, coyote}, []sdkValue{acme}},
+		{"match none", []sdkValue{coyote}, nil},
+	} {
+		got, err := c.authorizeResources(user, "read", tc.resources)
+		wantNoErr(t, tc.name, got, err, tc.want)
+	}
+
+	// With context facts (the v1 TestContextFacts).
+	c.must(c.policy(`
+		actor User {}
+
+		resource Repo {
+			roles = ["member"];
+			permissions = ["read"];
+			relations = { parent: Repo };
+			"read" if "member";
+		}
+	`))
+	u, a, b := val("User", "5"), val("Repo", "6"), val("Repo", "7")
+	got, err := c.authorizeResources(u, "read", []sdkValue{a, b})
+	wantNoErr(t, "no context", got, err, nil)
+	got, err = c.authorizeResources(u, "read", []sdkValue{a, b}, fact("has_role", u, str("member"), a))
+	wantNoErr(t, "context on acme", got, err, []sdkValue{a})
+	got, err = c.authorizeResources(u, "read", []sdkValue{a, b}, fact("has_role", u, str("member"), b))
+	wantNoErr(t, "context on anvil", got, err, []sdkValue{b})
+}
+
+func TestGoSDKv1Query(t *testing.T) {
+	c := newGoSDK(t)
+	c.must(c.policy(`
+		actor User {}
+		resource Computer {}
+
+		hello(friend) if
+			is_friendly(friend);
+
+		something_else(friend, other_friend, _anybody) if
+			is_friendly(friend) and is_friendly(other_friend);
+	`))
+	sam, gabe, steve := val("User", "1"), val("User", "2"), val("Computer", "3")
+	for _, v := range []sdkValue{sam, gabe, steve} {
+		c.must(c.tell(fact("is_friendly", v)))
+	}
+	query := func(arg sdkPatternValue) ([]v1Fact, error) {
+		var out struct {
+			Results []v1Fact `json:"results"`
+		}
+		err := c.call(http.MethodPost, "/query", nil, map[string]any{
+			"fact":          v1Fact{Predicate: "hello", Args: []sdkPatternValue{arg}},
+			"context_facts": []v1Fact{},
+		}, &out, false)
+		return out.Results, err
+	}
+	sortFacts := cmpopts.SortSlices(func(a, b v1Fact) bool { return *a.Args[0].ID < *b.Args[0].ID })
+	got, err := query(anyArg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if d := cmp.Diff(v1Facts(fact("hello", sam), fact("hello", gabe), fact("hello", steve)), got, sortFacts); d != "" {
+		t.Errorf("query hello(_) (-want +got):\n%s", d)
+	}
+	got, err = query(ofType("User"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if d := cmp.Diff(v1Facts(fact("hello", sam), fact("hello", gabe)), got, sortFacts); d != "" {
+		t.Errorf("query hello(User) (-want +got):\n%s", d)
+	}
+	for _, v := range []sdkValue{sam, gabe, steve} {
+		c.must(c.v1Delete(fact("is_friendly", v)))
+	}
+}
+
+func TestGoSDKv1BulkActions(t *testing.T) {
+	c := newGoSDK(t)
+	c.must(c.policy(`
+		actor User {}
+
+		resource Repo {
+			roles = ["member", "admin"];
+			permissions = ["read", "delete"];
+			"read" if "member";
+			"member" if "admin";
+			"delete" if "admin";
+		}
+	`))
+	user, acme, anvil, coyote := val("User", "1"), val("Repo", "2"), val("Repo", "3"), val("Repo", "4")
+	c.must(c.tell(fact("has_role", user, str("admin"), acme)))
+	c.must(c.tell(fact("has_role", user, str("member"), anvil)))
+
+	bulk := func(resources []sdkValue, ctx ...sdkFact) ([][]string, error) {
+		queries := []map[string]any{}
+		for i, r := range resources {
+			cf := []v1Fact{}
+			if i == 0 { // v1 sends the context facts with the first query only
+				cf = v1Facts(ctx...)
+			}
+			queries = append(queries, map[string]any{
+				"actor_type": user.Type, "actor_id": user.ID,
+				"resource_type": r.Type, "resource_id": r.ID, "context_facts": cf,
+			})
+		}
+		var out []struct {
+			Results []string `json:"results"`
+		}
+		err := c.call(http.MethodPost, "/bulk_actions", nil, queries, &out, false)
+		res := [][]string{}
+		for _, o := range out {
+			res = append(res, o.Results)
+		}
+		return res, err
+	}
+	sorted := cmpopts.SortSlices(func(a, b string) bool { return a < b })
+	got, err := bulk(nil)
+	wantNoErr(t, "empty", got, err, nil)
+	got, err = bulk([]sdkValue{acme, anvil, coyote})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if d := cmp.Diff([][]string{{"read", "delete"}, {"read"}, {}}, got, sorted, cmpopts.EquateEmpty()); d != "" {
+		t.Errorf("bulk actions (-want +got):\n%s", d)
+	}
+	// The first query's context facts hold for the whole request.
+	got, err = bulk([]sdkValue{acme, anvil, coyote}, fact("has_role", user, str("member"), coyote))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if d := cmp.Diff([][]string{{"read", "delete"}, {"read"}, {"read"}}, got, sorted, cmpopts.EquateEmpty()); d != "" {
+		t.Errorf("bulk actions with context (-want +got):\n%s", d)
+	}
+}
