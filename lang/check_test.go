@@ -171,7 +171,7 @@ func TestGolden(t *testing.T) {
 	for _, g := range golden {
 		names[strings.TrimSuffix(filepath.Base(g), ".golden")] = true
 	}
-	for _, n := range []string{"reference", "gitcloud", "custom_roles", "files_folders", "global_roles", "extends", "section6", "entitlements_quota", "shorthand_conditions"} {
+	for _, n := range []string{"reference", "gitcloud", "custom_roles", "files_folders", "global_roles", "extends", "section6", "entitlements_quota", "shorthand_conditions", "shorthand_each"} {
 		names[n] = true
 	}
 	for name := range names {

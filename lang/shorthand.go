@@ -2,6 +2,7 @@ package lang
 
 import (
 	"fmt"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -25,9 +26,48 @@ func (c *checker) expandBlock(n *ast.Block) {
 	}
 	for _, it := range n.Body {
 		if s, ok := it.(*ast.Shorthand); ok {
+			if rules, ok := c.expandEach(b, s); ok {
+				for _, r := range rules {
+					c.addRule(r)
+				}
+				continue
+			}
 			c.addRule(c.expandShorthand(b, s))
 		}
 	}
+}
+
+// expandEach desugars `permission if "admin" on "org";` (and likewise with
+// role, or any quoted implier): every permission (role) declared in block b
+// is implied, as if the rule were written once for each with a quoted head.
+// ok is false for the other shorthand rules.
+func (c *checker) expandEach(b *block, s *ast.Shorthand) (rules []*Rule, ok bool) {
+	if s.Head == nil || s.Head.Quoted || s.Implier == nil || !s.Implier.Quoted ||
+		(s.Head.Name != "role" && s.Head.Name != "permission") {
+		return nil, false
+	}
+	kind := declRole
+	if s.Head.Name == "permission" {
+		kind = declPermission
+	}
+	names := b.names(kind)
+	if len(names) == 0 {
+		c.errorf(s.Head.Pos, "declare them: "+s.Head.Name+"s = [...];",
+			"`%s`: %s declares no %ss", strings.TrimSuffix(shorthandSource(s), ";"), b.name, s.Head.Name)
+		return nil, true
+	}
+	slices.Sort(names)
+	for _, name := range names {
+		each := *s
+		each.Head = &ast.ShorthandName{Pos: s.Head.Pos, Name: name, Quoted: true}
+		r := c.expandShorthand(b, &each)
+		if r == nil {
+			return rules, true // the error is the same for every name
+		}
+		r.Source = shorthandSource(s)
+		rules = append(rules, r)
+	}
+	return rules, true
 }
 
 // blockOf returns the checker's record of a block node (nil for a

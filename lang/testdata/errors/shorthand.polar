@@ -29,7 +29,7 @@ resource Repository {
   "contributor" if "member" on "read"; # ERROR "\"read\" is a permission, not a relation"
   "read" if global "superuser"; # ERROR "global \"superuser\": the policy has no global block" HINT "global block"
   role if permission on "parent"; # ERROR "`role if permission on \"parent\"`: an unquoted head needs the same unquoted name as implier"
-  role if "maintainer"; # ERROR "an unquoted head needs the same unquoted name"
+  role if "maintainer";
   "read" if role on "parent";
   "read" if permission;
   "push" if admin on "parent"; # ERROR "unquoted implier admin: only role and permission may be unquoted"
@@ -50,4 +50,9 @@ resource Issue {
   "read" if "reader";
   "read" if "maintainer" on "repo";
   "reader" if "creator" on "repo";
+}
+
+resource Label {
+  relations = { repo: Repository };
+  permission if "maintainer" on "repo"; # ERROR "`permission if \"maintainer\" on \"repo\"`: Label declares no permissions"
 }
