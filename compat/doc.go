@@ -13,4 +13,12 @@
 //
 // Without node or npm the test is skipped, except under CI=true, where it
 // fails.
+//
+// The Go SDK (github.com/osohq/go-oso-cloud) cannot be fetched through the
+// module proxy, so gosdk_test.go replays on the wire what its integration
+// tests (v2 and v1) send to an Oso dev server, with the SDK's headers,
+// bodies and OsoOffset echo, against an in-process server (memory store,
+// and PostgreSQL when CASTELLAN_TEST_DATABASE_URL is set), and asserts
+// what those tests assert, each scenario on a fresh server and every suite
+// in the SDK's order on one server.
 package compat

@@ -25,12 +25,16 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/google/go-cmp/cmp"
 	"github.com/google/go-cmp/cmp/cmpopts"
 
 	castellan "github.com/castellan-authz/castellan/server"
+	"github.com/castellan-authz/castellan/store"
 	"github.com/castellan-authz/castellan/store/memory"
+	"github.com/castellan-authz/castellan/store/pgtest"
+	"github.com/castellan-authz/castellan/store/postgres"
 )
 
 // sdkValue is a concrete value as the Go SDK sends it.
@@ -136,6 +140,12 @@ func newSDKServer(t *testing.T) string {
 	t.Helper()
 	st := memory.New()
 	t.Cleanup(func() { st.Close() })
+	return newSDKServerOn(t, st)
+}
+
+// newSDKServerOn starts Castellan in dev mode on st.
+func newSDKServerOn(t *testing.T, st store.Store) string {
+	t.Helper()
 	cfg := castellan.DefaultConfig()
 	cfg.Dev = true
 	srv, err := castellan.New(t.Context(), cfg, st)
@@ -198,6 +208,27 @@ func TestGoSDK(t *testing.T) {
 	for _, sc := range append(goSDKv2Suite(), goSDKv1Suite()...) {
 		t.Run(sc.name, func(t *testing.T) {
 			sc.run(t, newGoSDK(t, newSDKServer(t)))
+		})
+	}
+}
+
+// TestGoSDKPostgres runs each suite on one server on PostgreSQL (skipped
+// without CASTELLAN_TEST_DATABASE_URL, see scripts/with-postgres).
+func TestGoSDKPostgres(t *testing.T) {
+	for _, suite := range []struct {
+		name      string
+		scenarios []sdkScenario
+	}{{"v2", goSDKv2Suite()}, {"v1", goSDKv1Suite()}} {
+		t.Run(suite.name, func(t *testing.T) {
+			st, err := postgres.Open(t.Context(), pgtest.NewDatabase(t), postgres.Options{WaitTimeout: 5 * time.Second, PollInterval: 50 * time.Millisecond})
+			if err != nil {
+				t.Fatalf("postgres.Open: %v", err)
+			}
+			t.Cleanup(func() { st.Close() })
+			base := newSDKServerOn(t, st)
+			for _, sc := range suite.scenarios {
+				t.Run(sc.name, func(t *testing.T) { sc.run(t, newGoSDK(t, base)) })
+			}
 		})
 	}
 }
