@@ -186,6 +186,7 @@ func goSDKv2Suite() []sdkScenario {
 	out = append(out, queryScenarios()...)
 	return append(out,
 		sdkScenario{"BuiltinTypes", sdkBuiltinTypes},
+		sdkScenario{"LocalAuthorization", sdkLocalAuthorization},
 		sdkScenario{"Offset", sdkOffset},
 	)
 }
@@ -938,6 +939,44 @@ func sdkV1Fallback(t *testing.T, c *goSDK) {
 	user, acme := val("User", "20"), val("Repo", "21")
 	ok, err := c.authorize(user, "read", acme, fact("has_permission", user, str("read"), acme))
 	wantNoErr(t, "authorize from a has_permission context fact", ok, err, true)
+}
+
+// sdkLocalAuthorization covers gorm_test.go and TestAuthLocalWithParityHandle
+// as far as Castellan goes: local authorization (SQL from data bindings)
+// is not implemented, and each endpoint says so at once with a 501 and a
+// message (retryablehttp does not retry a 501), so the SDK reports an
+// "Oso Cloud error" naming the centralised equivalents.
+func sdkLocalAuthorization(t *testing.T, c *goSDK) {
+	c.must(c.policy(sdkRepoPolicy))
+	alice, repo := val("User", "alice"), val("Repo", "1")
+	authz := map[string]any{"actor_type": alice.Type, "actor_id": alice.ID, "action": "read",
+		"resource_type": repo.Type, "resource_id": repo.ID, "context_facts": []sdkFact{}}
+	list := map[string]any{"actor_type": alice.Type, "actor_id": alice.ID, "action": "read",
+		"resource_type": repo.Type, "context_facts": []sdkFact{}}
+	actions := map[string]any{"actor_type": alice.Type, "actor_id": alice.ID,
+		"resource_type": repo.Type, "resource_id": repo.ID, "context_facts": []sdkFact{}}
+	v := typedVar("Repo")
+	query := map[string]any{"predicate": []any{"allow", []string{v.name}}, "calls": []any{},
+		"constraints": map[string]any{v.name: map[string]any{"type": "Repo", "ids": nil}}, "context_facts": []sdkFact{}}
+	for _, tc := range []struct {
+		path string
+		body any
+	}{
+		{"/authorize_query", map[string]any{"query": authz, "data_bindings": ""}},
+		{"/list_query", map[string]any{"query": list, "column": "id", "data_bindings": ""}},
+		{"/actions_query", map[string]any{"query": actions, "data_bindings": ""}},
+		{"/evaluate_query_local", map[string]any{"query": query, "data_bindings": "",
+			"mode": map[string]any{"mode": "select", "query_vars_to_output_column_names": map[string]string{v.name: "id"}}}},
+	} {
+		var out struct {
+			SQL string `json:"sql"`
+		}
+		err := c.call(http.MethodPost, tc.path, nil, tc.body, &out, false)
+		e, ok := err.(*sdkError)
+		if !ok || e.status != http.StatusNotImplemented || !strings.Contains(e.message, "/api/authorize") {
+			t.Errorf("%s: %v, want a 501 naming the centralised endpoints", tc.path, err)
+		}
+	}
 }
 
 // --- types_test.go -----------------------------------------------------------
