@@ -260,12 +260,17 @@ func uuid() string {
 	return fmt.Sprintf("%x-%x-%x-%x-%x", b[0:4], b[4:6], b[6:8], b[8:10], b[10:16])
 }
 
+// rawBody is a request body sent as is.
+type rawBody []byte
+
 // call sends one request the way api.go's buildRequest and doRequest do
 // and decodes a 2xx answer into out. body nil sends no body.
 func (c *goSDK) call(method, path string, query url.Values, body any, out any, mutation bool) error {
 	c.t.Helper()
 	var rd io.Reader
-	if body != nil {
+	if raw, ok := body.(rawBody); ok {
+		rd = bytes.NewReader(raw)
+	} else if body != nil {
 		b, err := json.Marshal(body)
 		if err != nil {
 			c.t.Fatalf("encoding %s body: %v", path, err)
@@ -733,6 +738,18 @@ func sdkRequestBodyTooBig(t *testing.T, c *goSDK) {
 	// too, with the error envelope.
 	err := c.insert(fact("has_role", val("User", "1"), str(strings.Repeat("a", 10*1024*1024))))
 	wantErr(t, "a body over 10 MiB", err)
+
+	// The SDK sends bodies up to exactly 10 MiB.
+	c.must(c.policy(sdkRepoPolicy))
+	b, err := json.Marshal([]any{sdkInserts{Inserts: []sdkFact{fact("has_role", val("User", "1"), str("member"), val("Repo", "1"))}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	const maxBodySize = 10 * 1024 * 1024
+	b = append(b, bytes.Repeat([]byte(" "), maxBodySize-len(b))...)
+	var m sdkMessage
+	c.must(c.call(http.MethodPost, "/batch", nil, rawBody(b), &m, true))
+	c.must(c.delete(pattern("has_role", anyArg, anyArg, anyArg)))
 }
 
 func sdkBatch(t *testing.T, c *goSDK) {
