@@ -91,8 +91,8 @@ func fact(pred string, args ...sdkValue) sdkFact {
 	return sdkFact{Predicate: pred, Args: args}
 }
 
-// any matches any value (the SDK's nil pattern argument).
-var anyArg = sdkPatternValue{}
+// anyArg matches any value (the SDK's nil pattern argument).
+func anyArg() sdkPatternValue { return sdkPatternValue{} }
 
 func exact(v sdkValue) sdkPatternValue {
 	t, id := v.Type, v.ID
@@ -453,11 +453,14 @@ type qvar struct {
 	ids  []string
 }
 
-var varSeq int
-
+// typedVar is the SDK's TypedVar: "var_" and 7 random base-36 characters.
 func typedVar(typ string) *qvar {
-	varSeq++
-	return &qvar{name: fmt.Sprintf("var_%07d", varSeq), typ: typ}
+	const letters = "0123456789abcdefghijklmnopqrstuvwxyz"
+	b := []byte("var_" + rand.Text()[:7])
+	for i := 4; i < len(b); i++ {
+		b[i] = letters[int(b[i])%len(letters)]
+	}
+	return &qvar{name: string(b), typ: typ}
 }
 
 type qcall struct {
@@ -473,7 +476,8 @@ type query struct {
 	ctx   []sdkFact
 }
 
-// qarg is either a *qvar or a sdkValue.
+// buildQuery is the SDK's BuildQuery: each argument is a *qvar (a TypedVar) or
+// a sdkValue (a concrete value, sent as a fresh variable with one id).
 func (c *goSDK) buildQuery(pred string, args ...any) *query {
 	q := &query{c: c}
 	return q.and(pred, args...)
@@ -705,9 +709,9 @@ func sdkEverything(t *testing.T, c *goSDK) {
 		want int
 	}{
 		{pattern("has_role", exact(user), exact(str("member")), exact(child)), 1},
-		{pattern("has_role", exact(user), anyArg, exact(child)), 1},
-		{pattern("has_role", exact(user), anyArg, anyArg), 2},
-		{pattern("has_role", anyArg, anyArg, anyArg), 2},
+		{pattern("has_role", exact(user), anyArg(), exact(child)), 1},
+		{pattern("has_role", exact(user), anyArg(), anyArg()), 2},
+		{pattern("has_role", anyArg(), anyArg(), anyArg()), 2},
 	} {
 		got, err := c.get(tc.p)
 		want := slices.Repeat([]string{"has_role"}, tc.want)
@@ -749,7 +753,7 @@ func sdkRequestBodyTooBig(t *testing.T, c *goSDK) {
 	b = append(b, bytes.Repeat([]byte(" "), maxBodySize-len(b))...)
 	var m sdkMessage
 	c.must(c.call(http.MethodPost, "/batch", nil, rawBody(b), &m, true))
-	c.must(c.delete(pattern("has_role", anyArg, anyArg, anyArg)))
+	c.must(c.delete(pattern("has_role", anyArg(), anyArg(), anyArg())))
 }
 
 func sdkBatch(t *testing.T, c *goSDK) {
@@ -788,7 +792,7 @@ func sdkBatch(t *testing.T, c *goSDK) {
 	c.must(c.batch(sdkDeletes{Deletes: []sdkPattern{
 		asPattern(fact("has_role", user, str("owner"), child)),
 		asPattern(fact("has_role", user, str("member"), child)),
-		pattern("has_relation", anyArg, anyArg, anyArg),
+		pattern("has_relation", anyArg(), anyArg(), anyArg()),
 	}}))
 	for _, p := range []sdkPattern{
 		asPattern(fact("has_role", user, str("member"), child)),
@@ -808,11 +812,11 @@ func sdkBatch(t *testing.T, c *goSDK) {
 			fact("has_role", val("User", "2"), str("owner"), val("Issue", "2")),
 		}},
 		sdkDeletes{Deletes: []sdkPattern{
-			pattern("has_role", anyArg, exact(str("member")), anyArg),
-			pattern("has_role", anyArg, anyArg, ofType("Issue")),
+			pattern("has_role", anyArg(), exact(str("member")), anyArg()),
+			pattern("has_role", anyArg(), anyArg(), ofType("Issue")),
 		}},
 	))
-	got, err = c.get(pattern("has_role", anyArg, anyArg, anyArg))
+	got, err = c.get(pattern("has_role", anyArg(), anyArg(), anyArg()))
 	wantNoErr(t, "get after the mixed batch", got, err,
 		[]sdkFact{fact("has_role", val("User", "2"), str("owner"), val("Repo", "2"))})
 
@@ -822,8 +826,8 @@ func sdkBatch(t *testing.T, c *goSDK) {
 		c.batch(sdkInserts{Inserts: []sdkFact{fact("has_role", val("User", ""), str("member"), val("Repo", "1"))}}))
 
 	// teardown
-	c.must(c.delete(pattern("has_relation", anyArg, anyArg, anyArg)))
-	c.must(c.delete(pattern("has_role", anyArg, anyArg, anyArg)))
+	c.must(c.delete(pattern("has_relation", anyArg(), anyArg(), anyArg())))
+	c.must(c.delete(pattern("has_role", anyArg(), anyArg(), anyArg())))
 	got, err = c.get(pattern("has_role"))
 	wantNoErr(t, "get after the teardown", got, err, nil)
 }
@@ -940,7 +944,7 @@ func sdkFallbackTarget(t *testing.T, c *goSDK) {
 
 	ok, err := c.authorize(bob, "read", acme)
 	wantNoErr(t, "authorize from a has_permission fact", ok, err, true)
-	got, err := c.get(pattern("has_permission", anyArg, exact(str("read")), anyArg))
+	got, err := c.get(pattern("has_permission", anyArg(), exact(str("read")), anyArg()))
 	wantNoErr(t, "get has_permission(_, read, _)", len(got), err, 2)
 
 	user, repo := val("User", "10"), val("Repo", "11")
@@ -1004,7 +1008,7 @@ func sdkBuiltinTypes(t *testing.T, c *goSDK) {
 	c.must(c.insert(weird))
 	got, err := c.get(asPattern(weird))
 	wantNoErr(t, "get is_weird(10, yes, true)", got, err, []sdkFact{weird})
-	c.must(c.delete(pattern("is_weird", anyArg, anyArg, anyArg)))
+	c.must(c.delete(pattern("is_weird", anyArg(), anyArg(), anyArg())))
 	got, err = c.get(pattern("is_weird"))
 	wantNoErr(t, "get after the delete", got, err, nil)
 }
@@ -1051,7 +1055,7 @@ func sdkParityHandle(t *testing.T, c *goSDK) {
 			t.Errorf("expect(%s %s, %t) after allowed=%t: %v", tc.actor.ID, tc.action, tc.expected, ok, err)
 		}
 	}
-	c.must(c.delete(pattern("has_role", anyArg, anyArg, anyArg)))
+	c.must(c.delete(pattern("has_role", anyArg(), anyArg(), anyArg())))
 }
 
 // --- query_test.go -----------------------------------------------------------
@@ -1108,8 +1112,8 @@ func setupQuery(t *testing.T, c *goSDK) {
 	}}))
 	t.Cleanup(func() {
 		c.must(c.batch(sdkDeletes{Deletes: []sdkPattern{
-			pattern("has_role", anyArg, anyArg, anyArg),
-			pattern("has_relation", anyArg, anyArg, anyArg),
+			pattern("has_role", anyArg(), anyArg(), anyArg()),
+			pattern("has_relation", anyArg(), anyArg(), anyArg()),
 		}}))
 	})
 }
@@ -1279,7 +1283,7 @@ func sdkOffset(t *testing.T, c *goSDK) {
 	wantNoErr(t, "authorize with OsoOffset", ok, err, true)
 	// Deleting what is not there is no error, and still a write.
 	c.must(c.delete(asPattern(fact("has_role", val("User", "9"), str("member"), val("Repo", "9")))))
-	c.must(c.delete(pattern("has_role", anyArg, anyArg, anyArg)))
+	c.must(c.delete(pattern("has_role", anyArg(), anyArg(), anyArg())))
 }
 
 // --- go-oso-cloud v1 (the Instance API: tell, bulk, authorize_resources,
@@ -1364,9 +1368,9 @@ func sdkV1Everything(t *testing.T, c *goSDK) {
 		want int
 	}{
 		{"has_role", []sdkPatternValue{exact(user), exact(str("member")), exact(child)}, 1},
-		{"has_role", []sdkPatternValue{exact(user), anyArg, exact(child)}, 1},
-		{"has_role", []sdkPatternValue{exact(user), anyArg, anyArg}, 2},
-		{"", []sdkPatternValue{anyArg, anyArg, anyArg}, 3}, // no predicate: every fact
+		{"has_role", []sdkPatternValue{exact(user), anyArg(), exact(child)}, 1},
+		{"has_role", []sdkPatternValue{exact(user), anyArg(), anyArg()}, 2},
+		{"", []sdkPatternValue{anyArg(), anyArg(), anyArg()}, 3}, // no predicate: every fact
 	} {
 		got, err := c.v1Get(tc.pred, tc.args...)
 		wantNoErr(t, fmt.Sprintf("get %q %+v", tc.pred, tc.args), len(got), err, tc.want)
@@ -1476,7 +1480,7 @@ func sdkV1Query(t *testing.T, c *goSDK) {
 		return out.Results, err
 	}
 	sortFacts := cmpopts.SortSlices(func(a, b v1Fact) bool { return *a.Args[0].ID < *b.Args[0].ID })
-	got, err := query(anyArg)
+	got, err := query(anyArg())
 	if err != nil {
 		t.Fatal(err)
 	}
