@@ -6,6 +6,7 @@ import (
 	"strings"
 
 	"github.com/castellan-authz/castellan/lang/ast"
+	"github.com/castellan-authz/castellan/lang/internal/edit"
 	"github.com/castellan-authz/castellan/lang/term"
 )
 
@@ -462,7 +463,9 @@ func (c *checker) checkTypeName(id *ast.Ident) {
 		return
 	}
 	cands := append(c.blockNames(), term.TypeString, term.TypeInteger, term.TypeBoolean, AbstractActor, AbstractResource)
-	if n := Nearest(id.Name, cands); n != "" {
+	// Nearest allows two edits in longer names; a type without a block is
+	// legitimate, so only one edit counts as a typo here (Role is not File).
+	if n := Nearest(id.Name, cands); n != "" && edit.Distance(strings.ToLower(id.Name), strings.ToLower(n)) <= 1 {
 		c.warnf(id.Pos, "did you mean `"+n+"`?", "type %s has no block", id.Name)
 	}
 }

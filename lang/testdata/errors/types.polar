@@ -25,3 +25,7 @@ resource Repositories {}
 
 # Typos in value literals of rules warn too.
 allow(_: User, "read", Repositry{"readme"}); # WARNING "type Repositry has no block" HINT "did you mean `Repository`"
+
+# Only a type one edit from a block is taken for a typo: Role is two edits
+# from Fold, and `role matches Role` above stays quiet.
+resource Fold {}
