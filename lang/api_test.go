@@ -125,10 +125,13 @@ func TestCheckFact(t *testing.T) {
 			"unknown predicate does_not_exist/2: the policy neither uses nor declares it"},
 		{"wrong arity", term.Fact{Predicate: "is_public", Args: []term.Value{repo}},
 			"wrong number of arguments: is_public facts take 2 arguments, not 1"},
-		{"rules only", term.Fact{Predicate: "only_rules", Args: []term.Value{u}},
-			"only_rules/1 is derived by rules only"},
+		// A fact "explicit to the rule itself" is storable, typed by the
+		// rule's head (as Oso Cloud's writing-facts guide describes).
+		{"rule head", term.Fact{Predicate: "only_rules", Args: []term.Value{u}}, ""},
+		{"rule head, wrong type", term.Fact{Predicate: "only_rules", Args: []term.Value{term.Entity("Team", "x")}},
+			`only_rules/1 expects (User); argument 1 is Team{"x"}`},
 		{"allow is derived", term.Fact{Predicate: "allow", Args: []term.Value{u, term.String("read"), repo}},
-			"allow/3 is derived by rules only"},
+			"allow/3 is the built-in entry point"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

@@ -180,8 +180,8 @@ func (p *Program) fits(args []argType, ft FactType) bool {
 }
 
 func (p *Program) unknownPredicate(pred Pred) string {
-	if _, ok := p.Rules[pred]; ok {
-		return fmt.Sprintf("%s is derived by rules only: the policy never reads facts of it (declare it to store such facts)", pred)
+	if pred == (Pred{"allow", 3}) {
+		return "allow/3 is the built-in entry point derived from has_permission: store has_permission or role facts instead (or declare allow to store allow facts)"
 	}
 	var arities []string
 	for q := range p.FactTypes {
@@ -331,6 +331,39 @@ func (c *checker) inferFactTypes() {
 		seen[string(key)] = true
 		add(u.pred, slices.Clone(u.types))
 	}
+	// A rule head is storable too, with the types of its parameters: Oso
+	// Cloud accepts a fact "explicit to the rule itself" (has_permission
+	// facts for a policy that derives has_permission), which then holds
+	// beside what the rule derives. The built-in allow rule is not a use.
+	var head FactType
+	headUse := func(r *Rule, env map[string]string) {
+		head = head[:0]
+		for _, p := range r.Params {
+			t := p.Type
+			switch x := p.Term.(type) {
+			case Const:
+				t = x.Value.Type
+			case Var:
+				if refine(t) && env[x.Name] != "" {
+					t = env[x.Name]
+				}
+			default:
+				t = ""
+			}
+			head = append(head, t)
+		}
+		key = append(key[:0], r.Pred.Name...)
+		key = append(key, 0, byte(r.Pred.Arity))
+		for _, t := range head {
+			key = append(key, 0)
+			key = append(key, t...)
+		}
+		if seen[string(key)] {
+			return
+		}
+		seen[string(key)] = true
+		add(r.Pred, slices.Clone(head))
+	}
 	env := map[string]string{}
 	var buf FactType
 	for _, rules := range c.prog.Rules {
@@ -345,6 +378,7 @@ func (c *checker) inferFactTypes() {
 				}
 			}
 			buf = c.bodyUses(r.Body, env, buf, use)
+			headUse(r, env)
 		}
 	}
 
