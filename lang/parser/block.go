@@ -28,9 +28,15 @@ var blockKeywords = []string{"roles", "permissions", "relations"}
 
 // Parse implements participle.Parseable.
 func (b *pBlockBody) Parse(lex *lexer.PeekingLexer) error {
-	e := exprParser{lex: peeking{lex}}
+	return b.parse(&exprParser{lex: peeking{lex}})
+}
+
+// parse parses the items of a block body from e's token stream, up to the
+// '}' that ends the block.
+func (b *pBlockBody) parse(e *exprParser) error {
+	lex := e.lex
 	for !isPunct(lex.Peek(), "}") {
-		if err := b.item(&e); err != nil {
+		if err := b.item(e); err != nil {
 			// Report the error and go on after the item's ';', so that
 			// two broken items in a block give two errors. An error at
 			// the block's '}' or past it ends the block.
@@ -89,7 +95,7 @@ func (b *pBlockBody) item(e *exprParser) error {
 
 // skipItem moves past the ';' that ends the current block item, or up to
 // the '}' that ends the block.
-func skipItem(lex *lexer.PeekingLexer) {
+func skipItem(lex tokenStream) {
 	depth := 0
 	for {
 		t := lex.Peek()

@@ -302,11 +302,15 @@ func (p *fileParser) item(it span) {
 	case isBracedStart(&first, &second, &third):
 		switch first.Value {
 		case "actor", "resource":
-			if b, ok := parseWith(p, it, p.g.block, blockWords); ok {
+			if b := simpleBlock(it); b != nil {
+				p.add(p.convBlock(b))
+			} else if b, ok := parseWith(p, it, p.g.block, blockWords); ok {
 				p.add(p.convBlock(b))
 			}
 		case "global":
-			if b, ok := parseWith(p, it, p.g.global, blockWords); ok {
+			if b := simpleGlobal(it); b != nil {
+				p.add(p.convGlobal(b))
+			} else if b, ok := parseWith(p, it, p.g.global, blockWords); ok {
 				p.add(p.convGlobal(b))
 			}
 		default:
@@ -461,4 +465,57 @@ func (p *fileParser) tooDeep(toks []lexer.Token) bool {
 		}
 	}
 	return false
+}
+
+// simpleBlock parses `actor|resource Name { ... }` without participle when
+// the block has no extends clause and no syntax error, the common case:
+// participle's lexer copies every token of the block one append at a time.
+// It returns nil for anything else, which parseWith then parses (and
+// reports) as before.
+func simpleBlock(it span) *pBlock {
+	toks := it.toks
+	if len(toks) < 4 || toks[1].Type != tokIdent || !isPunct(&toks[2], "{") {
+		return nil
+	}
+	out := &pBlock{Kind: toks[0], Name: toks[1]}
+	rbrace, ok := simpleBody(it, 3, &out.Body)
+	if !ok {
+		return nil
+	}
+	out.Close = rbrace
+	return out
+}
+
+// simpleGlobal is simpleBlock for `global { ... }`.
+func simpleGlobal(it span) *pGlobal {
+	toks := it.toks
+	if len(toks) < 3 || !isPunct(&toks[1], "{") {
+		return nil
+	}
+	out := &pGlobal{Kw: toks[0]}
+	rbrace, ok := simpleBody(it, 2, &out.Body)
+	if !ok {
+		return nil
+	}
+	out.Close = rbrace
+	return out
+}
+
+// simpleBody parses the body of a block starting at it.toks[from] into b,
+// and returns the closing '}'. ok is false on a syntax error or when
+// anything follows the '}'.
+func simpleBody(it span, from int, b *pBlockBody) (rbrace lexer.Token, ok bool) {
+	end := lexer.Token{Type: tokEnd, Pos: it.next.Pos}
+	if it.cut {
+		end.Value = "cut"
+	}
+	c := &cursor{toks: it.toks[from:], end: end}
+	if err := b.parse(&exprParser{lex: c}); err != nil || len(b.syntax) > 0 {
+		return rbrace, false
+	}
+	rbrace = *c.Next() // '}': parse stops only there
+	if c.Peek().Type != tokEnd {
+		return rbrace, false
+	}
+	return rbrace, true
 }
