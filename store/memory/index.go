@@ -48,10 +48,10 @@ type Index struct {
 	vals    []term.Value // id -> value; vals[0] is unused
 	tables  map[tableKey]*table
 	ordered []*table // sorted by predicate, then arity
+	byID    []*table // by table.id
 
 	keepLog bool
-	log     []logEntry
-	logArgs []uint32
+	log     changeLog
 
 	matchers sync.Pool                // of *matcher, see Snapshot.Match
 	latest   atomic.Pointer[Snapshot] // the snapshot at rev, shared; nil after a commit
@@ -71,6 +71,7 @@ type tableKey struct {
 
 // table holds the records of one (predicate, arity).
 type table struct {
+	id      uint32 // index in Index.byID
 	pred    string
 	arity   int
 	args    []uint32 // arity ids per record
@@ -82,14 +83,6 @@ type table struct {
 	// retryAt is the dead count at which compaction is tried again after
 	// it could not drop every dead record (a snapshot still saw them).
 	retryAt int
-}
-
-// logEntry is one change of the change log, kept as interned ids.
-type logEntry struct {
-	rev uint64
-	tab *table
-	off uint32 // start of the arguments in Index.logArgs
-	op  store.ChangeOp
 }
 
 // NewIndex returns an empty index at revision 0.
@@ -326,11 +319,12 @@ func (x *Index) table(pred string, arity int) *table {
 	if t := x.tables[k]; t != nil {
 		return t
 	}
-	t := &table{pred: pred, arity: arity, post: make([]map[uint32][]uint32, arity)}
+	t := &table{id: uint32(len(x.byID)), pred: pred, arity: arity, post: make([]map[uint32][]uint32, arity)}
 	for i := range t.post {
 		t.post[i] = make(map[uint32][]uint32)
 	}
 	x.tables[k] = t
+	x.byID = append(x.byID, t)
 	x.ordered = append(x.ordered, t)
 	slices.SortFunc(x.ordered, func(a, b *table) int {
 		return cmp.Or(cmp.Compare(a.pred, b.pred), cmp.Compare(a.arity, b.arity))
@@ -353,8 +347,7 @@ func (x *Index) record(rev uint64, t *table, ids []uint32, op store.ChangeOp) {
 	if !x.keepLog {
 		return
 	}
-	x.log = append(x.log, logEntry{rev: rev, tab: t, off: uint32(len(x.logArgs)), op: op})
-	x.logArgs = append(x.logArgs, ids...)
+	x.log.add(rev, t.id, op, ids)
 }
 
 // fact builds the term.Fact of a record's ids. Callers hold mu.
@@ -465,21 +458,4 @@ func (t *table) compact(horizon uint64) {
 			t.setLive(args[r*t.arity:(r+1)*t.arity], uint32(r))
 		}
 	}
-}
-
-// changes returns up to limit logged changes after revision since.
-func (x *Index) changes(since uint64, limit int) []store.Change {
-	x.mu.RLock()
-	defer x.mu.RUnlock()
-	i, _ := slices.BinarySearchFunc(x.log, since+1, func(e logEntry, rev uint64) int { return cmp.Compare(e.rev, rev) })
-	end := len(x.log)
-	if limit > 0 && end-i > limit {
-		end = i + limit
-	}
-	out := make([]store.Change, 0, end-i)
-	for _, e := range x.log[i:end] {
-		ids := x.logArgs[e.off : int(e.off)+e.tab.arity]
-		out = append(out, store.Change{Revision: e.rev, Op: e.op, Fact: x.fact(e.tab, ids)})
-	}
-	return out
 }

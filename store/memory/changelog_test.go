@@ -1,0 +1,80 @@
+package memory_test
+
+import (
+	"strconv"
+	"testing"
+
+	"github.com/google/go-cmp/cmp"
+
+	"github.com/castellan-authz/castellan/lang/term"
+	"github.com/castellan-authz/castellan/store"
+	"github.com/castellan-authz/castellan/store/memory"
+	"github.com/castellan-authz/castellan/store/storetest"
+)
+
+// TestChangesWindows reads the change log from every revision with several
+// limits, over a log long enough to span many chunks, with revisions that
+// span chunk boundaries, deletes, and facts of several arities.
+func TestChangesWindows(t *testing.T) {
+	const n, perRev = 3000, 150
+	s := memory.New()
+	ctx := t.Context()
+	fact := func(j int) term.Fact {
+		if j%7 == 0 { // another arity
+			return term.Fact{Predicate: "is_public", Args: []term.Value{term.Entity("Issue", strconv.Itoa(j))}}
+		}
+		return storetest.GitHubFact(j, n)
+	}
+	var want []store.Change
+	for i := 0; i < n; i += perRev {
+		var op store.Op
+		var batch []store.Change
+		if i > 0 { // delete one fact of the previous batch
+			f := fact(i - 1)
+			op.Delete = []term.Pattern{{Predicate: f.Predicate, Args: f.Args}}
+			batch = append(batch, store.Change{Op: store.OpDelete, Fact: f})
+		}
+		for j := i; j < i+perRev; j++ {
+			f := fact(j)
+			if j%2 == 0 && j > i { // already stored: no change
+				op.Insert = append(op.Insert, fact(j-1))
+			}
+			op.Insert = append(op.Insert, f)
+			batch = append(batch, store.Change{Op: store.OpInsert, Fact: f})
+		}
+		got, err := s.Write(ctx, []store.Op{op})
+		if err != nil {
+			t.Fatal(err)
+		}
+		for k := range batch {
+			batch[k].Revision = got
+		}
+		want = append(want, batch...)
+	}
+	if _, err := s.Write(ctx, nil); err != nil { // a revision with no change
+		t.Fatal(err)
+	}
+	head, err := s.Head(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for since := range head + 1 {
+		first := 0
+		for first < len(want) && want[first].Revision <= since {
+			first++
+		}
+		for _, limit := range []int{0, 1, 149, 151, 1000} {
+			end := len(want)
+			if limit > 0 {
+				end = min(end, first+limit)
+			}
+			got, err := s.Changes(ctx, since, limit)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if diff := cmp.Diff(want[first:end], got); diff != "" {
+				t.Fatalf("Changes(%d, %d) (-want +got):\n%s", since, limit, diff)
+			}
+		}
+	}
+}
