@@ -643,7 +643,8 @@ func (c *checker) widerTypes(typ string) []string {
 	if typ == "" {
 		return []string{""}
 	}
-	out := []string{typ, ""}
+	out := make([]string, 2, 4)
+	out[0], out[1] = typ, ""
 	if term.IsPrimitiveType(typ) {
 		return out
 	}

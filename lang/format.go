@@ -9,6 +9,7 @@ import (
 // (shorthand expanded). Anonymous variables print as "_".
 func (r *Rule) String() string {
 	var b strings.Builder
+	b.Grow(128) // most rules fit: one allocation
 	b.WriteString(r.Pred.Name)
 	b.WriteByte('(')
 	for i, p := range r.Params {

@@ -17,6 +17,9 @@ func (c *checker) convertRule(n *ast.Rule) *Rule {
 	}
 	errsBefore := len(c.errs)
 	r := &Rule{Pred: Pred{n.Name.Name, len(n.Params)}, Pos: n.Pos}
+	if len(n.Params) > 0 {
+		r.Params = make([]Param, 0, len(n.Params))
+	}
 	for _, p := range n.Params {
 		r.Params = append(r.Params, c.convertParam(p))
 	}
@@ -168,6 +171,11 @@ func (c *checker) convertExpr(e ast.Expr, depth int) Expr {
 		out := And{}
 		for _, x := range e.Exprs {
 			sub := c.convertExpr(x, depth+1)
+			if a, ok := sub.(And); ok && len(a.Exprs) > 0 || !ok && sub != nil {
+				if out.Exprs == nil {
+					out.Exprs = make([]Expr, 0, len(e.Exprs))
+				}
+			}
 			if a, ok := sub.(And); ok {
 				out.Exprs = append(out.Exprs, a.Exprs...)
 			} else if sub != nil {

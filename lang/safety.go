@@ -81,8 +81,9 @@ func bindInto(e ast.Expr, s varSet) bool {
 	switch e := e.(type) {
 	case *ast.Call:
 		changed := false
+		var buf [8]*ast.Var
 		for _, a := range e.Args {
-			if add(termVars(a, nil)) {
+			if add(termVars(a, buf[:0])) {
 				changed = true
 			}
 		}
@@ -121,7 +122,8 @@ func bindInto(e ast.Expr, s varSet) bool {
 		}
 		return changed
 	case *ast.Binary:
-		l, r := termVars(e.Left, nil), termVars(e.Right, nil)
+		var lbuf, rbuf [4]*ast.Var
+		l, r := termVars(e.Left, lbuf[:0]), termVars(e.Right, rbuf[:0])
 		changed := false
 		switch e.Op {
 		case "=":
@@ -157,7 +159,8 @@ func (c *checker) checkSafety(r *ast.Rule) {
 				ctx[t.Name] = true
 			}
 		default:
-			for _, v := range termVars(t, nil) {
+			var buf [4]*ast.Var
+			for _, v := range termVars(t, buf[:0]) {
 				ctx[v.Name] = true
 			}
 		}

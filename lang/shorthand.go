@@ -101,7 +101,8 @@ func (c *checker) expandShorthand(b *block, s *ast.Shorthand) *Rule {
 	}
 	// Head parameters: (actor: Actor, head, resource: R), or 2-ary in global.
 	params := func(head Term) []Param {
-		ps := []Param{{Term: Var{nameActor}, Type: AbstractActor}, {Term: head}}
+		ps := make([]Param, 2, 3)
+		ps[0], ps[1] = Param{Term: Var{nameActor}, Type: AbstractActor}, Param{Term: head}
 		if !global {
 			ps = append(ps, Param{Term: Var{nameResource}, Type: b.name})
 		}
@@ -409,26 +410,30 @@ func (c *checker) expandAnyImplier(b *block, s *ast.Shorthand, rule *Rule, arity
 
 // shorthandSource renders a shorthand rule as written.
 func shorthandSource(s *ast.Shorthand) string {
-	name := func(n *ast.ShorthandName) string {
+	var arr [96]byte // one allocation: the string
+	name := func(out []byte, n *ast.ShorthandName) []byte {
 		if n == nil {
-			return "?"
+			return append(out, '?')
 		}
 		if n.Quoted {
-			return strconv.Quote(n.Name)
+			return strconv.AppendQuote(out, n.Name)
 		}
-		return n.Name
+		return append(out, n.Name...)
 	}
-	out := name(s.Head) + " if "
+	out := name(arr[:0], s.Head)
+	out = append(out, " if "...)
 	if s.Global {
-		out += "global "
+		out = append(out, "global "...)
 	}
 	if s.Implier != nil {
-		out += name(s.Implier)
+		out = name(out, s.Implier)
 	}
 	if s.On != nil {
-		out += " on " + strconv.Quote(s.On.Value)
+		out = append(out, " on "...)
+		out = strconv.AppendQuote(out, s.On.Value)
 	}
-	return out + ";"
+	out = append(out, ';')
+	return string(out)
 }
 
 // shorthandRefs appends the roles and permissions inside a shorthand
