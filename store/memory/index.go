@@ -41,11 +41,10 @@ const defaultCompactMinDead = 1024
 type Index struct {
 	writeMu sync.Mutex // held by the one open Tx
 
-	mu      sync.RWMutex // guards everything below
-	rev     uint64
-	stats   store.Stats
-	ids     map[term.Value]uint32
-	vals    []term.Value // id -> value; vals[0] is unused
+	mu    sync.RWMutex // guards everything below
+	rev   uint64
+	stats store.Stats
+	interner
 	tables  map[tableKey]*table
 	ordered []*table // sorted by predicate, then arity
 	byID    []*table // by table.id
@@ -88,10 +87,9 @@ type table struct {
 // NewIndex returns an empty index at revision 0.
 func NewIndex() *Index {
 	return &Index{
-		ids:    make(map[term.Value]uint32),
-		vals:   make([]term.Value, 1),
-		tables: make(map[tableKey]*table),
-		snaps:  make(map[uint64]int),
+		interner: newInterner(),
+		tables:   make(map[tableKey]*table),
+		snaps:    make(map[uint64]int),
 
 		compactMinDead: defaultCompactMinDead,
 	}
@@ -268,7 +266,7 @@ func (tx *Tx) deleteGround(p term.Pattern) int {
 	}
 	ids := tx.buf[:0]
 	for _, a := range p.Args {
-		id, ok := x.ids[a]
+		id, ok := x.lookup(a)
 		if !ok {
 			return 0
 		}
@@ -332,17 +330,6 @@ func (x *Index) table(pred string, arity int) *table {
 	return t
 }
 
-// intern returns v's id, assigning one. Callers hold mu for writing.
-func (x *Index) intern(v term.Value) uint32 {
-	if id, ok := x.ids[v]; ok {
-		return id
-	}
-	id := uint32(len(x.vals))
-	x.vals = append(x.vals, v)
-	x.ids[v] = id
-	return id
-}
-
 func (x *Index) record(rev uint64, t *table, ids []uint32, op store.ChangeOp) {
 	if !x.keepLog {
 		return
@@ -370,7 +357,7 @@ func (x *Index) candidates(t *table, args []term.Value) (recs iter.Seq[uint32], 
 		if a.Type == "" || a.ID == "" {
 			continue
 		}
-		id, found := x.ids[a]
+		id, found := x.lookup(a)
 		if !found {
 			return nil, false
 		}

@@ -70,7 +70,7 @@ func (s *Snapshot) Match(pred string, args []term.Value, yield func(args []term.
 		if a.IsZero() {
 			continue
 		}
-		id, ok := x.ids[a]
+		id, ok := x.lookup(a)
 		if !ok {
 			x.mu.RUnlock()
 			return
