@@ -140,6 +140,12 @@ type checker struct {
 
 	fixtureCache map[*ast.Fixture][]term.Fact
 	testFacts    []testFact
+
+	// Blocks that Rules, call arguments and string constants are handed
+	// out of (see alloc.go).
+	ruleArena []Rule
+	termArena []Term
+	strTerms  map[string]Term
 }
 
 func newChecker() *checker {

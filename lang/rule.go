@@ -16,7 +16,8 @@ func (c *checker) convertRule(n *ast.Rule) *Rule {
 		return nil
 	}
 	errsBefore := len(c.errs)
-	r := &Rule{Pred: Pred{n.Name.Name, len(n.Params)}, Pos: n.Pos}
+	r := c.newRule()
+	r.Pred, r.Pos = Pred{n.Name.Name, len(n.Params)}, n.Pos
 	if len(n.Params) > 0 {
 		r.Params = make([]Param, 0, len(n.Params))
 	}
@@ -81,7 +82,7 @@ func (c *checker) convertTerm(t ast.Term) Term {
 		return c.variable(t.Name)
 	case *ast.StringLit:
 		c.literals[t.Value] = true
-		return Const{term.String(t.Value)}
+		return c.str(t.Value)
 	case *ast.IntLit:
 		return Const{term.Integer(t.Value)}
 	case *ast.BoolLit:
@@ -244,9 +245,9 @@ func (c *checker) convertCall(e *ast.Call) Expr {
 		c.errorf(e.Pos, "", "a call needs a predicate name")
 		return nil
 	}
-	call := Call{Pred: Pred{e.Name.Name, len(e.Args)}, Pos: e.Pos, Args: make([]Term, 0, len(e.Args))}
-	for _, a := range e.Args {
-		call.Args = append(call.Args, c.convertTerm(a))
+	call := Call{Pred: Pred{e.Name.Name, len(e.Args)}, Pos: e.Pos, Args: c.termSlots(len(e.Args))}
+	for i, a := range e.Args {
+		call.Args[i] = c.convertTerm(a)
 	}
 	return call
 }

@@ -8,7 +8,6 @@ import (
 	"strings"
 
 	"github.com/castellan-authz/castellan/lang/ast"
-	"github.com/castellan-authz/castellan/lang/term"
 )
 
 // Variables of desugared shorthand rules.
@@ -108,7 +107,8 @@ func (c *checker) expandShorthand(b *block, s *ast.Shorthand) *Rule {
 		}
 		return ps
 	}
-	rule := &Rule{Pos: s.Pos, Source: shorthandSource(s)}
+	rule := c.newRule()
+	rule.Pos, rule.Source = s.Pos, shorthandSource(s)
 
 	if !s.Head.Quoted {
 		if s.Cond != nil {
@@ -134,14 +134,14 @@ func (c *checker) expandShorthand(b *block, s *ast.Shorthand) *Rule {
 		hd.owner.granted[s.Head.Name] = true
 	}
 	rule.Pred = Pred{hd.kind.predicate(), arity}
-	rule.Params = params(Const{term.String(s.Head.Name)})
+	rule.Params = params(c.str(s.Head.Name))
 	if s.Cond != nil {
 		return c.expandCondition(b, s, rule, arity)
 	}
 	if !s.Implier.Quoted {
 		return c.expandAnyImplier(b, s, rule, arity)
 	}
-	impl := Const{term.String(s.Implier.Name)}
+	impl := c.str(s.Implier.Name)
 
 	switch {
 	case s.Global:
@@ -158,7 +158,7 @@ func (c *checker) expandShorthand(b *block, s *ast.Shorthand) *Rule {
 			return nil
 		}
 		c.global.used[s.Implier.Name] = true
-		rule.Body = Call{Pred: Pred{d.kind.predicate(), 2}, Args: []Term{Var{nameActor}, impl}, Pos: s.Implier.Pos}
+		rule.Body = Call{Pred: Pred{d.kind.predicate(), 2}, Args: c.terms(Var{nameActor}, impl), Pos: s.Implier.Pos}
 
 	case s.On == nil:
 		// "X" if "Y"; with Y declared in this block.
@@ -179,10 +179,10 @@ func (c *checker) expandShorthand(b *block, s *ast.Shorthand) *Rule {
 				c.warnf(s.Implier.Pos, "did you mean `\""+s.Head.Name+"\" if \"<role>\" on \""+s.Implier.Name+"\"`?",
 					"relation %q of %s targets %s, which is not an actor type: no actor can hold %q through it", s.Implier.Name, b.name, d.target, s.Head.Name)
 			}
-			rule.Body = Call{Pred: Pred{"has_relation", 3}, Args: []Term{Var{nameResource}, impl, Var{nameActor}}, Pos: s.Implier.Pos}
+			rule.Body = Call{Pred: Pred{"has_relation", 3}, Args: c.terms(Var{nameResource}, impl, Var{nameActor}), Pos: s.Implier.Pos}
 			break
 		}
-		rule.Body = Call{Pred: Pred{d.kind.predicate(), arity}, Args: callArgs(global, impl, Var{nameResource}), Pos: s.Implier.Pos}
+		rule.Body = Call{Pred: Pred{d.kind.predicate(), arity}, Args: c.callArgs(global, impl, Var{nameResource}), Pos: s.Implier.Pos}
 
 	default:
 		// "X" if "Y" on "rel"; (rel: T) with Y declared in T.
@@ -203,12 +203,12 @@ func (c *checker) expandShorthand(b *block, s *ast.Shorthand) *Rule {
 		d.owner.used[s.Implier.Name] = true
 		var last Expr
 		if d.kind == declRelation {
-			last = Call{Pred: Pred{"has_relation", 3}, Args: []Term{Var{nameRelated}, impl, Var{nameActor}}, Pos: s.Implier.Pos}
+			last = Call{Pred: Pred{"has_relation", 3}, Args: c.terms(Var{nameRelated}, impl, Var{nameActor}), Pos: s.Implier.Pos}
 		} else {
-			last = Call{Pred: Pred{d.kind.predicate(), 3}, Args: []Term{Var{nameActor}, impl, Var{nameRelated}}, Pos: s.Implier.Pos}
+			last = Call{Pred: Pred{d.kind.predicate(), 3}, Args: c.terms(Var{nameActor}, impl, Var{nameRelated}), Pos: s.Implier.Pos}
 		}
 		rule.Body = And{Exprs: []Expr{
-			Call{Pred: Pred{"has_relation", 3}, Args: []Term{Var{nameResource}, Const{term.String(s.On.Value)}, Var{nameRelated}}, Pos: s.On.Pos},
+			Call{Pred: Pred{"has_relation", 3}, Args: c.terms(Var{nameResource}, c.str(s.On.Value), Var{nameRelated}), Pos: s.On.Pos},
 			Matches{Term: Var{nameRelated}, Type: target},
 			last,
 		}}
@@ -243,11 +243,11 @@ func (c *checker) elsewhereHint(b *block, s *ast.Shorthand) string {
 		name, b.all[rels[0]].target, b.name, rels[0], head, name, rels[0])
 }
 
-func callArgs(global bool, name Term, resource Term) []Term {
+func (c *checker) callArgs(global bool, name Term, resource Term) []Term {
 	if global {
-		return []Term{Var{nameActor}, name}
+		return c.terms(Var{nameActor}, name)
 	}
-	return []Term{Var{nameActor}, name, resource}
+	return c.terms(Var{nameActor}, name, resource)
 }
 
 // lookupRelation resolves `on "rel"` against block b.
@@ -315,9 +315,9 @@ func (c *checker) expandUnquoted(b *block, s *ast.Shorthand, rule *Rule, params 
 	rule.Pred = Pred{kind.predicate(), 3}
 	rule.Params = params(v)
 	rule.Body = And{Exprs: []Expr{
-		Call{Pred: Pred{"has_relation", 3}, Args: []Term{Var{nameResource}, Const{term.String(s.On.Value)}, Var{nameRelated}}, Pos: s.On.Pos},
+		Call{Pred: Pred{"has_relation", 3}, Args: c.terms(Var{nameResource}, c.str(s.On.Value), Var{nameRelated}), Pos: s.On.Pos},
 		Matches{Term: Var{nameRelated}, Type: target},
-		Call{Pred: Pred{kind.predicate(), 3}, Args: []Term{Var{nameActor}, v, Var{nameRelated}}, Pos: s.Implier.Pos},
+		Call{Pred: Pred{kind.predicate(), 3}, Args: c.terms(Var{nameActor}, v, Var{nameRelated}), Pos: s.Implier.Pos},
 	}}
 	return rule
 }
@@ -386,7 +386,7 @@ func (c *checker) expandAnyImplier(b *block, s *ast.Shorthand, rule *Rule, arity
 	}
 	anyName := c.variable("_")
 	if s.On == nil {
-		rule.Body = Call{Pred: Pred{kind.predicate(), arity}, Args: callArgs(arity == 2, anyName, Var{nameResource}), Pos: s.Implier.Pos}
+		rule.Body = Call{Pred: Pred{kind.predicate(), arity}, Args: c.callArgs(arity == 2, anyName, Var{nameResource}), Pos: s.Implier.Pos}
 		return rule
 	}
 	rel, target := c.lookupRelation(b, s.On)
@@ -401,9 +401,9 @@ func (c *checker) expandAnyImplier(b *block, s *ast.Shorthand, rule *Rule, arity
 		}
 	}
 	rule.Body = And{Exprs: []Expr{
-		Call{Pred: Pred{"has_relation", 3}, Args: []Term{Var{nameResource}, Const{term.String(s.On.Value)}, Var{nameRelated}}, Pos: s.On.Pos},
+		Call{Pred: Pred{"has_relation", 3}, Args: c.terms(Var{nameResource}, c.str(s.On.Value), Var{nameRelated}), Pos: s.On.Pos},
 		Matches{Term: Var{nameRelated}, Type: target},
-		Call{Pred: Pred{kind.predicate(), 3}, Args: []Term{Var{nameActor}, anyName, Var{nameRelated}}, Pos: s.Implier.Pos},
+		Call{Pred: Pred{kind.predicate(), 3}, Args: c.terms(Var{nameActor}, anyName, Var{nameRelated}), Pos: s.Implier.Pos},
 	}}
 	return rule
 }

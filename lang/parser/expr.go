@@ -496,7 +496,8 @@ func (e *exprParser) termOrCall() (ast.Term, *ast.Call, error) {
 			}
 			return &ast.EntityLit{Pos: astPos(t.Pos), Type: identOf(t), ID: id}, nil, nil
 		}
-		return &ast.Var{Pos: astPos(t.Pos), Name: e.name(t).Name}, nil, nil
+		e.checkName(t)
+		return &ast.Var{Pos: astPos(t.Pos), Name: t.Value}, nil, nil
 	case tokString:
 		e.lex.Next()
 		return &ast.StringLit{Pos: astPos(t.Pos), Value: unquote(t.Value)}, nil, nil
@@ -526,10 +527,15 @@ func (e *exprParser) termOrCall() (ast.Term, *ast.Call, error) {
 
 // name checks a name that is not a type: '::' is only for type names.
 func (e *exprParser) name(t *lexer.Token) *ast.Ident {
+	e.checkName(t)
+	return identOf(t)
+}
+
+// checkName reports a name that is not a type and holds '::'.
+func (e *exprParser) checkName(t *lexer.Token) {
 	if strings.Contains(t.Value, "::") {
 		e.report(t.Pos, "only type names may contain '::'", "invalid name %q", t.Value)
 	}
-	return identOf(t)
 }
 
 func identOf(t *lexer.Token) *ast.Ident { return &ast.Ident{Pos: astPos(t.Pos), Name: t.Value} }
@@ -569,6 +575,9 @@ func (e *exprParser) args() ([]arg, error) {
 				return nil, e.fail("a type name")
 			}
 			a.typ = e.lex.Next()
+		}
+		if out == nil {
+			out = make([]arg, 0, 4)
 		}
 		out = append(out, a)
 	}
