@@ -53,3 +53,20 @@ func (c *checker) str(s string) Term {
 	c.strTerms[s] = t
 	return t
 }
+
+// varTerm returns c.variable(name) as a Term, boxed once per distinct
+// name (every "_" is still a fresh variable).
+func (c *checker) varTerm(name string) Term {
+	if name == "_" {
+		return c.variable(name)
+	}
+	if t, ok := c.varTerms[name]; ok {
+		return t
+	}
+	if c.varTerms == nil {
+		c.varTerms = map[string]Term{}
+	}
+	t := Term(c.variable(name))
+	c.varTerms[name] = t
+	return t
+}

@@ -146,6 +146,7 @@ type checker struct {
 	ruleArena []Rule
 	termArena []Term
 	strTerms  map[string]Term
+	varTerms  map[string]Term
 }
 
 func newChecker() *checker {

@@ -42,7 +42,7 @@ func (c *checker) convertParam(p *ast.Param) Param {
 	}
 	if tv, ok := p.Term.(*ast.TypedVar); ok {
 		// `x: T` parsed as a typed variable rather than Param.Type.
-		out.Term = c.variable(tv.Name)
+		out.Term = c.varTerm(tv.Name)
 		if tv.Type != nil {
 			c.checkTypeName(tv.Type)
 			out.Type = tv.Type.Name
@@ -76,10 +76,10 @@ func (c *checker) variable(name string) Var {
 func (c *checker) convertTerm(t ast.Term) Term {
 	switch t := t.(type) {
 	case *ast.Var:
-		return c.variable(t.Name)
+		return c.varTerm(t.Name)
 	case *ast.TypedVar:
 		c.errorf(t.Pos, "put the type on a rule parameter (`x: T`) or use `x matches T`", "a typed variable is only allowed in a rule head or a test assertion")
-		return c.variable(t.Name)
+		return c.varTerm(t.Name)
 	case *ast.StringLit:
 		c.literals[t.Value] = true
 		return c.str(t.Value)
