@@ -197,7 +197,7 @@ func (e *exprParser) relations() (*ast.Relations, error) {
 			return nil, e.fail("a type name")
 		}
 		e.lex.Next()
-		out.Relations = append(out.Relations, &ast.Relation{Pos: astPos(name.Pos), Name: e.name(name), Type: identOf(typ)})
+		out.Relations = append(out.Relations, &ast.Relation{Pos: astPos(name.Pos), Name: e.name(name), Type: e.nodes.ident(typ)})
 	}
 	e.lex.Next() // '}'
 	return out, nil
@@ -215,7 +215,7 @@ func (e *exprParser) shorthand(head *lexer.Token, im *pImplier) *ast.Shorthand {
 	default:
 		out.Implier = e.shorthandName(im.name)
 		if im.on != nil {
-			out.On = &ast.StringLit{Pos: astPos(im.on.Pos), Value: unquote(im.on.Value)}
+			out.On = e.nodes.str(im.on)
 		}
 	}
 	return out
@@ -223,8 +223,8 @@ func (e *exprParser) shorthand(head *lexer.Token, im *pImplier) *ast.Shorthand {
 
 func (e *exprParser) shorthandName(t *lexer.Token) *ast.ShorthandName {
 	if t.Type == tokString {
-		return &ast.ShorthandName{Pos: astPos(t.Pos), Name: unquote(t.Value), Quoted: true}
+		return e.nodes.shorthandName(astPos(t.Pos), unquote(t.Value), true)
 	}
-	id := e.name(t)
-	return &ast.ShorthandName{Pos: id.Pos, Name: id.Name}
+	e.checkName(t)
+	return e.nodes.shorthandName(astPos(t.Pos), t.Value, false)
 }

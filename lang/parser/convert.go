@@ -14,7 +14,7 @@ import (
 // The hand-parsed parts (block.go, expr.go) build ast nodes themselves.
 
 func (p *fileParser) ident(t lexer.Token) *ast.Ident {
-	return &ast.Ident{Pos: astPos(t.Pos), Name: t.Value}
+	return p.nodes.ident(&t)
 }
 
 // name is an identifier that names a rule, a variable or a relation:
@@ -27,7 +27,7 @@ func (p *fileParser) name(t lexer.Token) *ast.Ident {
 }
 
 func (p *fileParser) str(t lexer.Token) *ast.StringLit {
-	return &ast.StringLit{Pos: astPos(t.Pos), Value: unquote(t.Value)}
+	return p.nodes.str(&t)
 }
 
 // commas checks the separators of a list: every element but the last needs

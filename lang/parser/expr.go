@@ -186,8 +186,9 @@ func (e *expectError) Position() lexer.Position { return e.tok.Pos }
 // structure clear (a call used as a value, a missing ',', an integer out of
 // range) are collected in errs and parsing goes on.
 type exprParser struct {
-	lex  tokenStream
-	errs ast.ErrorList
+	lex   tokenStream
+	errs  ast.ErrorList
+	nodes *nodes // nil outside a fileParser's own paths
 	// inShorthand is set inside the condition of a shorthand rule, where a
 	// quoted string is a role or permission (see shorthandRef).
 	inShorthand bool
@@ -344,7 +345,7 @@ func (e *exprParser) shorthandRef() (ref *ast.ShorthandRef, ok bool, err error) 
 				return nil, true, e.fail("a string")
 			}
 			rel := e.lex.Next()
-			ref.On = &ast.StringLit{Pos: astPos(rel.Pos), Value: unquote(rel.Value)}
+			ref.On = e.nodes.str(rel)
 		}
 		return ref, true, nil
 	}
@@ -390,6 +391,7 @@ func (e *exprParser) atom() (ast.Expr, error) {
 		}
 		if call != nil {
 			e.callAsValue(call)
+			left = placeholder(call)
 		}
 		return &ast.Binary{Pos: astPos(t.Pos), Op: op.Value, Left: left, Right: right}, nil
 	case isWord(op, "matches"):
@@ -401,8 +403,9 @@ func (e *exprParser) atom() (ast.Expr, error) {
 		e.lex.Next()
 		if call != nil {
 			e.callAsValue(call)
+			left = placeholder(call)
 		}
-		return &ast.Matches{Pos: astPos(t.Pos), Term: left, Type: identOf(typ)}, nil
+		return &ast.Matches{Pos: astPos(t.Pos), Term: left, Type: e.nodes.ident(typ)}, nil
 	}
 	if call != nil {
 		return call, nil
@@ -451,12 +454,16 @@ func (e *exprParser) term() (ast.Term, error) {
 	t, call, err := e.termOrCall()
 	if call != nil {
 		e.callAsValue(call)
+		t = placeholder(call)
 	}
 	return t, err
 }
 
+// placeholder is the variable that stands for a call used as a value.
+func placeholder(call *ast.Call) ast.Term { return &ast.Var{Pos: call.Pos, Name: call.Name.Name} }
+
 // termOrCall parses a term, or a call when a name is followed by '('; the
-// call is then returned as well, and the term is a placeholder variable.
+// call is then returned instead, and the term is nil (see placeholder).
 func (e *exprParser) termOrCall() (ast.Term, *ast.Call, error) {
 	t := e.lex.Peek()
 	switch t.Type {
@@ -477,7 +484,7 @@ func (e *exprParser) termOrCall() (ast.Term, *ast.Call, error) {
 						"a type is not allowed here")
 				}
 			}
-			return &ast.Var{Pos: call.Pos, Name: t.Value}, call, nil
+			return nil, call, nil
 		case isPunct(next, "{"):
 			e.lex.Next()
 			id, err := e.term()
@@ -494,13 +501,13 @@ func (e *exprParser) termOrCall() (ast.Term, *ast.Call, error) {
 				e.errs.Add(id.Position(), fmt.Sprintf("the id of %s{...} must be a literal", t.Value),
 					`write the id as a string, an integer or a boolean: User{"alice"}`)
 			}
-			return &ast.EntityLit{Pos: astPos(t.Pos), Type: identOf(t), ID: id}, nil, nil
+			return &ast.EntityLit{Pos: astPos(t.Pos), Type: e.nodes.ident(t), ID: id}, nil, nil
 		}
 		e.checkName(t)
-		return &ast.Var{Pos: astPos(t.Pos), Name: t.Value}, nil, nil
+		return e.nodes.variable(t), nil, nil
 	case tokString:
 		e.lex.Next()
-		return &ast.StringLit{Pos: astPos(t.Pos), Value: unquote(t.Value)}, nil, nil
+		return e.nodes.str(t), nil, nil
 	case tokInt:
 		e.lex.Next()
 		v, err := strconv.ParseInt(t.Value, 10, 64)
@@ -528,7 +535,7 @@ func (e *exprParser) termOrCall() (ast.Term, *ast.Call, error) {
 // name checks a name that is not a type: '::' is only for type names.
 func (e *exprParser) name(t *lexer.Token) *ast.Ident {
 	e.checkName(t)
-	return identOf(t)
+	return e.nodes.ident(t)
 }
 
 // checkName reports a name that is not a type and holds '::'.
@@ -537,8 +544,6 @@ func (e *exprParser) checkName(t *lexer.Token) {
 		e.report(t.Pos, "only type names may contain '::'", "invalid name %q", t.Value)
 	}
 }
-
-func identOf(t *lexer.Token) *ast.Ident { return &ast.Ident{Pos: astPos(t.Pos), Name: t.Value} }
 
 // args parses the arguments of a call after its '(' up to and including
 // the ')'.

@@ -50,7 +50,7 @@ func (c *Config) Parse(filename string, src []byte) (f *ast.File, err error) {
 	if maxDepth <= 0 {
 		maxDepth = DefaultMaxDepth
 	}
-	p := &fileParser{g: g, file: f, maxDepth: maxDepth}
+	p := &fileParser{g: g, file: f, maxDepth: maxDepth, nodes: &nodes{}}
 	sp := splitter{sc: newScanner(filename, src, &p.errs, &f.Comments)}
 	for len(p.errs) <= maxErrors { // past that, the rest would not be shown
 		it, ok := sp.nextItem()
@@ -87,6 +87,7 @@ type fileParser struct {
 	mark     int  // len(errs) when the current item started
 	cur      span // the current item
 	eof      lexer.Token
+	nodes    *nodes
 }
 
 func (p *fileParser) errorf(pos lexer.Position, hint, format string, args ...any) {
@@ -302,13 +303,13 @@ func (p *fileParser) item(it span) {
 	case isBracedStart(&first, &second, &third):
 		switch first.Value {
 		case "actor", "resource":
-			if b := simpleBlock(it); b != nil {
+			if b := p.simpleBlock(it); b != nil {
 				p.add(p.convBlock(b))
 			} else if b, ok := parseWith(p, it, p.g.block, blockWords); ok {
 				p.add(p.convBlock(b))
 			}
 		case "global":
-			if b := simpleGlobal(it); b != nil {
+			if b := p.simpleGlobal(it); b != nil {
 				p.add(p.convGlobal(b))
 			} else if b, ok := parseWith(p, it, p.g.global, blockWords); ok {
 				p.add(p.convGlobal(b))
@@ -337,7 +338,7 @@ func (p *fileParser) item(it span) {
 		if it.cut {
 			end.Value = "cut"
 		}
-		e := exprParser{lex: &cursor{toks: it.toks, end: end}}
+		e := exprParser{lex: &cursor{toks: it.toks, end: end}, nodes: p.nodes}
 		r, err := e.rule()
 		if err != nil {
 			p.syntaxError(it, err, ruleWords)
@@ -472,13 +473,13 @@ func (p *fileParser) tooDeep(toks []lexer.Token) bool {
 // participle's lexer copies every token of the block one append at a time.
 // It returns nil for anything else, which parseWith then parses (and
 // reports) as before.
-func simpleBlock(it span) *pBlock {
+func (p *fileParser) simpleBlock(it span) *pBlock {
 	toks := it.toks
 	if len(toks) < 4 || toks[1].Type != tokIdent || !isPunct(&toks[2], "{") {
 		return nil
 	}
 	out := &pBlock{Kind: toks[0], Name: toks[1]}
-	rbrace, ok := simpleBody(it, 3, &out.Body)
+	rbrace, ok := p.simpleBody(it, 3, &out.Body)
 	if !ok {
 		return nil
 	}
@@ -487,13 +488,13 @@ func simpleBlock(it span) *pBlock {
 }
 
 // simpleGlobal is simpleBlock for `global { ... }`.
-func simpleGlobal(it span) *pGlobal {
+func (p *fileParser) simpleGlobal(it span) *pGlobal {
 	toks := it.toks
 	if len(toks) < 3 || !isPunct(&toks[1], "{") {
 		return nil
 	}
 	out := &pGlobal{Kw: toks[0]}
-	rbrace, ok := simpleBody(it, 2, &out.Body)
+	rbrace, ok := p.simpleBody(it, 2, &out.Body)
 	if !ok {
 		return nil
 	}
@@ -504,13 +505,13 @@ func simpleGlobal(it span) *pGlobal {
 // simpleBody parses the body of a block starting at it.toks[from] into b,
 // and returns the closing '}'. ok is false on a syntax error or when
 // anything follows the '}'.
-func simpleBody(it span, from int, b *pBlockBody) (rbrace lexer.Token, ok bool) {
+func (p *fileParser) simpleBody(it span, from int, b *pBlockBody) (rbrace lexer.Token, ok bool) {
 	end := lexer.Token{Type: tokEnd, Pos: it.next.Pos}
 	if it.cut {
 		end.Value = "cut"
 	}
 	c := &cursor{toks: it.toks[from:], end: end}
-	if err := b.parse(&exprParser{lex: c}); err != nil || len(b.syntax) > 0 {
+	if err := b.parse(&exprParser{lex: c, nodes: p.nodes}); err != nil || len(b.syntax) > 0 {
 		return rbrace, false
 	}
 	rbrace = *c.Next() // '}': parse stops only there
