@@ -76,8 +76,8 @@ type table struct {
 	args    []uint32 // arity ids per record
 	added   []uint64
 	removed []uint64
-	post    []map[uint32][]uint32 // per position: value id -> record numbers, ascending
-	live    liveSet               // the live records, by argument ids
+	post    []postings // per position: value id -> record numbers, ascending
+	live    liveSet    // the live records, by argument ids
 	ndead   int
 	// retryAt is the dead count at which compaction is tried again after
 	// it could not drop every dead record (a snapshot still saw them).
@@ -221,7 +221,7 @@ func (tx *Tx) Insert(f term.Fact) bool {
 	t.added = append(t.added, tx.rev)
 	t.removed = append(t.removed, live)
 	for i, id := range ids {
-		t.post[i][id] = append(t.post[i][id], r)
+		t.post[i].add(id, r)
 	}
 	t.setLive(ids, r)
 	tx.delta = tx.delta.Add(store.StatsOf(t.pred, 1))
@@ -317,9 +317,9 @@ func (x *Index) table(pred string, arity int) *table {
 	if t := x.tables[k]; t != nil {
 		return t
 	}
-	t := &table{id: uint32(len(x.byID)), pred: pred, arity: arity, post: make([]map[uint32][]uint32, arity)}
+	t := &table{id: uint32(len(x.byID)), pred: pred, arity: arity, post: make([]postings, arity)}
 	for i := range t.post {
-		t.post[i] = make(map[uint32][]uint32)
+		t.post[i] = newPostings(0)
 	}
 	x.tables[k] = t
 	x.byID = append(x.byID, t)
@@ -361,7 +361,7 @@ func (x *Index) candidates(t *table, args []term.Value) (recs iter.Seq[uint32], 
 		if !found {
 			return nil, false
 		}
-		pl := t.post[i][id]
+		pl := t.post[i].get(id)
 		if len(pl) == 0 {
 			return nil, false
 		}
@@ -415,9 +415,9 @@ func (t *table) compact(horizon uint64) {
 	args := make([]uint32, 0, keep*t.arity)
 	added := make([]uint64, 0, keep)
 	removed := make([]uint64, 0, keep)
-	post := make([]map[uint32][]uint32, t.arity)
+	post := make([]postings, t.arity)
 	for i := range post {
-		post[i] = make(map[uint32][]uint32, len(t.post[i]))
+		post[i] = newPostings(t.post[i].Len())
 	}
 	ndead := 0
 	for r, rm := range t.removed {
@@ -430,7 +430,7 @@ func (t *table) compact(horizon uint64) {
 		added = append(added, t.added[r])
 		removed = append(removed, rm)
 		for i, id := range ids {
-			post[i][id] = append(post[i][id], nr)
+			post[i].add(id, nr)
 		}
 		if rm != live {
 			ndead++

@@ -75,7 +75,7 @@ func (s *Snapshot) Match(pred string, args []term.Value, yield func(args []term.
 			x.mu.RUnlock()
 			return
 		}
-		pl := t.post[i][id]
+		pl := t.post[i].get(id)
 		if len(pl) == 0 {
 			x.mu.RUnlock()
 			return
