@@ -57,6 +57,10 @@ func policyError(el ast.ErrorList) *apiError {
 	msg := "invalid policy"
 	if len(el) > 0 {
 		msg = el[0].Pos.String() + ": " + el[0].Msg
+		if el[0].Hint != "" {
+			// SDKs show only the message: carry the first hint in it too.
+			msg += " (hint: " + el[0].Hint + ")"
+		}
 		if len(el) > 1 {
 			msg += " (and more errors: see details)"
 		}

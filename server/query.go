@@ -10,6 +10,7 @@ import (
 	"strings"
 
 	"github.com/castellan-authz/castellan/evaluator"
+	"github.com/castellan-authz/castellan/lang"
 	"github.com/castellan-authz/castellan/lang/term"
 )
 
@@ -76,6 +77,9 @@ func (s *Server) toQuery(req evaluateQueryRequest) (evaluator.Query, error) {
 		c := req.Constraints[name]
 		if c.Type == nil || *c.Type == "" {
 			return q, badRequest("constraints.%s: type is required", name)
+		}
+		if *c.Type == lang.AbstractActor || *c.Type == lang.AbstractResource {
+			return q, badRequest("constraints.%s: type %s is abstract; use a concrete type such as User or Repository (type constraints match exactly)", name, *c.Type)
 		}
 		qc := evaluator.Constraint{Type: *c.Type}
 		if c.IDs != nil {
