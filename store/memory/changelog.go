@@ -20,7 +20,7 @@ const (
 // set for a delete, then the argument ids) in byte chunks of bounded size,
 // so the log grows without copying and wastes at most one chunk. A run
 // indexes the changes of one revision within one chunk, so Changes finds
-// its start by binary search. A change of a 3-argument fact costs about 8
+// its start by binary search. A change of a 3-argument fact costs about 10
 // bytes; changes resolve to term.Fact only when they are read.
 type changeLog struct {
 	runs   []logRun

@@ -118,7 +118,7 @@ func (s *Store) Head(ctx context.Context) (store.Revision, error) {
 }
 
 // Changes returns the change log after since (see store.Store). The memory
-// store keeps its whole change log, as varint-encoded interned ids (about 8
+// store keeps its whole change log, as varint-encoded interned ids (about 10
 // bytes per change of a 3-argument fact).
 func (s *Store) Changes(ctx context.Context, since store.Revision, limit int) ([]store.Change, error) {
 	if err := s.check(); err != nil {
