@@ -205,7 +205,8 @@ func (e *exprParser) relations() (*ast.Relations, error) {
 
 // shorthand builds a shorthand rule from its head and what followed `if`.
 func (e *exprParser) shorthand(head *lexer.Token, im *pImplier) *ast.Shorthand {
-	out := &ast.Shorthand{Pos: astPos(head.Pos), Head: e.shorthandName(head)}
+	out := e.nodes.shorthand()
+	out.Pos, out.Head = astPos(head.Pos), e.shorthandName(head)
 	switch ref, lone := im.cond.(*ast.ShorthandRef); {
 	case lone:
 		// `"X" if "Y";`, `"X" if "Y" on "rel";`, `"X" if global "Y";`

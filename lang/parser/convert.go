@@ -85,7 +85,8 @@ func (p *fileParser) convRule(r *pRule) *ast.Rule {
 	p.errs = append(p.errs, r.Head.Args.errs...)
 	out.Params = make([]*ast.Param, 0, len(r.Head.Args.args))
 	for _, a := range r.Head.Args.args {
-		param := &ast.Param{Pos: a.term.Position(), Term: a.term}
+		param := p.nodes.param()
+		param.Pos, param.Term = a.term.Position(), a.term
 		if a.typ != nil {
 			if _, ok := a.term.(*ast.Var); !ok {
 				p.errorf(a.colon.Pos, "write a variable with a type (x: User, _: User) or a value alone", "only a variable can have a type")

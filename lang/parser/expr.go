@@ -258,7 +258,7 @@ func (e *exprParser) and() (ast.Expr, error) {
 	if err != nil || !isWord(e.lex.Peek(), "and") {
 		return x, err
 	}
-	out := &ast.And{Pos: x.Position()}
+	out := &ast.And{Pos: x.Position(), Exprs: make([]ast.Expr, 0, 4)}
 	out.Exprs = appendFlat[*ast.And](out.Exprs, x)
 	for isWord(e.lex.Peek(), "and") {
 		e.lex.Next()
@@ -276,7 +276,7 @@ func (e *exprParser) or() (ast.Expr, error) {
 	if err != nil || !isWord(e.lex.Peek(), "or") {
 		return x, err
 	}
-	out := &ast.Or{Pos: x.Position()}
+	out := &ast.Or{Pos: x.Position(), Exprs: make([]ast.Expr, 0, 4)}
 	out.Exprs = appendFlat[*ast.Or](out.Exprs, x)
 	for isWord(e.lex.Peek(), "or") {
 		e.lex.Next()
@@ -327,7 +327,8 @@ func (e *exprParser) shorthandRef() (ref *ast.ShorthandRef, ok bool, err error) 
 	case t.Type == tokIdent && t.Value == "global" && second.Type == tokString:
 		e.lex.Next()
 		name := e.lex.Next()
-		ref = &ast.ShorthandRef{Pos: astPos(t.Pos), Global: true, Name: e.shorthandName(name)}
+		ref = e.nodes.shorthandRef()
+		ref.Pos, ref.Global, ref.Name = astPos(t.Pos), true, e.shorthandName(name)
 		if on := e.lex.Peek(); on.Type == tokIdent && on.Value == "on" {
 			e.report(on.Pos, "a global role is not on a relation", "unexpected 'on' after a global role")
 			e.lex.Next()
@@ -338,7 +339,8 @@ func (e *exprParser) shorthandRef() (ref *ast.ShorthandRef, ok bool, err error) 
 		return ref, true, nil
 	case t.Type == tokString && !isComparisonTok(second) && !isWord(second, "matches"):
 		e.lex.Next()
-		ref = &ast.ShorthandRef{Pos: astPos(t.Pos), Name: e.shorthandName(t)}
+		ref = e.nodes.shorthandRef()
+		ref.Pos, ref.Name = astPos(t.Pos), e.shorthandName(t)
 		if on := e.lex.Peek(); on.Type == tokIdent && on.Value == "on" {
 			e.lex.Next()
 			if e.lex.Peek().Type != tokString {
@@ -610,6 +612,9 @@ func (e *exprParser) list() (*ast.List, error) {
 		t, err := e.term()
 		if err != nil {
 			return nil, err
+		}
+		if out.Elems == nil {
+			out.Elems = make([]ast.Term, 0, 8)
 		}
 		out.Elems = append(out.Elems, t)
 	}

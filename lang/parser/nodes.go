@@ -19,6 +19,10 @@ type nodes struct {
 	strs   []ast.StringLit
 	idents []ast.Ident
 	names  []ast.ShorthandName
+
+	params     []ast.Param
+	shorthands []ast.Shorthand
+	refs       []ast.ShorthandRef
 }
 
 // take returns the next free element of a block, allocating a block when
@@ -79,4 +83,28 @@ func (n *nodes) shorthandName(pos ast.Position, name string, quoted bool) *ast.S
 	}
 	s.Pos, s.Name, s.Quoted = pos, name, quoted
 	return s
+}
+
+// param returns a zero rule parameter.
+func (n *nodes) param() *ast.Param {
+	if n == nil {
+		return new(ast.Param)
+	}
+	return take(&n.params)
+}
+
+// shorthand returns a zero shorthand rule.
+func (n *nodes) shorthand() *ast.Shorthand {
+	if n == nil {
+		return new(ast.Shorthand)
+	}
+	return take(&n.shorthands)
+}
+
+// shorthandRef returns a zero role or permission reference.
+func (n *nodes) shorthandRef() *ast.ShorthandRef {
+	if n == nil {
+		return new(ast.ShorthandRef)
+	}
+	return take(&n.refs)
 }

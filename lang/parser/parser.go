@@ -436,7 +436,8 @@ func braceAllowed(toks []lexer.Token, i int, inBlock bool) bool {
 // limit. Depth counts the open brackets plus the `not`s that enclose the
 // current token.
 func (p *fileParser) tooDeep(toks []lexer.Token) bool {
-	runs := []int{0} // per open bracket: the run of `not`s just before it
+	var buf [16]int
+	runs := append(buf[:0], 0) // per open bracket: the run of `not`s just before it
 	depth, nots := 0, 0
 	for _, t := range toks {
 		top := len(runs) - 1
