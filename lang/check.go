@@ -147,6 +147,9 @@ type checker struct {
 	termArena []Term
 	strTerms  map[string]Term
 	varTerms  map[string]Term
+
+	// wider caches widerTypes for simplify, once the types are known.
+	wider map[string][]string
 }
 
 func newChecker() *checker {

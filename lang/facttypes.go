@@ -567,10 +567,12 @@ func (c *checker) simplify(ts []FactType) []FactType {
 			uniq = append(uniq, t)
 		}
 	}
-	wider := map[string][]string{}
+	if c.wider == nil {
+		c.wider = map[string][]string{} // shared by every predicate
+	}
 	var out []FactType
 	for i, t := range uniq {
-		if !c.subsumed(t, seen, uniq, i, wider) {
+		if !c.subsumed(t, seen, uniq, i, c.wider) {
 			out = append(out, t)
 		}
 	}

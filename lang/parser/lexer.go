@@ -38,14 +38,19 @@ var tokenNames = map[string]lexer.TokenType{
 	"End":     tokEnd,
 }
 
-// reserved are the words that can never be names. Other keywords of the
+// reserved reports whether word can never be a name. Other keywords of the
 // language (actor, resource, roles, on, global, assert, ...) are contextual
-// and remain usable as variable names.
-var reserved = map[string]bool{
-	"and": true, "or": true, "not": true, "in": true, "matches": true,
-	"if": true, "iff": true, "true": true, "false": true,
-	"cut": true, "forall": true, "debug": true, "print": true,
-	"type": true, "new": true, "isa": true,
+// and remain usable as variable names. A switch rather than a map: every
+// identifier of a file is looked up.
+func reserved(word string) bool {
+	switch word {
+	case "and", "or", "not", "in", "matches",
+		"if", "iff", "true", "false",
+		"cut", "forall", "debug", "print",
+		"type", "new", "isa":
+		return true
+	}
+	return false
 }
 
 // definition is the lexer.Definition handed to participle. Participle only
@@ -237,7 +242,7 @@ func (s *scanner) ident(start lexer.Position) {
 		s.advance(2)
 		s.identRun()
 	}
-	if plain && reserved[s.text[start.Offset:s.off]] {
+	if plain && reserved(s.text[start.Offset:s.off]) {
 		s.emit(tokKeyword, start)
 		return
 	}
