@@ -1,6 +1,10 @@
 package lang
 
-import "github.com/castellan-authz/castellan/lang/term"
+import (
+	"slices"
+
+	"github.com/castellan-authz/castellan/lang/term"
+)
 
 // arenaSize is how many Rules or Terms the checker allocates at a time.
 // Rules and their call arguments live as long as the Program, so handing
@@ -69,4 +73,33 @@ func (c *checker) varTerm(name string) Term {
 	t := Term(c.variable(name))
 	c.varTerms[name] = t
 	return t
+}
+
+// factType returns a copy of types, with no spare capacity, for
+// Program.FactTypes (which nothing modifies once built).
+func (c *checker) factType(types []string) FactType {
+	n := len(types)
+	if n == 0 || n > arenaSize/8 {
+		return slices.Clone(types)
+	}
+	if len(c.typeArena) < n {
+		c.typeArena = make([]string, arenaSize)
+	}
+	out := c.typeArena[:n:n]
+	c.typeArena = c.typeArena[n:]
+	copy(out, types)
+	return out
+}
+
+// paramSlots returns n zero Params, with no spare capacity.
+func (c *checker) paramSlots(n int) []Param {
+	if n == 0 || n > arenaSize/8 {
+		return make([]Param, n)
+	}
+	if len(c.paramArena) < n {
+		c.paramArena = make([]Param, arenaSize)
+	}
+	out := c.paramArena[:n:n]
+	c.paramArena = c.paramArena[n:]
+	return out
 }

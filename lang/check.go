@@ -143,13 +143,16 @@ type checker struct {
 
 	// Blocks that Rules, call arguments and string constants are handed
 	// out of (see alloc.go).
-	ruleArena []Rule
-	termArena []Term
-	strTerms  map[string]Term
-	varTerms  map[string]Term
+	ruleArena  []Rule
+	termArena  []Term
+	paramArena []Param
+	strTerms   map[string]Term
+	varTerms   map[string]Term
 
 	// wider caches widerTypes for simplify, once the types are known.
 	wider map[string][]string
+	// typeArena is where factType copies argument-type tuples.
+	typeArena []string
 }
 
 func newChecker() *checker {

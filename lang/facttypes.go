@@ -329,7 +329,7 @@ func (c *checker) inferFactTypes() {
 			return
 		}
 		seen[string(key)] = true
-		add(u.pred, slices.Clone(u.types))
+		add(u.pred, c.factType(u.types))
 	}
 	// A rule head is storable too, with the types of its parameters: Oso
 	// Cloud accepts a fact "explicit to the rule itself" (has_permission
@@ -362,7 +362,7 @@ func (c *checker) inferFactTypes() {
 			return
 		}
 		seen[string(key)] = true
-		add(r.Pred, slices.Clone(head))
+		add(r.Pred, c.factType(head))
 	}
 	env := map[string]string{}
 	var buf FactType

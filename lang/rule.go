@@ -19,7 +19,7 @@ func (c *checker) convertRule(n *ast.Rule) *Rule {
 	r := c.newRule()
 	r.Pred, r.Pos = Pred{n.Name.Name, len(n.Params)}, n.Pos
 	if len(n.Params) > 0 {
-		r.Params = make([]Param, 0, len(n.Params))
+		r.Params = c.paramSlots(len(n.Params))[:0]
 	}
 	for _, p := range n.Params {
 		r.Params = append(r.Params, c.convertParam(p))

@@ -100,10 +100,10 @@ func (c *checker) expandShorthand(b *block, s *ast.Shorthand) *Rule {
 	}
 	// Head parameters: (actor: Actor, head, resource: R), or 2-ary in global.
 	params := func(head Term) []Param {
-		ps := make([]Param, 2, 3)
+		ps := c.paramSlots(arity)
 		ps[0], ps[1] = Param{Term: Var{nameActor}, Type: AbstractActor}, Param{Term: head}
 		if !global {
-			ps = append(ps, Param{Term: Var{nameResource}, Type: b.name})
+			ps[2] = Param{Term: Var{nameResource}, Type: b.name}
 		}
 		return ps
 	}
