@@ -75,7 +75,9 @@ func TestNewDatabase(t *testing.T) {
 		}
 	})
 	if name == "" {
-		t.Skip("no database was created")
+		// "create" failed (under CI=true without a database, pgtest fails it)
+		// or was skipped locally: there is no database whose removal to check.
+		return
 	}
 	c, err := pgx.Connect(t.Context(), pgtest.ServerURL(t))
 	if err != nil {
