@@ -832,8 +832,9 @@ func sdkBatch(t *testing.T, c *goSDK) {
 	wantNoErr(t, "get after the teardown", got, err, nil)
 }
 
-func sdkContextFacts(t *testing.T, c *goSDK) {
-	c.must(c.policy(`
+// sdkContextFactsPolicy is the policy of the SDK's context-facts
+// scenario, which the v2 and v1 replays share.
+const sdkContextFactsPolicy = `
 		actor User {}
 
 		resource Repo {
@@ -842,7 +843,10 @@ func sdkContextFacts(t *testing.T, c *goSDK) {
 			relations = { parent: Repo };
 			"read" if "member";
 		}
-	`))
+	`
+
+func sdkContextFacts(t *testing.T, c *goSDK) {
+	c.must(c.policy(sdkContextFactsPolicy))
 	user, acme, anvil := val("User", "7"), val("Repo", "8"), val("Repo", "9")
 	memberOf := func(r sdkValue) sdkFact { return fact("has_role", user, str("member"), r) }
 
@@ -1432,16 +1436,7 @@ func sdkV1AuthorizeResources(t *testing.T, c *goSDK) {
 	}
 
 	// With context facts (the v1 TestContextFacts).
-	c.must(c.policy(`
-		actor User {}
-
-		resource Repo {
-			roles = ["member"];
-			permissions = ["read"];
-			relations = { parent: Repo };
-			"read" if "member";
-		}
-	`))
+	c.must(c.policy(sdkContextFactsPolicy))
 	u, a, b := val("User", "5"), val("Repo", "6"), val("Repo", "7")
 	got, err := c.authorizeResources(u, "read", []sdkValue{a, b})
 	wantNoErr(t, "no context", got, err, nil)
