@@ -500,8 +500,9 @@ func TestMinimalPolicies(t *testing.T) {
 	if err := p.CheckFact(term.Fact{Predicate: "is_weird", Args: []term.Value{term.Integer(10), term.String("yes"), term.Bool(true)}}); err != nil {
 		t.Errorf("declared fact refused: %v", err)
 	}
-	if len(p.Metadata.Resources) != 0 || p.Metadata.Resources == nil {
-		t.Errorf("metadata of a policy without blocks = %#v, want an empty map", p.Metadata.Resources)
+	wantMD := map[string]ResourceMetadata{"global": {Roles: []string{}, Permissions: []string{}, Relations: map[string]string{}}}
+	if diff := cmp.Diff(wantMD, p.Metadata.Resources); diff != "" {
+		t.Errorf("metadata of a policy without blocks: only an empty global entry expected (-want +got):\n%s", diff)
 	}
 }
 

@@ -489,6 +489,9 @@ func (c *checker) buildTypes() {
 	if c.global != nil {
 		all = append(all[:len(all):len(all)], c.global)
 	}
+	// "global" is always listed, empty when the policy has no global block,
+	// as Oso Cloud answers policy metadata (its SDKs compare it exactly).
+	c.prog.Metadata.Resources["global"] = ResourceMetadata{Roles: []string{}, Permissions: []string{}, Relations: map[string]string{}}
 	for _, b := range all {
 		roles, perms := b.names(declRole), b.names(declPermission)
 		if roles == nil {

@@ -85,7 +85,8 @@ type Metadata struct {
 }
 
 // ResourceMetadata lists a block's roles and permissions (sorted) and its
-// relations. Every block appears, actors and "global" included.
+// relations. Every block appears, actors included, and "global" always
+// (empty when the policy has no global block).
 type ResourceMetadata struct {
 	Roles       []string          `json:"roles"`
 	Permissions []string          `json:"permissions"`

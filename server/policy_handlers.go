@@ -141,25 +141,7 @@ func (s *Server) handlePolicyMetadata(w http.ResponseWriter, r *http.Request) {
 	}
 	writeJSON(w, http.StatusOK, struct {
 		Metadata lang.Metadata `json:"metadata"`
-	}{wireMetadata(lp.prog.Metadata)})
-}
-
-// globalBlock is the metadata name of the global block.
-const globalBlock = "global"
-
-// wireMetadata is md as Oso answers it: "global" is always listed, empty
-// when the policy has no global block (the Go SDK's TestPolicyMetadata
-// compares the whole map).
-func wireMetadata(md lang.Metadata) lang.Metadata {
-	if _, ok := md.Resources[globalBlock]; ok {
-		return md
-	}
-	out := make(map[string]lang.ResourceMetadata, len(md.Resources)+1)
-	for k, v := range md.Resources {
-		out[k] = v
-	}
-	out[globalBlock] = lang.ResourceMetadata{Roles: []string{}, Permissions: []string{}, Relations: map[string]string{}}
-	return lang.Metadata{Resources: out}
+	}{lp.prog.Metadata})
 }
 
 // versionParam reads a policy version from the first query parameter of
