@@ -1,7 +1,6 @@
 package evaluator
 
 import (
-	"encoding/json"
 	"errors"
 	"fmt"
 	"math/rand/v2"
@@ -185,14 +184,14 @@ func TestExplain(t *testing.T) {
 	if err != nil || !d.Allowed || d.Explanation == nil {
 		t.Fatalf("Authorize = %+v, %v", d, err)
 	}
-	js, _ := json.Marshal(d.Explanation)
+	js := describe(d.Explanation)
 	for _, want := range []string{
-		`"goal":"allow(User{\"alice\"}, \"read\", Repository{\"anvil\"})"`,
-		`"source":"\"reader\" if \"member\" on \"organization\";"`,
-		`{"fact":"has_relation(Repository{\"anvil\"}, \"organization\", Organization{\"acme\"})","origin":"stored"}`,
-		`{"fact":"has_role(User{\"alice\"}, \"member\", Organization{\"acme\"})","origin":"context"}`,
+		`goal allow(User{"alice"}, "read", Repository{"anvil"}) holds`,
+		`rule "reader" if "member" on "organization";`,
+		`fact has_relation(Repository{"anvil"}, "organization", Organization{"acme"}) stored`,
+		`fact has_role(User{"alice"}, "member", Organization{"acme"}) context`,
 	} {
-		if !strings.Contains(string(js), want) {
+		if !strings.Contains(js, want) {
 			t.Errorf("explanation lacks %s:\n%s", want, js)
 		}
 	}
@@ -201,8 +200,8 @@ func TestExplain(t *testing.T) {
 	if err != nil || d.Allowed || d.Explanation == nil {
 		t.Fatalf("Authorize push = %+v, %v", d, err)
 	}
-	js, _ = json.Marshal(d.Explanation)
-	if !strings.Contains(string(js), `"holds":false`) || !strings.Contains(string(js), `"failed":"has_permission(User{\"alice\"}, \"push\", Repository{\"anvil\"})"`) {
+	js = describe(d.Explanation)
+	if d.Explanation.Holds || !strings.Contains(js, `failed has_permission(User{"alice"}, "push", Repository{"anvil"})`) {
 		t.Errorf("denial explanation does not name the failed premise:\n%s", js)
 	}
 
@@ -427,8 +426,8 @@ func TestExplainThroughCycles(t *testing.T) {
 	if err != nil || !d.Allowed || d.Explanation == nil || !d.Explanation.Holds {
 		t.Fatalf("Authorize = %+v, %v", d, err)
 	}
-	js, _ := json.Marshal(d.Explanation)
-	if !strings.Contains(string(js), `"fact":"has_role(User{\"u\"}, \"viewer\", Folder{\"c\"})"`) {
+	js := describe(d.Explanation)
+	if !strings.Contains(js, `fact has_role(User{"u"}, "viewer", Folder{"c"})`) {
 		t.Errorf("explanation does not reach the role fact:\n%s", js)
 	}
 }
@@ -452,4 +451,35 @@ func TestPanicsBecomeErrors(t *testing.T) {
 	if dec, err := e.Authorize(t.Context(), Request{Source: src}, u, "read", d); err != nil || !dec.Allowed {
 		t.Errorf("after a panic: Authorize = %v, %v", dec.Allowed, err)
 	}
+}
+
+// describe renders an explanation one node part per line, indented by
+// depth: "goal G holds|fails", "fact F ORIGIN", "rule SOURCE", "failed L".
+func describe(x *Explanation) string {
+	var b strings.Builder
+	var walk func(x *Explanation, ind string)
+	walk = func(x *Explanation, ind string) {
+		verdict := "fails"
+		if x.Holds {
+			verdict = "holds"
+		}
+		fmt.Fprintf(&b, "%sgoal %s %s\n", ind, x.Goal, verdict)
+		if x.Fact != nil {
+			fmt.Fprintf(&b, "%sfact %s %s\n", ind, x.Fact.Fact, x.Fact.Origin)
+		}
+		if x.Rule != nil {
+			fmt.Fprintf(&b, "%srule %s\n", ind, x.Rule.Source)
+		}
+		if x.Failed != "" {
+			fmt.Fprintf(&b, "%sfailed %s\n", ind, x.Failed)
+		}
+		for _, p := range x.Premises {
+			walk(p, ind+"  ")
+		}
+		for _, t := range x.Tried {
+			walk(t, ind+"  ")
+		}
+	}
+	walk(x, "")
+	return b.String()
 }

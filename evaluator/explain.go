@@ -6,7 +6,8 @@ import (
 	"github.com/castellan-authz/castellan/lang/term"
 )
 
-// Explanation is the derivation of a decision, ready to encode as JSON.
+// Explanation is the derivation of a decision. It is a plain tree; the
+// wire format is the server's business.
 //
 // For a goal that holds it names the fact that proves it (Fact) or the
 // rule (Rule) and the premises its body needed (Premises). For a goal that
@@ -15,26 +16,26 @@ import (
 // failed (Premises, one entry). A goal that holds but whose derivation is
 // too large to explain has Holds set and says so in Failed.
 type Explanation struct {
-	Goal     string         `json:"goal"`
-	Holds    bool           `json:"holds"`
-	Fact     *FactUse       `json:"fact,omitempty"`
-	Rule     *RuleUse       `json:"rule,omitempty"`
-	Premises []*Explanation `json:"premises,omitempty"`
-	Tried    []*Explanation `json:"tried,omitempty"`
-	Failed   string         `json:"failed,omitempty"`
+	Goal     string
+	Holds    bool
+	Fact     *FactUse
+	Rule     *RuleUse
+	Premises []*Explanation
+	Tried    []*Explanation
+	Failed   string
 }
 
 // FactUse is a fact used by a derivation.
 type FactUse struct {
-	Fact string `json:"fact"`
+	Fact string
 	// Origin is "stored" or "context".
-	Origin string `json:"origin"`
+	Origin string
 }
 
 // RuleUse is a rule used (or tried) by a derivation.
 type RuleUse struct {
-	Source   string `json:"source"`
-	Position string `json:"position,omitempty"`
+	Source   string
+	Position string
 }
 
 // Fact origins.

@@ -125,8 +125,8 @@ func (e *Evaluator) List(ctx context.Context, r Request, actor term.Value, actio
 	return res, nil
 }
 
-// Query is a conjunction of calls over variables: the model of
-// POST /api/evaluate_query. Every argument is a variable name; a constant
+// Query is a conjunction of calls over variables (the model of the Oso
+// query builder). Every argument is a variable name; a constant
 // is a variable with a one-element Constraint.IDs.
 type Query struct {
 	Predicate   Call
@@ -142,7 +142,7 @@ type Call struct {
 
 // Constraint restricts a query variable to values of exactly Type (no
 // subtype matching) and, when IDs is not nil, to those ids. An empty Type
-// (the older /api/query with a null type) admits every type; a row then
+// (an Oso v1 query's untyped variable) admits every type; a row then
 // holds only the id.
 type Constraint struct {
 	Type string

@@ -1,7 +1,6 @@
 package lang
 
 import (
-	"encoding/json"
 	"errors"
 	"strings"
 	"testing"
@@ -152,7 +151,7 @@ func TestCheckFact(t *testing.T) {
 	}
 }
 
-func TestMetadataJSON(t *testing.T) {
+func TestMetadata(t *testing.T) {
 	p := mustCompile(t, `
 actor User {}
 resource Repo {
@@ -164,16 +163,15 @@ resource Repo {
 resource Org {}
 global { roles = ["admin"]; "admin" if "admin"; }
 `)
-	got, err := json.Marshal(p.Metadata)
-	if err != nil {
-		t.Fatal(err)
-	}
-	want := `{"resources":{` +
-		`"Org":{"roles":[],"permissions":[],"relations":{}},` +
-		`"Repo":{"roles":["reader","writer"],"permissions":["read","write"],"relations":{"parent":"Org"}},` +
-		`"User":{"roles":[],"permissions":[],"relations":{}},` +
-		`"global":{"roles":["admin"],"permissions":[],"relations":{}}}}`
-	if diff := cmp.Diff(want, string(got)); diff != "" {
+	empty := ResourceMetadata{Roles: []string{}, Permissions: []string{}, Relations: map[string]string{}}
+	want := Metadata{Resources: map[string]ResourceMetadata{
+		"Org":    empty,
+		"Repo":   {Roles: []string{"reader", "writer"}, Permissions: []string{"read", "write"}, Relations: map[string]string{"parent": "Org"}},
+		"User":   empty,
+		"global": {Roles: []string{"admin"}, Permissions: []string{}, Relations: map[string]string{}},
+	}}
+	// Empty, not nil: the server sends them as [] and {}.
+	if diff := cmp.Diff(want, p.Metadata); diff != "" {
 		t.Errorf("metadata (-want +got):\n%s", diff)
 	}
 }

@@ -23,7 +23,8 @@ type Program struct {
 	// CheckFact.
 	FactTypes map[Pred][]FactType
 
-	// Metadata is what GET /api/policy_metadata returns.
+	// Metadata describes the declared blocks, for clients that build
+	// queries or user interfaces from the policy.
 	Metadata Metadata
 
 	// Tests are the policy's test blocks, fixtures expanded into setup facts.
@@ -79,18 +80,19 @@ const (
 // ("Actor", "Resource"), or "" for any type.
 type FactType []string
 
-// Metadata is the policy metadata of GET /api/policy_metadata.
+// Metadata is the policy metadata: each block's roles, permissions and
+// relations.
 type Metadata struct {
-	Resources map[string]ResourceMetadata `json:"resources"`
+	Resources map[string]ResourceMetadata
 }
 
 // ResourceMetadata lists a block's roles and permissions (sorted) and its
 // relations. Every block appears, actors included, and "global" always
 // (empty when the policy has no global block).
 type ResourceMetadata struct {
-	Roles       []string          `json:"roles"`
-	Permissions []string          `json:"permissions"`
-	Relations   map[string]string `json:"relations"`
+	Roles       []string
+	Permissions []string
+	Relations   map[string]string
 }
 
 // Rule is one plain Horn clause: Head(Params) if Body.

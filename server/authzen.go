@@ -130,7 +130,7 @@ func (s *Server) evaluate(q *question, t azTuple) (azDecision, error) {
 	s.metrics.decision(d.Allowed, "authzen")
 	out := azDecision{Decision: d.Allowed}
 	if d.Explanation != nil {
-		out.Context = map[string]any{"explanation": d.Explanation}
+		out.Context = map[string]any{"explanation": toExplanationOut(d.Explanation)}
 	}
 	return out, nil
 }

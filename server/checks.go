@@ -94,8 +94,8 @@ type authorizeRequest struct {
 }
 
 type authorizeResponse struct {
-	Allowed     bool                   `json:"allowed"`
-	Explanation *evaluator.Explanation `json:"explanation,omitempty"`
+	Allowed     bool            `json:"allowed"`
+	Explanation *explanationOut `json:"explanation,omitempty"`
 }
 
 // action validates an action name.
@@ -143,7 +143,7 @@ func (s *Server) handleAuthorize(w http.ResponseWriter, r *http.Request) {
 			}
 			return allowedFalse, nil
 		}
-		return authorizeResponse{Allowed: d.Allowed, Explanation: d.Explanation}, nil
+		return authorizeResponse{Allowed: d.Allowed, Explanation: toExplanationOut(d.Explanation)}, nil
 	})
 }
 
@@ -293,17 +293,17 @@ func listResults(res evaluator.ListResult, page evaluator.Page) []string {
 
 // explainEach explains the decision for each name (an id or an action):
 // what ?explain=true adds to list and actions answers.
-func (s *Server) explainEach(q *question, names []string, args func(string) (term.Value, string, term.Value)) (map[string]*evaluator.Explanation, error) {
+func (s *Server) explainEach(q *question, names []string, args func(string) (term.Value, string, term.Value)) (map[string]*explanationOut, error) {
 	req := q.req
 	req.Explain = true
-	out := make(map[string]*evaluator.Explanation, len(names))
+	out := make(map[string]*explanationOut, len(names))
 	for _, n := range names {
 		actor, act, resource := args(n)
 		d, err := q.policy.eval.Authorize(q.ctx, req, actor, act, resource)
 		if err != nil {
 			return nil, err
 		}
-		out[n] = d.Explanation
+		out[n] = toExplanationOut(d.Explanation)
 	}
 	return out, nil
 }
@@ -378,7 +378,7 @@ func (s *Server) handleActions(w http.ResponseWriter, r *http.Request) {
 		}
 		return struct {
 			actionsResponse
-			Explanation map[string]*evaluator.Explanation `json:"explanation"`
+			Explanation map[string]*explanationOut `json:"explanation"`
 		}{out, ex}, nil
 	})
 }

@@ -9,7 +9,6 @@ import (
 
 	"github.com/go-chi/chi/v5"
 
-	"github.com/castellan-authz/castellan/lang"
 	"github.com/castellan-authz/castellan/store"
 )
 
@@ -140,8 +139,8 @@ func (s *Server) handlePolicyMetadata(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	writeJSON(w, http.StatusOK, struct {
-		Metadata lang.Metadata `json:"metadata"`
-	}{lp.prog.Metadata})
+		Metadata metadataOut `json:"metadata"`
+	}{toMetadataOut(lp.prog.Metadata)})
 }
 
 // versionParam reads a policy version from the first query parameter of

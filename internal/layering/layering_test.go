@@ -1,7 +1,12 @@
 package layering
 
 import (
+	"go/ast"
+	"go/parser"
+	"go/token"
+	"io/fs"
 	"os/exec"
+	"path/filepath"
 	"strings"
 	"testing"
 )
@@ -16,53 +21,138 @@ type rule struct {
 	// onlyThirdParty, when set, lists the only non-stdlib, non-module
 	// dependencies allowed (prefixes).
 	onlyThirdParty []string
+	// forbiddenStd lists standard-library packages that neither the package
+	// nor any module package it depends on may import. Third-party code may:
+	// participle's lexer imports encoding/json, and lang needs participle.
+	forbiddenStd []string
 }
+
+// wire is what the language and the evaluator must not import: the wire
+// format and the endpoints belong to server (and clients/go).
+var wire = []string{"encoding/json", "net/http"}
 
 var rules = []rule{
 	{from: "lang/term", forbidden: []string{"lang/ast", "lang/parser", "lang/printer", "evaluator", "store", "server", "cmd", "clients"}, onlyThirdParty: []string{}},
-	{from: "lang", forbidden: []string{"evaluator", "store", "server", "cmd", "clients"}, onlyThirdParty: []string{"github.com/alecthomas/participle"}},
-	{from: "evaluator", forbidden: []string{"store", "server", "cmd", "clients"}},
+	{from: "lang", forbidden: []string{"evaluator", "store", "server", "cmd", "clients"}, onlyThirdParty: []string{"github.com/alecthomas/participle"}, forbiddenStd: wire},
+	{from: "evaluator", forbidden: []string{"store", "server", "cmd", "clients"}, forbiddenStd: wire},
 	{from: "store", forbidden: []string{"evaluator", "server", "cmd", "clients"}},
 	{from: "migrations", forbidden: []string{"lang", "evaluator", "store", "server", "cmd", "clients"}},
 	{from: "server", forbidden: []string{"cmd", "clients"}},
 	{from: "clients/go", forbidden: []string{"lang", "evaluator", "store", "server", "cmd", "migrations"}, onlyThirdParty: []string{}},
 }
 
+// pkg is one module package as go list describes it, paths module-relative
+// for the module's own packages.
+type pkg struct {
+	path    string
+	imports []string // direct imports, full paths
+	deps    []string // every dependency, full paths
+}
+
 func TestLayering(t *testing.T) {
-	out, err := exec.Command("go", "list", "-f", "{{.ImportPath}} {{join .Deps \" \"}}", module+"/...").CombinedOutput()
+	out, err := exec.Command("go", "list", "-f", "{{.ImportPath}} {{join .Imports \",\"}} {{join .Deps \",\"}}", module+"/...").CombinedOutput()
 	if err != nil {
 		t.Fatalf("go list: %v\n%s", err, out)
 	}
-	seen := 0
+	var pkgs []pkg
 	for _, line := range strings.Split(strings.TrimSpace(string(out)), "\n") {
-		fields := strings.Fields(line)
-		if len(fields) == 0 {
+		fields := strings.Split(line, " ")
+		if len(fields) != 3 {
 			continue
 		}
-		pkg := strings.TrimPrefix(strings.TrimPrefix(fields[0], module), "/")
-		for _, r := range rules {
-			if !under(pkg, r.from) {
+		pkgs = append(pkgs, pkg{
+			path:    strings.TrimPrefix(strings.TrimPrefix(fields[0], module), "/"),
+			imports: splitList(fields[1]),
+			deps:    splitList(fields[2]),
+		})
+	}
+	errs, seen := check(pkgs, rules)
+	for _, e := range errs {
+		t.Error(e)
+	}
+	if seen == 0 {
+		t.Fatal("no package matched any rule: is the module path right?")
+	}
+}
+
+// TestCheckForbiddenStd checks that a standard-library import is caught in
+// the package itself and in a module package it depends on, but not in
+// third-party code.
+func TestCheckForbiddenStd(t *testing.T) {
+	pkgs := []pkg{
+		{path: "a", imports: []string{"fmt", module + "/b"}, deps: []string{"fmt", module + "/b", "encoding/json"}},
+		{path: "b", imports: []string{"encoding/json"}, deps: []string{"encoding/json"}},
+		{path: "c", imports: []string{"example.com/x"}, deps: []string{"example.com/x", "encoding/json"}},
+		{path: "d", imports: []string{"encoding/json"}, deps: []string{"encoding/json"}},
+	}
+	rs := []rule{{from: "a", forbiddenStd: []string{"encoding/json"}}, {from: "c", forbiddenStd: []string{"encoding/json"}}}
+	errs, seen := check(pkgs, rs)
+	want := []string{"a must not depend on encoding/json (imported by b)"}
+	if seen != 2 || strings.Join(errs, "\n") != strings.Join(want, "\n") {
+		t.Errorf("check = %q, %d; want %q, 2", errs, seen, want)
+	}
+}
+
+// check applies rs to pkgs; it returns the violations and how many
+// (package, rule) pairs applied.
+func check(pkgs []pkg, rs []rule) (errs []string, seen int) {
+	imports := make(map[string][]string, len(pkgs))
+	for _, p := range pkgs {
+		imports[p.path] = p.imports
+	}
+	for _, p := range pkgs {
+		for _, r := range rs {
+			if !under(p.path, r.from) {
 				continue
 			}
 			seen++
-			for _, dep := range fields[1:] {
+			for _, std := range r.forbiddenStd {
+				if by, ok := importer(p.path, p.deps, imports, std); ok {
+					errs = append(errs, p.path+" must not depend on "+std+" (imported by "+by+")")
+				}
+			}
+			for _, dep := range p.deps {
 				if rel, ok := strings.CutPrefix(dep, module+"/"); ok {
 					for _, f := range r.forbidden {
 						if under(rel, f) && !under(rel, r.from) {
-							t.Errorf("%s must not depend on %s", pkg, rel)
+							errs = append(errs, p.path+" must not depend on "+rel)
 						}
 					}
 					continue
 				}
 				if r.onlyThirdParty != nil && isThirdParty(dep) && !hasPrefix(dep, r.onlyThirdParty) {
-					t.Errorf("%s must not depend on third-party package %s", pkg, dep)
+					errs = append(errs, p.path+" must not depend on third-party package "+dep)
 				}
 			}
 		}
 	}
-	if seen == 0 {
-		t.Fatal("no package matched any rule: is the module path right?")
+	return errs, seen
+}
+
+// importer returns the first of path and its module dependencies that
+// imports std directly.
+func importer(path string, deps []string, imports map[string][]string, std string) (string, bool) {
+	candidates := []string{path}
+	for _, d := range deps {
+		if rel, ok := strings.CutPrefix(d, module+"/"); ok {
+			candidates = append(candidates, rel)
+		}
 	}
+	for _, c := range candidates {
+		for _, imp := range imports[c] {
+			if imp == std {
+				return c, true
+			}
+		}
+	}
+	return "", false
+}
+
+func splitList(s string) []string {
+	if s == "" {
+		return nil
+	}
+	return strings.Split(s, ",")
 }
 
 // under reports whether pkg is dir or inside it.
@@ -82,4 +172,30 @@ func hasPrefix(dep string, prefixes []string) bool {
 		}
 	}
 	return false
+}
+
+// TestNoWireTags checks that lang and evaluator name no wire format: no
+// struct field of theirs carries a json tag (server owns its response types).
+func TestNoWireTags(t *testing.T) {
+	for _, dir := range []string{"../../lang", "../../evaluator"} {
+		err := filepath.WalkDir(dir, func(path string, d fs.DirEntry, err error) error {
+			if err != nil || d.IsDir() || !strings.HasSuffix(path, ".go") || strings.HasSuffix(path, "_test.go") {
+				return err
+			}
+			f, err := parser.ParseFile(token.NewFileSet(), path, nil, parser.SkipObjectResolution)
+			if err != nil {
+				return err
+			}
+			ast.Inspect(f, func(n ast.Node) bool {
+				if fld, ok := n.(*ast.Field); ok && fld.Tag != nil && strings.Contains(fld.Tag.Value, "json:") {
+					t.Errorf("%s: field tag %s: the wire format belongs to server", path, fld.Tag.Value)
+				}
+				return true
+			})
+			return nil
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
 }

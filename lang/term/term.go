@@ -173,8 +173,8 @@ func (f Fact) Equal(g Fact) bool {
 // argument's Type and ID are matched independently; an empty string matches
 // anything, so {Type: "Repo"} is any Repo and the zero PatternValue is any
 // value. A Pattern matches only facts with exactly len(Args) arguments unless
-// AnyArity is set, in which case facts with more arguments match too (as
-// GET /api/facts, whose query string omits trailing wildcards).
+// AnyArity is set, in which case facts with more arguments match too (for
+// a pattern that leaves out its trailing wildcards).
 type Pattern struct {
 	Predicate string
 	Args      []Value
