@@ -2,7 +2,6 @@ package castellan
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"net/http"
@@ -27,13 +26,14 @@ func WithContextFacts(facts ...Fact) CheckOption {
 }
 
 // WithExplain asks the server for the derivation of the answer (sent as
-// ?explain=true). Authorize returns it in Decision.Explanation and ListPage
-// in ListResult.Explanation; other questions ignore it.
+// ?explain=true). Authorize, Evaluation and Evaluations return it in
+// Decision.Explanation and ListPage in ListResult.Explanation; other
+// questions ignore it.
 func WithExplain() CheckOption {
 	return func(o *checkOptions) { o.explain = true }
 }
 
-func applyCheckOptions(opts []CheckOption) (checkOptions, []wireFact, url.Values, error) {
+func applyCheckOptions(opts []CheckOption) (checkOptions, []Fact, url.Values, error) {
 	var o checkOptions
 	for _, opt := range opts {
 		opt(&o)
@@ -45,7 +45,7 @@ func applyCheckOptions(opts []CheckOption) (checkOptions, []wireFact, url.Values
 	if o.explain {
 		q = url.Values{"explain": {"true"}}
 	}
-	return o, toWireFacts(o.context), q, nil
+	return o, orEmpty(o.context), q, nil
 }
 
 func checkValue(what string, v Value) error {
@@ -55,22 +55,32 @@ func checkValue(what string, v Value) error {
 	return nil
 }
 
-// Decision is the answer to Authorize.
+// checkActorResources checks that actor and every one of resources are
+// concrete.
+func checkActorResources(actor Value, resources []Value) error {
+	errs := []error{checkValue("actor", actor)}
+	for i, r := range resources {
+		errs = append(errs, checkValue(fmt.Sprintf("resource %d", i+1), r))
+	}
+	return errors.Join(errs...)
+}
+
+// Decision is the answer to Authorize and to an AuthZEN Evaluation.
 type Decision struct {
 	// Allowed is true when the policy allows the action.
 	Allowed bool
-	// Explanation is the server's derivation of the answer, as JSON; only
-	// set when WithExplain was given.
-	Explanation json.RawMessage
+	// Explanation is the server's derivation of the answer; only set when
+	// WithExplain was given.
+	Explanation *Explanation
 }
 
 type authorizeRequest struct {
-	ActorType    string     `json:"actor_type"`
-	ActorID      string     `json:"actor_id"`
-	Action       string     `json:"action"`
-	ResourceType string     `json:"resource_type"`
-	ResourceID   string     `json:"resource_id"`
-	ContextFacts []wireFact `json:"context_facts"`
+	ActorType    string `json:"actor_type"`
+	ActorID      string `json:"actor_id"`
+	Action       string `json:"action"`
+	ResourceType string `json:"resource_type"`
+	ResourceID   string `json:"resource_id"`
+	ContextFacts []Fact `json:"context_facts"`
 }
 
 // Authorize asks whether actor may do action on resource
@@ -88,8 +98,8 @@ func (c *Client) Authorize(ctx context.Context, actor Value, action string, reso
 		ResourceType: resource.Type, ResourceID: resource.ID, ContextFacts: cf,
 	}
 	var out struct {
-		Allowed     bool            `json:"allowed"`
-		Explanation json.RawMessage `json:"explanation"`
+		Allowed     bool         `json:"allowed"`
+		Explanation *Explanation `json:"explanation"`
 	}
 	if _, err := c.do(ctx, call{method: http.MethodPost, path: "/api/authorize", query: q, body: body}, &out); err != nil {
 		return Decision{}, err
@@ -97,12 +107,44 @@ func (c *Client) Authorize(ctx context.Context, actor Value, action string, reso
 	return Decision{Allowed: out.Allowed, Explanation: out.Explanation}, nil
 }
 
+type authorizeResourcesRequest struct {
+	ActorType    string  `json:"actor_type"`
+	ActorID      string  `json:"actor_id"`
+	Action       string  `json:"action"`
+	Resources    []Value `json:"resources"`
+	ContextFacts []Fact  `json:"context_facts"`
+}
+
+// AuthorizeResources returns the resources, among resources, on which actor
+// may do action (POST /api/authorize_resources): one question for many
+// resources. The result keeps the order of resources, duplicates included.
+func (c *Client) AuthorizeResources(ctx context.Context, actor Value, action string, resources []Value, opts ...CheckOption) ([]Value, error) {
+	if err := checkActorResources(actor, resources); err != nil {
+		return nil, err
+	}
+	_, cf, q, err := applyCheckOptions(opts)
+	if err != nil {
+		return nil, err
+	}
+	if resources == nil {
+		resources = []Value{}
+	}
+	body := authorizeResourcesRequest{ActorType: actor.Type, ActorID: actor.ID, Action: action, Resources: resources, ContextFacts: cf}
+	var out struct {
+		Results []Value `json:"results"`
+	}
+	if _, err := c.do(ctx, call{method: http.MethodPost, path: "/api/authorize_resources", query: q, body: body}, &out); err != nil {
+		return nil, err
+	}
+	return out.Results, nil
+}
+
 type actionsRequest struct {
-	ActorType    string     `json:"actor_type"`
-	ActorID      string     `json:"actor_id"`
-	ResourceType string     `json:"resource_type"`
-	ResourceID   string     `json:"resource_id"`
-	ContextFacts []wireFact `json:"context_facts"`
+	ActorType    string `json:"actor_type"`
+	ActorID      string `json:"actor_id"`
+	ResourceType string `json:"resource_type"`
+	ResourceID   string `json:"resource_id"`
+	ContextFacts []Fact `json:"context_facts"`
 }
 
 // Actions returns the actions actor may do on resource (POST /api/actions).
@@ -127,14 +169,49 @@ func (c *Client) Actions(ctx context.Context, actor, resource Value, opts ...Che
 	return out.Results, nil
 }
 
+// BulkActions returns, for each of resources, the actions actor may do on
+// it (POST /api/bulk_actions): Actions for many resources in one request.
+// The context facts apply to every resource (they are sent once, with the
+// first).
+func (c *Client) BulkActions(ctx context.Context, actor Value, resources []Value, opts ...CheckOption) ([][]string, error) {
+	if err := checkActorResources(actor, resources); err != nil {
+		return nil, err
+	}
+	_, cf, q, err := applyCheckOptions(opts)
+	if err != nil {
+		return nil, err
+	}
+	body := make([]actionsRequest, len(resources))
+	for i, r := range resources {
+		body[i] = actionsRequest{ActorType: actor.Type, ActorID: actor.ID, ResourceType: r.Type, ResourceID: r.ID, ContextFacts: []Fact{}}
+	}
+	if len(body) > 0 {
+		body[0].ContextFacts = cf
+	}
+	var out []struct {
+		Results []string `json:"results"`
+	}
+	if _, err := c.do(ctx, call{method: http.MethodPost, path: "/api/bulk_actions", query: q, body: body}, &out); err != nil {
+		return nil, err
+	}
+	if len(out) != len(resources) {
+		return nil, fmt.Errorf("castellan: bulk_actions answered %d results for %d resources", len(out), len(resources))
+	}
+	acts := make([][]string, len(out))
+	for i, o := range out {
+		acts[i] = o.Results
+	}
+	return acts, nil
+}
+
 type listRequest struct {
-	ActorType    string     `json:"actor_type"`
-	ActorID      string     `json:"actor_id"`
-	Action       string     `json:"action"`
-	ResourceType string     `json:"resource_type"`
-	ContextFacts []wireFact `json:"context_facts"`
-	PageSize     int        `json:"page_size,omitempty"`
-	PageToken    string     `json:"page_token,omitempty"`
+	ActorType    string `json:"actor_type"`
+	ActorID      string `json:"actor_id"`
+	Action       string `json:"action"`
+	ResourceType string `json:"resource_type"`
+	ContextFacts []Fact `json:"context_facts"`
+	PageSize     int    `json:"page_size,omitempty"`
+	PageToken    string `json:"page_token,omitempty"`
 }
 
 // ListResult is one page of List results.
@@ -143,8 +220,9 @@ type ListResult struct {
 	Results []string
 	// NextPageToken asks for the next page; empty on the last page.
 	NextPageToken string
-	// Explanation is the server's derivation (with WithExplain only).
-	Explanation json.RawMessage
+	// Explanation is the server's derivation for each id of Results (with
+	// WithExplain only).
+	Explanation map[string]*Explanation
 }
 
 // List returns the ids of the resources of resourceType on which actor may
@@ -207,9 +285,9 @@ func (c *Client) list(ctx context.Context, actor Value, action, resourceType str
 		ContextFacts: cf, PageSize: pageSize, PageToken: pageToken,
 	}
 	var out struct {
-		Results       []string        `json:"results"`
-		NextPageToken *string         `json:"next_page_token"`
-		Explanation   json.RawMessage `json:"explanation"`
+		Results       []string                `json:"results"`
+		NextPageToken *string                 `json:"next_page_token"`
+		Explanation   map[string]*Explanation `json:"explanation"`
 	}
 	for attempt := 0; ; attempt++ {
 		_, err = c.do(ctx, call{method: http.MethodPost, path: "/api/list", query: q, body: body}, &out)
@@ -254,7 +332,7 @@ func parseRetryAfter(h string) time.Duration {
 
 type evaluateQueryRequest struct {
 	Query
-	ContextFacts []wireFact `json:"context_facts"`
+	ContextFacts []Fact `json:"context_facts"`
 }
 
 // EvaluateQuery runs a query-builder query (POST /api/evaluate_query). Each
@@ -309,7 +387,7 @@ func (c *Client) PolicyMetadata(ctx context.Context) (PolicyMetadata, error) {
 
 type queryV1Request struct {
 	Fact         wirePattern `json:"fact"`
-	ContextFacts []wireFact  `json:"context_facts"`
+	ContextFacts []Fact      `json:"context_facts"`
 }
 
 // Query returns the facts, stored or derived by the policy's rules, that
@@ -328,15 +406,11 @@ func (c *Client) Query(ctx context.Context, pattern Fact, opts ...CheckOption) (
 		return nil, err
 	}
 	var out struct {
-		Results []wireFact `json:"results"`
+		Results []Fact `json:"results"`
 	}
 	body := queryV1Request{Fact: toWirePattern(pattern), ContextFacts: cf}
 	if _, err := c.do(ctx, call{method: http.MethodPost, path: "/api/query", query: qs, body: body}, &out); err != nil {
 		return nil, err
 	}
-	facts := make([]Fact, len(out.Results))
-	for i, w := range out.Results {
-		facts[i] = fromWireFact(w)
-	}
-	return facts, nil
+	return out.Results, nil
 }

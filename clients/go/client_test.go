@@ -193,10 +193,12 @@ func TestWireFormat(t *testing.T) {
 			call: func(ctx context.Context, c *Client) (any, error) {
 				return c.Authorize(ctx, bob, "read", anvil, WithExplain())
 			},
-			reply:  reply{status: 200, body: `{"allowed":false,"explanation":{"tried":[]}}`},
+			reply:  reply{status: 200, body: `{"allowed":false,"explanation":{"goal":"allow(x)","holds":false,"tried":[{"goal":"allow(x)","holds":false,"rule":{"source":"allow(_) if f;"},"failed":"f"}]}}`},
 			method: "POST", path: "/api/authorize", query: "explain=true",
 			body: `{"actor_type":"User","actor_id":"bob","action":"read","resource_type":"Repository","resource_id":"anvil","context_facts":[]}`,
-			want: Decision{Allowed: false, Explanation: json.RawMessage(`{"tried":[]}`)},
+			want: Decision{Allowed: false, Explanation: &Explanation{Goal: "allow(x)", Tried: []*Explanation{
+				{Goal: "allow(x)", Rule: &RuleUse{Source: "allow(_) if f;"}, Failed: "f"},
+			}}},
 		},
 		{
 			name:   "actions",

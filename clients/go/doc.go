@@ -1,8 +1,10 @@
 // Package castellan is the Go client of the Castellan authorization service.
 //
 // Castellan speaks the Oso Cloud HTTP API (under /api), so this client uses
-// the same wire format as the Oso Cloud SDKs, plus Castellan's own
-// administration endpoints (policy versions and API keys, under /admin/v1).
+// the same wire format as the Oso Cloud SDKs, plus the AuthZEN 1.0
+// Authorization API (under /access/v1: Evaluation, Evaluations and the
+// searches) and Castellan's own administration endpoints (policy versions
+// and API keys, under /admin/v1).
 // It depends on the standard library only and shares no types with the
 // server, so the two are kept honest by tests that run one against the other.
 //

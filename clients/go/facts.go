@@ -10,7 +10,7 @@ import (
 
 // changeset is one element of a /api/batch body: inserts or deletes.
 type changeset struct {
-	Inserts []wireFact    `json:"inserts,omitempty"`
+	Inserts []Fact        `json:"inserts,omitempty"`
 	Deletes []wirePattern `json:"deletes,omitempty"`
 }
 
@@ -28,10 +28,10 @@ func (tx *Tx) Insert(f Fact) {
 		return
 	}
 	if n := len(tx.changes); n > 0 && tx.changes[n-1].Inserts != nil {
-		tx.changes[n-1].Inserts = append(tx.changes[n-1].Inserts, toWireFact(f))
+		tx.changes[n-1].Inserts = append(tx.changes[n-1].Inserts, cloneFact(f))
 		return
 	}
-	tx.changes = append(tx.changes, changeset{Inserts: []wireFact{toWireFact(f)}})
+	tx.changes = append(tx.changes, changeset{Inserts: []Fact{cloneFact(f)}})
 }
 
 // Delete removes every stored fact that matches pattern (wildcard arguments
@@ -91,13 +91,9 @@ func (c *Client) Get(ctx context.Context, pattern Fact) ([]Fact, error) {
 			q.Set("args."+strconv.Itoa(i)+".id", a.ID)
 		}
 	}
-	var out []wireFact
-	if _, err := c.do(ctx, call{method: http.MethodGet, path: "/api/facts", query: q}, &out); err != nil {
+	var facts []Fact
+	if _, err := c.do(ctx, call{method: http.MethodGet, path: "/api/facts", query: q}, &facts); err != nil {
 		return nil, err
-	}
-	facts := make([]Fact, len(out))
-	for i, w := range out {
-		facts[i] = fromWireFact(w)
 	}
 	return facts, nil
 }

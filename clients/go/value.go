@@ -17,9 +17,12 @@ const (
 // (String, Integer, Boolean) whose ID is its text. In patterns (Delete, Get,
 // Query) an empty Type or ID is a wildcard: Value{} matches anything and
 // Value{Type: "User"} matches any User.
+//
+// As JSON it is the Oso wire format of a concrete value, {"type", "id"}
+// (a wildcard's empty fields are sent as "", not as the null of a pattern).
 type Value struct {
-	Type string
-	ID   string
+	Type string `json:"type"`
+	ID   string `json:"id"`
 }
 
 // Entity returns a value of a non-primitive type, such as User{"alice"}.
@@ -63,10 +66,11 @@ func (v Value) String() string {
 
 // Fact is a predicate applied to values, such as
 // has_role(User{"bob"}, "owner", Organization{"acme"}). Used as a pattern,
-// its arguments may be wildcards.
+// its arguments may be wildcards. As JSON it is the Oso wire format of a
+// fact, {"predicate", "args": [{"type", "id"}, ...]}.
 type Fact struct {
-	Predicate string
-	Args      []Value
+	Predicate string  `json:"predicate"`
+	Args      []Value `json:"args"`
 }
 
 // NewFact returns the fact predicate(args...).

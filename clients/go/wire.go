@@ -5,14 +5,8 @@ import (
 	"fmt"
 )
 
-// The JSON shapes of the Oso Cloud wire format. They are unexported: the
-// public API uses Value and Fact, and these translate.
-
-// wireValue is a concrete value {"type": "User", "id": "alice"}.
-type wireValue struct {
-	Type string `json:"type"`
-	ID   string `json:"id"`
-}
+// Value and Fact are the wire format of concrete values and facts. A
+// pattern differs: a wildcard is sent as null.
 
 // wirePatternValue is a value in a pattern; null type or id is a wildcard.
 type wirePatternValue struct {
@@ -20,32 +14,24 @@ type wirePatternValue struct {
 	ID   *string `json:"id"`
 }
 
-type wireFact struct {
-	Predicate string      `json:"predicate"`
-	Args      []wireValue `json:"args"`
-}
-
 type wirePattern struct {
 	Predicate string             `json:"predicate"`
 	Args      []wirePatternValue `json:"args"`
 }
 
-func toWireValue(v Value) wireValue { return wireValue{Type: v.Type, ID: v.ID} }
-
-func toWireFact(f Fact) wireFact {
-	w := wireFact{Predicate: f.Predicate, Args: make([]wireValue, len(f.Args))}
-	for i, a := range f.Args {
-		w.Args[i] = toWireValue(a)
-	}
-	return w
+// cloneFact returns f with its own copy of the arguments, for a fact kept
+// after the call that received it returns (the caller may reuse Args).
+func cloneFact(f Fact) Fact {
+	return Fact{Predicate: f.Predicate, Args: append([]Value(nil), f.Args...)}
 }
 
-func toWireFacts(fs []Fact) []wireFact {
-	out := make([]wireFact, len(fs))
-	for i, f := range fs {
-		out[i] = toWireFact(f)
+// orEmpty returns fs, or an empty list for nil: the server is sent [], not
+// null, as the Oso SDKs do.
+func orEmpty(fs []Fact) []Fact {
+	if fs == nil {
+		return []Fact{}
 	}
-	return out
+	return fs
 }
 
 func toWirePattern(f Fact) wirePattern {
@@ -61,14 +47,6 @@ func toWirePattern(f Fact) wirePattern {
 		}
 	}
 	return w
-}
-
-func fromWireFact(w wireFact) Fact {
-	f := Fact{Predicate: w.Predicate, Args: make([]Value, len(w.Args))}
-	for i, a := range w.Args {
-		f.Args[i] = Value{Type: a.Type, ID: a.ID}
-	}
-	return f
 }
 
 // checkFact reports a fact that cannot be sent as a concrete fact.

@@ -61,12 +61,9 @@ func runAuthorize(ctx context.Context, e *env, args []string) error {
 	}
 	if r.json {
 		out := struct {
-			Allowed     bool `json:"allowed"`
-			Explanation any  `json:"explanation,omitempty"`
-		}{Allowed: d.Allowed}
-		if len(d.Explanation) > 0 {
-			out.Explanation = d.Explanation
-		}
+			Allowed     bool                   `json:"allowed"`
+			Explanation *castellan.Explanation `json:"explanation,omitempty"`
+		}{d.Allowed, d.Explanation}
 		if err := printJSON(e.stdout, out); err != nil {
 			return err
 		}
@@ -76,7 +73,7 @@ func runAuthorize(ctx context.Context, e *env, args []string) error {
 		} else {
 			fmt.Fprintln(e.stdout, "denied")
 		}
-		if len(d.Explanation) > 0 {
+		if d.Explanation != nil {
 			printExplanation(e.stdout, d.Explanation)
 		}
 	}

@@ -361,29 +361,6 @@ func (c *contextFlag) options() []castellan.CheckOption {
 	return []castellan.CheckOption{castellan.WithContextFacts(c.facts...)}
 }
 
-// jsonValue and jsonFact are the --json forms (the Oso wire format).
-type jsonValue struct {
-	Type string `json:"type"`
-	ID   string `json:"id"`
-}
-
-type jsonFact struct {
-	Predicate string      `json:"predicate"`
-	Args      []jsonValue `json:"args"`
-}
-
-func toJSONFacts(fs []castellan.Fact) []jsonFact {
-	out := make([]jsonFact, 0, len(fs))
-	for _, f := range fs {
-		jf := jsonFact{Predicate: f.Predicate, Args: make([]jsonValue, len(f.Args))}
-		for i, a := range f.Args {
-			jf.Args[i] = jsonValue{Type: a.Type, ID: a.ID}
-		}
-		out = append(out, jf)
-	}
-	return out
-}
-
 // printTable prints items as {key: [...]} with --json, else as a table of
 // aligned columns: the tab-separated header, then row(item) for each.
 func printTable[T any](r *remote, key string, items []T, header string, row func(T) string) error {
@@ -414,7 +391,10 @@ func (r *remote) printDone(msg, text string) error {
 // printFacts prints facts in Polar syntax, one per line, or as JSON.
 func (r *remote) printFacts(facts []castellan.Fact, none string) error {
 	if r.json {
-		return printJSON(r.e.stdout, toJSONFacts(facts))
+		if facts == nil {
+			facts = []castellan.Fact{}
+		}
+		return printJSON(r.e.stdout, facts)
 	}
 	if len(facts) == 0 && none != "" {
 		fmt.Fprintln(r.e.stdout, none)

@@ -7,32 +7,12 @@ import (
 	"fmt"
 	"io"
 	"strings"
+
+	castellan "github.com/castellan-authz/castellan/clients/go"
 )
 
-// explanation is the derivation the server returns with ?explain=true: for
-// a goal that holds, the fact or the rule and premises that prove it; for
-// one that does not, the rules tried and where each failed.
-type explanation struct {
-	Goal     string         `json:"goal"`
-	Holds    bool           `json:"holds"`
-	Fact     *explainFact   `json:"fact"`
-	Rule     *explainRule   `json:"rule"`
-	Premises []*explanation `json:"premises"`
-	Tried    []*explanation `json:"tried"`
-	Failed   string         `json:"failed"`
-}
-
-type explainFact struct {
-	Fact   string `json:"fact"`
-	Origin string `json:"origin"`
-}
-
-type explainRule struct {
-	Source   string `json:"source"`
-	Position string `json:"position"`
-}
-
-func (r *explainRule) String() string {
+// ruleText renders a rule of an explanation with its position.
+func ruleText(r *castellan.RuleUse) string {
 	if r.Position == "" {
 		return r.Source
 	}
@@ -43,18 +23,18 @@ func (r *explainRule) String() string {
 // goal; such tries are summarised, not listed.
 const headMismatch = "the rule head does not match"
 
-// printExplanation renders raw as an indented tree; what it cannot decode
-// it prints as JSON.
-func printExplanation(w io.Writer, raw json.RawMessage) {
-	var x explanation
-	if err := json.Unmarshal(raw, &x); err != nil || x.Goal == "" {
+// printExplanation renders x as an indented tree; one without a goal
+// (not an explanation this CLI knows) it prints as JSON.
+func printExplanation(w io.Writer, x *castellan.Explanation) {
+	if x.Goal == "" {
+		raw, _ := json.Marshal(x)
 		fmt.Fprintf(w, "explanation: %s\n", raw)
 		return
 	}
-	writeExplanation(w, &x, 0)
+	writeExplanation(w, x, 0)
 }
 
-func writeExplanation(w io.Writer, x *explanation, depth int) {
+func writeExplanation(w io.Writer, x *castellan.Explanation, depth int) {
 	ind := strings.Repeat("  ", depth)
 	switch {
 	case x.Fact != nil:
@@ -66,7 +46,7 @@ func writeExplanation(w io.Writer, x *explanation, depth int) {
 		fmt.Fprintf(w, "%s%s  does not hold\n", ind, x.Goal)
 	}
 	if x.Rule != nil {
-		fmt.Fprintf(w, "%s  by %s\n", ind, x.Rule)
+		fmt.Fprintf(w, "%s  by %s\n", ind, ruleText(x.Rule))
 	}
 	for _, p := range x.Premises {
 		writeExplanation(w, p, depth+1)
@@ -79,7 +59,7 @@ func writeExplanation(w io.Writer, x *explanation, depth int) {
 		shown++
 		rule := "a rule"
 		if t.Rule != nil {
-			rule = t.Rule.String()
+			rule = ruleText(t.Rule)
 		}
 		fmt.Fprintf(w, "%s  tried %s\n", ind, rule)
 		if t.Failed != "" {

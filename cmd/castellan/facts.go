@@ -32,7 +32,7 @@ func runTell(ctx context.Context, e *env, args []string) error {
 		return r.fail(err)
 	}
 	if r.json {
-		return printJSON(e.stdout, toJSONFacts([]castellan.Fact{f})[0])
+		return printJSON(e.stdout, f)
 	}
 	fmt.Fprintln(e.stdout, "stored", f)
 	return nil
