@@ -39,6 +39,8 @@ import (
 	"strings"
 	"syscall"
 	"time"
+
+	castellan "github.com/castellan-authz/castellan/clients/go"
 )
 
 // devToken is the Oso dev-server test token, accepted by `castellan serve --dev`.
@@ -201,9 +203,9 @@ func measure(ctx context.Context, cfg *config, progress io.Writer) (*report, err
 	}
 	fmt.Fprintf(progress, "loading %d facts (%d organizations, %d repositories, %d issues, %d users) into %s ...\n",
 		len(m.facts), m.orgs, len(m.repoIDs), len(m.issueIDs), len(m.users), base)
-	a := &api{client: &http.Client{Transport: transport, Timeout: 5 * time.Minute}, base: base, key: cfg.key}
+	loader := castellan.New(base, cfg.key, castellan.WithHTTPClient(&http.Client{Transport: transport, Timeout: 5 * time.Minute}))
 	start := time.Now()
-	n, err := a.load(ctx, m, cfg.chunk, clear)
+	n, err := load(ctx, loader, m, cfg.chunk, clear)
 	if err != nil {
 		return nil, err
 	}
@@ -216,8 +218,8 @@ func measure(ctx context.Context, cfg *config, progress io.Writer) (*report, err
 		}
 	}
 	header := map[string]string{"Authorization": "Bearer " + cfg.key}
-	if cfg.offset && a.offset != "" {
-		header["OsoOffset"] = a.offset
+	if off := loader.Offset(); cfg.offset && off != "" {
+		header["OsoOffset"] = off
 	}
 
 	// Only the prepared checks are needed from here on: collect the model

@@ -92,10 +92,9 @@ func TestModel(t *testing.T) {
 	if m.orgs != 20 || len(m.repoIDs) != 200 || len(m.issueIDs) != 400 {
 		t.Errorf("got %d organizations, %d repositories, %d issues; want 20, 200, 400", m.orgs, len(m.repoIDs), len(m.issueIDs))
 	}
-	var n int
-	m.wireFacts(func(fact) bool { n++; return true })
-	if n != len(m.facts) {
-		t.Errorf("wireFacts yielded %d facts, the model has %d", n, len(m.facts))
+	f := clientFact(m.facts[0])
+	if f.String() != m.facts[0].String() {
+		t.Errorf("clientFact(%s) = %s", m.facts[0], f)
 	}
 
 	// The checks are deterministic.

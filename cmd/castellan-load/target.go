@@ -4,7 +4,6 @@ import (
 	"bufio"
 	"bytes"
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -14,11 +13,13 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"time"
 
 	"github.com/go-chi/chi/v5"
 
+	castellan "github.com/castellan-authz/castellan/clients/go"
 	"github.com/castellan-authz/castellan/evaluator/evaltest"
 )
 
@@ -129,8 +130,8 @@ func checkLoopback(base string) error {
 	return fmt.Errorf("-url %q: only loopback addresses (127.0.0.0/8, ::1, localhost) are allowed", base)
 }
 
-// castellan is a `castellan serve` process started by this tool.
-type castellan struct {
+// serveProcess is a `castellan serve` process started by this tool.
+type serveProcess struct {
 	url    string
 	cmd    *exec.Cmd
 	exited chan error
@@ -157,7 +158,7 @@ func findCastellan(bin string) (string, error) {
 // databaseURL, on Postgres with --migrate; else on the memory store) and
 // waits until it answers GET /api/healthcheck. Its output goes to a
 // temporary file, shown when it fails.
-func startCastellan(ctx context.Context, bin, databaseURL string, extra []string) (*castellan, error) {
+func startCastellan(ctx context.Context, bin, databaseURL string, extra []string) (*serveProcess, error) {
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		return nil, fmt.Errorf("finding a free port: %w", err)
@@ -183,7 +184,7 @@ func startCastellan(ctx context.Context, bin, databaseURL string, extra []string
 		os.Remove(logf.Name())
 		return nil, fmt.Errorf("starting %s: %w", bin, err)
 	}
-	c := &castellan{url: "http://" + addr, cmd: cmd, exited: make(chan error, 1), log: logf}
+	c := &serveProcess{url: "http://" + addr, cmd: cmd, exited: make(chan error, 1), log: logf}
 	go func() { c.exited <- cmd.Wait() }()
 
 	client := &http.Client{Timeout: time.Second}
@@ -216,7 +217,7 @@ func startCastellan(ctx context.Context, bin, databaseURL string, extra []string
 }
 
 // stop ends the server (SIGINT, then kill after 10 s) and removes its log.
-func (c *castellan) stop() error {
+func (c *serveProcess) stop() error {
 	defer os.Remove(c.log.Name())
 	defer c.log.Close()
 	_ = c.cmd.Process.Signal(os.Interrupt)
@@ -231,7 +232,7 @@ func (c *castellan) stop() error {
 }
 
 // tail returns the last lines of the server's output.
-func (c *castellan) tail() string {
+func (c *serveProcess) tail() string {
 	b, err := os.ReadFile(c.log.Name())
 	if err != nil {
 		return err.Error()
@@ -245,83 +246,29 @@ func (c *castellan) tail() string {
 	return strings.Join(lines[max(0, len(lines)-40):], "\n")
 }
 
-// api is a minimal client of the Oso Cloud API, for loading the model.
-type api struct {
-	client *http.Client
-	base   string
-	key    string
-	offset string // OsoOffset of the last write
-}
-
-// post sends body as JSON (nothing when nil) to path and fails on any non-2xx answer. It
-// remembers the OsoOffset of writes, as the Oso SDKs do.
-func (a *api) post(ctx context.Context, path string, body any) error {
-	var rd io.Reader
-	if body != nil {
-		b, err := json.Marshal(body)
-		if err != nil {
-			return fmt.Errorf("encoding %s: %w", path, err)
-		}
-		rd = bytes.NewReader(b)
-	}
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, a.base+path, rd)
-	if err != nil {
-		return err
-	}
-	req.Header.Set("Content-Type", "application/json")
-	req.Header.Set("Authorization", "Bearer "+a.key)
-	resp, err := a.client.Do(req)
-	if err != nil {
-		return fmt.Errorf("POST %s: %w", path, err)
-	}
-	defer resp.Body.Close()
-	msg, _ := io.ReadAll(io.LimitReader(resp.Body, 4<<10))
-	if resp.StatusCode/100 != 2 {
-		return fmt.Errorf("POST %s: %s: %s", path, resp.Status, bytes.TrimSpace(msg))
-	}
-	if off := resp.Header.Get("OsoOffset"); off != "" {
-		a.offset = off
-	}
-	return nil
-}
-
-// changeset is one element of the POST /api/batch body.
-type changeset struct {
-	Inserts []fact `json:"inserts"`
-}
-
-// load uploads the policy and inserts the model's facts in batches of
-// chunk facts, returning how many facts were sent.
-func (a *api) load(ctx context.Context, m *model, chunk int, clear bool) (int, error) {
+// load uploads the policy and inserts the model's facts through the Go
+// client, in batches of chunk facts, returning how many facts were sent.
+// The client remembers the revision of the last write (its Offset).
+func load(ctx context.Context, c *castellan.Client, m *model, chunk int, clear bool) (int, error) {
 	if clear {
-		if err := a.post(ctx, "/api/clear_data", nil); err != nil {
+		if err := c.Clear(ctx); err != nil {
 			return 0, err
 		}
 	}
-	if err := a.post(ctx, "/api/policy", map[string]any{"filename": "github.polar", "src": evaltest.GitHubPolicy}); err != nil {
+	if _, err := c.UploadPolicy(ctx, castellan.PolicyFile{Filename: "github.polar", Src: evaltest.GitHubPolicy}); err != nil {
 		return 0, err
 	}
 	n := 0
-	batch := make([]fact, 0, chunk)
-	var err error
-	flush := func() bool {
-		if len(batch) == 0 {
-			return true
+	for batch := range slices.Chunk(m.facts, chunk) {
+		err := c.Batch(ctx, func(tx *castellan.Tx) {
+			for _, f := range batch {
+				tx.Insert(clientFact(f))
+			}
+		})
+		if err != nil {
+			return n, fmt.Errorf("loading facts: %w", err)
 		}
-		err = a.post(ctx, "/api/batch", []changeset{{Inserts: batch}})
 		n += len(batch)
-		batch = batch[:0]
-		return err == nil
-	}
-	m.wireFacts(func(f fact) bool {
-		batch = append(batch, f)
-		return len(batch) < chunk || flush()
-	})
-	if err == nil {
-		flush()
-	}
-	if err != nil {
-		return n, fmt.Errorf("loading facts: %w", err)
 	}
 	return n, nil
 }
