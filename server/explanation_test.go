@@ -54,20 +54,11 @@ func TestExplanationWire(t *testing.T) {
 // order, and empty lists and maps sent as [] and {}.
 func TestPolicyMetadataWire(t *testing.T) {
 	e := newTestEnv(t, nil)
-	e.uploadPolicy(t, `actor User {}
-resource Repo {
-  permissions = ["write", "read"];
-  roles = ["writer", "reader"];
-  relations = { parent: Org };
-  "read" if "reader"; "write" if "writer"; "reader" if "writer";
-}
-resource Org {}
-global { roles = ["admin"]; "admin" if "admin"; }
-`)
+	e.uploadPolicy(t, testPolicy+"global { roles = [\"admin\"]; }\n")
 	got := e.must(t, http.StatusOK, "GET", "/api/policy_metadata", nil).body
 	want := `{"metadata":{"resources":{` +
-		`"Org":{"roles":[],"permissions":[],"relations":{}},` +
-		`"Repo":{"roles":["reader","writer"],"permissions":["read","write"],"relations":{"parent":"Org"}},` +
+		`"Organization":{"roles":["member","owner"],"permissions":["admin","read"],"relations":{}},` +
+		`"Repository":{"roles":["maintainer","reader"],"permissions":["push","read"],"relations":{"parent":"Organization"}},` +
 		`"User":{"roles":[],"permissions":[],"relations":{}},` +
 		`"global":{"roles":["admin"],"permissions":[],"relations":{}}}}}` + "\n"
 	if diff := cmp.Diff(want, string(got)); diff != "" {

@@ -320,34 +320,43 @@ func TestConcurrentUse(t *testing.T) {
 	}
 }
 
-// loaded returns a client of a fresh server with the microservices policy
-// and alice maintaining anvil, bob reading anvil and forge.
-func loaded(t *testing.T) *castellan.Client {
+// scenario is a client of a fresh server with the microservices policy,
+// alice maintaining anvil and bob reading anvil and forge, and the values
+// and context fact (run1 belongs to anvil) the tests ask about.
+type scenario struct {
+	c                        *castellan.Client
+	alice, bob, anvil, forge castellan.Value
+	run1                     castellan.Value
+	ctxOf                    castellan.CheckOption
+}
+
+func loaded(t *testing.T) scenario {
 	t.Helper()
-	c := newServer(t)
-	if _, err := c.UploadPolicy(t.Context(), mustPolicy(t)); err != nil {
+	s := scenario{
+		c:     newServer(t),
+		alice: castellan.Entity("User", "alice"), bob: castellan.Entity("User", "bob"),
+		anvil: castellan.Entity("Repository", "anvil"), forge: castellan.Entity("Repository", "forge"),
+		run1: castellan.Entity("Action", "1"),
+	}
+	s.ctxOf = castellan.WithContextFacts(castellan.NewFact("has_relation", s.run1, castellan.String("repository"), s.anvil))
+	if _, err := s.c.UploadPolicy(t.Context(), mustPolicy(t)); err != nil {
 		t.Fatal(err)
 	}
-	err := c.Batch(t.Context(), func(tx *castellan.Tx) {
-		tx.Insert(castellan.NewFact("has_role", castellan.Entity("User", "alice"), castellan.String("maintainer"), castellan.Entity("Repository", "anvil")))
-		tx.Insert(castellan.NewFact("has_role", castellan.Entity("User", "bob"), castellan.String("reader"), castellan.Entity("Repository", "anvil")))
-		tx.Insert(castellan.NewFact("has_role", castellan.Entity("User", "bob"), castellan.String("reader"), castellan.Entity("Repository", "forge")))
+	err := s.c.Batch(t.Context(), func(tx *castellan.Tx) {
+		tx.Insert(castellan.NewFact("has_role", s.alice, castellan.String("maintainer"), s.anvil))
+		tx.Insert(castellan.NewFact("has_role", s.bob, castellan.String("reader"), s.anvil))
+		tx.Insert(castellan.NewFact("has_role", s.bob, castellan.String("reader"), s.forge))
 	})
 	if err != nil {
 		t.Fatal(err)
 	}
-	return c
+	return s
 }
 
 func TestBulkAgainstServer(t *testing.T) {
 	ctx := t.Context()
-	c := loaded(t)
-	var (
-		alice, bob   = castellan.Entity("User", "alice"), castellan.Entity("User", "bob")
-		anvil, forge = castellan.Entity("Repository", "anvil"), castellan.Entity("Repository", "forge")
-		run1         = castellan.Entity("Action", "1")
-		ctxOf        = castellan.WithContextFacts(castellan.NewFact("has_relation", run1, castellan.String("repository"), anvil))
-	)
+	s := loaded(t)
+	c, alice, bob, anvil, forge, run1, ctxOf := s.c, s.alice, s.bob, s.anvil, s.forge, s.run1, s.ctxOf
 
 	got, err := c.AuthorizeResources(ctx, bob, "read", []castellan.Value{forge, castellan.Entity("Repository", "nope"), anvil, run1, forge}, ctxOf)
 	if err != nil {
@@ -374,13 +383,8 @@ func TestBulkAgainstServer(t *testing.T) {
 
 func TestAuthZENAgainstServer(t *testing.T) {
 	ctx := t.Context()
-	c := loaded(t)
-	var (
-		alice, bob   = castellan.Entity("User", "alice"), castellan.Entity("User", "bob")
-		anvil, forge = castellan.Entity("Repository", "anvil"), castellan.Entity("Repository", "forge")
-		run1         = castellan.Entity("Action", "1")
-		ctxOf        = castellan.WithContextFacts(castellan.NewFact("has_relation", run1, castellan.String("repository"), anvil))
-	)
+	s := loaded(t)
+	c, alice, bob, anvil, forge, run1, ctxOf := s.c, s.alice, s.bob, s.anvil, s.forge, s.run1, s.ctxOf
 
 	if d, err := c.Evaluation(ctx, alice, "rerun", run1, ctxOf); err != nil || !d.Allowed || d.Explanation != nil {
 		t.Errorf("evaluation alice rerun: %+v, %v", d, err)
