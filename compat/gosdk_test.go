@@ -144,7 +144,7 @@ func newSDKServer(t *testing.T) string {
 }
 
 // newSDKServerOn starts Castellan in dev mode on st.
-func newSDKServerOn(t *testing.T, st store.Store) string {
+func newSDKServerOn(t *testing.T, st store.Backend) string {
 	t.Helper()
 	cfg := castellan.DefaultConfig()
 	cfg.Dev = true

@@ -123,7 +123,7 @@ func (s *Server) evaluate(q *question, t azTuple) (azDecision, error) {
 	if req.Context, err = s.contextFacts(t.contextFacts(), "context.context_facts"); err != nil {
 		return azDecision{}, err
 	}
-	d, err := q.policy.eval.Authorize(q.ctx, req, c.actor, c.action, c.resource)
+	d, err := q.policy.Evaluator().Authorize(q.ctx, req, c.actor, c.action, c.resource)
 	if err != nil {
 		return azDecision{}, err
 	}
@@ -283,7 +283,7 @@ func paginate(names []string, p evaluator.Page) ([]string, string, error) {
 // the subjects of type typ for which allow(subject, action, resource)
 // holds, sorted; "anyone" answers name no one and are left out.
 func (s *Server) searchSubjects(q *question, typ string, c azCheck) ([]string, error) {
-	rows, err := q.policy.eval.Query(q.ctx, q.req, evaluator.Query{
+	rows, err := q.policy.Evaluator().Query(q.ctx, q.req, evaluator.Query{
 		Predicate: evaluator.Call{Name: "allow", Args: []string{"subject", "action", "resource"}},
 		Constraints: map[string]evaluator.Constraint{
 			"subject":  {Type: typ},
@@ -389,7 +389,7 @@ func (s *Server) handleSearchResource(w http.ResponseWriter, r *http.Request) {
 		t.Resource, err = openEntity(t.Resource, "resource")
 		return err
 	}, func(q *question, t azTuple, c azCheck, page evaluator.Page) ([]azEntityOut, string, error) {
-		res, err := q.policy.eval.List(q.ctx, q.req, c.actor, c.action, *t.Resource.Type, page)
+		res, err := q.policy.Evaluator().List(q.ctx, q.req, c.actor, c.action, *t.Resource.Type, page)
 		if err != nil {
 			return nil, "", err
 		}
@@ -402,7 +402,7 @@ func (s *Server) handleSearchAction(w http.ResponseWriter, r *http.Request) {
 		t.Action = &azAction{Name: new("_")}
 		return nil
 	}, func(q *question, _ azTuple, c azCheck, page evaluator.Page) ([]azActionOut, string, error) {
-		acts, err := q.policy.eval.Actions(q.ctx, q.req, c.actor, c.resource)
+		acts, err := q.policy.Evaluator().Actions(q.ctx, q.req, c.actor, c.resource)
 		if err != nil {
 			return nil, "", err
 		}

@@ -11,6 +11,7 @@ import (
 	"github.com/rs/zerolog"
 
 	"github.com/castellan-authz/castellan/lang/term"
+	"github.com/castellan-authz/castellan/policy"
 	"github.com/castellan-authz/castellan/store"
 	"github.com/castellan-authz/castellan/store/memory"
 )
@@ -36,7 +37,7 @@ func BenchmarkAuthorizeHandler(b *testing.B) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	if _, err := srv.LoadPolicy(b.Context(), []PolicyFile{{Filename: "p.polar", Src: testPolicy}}, "bench"); err != nil {
+	if _, err := srv.Policies().Load(b.Context(), []policy.File{{Filename: "p.polar", Src: testPolicy}}, "bench"); err != nil {
 		b.Fatal(err)
 	}
 	if _, err := st.Write(b.Context(), []store.Op{{Insert: facts}}); err != nil {

@@ -7,6 +7,7 @@ import (
 
 	"github.com/castellan-authz/castellan/evaluator"
 	"github.com/castellan-authz/castellan/lang/term"
+	"github.com/castellan-authz/castellan/policy"
 )
 
 // question is what every check shares: the live policy it is answered
@@ -15,7 +16,7 @@ import (
 type question struct {
 	ctx    context.Context
 	cancel context.CancelFunc
-	policy *livePolicy
+	policy *policy.Compiled
 	req    evaluator.Request
 }
 
@@ -35,7 +36,7 @@ func (s *Server) ask(r *http.Request, contextFacts []wireFact, explain bool) (*q
 	return &question{
 		ctx:    ctx,
 		cancel: cancel,
-		policy: s.live.Load(),
+		policy: s.policies.Live(),
 		req:    evaluator.Request{Source: snap, Context: ctxFacts, Explain: explain},
 	}, nil
 }
@@ -131,7 +132,7 @@ func (s *Server) handleAuthorize(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	s.answer(w, r, req.ContextFacts, explainParam(r), func(q *question) (any, error) {
-		d, err := q.policy.eval.Authorize(q.ctx, q.req, actor, act, resource)
+		d, err := q.policy.Evaluator().Authorize(q.ctx, q.req, actor, act, resource)
 		if err != nil {
 			return nil, err
 		}
@@ -192,7 +193,7 @@ func (s *Server) handleAuthorizeResources(w http.ResponseWriter, r *http.Request
 			Results []outValue `json:"results"`
 		}{Results: []outValue{}}
 		for i, res := range resources {
-			d, err := q.policy.eval.Authorize(q.ctx, q.req, actor, act, res)
+			d, err := q.policy.Evaluator().Authorize(q.ctx, q.req, actor, act, res)
 			if err != nil {
 				return nil, err
 			}
@@ -255,7 +256,7 @@ func (s *Server) handleList(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	s.answer(w, r, req.ContextFacts, false, func(q *question) (any, error) {
-		res, err := q.policy.eval.List(q.ctx, q.req, actor, act, typ, page)
+		res, err := q.policy.Evaluator().List(q.ctx, q.req, actor, act, typ, page)
 		if err != nil {
 			return nil, err
 		}
@@ -299,7 +300,7 @@ func (s *Server) explainEach(q *question, names []string, args func(string) (ter
 	out := make(map[string]*explanationOut, len(names))
 	for _, n := range names {
 		actor, act, resource := args(n)
-		d, err := q.policy.eval.Authorize(q.ctx, req, actor, act, resource)
+		d, err := q.policy.Evaluator().Authorize(q.ctx, req, actor, act, resource)
 		if err != nil {
 			return nil, err
 		}
@@ -349,7 +350,7 @@ func (s *Server) actions(q *question, req actionsRequest) (actionsResponse, erro
 	if err != nil {
 		return actionsResponse{}, err
 	}
-	acts, err := q.policy.eval.Actions(q.ctx, q.req, actor, resource)
+	acts, err := q.policy.Evaluator().Actions(q.ctx, q.req, actor, resource)
 	if err != nil {
 		return actionsResponse{}, err
 	}

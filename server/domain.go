@@ -7,17 +7,18 @@ import (
 
 	"github.com/castellan-authz/castellan/evaluator"
 	"github.com/castellan-authz/castellan/lang/ast"
+	"github.com/castellan-authz/castellan/policy"
 	"github.com/castellan-authz/castellan/store"
 )
 
-// classifyDomainError maps the errors of lang, evaluator and store to
+// classifyDomainError maps the errors of lang, evaluator, policy and store to
 // their envelope, or returns nil for an error it does not know.
 func classifyDomainError(err error) *apiError {
 	if el, ok := errors.AsType[ast.ErrorList](err); ok {
 		return policyError(el)
 	}
-	if tf, ok := errors.AsType[*TestsFailedError](err); ok {
-		return tf.apiError()
+	if tf, ok := errors.AsType[*policy.TestsFailedError](err); ok {
+		return testsFailedError(tf)
 	}
 	if fe, ok := errors.AsType[*store.InvalidFactError](err); ok {
 		return &apiError{Status: http.StatusBadRequest, Code: codeInvalidFact, Err: err,
@@ -32,6 +33,8 @@ func classifyDomainError(err error) *apiError {
 	case errors.Is(err, evaluator.ErrDepthExceeded), errors.Is(err, evaluator.ErrWorkExceeded):
 		return &apiError{Status: http.StatusUnprocessableEntity, Code: codeQueryLimit, Err: err,
 			Message: "the query was stopped: " + err.Error() + " (the policy recurses too deeply or the query is too broad)"}
+	case errors.Is(err, policy.ErrInvalidFiles):
+		return badRequest("%s", err.Error())
 	case errors.Is(err, store.ErrInvalidFact):
 		return &apiError{Status: http.StatusBadRequest, Code: codeInvalidFact, Err: err, Message: err.Error()}
 	case errors.Is(err, store.ErrNotFound):

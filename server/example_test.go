@@ -8,6 +8,7 @@ import (
 	"net/http/httptest"
 	"strings"
 
+	"github.com/castellan-authz/castellan/policy"
 	"github.com/castellan-authz/castellan/server"
 	"github.com/castellan-authz/castellan/store/memory"
 )
@@ -22,7 +23,7 @@ func ExampleNew() {
 	if err != nil {
 		panic(err)
 	}
-	res, err := srv.LoadPolicy(ctx, []server.PolicyFile{{Filename: "policy.polar", Src: `
+	res, err := srv.Policies().Load(ctx, []policy.File{{Filename: "policy.polar", Src: `
 actor User {}
 resource Doc {
   roles = ["reader"];

@@ -21,7 +21,7 @@ func (s *Server) write(w http.ResponseWriter, r *http.Request, batch []store.Op)
 		return 0, errorf(http.StatusBadRequest, codeLimitExceeded,
 			"batch: %d facts exceed the limit of %d (--max-batch-facts)", n, s.cfg.MaxBatchFacts)
 	}
-	rev, err := s.store.Write(r.Context(), batch, store.WithValidator(s.live.Load().validator()))
+	rev, err := s.store.Write(r.Context(), batch, store.WithValidator(s.policies.Live().FactValidator()))
 	if err != nil {
 		return 0, err
 	}

@@ -9,6 +9,7 @@ import (
 
 	"github.com/rs/zerolog"
 
+	"github.com/castellan-authz/castellan/policy"
 	"github.com/castellan-authz/castellan/store/memory"
 )
 
@@ -68,7 +69,7 @@ func FuzzAPI(f *testing.F) {
 	if err != nil {
 		f.Fatal(err)
 	}
-	if _, err := srv.LoadPolicy(f.Context(), []PolicyFile{{Filename: "p.polar", Src: testPolicy}}, "fuzz"); err != nil {
+	if _, err := srv.Policies().Load(f.Context(), []policy.File{{Filename: "p.polar", Src: testPolicy}}, "fuzz"); err != nil {
 		f.Fatal(err)
 	}
 	f.Fuzz(func(t *testing.T, route uint8, body string) {

@@ -47,7 +47,7 @@ test "owners read their organization" {
 type testEnv struct {
 	srv   *Server
 	ts    *httptest.Server
-	store store.Store
+	store store.Backend
 	key   string // sent as the bearer token when not empty
 }
 
@@ -63,7 +63,7 @@ func newTestEnv(t testing.TB, cfg *Config) *testEnv {
 }
 
 // newTestEnvOn starts a server with cfg on st.
-func newTestEnvOn(t testing.TB, cfg Config, st store.Store) *testEnv {
+func newTestEnvOn(t testing.TB, cfg Config, st store.Backend) *testEnv {
 	t.Helper()
 	srv, err := New(t.Context(), cfg, st)
 	if err != nil {
@@ -188,7 +188,7 @@ func (e *testEnv) numFacts(t testing.TB) int {
 }
 
 // liveVersion returns the live policy version.
-func (e *testEnv) liveVersion() int64 { return e.srv.live.Load().version }
+func (e *testEnv) liveVersion() int64 { return e.srv.Policies().Live().Version() }
 
 // authorize asks /api/authorize and returns allowed.
 func (e *testEnv) authorize(t testing.TB, actor, action, resource string, ctxFacts ...map[string]any) bool {

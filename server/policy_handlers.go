@@ -61,7 +61,7 @@ func (s *Server) handleUploadPolicy(w http.ResponseWriter, r *http.Request) {
 		writeError(w, r, err)
 		return
 	}
-	res, err := s.LoadPolicy(r.Context(), files, principalFrom(r.Context()).ID)
+	res, err := s.policies.Load(r.Context(), files, principalFrom(r.Context()).ID)
 	if err != nil {
 		writeError(w, r, err)
 		return
@@ -90,9 +90,9 @@ func (s *Server) handleGetPolicy(w http.ResponseWriter, r *http.Request) {
 	}
 	var files []store.PolicyFile
 	if version == 0 {
-		files = s.live.Load().files
+		files = s.policies.Live().Files()
 	} else {
-		p, err := s.policies.GetPolicy(r.Context(), version)
+		p, err := s.policies.Stored(r.Context(), version)
 		if err != nil {
 			writeError(w, r, err)
 			return
@@ -133,14 +133,14 @@ func (s *Server) handlePolicyMetadata(w http.ResponseWriter, r *http.Request) {
 		writeError(w, r, err)
 		return
 	}
-	lp, err := s.policyByVersion(r.Context(), version)
+	p, err := s.policies.Version(r.Context(), version)
 	if err != nil {
 		writeError(w, r, err)
 		return
 	}
 	writeJSON(w, http.StatusOK, struct {
 		Metadata metadataOut `json:"metadata"`
-	}{toMetadataOut(lp.prog.Metadata)})
+	}{toMetadataOut(p.Program().Metadata)})
 }
 
 // versionParam reads a policy version from the first query parameter of
@@ -185,7 +185,7 @@ func toPolicyVersion(p store.Policy) policyVersion {
 }
 
 func (s *Server) handlePolicyHistory(w http.ResponseWriter, r *http.Request) {
-	history, err := s.policies.PolicyHistory(r.Context())
+	history, err := s.policies.History(r.Context())
 	if err != nil {
 		writeError(w, r, err)
 		return
@@ -216,7 +216,7 @@ func (s *Server) handleGetPolicyVersion(w http.ResponseWriter, r *http.Request) 
 		writeError(w, r, err)
 		return
 	}
-	p, err := s.policies.GetPolicy(r.Context(), version)
+	p, err := s.policies.Stored(r.Context(), version)
 	if err != nil {
 		writeError(w, r, err)
 		return
@@ -230,7 +230,7 @@ func (s *Server) handleActivatePolicy(w http.ResponseWriter, r *http.Request) {
 		writeError(w, r, err)
 		return
 	}
-	p, err := s.activate(r.Context(), version)
+	p, err := s.policies.Activate(r.Context(), version)
 	if err != nil {
 		writeError(w, r, err)
 		return

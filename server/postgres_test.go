@@ -57,7 +57,7 @@ func TestPostgresReplicas(t *testing.T) {
 
 	// A policy uploaded through A goes live on B when B syncs.
 	a.uploadPolicy(t, "actor User {}\nresource Doc { permissions = [\"read\"]; }\nhas_permission(_: User, \"read\", _: Doc);\n")
-	changed, err := b.srv.SyncPolicy(t.Context())
+	changed, err := b.srv.Policies().Sync(t.Context())
 	if err != nil || !changed || b.liveVersion() != 2 {
 		t.Fatalf("SyncPolicy = %v, %v; version %d, want 2", changed, err, b.liveVersion())
 	}

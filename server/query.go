@@ -116,7 +116,7 @@ func (s *Server) handleEvaluateQuery(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	s.answer(w, r, req.ContextFacts, false, func(q *question) (any, error) {
-		rows, err := q.policy.eval.Query(q.ctx, q.req, query)
+		rows, err := q.policy.Evaluator().Query(q.ctx, q.req, query)
 		if err != nil {
 			return nil, err
 		}
@@ -182,7 +182,7 @@ func (s *Server) handleQueryV1(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	s.answer(w, r, req.ContextFacts, false, func(q *question) (any, error) {
-		rows, err := q.policy.eval.QueryValues(q.ctx, q.req, query)
+		rows, err := q.policy.Evaluator().QueryValues(q.ctx, q.req, query)
 		if err != nil {
 			return nil, err
 		}

@@ -9,7 +9,6 @@ import (
 	"net/http"
 	"strconv"
 	"strings"
-	"sync"
 	"sync/atomic"
 	"time"
 
@@ -18,6 +17,7 @@ import (
 	"github.com/rs/zerolog"
 	"github.com/rs/zerolog/hlog"
 
+	"github.com/castellan-authz/castellan/policy"
 	"github.com/castellan-authz/castellan/store"
 )
 
@@ -26,14 +26,11 @@ import (
 type Server struct {
 	cfg      Config
 	store    store.Store
-	policies store.PolicyStore
 	keys     store.KeyStore
+	follower store.Follower // nil unless the store follows a database
+	policies *policy.Manager
 	log      zerolog.Logger
 	now      func() time.Time
-
-	live     atomic.Pointer[livePolicy]
-	lastOld  atomic.Pointer[livePolicy] // the last older version compiled for metadata
-	policyMu sync.Mutex                 // serialises policy loads and activations
 
 	adminHash []byte // SHA-256 of Config.AdminKey, nil when none
 	keyCache  keyCache
@@ -56,32 +53,23 @@ func WithLogger(l zerolog.Logger) Option { return func(s *Server) { s.log = l } 
 // WithClock sets the clock used for created_at stamps (default time.Now).
 func WithClock(now func() time.Time) Option { return func(s *Server) { s.now = now } }
 
-// storeWithAdmin is what the server needs of a store: facts, policy
-// versions and API keys. Both store/memory and store/postgres provide it.
-type storeWithAdmin interface {
-	store.Store
-	store.PolicyStore
-	store.KeyStore
-}
+// WithFollower reports on f, the store's index following a database (store/postgres):
+// /readyz answers 503 until it is ready, and /metrics exports its lag.
+func WithFollower(f store.Follower) Option { return func(s *Server) { s.follower = f } }
 
-// New returns a server on st, which must also keep policies and keys
-// (store.PolicyStore and store.KeyStore). It loads the live policy from the
-// store; a live policy that no longer compiles is an error.
-func New(ctx context.Context, cfg Config, st store.Store, opts ...Option) (*Server, error) {
+// New returns a server on st, which keeps its facts, policy versions and API
+// keys. It loads the store's live policy (see policy.NewManager); a live
+// policy that no longer compiles is an error.
+func New(ctx context.Context, cfg Config, st store.Backend, opts ...Option) (*Server, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, fmt.Errorf("invalid configuration: %w", err)
 	}
-	full, ok := st.(storeWithAdmin)
-	if !ok {
-		return nil, fmt.Errorf("store %T does not keep policies and API keys", st)
-	}
 	s := &Server{
-		cfg:      cfg,
-		store:    st,
-		policies: full,
-		keys:     full,
-		log:      zerolog.Nop(),
-		now:      time.Now,
+		cfg:   cfg,
+		store: st,
+		keys:  st,
+		log:   zerolog.Nop(),
+		now:   time.Now,
 
 		decisions: newDecisionLog(parityWindow),
 	}
@@ -95,22 +83,26 @@ func New(ctx context.Context, cfg Config, st store.Store, opts ...Option) (*Serv
 		s.inflight = make(chan struct{}, cfg.MaxInFlight)
 	}
 	var lag func() float64
-	if l, ok := st.(interface{ Lag() uint64 }); ok {
-		lag = func() float64 { return float64(l.Lag()) }
+	if s.follower != nil {
+		lag = func() float64 { return float64(s.follower.Lag()) }
 	}
 	s.metrics = newMetrics(
 		func() float64 { return float64(s.revision.Load()) },
 		func() float64 {
-			if lp := s.live.Load(); lp != nil {
-				return float64(lp.version)
+			if s.policies != nil {
+				return float64(s.policies.Live().Version())
 			}
 			return 0
 		},
 		lag,
 	)
-	if err := s.loadLivePolicy(ctx); err != nil {
+	policies, err := policy.NewManager(ctx, st, policy.WithLogger(s.log), policy.WithObserver(func(o policy.Outcome) {
+		s.metrics.policy.WithLabelValues(string(o)).Inc()
+	}))
+	if err != nil {
 		return nil, err
 	}
+	s.policies = policies
 	if head, err := st.Head(ctx); err == nil {
 		s.seeRevision(head)
 	}
@@ -118,13 +110,18 @@ func New(ctx context.Context, cfg Config, st store.Store, opts ...Option) (*Serv
 	return s, nil
 }
 
+// Policies returns the policy lifecycle the server answers under: the
+// --policy file watcher loads files through it, and replicas on one
+// database follow each other with its Follow.
+func (s *Server) Policies() *policy.Manager { return s.policies }
+
 // ServeHTTP serves the API.
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) { s.handler.ServeHTTP(w, r) }
 
 // Ready reports whether the server can answer: the store is reachable
 // (or, for a store that follows a database, its index is loaded).
 func (s *Server) Ready(ctx context.Context) error {
-	if rd, ok := s.store.(interface{ Ready() bool }); ok && !rd.Ready() {
+	if s.follower != nil && !s.follower.Ready() {
 		return errors.New("store index not ready")
 	}
 	if _, err := s.store.Snapshot(ctx, store.Consistency{}); err != nil {

@@ -291,6 +291,27 @@ type KeyStore interface {
 	CountKeys(ctx context.Context) (int, error)
 }
 
+// Backend is a store that keeps everything a Castellan server needs: facts
+// (Store), policy versions (PolicyStore) and API keys (KeyStore). Both
+// store/memory and store/postgres are Backends.
+type Backend interface {
+	Store
+	PolicyStore
+	KeyStore
+}
+
+// Follower is implemented by stores that answer from an in-memory index
+// following a database (store/postgres), so that a server can report how
+// far behind the index is and whether it may take requests yet.
+type Follower interface {
+	// Lag returns how many revisions the index is behind the latest
+	// database head the store has seen; 0 when it has caught up.
+	Lag() uint64
+	// Ready reports whether the store is connected to the database and its
+	// index has caught up at least once since it connected.
+	Ready() bool
+}
+
 // StatsOf returns the Stats delta of adding (sign 1) or removing (sign -1)
 // one fact of predicate pred.
 func StatsOf(pred string, sign int) Stats {

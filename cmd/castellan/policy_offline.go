@@ -9,10 +9,10 @@ import (
 	"io"
 	"os"
 
-	"github.com/castellan-authz/castellan/lang"
 	"github.com/castellan-authz/castellan/lang/ast"
 	"github.com/castellan-authz/castellan/lang/parser"
 	"github.com/castellan-authz/castellan/lang/printer"
+	"github.com/castellan-authz/castellan/policy"
 )
 
 // runPolicyValidate is `castellan policy validate FILE...`: parse and check
@@ -27,11 +27,11 @@ func runPolicyValidate(_ context.Context, e *env, args []string) error {
 	if err != nil {
 		return helpOr(err)
 	}
-	prog, err := compilePolicy(e, names)
+	c, err := compilePolicy(e, names)
 	if err != nil {
 		return err
 	}
-	printPolicyErrors(e.stderr, prog.Warnings, "warning: ")
+	printPolicyErrors(e.stderr, c.Program().Warnings, "warning: ")
 	fmt.Fprintf(e.stdout, "%s valid\n", countOf(len(names), "file"))
 	return nil
 }
@@ -116,38 +116,38 @@ func parsePolicyFiles(fs *flag.FlagSet, args []string, need string) ([]string, e
 	return fs.Args(), nil
 }
 
-// compilePolicy reads the files and compiles them together as one policy.
-// When they do not compile it prints every error and their count to stderr
-// and returns errFailed.
-func compilePolicy(e *env, names []string) (*lang.Program, error) {
-	sources, err := readPolicySources(names)
+// compilePolicy reads the files and compiles them together as one policy,
+// without running its tests. When they do not compile it prints every
+// error and their count to stderr and returns errFailed.
+func compilePolicy(e *env, names []string) (*policy.Compiled, error) {
+	files, err := readPolicyFiles(names)
 	if err != nil {
 		return nil, err
 	}
-	prog, err := lang.Compile(sources...)
+	c, err := policy.CompileOnly(files)
 	if err != nil {
 		var list ast.ErrorList
 		if !errors.As(err, &list) {
 			return nil, err
 		}
 		printPolicyErrors(e.stderr, list, "")
-		fmt.Fprintf(e.stderr, "%s in %s\n", countOf(len(list), "error"), countOf(len(sources), "file"))
+		fmt.Fprintf(e.stderr, "%s in %s\n", countOf(len(list), "error"), countOf(len(files), "file"))
 		return nil, errFailed
 	}
-	return prog, nil
+	return c, nil
 }
 
-// readPolicySources reads policy files.
-func readPolicySources(names []string) ([]lang.Source, error) {
-	sources := make([]lang.Source, 0, len(names))
+// readPolicyFiles reads policy files.
+func readPolicyFiles(names []string) ([]policy.File, error) {
+	files := make([]policy.File, 0, len(names))
 	for _, name := range names {
 		src, err := os.ReadFile(name)
 		if err != nil {
 			return nil, fmt.Errorf("reading policy: %w", err)
 		}
-		sources = append(sources, lang.Source{Filename: name, Src: src})
+		files = append(files, policy.File{Filename: name, Src: string(src)})
 	}
-	return sources, nil
+	return files, nil
 }
 
 // printPolicyErrors prints positioned errors as `file:line:col: <prefix>message`

@@ -3,8 +3,6 @@ package main
 import (
 	"context"
 	"fmt"
-
-	"github.com/castellan-authz/castellan/evaluator"
 )
 
 // runPolicyTest is `castellan policy test [-v] FILE...`: compile the files
@@ -21,12 +19,12 @@ func runPolicyTest(ctx context.Context, e *env, args []string) error {
 	if err != nil {
 		return helpOr(err)
 	}
-	prog, err := compilePolicy(e, names)
+	c, err := compilePolicy(e, names)
 	if err != nil {
 		return err
 	}
 	passed, failed := 0, 0
-	for _, r := range evaluator.New(prog).RunTests(ctx) {
+	for _, r := range c.RunTests(ctx) {
 		if r.OK() {
 			passed++
 			if *verbose {

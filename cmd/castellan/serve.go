@@ -19,6 +19,7 @@ import (
 	"github.com/rs/zerolog"
 
 	"github.com/castellan-authz/castellan/lang/ast"
+	"github.com/castellan-authz/castellan/policy"
 	"github.com/castellan-authz/castellan/server"
 	"github.com/castellan-authz/castellan/store"
 	"github.com/castellan-authz/castellan/store/memory"
@@ -206,11 +207,16 @@ func newLogger(w io.Writer, level, format string) (zerolog.Logger, error) {
 }
 
 // openStore opens the configured store; the name is for the start line.
-func openStore(ctx context.Context, c serveConfig, log zerolog.Logger) (store.Store, string, error) {
+// The follower is nil unless the store follows a database.
+func openStore(ctx context.Context, c serveConfig, log zerolog.Logger) (store.Backend, store.Follower, string, error) {
 	if c.DatabaseURL == "" {
-		return memory.New(), "memory", nil
+		return memory.New(), nil, "memory", nil
 	}
-	return openPostgres(ctx, c, log)
+	st, err := openPostgres(ctx, c, log)
+	if err != nil {
+		return nil, nil, "", err
+	}
+	return st, st, "postgres", nil
 }
 
 // serve runs the server until ctx is done, then shuts it down gracefully.
@@ -227,18 +233,22 @@ func serve(ctx context.Context, e *env, c serveConfig, ready func(addr string)) 
 	if err != nil {
 		return err
 	}
-	st, storeName, err := openStore(ctx, c, log)
+	st, follower, storeName, err := openStore(ctx, c, log)
 	if err != nil {
 		return err
 	}
 	defer st.Close()
-	srv, err := server.New(ctx, c.Server, st, server.WithLogger(log))
+	opts := []server.Option{server.WithLogger(log)}
+	if follower != nil {
+		opts = append(opts, server.WithFollower(follower))
+	}
+	srv, err := server.New(ctx, c.Server, st, opts...)
 	if err != nil {
 		return err
 	}
 	var w *watcher
 	if len(c.Policies) > 0 {
-		w = newWatcher(c.Policies, srv, log)
+		w = newWatcher(c.Policies, srv.Policies(), log)
 		if err := w.loadAtStart(ctx); err != nil {
 			logOut.Flush()
 			fmt.Fprint(e.stderr, err)
@@ -291,9 +301,9 @@ func serve(ctx context.Context, e *env, c serveConfig, ready func(addr string)) 
 	if w != nil && c.Watch {
 		go w.run(ctx, c.WatchInterval)
 	}
-	if storeName == "postgres" {
+	if follower != nil {
 		// Replicas on one database follow each other's policy uploads.
-		go srv.FollowPolicy(ctx, policySyncInterval)
+		go srv.Policies().Follow(ctx, policySyncInterval)
 	}
 	logOut.Flush()
 	if ready != nil {
@@ -378,10 +388,10 @@ func (b *logBuffer) flushEvery(ctx context.Context, every time.Duration) {
 // watcher loads the --policy files at start and, with --watch, again
 // whenever one changes (polling sizes and modification times).
 type watcher struct {
-	files []string
-	srv   *server.Server
-	log   zerolog.Logger
-	seen  map[string]fileStamp
+	files    []string
+	policies *policy.Manager
+	log      zerolog.Logger
+	seen     map[string]fileStamp
 }
 
 type fileStamp struct {
@@ -389,8 +399,8 @@ type fileStamp struct {
 	modTime time.Time
 }
 
-func newWatcher(files []string, srv *server.Server, log zerolog.Logger) *watcher {
-	return &watcher{files: files, srv: srv, log: log}
+func newWatcher(files []string, policies *policy.Manager, log zerolog.Logger) *watcher {
+	return &watcher{files: files, policies: policies, log: log}
 }
 
 // stamps returns the current stamps of the files.
@@ -405,17 +415,17 @@ func (w *watcher) stamps() map[string]fileStamp {
 }
 
 // load reads the files and loads them as the policy.
-func (w *watcher) load(ctx context.Context) (server.LoadResult, error) {
+func (w *watcher) load(ctx context.Context) (policy.LoadResult, error) {
 	w.seen = w.stamps()
-	files := make([]server.PolicyFile, len(w.files))
+	files := make([]policy.File, len(w.files))
 	for i, f := range w.files {
 		src, err := os.ReadFile(f)
 		if err != nil {
-			return server.LoadResult{}, err
+			return policy.LoadResult{}, err
 		}
-		files[i] = server.PolicyFile{Filename: f, Src: string(src)}
+		files[i] = policy.File{Filename: f, Src: string(src)}
 	}
-	return w.srv.LoadPolicy(ctx, files, "serve --policy")
+	return w.policies.Load(ctx, files, "serve --policy")
 }
 
 // loadAtStart loads the files once; the error text lists every problem,
@@ -482,14 +492,14 @@ func equalStamps(a, b map[string]fileStamp) bool {
 // openPostgres opens the PostgreSQL store: it checks (or, with --migrate,
 // applies) the schema, loads every fact into the in-memory index and
 // follows the change log.
-func openPostgres(ctx context.Context, c serveConfig, log zerolog.Logger) (store.Store, string, error) {
+func openPostgres(ctx context.Context, c serveConfig, log zerolog.Logger) (*postgres.Store, error) {
 	st, err := postgres.Open(ctx, c.DatabaseURL, postgres.Options{
 		Migrate:     c.Migrate,
 		WaitTimeout: c.Server.ConsistencyTimeout,
 		Logger:      log.With().Str("component", "store").Logger(),
 	})
 	if err != nil {
-		return nil, "", fmt.Errorf("opening the database: %w", err)
+		return nil, fmt.Errorf("opening the database: %w", err)
 	}
-	return st, "postgres", nil
+	return st, nil
 }
