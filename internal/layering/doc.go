@@ -1,6 +1,8 @@
-// Package layering holds no code of its own: its test enforces the one-way
+// Package layering holds no code of its own: its tests enforce the one-way
 // dependency direction of Castellan's packages (lang → evaluator, store →
-// server → cmd; clients/go standalone), using `go list`, and that lang and
-// evaluator stay free of the wire format (no encoding/json or net/http, no
-// json tags).
+// policy → server → cmd; clients/go standalone), using `go list`; that lang,
+// evaluator and policy stay free of the wire format (no encoding/json or
+// net/http, no json tags); and that only package policy compiles policies
+// (lang.Compile, lang.Check, evaluator.New), by reading the module's
+// non-test Go files.
 package layering

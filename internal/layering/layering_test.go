@@ -32,13 +32,14 @@ type rule struct {
 var wire = []string{"encoding/json", "net/http"}
 
 var rules = []rule{
-	{from: "lang/term", forbidden: []string{"lang/ast", "lang/parser", "lang/printer", "evaluator", "store", "server", "cmd", "clients"}, onlyThirdParty: []string{}},
-	{from: "lang", forbidden: []string{"evaluator", "store", "server", "cmd", "clients"}, onlyThirdParty: []string{"github.com/alecthomas/participle"}, forbiddenStd: wire},
-	{from: "evaluator", forbidden: []string{"store", "server", "cmd", "clients"}, forbiddenStd: wire},
-	{from: "store", forbidden: []string{"evaluator", "server", "cmd", "clients"}},
-	{from: "migrations", forbidden: []string{"lang", "evaluator", "store", "server", "cmd", "clients"}},
+	{from: "lang/term", forbidden: []string{"lang/ast", "lang/parser", "lang/printer", "evaluator", "store", "policy", "server", "cmd", "clients"}, onlyThirdParty: []string{}},
+	{from: "lang", forbidden: []string{"evaluator", "store", "policy", "server", "cmd", "clients"}, onlyThirdParty: []string{"github.com/alecthomas/participle"}, forbiddenStd: wire},
+	{from: "evaluator", forbidden: []string{"store", "policy", "server", "cmd", "clients"}, forbiddenStd: wire},
+	{from: "store", forbidden: []string{"evaluator", "policy", "server", "cmd", "clients"}},
+	{from: "migrations", forbidden: []string{"lang", "evaluator", "store", "policy", "server", "cmd", "clients"}},
+	{from: "policy", forbidden: []string{"server", "cmd", "clients"}, forbiddenStd: wire},
 	{from: "server", forbidden: []string{"cmd", "clients"}},
-	{from: "clients/go", forbidden: []string{"lang", "evaluator", "store", "server", "cmd", "migrations"}, onlyThirdParty: []string{}},
+	{from: "clients/go", forbidden: []string{"lang", "evaluator", "store", "policy", "server", "cmd", "migrations"}, onlyThirdParty: []string{}},
 }
 
 // pkg is one module package as go list describes it, paths module-relative
@@ -174,10 +175,11 @@ func hasPrefix(dep string, prefixes []string) bool {
 	return false
 }
 
-// TestNoWireTags checks that lang and evaluator name no wire format: no
-// struct field of theirs carries a json tag (server owns its response types).
+// TestNoWireTags checks that lang, evaluator and policy name no wire
+// format: no struct field of theirs carries a json tag (server owns its
+// response types).
 func TestNoWireTags(t *testing.T) {
-	for _, dir := range []string{"../../lang", "../../evaluator"} {
+	for _, dir := range []string{"../../lang", "../../evaluator", "../../policy"} {
 		err := filepath.WalkDir(dir, func(path string, d fs.DirEntry, err error) error {
 			if err != nil || d.IsDir() || !strings.HasSuffix(path, ".go") || strings.HasSuffix(path, "_test.go") {
 				return err
