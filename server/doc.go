@@ -12,11 +12,12 @@
 // unknown errors are logged with the request id and answered as
 // "internal error".
 //
-// The live policy is an immutable (program, evaluator) pair behind an
-// atomic pointer: a policy upload compiles the files, runs the policy's
-// tests on an isolated fact source, saves a new version in the store and
-// swaps the pointer, so a request is answered wholly under the old policy
-// or wholly under the new one. The server holds no policy logic of its own.
+// The live policy is a *policy.Compiled kept by a policy.Manager: a policy
+// upload compiles the files, runs the policy's tests on an isolated fact
+// source, saves a new version in the store and swaps the live policy, so a
+// request is answered wholly under the old policy or wholly under the new
+// one. The server holds no policy logic of its own: it decodes, calls the
+// manager and encodes (package policy).
 //
 // Consistency: every write answers with the new store revision in the
 // OsoOffset header (a plain decimal number), and a read that sends OsoOffset
