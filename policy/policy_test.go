@@ -15,41 +15,38 @@ import (
 	"github.com/castellan-authz/castellan/store/memory"
 )
 
+// docs is a policy without tests: viewers view documents.
+const docs = `actor User {}
+resource Doc {
+  roles = ["viewer"];
+  permissions = ["view"];
+  "view" if "viewer";
+}
+`
+
 const (
 	// passing is a policy whose test passes.
-	passing = `actor User {}
-resource Doc {
-  roles = ["reader"];
-  permissions = ["read"];
-  "read" if "reader";
-}
-test "readers read" {
-  setup { has_role(User{"a"}, "reader", Doc{"d"}); }
-  assert allow(User{"a"}, "read", Doc{"d"});
+	passing = docs + `test "viewers view" {
+  setup { has_role(User{"a"}, "viewer", Doc{"d"}); }
+  assert allow(User{"a"}, "view", Doc{"d"});
 }
 `
 	// failing is a policy whose test fails.
-	failing = `actor User {}
-resource Doc {
-  roles = ["reader"];
-  permissions = ["read"];
-  "read" if "reader";
-}
-test "nobody reads" {
-  assert allow(User{"x"}, "read", Doc{"1"});
+	failing = docs + `test "nobody views" {
+  assert allow(User{"x"}, "view", Doc{"1"});
 }
 `
 	// broken does not compile.
 	broken = `actor User {}
 resource Doc {
-  permissions = ["read"];
-  "read" if "reder";
+  permissions = ["view"];
+  "view" if "viewr";
 }
 `
 	// other is a second valid policy.
 	other = `actor User {}
-resource Doc { permissions = ["read"]; }
-has_permission(_: User, "read", _: Doc);
+resource Doc { permissions = ["view"]; }
+has_permission(_: User, "view", _: Doc);
 `
 )
 
@@ -81,7 +78,7 @@ func TestCompile(t *testing.T) {
 				if !ok {
 					t.Fatalf("Compile error %v, want a *TestsFailedError", err)
 				}
-				if tf.Failed() != 1 || !strings.Contains(tf.Error(), `p.polar:8:3: test "nobody reads": assert allow(User{"x"}, "read", Doc{"1"})`) {
+				if tf.Failed() != 1 || !strings.Contains(tf.Error(), `p.polar:8:3: test "nobody views": assert allow(User{"x"}, "view", Doc{"1"})`) {
 					t.Errorf("failed %d, error %q", tf.Failed(), tf.Error())
 				}
 			case "list":
