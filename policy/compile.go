@@ -42,8 +42,9 @@ func (c *Compiled) Program() *lang.Program { return c.prog }
 func (c *Compiled) Evaluator() *evaluator.Evaluator { return c.eval }
 
 // FactValidator returns the check of written facts under this policy:
-// facts must be ones the policy can use. It is nil for the empty policy,
-// under which any well-formed fact may be stored.
+// facts must be ones the policy can use. It is nil when the policy is not a
+// stored version, as the empty policy before any load: then any
+// well-formed fact may be stored.
 func (c *Compiled) FactValidator() func(term.Fact) error {
 	if c.version == 0 {
 		return nil
