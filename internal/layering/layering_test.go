@@ -34,7 +34,8 @@ var wire = []string{"encoding/json", "net/http"}
 var rules = []rule{
 	{from: "lang/term", forbidden: []string{"lang/ast", "lang/parser", "lang/printer", "evaluator", "store", "policy", "server", "cmd", "clients"}, onlyThirdParty: []string{}},
 	{from: "lang", forbidden: []string{"evaluator", "store", "policy", "server", "cmd", "clients"}, onlyThirdParty: []string{"github.com/alecthomas/participle"}, forbiddenStd: wire},
-	{from: "evaluator", forbidden: []string{"store", "policy", "server", "cmd", "clients"}, forbiddenStd: wire},
+	{from: "evaluator", forbidden: []string{"store", "policy", "server", "cmd", "clients", "localauth"}, forbiddenStd: wire},
+	{from: "localauth", forbidden: []string{"store", "policy", "server", "cmd", "clients"}},
 	{from: "store", forbidden: []string{"evaluator", "policy", "server", "cmd", "clients"}},
 	{from: "migrations", forbidden: []string{"lang", "evaluator", "store", "policy", "server", "cmd", "clients"}},
 	{from: "policy", forbidden: []string{"server", "cmd", "clients"}, forbiddenStd: wire},
