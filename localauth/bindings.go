@@ -50,6 +50,7 @@ type Bindings struct {
 	Facts []*Binding
 	// SQLTypes maps an entity type to the kind of its ids in SQL.
 	SQLTypes map[string]SQLType
+	sqlNames map[string]string // the PostgreSQL name of each integer type
 }
 
 // Binding maps one fact signature to the SQL that returns its facts.
@@ -98,6 +99,14 @@ var sqlTypeNames = map[string]SQLType{
 	"uuid": SQLUUID,
 }
 
+// intNames maps the integer SQL types to the PostgreSQL type of their
+// values.
+var intNames = map[string]string{
+	"integer": "integer", "int": "integer", "int4": "integer", "serial": "integer",
+	"bigint": "bigint", "int8": "bigint", "bigserial": "bigint",
+	"smallint": "smallint", "int2": "smallint",
+}
+
 // maxBindingsBytes bounds the size of a bindings file.
 const maxBindingsBytes = 1 << 20
 
@@ -117,7 +126,7 @@ func ParseBindings(src string) (*Bindings, error) {
 	if doc.Kind != yaml.DocumentNode || len(doc.Content) != 1 || doc.Content[0].Kind != yaml.MappingNode {
 		return nil, &BindingError{Line: doc.Line, Msg: "the top level must be a mapping with the key facts (and optionally sql_types)"}
 	}
-	b := &Bindings{SQLTypes: map[string]SQLType{}}
+	b := &Bindings{SQLTypes: map[string]SQLType{}, sqlNames: map[string]string{}}
 	top := doc.Content[0]
 	sawFacts := false
 	for i := 0; i+1 < len(top.Content); i += 2 {
@@ -224,6 +233,7 @@ func (b *Bindings) parseSQLTypes(n *yaml.Node) error {
 			return &BindingError{Line: v.Line, Msg: fmt.Sprintf("sql_types.%s: unsupported SQL type %q (use integer, bigint, smallint, uuid or text)", k.Value, v.Value)}
 		}
 		b.SQLTypes[k.Value] = t
+		b.sqlNames[k.Value] = intNames[strings.ToLower(strings.TrimSpace(v.Value))]
 	}
 	return nil
 }

@@ -1,14 +1,280 @@
 package server
 
-import "net/http"
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"net/http"
+	"sort"
 
-// handleLocalAuthorization answers Oso's "local authorization" endpoints
-// (/api/authorize_query, /api/list_query, /api/actions_query and
-// /api/evaluate_query_local) with 501. They turn a question into SQL for
-// the application's own database from its data-bindings YAML; Castellan
-// answers questions itself instead. A 501 with the envelope tells an SDK
-// user what to call, where a 404 would look like a wrong base URL.
-func handleLocalAuthorization(w http.ResponseWriter, r *http.Request) {
-	writeError(w, r, errorf(http.StatusNotImplemented, codeNotImplemented,
-		"local authorization (SQL generation from data bindings) is not supported by Castellan; use /api/authorize, /api/list, /api/actions or /api/evaluate_query"))
+	"github.com/go-chi/chi/v5"
+
+	"github.com/castellan-authz/castellan/evaluator"
+	"github.com/castellan-authz/castellan/lang/term"
+	"github.com/castellan-authz/castellan/localauth"
+)
+
+// Oso's local authorization: /api/authorize_query, /api/list_query,
+// /api/actions_query and /api/evaluate_query_local answer with SQL for
+// the application's own database, built from the data bindings the SDK
+// sends with every call. The answer is exactly {"sql": "..."}.
+
+// routeLocal adds the local-authorization endpoints.
+func (s *Server) routeLocal(r chi.Router) {
+	r.Post("/api/authorize_query", s.handleAuthorizeQuery)
+	r.Post("/api/list_query", s.handleListQuery)
+	r.Post("/api/actions_query", s.handleActionsQuery)
+	r.Post("/api/evaluate_query_local", s.handleEvaluateQueryLocal)
+}
+
+// localRequest is the body of the four local endpoints.
+type localRequest struct {
+	Query        json.RawMessage `json:"query"`
+	DataBindings *string         `json:"data_bindings"`
+	Column       *string         `json:"column"`
+	Mode         *localMode      `json:"mode"`
+}
+
+// localMode is the mode of /api/evaluate_query_local.
+type localMode struct {
+	Mode          string            `json:"mode"`
+	Columns       map[string]string `json:"query_vars_to_output_column_names"`
+	OutputColumn  *string           `json:"output_column_name"`
+	QueryVariable *string           `json:"query_var"`
+}
+
+type sqlResponse struct {
+	SQL string `json:"sql"`
+}
+
+// localQuestion is one local question: the query, which of its
+// variables the SQL answers, and how the residual becomes SQL.
+type localQuestion struct {
+	query   evaluator.Query
+	outputs []string
+	ctx     []wireFact
+	sql     func(b *localauth.Bindings, res *evaluator.Residual) string
+}
+
+// decodeLocal decodes the envelope and the inner query into q.
+func decodeLocal(r *http.Request, inner any) (localRequest, error) {
+	var req localRequest
+	if err := decodeJSON(r, &req); err != nil {
+		return req, err
+	}
+	if req.DataBindings == nil {
+		return req, badRequest("data_bindings is required: the contents of the data-bindings YAML file (configure the SDK with a data-bindings file)")
+	}
+	if len(req.Query) == 0 || string(req.Query) == "null" {
+		return req, badRequest("query is required")
+	}
+	dec := json.NewDecoder(bytes.NewReader(req.Query))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(inner); err != nil {
+		if ae, ok := errors.AsType[*apiError](err); ok {
+			return req, ae
+		}
+		je := jsonError(err)
+		if ae, ok := errors.AsType[*apiError](je); ok {
+			ae.Message = "query: " + ae.Message
+		}
+		return req, je
+	}
+	return req, nil
+}
+
+func (s *Server) handleAuthorizeQuery(w http.ResponseWriter, r *http.Request) {
+	var in authorizeRequest
+	req, err := decodeLocal(r, &in)
+	if err != nil {
+		writeError(w, r, err)
+		return
+	}
+	actor, err := toValue(wireValue{in.ActorType, in.ActorID}, "query.actor")
+	if err != nil {
+		writeError(w, r, err)
+		return
+	}
+	act, err := action(in.Action, "query.action")
+	if err != nil {
+		writeError(w, r, err)
+		return
+	}
+	resource, err := toValue(wireValue{in.ResourceType, in.ResourceID}, "query.resource")
+	if err != nil {
+		writeError(w, r, err)
+		return
+	}
+	s.local(w, r, req, localQuestion{
+		query: allowQuery(actor, &act, resource.Type, &resource.ID),
+		ctx:   in.ContextFacts,
+		sql:   (*localauth.Bindings).AuthorizeSQL,
+	})
+}
+
+func (s *Server) handleListQuery(w http.ResponseWriter, r *http.Request) {
+	var in listRequest
+	req, err := decodeLocal(r, &in)
+	if err != nil {
+		writeError(w, r, err)
+		return
+	}
+	actor, act, typ, err := in.check()
+	if err != nil {
+		writeError(w, r, err)
+		return
+	}
+	column, err := localColumn(req.Column, "column")
+	if err != nil {
+		writeError(w, r, err)
+		return
+	}
+	s.local(w, r, req, localQuestion{
+		query:   allowQuery(actor, &act, typ, nil),
+		outputs: []string{"resource"},
+		ctx:     in.ContextFacts,
+		sql: func(b *localauth.Bindings, res *evaluator.Residual) string {
+			return b.ListSQL(res, column)
+		},
+	})
+}
+
+func (s *Server) handleActionsQuery(w http.ResponseWriter, r *http.Request) {
+	var in actionsRequest
+	req, err := decodeLocal(r, &in)
+	if err != nil {
+		writeError(w, r, err)
+		return
+	}
+	actor, err := toValue(wireValue{in.ActorType, in.ActorID}, "query.actor")
+	if err != nil {
+		writeError(w, r, err)
+		return
+	}
+	resource, err := toValue(wireValue{in.ResourceType, in.ResourceID}, "query.resource")
+	if err != nil {
+		writeError(w, r, err)
+		return
+	}
+	s.local(w, r, req, localQuestion{
+		query:   allowQuery(actor, nil, resource.Type, &resource.ID),
+		outputs: []string{"action"},
+		ctx:     in.ContextFacts,
+		sql:     (*localauth.Bindings).ActionsSQL,
+	})
+}
+
+func (s *Server) handleEvaluateQueryLocal(w http.ResponseWriter, r *http.Request) {
+	var in evaluateQueryRequest
+	req, err := decodeLocal(r, &in)
+	if err != nil {
+		writeError(w, r, err)
+		return
+	}
+	query, err := s.toQuery(in)
+	if err != nil {
+		writeError(w, r, err)
+		return
+	}
+	lq := localQuestion{query: query, ctx: in.ContextFacts}
+	switch m := req.Mode; {
+	case m == nil:
+		writeError(w, r, badRequest(`mode is required: {"mode": "select", "query_vars_to_output_column_names": {...}} or {"mode": "filter", "output_column_name": ..., "query_var": ...}`))
+		return
+	case m.Mode == "select":
+		vars := make([]string, 0, len(m.Columns))
+		for v := range m.Columns {
+			vars = append(vars, v)
+		}
+		sort.Strings(vars)
+		cols := make([]string, len(vars))
+		for i, v := range vars {
+			if _, ok := query.Constraints[v]; !ok {
+				writeError(w, r, badRequest("mode.query_vars_to_output_column_names: %q is not a variable of the query", v))
+				return
+			}
+			if m.Columns[v] == "" {
+				writeError(w, r, badRequest("mode.query_vars_to_output_column_names.%s: the column name is empty", v))
+				return
+			}
+			cols[i] = m.Columns[v]
+		}
+		lq.outputs = vars
+		lq.sql = func(b *localauth.Bindings, res *evaluator.Residual) string { return b.SelectSQL(res, cols) }
+	case m.Mode == "filter":
+		column, err := localColumn(m.OutputColumn, "mode.output_column_name")
+		if err != nil {
+			writeError(w, r, err)
+			return
+		}
+		if m.QueryVariable == nil {
+			writeError(w, r, badRequest("mode.query_var is required"))
+			return
+		}
+		if _, ok := query.Constraints[*m.QueryVariable]; !ok {
+			writeError(w, r, badRequest("mode.query_var: %q is not a variable of the query", *m.QueryVariable))
+			return
+		}
+		lq.outputs = []string{*m.QueryVariable}
+		lq.sql = func(b *localauth.Bindings, res *evaluator.Residual) string { return b.ListSQL(res, column) }
+	default:
+		writeError(w, r, badRequest(`mode.mode must be "select" or "filter", not %q`, m.Mode))
+		return
+	}
+	s.local(w, r, req, lq)
+}
+
+// local answers one local question: it parses and checks the bindings
+// under the live policy, asks the evaluator for the residual and writes
+// its SQL.
+func (s *Server) local(w http.ResponseWriter, r *http.Request, req localRequest, lq localQuestion) {
+	b, err := localauth.ParseBindings(*req.DataBindings)
+	if err != nil {
+		writeError(w, r, badRequest("%s", err.Error()))
+		return
+	}
+	s.answer(w, r, lq.ctx, false, func(q *question) (any, error) {
+		if err := b.Check(q.policy.prog); err != nil {
+			return nil, badRequest("%s", err.Error())
+		}
+		res, err := q.policy.eval.Residual(q.ctx, q.req, b.Shapes(), lq.query, lq.outputs)
+		if errors.Is(err, evaluator.ErrUnsupported) {
+			return nil, badRequest("%s", err.Error())
+		}
+		if err != nil {
+			return nil, err
+		}
+		return sqlResponse{SQL: lq.sql(b, res)}, nil
+	})
+}
+
+// allowQuery is allow(actor, action, resource) as a query; a nil action
+// or resource id is the variable the SQL answers.
+func allowQuery(actor term.Value, act *string, resourceType string, resourceID *string) evaluator.Query {
+	q := evaluator.Query{
+		Predicate: evaluator.Call{Name: "allow", Args: []string{"actor", "action", "resource"}},
+		Constraints: map[string]evaluator.Constraint{
+			"actor":    {Type: actor.Type, IDs: []string{actor.ID}},
+			"action":   {Type: term.TypeString},
+			"resource": {Type: resourceType},
+		},
+	}
+	if act != nil {
+		q.Constraints["action"] = evaluator.Constraint{Type: term.TypeString, IDs: []string{*act}}
+	}
+	if resourceID != nil {
+		q.Constraints["resource"] = evaluator.Constraint{Type: resourceType, IDs: []string{*resourceID}}
+	}
+	return q
+}
+
+// localColumn validates the SQL column a list or filter answers about.
+func localColumn(c *string, where string) (string, error) {
+	if c == nil || *c == "" {
+		return "", badRequest("%s is required: the SQL column that holds the resource id (such as issues.id)", where)
+	}
+	if err := localauth.CheckColumn(*c); err != nil {
+		return "", badRequest("%s: %q is not a column name (such as id, issues.id or \"Issue\".\"id\")", where, *c)
+	}
+	return *c, nil
 }

@@ -2,30 +2,186 @@ package server
 
 import (
 	"net/http"
+	"regexp"
+	"strings"
 	"testing"
-
-	"github.com/google/go-cmp/cmp"
 )
 
-func TestLocalAuthorizationIsNotImplemented(t *testing.T) {
+const localTestPolicy = `
+actor User {}
+resource Organization {
+  roles = ["member"];
+  permissions = ["read"];
+  "read" if "member";
+}
+resource Repository {
+  roles = ["reader"];
+  permissions = ["read"];
+  relations = { parent: Organization };
+  "reader" if "member" on "parent";
+  "read" if "reader";
+}
+resource Issue {
+  permissions = ["read", "close"];
+  relations = { repository: Repository, creator: User };
+  "read" if "read" on "repository";
+  "close" if "creator";
+  "read" if is_public(resource);
+}
+has_permission(_u: User, "read", d: Document) if not is_public(d);
+`
+
+const localTestBindings = `facts:
+  has_relation(Issue:_, String:repository, Repository:_):
+    query: SELECT id, repository_id FROM issues
+  has_relation(Issue:_, creator, User:_):
+    query: SELECT id, creator_id FROM issues
+  is_public(Issue:_):
+    query: SELECT id FROM issues WHERE public
+  is_public(Document:_):
+    query: SELECT id FROM documents WHERE public
+sql_types:
+  Issue: integer
+`
+
+func localEnv(t *testing.T) *testEnv {
 	e := newTestEnv(t, nil)
-	want := envelope{
-		Message: "local authorization (SQL generation from data bindings) is not supported by Castellan; use /api/authorize, /api/list, /api/actions or /api/evaluate_query",
-		Code:    "not_implemented",
-		Details: []any{},
+	e.uploadPolicy(t, localTestPolicy)
+	e.insert(t, fact("has_role", "User:alice", "member", "Organization:acme"),
+		fact("has_relation", "Repository:anvil", "parent", "Organization:acme"))
+	return e
+}
+
+func (e *testEnv) sql(t *testing.T, path string, body map[string]any) string {
+	t.Helper()
+	if _, ok := body["data_bindings"]; !ok {
+		body["data_bindings"] = localTestBindings
 	}
-	body := map[string]any{
-		"query":         map[string]any{"actor_type": "User", "actor_id": "alice", "action": "read", "resource_type": "Repository", "resource_id": "anvil"},
-		"data_bindings": "facts: {}\n",
+	r := e.must(t, http.StatusOK, "POST", path, body)
+	var out map[string]any
+	r.json(t, &out)
+	if len(out) != 1 {
+		t.Fatalf("%s: response %s has keys other than sql", path, r.body)
 	}
-	for _, path := range []string{"/api/authorize_query", "/api/list_query", "/api/actions_query", "/api/evaluate_query_local"} {
-		t.Run(path, func(t *testing.T) {
-			r := e.must(t, http.StatusNotImplemented, "POST", path, body)
-			if diff := cmp.Diff(want, r.envelope(t)); diff != "" {
-				t.Errorf("envelope (-want +got):\n%s", diff)
+	s, ok := out["sql"].(string)
+	if !ok {
+		t.Fatalf("%s: response %s has no sql string", path, r.body)
+	}
+	if r.header.Get("X-Request-ID") == "" {
+		t.Errorf("%s: no X-Request-ID", path)
+	}
+	return s
+}
+
+func authorizeBody(actor, action, resource string, ctx ...map[string]any) map[string]any {
+	at, aid, _ := strings.Cut(actor, ":")
+	rt, rid, _ := strings.Cut(resource, ":")
+	q := map[string]any{"actor_type": at, "actor_id": aid, "action": action, "resource_type": rt, "resource_id": rid}
+	if ctx != nil {
+		q["context_facts"] = ctx
+	}
+	return map[string]any{"query": q}
+}
+
+func TestLocalEndpoints(t *testing.T) {
+	e := localEnv(t)
+	mustMatch := func(t *testing.T, got, re string) {
+		t.Helper()
+		if !regexp.MustCompile("(?s)" + re).MatchString(got) {
+			t.Errorf("sql\n%s\ndoes not match %s", got, re)
+		}
+	}
+	t.Run("authorize decided by stored facts", func(t *testing.T) {
+		if got := e.sql(t, "/api/authorize_query", authorizeBody("User:alice", "read", "Repository:anvil")); got != "SELECT true AS allowed" {
+			t.Errorf("got %q", got)
+		}
+		if got := e.sql(t, "/api/authorize_query", authorizeBody("User:bob", "read", "Repository:anvil")); got != "SELECT false AS allowed" {
+			t.Errorf("got %q", got)
+		}
+	})
+	t.Run("authorize over local data", func(t *testing.T) {
+		got := e.sql(t, "/api/authorize_query", authorizeBody("User:alice", "read", "Issue:7"))
+		mustMatch(t, got, `^WITH RECURSIVE c0\(arg0, arg2\) AS NOT MATERIALIZED \(\nSELECT id, repository_id FROM issues\n\).* SELECT EXISTS \(.*f\d+\.arg0 = 7.*f\d+\.arg2 = 'anvil'.*\) AS allowed$`)
+	})
+	t.Run("context facts are inlined", func(t *testing.T) {
+		got := e.sql(t, "/api/authorize_query", authorizeBody("User:carol", "read", "Issue:7",
+			fact("has_role", "User:carol", "member", "Organization:acme")))
+		mustMatch(t, got, `'anvil'`)
+	})
+	t.Run("list", func(t *testing.T) {
+		got := e.sql(t, "/api/list_query", map[string]any{"column": "issues.id",
+			"query": map[string]any{"actor_type": "User", "actor_id": "alice", "action": "read", "resource_type": "Issue"}})
+		mustMatch(t, got, `^issues\.id IN \(WITH RECURSIVE .*SELECT f\d+\.arg0 FROM c\d+ AS f\d+ WHERE f\d+\.arg2 = 'anvil'.*\)$`)
+		got = e.sql(t, "/api/list_query", map[string]any{"column": "issues.id",
+			"query": map[string]any{"actor_type": "User", "actor_id": "alice", "action": "fly", "resource_type": "Issue"}})
+		if got != "false" {
+			t.Errorf("unknown action: %q, want false", got)
+		}
+	})
+	t.Run("actions", func(t *testing.T) {
+		got := e.sql(t, "/api/actions_query", map[string]any{
+			"query": map[string]any{"actor_type": "User", "actor_id": "alice", "resource_type": "Issue", "resource_id": "7"}})
+		mustMatch(t, got, `SELECT DISTINCT x\.actions::text AS actions FROM \(.*'close'.*'read'|'read'.*'close'`)
+	})
+	t.Run("evaluate select and filter", func(t *testing.T) {
+		q := map[string]any{
+			"predicate":   []any{"allow", []string{"u", "a", "i"}},
+			"constraints": map[string]any{"u": map[string]any{"type": "User", "ids": []string{"alice"}}, "a": map[string]any{"type": "String", "ids": []string{"read"}}, "i": map[string]any{"type": "Issue", "ids": nil}},
+		}
+		got := e.sql(t, "/api/evaluate_query_local", map[string]any{"query": q, "mode": map[string]any{"mode": "select", "query_vars_to_output_column_names": map[string]string{"i": "issue id"}}})
+		mustMatch(t, got, `SELECT DISTINCT \* FROM \(.*\) AS x\("issue id"\)$`)
+		got = e.sql(t, "/api/evaluate_query_local", map[string]any{"query": q, "mode": map[string]any{"mode": "select", "query_vars_to_output_column_names": map[string]string{}}})
+		mustMatch(t, got, `AS result$`)
+		got = e.sql(t, "/api/evaluate_query_local", map[string]any{"query": q, "mode": map[string]any{"mode": "filter", "output_column_name": "issues.id", "query_var": "i"}})
+		mustMatch(t, got, `^issues\.id IN \(`)
+	})
+	t.Run("user-controlled ids are inert literals", func(t *testing.T) {
+		for _, id := range []string{`1; drop table x`, `' or 1=1 --`, `\'`, `$$`, "é\u2028"} {
+			got := e.sql(t, "/api/authorize_query", authorizeBody("User:"+id, "close", "Document:"+id,
+				fact("has_role", "User:"+id, "member", "Organization:"+id)))
+			if got != "SELECT false AS allowed" {
+				t.Errorf("%q: %q", id, got)
 			}
-			if got := r.header.Get("Content-Type"); got != "application/json" {
-				t.Errorf("Content-Type %q, want application/json", got)
+			got = e.sql(t, "/api/list_query", map[string]any{"column": "issues.id",
+				"query": map[string]any{"actor_type": "User", "actor_id": id, "action": "close", "resource_type": "Issue"}})
+			mustMatch(t, got, `f\d+\.arg2 = `+regexp.QuoteMeta(sqlQuoted(id))+`\)$`)
+		}
+	})
+}
+
+// sqlQuoted is how a text literal must appear in the SQL.
+func sqlQuoted(s string) string {
+	if strings.ContainsAny(s, `'\`) {
+		return "E'" + strings.NewReplacer(`\`, `\\`, `'`, `''`).Replace(s) + "'"
+	}
+	return "'" + s + "'"
+}
+
+func TestLocalErrors(t *testing.T) {
+	e := localEnv(t)
+	q := authorizeBody("User:alice", "read", "Issue:1")["query"]
+	for _, tc := range []struct {
+		name string
+		path string
+		body any
+		want string
+	}{
+		{"blank bindings", "/api/authorize_query", map[string]any{"query": q, "data_bindings": ""}, `data_bindings: the data bindings are empty`},
+		{"null bindings", "/api/authorize_query", map[string]any{"query": q, "data_bindings": nil}, `data_bindings is required`},
+		{"malformed bindings", "/api/authorize_query", map[string]any{"query": q, "data_bindings": "facts: ["}, `not valid YAML`},
+		{"unknown predicate", "/api/authorize_query", map[string]any{"query": q, "data_bindings": "facts:\n  is_secret(Issue:_):\n    query: SELECT 1\n"}, `binding "is_secret\(Issue:_\)": unknown predicate`},
+		{"unknown type", "/api/authorize_query", map[string]any{"query": q, "data_bindings": "facts:\n  is_public(Ticket:_):\n    query: SELECT 1\n"}, `unknown type Ticket`},
+		{"unsupported negation", "/api/authorize_query", map[string]any{"query": authorizeBody("User:alice", "read", "Document:d")["query"], "data_bindings": localTestBindings}, `policy.polar:22: rule has_permission\(_u: User, "read", d: Document\) if not is_public\(d\): a negation`},
+		{"no column", "/api/list_query", map[string]any{"query": map[string]any{"actor_type": "User", "actor_id": "a", "action": "read", "resource_type": "Issue"}, "data_bindings": localTestBindings}, `column is required`},
+		{"bad column", "/api/list_query", map[string]any{"column": "id); drop table x; --", "query": map[string]any{"actor_type": "User", "actor_id": "a", "action": "read", "resource_type": "Issue"}, "data_bindings": localTestBindings}, `not a column name`},
+		{"no mode", "/api/evaluate_query_local", map[string]any{"query": map[string]any{"predicate": []any{"allow", []string{"u", "a", "i"}}}, "data_bindings": localTestBindings}, `constraint|mode is required`},
+		{"bad mode", "/api/evaluate_query_local", map[string]any{"query": map[string]any{"predicate": []any{"is_public", []string{"i"}}, "constraints": map[string]any{"i": map[string]any{"type": "Issue"}}}, "mode": map[string]any{"mode": "count"}, "data_bindings": localTestBindings}, `mode.mode must be`},
+		{"unknown field", "/api/authorize_query", map[string]any{"query": q, "data_bindings": localTestBindings, "dialect": "mysql"}, `unknown field "dialect"`},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			r := e.must(t, http.StatusBadRequest, "POST", tc.path, tc.body)
+			if msg := r.envelope(t).Message; !regexp.MustCompile(tc.want).MatchString(msg) {
+				t.Errorf("message %q does not match %q", msg, tc.want)
 			}
 		})
 	}

@@ -177,9 +177,7 @@ func (s *Server) routes() http.Handler {
 		r.Post("/api/query", s.handleQueryV1)
 		r.Post("/api/evaluate_query", s.handleEvaluateQuery)
 		r.Post("/api/expect", s.handleExpect)
-		for _, p := range []string{"/api/authorize_query", "/api/list_query", "/api/actions_query", "/api/evaluate_query_local"} {
-			r.Post(p, handleLocalAuthorization) // 501: see local.go
-		}
+		s.routeLocal(r) // local.go
 
 		r.Post("/access/v1/evaluation", s.handleEvaluation)
 		r.Post("/access/v1/evaluations", s.handleEvaluations)
