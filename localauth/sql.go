@@ -32,7 +32,7 @@ func (b *Bindings) Shapes() []evaluator.LocalShape {
 // allowed.
 func (b *Bindings) AuthorizeSQL(res *evaluator.Residual) string {
 	w := b.writer(res)
-	body, always := w.union(res.Conjs, func(c *evaluator.Conj) ([]string, bool) { return []string{"1"}, true })
+	body, always := w.union(res.Conjs, nil)
 	switch {
 	case always:
 		return "SELECT true AS allowed"
@@ -55,7 +55,7 @@ func (b *Bindings) ListSQL(res *evaluator.Residual, column string) string {
 	}
 	var parts []string
 	w := b.writer(res)
-	if body, always := w.union(open, func(c *evaluator.Conj) ([]string, bool) { return []string{"1"}, true }); always {
+	if body, always := w.union(open, nil); always {
 		return "true"
 	} else if body != "" {
 		parts = append(parts, "EXISTS ("+w.with()+body+")")
@@ -205,8 +205,13 @@ func (w *writer) outputs(idx ...int) func(c *evaluator.Conj) ([]string, bool) {
 }
 
 // union writes the conjunctions as a UNION of SELECTs of the columns
-// sel gives. always reports a conjunction without conditions.
+// sel gives; a nil sel is for EXISTS (SELECT 1 ...), and then always
+// reports a conjunction without conditions.
 func (w *writer) union(cs []evaluator.Conj, sel func(c *evaluator.Conj) ([]string, bool)) (sql string, always bool) {
+	exists := sel == nil
+	if exists {
+		sel = func(*evaluator.Conj) ([]string, bool) { return []string{"1"}, true }
+	}
 	var parts []string
 	for i := range cs {
 		c := &cs[i]
@@ -217,7 +222,7 @@ func (w *writer) union(cs []evaluator.Conj, sel func(c *evaluator.Conj) ([]strin
 		if !ok {
 			continue
 		}
-		if len(c.Atoms) == 0 && len(cols) == 1 && cols[0] == "1" {
+		if exists && len(c.Atoms) == 0 {
 			return "", true
 		}
 		s, ok := w.conj(c, cols, -1, false)

@@ -1,0 +1,10 @@
+CREATE TABLE organizations (id integer PRIMARY KEY, name text NOT NULL);
+CREATE TABLE folders (id integer PRIMARY KEY, parent_id integer REFERENCES folders, org_id integer REFERENCES organizations);
+CREATE INDEX folders_parent ON folders (parent_id);
+CREATE TABLE repositories (id integer PRIMARY KEY, org_id integer REFERENCES organizations, folder_id integer REFERENCES folders);
+CREATE INDEX repositories_org ON repositories (org_id);
+CREATE INDEX repositories_folder ON repositories (folder_id);
+CREATE TABLE issues (id integer PRIMARY KEY, repository_id integer NOT NULL REFERENCES repositories, creator_id text NOT NULL, public boolean NOT NULL DEFAULT false);
+CREATE INDEX issues_repository ON issues (repository_id);
+CREATE INDEX issues_creator ON issues (creator_id);
+CREATE INDEX issues_public ON issues (id) WHERE public;
