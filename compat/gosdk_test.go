@@ -29,6 +29,7 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 	"github.com/google/go-cmp/cmp/cmpopts"
+	"github.com/jackc/pgx/v5"
 
 	castellan "github.com/castellan-authz/castellan/server"
 	"github.com/castellan-authz/castellan/store"
@@ -966,42 +967,166 @@ func sdkV1Fallback(t *testing.T, c *goSDK) {
 	wantNoErr(t, "authorize from a has_permission context fact", ok, err, true)
 }
 
-// sdkLocalAuthorization covers gorm_test.go and TestAuthLocalWithParityHandle
-// as far as Castellan goes: local authorization (SQL from data bindings)
-// is not implemented, and each endpoint says so at once with a 501 and a
-// message (retryablehttp does not retry a 501), so the SDK reports an
-// "Oso Cloud error" naming the centralised equivalents.
+// sdkLocalAuthorization replays the local-authorization calls of
+// gorm_test.go and TestAuthLocalWithParityHandle request for request
+// (AuthorizeLocal, ListLocal, ActionsLocal, EvaluateLocalSelect and
+// EvaluateLocalFilter, each with the whole bindings file), and runs the SQL
+// each answers on a real PostgreSQL database holding the application's
+// rows, as the SDK's caller does.
 func sdkLocalAuthorization(t *testing.T, c *goSDK) {
-	c.must(c.policy(sdkRepoPolicy))
-	alice, repo := val("User", "alice"), val("Repo", "1")
-	authz := map[string]any{"actor_type": alice.Type, "actor_id": alice.ID, "action": "read",
-		"resource_type": repo.Type, "resource_id": repo.ID, "context_facts": []sdkFact{}}
-	list := map[string]any{"actor_type": alice.Type, "actor_id": alice.ID, "action": "read",
-		"resource_type": repo.Type, "context_facts": []sdkFact{}}
-	actions := map[string]any{"actor_type": alice.Type, "actor_id": alice.ID,
-		"resource_type": repo.Type, "resource_id": repo.ID, "context_facts": []sdkFact{}}
-	v := typedVar("Repo")
-	query := map[string]any{"predicate": []any{"allow", []string{v.name}}, "calls": []any{},
-		"constraints": map[string]any{v.name: map[string]any{"type": "Repo", "ids": nil}}, "context_facts": []sdkFact{}}
-	for _, tc := range []struct {
-		path string
-		body any
-	}{
-		{"/authorize_query", map[string]any{"query": authz, "data_bindings": ""}},
-		{"/list_query", map[string]any{"query": list, "column": "id", "data_bindings": ""}},
-		{"/actions_query", map[string]any{"query": actions, "data_bindings": ""}},
-		{"/evaluate_query_local", map[string]any{"query": query, "data_bindings": "",
-			"mode": map[string]any{"mode": "select", "query_vars_to_output_column_names": map[string]string{v.name: "id"}}}},
-	} {
+	c.must(c.policy(sdkLocalPolicy))
+	db := sdkLocalDatabase(t)
+	c.must(c.insert(fact("has_role", val("User", "bob"), str("member"), val("Repo", "3"))))
+	c.must(c.insert(fact("has_role", val("User", "bob"), str("member"), val("Repo", "4"))))
+	c.must(c.insert(fact("is_god", val("User", "god"))))
+	local := func(path string, body map[string]any) string {
+		t.Helper()
+		body["data_bindings"] = sdkLocalBindings
 		var out struct {
 			SQL string `json:"sql"`
 		}
-		err := c.call(http.MethodPost, tc.path, nil, tc.body, &out, false)
-		e, ok := err.(*sdkError)
-		if !ok || e.status != http.StatusNotImplemented || !strings.Contains(e.message, "/api/authorize") {
-			t.Errorf("%s: %v, want a 501 naming the centralised endpoints", tc.path, err)
+		c.must(c.call(http.MethodPost, path, nil, body, &out, false))
+		if c.lastRequestID == "" {
+			t.Errorf("%s: no X-Request-ID", path)
+		}
+		return out.SQL
+	}
+	authorize := func(user, action, repo string, ctx ...sdkFact) bool {
+		t.Helper()
+		sql := local("/authorize_query", map[string]any{"query": map[string]any{"actor_type": "User", "actor_id": user, "action": action,
+			"resource_type": "Repo", "resource_id": repo, "context_facts": contextOrEmpty(ctx)}})
+		var allowed bool
+		if err := db.QueryRow(t.Context(), sql).Scan(&allowed); err != nil {
+			t.Fatalf("%v\n%s", err, sql)
+		}
+		return allowed
+	}
+	list := func(user, action string) []string {
+		t.Helper()
+		cond := local("/list_query", map[string]any{"query": map[string]any{"actor_type": "User", "actor_id": user, "action": action,
+			"resource_type": "Repo", "context_facts": []sdkFact{}}, "column": "repos.id"})
+		return sdkLocalStrings(t, db, "SELECT id::text FROM repos WHERE "+cond+" ORDER BY id")
+	}
+	for _, tc := range []struct {
+		user, action, repo string
+		want               bool
+	}{
+		{"alice", "read", "1", true}, {"alice", "read", "3", true}, // a row, then the parent chain
+		{"bob", "read", "3", true}, {"bob", "read", "1", false}, // a stored fact
+		{"god", "read", "999", true}, // allowed on a resource that does not exist
+		{"alice", "fly", "1", false}, {"nobody", "read", "1", false},
+	} {
+		if got := authorize(tc.user, tc.action, tc.repo); got != tc.want {
+			t.Errorf("AuthorizeLocal(%s, %s, Repo %s) = %v, want %v", tc.user, tc.action, tc.repo, got, tc.want)
 		}
 	}
+	if !authorize("dartagnan", "read", "4", fact("has_role", val("User", "dartagnan"), str("member"), val("Repo", "4"))) {
+		t.Error("AuthorizeLocalWithContext: a context fact does not allow")
+	}
+	for _, tc := range []struct {
+		user, action string
+		want         []string
+	}{
+		{"alice", "read", []string{"1", "2", "3", "4"}}, {"bob", "read", []string{"3", "4"}},
+		{"god", "read", []string{"1", "2", "3", "4", "5"}}, {"alice", "fly", nil},
+	} {
+		if got := list(tc.user, tc.action); !slices.Equal(got, tc.want) {
+			t.Errorf("ListLocal(%s, %s, Repo) = %v, want %v", tc.user, tc.action, got, tc.want)
+		}
+	}
+	actions := local("/actions_query", map[string]any{"query": map[string]any{"actor_type": "User", "actor_id": "alice",
+		"resource_type": "Repo", "resource_id": "2", "context_facts": []sdkFact{}}})
+	if got := sdkLocalStrings(t, db, "SELECT actions FROM ("+actions+") AS a"); !slices.Equal(got, []string{"read"}) {
+		t.Errorf("ActionsLocal = %v, want [read]", got)
+	}
+	// EvaluateLocalSelect(allow(userVar, "read", Repo 4)): rows from the
+	// database (alice), a stored fact (bob), a context fact (dartagnan)
+	// and a rule (god).
+	userVar, action, repo := typedVar("User"), typedVar("String"), typedVar("Repo")
+	query := func(repoIDs []string, ctx ...sdkFact) map[string]any {
+		return map[string]any{"predicate": []any{"allow", []string{userVar.name, action.name, repo.name}}, "calls": []any{},
+			"constraints": map[string]any{userVar.name: map[string]any{"type": "User", "ids": nil},
+				action.name: map[string]any{"type": "String", "ids": []string{"read"}},
+				repo.name:   map[string]any{"type": "Repo", "ids": repoIDs}},
+			"context_facts": contextOrEmpty(ctx)}
+	}
+	sel := local("/evaluate_query_local", map[string]any{"query": query([]string{"4"}, fact("has_role", val("User", "dartagnan"), str("member"), val("Repo", "4"))),
+		"mode": map[string]any{"mode": "select", "query_vars_to_output_column_names": map[string]string{userVar.name: "user_id"}}})
+	if got := sdkLocalStrings(t, db, "SELECT user_id FROM ("+sel+") AS s"); !slices.Equal(got, []string{"alice", "bob", "dartagnan", "god"}) {
+		t.Errorf("EvaluateLocalSelect = %v, want [alice bob dartagnan god]", got)
+	}
+	sel = local("/evaluate_query_local", map[string]any{"query": query([]string{"2"}),
+		"mode": map[string]any{"mode": "select", "query_vars_to_output_column_names": map[string]string{}}})
+	var result bool
+	if err := db.QueryRow(t.Context(), sel).Scan(&result); err != nil || !result {
+		t.Errorf("EvaluateLocalSelect({}) = %v, %v; want one row, result true\n%s", result, err, sel)
+	}
+	filter := local("/evaluate_query_local", map[string]any{"query": query(nil),
+		"mode": map[string]any{"mode": "filter", "output_column_name": "repos.id", "query_var": repo.name}})
+	if got := sdkLocalStrings(t, db, "SELECT DISTINCT repos.id::text FROM repos WHERE "+filter+" ORDER BY 1"); !slices.Equal(got, []string{"1", "2", "3", "4", "5"}) {
+		t.Errorf("EvaluateLocalFilter = %v (god reads every repo)", got)
+	}
+	// Without a bindings file the Go SDK sends "": a 400 that says so.
+	err := c.call(http.MethodPost, "/authorize_query", nil, map[string]any{"query": map[string]any{"actor_type": "User", "actor_id": "alice",
+		"action": "read", "resource_type": "Repo", "resource_id": "1", "context_facts": []sdkFact{}}, "data_bindings": ""}, nil, false)
+	if e, ok := err.(*sdkError); !ok || e.status != http.StatusBadRequest || !strings.Contains(e.message, "data bindings are empty") {
+		t.Errorf("blank data_bindings: %v, want a 400", err)
+	}
+}
+
+const sdkLocalPolicy = `
+actor User {}
+resource Repo {
+	roles = ["member"];
+	permissions = ["read"];
+	relations = { parent: Repo };
+	"read" if "member";
+	"read" if "read" on "parent";
+}
+allow(user: User, "read", _repo: Repo) if is_god(user);
+`
+
+const sdkLocalBindings = `facts:
+  has_relation(Repo:_, parent, Repo:_):
+    query: SELECT id, parent_id FROM repos WHERE parent_id IS NOT NULL
+  has_role(User:_, String:_, Repo:_):
+    query: SELECT user_id, role, repo_id FROM repo_roles
+sql_types:
+  Repo: integer
+`
+
+// sdkLocalDatabase is the application's database of the local scenario:
+// repos 2 and 3 under 1, 4 under 2, 5 alone; alice is a member of 1.
+func sdkLocalDatabase(t *testing.T) *pgx.Conn {
+	t.Helper()
+	conn, err := pgx.Connect(t.Context(), pgtest.NewDatabase(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { conn.Close(context.Background()) })
+	_, err = conn.Exec(t.Context(), `
+CREATE TABLE repos (id integer PRIMARY KEY, parent_id integer REFERENCES repos);
+CREATE TABLE repo_roles (user_id text, role text, repo_id integer REFERENCES repos);
+INSERT INTO repos VALUES (1, NULL), (2, 1), (3, 2), (4, 2), (5, NULL);
+INSERT INTO repo_roles VALUES ('alice', 'member', 1);`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return conn
+}
+
+func sdkLocalStrings(t *testing.T, db *pgx.Conn, sql string) []string {
+	t.Helper()
+	rows, err := db.Query(t.Context(), sql)
+	if err != nil {
+		t.Fatalf("%v\n%s", err, sql)
+	}
+	out, err := pgx.CollectRows(rows, pgx.RowTo[string])
+	if err != nil {
+		t.Fatalf("%v\n%s", err, sql)
+	}
+	slices.Sort(out)
+	return out
 }
 
 // --- types_test.go -----------------------------------------------------------
