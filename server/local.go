@@ -234,10 +234,10 @@ func (s *Server) local(w http.ResponseWriter, r *http.Request, req localRequest,
 		return
 	}
 	s.answer(w, r, lq.ctx, false, func(q *question) (any, error) {
-		if err := b.Check(q.policy.prog); err != nil {
+		if err := b.Check(q.policy.Program()); err != nil {
 			return nil, badRequest("%s", err.Error())
 		}
-		res, err := q.policy.eval.Residual(q.ctx, q.req, b.Shapes(), lq.query, lq.outputs)
+		res, err := q.policy.Evaluator().Residual(q.ctx, q.req, b.Shapes(), lq.query, lq.outputs)
 		if errors.Is(err, evaluator.ErrUnsupported) {
 			return nil, badRequest("%s", err.Error())
 		}
