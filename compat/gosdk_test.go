@@ -1074,17 +1074,9 @@ func sdkLocalAuthorization(t *testing.T, c *goSDK) {
 	}
 }
 
-const sdkLocalPolicy = `
-actor User {}
-resource Repo {
-	roles = ["member"];
-	permissions = ["read"];
-	relations = { parent: Repo };
-	"read" if "member";
-	"read" if "read" on "parent";
-}
-allow(user: User, "read", _repo: Repo) if is_god(user);
-`
+// sdkLocalPolicy is the repo policy with a god user, allowed on every
+// repo, even one that does not exist.
+const sdkLocalPolicy = sdkRepoPolicy + `allow(user: User, "read", _repo: Repo) if is_god(user);`
 
 const sdkLocalBindings = `facts:
   has_relation(Repo:_, parent, Repo:_):

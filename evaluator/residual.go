@@ -759,18 +759,27 @@ func (p *partial) not(st *pstate, f *frame, l *lit, k func(*pstate)) {
 	}
 }
 
-// staticCall evaluates a call of a predicate that does not depend on
-// local data: the evaluator answers it with what it knows bound.
-func (p *partial) staticCall(st *pstate, f *frame, l *lit, k func(*pstate)) {
-	st = st.clone()
+// callArgs returns a variable for each argument of call l.
+func (p *partial) callArgs(st *pstate, f *frame, l *lit) ([]int, bool) {
 	args := make([]int, len(l.args))
 	for i, o := range l.args {
 		v, ok := p.operandVar(st, f, o)
 		if !ok {
 			p.unsupported(f, "a list as an argument of %s", l.pred.name)
-			return
+			return nil, false
 		}
 		args[i] = v
+	}
+	return args, true
+}
+
+// staticCall evaluates a call of a predicate that does not depend on
+// local data: the evaluator answers it with what it knows bound.
+func (p *partial) staticCall(st *pstate, f *frame, l *lit, k func(*pstate)) {
+	st = st.clone()
+	args, ok := p.callArgs(st, f, l)
+	if !ok {
+		return
 	}
 	q := Query{Predicate: Call{Name: l.pred.name, Args: make([]string, len(args))}, Constraints: map[string]Constraint{}}
 	for i, v := range args {
@@ -950,14 +959,9 @@ func (p *partial) callKey(st *pstate, pred *predInfo, args []int) string {
 // database computes.
 func (p *partial) dynCall(st *pstate, f *frame, l *lit, k func(*pstate)) {
 	st = st.clone()
-	args := make([]int, len(l.args))
-	for i, o := range l.args {
-		v, ok := p.operandVar(st, f, o)
-		if !ok {
-			p.unsupported(f, "a list as an argument of %s", l.pred.name)
-			return
-		}
-		args[i] = v
+	args, ok := p.callArgs(st, f, l)
+	if !ok {
+		return
 	}
 	p.callPred(st, f, l.pred, args, k)
 }
@@ -1199,20 +1203,29 @@ next:
 	return out
 }
 
-// recRef continues with a row of recursive predicate idx.
-func (p *partial) recRef(st *pstate, idx int, args []int, k func(*pstate)) {
-	st = st.clone()
-	var cols []int
+// openArgs returns the positions of args that are unknown, each
+// variable once: the columns of a recursive predicate.
+func openArgs(st *pstate, args []int) []int {
+	var out []int
 	for i, a := range args {
 		r := st.find(a)
 		dup := false
 		for j := range i {
 			dup = dup || st.find(args[j]) == r
 		}
-		if _, known := st.ground(a); known || dup {
-			continue
+		if _, known := st.ground(a); !known && !dup {
+			out = append(out, i)
 		}
-		cols = append(cols, a)
+	}
+	return out
+}
+
+// recRef continues with a row of recursive predicate idx.
+func (p *partial) recRef(st *pstate, idx int, args []int, k func(*pstate)) {
+	st = st.clone()
+	var cols []int
+	for _, i := range openArgs(st, args) {
+		cols = append(cols, args[i])
 	}
 	if len(cols) != len(p.recs[idx].Types) {
 		p.fail(fmt.Errorf("evaluator: internal error: recursive predicate %s has %d columns, call has %d unknown arguments", p.recs[idx].Name, len(p.recs[idx].Types), len(cols)))

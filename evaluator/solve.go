@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"hash/maphash"
 	"math"
-	"strings"
 
 	"github.com/castellan-authz/castellan/lang/term"
 )
@@ -976,40 +975,5 @@ func (s *solver) compare(base int, l *lit) bool {
 		}
 		return false
 	}
-	switch l.op {
-	case "==":
-		return a == b
-	case "!=":
-		return a != b
-	}
-	var c int
-	switch {
-	case a.Type == term.TypeInteger && b.Type == term.TypeInteger:
-		x, ok1 := a.Int()
-		y, ok2 := b.Int()
-		if !ok1 || !ok2 {
-			return false
-		}
-		switch {
-		case x < y:
-			c = -1
-		case x > y:
-			c = 1
-		}
-	case a.Type == term.TypeString && b.Type == term.TypeString:
-		c = strings.Compare(a.ID, b.ID)
-	default:
-		return false
-	}
-	switch l.op {
-	case "<":
-		return c < 0
-	case "<=":
-		return c <= 0
-	case ">":
-		return c > 0
-	case ">=":
-		return c >= 0
-	}
-	return false
+	return compareValues(l.op, a, b)
 }

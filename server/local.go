@@ -84,6 +84,17 @@ func decodeLocal(r *http.Request, inner any) (localRequest, error) {
 }
 
 func (s *Server) handleAuthorizeQuery(w http.ResponseWriter, r *http.Request) {
+	s.authorizeOrActionsQuery(w, r, true)
+}
+
+func (s *Server) handleActionsQuery(w http.ResponseWriter, r *http.Request) {
+	s.authorizeOrActionsQuery(w, r, false)
+}
+
+// authorizeOrActionsQuery answers /api/authorize_query (one row, allowed)
+// or /api/actions_query (a row per action): the same question about one
+// resource, with the action given or asked.
+func (s *Server) authorizeOrActionsQuery(w http.ResponseWriter, r *http.Request, authorize bool) {
 	var in authorizeRequest
 	req, err := decodeLocal(r, &in)
 	if err != nil {
@@ -91,25 +102,27 @@ func (s *Server) handleAuthorizeQuery(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	actor, err := toValue(wireValue{in.ActorType, in.ActorID}, "query.actor")
-	if err != nil {
-		writeError(w, r, err)
-		return
+	if err == nil {
+		var resource term.Value
+		if resource, err = toValue(wireValue{in.ResourceType, in.ResourceID}, "query.resource"); err == nil {
+			lq := localQuestion{query: allowQuery(actor, nil, resource.Type, &resource.ID), outputs: []string{"action"},
+				ctx: in.ContextFacts, sql: (*localauth.Bindings).ActionsSQL}
+			if authorize {
+				var act string
+				if act, err = action(in.Action, "query.action"); err == nil {
+					lq = localQuestion{query: allowQuery(actor, &act, resource.Type, &resource.ID),
+						ctx: in.ContextFacts, sql: (*localauth.Bindings).AuthorizeSQL}
+				}
+			} else if in.Action != nil {
+				err = badRequest("query: unknown field \"action\" (actions_query asks which actions)")
+			}
+			if err == nil {
+				s.local(w, r, req, lq)
+				return
+			}
+		}
 	}
-	act, err := action(in.Action, "query.action")
-	if err != nil {
-		writeError(w, r, err)
-		return
-	}
-	resource, err := toValue(wireValue{in.ResourceType, in.ResourceID}, "query.resource")
-	if err != nil {
-		writeError(w, r, err)
-		return
-	}
-	s.local(w, r, req, localQuestion{
-		query: allowQuery(actor, &act, resource.Type, &resource.ID),
-		ctx:   in.ContextFacts,
-		sql:   (*localauth.Bindings).AuthorizeSQL,
-	})
+	writeError(w, r, err)
 }
 
 func (s *Server) handleListQuery(w http.ResponseWriter, r *http.Request) {
@@ -136,31 +149,6 @@ func (s *Server) handleListQuery(w http.ResponseWriter, r *http.Request) {
 		sql: func(b *localauth.Bindings, res *evaluator.Residual) string {
 			return b.ListSQL(res, column)
 		},
-	})
-}
-
-func (s *Server) handleActionsQuery(w http.ResponseWriter, r *http.Request) {
-	var in actionsRequest
-	req, err := decodeLocal(r, &in)
-	if err != nil {
-		writeError(w, r, err)
-		return
-	}
-	actor, err := toValue(wireValue{in.ActorType, in.ActorID}, "query.actor")
-	if err != nil {
-		writeError(w, r, err)
-		return
-	}
-	resource, err := toValue(wireValue{in.ResourceType, in.ResourceID}, "query.resource")
-	if err != nil {
-		writeError(w, r, err)
-		return
-	}
-	s.local(w, r, req, localQuestion{
-		query:   allowQuery(actor, nil, resource.Type, &resource.ID),
-		outputs: []string{"action"},
-		ctx:     in.ContextFacts,
-		sql:     (*localauth.Bindings).ActionsSQL,
 	})
 }
 

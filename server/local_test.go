@@ -9,24 +9,14 @@ import (
 
 const localTestPolicy = `
 actor User {}
-resource Organization {
-  roles = ["member"];
-  permissions = ["read"];
-  "read" if "member";
-}
+resource Organization { roles = ["member"]; permissions = ["read"]; "read" if "member"; }
 resource Repository {
-  roles = ["reader"];
-  permissions = ["read"];
-  relations = { parent: Organization };
-  "reader" if "member" on "parent";
-  "read" if "reader";
+  roles = ["reader"]; permissions = ["read"]; relations = { parent: Organization };
+  "reader" if "member" on "parent"; "read" if "reader";
 }
 resource Issue {
-  permissions = ["read", "close"];
-  relations = { repository: Repository, creator: User };
-  "read" if "read" on "repository";
-  "close" if "creator";
-  "read" if is_public(resource);
+  permissions = ["read", "close"]; relations = { repository: Repository, creator: User };
+  "read" if "read" on "repository"; "close" if "creator"; "read" if is_public(resource);
 }
 has_permission(_u: User, "read", d: Document) if not is_public(d);
 `
@@ -171,7 +161,7 @@ func TestLocalErrors(t *testing.T) {
 		{"malformed bindings", "/api/authorize_query", map[string]any{"query": q, "data_bindings": "facts: ["}, `not valid YAML`},
 		{"unknown predicate", "/api/authorize_query", map[string]any{"query": q, "data_bindings": "facts:\n  is_secret(Issue:_):\n    query: SELECT 1\n"}, `binding "is_secret\(Issue:_\)": unknown predicate`},
 		{"unknown type", "/api/authorize_query", map[string]any{"query": q, "data_bindings": "facts:\n  is_public(Ticket:_):\n    query: SELECT 1\n"}, `unknown type Ticket`},
-		{"unsupported negation", "/api/authorize_query", map[string]any{"query": authorizeBody("User:alice", "read", "Document:d")["query"], "data_bindings": localTestBindings}, `policy.polar:22: rule has_permission\(_u: User, "read", d: Document\) if not is_public\(d\): a negation`},
+		{"unsupported negation", "/api/authorize_query", map[string]any{"query": authorizeBody("User:alice", "read", "Document:d")["query"], "data_bindings": localTestBindings}, `policy.polar:12: rule has_permission\(_u: User, "read", d: Document\) if not is_public\(d\): a negation`},
 		{"no column", "/api/list_query", map[string]any{"query": map[string]any{"actor_type": "User", "actor_id": "a", "action": "read", "resource_type": "Issue"}, "data_bindings": localTestBindings}, `column is required`},
 		{"bad column", "/api/list_query", map[string]any{"column": "id); drop table x; --", "query": map[string]any{"actor_type": "User", "actor_id": "a", "action": "read", "resource_type": "Issue"}, "data_bindings": localTestBindings}, `not a column name`},
 		{"no mode", "/api/evaluate_query_local", map[string]any{"query": map[string]any{"predicate": []any{"allow", []string{"u", "a", "i"}}}, "data_bindings": localTestBindings}, `constraint|mode is required`},
