@@ -1,6 +1,8 @@
 package parser
 
 import (
+	"fmt"
+	"strconv"
 	"strings"
 
 	"github.com/alecthomas/participle/v2/lexer"
@@ -8,10 +10,12 @@ import (
 	"github.com/castellan-authz/castellan/lang/ast"
 )
 
-// This file turns participle's parse structs into ast nodes and reports
-// what the LL(1) grammar lets through but Polar does not: a misspelt test
-// keyword, a type where none may be, a missing ',', '::' in a name, ...
-// The hand-parsed parts (block.go, expr.go) build ast nodes themselves.
+// This file turns the grammar's structs into ast nodes and reports what the
+// LL(1) grammar lets through but Polar does not: a missing ',', a call used
+// as a value or a term used as a condition, a type where none may be, '::'
+// in a name, an unknown block declaration, a misspelt test keyword, ...
+// These errors leave the structure clear, so they are collected and
+// conversion goes on.
 
 func (p *fileParser) ident(t lexer.Token) *ast.Ident {
 	return p.nodes.ident(&t)
@@ -20,10 +24,15 @@ func (p *fileParser) ident(t lexer.Token) *ast.Ident {
 // name is an identifier that names a rule, a variable or a relation:
 // '::' is only for type names.
 func (p *fileParser) name(t lexer.Token) *ast.Ident {
+	p.checkName(t)
+	return p.ident(t)
+}
+
+// checkName reports a name that is not a type and holds '::'.
+func (p *fileParser) checkName(t lexer.Token) {
 	if strings.Contains(t.Value, "::") {
 		p.errorf(t.Pos, "only type names may contain '::'", "invalid name %q", t.Value)
 	}
-	return p.ident(t)
 }
 
 func (p *fileParser) str(t lexer.Token) *ast.StringLit {
@@ -54,20 +63,341 @@ func (p *fileParser) convBlock(b *pBlock) *ast.Block {
 	for _, e := range b.Extends {
 		out.Extends = append(out.Extends, p.ident(e.Tok))
 	}
-	out.Body = p.convBlockBody(&b.Body)
+	out.Body = p.blockItems(b.Items)
 	return out
 }
 
 func (p *fileParser) convGlobal(b *pGlobal) *ast.Block {
-	return &ast.Block{Pos: astPos(b.Kw.Pos), End: astPos(b.Close.Pos), Kind: ast.GlobalBlock, Body: p.convBlockBody(&b.Body)}
+	return &ast.Block{Pos: astPos(b.Kw.Pos), End: astPos(b.Close.Pos), Kind: ast.GlobalBlock, Body: p.blockItems(b.Items)}
 }
 
-func (p *fileParser) convBlockBody(b *pBlockBody) []ast.BlockItem {
-	for _, err := range b.syntax {
-		p.syntaxError(p.cur, err, blockWords)
+func (p *fileParser) blockItems(items []*pBlockItem) []ast.BlockItem {
+	var out []ast.BlockItem
+	for _, it := range items {
+		var item ast.BlockItem
+		if it.If != nil {
+			item = p.shorthand(it)
+		} else {
+			item = p.declaration(it)
+		}
+		if item != nil {
+			out = append(out, item)
+		}
 	}
-	p.errs = append(p.errs, b.errs...)
-	return b.items
+	return out
+}
+
+var blockKeywords = []string{"roles", "permissions", "relations"}
+
+// declaration converts `name = ...` in a block. It returns nil (having
+// reported why) when the declaration is not one Polar has.
+func (p *fileParser) declaration(it *pBlockItem) ast.BlockItem {
+	head := it.Head
+	kw := head.Value
+	known := head.Type == tokIdent && contains(blockKeywords, kw)
+	if !known {
+		hint := "a block declares roles, permissions or relations"
+		if near := nearest(kw, blockKeywords); near != "" && head.Type == tokIdent {
+			hint = "did you mean '" + near + "'?"
+		}
+		p.errorf(head.Pos, hint, "unknown declaration %s", describe(head))
+	}
+	if it.List != nil {
+		list := p.list(it.List)
+		switch {
+		case !known:
+			return nil
+		case kw == "relations":
+			p.errorf(it.List.Open.Pos, "write relations = { parent: Organization };", "relations are declared with { name: Type, ... }")
+			return nil
+		}
+		d := &ast.Declaration{Pos: astPos(head.Pos), Keyword: kw, Names: make([]*ast.StringLit, 0, len(list.Elems))}
+		for _, x := range list.Elems {
+			s, ok := x.(*ast.StringLit)
+			if !ok {
+				p.errs.Add(x.Position(), kw+" are strings", `quote the name: "viewer"`)
+				continue
+			}
+			d.Names = append(d.Names, s)
+		}
+		return d
+	}
+	rels := p.relations(it.Rels)
+	switch {
+	case !known:
+		return nil
+	case kw != "relations":
+		p.errorf(it.Rels.Open.Pos, "write "+kw+` = ["a", "b"];`, "%s are declared with a list of strings", kw)
+		return nil
+	}
+	rels.Pos = astPos(head.Pos)
+	return rels
+}
+
+func (p *fileParser) relations(r *pRelations) *ast.Relations {
+	out := &ast.Relations{}
+	p.commas(len(r.Rels), func(i int) *lexer.Token { return r.Rels[i].Comma },
+		func(i int) lexer.Position { return r.Rels[i].Name.Pos }, true)
+	for _, rel := range r.Rels {
+		out.Relations = append(out.Relations, &ast.Relation{Pos: astPos(rel.Name.Pos), Name: p.name(rel.Name), Type: p.ident(rel.Type)})
+	}
+	return out
+}
+
+// shorthand converts `head if ...;`. What follows `if` is a role or
+// permission (quoted, or an unquoted name such as `role`) with an optional
+// `on "relation"`, `global "role"`, or a condition over actor and resource
+// in which a quoted string is a role or permission.
+func (p *fileParser) shorthand(it *pBlockItem) *ast.Shorthand {
+	out := p.nodes.shorthand()
+	out.Pos, out.Head = astPos(it.Head.Pos), p.shorthandName(it.Head)
+	a := loneAtom(it.Cond)
+	if a != nil && a.Term != nil && a.Op == nil && a.Type == nil && a.Term.Name != nil && a.Term.Call == nil && a.Term.Entity == nil {
+		// `"X" if name;` or `role if role on "parent";`
+		out.Implier = p.shorthandName(*a.Term.Name)
+		if a.Rel != nil {
+			out.On = p.str(*a.Rel)
+		}
+		return out
+	}
+	switch cond := p.expr(it.Cond, true); x := cond.(type) {
+	case *ast.ShorthandRef:
+		out.Implier, out.Global, out.On = x.Name, x.Global, x.On
+	default:
+		out.Cond = cond
+	}
+	return out
+}
+
+// loneAtom returns the condition's only atom, or nil when it has
+// operators or parentheses.
+func loneAtom(x *pAnd) *pAtom {
+	if len(x.Exprs) != 1 || len(x.Exprs[0].Exprs) != 1 || x.Exprs[0].Exprs[0].Atom == nil {
+		return nil
+	}
+	if a := x.Exprs[0].Exprs[0].Atom; a.Paren == nil {
+		return a
+	}
+	return nil
+}
+
+func (p *fileParser) shorthandName(t lexer.Token) *ast.ShorthandName {
+	if t.Type == tokString {
+		return p.nodes.shorthandName(astPos(t.Pos), unquote(t.Value), true)
+	}
+	p.checkName(t)
+	return p.nodes.shorthandName(astPos(t.Pos), t.Value, false)
+}
+
+// expr converts a condition. In a shorthand rule (sh) a quoted string, or
+// `global "role"`, is a role or permission.
+func (p *fileParser) expr(x *pAnd, sh bool) ast.Expr {
+	if len(x.Exprs) == 1 {
+		return p.or(x.Exprs[0], sh)
+	}
+	out := &ast.And{Exprs: make([]ast.Expr, 0, max(len(x.Exprs), 4))}
+	for _, y := range x.Exprs {
+		out.Exprs = appendFlat[*ast.And](out.Exprs, p.or(y, sh))
+	}
+	out.Pos = out.Exprs[0].Position()
+	return out
+}
+
+func (p *fileParser) or(x *pOr, sh bool) ast.Expr {
+	if len(x.Exprs) == 1 {
+		return p.not(x.Exprs[0], sh)
+	}
+	out := &ast.Or{Exprs: make([]ast.Expr, 0, max(len(x.Exprs), 4))}
+	for _, y := range x.Exprs {
+		out.Exprs = appendFlat[*ast.Or](out.Exprs, p.not(y, sh))
+	}
+	out.Pos = out.Exprs[0].Position()
+	return out
+}
+
+// appendFlat appends x to list, or its operands when x is the same n-ary
+// operator (a parenthesised conjunction inside a conjunction).
+func appendFlat[T interface{ *ast.And | *ast.Or }](list []ast.Expr, x ast.Expr) []ast.Expr {
+	switch n := x.(type) {
+	case *ast.And:
+		if _, same := any(T(nil)).(*ast.And); same {
+			return append(list, n.Exprs...)
+		}
+	case *ast.Or:
+		if _, same := any(T(nil)).(*ast.Or); same {
+			return append(list, n.Exprs...)
+		}
+	}
+	return append(list, x)
+}
+
+func (p *fileParser) not(x *pNot, sh bool) ast.Expr {
+	if x.Not != nil {
+		return &ast.Not{Pos: astPos(x.Not.Pos), Expr: p.not(x.Expr, sh)}
+	}
+	return p.atom(x.Atom, sh)
+}
+
+func (p *fileParser) atom(a *pAtom, sh bool) ast.Expr {
+	if a.On != nil && (!sh || a.Global != nil || a.Term == nil || a.Term.Str == nil || a.Op != nil || a.Type != nil) {
+		if a.Global != nil && sh {
+			p.errorf(a.On.Pos, "a global role is not on a relation", "unexpected 'on' after a global role")
+		} else {
+			p.errorf(a.On.Pos, "`on \"relation\"` follows a role or permission in a shorthand rule", "unexpected 'on'")
+		}
+	}
+	switch {
+	case a.Paren != nil:
+		return p.expr(a.Paren, sh)
+	case a.Global != nil:
+		if !sh {
+			p.errorf(a.Global.Pos, "`global \"role\"` is for shorthand rules inside a block", "unexpected 'global'")
+		}
+		ref := p.nodes.shorthandRef()
+		ref.Pos, ref.Global, ref.Name = astPos(a.Global.Pos), true, p.shorthandName(*a.Role)
+		return ref
+	}
+	pos := astPos(termPos(a.Term))
+	left, call := p.termOrCall(a.Term)
+	switch {
+	case a.Op != nil:
+		if call != nil {
+			left = p.callAsValue(call)
+		}
+		return &ast.Binary{Pos: pos, Op: a.Op.Value, Left: left, Right: p.value(a.Right)}
+	case a.Type != nil:
+		if call != nil {
+			left = p.callAsValue(call)
+		}
+		return &ast.Matches{Pos: pos, Term: left, Type: p.ident(*a.Type)}
+	case call != nil:
+		return call
+	case sh && a.Term.Str != nil:
+		ref := p.nodes.shorthandRef()
+		ref.Pos, ref.Name = pos, p.shorthandName(*a.Term.Str)
+		if a.Rel != nil {
+			ref.On = p.str(*a.Rel)
+		}
+		return ref
+	}
+	p.errs.Add(pos, fmt.Sprintf("%s is not a condition", describeTerm(left)),
+		"a condition is a call such as f(x), a comparison such as x = 1, or x matches Type")
+	return &ast.Call{Pos: pos, Name: &ast.Ident{Pos: pos}}
+}
+
+func describeTerm(t ast.Term) string {
+	switch n := t.(type) {
+	case *ast.Var:
+		return "'" + n.Name + "'"
+	case *ast.StringLit:
+		return "string " + strconv.Quote(n.Value)
+	case *ast.IntLit:
+		return "integer " + strconv.FormatInt(n.Value, 10)
+	case *ast.BoolLit:
+		return strconv.FormatBool(n.Value)
+	case *ast.EntityLit:
+		return n.Type.Name + "{...}"
+	case *ast.ConstRef:
+		return "@" + n.Name
+	}
+	return "a list"
+}
+
+// termPos is where a term starts.
+func termPos(t *pTerm) lexer.Position {
+	switch {
+	case t.Name != nil:
+		return t.Name.Pos
+	case t.Str != nil:
+		return t.Str.Pos
+	case t.Int != nil:
+		return t.Int.Pos
+	case t.Bool != nil:
+		return t.Bool.Pos
+	case t.Const != nil:
+		return t.Const.Pos
+	}
+	return t.List.Open.Pos
+}
+
+// callAsValue reports a call where a value is wanted and returns the
+// variable that stands for it.
+func (p *fileParser) callAsValue(c *ast.Call) ast.Term {
+	p.errs.Add(c.Pos, fmt.Sprintf("a call to %s cannot be used as a value", c.Name.Name),
+		"a call is a condition: write it on its own, joined with 'and'")
+	return &ast.Var{Pos: c.Pos, Name: c.Name.Name}
+}
+
+// value converts a term where a value is wanted; a call there is reported.
+func (p *fileParser) value(t *pTerm) ast.Term {
+	v, call := p.termOrCall(t)
+	if call != nil {
+		return p.callAsValue(call)
+	}
+	return v
+}
+
+// termOrCall converts a term, or returns the call when the term is one
+// (the term is nil then).
+func (p *fileParser) termOrCall(t *pTerm) (ast.Term, *ast.Call) {
+	switch {
+	case t.Name != nil && t.Call != nil:
+		call := &ast.Call{Pos: astPos(t.Name.Pos), Name: p.name(*t.Name), Args: make([]ast.Term, 0, len(t.Call.Args))}
+		p.argCommas(t.Call)
+		for _, a := range t.Call.Args {
+			call.Args = append(call.Args, p.value(&a.Term))
+			if a.Colon != nil {
+				p.errorf(a.Colon.Pos, "types go on the parameters of a rule head (x: User) or the arguments of a test assertion",
+					"a type is not allowed here")
+			}
+		}
+		return nil, call
+	case t.Name != nil && t.Entity != nil:
+		id := p.value(t.Entity)
+		switch id.(type) {
+		case *ast.StringLit, *ast.IntLit, *ast.BoolLit:
+		default:
+			p.errs.Add(id.Position(), fmt.Sprintf("the id of %s{...} must be a literal", t.Name.Value),
+				`write the id as a string, an integer or a boolean: User{"alice"}`)
+		}
+		return &ast.EntityLit{Pos: astPos(t.Name.Pos), Type: p.ident(*t.Name), ID: id}, nil
+	case t.Name != nil:
+		p.checkName(*t.Name)
+		return p.nodes.variable(t.Name), nil
+	case t.Str != nil:
+		return p.nodes.str(t.Str), nil
+	case t.Int != nil:
+		v, err := strconv.ParseInt(t.Int.Value, 10, 64)
+		if err != nil {
+			p.errorf(t.Int.Pos, "integers are 64-bit signed", "integer %s is out of range", t.Int.Value)
+		}
+		return &ast.IntLit{Pos: astPos(t.Int.Pos), Value: v}, nil
+	case t.Bool != nil:
+		return &ast.BoolLit{Pos: astPos(t.Bool.Pos), Value: t.Bool.Value == "true"}, nil
+	case t.Const != nil:
+		return &ast.ConstRef{Pos: astPos(t.Const.Pos), Name: t.Const.Value[1:]}, nil
+	}
+	return p.list(t.List), nil
+}
+
+// argCommas checks the ',' between arguments; a trailing ',' is allowed,
+// as Oso's own grammar does.
+func (p *fileParser) argCommas(a *pArgs) {
+	p.commas(len(a.Args), func(i int) *lexer.Token { return a.Args[i].Comma },
+		func(i int) lexer.Position { return termPos(&a.Args[i].Term) }, true)
+}
+
+func (p *fileParser) list(l *pList) *ast.List {
+	out := &ast.List{Pos: astPos(l.Open.Pos)}
+	p.commas(len(l.Elems), func(i int) *lexer.Token { return l.Elems[i].Comma },
+		func(i int) lexer.Position { return termPos(&l.Elems[i].Term) }, true)
+	if len(l.Elems) > 0 {
+		out.Elems = make([]ast.Term, 0, len(l.Elems))
+	}
+	for _, e := range l.Elems {
+		out.Elems = append(out.Elems, p.value(&e.Term))
+	}
+	return out
 }
 
 func (p *fileParser) convDeclare(d *pDeclare) *ast.Declare {
@@ -81,21 +411,24 @@ func (p *fileParser) convDeclare(d *pDeclare) *ast.Declare {
 }
 
 func (p *fileParser) convRule(r *pRule) *ast.Rule {
-	out := &ast.Rule{Pos: astPos(r.Head.Name.Pos), End: astPos(r.Semi.Pos), Name: p.name(r.Head.Name)}
-	p.errs = append(p.errs, r.Head.Args.errs...)
-	out.Params = make([]*ast.Param, 0, len(r.Head.Args.args))
-	for _, a := range r.Head.Args.args {
+	out := &ast.Rule{Pos: astPos(r.Name.Pos), End: astPos(r.Semi.Pos), Name: p.name(r.Name)}
+	p.argCommas(&r.Args)
+	out.Params = make([]*ast.Param, 0, len(r.Args.Args))
+	for _, a := range r.Args.Args {
+		t := p.value(&a.Term)
 		param := p.nodes.param()
-		param.Pos, param.Term = a.term.Position(), a.term
-		if a.typ != nil {
-			if _, ok := a.term.(*ast.Var); !ok {
-				p.errorf(a.colon.Pos, "write a variable with a type (x: User, _: User) or a value alone", "only a variable can have a type")
+		param.Pos, param.Term = t.Position(), t
+		if a.Type != nil {
+			if _, ok := t.(*ast.Var); !ok {
+				p.errorf(a.Colon.Pos, "write a variable with a type (x: User, _: User) or a value alone", "only a variable can have a type")
 			}
-			param.Type = p.ident(*a.typ)
+			param.Type = p.ident(*a.Type)
 		}
 		out.Params = append(out.Params, param)
 	}
-	out.Body = r.Body
+	if r.Body != nil {
+		out.Body = p.expr(r.Body, false)
+	}
 	return out
 }
 
@@ -166,31 +499,26 @@ func (p *fileParser) convFixture(f *pFixture) *ast.Fixture {
 	return out
 }
 
-// call converts a call; typed arguments (x: String) are allowed only in
-// test assertions.
+// call converts a fact or an assertion; typed arguments (x: String) are
+// allowed only in test assertions.
 func (p *fileParser) call(c *pCall, typed bool) *ast.Call {
-	p.errs = append(p.errs, c.Args.errs...)
-	out := &ast.Call{Pos: astPos(c.Name.Pos), Name: p.name(c.Name), Args: make([]ast.Term, 0, len(c.Args.args))}
-	for _, a := range c.Args.args {
-		t := a.term
-		if a.typ != nil {
+	out := &ast.Call{Pos: astPos(c.Name.Pos), Name: p.name(c.Name), Args: make([]ast.Term, 0, len(c.Args.Args))}
+	p.argCommas(&c.Args)
+	for _, a := range c.Args.Args {
+		t := p.value(&a.Term)
+		if a.Type != nil {
 			v, ok := t.(*ast.Var)
 			switch {
 			case !typed:
-				p.errorf(a.colon.Pos, "types go on the parameters of a rule head (x: User) or the arguments of a test assertion",
+				p.errorf(a.Colon.Pos, "types go on the parameters of a rule head (x: User) or the arguments of a test assertion",
 					"a type is not allowed here")
 			case !ok:
-				p.errorf(a.colon.Pos, "write a variable with a type (x: String, _: User) or a value alone", "only a variable can have a type")
+				p.errorf(a.Colon.Pos, "write a variable with a type (x: String, _: User) or a value alone", "only a variable can have a type")
 			default:
-				t = &ast.TypedVar{Pos: v.Pos, Name: v.Name, Type: p.ident(*a.typ)}
+				t = &ast.TypedVar{Pos: v.Pos, Name: v.Name, Type: p.ident(*a.Type)}
 			}
 		}
 		out.Args = append(out.Args, t)
 	}
 	return out
-}
-
-func (p *fileParser) list(l *pList) *ast.List {
-	p.errs = append(p.errs, l.errs...)
-	return l.list
 }

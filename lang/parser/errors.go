@@ -3,7 +3,6 @@ package parser
 import (
 	"errors"
 	"fmt"
-	"regexp"
 	"strings"
 
 	"github.com/alecthomas/participle/v2"
@@ -12,33 +11,6 @@ import (
 	"github.com/castellan-authz/castellan/lang/internal/edit"
 )
 
-// parseWith runs one of the participle parsers over the tokens of an item.
-// On a syntax error it reports it (see syntaxError) and returns false.
-//
-// words are the keywords that may appear in this kind of item; an unknown
-// name close to one of them gets a "did you mean" hint.
-func parseWith[G any](p *fileParser, it span, pp *participle.Parser[G], words []string) (*G, bool) {
-	// One participle lexer per item: Upgrade copies the tokens into a slice
-	// it grows one token at a time, which costs less for many small slices
-	// than for one large one.
-	lex, err := lexer.Upgrade(&itemLexer{items: []span{it}, eof: p.eof})
-	if err != nil {
-		p.syntaxError(it, err, words)
-		return nil, false
-	}
-	g, err := pp.ParseFromLexer(lex, participle.AllowTrailing(true))
-	if err == nil {
-		if end := lex.Peek(); end.Type == tokEnd {
-			return g, true
-		}
-		err = &expectError{tok: *lex.Peek()}
-	}
-	p.syntaxError(it, err, words)
-	return nil, false
-}
-
-var expectRE = regexp.MustCompile(`\(expected (.*)\)$`)
-
 // Keywords that may appear in each kind of item.
 var (
 	blockWords = []string{"extends", "roles", "permissions", "relations", "if", "on", "global"}
@@ -46,50 +18,54 @@ var (
 	testWords  = []string{"setup", "fixture", "assert", "assert_not", "iff", "not", "in"}
 )
 
-// syntaxError turns a participle error into a positioned error with a
-// message that names what was found and, where it helps, a hint.
-func (p *fileParser) syntaxError(it span, err error, words []string) {
-	var (
-		tok      lexer.Token
-		expected []string
-		ute      *participle.UnexpectedTokenError
-		ee       *expectError
-		perr     participle.Error
-	)
-	switch {
-	case errors.As(err, &ee) && ee.hint != "":
-		p.errorf(ee.tok.Pos, ee.hint, "unexpected %s", describe(ee.tok))
-		return
-	case errors.As(err, &ee):
-		tok, expected = ee.tok, ee.expected
-	case errors.As(err, &ute):
-		tok = ute.Unexpected
-		if m := expectRE.FindStringSubmatch(ute.Message()); m != nil {
-			expected = splitExpected(m[1])
+// syntaxError turns a participle error for the tokens toks of item it into
+// a positioned error with a message that names what was found, what the
+// grammar expected there, and where it helps a hint. expected is what
+// the grammar accepts in place of the unexpected token (see
+// fileParser.expected).
+//
+// words are the keywords that may appear in this kind of item; an unknown
+// name close to one of them gets a "did you mean" hint.
+func (p *fileParser) syntaxError(it span, toks []lexer.Token, err error, expected func(i int) []string, words []string) {
+	var ute *participle.UnexpectedTokenError
+	if !errors.As(err, &ute) {
+		var perr participle.Error
+		if errors.As(err, &perr) {
+			p.errorf(clampPos(perr.Position(), it), "", "%s", perr.Message())
+		} else {
+			p.errorf(it.toks[0].Pos, "", "%s", err.Error())
 		}
-	case errors.As(err, &perr):
-		p.errorf(clampPos(perr.Position(), it), "", "%s", perr.Message())
-		return
-	default:
-		p.errorf(it.toks[0].Pos, "", "%s", err.Error())
 		return
 	}
-	idx := len(it.toks)
-	for i, t := range it.toks {
-		if t.Pos.Offset == tok.Pos.Offset && tok.Type != tokEnd {
-			idx = i
-			break
+	tok := ute.Unexpected
+	idx := len(toks)
+	if tok.Type != tokEnd {
+		for i, t := range toks {
+			if t.Pos.Offset == tok.Pos.Offset {
+				idx = i
+				break
+			}
 		}
 	}
 	var prev *lexer.Token
 	if idx > 0 {
-		prev = &it.toks[idx-1]
+		prev = &toks[idx-1]
 	}
+	if tok.Type == tokString && prev != nil && prev.Type == tokIdent && idx > 1 && isWord(&toks[idx-2], "if") {
+		// `"read" if globl "admin";`
+		hint := `an implier is one name: "owner", or global "admin"`
+		if nearest(prev.Value, []string{"global"}) != "" {
+			hint = "did you mean 'global'?"
+		}
+		p.errorf(tok.Pos, hint, "unexpected %s", describe(tok))
+		return
+	}
+	exp := expected(idx)
 	want := ""
-	if len(expected) > 0 {
-		want = "; expected " + strings.Join(expected, " or ")
+	if len(exp) > 0 {
+		want = "; expected " + strings.Join(exp, " or ")
 	}
-	forgot := forgotHint(expected)
+	forgot := forgotHint(exp)
 
 	near := ""
 	if (tok.Type == tokIdent || tok.Type == tokKeyword) && prev != nil && (endsTerm(*prev) || prev.Value == ")") {
@@ -131,6 +107,105 @@ func (p *fileParser) syntaxError(it span, err error, words []string) {
 	}
 }
 
+// probes are the tokens tried in place of an unexpected one to learn what
+// the grammar expects there, in the order the expectation names them.
+var probes = []lexer.Token{
+	{Type: tokKeyword, Value: "not"},
+	{Type: tokInt, Value: "1"},
+	{Type: tokIdent, Value: "x"},
+	{Type: tokString, Value: `"x"`},
+	{Type: tokKeyword, Value: "if"},
+	{Type: tokPunct, Value: "="},
+	{Type: tokPunct, Value: ","},
+	{Type: tokPunct, Value: "["},
+	{Type: tokPunct, Value: "("},
+	{Type: tokPunct, Value: "{"},
+	{Type: tokPunct, Value: ":"},
+	{Type: tokPunct, Value: ";"},
+	{Type: tokPunct, Value: ")"},
+	{Type: tokPunct, Value: "]"},
+	{Type: tokPunct, Value: "}"},
+}
+
+// expected names what the grammar accepts in place of toks[i] (or at the
+// end of the item when i is len(toks)). It asks the grammar itself: each
+// probe token is put there and the item parsed again (by parse, which
+// returns participle's error); a probe that the parser gets past is
+// expected. Probes name single tokens; the classes they fall into are
+// named as the productions that start with them ("a condition", "a
+// value", "an argument", "a type name", ...). This runs only for an item
+// with a syntax error.
+func expected(toks []lexer.Token, i int, parse func([]lexer.Token) error) []string {
+	buf := make([]lexer.Token, len(toks)+1)
+	pos := lexer.Position{}
+	if i < len(toks) {
+		pos = toks[i].Pos
+	}
+	ok := map[string]bool{}
+	for _, pr := range probes {
+		pr.Pos = pos
+		n := copy(buf, toks[:i])
+		buf[n] = pr
+		n++
+		if i < len(toks) {
+			n += copy(buf[n:], toks[i+1:])
+		}
+		err := parse(buf[:n])
+		var ute *participle.UnexpectedTokenError
+		if err == nil || errors.As(err, &ute) && ute.Unexpected != pr {
+			ok[pr.Value] = true
+		}
+	}
+	var prev string
+	if i > 0 {
+		prev = toks[i-1].Value
+	}
+	var out []string
+	separator := ok[","]
+	switch {
+	case separator:
+		// After a whole element: a missing ',' is reported later, so what
+		// could start the next element is not what is missing.
+	case ok["not"]:
+		out = append(out, "a condition")
+	case ok["1"] && prev == "(":
+		out = append(out, "an argument", "')'")
+	case ok["1"] && prev == "," && ok[")"]:
+		out = append(out, "an argument")
+	case ok["1"]:
+		out = append(out, "a value")
+	case ok["x"] && ok[`"x"`]:
+		// A block item: named by what closes the block.
+	case ok["x"] && (prev == ":" || prev == "matches"):
+		out = append(out, "a type name")
+	case ok["x"]:
+		out = append(out, "a name")
+	case ok[`"x"`]:
+		out = append(out, "a string")
+	}
+	// '(' and '{' also continue a name into a call or an entity: they are
+	// named only when nothing else can close what came before.
+	closes := false
+	for _, v := range []string{"if", ",", ":", ";", ")", "]", "}"} {
+		closes = closes || ok[v]
+	}
+	valueStart := !separator && ok["1"]
+	for _, pr := range probes[4:] {
+		v := pr.Value
+		switch {
+		case !ok[v],
+			v == "=" && !ok["if"], // after a call, a comparison may follow; say ';'
+			v == ":" && separator, // the type of an argument
+			(v == "(" || v == "{") && closes,
+			v == "[" && (separator || valueStart),
+			valueStart && (v == ")" || v == "]"):
+			continue
+		}
+		out = append(out, "'"+v+"'")
+	}
+	return out
+}
+
 // beforeName are the tokens after which a name (or a value) is expected,
 // so that a reserved word there was meant as one.
 var beforeName = map[string]bool{
@@ -168,143 +243,6 @@ func forgotHint(expected []string) string {
 		return "did you forget a ']'?"
 	}
 	return ""
-}
-
-// splitExpected turns participle's EBNF expectation (`";"`, `PTerm`,
-// `<ident> ","?`, `("{" PSetupItem* "}") | (PCall PIff? ";")`) into the
-// readable alternatives that may come first.
-func splitExpected(s string) []string {
-	var out []string
-	for _, alt := range firstSet(ebnfTokens(s)) {
-		if !contains(out, alt) {
-			out = append(out, alt)
-		}
-	}
-	return out
-}
-
-// ebnfTokens splits participle's EBNF text into parentheses, '|',
-// literals and names (with their ?, * or + suffix).
-func ebnfTokens(s string) []string {
-	var toks []string
-	for i := 0; i < len(s); {
-		switch c := s[i]; {
-		case c == ' ':
-			i++
-		case c == '(' || c == ')' || c == '|':
-			toks = append(toks, s[i:i+1])
-			i++
-		case c == '"':
-			j := strings.IndexByte(s[i+1:], '"')
-			if j < 0 {
-				return toks
-			}
-			end := i + j + 2
-			for end < len(s) && strings.IndexByte("?*+", s[end]) >= 0 {
-				end++
-			}
-			toks = append(toks, s[i:end])
-			i = end
-		default:
-			j := i
-			for j < len(s) && strings.IndexByte(" ()|", s[j]) < 0 {
-				j++
-			}
-			toks = append(toks, s[i:j])
-			i = j
-		}
-	}
-	return toks
-}
-
-// firstSet returns what can come first in a sequence of EBNF tokens.
-func firstSet(toks []string) []string {
-	var out []string
-	depth, seqDone := 0, false
-	for i := 0; i < len(toks); i++ {
-		t := toks[i]
-		switch {
-		case t == "|":
-			if depth == 0 {
-				seqDone = false
-			}
-			continue
-		case t == ")":
-			depth--
-			continue
-		}
-		if depth > 0 || seqDone {
-			if t == "(" {
-				depth++
-			}
-			continue
-		}
-		if t == "(" {
-			// A group: what starts it starts the sequence.
-			j, d := i+1, 1
-			for ; j < len(toks) && d > 0; j++ {
-				if toks[j] == "(" {
-					d++
-				} else if toks[j] == ")" {
-					d--
-				}
-			}
-			if d > 0 {
-				break // unbalanced: nothing more to learn
-			}
-			out = append(out, firstSet(toks[i+1:j-1])...)
-			i = j - 1
-			optional := j < len(toks) && (toks[j] == "?" || toks[j] == "*")
-			if !optional {
-				seqDone = true
-			}
-			continue
-		}
-		base := strings.TrimRight(t, "?*+")
-		if name := readable(base); name != "" {
-			out = append(out, name)
-		}
-		if base == t || strings.HasSuffix(t, "+") {
-			seqDone = true
-		}
-	}
-	return out
-}
-
-// readable names one EBNF element for an error message.
-func readable(e string) string {
-	switch {
-	case e == "<ident>":
-		return "a name"
-	case e == "<string>":
-		return "a string"
-	case e == "<int>":
-		return "an integer"
-	case strings.HasPrefix(e, `"`) && len(e) >= 2:
-		return "'" + e[1:len(e)-1] + "'"
-	}
-	return firstOf[e]
-}
-
-// firstOf names what a production of the grammar starts with.
-var firstOf = map[string]string{
-	"PName":      "a name",
-	"PParam":     "an argument",
-	"PElem":      "a value",
-	"PCall":      "a call",
-	"PTerm":      "a value",
-	"PList":      "'['",
-	"PAnd":       "a condition",
-	"POr":        "a condition",
-	"PNot":       "a condition",
-	"PAtom":      "a condition",
-	"PBlockItem": "a block item",
-	"PSName":     "a name or a string",
-	"PSetupItem": "a fact or 'fixture'",
-	"PTestItem":  "'assert' or 'setup'",
-	"PIff":       "'iff'",
-	"PRelation":  "a relation",
-	"PRelations": "'{'",
 }
 
 func contains(list []string, s string) bool {

@@ -5,41 +5,40 @@ import (
 
 	"github.com/alecthomas/participle/v2"
 	"github.com/alecthomas/participle/v2/lexer"
-
-	"github.com/castellan-authz/castellan/lang/ast"
 )
 
-// The participle grammar. One parser per kind of top-level item: Parse
-// splits a file into items itself (so that one broken item does not hide the
-// errors in the next) and hands each item's tokens to the matching parser.
-//
-// Participle parses the structure of blocks, declarations, tests and
-// fixtures. The parts that make up most of a policy's tokens are parsed by
-// hand and plugged in through participle's Parseable interface: block
-// bodies (block.go) and the expression language of rule bodies, arguments
-// and lists (expr.go); rule items, which are nothing but expression
-// language, skip participle altogether (exprParser.rule). Participle's
-// reflective parsing allocates a context per alternative it tries, which
-// made a 2,000-rule policy cost about 100 MB to parse; it now costs 13 MB.
+// The grammar of Polar (the Oso Cloud dialect), as participle struct tags.
+// This is the only parser: Parse splits a file into top-level items itself
+// (so that one broken item does not hide the errors in the next) and hands
+// each item's tokens to the parser for its kind; convert.go turns the
+// structs into lang/ast nodes.
 //
 // The grammar is LL(1) and participle runs with no lookahead, so a
 // production commits as soon as it has consumed a token and a syntax error
-// points at the token that is actually wrong. To stay LL(1) a test item is
-// `word { ... }` or `word call ...;`, and convert.go checks the word. These
-// structs never leave the package.
+// points at the token that is actually wrong. To stay LL(1) some choices are
+// left to convert.go: a term followed by '(' is a call, and convert.go
+// checks that calls appear only where a condition can (and that a bare
+// term is not used as one); list and argument separators are optional here
+// and convert.go reports a missing ','; a block item is `name = ...` or
+// `name if ...` and convert.go checks the name; a test item is `word {
+// ... }` or `word call ...;` and convert.go checks the word. Precedence,
+// loosest first: and < or < not < comparison. These structs never leave
+// the package.
 
+// pBlock is `actor|resource Name [extends A, B] { items }`.
 type pBlock struct {
-	Kind    lexer.Token `parser:"@('actor' | 'resource')"`
-	Name    lexer.Token `parser:"@Ident"`
-	Extends []*pName    `parser:"('extends' @@+)?"`
-	Body    pBlockBody  `parser:"'{' @@"`
-	Close   lexer.Token `parser:"@'}'"`
+	Kind    lexer.Token   `parser:"@('actor' | 'resource')"`
+	Name    lexer.Token   `parser:"@Ident"`
+	Extends []*pName      `parser:"('extends' @@+)?"`
+	Items   []*pBlockItem `parser:"'{' @@*"`
+	Close   lexer.Token   `parser:"@'}'"`
 }
 
+// pGlobal is `global { items }`.
 type pGlobal struct {
-	Kw    lexer.Token `parser:"@'global'"`
-	Body  pBlockBody  `parser:"'{' @@"`
-	Close lexer.Token `parser:"@'}'"`
+	Kw    lexer.Token   `parser:"@'global'"`
+	Items []*pBlockItem `parser:"'{' @@*"`
+	Close lexer.Token   `parser:"@'}'"`
 }
 
 type pName struct {
@@ -47,21 +46,47 @@ type pName struct {
 	Comma *lexer.Token `parser:"@','?"`
 }
 
-// pRule is a rule item. Rules are parsed by hand (exprParser.rule in
-// expr.go), not by participle; the struct only carries the result to
-// convert.go.
-type pRule struct {
-	Head pCall
-	Body ast.Expr // nil without `if`
-	Semi lexer.Token
+// pBlockItem is a declaration (`roles = [...];`, `relations = {...};`) or
+// a shorthand rule (`"read" if "reader" on "parent";`, `"read" if
+// is_public(resource);`): the head is a role, permission or relation,
+// quoted or not.
+type pBlockItem struct {
+	Head lexer.Token  `parser:"@(String | Ident)"`
+	List *pList       `parser:"( '=' ( @@"`
+	Rels *pRelations  `parser:"        | @@ )"`
+	If   *lexer.Token `parser:"| @'if'"`
+	Cond *pAnd        `parser:"  @@ )"`
+	Semi lexer.Token  `parser:"@';'"`
 }
 
+// pRelations is `{ name: Type, ... }`.
+type pRelations struct {
+	Open lexer.Token  `parser:"@'{'"`
+	Rels []*pRelation `parser:"@@* '}'"`
+}
+
+type pRelation struct {
+	Name  lexer.Token  `parser:"@Ident ':'"`
+	Type  lexer.Token  `parser:"@Ident"`
+	Comma *lexer.Token `parser:"@','?"`
+}
+
+// pRule is `name(params) [if body];`.
+type pRule struct {
+	Name lexer.Token `parser:"@Ident"`
+	Args pArgs       `parser:"@@"`
+	Body *pAnd       `parser:"('if' @@)?"`
+	Semi lexer.Token `parser:"@';'"`
+}
+
+// pDeclare is `declare name(Type, ...);`.
 type pDeclare struct {
 	Kw    lexer.Token `parser:"@'declare'"`
 	Name  lexer.Token `parser:"@Ident '('"`
 	Types []*pName    `parser:"@@* ')' ';'"`
 }
 
+// pTest is `test "name" { items }`.
 type pTest struct {
 	Kw    lexer.Token  `parser:"@'test'"`
 	Name  lexer.Token  `parser:"@String '{'"`
@@ -85,6 +110,7 @@ type pSetupItem struct {
 	Args    *pArgs       `parser:"| @@ ) ';'"`
 }
 
+// pFixture is `test fixture name { facts }`.
 type pFixture struct {
 	Kw    lexer.Token `parser:"@'test' 'fixture'"`
 	Name  lexer.Token `parser:"@Ident '{'"`
@@ -92,6 +118,7 @@ type pFixture struct {
 	Close lexer.Token `parser:"@'}'"`
 }
 
+// pIff is `iff x [not] in [...]`.
 type pIff struct {
 	Kw   lexer.Token `parser:"@'iff'"`
 	Var  lexer.Token `parser:"@Ident"`
@@ -104,16 +131,82 @@ type pCall struct {
 	Args pArgs       `parser:"@@"`
 }
 
-// pArgs and pList, the expression language, are parsed by hand: see
-// expr.go.
+// The expression language: rule bodies and shorthand conditions.
 
-// grammar holds one participle parser per kind of top-level item but
-// rules. It is
+type pAnd struct {
+	Exprs []*pOr `parser:"@@ ('and' @@)*"`
+}
+
+type pOr struct {
+	Exprs []*pNot `parser:"@@ ('or' @@)*"`
+}
+
+type pNot struct {
+	Not  *lexer.Token `parser:"( @'not'"`
+	Expr *pNot        `parser:"  @@"`
+	Atom *pAtom       `parser:"| @@ )"`
+}
+
+// pAtom is a parenthesised condition, a global role (`global "admin"`), a
+// comparison, `t matches Type`, a term with a relation (`"member" on
+// "parent"`, only in shorthand conditions) or a bare term (a call, or in a
+// shorthand condition a role or permission).
+type pAtom struct {
+	Paren  *pAnd        `parser:"(  '(' @@ ')'"`
+	Global *lexer.Token `parser:" | @'global'"`
+	Role   *lexer.Token `parser:"   @String"`
+	Term   *pTerm       `parser:" | @@ ("`
+	Op     *lexer.Token `parser:"     @('=' | '==' | '!=' | '<=' | '>=' | '<' | '>' | 'in')"`
+	Right  *pTerm       `parser:"     @@"`
+	Type   *lexer.Token `parser:"   | 'matches' @Ident )? )"`
+	On     *lexer.Token `parser:"( @'on'"`
+	Rel    *lexer.Token `parser:"  @String )?"`
+}
+
+// pTerm is a value: a variable, a call, an entity `Type{"id"}`, a
+// literal, a constant `@name` or a list.
+type pTerm struct {
+	Name   *lexer.Token `parser:"(  @Ident"`
+	Call   *pArgs       `parser:"   ( @@"`
+	Entity *pTerm       `parser:"   | '{' @@ '}' )?"`
+	Str    *lexer.Token `parser:"| @String"`
+	Int    *lexer.Token `parser:"| @Int"`
+	Bool   *lexer.Token `parser:"| @('true' | 'false')"`
+	Const  *lexer.Token `parser:"| @Const"`
+	List   *pList       `parser:"| @@ )"`
+}
+
+// pArgs is the parenthesised argument list of a call, rule head, fact or
+// assertion. Which arguments may carry a type is checked by convert.go.
+type pArgs struct {
+	Open lexer.Token `parser:"@'('"`
+	Args []*pArg     `parser:"@@* ')'"`
+}
+
+type pArg struct {
+	Term  pTerm        `parser:"@@"`
+	Colon *lexer.Token `parser:"( @':'"`
+	Type  *lexer.Token `parser:"  @Ident )?"`
+	Comma *lexer.Token `parser:"@','?"`
+}
+
+type pList struct {
+	Open  lexer.Token `parser:"@'['"`
+	Elems []*pElem    `parser:"@@* ']'"`
+}
+
+type pElem struct {
+	Term  pTerm        `parser:"@@"`
+	Comma *lexer.Token `parser:"@','?"`
+}
+
+// grammar holds one participle parser per kind of top-level item. It is
 // built once (participle.Build reflects over the structs) and is safe for
 // concurrent use.
 type grammar struct {
 	block   *participle.Parser[pBlock]
 	global  *participle.Parser[pGlobal]
+	rule    *participle.Parser[pRule]
 	declare *participle.Parser[pDeclare]
 	test    *participle.Parser[pTest]
 	fixture *participle.Parser[pFixture]
@@ -135,6 +228,9 @@ var loadGrammar = sync.OnceValues(func() (*grammar, error) {
 		return nil, err
 	}
 	if g.global, err = build[pGlobal](); err != nil {
+		return nil, err
+	}
+	if g.rule, err = build[pRule](); err != nil {
 		return nil, err
 	}
 	if g.declare, err = build[pDeclare](); err != nil {

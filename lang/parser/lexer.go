@@ -78,49 +78,27 @@ func (definition) Lex(filename string, r io.Reader) (lexer.Lexer, error) {
 	if len(errs) > 0 {
 		return nil, errs[0]
 	}
-	return &sliceLexer{toks: toks}, nil
+	return &sliceLexer{toks: toks[:len(toks)-1], end: toks[len(toks)-1]}, nil
 }
 
-// sliceLexer replays a slice of tokens that ends with an EOF token.
+// sliceLexer replays the tokens of one item, then its end token, then EOF
+// for ever.
 type sliceLexer struct {
 	toks []lexer.Token
+	end  lexer.Token
 	i    int
 }
 
 func (l *sliceLexer) Next() (lexer.Token, error) {
-	t := l.toks[l.i]
-	if l.i < len(l.toks)-1 {
+	switch {
+	case l.i < len(l.toks):
 		l.i++
-	}
-	return t, nil
-}
-
-// itemLexer replays the tokens of a file's items with a tokEnd token after
-// each item, then EOF: participle sees one stream, and no production can
-// run from one item into the next.
-type itemLexer struct {
-	items []span
-	eof   lexer.Token
-	item  int
-	i     int
-}
-
-func (l *itemLexer) Next() (lexer.Token, error) {
-	if l.item == len(l.items) {
-		return l.eof, nil
-	}
-	it := &l.items[l.item]
-	if l.i < len(it.toks) {
+		return l.toks[l.i-1], nil
+	case l.i == len(l.toks):
 		l.i++
-		return it.toks[l.i-1], nil
+		return l.end, nil
 	}
-	l.item++
-	l.i = 0
-	end := lexer.Token{Type: tokEnd, Pos: it.next.Pos}
-	if it.cut {
-		end.Value = "cut"
-	}
-	return end, nil
+	return lexer.EOFToken(l.end.Pos), nil
 }
 
 // scanner turns source into tokens one at a time (see next), collecting
@@ -393,3 +371,6 @@ func unquote(raw string) string {
 	}
 	return b.String()
 }
+
+func isPunct(t *lexer.Token, v string) bool { return t.Type == tokPunct && t.Value == v }
+func isWord(t *lexer.Token, v string) bool  { return t.Type == tokKeyword && t.Value == v }

@@ -1,7 +1,10 @@
 package parser
 
 import (
+	"errors"
 	"fmt"
+
+	"github.com/alecthomas/participle/v2"
 
 	"github.com/alecthomas/participle/v2/lexer"
 
@@ -57,7 +60,6 @@ func (c *Config) Parse(filename string, src []byte) (f *ast.File, err error) {
 		if !ok {
 			break
 		}
-		p.eof = lexer.EOFToken(it.next.Pos)
 		p.item(it)
 	}
 	p.errs.Sort()
@@ -86,7 +88,6 @@ type fileParser struct {
 	maxDepth int
 	mark     int  // len(errs) when the current item started
 	cur      span // the current item
-	eof      lexer.Token
 	nodes    *nodes
 }
 
@@ -303,15 +304,11 @@ func (p *fileParser) item(it span) {
 	case isBracedStart(&first, &second, &third):
 		switch first.Value {
 		case "actor", "resource":
-			if b := p.simpleBlock(it); b != nil {
-				p.add(p.convBlock(b))
-			} else if b, ok := parseWith(p, it, p.g.block, blockWords); ok {
+			if b, ok := parseBlock(p, it, p.g.block); ok {
 				p.add(p.convBlock(b))
 			}
 		case "global":
-			if b := p.simpleGlobal(it); b != nil {
-				p.add(p.convGlobal(b))
-			} else if b, ok := parseWith(p, it, p.g.global, blockWords); ok {
+			if b, ok := parseBlock(p, it, p.g.global); ok {
 				p.add(p.convGlobal(b))
 			}
 		default:
@@ -334,18 +331,9 @@ func (p *fileParser) item(it span) {
 			p.add(p.convDeclare(d))
 		}
 	default:
-		end := lexer.Token{Type: tokEnd, Pos: it.next.Pos}
-		if it.cut {
-			end.Value = "cut"
+		if r, ok := parseWith(p, it, p.g.rule, ruleWords); ok {
+			p.add(p.convRule(r))
 		}
-		e := exprParser{lex: &cursor{toks: it.toks, end: end}, nodes: p.nodes}
-		r, err := e.rule()
-		if err != nil {
-			p.syntaxError(it, err, ruleWords)
-			return
-		}
-		p.errs = append(p.errs, e.errs...)
-		p.add(p.convRule(r))
 	}
 }
 
@@ -469,55 +457,129 @@ func (p *fileParser) tooDeep(toks []lexer.Token) bool {
 	return false
 }
 
-// simpleBlock parses `actor|resource Name { ... }` without participle when
-// the block has no extends clause and no syntax error, the common case:
-// participle's lexer copies every token of the block one append at a time.
-// It returns nil for anything else, which parseWith then parses (and
-// reports) as before.
-func (p *fileParser) simpleBlock(it span) *pBlock {
-	toks := it.toks
-	if len(toks) < 4 || toks[1].Type != tokIdent || !isPunct(&toks[2], "{") {
-		return nil
+// parseWith parses the tokens of an item with one of the grammar's
+// parsers. On a syntax error it reports it (see syntaxError) and returns
+// false.
+//
+// words are the keywords that may appear in this kind of item; an unknown
+// name close to one of them gets a "did you mean" hint.
+func parseWith[G any](p *fileParser, it span, pp *participle.Parser[G], words []string) (*G, bool) {
+	g, err := parseTokens(pp, it, it.toks)
+	if err != nil {
+		p.syntaxError(it, it.toks, err, expectedBy(pp, it, it.toks), words)
+		return nil, false
 	}
-	out := &pBlock{Kind: toks[0], Name: toks[1]}
-	rbrace, ok := p.simpleBody(it, 3, &out.Body)
-	if !ok {
-		return nil
-	}
-	out.Close = rbrace
-	return out
+	return g, true
 }
 
-// simpleGlobal is simpleBlock for `global { ... }`.
-func (p *fileParser) simpleGlobal(it span) *pGlobal {
+// parseBlock parses an actor, resource or global block. After a syntax
+// error in one of its items it reports the error, drops that item's tokens
+// (up to its ';', or up to the next line when that starts the next item)
+// and parses the rest again, so that two broken items give two errors. The
+// block returned then holds the items that parsed, for their own errors to
+// be reported; the file does not get it (see add).
+func parseBlock[G any](p *fileParser, it span, pp *participle.Parser[G]) (*G, bool) {
 	toks := it.toks
-	if len(toks) < 3 || !isPunct(&toks[1], "{") {
-		return nil
+	for len(p.errs) <= maxErrors {
+		g, err := parseTokens(pp, it, toks)
+		if err == nil {
+			return g, true
+		}
+		p.syntaxError(it, toks, err, expectedBy(pp, it, toks), blockWords)
+		var ute *participle.UnexpectedTokenError
+		if !errors.As(err, &ute) {
+			break
+		}
+		start, end := brokenBlockItem(toks, ute.Unexpected)
+		if end <= start {
+			break
+		}
+		toks = append(toks[:start:start], toks[end:]...)
 	}
-	out := &pGlobal{Kw: toks[0]}
-	rbrace, ok := p.simpleBody(it, 2, &out.Body)
-	if !ok {
-		return nil
-	}
-	out.Close = rbrace
-	return out
+	return nil, false
 }
 
-// simpleBody parses the body of a block starting at it.toks[from] into b,
-// and returns the closing '}'. ok is false on a syntax error or when
-// anything follows the '}'.
-func (p *fileParser) simpleBody(it span, from int, b *pBlockBody) (rbrace lexer.Token, ok bool) {
+// brokenBlockItem returns the tokens toks[start:end] of the block item that
+// holds the unexpected token tok, or end <= start when the error is not
+// inside an item (it is in the block's header, at its '}' or at the end of
+// the item). It only counts brackets and ';': the grammar has already said
+// what is wrong.
+func brokenBlockItem(toks []lexer.Token, tok lexer.Token) (start, end int) {
+	open := -1
+	for i := range toks {
+		if isPunct(&toks[i], "{") {
+			open = i
+			break
+		}
+	}
+	idx := -1
+	for i := range toks {
+		if toks[i].Pos.Offset == tok.Pos.Offset && tok.Type != tokEnd {
+			idx = i
+			break
+		}
+	}
+	if open < 0 || idx <= open {
+		return 0, 0
+	}
+	start, depth := open+1, 0
+	for i := open + 1; i < idx; i++ {
+		switch t := &toks[i]; {
+		case isPunct(t, "(") || isPunct(t, "[") || isPunct(t, "{"):
+			depth++
+		case isPunct(t, ")") || isPunct(t, "]") || isPunct(t, "}"):
+			depth = max(depth-1, 0)
+		case isPunct(t, ";") && depth == 0:
+			start = i + 1
+		}
+	}
+	if t := &toks[idx]; idx > start && (t.Type == tokString || t.Type == tokIdent) && t.Pos.Line > toks[idx-1].Pos.Line {
+		// The ';' at the end of a line is missing and the next line starts
+		// the next item: go on from there.
+		return start, idx
+	}
+	for i := idx; i < len(toks); i++ {
+		switch t := &toks[i]; {
+		case isPunct(t, "(") || isPunct(t, "[") || isPunct(t, "{"):
+			depth++
+		case isPunct(t, ")") || isPunct(t, "]"):
+			depth = max(depth-1, 0)
+		case isPunct(t, "}"):
+			if depth == 0 {
+				return start, i // the block's '}'
+			}
+			depth--
+		case isPunct(t, ";") && depth == 0:
+			return start, i + 1
+		}
+	}
+	return 0, 0
+}
+
+// parseTokens runs pp over toks followed by it's end token: no production
+// can run past the item.
+func parseTokens[G any](pp *participle.Parser[G], it span, toks []lexer.Token) (*G, error) {
 	end := lexer.Token{Type: tokEnd, Pos: it.next.Pos}
 	if it.cut {
 		end.Value = "cut"
 	}
-	c := &cursor{toks: it.toks[from:], end: end}
-	if err := b.parse(&exprParser{lex: c, nodes: p.nodes}); err != nil || len(b.syntax) > 0 {
-		return rbrace, false
+	lex, err := lexer.Upgrade(&sliceLexer{toks: toks, end: end})
+	if err != nil {
+		return nil, err
 	}
-	rbrace = *c.Next() // '}': parse stops only there
-	if c.Peek().Type != tokEnd {
-		return rbrace, false
+	g, err := pp.ParseFromLexer(lex, participle.AllowTrailing(true))
+	if err == nil && lex.Peek().Type != tokEnd {
+		err = &participle.UnexpectedTokenError{Unexpected: *lex.Peek()}
 	}
-	return rbrace, true
+	return g, err
+}
+
+// expectedBy returns what pp expects in place of toks[i] (see expected).
+func expectedBy[G any](pp *participle.Parser[G], it span, toks []lexer.Token) func(int) []string {
+	return func(i int) []string {
+		return expected(toks, i, func(probe []lexer.Token) error {
+			_, err := parseTokens(pp, it, probe)
+			return err
+		})
+	}
 }
