@@ -152,7 +152,7 @@ func (p *fileParser) shorthand(it *pBlockItem) *ast.Shorthand {
 	out := p.nodes.shorthand()
 	out.Pos, out.Head = astPos(it.Head.Pos), p.shorthandName(it.Head)
 	a := loneAtom(it.Cond)
-	if a != nil && a.Term != nil && a.Op == nil && a.Type == nil && a.Term.Name != nil && a.Term.Call == nil && a.Term.Entity == nil {
+	if a != nil && a.Term != nil && a.Op == nil && a.Type == nil && a.Term.Name != nil && a.Term.Open == nil && a.Term.Entity == nil {
 		// `"X" if name;` or `role if role on "parent";`
 		out.Implier = p.shorthandName(*a.Term.Name)
 		if a.Rel != nil {
@@ -341,10 +341,10 @@ func (p *fileParser) value(t *pTerm) ast.Term {
 // (the term is nil then).
 func (p *fileParser) termOrCall(t *pTerm) (ast.Term, *ast.Call) {
 	switch {
-	case t.Name != nil && t.Call != nil:
-		call := &ast.Call{Pos: astPos(t.Name.Pos), Name: p.name(*t.Name), Args: make([]ast.Term, 0, len(t.Call.Args))}
-		p.argCommas(t.Call)
-		for _, a := range t.Call.Args {
+	case t.Name != nil && t.Open != nil:
+		call := &ast.Call{Pos: astPos(t.Name.Pos), Name: p.name(*t.Name), Args: make([]ast.Term, 0, len(t.Args))}
+		p.argCommas(t.Args)
+		for _, a := range t.Args {
 			call.Args = append(call.Args, p.value(&a.Term))
 			if a.Colon != nil {
 				p.errorf(a.Colon.Pos, "types go on the parameters of a rule head (x: User) or the arguments of a test assertion",
@@ -382,9 +382,9 @@ func (p *fileParser) termOrCall(t *pTerm) (ast.Term, *ast.Call) {
 
 // argCommas checks the ',' between arguments; a trailing ',' is allowed,
 // as Oso's own grammar does.
-func (p *fileParser) argCommas(a *pArgs) {
-	p.commas(len(a.Args), func(i int) *lexer.Token { return a.Args[i].Comma },
-		func(i int) lexer.Position { return termPos(&a.Args[i].Term) }, true)
+func (p *fileParser) argCommas(args []*pArg) {
+	p.commas(len(args), func(i int) *lexer.Token { return args[i].Comma },
+		func(i int) lexer.Position { return termPos(&args[i].Term) }, true)
 }
 
 func (p *fileParser) list(l *pList) *ast.List {
@@ -412,7 +412,7 @@ func (p *fileParser) convDeclare(d *pDeclare) *ast.Declare {
 
 func (p *fileParser) convRule(r *pRule) *ast.Rule {
 	out := &ast.Rule{Pos: astPos(r.Name.Pos), End: astPos(r.Semi.Pos), Name: p.name(r.Name)}
-	p.argCommas(&r.Args)
+	p.argCommas(r.Args.Args)
 	out.Params = make([]*ast.Param, 0, len(r.Args.Args))
 	for _, a := range r.Args.Args {
 		t := p.value(&a.Term)
@@ -503,7 +503,7 @@ func (p *fileParser) convFixture(f *pFixture) *ast.Fixture {
 // allowed only in test assertions.
 func (p *fileParser) call(c *pCall, typed bool) *ast.Call {
 	out := &ast.Call{Pos: astPos(c.Name.Pos), Name: p.name(c.Name), Args: make([]ast.Term, 0, len(c.Args.Args))}
-	p.argCommas(&c.Args)
+	p.argCommas(c.Args.Args)
 	for _, a := range c.Args.Args {
 		t := p.value(&a.Term)
 		if a.Type != nil {

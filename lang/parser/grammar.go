@@ -142,9 +142,9 @@ type pOr struct {
 }
 
 type pNot struct {
-	Not  *lexer.Token `parser:"( @'not'"`
-	Expr *pNot        `parser:"  @@"`
-	Atom *pAtom       `parser:"| @@ )"`
+	Atom *pAtom       `parser:"(  @@"`
+	Not  *lexer.Token `parser:" | @'not'"`
+	Expr *pNot        `parser:"   @@ )"`
 }
 
 // pAtom is a parenthesised condition, a global role (`global "admin"`), a
@@ -152,13 +152,13 @@ type pNot struct {
 // "parent"`, only in shorthand conditions) or a bare term (a call, or in a
 // shorthand condition a role or permission).
 type pAtom struct {
-	Paren  *pAnd        `parser:"(  '(' @@ ')'"`
-	Global *lexer.Token `parser:" | @'global'"`
+	Global *lexer.Token `parser:"(  @'global'"`
 	Role   *lexer.Token `parser:"   @String"`
 	Term   *pTerm       `parser:" | @@ ("`
 	Op     *lexer.Token `parser:"     @('=' | '==' | '!=' | '<=' | '>=' | '<' | '>' | 'in')"`
 	Right  *pTerm       `parser:"     @@"`
-	Type   *lexer.Token `parser:"   | 'matches' @Ident )? )"`
+	Type   *lexer.Token `parser:"   | 'matches' @Ident )?"`
+	Paren  *pAnd        `parser:" | '(' @@ ')' )"`
 	On     *lexer.Token `parser:"( @'on'"`
 	Rel    *lexer.Token `parser:"  @String )?"`
 }
@@ -167,7 +167,8 @@ type pAtom struct {
 // literal, a constant `@name` or a list.
 type pTerm struct {
 	Name   *lexer.Token `parser:"(  @Ident"`
-	Call   *pArgs       `parser:"   ( @@"`
+	Open   *lexer.Token `parser:"   ( @'('"`
+	Args   []*pArg      `parser:"     @@* ')'"`
 	Entity *pTerm       `parser:"   | '{' @@ '}' )?"`
 	Str    *lexer.Token `parser:"| @String"`
 	Int    *lexer.Token `parser:"| @Int"`
