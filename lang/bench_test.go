@@ -2,6 +2,7 @@ package lang
 
 import (
 	"fmt"
+	"os"
 	"strings"
 	"testing"
 
@@ -67,6 +68,22 @@ func BenchmarkCompile(b *testing.B) {
 	b.ReportAllocs()
 	for b.Loop() {
 		if _, err := Compile(Source{Filename: "gen.polar", Src: src}); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+// BenchmarkCompileSample compiles a policy of the size of Oso's samples:
+// the GitCloud-style testdata/policies/gitcloud.polar, 114 lines.
+func BenchmarkCompileSample(b *testing.B) {
+	src, err := os.ReadFile("testdata/policies/gitcloud.polar")
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.SetBytes(int64(len(src)))
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, err := Compile(Source{Filename: "gitcloud.polar", Src: src}); err != nil {
 			b.Fatal(err)
 		}
 	}

@@ -192,27 +192,27 @@ func (p *fileParser) shorthandName(t lexer.Token) *ast.ShorthandName {
 // expr converts a condition. In a shorthand rule (sh) a quoted string, or
 // `global "role"`, is a role or permission.
 func (p *fileParser) expr(x *pAnd, sh bool) ast.Expr {
-	if len(x.Exprs) == 1 {
-		return p.or(x.Exprs[0], sh)
-	}
-	out := &ast.And{Exprs: make([]ast.Expr, 0, max(len(x.Exprs), 4))}
-	for _, y := range x.Exprs {
-		out.Exprs = appendFlat[*ast.And](out.Exprs, p.or(y, sh))
-	}
-	out.Pos = out.Exprs[0].Position()
-	return out
+	return nary[*ast.And](x.Exprs, func(y *pOr) ast.Expr { return p.or(y, sh) })
 }
 
 func (p *fileParser) or(x *pOr, sh bool) ast.Expr {
-	if len(x.Exprs) == 1 {
-		return p.not(x.Exprs[0], sh)
+	return nary[*ast.Or](x.Exprs, func(y *pNot) ast.Expr { return p.not(y, sh) })
+}
+
+// nary converts the operands of a conjunction or a disjunction (T): one
+// operand is itself; more make a T, flattened.
+func nary[T interface{ *ast.And | *ast.Or }, X any](xs []X, conv func(X) ast.Expr) ast.Expr {
+	if len(xs) == 1 {
+		return conv(xs[0])
 	}
-	out := &ast.Or{Exprs: make([]ast.Expr, 0, max(len(x.Exprs), 4))}
-	for _, y := range x.Exprs {
-		out.Exprs = appendFlat[*ast.Or](out.Exprs, p.not(y, sh))
+	exprs := make([]ast.Expr, 0, max(len(xs), 4))
+	for _, x := range xs {
+		exprs = appendFlat[T](exprs, conv(x))
 	}
-	out.Pos = out.Exprs[0].Position()
-	return out
+	if _, and := any(T(nil)).(*ast.And); and {
+		return &ast.And{Pos: exprs[0].Position(), Exprs: exprs}
+	}
+	return &ast.Or{Pos: exprs[0].Position(), Exprs: exprs}
 }
 
 // appendFlat appends x to list, or its operands when x is the same n-ary
@@ -347,8 +347,7 @@ func (p *fileParser) termOrCall(t *pTerm) (ast.Term, *ast.Call) {
 		for _, a := range t.Args {
 			call.Args = append(call.Args, p.value(&a.Term))
 			if a.Colon != nil {
-				p.errorf(a.Colon.Pos, "types go on the parameters of a rule head (x: User) or the arguments of a test assertion",
-					"a type is not allowed here")
+				p.typeNotAllowed(a.Colon)
 			}
 		}
 		return nil, call
@@ -380,6 +379,12 @@ func (p *fileParser) termOrCall(t *pTerm) (ast.Term, *ast.Call) {
 	return p.list(t.List), nil
 }
 
+// typeNotAllowed reports the ':' of a type where none may be.
+func (p *fileParser) typeNotAllowed(colon *lexer.Token) {
+	p.errorf(colon.Pos, "types go on the parameters of a rule head (x: User) or the arguments of a test assertion",
+		"a type is not allowed here")
+}
+
 // argCommas checks the ',' between arguments; a trailing ',' is allowed,
 // as Oso's own grammar does.
 func (p *fileParser) argCommas(args []*pArg) {
@@ -396,6 +401,9 @@ func (p *fileParser) list(l *pList) *ast.List {
 	}
 	for _, e := range l.Elems {
 		out.Elems = append(out.Elems, p.value(&e.Term))
+		if e.Colon != nil {
+			p.typeNotAllowed(e.Colon)
+		}
 	}
 	return out
 }
@@ -510,8 +518,7 @@ func (p *fileParser) call(c *pCall, typed bool) *ast.Call {
 			v, ok := t.(*ast.Var)
 			switch {
 			case !typed:
-				p.errorf(a.Colon.Pos, "types go on the parameters of a rule head (x: User) or the arguments of a test assertion",
-					"a type is not allowed here")
+				p.typeNotAllowed(a.Colon)
 			case !ok:
 				p.errorf(a.Colon.Pos, "write a variable with a type (x: String, _: User) or a value alone", "only a variable can have a type")
 			default:

@@ -1,16 +1,34 @@
 // Package parser turns Polar source (the Oso Cloud dialect) into an ast.File.
 //
-// The pipeline is: scan (a hand-written scanner producing participle tokens
-// and collecting comments), split (the tokens are cut into top-level items:
-// blocks, rules, declarations, tests and fixtures), then one participle/v2
-// grammar per kind of item, with block bodies and the expression language
-// (rule bodies, arguments, lists) parsed by hand through participle's
-// Parseable interface for speed, and the result converted into the
-// lang/ast tree with positions. Splitting first is what lets Parse report
-// one error per broken item instead of stopping at the first: after a
-// syntax error it resynchronises at the next item (the ';' or '}' that ends
-// the item at depth 0, or a line that can only start a new item, such as
-// `resource Name {`).
+// The pipeline is:
+//
+//  1. scan (lexer.go): a hand-written scanner produces participle tokens,
+//     collects comments and reports lexical errors;
+//  2. split (parser.go): the tokens are cut into top-level items (blocks,
+//     rules, declarations, tests and fixtures) by counting brackets and
+//     ';' and by the words that can only start an item; the splitter does
+//     not parse;
+//  3. parse: each item goes through the participle/v2 parser for its kind,
+//     built from the one grammar in grammar.go (struct tags, LL(1), no
+//     lookahead);
+//  4. convert (convert.go): the grammar's structs become the lang/ast tree
+//     with positions, and what the grammar lets through but Polar does not
+//     (a missing ',', a call used as a value, an unknown declaration, ...)
+//     is reported.
+//
+// Splitting first is what lets Parse report one error per broken item
+// instead of stopping at the first: after a syntax error it resynchronises
+// at the next item (the ';' or '}' that ends the item at depth 0, or a line
+// that can only start a new item, such as `resource Name {`). Inside an
+// actor, resource or global block, the broken block item is dropped and the
+// block parsed again, so each broken block item gets its own error.
+//
+// Syntax errors come from participle's typed errors: the unexpected token
+// of a participle.UnexpectedTokenError, and what the grammar expected
+// there, learnt by asking the grammar itself (errors.go puts probe tokens
+// in place of the unexpected one and parses again). The message names the
+// token found and what was expected, and a hint is added where one helps
+// (a forgotten ';', a misspelt keyword, a reserved word used as a name).
 //
 // Operator precedence follows Polar, loosest first:
 //

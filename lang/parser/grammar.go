@@ -191,14 +191,11 @@ type pArg struct {
 	Comma *lexer.Token `parser:"@','?"`
 }
 
+// pList is a list literal; its elements are read like arguments, and
+// convert.go reports a type on one.
 type pList struct {
 	Open  lexer.Token `parser:"@'['"`
-	Elems []*pElem    `parser:"@@* ']'"`
-}
-
-type pElem struct {
-	Term  pTerm        `parser:"@@"`
-	Comma *lexer.Token `parser:"@','?"`
+	Elems []*pArg     `parser:"@@* ']'"`
 }
 
 // grammar holds one participle parser per kind of top-level item. It is

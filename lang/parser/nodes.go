@@ -12,8 +12,7 @@ const nodeBlock = 128
 // nodes hands out the leaves of the AST (variables, strings, identifiers,
 // shorthand names) from blocks of nodeBlock: a policy is mostly leaves,
 // and they live as long as the file, so one allocation per block instead
-// of one per leaf costs no memory held. A nil *nodes allocates each leaf
-// on its own (the paths through participle, which parse little).
+// of one per leaf costs no memory held.
 type nodes struct {
 	vars   []ast.Var
 	strs   []ast.StringLit
@@ -38,36 +37,21 @@ func take[T any](free *[]T) *T {
 
 // ident returns the identifier t.
 func (n *nodes) ident(t *lexer.Token) *ast.Ident {
-	var id *ast.Ident
-	if n == nil {
-		id = new(ast.Ident)
-	} else {
-		id = take(&n.idents)
-	}
+	id := take(&n.idents)
 	id.Pos, id.Name = astPos(t.Pos), t.Value
 	return id
 }
 
 // str returns the string literal of the string token t.
 func (n *nodes) str(t *lexer.Token) *ast.StringLit {
-	var s *ast.StringLit
-	if n == nil {
-		s = new(ast.StringLit)
-	} else {
-		s = take(&n.strs)
-	}
+	s := take(&n.strs)
 	s.Pos, s.Value = astPos(t.Pos), unquote(t.Value)
 	return s
 }
 
 // variable returns the variable named by the identifier t.
 func (n *nodes) variable(t *lexer.Token) *ast.Var {
-	var v *ast.Var
-	if n == nil {
-		v = new(ast.Var)
-	} else {
-		v = take(&n.vars)
-	}
+	v := take(&n.vars)
 	v.Pos, v.Name = astPos(t.Pos), t.Value
 	return v
 }
@@ -75,36 +59,22 @@ func (n *nodes) variable(t *lexer.Token) *ast.Var {
 // shorthandName returns a role, permission or relation name of a
 // shorthand rule.
 func (n *nodes) shorthandName(pos ast.Position, name string, quoted bool) *ast.ShorthandName {
-	var s *ast.ShorthandName
-	if n == nil {
-		s = new(ast.ShorthandName)
-	} else {
-		s = take(&n.names)
-	}
+	s := take(&n.names)
 	s.Pos, s.Name, s.Quoted = pos, name, quoted
 	return s
 }
 
 // param returns a zero rule parameter.
 func (n *nodes) param() *ast.Param {
-	if n == nil {
-		return new(ast.Param)
-	}
 	return take(&n.params)
 }
 
 // shorthand returns a zero shorthand rule.
 func (n *nodes) shorthand() *ast.Shorthand {
-	if n == nil {
-		return new(ast.Shorthand)
-	}
 	return take(&n.shorthands)
 }
 
 // shorthandRef returns a zero role or permission reference.
 func (n *nodes) shorthandRef() *ast.ShorthandRef {
-	if n == nil {
-		return new(ast.ShorthandRef)
-	}
 	return take(&n.refs)
 }
