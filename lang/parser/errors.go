@@ -129,14 +129,16 @@ var probes = []lexer.Token{
 
 // expected names what the grammar accepts in place of toks[i] (or at the
 // end of the item when i is len(toks)). It asks the grammar itself: each
-// probe token is put there and the item parsed again (by parse, which
+// probe token is put after toks[:i] and that parsed again (by parse, which
 // returns participle's error); a probe that the parser gets past is
 // expected. Probes name single tokens; the classes they fall into are
 // named as the productions that start with them ("a condition", "a
 // value", "an argument", "a type name", ...). This runs only for an item
 // with a syntax error.
 func expected(toks []lexer.Token, i int, parse func([]lexer.Token) error) []string {
-	buf := make([]lexer.Token, len(toks)+1)
+	// What follows the probe does not matter: the parser either stops at
+	// the probe or goes past it.
+	buf := append(make([]lexer.Token, 0, i+1), toks[:i]...)
 	pos := lexer.Position{}
 	if i < len(toks) {
 		pos = toks[i].Pos
@@ -144,13 +146,7 @@ func expected(toks []lexer.Token, i int, parse func([]lexer.Token) error) []stri
 	ok := map[string]bool{}
 	for _, pr := range probes {
 		pr.Pos = pos
-		n := copy(buf, toks[:i])
-		buf[n] = pr
-		n++
-		if i < len(toks) {
-			n += copy(buf[n:], toks[i+1:])
-		}
-		err := parse(buf[:n])
+		err := parse(append(buf[:i], pr))
 		var ute *participle.UnexpectedTokenError
 		if err == nil || errors.As(err, &ute) && ute.Unexpected != pr {
 			ok[pr.Value] = true

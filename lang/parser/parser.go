@@ -475,13 +475,20 @@ func parseWith[G any](p *fileParser, it span, pp *participle.Parser[G], words []
 // parseBlock parses an actor, resource or global block. After a syntax
 // error in one of its items it reports the error, drops that item's tokens
 // (up to its ';', or up to the next line when that starts the next item)
-// and parses the rest again, so that two broken items give two errors. The
-// block returned then holds the items that parsed, for their own errors to
-// be reported; the file does not get it (see add).
+// and parses the rest of the block again, so that two broken items give two
+// errors. Once the rest parses, the block without its broken items is
+// parsed once more and returned, for the errors of the items that parsed
+// to be reported; the file does not get it (see add).
 func parseBlock[G any](p *fileParser, it span, pp *participle.Parser[G]) (*G, bool) {
-	toks := it.toks
+	toks, header := it.toks, blockOpen(it.toks)+1
+	var kept []lexer.Token // the items before toks[header:] that parsed
+	broken := false
 	for len(p.errs) <= maxErrors {
 		g, err := parseTokens(pp, it, toks)
+		if err == nil && broken {
+			toks = append(append(append(make([]lexer.Token, 0, header+len(kept)+len(toks)), toks[:header]...), kept...), toks[header:]...)
+			g, err = parseTokens(pp, it, toks)
+		}
 		if err == nil {
 			return g, true
 		}
@@ -491,12 +498,25 @@ func parseBlock[G any](p *fileParser, it span, pp *participle.Parser[G]) (*G, bo
 			break
 		}
 		start, end := brokenBlockItem(toks, ute.Unexpected)
-		if end <= start {
+		if end <= start || header <= 0 {
 			break
 		}
-		toks = append(toks[:start:start], toks[end:]...)
+		// Go on with the header and what follows the broken item.
+		broken = true
+		kept = append(kept, toks[header:start]...)
+		toks = append(append(make([]lexer.Token, 0, header+len(toks)-end), toks[:header]...), toks[end:]...)
 	}
 	return nil, false
+}
+
+// blockOpen returns the index of the '{' that opens a block, or -1.
+func blockOpen(toks []lexer.Token) int {
+	for i := range toks {
+		if isPunct(&toks[i], "{") {
+			return i
+		}
+	}
+	return -1
 }
 
 // brokenBlockItem returns the tokens toks[start:end] of the block item that
@@ -505,14 +525,7 @@ func parseBlock[G any](p *fileParser, it span, pp *participle.Parser[G]) (*G, bo
 // the item). It only counts brackets and ';': the grammar has already said
 // what is wrong.
 func brokenBlockItem(toks []lexer.Token, tok lexer.Token) (start, end int) {
-	open := -1
-	for i := range toks {
-		if isPunct(&toks[i], "{") {
-			open = i
-			break
-		}
-	}
-	idx := -1
+	open, idx := blockOpen(toks), -1
 	for i := range toks {
 		if toks[i].Pos.Offset == tok.Pos.Offset && tok.Type != tokEnd {
 			idx = i
