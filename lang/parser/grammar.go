@@ -52,10 +52,10 @@ type pName struct {
 // quoted or not.
 type pBlockItem struct {
 	Head lexer.Token  `parser:"@(String | Ident)"`
-	List *pList       `parser:"( '=' ( @@"`
-	Rels *pRelations  `parser:"        | @@ )"`
-	If   *lexer.Token `parser:"| @'if'"`
-	Cond *pAnd        `parser:"  @@ )"`
+	If   *lexer.Token `parser:"( @'if'"`
+	Cond *pAnd        `parser:"  @@"`
+	List *pList       `parser:"| '=' ( @@"`
+	Rels *pRelations  `parser:"      | @@ ) )"`
 	Semi lexer.Token  `parser:"@';'"`
 }
 
