@@ -172,10 +172,10 @@ func (p *fileParser) shorthand(it *pBlockItem) *ast.Shorthand {
 // loneAtom returns the condition's only atom, or nil when it has
 // operators or parentheses.
 func loneAtom(x *pAnd) *pAtom {
-	if len(x.Exprs) != 1 || len(x.Exprs[0].Exprs) != 1 || x.Exprs[0].Exprs[0].Atom == nil {
+	if len(x.Exprs) != 1 || len(x.Exprs[0].Exprs) != 1 {
 		return nil
 	}
-	if a := x.Exprs[0].Exprs[0].Atom; a.Paren == nil {
+	if a := x.Exprs[0].Exprs[0]; a.Paren == nil && a.Not == nil {
 		return a
 	}
 	return nil
@@ -196,7 +196,7 @@ func (p *fileParser) expr(x *pAnd, sh bool) ast.Expr {
 }
 
 func (p *fileParser) or(x *pOr, sh bool) ast.Expr {
-	return nary[*ast.Or](x.Exprs, func(y *pNot) ast.Expr { return p.not(y, sh) })
+	return nary[*ast.Or](x.Exprs, func(y *pAtom) ast.Expr { return p.atom(y, sh) })
 }
 
 // nary converts the operands of a conjunction or a disjunction (T): one
@@ -231,14 +231,10 @@ func appendFlat[T interface{ *ast.And | *ast.Or }](list []ast.Expr, x ast.Expr) 
 	return append(list, x)
 }
 
-func (p *fileParser) not(x *pNot, sh bool) ast.Expr {
-	if x.Not != nil {
-		return &ast.Not{Pos: astPos(x.Not.Pos), Expr: p.not(x.Expr, sh)}
-	}
-	return p.atom(x.Atom, sh)
-}
-
 func (p *fileParser) atom(a *pAtom, sh bool) ast.Expr {
+	if a.Not != nil {
+		return &ast.Not{Pos: astPos(a.Not.Pos), Expr: p.atom(a.Negated, sh)}
+	}
 	if a.On != nil && (!sh || a.Global != nil || a.Term == nil || a.Term.Str == nil || a.Op != nil || a.Type != nil) {
 		if a.Global != nil && sh {
 			p.errorf(a.On.Pos, "a global role is not on a relation", "unexpected 'on' after a global role")

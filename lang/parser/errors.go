@@ -94,7 +94,7 @@ func (p *fileParser) syntaxError(it span, toks []lexer.Token, err error, expecte
 			"arithmetic (%c) is not supported in Oso Cloud policies", tok.Value[0])
 	case tok.Type == tokIdent && prev != nil && prev.Value == "on":
 		p.errorf(tok.Pos, fmt.Sprintf("relation names are quoted: on %q", tok.Value), "unexpected %s%s", describe(tok), want)
-	case tok.Type == tokPunct && isComparison(tok.Value) && prev != nil && endsTerm(*prev):
+	case tok.Type == tokCmp && prev != nil && endsTerm(*prev):
 		p.errorf(tok.Pos, "comparisons do not chain; join them with 'and': x = y and y = z", "unexpected '%s'%s", tok.Value, want)
 	case prev != nil && prev.Value == "matches":
 		p.errorf(tok.Pos, "matches takes a type name: x matches User", "unexpected %s%s", describe(tok), want)
@@ -115,7 +115,7 @@ var probes = []lexer.Token{
 	{Type: tokIdent, Value: "x"},
 	{Type: tokString, Value: `"x"`},
 	{Type: tokKeyword, Value: "if"},
-	{Type: tokPunct, Value: "="},
+	{Type: tokCmp, Value: "="},
 	{Type: tokPunct, Value: ","},
 	{Type: tokPunct, Value: "["},
 	{Type: tokPunct, Value: "("},

@@ -138,64 +138,71 @@ type pAnd struct {
 }
 
 type pOr struct {
-	Exprs []*pNot `parser:"@@ ('or' @@)*"`
+	Exprs []*pAtom `parser:"@@ ('or' @@)*"`
 }
 
-type pNot struct {
-	Atom *pAtom       `parser:"(  @@"`
-	Not  *lexer.Token `parser:" | @'not'"`
-	Expr *pNot        `parser:"   @@ )"`
-}
-
-// pAtom is a parenthesised condition, a global role (`global "admin"`), a
-// comparison, `t matches Type`, a term with a relation (`"member" on
-// "parent"`, only in shorthand conditions) or a bare term (a call, or in a
-// shorthand condition a role or permission).
+// pAtom is a negation, a global role (`global "admin"`), a comparison, `t
+// matches Type`, a term with a relation (`"member" on "parent"`, only in
+// shorthand conditions), a bare term (a call, or in a shorthand condition a
+// role or permission) or a parenthesised condition.
 type pAtom struct {
-	Global *lexer.Token `parser:"(  @'global'"`
-	Role   *lexer.Token `parser:"   @String"`
-	Term   *pTerm       `parser:" | @@ ("`
-	Op     *lexer.Token `parser:"     @('=' | '==' | '!=' | '<=' | '>=' | '<' | '>' | 'in')"`
-	Right  *pTerm       `parser:"     @@"`
-	Type   *lexer.Token `parser:"   | 'matches' @Ident )?"`
-	Paren  *pAnd        `parser:" | '(' @@ ')' )"`
-	On     *lexer.Token `parser:"( @'on'"`
-	Rel    *lexer.Token `parser:"  @String )?"`
+	Not     *lexer.Token `parser:"(  @'not'"`
+	Negated *pAtom       `parser:"   @@"`
+	Global  *lexer.Token `parser:" | @'global'"`
+	Role    *lexer.Token `parser:"   @String"`
+	Term    *pTerm       `parser:" | @@ ("`
+	Op      *lexer.Token `parser:"     @(Cmp | 'in')"`
+	Right   *pTerm       `parser:"     @@"`
+	Type    *lexer.Token `parser:"   | 'matches' @Ident )?"`
+	Paren   *pAnd        `parser:" | '(' @@ ')' )"`
+	On      *lexer.Token `parser:"( @'on'"`
+	Rel     *lexer.Token `parser:"  @String )?"`
 }
+
+// Values: terms, argument lists and list literals. They are most of a
+// policy's tokens, and participle's reflective parsing allocates a branch
+// context per alternative it tries and a deferred capture per token, so
+// these three productions are participle Parseable nodes (values.go),
+// parsed there and nowhere else:
+//
+//	term = Ident [ "(" { arg } ")" | "{" term "}" ]
+//	     | String | Int | "true" | "false" | Const | list
+//	arg  = term [ ":" Ident ] [ "," ]      (convert.go checks the ',')
+//	list = "[" { arg } "]"                 (convert.go rejects a type)
 
 // pTerm is a value: a variable, a call, an entity `Type{"id"}`, a
 // literal, a constant `@name` or a list.
 type pTerm struct {
-	Name   *lexer.Token `parser:"(  @Ident"`
-	Open   *lexer.Token `parser:"   ( @'('"`
-	Args   []*pArg      `parser:"     @@* ')'"`
-	Entity *pTerm       `parser:"   | '{' @@ '}' )?"`
-	Str    *lexer.Token `parser:"| @String"`
-	Int    *lexer.Token `parser:"| @Int"`
-	Bool   *lexer.Token `parser:"| @('true' | 'false')"`
-	Const  *lexer.Token `parser:"| @Const"`
-	List   *pList       `parser:"| @@ )"`
+	Name   *lexer.Token
+	Open   *lexer.Token // '(' of a call
+	Args   []*pArg
+	Entity *pTerm // the id of an entity
+	Str    *lexer.Token
+	Int    *lexer.Token
+	Bool   *lexer.Token
+	Const  *lexer.Token
+	List   *pList
 }
 
-// pArgs is the parenthesised argument list of a call, rule head, fact or
+// pArgs is the parenthesised argument list of a rule head, fact or
 // assertion. Which arguments may carry a type is checked by convert.go.
 type pArgs struct {
-	Open lexer.Token `parser:"@'('"`
-	Args []*pArg     `parser:"@@* ')'"`
+	Open lexer.Token
+	Args []*pArg
 }
 
+// pArg is an argument or a list element with its optional type and ','.
 type pArg struct {
-	Term  pTerm        `parser:"@@"`
-	Colon *lexer.Token `parser:"( @':'"`
-	Type  *lexer.Token `parser:"  @Ident )?"`
-	Comma *lexer.Token `parser:"@','?"`
+	Term  pTerm
+	Colon *lexer.Token
+	Type  *lexer.Token
+	Comma *lexer.Token
 }
 
-// pList is a list literal; its elements are read like arguments, and
-// convert.go reports a type on one.
+// pList is a list literal.
 type pList struct {
-	Open  lexer.Token `parser:"@'['"`
-	Elems []*pArg     `parser:"@@* ']'"`
+	Open  lexer.Token
+	Elems []*pArg
 }
 
 // grammar holds one participle parser per kind of top-level item. It is

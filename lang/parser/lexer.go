@@ -22,6 +22,7 @@ const (
 	tokPunct
 	tokInvalid // a lexical error, already reported
 	tokEnd     // the end of a top-level item (see split); Value "cut" when the item lacks its ';' or '}'
+	tokCmp     // a comparison operator: = == != < <= > >=
 )
 
 // tokenNames names the token types for participle's @Type captures.
@@ -36,6 +37,7 @@ var tokenNames = map[string]lexer.TokenType{
 	"Punct":   tokPunct,
 	"Invalid": tokInvalid,
 	"End":     tokEnd,
+	"Cmp":     tokCmp,
 }
 
 // reserved reports whether word can never be a name. Other keywords of the
@@ -308,15 +310,22 @@ func (s *scanner) str(start lexer.Position) {
 var twoByte = map[string]bool{"==": true, "!=": true, "<=": true, ">=": true, "?=": true}
 
 func (s *scanner) punct(start lexer.Position, c byte) {
+	n := 0
 	if s.off+1 < len(s.src) && twoByte[string(s.src[s.off:s.off+2])] {
-		s.advance(2)
-		s.emit(tokPunct, start)
-		return
+		n = 2
+	} else {
+		switch c {
+		case '(', ')', '[', ']', '{', '}', ',', ';', ':', '=', '<', '>', '.', '+', '-', '*', '/', '!', '%':
+			n = 1
+		}
 	}
-	switch c {
-	case '(', ')', '[', ']', '{', '}', ',', ';', ':', '=', '<', '>', '.', '+', '-', '*', '/', '!', '%':
-		s.advance(1)
-		s.emit(tokPunct, start)
+	if n > 0 {
+		typ := tokPunct
+		if isComparison(s.text[s.off : s.off+n]) {
+			typ = tokCmp // one token type, so that the grammar matches any of them at once
+		}
+		s.advance(n)
+		s.emit(typ, start)
 		return
 	}
 	end := s.off + 1

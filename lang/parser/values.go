@@ -1,0 +1,106 @@
+package parser
+
+import (
+	"github.com/alecthomas/participle/v2"
+	"github.com/alecthomas/participle/v2/lexer"
+)
+
+// The Parseable nodes of the grammar: the value productions described in
+// grammar.go. Each returns participle.NextMatch when the next token cannot
+// start it, and a *participle.UnexpectedTokenError at the token where it
+// went wrong after that, as participle's own nodes do.
+
+// Parse implements participle.Parseable.
+func (t *pTerm) Parse(lex *lexer.PeekingLexer) error {
+	tok := lex.Peek()
+	switch {
+	case tok.Type == tokIdent:
+		t.Name = lex.Next()
+		switch next := lex.Peek(); {
+		case isPunct(next, "("):
+			t.Open = lex.Next()
+			return parseArgs(lex, &t.Args, ")")
+		case isPunct(next, "{"):
+			lex.Next()
+			t.Entity = new(pTerm)
+			if err := required(lex, t.Entity.Parse(lex)); err != nil {
+				return err
+			}
+			return expect(lex, "}")
+		}
+	case tok.Type == tokString:
+		t.Str = lex.Next()
+	case tok.Type == tokInt:
+		t.Int = lex.Next()
+	case isWord(tok, "true") || isWord(tok, "false"):
+		t.Bool = lex.Next()
+	case tok.Type == tokConst:
+		t.Const = lex.Next()
+	default:
+		t.List = new(pList)
+		return t.List.Parse(lex)
+	}
+	return nil
+}
+
+// Parse implements participle.Parseable.
+func (a *pArgs) Parse(lex *lexer.PeekingLexer) error {
+	if !isPunct(lex.Peek(), "(") {
+		return participle.NextMatch
+	}
+	a.Open = *lex.Next()
+	return parseArgs(lex, &a.Args, ")")
+}
+
+// Parse implements participle.Parseable.
+func (l *pList) Parse(lex *lexer.PeekingLexer) error {
+	if !isPunct(lex.Peek(), "[") {
+		return participle.NextMatch
+	}
+	l.Open = *lex.Next()
+	return parseArgs(lex, &l.Elems, "]")
+}
+
+// parseArgs parses `{ arg } close` after the opening bracket.
+func parseArgs(lex *lexer.PeekingLexer, out *[]*pArg, close string) error {
+	for !isPunct(lex.Peek(), close) {
+		a := new(pArg)
+		if err := a.Term.Parse(lex); err != nil {
+			return required(lex, err)
+		}
+		if isPunct(lex.Peek(), ":") {
+			a.Colon = lex.Next()
+			if lex.Peek().Type != tokIdent {
+				return unexpected(lex)
+			}
+			a.Type = lex.Next()
+		}
+		if isPunct(lex.Peek(), ",") {
+			a.Comma = lex.Next()
+		}
+		*out = append(*out, a)
+	}
+	lex.Next()
+	return nil
+}
+
+// expect consumes the punctuation v or reports the token in its place.
+func expect(lex *lexer.PeekingLexer, v string) error {
+	if !isPunct(lex.Peek(), v) {
+		return unexpected(lex)
+	}
+	lex.Next()
+	return nil
+}
+
+// required turns "no match" into an error where a production must match.
+func required(lex *lexer.PeekingLexer, err error) error {
+	if err == participle.NextMatch {
+		return unexpected(lex)
+	}
+	return err
+}
+
+func unexpected(lex *lexer.PeekingLexer) error {
+	return &participle.UnexpectedTokenError{Unexpected: *lex.Peek()}
+}
