@@ -86,7 +86,7 @@ func (p *fileParser) syntaxError(it span, toks []lexer.Token, err error, expecte
 		p.errorf(tok.Pos, "did you mean 'on'?", "unexpected relation keyword '%s'", tok.Value)
 	case near != "":
 		p.errorf(tok.Pos, fmt.Sprintf("did you mean '%s'?", near), "unexpected %s%s", describe(tok), want)
-	case tok.Type == tokKeyword && tok.Value != "true" && tok.Value != "false" && prev != nil && beforeName[prev.Value]:
+	case (tok.Type == tokKeyword || tok.Type == tokCmp && tok.Value == "in") && tok.Value != "true" && tok.Value != "false" && prev != nil && beforeName[prev.Value]:
 		p.errorf(tok.Pos, fmt.Sprintf("'%s' is a reserved word and cannot be used as a name", tok.Value),
 			"unexpected reserved word '%s'", tok.Value)
 	case tok.Type == tokInt && (tok.Value[0] == '-' || tok.Value[0] == '+') && prev != nil && endsTerm(*prev):
@@ -94,7 +94,7 @@ func (p *fileParser) syntaxError(it span, toks []lexer.Token, err error, expecte
 			"arithmetic (%c) is not supported in Oso Cloud policies", tok.Value[0])
 	case tok.Type == tokIdent && prev != nil && prev.Value == "on":
 		p.errorf(tok.Pos, fmt.Sprintf("relation names are quoted: on %q", tok.Value), "unexpected %s%s", describe(tok), want)
-	case tok.Type == tokCmp && prev != nil && endsTerm(*prev):
+	case tok.Type == tokCmp && tok.Value != "in" && prev != nil && endsTerm(*prev):
 		p.errorf(tok.Pos, "comparisons do not chain; join them with 'and': x = y and y = z", "unexpected '%s'%s", tok.Value, want)
 	case prev != nil && prev.Value == "matches":
 		p.errorf(tok.Pos, "matches takes a type name: x matches User", "unexpected %s%s", describe(tok), want)

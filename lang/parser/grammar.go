@@ -146,14 +146,14 @@ type pOr struct {
 // shorthand conditions), a bare term (a call, or in a shorthand condition a
 // role or permission) or a parenthesised condition.
 type pAtom struct {
-	Not     *lexer.Token `parser:"(  @'not'"`
-	Negated *pAtom       `parser:"   @@"`
-	Global  *lexer.Token `parser:" | @'global'"`
+	Global  *lexer.Token `parser:"(  @'global'"`
 	Role    *lexer.Token `parser:"   @String"`
-	Term    *pTerm       `parser:" | @@ ("`
-	Op      *lexer.Token `parser:"     @(Cmp | 'in')"`
+	Term    *pTerm       `parser:" | @@"`
+	Op      *lexer.Token `parser:"   ( @Cmp"`
 	Right   *pTerm       `parser:"     @@"`
 	Type    *lexer.Token `parser:"   | 'matches' @Ident )?"`
+	Not     *lexer.Token `parser:" | @'not'"`
+	Negated *pAtom       `parser:"   @@"`
 	Paren   *pAnd        `parser:" | '(' @@ ')' )"`
 	On      *lexer.Token `parser:"( @'on'"`
 	Rel     *lexer.Token `parser:"  @String )?"`

@@ -22,7 +22,7 @@ const (
 	tokPunct
 	tokInvalid // a lexical error, already reported
 	tokEnd     // the end of a top-level item (see split); Value "cut" when the item lacks its ';' or '}'
-	tokCmp     // a comparison operator: = == != < <= > >=
+	tokCmp     // a comparison operator: = == != < <= > >= in (one type, so that the grammar matches any of them at once)
 )
 
 // tokenNames names the token types for participle's @Type captures.
@@ -222,7 +222,11 @@ func (s *scanner) ident(start lexer.Position) {
 		s.advance(2)
 		s.identRun()
 	}
-	if plain && reserved(s.text[start.Offset:s.off]) {
+	switch word := s.text[start.Offset:s.off]; {
+	case plain && word == "in":
+		s.emit(tokCmp, start)
+		return
+	case plain && reserved(word):
 		s.emit(tokKeyword, start)
 		return
 	}
@@ -322,7 +326,7 @@ func (s *scanner) punct(start lexer.Position, c byte) {
 	if n > 0 {
 		typ := tokPunct
 		if isComparison(s.text[s.off : s.off+n]) {
-			typ = tokCmp // one token type, so that the grammar matches any of them at once
+			typ = tokCmp
 		}
 		s.advance(n)
 		s.emit(typ, start)
