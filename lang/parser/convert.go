@@ -171,11 +171,8 @@ func (p *fileParser) shorthand(it *pBlockItem) *ast.Shorthand {
 
 // loneAtom returns the condition's only atom, or nil when it has
 // operators or parentheses.
-func loneAtom(x *pAnd) *pAtom {
-	if len(x.Exprs) != 1 || len(x.Exprs[0].Exprs) != 1 {
-		return nil
-	}
-	if a := x.Exprs[0].Exprs[0]; a.Paren == nil && a.Not == nil {
+func loneAtom(x *pCond) *pAtom {
+	if a := x.First; len(x.Rest) == 0 && a.Paren == nil && a.Not == nil {
 		return a
 	}
 	return nil
@@ -191,23 +188,32 @@ func (p *fileParser) shorthandName(t lexer.Token) *ast.ShorthandName {
 
 // expr converts a condition. In a shorthand rule (sh) a quoted string, or
 // `global "role"`, is a role or permission.
-func (p *fileParser) expr(x *pAnd, sh bool) ast.Expr {
-	return nary[*ast.And](x.Exprs, func(y *pOr) ast.Expr { return p.or(y, sh) })
+func (p *fileParser) expr(x *pCond, sh bool) ast.Expr {
+	if len(x.Rest) == 0 {
+		return p.atom(x.First, sh)
+	}
+	// The conjuncts, each a run of atoms joined by 'or'.
+	var ands []ast.Expr
+	ors := []ast.Expr{p.atom(x.First, sh)}
+	for i, op := range x.Ops {
+		if op == "and" {
+			ands = append(ands, nary[*ast.Or](ors))
+			ors = nil
+		}
+		ors = append(ors, p.atom(x.Rest[i], sh))
+	}
+	return nary[*ast.And](append(ands, nary[*ast.Or](ors)))
 }
 
-func (p *fileParser) or(x *pOr, sh bool) ast.Expr {
-	return nary[*ast.Or](x.Exprs, func(y *pAtom) ast.Expr { return p.atom(y, sh) })
-}
-
-// nary converts the operands of a conjunction or a disjunction (T): one
-// operand is itself; more make a T, flattened.
-func nary[T interface{ *ast.And | *ast.Or }, X any](xs []X, conv func(X) ast.Expr) ast.Expr {
+// nary joins operands into a conjunction or a disjunction (T), flattening
+// operands that are themselves a T; one operand is itself.
+func nary[T interface{ *ast.And | *ast.Or }](xs []ast.Expr) ast.Expr {
 	if len(xs) == 1 {
-		return conv(xs[0])
+		return xs[0]
 	}
 	exprs := make([]ast.Expr, 0, max(len(xs), 4))
 	for _, x := range xs {
-		exprs = appendFlat[T](exprs, conv(x))
+		exprs = appendFlat[T](exprs, x)
 	}
 	if _, and := any(T(nil)).(*ast.And); and {
 		return &ast.And{Pos: exprs[0].Position(), Exprs: exprs}

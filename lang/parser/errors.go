@@ -86,7 +86,7 @@ func (p *fileParser) syntaxError(it span, toks []lexer.Token, err error, expecte
 		p.errorf(tok.Pos, "did you mean 'on'?", "unexpected relation keyword '%s'", tok.Value)
 	case near != "":
 		p.errorf(tok.Pos, fmt.Sprintf("did you mean '%s'?", near), "unexpected %s%s", describe(tok), want)
-	case (tok.Type == tokKeyword || tok.Type == tokCmp && tok.Value == "in") && tok.Value != "true" && tok.Value != "false" && prev != nil && beforeName[prev.Value]:
+	case tok.Type != tokString && reserved(tok.Value) && tok.Value != "true" && tok.Value != "false" && prev != nil && beforeName[prev.Value]:
 		p.errorf(tok.Pos, fmt.Sprintf("'%s' is a reserved word and cannot be used as a name", tok.Value),
 			"unexpected reserved word '%s'", tok.Value)
 	case tok.Type == tokInt && (tok.Value[0] == '-' || tok.Value[0] == '+') && prev != nil && endsTerm(*prev):

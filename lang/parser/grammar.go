@@ -53,7 +53,7 @@ type pName struct {
 type pBlockItem struct {
 	Head lexer.Token  `parser:"@(String | Ident)"`
 	If   *lexer.Token `parser:"( @'if'"`
-	Cond *pAnd        `parser:"  @@"`
+	Cond *pCond       `parser:"  @@"`
 	List *pList       `parser:"| '=' ( @@"`
 	Rels *pRelations  `parser:"      | @@ ) )"`
 	Semi lexer.Token  `parser:"@';'"`
@@ -75,7 +75,7 @@ type pRelation struct {
 type pRule struct {
 	Name lexer.Token `parser:"@Ident"`
 	Args pArgs       `parser:"@@"`
-	Body *pAnd       `parser:"('if' @@)?"`
+	Body *pCond      `parser:"('if' @@)?"`
 	Semi lexer.Token `parser:"@';'"`
 }
 
@@ -133,12 +133,13 @@ type pCall struct {
 
 // The expression language: rule bodies and shorthand conditions.
 
-type pAnd struct {
-	Exprs []*pOr `parser:"@@ ('and' @@)*"`
-}
-
-type pOr struct {
-	Exprs []*pAtom `parser:"@@ ('or' @@)*"`
+// pCond is a condition: atoms joined by 'and' and 'or' (one token type,
+// Logic). 'or' binds tighter than 'and', so `a and b or c` is `a and (b
+// or c)`: convert.go groups the atoms by the operators between them.
+type pCond struct {
+	First *pAtom   `parser:"@@"`
+	Ops   []string `parser:"( @Logic"`
+	Rest  []*pAtom `parser:"  @@ )*"`
 }
 
 // pAtom is a negation, a global role (`global "admin"`), a comparison, `t
@@ -154,7 +155,7 @@ type pAtom struct {
 	Type    *lexer.Token `parser:"   | 'matches' @Ident )?"`
 	Not     *lexer.Token `parser:" | @'not'"`
 	Negated *pAtom       `parser:"   @@"`
-	Paren   *pAnd        `parser:" | '(' @@ ')' )"`
+	Paren   *pCond       `parser:" | '(' @@ ')' )"`
 	On      *lexer.Token `parser:"( @'on'"`
 	Rel     *lexer.Token `parser:"  @String )?"`
 }

@@ -23,6 +23,7 @@ const (
 	tokInvalid // a lexical error, already reported
 	tokEnd     // the end of a top-level item (see split); Value "cut" when the item lacks its ';' or '}'
 	tokCmp     // a comparison operator: = == != < <= > >= in (one type, so that the grammar matches any of them at once)
+	tokLogic   // 'and' or 'or', for the same reason
 )
 
 // tokenNames names the token types for participle's @Type captures.
@@ -38,6 +39,7 @@ var tokenNames = map[string]lexer.TokenType{
 	"Invalid": tokInvalid,
 	"End":     tokEnd,
 	"Cmp":     tokCmp,
+	"Logic":   tokLogic,
 }
 
 // reserved reports whether word can never be a name. Other keywords of the
@@ -225,6 +227,9 @@ func (s *scanner) ident(start lexer.Position) {
 	switch word := s.text[start.Offset:s.off]; {
 	case plain && word == "in":
 		s.emit(tokCmp, start)
+		return
+	case plain && (word == "and" || word == "or"):
+		s.emit(tokLogic, start)
 		return
 	case plain && reserved(word):
 		s.emit(tokKeyword, start)
