@@ -7,8 +7,9 @@ import (
 	"github.com/alecthomas/participle/v2/lexer"
 )
 
-// The grammar of Polar (the Oso Cloud dialect), as participle struct tags.
-// This is the only parser: Parse splits a file into top-level items itself
+// The grammar of Polar (the Oso Cloud dialect), as participle struct tags;
+// three value productions at the end of this file are participle Parseable
+// nodes, implemented in values.go. This is the only parser: Parse splits a file into top-level items itself
 // (so that one broken item does not hide the errors in the next) and hands
 // each item's tokens to the parser for its kind; convert.go turns the
 // structs into lang/ast nodes.
@@ -21,7 +22,8 @@ import (
 // term is not used as one); list and argument separators are optional here
 // and convert.go reports a missing ','; a block item is `name = ...` or
 // `name if ...` and convert.go checks the name; a test item is `word {
-// ... }` or `word call ...;` and convert.go checks the word. Precedence,
+// ... }` or `word call ...;` and convert.go checks the word; a condition
+// is atoms joined by 'and' and 'or', which convert.go groups. Precedence,
 // loosest first: and < or < not < comparison. These structs never leave
 // the package.
 
