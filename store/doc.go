@@ -12,8 +12,8 @@
 // least at a revision the caller saw earlier (Consistency), and reads it with
 // Match, Facts and Stats without further I/O.
 //
-// Implementations: store/memory (the embedded default, also home of the
-// indexed fact set) and store/postgres (production; it keeps the same
-// in-memory index and follows the change log). Both pass the conformance
-// suite in store/storetest.
+// Implementations: store/memory (the embedded default) and store/postgres
+// (production; it follows the change log). Both read from the in-memory
+// indexed fact set of store/index, and both pass the conformance suite in
+// store/storetest.
 package store

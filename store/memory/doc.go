@@ -1,12 +1,10 @@
-// Package memory is Castellan's embedded store and the home of the indexed
-// fact set that both stores read from.
+// Package memory is Castellan's embedded store, the default of
+// `castellan serve` when no database is configured.
 //
-// Index interns values to integers, keeps facts in one table per
-// (predicate, arity) with a posting list per (argument position, value),
-// and versions every record with the revisions that added and removed it
-// (multi-version concurrency control), so a Snapshot at one revision stays
-// readable and consistent while writers proceed. Store wraps an Index with a
-// change log, policy versions and API keys; it is the default store of
-// `castellan serve` when no database is configured. store/postgres keeps an
-// Index too, following its change log.
+// Store keeps its facts in an index.Index (see store/index: interned
+// values, posting lists, records versioned by revision) made with its
+// change log, so Write applies a validated batch as the next revision,
+// Snapshot and Head read the index, and Changes reads its log. Policy
+// versions and API keys are kept beside it in plain slices and maps.
+// Nothing is persisted: everything is gone when the process ends.
 package memory

@@ -10,12 +10,13 @@ import (
 	"time"
 
 	"github.com/castellan-authz/castellan/store"
+	"github.com/castellan-authz/castellan/store/index"
 )
 
-// Store is the in-memory store: an Index that keeps its change log, plus
-// policy versions and API keys. Nothing survives Close.
+// Store is the in-memory store: an index.Index that keeps its change log,
+// plus policy versions and API keys. Nothing survives Close.
 type Store struct {
-	x   *Index
+	x   *index.Index
 	now func() time.Time
 
 	mu       sync.Mutex // guards closed, policies, live, keys
@@ -42,9 +43,7 @@ func WithClock(now func() time.Time) Option {
 
 // New returns an empty store at revision 0.
 func New(opts ...Option) *Store {
-	x := NewIndex()
-	x.keepLog = true
-	s := &Store{x: x, now: time.Now, keys: make(map[string]store.Key)}
+	s := &Store{x: index.New(index.WithChangeLog()), now: time.Now, keys: make(map[string]store.Key)}
 	for _, o := range opts {
 		o(s)
 	}
@@ -72,22 +71,7 @@ func (s *Store) Write(ctx context.Context, batch []store.Op, opts ...store.Write
 	if err != nil {
 		return 0, err
 	}
-	return s.apply(ops), nil
-}
-
-func (s *Store) apply(ops []store.Op) store.Revision {
-	tx := s.x.beginNext()
-	for _, op := range ops {
-		for _, p := range op.Delete {
-			tx.Delete(p)
-		}
-		for _, f := range op.Insert {
-			tx.Insert(f)
-		}
-	}
-	rev := tx.rev
-	tx.Commit()
-	return rev
+	return s.x.ApplyNext(ops), nil
 }
 
 // Clear removes every fact in one revision.
@@ -103,8 +87,8 @@ func (s *Store) Snapshot(ctx context.Context, c store.Consistency) (store.Snapsh
 		return nil, err
 	}
 	snap := s.x.Snapshot()
-	if snap.rev < c.AtLeast {
-		return nil, fmt.Errorf("revision %d requested, head is %d: %w", c.AtLeast, snap.rev, store.ErrRevisionUnavailable)
+	if rev := snap.Revision(); rev < c.AtLeast {
+		return nil, fmt.Errorf("revision %d requested, head is %d: %w", c.AtLeast, rev, store.ErrRevisionUnavailable)
 	}
 	return snap, nil
 }
@@ -124,7 +108,7 @@ func (s *Store) Changes(ctx context.Context, since store.Revision, limit int) ([
 	if err := s.check(); err != nil {
 		return nil, err
 	}
-	return s.x.changes(since, limit), nil
+	return s.x.Changes(since, limit), nil
 }
 
 // Close marks the store closed. Snapshots stay readable.
@@ -135,8 +119,9 @@ func (s *Store) Close() error {
 	return nil
 }
 
-// Index returns the store's indexed fact set.
-func (s *Store) Index() *Index { return s.x }
+// Index returns the store's indexed fact set. Writing to it directly
+// bypasses validation and the store's checks.
+func (s *Store) Index() *index.Index { return s.x }
 
 // SavePolicy stores a new policy version and makes it live.
 func (s *Store) SavePolicy(ctx context.Context, p store.Policy) (store.Policy, error) {

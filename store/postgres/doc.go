@@ -1,7 +1,8 @@
 // Package postgres is Castellan's production store: PostgreSQL holds the
 // facts, a change log, policy versions and API keys (schema in package
-// migrations), and every Store keeps the same in-memory indexed fact set as
-// store/memory, following the change log, so a check does no SQL.
+// migrations), and every Store keeps an in-memory indexed fact set
+// (store/index, as store/memory does), following the change log, so a check
+// does no SQL.
 //
 // A write is one transaction: it bumps the revision counter (whose row lock
 // serializes writers, so revisions commit in order), deletes and inserts

@@ -15,7 +15,7 @@ import (
 
 	"github.com/castellan-authz/castellan/migrations"
 	"github.com/castellan-authz/castellan/store"
-	"github.com/castellan-authz/castellan/store/memory"
+	"github.com/castellan-authz/castellan/store/index"
 )
 
 // ErrSchemaVersion reports a database whose schema is not the one this
@@ -42,14 +42,14 @@ type Options struct {
 }
 
 // Store is the PostgreSQL store. PostgreSQL holds the truth; the Store
-// keeps an in-memory memory.Index of every fact that follows the change
+// keeps an in-memory index.Index of every fact that follows the change
 // log, so snapshots do no SQL.
 type Store struct {
 	pool    *pgxpool.Pool
 	connCfg *pgx.ConnConfig
 	opts    Options
 	log     zerolog.Logger
-	idx     *memory.Index
+	idx     *index.Index
 
 	applyMu sync.Mutex // serializes changes to idx (follower and own writes)
 
@@ -108,7 +108,7 @@ func Open(ctx context.Context, url string, opts Options) (*Store, error) {
 		connCfg:  cfg.ConnConfig.Copy(),
 		opts:     opts,
 		log:      opts.Logger,
-		idx:      memory.NewIndex(),
+		idx:      index.New(),
 		advanced: make(chan struct{}),
 		done:     make(chan struct{}),
 	}
@@ -238,4 +238,4 @@ func unavailable(ctx context.Context, err error) error {
 }
 
 // Index returns the store's in-memory index.
-func (s *Store) Index() *memory.Index { return s.idx }
+func (s *Store) Index() *index.Index { return s.idx }

@@ -1,4 +1,4 @@
-package memory_test
+package index
 
 import (
 	"strconv"
@@ -8,7 +8,6 @@ import (
 
 	"github.com/castellan-authz/castellan/lang/term"
 	"github.com/castellan-authz/castellan/store"
-	"github.com/castellan-authz/castellan/store/memory"
 	"github.com/castellan-authz/castellan/store/storetest"
 )
 
@@ -17,8 +16,7 @@ import (
 // span chunk boundaries, deletes, and facts of several arities.
 func TestChangesWindows(t *testing.T) {
 	const n, perRev = 3000, 150
-	s := memory.New()
-	ctx := t.Context()
+	x := New(WithChangeLog())
 	fact := func(j int) term.Fact {
 		if j%7 == 0 { // another arity
 			return term.Fact{Predicate: "is_public", Args: []term.Value{term.Entity("Issue", strconv.Itoa(j))}}
@@ -42,7 +40,7 @@ func TestChangesWindows(t *testing.T) {
 			op.Insert = append(op.Insert, f)
 			batch = append(batch, store.Change{Op: store.OpInsert, Fact: f})
 		}
-		got, err := s.Write(ctx, []store.Op{op})
+		got, err := writeBatch(x, []store.Op{op})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -51,13 +49,10 @@ func TestChangesWindows(t *testing.T) {
 		}
 		want = append(want, batch...)
 	}
-	if _, err := s.Write(ctx, nil); err != nil { // a revision with no change
+	if _, err := writeBatch(x, nil); err != nil { // a revision with no change
 		t.Fatal(err)
 	}
-	head, err := s.Head(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
+	head := x.Revision()
 	for since := range head + 1 {
 		first := 0
 		for first < len(want) && want[first].Revision <= since {
@@ -68,10 +63,7 @@ func TestChangesWindows(t *testing.T) {
 			if limit > 0 {
 				end = min(end, first+limit)
 			}
-			got, err := s.Changes(ctx, since, limit)
-			if err != nil {
-				t.Fatal(err)
-			}
+			got := x.Changes(since, limit)
 			if diff := cmp.Diff(want[first:end], got); diff != "" {
 				t.Fatalf("Changes(%d, %d) (-want +got):\n%s", since, limit, diff)
 			}

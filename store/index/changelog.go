@@ -1,4 +1,4 @@
-package memory
+package index
 
 import (
 	"encoding/binary"
@@ -65,9 +65,12 @@ func (l *changeLog) add(rev uint64, tab uint32, op store.ChangeOp, ids []uint32)
 	l.runs[len(l.runs)-1].n++
 }
 
-// changes returns up to limit logged changes after revision since
-// (limit <= 0: all).
-func (x *Index) changes(since uint64, limit int) []store.Change {
+// Changes returns up to limit logged changes after revision since
+// (limit <= 0: all), in commit order and, within a revision, in the order
+// they were applied; only inserts that added a fact and deletes that removed
+// one are logged. The slice and its facts are new and belong to the caller.
+// An index made without WithChangeLog returns none.
+func (x *Index) Changes(since uint64, limit int) []store.Change {
 	x.mu.RLock()
 	defer x.mu.RUnlock()
 	l := &x.log

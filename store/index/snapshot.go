@@ -1,4 +1,4 @@
-package memory
+package index
 
 import (
 	"iter"
@@ -43,7 +43,8 @@ func (t *table) visible(r uint32, rev uint64) bool {
 // Match calls yield with the arguments of every fact of pred with exactly
 // len(args) arguments that equals args wherever args[i] is not the zero
 // Value (see store.Snapshot). It walks the shortest posting list among the
-// bound positions. The matching records are collected under the index's
+// bound positions. The slice passed to yield is reused between calls and
+// must not be kept. The matching records are collected under the index's
 // read lock, which is released before yield runs, so yield may call Match
 // again and writers are not held up by slow readers.
 func (s *Snapshot) Match(pred string, args []term.Value, yield func(args []term.Value) bool) {
@@ -131,7 +132,8 @@ func (s *Snapshot) Match(pred string, args []term.Value, yield func(args []term.
 }
 
 // Facts returns the facts matching p at the snapshot's revision, ordered by
-// predicate, then arity, then the order in which they were stored.
+// predicate, then arity, then the order in which they were stored. The
+// facts yielded are new and belong to the caller.
 func (s *Snapshot) Facts(p term.Pattern) iter.Seq[term.Fact] {
 	return func(yield func(term.Fact) bool) {
 		var facts []term.Fact

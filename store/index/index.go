@@ -1,4 +1,4 @@
-package memory
+package index
 
 import (
 	"cmp"
@@ -84,18 +84,33 @@ type table struct {
 	retryAt int
 }
 
-// NewIndex returns an empty index at revision 0.
-func NewIndex() *Index {
-	return &Index{
+// Option configures an Index.
+type Option func(*Index)
+
+// WithChangeLog makes the index keep its change log: every insert and
+// delete that changed the fact set, in commit order, for Changes. Without
+// it Changes returns nothing (store/postgres keeps its log in PostgreSQL).
+func WithChangeLog() Option {
+	return func(x *Index) { x.keepLog = true }
+}
+
+// New returns an empty index at revision 0.
+func New(opts ...Option) *Index {
+	x := &Index{
 		interner: newInterner(),
 		tables:   make(map[tableKey]*table),
 		snaps:    make(map[uint64]int),
 
 		compactMinDead: defaultCompactMinDead,
 	}
+	for _, o := range opts {
+		o(x)
+	}
+	return x
 }
 
-// Revision returns the revision of the last committed Tx.
+// Revision returns the revision of the last committed Tx (0 for a new
+// index).
 func (x *Index) Revision() uint64 {
 	x.mu.RLock()
 	defer x.mu.RUnlock()
@@ -109,8 +124,9 @@ func (x *Index) Stats() store.Stats {
 	return x.stats
 }
 
-// Snapshot returns a read view at the latest committed revision. Callers
-// asking between two commits share one Snapshot.
+// Snapshot returns a read view at the latest committed revision; it stays
+// readable and unchanged however the index changes later. Callers asking
+// between two commits share one Snapshot. It never fails and does no I/O.
 func (x *Index) Snapshot() *Snapshot {
 	if s := x.latest.Load(); s != nil {
 		return s
@@ -160,7 +176,8 @@ type Tx struct {
 }
 
 // Begin starts applying revision rev, which must be greater than the
-// index's revision. It waits for the Tx before it to commit.
+// index's revision (else it returns an error and no Tx). It waits for the
+// Tx before it to commit, and the caller must Commit the Tx it returns.
 func (x *Index) Begin(rev uint64) (*Tx, error) {
 	x.writeMu.Lock()
 	x.mu.RLock()
@@ -183,12 +200,29 @@ func (x *Index) beginNext() *Tx {
 }
 
 // Apply applies ops (normalized facts, see store.Prepare) as revision rev
-// in one Tx.
+// in one Tx: each op's deletes, then its inserts, op after op. It fails,
+// changing nothing, when rev is not after the index's revision.
 func (x *Index) Apply(rev uint64, ops []store.Op) error {
 	tx, err := x.Begin(rev)
 	if err != nil {
 		return err
 	}
+	tx.apply(ops)
+	return nil
+}
+
+// ApplyNext applies ops like Apply as the revision after the index's
+// revision, and returns that revision. Concurrent callers get consecutive
+// revisions.
+func (x *Index) ApplyNext(ops []store.Op) uint64 {
+	tx := x.beginNext()
+	rev := tx.rev
+	tx.apply(ops)
+	return rev
+}
+
+// apply applies ops and commits.
+func (tx *Tx) apply(ops []store.Op) {
 	for _, op := range ops {
 		for _, p := range op.Delete {
 			tx.Delete(p)
@@ -198,11 +232,11 @@ func (x *Index) Apply(rev uint64, ops []store.Op) error {
 		}
 	}
 	tx.Commit()
-	return nil
 }
 
-// Insert stores f (which must be normalized) unless it is already stored,
-// and reports whether it was added.
+// Insert stores f (which must be normalized, see term.Fact.Normalize)
+// unless it is already stored, and reports whether it was added. The index
+// keeps no reference to f or its Args.
 func (tx *Tx) Insert(f term.Fact) bool {
 	x := tx.x
 	x.mu.Lock()
@@ -229,7 +263,8 @@ func (tx *Tx) Insert(f term.Fact) bool {
 	return true
 }
 
-// Delete removes every stored fact matching p and returns how many.
+// Delete removes every stored fact matching p (see term.Pattern.Matches)
+// and returns how many.
 func (tx *Tx) Delete(p term.Pattern) int {
 	x := tx.x
 	x.mu.Lock()

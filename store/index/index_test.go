@@ -1,4 +1,4 @@
-package memory
+package index
 
 import (
 	"fmt"
@@ -34,7 +34,7 @@ func matchAll(s *Snapshot) []string {
 // TestCompaction checks that dead records are dropped once no snapshot can
 // see them, and kept while one can.
 func TestCompaction(t *testing.T) {
-	x := NewIndex()
+	x := New()
 	rev := uint64(0)
 	apply := func(ops ...store.Op) {
 		t.Helper()

@@ -1,0 +1,44 @@
+// Package index is the indexed fact set that Castellan's stores read from:
+// the stored facts held in memory, interned and indexed for
+// store.Snapshot.Match, under multi-version concurrency control.
+// store/memory is built on it, and store/postgres keeps one that follows
+// its change log; this package knows nothing of either, of SQL, or of the
+// evaluator.
+//
+// The pipeline of a write: a store validates and normalizes a batch
+// (store.Prepare), then applies it to an Index as one revision with Apply
+// (a revision chosen by the caller, e.g. the database's) or ApplyNext (the
+// revision after the current one), or fact by fact through Begin, Tx.Insert,
+// Tx.Delete and Tx.Commit. Nothing is visible before Commit, and everything
+// at once after it.
+//
+//   - Interning: every argument value is given a uint32 id the first time it
+//     is stored (the type names are interned too), so a record is a row of
+//     ids and comparing arguments compares integers. Ids are never released.
+//   - Posting lists: facts live in one table per (predicate, arity), which
+//     is how Match finds the facts of a predicate; a table has one posting
+//     list per (argument position, value id), ascending record numbers, and
+//     Match walks the shortest list among the bound positions. A set of
+//     the live records keyed by their ids makes inserts idempotent and ground
+//     deletes direct.
+//   - MVCC records: a record carries the revision that added it and the one
+//     that removed it; a Snapshot at revision r sees the records with
+//     added <= r < removed. Writers never change what an existing Snapshot
+//     sees, so readers take no part in a write and a Snapshot never shows
+//     half a batch.
+//   - Snapshots: Index.Snapshot returns the view at the latest revision,
+//     shared by every caller until the next commit. Reachable snapshots are
+//     counted per revision (released by runtime.AddCleanup once a snapshot
+//     is garbage), which gives the oldest revision still readable.
+//   - Compaction: at commit, a table whose dead records are more than a
+//     quarter of it (and more than a minimum) is rebuilt without the records
+//     that no reachable snapshot can see, keeping the order of the others.
+//   - Change log: an index made WithChangeLog also logs each change that
+//     stored or removed a fact, as varint-encoded ids in chunks (about 10
+//     bytes per change of a 3-argument fact), for Changes. store/memory
+//     serves its change log from it; store/postgres keeps its own in
+//     PostgreSQL and does not ask for one.
+//
+// An Index is safe for concurrent use: one Tx at a time (Begin waits for
+// the previous one to commit) and any number of readers.
+package index
