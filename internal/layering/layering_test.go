@@ -37,6 +37,8 @@ var rules = []rule{
 	{from: "evaluator", forbidden: []string{"store", "policy", "server", "cmd", "clients", "localauth"}, forbiddenStd: wire},
 	{from: "localauth", forbidden: []string{"store", "policy", "server", "cmd", "clients"}},
 	{from: "store", forbidden: []string{"evaluator", "policy", "server", "cmd", "clients"}},
+	{from: "store/index", forbidden: []string{"store/memory", "store/postgres", "migrations"}, onlyThirdParty: []string{}, forbiddenStd: append([]string{"database/sql"}, wire...)},
+	{from: "store/postgres", forbidden: []string{"store/memory"}},
 	{from: "migrations", forbidden: []string{"lang", "evaluator", "store", "policy", "server", "cmd", "clients"}},
 	{from: "policy", forbidden: []string{"server", "cmd", "clients"}, forbiddenStd: wire},
 	{from: "server", forbidden: []string{"cmd", "clients"}},
