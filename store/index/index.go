@@ -3,7 +3,6 @@ package index
 import (
 	"cmp"
 	"fmt"
-	"iter"
 	"math"
 	"runtime"
 	"slices"
@@ -273,24 +272,15 @@ func (tx *Tx) Delete(p term.Pattern) int {
 		return tx.deleteGround(p)
 	}
 	n := 0
-	for _, t := range x.ordered {
-		if (p.Predicate != "" && p.Predicate != t.pred) || t.arity < len(p.Args) || (!p.AnyArity && t.arity != len(p.Args)) {
-			continue
-		}
-		recs, ok := x.candidates(t, p.Args)
-		if !ok {
-			continue
-		}
-		for r := range recs {
-			if t.removed[r] != live || !x.matchesPattern(t, r, p.Args) {
-				continue
-			}
-			tx.kill(t, r)
-			n++
-		}
-	}
+	x.eachMatching(p, isLive, func(t *table, r uint32) {
+		tx.kill(t, r)
+		n++
+	})
 	return n
 }
+
+// isLive reports whether record r of t has not been removed.
+func isLive(t *table, r uint32) bool { return t.removed[r] == live }
 
 // deleteGround removes the one fact p names. Callers hold mu.
 func (tx *Tx) deleteGround(p term.Pattern) int {
@@ -382,11 +372,10 @@ func (x *Index) fact(t *table, ids []uint32) term.Fact {
 }
 
 // candidates returns the records of t that may match the pattern
-// arguments: the shortest posting list among the fully bound positions, or
-// every record. ok is false when a bound value is not stored at all.
-// Callers hold mu.
-func (x *Index) candidates(t *table, args []term.Value) (recs iter.Seq[uint32], ok bool) {
-	var best []uint32
+// arguments: the shortest posting list among the fully bound positions,
+// or, when no position is bound, all set and every record. ok is false
+// when a bound value is not stored at all. Callers hold mu.
+func (x *Index) candidates(t *table, args []term.Value) (recs []uint32, all, ok bool) {
 	bound := false
 	for i, a := range args {
 		if a.Type == "" || a.ID == "" {
@@ -394,27 +383,46 @@ func (x *Index) candidates(t *table, args []term.Value) (recs iter.Seq[uint32], 
 		}
 		id, found := x.lookup(a)
 		if !found {
-			return nil, false
+			return nil, false, false
 		}
 		pl := t.post[i].get(id)
 		if len(pl) == 0 {
-			return nil, false
+			return nil, false, false
 		}
-		if !bound || len(pl) < len(best) {
-			best, bound = pl, true
+		if !bound || len(pl) < len(recs) {
+			recs, bound = pl, true
 		}
 	}
-	if bound {
-		return slices.Values(best), true
-	}
-	n := uint32(len(t.added))
-	return func(yield func(uint32) bool) {
-		for r := range n {
-			if !yield(r) {
-				return
+	return recs, !bound, true
+}
+
+// eachMatching calls fn with each record that matches p, table by table
+// in the order of x.ordered, among the candidates of each table that p may
+// match; keep filters the records before their arguments are compared.
+// Neither keep nor fn is retained. Callers hold mu.
+func (x *Index) eachMatching(p term.Pattern, keep func(t *table, r uint32) bool, fn func(t *table, r uint32)) {
+	for _, t := range x.ordered {
+		if (p.Predicate != "" && p.Predicate != t.pred) || t.arity < len(p.Args) || (!p.AnyArity && t.arity != len(p.Args)) {
+			continue
+		}
+		recs, all, ok := x.candidates(t, p.Args)
+		if !ok {
+			continue
+		}
+		n := len(recs)
+		if all {
+			n = len(t.added)
+		}
+		for i := range n {
+			r := uint32(i)
+			if !all {
+				r = recs[i]
+			}
+			if keep(t, r) && x.matchesPattern(t, r, p.Args) {
+				fn(t, r)
 			}
 		}
-	}, true
+	}
 }
 
 // matchesPattern reports whether record r of t matches the pattern

@@ -139,20 +139,10 @@ func (s *Snapshot) Facts(p term.Pattern) iter.Seq[term.Fact] {
 		var facts []term.Fact
 		x := s.x
 		x.mu.RLock()
-		for _, t := range x.ordered {
-			if (p.Predicate != "" && p.Predicate != t.pred) || t.arity < len(p.Args) || (!p.AnyArity && t.arity != len(p.Args)) {
-				continue
-			}
-			recs, ok := x.candidates(t, p.Args)
-			if !ok {
-				continue
-			}
-			for r := range recs {
-				if t.visible(r, s.rev) && x.matchesPattern(t, r, p.Args) {
-					facts = append(facts, x.fact(t, t.args[int(r)*t.arity:int(r+1)*t.arity]))
-				}
-			}
-		}
+		visible := func(t *table, r uint32) bool { return t.visible(r, s.rev) }
+		x.eachMatching(p, visible, func(t *table, r uint32) {
+			facts = append(facts, x.fact(t, t.args[int(r)*t.arity:int(r+1)*t.arity]))
+		})
 		x.mu.RUnlock()
 		for _, f := range facts {
 			if !yield(f) {
