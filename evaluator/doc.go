@@ -24,8 +24,12 @@
 // wildcard the rule returns it is conservative: it fails when any value
 // satisfies G, since "every value but these" cannot be returned.
 //
-// Authorize, AuthorizeEach, Actions, List and Query are the entry points
-// the HTTP server uses; RunTests runs a policy's test blocks against an
+// The entry points are Authorize (one ground question, with its
+// derivation on request), AuthorizeEach (one actor and action over many
+// resources), Actions, List (paginated, walking from the bound actor
+// outward), Query and QueryValues (any predicate with variables), and
+// Residual (partial evaluation: what only facts held elsewhere can decide,
+// for local authorization); RunTests runs a policy's test blocks against an
 // isolated source. Every query is bounded by Limits (recursion depth and
 // work) and by its context.
 package evaluator

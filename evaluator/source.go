@@ -7,7 +7,7 @@ import "github.com/castellan-authz/castellan/lang/term"
 //
 // Implementations must be safe for concurrent use and must not change while
 // a query reads them (a Source is a snapshot). The fast implementation is
-// the indexed fact set in store/memory.
+// the indexed fact set of store/index (the snapshots of both stores).
 type Source interface {
 	// Match calls yield with the arguments of every fact of predicate pred
 	// that has exactly len(args) arguments and whose argument i equals

@@ -3,8 +3,10 @@
 // under /admin/v1, and the operational endpoints /healthz, /readyz and
 // /metrics.
 //
-// A request goes through one pipeline: recover, request id, access log,
-// metrics, authentication (API key scopes, or dev mode), then a handler that
+// A request goes through one pipeline (Server.routes): request id and
+// logger, access log and metrics, panic recovery, the in-flight and body
+// size limits, authentication per route group (API key scopes, or dev
+// mode), then a handler that
 // decodes the body (size-limited, strict JSON), validates it against the
 // configured limits, asks the evaluator or the store, and encodes the answer
 // with exactly the keys the Oso SDKs expect. Every error becomes the one

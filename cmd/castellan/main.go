@@ -70,17 +70,11 @@ func commands() []command {
 		{"query", "print the facts and derived facts matching a pattern", runQuery},
 		{"serve", "run the HTTP server (Oso Cloud API, AuthZEN, admin API)", runServe},
 		{"tell", "store a fact", runTell},
-		{"test", "run a policy's tests offline (policy test)", runPolicyTest},
-		{"validate", "check policy files offline (policy validate)", runPolicyValidate},
 		{"version", "print the version", runVersion},
 	}
-	cmds = append(cmds, extraCommands...)
 	sort.Slice(cmds, func(i, j int) bool { return cmds[i].name < cmds[j].name })
 	return cmds
 }
-
-// extraCommands is extended by the files that define more verbs.
-var extraCommands []command
 
 // version is set at build time with -ldflags "-X main.version=...".
 var version = "dev"
@@ -113,7 +107,10 @@ func run(ctx context.Context, e *env, args []string) int {
 		}
 	}
 	fmt.Fprintf(e.stderr, "castellan: unknown command %q\n", args[0])
-	if s := lang.Nearest(args[0], commandNames()); s != "" {
+	if _, ok := policySubcommands()[args[0]]; ok {
+		// One command per job: the policy verbs live under `policy`.
+		fmt.Fprintf(e.stderr, "\tdid you mean \"policy %s\"?\n", args[0])
+	} else if s := lang.Nearest(args[0], commandNames()); s != "" {
 		fmt.Fprintf(e.stderr, "\tdid you mean %q?\n", s)
 	}
 	fmt.Fprintln(e.stderr, "run 'castellan help' for the list of commands")

@@ -68,6 +68,12 @@ func TestPolicyValidate(t *testing.T) {
 			wantStderr: []string{"usage: castellan policy validate FILE..."},
 		},
 		{
+			name:       "the verb lives under policy only",
+			args:       []string{"validate", blocks},
+			wantCode:   exitUsage,
+			wantStderr: []string{`unknown command "validate"`, `did you mean "policy validate"?`},
+		},
+		{
 			name:       "missing file",
 			args:       []string{"policy", "validate", filepath.Join(dir, "nope.polar")},
 			wantCode:   exitUsage,
