@@ -468,7 +468,7 @@ func describe(x *Explanation) string {
 			fmt.Fprintf(&b, "%sfact %s %s\n", ind, x.Fact.Fact, x.Fact.Origin)
 		}
 		if x.Rule != nil {
-			fmt.Fprintf(&b, "%srule %s\n", ind, x.Rule.Source)
+			fmt.Fprintf(&b, "%srule %s\n", ind, x.Rule.Text)
 		}
 		if x.Failed != "" {
 			fmt.Fprintf(&b, "%sfailed %s\n", ind, x.Failed)

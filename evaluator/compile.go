@@ -131,7 +131,7 @@ type crule struct {
 	nvars    int
 	varTypes []string // initial type constraint of each slot
 	varNames []string
-	src      string
+	text     string
 	pos      ast.Position
 	// plans[mask] orders lits for the binding pattern mask of the head
 	// (bit i set: argument i is bound). Nil when the arity is too large.
@@ -252,7 +252,7 @@ func (c *compiler) rule(pi *predInfo, r *lang.Rule) []*crule {
 	}
 	var out []*crule
 	for _, conj := range dnf(r.Body) {
-		cr := &crule{pred: pi, head: head, src: r.Source, pos: r.Pos}
+		cr := &crule{pred: pi, head: head, text: r.Text, pos: r.Pos}
 		types := map[int]string{}
 		for s, t := range headTypes {
 			types[s] = t

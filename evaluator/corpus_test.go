@@ -36,13 +36,13 @@ func TestPolicyCorpusTests(t *testing.T) {
 			continue
 		}
 		t.Run(strings.TrimSuffix(ent.Name(), ".polar"), func(t *testing.T) {
-			var srcs []lang.Source
+			var srcs []lang.File
 			for _, f := range files {
 				b, err := os.ReadFile(f)
 				if err != nil {
 					t.Fatal(err)
 				}
-				srcs = append(srcs, lang.Source{Filename: f, Src: b})
+				srcs = append(srcs, lang.File{Filename: f, Src: b})
 			}
 			prog, err := lang.Compile(srcs...)
 			if err != nil {

@@ -34,7 +34,7 @@ type FactUse struct {
 
 // RuleUse is a rule used (or tried) by a derivation.
 type RuleUse struct {
-	Source   string
+	Text     string
 	Position string
 }
 
@@ -97,7 +97,7 @@ func (s *solver) explain(p *predInfo, args []term.Value, holds bool) *Explanatio
 }
 
 func ruleUse(r *crule) *RuleUse {
-	u := &RuleUse{Source: r.src}
+	u := &RuleUse{Text: r.text}
 	if r.pos.IsValid() {
 		u.Position = r.pos.String()
 	}

@@ -108,7 +108,7 @@ func TestRandomProgramsAgainstOracle(t *testing.T) {
 	for seed := range uint64(150) {
 		r := rand.New(rand.NewPCG(seed, 1234))
 		src := randomPolicy(r)
-		prog, err := lang.Compile(lang.Source{Filename: "random.polar", Src: []byte(src)})
+		prog, err := lang.Compile(lang.File{Filename: "random.polar", Src: []byte(src)})
 		if err != nil {
 			continue // the checker refused it (say, an unused variable pattern it rejects)
 		}

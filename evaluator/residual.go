@@ -400,9 +400,9 @@ func (p *partial) unsupported(f *frame, format string, args ...any) {
 
 func ruleWhere(r *crule) string {
 	if r.pos.Line > 0 {
-		return fmt.Sprintf("%s:%d: rule %s", r.pos.File, r.pos.Line, strings.TrimSuffix(r.src, ";"))
+		return fmt.Sprintf("%s:%d: rule %s", r.pos.File, r.pos.Line, strings.TrimSuffix(r.text, ";"))
 	}
-	return "rule " + strings.TrimSuffix(r.src, ";")
+	return "rule " + strings.TrimSuffix(r.text, ";")
 }
 
 // operandVar returns the pstate variable of operand o in frame f, adding

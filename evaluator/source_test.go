@@ -33,7 +33,7 @@ func (s *sliceSource) Revision() uint64 { return 1 }
 // mustCompile compiles Polar source or fails the test.
 func mustCompile(tb testing.TB, src string) *lang.Program {
 	tb.Helper()
-	p, err := lang.Compile(lang.Source{Filename: "policy.polar", Src: []byte(src)})
+	p, err := lang.Compile(lang.File{Filename: "policy.polar", Src: []byte(src)})
 	if err != nil {
 		tb.Fatalf("compiling policy: %v", err)
 	}

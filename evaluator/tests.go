@@ -51,7 +51,7 @@ func (e *Evaluator) RunTests(ctx context.Context) []TestResult {
 			if msg, ok := e.runAssertion(ctx, src, a); ok {
 				res.Passed++
 			} else {
-				src := strings.TrimSpace(strings.TrimSuffix(strings.TrimSpace(a.Source), ";"))
+				src := strings.TrimSpace(strings.TrimSuffix(strings.TrimSpace(a.Text), ";"))
 				res.Failures = append(res.Failures, TestFailure{Assertion: src, Pos: a.Pos, Message: msg})
 			}
 		}

@@ -14,7 +14,7 @@ import (
 // mustCompile compiles one source or fails the test.
 func mustCompile(tb testing.TB, src string) *Program {
 	tb.Helper()
-	prog, err := Compile(Source{Filename: "test.polar", Src: []byte(src)})
+	prog, err := Compile(File{Filename: "test.polar", Src: []byte(src)})
 	if err != nil {
 		var l ast.ErrorList
 		if errors.As(err, &l) {
@@ -285,7 +285,7 @@ func TestDesugar(t *testing.T) {
 				t.Errorf("rules of %s (-want +got):\n%s", tc.pred, diff)
 			}
 			if tc.source != "" {
-				if got := p.Rules[tc.pred][0].Source; got != tc.source {
+				if got := p.Rules[tc.pred][0].Text; got != tc.source {
 					t.Errorf("Source = %q, want %q", got, tc.source)
 				}
 				if !p.Rules[tc.pred][0].Pos.IsValid() {
@@ -343,7 +343,7 @@ test "t" {
 	}
 	var sources []string
 	for _, a := range tc.Assertions {
-		sources = append(sources, a.Source)
+		sources = append(sources, a.Text)
 	}
 	wantSources := []string{
 		`assert allow(User{"a"}, "read", R{"1"});`,
@@ -367,8 +367,8 @@ test "t" {
 
 func TestCompileSeveralFiles(t *testing.T) {
 	_, err := Compile(
-		Source{Filename: "b.polar", Src: []byte("resource R { roles = [\"v\"]; permissions = [\"read\"]; \"read\" if \"x\"; }\n")},
-		Source{Filename: "a.polar", Src: []byte("actor User {}\nresource S { relations = { r: R, t: T }; }\n")},
+		File{Filename: "b.polar", Src: []byte("resource R { roles = [\"v\"]; permissions = [\"read\"]; \"read\" if \"x\"; }\n")},
+		File{Filename: "a.polar", Src: []byte("actor User {}\nresource S { relations = { r: R, t: T }; }\n")},
 	)
 	var l ast.ErrorList
 	if !errors.As(err, &l) {
@@ -388,7 +388,7 @@ func TestCompileSeveralFiles(t *testing.T) {
 }
 
 func TestCompileSyntaxError(t *testing.T) {
-	_, err := Compile(Source{Filename: "bad.polar", Src: []byte("actor User {\n")}, Source{Filename: "ok.polar", Src: []byte("actor Bot {}\n")})
+	_, err := Compile(File{Filename: "bad.polar", Src: []byte("actor User {\n")}, File{Filename: "ok.polar", Src: []byte("actor Bot {}\n")})
 	var l ast.ErrorList
 	if !errors.As(err, &l) || len(l) == 0 || l[0].Pos.File != "bad.polar" {
 		t.Fatalf("want a syntax error in bad.polar, got %v", err)
@@ -476,7 +476,7 @@ func TestShorthandCondition(t *testing.T) {
 	if diff := cmp.Diff(want, rulesOf(p, "has_permission", 3)); diff != "" {
 		t.Errorf("rules (-want +got):\n%s", diff)
 	}
-	if got := p.Rules[Pred{"has_permission", 3}][0].Source; got != `"read" if is_public(resource) and not is_banned(actor);` {
+	if got := p.Rules[Pred{"has_permission", 3}][0].Text; got != `"read" if is_public(resource) and not is_banned(actor);` {
 		t.Errorf("Source = %q", got)
 	}
 	if diff := cmp.Diff([]FactType{{"Repo"}}, p.FactTypes[Pred{"is_public", 1}]); diff != "" {
@@ -491,7 +491,7 @@ func TestShorthandCondition(t *testing.T) {
 
 func TestMinimalPolicies(t *testing.T) {
 	// A policy may be empty, or only declare fact types (the Go SDK's tests).
-	if _, err := Compile(Source{Filename: "empty.polar"}); err != nil {
+	if _, err := Compile(File{Filename: "empty.polar"}); err != nil {
 		t.Fatalf("empty policy: %v", err)
 	}
 	p := mustCompile(t, "declare is_weird(Integer, String, Boolean);")
@@ -601,8 +601,8 @@ func TestCompileSourcesWithoutNames(t *testing.T) {
 	// SDKs upload with an empty file name; two such sources must not borrow
 	// each other's text for the and/or warning.
 	p, err := Compile(
-		Source{Src: []byte("actor User {}\nf(x) if a(x) and (b(x) or c(x));\n")},
-		Source{Src: []byte("g(x) if a(x) and b(x) or c(x);\n")},
+		File{Src: []byte("actor User {}\nf(x) if a(x) and (b(x) or c(x));\n")},
+		File{Src: []byte("g(x) if a(x) and b(x) or c(x);\n")},
 	)
 	if err != nil {
 		t.Fatal(err)

@@ -55,7 +55,7 @@ allow(user: User, "inspect", r: R%[1]d) if has_permission(user, "audit", r) and 
 
 func BenchmarkCompile(b *testing.B) {
 	src := generatedPolicy(100)
-	prog, err := Compile(Source{Filename: "gen.polar", Src: src})
+	prog, err := Compile(File{Filename: "gen.polar", Src: src})
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -67,7 +67,7 @@ func BenchmarkCompile(b *testing.B) {
 	b.SetBytes(int64(len(src)))
 	b.ReportAllocs()
 	for b.Loop() {
-		if _, err := Compile(Source{Filename: "gen.polar", Src: src}); err != nil {
+		if _, err := Compile(File{Filename: "gen.polar", Src: src}); err != nil {
 			b.Fatal(err)
 		}
 	}
@@ -83,14 +83,14 @@ func BenchmarkCompileSample(b *testing.B) {
 	b.SetBytes(int64(len(src)))
 	b.ReportAllocs()
 	for b.Loop() {
-		if _, err := Compile(Source{Filename: "gitcloud.polar", Src: src}); err != nil {
+		if _, err := Compile(File{Filename: "gitcloud.polar", Src: src}); err != nil {
 			b.Fatal(err)
 		}
 	}
 }
 
 func TestGeneratedPolicyCompiles(t *testing.T) {
-	prog, err := Compile(Source{Filename: "gen.polar", Src: generatedPolicy(3)})
+	prog, err := Compile(File{Filename: "gen.polar", Src: generatedPolicy(3)})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -121,7 +121,7 @@ func BenchmarkCheck(b *testing.B) {
 // BenchmarkCheckFact measures validating one fact against the generated
 // policy (has_role/3 has one argument-type tuple per block).
 func BenchmarkCheckFact(b *testing.B) {
-	prog, err := Compile(Source{Filename: "gen.polar", Src: generatedPolicy(100)})
+	prog, err := Compile(File{Filename: "gen.polar", Src: generatedPolicy(100)})
 	if err != nil {
 		b.Fatal(err)
 	}

@@ -248,7 +248,7 @@ func derivedAllow() *Rule {
 		Pred:   Pred{"allow", 3},
 		Params: []Param{{Term: a}, {Term: x}, {Term: r}},
 		Body:   Call{Pred: Pred{"has_permission", 3}, Args: []Term{a, x, r}},
-		Source: "allow if has_permission",
+		Text:   "allow if has_permission",
 	}
 }
 

@@ -69,7 +69,7 @@ func TestErrors(t *testing.T) {
 				t.Fatal(err)
 			}
 			expects := parseExpectations(t, string(src))
-			prog, errs := compile([]Source{{Filename: file, Src: src}})
+			prog, errs := compile([]File{{Filename: file, Src: src}})
 			var warns ast.ErrorList
 			if prog != nil {
 				warns = prog.Warnings
@@ -111,19 +111,19 @@ func TestErrors(t *testing.T) {
 
 // policySets returns the valid policies of testdata/policies: each .polar
 // file alone, and each directory's files loaded together.
-func policySets(tb testing.TB) map[string][]Source {
+func policySets(tb testing.TB) map[string][]File {
 	tb.Helper()
-	sets := map[string][]Source{}
+	sets := map[string][]File{}
 	entries, err := os.ReadDir("testdata/policies")
 	if err != nil {
 		tb.Fatal(err)
 	}
-	read := func(path string) Source {
+	read := func(path string) File {
 		src, err := os.ReadFile(path)
 		if err != nil {
 			tb.Fatal(err)
 		}
-		return Source{Filename: path, Src: src}
+		return File{Filename: path, Src: src}
 	}
 	for _, e := range entries {
 		path := filepath.Join("testdata/policies", e.Name())
@@ -134,7 +134,7 @@ func policySets(tb testing.TB) map[string][]Source {
 				sets[e.Name()] = append(sets[e.Name()], read(f))
 			}
 		case strings.HasSuffix(e.Name(), ".polar"):
-			sets[strings.TrimSuffix(e.Name(), ".polar")] = []Source{read(path)}
+			sets[strings.TrimSuffix(e.Name(), ".polar")] = []File{read(path)}
 		}
 	}
 	return sets
@@ -210,8 +210,8 @@ func dump(p *Program) string {
 	for _, pred := range p.Predicates() {
 		for _, r := range p.Rules[pred] {
 			fmt.Fprintf(&b, "%s\n", r)
-			if r.Source != r.String() {
-				fmt.Fprintf(&b, "    # from %s\n", r.Source)
+			if r.Text != r.String() {
+				fmt.Fprintf(&b, "    # from %s\n", r.Text)
 			}
 		}
 	}
@@ -245,7 +245,7 @@ func dump(p *Program) string {
 			fmt.Fprintf(&b, "    fact %s\n", f)
 		}
 		for _, a := range tc.Assertions {
-			fmt.Fprintf(&b, "    %s\n", a.Source)
+			fmt.Fprintf(&b, "    %s\n", a.Text)
 		}
 	}
 	return b.String()
@@ -279,13 +279,13 @@ func TestPrintedPoliciesMeanTheSame(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			printed := make([]Source, len(srcs))
+			printed := make([]File, len(srcs))
 			for i, s := range srcs {
 				f, err := parser.Parse(s.Filename, s.Src)
 				if err != nil {
 					t.Fatal(err)
 				}
-				printed[i] = Source{Filename: s.Filename, Src: []byte(printer.String(f))}
+				printed[i] = File{Filename: s.Filename, Src: []byte(printer.String(f))}
 			}
 			got, err := Compile(printed...)
 			if err != nil {

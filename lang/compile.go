@@ -5,8 +5,8 @@ import (
 	"github.com/castellan-authz/castellan/lang/parser"
 )
 
-// Source is one policy file: its name (used in error positions) and text.
-type Source struct {
+// File is one policy file: its name (used in error positions) and text.
+type File struct {
 	Filename string
 	Src      []byte
 }
@@ -16,7 +16,7 @@ type Source struct {
 // sorted by position. When a file does not parse, only syntax errors are
 // reported: checking a partial policy would report names as undeclared
 // that the broken items declare.
-func Compile(sources ...Source) (*Program, error) {
+func Compile(sources ...File) (*Program, error) {
 	prog, errs := compile(sources)
 	if err := errs.Err(); err != nil {
 		return nil, err
@@ -26,7 +26,7 @@ func Compile(sources ...Source) (*Program, error) {
 
 // compile returns the program (incomplete when there are errors) and the
 // errors; warnings are in the program.
-func compile(sources []Source) (*Program, ast.ErrorList) {
+func compile(sources []File) (*Program, ast.ErrorList) {
 	var errs ast.ErrorList
 	files := make([]*ast.File, 0, len(sources))
 	c := newChecker()

@@ -21,7 +21,7 @@ func (e *FactError) Error() string { return e.Msg }
 
 // CheckFact reports whether f may be stored under this policy: its
 // predicate and arity are used in a rule body or declared, and its
-// arguments fit one of the argument-type tuples in FactTypes. The error is
+// arguments fit one of the argument-type signatures in FactTypes. The error is
 // a *FactError saying what the policy expects.
 func (p *Program) CheckFact(f term.Fact) error {
 	pred := Pred{f.Predicate, len(f.Args)}
@@ -29,7 +29,7 @@ func (p *Program) CheckFact(f term.Fact) error {
 	if !ok {
 		return &FactError{Fact: f, Msg: p.unknownPredicate(pred)}
 	}
-	// What each argument's type is, looked up once rather than per tuple.
+	// What each argument's type is, looked up once rather than per signature.
 	var buf [8]argType
 	args := buf[:0]
 	if len(f.Args) > len(buf) {
@@ -65,22 +65,22 @@ func (p *Program) CheckFact(f term.Fact) error {
 	return &FactError{Fact: f, Msg: fmt.Sprintf("%s; no combination of those types matches %s", msg, f)}
 }
 
-// minIndexedTuples is how many argument-type tuples a predicate needs
+// minIndexedSignatures is how many argument-type signatures a predicate needs
 // before CheckFact indexes them.
-const minIndexedTuples = 8
+const minIndexedSignatures = 8
 
-// factIndex finds the tuples a fact may fit by the type of one argument.
+// factIndex finds the signatures a fact may fit by the type of one argument.
 type factIndex struct {
 	pos    int              // the argument position indexed
-	byType map[string][]int // tuples whose type at pos is this concrete type
-	rest   []int            // tuples with "" or an abstract type at pos
+	byType map[string][]int // signatures whose type at pos is this concrete type
+	rest   []int            // signatures with "" or an abstract type at pos
 }
 
 // buildFactIndexes indexes the fact types of every predicate with many
-// tuples, on the position with the most distinct concrete types.
+// signatures, on the position with the most distinct concrete types.
 func (p *Program) buildFactIndexes() {
 	for pred, fts := range p.FactTypes {
-		if len(fts) < minIndexedTuples {
+		if len(fts) < minIndexedSignatures {
 			continue
 		}
 		best, bestN := -1, 1
@@ -114,7 +114,7 @@ func (p *Program) buildFactIndexes() {
 	}
 }
 
-// fits reports whether arguments fit one of fts, trying only the tuples
+// fits reports whether arguments fit one of fts, trying only the signatures
 // whose type at the indexed position the argument can match.
 func (x *factIndex) fits(p *Program, args []argType, fts []FactType) bool {
 	try := func(js []int) bool {
@@ -159,7 +159,7 @@ func (p *Program) argType(t string) argType {
 }
 
 // fits reports whether arguments of the given types fit ft: TypeMatches
-// without a map lookup per tuple.
+// without a map lookup per signature.
 func (p *Program) fits(args []argType, ft FactType) bool {
 	for i, a := range args {
 		switch c := ft[i]; {
@@ -197,8 +197,8 @@ func (p *Program) unknownPredicate(pred Pred) string {
 }
 
 // formatFactTypes renders fact types as "(Actor, String, Repository | Organization)",
-// the union of the types allowed at each position (or several tuples when
-// the union would allow more than the tuples do).
+// the union of the types allowed at each position (or several signatures when
+// the union would allow more than the signatures do).
 func formatFactTypes(fts []FactType) string {
 	if len(fts) == 0 {
 		return "nothing"
@@ -225,7 +225,7 @@ func formatFactTypes(fts []FactType) string {
 		}
 		return "(" + strings.Join(parts, ", ") + ")"
 	}
-	var tuples []string
+	var signatures []string
 	for _, ft := range fts {
 		parts := make([]string, len(ft))
 		for i, t := range ft {
@@ -234,9 +234,9 @@ func formatFactTypes(fts []FactType) string {
 			}
 			parts[i] = t
 		}
-		tuples = append(tuples, "("+strings.Join(parts, ", ")+")")
+		signatures = append(signatures, "("+strings.Join(parts, ", ")+")")
 	}
-	return strings.Join(tuples, " or ")
+	return strings.Join(signatures, " or ")
 }
 
 // Predicates returns every predicate that has rules or may be stored,
@@ -311,8 +311,8 @@ func (c *checker) inferFactTypes() {
 		add(Pred{"has_role", 2}, FactType{AbstractActor, term.TypeString})
 	}
 
-	// Each call is recorded once per distinct argument-type tuple; the key
-	// buffer is reused so that repeated tuples allocate nothing.
+	// Each call is recorded once per distinct argument-type signature; the key
+	// buffer is reused so that repeated signatures allocate nothing.
 	seen := map[string]bool{}
 	var key []byte
 	use := func(u factUse) {
@@ -545,8 +545,8 @@ func declTypes(d *ast.Declare) string {
 	return strings.Join(s, ", ")
 }
 
-// simplify removes duplicate tuples and tuples another one subsumes, and
-// sorts the rest. A tuple is subsumed when a tuple made of, position by
+// simplify removes duplicate signatures and signatures another one subsumes, and
+// sorts the rest. A signature is subsumed when a signature made of, position by
 // position, the same type, a supertype, an abstract type or "" exists; the
 // candidates are looked up instead of comparing every pair.
 func (c *checker) simplify(ts []FactType) []FactType {
@@ -580,13 +580,13 @@ func (c *checker) simplify(ts []FactType) []FactType {
 	return out
 }
 
-// maxSubsumeLookups bounds the candidate tuples subsumed looks up; past it
-// (very wide predicates) it compares with every tuple instead.
+// maxSubsumeLookups bounds the candidate signatures subsumed looks up; past it
+// (very wide predicates) it compares with every signature instead.
 const maxSubsumeLookups = 256
 
-// subsumed reports whether another tuple of seen (keyed by its types, each
+// subsumed reports whether another signature of seen (keyed by its types, each
 // followed by a 0 byte) accepts every fact t accepts. all and at are the
-// tuples and t's index in them; wider caches widerTypes.
+// signatures and t's index in them; wider caches widerTypes.
 func (c *checker) subsumed(t FactType, seen map[string]bool, all []FactType, at int, wider map[string][]string) bool {
 	var cbuf [8][]string
 	cands := cbuf[:0]

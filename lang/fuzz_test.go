@@ -22,7 +22,7 @@ func FuzzCompile(f *testing.F) {
 		}
 	}
 	f.Fuzz(func(t *testing.T, src []byte) {
-		prog, errs := compile([]Source{{Filename: "fuzz.polar", Src: src}})
+		prog, errs := compile([]File{{Filename: "fuzz.polar", Src: src}})
 		for _, e := range errs {
 			if strings.Contains(e.Msg, "internal") {
 				t.Fatalf("internal error: %s", e.Error())

@@ -103,9 +103,9 @@ type Rule struct {
 
 	// Pos is where the rule (or the shorthand it came from) was written.
 	Pos ast.Position
-	// Source is the rule as written, for explanations: the shorthand text
+	// Text is the rule as written, for explanations: the shorthand text
 	// for desugared rules, "allow if has_permission" for the derived rule.
-	Source string
+	Text string
 }
 
 // Param is one head parameter: a term plus an optional type constraint.
@@ -205,9 +205,9 @@ type Assertion struct {
 	VarTypes map[string]string
 	// Iff, when set, says the assertion holds iff the values of Iff.Var
 	// that satisfy Call are exactly (or, with Not, exactly none of) Values.
-	Iff    *Iff
-	Pos    ast.Position
-	Source string // the assertion as written
+	Iff  *Iff
+	Pos  ast.Position
+	Text string // the assertion as written
 }
 
 // Iff is the iff clause of an assertion.

@@ -31,7 +31,7 @@ func (c *checker) convertRule(n *ast.Rule) *Rule {
 			c.checkMixedAndOr(n.Body)
 		}
 	}
-	r.Source = r.String()
+	r.Text = r.String()
 	return r
 }
 

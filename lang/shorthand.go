@@ -63,7 +63,7 @@ func (c *checker) expandEach(b *block, s *ast.Shorthand) (rules []*Rule, ok bool
 		if r == nil {
 			return rules, true // the error is the same for every name
 		}
-		r.Source = shorthandSource(s)
+		r.Text = shorthandSource(s)
 		rules = append(rules, r)
 	}
 	return rules, true
@@ -108,7 +108,7 @@ func (c *checker) expandShorthand(b *block, s *ast.Shorthand) *Rule {
 		return ps
 	}
 	rule := c.newRule()
-	rule.Pos, rule.Source = s.Pos, shorthandSource(s)
+	rule.Pos, rule.Text = s.Pos, shorthandSource(s)
 
 	if !s.Head.Quoted {
 		if s.Cond != nil {
@@ -276,7 +276,7 @@ func (c *checker) expandUnquoted(b *block, s *ast.Shorthand, rule *Rule, params 
 	switch {
 	case s.Implier.Quoted || s.Head.Name != s.Implier.Name:
 		c.errorf(s.Pos, "write `role if role on \"relation\";` to inherit every role, or quote the head",
-			"`%s`: an unquoted head needs the same unquoted name as implier", strings.TrimSuffix(rule.Source, ";"))
+			"`%s`: an unquoted head needs the same unquoted name as implier", strings.TrimSuffix(rule.Text, ";"))
 		return nil
 	case s.Head.Name != "role" && s.Head.Name != "permission":
 		c.errorf(s.Head.Pos, "did you mean `role if role on \"...\";`?", "unquoted shorthand name %s: only role and permission may be unquoted", s.Head.Name)
@@ -364,7 +364,7 @@ func (c *checker) expandCondition(b *block, s *ast.Shorthand, rule *Rule, arity 
 	if len(c.errs) > errsBefore {
 		return nil
 	}
-	rule.Source = strconv.Quote(s.Head.Name) + " if " + FormatExpr(rule.Body) + ";"
+	rule.Text = strconv.Quote(s.Head.Name) + " if " + FormatExpr(rule.Body) + ";"
 	return rule
 }
 

@@ -186,7 +186,7 @@ func (c *checker) convertAssertion(n *ast.Assertion) *Assertion {
 		}
 		a.Iff = out
 	}
-	a.Source = assertionSource(a)
+	a.Text = assertionSource(a)
 	if !ok {
 		return nil
 	}

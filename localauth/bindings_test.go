@@ -34,7 +34,7 @@ resource Issue {
 
 func mustProgram(tb testing.TB, src string) *lang.Program {
 	tb.Helper()
-	p, err := lang.Compile(lang.Source{Filename: "policy.polar", Src: []byte(src)})
+	p, err := lang.Compile(lang.File{Filename: "policy.polar", Src: []byte(src)})
 	if err != nil {
 		tb.Fatalf("compile: %v", err)
 	}

@@ -46,7 +46,7 @@ func readFile(tb testing.TB, name string) string {
 // with folders nested to depth 10 (and a cycle).
 func newApp(t *testing.T, seed uint64) *app {
 	t.Helper()
-	prog, err := lang.Compile(lang.Source{Filename: "app.polar", Src: []byte(readFile(t, "testdata/app.polar"))})
+	prog, err := lang.Compile(lang.File{Filename: "app.polar", Src: []byte(readFile(t, "testdata/app.polar"))})
 	if err != nil {
 		t.Fatal(err)
 	}

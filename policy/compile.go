@@ -82,9 +82,9 @@ func Compile(ctx context.Context, files []File) (*Compiled, error) {
 // CompileOnly checks files as one policy without running its tests. Its
 // error, when not nil, is an ast.ErrorList.
 func CompileOnly(files []File) (*Compiled, error) {
-	srcs := make([]lang.Source, len(files))
+	srcs := make([]lang.File, len(files))
 	for i, f := range files {
-		srcs[i] = lang.Source{Filename: f.Filename, Src: []byte(f.Src)}
+		srcs[i] = lang.File{Filename: f.Filename, Src: []byte(f.Src)}
 	}
 	prog, err := lang.Compile(srcs...)
 	if err != nil {

@@ -316,7 +316,7 @@ func (s *Server) handleSearchSubject(w http.ResponseWriter, r *http.Request) {
 
 // serveSearch is what the AuthZEN searches share: it decodes the request,
 // leaves open the part it searches for (leaveOpen replaces it in a copy of
-// the tuple with a placeholder, or says why it cannot) so that the rest is
+// the request with a placeholder, or says why it cannot) so that the rest is
 // checked as an evaluation would be, validates the page and answers with
 // the page of results find returns under the request's question.
 func serveSearch[T any](s *Server, w http.ResponseWriter, r *http.Request,

@@ -43,7 +43,7 @@ func toExplanationOut(x *evaluator.Explanation) *explanationOut {
 		out.Fact = &factUseOut{Fact: x.Fact.Fact, Origin: x.Fact.Origin}
 	}
 	if x.Rule != nil {
-		out.Rule = &ruleUseOut{Source: x.Rule.Source, Position: x.Rule.Position}
+		out.Rule = &ruleUseOut{Source: x.Rule.Text, Position: x.Rule.Position}
 	}
 	return out
 }

@@ -15,13 +15,13 @@ import (
 func TestExplanationWire(t *testing.T) {
 	x := &evaluator.Explanation{
 		Goal: `allow(User{"a"}, "read", Doc{"d"})`, Holds: true,
-		Rule: &evaluator.RuleUse{Source: `"read" if "reader";`, Position: "p.polar:3:3"},
+		Rule: &evaluator.RuleUse{Text: `"read" if "reader";`, Position: "p.polar:3:3"},
 		Premises: []*evaluator.Explanation{
 			{Goal: `has_role(User{"a"}, "reader", Doc{"d"})`, Holds: true, Fact: &evaluator.FactUse{Fact: `has_role(User{"a"}, "reader", Doc{"d"})`, Origin: evaluator.OriginContext}},
 			{Goal: `x = 1`, Holds: true},
 		},
 		Tried: []*evaluator.Explanation{
-			{Goal: `allow(User{"a"}, "read", Doc{"d"})`, Rule: &evaluator.RuleUse{Source: "allow if false"}, Failed: "the rule body is false"},
+			{Goal: `allow(User{"a"}, "read", Doc{"d"})`, Rule: &evaluator.RuleUse{Text: "allow if false"}, Failed: "the rule body is false"},
 		},
 	}
 	tests := []struct {
