@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"net/http/httptest"
+	"strings"
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
@@ -86,6 +87,54 @@ func FuzzScanAuthorize(f *testing.F) {
 			w, _ := json.Marshal(want)
 			g, _ := json.Marshal(got)
 			t.Fatalf("body %q: encoding/json %s, scan %s", body, w, g)
+		}
+	})
+}
+
+// BenchmarkDecode measures request decoding alone: the fast authorize
+// scan, the authorize fallback with context facts, and a batch of facts
+// through the generic decoder.
+func BenchmarkDecode(b *testing.B) {
+	ctxFact := `{"predicate":"has_role","args":[{"type":"User","id":"u7"},{"type":"String","id":"member"},{"type":"Organization","id":"o7"}]}`
+	facts := make([]string, 100)
+	for i := range facts {
+		facts[i] = ctxFact
+	}
+	batch := `[{"inserts":[` + strings.Join(facts, ",") + `]}]`
+	authz := `{"actor_type":"User","actor_id":"u7","action":"read","resource_type":"Repository","resource_id":"r17","context_facts":[]}`
+	withContext := `{"actor_type":"User","actor_id":"u7","action":"read","resource_type":"Repository","resource_id":"r17","context_facts":[` + ctxFact + `]}`
+	b.Run("authorize/fast", func(b *testing.B) {
+		b.ReportAllocs()
+		for b.Loop() {
+			var req authorizeRequest
+			r := httptest.NewRequest("POST", "/", strings.NewReader(authz))
+			if err := decodeAuthorize(r, &req); err != nil {
+				b.Fatal(err)
+			}
+			benchSink += len(*req.ActorID)
+		}
+	})
+	b.Run("authorize/context_facts", func(b *testing.B) {
+		b.ReportAllocs()
+		for b.Loop() {
+			var req authorizeRequest
+			r := httptest.NewRequest("POST", "/", strings.NewReader(withContext))
+			if err := decodeAuthorize(r, &req); err != nil {
+				b.Fatal(err)
+			}
+			benchSink += len(req.ContextFacts)
+		}
+	})
+	b.Run("batch/facts=100", func(b *testing.B) {
+		b.ReportAllocs()
+		b.SetBytes(int64(len(batch)))
+		for b.Loop() {
+			var req []changeset
+			r := httptest.NewRequest("POST", "/", strings.NewReader(batch))
+			if err := decodeJSON(r, &req); err != nil {
+				b.Fatal(err)
+			}
+			benchSink += len(req)
 		}
 	})
 }
