@@ -5,6 +5,7 @@ import (
 	"net/http"
 	"strconv"
 	"strings"
+	"unicode/utf8"
 
 	"github.com/castellan-authz/castellan/lang/term"
 	"github.com/castellan-authz/castellan/store"
@@ -199,6 +200,10 @@ func factsQuery(r *http.Request) (term.Pattern, error) {
 	q := r.URL.Query()
 	p := term.Pattern{Predicate: q.Get("predicate"), AnyArity: true}
 	for key, vals := range q {
+		if !utf8.ValidString(vals[0]) {
+			// A pattern no fact can match; refused as a body would be.
+			return p, badRequest("query parameter %q is not valid UTF-8 (ids, types and predicates must be UTF-8)", key)
+		}
 		if key == "predicate" {
 			continue
 		}

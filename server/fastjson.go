@@ -37,8 +37,7 @@ func decodeAuthorize(r *http.Request, req *authorizeRequest) error {
 		return nil
 	}
 	*req = authorizeRequest{}
-	r.Body = io.NopCloser(bytes.NewReader(body))
-	return decodeJSON(r, req)
+	return decodeBytes(body, req, true)
 }
 
 // scanAuthorize fills req from a body of the form

@@ -58,7 +58,20 @@ func decodeJSON(r *http.Request, v any) error { return decodeBody(r, v, true) }
 func decodeJSONLenient(r *http.Request, v any) error { return decodeBody(r, v, false) }
 
 func decodeBody(r *http.Request, v any, strict bool) error {
-	dec := json.NewDecoder(r.Body)
+	body, err := readBody(r)
+	if err != nil {
+		return jsonError(err)
+	}
+	return decodeBytes(body, v, strict)
+}
+
+// decodeBytes decodes body into v: one JSON value, valid UTF-8, no key
+// twice in an object and, when strict, no unknown fields.
+func decodeBytes(body []byte, v any, strict bool) error {
+	if err := checkJSON(body); err != nil {
+		return err
+	}
+	dec := json.NewDecoder(bytes.NewReader(body))
 	if strict {
 		dec.DisallowUnknownFields()
 	}
@@ -66,9 +79,6 @@ func decodeBody(r *http.Request, v any, strict bool) error {
 		return jsonError(err)
 	}
 	if _, err := dec.Token(); !errors.Is(err, io.EOF) {
-		if mbe, ok := errors.AsType[*http.MaxBytesError](err); ok {
-			return mbe
-		}
 		return errorf(http.StatusBadRequest, codeInvalidJSON, "malformed JSON: unexpected data after the JSON value at offset %d", dec.InputOffset())
 	}
 	return nil
@@ -77,15 +87,14 @@ func decodeBody(r *http.Request, v any, strict bool) error {
 // decodeOptionalJSON is decodeJSON that accepts an empty body (leaving v
 // as it is).
 func decodeOptionalJSON(r *http.Request, v any) error {
-	body, err := io.ReadAll(r.Body)
+	body, err := readBody(r)
 	if err != nil {
-		return err
+		return jsonError(err)
 	}
 	if len(bytes.TrimSpace(body)) == 0 {
 		return nil
 	}
-	r.Body = io.NopCloser(bytes.NewReader(body))
-	return decodeJSON(r, v)
+	return decodeBytes(body, v, true)
 }
 
 // jsonError turns an encoding/json error into a 400 naming where the body
