@@ -80,10 +80,20 @@ func splitKey(key string) (id, secret string, ok bool) {
 		return "", "", false
 	}
 	id, secret, ok = strings.Cut(rest, "_")
-	if !ok || len(id) != 16 || secret == "" {
+	if !ok || len(id) != 16 || !isHex(id) || secret == "" {
 		return "", "", false
 	}
 	return id, secret, true
+}
+
+// isHex reports whether s is lowercase hex digits, as newKey writes ids.
+func isHex(s string) bool {
+	for i := range len(s) {
+		if c := s[i]; (c < '0' || c > '9') && (c < 'a' || c > 'f') {
+			return false
+		}
+	}
+	return true
 }
 
 // hashMatches reports, in constant time, whether SHA-256(secret) is hash.

@@ -2,6 +2,7 @@ package server
 
 import (
 	"net/http"
+	"strings"
 	"testing"
 	"time"
 
@@ -71,5 +72,23 @@ func TestPostgresReplicas(t *testing.T) {
 		fact("has_permission", "User:x", "read", "Doc:d2"), fact("nope", "User:x")}}})
 	if n := a.numFacts(t); n != before {
 		t.Errorf("a refused batch changed the store: %d facts, %d before", n, before)
+	}
+}
+
+// TestPostgresKeyIDNotUTF8 checks that an API key whose id is not valid
+// UTF-8 is an invalid key (401), not a database error: PostgreSQL refuses
+// such text with SQLSTATE 22021, which was a 500.
+func TestPostgresKeyIDNotUTF8(t *testing.T) {
+	cfg := DefaultConfig()
+	cfg.AdminKey = "utf8-admin-key-0123456"
+	e := newTestEnvOn(t, cfg, openPostgres(t, pgtest.NewDatabase(t)))
+	r := e.do(t, "GET", "/api/stats", nil, "Authorization", "Bearer cst_"+strings.Repeat("\xff", 16)+"_secret")
+	if r.status != http.StatusUnauthorized {
+		t.Errorf("key id \\xff...: status %d, want 401; body %s", r.status, r.body)
+	}
+	e.key = cfg.AdminKey
+	r = e.do(t, "DELETE", "/admin/v1/keys/%FF%FE0123456789abcd", nil)
+	if r.status != http.StatusNotFound {
+		t.Errorf("deleting key id \\xff\\xfe...: status %d, want 404; body %s", r.status, r.body)
 	}
 }

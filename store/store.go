@@ -281,11 +281,12 @@ type Key struct {
 type KeyStore interface {
 	// CreateKey stores k; ErrConflict when a key with its ID exists.
 	CreateKey(ctx context.Context, k Key) error
-	// KeyByID returns a key, or ErrNotFound.
+	// KeyByID returns a key, or ErrNotFound (also for an id that is not
+	// valid UTF-8 or holds a NUL: no key can have it).
 	KeyByID(ctx context.Context, id string) (Key, error)
 	// ListKeys returns every key, ordered by creation time, then ID.
 	ListKeys(ctx context.Context) ([]Key, error)
-	// DeleteKey removes a key, or returns ErrNotFound.
+	// DeleteKey removes a key, or returns ErrNotFound (as KeyByID does).
 	DeleteKey(ctx context.Context, id string) error
 	// CountKeys returns the number of keys.
 	CountKeys(ctx context.Context) (int, error)

@@ -48,6 +48,10 @@ func (s *Store) KeyByID(ctx context.Context, id string) (store.Key, error) {
 	if err := s.check(); err != nil {
 		return store.Key{}, err
 	}
+	if !isText(id) {
+		// No key has it; PostgreSQL would refuse the text (22021).
+		return store.Key{}, fmt.Errorf("key %q: %w", id, store.ErrNotFound)
+	}
 	k, err := scanKey(s.pool.QueryRow(ctx, "SELECT "+keyColumns+" FROM api_keys WHERE id = $1", id))
 	if errors.Is(err, pgx.ErrNoRows) {
 		return store.Key{}, fmt.Errorf("key %q: %w", id, store.ErrNotFound)
@@ -86,6 +90,9 @@ func (s *Store) ListKeys(ctx context.Context) ([]store.Key, error) {
 func (s *Store) DeleteKey(ctx context.Context, id string) error {
 	if err := s.check(); err != nil {
 		return err
+	}
+	if !isText(id) {
+		return fmt.Errorf("key %q: %w", id, store.ErrNotFound)
 	}
 	tag, err := s.pool.Exec(ctx, "DELETE FROM api_keys WHERE id = $1", id)
 	if err != nil {

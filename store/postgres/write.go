@@ -132,15 +132,18 @@ func (s *Store) commit(ctx context.Context, ops []store.Op) (uint64, error) {
 	return uint64(rev), nil
 }
 
+// isText reports whether s can be sent as PostgreSQL text: valid UTF-8
+// without NUL (anything else fails the statement with SQLSTATE 22021).
+func isText(s string) bool { return utf8.ValidString(s) && !strings.ContainsRune(s, 0) }
+
 // storable reports whether every string of a pattern can be stored in a
 // PostgreSQL text column; store.Prepare refuses facts where one cannot.
 func storable(pred string, args []term.Value) bool {
-	ok := func(s string) bool { return utf8.ValidString(s) && !strings.ContainsRune(s, 0) }
-	if !ok(pred) {
+	if !isText(pred) {
 		return false
 	}
 	for _, a := range args {
-		if !ok(a.Type) || !ok(a.ID) {
+		if !isText(a.Type) || !isText(a.ID) {
 			return false
 		}
 	}

@@ -823,6 +823,14 @@ func testKeys(t *testing.T, s store.Store) {
 	if _, err := ks.KeyByID(ctx, "k1"); !errors.Is(err, store.ErrNotFound) {
 		t.Errorf("KeyByID of a deleted key: %v, want ErrNotFound", err)
 	}
+	for _, id := range []string{"\xffk2", "k\x002"} {
+		if _, err := ks.KeyByID(ctx, id); !errors.Is(err, store.ErrNotFound) {
+			t.Errorf("KeyByID(%q): %v, want ErrNotFound", id, err)
+		}
+		if err := ks.DeleteKey(ctx, id); !errors.Is(err, store.ErrNotFound) {
+			t.Errorf("DeleteKey(%q): %v, want ErrNotFound", id, err)
+		}
+	}
 	if n, err := ks.CountKeys(ctx); err != nil || n != 1 {
 		t.Errorf("CountKeys = %d, %v", n, err)
 	}
