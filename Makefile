@@ -24,9 +24,12 @@ vet:
 test: vet build
 	./scripts/with-postgres $(GO) test $(GOTEST_FLAGS) ./...
 	CASTELLAN_BIN=$(BIN) GO=$(GO) ./examples/microservices/run.sh
+	GO=$(GO) ./scripts/fuzz 3s
 
+# Every fuzz target for FUZZTIME each; `make test` runs each for 3s.
+FUZZTIME ?= 60s
 fuzz:
-	$(GO) test -run='^$$' -fuzz=FuzzParse -fuzztime=60s ./lang/parser
+	GO=$(GO) ./scripts/fuzz $(FUZZTIME)
 
 bench:
 	./scripts/with-postgres $(GO) test -run='^$$' -bench=. -benchmem ./...

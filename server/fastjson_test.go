@@ -81,7 +81,7 @@ func FuzzScanAuthorize(f *testing.F) {
 		}
 		want, err := decodeStrict(body)
 		if err != nil {
-			t.Fatalf("scan took %q, encoding/json refuses it: %v", body, err)
+			t.Fatalf("scan took %q, the checked decoder refuses it: %v", body, err)
 		}
 		if !cmp.Equal(want, got, cmpopts.EquateEmpty()) {
 			w, _ := json.Marshal(want)
