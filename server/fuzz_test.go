@@ -100,7 +100,7 @@ func FuzzAPI(f *testing.F) {
 func checkJSONReference(body []byte) (dup, notUTF8 bool) {
 	dec := json.NewDecoder(bytes.NewReader(body))
 	var objects [][]string // keys of the open objects; nil for arrays
-	var inKeyPos []bool // per open container: next string token is a key
+	var inKeyPos []bool    // per open container: next string token is a key
 	for {
 		tok, err := dec.Token()
 		if err != nil {
