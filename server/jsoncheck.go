@@ -41,8 +41,7 @@ func checkJSON(b []byte) error {
 // jsonChecker is the state of checkJSON: the containers open around the
 // current position and the keys seen in each open object.
 type jsonChecker struct {
-	b        []byte
-	i        int
+	scanner  // the body and the position in it (fastjson.go)
 	frames   []checkFrame
 	keys     []span // keys of the open objects, innermost last
 	frameBuf [8]checkFrame
@@ -408,26 +407,4 @@ func hex4(b []byte) (rune, bool) {
 		r = r<<4 | rune(ch)
 	}
 	return r, true
-}
-
-// peek returns the next non-space byte without taking it (0 at the end).
-func (c *jsonChecker) peek() byte {
-	for c.i < len(c.b) {
-		switch ch := c.b[c.i]; ch {
-		case ' ', '\t', '\n', '\r':
-			c.i++
-		default:
-			return ch
-		}
-	}
-	return 0
-}
-
-// next takes the next non-space byte (0 at the end).
-func (c *jsonChecker) next() byte {
-	ch := c.peek()
-	if ch != 0 {
-		c.i++
-	}
-	return ch
 }
