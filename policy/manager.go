@@ -34,6 +34,7 @@ const (
 // and readers take the live *Compiled without locking.
 type Manager struct {
 	store   store.PolicyStore
+	facts   store.Store // nil: Load does not look at stored facts (WithFacts)
 	log     zerolog.Logger
 	observe func(Outcome)
 
@@ -108,6 +109,9 @@ type LoadResult struct {
 	Version int64
 	// Changed is false when the files were the live policy already.
 	Changed bool
+	// Warning, when not empty, says what the policy does that the guard
+	// would have refused without Force (or AllowOrphans).
+	Warning string
 }
 
 // Load validates files (ValidateFiles), compiles them as one policy, runs
@@ -115,8 +119,16 @@ type LoadResult struct {
 // (atomically for requests in flight). When the files are the live policy
 // already nothing changes. On any error the previous policy stays live: a
 // policy that does not compile returns an ast.ErrorList, failing tests a
-// *TestsFailedError, bad files an error wrapping ErrInvalidFiles.
-func (m *Manager) Load(ctx context.Context, files []File, createdBy string) (LoadResult, error) {
+// *TestsFailedError, bad files an error wrapping ErrInvalidFiles. Unless
+// Force is given, a policy that would deny everything or orphan every
+// stored fact (with WithFacts, and only when facts are stored) returns an
+// *UnsafePolicyError wrapping ErrNeedsForce; with Force (or, for orphans
+// only, AllowOrphans) it goes live and LoadResult.Warning says so.
+func (m *Manager) Load(ctx context.Context, files []File, createdBy string, opts ...LoadOption) (LoadResult, error) {
+	var o loadOptions
+	for _, f := range opts {
+		f(&o)
+	}
 	if err := ValidateFiles(files); err != nil {
 		return LoadResult{}, err
 	}
@@ -132,6 +144,13 @@ func (m *Manager) Load(ctx context.Context, files []File, createdBy string) (Loa
 		m.observe(Rejected)
 		return LoadResult{}, err
 	}
+	warning, err := m.admit(ctx, c, o)
+	if err != nil {
+		if errors.Is(err, ErrNeedsForce) {
+			m.observe(Rejected)
+		}
+		return LoadResult{}, err
+	}
 	saved, err := m.store.SavePolicy(ctx, store.Policy{Files: files, CreatedBy: createdBy})
 	if err != nil {
 		return LoadResult{}, fmt.Errorf("saving the policy: %w", err)
@@ -139,7 +158,7 @@ func (m *Manager) Load(ctx context.Context, files []File, createdBy string) (Loa
 	m.live.Store(c.withVersion(saved.Version))
 	m.observe(Loaded)
 	m.log.Info().Int64("version", saved.Version).Str("by", createdBy).Int("files", len(files)).Msg("policy loaded")
-	return LoadResult{Version: saved.Version, Changed: true}, nil
+	return LoadResult{Version: saved.Version, Changed: true, Warning: warning}, nil
 }
 
 // Activate makes a stored version live again (rollback) after compiling it

@@ -3,6 +3,7 @@ package server
 import (
 	"encoding/base64"
 	"encoding/json"
+	"net"
 	"net/http"
 	"sort"
 	"strings"
@@ -430,17 +431,7 @@ type authzenConfig struct {
 }
 
 func (s *Server) handleAuthzenConfig(w http.ResponseWriter, r *http.Request) {
-	base := strings.TrimSuffix(s.cfg.PublicURL, "/")
-	if base == "" {
-		scheme := "http"
-		if r.TLS != nil {
-			scheme = "https"
-		}
-		if p := r.Header.Get("X-Forwarded-Proto"); p == "http" || p == "https" {
-			scheme = p
-		}
-		base = scheme + "://" + r.Host
-	}
+	base := s.publicURL(r)
 	writeJSON(w, http.StatusOK, authzenConfig{
 		PolicyDecisionPoint:       base,
 		AccessEvaluationEndpoint:  base + "/access/v1/evaluation",
@@ -449,4 +440,30 @@ func (s *Server) handleAuthzenConfig(w http.ResponseWriter, r *http.Request) {
 		SearchResourceEndpoint:    base + "/access/v1/search/resource",
 		SearchActionEndpoint:      base + "/access/v1/search/action",
 	})
+}
+
+// publicURL is the base URL the AuthZEN metadata advertises: PublicURL
+// when configured; else, for a request through a trusted proxy, the Host
+// and X-Forwarded-Proto it forwarded; else the address of the listener
+// that took the connection. An untrusted caller's Host or
+// X-Forwarded-Proto is never echoed: the document would send other
+// clients wherever it says.
+func (s *Server) publicURL(r *http.Request) string {
+	if s.cfg.PublicURL != "" {
+		return strings.TrimSuffix(s.cfg.PublicURL, "/")
+	}
+	scheme := "http"
+	if r.TLS != nil {
+		scheme = "https"
+	}
+	if s.proxies.peerTrusted(r) {
+		if p := r.Header.Get("X-Forwarded-Proto"); p == "http" || p == "https" {
+			scheme = p
+		}
+		return scheme + "://" + r.Host
+	}
+	if a, ok := r.Context().Value(http.LocalAddrContextKey).(net.Addr); ok {
+		return scheme + "://" + a.String()
+	}
+	return "" // no listener (a handler called directly): relative URLs
 }

@@ -3,6 +3,7 @@ package server
 import (
 	"errors"
 	"fmt"
+	"net/url"
 	"time"
 )
 
@@ -36,9 +37,38 @@ type Config struct {
 	// for the store to reach that revision (503 beyond it).
 	ConsistencyTimeout time.Duration
 
+	// AuthFailureRate is how many failed authentications per second a
+	// client address may sustain, after a burst of AuthFailureBurst; beyond
+	// them it is answered 429 (Retry-After) before its key is looked up.
+	// Zero turns the per-client limit off.
+	AuthFailureRate  float64
+	AuthFailureBurst int
+	// KeyFailureRate and KeyFailureBurst are the same limit per key id,
+	// from any client: wrong secrets for one id beyond them get 429 (the
+	// right secret still authenticates). Zero turns it off.
+	KeyFailureRate  float64
+	KeyFailureBurst int
+	// AuthLimitEntries bounds the client addresses and the key ids each
+	// whose failures are remembered (least recently failed dropped first).
+	AuthLimitEntries int
+
+	// TrustedProxies lists the proxies (CIDRs or addresses) whose
+	// X-Forwarded-For and X-Forwarded-Proto headers, and the Host they
+	// forward, are believed. Empty: none, the peer is the client.
+	TrustedProxies []string
+
 	// PublicURL is the base URL advertised in the AuthZEN metadata. When
-	// empty it is derived from each request (Host, X-Forwarded-Proto).
+	// empty it is the request's Host and X-Forwarded-Proto if the peer is
+	// a trusted proxy, else the address of the listener that took the
+	// connection.
 	PublicURL string
+
+	// MetricsAuth makes /metrics require an API key (any scope).
+	MetricsAuth bool
+	// MetricsSeparate leaves /metrics out of the API handler (404 there):
+	// the caller serves MetricsHandler on a listener of its own
+	// (castellan serve --metrics-addr).
+	MetricsSeparate bool
 }
 
 // Default limits.
@@ -49,6 +79,14 @@ const (
 	DefaultMaxPageSize        = 100_000
 	DefaultQueryTimeout       = 10 * time.Second
 	DefaultConsistencyTimeout = 5 * time.Second
+	// DefaultMaxInFlight: see docs/benchmarks.md ("Choosing --max-in-flight").
+	DefaultMaxInFlight = 256
+
+	DefaultAuthFailureRate  = 1.0 // per second, per client address
+	DefaultAuthFailureBurst = 20
+	DefaultKeyFailureRate   = 0.1 // per second, per key id: one per 10 s
+	DefaultKeyFailureBurst  = 10
+	DefaultAuthLimitEntries = 10_000
 )
 
 // DefaultConfig returns the configuration `castellan serve` starts from:
@@ -61,6 +99,12 @@ func DefaultConfig() Config {
 		MaxPageSize:        DefaultMaxPageSize,
 		QueryTimeout:       DefaultQueryTimeout,
 		ConsistencyTimeout: DefaultConsistencyTimeout,
+		MaxInFlight:        DefaultMaxInFlight,
+		AuthFailureRate:    DefaultAuthFailureRate,
+		AuthFailureBurst:   DefaultAuthFailureBurst,
+		KeyFailureRate:     DefaultKeyFailureRate,
+		KeyFailureBurst:    DefaultKeyFailureBurst,
+		AuthLimitEntries:   DefaultAuthLimitEntries,
 	}
 }
 
@@ -87,6 +131,23 @@ func (c Config) Validate() error {
 	}
 	if c.MaxInFlight < 0 {
 		errs = append(errs, fmt.Errorf("max in-flight requests must not be negative, got %d", c.MaxInFlight))
+	}
+	if c.AuthFailureRate < 0 || c.KeyFailureRate < 0 {
+		errs = append(errs, fmt.Errorf("failed-authentication rates must not be negative, got %g and %g", c.AuthFailureRate, c.KeyFailureRate))
+	}
+	if (c.AuthFailureRate > 0 && c.AuthFailureBurst < 1) || (c.KeyFailureRate > 0 && c.KeyFailureBurst < 1) {
+		errs = append(errs, fmt.Errorf("failed-authentication bursts must be at least 1, got %d and %d", c.AuthFailureBurst, c.KeyFailureBurst))
+	}
+	if (c.AuthFailureRate > 0 || c.KeyFailureRate > 0) && c.AuthLimitEntries < 1 {
+		errs = append(errs, fmt.Errorf("auth limit entries must be at least 1, got %d", c.AuthLimitEntries))
+	}
+	if _, err := parseTrustedProxies(c.TrustedProxies); err != nil {
+		errs = append(errs, err)
+	}
+	if c.PublicURL != "" {
+		if u, err := url.Parse(c.PublicURL); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+			errs = append(errs, fmt.Errorf("public URL %q is not an absolute http(s) URL", c.PublicURL))
+		}
 	}
 	if c.AdminKey != "" && len(c.AdminKey) < 16 {
 		errs = append(errs, errors.New("admin key must be at least 16 characters"))

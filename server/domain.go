@@ -33,6 +33,8 @@ func classifyDomainError(err error) *apiError {
 	case errors.Is(err, evaluator.ErrDepthExceeded), errors.Is(err, evaluator.ErrWorkExceeded):
 		return &apiError{Status: http.StatusUnprocessableEntity, Code: codeQueryLimit, Err: err,
 			Message: "the query was stopped: " + err.Error() + " (the policy recurses too deeply or the query is too broad)"}
+	case errors.Is(err, policy.ErrNeedsForce):
+		return &apiError{Status: http.StatusUnprocessableEntity, Code: codePolicyNeedsForce, Err: err, Message: err.Error()}
 	case errors.Is(err, policy.ErrInvalidFiles):
 		return badRequest("%s", err.Error())
 	case errors.Is(err, store.ErrInvalidFact):

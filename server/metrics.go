@@ -20,6 +20,9 @@ type metrics struct {
 	decisions *prometheus.CounterVec
 	policy    *prometheus.CounterVec
 	parity    *prometheus.CounterVec
+
+	authFailures    *prometheus.CounterVec
+	authRateLimited *prometheus.CounterVec
 }
 
 // newMetrics registers the metrics. revision, policyVersion and lag are read
@@ -49,11 +52,25 @@ func newMetrics(revision, policyVersion func() float64, lag func() float64) *met
 			Name: "castellan_parity_expectations_total",
 			Help: "Expectations sent to /api/expect, by result: match, mismatch, or unknown (no remembered decision for the request id).",
 		}, []string{"result"}),
+		authFailures: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "castellan_auth_failures_total",
+			Help: "Failed authentications, by reason: missing, malformed, unknown_key, wrong_secret.",
+		}, []string{"reason"}),
+		authRateLimited: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "castellan_auth_rate_limited_total",
+			Help: "Requests answered 429 by a failed-authentication limit, by what it was keyed by: client or key.",
+		}, []string{"by"}),
+	}
+	for _, r := range []string{authMissing, authMalformed, authUnknownKey, authWrongSecret} {
+		m.authFailures.WithLabelValues(r) // exported at 0 before the first failure
+	}
+	for _, by := range []string{limitByClient, limitByKey} {
+		m.authRateLimited.WithLabelValues(by)
 	}
 	for _, r := range []string{parityMatch, parityMismatch, parityUnknown} {
 		m.parity.WithLabelValues(r) // exported at 0 before the first expectation
 	}
-	m.registry.MustRegister(m.requests, m.latency, m.decisions, m.policy, m.parity,
+	m.registry.MustRegister(m.requests, m.latency, m.decisions, m.policy, m.parity, m.authFailures, m.authRateLimited,
 		collectors.NewGoCollector(),
 		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
 		prometheus.NewGaugeFunc(prometheus.GaugeOpts{

@@ -9,16 +9,24 @@ import (
 
 	"github.com/go-chi/chi/v5"
 
+	"github.com/castellan-authz/castellan/policy"
 	"github.com/castellan-authz/castellan/store"
 )
 
 // policyUpload is the body of POST /api/policy: Oso's {filename, src}, or
-// Castellan's {files: [{filename, src}, ...]}.
+// Castellan's {files: [{filename, src}, ...]}; either with Castellan's
+// optional "force": true, which makes live a policy the guard refuses (no
+// allow rule, or every stored fact orphaned). Oso SDKs never send it.
 type policyUpload struct {
 	Filename *string          `json:"filename"`
 	Src      *string          `json:"src"`
 	Files    []policyFileJSON `json:"files"`
+	Force    bool             `json:"force"`
 }
+
+// codePolicyNeedsForce is the envelope code of a policy refused without
+// "force" (422).
+const codePolicyNeedsForce = "policy_needs_force"
 
 type policyFileJSON struct {
 	Filename string `json:"filename"`
@@ -61,7 +69,14 @@ func (s *Server) handleUploadPolicy(w http.ResponseWriter, r *http.Request) {
 		writeError(w, r, err)
 		return
 	}
-	res, err := s.policies.Load(r.Context(), files, principalFrom(r.Context()).ID)
+	var opts []policy.LoadOption
+	if req.Force {
+		opts = append(opts, policy.Force())
+	}
+	if s.cfg.Dev {
+		opts = append(opts, policy.AllowOrphans()) // as Oso's dev server, for the SDK suites
+	}
+	res, err := s.policies.Load(r.Context(), files, principalFrom(r.Context()).ID, opts...)
 	if err != nil {
 		writeError(w, r, err)
 		return
@@ -73,7 +88,11 @@ func (s *Server) handleUploadPolicy(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, http.StatusAccepted, message{Message: fmt.Sprintf("Policy unchanged (version %d)", res.Version)})
 		return
 	}
-	writeJSON(w, http.StatusOK, message{Message: fmt.Sprintf("Policy loaded (version %d)", res.Version)})
+	msg := fmt.Sprintf("Policy loaded (version %d)", res.Version)
+	if res.Warning != "" {
+		msg += "; warning: " + res.Warning
+	}
+	writeJSON(w, http.StatusOK, message{Message: msg})
 }
 
 // osoPolicy is the policy as GET /api/policy returns it.

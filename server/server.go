@@ -35,8 +35,10 @@ type Server struct {
 	adminHash []byte // SHA-256 of Config.AdminKey, nil when none
 	keyCache  keyCache
 
-	revision atomic.Uint64 // latest revision seen (metrics)
-	inflight chan struct{} // nil when MaxInFlight is 0
+	revision   atomic.Uint64 // latest revision seen (metrics)
+	inflight   chan struct{} // nil when MaxInFlight is 0
+	proxies    trustedProxies
+	authLimits *authLimiter
 
 	metrics   *metrics
 	decisions *decisionLog // recent authorize decisions, for /api/expect
@@ -82,6 +84,8 @@ func New(ctx context.Context, cfg Config, st store.Backend, opts ...Option) (*Se
 	if cfg.MaxInFlight > 0 {
 		s.inflight = make(chan struct{}, cfg.MaxInFlight)
 	}
+	s.proxies, _ = parseTrustedProxies(cfg.TrustedProxies) // Validate checked them
+	s.authLimits = newAuthLimiter(cfg)
 	var lag func() float64
 	if s.follower != nil {
 		lag = func() float64 { return float64(s.follower.Lag()) }
@@ -96,7 +100,7 @@ func New(ctx context.Context, cfg Config, st store.Backend, opts ...Option) (*Se
 		},
 		lag,
 	)
-	policies, err := policy.NewManager(ctx, st, policy.WithLogger(s.log), policy.WithObserver(func(o policy.Outcome) {
+	policies, err := policy.NewManager(ctx, st, policy.WithLogger(s.log), policy.WithFacts(st), policy.WithObserver(func(o policy.Outcome) {
 		s.metrics.policy.WithLabelValues(string(o)).Inc()
 	}))
 	if err != nil {
@@ -114,6 +118,21 @@ func New(ctx context.Context, cfg Config, st store.Backend, opts ...Option) (*Se
 // --policy file watcher loads files through it, and replicas on one
 // database follow each other with its Follow.
 func (s *Server) Policies() *policy.Manager { return s.policies }
+
+// MetricsHandler serves the Prometheus metrics on a listener of its own
+// (castellan serve --metrics-addr); with MetricsAuth it asks for an API
+// key of any scope. The API handler serves them on /metrics unless
+// MetricsSeparate.
+func (s *Server) MetricsHandler() http.Handler { return s.requestContext(s.metricsHandler()) }
+
+// metricsHandler is /metrics behind the API's middleware.
+func (s *Server) metricsHandler() http.Handler {
+	h := s.metrics.handler()
+	if !s.cfg.MetricsAuth {
+		return h
+	}
+	return s.require(ScopeRead)(h)
+}
 
 // ServeHTTP serves the API.
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) { s.handler.ServeHTTP(w, r) }
@@ -154,13 +173,16 @@ func (s *Server) routes() http.Handler {
 		writeError(w, r, errorf(http.StatusMethodNotAllowed, codeMethodNotAllowed, "method %s is not allowed on %s", r.Method, r.URL.Path))
 	})
 
-	// Unauthenticated: probes, metrics, discovery.
+	// Unauthenticated: probes, discovery and, unless MetricsAuth,
+	// metrics (absent with MetricsSeparate).
 	for _, m := range []string{http.MethodGet, http.MethodHead} { // load balancers probe with either
 		r.Method(m, "/healthz", http.HandlerFunc(s.handleHealthz))
 		r.Method(m, "/readyz", http.HandlerFunc(s.handleReadyz))
 		r.Method(m, "/api/healthcheck", http.HandlerFunc(s.handleHealthz))
 	}
-	r.Method(http.MethodGet, "/metrics", s.metrics.handler())
+	if !s.cfg.MetricsSeparate {
+		r.Method(http.MethodGet, "/metrics", s.metricsHandler())
+	}
 	r.Get("/.well-known/authzen-configuration", s.handleAuthzenConfig)
 
 	r.Group(func(r chi.Router) {

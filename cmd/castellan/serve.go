@@ -38,6 +38,8 @@ type serveConfig struct {
 	Dev             bool
 	DevSet          bool // Dev was given explicitly
 	DebugAddr       string
+	MetricsAddr     string
+	PolicyForce     bool
 	TLSCert         string
 	TLSKey          string
 	LogLevel        string
@@ -90,7 +92,16 @@ func serveFlags(fs *flag.FlagSet, c *serveConfig) map[string]string {
 	fs.DurationVar(&c.Server.QueryTimeout, "query-timeout", c.Server.QueryTimeout, "longest time one request may evaluate")
 	fs.DurationVar(&c.Server.ConsistencyTimeout, "consistency-timeout", c.Server.ConsistencyTimeout, "longest wait for the revision a read's OsoOffset asks for")
 	fs.IntVar(&c.Server.MaxInFlight, "max-in-flight", c.Server.MaxInFlight, "most requests served at once, 429 beyond (0: no limit)")
-	fs.StringVar(&c.Server.PublicURL, "public-url", c.Server.PublicURL, "base `URL` advertised in the AuthZEN metadata (default: from each request)")
+	fs.StringVar(&c.Server.PublicURL, "public-url", c.Server.PublicURL, "base `URL` advertised in the AuthZEN metadata (default: Host and X-Forwarded-Proto from a --trusted-proxies peer, else the listener's address)")
+	fs.Var((*stringsFlag)(&c.Server.TrustedProxies), "trusted-proxies", "`CIDRs` of proxies whose X-Forwarded-For, X-Forwarded-Proto and Host are believed (comma-separated, repeatable; default: none)")
+	fs.Float64Var(&c.Server.AuthFailureRate, "auth-failure-rate", c.Server.AuthFailureRate, "failed authentications per second one client address may sustain, 429 beyond (0: no limit)")
+	fs.IntVar(&c.Server.AuthFailureBurst, "auth-failure-burst", c.Server.AuthFailureBurst, "failed authentications one client address may make at once before --auth-failure-rate applies")
+	fs.Float64Var(&c.Server.KeyFailureRate, "key-failure-rate", c.Server.KeyFailureRate, "wrong secrets per second one API key id may take, 429 beyond (0: no limit)")
+	fs.IntVar(&c.Server.KeyFailureBurst, "key-failure-burst", c.Server.KeyFailureBurst, "wrong secrets one API key id may take at once before --key-failure-rate applies")
+	fs.IntVar(&c.Server.AuthLimitEntries, "auth-limit-entries", c.Server.AuthLimitEntries, "most client addresses, and most key ids, whose failed authentications are remembered")
+	fs.StringVar(&c.MetricsAddr, "metrics-addr", c.MetricsAddr, "serve /metrics on this separate `host:port` instead of the API listener (default: on the API listener)")
+	fs.BoolVar(&c.Server.MetricsAuth, "metrics-auth", c.Server.MetricsAuth, "/metrics requires an API key (any scope)")
+	fs.BoolVar(&c.PolicyForce, "policy-force", c.PolicyForce, "load --policy files even when they have no allow rule or would orphan every stored fact")
 	fs.StringVar(&c.TLSCert, "tls-cert", c.TLSCert, "serve HTTPS with this certificate `file` (PEM; reloaded when it changes)")
 	fs.StringVar(&c.TLSKey, "tls-key", c.TLSKey, "the private key `file` of --tls-cert (PEM)")
 	fs.StringVar(&c.DebugAddr, "debug-addr", c.DebugAddr, "serve Go profiling (/debug/pprof/) on this separate `host:port` (default: off; keep it private)")
@@ -166,6 +177,7 @@ func parseServe(e *env, args []string) (serveConfig, error) {
 		c.Dev = c.DatabaseURL == "" && c.Server.AdminKey == ""
 	}
 	c.Server.Dev = c.Dev
+	c.Server.MetricsSeparate = c.MetricsAddr != ""
 	if err := c.Server.Validate(); err != nil {
 		return c, usageError("%v", err)
 	}
@@ -249,6 +261,7 @@ func serve(ctx context.Context, e *env, c serveConfig, ready func(addr string)) 
 	var w *watcher
 	if len(c.Policies) > 0 {
 		w = newWatcher(c.Policies, srv.Policies(), log)
+		w.force = c.PolicyForce
 		if err := w.loadAtStart(ctx); err != nil {
 			logOut.Flush()
 			fmt.Fprint(e.stderr, err)
@@ -289,6 +302,14 @@ func serve(ctx context.Context, e *env, c serveConfig, ready func(addr string)) 
 			return err
 		}
 		defer stopDebug()
+	}
+	if c.MetricsAddr != "" {
+		stopMetrics, err := serveMetrics(c.MetricsAddr, srv.MetricsHandler(), log)
+		if err != nil {
+			ln.Close()
+			return err
+		}
+		defer stopMetrics()
 	}
 	errc := make(chan error, 1)
 	go func() {
@@ -344,6 +365,21 @@ func serveDebug(addr string, log zerolog.Logger) (func(), error) {
 	return func() { hs.Close() }, nil
 }
 
+// serveMetrics serves h on /metrics of its own listener (--metrics-addr)
+// and returns a function that stops it.
+func serveMetrics(addr string, h http.Handler, log zerolog.Logger) (func(), error) {
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return nil, fmt.Errorf("listening on --metrics-addr %s: %w", addr, err)
+	}
+	mux := http.NewServeMux()
+	mux.Handle("GET /metrics", h)
+	hs := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
+	go func() { _ = hs.Serve(ln) }()
+	log.Info().Str("addr", ln.Addr().String()).Msg("metrics served on /metrics")
+	return func() { hs.Close() }, nil
+}
+
 // logFlushInterval bounds how long a log line waits in the buffer.
 const logFlushInterval = 100 * time.Millisecond
 
@@ -389,6 +425,7 @@ func (b *logBuffer) flushEvery(ctx context.Context, every time.Duration) {
 // whenever one changes (polling sizes and modification times).
 type watcher struct {
 	files    []string
+	force    bool // --policy-force: load even a policy the guard refuses
 	policies *policy.Manager
 	log      zerolog.Logger
 	seen     map[string]fileStamp
@@ -425,7 +462,11 @@ func (w *watcher) load(ctx context.Context) (policy.LoadResult, error) {
 		}
 		files[i] = policy.File{Filename: f, Src: string(src)}
 	}
-	return w.policies.Load(ctx, files, "serve --policy")
+	var opts []policy.LoadOption
+	if w.force {
+		opts = append(opts, policy.Force())
+	}
+	return w.policies.Load(ctx, files, "serve --policy", opts...)
 }
 
 // loadAtStart loads the files once; the error text lists every problem,
