@@ -443,8 +443,8 @@ func (s *Server) handleAuthzenConfig(w http.ResponseWriter, r *http.Request) {
 }
 
 // publicURL is the base URL the AuthZEN metadata advertises: PublicURL
-// when configured; else, for a request through a trusted proxy, the Host
-// and X-Forwarded-Proto it forwarded; else the address of the listener
+// when configured; else, for a request through a trusted proxy, the
+// X-Forwarded-Host (or Host) and X-Forwarded-Proto it forwarded; else the address of the listener
 // that took the connection. An untrusted caller's Host or
 // X-Forwarded-Proto is never echoed: the document would send other
 // clients wherever it says.
@@ -460,7 +460,11 @@ func (s *Server) publicURL(r *http.Request) string {
 		if p := r.Header.Get("X-Forwarded-Proto"); p == "http" || p == "https" {
 			scheme = p
 		}
-		return scheme + "://" + r.Host
+		host := r.Host
+		if h := r.Header.Get("X-Forwarded-Host"); h != "" && !strings.ContainsAny(h, "/?#@ ,") {
+			host = h
+		}
+		return scheme + "://" + host
 	}
 	if a, ok := r.Context().Value(http.LocalAddrContextKey).(net.Addr); ok {
 		return scheme + "://" + a.String()

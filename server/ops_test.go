@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"io"
 	"net/http"
 	"net/http/httptest"
 	"strconv"
@@ -288,4 +289,141 @@ func TestQueryTimeout(t *testing.T) {
 	if env := r.envelope(t); env.Code != codeTimeout || !strings.Contains(env.Message, "--query-timeout") {
 		t.Errorf("timeout answer: %s", r.body)
 	}
+}
+
+func TestMetricsAuth(t *testing.T) {
+	cfg := DefaultConfig()
+	cfg.AdminKey = "bootstrap-admin-secret"
+	cfg.MetricsAuth = true
+	e := newTestEnv(t, &cfg)
+	e.must(t, http.StatusUnauthorized, "GET", "/metrics", nil)
+	r := e.must(t, http.StatusOK, "GET", "/metrics", nil, "Authorization", "Bearer "+cfg.AdminKey)
+	if !strings.Contains(string(r.body), "castellan_policy_version") {
+		t.Errorf("/metrics with a key: %s", r.body)
+	}
+}
+
+func TestMetricsSeparate(t *testing.T) {
+	cfg := DefaultConfig()
+	cfg.Dev = true
+	cfg.MetricsSeparate = true
+	e := newTestEnv(t, &cfg)
+	e.must(t, http.StatusNotFound, "GET", "/metrics", nil)
+	ms := httptest.NewServer(e.srv.MetricsHandler())
+	t.Cleanup(ms.Close)
+	resp, err := ms.Client().Get(ms.URL + "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusOK || !strings.Contains(string(b), "castellan_http_requests_total") {
+		t.Errorf("metrics listener: %d %s", resp.StatusCode, b)
+	}
+}
+
+func TestAuthzenConfigurationHost(t *testing.T) {
+	get := func(t *testing.T, cfg Config, headers ...string) string {
+		t.Helper()
+		e := newTestEnv(t, &cfg)
+		req, err := http.NewRequestWithContext(t.Context(), "GET", e.ts.URL+"/.well-known/authzen-configuration", nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for i := 0; i+1 < len(headers); i += 2 {
+			if headers[i] == "Host" {
+				req.Host = headers[i+1] // sent as the Host header
+				continue
+			}
+			req.Header.Set(headers[i], headers[i+1])
+		}
+		resp, err := e.ts.Client().Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		var got authzenConfig
+		if err := json.NewDecoder(resp.Body).Decode(&got); err != nil || resp.StatusCode != http.StatusOK {
+			t.Fatalf("status %d, %v", resp.StatusCode, err)
+		}
+		if !strings.HasSuffix(got.AccessEvaluationEndpoint, "/access/v1/evaluation") || !strings.HasPrefix(got.AccessEvaluationEndpoint, got.PolicyDecisionPoint) {
+			t.Errorf("endpoints not under the decision point: %+v", got)
+		}
+		return got.PolicyDecisionPoint
+	}
+	evil := []string{"Host", "evil.example", "X-Forwarded-Host", "evil.example", "X-Forwarded-Proto", "https"}
+	cfg := DefaultConfig()
+	cfg.Dev = true
+	t.Run("untrusted peer: the listener's address", func(t *testing.T) {
+		if got := get(t, cfg, evil...); strings.Contains(got, "evil") || !strings.HasPrefix(got, "http://127.0.0.1:") {
+			t.Errorf("decision point %q: want the listener's address, not the caller's Host", got)
+		}
+	})
+	t.Run("trusted proxy: its Host and X-Forwarded-Proto", func(t *testing.T) {
+		c := cfg
+		c.TrustedProxies = []string{"127.0.0.0/8", "::1"}
+		if got := get(t, c, "Host", "authz.example.com", "X-Forwarded-Proto", "https"); got != "https://authz.example.com" {
+			t.Errorf("decision point %q", got)
+		}
+		if got := get(t, c, "X-Forwarded-Host", "pdp.example.com"); got != "http://pdp.example.com" {
+			t.Errorf("decision point %q", got)
+		}
+	})
+	t.Run("public URL wins", func(t *testing.T) {
+		c := cfg
+		c.PublicURL = "https://pdp.example.com/"
+		c.TrustedProxies = []string{"127.0.0.0/8", "::1"}
+		if got := get(t, c, evil...); got != "https://pdp.example.com" {
+			t.Errorf("decision point %q", got)
+		}
+	})
+}
+
+func TestPolicyUploadNeedsForce(t *testing.T) {
+	cfg := DefaultConfig()
+	cfg.AdminKey = "bootstrap-admin-secret"
+	e := newTestEnv(t, &cfg)
+	e.key = cfg.AdminKey
+	e.uploadPolicy(t, testPolicy)
+	e.insert(t, fact("has_role", "User:alice", "member", "Organization:acme"))
+
+	// No allow rule over stored facts: 422, the old policy stays live.
+	r := e.must(t, http.StatusUnprocessableEntity, "POST", "/api/policy", map[string]any{"filename": "empty.polar", "src": "actor User {}\n"})
+	if env := r.envelope(t); env.Code != codePolicyNeedsForce ||
+		!strings.HasPrefix(env.Message, "the policy has no allow rule: every authorize would be denied") ||
+		!strings.HasSuffix(env.Message, `upload again with "force": true (castellan policy --force) to make it live anyway`) {
+		t.Errorf("envelope %+v", env)
+	}
+	if !e.authorize(t, "User:alice", "read", "Organization:acme") {
+		t.Fatal("the refused policy went live")
+	}
+	// One that orphans every stored fact: refused outside dev mode.
+	orphaning := "actor User {}\nresource Doc { permissions = [\"view\"]; }\nhas_permission(_: User, \"view\", _: Doc);\n"
+	r = e.must(t, http.StatusUnprocessableEntity, "POST", "/api/policy", map[string]any{"files": []any{map[string]any{"filename": "a.polar", "src": orphaning}}})
+	if msg := r.envelope(t).Message; !strings.HasPrefix(msg, "1 stored facts (predicates has_role/3) would not be usable by this policy") {
+		t.Errorf("message %q", msg)
+	}
+	// "force": true makes it live and says what it does.
+	var ok message
+	e.must(t, http.StatusOK, "POST", "/api/policy", map[string]any{"filename": "empty.polar", "src": "actor User {}\n", "force": true}).json(t, &ok)
+	if !strings.Contains(ok.Message, "; warning: the policy has no allow rule") {
+		t.Errorf("forced upload: %q", ok.Message)
+	}
+	if e.authorize(t, "User:alice", "read", "Organization:acme") {
+		t.Error("the forced policy is not live")
+	}
+}
+
+func TestPolicyUploadDevModeAllowsOrphans(t *testing.T) {
+	// Oso's SDK suites load policies over facts earlier tests left on one
+	// dev server; only a policy with no allow rule is refused there.
+	e := newTestEnv(t, nil)
+	e.uploadPolicy(t, testPolicy)
+	e.insert(t, fact("has_role", "User:alice", "member", "Organization:acme"))
+	var ok message
+	e.must(t, http.StatusOK, "POST", "/api/policy", map[string]any{"src": "actor User {}\nresource Doc { permissions = [\"view\"]; }\nhas_permission(_: User, \"view\", _: Doc);\n"}).json(t, &ok)
+	if !strings.Contains(ok.Message, "warning: 1 stored facts") {
+		t.Errorf("message %q", ok.Message)
+	}
+	e.must(t, http.StatusUnprocessableEntity, "POST", "/api/policy", map[string]any{"src": ""})
 }

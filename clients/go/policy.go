@@ -26,18 +26,37 @@ type UploadResult struct {
 // makes it the live policy (POST /api/policy). One file is sent in the Oso
 // format {"filename", "src"}; several in Castellan's {"files": [...]}.
 // A rejected policy returns an *Error with Code "invalid_policy" or
-// "tests_failed" and one ErrorDetail per problem; the old policy stays live.
+// "tests_failed" and one ErrorDetail per problem, or "policy_needs_force"
+// for a policy that would deny everything or orphan every stored fact
+// (see UploadPolicyWith); the old policy stays live.
 func (c *Client) UploadPolicy(ctx context.Context, files ...PolicyFile) (UploadResult, error) {
+	return c.UploadPolicyWith(ctx, UploadOptions{}, files...)
+}
+
+// UploadOptions changes what UploadPolicyWith asks of the server.
+type UploadOptions struct {
+	// Force makes live a policy the server would otherwise refuse with
+	// "policy_needs_force": one with no allow rule, or one that would
+	// orphan every stored fact. The message says what it does.
+	Force bool
+}
+
+// UploadPolicyWith is UploadPolicy with options.
+func (c *Client) UploadPolicyWith(ctx context.Context, opts UploadOptions, files ...PolicyFile) (UploadResult, error) {
 	var body any
 	switch len(files) {
 	case 0:
 		return UploadResult{}, errors.New("upload policy: no files")
 	case 1:
-		body = files[0]
+		body = struct {
+			PolicyFile
+			Force bool `json:"force,omitempty"`
+		}{files[0], opts.Force}
 	default:
 		body = struct {
 			Files []PolicyFile `json:"files"`
-		}{files}
+			Force bool         `json:"force,omitempty"`
+		}{files, opts.Force}
 	}
 	var out messageResponse
 	resp, err := c.do(ctx, call{method: http.MethodPost, path: "/api/policy", body: body, write: true}, &out)

@@ -18,8 +18,11 @@ import (
 func runPolicyUpload(ctx context.Context, e *env, args []string) error {
 	fs, r := newRemoteFlags(e, "policy", "policy [upload] FILE... [flags]",
 		"Uploads the files together as the live policy. The server checks them and runs\n"+
-			"their tests first; if anything fails it prints why and the old policy stays live.\n\n"+
+			"their tests first; if anything fails it prints why and the old policy stays live.\n"+
+			"A policy with no allow rule, or one that would orphan every stored fact, is refused\n"+
+			"with a message saying so unless --force is given.\n\n"+
 			"Other policy subcommands: validate, fmt and test (offline); get, history and\nrollback (on the server). Each takes -h.")
+	force := fs.Bool("force", false, "make the policy live even with no allow rule or every stored fact orphaned")
 	args, err := parseArgsBetween(fs, args, 1, -1)
 	if err != nil {
 		return helpOr(err)
@@ -36,7 +39,7 @@ func runPolicyUpload(ctx context.Context, e *env, args []string) error {
 	if err != nil {
 		return err
 	}
-	res, err := c.UploadPolicy(ctx, files...)
+	res, err := c.UploadPolicyWith(ctx, castellan.UploadOptions{Force: *force}, files...)
 	if err != nil {
 		return r.fail(err)
 	}

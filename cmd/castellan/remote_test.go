@@ -164,3 +164,22 @@ func TestCLIKeysAndScopes(t *testing.T) {
 		{args: []string{"get", "_"}, environ: reader, code: exitFailed, ignoreOut: true},
 	})
 }
+
+// TestCLIPolicyForce: a policy with no allow rule, over stored facts, is
+// refused with a message saying what it would do, and goes live with
+// --force.
+func TestCLIPolicyForce(t *testing.T) {
+	url := startServer(t, nil)
+	empty := filepath.Join(t.TempDir(), "empty.polar")
+	if err := os.WriteFile(empty, []byte("actor User {}\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	runSteps(t, map[string]string{"CASTELLAN_URL": url}, []step{
+		{args: []string{"policy", examplePolicy}, stdout: "Policy loaded", contains: true},
+		{args: []string{"tell", "has_role", "User:alice", "maintainer", "Repository:anvil"}, ignoreOut: true},
+		{args: []string{"policy", empty}, code: exitFailed, stderrHas: "the policy has no allow rule: every authorize would be denied"},
+		{args: []string{"authorize", "User:alice", "read", "Repository:anvil"}, stdout: "allowed\n"},
+		{args: []string{"policy", "--force", empty}, stdout: "Policy loaded (version 2); warning: the policy has no allow rule", contains: true},
+		{args: []string{"authorize", "User:alice", "read", "Repository:anvil"}, code: exitFailed, stdout: "denied\n"},
+	})
+}
