@@ -19,6 +19,7 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 
+	"github.com/castellan-authz/castellan/server"
 	"github.com/castellan-authz/castellan/store/pgtest"
 )
 
@@ -198,6 +199,51 @@ func TestServePolicyWatch(t *testing.T) {
 		t.Fatal(err)
 	}
 	waitFor(t, func() bool { return !rs.allowed(t, "a", "read", "d") })
+
+	// Over stored facts, an edit with no allow rule is refused like an
+	// upload without "force" (unless --policy-force); the last policy stays.
+	if st := rs.post(t, "/api/batch", []any{map[string]any{"inserts": []any{map[string]any{"predicate": "has_role",
+		"args": []any{map[string]any{"type": "User", "id": "a"}, map[string]any{"type": "String", "id": "owner"}, map[string]any{"type": "Doc", "id": "d"}}}}}}, nil); st != 200 {
+		t.Fatalf("insert: status %d", st)
+	}
+	if err := os.WriteFile(file, []byte("actor User {}\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, func() bool { return strings.Contains(rs.log.String(), "the policy has no allow rule") })
+	if !rs.allowed(t, "a", "read", "d") {
+		t.Fatal("a rule-less edit replaced the live policy")
+	}
+}
+
+func TestServeMetricsAddr(t *testing.T) {
+	rs := startServe(t, nil, "--metrics-addr", "127.0.0.1:0")
+	resp, err := http.Get(rs.url + "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusNotFound {
+		t.Errorf("/metrics on the API listener: %d, want 404", resp.StatusCode)
+	}
+	var addr string
+	for _, line := range strings.Split(rs.log.String(), "\n") {
+		var l struct{ Addr, Message string }
+		if json.Unmarshal([]byte(line), &l) == nil && l.Message == "metrics served on /metrics" {
+			addr = l.Addr
+		}
+	}
+	if addr == "" {
+		t.Fatalf("no metrics listener in the log:\n%s", rs.log)
+	}
+	resp, err = http.Get("http://" + addr + "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != 200 || !strings.Contains(string(b), "castellan_auth_failures_total") {
+		t.Errorf("--metrics-addr: %d %.200s", resp.StatusCode, b)
+	}
 }
 
 // waitFor polls cond for up to 10 seconds.
@@ -267,6 +313,15 @@ func TestParseServe(t *testing.T) {
 		{name: "migrate without database", args: []string{"--migrate"}, wantErr: "--migrate needs --database-url"},
 		{name: "bad limit", args: []string{"--max-batch-facts", "0"}, wantErr: "max batch facts"},
 		{name: "stray argument", args: []string{"extra"}, wantErr: "unexpected argument"},
+		{name: "ops defaults", check: func(c serveConfig) any {
+			return []any{c.Server.MaxInFlight, c.Server.AuthFailureRate, c.Server.KeyFailureRate, c.Server.MetricsAuth, c.Server.MetricsSeparate, c.PolicyForce}
+		}, want: []any{server.DefaultMaxInFlight, 1.0, 0.1, false, false, false}},
+		{name: "ops flags", args: []string{"--trusted-proxies", "10.0.0.0/8,192.0.2.1", "--metrics-addr", ":9100", "--metrics-auth", "--policy-force", "--max-in-flight", "0"},
+			check: func(c serveConfig) any {
+				return []any{c.Server.TrustedProxies, c.Server.MetricsSeparate, c.Server.MetricsAuth, c.PolicyForce, c.Server.MaxInFlight}
+			}, want: []any{[]string{"10.0.0.0/8", "192.0.2.1"}, true, true, true, 0}},
+		{name: "bad trusted proxy", args: []string{"--trusted-proxies", "10.0.0.0/33"}, wantErr: "trusted proxy"},
+		{name: "bad public URL", args: []string{"--public-url", "pdp.example.com"}, wantErr: "public URL"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
