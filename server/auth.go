@@ -53,20 +53,19 @@ func (s *Server) require(need Scope) func(http.Handler) http.Handler {
 // are counted and limited per client and per key id (ratelimit.go): a
 // client over its limit is refused before its key is looked up.
 func (s *Server) authenticate(r *http.Request) (principal, error) {
-	client := s.proxies.client(r)
-	if err := s.checkClient(client); err != nil {
+	if err := s.checkClient(r); err != nil {
 		return principal{}, err
 	}
 	token, err := bearerToken(r)
 	if err != nil {
-		return principal{}, s.authFailed(authMalformed, client, "", err)
+		return principal{}, s.authFailed(r, authMalformed, "", err)
 	}
 	if token == "" || token == DevToken {
 		if s.cfg.Dev {
 			return principal{ID: principalDev, Scope: ScopeAdmin}, nil
 		}
 		if token == "" {
-			return principal{}, s.authFailed(authMissing, client, "", errorf(http.StatusUnauthorized, codeUnauthenticated, "missing API key: send Authorization: Bearer <key>"))
+			return principal{}, s.authFailed(r, authMissing, "", errorf(http.StatusUnauthorized, codeUnauthenticated, "missing API key: send Authorization: Bearer <key>"))
 		}
 	}
 	if s.adminHash != nil && hashMatches(token, s.adminHash) {
@@ -74,17 +73,17 @@ func (s *Server) authenticate(r *http.Request) (principal, error) {
 	}
 	id, secret, ok := splitKey(token)
 	if !ok {
-		return principal{}, s.authFailed(authMalformed, client, "", errorf(http.StatusUnauthorized, codeUnauthenticated, "invalid API key"))
+		return principal{}, s.authFailed(r, authMalformed, "", errorf(http.StatusUnauthorized, codeUnauthenticated, "invalid API key"))
 	}
 	k, err := s.lookupKey(r.Context(), id)
 	if err != nil {
 		if errors.Is(err, store.ErrNotFound) {
-			return principal{}, s.authFailed(authUnknownKey, client, id, errorf(http.StatusUnauthorized, codeUnauthenticated, "invalid API key"))
+			return principal{}, s.authFailed(r, authUnknownKey, id, errorf(http.StatusUnauthorized, codeUnauthenticated, "invalid API key"))
 		}
 		return principal{}, err
 	}
 	if subtle.ConstantTimeCompare(hashSecret(secret), k.hash) != 1 {
-		return principal{}, s.authFailed(authWrongSecret, client, id, errorf(http.StatusUnauthorized, codeUnauthenticated, "invalid API key"))
+		return principal{}, s.authFailed(r, authWrongSecret, id, errorf(http.StatusUnauthorized, codeUnauthenticated, "invalid API key"))
 	}
 	return principal{ID: id, Scope: k.scope}, nil
 }

@@ -6,6 +6,7 @@ import (
 	"math"
 	"net/http"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"golang.org/x/time/rate"
@@ -62,6 +63,7 @@ type bucketTable struct {
 	mu    sync.Mutex
 	byKey map[string]*list.Element // of *bucket
 	lru   *list.List               // front: most recently used
+	size  atomic.Int64             // lru.Len(), read without the lock
 }
 
 type bucket struct {
@@ -76,8 +78,8 @@ func newBucketTable(limit rate.Limit, burst, max int) *bucketTable {
 // wait returns how long key must wait for a token; 0 when it has one (or
 // no bucket: it never failed, or not lately enough to be remembered).
 func (t *bucketTable) wait(key string, now time.Time) time.Duration {
-	if t == nil {
-		return 0
+	if t == nil || t.size.Load() == 0 {
+		return 0 // the common case: no failures lately, no lock taken
 	}
 	t.mu.Lock()
 	defer t.mu.Unlock()
@@ -108,6 +110,7 @@ func (t *bucketTable) take(key string, now time.Time) time.Duration {
 		}
 		el = t.lru.PushFront(&bucket{key: key, lim: rate.NewLimiter(t.limit, t.burst)})
 		t.byKey[key] = el
+		t.size.Store(int64(t.lru.Len()))
 	}
 	lim := el.Value.(*bucket).lim
 	before := untilToken(lim, now)
@@ -116,11 +119,7 @@ func (t *bucketTable) take(key string, now time.Time) time.Duration {
 }
 
 // len returns the number of buckets held.
-func (t *bucketTable) len() int {
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	return t.lru.Len()
-}
+func (t *bucketTable) len() int { return int(t.size.Load()) }
 
 // untilToken is how long lim needs to hold one whole token again.
 func untilToken(lim *rate.Limiter, now time.Time) time.Duration {
@@ -131,27 +130,33 @@ func untilToken(lim *rate.Limiter, now time.Time) time.Duration {
 	return time.Duration(missing / float64(lim.Limit()) * float64(time.Second))
 }
 
-// checkClient answers whether client may try to authenticate: a 429 error
-// when it has no failures left.
-func (s *Server) checkClient(client string) error {
-	if d := s.authLimits.clients.wait(client, s.now()); d > 0 {
+// checkClient answers whether the client of r may try to authenticate: a
+// 429 error when it has no failures left.
+func (s *Server) checkClient(r *http.Request) error {
+	t := s.authLimits.clients
+	if t == nil || t.size.Load() == 0 {
+		return nil // nobody failed lately: skip finding the client
+	}
+	client := s.proxies.client(r)
+	if d := t.wait(client, s.now()); d > 0 {
 		return s.tooManyFailures(limitByClient, "from "+client, d)
 	}
 	return nil
 }
 
-// authFailed records a failed authentication of the request from client
-// with key id (empty when the credential named none) and returns the error
-// to answer with: failure itself (401), or a 429 when the key id had no
-// failures left (the client's limit is checked before authentication,
-// by checkClient).
-func (s *Server) authFailed(reason, client, id string, failure error) error {
+// authFailed records a failed authentication of r, with key id (empty
+// when the credential named none), and returns the error to answer with:
+// failure itself (401), or a 429 when the key id had no failures left
+// (the client's limit is checked before authentication, by checkClient).
+func (s *Server) authFailed(r *http.Request, reason, id string, failure error) error {
 	s.metrics.authFailures.WithLabelValues(reason).Inc()
 	if reason == authMissing {
 		return failure // a request with no key guesses nothing
 	}
 	now := s.now()
-	s.authLimits.clients.take(client, now)
+	if s.authLimits.clients != nil {
+		s.authLimits.clients.take(s.proxies.client(r), now)
+	}
 	if id != "" {
 		if d := s.authLimits.keys.take(id, now); d > 0 {
 			return s.tooManyFailures(limitByKey, "for API key id "+id, d)
