@@ -207,6 +207,9 @@ func TestInFlightLimit(t *testing.T) {
 	if r.header.Get("Retry-After") == "" || !strings.Contains(r.envelope(t).Message, "--max-in-flight") {
 		t.Errorf("429 answer: %v %s", r.header, r.body)
 	}
+	for _, probe := range []string{"/healthz", "/readyz", "/api/healthcheck", "/metrics"} {
+		e.must(t, http.StatusOK, "GET", probe, nil) // never shed
+	}
 	<-e.srv.inflight
 	e.must(t, http.StatusOK, "GET", "/api/stats", nil)
 }

@@ -332,11 +332,18 @@ func recoverer(next http.Handler) http.Handler {
 }
 
 // limitInFlight answers 429 when MaxInFlight requests are being served.
+// Probes and metrics are never shed (nor counted): an overloaded server
+// must not look dead to its orchestrator, nor go dark to its monitoring.
 func (s *Server) limitInFlight(next http.Handler) http.Handler {
 	if s.inflight == nil {
 		return next
 	}
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		switch r.URL.Path {
+		case "/healthz", "/readyz", "/api/healthcheck", "/metrics":
+			next.ServeHTTP(w, r)
+			return
+		}
 		select {
 		case s.inflight <- struct{}{}:
 			defer func() { <-s.inflight }()
