@@ -12,6 +12,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"runtime"
 	"strings"
 	"sync"
 	"testing"
@@ -315,7 +316,7 @@ func TestParseServe(t *testing.T) {
 		{name: "stray argument", args: []string{"extra"}, wantErr: "unexpected argument"},
 		{name: "ops defaults", check: func(c serveConfig) any {
 			return []any{c.Server.MaxInFlight, c.Server.AuthFailureRate, c.Server.KeyFailureRate, c.Server.MetricsAuth, c.Server.MetricsSeparate, c.PolicyForce}
-		}, want: []any{server.DefaultMaxInFlight, 1.0, 0.1, false, false, false}},
+		}, want: []any{server.DefaultMaxInFlightPerCPU * runtime.GOMAXPROCS(0), 1.0, 0.1, false, false, false}},
 		{name: "ops flags", args: []string{"--trusted-proxies", "10.0.0.0/8,192.0.2.1", "--metrics-addr", ":9100", "--metrics-auth", "--policy-force", "--max-in-flight", "0"},
 			check: func(c serveConfig) any {
 				return []any{c.Server.TrustedProxies, c.Server.MetricsSeparate, c.Server.MetricsAuth, c.PolicyForce, c.Server.MaxInFlight}
