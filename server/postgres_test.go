@@ -56,8 +56,10 @@ func TestPostgresReplicas(t *testing.T) {
 	a.must(t, http.StatusCreated, "POST", "/admin/v1/keys", map[string]any{"name": "svc", "scope": "read"}).json(t, &k)
 	b.must(t, http.StatusOK, "GET", "/api/stats", nil, "Authorization", "Bearer "+k.Key)
 
-	// A policy uploaded through A goes live on B when B syncs.
-	a.uploadPolicy(t, "actor User {}\nresource Doc { permissions = [\"read\"]; }\nhas_permission(_: User, \"read\", _: Doc);\n")
+	// A policy uploaded through A goes live on B when B syncs. (It keeps
+	// the organization roles: one that orphaned every stored fact would
+	// need "force".)
+	a.uploadPolicy(t, testPolicy+"\nresource Doc { permissions = [\"read\"]; }\nhas_permission(_: User, \"read\", _: Doc);\n")
 	changed, err := b.srv.Policies().Sync(t.Context())
 	if err != nil || !changed || b.liveVersion() != 2 {
 		t.Fatalf("SyncPolicy = %v, %v; version %d, want 2", changed, err, b.liveVersion())
