@@ -62,6 +62,24 @@ func newTestEnv(t testing.TB, cfg *Config) *testEnv {
 	return newTestEnvOn(t, c, memory.New())
 }
 
+// testAdminKey is the --admin-key of newAdminEnv.
+const testAdminKey = "bootstrap-admin-secret"
+
+// newAdminEnv starts a server that needs keys (not dev mode), with
+// DefaultConfig changed by tune (when not nil); the env authenticates with
+// the admin key.
+func newAdminEnv(t testing.TB, tune func(*Config)) *testEnv {
+	t.Helper()
+	cfg := DefaultConfig()
+	cfg.AdminKey = testAdminKey
+	if tune != nil {
+		tune(&cfg)
+	}
+	e := newTestEnv(t, &cfg)
+	e.key = cfg.AdminKey
+	return e
+}
+
 // newTestEnvOn starts a server with cfg on st.
 func newTestEnvOn(t testing.TB, cfg Config, st store.Backend) *testEnv {
 	t.Helper()

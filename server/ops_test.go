@@ -295,12 +295,9 @@ func TestQueryTimeout(t *testing.T) {
 }
 
 func TestMetricsAuth(t *testing.T) {
-	cfg := DefaultConfig()
-	cfg.AdminKey = "bootstrap-admin-secret"
-	cfg.MetricsAuth = true
-	e := newTestEnv(t, &cfg)
-	e.must(t, http.StatusUnauthorized, "GET", "/metrics", nil)
-	r := e.must(t, http.StatusOK, "GET", "/metrics", nil, "Authorization", "Bearer "+cfg.AdminKey)
+	e := newAdminEnv(t, func(c *Config) { c.MetricsAuth = true })
+	e.must(t, http.StatusUnauthorized, "GET", "/metrics", nil, "Authorization", "")
+	r := e.must(t, http.StatusOK, "GET", "/metrics", nil)
 	if !strings.Contains(string(r.body), "castellan_policy_version") {
 		t.Errorf("/metrics with a key: %s", r.body)
 	}
@@ -383,10 +380,7 @@ func TestAuthzenConfigurationHost(t *testing.T) {
 }
 
 func TestPolicyUploadNeedsForce(t *testing.T) {
-	cfg := DefaultConfig()
-	cfg.AdminKey = "bootstrap-admin-secret"
-	e := newTestEnv(t, &cfg)
-	e.key = cfg.AdminKey
+	e := newAdminEnv(t, nil)
 	e.uploadPolicy(t, testPolicy)
 	e.insert(t, fact("has_role", "User:alice", "member", "Organization:acme"))
 

@@ -14,16 +14,14 @@ import (
 // (authenticating with the admin key) and a read key.
 func newLimitedEnv(t *testing.T, tune func(*Config)) (*testEnv, string) {
 	t.Helper()
-	cfg := DefaultConfig()
-	cfg.AdminKey = "bootstrap-admin-secret"
-	cfg.TrustedProxies = []string{"127.0.0.1/32", "::1"}
-	cfg.AuthFailureRate, cfg.AuthFailureBurst = 0.001, 5
-	cfg.KeyFailureRate, cfg.KeyFailureBurst = 0.001, 3
-	if tune != nil {
-		tune(&cfg)
-	}
-	e := newTestEnv(t, &cfg)
-	e.key = cfg.AdminKey
+	e := newAdminEnv(t, func(cfg *Config) {
+		cfg.TrustedProxies = []string{"127.0.0.1/32", "::1"}
+		cfg.AuthFailureRate, cfg.AuthFailureBurst = 0.001, 5
+		cfg.KeyFailureRate, cfg.KeyFailureBurst = 0.001, 3
+		if tune != nil {
+			tune(cfg)
+		}
+	})
 	var k struct {
 		Key string `json:"key"`
 	}
