@@ -61,7 +61,6 @@ func (s *Server) handleCreateKey(w http.ResponseWriter, r *http.Request) {
 		writeError(w, r, err)
 		return
 	}
-	s.keyCache.evict(id)
 	writeJSON(w, http.StatusCreated, createdKey{keyInfo: toKeyInfo(k), Key: secret})
 }
 
@@ -86,6 +85,5 @@ func (s *Server) handleDeleteKey(w http.ResponseWriter, r *http.Request) {
 		writeError(w, r, err)
 		return
 	}
-	s.keyCache.evict(id)
 	writeJSON(w, http.StatusOK, message{Message: "key " + id + " deleted"})
 }

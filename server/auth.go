@@ -6,8 +6,6 @@ import (
 	"errors"
 	"net/http"
 	"strings"
-	"sync"
-	"time"
 
 	"github.com/castellan-authz/castellan/store"
 )
@@ -75,17 +73,21 @@ func (s *Server) authenticate(r *http.Request) (principal, error) {
 	if !ok {
 		return principal{}, s.authFailed(r, authMalformed, "", errorf(http.StatusUnauthorized, codeUnauthenticated, "invalid API key"))
 	}
-	k, err := s.lookupKey(r.Context(), id)
+	// The key store answers from the keys it holds and follows (see
+	// store.KeyStore.KeyByID): no database round trip, also for an id
+	// nobody ever created, and also while the database is down. A key
+	// deleted through another replica stops working within the follow lag.
+	k, err := s.keys.KeyByID(r.Context(), id)
 	if err != nil {
 		if errors.Is(err, store.ErrNotFound) {
 			return principal{}, s.authFailed(r, authUnknownKey, id, errorf(http.StatusUnauthorized, codeUnauthenticated, "invalid API key"))
 		}
 		return principal{}, err
 	}
-	if subtle.ConstantTimeCompare(hashSecret(secret), k.hash) != 1 {
+	if subtle.ConstantTimeCompare(hashSecret(secret), k.Hash) != 1 {
 		return principal{}, s.authFailed(r, authWrongSecret, id, errorf(http.StatusUnauthorized, codeUnauthenticated, "invalid API key"))
 	}
-	return principal{ID: id, Scope: k.scope}, nil
+	return principal{ID: id, Scope: Scope(k.Scope)}, nil
 }
 
 // bearerToken returns the token of the Authorization header ("" when
@@ -100,71 +102,4 @@ func bearerToken(r *http.Request) (string, error) {
 		return "", errorf(http.StatusUnauthorized, codeUnauthenticated, "malformed Authorization header: use Bearer <key>")
 	}
 	return strings.TrimSpace(token), nil
-}
-
-// keyCacheTTL bounds how long a key verified from the store is trusted
-// without asking the store again (so a key deleted through another replica
-// stops working within it). Deleting through this server evicts at once.
-const keyCacheTTL = 5 * time.Second
-
-// keyCache remembers keys read from the store, so a check does not cost a
-// store round trip.
-type keyCache struct {
-	mu   sync.Mutex
-	keys map[string]cachedKey
-}
-
-type cachedKey struct {
-	hash    []byte
-	scope   Scope
-	expires time.Time
-}
-
-func (c *keyCache) get(id string, now time.Time) (cachedKey, bool) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	k, ok := c.keys[id]
-	if !ok || now.After(k.expires) {
-		return cachedKey{}, false
-	}
-	return k, true
-}
-
-func (c *keyCache) put(id string, k cachedKey) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	if c.keys == nil || len(c.keys) > 10_000 {
-		c.keys = make(map[string]cachedKey)
-	}
-	c.keys[id] = k
-}
-
-func (c *keyCache) evict(id string) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	delete(c.keys, id)
-}
-
-// lookupKey returns the key with id, from the cache or the store.
-func (s *Server) lookupKey(ctx context.Context, id string) (cachedKey, error) {
-	now := s.now()
-	if k, ok := s.keyCache.get(id, now); ok {
-		if k.hash == nil {
-			return cachedKey{}, store.ErrNotFound
-		}
-		return k, nil
-	}
-	k, err := s.keys.KeyByID(ctx, id)
-	if errors.Is(err, store.ErrNotFound) {
-		// Remember unknown ids too, so a flood of made-up keys does not
-		// become a flood of store lookups.
-		s.keyCache.put(id, cachedKey{expires: now.Add(keyCacheTTL)})
-		return cachedKey{}, err
-	}
-	if err != nil {
-		return cachedKey{}, err
-	}
-	ck := cachedKey{hash: k.Hash, scope: Scope(k.Scope), expires: now.Add(keyCacheTTL)}
-	s.keyCache.put(id, ck)
-	return ck, nil
 }

@@ -126,3 +126,17 @@ func routePattern(r *http.Request) string {
 	}
 	return "unmatched"
 }
+
+// registerWritable exports castellan_store_writable, read from writable
+// when /metrics is scraped.
+func (m *metrics) registerWritable(writable func() bool) {
+	m.registry.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+		Name: "castellan_store_writable",
+		Help: "1 when writes can reach the store (its database), 0 during an outage; reads are answered either way.",
+	}, func() float64 {
+		if writable() {
+			return 1
+		}
+		return 0
+	}))
+}

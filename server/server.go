@@ -33,7 +33,6 @@ type Server struct {
 	now      func() time.Time
 
 	adminHash []byte // SHA-256 of Config.AdminKey, nil when none
-	keyCache  keyCache
 
 	revision   atomic.Uint64 // latest revision seen (metrics)
 	inflight   chan struct{} // nil when MaxInFlight is 0
@@ -56,7 +55,8 @@ func WithLogger(l zerolog.Logger) Option { return func(s *Server) { s.log = l } 
 func WithClock(now func() time.Time) Option { return func(s *Server) { s.now = now } }
 
 // WithFollower reports on f, the store's index following a database (store/postgres):
-// /readyz answers 503 until it is ready, and /metrics exports its lag.
+// /readyz answers 503 until it is ready and reports whether writes can
+// reach the database, and /metrics exports its lag and write availability.
 func WithFollower(f store.Follower) Option { return func(s *Server) { s.follower = f } }
 
 // New returns a server on st, which keeps its facts, policy versions and API
@@ -100,6 +100,7 @@ func New(ctx context.Context, cfg Config, st store.Backend, opts ...Option) (*Se
 		},
 		lag,
 	)
+	s.metrics.registerWritable(s.Writable)
 	policies, err := policy.NewManager(ctx, st, policy.WithLogger(s.log), policy.WithFacts(st), policy.WithObserver(func(o policy.Outcome) {
 		s.metrics.policy.WithLabelValues(string(o)).Inc()
 	}))
@@ -137,17 +138,31 @@ func (s *Server) metricsHandler() http.Handler {
 // ServeHTTP serves the API.
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) { s.handler.ServeHTTP(w, r) }
 
-// Ready reports whether the server can answer: the store is reachable
-// (or, for a store that follows a database, its index is loaded).
+// Ready reports whether the server can answer reads at a known revision:
+// the store is open and, for a store that follows a database, its index
+// is loaded. It stays ready while the database is unreachable, since reads
+// are then answered from the index; Writable tells whether writes can be.
 func (s *Server) Ready(ctx context.Context) error {
-	if s.follower != nil && !s.follower.Ready() {
-		return errors.New("store index not ready")
-	}
-	if _, err := s.store.Snapshot(ctx, store.Consistency{}); err != nil {
-		return fmt.Errorf("store: %w", err)
-	}
-	return nil
+	_, err := s.readyAt(ctx)
+	return err
 }
+
+// readyAt is Ready, with the revision reads are answered at.
+func (s *Server) readyAt(ctx context.Context) (store.Revision, error) {
+	if s.follower != nil && !s.follower.Ready() {
+		return 0, errors.New("store index not loaded")
+	}
+	snap, err := s.store.Snapshot(ctx, store.Consistency{})
+	if err != nil {
+		return 0, fmt.Errorf("store: %w", err)
+	}
+	return snap.Revision(), nil
+}
+
+// Writable reports whether writes can reach the store: always for a store
+// without a database behind it, else as its follower last saw the database
+// (no I/O; see store.Follower.Writable).
+func (s *Server) Writable() bool { return s.follower == nil || s.follower.Writable() }
 
 // seeRevision records rev as seen (for the revision metric).
 func (s *Server) seeRevision(rev uint64) {
@@ -371,12 +386,32 @@ func (s *Server) handleHealthz(w http.ResponseWriter, _ *http.Request) {
 	writeJSON(w, http.StatusOK, message{Message: "ok"})
 }
 
+// readiness is the body of a ready /readyz.
+type readiness struct {
+	Message string `json:"message"`
+	// Writes reports whether writes can reach the store now.
+	Writes bool `json:"writes"`
+	// Revision is the revision reads are answered at.
+	Revision uint64 `json:"revision"`
+}
+
+// handleReadyz answers 200 while reads can be answered at a known revision,
+// database outage included, so that a load balancer does not pull every
+// replica at once; with ?writes=1 (or true) it answers 503 also while
+// writes cannot reach the store.
 func (s *Server) handleReadyz(w http.ResponseWriter, r *http.Request) {
-	if err := s.Ready(r.Context()); err != nil {
+	rev, err := s.readyAt(r.Context())
+	if err != nil {
 		writeError(w, r, &apiError{Status: http.StatusServiceUnavailable, Code: codeUnavailable, Message: "not ready: " + err.Error(), Err: err})
 		return
 	}
-	writeJSON(w, http.StatusOK, message{Message: "ready"})
+	writable := s.Writable()
+	if q := r.URL.Query().Get("writes"); (q == "1" || q == "true") && !writable {
+		writeError(w, r, &apiError{Status: http.StatusServiceUnavailable, Code: codeUnavailable,
+			Message: fmt.Sprintf("not ready for writes: the database is unreachable (reads are answered at revision %d)", rev)})
+		return
+	}
+	writeJSON(w, http.StatusOK, readiness{Message: "ready", Writes: writable, Revision: rev})
 }
 
 // snapshot returns the snapshot a read is answered from: at least the

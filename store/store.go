@@ -277,18 +277,35 @@ type Key struct {
 	CreatedAt time.Time
 }
 
-// KeyStore is implemented by stores that keep API keys.
+// KeyStore is implemented by stores that keep API keys. The keys are
+// followed state, like facts: the store holds all of them in memory and
+// keeps that copy current, so that authentication needs no database round
+// trip and keeps working while the database is unreachable.
 type KeyStore interface {
-	// CreateKey stores k; ErrConflict when a key with its ID exists.
+	// CreateKey stores k; ErrConflict when a key with its ID exists. Once
+	// it returns, KeyByID on this store finds k; a store following the
+	// same database (another replica) finds it within the follow lag.
+	// Errors also: ErrUnavailable, ErrClosed.
 	CreateKey(ctx context.Context, k Key) error
 	// KeyByID returns a key, or ErrNotFound (also for an id that is not
-	// valid UTF-8 or holds a NUL: no key can have it).
+	// valid UTF-8 or holds a NUL: no key can have it). It answers from the
+	// store's followed copy of the keys, without I/O, also for an id that
+	// does not exist (so guessing ids costs no database query) and also
+	// while the database is unreachable. A key created or deleted through
+	// another store on the same database is seen within the follow lag.
+	// The only other error is ErrClosed.
 	KeyByID(ctx context.Context, id string) (Key, error)
-	// ListKeys returns every key, ordered by creation time, then ID.
+	// ListKeys returns every key, ordered by creation time, then ID, from
+	// the same copy as KeyByID.
 	ListKeys(ctx context.Context) ([]Key, error)
 	// DeleteKey removes a key, or returns ErrNotFound (as KeyByID does).
+	// Once it returns, KeyByID on this store no longer finds the key; on
+	// other stores following the same database, within the follow lag.
+	// Errors also: ErrUnavailable (nothing was deleted, or the outcome is
+	// unknown and the follower applies it when the database is back),
+	// ErrClosed.
 	DeleteKey(ctx context.Context, id string) error
-	// CountKeys returns the number of keys.
+	// CountKeys returns the number of keys (of the same copy as KeyByID).
 	CountKeys(ctx context.Context) (int, error)
 }
 
@@ -303,14 +320,23 @@ type Backend interface {
 
 // Follower is implemented by stores that answer from an in-memory index
 // following a database (store/postgres), so that a server can report how
-// far behind the index is and whether it may take requests yet.
+// far behind the index is, whether it can answer reads and whether it can
+// take writes. Every method answers from state the follower keeps; none
+// does I/O, so probes may call them as often as they like.
 type Follower interface {
 	// Lag returns how many revisions the index is behind the latest
 	// database head the store has seen; 0 when it has caught up.
 	Lag() uint64
-	// Ready reports whether the store is connected to the database and its
-	// index has caught up at least once since it connected.
+	// Ready reports whether the store can answer reads at a known
+	// revision: its index (and its copy of the API keys) is loaded and the
+	// store is not closed. It stays true while the database is
+	// unreachable: reads are then answered at the revision the index has.
 	Ready() bool
+	// Writable reports whether writes can reach the database, as far as
+	// the follower knows: its own connection is up and its last catch-up
+	// succeeded. It turns false when the follower loses the database and
+	// true again once it has reconnected and caught up.
+	Writable() bool
 }
 
 // StatsOf returns the Stats delta of adding (sign 1) or removing (sign -1)

@@ -19,8 +19,9 @@ type querier interface {
 	QueryRow(ctx context.Context, sql string, args ...any) pgx.Row
 }
 
-// load fills the empty index with every stored fact, read in one
-// repeatable-read transaction together with the head revision.
+// load fills the empty index with every stored fact and the key set with
+// every API key, read in one repeatable-read transaction together with the
+// head revision and the key change log's version.
 func (s *Store) load(ctx context.Context) error {
 	tx, err := s.pool.BeginTx(ctx, pgx.TxOptions{IsoLevel: pgx.RepeatableRead, AccessMode: pgx.ReadOnly})
 	if err != nil {
@@ -30,6 +31,9 @@ func (s *Store) load(ctx context.Context) error {
 	var head int64
 	if err := tx.QueryRow(ctx, "SELECT revision FROM castellan_head").Scan(&head); err != nil {
 		return unavailable(ctx, fmt.Errorf("loading facts: %w", err))
+	}
+	if err := s.loadKeys(ctx, tx); err != nil {
+		return err
 	}
 	if head == 0 {
 		return nil
@@ -74,10 +78,10 @@ func toValues(dst []term.Value, types, ids []string) []term.Value {
 	return dst
 }
 
-// follow keeps the index up to date until ctx ends: it listens for
-// notifications on its own connection and reads the change log when one
-// arrives or every PollInterval, reconnecting with backoff when the
-// connection is lost.
+// follow keeps the index and the key set up to date until ctx ends: it
+// listens for notifications on its own connection and reads the change log
+// and the key change log when one arrives or every PollInterval,
+// reconnecting with backoff when the connection is lost.
 func (s *Store) follow(ctx context.Context) {
 	defer close(s.done)
 	backoff := 50 * time.Millisecond
@@ -119,6 +123,9 @@ func (s *Store) listen(ctx context.Context) (connected bool, err error) {
 	for {
 		cctx, cancel := context.WithTimeout(ctx, catchUpTimeout)
 		err = s.catchUp(cctx, conn)
+		if err == nil {
+			err = s.catchUpKeys(cctx, conn)
+		}
 		cancel()
 		if err != nil {
 			return true, err

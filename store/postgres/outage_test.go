@@ -109,7 +109,11 @@ func TestDatabaseOutage(t *testing.T) {
 	ctx := t.Context()
 
 	r1 := write(t, s, store.Op{Insert: []term.Fact{role("alice", "admin", "anvil")}})
-	eventually(t, "the follower is ready", s.Ready)
+	key := store.Key{ID: "k1", Scope: "read", Hash: []byte{1, 2, 3}}
+	if err := s.CreateKey(ctx, key); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, "the follower is connected", s.Writable)
 
 	p.cut()
 	_, err = s.Write(ctx, []store.Op{{Insert: []term.Fact{role("bob", "admin", "anvil")}}})
@@ -126,7 +130,24 @@ func TestDatabaseOutage(t *testing.T) {
 	if snap.Revision() != r1 || len(facts(t, snap)) != 1 {
 		t.Errorf("Snapshot with the database gone: revision %d, facts %v", snap.Revision(), facts(t, snap))
 	}
-	eventually(t, "the follower notices", func() bool { return !s.Ready() })
+	eventually(t, "the follower notices", func() bool { return !s.Writable() })
+	if !s.Ready() {
+		t.Error("Ready() = false with the database gone, want true: reads are answered from the index")
+	}
+	// Keys are answered from the store's copy: no round trip, so the
+	// outage changes nothing, also for an id that does not exist.
+	if got, err := s.KeyByID(ctx, key.ID); err != nil || got.Scope != key.Scope {
+		t.Errorf("KeyByID with the database gone = %+v, %v; want the key", got, err)
+	}
+	if _, err := s.KeyByID(ctx, "made-up"); !errors.Is(err, store.ErrNotFound) {
+		t.Errorf("KeyByID of an unknown id with the database gone: %v, want ErrNotFound", err)
+	}
+	if err := s.DeleteKey(ctx, key.ID); !errors.Is(err, store.ErrUnavailable) {
+		t.Errorf("DeleteKey with the database gone: %v, want ErrUnavailable", err)
+	}
+	if _, err := s.KeyByID(ctx, key.ID); err != nil {
+		t.Errorf("KeyByID after a failed DeleteKey: %v, want the key", err)
+	}
 
 	// Meanwhile another server writes; s cannot see it yet.
 	r2 := write(t, other, store.Op{Insert: []term.Fact{role("carol", "admin", "anvil")}})
@@ -135,7 +156,7 @@ func TestDatabaseOutage(t *testing.T) {
 	}
 
 	p.restore(t)
-	eventually(t, "the follower reconnects and catches up", func() bool { return s.Ready() && s.IndexRevision() >= r2 })
+	eventually(t, "the follower reconnects and catches up", func() bool { return s.Writable() && s.IndexRevision() >= r2 })
 	var r3 store.Revision
 	eventually(t, "writes succeed again", func() bool {
 		r3, err = s.Write(ctx, []store.Op{{Insert: []term.Fact{role("dave", "admin", "anvil")}}})
@@ -163,7 +184,7 @@ func TestTerminatedConnections(t *testing.T) {
 	s := open(t, url, postgres.Options{PollInterval: 100 * time.Millisecond})
 	ctx := t.Context()
 	write(t, s, store.Op{Insert: []term.Fact{role("alice", "admin", "anvil")}})
-	eventually(t, "the follower is ready", s.Ready)
+	eventually(t, "the follower is connected", s.Writable)
 
 	admin, err := pgx.Connect(ctx, pgtest.ServerURL(t))
 	if err != nil {
@@ -191,5 +212,5 @@ func TestTerminatedConnections(t *testing.T) {
 	if got := facts(t, storetest.MustSnapshot(t, s, rev)); len(got) != 2 {
 		t.Errorf("facts after recovery: %v", got)
 	}
-	eventually(t, "the follower reconnects", s.Ready)
+	eventually(t, "the follower reconnects", s.Writable)
 }

@@ -43,7 +43,8 @@ type Options struct {
 
 // Store is the PostgreSQL store. PostgreSQL holds the truth; the Store
 // keeps an in-memory index.Index of every fact that follows the change
-// log, so snapshots do no SQL.
+// log, so snapshots do no SQL, and likewise every API key, following the
+// key change log, so KeyByID does no SQL.
 type Store struct {
 	pool    *pgxpool.Pool
 	connCfg *pgx.ConnConfig
@@ -55,6 +56,8 @@ type Store struct {
 
 	dbHead    atomic.Uint64 // the last head read from the database
 	connected atomic.Bool   // the follower is connected and caught up
+
+	keys keySet // the followed copy of the API keys
 
 	advMu    sync.Mutex
 	advanced chan struct{} // closed and replaced whenever idx advances
@@ -69,11 +72,13 @@ var (
 	_ store.Clearer     = (*Store)(nil)
 	_ store.PolicyStore = (*Store)(nil)
 	_ store.KeyStore    = (*Store)(nil)
+	_ store.Follower    = (*Store)(nil)
 )
 
 // Open connects to the database at url, checks its schema version
 // (applying migrations when opts.Migrate is set), loads every fact into the
-// index, and starts following the change log. It fails with an error
+// index and every API key into the key set, and starts following the change
+// log and the key change log. It fails with an error
 // wrapping ErrSchemaVersion when the schema does not match, and
 // store.ErrUnavailable when the database cannot be reached.
 func Open(ctx context.Context, url string, opts Options) (*Store, error) {
@@ -207,9 +212,15 @@ func (s *Store) Lag() uint64 {
 	return h - r
 }
 
-// Ready reports whether the follower is connected to the database and has
-// caught up at least once since it connected.
-func (s *Store) Ready() bool { return s.connected.Load() && !s.closed.Load() }
+// Ready reports whether the store can answer reads at a known revision:
+// the index and the keys were loaded by Open, so this holds until Close,
+// also while the database is unreachable (see store.Follower).
+func (s *Store) Ready() bool { return !s.closed.Load() }
+
+// Writable reports whether the follower is connected to the database and
+// its last catch-up succeeded: whether writes can be expected to succeed.
+// It reads a flag the follower keeps; it does no I/O.
+func (s *Store) Writable() bool { return s.connected.Load() && !s.closed.Load() }
 
 // unavailable wraps err with store.ErrUnavailable when it comes from a
 // lost or refused connection rather than from the statement itself.

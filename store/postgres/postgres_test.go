@@ -60,13 +60,19 @@ func facts(tb testing.TB, snap store.Snapshot) []string {
 	return out
 }
 
-// eventually polls cond until it holds or the deadline passes.
+// eventually polls cond until it holds or 20 s have passed.
 func eventually(tb testing.TB, what string, cond func() bool) {
 	tb.Helper()
-	deadline := time.Now().Add(20 * time.Second)
+	within(tb, 20*time.Second, what, cond)
+}
+
+// within polls cond until it holds or d has passed.
+func within(tb testing.TB, d time.Duration, what string, cond func() bool) {
+	tb.Helper()
+	deadline := time.Now().Add(d)
 	for !cond() {
 		if time.Now().After(deadline) {
-			tb.Fatalf("gave up waiting: %s", what)
+			tb.Fatalf("gave up waiting %v: %s", d, what)
 		}
 		time.Sleep(10 * time.Millisecond)
 	}
@@ -92,7 +98,7 @@ func TestTwoStoresFollowEachOther(t *testing.T) {
 	if diff := cmp.Diff(facts(t, storetest.MustSnapshot(t, b, r2)), facts(t, snap)); diff != "" {
 		t.Errorf("a and b differ (-b +a):\n%s", diff)
 	}
-	eventually(t, "a is ready without lag", func() bool { return a.Ready() && a.Lag() == 0 })
+	eventually(t, "a is writable without lag", func() bool { return a.Ready() && a.Writable() && a.Lag() == 0 })
 }
 
 func TestRestartRebuildsIndex(t *testing.T) {
