@@ -132,7 +132,7 @@ func routePattern(r *http.Request) string {
 func (m *metrics) registerWritable(writable func() bool) {
 	m.registry.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{
 		Name: "castellan_store_writable",
-		Help: "1 when writes can reach the store (its database), 0 during an outage; reads are answered either way.",
+		Help: "Whether writes can reach the store (its database): 1 yes, 0 during an outage. Reads are answered either way.",
 	}, func() float64 {
 		if writable() {
 			return 1

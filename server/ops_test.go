@@ -87,6 +87,15 @@ func TestHealthAndMetrics(t *testing.T) {
 	e.must(t, http.StatusOK, "GET", "/api/healthcheck", nil)
 	e.must(t, http.StatusOK, "HEAD", "/healthz", nil)
 	e.must(t, http.StatusOK, "HEAD", "/readyz", nil)
+	var ready struct {
+		Message  string `json:"message"`
+		Writes   bool   `json:"writes"`
+		Revision *uint64 `json:"revision"`
+	}
+	e.must(t, http.StatusOK, "GET", "/readyz?writes=1", nil).json(t, &ready)
+	if ready.Message != "ready" || !ready.Writes || ready.Revision == nil {
+		t.Errorf("/readyz?writes=1 on a memory store: %+v, want ready, writes, a revision", ready)
+	}
 	e.key = cfg.AdminKey
 	e.uploadPolicy(t, testPolicy)
 	e.insert(t, fact("has_role", "User:alice", "owner", "Organization:acme"))
@@ -99,6 +108,7 @@ func TestHealthAndMetrics(t *testing.T) {
 		`castellan_http_requests_total{code="200",method="POST",route="/api/batch"} 1`,
 		`castellan_http_request_duration_seconds_bucket{method="POST",route="/api/authorize"`,
 		`castellan_decisions_total{api="oso",result="allow"} 1`,
+		"\ncastellan_store_writable 1\n",
 		`castellan_decisions_total{api="oso",result="deny"} 1`,
 		`castellan_store_revision 1`,
 		`castellan_policy_version 1`,

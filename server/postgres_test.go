@@ -21,6 +21,21 @@ func openPostgres(t *testing.T, url string) *postgres.Store {
 	return st
 }
 
+// followLag bounds, in these tests, how long a change takes to reach
+// another replica on the same database (a notification, else a poll every
+// 50 ms).
+const followLag = 2 * time.Second
+
+// waitUntil polls cond until it holds, failing the test after d.
+func waitUntil(t testing.TB, d time.Duration, what string, cond func() bool) {
+	t.Helper()
+	for start := time.Now(); !cond(); time.Sleep(10 * time.Millisecond) {
+		if time.Since(start) > d {
+			t.Fatalf("not within %v: %s", d, what)
+		}
+	}
+}
+
 // TestPostgresReplicas runs two servers on one database, as two replicas
 // behind a load balancer: a write through one is visible through the other
 // at the OsoOffset it returned, keys and policies are shared.
@@ -49,12 +64,23 @@ func TestPostgresReplicas(t *testing.T) {
 		t.Error("a write through replica A is not visible through replica B at its OsoOffset")
 	}
 
-	// A key created through A works on B.
+	// A key created through A works on B within the follow lag; deleted
+	// through A, it is refused by A at once and by B within the follow lag
+	// (it took up to 5 s, the TTL of the key cache, before keys were
+	// followed).
 	var k struct {
+		ID  string `json:"id"`
 		Key string `json:"key"`
 	}
 	a.must(t, http.StatusCreated, "POST", "/admin/v1/keys", map[string]any{"name": "svc", "scope": "read"}).json(t, &k)
-	b.must(t, http.StatusOK, "GET", "/api/stats", nil, "Authorization", "Bearer "+k.Key)
+	a.must(t, http.StatusOK, "GET", "/api/stats", nil, "Authorization", "Bearer "+k.Key)
+	statsAs := func(e *testEnv) int { return e.do(t, "GET", "/api/stats", nil, "Authorization", "Bearer "+k.Key).status }
+	waitUntil(t, followLag, "B accepts the key created through A", func() bool { return statsAs(b) == http.StatusOK })
+	a.must(t, http.StatusOK, "DELETE", "/admin/v1/keys/"+k.ID, nil)
+	if st := statsAs(a); st != http.StatusUnauthorized {
+		t.Errorf("a key deleted through A: A answers %d, want 401 at once", st)
+	}
+	waitUntil(t, followLag, "B refuses the key deleted through A", func() bool { return statsAs(b) == http.StatusUnauthorized })
 
 	// A policy uploaded through A goes live on B when B syncs. (It keeps
 	// the organization roles: one that orphaned every stored fact would
