@@ -88,8 +88,8 @@ func TestHealthAndMetrics(t *testing.T) {
 	e.must(t, http.StatusOK, "HEAD", "/healthz", nil)
 	e.must(t, http.StatusOK, "HEAD", "/readyz", nil)
 	var ready struct {
-		Message  string `json:"message"`
-		Writes   bool   `json:"writes"`
+		Message  string  `json:"message"`
+		Writes   bool    `json:"writes"`
 		Revision *uint64 `json:"revision"`
 	}
 	e.must(t, http.StatusOK, "GET", "/readyz?writes=1", nil).json(t, &ready)

@@ -74,7 +74,9 @@ func TestPostgresReplicas(t *testing.T) {
 	}
 	a.must(t, http.StatusCreated, "POST", "/admin/v1/keys", map[string]any{"name": "svc", "scope": "read"}).json(t, &k)
 	a.must(t, http.StatusOK, "GET", "/api/stats", nil, "Authorization", "Bearer "+k.Key)
-	statsAs := func(e *testEnv) int { return e.do(t, "GET", "/api/stats", nil, "Authorization", "Bearer "+k.Key).status }
+	statsAs := func(e *testEnv) int {
+		return e.do(t, "GET", "/api/stats", nil, "Authorization", "Bearer "+k.Key).status
+	}
 	waitUntil(t, followLag, "B accepts the key created through A", func() bool { return statsAs(b) == http.StatusOK })
 	a.must(t, http.StatusOK, "DELETE", "/admin/v1/keys/"+k.ID, nil)
 	if st := statsAs(a); st != http.StatusUnauthorized {
