@@ -40,41 +40,46 @@ func (l *outageLoad) fail(format string, args ...any) {
 	}
 }
 
-func (l *outageLoad) post(ctx context.Context, key, path string, body any) (int, []byte, error) {
+// post sends body to path as key. ok is false when there is no answer to
+// check: the load is over, or the request failed (recorded).
+func (l *outageLoad) post(ctx context.Context, what, key, path string, body any) (status int, resp []byte, ok bool) {
 	js, _ := json.Marshal(body)
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, l.url+path, bytes.NewReader(js))
-	if err != nil {
-		return 0, nil, err
+	var r *http.Response
+	if err == nil {
+		req.Header.Set("Authorization", "Bearer "+key)
+		r, err = l.client.Do(req)
 	}
-	req.Header.Set("Authorization", "Bearer "+key)
-	resp, err := l.client.Do(req)
-	if err != nil {
-		return 0, nil, err
+	if err == nil {
+		defer r.Body.Close()
+		resp, err = io.ReadAll(r.Body)
 	}
-	defer resp.Body.Close()
-	b, err := io.ReadAll(resp.Body)
-	return resp.StatusCode, b, err
+	switch {
+	case ctx.Err() != nil:
+		return 0, nil, false
+	case err != nil:
+		l.fail("%s: %v", what, err)
+		return 0, nil, false
+	}
+	return r.StatusCode, resp, true
 }
 
 // read asks two questions whose answers the writes do not change: alice
 // (owner of acme) may read it, bob may not.
 func (l *outageLoad) read(ctx context.Context, key string) {
 	for i, actor := range []string{"alice", "bob"} {
-		st, body, err := l.post(ctx, key, "/api/authorize", map[string]any{"actor_type": "User", "actor_id": actor,
+		what := "read as " + actor
+		st, body, ok := l.post(ctx, what, key, "/api/authorize", map[string]any{"actor_type": "User", "actor_id": actor,
 			"action": "read", "resource_type": "Organization", "resource_id": "acme"})
-		if ctx.Err() != nil {
-			return
-		}
 		var got struct {
 			Allowed bool `json:"allowed"`
 		}
 		switch {
-		case err != nil:
-			l.fail("read as %s: %v", actor, err)
+		case !ok:
 		case st != http.StatusOK:
-			l.fail("read as %s: status %d: %s", actor, st, body)
+			l.fail("%s: status %d: %s", what, st, body)
 		case json.Unmarshal(body, &got) != nil || got.Allowed != (i == 0):
-			l.fail("read as %s: wrong answer %s", actor, body)
+			l.fail("%s: wrong answer %s", what, body)
 		default:
 			l.reads.Add(1)
 		}
@@ -84,18 +89,14 @@ func (l *outageLoad) read(ctx context.Context, key string) {
 // write inserts a fact that no question depends on: 200, or 503 with a
 // message while the database is down.
 func (l *outageLoad) write(ctx context.Context, key string, n int) {
-	st, body, err := l.post(ctx, key, "/api/facts", map[string]any{"predicate": "has_role", "args": []any{
+	st, body, ok := l.post(ctx, "write", key, "/api/facts", map[string]any{"predicate": "has_role", "args": []any{
 		map[string]any{"type": "User", "id": fmt.Sprintf("w%d", n)}, map[string]any{"type": "String", "id": "member"},
 		map[string]any{"type": "Organization", "id": "other"}}})
-	if ctx.Err() != nil {
-		return
-	}
 	var env struct {
 		Message string `json:"message"`
 	}
 	switch {
-	case err != nil:
-		l.fail("write: %v", err)
+	case !ok:
 	case st == http.StatusOK || st == http.StatusCreated:
 		l.writesOK.Add(1)
 	case st == http.StatusServiceUnavailable && json.Unmarshal(body, &env) == nil && env.Message != "":
