@@ -3,10 +3,259 @@ package server
 import (
 	"fmt"
 	"net/http"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/go-chi/chi/v5"
 
 	"github.com/castellan-authz/castellan/policy"
 	"github.com/castellan-authz/castellan/store"
 )
+
+// policyUpload is the body of POST /api/policy: Oso's {filename, src}, or
+// Castellan's {files: [{filename, src}, ...]}; either with Castellan's
+// optional "force": true, which makes live a policy the guard refuses (no
+// allow rule, or every stored fact orphaned). Oso SDKs never send it.
+type policyUpload struct {
+	Filename *string          `json:"filename"`
+	Src      *string          `json:"src"`
+	Files    []policyFileJSON `json:"files"`
+	Force    bool             `json:"force"`
+}
+
+// codePolicyNeedsForce is the envelope code of a policy refused without
+// "force" (422).
+const codePolicyNeedsForce = "policy_needs_force"
+
+type policyFileJSON struct {
+	Filename string `json:"filename"`
+	Src      string `json:"src"`
+}
+
+// files returns the upload as policy files.
+func (u policyUpload) files() ([]store.PolicyFile, error) {
+	if u.Files != nil {
+		if u.Src != nil || u.Filename != nil {
+			return nil, badRequest("send either src (and filename) or files, not both")
+		}
+		if len(u.Files) == 0 {
+			return nil, badRequest("files: at least one file is required")
+		}
+		out := make([]store.PolicyFile, len(u.Files))
+		for i, f := range u.Files {
+			out[i] = store.PolicyFile{Filename: f.Filename, Src: f.Src}
+		}
+		return out, nil
+	}
+	if u.Src == nil {
+		return nil, badRequest("src is required")
+	}
+	name := defaultPolicyFilename
+	if u.Filename != nil && strings.TrimSpace(*u.Filename) != "" {
+		name = *u.Filename
+	}
+	return []store.PolicyFile{{Filename: name, Src: *u.Src}}, nil
+}
+
+func (s *Server) handleUploadPolicy(w http.ResponseWriter, r *http.Request) {
+	var req policyUpload
+	if err := decodeJSON(r, &req); err != nil {
+		writeError(w, r, err)
+		return
+	}
+	files, err := req.files()
+	if err != nil {
+		writeError(w, r, err)
+		return
+	}
+	var opts []policy.LoadOption
+	if req.Force {
+		opts = append(opts, policy.Force())
+	}
+	if s.cfg.Dev {
+		opts = append(opts, policy.AllowOrphans()) // as Oso's dev server, for the SDK suites
+	}
+	res, err := s.policies.Load(r.Context(), files, principalFrom(r.Context()).ID, opts...)
+	if err != nil {
+		writeError(w, r, err)
+		return
+	}
+	if head, err := s.store.Head(r.Context()); err == nil {
+		s.setOffset(w, head)
+	}
+	if !res.Changed {
+		writeJSON(w, http.StatusAccepted, message{Message: fmt.Sprintf("Policy unchanged (version %d)", res.Version)})
+		return
+	}
+	msg := fmt.Sprintf("Policy loaded (version %d)", res.Version)
+	if res.Warning != "" {
+		msg += "; warning: " + res.Warning
+	}
+	writeJSON(w, http.StatusOK, message{Message: msg})
+}
+
+// osoPolicy is the policy as GET /api/policy returns it.
+type osoPolicy struct {
+	Filename string `json:"filename"`
+	Src      string `json:"src"`
+}
+
+func (s *Server) handleGetPolicy(w http.ResponseWriter, r *http.Request) {
+	version, err := versionParam(r, "id")
+	if err != nil {
+		writeError(w, r, err)
+		return
+	}
+	var files []store.PolicyFile
+	if version == 0 {
+		files = s.policies.Live().Files()
+	} else {
+		p, err := s.policies.Stored(r.Context(), version)
+		if err != nil {
+			writeError(w, r, err)
+			return
+		}
+		files = p.Files
+	}
+	out := struct {
+		Policy *osoPolicy `json:"policy"`
+	}{}
+	if len(files) > 0 {
+		out.Policy = &osoPolicy{Filename: files[0].Filename, Src: joinSources(files)}
+	}
+	writeJSON(w, http.StatusOK, out)
+}
+
+// joinSources returns the source of a policy as one text: the file itself
+// when there is one, else each file after a "# file: name" comment line.
+func joinSources(files []store.PolicyFile) string {
+	if len(files) == 1 {
+		return files[0].Src
+	}
+	var b strings.Builder
+	for i, f := range files {
+		if i > 0 {
+			b.WriteString("\n")
+		}
+		fmt.Fprintf(&b, "# file: %s\n%s", f.Filename, f.Src)
+		if !strings.HasSuffix(f.Src, "\n") {
+			b.WriteString("\n")
+		}
+	}
+	return b.String()
+}
+
+func (s *Server) handlePolicyMetadata(w http.ResponseWriter, r *http.Request) {
+	version, err := versionParam(r, "version", "id")
+	if err != nil {
+		writeError(w, r, err)
+		return
+	}
+	p, err := s.policies.Version(r.Context(), version)
+	if err != nil {
+		writeError(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, struct {
+		Metadata metadataOut `json:"metadata"`
+	}{toMetadataOut(p.Program().Metadata)})
+}
+
+// versionParam reads a policy version from the first query parameter of
+// names that is present (0 when none is).
+func versionParam(r *http.Request, names ...string) (int64, error) {
+	for _, n := range names {
+		if v := r.URL.Query().Get(n); v != "" {
+			version, err := strconv.ParseInt(v, 10, 64)
+			if err != nil || version < 1 {
+				return 0, badRequest("%s: %q is not a policy version", n, v)
+			}
+			return version, nil
+		}
+	}
+	return 0, nil
+}
+
+// policyVersionInfo is a version as GET /admin/v1/policies lists it.
+type policyVersionInfo struct {
+	Version   int64    `json:"version"`
+	CreatedAt string   `json:"created_at"`
+	CreatedBy string   `json:"created_by"`
+	Live      bool     `json:"live"`
+	Files     []string `json:"files"`
+}
+
+// policyVersion is one version with its source.
+type policyVersion struct {
+	Version   int64            `json:"version"`
+	CreatedAt string           `json:"created_at"`
+	CreatedBy string           `json:"created_by"`
+	Live      bool             `json:"live"`
+	Files     []policyFileJSON `json:"files"`
+}
+
+func toPolicyVersion(p store.Policy) policyVersion {
+	files := make([]policyFileJSON, len(p.Files))
+	for i, f := range p.Files {
+		files[i] = policyFileJSON{Filename: f.Filename, Src: f.Src}
+	}
+	return policyVersion{Version: p.Version, CreatedAt: p.CreatedAt.UTC().Format(time.RFC3339), CreatedBy: p.CreatedBy, Live: p.Live, Files: files}
+}
+
+func (s *Server) handlePolicyHistory(w http.ResponseWriter, r *http.Request) {
+	history, err := s.policies.History(r.Context())
+	if err != nil {
+		writeError(w, r, err)
+		return
+	}
+	out := struct {
+		Policies []policyVersionInfo `json:"policies"`
+	}{Policies: make([]policyVersionInfo, len(history))}
+	for i, p := range history {
+		out.Policies[i] = policyVersionInfo{Version: p.Version, CreatedAt: p.CreatedAt.UTC().Format(time.RFC3339),
+			CreatedBy: p.CreatedBy, Live: p.Live, Files: filenames(p.Files)}
+	}
+	writeJSON(w, http.StatusOK, out)
+}
+
+// pathVersion reads the {version} URL parameter.
+func pathVersion(r *http.Request) (int64, error) {
+	v := chi.URLParam(r, "version")
+	version, err := strconv.ParseInt(v, 10, 64)
+	if err != nil || version < 1 {
+		return 0, badRequest("%q is not a policy version", v)
+	}
+	return version, nil
+}
+
+func (s *Server) handleGetPolicyVersion(w http.ResponseWriter, r *http.Request) {
+	version, err := pathVersion(r)
+	if err != nil {
+		writeError(w, r, err)
+		return
+	}
+	p, err := s.policies.Stored(r.Context(), version)
+	if err != nil {
+		writeError(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, toPolicyVersion(p))
+}
+
+func (s *Server) handleActivatePolicy(w http.ResponseWriter, r *http.Request) {
+	version, err := pathVersion(r)
+	if err != nil {
+		writeError(w, r, err)
+		return
+	}
+	p, err := s.policies.Activate(r.Context(), version)
+	if err != nil {
+		writeError(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, toPolicyVersion(p))
+}
 
 // defaultPolicyFilename names a policy uploaded without a filename.
 const defaultPolicyFilename = "policy.polar"
