@@ -80,8 +80,8 @@ func TestDevMode(t *testing.T) {
 		Policies []policyVersionInfo `json:"policies"`
 	}
 	e.must(t, http.StatusOK, "GET", "/admin/v1/policies", nil).json(t, &h)
-	if len(h.Policies) != 1 || h.Policies[0].CreatedBy != principalDev {
-		t.Errorf("history %+v: want one version created by %q", h.Policies, principalDev)
+	if len(h.Policies) != 1 || h.Policies[0].CreatedBy != callerDev {
+		t.Errorf("history %+v: want one version created by %q", h.Policies, callerDev)
 	}
 }
 

@@ -10,23 +10,23 @@ import (
 	"github.com/castellan-authz/castellan/store"
 )
 
-// principal is who made a request: an API key (by id), the --admin-key,
+// caller is who made a request: an API key (by id), the --admin-key,
 // or anyone in dev mode.
-type principal struct {
+type caller struct {
 	ID    string
 	Scope Scope
 }
 
-// Principal ids of the callers that are not stored keys.
+// Caller ids of the callers that are not stored keys.
 const (
-	principalDev      = "dev"
-	principalAdminKey = "admin-key"
+	callerDev      = "dev"
+	callerAdminKey = "admin-key"
 )
 
-// principalFrom returns the principal require found for the request.
-func principalFrom(ctx context.Context) principal { return stateFrom(ctx).principal }
+// callerFrom returns the caller require found for the request.
+func callerFrom(ctx context.Context) caller { return stateFrom(ctx).caller }
 
-// require authenticates the request and checks that its principal has at
+// require authenticates the request and checks that its caller has at
 // least scope need: no or unknown key → 401, too small a scope → 403.
 func (s *Server) require(need Scope) func(http.Handler) http.Handler {
 	return func(next http.Handler) http.Handler {
@@ -41,37 +41,37 @@ func (s *Server) require(need Scope) func(http.Handler) http.Handler {
 					"this API key has scope %q; %s %s needs scope %q", p.Scope, r.Method, r.URL.Path, need))
 				return
 			}
-			stateFrom(r.Context()).principal = p
+			stateFrom(r.Context()).caller = p
 			next.ServeHTTP(w, r)
 		})
 	}
 }
 
-// authenticate finds the principal of r from its bearer token. Failures
+// authenticate finds the caller of r from its bearer token. Failures
 // are counted and limited per client and per key id (ratelimit.go): a
 // client over its limit is refused before its key is looked up.
-func (s *Server) authenticate(r *http.Request) (principal, error) {
+func (s *Server) authenticate(r *http.Request) (caller, error) {
 	if err := s.checkClient(r); err != nil {
-		return principal{}, err
+		return caller{}, err
 	}
 	token, err := bearerToken(r)
 	if err != nil {
-		return principal{}, s.authFailed(r, authMalformed, "", err)
+		return caller{}, s.authFailed(r, authMalformed, "", err)
 	}
 	if token == "" || token == DevToken {
 		if s.cfg.Dev {
-			return principal{ID: principalDev, Scope: ScopeAdmin}, nil
+			return caller{ID: callerDev, Scope: ScopeAdmin}, nil
 		}
 		if token == "" {
-			return principal{}, s.authFailed(r, authMissing, "", errorf(http.StatusUnauthorized, codeUnauthenticated, "missing API key: send Authorization: Bearer <key>"))
+			return caller{}, s.authFailed(r, authMissing, "", errorf(http.StatusUnauthorized, codeUnauthenticated, "missing API key: send Authorization: Bearer <key>"))
 		}
 	}
 	if s.adminHash != nil && hashMatches(token, s.adminHash) {
-		return principal{ID: principalAdminKey, Scope: ScopeAdmin}, nil
+		return caller{ID: callerAdminKey, Scope: ScopeAdmin}, nil
 	}
 	id, secret, ok := splitKey(token)
 	if !ok {
-		return principal{}, s.authFailed(r, authMalformed, "", errorf(http.StatusUnauthorized, codeUnauthenticated, "invalid API key"))
+		return caller{}, s.authFailed(r, authMalformed, "", errorf(http.StatusUnauthorized, codeUnauthenticated, "invalid API key"))
 	}
 	// The key store answers from the keys it holds and follows (see
 	// store.KeyStore.KeyByID): no database round trip, also for an id
@@ -80,14 +80,14 @@ func (s *Server) authenticate(r *http.Request) (principal, error) {
 	k, err := s.keys.KeyByID(r.Context(), id)
 	if err != nil {
 		if errors.Is(err, store.ErrNotFound) {
-			return principal{}, s.authFailed(r, authUnknownKey, id, errorf(http.StatusUnauthorized, codeUnauthenticated, "invalid API key"))
+			return caller{}, s.authFailed(r, authUnknownKey, id, errorf(http.StatusUnauthorized, codeUnauthenticated, "invalid API key"))
 		}
-		return principal{}, err
+		return caller{}, err
 	}
 	if subtle.ConstantTimeCompare(hashSecret(secret), k.Hash) != 1 {
-		return principal{}, s.authFailed(r, authWrongSecret, id, errorf(http.StatusUnauthorized, codeUnauthenticated, "invalid API key"))
+		return caller{}, s.authFailed(r, authWrongSecret, id, errorf(http.StatusUnauthorized, codeUnauthenticated, "invalid API key"))
 	}
-	return principal{ID: id, Scope: Scope(k.Scope)}, nil
+	return caller{ID: id, Scope: Scope(k.Scope)}, nil
 }
 
 // bearerToken returns the token of the Authorization header ("" when

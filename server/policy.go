@@ -76,7 +76,7 @@ func (s *Server) handleUploadPolicy(w http.ResponseWriter, r *http.Request) {
 	if s.cfg.Dev {
 		opts = append(opts, policy.AllowOrphans()) // as Oso's dev server, for the SDK suites
 	}
-	res, err := s.policies.Load(r.Context(), files, principalFrom(r.Context()).ID, opts...)
+	res, err := s.policies.Load(r.Context(), files, callerFrom(r.Context()).ID, opts...)
 	if err != nil {
 		writeError(w, r, err)
 		return

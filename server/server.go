@@ -246,11 +246,11 @@ func (s *Server) routes() http.Handler {
 }
 
 // reqState is what the middleware learns about a request as it goes: its
-// id and, once authenticated, its principal. One pointer on the context,
+// id and, once authenticated, its caller. One pointer on the context,
 // so later middleware fills it in without copying the request again.
 type reqState struct {
-	id        string
-	principal principal
+	id     string
+	caller caller
 }
 
 type reqStateKey struct{}
@@ -317,8 +317,8 @@ func (s *Server) observe(next http.Handler) http.Handler {
 		if ev == nil {
 			return
 		}
-		if p := stateFrom(r.Context()).principal.ID; p != "" {
-			ev = ev.Str("principal", p)
+		if p := stateFrom(r.Context()).caller.ID; p != "" {
+			ev = ev.Str("caller", p)
 		}
 		ev.Str("method", r.Method).
 			Str("route", route).
