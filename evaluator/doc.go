@@ -31,5 +31,10 @@
 // Residual (partial evaluation: what only facts held elsewhere can decide,
 // for local authorization); RunTests runs a policy's test blocks against an
 // isolated source. Every query is bounded by Limits (recursion depth and
-// work) and by its context.
+// work) and by its context. A chain of recursive calls deeper than the
+// depth limit is not an error: past half the limit a new subgoal is
+// generalized against the innermost active table of its predicate (the
+// arguments that differ become wildcards), so the chain is one table
+// iterated to its fixpoint, as List evaluates it, rather than one nested
+// table per link.
 package evaluator

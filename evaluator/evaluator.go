@@ -32,7 +32,12 @@ var (
 // Limits bound the work of one query.
 type Limits struct {
 	// MaxDepth is the largest number of nested rule calls (tables being
-	// evaluated at once). Default 1024.
+	// evaluated at once). Default 1024. Past half of it, a recursive call
+	// is answered from a more general table (a chain of parent folders
+	// from one table of every folder the actor reaches), and a ground
+	// goal that still nests too deep is answered from the goals List,
+	// Query and Actions ask; so a chain of any length is answered, and
+	// every entry point gives one answer, or one error.
 	MaxDepth int
 	// MaxWork is the largest number of evaluation steps (literals tried,
 	// facts and answers visited) per query. Default 10,000,000.
@@ -155,6 +160,9 @@ func (e *Evaluator) Authorize(ctx context.Context, r Request, actor term.Value, 
 	args := [3]term.Value{actor, term.String(action), resource}
 	allow := e.pred("allow", 3)
 	tid := s.solve(allow, args[:])
+	if errors.Is(s.err, ErrDepthExceeded) {
+		return e.authorizeWide(ctx, r, args, s.err)
+	}
 	if s.err != nil {
 		return Decision{}, s.err
 	}
@@ -188,10 +196,75 @@ func (e *Evaluator) AuthorizeEach(ctx context.Context, r Request, actor term.Val
 	for i, res := range resources {
 		args := [3]term.Value{actor, term.String(action), res}
 		tid := s.solve(allow, args[:])
+		if errors.Is(s.err, ErrDepthExceeded) {
+			return e.authorizeEachWide(ctx, r, actor, action, resources)
+		}
 		if s.err != nil {
 			return nil, s.err
 		}
 		out[i] = s.tables[tid].nAns > 0
 	}
 	return out, nil
+}
+
+// authorizeEachWide is AuthorizeEach one resource at a time, for a batch
+// in which a goal nests deeper than MaxDepth.
+func (e *Evaluator) authorizeEachWide(ctx context.Context, r Request, actor term.Value, action string, resources []term.Value) ([]bool, error) {
+	r.Explain = false
+	out := make([]bool, len(resources))
+	for i, res := range resources {
+		d, err := e.Authorize(ctx, r, actor, action, res)
+		if err != nil {
+			return nil, err
+		}
+		out[i] = d.Allowed
+	}
+	return out, nil
+}
+
+// authorizeWide answers a ground allow goal that nested deeper than
+// MaxDepth (depthErr) from the goals List, Query and Actions ask, with the
+// resource, then the action, unbound: those are evaluated from the actor
+// outward, where a chain of links is one table rather than one nested
+// table per link. So Authorize answers whenever they would answer the
+// same question, and fails with depthErr only when they all fail.
+// The explanation, when asked for, comes from the wide goal.
+func (e *Evaluator) authorizeWide(ctx context.Context, r Request, args [3]term.Value, depthErr error) (Decision, error) {
+	wide := [][3]term.Value{
+		{args[0], args[1], wild(args[2].Type)},    // List
+		{args[0], args[1], {}},                    // Query, whose variables are untyped
+		{args[0], wild(term.TypeString), args[2]}, // Actions
+	}
+	for _, w := range wide {
+		if d, err := e.holdsWithin(ctx, r, w, args); err == nil {
+			return d, nil
+		}
+	}
+	return Decision{}, depthErr
+}
+
+// holdsWithin reports whether the table of allow(wide...) has an answer
+// that matches the ground goal args.
+func (e *Evaluator) holdsWithin(ctx context.Context, r Request, wide, args [3]term.Value) (_ Decision, err error) {
+	s := e.acquire(ctx, r.source())
+	defer e.done(s, &err)
+	allow := e.pred("allow", 3)
+	tid := s.solve(allow, wide[:])
+	if s.err != nil {
+		return Decision{}, s.err
+	}
+	var d Decision
+	for a := s.tables[tid].first; a >= 0 && !d.Allowed; a = s.ans[a].next {
+		d.Allowed = s.answerMatches(int(s.ans[a].off), args[:])
+	}
+	if r.Explain {
+		d.Explanation = s.explain(allow, args[:], d.Allowed)
+		if errors.Is(s.err, ErrDepthExceeded) {
+			d.Explanation = &Explanation{Goal: renderCall(allow.name, args[:]), Holds: d.Allowed,
+				Failed: "the derivation is too deep to explain"}
+		} else if s.err != nil {
+			return Decision{}, s.err
+		}
+	}
+	return d, nil
 }

@@ -207,7 +207,9 @@ func TestLimits(t *testing.T) {
 		rows    int
 	}{
 		{name: "within limits", rows: 1},
-		{name: "depth", opts: []Option{WithLimits(Limits{MaxDepth: 50})}, wantErr: ErrDepthExceeded},
+		// A chain longer than MaxDepth is answered from one table (see
+		// TestDeepChainAgrees); TestDepthLimit nests past it.
+		{name: "chain past depth", opts: []Option{WithLimits(Limits{MaxDepth: 50})}, rows: 1},
 		{name: "work", opts: []Option{WithLimits(Limits{MaxWork: 500})}, wantErr: ErrWorkExceeded},
 		{name: "cancelled", ctx: func() context.Context {
 			ctx, cancel := context.WithCancel(t.Context())
@@ -238,6 +240,33 @@ func TestLimits(t *testing.T) {
 				t.Errorf("got %d rows, want %d", len(rows), tc.rows)
 			}
 		})
+	}
+}
+
+// TestDepthLimit nests more rule calls than MaxDepth allows through
+// distinct predicates, which no table can share: every entry point fails
+// with the same error.
+func TestDepthLimit(t *testing.T) {
+	var policy strings.Builder
+	policy.WriteString("actor User {}\nresource Doc {}\nallow(u: User, \"read\", d: Doc) if d0(u, d);\n")
+	for i := range 60 {
+		fmt.Fprintf(&policy, "d%d(u, d) if d%d(u, d);\n", i, i+1)
+	}
+	policy.WriteString("d60(u, d) if owns(u, d);\n")
+	e := New(mustCompile(t, policy.String()), WithLimits(Limits{MaxDepth: 50}))
+	u, doc := term.Entity("User", "u"), term.Entity("Doc", "d")
+	req := Request{Source: &sliceSource{facts: []term.Fact{{Predicate: "owns", Args: []term.Value{u, doc}}}}}
+	ctx := t.Context()
+	_, authErr := e.Authorize(ctx, req, u, "read", doc)
+	_, eachErr := e.AuthorizeEach(ctx, req, u, "read", []term.Value{doc})
+	_, actionsErr := e.Actions(ctx, req, u, doc)
+	_, listErr := e.List(ctx, req, u, "read", "Doc", Page{})
+	_, queryErr := e.Query(ctx, req, Query{Predicate: Call{Name: "allow", Args: []string{"u", "a", "d"}},
+		Constraints: map[string]Constraint{"u": {Type: "User", IDs: []string{"u"}}, "a": {Type: term.TypeString}, "d": {Type: "Doc"}}})
+	for name, err := range map[string]error{"Authorize": authErr, "AuthorizeEach": eachErr, "Actions": actionsErr, "List": listErr, "Query": queryErr} {
+		if !errors.Is(err, ErrDepthExceeded) || err.Error() != authErr.Error() {
+			t.Errorf("%s: err = %v, want %v", name, err, authErr)
+		}
 	}
 }
 

@@ -132,6 +132,11 @@ type solver struct {
 	minDep     int32
 	epoch      int32
 
+	// abstracted is set once a subgoal was abstracted, inexact once a
+	// negation or comparison was conservative over a wildcard (see
+	// abstract).
+	abstracted, inexact bool
+
 	collectFn func([]term.Value) bool
 
 	// explain is set while an explanation is being built: calls then
@@ -174,6 +179,7 @@ func (e *Evaluator) acquire(ctx context.Context, src Source) *solver {
 	s.ctx, s.src = ctx, src
 	s.err, s.work, s.nowSet = nil, 0, false
 	s.minDep, s.epoch, s.nAnswers = noDep, 0, 0
+	s.abstracted, s.inexact = false, false
 	if err := ctx.Err(); err != nil {
 		s.err = fmt.Errorf("evaluating query: %w", err)
 	}
@@ -275,6 +281,11 @@ func equalVals(a, b []term.Value) bool {
 // in args are unbound arguments; their type constraint is part of the
 // subgoal, so that rules for other types are not even tried (a list of
 // Repository resources never evaluates the Issue rules).
+//
+// Past half of Limits.MaxDepth, a new subgoal is abstracted (see
+// abstract), so that a long chain of recursive calls (a folder in a folder
+// in a folder...) is answered from one table rather than from one nested
+// table per link.
 func (s *solver) solve(p *predInfo, args []term.Value) int32 {
 	off := len(s.vals)
 	ground := true
@@ -285,26 +296,91 @@ func (s *solver) solve(p *predInfo, args []term.Value) int32 {
 		}
 		s.vals = append(s.vals, a)
 	}
-	key := s.vals[off:]
-	h := s.hash(uint64(p.id), key)
-	head, found := s.tindex[h]
-	if found {
-		for tid := head; tid >= 0; tid = s.tables[tid].next {
-			t := &s.tables[tid]
-			if t.pred == p && equalVals(s.vals[t.argOff:int(t.argOff)+p.arity], key) {
-				s.vals = s.vals[:off]
-				s.use(tid)
-				return tid
-			}
-		}
-	} else {
-		head = -1
+	h, head, tid := s.lookup(p, off)
+	if tid < 0 && len(s.stack) >= s.e.lim.MaxDepth/2 && s.abstract(p, s.vals[off:]) {
+		ground = false
+		h, head, tid = s.lookup(p, off)
 	}
-	tid := int32(len(s.tables))
+	if tid >= 0 {
+		s.vals = s.vals[:off]
+		s.use(tid)
+		return tid
+	}
+	tid = int32(len(s.tables))
 	s.tindex[h] = tid
 	s.tables = append(s.tables, table{pred: p, argOff: int32(off), next: head, first: -1, last: -1, pos: -1, ground: ground})
 	s.evalTable(tid)
 	return tid
+}
+
+// lookup finds the table of p whose arguments are the key at off in vals
+// (to its end). It returns the key's hash, the first table of its bucket
+// (-1 when empty) and the table, -1 when there is none.
+func (s *solver) lookup(p *predInfo, off int) (h uint64, head, tid int32) {
+	key := s.vals[off:]
+	h = s.hash(uint64(p.id), key)
+	head, found := s.tindex[h]
+	if !found {
+		return h, -1, -1
+	}
+	for tid := head; tid >= 0; tid = s.tables[tid].next {
+		t := &s.tables[tid]
+		if t.pred == p && equalVals(s.vals[t.argOff:int(t.argOff)+p.arity], key) {
+			return h, head, tid
+		}
+	}
+	return h, head, -1
+}
+
+// abstract generalizes the subgoal p(key) against the innermost active
+// table of p: every bound argument that differs from that table's becomes
+// a wildcard of its type. A recursive call that walks a chain (has_role on
+// a folder, then on its parent, ...) thus becomes the table the chain
+// started from with the walking argument unbound, which the fixpoint
+// iteration of its component answers without nesting deeper; the caller
+// keeps the answers that match the bound values. It reports whether key
+// changed.
+//
+// The answers of the general table are exact, but for a negation or a
+// comparison over a wildcard the rule returns, which is conservative (see
+// the package comment): a query that needs both fails with
+// ErrDepthExceeded, as it did before abstracting.
+func (s *solver) abstract(p *predInfo, key []term.Value) bool {
+	for i := len(s.stack) - 1; i >= 0; i-- {
+		t := &s.tables[s.stack[i]]
+		if t.pred != p {
+			continue
+		}
+		outer := s.vals[t.argOff : int(t.argOff)+p.arity]
+		changed := false
+		for k, v := range key {
+			if !isWild(v) && v != outer[k] {
+				key[k] = wild(v.Type)
+				changed = true
+			}
+		}
+		if changed {
+			s.abstracted = true
+			if s.inexact {
+				s.fail(s.depthExceeded())
+			}
+		}
+		return changed
+	}
+	return false
+}
+
+// conservative records that a negation or a comparison dropped answers
+// over a wildcard: those of an abstracted subgoal are then not exact.
+func (s *solver) conservative() {
+	s.inexact = true
+	if s.abstracted {
+		s.fail(s.depthExceeded())
+	}
+}
+
+func (s *solver) depthExceeded() error {
+	return fmt.Errorf("%w: more than %d nested calls", ErrDepthExceeded, s.e.lim.MaxDepth)
 }
 
 // use records a dependency on an existing table, re-evaluating it when it
@@ -337,7 +413,7 @@ func (s *solver) dep(pos int32) {
 // until no new answer appears.
 func (s *solver) evalTable(tid int32) {
 	if len(s.stack) >= s.e.lim.MaxDepth {
-		s.fail(fmt.Errorf("%w: more than %d nested calls", ErrDepthExceeded, s.e.lim.MaxDepth))
+		s.fail(s.depthExceeded())
 		return
 	}
 	if tid&63 == 63 {
@@ -541,6 +617,9 @@ func (s *solver) body(bc *bodyCtx, base int, steps []step, i int) bool {
 	case litCompare:
 		if s.compare(base, l) || (l.op == "!=" && s.someValueDiffers(base, l, st.exist)) {
 			cont = s.body(bc, base, steps, i+1)
+		} else if l.op != "==" && s.anyWild(base, l.vars) {
+			s.conservative()
+			cont = s.err == nil
 		}
 	case litIn:
 		list := l.args[1]
@@ -585,6 +664,9 @@ func (s *solver) body(bc *bodyCtx, base int, steps []step, i int) bool {
 		}
 		for ai := range st.alts {
 			if s.exists(base, st.alts[ai]) {
+				if s.anyWild(base, l.vars) {
+					s.conservative()
+				}
 				return s.err == nil
 			}
 		}
@@ -624,6 +706,17 @@ func (s *solver) existentialWildcards(base int, st *step) []int {
 func (s *solver) shared(base, v, idx int) bool {
 	for k := base; k < len(s.frame); k++ {
 		if k != base+v && s.deref(k) == idx {
+			return true
+		}
+	}
+	return false
+}
+
+// anyWild reports whether one of the variables vars of the rule whose
+// frame starts at base holds a wildcard.
+func (s *solver) anyWild(base int, vars []int) bool {
+	for _, v := range vars {
+		if isWild(s.frame[s.deref(base+v)]) {
 			return true
 		}
 	}
@@ -811,6 +904,21 @@ func (s *solver) call(bc *bodyCtx, base int, steps []step, i int) bool {
 	}
 	if t := &s.tables[tid]; t.state == stActive && t.nAns < t.seenMin {
 		t.seenMin = t.nAns
+	}
+	return true
+}
+
+// answerMatches reports whether the answer at off in vals holds for the
+// ground values want.
+func (s *solver) answerMatches(off int, want []term.Value) bool {
+	for k, w := range want {
+		v := s.vals[off+k]
+		if j, ok := aliasOf(v); ok && j < k && want[j] != w {
+			return false
+		}
+		if !s.matchVal(w, v) {
+			return false
+		}
 	}
 	return true
 }
