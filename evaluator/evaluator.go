@@ -236,8 +236,12 @@ func (e *Evaluator) authorizeWide(ctx context.Context, r Request, args [3]term.V
 		{args[0], wild(term.TypeString), args[2]}, // Actions
 	}
 	for _, w := range wide {
-		if d, err := e.holdsWithin(ctx, r, w, args); err == nil {
+		d, err := e.holdsWithin(ctx, r, w, args)
+		switch {
+		case err == nil:
 			return d, nil
+		case !errors.Is(err, ErrDepthExceeded) && !errors.Is(err, ErrWorkExceeded):
+			return Decision{}, err // cancelled, or a bug
 		}
 	}
 	return Decision{}, depthErr
