@@ -236,14 +236,7 @@ func TestActionsDropWildcards(t *testing.T) {
 // AuthorizeEach and List with Authorize over every resource, and Actions
 // with Authorize over every action.
 func TestListAndActionsAgreeWithAuthorize(t *testing.T) {
-	e := New(mustCompile(t, evaltest.GitHubPolicy+`
-		resource Folder {
-		  roles = ["viewer"];
-		  permissions = ["read"];
-		  relations = { parent: Folder };
-		  role if role on "parent";
-		  "read" if "viewer";
-		}`))
+	e := New(mustCompile(t, evaltest.GitHubPolicy+evaltest.FolderResource))
 	actions := []string{"read", "push", "delete", "create_issue", "close", "create_repository"}
 	types := map[string]int{"Organization": 3, "Repository": 6, "Issue": 6, "Folder": 5}
 	val := func(typ string, i int) term.Value {

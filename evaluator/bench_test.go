@@ -175,14 +175,7 @@ func BenchmarkGitHub(b *testing.B) {
 // 10, depth 4) where a viewer of the root reads every folder through
 // `role if role on "parent"`.
 func BenchmarkFolders(b *testing.B) {
-	e := New(mustCompile(b, `actor User {}
-		resource Folder {
-		  roles = ["viewer"];
-		  permissions = ["read"];
-		  relations = { parent: Folder };
-		  role if role on "parent";
-		  "read" if "viewer";
-		}`))
+	e := New(mustCompile(b, evaltest.FolderPolicy))
 	var facts []term.Fact
 	id := func(i int) term.Value { return term.Entity("Folder", fmt.Sprint(i)) }
 	n := 1

@@ -10,30 +10,10 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/castellan-authz/castellan/evaluator/evaltest"
 	"github.com/castellan-authz/castellan/lang"
 	"github.com/castellan-authz/castellan/lang/term"
 )
-
-// folderPolicy grants a viewer of a folder every folder below it.
-const folderPolicy = `actor User {}
-resource Folder {
-  roles = ["viewer"];
-  permissions = ["read"];
-  relations = { parent: Folder };
-  role if role on "parent";
-  "read" if "viewer";
-}`
-
-// folderChain returns n+1 folders, each the parent of the next, with u a
-// viewer of the first (the root).
-func folderChain(n int, u term.Value) []term.Fact {
-	id := func(i int) term.Value { return term.Entity("Folder", fmt.Sprint(i)) }
-	fs := []term.Fact{{Predicate: "has_role", Args: []term.Value{u, term.String("viewer"), id(0)}}}
-	for i := 1; i <= n; i++ {
-		fs = append(fs, term.Fact{Predicate: "has_relation", Args: []term.Value{id(i), term.String("parent"), id(i - 1)}})
-	}
-	return fs
-}
 
 // TestDeepChainAgrees is the regression test of a parent chain deeper
 // than MaxDepth: List used to walk it from the actor in one table and
@@ -51,9 +31,9 @@ func TestDeepChainAgrees(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			e := New(mustCompile(t, folderPolicy), WithLimits(Limits{MaxDepth: tc.depth}))
+			e := New(mustCompile(t, evaltest.FolderPolicy), WithLimits(Limits{MaxDepth: tc.depth}))
 			u := term.Entity("User", "u")
-			req := Request{Source: loadMemory(t, folderChain(tc.n, u))}
+			req := Request{Source: loadMemory(t, evaltest.FolderChain(tc.n, u))}
 			ctx := t.Context()
 			leaf := term.Entity("Folder", fmt.Sprint(tc.n))
 			mid := term.Entity("Folder", fmt.Sprint(tc.n/2))
@@ -110,11 +90,11 @@ func deepAnswers(ctx context.Context, e *Evaluator, req Request, u, res term.Val
 // fails with ErrDepthExceeded; Authorize then answers from the goal List
 // asks, and the two agree.
 func TestDeepChainConservativeNegation(t *testing.T) {
-	e := New(mustCompile(t, folderPolicy+`
+	e := New(mustCompile(t, evaltest.FolderPolicy+`
 		has_role(u: User, "viewer", f: Folder) if is_admin(u) and not hidden(f);`),
 		WithLimits(Limits{MaxDepth: 16}))
 	u := term.Entity("User", "u")
-	fs := folderChain(100, u)
+	fs := evaltest.FolderChain(100, u)
 	for i := 1; i <= 100; i++ {
 		fs = append(fs, term.Fact{Predicate: "hidden", Args: []term.Value{term.Entity("Folder", fmt.Sprint(i))}})
 	}
@@ -161,7 +141,7 @@ func TestRandomProgramsTightDepth(t *testing.T) {
 			src = withoutNegation.ReplaceAllString(src, "")
 		}
 		src += "allow(x, \"go\", y) if p0(x, y);\nallow(x, \"run\", y) if p1(x, y);\n"
-		prog, err := lang.Compile(lang.Source{Filename: "random.polar", Src: []byte(src)})
+		prog, err := lang.Compile(lang.File{Filename: "random.polar", Src: []byte(src)})
 		if err != nil {
 			continue
 		}

@@ -5,6 +5,9 @@ import (
 	"net/http"
 	"slices"
 	"testing"
+
+	"github.com/castellan-authz/castellan/evaluator/evaltest"
+	"github.com/castellan-authz/castellan/lang/term"
 )
 
 // TestDeepChainEndpointsAgree asks every endpoint the same question about
@@ -15,20 +18,17 @@ import (
 func TestDeepChainEndpointsAgree(t *testing.T) {
 	const n = 3000
 	e := newTestEnv(t, nil)
-	e.uploadPolicy(t, `actor User {}
-resource Folder {
-  roles = ["viewer"];
-  permissions = ["read"];
-  relations = { parent: Folder };
-  role if role on "parent";
-  "read" if "viewer";
-}`)
-	facts := []map[string]any{fact("has_role", "User:u", "viewer", "Folder:f0")}
-	for i := 1; i <= n; i++ {
-		facts = append(facts, fact("has_relation", fmt.Sprintf("Folder:f%d", i), "parent", fmt.Sprintf("Folder:f%d", i-1)))
+	e.uploadPolicy(t, evaltest.FolderPolicy)
+	var facts []map[string]any
+	for _, f := range evaltest.FolderChain(n, term.Entity("User", "u")) {
+		args := make([]any, len(f.Args))
+		for i, a := range f.Args {
+			args[i] = map[string]any{"type": a.Type, "id": a.ID}
+		}
+		facts = append(facts, map[string]any{"predicate": f.Predicate, "args": args})
 	}
 	e.insert(t, facts...)
-	leaf := fmt.Sprintf("f%d", n)
+	leaf := fmt.Sprint(n)
 
 	// answer runs one endpoint and reduces its response to "allowed",
 	// "denied" or the error.

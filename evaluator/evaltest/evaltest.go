@@ -7,6 +7,32 @@ import (
 	"github.com/castellan-authz/castellan/lang/term"
 )
 
+// FolderResource is a resource block of folders in folders: a role on a
+// folder holds on every folder below it (`role if role on "parent"`).
+const FolderResource = `resource Folder {
+  roles = ["viewer"];
+  permissions = ["read"];
+  relations = { parent: Folder };
+  role if role on "parent";
+  "read" if "viewer";
+}
+`
+
+// FolderPolicy is FolderResource with its actor type, User.
+const FolderPolicy = "actor User {}\n" + FolderResource
+
+// FolderChain returns a chain of n+1 folders "0" to "n", each the parent
+// of the next, and makes viewer a viewer of the root, "0": viewer reads
+// folder n through n nested parents.
+func FolderChain(n int, viewer term.Value) []term.Fact {
+	id := func(i int) term.Value { return term.Entity("Folder", strconv.Itoa(i)) }
+	fs := []term.Fact{{Predicate: "has_role", Args: []term.Value{viewer, term.String("viewer"), id(0)}}}
+	for i := 1; i <= n; i++ {
+		fs = append(fs, term.Fact{Predicate: "has_relation", Args: []term.Value{id(i), term.String("parent"), id(i - 1)}})
+	}
+	return fs
+}
+
 // GitHubPolicy is the benchmark model: organizations with members and
 // owners, repositories in organizations with readers, maintainers and
 // admins (inherited from the organization), issues in repositories, and
