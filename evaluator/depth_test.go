@@ -151,12 +151,7 @@ func TestRandomProgramsTightDepth(t *testing.T) {
 				fs = append(fs, term.Fact{Predicate: "e", Args: []term.Value{node(i), node(i + 1)}})
 			}
 		}
-		for range r.IntN(4) {
-			fs = append(fs, term.Fact{Predicate: "e", Args: []term.Value{node(r.IntN(n)), node(r.IntN(n))}})
-		}
-		for range r.IntN(3) {
-			fs = append(fs, term.Fact{Predicate: "t", Args: []term.Value{node(r.IntN(n))}})
-		}
+		fs = randomFacts(r, fs, n, 4)
 		orc := newOracle(prog, fs, oracleDomain)
 		if orc == nil {
 			continue

@@ -91,6 +91,19 @@ func randomPolicy(r *rand.Rand) string {
 	return b.String()
 }
 
+// randomFacts appends to fs up to maxEdges-1 random e facts and up to two
+// random t facts over the nodes N{"n0"} to N{"n<n-1>"}.
+func randomFacts(r *rand.Rand, fs []term.Fact, n, maxEdges int) []term.Fact {
+	node := func() term.Value { return term.Entity("N", fmt.Sprintf("n%d", r.IntN(n))) }
+	for range r.IntN(maxEdges) {
+		fs = append(fs, term.Fact{Predicate: "e", Args: []term.Value{node(), node()}})
+	}
+	for range r.IntN(3) {
+		fs = append(fs, term.Fact{Predicate: "t", Args: []term.Value{node()}})
+	}
+	return fs
+}
+
 // TestRandomProgramsAgainstOracle compares the evaluator with the naive
 // bottom-up oracle on random recursive programs and random facts, asking
 // every ground goal, each in its own request and all in one request.
@@ -113,13 +126,7 @@ func TestRandomProgramsAgainstOracle(t *testing.T) {
 			continue // the checker refused it (say, an unused variable pattern it rejects)
 		}
 		compiled++
-		var fs []term.Fact
-		for range r.IntN(8) {
-			fs = append(fs, term.Fact{Predicate: "e", Args: []term.Value{node(r.IntN(n)), node(r.IntN(n))}})
-		}
-		for range r.IntN(3) {
-			fs = append(fs, term.Fact{Predicate: "t", Args: []term.Value{node(r.IntN(n))}})
-		}
+		fs := randomFacts(r, nil, n, 8)
 		orc := newOracle(prog, fs, oracleDomain)
 		if orc == nil {
 			continue // recursion through negation
