@@ -57,7 +57,9 @@ type command struct {
 func commands() []command {
 	cmds := []command{
 		{"actions", "list the actions an actor may do on a resource", runActions},
+		{"actions-local", "print the SQL listing the actions (local authorization)", runActionsLocal},
 		{"authorize", "ask whether an actor may do an action on a resource", runAuthorize},
+		{"authorize-local", "print the SQL deciding authorize (local authorization)", runAuthorizeLocal},
 		{"clear", "delete every stored fact (needs --confirm)", runClear},
 		{"delete", "delete the stored facts matching a pattern", runDelete},
 		{"get", "print the stored facts matching a pattern", runGet},
@@ -65,6 +67,7 @@ func commands() []command {
 		{"inspect", "print every stored fact mentioning a value", runInspect},
 		{"keys", "create, list and delete API keys", runKeys},
 		{"list", "list the resources of a type an actor may act on", runList},
+		{"list-local", "print the SQL condition filtering list (local authorization)", runListLocal},
 		{"migrate", "apply, revert or report the PostgreSQL schema migrations", runMigrate},
 		{"policy", "validate, format, test, upload and manage policies", runPolicy},
 		{"query", "print the facts and derived facts matching a pattern", runQuery},
@@ -144,6 +147,6 @@ func printUsage(w io.Writer) {
 	fmt.Fprintln(w)
 	fmt.Fprintln(w, "commands:")
 	for _, c := range commands() {
-		fmt.Fprintf(w, "  %-12s %s\n", c.name, c.summary)
+		fmt.Fprintf(w, "  %-16s %s\n", c.name, c.summary)
 	}
 }
