@@ -44,6 +44,15 @@ func (b *Bindings) AuthorizeSQL(res *evaluator.Residual) string {
 
 // ListSQL returns a boolean condition on column, true for the rows whose
 // column holds a value output 0 of res may take.
+//
+// The condition is column = ANY (ARRAY(subquery)) rather than column IN
+// (subquery): PostgreSQL computes the array once (an InitPlan) and probes
+// the column's index with it (Index Cond: id = ANY ($n)), whereas for IN
+// it plans a semi-join whose side it picks from the estimated size of the
+// subquery, and over-estimates (recursion, unions) make it hash the
+// subquery against a sequential scan of the whole table. IN is kept when
+// an answer is a quoted literal of a type without sql_types: only IN lets
+// PostgreSQL coerce such an untyped literal to the column's type.
 func (b *Bindings) ListSQL(res *evaluator.Residual, column string) string {
 	var some, open []evaluator.Conj
 	for _, c := range res.Conjs {
@@ -62,7 +71,11 @@ func (b *Bindings) ListSQL(res *evaluator.Residual, column string) string {
 	}
 	w = b.writer(res)
 	if body, _ := w.union(some, w.outputs(0)); body != "" {
-		parts = append([]string{column + " IN (" + w.with() + body + ")"}, parts...)
+		cond := column + " = ANY (ARRAY(" + w.with() + body + "))"
+		if b.untypedLiteral(some) {
+			cond = column + " IN (" + w.with() + body + ")"
+		}
+		parts = append([]string{cond}, parts...)
 	}
 	switch len(parts) {
 	case 0:
@@ -71,6 +84,22 @@ func (b *Bindings) ListSQL(res *evaluator.Residual, column string) string {
 		return parts[0]
 	}
 	return "(" + strings.Join(parts, " OR ") + ")"
+}
+
+// untypedLiteral reports whether output 0 of one of cs is a literal that
+// SQL writes as an untyped string: a value of an entity type that
+// sql_types does not declare.
+func (b *Bindings) untypedLiteral(cs []evaluator.Conj) bool {
+	for _, c := range cs {
+		t := c.Out[0].Val.Type
+		if c.Out[0].Var >= 0 || t == term.TypeInteger || t == term.TypeBoolean || t == term.TypeString {
+			continue
+		}
+		if _, declared := b.SQLTypes[t]; !declared {
+			return true
+		}
+	}
+	return false
 }
 
 // ActionsSQL returns a query giving one row per action (output 0 of res),

@@ -78,7 +78,7 @@ func TestLocalAgainstServer(t *testing.T) {
 		castellan.WithContextFacts(castellan.NewFact("has_role", castellan.Entity("User", "bob"), castellan.String("reader"), castellan.Entity("Repository", "9"))))
 	wantSQL("AuthorizeLocal(bob, context fact)", r, err, "9")
 	r, err = c.ListLocal(ctx, localBindings, alice, "read", "Issue", "issues.id")
-	wantSQL("ListLocal", r, err, "issues.id IN (")
+	wantSQL("ListLocal", r, err, "issues.id = ANY (ARRAY(")
 	r, err = c.ActionsLocal(ctx, localBindings, alice, issue)
 	wantSQL("ActionsLocal", r, err, "AS actions", "'comment'", "'read'")
 
