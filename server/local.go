@@ -2,14 +2,17 @@ package server
 
 import (
 	"bytes"
+	"crypto/sha256"
 	"encoding/json"
 	"errors"
 	"net/http"
 	"sort"
+	"sync"
 
 	"github.com/go-chi/chi/v5"
 
 	"github.com/castellan-authz/castellan/evaluator"
+	"github.com/castellan-authz/castellan/lang"
 	"github.com/castellan-authz/castellan/lang/term"
 	"github.com/castellan-authz/castellan/localauth"
 )
@@ -216,24 +219,77 @@ func (s *Server) handleEvaluateQueryLocal(w http.ResponseWriter, r *http.Request
 // under the live policy, asks the evaluator for the residual and writes
 // its SQL.
 func (s *Server) local(w http.ResponseWriter, r *http.Request, req localRequest, lq localQuestion) {
-	b, err := localauth.ParseBindings(*req.DataBindings)
-	if err != nil {
-		writeError(w, r, badRequest("%s", err.Error()))
-		return
-	}
 	s.answer(w, r, lq.ctx, false, func(q *question) (any, error) {
-		if err := b.Check(q.policy.Program()); err != nil {
+		b, err := s.bindings.get(q.policy.Program(), *req.DataBindings)
+		if err != nil {
 			return nil, badRequest("%s", err.Error())
 		}
-		res, err := q.policy.Evaluator().Residual(q.ctx, q.req, b.Shapes(), lq.query, lq.outputs)
+		res, err := q.policy.Evaluator().Residual(q.ctx, q.req, b.shapes, lq.query, lq.outputs)
 		if errors.Is(err, evaluator.ErrUnsupported) {
 			return nil, badRequest("%s", err.Error())
 		}
 		if err != nil {
 			return nil, err
 		}
-		return sqlResponse{SQL: lq.sql(b, res)}, nil
+		return sqlResponse{SQL: lq.sql(b.Bindings, res)}, nil
 	})
+}
+
+// maxCachedBindings bounds the data-bindings files bindingsCache keeps.
+const maxCachedBindings = 64
+
+// bindingsCache keeps data-bindings files parsed and checked against a
+// policy, keyed by the policy's program and the SHA-256 of the file: an
+// application sends the same file with every local call, and parsing its
+// YAML would cost as much as the rest of the answer. Invalid files are
+// kept too, with their error. When full, an arbitrary entry makes room.
+// The zero value is ready to use.
+type bindingsCache struct {
+	mu sync.Mutex
+	m  map[bindingsKey]*checkedBindings
+}
+
+type bindingsKey struct {
+	prog *lang.Program
+	sum  [sha256.Size]byte
+}
+
+// checkedBindings is one file parsed and checked against one program.
+type checkedBindings struct {
+	*localauth.Bindings
+	shapes []evaluator.LocalShape
+	err    error
+}
+
+// get returns src parsed and checked against prog, or why it cannot be.
+func (c *bindingsCache) get(prog *lang.Program, src string) (*checkedBindings, error) {
+	key := bindingsKey{prog: prog, sum: sha256.Sum256([]byte(src))}
+	c.mu.Lock()
+	e, ok := c.m[key]
+	c.mu.Unlock()
+	if !ok {
+		e = &checkedBindings{}
+		e.Bindings, e.err = localauth.ParseBindings(src)
+		if e.err == nil {
+			e.err = e.Check(prog)
+		}
+		if e.err == nil {
+			e.shapes = e.Shapes()
+		}
+		c.mu.Lock()
+		if c.m == nil {
+			c.m = make(map[bindingsKey]*checkedBindings, maxCachedBindings)
+		}
+		for k := range c.m {
+			if len(c.m) < maxCachedBindings {
+				break
+			}
+			delete(c.m, k)
+		}
+		c.m[key] = e
+		c.mu.Unlock()
+	}
+	return e, e.err
 }
 
 // allowQuery is allow(actor, action, resource) as a query; a nil action

@@ -101,7 +101,7 @@ func TestLocalEndpoints(t *testing.T) {
 	t.Run("list", func(t *testing.T) {
 		got := e.sql(t, "/api/list_query", map[string]any{"column": "issues.id",
 			"query": map[string]any{"actor_type": "User", "actor_id": "alice", "action": "read", "resource_type": "Issue"}})
-		mustMatch(t, got, `^issues\.id IN \(WITH RECURSIVE .*SELECT f\d+\.arg0 FROM c\d+ AS f\d+ WHERE f\d+\.arg2 = 'anvil'.*\)$`)
+		mustMatch(t, got, `^issues\.id = ANY \(ARRAY\(WITH RECURSIVE .*SELECT f\d+\.arg0 FROM c\d+ AS f\d+ WHERE f\d+\.arg2 = 'anvil'.*\)\)$`)
 		got = e.sql(t, "/api/list_query", map[string]any{"column": "issues.id",
 			"query": map[string]any{"actor_type": "User", "actor_id": "alice", "action": "fly", "resource_type": "Issue"}})
 		if got != "false" {
@@ -123,7 +123,7 @@ func TestLocalEndpoints(t *testing.T) {
 		got = e.sql(t, "/api/evaluate_query_local", map[string]any{"query": q, "mode": map[string]any{"mode": "select", "query_vars_to_output_column_names": map[string]string{}}})
 		mustMatch(t, got, `AS result$`)
 		got = e.sql(t, "/api/evaluate_query_local", map[string]any{"query": q, "mode": map[string]any{"mode": "filter", "output_column_name": "issues.id", "query_var": "i"}})
-		mustMatch(t, got, `^issues\.id IN \(`)
+		mustMatch(t, got, `^issues\.id = ANY \(ARRAY\(`)
 	})
 	t.Run("user-controlled ids are inert literals", func(t *testing.T) {
 		for _, id := range []string{`1; drop table x`, `' or 1=1 --`, `\'`, `$$`, "é\u2028"} {
@@ -134,7 +134,7 @@ func TestLocalEndpoints(t *testing.T) {
 			}
 			got = e.sql(t, "/api/list_query", map[string]any{"column": "issues.id",
 				"query": map[string]any{"actor_type": "User", "actor_id": id, "action": "close", "resource_type": "Issue"}})
-			mustMatch(t, got, `f\d+\.arg2 = `+regexp.QuoteMeta(sqlQuoted(id))+`\)$`)
+			mustMatch(t, got, `f\d+\.arg2 = `+regexp.QuoteMeta(sqlQuoted(id))+`\)\)$`)
 		}
 	})
 }
@@ -182,4 +182,35 @@ func TestLocalAuthorizationNeedsAKey(t *testing.T) {
 	cfg.AdminKey = "admin-secret-0123456789"
 	e := newTestEnv(t, &cfg)
 	e.must(t, http.StatusUnauthorized, "POST", "/api/authorize_query", `{}`)
+}
+
+// TestBindingsCache: the same file is parsed once per policy; a new
+// policy checks it again (a binding valid before may not be now); the
+// cache stays bounded.
+func TestBindingsCache(t *testing.T) {
+	e := localEnv(t)
+	body := func() map[string]any { return authorizeBody("User:alice", "read", "Issue:1") }
+	e.sql(t, "/api/authorize_query", body())
+	e.sql(t, "/api/authorize_query", body())
+	if n := len(e.srv.bindings.m); n != 1 {
+		t.Errorf("%d cached bindings after two calls with one file, want 1", n)
+	}
+	// Without is_public in the policy, the same file no longer checks.
+	e.uploadPolicy(t, strings.ReplaceAll(localTestPolicy, `"read" if is_public(resource);`, ""))
+	r := e.must(t, http.StatusBadRequest, "POST", "/api/authorize_query", func() map[string]any {
+		b := body()
+		b["data_bindings"] = localTestBindings
+		return b
+	}())
+	if msg := r.envelope(t).Message; !strings.Contains(msg, "is_public") {
+		t.Errorf("after the policy change: %q, want the is_public binding refused", msg)
+	}
+	for i := range 2 * maxCachedBindings {
+		b := body()
+		b["data_bindings"] = "facts:\n  has_relation(Issue:_, creator, User:_):\n    query: SELECT id, creator_id FROM issues -- " + strings.Repeat("x", i) + "\n"
+		e.sql(t, "/api/authorize_query", b)
+	}
+	if n := len(e.srv.bindings.m); n > maxCachedBindings {
+		t.Errorf("%d cached bindings, the bound is %d", n, maxCachedBindings)
+	}
 }

@@ -40,7 +40,8 @@ type Server struct {
 	authLimits *authLimiter
 
 	metrics   *metrics
-	decisions *decisionLog // recent authorize decisions, for /api/expect
+	decisions *decisionLog  // recent authorize decisions, for /api/expect
+	bindings  bindingsCache // parsed data-bindings files, for local authorization
 	handler   http.Handler
 }
 
