@@ -14,6 +14,10 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/castellan-authz/castellan/store/pgtest"
 )
 
 // devToken is the API key every Oso SDK integration test uses against the
@@ -21,7 +25,7 @@ import (
 const devToken = "e_0123456789_12345_osotesttoken01xiIn"
 
 // nodeTestFiles are the files of node/ that a test run needs.
-var nodeTestFiles = []string{"package.json", "package-lock.json", "policy.mjs", "sdk.test.mjs", "sdk_v1.test.mjs"}
+var nodeTestFiles = []string{"package.json", "package-lock.json", "policy.mjs", "sdk.test.mjs", "sdk_v1.test.mjs", "local.test.mjs"}
 
 func TestNodeSDK(t *testing.T) {
 	node := requireTool(t, "node")
@@ -39,19 +43,69 @@ func TestNodeSDK(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			srv := startServer(t, bin)
-			ctx, cancel := context.WithTimeout(t.Context(), 5*time.Minute)
-			defer cancel()
-			cmd := exec.CommandContext(ctx, node, "--test", "--test-reporter=spec", tc.file)
-			cmd.Dir = dir
-			cmd.Env = append(os.Environ(), "OSO_URL="+srv.url, "OSO_AUTH="+devToken, "NO_COLOR=1")
-			out, err := cmd.CombinedOutput()
-			t.Logf("node --test %s (OSO_URL=%s):\n%s", tc.file, srv.url, out)
-			if err != nil {
-				t.Errorf("the %s SDK test failed: %v\nlast lines of castellan serve's log:\n%s", tc.name, err, srv.log.tail(40))
-			}
+			runNodeTest(t, node, dir, startServer(t, bin), tc.file)
 		})
 	}
+	// Local authorization: the SQL the SDK gets runs on the application's
+	// database (PostgreSQL; skipped without it, except under CI=true).
+	t.Run("oso-cloud@2.6.0/local", func(t *testing.T) {
+		abs := func(name string) string {
+			p, err := filepath.Abs(filepath.Join("..", "localauth", "testdata", name))
+			if err != nil {
+				t.Fatal(err)
+			}
+			return p
+		}
+		dbURL := localDatabase(t, abs("schema.sql"))
+		runNodeTest(t, node, dir, startServer(t, bin), "local.test.mjs",
+			"LOCAL_DATABASE_URL="+dbURL, "LOCAL_POLICY="+abs("app.polar"), "LOCAL_BINDINGS="+abs("app.yaml"))
+	})
+}
+
+// runNodeTest runs one node test file against srv, with extra environment
+// variables.
+func runNodeTest(t *testing.T, node, dir string, srv *server, file string, environ ...string) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(t.Context(), 5*time.Minute)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, node, "--test", "--test-reporter=spec", file)
+	cmd.Dir = dir
+	cmd.Env = append(append(os.Environ(), "OSO_URL="+srv.url, "OSO_AUTH="+devToken, "NO_COLOR=1"), environ...)
+	out, err := cmd.CombinedOutput()
+	t.Logf("node --test %s (OSO_URL=%s):\n%s", file, srv.url, out)
+	if err != nil {
+		t.Errorf("the SDK test %s failed: %v\nlast lines of castellan serve's log:\n%s", file, err, srv.log.tail(40))
+	}
+}
+
+// localDatabase creates the application's database of the Node local
+// test: the schema of the localauth tests and a small world. Folders 1 <
+// 2 < 3 nest, 5 and 6 form a cycle, 4 belongs to organization 1;
+// repository 1 is in organization 1, 2 in folder 3, 3 in folder 5, 4 in
+// neither; issues have creators (one with a quote) and some are public.
+func localDatabase(t *testing.T, schemaFile string) string {
+	t.Helper()
+	schema, err := os.ReadFile(schemaFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	u := pgtest.NewDatabase(t)
+	conn, err := pgx.Connect(t.Context(), u)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close(context.Background())
+	_, err = conn.Exec(t.Context(), string(schema)+`;
+INSERT INTO organizations VALUES (1, 'acme'), (2, 'initech');
+INSERT INTO folders VALUES (1, NULL, NULL), (2, 1, NULL), (3, 2, NULL), (4, NULL, 1), (5, NULL, NULL), (6, 5, 2);
+UPDATE folders SET parent_id = 6 WHERE id = 5;
+INSERT INTO repositories VALUES (1, 1, NULL), (2, NULL, 3), (3, NULL, 5), (4, NULL, NULL);
+INSERT INTO issues VALUES (1, 1, 'o''brien', false), (2, 1, 'alice', true), (3, 2, 'carol', false), (4, 2, 'o''brien', false),
+  (5, 3, 'dave', false), (6, 3, 'nobody', true), (7, 4, 'alice', false), (8, 4, 'bob', false);`)
+	if err != nil {
+		t.Fatalf("creating the application's database: %v", err)
+	}
+	return u
 }
 
 // requireTool returns the path of a program the test needs. A missing tool
