@@ -985,16 +985,28 @@ func (p *partial) callPred(st *pstate, f *frame, pred *predInfo, args []int, k f
 		p.fail(fmt.Errorf("%w: more than %d nested rule calls over local data", ErrDepthExceeded, maxResidualDepth))
 		return
 	}
+	// The answers are collected before they continue: when the call turns
+	// out to be recursive (a call below it has the same key), the
+	// recursive predicate defined for it holds all of its answers, and
+	// reading it replaces the answers unfolded here (which would repeat
+	// the first steps of the recursion next to it in the SQL).
 	p.stack = append(p.stack, key)
-	depth := len(p.stack)
-	after := func(st *pstate) {
-		saved := p.stack[depth-1:]
-		p.stack = p.stack[:depth-1]
-		k(st)
-		p.stack = append(p.stack[:depth-1], saved...)
+	var answers []*pstate
+	p.unfold(st, pred, args, func(st *pstate) { answers = append(answers, st) })
+	p.stack = p.stack[:len(p.stack)-1]
+	if p.err != nil {
+		return
 	}
-	p.unfold(st, pred, args, after)
-	p.stack = p.stack[:depth-1]
+	if idx, ok := p.recByKey[key]; ok {
+		p.recRef(st, idx, args, k)
+		return
+	}
+	for _, a := range answers {
+		k(a)
+		if p.err != nil {
+			return
+		}
+	}
 }
 
 // unfold gives every way pred(args) holds: local rows, facts, rules.
@@ -1367,7 +1379,15 @@ func checkRecs(res *Residual) error {
 	}
 	for i := range n {
 		if state[i] == 0 && visit(i) {
-			return fmt.Errorf("%w: %s and another predicate recur through each other over local data (mutual recursion); PostgreSQL's WITH RECURSIVE cannot compute it", ErrUnsupported, res.Recs[i].Name)
+			// Calls of one predicate with other arguments unknown are
+			// separate recursive predicates: a cycle among them only is a
+			// rule that recurs more than once.
+			for j := range n {
+				if state[j] == 1 && res.Recs[j].Name != res.Recs[i].Name {
+					return fmt.Errorf("%w: %s and %s recur through each other over local data (mutual recursion); PostgreSQL's WITH RECURSIVE cannot compute it", ErrUnsupported, res.Recs[i].Name, res.Recs[j].Name)
+				}
+			}
+			return fmt.Errorf("%w: %s recurs more than once in one rule (non-linear recursion over local data); PostgreSQL's WITH RECURSIVE needs linear recursion", ErrUnsupported, res.Recs[i].Name)
 		}
 	}
 	return nil
