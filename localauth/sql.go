@@ -28,16 +28,24 @@ func (b *Bindings) Shapes() []evaluator.LocalShape {
 	return out
 }
 
+// The authorize SQL when the application's data cannot change the
+// decision.
+const (
+	AllowedSQL = "SELECT true AS allowed"
+	DeniedSQL  = "SELECT false AS allowed"
+)
+
 // AuthorizeSQL returns a query giving one row with the boolean column
-// allowed.
+// allowed: AllowedSQL or DeniedSQL when stored and context facts decide
+// alone.
 func (b *Bindings) AuthorizeSQL(res *evaluator.Residual) string {
 	w := b.writer(res)
 	body, always := w.union(res.Conjs, nil)
 	switch {
 	case always:
-		return "SELECT true AS allowed"
+		return AllowedSQL
 	case body == "":
-		return "SELECT false AS allowed"
+		return DeniedSQL
 	}
 	return w.with() + "SELECT EXISTS (" + body + ") AS allowed"
 }

@@ -57,6 +57,8 @@ type localQuestion struct {
 	outputs []string
 	ctx     []wireFact
 	sql     func(b *localauth.Bindings, res *evaluator.Residual) string
+	// authorize: remember the decision for parity (/api/expect).
+	authorize bool
 }
 
 // decodeLocal decodes the envelope and the inner query into q.
@@ -114,7 +116,7 @@ func (s *Server) authorizeOrActionsQuery(w http.ResponseWriter, r *http.Request,
 				var act string
 				if act, err = action(in.Action, "query.action"); err == nil {
 					lq = localQuestion{query: allowQuery(actor, &act, resource.Type, &resource.ID),
-						ctx: in.ContextFacts, sql: (*localauth.Bindings).AuthorizeSQL}
+						ctx: in.ContextFacts, sql: (*localauth.Bindings).AuthorizeSQL, authorize: true}
 				}
 			} else if in.Action != nil {
 				err = badRequest("query: unknown field \"action\" (actions_query asks which actions)")
@@ -231,8 +233,30 @@ func (s *Server) local(w http.ResponseWriter, r *http.Request, req localRequest,
 		if err != nil {
 			return nil, err
 		}
-		return sqlResponse{SQL: lq.sql(b.Bindings, res)}, nil
+		sql := lq.sql(b.Bindings, res)
+		if lq.authorize {
+			s.recordLocalDecision(stateFrom(r.Context()).id, sql)
+		}
+		return sqlResponse{SQL: sql}, nil
 	})
+}
+
+// recordLocalDecision remembers the decision of an /api/authorize_query
+// for /api/expect (parity handles). When stored and context facts decide
+// alone, the SQL is a constant and the decision is Castellan's, recorded
+// as /api/authorize records it. Otherwise the application's database
+// decides and Castellan never learns the answer: the request is
+// remembered as such, and an expectation about it is counted as unknown
+// with a message saying why, rather than compared with a guess.
+func (s *Server) recordLocalDecision(id, sql string) {
+	switch sql {
+	case localauth.AllowedSQL:
+		s.decisions.record(id, true)
+	case localauth.DeniedSQL:
+		s.decisions.record(id, false)
+	default:
+		s.decisions.recordLocal(id)
+	}
 }
 
 // maxCachedBindings bounds the data-bindings files bindingsCache keeps.

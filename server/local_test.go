@@ -214,3 +214,35 @@ func TestBindingsCache(t *testing.T) {
 		t.Errorf("%d cached bindings, the bound is %d", n, maxCachedBindings)
 	}
 }
+
+// TestLocalParity: /api/expect after /api/authorize_query compares with
+// Castellan's decision when stored and context facts decide alone, and
+// says the decision was the database's otherwise.
+func TestLocalParity(t *testing.T) {
+	e := localEnv(t)
+	ask := func(action string) string {
+		b := authorizeBody("User:alice", action, "Issue:1")
+		b["data_bindings"] = localTestBindings
+		return e.must(t, http.StatusOK, "POST", "/api/authorize_query", b).header.Get("X-Request-ID")
+	}
+	expect := func(id string, expected bool) string {
+		var out struct{ Message string }
+		e.must(t, http.StatusOK, "POST", "/api/expect", map[string]any{"request_id": id, "expected": expected}).json(t, &out)
+		return out.Message
+	}
+	denied := ask("fly") // no rule: SELECT false AS allowed
+	for _, tc := range []struct {
+		id       string
+		expected bool
+		want     string
+	}{
+		{denied, false, "matches the decision"},
+		{denied, true, "does not match"},
+		{ask("read"), true, "left to the application's database"},
+		{"never-asked", true, "unknown request id"},
+	} {
+		if got := expect(tc.id, tc.expected); !strings.Contains(got, tc.want) {
+			t.Errorf("expect(%s, %t) = %q, want %q", tc.id, tc.expected, got, tc.want)
+		}
+	}
+}

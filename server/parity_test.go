@@ -153,7 +153,7 @@ func TestDecisionLogForgetsTheOldest(t *testing.T) {
 		{"r4", false, true},
 	}
 	for _, tt := range tests {
-		allowed, ok := l.lookup(tt.id)
+		allowed, _, ok := l.lookup(tt.id)
 		if allowed != tt.allowed || ok != tt.ok {
 			t.Errorf("lookup(%s) = %t, %t; want %t, %t", tt.id, allowed, ok, tt.allowed, tt.ok)
 		}
