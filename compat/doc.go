@@ -9,10 +9,16 @@
 // test token as the API key. The JavaScript test uses the SDK as an
 // application would: policy upload and metadata, insert, batch, get, delete,
 // authorize with and without context facts, actions, paginated list, the
-// query builder and error reporting.
+// query builder and error reporting. node/local.test.mjs does local
+// authorization the same way: the SDK reads a data-bindings file
+// (localauth/testdata/app.yaml), and the SQL of authorizeLocal, listLocal
+// and actionsLocal runs on a PostgreSQL database (store/pgtest, with the
+// schema of localauth/testdata and a small world) through the pg package,
+// checked against authorize, list and actions given the same rows as
+// context facts.
 //
-// Without node or npm the test is skipped, except under CI=true, where it
-// fails.
+// Without node, npm or PostgreSQL the test is skipped, except under
+// CI=true, where it fails.
 //
 // The Go SDK (github.com/osohq/go-oso-cloud) cannot be fetched through the
 // module proxy, so gosdk_test.go replays on the wire what its integration
