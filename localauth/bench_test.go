@@ -13,7 +13,7 @@ import (
 	"github.com/castellan-authz/castellan/lang/term"
 	"github.com/castellan-authz/castellan/localauth"
 	"github.com/castellan-authz/castellan/store"
-	"github.com/castellan-authz/castellan/store/memory"
+	"github.com/castellan-authz/castellan/store/index"
 	"github.com/castellan-authz/castellan/store/pgtest"
 )
 
@@ -68,7 +68,7 @@ type bigApp struct {
 
 func newBigApp(tb testing.TB) *bigApp {
 	tb.Helper()
-	prog, err := lang.Compile(lang.Source{Filename: "app.polar", Src: []byte(readFile(tb, "testdata/app.polar"))})
+	prog, err := lang.Compile(lang.File{Filename: "app.polar", Src: []byte(readFile(tb, "testdata/app.polar"))})
 	if err != nil {
 		tb.Fatal(err)
 	}
@@ -83,7 +83,7 @@ func newBigApp(tb testing.TB) *bigApp {
 			tb.Fatalf("%s: %v", sql, err)
 		}
 	}
-	idx := memory.NewIndex()
+	idx := index.New()
 	if err := idx.Apply(1, []store.Op{{Insert: bigStored()}}); err != nil {
 		tb.Fatal(err)
 	}
