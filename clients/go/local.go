@@ -41,10 +41,7 @@ type localMode struct {
 // facts, the context facts and the application's rows that bindings
 // describe (POST /api/authorize_query).
 func (c *Client) AuthorizeLocal(ctx context.Context, bindings string, actor Value, action string, resource Value, opts ...CheckOption) (LocalResult, error) {
-	if err := errors.Join(checkValue("actor", actor), checkValue("resource", resource)); err != nil {
-		return LocalResult{}, err
-	}
-	_, cf, _, err := applyCheckOptions(opts)
+	cf, err := resourceQuestion(actor, resource, opts)
 	if err != nil {
 		return LocalResult{}, err
 	}
@@ -79,10 +76,7 @@ func (c *Client) ListLocal(ctx context.Context, bindings string, actor Value, ac
 // ActionsLocal returns a query giving one row per action actor may do on
 // resource, in the text column actions (POST /api/actions_query).
 func (c *Client) ActionsLocal(ctx context.Context, bindings string, actor, resource Value, opts ...CheckOption) (LocalResult, error) {
-	if err := errors.Join(checkValue("actor", actor), checkValue("resource", resource)); err != nil {
-		return LocalResult{}, err
-	}
-	_, cf, _, err := applyCheckOptions(opts)
+	cf, err := resourceQuestion(actor, resource, opts)
 	if err != nil {
 		return LocalResult{}, err
 	}
@@ -124,6 +118,16 @@ func (c *Client) evaluateLocal(ctx context.Context, bindings string, q Query, mo
 		q.Constraints = map[string]Constraint{}
 	}
 	return c.local(ctx, "/api/evaluate_query_local", bindings, localRequest{Mode: mode, Query: evaluateQueryRequest{Query: q, ContextFacts: cf}})
+}
+
+// resourceQuestion checks the actor and resource of a question about one
+// resource and returns its context facts.
+func resourceQuestion(actor, resource Value, opts []CheckOption) ([]Fact, error) {
+	if err := errors.Join(checkValue("actor", actor), checkValue("resource", resource)); err != nil {
+		return nil, err
+	}
+	_, cf, _, err := applyCheckOptions(opts)
+	return cf, err
 }
 
 // local sends one local-authorization request and returns its SQL.

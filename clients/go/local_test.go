@@ -3,36 +3,26 @@ package castellan_test
 import (
 	"errors"
 	"net/http"
+	"os"
 	"strings"
 	"testing"
 
 	castellan "github.com/castellan-authz/castellan/clients/go"
 )
 
-// localPolicy: issues belong to repositories (in the application's
-// database); roles on repositories are stored; gods read everything.
-const localPolicy = `actor User {}
-resource Repository {
-  roles = ["reader"];
-  permissions = ["read"];
-  "read" if "reader";
-}
-resource Issue {
-  permissions = ["read", "comment"];
-  relations = { repository: Repository };
-  "read" if "read" on "repository";
-  "comment" if "read";
-}
-has_permission(user: User, "read", _issue: Issue) if is_god(user);
-`
+// The application of the local-authorization tests (localauth/testdata):
+// issues in repositories, organizations, nested folders, public issues,
+// a god rule; its relations are read from the application's database.
+const localTestdata = "../../localauth/testdata/"
 
-const localBindings = `facts:
-  has_relation(Issue:_, repository, Repository:_):
-    query: SELECT id, repository_id FROM issues
-sql_types:
-  Issue: integer
-  Repository: integer
-`
+func readTestdata(tb testing.TB, name string) string {
+	tb.Helper()
+	b, err := os.ReadFile(localTestdata + name)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return string(b)
+}
 
 // TestLocalAgainstServer asks the four local-authorization endpoints
 // through the client. The SQL is run on PostgreSQL by localauth's and
@@ -40,7 +30,8 @@ sql_types:
 func TestLocalAgainstServer(t *testing.T) {
 	ctx := t.Context()
 	c := newServer(t)
-	if _, err := c.UploadPolicy(ctx, castellan.PolicyFile{Filename: "local.polar", Src: localPolicy}); err != nil {
+	localBindings := readTestdata(t, "app.yaml")
+	if _, err := c.UploadPolicy(ctx, castellan.PolicyFile{Filename: "app.polar", Src: readTestdata(t, "app.polar")}); err != nil {
 		t.Fatal(err)
 	}
 	alice, god := castellan.Entity("User", "alice"), castellan.Entity("User", "zeus")

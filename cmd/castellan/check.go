@@ -35,6 +35,18 @@ func parseActorResource(verb, actorArg, resourceArg string) (actor, resource cas
 	return actor, resource, nil
 }
 
+// parseActorType reads the ACTOR and TYPE arguments of verb.
+func parseActorType(verb, actorArg, typeArg string) (castellan.Value, error) {
+	actor, err := parseValue(actorArg, false)
+	if err != nil {
+		return actor, usageError("%s: actor: %v", verb, err)
+	}
+	if !typeRE.MatchString(typeArg) {
+		return actor, usageError("%s: %q is not a type name (such as Repository)", verb, typeArg)
+	}
+	return actor, nil
+}
+
 func runAuthorize(ctx context.Context, e *env, args []string) error {
 	fs, r, cf := newQuestionFlags(e, "authorize", "authorize ACTOR ACTION RESOURCE [-c FACT]... [flags]",
 		"Asks whether ACTOR may do ACTION on RESOURCE; prints allowed (exit 0) or denied\n(exit 1). Example: castellan authorize User:bob rerun Action:1")
@@ -91,12 +103,9 @@ func runList(ctx context.Context, e *env, args []string) error {
 	if err != nil {
 		return helpOr(err)
 	}
-	actor, err := parseValue(args[0], false)
+	actor, err := parseActorType("list", args[0], args[2])
 	if err != nil {
-		return usageError("list: actor: %v", err)
-	}
-	if !typeRE.MatchString(args[2]) {
-		return usageError("list: %q is not a type name (such as Repository)", args[2])
+		return err
 	}
 	if *pageSize <= 0 {
 		return usageError("list: --page-size must be positive")

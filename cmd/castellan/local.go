@@ -32,21 +32,40 @@ func newLocalFlags(e *env, verb, usage, help string) *localFlags {
 	return &localFlags{fs: fs, r: r, cf: cf, bindings: fs.String("bindings", "", "the data-bindings YAML `FILE` (required)")}
 }
 
-// parse parses args, checks their number and reads the bindings file.
-func (l *localFlags) parse(args []string, n int) ([]string, string, error) {
+// parse parses args, checks their number, reads the bindings file and
+// returns the arguments, the bindings and a client of the server. With
+// resource, it parses the first and last arguments as actor and
+// resource.
+func (l *localFlags) parse(args []string, n int, resource bool) (localArgs, error) {
+	var a localArgs
 	args, err := parseArgsBetween(l.fs, args, n, n)
 	if err != nil {
-		return nil, "", err
+		return a, err
 	}
 	if *l.bindings == "" {
 		l.fs.Usage()
-		return nil, "", usageError("%s: --bindings FILE is required", l.fs.Name())
+		return a, usageError("%s: --bindings FILE is required", l.fs.Name())
 	}
 	src, err := os.ReadFile(*l.bindings)
 	if err != nil {
-		return nil, "", usageError("%s: reading the data bindings: %v", l.fs.Name(), err)
+		return a, usageError("%s: reading the data bindings: %v", l.fs.Name(), err)
 	}
-	return args, string(src), nil
+	a.args, a.bindings = args, string(src)
+	if resource {
+		if a.actor, a.resource, err = parseActorResource(l.fs.Name(), args[0], args[n-1]); err != nil {
+			return a, err
+		}
+	}
+	a.c, err = l.r.client()
+	return a, err
+}
+
+// localArgs is what a local verb parsed.
+type localArgs struct {
+	args            []string
+	bindings        string
+	actor, resource castellan.Value
+	c               *castellan.Client
 }
 
 // print writes the SQL, or {"sql": ...} with --json.
@@ -65,19 +84,11 @@ func runAuthorizeLocal(ctx context.Context, e *env, args []string) error {
 	l := newLocalFlags(e, "authorize-local", "authorize-local ACTOR ACTION RESOURCE --bindings FILE [-c FACT]... [flags]",
 		"Prints the SQL that decides whether ACTOR may do ACTION on RESOURCE on the\napplication's database: one row, boolean column allowed.\n"+
 			"Example: castellan authorize-local --bindings bindings.yaml User:bob read Issue:42")
-	args, src, err := l.parse(args, 3)
+	a, err := l.parse(args, 3, true)
 	if err != nil {
 		return helpOr(err)
 	}
-	actor, resource, err := parseActorResource("authorize-local", args[0], args[2])
-	if err != nil {
-		return err
-	}
-	c, err := l.r.client()
-	if err != nil {
-		return err
-	}
-	return l.print(c.AuthorizeLocal(ctx, src, actor, args[1], resource, l.cf.options()...))
+	return l.print(a.c.AuthorizeLocal(ctx, a.bindings, a.actor, a.args[1], a.resource, l.cf.options()...))
 }
 
 func runListLocal(ctx context.Context, e *env, args []string) error {
@@ -85,39 +96,24 @@ func runListLocal(ctx context.Context, e *env, args []string) error {
 		"Prints the SQL condition on COL that keeps the rows of TYPE on which ACTOR may\ndo ACTION: SELECT ... FROM issues WHERE <condition>.\n"+
 			"Example: castellan list-local --bindings bindings.yaml --column issues.id User:bob read Issue")
 	column := l.fs.String("column", "id", "the SQL column holding the resource id, pasted as given (such as issues.id)")
-	args, src, err := l.parse(args, 3)
+	a, err := l.parse(args, 3, false)
 	if err != nil {
 		return helpOr(err)
 	}
-	actor, err := parseValue(args[0], false)
-	if err != nil {
-		return usageError("list-local: actor: %v", err)
-	}
-	if !typeRE.MatchString(args[2]) {
-		return usageError("list-local: %q is not a type name (such as Issue)", args[2])
-	}
-	c, err := l.r.client()
+	actor, err := parseActorType("list-local", a.args[0], a.args[2])
 	if err != nil {
 		return err
 	}
-	return l.print(c.ListLocal(ctx, src, actor, args[1], args[2], *column, l.cf.options()...))
+	return l.print(a.c.ListLocal(ctx, a.bindings, actor, a.args[1], a.args[2], *column, l.cf.options()...))
 }
 
 func runActionsLocal(ctx context.Context, e *env, args []string) error {
 	l := newLocalFlags(e, "actions-local", "actions-local ACTOR RESOURCE --bindings FILE [-c FACT]... [flags]",
 		"Prints the SQL giving the actions ACTOR may do on RESOURCE on the application's\ndatabase: a row per action, text column actions.\n"+
 			"Example: castellan actions-local --bindings bindings.yaml User:bob Issue:42")
-	args, src, err := l.parse(args, 2)
+	a, err := l.parse(args, 2, true)
 	if err != nil {
 		return helpOr(err)
 	}
-	actor, resource, err := parseActorResource("actions-local", args[0], args[1])
-	if err != nil {
-		return err
-	}
-	c, err := l.r.client()
-	if err != nil {
-		return err
-	}
-	return l.print(c.ActionsLocal(ctx, src, actor, resource, l.cf.options()...))
+	return l.print(a.c.ActionsLocal(ctx, a.bindings, a.actor, a.resource, l.cf.options()...))
 }

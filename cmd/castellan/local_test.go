@@ -6,22 +6,6 @@ import (
 	"testing"
 )
 
-// localPolicy: issues belong to repositories in the application's
-// database; roles on repositories are stored in Castellan.
-const localPolicy = `actor User {}
-resource Repository {
-  roles = ["reader"];
-  permissions = ["read"];
-  "read" if "reader";
-}
-resource Issue {
-  permissions = ["read", "comment"];
-  relations = { repository: Repository };
-  "read" if "read" on "repository";
-  "comment" if "read";
-}
-`
-
 // TestLocalVerbs prints the SQL of the local-authorization verbs for a
 // bindings file, with and without context facts, and reports bad
 // bindings, a missing --bindings and a bad column.
@@ -35,8 +19,9 @@ func TestLocalVerbs(t *testing.T) {
 		}
 		return p
 	}
-	policy := write("local.polar", localPolicy)
-	bindings := write("bindings.yaml", "facts:\n  has_relation(Issue:_, repository, Repository:_):\n    query: SELECT id, repository_id FROM issues\nsql_types:\n  Issue: integer\n  Repository: integer\n")
+	// The application of the local-authorization tests: issues in
+	// repositories, nested folders, public issues, a god rule.
+	const policy, bindings = "../../localauth/testdata/app.polar", "../../localauth/testdata/app.yaml"
 	bad := write("bad.yaml", "facts:\n  is_shiny(Issue:_):\n    query: SELECT id FROM issues\n")
 	const readerCtx = "has_role User:bob reader Repository:9"
 	runSteps(t, map[string]string{"CASTELLAN_URL": url}, []step{
@@ -46,13 +31,16 @@ func TestLocalVerbs(t *testing.T) {
 		{args: []string{"authorize-local", "--bindings", bindings, "User:alice", "read", "Issue:3"}, contains: true, stdout: "SELECT id, repository_id FROM issues"},
 		{args: []string{"authorize-local", "--bindings", bindings, "User:alice", "read", "Issue:3"}, contains: true, stdout: "AS allowed\n"},
 		{args: []string{"authorize-local", "--bindings", bindings, "User:alice", "fly", "Issue:3"}, stdout: "SELECT false AS allowed\n"},
+		{args: []string{"tell", "is_god", "User:zeus"}, ignoreOut: true},
+		{args: []string{"authorize-local", "--bindings", bindings, "User:zeus", "read", "Issue:3"}, stdout: "SELECT true AS allowed\n"},
 		{args: []string{"authorize-local", "--bindings", bindings, "User:bob", "read", "Issue:3", "-c", readerCtx}, contains: true, stdout: "f1.arg2 = 9"},
 		{args: []string{"list-local", "--bindings", bindings, "--column", "issues.id", "User:alice", "read", "Issue"}, contains: true, stdout: "issues.id = ANY (ARRAY(WITH RECURSIVE"},
 		{args: []string{"list-local", "--bindings", bindings, "User:alice", "read", "Issue"}, contains: true, stdout: "id = ANY (ARRAY("},
-		{args: []string{"list-local", "--bindings", bindings, "User:carol", "read", "Issue"}, stdout: "false\n"},
-		{args: []string{"list-local", "--json", "--bindings", bindings, "User:carol", "read", "Issue"}, stdout: "{\n  \"sql\": \"false\"\n}\n"},
+		{args: []string{"list-local", "--bindings", bindings, "User:carol", "read", "Issue"}, contains: true, stdout: "SELECT id FROM issues WHERE public"},
+		{args: []string{"list-local", "--bindings", bindings, "User:carol", "fly", "Issue"}, stdout: "false\n"},
+		{args: []string{"list-local", "--json", "--bindings", bindings, "User:carol", "fly", "Issue"}, stdout: "{\n  \"sql\": \"false\"\n}\n"},
 		{args: []string{"actions-local", "--bindings", bindings, "User:alice", "Issue:3"}, contains: true, stdout: "AS x(actions) ORDER BY 1\n"},
-		{args: []string{"actions-local", "--bindings", bindings, "User:carol", "Issue:3"}, stdout: "SELECT NULL::text AS actions WHERE false\n"},
+		{args: []string{"actions-local", "--bindings", bindings, "User:carol", "Organization:1"}, stdout: "SELECT NULL::text AS actions WHERE false\n"},
 
 		// Errors: the bindings file, then the server's 400s.
 		{args: []string{"authorize-local", "User:alice", "read", "Issue:3"}, code: exitUsage, stderrHas: "--bindings FILE is required"},

@@ -124,37 +124,34 @@ test("listLocal gives the rows list gives with the rows as context facts", async
   }
 });
 
-test("authorizeLocal decides as authorize with the rows as context facts", async () => {
+// pairs gives every user with every row of every table.
+function* pairs() {
   for (const u of users) {
-    const user = { type: "User", id: u };
-    for (const [type] of Object.entries(tables)) {
-      for (const id of ids[type]) {
-        const resource = { type, id };
-        for (const action of actions) {
-          const sql = await local.authorizeLocal(user, action, resource);
-          const { rows } = await db.query(sql);
-          assert.equal(rows.length, 1, sql);
-          const want = await plain.authorize(user, action, resource, context);
-          assert.equal(rows[0].allowed, want, `authorizeLocal(${u}, ${action}, ${type}:${id}):\n${sql}`);
-        }
-      }
+    for (const type of Object.keys(tables)) {
+      for (const id of ids[type]) yield [u, { type: "User", id: u }, { type, id }];
+    }
+  }
+}
+
+test("authorizeLocal decides as authorize with the rows as context facts", async () => {
+  for (const [u, user, resource] of pairs()) {
+    for (const action of actions) {
+      const sql = await local.authorizeLocal(user, action, resource);
+      const { rows } = await db.query(sql);
+      assert.equal(rows.length, 1, sql);
+      const want = await plain.authorize(user, action, resource, context);
+      assert.equal(rows[0].allowed, want, `authorizeLocal(${u}, ${action}, ${resource.type}:${resource.id}):\n${sql}`);
     }
   }
 });
 
 test("actionsLocal gives the actions actions gives with the rows as context facts", async () => {
-  for (const u of users) {
-    const user = { type: "User", id: u };
-    for (const [type] of Object.entries(tables)) {
-      for (const id of ids[type]) {
-        const resource = { type, id };
-        const sql = await local.actionsLocal(user, resource);
-        const { rows } = await db.query(sql);
-        const got = rows.map((r) => r.actions).sort();
-        const want = await plain.actions(user, resource, context);
-        assert.deepEqual(got, [...want].sort(), `actionsLocal(${u}, ${type}:${id}):\n${sql}`);
-      }
-    }
+  for (const [u, user, resource] of pairs()) {
+    const sql = await local.actionsLocal(user, resource);
+    const { rows } = await db.query(sql);
+    const got = rows.map((r) => r.actions).sort();
+    const want = await plain.actions(user, resource, context);
+    assert.deepEqual(got, [...want].sort(), `actionsLocal(${u}, ${resource.type}:${resource.id}):\n${sql}`);
   }
 });
 
