@@ -35,6 +35,30 @@ func (p *fileParser) checkName(t lexer.Token) {
 	}
 }
 
+// has reports whether the grammar captured an optional token (a token
+// field the grammar did not fill is the zero Token).
+func has(t lexer.Token) bool { return t.Type != 0 }
+
+// opt returns t, or nil when the grammar did not capture it.
+func opt(t *lexer.Token) *lexer.Token {
+	if !has(*t) {
+		return nil
+	}
+	return t
+}
+
+// present reports whether the grammar filled c: an optional condition
+// held by value is the zero pCond when absent.
+func (c *pCond) present() bool {
+	a := &c.First
+	return a.Global != nil || a.Not != nil || a.Paren != nil || a.Term.present()
+}
+
+// present reports whether t holds a term.
+func (t *pTerm) present() bool {
+	return t.Name != nil || t.Str != nil || t.Int != nil || t.Bool != nil || t.Const != nil || t.List != nil
+}
+
 func (p *fileParser) str(t lexer.Token) *ast.StringLit {
 	return p.nodes.str(&t)
 }
@@ -58,7 +82,7 @@ func (p *fileParser) convBlock(b *pBlock) *ast.Block {
 	if b.Kind.Value == "actor" {
 		out.Kind = ast.ActorBlock
 	}
-	p.commas(len(b.Extends), func(i int) *lexer.Token { return b.Extends[i].Comma },
+	p.commas(len(b.Extends), func(i int) *lexer.Token { return opt(&b.Extends[i].Comma) },
 		func(i int) lexer.Position { return b.Extends[i].Tok.Pos }, false)
 	for _, e := range b.Extends {
 		out.Extends = append(out.Extends, p.ident(e.Tok))
@@ -75,7 +99,7 @@ func (p *fileParser) blockItems(items []*pBlockItem) []ast.BlockItem {
 	var out []ast.BlockItem
 	for _, it := range items {
 		var item ast.BlockItem
-		if it.If != nil {
+		if it.List == nil && it.Rels == nil {
 			item = p.shorthand(it)
 		} else {
 			item = p.declaration(it)
@@ -136,7 +160,7 @@ func (p *fileParser) declaration(it *pBlockItem) ast.BlockItem {
 
 func (p *fileParser) relations(r *pRelations) *ast.Relations {
 	out := &ast.Relations{}
-	p.commas(len(r.Rels), func(i int) *lexer.Token { return r.Rels[i].Comma },
+	p.commas(len(r.Rels), func(i int) *lexer.Token { return opt(&r.Rels[i].Comma) },
 		func(i int) lexer.Position { return r.Rels[i].Name.Pos }, true)
 	for _, rel := range r.Rels {
 		out.Relations = append(out.Relations, &ast.Relation{Pos: astPos(rel.Name.Pos), Name: p.name(rel.Name), Type: p.ident(rel.Type)})
@@ -151,16 +175,16 @@ func (p *fileParser) relations(r *pRelations) *ast.Relations {
 func (p *fileParser) shorthand(it *pBlockItem) *ast.Shorthand {
 	out := p.nodes.shorthand()
 	out.Pos, out.Head = astPos(it.Head.Pos), p.shorthandName(it.Head)
-	a := loneAtom(it.Cond)
-	if a != nil && a.Term != nil && a.Op == nil && a.Type == nil && a.Term.Name != nil && a.Term.Open == nil && a.Term.Entity == nil {
+	a := loneAtom(&it.Cond)
+	if a != nil && !has(a.Op) && a.Type == nil && a.Term.Name != nil && a.Term.Open == nil && a.Term.Entity == nil {
 		// `"X" if name;` or `role if role on "parent";`
 		out.Implier = p.shorthandName(*a.Term.Name)
-		if a.Rel != nil {
-			out.On = p.str(*a.Rel)
+		if has(a.Rel) {
+			out.On = p.str(a.Rel)
 		}
 		return out
 	}
-	switch cond := p.expr(it.Cond, true); x := cond.(type) {
+	switch cond := p.expr(&it.Cond, true); x := cond.(type) {
 	case *ast.ShorthandRef:
 		out.Implier, out.Global, out.On = x.Name, x.Global, x.On
 	default:
@@ -172,7 +196,7 @@ func (p *fileParser) shorthand(it *pBlockItem) *ast.Shorthand {
 // loneAtom returns the condition's only atom, or nil when it has
 // operators or parentheses.
 func loneAtom(x *pCond) *pAtom {
-	if a := x.First; len(x.Rest) == 0 && a.Paren == nil && a.Not == nil {
+	if a := &x.First; len(x.Rest) == 0 && a.Paren == nil && a.Not == nil {
 		return a
 	}
 	return nil
@@ -190,11 +214,11 @@ func (p *fileParser) shorthandName(t lexer.Token) *ast.ShorthandName {
 // `global "role"`, is a role or permission.
 func (p *fileParser) expr(x *pCond, sh bool) ast.Expr {
 	if len(x.Rest) == 0 {
-		return p.atom(x.First, sh)
+		return p.atom(&x.First, sh)
 	}
 	// The conjuncts, each a run of atoms joined by 'or'.
 	var ands []ast.Expr
-	ors := []ast.Expr{p.atom(x.First, sh)}
+	ors := []ast.Expr{p.atom(&x.First, sh)}
 	for i, op := range x.Ops {
 		if op == "and" {
 			ands = append(ands, nary[*ast.Or](ors))
@@ -241,7 +265,7 @@ func (p *fileParser) atom(a *pAtom, sh bool) ast.Expr {
 	if a.Not != nil {
 		return &ast.Not{Pos: astPos(a.Not.Pos), Expr: p.atom(a.Negated, sh)}
 	}
-	if a.On != nil && (!sh || a.Global != nil || a.Term == nil || a.Term.Str == nil || a.Op != nil || a.Type != nil) {
+	if has(a.On) && (!sh || a.Global != nil || a.Term.Str == nil || has(a.Op) || a.Type != nil) {
 		if a.Global != nil && sh {
 			p.errorf(a.On.Pos, "a global role is not on a relation", "unexpected 'on' after a global role")
 		} else {
@@ -259,14 +283,14 @@ func (p *fileParser) atom(a *pAtom, sh bool) ast.Expr {
 		ref.Pos, ref.Global, ref.Name = astPos(a.Global.Pos), true, p.shorthandName(*a.Role)
 		return ref
 	}
-	pos := astPos(termPos(a.Term))
-	left, call := p.termOrCall(a.Term)
+	pos := astPos(termPos(&a.Term))
+	left, call := p.termOrCall(&a.Term)
 	switch {
-	case a.Op != nil:
+	case has(a.Op):
 		if call != nil {
 			left = p.callAsValue(call)
 		}
-		return &ast.Binary{Pos: pos, Op: a.Op.Value, Left: left, Right: p.value(a.Right)}
+		return &ast.Binary{Pos: pos, Op: a.Op.Value, Left: left, Right: p.value(&a.Right)}
 	case a.Type != nil:
 		if call != nil {
 			left = p.callAsValue(call)
@@ -277,8 +301,8 @@ func (p *fileParser) atom(a *pAtom, sh bool) ast.Expr {
 	case sh && a.Term.Str != nil:
 		ref := p.nodes.shorthandRef()
 		ref.Pos, ref.Name = pos, p.shorthandName(*a.Term.Str)
-		if a.Rel != nil {
-			ref.On = p.str(*a.Rel)
+		if has(a.Rel) {
+			ref.On = p.str(a.Rel)
 		}
 		return ref
 	}
@@ -412,7 +436,7 @@ func (p *fileParser) list(l *pList) *ast.List {
 
 func (p *fileParser) convDeclare(d *pDeclare) *ast.Declare {
 	out := &ast.Declare{Pos: astPos(d.Kw.Pos), Name: p.name(d.Name)}
-	p.commas(len(d.Types), func(i int) *lexer.Token { return d.Types[i].Comma },
+	p.commas(len(d.Types), func(i int) *lexer.Token { return opt(&d.Types[i].Comma) },
 		func(i int) lexer.Position { return d.Types[i].Tok.Pos }, true)
 	for _, t := range d.Types {
 		out.Types = append(out.Types, p.ident(t.Tok))
@@ -436,8 +460,8 @@ func (p *fileParser) convRule(r *pRule) *ast.Rule {
 		}
 		out.Params = append(out.Params, param)
 	}
-	if r.Body != nil {
-		out.Body = p.expr(r.Body, false)
+	if r.Body.present() {
+		out.Body = p.expr(&r.Body, false)
 	}
 	return out
 }

@@ -44,8 +44,8 @@ type pGlobal struct {
 }
 
 type pName struct {
-	Tok   lexer.Token  `parser:"@Ident"`
-	Comma *lexer.Token `parser:"@','?"`
+	Tok   lexer.Token `parser:"@Ident"`
+	Comma lexer.Token `parser:"@','?"`
 }
 
 // pBlockItem is a declaration (`roles = [...];`, `relations = {...};`) or
@@ -53,12 +53,10 @@ type pName struct {
 // is_public(resource);`): the head is a role, permission or relation,
 // quoted or not.
 type pBlockItem struct {
-	Head lexer.Token  `parser:"@(String | Ident)"`
-	If   *lexer.Token `parser:"( @'if'"`
-	Cond *pCond       `parser:"  @@"`
-	List *pList       `parser:"| '=' ( @@"`
-	Rels *pRelations  `parser:"      | @@ ) )"`
-	Semi lexer.Token  `parser:"@';'"`
+	Head lexer.Token `parser:"@(String | Ident)"`
+	Cond pCond       `parser:"( 'if' @@"`
+	List *pList      `parser:"| '=' ( @@"`
+	Rels *pRelations `parser:"      | @@ ) ) ';'"`
 }
 
 // pRelations is `{ name: Type, ... }`.
@@ -68,16 +66,16 @@ type pRelations struct {
 }
 
 type pRelation struct {
-	Name  lexer.Token  `parser:"@Ident ':'"`
-	Type  lexer.Token  `parser:"@Ident"`
-	Comma *lexer.Token `parser:"@','?"`
+	Name  lexer.Token `parser:"@Ident ':'"`
+	Type  lexer.Token `parser:"@Ident"`
+	Comma lexer.Token `parser:"@','?"`
 }
 
 // pRule is `name(params) [if body];`.
 type pRule struct {
 	Name lexer.Token `parser:"@Ident"`
 	Args pArgs       `parser:"@@"`
-	Body *pCond      `parser:"('if' @@)?"`
+	Body pCond       `parser:"('if' @@)?"`
 	Semi lexer.Token `parser:"@';'"`
 }
 
@@ -139,7 +137,7 @@ type pCall struct {
 // Logic). 'or' binds tighter than 'and', so `a and b or c` is `a and (b
 // or c)`: convert.go groups the atoms by the operators between them.
 type pCond struct {
-	First *pAtom   `parser:"@@"`
+	First pAtom    `parser:"@@"`
 	Ops   []string `parser:"( @Logic"`
 	Rest  []*pAtom `parser:"  @@ )*"`
 }
@@ -151,15 +149,15 @@ type pCond struct {
 type pAtom struct {
 	Global  *lexer.Token `parser:"(  @'global'"`
 	Role    *lexer.Token `parser:"   @String"`
-	Term    *pTerm       `parser:" | @@"`
-	Op      *lexer.Token `parser:"   ( @Cmp"`
-	Right   *pTerm       `parser:"     @@"`
+	Term    pTerm        `parser:" | @@"`
+	Op      lexer.Token  `parser:"   ( @Cmp"`
+	Right   pTerm        `parser:"     @@"`
 	Type    *lexer.Token `parser:"   | 'matches' @Ident )?"`
 	Not     *lexer.Token `parser:" | @'not'"`
 	Negated *pAtom       `parser:"   @@"`
 	Paren   *pCond       `parser:" | '(' @@ ')' )"`
-	On      *lexer.Token `parser:"( @'on'"`
-	Rel     *lexer.Token `parser:"  @String )?"`
+	On      lexer.Token  `parser:"( @'on'"`
+	Rel     lexer.Token  `parser:"  @String )?"`
 }
 
 // Values: terms, argument lists and list literals. They are most of a
