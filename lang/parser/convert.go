@@ -50,7 +50,7 @@ func opt(t *lexer.Token) *lexer.Token {
 // present reports whether the grammar filled c: an optional condition
 // held by value is the zero pCond when absent.
 func (c *pCond) present() bool {
-	a := &c.First
+	a := &c.pAtom
 	return a.Global != nil || a.Not != nil || a.Paren != nil || a.Term.present()
 }
 
@@ -175,7 +175,7 @@ func (p *fileParser) relations(r *pRelations) *ast.Relations {
 func (p *fileParser) shorthand(it *pBlockItem) *ast.Shorthand {
 	out := p.nodes.shorthand()
 	out.Pos, out.Head = astPos(it.Head.Pos), p.shorthandName(it.Head)
-	a := loneAtom(&it.Cond)
+	a := loneAtom(&it.pCond)
 	if a != nil && !has(a.Op) && a.Type == nil && a.Term.Name != nil && a.Term.Open == nil && a.Term.Entity == nil {
 		// `"X" if name;` or `role if role on "parent";`
 		out.Implier = p.shorthandName(*a.Term.Name)
@@ -184,7 +184,7 @@ func (p *fileParser) shorthand(it *pBlockItem) *ast.Shorthand {
 		}
 		return out
 	}
-	switch cond := p.expr(&it.Cond, true); x := cond.(type) {
+	switch cond := p.expr(&it.pCond, true); x := cond.(type) {
 	case *ast.ShorthandRef:
 		out.Implier, out.Global, out.On = x.Name, x.Global, x.On
 	default:
@@ -196,7 +196,7 @@ func (p *fileParser) shorthand(it *pBlockItem) *ast.Shorthand {
 // loneAtom returns the condition's only atom, or nil when it has
 // operators or parentheses.
 func loneAtom(x *pCond) *pAtom {
-	if a := &x.First; len(x.Rest) == 0 && a.Paren == nil && a.Not == nil {
+	if a := &x.pAtom; len(x.Rest) == 0 && a.Paren == nil && a.Not == nil {
 		return a
 	}
 	return nil
@@ -214,11 +214,11 @@ func (p *fileParser) shorthandName(t lexer.Token) *ast.ShorthandName {
 // `global "role"`, is a role or permission.
 func (p *fileParser) expr(x *pCond, sh bool) ast.Expr {
 	if len(x.Rest) == 0 {
-		return p.atom(&x.First, sh)
+		return p.atom(&x.pAtom, sh)
 	}
 	// The conjuncts, each a run of atoms joined by 'or'.
 	var ands []ast.Expr
-	ors := []ast.Expr{p.atom(&x.First, sh)}
+	ors := []ast.Expr{p.atom(&x.pAtom, sh)}
 	for i, op := range x.Ops {
 		if op == "and" {
 			ands = append(ands, nary[*ast.Or](ors))
@@ -460,8 +460,8 @@ func (p *fileParser) convRule(r *pRule) *ast.Rule {
 		}
 		out.Params = append(out.Params, param)
 	}
-	if r.Body.present() {
-		out.Body = p.expr(&r.Body, false)
+	if r.pCond.present() {
+		out.Body = p.expr(&r.pCond, false)
 	}
 	return out
 }

@@ -53,10 +53,10 @@ type pName struct {
 // is_public(resource);`): the head is a role, permission or relation,
 // quoted or not.
 type pBlockItem struct {
-	Head lexer.Token `parser:"@(String | Ident)"`
-	Cond pCond       `parser:"( 'if' @@"`
-	List *pList      `parser:"| '=' ( @@"`
-	Rels *pRelations `parser:"      | @@ ) ) ';'"`
+	Head  lexer.Token `parser:"@(String | Ident) ( 'if'"`
+	pCond             // a shorthand rule's condition, inline
+	List  *pList      `parser:"| '=' ( @@"`
+	Rels  *pRelations `parser:"      | @@ ) ) ';'"`
 }
 
 // pRelations is `{ name: Type, ... }`.
@@ -73,10 +73,10 @@ type pRelation struct {
 
 // pRule is `name(params) [if body];`.
 type pRule struct {
-	Name lexer.Token `parser:"@Ident"`
-	Args pArgs       `parser:"@@"`
-	Body pCond       `parser:"('if' @@)?"`
-	Semi lexer.Token `parser:"@';'"`
+	Name  lexer.Token `parser:"@Ident"`
+	Args  pArgs       `parser:"@@ ( 'if'"`
+	pCond             // the body, inline
+	Semi  lexer.Token `parser:")? @';'"`
 }
 
 // pDeclare is `declare name(Type, ...);`.
@@ -137,7 +137,7 @@ type pCall struct {
 // Logic). 'or' binds tighter than 'and', so `a and b or c` is `a and (b
 // or c)`: convert.go groups the atoms by the operators between them.
 type pCond struct {
-	First pAtom    `parser:"@@"`
+	pAtom          // the first atom, inline
 	Ops   []string `parser:"( @Logic"`
 	Rest  []*pAtom `parser:"  @@ )*"`
 }
