@@ -47,18 +47,6 @@ func opt(t *lexer.Token) *lexer.Token {
 	return t
 }
 
-// present reports whether the grammar filled c: an optional condition
-// held by value is the zero pCond when absent.
-func (c *pCond) present() bool {
-	a := &c.pAtom
-	return a.Global != nil || a.Not != nil || a.Paren != nil || a.Term.present()
-}
-
-// present reports whether t holds a term.
-func (t *pTerm) present() bool {
-	return t.Name != nil || t.Str != nil || t.Int != nil || t.Bool != nil || t.Const != nil || t.List != nil
-}
-
 func (p *fileParser) str(t lexer.Token) *ast.StringLit {
 	return p.nodes.str(&t)
 }
@@ -99,7 +87,7 @@ func (p *fileParser) blockItems(items []*pBlockItem) []ast.BlockItem {
 	var out []ast.BlockItem
 	for _, it := range items {
 		var item ast.BlockItem
-		if it.List == nil && it.Rels == nil {
+		if it.Cond != nil {
 			item = p.shorthand(it)
 		} else {
 			item = p.declaration(it)
@@ -175,16 +163,16 @@ func (p *fileParser) relations(r *pRelations) *ast.Relations {
 func (p *fileParser) shorthand(it *pBlockItem) *ast.Shorthand {
 	out := p.nodes.shorthand()
 	out.Pos, out.Head = astPos(it.Head.Pos), p.shorthandName(it.Head)
-	a := loneAtom(&it.pCond)
-	if a != nil && !has(a.Op) && a.Type == nil && a.Term.Name != nil && a.Term.Open == nil && a.Term.Entity == nil {
+	a := loneAtom(it.Cond)
+	if a != nil && a.Op == nil && a.Type == nil && a.Term.Name != nil && a.Term.Open == nil && a.Term.Entity == nil {
 		// `"X" if name;` or `role if role on "parent";`
 		out.Implier = p.shorthandName(*a.Term.Name)
-		if has(a.Rel) {
-			out.On = p.str(a.Rel)
+		if a.Rel != nil {
+			out.On = p.str(*a.Rel)
 		}
 		return out
 	}
-	switch cond := p.expr(&it.pCond, true); x := cond.(type) {
+	switch cond := p.expr(it.Cond, true); x := cond.(type) {
 	case *ast.ShorthandRef:
 		out.Implier, out.Global, out.On = x.Name, x.Global, x.On
 	default:
@@ -196,7 +184,7 @@ func (p *fileParser) shorthand(it *pBlockItem) *ast.Shorthand {
 // loneAtom returns the condition's only atom, or nil when it has
 // operators or parentheses.
 func loneAtom(x *pCond) *pAtom {
-	if a := &x.pAtom; len(x.Rest) == 0 && a.Paren == nil && a.Not == nil {
+	if a := &x.First; len(x.Rest) == 0 && a.Paren == nil && a.Not == nil {
 		return a
 	}
 	return nil
@@ -214,11 +202,11 @@ func (p *fileParser) shorthandName(t lexer.Token) *ast.ShorthandName {
 // `global "role"`, is a role or permission.
 func (p *fileParser) expr(x *pCond, sh bool) ast.Expr {
 	if len(x.Rest) == 0 {
-		return p.atom(&x.pAtom, sh)
+		return p.atom(&x.First, sh)
 	}
 	// The conjuncts, each a run of atoms joined by 'or'.
 	var ands []ast.Expr
-	ors := []ast.Expr{p.atom(&x.pAtom, sh)}
+	ors := []ast.Expr{p.atom(&x.First, sh)}
 	for i, op := range x.Ops {
 		if op == "and" {
 			ands = append(ands, nary[*ast.Or](ors))
@@ -265,7 +253,7 @@ func (p *fileParser) atom(a *pAtom, sh bool) ast.Expr {
 	if a.Not != nil {
 		return &ast.Not{Pos: astPos(a.Not.Pos), Expr: p.atom(a.Negated, sh)}
 	}
-	if has(a.On) && (!sh || a.Global != nil || a.Term.Str == nil || has(a.Op) || a.Type != nil) {
+	if a.On != nil && (!sh || a.Global != nil || a.Term.Str == nil || a.Op != nil || a.Type != nil) {
 		if a.Global != nil && sh {
 			p.errorf(a.On.Pos, "a global role is not on a relation", "unexpected 'on' after a global role")
 		} else {
@@ -286,7 +274,7 @@ func (p *fileParser) atom(a *pAtom, sh bool) ast.Expr {
 	pos := astPos(termPos(&a.Term))
 	left, call := p.termOrCall(&a.Term)
 	switch {
-	case has(a.Op):
+	case a.Op != nil:
 		if call != nil {
 			left = p.callAsValue(call)
 		}
@@ -301,8 +289,8 @@ func (p *fileParser) atom(a *pAtom, sh bool) ast.Expr {
 	case sh && a.Term.Str != nil:
 		ref := p.nodes.shorthandRef()
 		ref.Pos, ref.Name = pos, p.shorthandName(*a.Term.Str)
-		if has(a.Rel) {
-			ref.On = p.str(a.Rel)
+		if a.Rel != nil {
+			ref.On = p.str(*a.Rel)
 		}
 		return ref
 	}
@@ -460,8 +448,8 @@ func (p *fileParser) convRule(r *pRule) *ast.Rule {
 		}
 		out.Params = append(out.Params, param)
 	}
-	if r.pCond.present() {
-		out.Body = p.expr(&r.pCond, false)
+	if r.Body != nil {
+		out.Body = p.expr(r.Body, false)
 	}
 	return out
 }

@@ -8,8 +8,8 @@ import (
 )
 
 // The grammar of Polar (the Oso Cloud dialect), as participle struct tags;
-// three value productions at the end of this file are participle Parseable
-// nodes, implemented in values.go. This is the only parser: Parse splits a file into top-level items itself
+// the expression and value productions at the end of this file are
+// participle Parseable nodes, implemented in values.go. This is the only parser: Parse splits a file into top-level items itself
 // (so that one broken item does not hide the errors in the next) and hands
 // each item's tokens to the parser for its kind; convert.go turns the
 // structs into lang/ast nodes.
@@ -53,10 +53,10 @@ type pName struct {
 // is_public(resource);`): the head is a role, permission or relation,
 // quoted or not.
 type pBlockItem struct {
-	Head  lexer.Token `parser:"@(String | Ident) ( 'if'"`
-	pCond             // a shorthand rule's condition, inline
-	List  *pList      `parser:"| '=' ( @@"`
-	Rels  *pRelations `parser:"      | @@ ) ) ';'"`
+	Head lexer.Token `parser:"@(String | Ident)"`
+	Cond *pCond      `parser:"( 'if' @@"`
+	List *pList      `parser:"| '=' ( @@"`
+	Rels *pRelations `parser:"      | @@ ) ) ';'"`
 }
 
 // pRelations is `{ name: Type, ... }`.
@@ -73,10 +73,10 @@ type pRelation struct {
 
 // pRule is `name(params) [if body];`.
 type pRule struct {
-	Name  lexer.Token `parser:"@Ident"`
-	Args  pArgs       `parser:"@@ ( 'if'"`
-	pCond             // the body, inline
-	Semi  lexer.Token `parser:")? @';'"`
+	Name lexer.Token `parser:"@Ident"`
+	Args pArgs       `parser:"@@"`
+	Body *pCond      `parser:"('if' @@)?"`
+	Semi lexer.Token `parser:"@';'"`
 }
 
 // pDeclare is `declare name(Type, ...);`.
@@ -131,15 +131,33 @@ type pCall struct {
 	Args pArgs       `parser:"@@"`
 }
 
-// The expression language: rule bodies and shorthand conditions.
+// The expression language (rule bodies and shorthand conditions) and
+// values (terms, argument lists and list literals) are most of a policy's
+// tokens. Participle's reflective parsing allocates a branch context per
+// alternative it tries, a deferred capture per token it captures and a
+// struct per node, which made a compile cost four times the budget; so
+// these productions are participle Parseable nodes (values.go), parsed
+// there and nowhere else, LL(1) like the rest and with the same
+// commitment: NextMatch when the next token cannot start the production,
+// an error at the token where it went wrong once it has consumed one.
+//
+//	cond = atom { Logic atom }             (Logic: 'and' or 'or')
+//	atom = ( "global" String
+//	       | term [ Cmp term | "matches" Ident ]
+//	       | "not" atom
+//	       | "(" cond ")" ) [ "on" String ]
+//	term = Ident [ "(" { arg } ")" | "{" term "}" ]
+//	     | String | Int | "true" | "false" | Const | list
+//	arg  = term [ ":" Ident ] [ "," ]      (convert.go checks the ',')
+//	list = "[" { arg } "]"                 (convert.go rejects a type)
 
 // pCond is a condition: atoms joined by 'and' and 'or' (one token type,
 // Logic). 'or' binds tighter than 'and', so `a and b or c` is `a and (b
 // or c)`: convert.go groups the atoms by the operators between them.
 type pCond struct {
-	pAtom          // the first atom, inline
-	Ops   []string `parser:"( @Logic"`
-	Rest  []*pAtom `parser:"  @@ )*"`
+	First pAtom
+	Ops   []string // Ops[i] joins Rest[i] to what precedes it
+	Rest  []*pAtom
 }
 
 // pAtom is a negation, a global role (`global "admin"`), a comparison, `t
@@ -147,29 +165,18 @@ type pCond struct {
 // shorthand conditions), a bare term (a call, or in a shorthand condition a
 // role or permission) or a parenthesised condition.
 type pAtom struct {
-	Global  *lexer.Token `parser:"(  @'global'"`
-	Role    *lexer.Token `parser:"   @String"`
-	Term    pTerm        `parser:" | @@"`
-	Op      lexer.Token  `parser:"   ( @Cmp"`
-	Right   pTerm        `parser:"     @@"`
-	Type    *lexer.Token `parser:"   | 'matches' @Ident )?"`
-	Not     *lexer.Token `parser:" | @'not'"`
-	Negated *pAtom       `parser:"   @@"`
-	Paren   *pCond       `parser:" | '(' @@ ')' )"`
-	On      lexer.Token  `parser:"( @'on'"`
-	Rel     lexer.Token  `parser:"  @String )?"`
+	Global  *lexer.Token
+	Role    *lexer.Token // the String after Global
+	Term    pTerm
+	Op      *lexer.Token // Cmp
+	Right   pTerm
+	Type    *lexer.Token // the Ident after 'matches'
+	Not     *lexer.Token
+	Negated *pAtom
+	Paren   *pCond
+	On      *lexer.Token
+	Rel     *lexer.Token // the String after On
 }
-
-// Values: terms, argument lists and list literals. They are most of a
-// policy's tokens, and participle's reflective parsing allocates a branch
-// context per alternative it tries and a deferred capture per token, so
-// these three productions are participle Parseable nodes (values.go),
-// parsed there and nowhere else:
-//
-//	term = Ident [ "(" { arg } ")" | "{" term "}" ]
-//	     | String | Int | "true" | "false" | Const | list
-//	arg  = term [ ":" Ident ] [ "," ]      (convert.go checks the ',')
-//	list = "[" { arg } "]"                 (convert.go rejects a type)
 
 // pTerm is a value: a variable, a call, an entity `Type{"id"}`, a
 // literal, a constant `@name` or a list.

@@ -5,10 +5,78 @@ import (
 	"github.com/alecthomas/participle/v2/lexer"
 )
 
-// The Parseable nodes of the grammar: the value productions described in
-// grammar.go. Each returns participle.NextMatch when the next token cannot
+// The Parseable nodes of the grammar: the expression and value productions
+// described in grammar.go. Each returns participle.NextMatch when the next token cannot
 // start it, and a *participle.UnexpectedTokenError at the token where it
 // went wrong after that, as participle's own nodes do.
+
+// Parse implements participle.Parseable.
+func (c *pCond) Parse(lex *lexer.PeekingLexer) error {
+	if err := c.First.Parse(lex); err != nil {
+		return err
+	}
+	for lex.Peek().Type == tokLogic {
+		c.Ops = append(c.Ops, lex.Next().Value)
+		a := new(pAtom)
+		if err := required(lex, a.Parse(lex)); err != nil {
+			return err
+		}
+		c.Rest = append(c.Rest, a)
+	}
+	return nil
+}
+
+// Parse implements participle.Parseable.
+func (a *pAtom) Parse(lex *lexer.PeekingLexer) error {
+	switch tok := lex.Peek(); {
+	case tok.Value == "global" && tok.Type == tokIdent:
+		a.Global = lex.Next()
+		if lex.Peek().Type != tokString {
+			return unexpected(lex)
+		}
+		a.Role = lex.Next()
+	case isWord(tok, "not"):
+		a.Not = lex.Next()
+		a.Negated = new(pAtom)
+		if err := required(lex, a.Negated.Parse(lex)); err != nil {
+			return err
+		}
+	case isPunct(tok, "("):
+		lex.Next()
+		a.Paren = new(pCond)
+		if err := required(lex, a.Paren.Parse(lex)); err != nil {
+			return err
+		}
+		if err := expect(lex, ")"); err != nil {
+			return err
+		}
+	default:
+		if err := a.Term.Parse(lex); err != nil {
+			return err // NextMatch: no atom starts here
+		}
+		switch next := lex.Peek(); {
+		case next.Type == tokCmp:
+			a.Op = lex.Next()
+			if err := required(lex, a.Right.Parse(lex)); err != nil {
+				return err
+			}
+		case isWord(next, "matches"):
+			lex.Next()
+			if lex.Peek().Type != tokIdent {
+				return unexpected(lex)
+			}
+			a.Type = lex.Next()
+		}
+	}
+	if next := lex.Peek(); next.Value == "on" && next.Type == tokIdent {
+		a.On = lex.Next()
+		if lex.Peek().Type != tokString {
+			return unexpected(lex)
+		}
+		a.Rel = lex.Next()
+	}
+	return nil
+}
 
 // Parse implements participle.Parseable.
 func (t *pTerm) Parse(lex *lexer.PeekingLexer) error {
