@@ -278,7 +278,7 @@ func (p *fileParser) atom(a *pAtom, sh bool) ast.Expr {
 		if call != nil {
 			left = p.callAsValue(call)
 		}
-		return &ast.Binary{Pos: pos, Op: a.Op.Value, Left: left, Right: p.value(&a.Right)}
+		return &ast.Binary{Pos: pos, Op: a.Op.Value, Left: left, Right: p.value(a.Right)}
 	case a.Type != nil:
 		if call != nil {
 			left = p.callAsValue(call)
@@ -358,7 +358,8 @@ func (p *fileParser) termOrCall(t *pTerm) (ast.Term, *ast.Call) {
 	case t.Name != nil && t.Open != nil:
 		call := &ast.Call{Pos: astPos(t.Name.Pos), Name: p.name(*t.Name), Args: make([]ast.Term, 0, len(t.Args))}
 		p.argCommas(t.Args)
-		for _, a := range t.Args {
+		for i := range t.Args {
+			a := &t.Args[i]
 			call.Args = append(call.Args, p.value(&a.Term))
 			if a.Colon != nil {
 				p.typeNotAllowed(a.Colon)
@@ -401,7 +402,7 @@ func (p *fileParser) typeNotAllowed(colon *lexer.Token) {
 
 // argCommas checks the ',' between arguments; a trailing ',' is allowed,
 // as Oso's own grammar does.
-func (p *fileParser) argCommas(args []*pArg) {
+func (p *fileParser) argCommas(args []pArg) {
 	p.commas(len(args), func(i int) *lexer.Token { return args[i].Comma },
 		func(i int) lexer.Position { return termPos(&args[i].Term) }, true)
 }
@@ -413,7 +414,8 @@ func (p *fileParser) list(l *pList) *ast.List {
 	if len(l.Elems) > 0 {
 		out.Elems = make([]ast.Term, 0, len(l.Elems))
 	}
-	for _, e := range l.Elems {
+	for i := range l.Elems {
+		e := &l.Elems[i]
 		out.Elems = append(out.Elems, p.value(&e.Term))
 		if e.Colon != nil {
 			p.typeNotAllowed(e.Colon)
@@ -436,7 +438,8 @@ func (p *fileParser) convRule(r *pRule) *ast.Rule {
 	out := &ast.Rule{Pos: astPos(r.Name.Pos), End: astPos(r.Semi.Pos), Name: p.name(r.Name)}
 	p.argCommas(r.Args.Args)
 	out.Params = make([]*ast.Param, 0, len(r.Args.Args))
-	for _, a := range r.Args.Args {
+	for i := range r.Args.Args {
+		a := &r.Args.Args[i]
 		t := p.value(&a.Term)
 		param := p.nodes.param()
 		param.Pos, param.Term = t.Position(), t
@@ -526,7 +529,8 @@ func (p *fileParser) convFixture(f *pFixture) *ast.Fixture {
 func (p *fileParser) call(c *pCall, typed bool) *ast.Call {
 	out := &ast.Call{Pos: astPos(c.Name.Pos), Name: p.name(c.Name), Args: make([]ast.Term, 0, len(c.Args.Args))}
 	p.argCommas(c.Args.Args)
-	for _, a := range c.Args.Args {
+	for i := range c.Args.Args {
+		a := &c.Args.Args[i]
 		t := p.value(&a.Term)
 		if a.Type != nil {
 			v, ok := t.(*ast.Var)

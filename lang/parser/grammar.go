@@ -169,7 +169,7 @@ type pAtom struct {
 	Role    *lexer.Token // the String after Global
 	Term    pTerm
 	Op      *lexer.Token // Cmp
-	Right   pTerm
+	Right   *pTerm
 	Type    *lexer.Token // the Ident after 'matches'
 	Not     *lexer.Token
 	Negated *pAtom
@@ -183,7 +183,7 @@ type pAtom struct {
 type pTerm struct {
 	Name   *lexer.Token
 	Open   *lexer.Token // '(' of a call
-	Args   []*pArg
+	Args   []pArg
 	Entity *pTerm // the id of an entity
 	Str    *lexer.Token
 	Int    *lexer.Token
@@ -196,7 +196,7 @@ type pTerm struct {
 // assertion. Which arguments may carry a type is checked by convert.go.
 type pArgs struct {
 	Open lexer.Token
-	Args []*pArg
+	Args []pArg
 }
 
 // pArg is an argument or a list element with its optional type and ','.
@@ -210,7 +210,7 @@ type pArg struct {
 // pList is a list literal.
 type pList struct {
 	Open  lexer.Token
-	Elems []*pArg
+	Elems []pArg
 }
 
 // grammar holds one participle parser per kind of top-level item. It is

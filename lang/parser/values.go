@@ -57,6 +57,7 @@ func (a *pAtom) Parse(lex *lexer.PeekingLexer) error {
 		switch next := lex.Peek(); {
 		case next.Type == tokCmp:
 			a.Op = lex.Next()
+			a.Right = new(pTerm)
 			if err := required(lex, a.Right.Parse(lex)); err != nil {
 				return err
 			}
@@ -130,9 +131,10 @@ func (l *pList) Parse(lex *lexer.PeekingLexer) error {
 }
 
 // parseArgs parses `{ arg } close` after the opening bracket.
-func parseArgs(lex *lexer.PeekingLexer, out *[]*pArg, close string) error {
+func parseArgs(lex *lexer.PeekingLexer, out *[]pArg, close string) error {
 	for !isPunct(lex.Peek(), close) {
-		a := new(pArg)
+		*out = append(*out, pArg{})
+		a := &(*out)[len(*out)-1]
 		if err := a.Term.Parse(lex); err != nil {
 			return required(lex, err)
 		}
@@ -146,7 +148,6 @@ func parseArgs(lex *lexer.PeekingLexer, out *[]*pArg, close string) error {
 		if isPunct(lex.Peek(), ",") {
 			a.Comma = lex.Next()
 		}
-		*out = append(*out, a)
 	}
 	lex.Next()
 	return nil
