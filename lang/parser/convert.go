@@ -35,6 +35,14 @@ func (p *fileParser) checkName(t lexer.Token) {
 	}
 }
 
+// present reports whether the grammar filled c: a condition held by value
+// is the zero pCond when absent.
+func (c *pCond) present() bool {
+	a := &c.First
+	return a.Global != nil || a.Not != nil || a.Paren != nil || a.Term.Name != nil || a.Term.Str != nil ||
+		a.Term.Int != nil || a.Term.Bool != nil || a.Term.Const != nil || a.Term.List != nil
+}
+
 // has reports whether the grammar captured an optional token (a token
 // field the grammar did not fill is the zero Token).
 func has(t lexer.Token) bool { return t.Type != 0 }
@@ -87,7 +95,7 @@ func (p *fileParser) blockItems(items []*pBlockItem) []ast.BlockItem {
 	var out []ast.BlockItem
 	for _, it := range items {
 		var item ast.BlockItem
-		if it.Cond != nil {
+		if it.Cond.present() {
 			item = p.shorthand(it)
 		} else {
 			item = p.declaration(it)
@@ -163,7 +171,7 @@ func (p *fileParser) relations(r *pRelations) *ast.Relations {
 func (p *fileParser) shorthand(it *pBlockItem) *ast.Shorthand {
 	out := p.nodes.shorthand()
 	out.Pos, out.Head = astPos(it.Head.Pos), p.shorthandName(it.Head)
-	a := loneAtom(it.Cond)
+	a := loneAtom(&it.Cond)
 	if a != nil && a.Op == nil && a.Type == nil && a.Term.Name != nil && a.Term.Open == nil && a.Term.Entity == nil {
 		// `"X" if name;` or `role if role on "parent";`
 		out.Implier = p.shorthandName(*a.Term.Name)
@@ -172,7 +180,7 @@ func (p *fileParser) shorthand(it *pBlockItem) *ast.Shorthand {
 		}
 		return out
 	}
-	switch cond := p.expr(it.Cond, true); x := cond.(type) {
+	switch cond := p.expr(&it.Cond, true); x := cond.(type) {
 	case *ast.ShorthandRef:
 		out.Implier, out.Global, out.On = x.Name, x.Global, x.On
 	default:
@@ -451,8 +459,8 @@ func (p *fileParser) convRule(r *pRule) *ast.Rule {
 		}
 		out.Params = append(out.Params, param)
 	}
-	if r.Body != nil {
-		out.Body = p.expr(r.Body, false)
+	if r.Body.present() {
+		out.Body = p.expr(&r.Body, false)
 	}
 	return out
 }

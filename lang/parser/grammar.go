@@ -54,7 +54,7 @@ type pName struct {
 // quoted or not.
 type pBlockItem struct {
 	Head lexer.Token `parser:"@(String | Ident)"`
-	Cond *pCond      `parser:"( 'if' @@"`
+	Cond pCond       `parser:"( 'if' @@"`
 	List *pList      `parser:"| '=' ( @@"`
 	Rels *pRelations `parser:"      | @@ ) ) ';'"`
 }
@@ -75,7 +75,7 @@ type pRelation struct {
 type pRule struct {
 	Name lexer.Token `parser:"@Ident"`
 	Args pArgs       `parser:"@@"`
-	Body *pCond      `parser:"('if' @@)?"`
+	Body pCond       `parser:"('if' @@)?"`
 	Semi lexer.Token `parser:"@';'"`
 }
 

@@ -132,6 +132,9 @@ func (l *pList) Parse(lex *lexer.PeekingLexer) error {
 
 // parseArgs parses `{ arg } close` after the opening bracket.
 func parseArgs(lex *lexer.PeekingLexer, out *[]pArg, close string) error {
+	if !isPunct(lex.Peek(), close) {
+		*out = make([]pArg, 0, 4) // most argument lists are short: one allocation
+	}
 	for !isPunct(lex.Peek(), close) {
 		*out = append(*out, pArg{})
 		a := &(*out)[len(*out)-1]
