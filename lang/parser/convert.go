@@ -43,13 +43,10 @@ func (c *pCond) present() bool {
 		a.Term.Int != nil || a.Term.Bool != nil || a.Term.Const != nil || a.Term.List != nil
 }
 
-// has reports whether the grammar captured an optional token (a token
-// field the grammar did not fill is the zero Token).
-func has(t lexer.Token) bool { return t.Type != 0 }
-
-// opt returns t, or nil when the grammar did not capture it.
+// opt returns t, or nil when the grammar did not capture it: an optional
+// token captured by value is the zero Token when absent.
 func opt(t *lexer.Token) *lexer.Token {
-	if !has(*t) {
+	if t.Type == 0 {
 		return nil
 	}
 	return t
