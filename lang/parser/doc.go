@@ -10,9 +10,9 @@
 //     not parse;
 //  3. parse: each item goes through the participle/v2 parser for its kind,
 //     built from the one grammar in grammar.go (struct tags, LL(1), no
-//     lookahead; the value productions, term, arguments and list, are
-//     participle Parseable nodes in values.go, for speed, and parsed
-//     nowhere else);
+//     lookahead; the expression and value productions, condition, atom,
+//     term, arguments and list, are participle Parseable nodes in
+//     values.go, for speed, and parsed nowhere else);
 //  4. convert (convert.go): the grammar's structs become the lang/ast tree
 //     with positions, and what the grammar lets through but Polar does not
 //     (a missing ',', a call used as a value, an unknown declaration, ...)

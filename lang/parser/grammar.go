@@ -9,8 +9,9 @@ import (
 
 // The grammar of Polar (the Oso Cloud dialect), as participle struct tags;
 // the expression and value productions at the end of this file are
-// participle Parseable nodes, implemented in values.go. This is the only parser: Parse splits a file into top-level items itself
-// (so that one broken item does not hide the errors in the next) and hands
+// participle Parseable nodes, implemented in values.go. This is the only
+// parser: Parse splits a file into top-level items itself (so that one
+// broken item does not hide the errors in the next) and hands
 // each item's tokens to the parser for its kind; convert.go turns the
 // structs into lang/ast nodes.
 //
@@ -135,7 +136,7 @@ type pCall struct {
 // values (terms, argument lists and list literals) are most of a policy's
 // tokens. Participle's reflective parsing allocates a branch context per
 // alternative it tries, a deferred capture per token it captures and a
-// struct per node, which made a compile cost four times the budget; so
+// struct per node, which put a compile well over its time budget; so
 // these productions are participle Parseable nodes (values.go), parsed
 // there and nowhere else, LL(1) like the rest and with the same
 // commitment: NextMatch when the next token cannot start the production,
