@@ -28,27 +28,20 @@ func (c *pCond) Parse(lex *lexer.PeekingLexer) error {
 
 // Parse implements participle.Parseable.
 func (a *pAtom) Parse(lex *lexer.PeekingLexer) error {
+	var err error
 	switch tok := lex.Peek(); {
 	case tok.Value == "global" && tok.Type == tokIdent:
 		a.Global = lex.Next()
-		if lex.Peek().Type != tokString {
-			return unexpected(lex)
-		}
-		a.Role = lex.Next()
+		a.Role, err = want(lex, tokString)
 	case isWord(tok, "not"):
-		a.Not = lex.Next()
-		a.Negated = new(pAtom)
-		if err := required(lex, a.Negated.Parse(lex)); err != nil {
-			return err
-		}
+		a.Not, a.Negated = lex.Next(), new(pAtom)
+		// An 'on' after the negated atom is that atom's.
+		return required(lex, a.Negated.Parse(lex))
 	case isPunct(tok, "("):
 		lex.Next()
 		a.Paren = new(pCond)
-		if err := required(lex, a.Paren.Parse(lex)); err != nil {
-			return err
-		}
-		if err := expect(lex, ")"); err != nil {
-			return err
+		if err = required(lex, a.Paren.Parse(lex)); err == nil {
+			err = expect(lex, ")")
 		}
 	default:
 		if err := a.Term.Parse(lex); err != nil {
@@ -56,27 +49,18 @@ func (a *pAtom) Parse(lex *lexer.PeekingLexer) error {
 		}
 		switch next := lex.Peek(); {
 		case next.Type == tokCmp:
-			a.Op = lex.Next()
-			a.Right = new(pTerm)
-			if err := required(lex, a.Right.Parse(lex)); err != nil {
-				return err
-			}
+			a.Op, a.Right = lex.Next(), new(pTerm)
+			err = required(lex, a.Right.Parse(lex))
 		case isWord(next, "matches"):
 			lex.Next()
-			if lex.Peek().Type != tokIdent {
-				return unexpected(lex)
-			}
-			a.Type = lex.Next()
+			a.Type, err = want(lex, tokIdent)
 		}
 	}
-	if next := lex.Peek(); next.Value == "on" && next.Type == tokIdent {
+	if next := lex.Peek(); err == nil && next.Value == "on" && next.Type == tokIdent {
 		a.On = lex.Next()
-		if lex.Peek().Type != tokString {
-			return unexpected(lex)
-		}
-		a.Rel = lex.Next()
+		a.Rel, err = want(lex, tokString)
 	}
-	return nil
+	return err
 }
 
 // Parse implements participle.Parseable.
@@ -143,10 +127,10 @@ func parseArgs(lex *lexer.PeekingLexer, out *[]pArg, close string) error {
 		}
 		if isPunct(lex.Peek(), ":") {
 			a.Colon = lex.Next()
-			if lex.Peek().Type != tokIdent {
-				return unexpected(lex)
+			var err error
+			if a.Type, err = want(lex, tokIdent); err != nil {
+				return err
 			}
-			a.Type = lex.Next()
 		}
 		if isPunct(lex.Peek(), ",") {
 			a.Comma = lex.Next()
@@ -163,6 +147,14 @@ func expect(lex *lexer.PeekingLexer, v string) error {
 	}
 	lex.Next()
 	return nil
+}
+
+// want consumes a token of type typ or reports the token in its place.
+func want(lex *lexer.PeekingLexer, typ lexer.TokenType) (*lexer.Token, error) {
+	if lex.Peek().Type != typ {
+		return nil, unexpected(lex)
+	}
+	return lex.Next(), nil
 }
 
 // required turns "no match" into an error where a production must match.
