@@ -52,7 +52,9 @@ type pName struct {
 // pBlockItem is a declaration (`roles = [...];`, `relations = {...};`) or
 // a shorthand rule (`"read" if "reader" on "parent";`, `"read" if
 // is_public(resource);`): the head is a role, permission or relation,
-// quoted or not.
+// quoted or not. Conditions and sub-structs are captured by value, not by
+// pointer, which participle would allocate twice; Cond is the zero pCond
+// in a declaration (see pCond.present).
 type pBlockItem struct {
 	Head lexer.Token `parser:"@(String | Ident)"`
 	Cond pCond       `parser:"( 'if' @@"`

@@ -6,9 +6,9 @@ import (
 )
 
 // The Parseable nodes of the grammar: the expression and value productions
-// described in grammar.go. Each returns participle.NextMatch when the next token cannot
-// start it, and a *participle.UnexpectedTokenError at the token where it
-// went wrong after that, as participle's own nodes do.
+// described in grammar.go. Each returns participle.NextMatch when the next
+// token cannot start it, and a *participle.UnexpectedTokenError at the
+// token where it went wrong after that, as participle's own nodes do.
 
 // Parse implements participle.Parseable.
 func (c *pCond) Parse(lex *lexer.PeekingLexer) error {
