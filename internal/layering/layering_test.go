@@ -41,6 +41,7 @@ var rules = []rule{
 	{from: "store/postgres", forbidden: []string{"store/memory"}},
 	{from: "migrations", forbidden: []string{"lang", "evaluator", "store", "policy", "server", "cmd", "clients"}},
 	{from: "policy", forbidden: []string{"server", "cmd", "clients"}, forbiddenStd: wire},
+	{from: "audit", forbidden: []string{"lang", "evaluator", "localauth", "store", "policy", "server", "cmd", "clients", "migrations"}, onlyThirdParty: []string{}},
 	{from: "server", forbidden: []string{"cmd", "clients"}},
 	{from: "clients/go", forbidden: []string{"lang", "evaluator", "store", "policy", "server", "cmd", "migrations"}, onlyThirdParty: []string{}},
 }
