@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"net/http"
 
+	"github.com/castellan-authz/castellan/audit"
 	"github.com/castellan-authz/castellan/evaluator"
 	"github.com/castellan-authz/castellan/lang/term"
 )
@@ -61,13 +62,18 @@ func (s *Server) handleAuthorize(w http.ResponseWriter, r *http.Request) {
 		}
 		s.metrics.decision(d.Allowed, "oso")
 		s.decisions.record(stateFrom(r.Context()).id, d.Allowed)
-		if d.Explanation == nil {
-			if d.Allowed {
-				return allowedTrue, nil
-			}
-			return allowedFalse, nil
+		var ex *explanationOut
+		if d.Explanation != nil {
+			ex = toExplanationOut(d.Explanation)
 		}
-		return authorizeResponse{Allowed: d.Allowed, Explanation: toExplanationOut(d.Explanation)}, nil
+		s.record(q, audit.Record{Actor: auditValue(actor), Action: act, Resource: auditValue(resource), Allowed: audit.Allowed(d.Allowed), Explanation: auditExplanation(ex)})
+		switch {
+		case ex != nil:
+			return authorizeResponse{Allowed: d.Allowed, Explanation: ex}, nil
+		case d.Allowed:
+			return allowedTrue, nil
+		}
+		return allowedFalse, nil
 	})
 }
 
@@ -126,6 +132,7 @@ func (s *Server) handleAuthorizeResources(w http.ResponseWriter, r *http.Request
 				out.Results = append(out.Results, outValue{Type: *req.Resources[i].Type, ID: *req.Resources[i].ID})
 			}
 		}
+		s.record(q, audit.Record{Actor: auditValue(actor), Action: act, Resources: s.auditValues(resources), Count: s.auditCount(len(out.Results)), Results: s.auditOutValues(out.Results)})
 		return out, nil
 	})
 }
@@ -183,7 +190,8 @@ func (s *Server) handleList(w http.ResponseWriter, r *http.Request) {
 		if err != nil {
 			return nil, err
 		}
-		out := map[string]any{"results": listResults(res, page)}
+		results := listResults(res, page)
+		out := map[string]any{"results": results}
 		if req.PageSize != nil || req.PageToken != nil {
 			var next *string
 			if res.NextToken != "" {
@@ -198,6 +206,7 @@ func (s *Server) handleList(w http.ResponseWriter, r *http.Request) {
 				return nil, err
 			}
 		}
+		s.record(q, audit.Record{Actor: auditValue(actor), Action: act, ResourceType: typ, Count: s.auditCount(len(results)), Results: s.auditResults(results)})
 		return out, nil
 	})
 }
@@ -280,6 +289,7 @@ func (s *Server) actions(q *question, req actionsRequest) (actionsResponse, erro
 	if acts == nil {
 		acts = []string{}
 	}
+	s.record(q, audit.Record{Actor: auditValue(actor), Resource: auditValue(resource), Count: s.auditCount(len(acts)), Results: s.auditResults(acts)})
 	return actionsResponse{Results: acts}, nil
 }
 

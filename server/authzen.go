@@ -8,6 +8,7 @@ import (
 	"sort"
 	"strings"
 
+	"github.com/castellan-authz/castellan/audit"
 	"github.com/castellan-authz/castellan/evaluator"
 	"github.com/castellan-authz/castellan/lang/term"
 )
@@ -130,9 +131,12 @@ func (s *Server) evaluate(q *question, t azTuple) (azDecision, error) {
 	}
 	s.metrics.decision(d.Allowed, "authzen")
 	out := azDecision{Decision: d.Allowed}
+	var ex *explanationOut
 	if d.Explanation != nil {
-		out.Context = map[string]any{"explanation": toExplanationOut(d.Explanation)}
+		ex = toExplanationOut(d.Explanation)
+		out.Context = map[string]any{"explanation": ex}
 	}
+	s.record(&question{ctx: q.ctx, policy: q.policy, req: req}, audit.Record{Actor: auditValue(c.actor), Action: c.action, Resource: auditValue(c.resource), Allowed: audit.Allowed(d.Allowed), Explanation: auditExplanation(ex)})
 	return out, nil
 }
 
@@ -348,6 +352,7 @@ func serveSearch[T any](s *Server, w http.ResponseWriter, r *http.Request,
 		if err != nil {
 			return nil, err
 		}
+		s.record(q, audit.Record{Actor: auditValue(c.actor), Action: c.action, Resource: auditValue(c.resource), Count: s.auditCount(len(results))})
 		return azSearchResponse[T]{Page: azPageOut{NextToken: next}, Results: results}, nil
 	})
 }

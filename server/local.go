@@ -11,6 +11,7 @@ import (
 
 	"github.com/go-chi/chi/v5"
 
+	"github.com/castellan-authz/castellan/audit"
 	"github.com/castellan-authz/castellan/evaluator"
 	"github.com/castellan-authz/castellan/lang"
 	"github.com/castellan-authz/castellan/lang/term"
@@ -237,6 +238,7 @@ func (s *Server) local(w http.ResponseWriter, r *http.Request, req localRequest,
 		if lq.authorize {
 			s.recordLocalDecision(stateFrom(r.Context()).id, sql)
 		}
+		s.record(q, audit.Record{Query: s.auditQuery(lq.query), Results: s.auditResults([]string{sql})})
 		return sqlResponse{SQL: sql}, nil
 	})
 }

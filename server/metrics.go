@@ -9,6 +9,8 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
+
+	"github.com/castellan-authz/castellan/audit"
 )
 
 // metrics are the server's Prometheus metrics, on a registry of its own
@@ -139,4 +141,24 @@ func (m *metrics) registerWritable(writable func() bool) {
 		}
 		return 0
 	}))
+}
+
+// registerDecisionLog exports the decision log's counters, read from rec
+// when /metrics is scraped: records written and dropped, and the buffer
+// depth.
+func (m *metrics) registerDecisionLog(rec *audit.Recorder) {
+	m.registry.MustRegister(
+		prometheus.NewCounterFunc(prometheus.CounterOpts{
+			Name: "castellan_decision_log_written_total",
+			Help: "Records (decisions and checkpoints) written to the decision log.",
+		}, func() float64 { return float64(rec.Written()) }),
+		prometheus.NewCounterFunc(prometheus.CounterOpts{
+			Name: "castellan_decision_log_dropped_total",
+			Help: "Decision records dropped because the decision log's buffer was full (--audit-when-full drop).",
+		}, func() float64 { return float64(rec.Dropped()) }),
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+			Name: "castellan_decision_log_buffered",
+			Help: "Decision records waiting in the decision log's buffer.",
+		}, func() float64 { return float64(rec.Depth()) }),
+	)
 }

@@ -9,6 +9,7 @@ import (
 	"sort"
 	"strings"
 
+	"github.com/castellan-authz/castellan/audit"
 	"github.com/castellan-authz/castellan/evaluator"
 	"github.com/castellan-authz/castellan/lang"
 	"github.com/castellan-authz/castellan/lang/term"
@@ -123,6 +124,7 @@ func (s *Server) handleEvaluateQuery(w http.ResponseWriter, r *http.Request) {
 		if rows == nil {
 			rows = []evaluator.Row{}
 		}
+		s.record(q, audit.Record{Query: s.auditQuery(query), Count: s.auditCount(len(rows))})
 		return struct {
 			Results []evaluator.Row `json:"results"`
 		}{rows}, nil
@@ -186,6 +188,7 @@ func (s *Server) handleQueryV1(w http.ResponseWriter, r *http.Request) {
 		if err != nil {
 			return nil, err
 		}
+		s.record(q, audit.Record{Query: s.auditQuery(query), Count: s.auditCount(len(rows))})
 		return struct {
 			Results []v1Fact `json:"results"`
 		}{v1Results(pat, query.Predicate.Args, rows)}, nil

@@ -17,6 +17,7 @@ import (
 	"github.com/rs/zerolog"
 	"github.com/rs/zerolog/hlog"
 
+	"github.com/castellan-authz/castellan/audit"
 	"github.com/castellan-authz/castellan/policy"
 	"github.com/castellan-authz/castellan/store"
 )
@@ -40,8 +41,10 @@ type Server struct {
 	authLimits *authLimiter
 
 	metrics   *metrics
-	decisions *decisionLog  // recent authorize decisions, for /api/expect
-	bindings  bindingsCache // parsed data-bindings files, for local authorization
+	decisions *decisionLog    // recent authorize decisions, for /api/expect
+	bindings  bindingsCache   // parsed data-bindings files, for local authorization
+	recorder  *audit.Recorder // the decision log (audit.go); nil when off
+	auditCfg  DecisionLog
 	handler   http.Handler
 }
 
@@ -102,6 +105,9 @@ func New(ctx context.Context, cfg Config, st store.Backend, opts ...Option) (*Se
 		lag,
 	)
 	s.metrics.registerWritable(s.Writable)
+	if s.recorder != nil {
+		s.metrics.registerDecisionLog(s.recorder)
+	}
 	policies, err := policy.NewManager(ctx, st, policy.WithLogger(s.log), policy.WithFacts(st), policy.WithObserver(func(o policy.Outcome) {
 		s.metrics.policy.WithLabelValues(string(o)).Inc()
 	}))
@@ -252,6 +258,9 @@ func (s *Server) routes() http.Handler {
 type reqState struct {
 	id     string
 	caller caller
+	// start and path are set with a decision log, for its records.
+	start time.Time
+	path  string
 }
 
 type reqStateKey struct{}
@@ -277,7 +286,11 @@ func (s *Server) requestContext(next http.Handler) http.Handler {
 		}
 		w.Header().Set("X-Request-ID", id)
 		l := s.log.With().Str("request_id", id).Logger()
-		ctx := context.WithValue(l.WithContext(r.Context()), reqStateKey{}, &reqState{id: id})
+		st := &reqState{id: id}
+		if s.recorder != nil {
+			st.start, st.path = time.Now(), r.URL.Path
+		}
+		ctx := context.WithValue(l.WithContext(r.Context()), reqStateKey{}, st)
 		next.ServeHTTP(w, r.WithContext(ctx))
 	})
 }
