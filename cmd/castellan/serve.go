@@ -45,6 +45,7 @@ type serveConfig struct {
 	LogLevel        string
 	LogFormat       string
 	ShutdownTimeout time.Duration
+	Audit           auditConfig
 	Server          server.Config
 }
 
@@ -56,6 +57,7 @@ func defaultServeConfig() serveConfig {
 		LogLevel:        "info",
 		LogFormat:       "json",
 		ShutdownTimeout: 15 * time.Second,
+		Audit:           defaultAuditConfig(),
 		Server:          server.DefaultConfig(),
 	}
 }
@@ -108,6 +110,7 @@ func serveFlags(fs *flag.FlagSet, c *serveConfig) map[string]string {
 	fs.StringVar(&c.LogLevel, "log-level", c.LogLevel, "log level: debug, info, warn or error")
 	fs.StringVar(&c.LogFormat, "log-format", c.LogFormat, "log format: json or console")
 	fs.DurationVar(&c.ShutdownTimeout, "shutdown-timeout", c.ShutdownTimeout, "how long in-flight requests may take to finish at shutdown")
+	auditFlags(fs, &c.Audit)
 	env := make(map[string]string)
 	fs.VisitAll(func(f *flag.Flag) {
 		env[f.Name] = "CASTELLAN_" + strings.ToUpper(strings.ReplaceAll(f.Name, "-", "_"))
@@ -169,6 +172,9 @@ func parseServe(e *env, args []string) (serveConfig, error) {
 	}
 	if (c.TLSCert == "") != (c.TLSKey == "") {
 		return c, usageError("--tls-cert and --tls-key go together")
+	}
+	if err := c.Audit.validate(); err != nil {
+		return c, err
 	}
 	if c.Migrate && c.DatabaseURL == "" {
 		return c, usageError("--migrate needs --database-url")
@@ -253,6 +259,20 @@ func serve(ctx context.Context, e *env, c serveConfig, ready func(addr string)) 
 	opts := []server.Option{server.WithLogger(log)}
 	if follower != nil {
 		opts = append(opts, server.WithFollower(follower))
+	}
+	rec, recOpt, err := openDecisionLog(c.Audit, log)
+	if err != nil {
+		return err
+	}
+	if rec != nil {
+		// Deferred: after the graceful shutdown below, so that every
+		// answered decision is written.
+		defer func() {
+			if err := rec.Close(); err != nil {
+				log.Error().Err(err).Msg("closing the decision log")
+			}
+		}()
+		opts = append(opts, recOpt)
 	}
 	srv, err := server.New(ctx, c.Server, st, opts...)
 	if err != nil {

@@ -1,0 +1,166 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"os"
+	"time"
+
+	"github.com/rs/zerolog"
+
+	"github.com/castellan-authz/castellan/audit"
+	"github.com/castellan-authz/castellan/server"
+)
+
+// auditConfig is the decision log of `castellan serve` (--audit-*).
+type auditConfig struct {
+	Log                string // a file, "-" for standard output, "" for none
+	MaxSize            int64
+	Keep               int
+	ContextFacts       string
+	Results            bool
+	Buffer             int
+	WhenFull           string
+	SigningKey         string `json:"-"`
+	CheckpointEvery    int
+	CheckpointInterval time.Duration
+}
+
+func defaultAuditConfig() auditConfig {
+	return auditConfig{
+		MaxSize: 100 << 20, Keep: 10, ContextFacts: string(audit.ContextAll),
+		Buffer: 4096, WhenFull: string(audit.Block),
+		CheckpointEvery: 1000, CheckpointInterval: 10 * time.Second,
+	}
+}
+
+// auditFlags adds the --audit-* flags of serve.
+func auditFlags(fs *flag.FlagSet, c *auditConfig) {
+	fs.StringVar(&c.Log, "audit-log", c.Log, "write every decision to this decision log `FILE` (- for standard output; default: off)")
+	fs.Int64Var(&c.MaxSize, "audit-log-max-size", c.MaxSize, "rotate the decision log past this many `bytes` (0: never)")
+	fs.IntVar(&c.Keep, "audit-log-keep", c.Keep, "rotated decision log files to keep (0: all)")
+	fs.StringVar(&c.ContextFacts, "audit-context-facts", c.ContextFacts, "what a decision record keeps of the context facts: all, hashed or none")
+	fs.BoolVar(&c.Results, "audit-results", c.Results, "keep the results of lists, queries and batches in the decision log, not only their count")
+	fs.IntVar(&c.Buffer, "audit-buffer", c.Buffer, "decision records that may wait for the writer")
+	fs.StringVar(&c.WhenFull, "audit-when-full", c.WhenFull, "when the decision log's buffer is full: block (the decision waits) or drop (and count)")
+	fs.StringVar(&c.SigningKey, "audit-signing-key", c.SigningKey, "sign decision log checkpoints with this Ed25519 private key `FILE` (PEM or base64)")
+	fs.IntVar(&c.CheckpointEvery, "audit-checkpoint-every", c.CheckpointEvery, "most decision records between signed checkpoints")
+	fs.DurationVar(&c.CheckpointInterval, "audit-checkpoint-interval", c.CheckpointInterval, "longest time a decision record waits for a signed checkpoint")
+}
+
+// validate checks the --audit-* flags.
+func (c auditConfig) validate() error {
+	if _, err := audit.ParseContextMode(c.ContextFacts); err != nil {
+		return usageError("--audit-context-facts: %v", err)
+	}
+	if _, err := audit.ParseWhenFull(c.WhenFull); err != nil {
+		return usageError("--audit-when-full: %v", err)
+	}
+	if c.Buffer <= 0 || c.CheckpointEvery <= 0 || c.CheckpointInterval <= 0 || c.MaxSize < 0 || c.Keep < 0 {
+		return usageError("--audit-buffer, --audit-checkpoint-every and --audit-checkpoint-interval must be positive, --audit-log-max-size and --audit-log-keep not negative")
+	}
+	if c.Log == "" && c.SigningKey != "" {
+		return usageError("--audit-signing-key needs --audit-log")
+	}
+	return nil
+}
+
+// openDecisionLog starts the decision log c asks for: the recorder (nil
+// when off) and the server option that records to it. Close the recorder
+// after the server stops answering.
+func openDecisionLog(c auditConfig, log zerolog.Logger) (*audit.Recorder, server.Option, error) {
+	if c.Log == "" {
+		return nil, nil, nil
+	}
+	opts := audit.Options{
+		Buffer: c.Buffer, WhenFull: audit.WhenFull(c.WhenFull),
+		CheckpointEvery: c.CheckpointEvery, CheckpointInterval: c.CheckpointInterval,
+		OnDrop: func(n uint64) {
+			log.Warn().Uint64("dropped", n).Msg("decision log buffer full: records dropped (--audit-when-full drop)")
+		},
+		OnError: func(err error) { log.Error().Err(err).Msg("decision log") },
+	}
+	if c.SigningKey != "" {
+		b, err := os.ReadFile(c.SigningKey)
+		if err != nil {
+			return nil, nil, fmt.Errorf("--audit-signing-key: %w", err)
+		}
+		if opts.SigningKey, err = audit.ParsePrivateKey(b); err != nil {
+			return nil, nil, fmt.Errorf("--audit-signing-key %s: %w", c.SigningKey, err)
+		}
+	}
+	var sink audit.Sink
+	if c.Log == "-" {
+		sink = audit.NewWriter(os.Stdout)
+	} else {
+		f, err := audit.OpenFile(c.Log, audit.FileOptions{MaxSize: c.MaxSize, Keep: c.Keep})
+		if err != nil {
+			return nil, nil, err
+		}
+		sink = f
+	}
+	rec, err := audit.NewRecorder(sink, opts)
+	if err != nil {
+		sink.Close()
+		return nil, nil, fmt.Errorf("decision log %s: %w", c.Log, err)
+	}
+	return rec, server.WithDecisionLog(rec, server.DecisionLog{ContextFacts: audit.ContextMode(c.ContextFacts), Results: c.Results}), nil
+}
+
+func runAudit(ctx context.Context, e *env, args []string) error {
+	if len(args) == 0 || args[0] != "verify" {
+		return usageError("usage: castellan audit verify [--public-key FILE] [--open] [--partial] FILE...")
+	}
+	return runAuditVerify(ctx, e, args[1:])
+}
+
+// runAuditVerify checks decision log files: exit 0 with the record count,
+// or 1 naming the first bad line and why.
+func runAuditVerify(_ context.Context, e *env, args []string) error {
+	fs := flag.NewFlagSet("audit verify", flag.ContinueOnError)
+	fs.SetOutput(e.stderr)
+	pubFile := fs.String("public-key", "", "check the signed checkpoints with this Ed25519 public key `FILE` (PEM or base64; a private key works too); the log must end with a final checkpoint")
+	var opts audit.VerifyOptions
+	fs.BoolVar(&opts.Open, "open", false, "the log is still being written: records after the last checkpoint are reported, not an error")
+	fs.BoolVar(&opts.Partial, "partial", false, "the oldest files were rotated away: the log may start after record 1")
+	fs.Usage = func() {
+		fmt.Fprintln(e.stderr, "usage: castellan audit verify [flags] FILE...")
+		fmt.Fprintln(e.stderr, "\nChecks the hash chain (and signed checkpoints) of a decision log; give a log and its rotated files in any order.")
+		fs.PrintDefaults()
+	}
+	files, err := parsePolicyFiles(fs, args, "audit verify: no FILE given")
+	if err != nil {
+		return helpOr(err)
+	}
+	if *pubFile != "" {
+		b, err := os.ReadFile(*pubFile)
+		if err != nil {
+			return fmt.Errorf("--public-key: %w", err)
+		}
+		if opts.PublicKey, err = audit.ParsePublicKey(b); err != nil {
+			return fmt.Errorf("--public-key %s: %w", *pubFile, err)
+		}
+	}
+	sum, err := audit.Verify(files, opts)
+	var le *audit.LineError
+	if errors.As(err, &le) {
+		fmt.Fprintf(e.stderr, "castellan: audit verify: %v\n", le)
+		return errFailed
+	}
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(e.stdout, "ok: %d records (%d decisions, %d checkpoints), seq %d to %d, in %d files", sum.Records, sum.Decisions, sum.Checkpoints, sum.FirstSeq, sum.LastSeq, len(sum.Files))
+	switch {
+	case sum.Signed && sum.Closed:
+		fmt.Fprint(e.stdout, "; signatures checked, closed")
+	case sum.Signed:
+		fmt.Fprintf(e.stdout, "; signatures checked, %d records after the last checkpoint unverified", sum.Unverified)
+	case sum.Checkpoints > 0:
+		fmt.Fprint(e.stdout, "; signatures not checked (no --public-key)")
+	}
+	fmt.Fprintln(e.stdout)
+	return nil
+}

@@ -1,0 +1,98 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"crypto/ed25519"
+	"encoding/base64"
+	"io"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+// serveOnce runs `castellan serve args...` on a free port, calls fn with
+// it, and shuts it down gracefully.
+func serveOnce(t *testing.T, fn func(rs *runningServer), args ...string) {
+	t.Helper()
+	log := &lockedBuffer{}
+	e := &env{stdin: strings.NewReader(""), stdout: io.Discard, stderr: log, getenv: func(string) string { return "" }}
+	c, err := parseServe(e, append([]string{"--addr", "127.0.0.1:0"}, args...))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(t.Context())
+	defer cancel()
+	addr := make(chan string, 1)
+	done := make(chan error, 1)
+	go func() { done <- serve(ctx, e, c, func(a string) { addr <- a }) }()
+	select {
+	case a := <-addr:
+		fn(&runningServer{url: "http://" + a, log: log})
+	case err := <-done:
+		t.Fatalf("serve stopped at start: %v\n%s", err, log)
+	}
+	cancel()
+	if err := <-done; err != nil {
+		t.Fatalf("serve: %v\n%s", err, log)
+	}
+}
+
+// TestServeDecisionLog serves with a signed decision log across a
+// graceful restart, verifies it, then finds a deleted record.
+func TestServeDecisionLog(t *testing.T) {
+	dir := t.TempDir()
+	logFile := filepath.Join(dir, "decisions.log")
+	keyFile := filepath.Join(dir, "audit.key")
+	pubFile := filepath.Join(dir, "audit.pub")
+	priv := ed25519.NewKeyFromSeed(bytes.Repeat([]byte{3}, ed25519.SeedSize))
+	if err := os.WriteFile(keyFile, []byte(base64.StdEncoding.EncodeToString(priv.Seed())), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(pubFile, []byte(base64.StdEncoding.EncodeToString(priv.Public().(ed25519.PublicKey))), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	policyFile := filepath.Join(dir, "p.polar")
+	if err := os.WriteFile(policyFile, []byte(servePolicy), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	args := []string{"--policy", policyFile, "--audit-log", logFile, "--audit-signing-key", keyFile, "--audit-context-facts", "none"}
+	for _, n := range []int{5, 3} { // a graceful restart between the two
+		serveOnce(t, func(rs *runningServer) {
+			for range n {
+				if !rs.allowed(t, "a", "read", "d") {
+					t.Fatal("not allowed")
+				}
+			}
+		}, args...)
+	}
+	code, out, errOut := runCLI(t, nil, "audit", "verify", "--public-key", pubFile, logFile)
+	if code != 0 || !strings.Contains(out, "ok: 10 records (8 decisions, 2 checkpoints)") || !strings.Contains(out, "closed") {
+		t.Fatalf("audit verify: %d %q %q", code, out, errOut)
+	}
+	if b, _ := os.ReadFile(logFile); strings.Contains(string(b), "context_facts") {
+		t.Error("--audit-context-facts none: the context facts were recorded")
+	}
+
+	b, err := os.ReadFile(logFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	lines := strings.SplitAfter(string(b), "\n")
+	if err := os.WriteFile(logFile, []byte(strings.Join(append(lines[:2:2], lines[3:]...), "")), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	code, _, errOut = runCLI(t, nil, "audit", "verify", "--public-key", pubFile, logFile)
+	if code != 1 || !strings.Contains(errOut, "decisions.log:3: deleted: record 3 is missing") {
+		t.Errorf("audit verify of a log missing a record: %d %q", code, errOut)
+	}
+}
+
+func TestAuditUsage(t *testing.T) {
+	for _, args := range [][]string{{"audit"}, {"audit", "verify"}, {"serve", "--audit-when-full", "maybe"}, {"serve", "--audit-signing-key", "k"}} {
+		if code, _, _ := runCLI(t, nil, args...); code != 2 {
+			t.Errorf("%q: exit %d, want 2", args, code)
+		}
+	}
+}
