@@ -23,26 +23,7 @@ var benchSink int
 // whole handler stack (request id, access log to io.Discard, metrics,
 // auth, decode, evaluate, encode), without the network.
 func BenchmarkAuthorizeHandler(b *testing.B) {
-	st := memory.New()
-	facts := make([]term.Fact, 0, 2000)
-	for i := range 1000 {
-		facts = append(facts,
-			term.Fact{Predicate: "has_role", Args: []term.Value{term.Entity("User", fmt.Sprintf("u%d", i)), term.String("member"), term.Entity("Organization", fmt.Sprintf("o%d", i%10))}},
-			term.Fact{Predicate: "has_relation", Args: []term.Value{term.Entity("Repository", fmt.Sprintf("r%d", i)), term.String("parent"), term.Entity("Organization", fmt.Sprintf("o%d", i%10))}},
-		)
-	}
-	cfg := DefaultConfig()
-	cfg.AdminKey = "bench-admin-key-0123456789"
-	srv, err := New(b.Context(), cfg, st, WithLogger(zerolog.New(io.Discard)))
-	if err != nil {
-		b.Fatal(err)
-	}
-	if _, err := srv.Policies().Load(b.Context(), []policy.File{{Filename: "p.polar", Src: testPolicy}}, "bench"); err != nil {
-		b.Fatal(err)
-	}
-	if _, err := st.Write(b.Context(), []store.Op{{Insert: facts}}); err != nil {
-		b.Fatal(err)
-	}
+	srv, key := benchServer(b)
 	for _, tc := range []struct {
 		name, body string
 	}{
@@ -53,7 +34,7 @@ func BenchmarkAuthorizeHandler(b *testing.B) {
 			b.ReportAllocs()
 			for b.Loop() {
 				req := httptest.NewRequest("POST", "/api/authorize", strings.NewReader(tc.body))
-				req.Header.Set("Authorization", "Bearer "+cfg.AdminKey)
+				req.Header.Set("Authorization", "Bearer "+key)
 				rec := httptest.NewRecorder()
 				srv.ServeHTTP(rec, req)
 				if rec.Code != http.StatusOK {
@@ -63,4 +44,31 @@ func BenchmarkAuthorizeHandler(b *testing.B) {
 			}
 		})
 	}
+}
+
+// benchServer is a server with opts on a memory store of 2,000 facts
+// under testPolicy, and its admin key.
+func benchServer(b *testing.B, opts ...Option) (*Server, string) {
+	b.Helper()
+	st := memory.New()
+	facts := make([]term.Fact, 0, 2000)
+	for i := range 1000 {
+		facts = append(facts,
+			term.Fact{Predicate: "has_role", Args: []term.Value{term.Entity("User", fmt.Sprintf("u%d", i)), term.String("member"), term.Entity("Organization", fmt.Sprintf("o%d", i%10))}},
+			term.Fact{Predicate: "has_relation", Args: []term.Value{term.Entity("Repository", fmt.Sprintf("r%d", i)), term.String("parent"), term.Entity("Organization", fmt.Sprintf("o%d", i%10))}},
+		)
+	}
+	cfg := DefaultConfig()
+	cfg.AdminKey = "bench-admin-key-0123456789"
+	srv, err := New(b.Context(), cfg, st, append([]Option{WithLogger(zerolog.New(io.Discard))}, opts...)...)
+	if err != nil {
+		b.Fatal(err)
+	}
+	if _, err := srv.Policies().Load(b.Context(), []policy.File{{Filename: "p.polar", Src: testPolicy}}, "bench"); err != nil {
+		b.Fatal(err)
+	}
+	if _, err := st.Write(b.Context(), []store.Op{{Insert: facts}}); err != nil {
+		b.Fatal(err)
+	}
+	return srv, cfg.AdminKey
 }
