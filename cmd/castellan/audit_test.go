@@ -2,10 +2,8 @@ package main
 
 import (
 	"bytes"
-	"context"
 	"crypto/ed25519"
 	"encoding/base64"
-	"io"
 	"os"
 	"path/filepath"
 	"strings"
@@ -16,26 +14,10 @@ import (
 // it, and shuts it down gracefully.
 func serveOnce(t *testing.T, fn func(rs *runningServer), args ...string) {
 	t.Helper()
-	log := &lockedBuffer{}
-	e := &env{stdin: strings.NewReader(""), stdout: io.Discard, stderr: log, getenv: func(string) string { return "" }}
-	c, err := parseServe(e, append([]string{"--addr", "127.0.0.1:0"}, args...))
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(t.Context())
-	defer cancel()
-	addr := make(chan string, 1)
-	done := make(chan error, 1)
-	go func() { done <- serve(ctx, e, c, func(a string) { addr <- a }) }()
-	select {
-	case a := <-addr:
-		fn(&runningServer{url: "http://" + a, log: log})
-	case err := <-done:
-		t.Fatalf("serve stopped at start: %v\n%s", err, log)
-	}
-	cancel()
-	if err := <-done; err != nil {
-		t.Fatalf("serve: %v\n%s", err, log)
+	rs := startServe(t, nil, args...)
+	fn(rs)
+	if err := rs.stop(); err != nil {
+		t.Fatalf("serve: %v\n%s", err, rs.log)
 	}
 }
 

@@ -60,6 +60,8 @@ type runningServer struct {
 	url  string
 	log  *lockedBuffer
 	done chan error
+	// stop shuts the server down gracefully (once) and returns serve's error.
+	stop func() error
 }
 
 // startServe runs `castellan serve args...` on a free port until the test
@@ -83,9 +85,12 @@ func startServe(t *testing.T, environ map[string]string, args ...string) *runnin
 		cancel()
 		t.Fatalf("serve stopped at start: %v\n%s", err, log)
 	}
-	t.Cleanup(func() {
+	rs.stop = sync.OnceValue(func() error {
 		cancel()
-		if err := <-rs.done; err != nil {
+		return <-rs.done
+	})
+	t.Cleanup(func() {
+		if err := rs.stop(); err != nil {
 			t.Errorf("serve: %v", err)
 		}
 	})
