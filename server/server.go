@@ -27,6 +27,7 @@ import (
 type Server struct {
 	cfg      Config
 	store    store.Store
+	backend  store.Backend // the same store, for backup and restore
 	keys     store.KeyStore
 	follower store.Follower // nil unless the store follows a database
 	policies *policy.Manager
@@ -71,11 +72,12 @@ func New(ctx context.Context, cfg Config, st store.Backend, opts ...Option) (*Se
 		return nil, fmt.Errorf("invalid configuration: %w", err)
 	}
 	s := &Server{
-		cfg:   cfg,
-		store: st,
-		keys:  st,
-		log:   zerolog.Nop(),
-		now:   time.Now,
+		cfg:     cfg,
+		store:   st,
+		backend: st,
+		keys:    st,
+		log:     zerolog.Nop(),
+		now:     time.Now,
 
 		decisions: newDecisionLog(parityWindow),
 	}
@@ -221,7 +223,8 @@ func (s *Server) routes() http.Handler {
 		r.Post("/api/query", s.handleQueryV1)
 		r.Post("/api/evaluate_query", s.handleEvaluateQuery)
 		r.Post("/api/expect", s.handleExpect)
-		s.routeLocal(r) // local.go
+		r.Get(routeExport, s.handleExport) // stream.go
+		s.routeLocal(r)                    // local.go
 
 		r.Post("/access/v1/evaluation", s.handleEvaluation)
 		r.Post("/access/v1/evaluations", s.handleEvaluations)
@@ -238,6 +241,7 @@ func (s *Server) routes() http.Handler {
 		r.Post("/api/bulk_delete", s.handleBulkDelete)
 		r.Post("/api/bulk", s.handleBulk)
 		r.Post("/api/clear_data", s.handleClearData)
+		r.Post(routeImport, s.handleImport) // stream.go
 	})
 	r.Group(func(r chi.Router) {
 		r.Use(s.require(ScopeAdmin))
@@ -248,6 +252,8 @@ func (s *Server) routes() http.Handler {
 		r.Post("/admin/v1/keys", s.handleCreateKey)
 		r.Get("/admin/v1/keys", s.handleListKeys)
 		r.Delete("/admin/v1/keys/{id}", s.handleDeleteKey)
+		r.Get(routeBackup, s.handleBackup)    // backup.go
+		r.Post(routeRestore, s.handleRestore) // backup.go
 	})
 	return r
 }
@@ -384,9 +390,14 @@ func (s *Server) limitInFlight(next http.Handler) http.Handler {
 	})
 }
 
-// limitBody caps every request body at MaxBodyBytes.
+// limitBody caps every request body at MaxBodyBytes, except the streamed
+// bodies of import and restore, which are bounded per line (stream.go).
 func (s *Server) limitBody(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if streamed(r.URL.Path) {
+			next.ServeHTTP(w, r)
+			return
+		}
 		if r.ContentLength > s.cfg.MaxBodyBytes {
 			writeError(w, r, &http.MaxBytesError{Limit: s.cfg.MaxBodyBytes})
 			return

@@ -127,22 +127,13 @@ func (c *Client) do(ctx context.Context, cl call, out any) (response, error) {
 		}
 		body = bytes.NewReader(b)
 	}
-	req, err := http.NewRequestWithContext(ctx, cl.method, u, body)
-	if err != nil {
-		return response{}, fmt.Errorf("castellan: %w", err)
-	}
-	reqID := newRequestID()
-	req.Header.Set("Accept", "application/json")
+	ctype := ""
 	if cl.body != nil {
-		req.Header.Set("Content-Type", "application/json")
+		ctype = "application/json"
 	}
-	req.Header.Set("User-Agent", c.userAgent)
-	req.Header.Set("X-Request-ID", reqID)
-	if c.apiKey != "" {
-		req.Header.Set("Authorization", "Bearer "+c.apiKey)
-	}
-	if off := c.Offset(); off != "" {
-		req.Header.Set("OsoOffset", off)
+	req, reqID, err := c.newRequest(ctx, cl.method, u, body, ctype)
+	if err != nil {
+		return response{}, err
 	}
 	resp, err := c.http.Do(req)
 	if err != nil {
@@ -168,6 +159,30 @@ func (c *Client) do(ctx context.Context, cl call, out any) (response, error) {
 		}
 	}
 	return response{status: resp.StatusCode, header: resp.Header}, nil
+}
+
+// newRequest returns a request to url u with the client's headers (key,
+// user agent, request id, OsoOffset) and the request id it carries;
+// ctype, when not empty, is the body's Content-Type.
+func (c *Client) newRequest(ctx context.Context, method, u string, body io.Reader, ctype string) (*http.Request, string, error) {
+	req, err := http.NewRequestWithContext(ctx, method, u, body)
+	if err != nil {
+		return nil, "", fmt.Errorf("castellan: %w", err)
+	}
+	reqID := newRequestID()
+	req.Header.Set("Accept", "application/json")
+	if ctype != "" {
+		req.Header.Set("Content-Type", ctype)
+	}
+	req.Header.Set("User-Agent", c.userAgent)
+	req.Header.Set("X-Request-ID", reqID)
+	if c.apiKey != "" {
+		req.Header.Set("Authorization", "Bearer "+c.apiKey)
+	}
+	if off := c.Offset(); off != "" {
+		req.Header.Set("OsoOffset", off)
+	}
+	return req, reqID, nil
 }
 
 // decodeError turns a non-2xx response into an *Error. A body that is not

@@ -4,8 +4,6 @@ import (
 	"context"
 	"errors"
 	"net/http"
-	"net/url"
-	"strconv"
 )
 
 // changeset is one element of a /api/batch body: inserts or deletes.
@@ -79,20 +77,8 @@ func (c *Client) Delete(ctx context.Context, pattern Fact) error {
 // since trailing wildcards are not sent, a pattern matches facts of any
 // arity at least as long as its last concrete argument.
 func (c *Client) Get(ctx context.Context, pattern Fact) ([]Fact, error) {
-	q := url.Values{}
-	if pattern.Predicate != "" {
-		q.Set("predicate", pattern.Predicate)
-	}
-	for i, a := range pattern.Args {
-		if a.Type != "" {
-			q.Set("args."+strconv.Itoa(i)+".type", a.Type)
-		}
-		if a.ID != "" {
-			q.Set("args."+strconv.Itoa(i)+".id", a.ID)
-		}
-	}
 	var facts []Fact
-	if _, err := c.do(ctx, call{method: http.MethodGet, path: "/api/facts", query: q}, &facts); err != nil {
+	if _, err := c.do(ctx, call{method: http.MethodGet, path: "/api/facts", query: patternQuery(pattern)}, &facts); err != nil {
 		return nil, err
 	}
 	return facts, nil

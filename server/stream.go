@@ -1,0 +1,412 @@
+package server
+
+// The streaming endpoints: import (NDJSON facts in, one acknowledgement
+// per committed batch out), export (every fact matching a pattern at one
+// revision) and, in backup.go, backup and restore. Their bodies are not
+// capped by MaxBodyBytes (limitBody skips them): each line is, by
+// maxStreamLine, and each batch by MaxBatchFacts.
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"strconv"
+	"time"
+
+	"github.com/castellan-authz/castellan/lang/term"
+	"github.com/castellan-authz/castellan/store"
+)
+
+// The streaming routes (see limitBody).
+const (
+	routeImport  = "/admin/v1/facts/import"
+	routeExport  = "/admin/v1/facts/export"
+	routeBackup  = "/admin/v1/backup"
+	routeRestore = "/admin/v1/restore"
+)
+
+// streamed reports whether path is a streaming route, whose body limitBody
+// leaves uncapped.
+func streamed(path string) bool { return path == routeImport || path == routeRestore }
+
+const (
+	// maxStreamLine bounds one line of a streamed body: a fact of 64
+	// arguments of MaxArgBytes each, escaped, fits with room to spare.
+	maxStreamLine = 256 << 10
+	// defaultStreamBatch is the batch size of an import that names none.
+	defaultStreamBatch = 5000
+	// streamDeadline is how long a streamed request may go without
+	// progress (it extends the listener's read and write timeouts).
+	streamDeadline = 2 * time.Minute
+)
+
+// streamAck is the line that acknowledges one committed batch.
+type streamAck struct {
+	Batch    int    `json:"batch"`
+	Lines    [2]int `json:"lines"`
+	Facts    int    `json:"facts"`
+	Revision uint64 `json:"revision"`
+}
+
+// streamLineError is the line that reports a bad input line; it was not
+// applied.
+type streamLineError struct {
+	Line    int    `json:"line"`
+	Error   string `json:"error"`
+	Code    string `json:"code"`
+	Message string `json:"message"`
+}
+
+// streamDone is the last line of a stream: done is false when it stopped
+// early (too many errors, a failed write), and then Message says why and
+// Resume is the first input line not applied.
+type streamDone struct {
+	Done     bool   `json:"done"`
+	Lines    int    `json:"lines"`
+	Facts    int    `json:"facts"`
+	Errors   int    `json:"errors"`
+	Revision uint64 `json:"revision"`
+	Message  string `json:"message,omitempty"`
+	Resume   int    `json:"resume,omitempty"`
+}
+
+// lineReader reads a streamed body line by line, bounded per line and
+// counting lines from 1.
+type lineReader struct {
+	br     *bufio.Reader
+	line   int
+	long   bytes.Buffer
+	back   []byte // a line given back by unread
+	isBack bool
+}
+
+// unread makes the next call of next return b (the line it last
+// returned) again, under the same line number.
+func (lr *lineReader) unread(b []byte) {
+	lr.back = append(lr.back[:0], b...)
+	lr.isBack = true
+}
+
+func newLineReader(r io.Reader) *lineReader {
+	return &lineReader{br: bufio.NewReaderSize(r, 64<<10)}
+}
+
+// next returns the next line without its end (valid until the next call),
+// errTooLong (the line was skipped) or io.EOF.
+func (lr *lineReader) next() ([]byte, error) {
+	if lr.isBack {
+		lr.isBack = false
+		return lr.back, nil
+	}
+	lr.long.Reset()
+	for {
+		b, err := lr.br.ReadSlice('\n')
+		if errors.Is(err, bufio.ErrBufferFull) {
+			if lr.long.Len()+len(b) > maxStreamLine {
+				lr.line++
+				return nil, lr.skip()
+			}
+			lr.long.Write(b)
+			continue
+		}
+		if err == io.EOF && len(b) == 0 && lr.long.Len() == 0 {
+			return nil, io.EOF
+		}
+		if err != nil && err != io.EOF {
+			return nil, err
+		}
+		lr.line++
+		if lr.long.Len() > 0 {
+			lr.long.Write(b)
+			b = lr.long.Bytes()
+		}
+		if len(b) > maxStreamLine {
+			return nil, errTooLong
+		}
+		return bytes.TrimRight(b, "\r\n"), nil
+	}
+}
+
+// skip discards the rest of an overlong line.
+func (lr *lineReader) skip() error {
+	for {
+		_, err := lr.br.ReadSlice('\n')
+		if errors.Is(err, bufio.ErrBufferFull) {
+			continue
+		}
+		if err != nil && err != io.EOF {
+			return err
+		}
+		return errTooLong
+	}
+}
+
+// errTooLong reports a streamed line longer than maxStreamLine.
+var errTooLong = errorf(http.StatusRequestEntityTooLarge, codeTooLarge, "line exceeds the limit of %d bytes", maxStreamLine)
+
+// lineWriter writes NDJSON lines to a streamed response, flushing each
+// acknowledgement, and extends the connection's deadlines as it goes.
+type lineWriter struct {
+	bw  *bufio.Writer
+	rc  *http.ResponseController
+	err error
+}
+
+func newLineWriter(w http.ResponseWriter) *lineWriter {
+	rc := http.NewResponseController(w)
+	_ = rc.EnableFullDuplex() // HTTP/1: read the body while answering
+	w.Header().Set("Content-Type", "application/x-ndjson")
+	w.WriteHeader(http.StatusOK)
+	lw := &lineWriter{bw: bufio.NewWriterSize(w, 64<<10), rc: rc}
+	lw.extend()
+	return lw
+}
+
+// extend pushes the connection's deadlines streamDeadline ahead.
+func (lw *lineWriter) extend() {
+	t := time.Now().Add(streamDeadline)
+	_ = lw.rc.SetReadDeadline(t)
+	_ = lw.rc.SetWriteDeadline(t)
+}
+
+// write encodes v as one line (buffered).
+func (lw *lineWriter) write(v any) {
+	if lw.err != nil {
+		return
+	}
+	b, err := json.Marshal(v)
+	if err != nil {
+		lw.err = err
+		return
+	}
+	lw.bw.Write(b)
+	lw.err = lw.bw.WriteByte('\n')
+}
+
+// flush sends what was written and extends the deadlines.
+func (lw *lineWriter) flush() {
+	if lw.err == nil {
+		lw.err = lw.bw.Flush()
+	}
+	if lw.err == nil {
+		lw.err = lw.rc.Flush()
+	}
+	lw.extend()
+}
+
+// lineFault is the streamLineError for err on line n.
+func lineFault(n int, err error) streamLineError {
+	ae := toAPIError(err)
+	return streamLineError{Line: n, Error: ae.Message, Code: ae.Code, Message: fmt.Sprintf("line %d: %s", n, ae.Message)}
+}
+
+// intParam reads a positive integer query parameter, def when absent.
+func intParam(r *http.Request, name string, def, limit int) (int, error) {
+	s := r.URL.Query().Get(name)
+	if s == "" {
+		return def, nil
+	}
+	n, err := strconv.Atoi(s)
+	if err != nil || n < 0 || n > limit {
+		return 0, badRequest("query parameter %s: %q is not a number from 0 to %d", name, s, limit)
+	}
+	return n, nil
+}
+
+// factLoader applies streamed facts in batches.
+type factLoader struct {
+	st        store.Store
+	validator func() store.WriteOption // nil: facts are stored as they are (restore)
+	batchSize int
+	maxErrors int
+	seen      func(rev uint64)
+
+	out   *lineWriter
+	done  streamDone
+	batch int
+	facts []term.Fact
+	lines []int // the input line of each pending fact
+	first int   // the first input line of the pending batch
+}
+
+// errStopStream ends a load that already reported why.
+var errStopStream = errors.New("stream stopped")
+
+// run reads facts from lr until its end and commits them in batches. It
+// writes the last line itself.
+func (l *factLoader) run(ctx context.Context, lr *lineReader) {
+	l.first = lr.line + 1
+	err := l.read(ctx, lr)
+	if err == nil {
+		err = l.commit(ctx, lr.line)
+	}
+	l.done.Lines = lr.line
+	if err != nil {
+		if !errors.Is(err, errStopStream) {
+			l.done.Message = toAPIError(err).Message
+		}
+		l.done.Resume = l.first
+	} else {
+		l.done.Done = true
+	}
+	l.out.write(l.done)
+	l.out.flush()
+}
+
+func (l *factLoader) read(ctx context.Context, lr *lineReader) error {
+	var wf wireFact
+	for {
+		b, err := lr.next()
+		if err == io.EOF {
+			return nil
+		}
+		if err == nil && len(bytes.TrimSpace(b)) == 0 {
+			continue // blank lines are allowed (and counted)
+		}
+		var f term.Fact
+		if err == nil {
+			wf = wireFact{}
+			if err = decodeBytes(b, &wf, true); err == nil {
+				f, err = toFact(wf, "fact")
+			}
+		}
+		if err != nil {
+			if !errors.Is(err, errTooLong) {
+				if _, ok := errors.AsType[*apiError](err); !ok {
+					return err // reading the body failed
+				}
+			}
+			if err := l.fail(lineFault(lr.line, err)); err != nil {
+				return err
+			}
+			continue
+		}
+		l.facts = append(l.facts, f)
+		l.lines = append(l.lines, lr.line)
+		if len(l.facts) >= l.batchSize {
+			if err := l.commit(ctx, lr.line); err != nil {
+				return err
+			}
+		}
+	}
+}
+
+// fail reports one bad line and stops the load past maxErrors.
+func (l *factLoader) fail(e streamLineError) error {
+	l.done.Errors++
+	l.out.write(e)
+	if l.done.Errors > l.maxErrors {
+		l.done.Message = fmt.Sprintf("stopped after %d bad lines (max_errors is %d); nothing from line %d on was applied", l.done.Errors, l.maxErrors, l.first)
+		return errStopStream
+	}
+	return nil
+}
+
+// commit writes the pending facts atomically, through line last. A fact
+// the store refuses is reported with its line and left out, and the rest
+// of the batch is tried again, so a batch commits whole or not at all.
+func (l *factLoader) commit(ctx context.Context, last int) error {
+	for {
+		var opts []store.WriteOption
+		if l.validator != nil {
+			opts = append(opts, l.validator())
+		}
+		if len(l.facts) == 0 {
+			l.first = last + 1 // only bad lines (reported) or none
+			return nil
+		}
+		rev, err := l.st.Write(ctx, []store.Op{{Insert: l.facts}}, opts...)
+		if fe, ok := errors.AsType[*store.InvalidFactError](err); ok && fe.Index < len(l.facts) {
+			line := l.lines[fe.Index]
+			l.facts = append(l.facts[:fe.Index], l.facts[fe.Index+1:]...)
+			l.lines = append(l.lines[:fe.Index], l.lines[fe.Index+1:]...)
+			ae := toAPIError(err)
+			if err := l.fail(streamLineError{Line: line, Error: fmt.Sprintf("invalid fact %s: %v", fe.Fact, fe.Err), Code: ae.Code,
+				Message: fmt.Sprintf("line %d: invalid fact %s: %v", line, fe.Fact, fe.Err)}); err != nil {
+				return err
+			}
+			continue
+		}
+		if err != nil {
+			return err
+		}
+		l.seen(rev)
+		l.batch++
+		l.done.Facts += len(l.facts)
+		l.done.Revision = rev
+		l.out.write(streamAck{Batch: l.batch, Lines: [2]int{l.first, last}, Facts: len(l.facts), Revision: rev})
+		l.out.flush()
+		if l.out.err != nil {
+			return l.out.err
+		}
+		l.facts, l.lines, l.first = l.facts[:0], l.lines[:0], last+1
+		return nil
+	}
+}
+
+// handleImport is POST /admin/v1/facts/import: NDJSON facts (the wire
+// format, one per line) inserted in batches of batch_size, each checked
+// against the live policy and committed atomically; bad lines are
+// reported and skipped, up to max_errors.
+func (s *Server) handleImport(w http.ResponseWriter, r *http.Request) {
+	size, err := intParam(r, "batch_size", min(defaultStreamBatch, s.cfg.MaxBatchFacts), s.cfg.MaxBatchFacts)
+	if err == nil && size == 0 {
+		err = badRequest("query parameter batch_size must be at least 1")
+	}
+	var maxErrors int
+	if err == nil {
+		maxErrors, err = intParam(r, "max_errors", 0, 1<<30)
+	}
+	if err != nil {
+		writeError(w, r, err)
+		return
+	}
+	l := &factLoader{st: s.store, batchSize: size, maxErrors: maxErrors, seen: s.seeRevision,
+		validator: func() store.WriteOption { return store.WithValidator(s.policies.Live().FactValidator()) }}
+	l.out = newLineWriter(w)
+	l.run(r.Context(), newLineReader(r.Body))
+}
+
+// exportHeader is the first line of an export: the revision it reflects.
+type exportHeader struct {
+	Revision uint64 `json:"revision"`
+}
+
+// handleExport is GET /admin/v1/facts/export: the revision, then every
+// stored fact matching the pattern (as GET /api/facts) at that one
+// revision, one per line.
+func (s *Server) handleExport(w http.ResponseWriter, r *http.Request) {
+	p, err := factsQuery(r)
+	if err != nil {
+		writeError(w, r, err)
+		return
+	}
+	snap, err := s.snapshot(r)
+	if err != nil {
+		writeError(w, r, err)
+		return
+	}
+	out := newLineWriter(w)
+	out.write(exportHeader{Revision: snap.Revision()})
+	writeFacts(out, snap, p)
+	out.flush()
+}
+
+// writeFacts writes the facts of snap matching p, one per line.
+func writeFacts(out *lineWriter, snap store.Snapshot, p term.Pattern) {
+	n := 0
+	for f := range snap.Facts(p) {
+		out.write(toOutFact(f))
+		if n++; n%defaultStreamBatch == 0 {
+			out.flush()
+			if out.err != nil {
+				return
+			}
+		}
+	}
+}
