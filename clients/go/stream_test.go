@@ -37,7 +37,7 @@ func TestImportExportAgainstServer(t *testing.T) {
 	for i := range 25 {
 		in.WriteString(factLine("has_role", "User", fmt.Sprint("u", i), "String", "reader", "Repository", "anvil"))
 	}
-	in.WriteString("\n")                                                      // line 26: blank, skipped
+	in.WriteString("\n")                                                       // line 26: blank, skipped
 	in.WriteString(`{"predicate":"has_role","args":[{"type":"User"}]}` + "\n") // 27: no id
 	in.WriteString(`{"predicate":"has_role","args":[{"type":"User","id":"x","id":"y"},{"type":"String","id":"reader"},{"type":"Repository","id":"anvil"}]}` + "\n")
 	in.WriteString(factLine("no_such_predicate", "User", "bob") + "not json\n")

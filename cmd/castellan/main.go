@@ -65,6 +65,7 @@ func commands() []command {
 		{"delete", "delete the stored facts matching a pattern", runDelete},
 		{"get", "print the stored facts matching a pattern", runGet},
 		{"healthcheck", "exit 0 when the server is ready (container probe)", runHealthcheck},
+		{"import", "load facts from JSON Lines or CSV files, in batches, with progress", runImport},
 		{"inspect", "print every stored fact mentioning a value", runInspect},
 		{"keys", "create, list and delete API keys", runKeys},
 		{"list", "list the resources of a type an actor may act on", runList},
