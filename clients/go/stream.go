@@ -181,6 +181,12 @@ func (c *Client) readAcks(resp *http.Response, onBatch func(BatchAck), onError f
 // revision, which it returns (GET /admin/v1/facts/export). It streams:
 // memory does not grow with the number of facts. An error of fn stops it.
 func (c *Client) Export(ctx context.Context, pattern Fact, fn func(Fact) error) (uint64, error) {
+	return c.ExportAt(ctx, pattern, nil, fn)
+}
+
+// ExportAt is Export that calls onRevision, when not nil, with the
+// revision before the first fact.
+func (c *Client) ExportAt(ctx context.Context, pattern Fact, onRevision func(uint64) error, fn func(Fact) error) (uint64, error) {
 	resp, err := c.stream(ctx, http.MethodGet, "/admin/v1/facts/export", patternQuery(pattern), nil)
 	if err != nil {
 		return 0, err
@@ -196,6 +202,11 @@ func (c *Client) Export(ctx context.Context, pattern Fact, fn func(Fact) error) 
 	}
 	if err := json.Unmarshal(sc.Bytes(), &head); err != nil || head.Revision == nil {
 		return 0, fmt.Errorf("castellan: export: the first line is not a revision header")
+	}
+	if onRevision != nil {
+		if err := onRevision(*head.Revision); err != nil {
+			return *head.Revision, err
+		}
 	}
 	for sc.Scan() {
 		var f Fact

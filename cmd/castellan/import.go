@@ -5,6 +5,7 @@ package main
 
 import (
 	"bufio"
+	"bytes"
 	"context"
 	"encoding/csv"
 	"encoding/json"
@@ -235,7 +236,8 @@ func (c *converter) jsonl(in io.Reader) error {
 		}
 		if len(b) > 0 {
 			c.line++
-			if c.line < c.from {
+			if c.line < c.from || (c.line == 1 && bytes.HasPrefix(b, []byte(`{"revision":`))) {
+				// Skipped, or the revision line of an export.
 				c.w.WriteByte('\n')
 			} else {
 				c.w.Write(b)
@@ -255,7 +257,7 @@ func (c *converter) jsonl(in io.Reader) error {
 
 // csvFact is a fact as the converter writes it.
 type csvFact struct {
-	Predicate string           `json:"predicate"`
+	Predicate string            `json:"predicate"`
 	Args      []castellan.Value `json:"args"`
 }
 
