@@ -76,6 +76,7 @@ func commands() []command {
 		{"policy", "validate, format, test, upload and manage policies", runPolicy},
 		{"query", "print the facts and derived facts matching a pattern", runQuery},
 		{"serve", "run the HTTP server (Oso Cloud API, AuthZEN, admin API)", runServe},
+		{"sync", "make the stored facts of bound predicates equal to the application's database", runSync},
 		{"tell", "store a fact", runTell},
 		{"version", "print the version", runVersion},
 	}
