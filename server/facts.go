@@ -238,12 +238,7 @@ func factsQuery(r *http.Request) (term.Pattern, error) {
 }
 
 func (s *Server) handleGetFacts(w http.ResponseWriter, r *http.Request) {
-	p, err := factsQuery(r)
-	if err != nil {
-		writeError(w, r, err)
-		return
-	}
-	snap, err := s.snapshot(r)
+	p, snap, err := s.factsAt(r)
 	if err != nil {
 		writeError(w, r, err)
 		return

@@ -381,12 +381,7 @@ type exportHeader struct {
 // stored fact matching the pattern (as GET /api/facts) at that one
 // revision, one per line.
 func (s *Server) handleExport(w http.ResponseWriter, r *http.Request) {
-	p, err := factsQuery(r)
-	if err != nil {
-		writeError(w, r, err)
-		return
-	}
-	snap, err := s.snapshot(r)
+	p, snap, err := s.factsAt(r)
 	if err != nil {
 		writeError(w, r, err)
 		return
@@ -395,6 +390,17 @@ func (s *Server) handleExport(w http.ResponseWriter, r *http.Request) {
 	out.write(exportHeader{Revision: snap.Revision()})
 	writeFacts(out, snap, p)
 	out.flush()
+}
+
+// factsAt reads the fact pattern of GET /api/facts (factsQuery) and the
+// snapshot to answer it from.
+func (s *Server) factsAt(r *http.Request) (term.Pattern, store.Snapshot, error) {
+	p, err := factsQuery(r)
+	if err != nil {
+		return p, nil, err
+	}
+	snap, err := s.snapshot(r)
+	return p, snap, err
 }
 
 // writeFacts writes the facts of snap matching p, one per line.

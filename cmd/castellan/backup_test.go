@@ -20,11 +20,15 @@ import (
 	"github.com/castellan-authz/castellan/store/postgres"
 )
 
-// startServerOn runs the real server (dev mode) on st and returns its URL.
-func startServerOn(tb testing.TB, st store.Backend) string {
+// startServerOn runs the real server (dev mode, DefaultConfig changed by
+// configure when not nil) on st and returns its URL.
+func startServerOn(tb testing.TB, st store.Backend, configure func(*server.Config)) string {
 	tb.Helper()
 	cfg := server.DefaultConfig()
 	cfg.Dev = true
+	if configure != nil {
+		configure(&cfg)
+	}
 	srv, err := server.New(tb.Context(), cfg, st)
 	if err != nil {
 		tb.Fatalf("server.New: %v", err)
@@ -118,8 +122,8 @@ func TestBackupRoundTrip(t *testing.T) {
 	}
 	for _, s := range stores {
 		t.Run(fmt.Sprintf("store=%s/facts=%d", s.name, n), func(t *testing.T) {
-			src := map[string]string{"CASTELLAN_URL": startServerOn(t, s.open(t))}
-			dst := map[string]string{"CASTELLAN_URL": startServerOn(t, s.open(t))}
+			src := map[string]string{"CASTELLAN_URL": startServerOn(t, s.open(t), nil)}
+			dst := map[string]string{"CASTELLAN_URL": startServerOn(t, s.open(t), nil)}
 			file := filepath.Join(dir, s.name+".backup")
 			runSteps(t, src, []step{
 				{args: []string{"policy", "upload", examplePolicy}, ignoreOut: true},
@@ -155,9 +159,9 @@ func TestBackupCorrupt(t *testing.T) {
 		t.Fatal(err)
 	}
 	b[len(b)/2] ^= 0xff
-	bad := writeFile(t, dir, "bad", string(b))
+	bad := writePolicy(t, dir, "bad", string(b))
 	runSteps(t, env, []step{
 		{args: []string{"backup", "restore", bad}, code: 2, ignoreOut: true, stderrHas: "backup:"},
-		{args: []string{"backup", "restore", writeFile(t, dir, "empty", "")}, code: 2, ignoreOut: true, stderrHas: "not a backup file"},
+		{args: []string{"backup", "restore", writePolicy(t, dir, "empty", "")}, code: 2, ignoreOut: true, stderrHas: "not a backup file"},
 	})
 }

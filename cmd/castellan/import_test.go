@@ -2,21 +2,9 @@ package main
 
 import (
 	"fmt"
-	"os"
-	"path/filepath"
 	"strings"
 	"testing"
 )
-
-// writeFile writes content to name in dir and returns its path.
-func writeFile(tb testing.TB, dir, name, content string) string {
-	tb.Helper()
-	p := filepath.Join(dir, name)
-	if err := os.WriteFile(p, []byte(content), 0o600); err != nil {
-		tb.Fatal(err)
-	}
-	return p
-}
 
 // jsonFact is a has_role fact of the example policy as a JSON line.
 func jsonFact(user, role, repo string) string {
@@ -30,9 +18,9 @@ func TestImport(t *testing.T) {
 	for i := range 40 {
 		jl.WriteString(jsonFact(fmt.Sprint("u", i), "reader", "anvil"))
 	}
-	good := writeFile(t, dir, "roles.jsonl", jl.String())
-	csvFile := writeFile(t, dir, "roles.csv", "# made by hand\nhas_role,User,String,Repository\nalice,maintainer,anvil\n\"bob\nsmith\",reader,anvil\ncarol,reader\n"+strings.Repeat("d", 400)+",reader,anvil\n")
-	bad := writeFile(t, dir, "bad.jsonl", jsonFact("x1", "reader", "anvil")+"not json\n"+jsonFact("x2", "reader", "anvil")+jsonFact("x3", "reader", "anvil"))
+	good := writePolicy(t, dir, "roles.jsonl", jl.String())
+	csvFile := writePolicy(t, dir, "roles.csv", "# made by hand\nhas_role,User,String,Repository\nalice,maintainer,anvil\n\"bob\nsmith\",reader,anvil\ncarol,reader\n"+strings.Repeat("d", 400)+",reader,anvil\n")
+	bad := writePolicy(t, dir, "bad.jsonl", jsonFact("x1", "reader", "anvil")+"not json\n"+jsonFact("x2", "reader", "anvil")+jsonFact("x3", "reader", "anvil"))
 
 	runSteps(t, vars, []step{
 		{args: []string{"policy", "upload", examplePolicy}, ignoreOut: true},

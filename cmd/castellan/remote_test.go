@@ -2,7 +2,6 @@ package main
 
 import (
 	"encoding/json"
-	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"strings"
@@ -17,20 +16,9 @@ import (
 // startServer runs the real server on the memory store and returns its URL.
 func startServer(tb testing.TB, configure func(*server.Config)) string {
 	tb.Helper()
-	cfg := server.DefaultConfig()
-	cfg.Dev = true
-	if configure != nil {
-		configure(&cfg)
-	}
 	st := memory.New()
 	tb.Cleanup(func() { st.Close() })
-	srv, err := server.New(tb.Context(), cfg, st)
-	if err != nil {
-		tb.Fatalf("server.New: %v", err)
-	}
-	ts := httptest.NewServer(srv)
-	tb.Cleanup(ts.Close)
-	return ts.URL
+	return startServerOn(tb, st, configure)
 }
 
 // step is one CLI invocation and what it must print and return.
