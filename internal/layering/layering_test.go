@@ -43,6 +43,9 @@ var rules = []rule{
 	{from: "policy", forbidden: []string{"server", "cmd", "clients"}, forbiddenStd: wire},
 	{from: "audit", forbidden: []string{"lang", "evaluator", "localauth", "store", "policy", "server", "cmd", "clients", "migrations"}, onlyThirdParty: []string{}},
 	{from: "server", forbidden: []string{"cmd", "clients"}},
+	// identity verifies credentials; it knows nothing of routing, Polar
+	// values or the store.
+	{from: "identity", forbidden: []string{"lang", "evaluator", "store", "policy", "server", "cmd", "clients", "localauth"}, onlyThirdParty: []string{"github.com/golang-jwt/jwt", "github.com/MicahParks/", "golang.org/x/time"}},
 	{from: "clients/go", forbidden: []string{"lang", "evaluator", "store", "policy", "server", "cmd", "migrations"}, onlyThirdParty: []string{}},
 }
 
