@@ -6,6 +6,8 @@ import (
 	"net/url"
 	"runtime"
 	"time"
+
+	"github.com/castellan-authz/castellan/identity"
 )
 
 // Config is everything the server can be told. Build it with DefaultConfig,
@@ -67,6 +69,11 @@ type Config struct {
 
 	// MetricsAuth makes /metrics require an API key (any scope).
 	MetricsAuth bool
+	// Identity lists the trusted token issuers: callers may authenticate
+	// with a JWT of a caller issuer and present the end user's token of a
+	// user issuer (Castellan-On-Behalf-Of). Empty: API keys only.
+	Identity identity.Config
+
 	// MetricsSeparate leaves /metrics out of the API handler (404 there):
 	// the caller serves MetricsHandler on a listener of its own
 	// (castellan serve --metrics-addr).
@@ -154,6 +161,9 @@ func (c Config) Validate() error {
 		if u, err := url.Parse(c.PublicURL); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
 			errs = append(errs, fmt.Errorf("public URL %q is not an absolute http(s) URL", c.PublicURL))
 		}
+	}
+	if err := c.Identity.Validate(); err != nil {
+		errs = append(errs, err)
 	}
 	if c.AdminKey != "" && len(c.AdminKey) < 16 {
 		errs = append(errs, errors.New("admin key must be at least 16 characters"))

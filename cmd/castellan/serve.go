@@ -118,46 +118,58 @@ func serveFlags(fs *flag.FlagSet, c *serveConfig) map[string]string {
 	return env
 }
 
-// parseServe reads the environment, then the flags.
+// parseServe reads the --config file, then the environment, then the
+// flags: each later one wins.
 func parseServe(e *env, args []string) (serveConfig, error) {
 	c := defaultServeConfig()
 	fs := flag.NewFlagSet("serve", flag.ContinueOnError)
 	fs.SetOutput(e.stderr)
 	envOf := serveFlags(fs, &c)
+	fs.String("config", "", "read settings from this YAML `FILE` (flags and CASTELLAN_* variables win over it; see docs/operations.md)")
+	envOf["config"] = "CASTELLAN_CONFIG"
 	fs.Usage = func() {
-		fmt.Fprintln(e.stderr, "usage: castellan serve [flags] [--policy FILE...]")
+		fmt.Fprintln(e.stderr, "usage: castellan serve [--config FILE] [flags] [--policy FILE...]")
 		fmt.Fprintln(e.stderr)
 		fmt.Fprintln(e.stderr, "Every flag can also be set with the environment variable CASTELLAN_<FLAG>,")
-		fmt.Fprintln(e.stderr, "e.g. CASTELLAN_DATABASE_URL; flags win over the environment.")
+		fmt.Fprintln(e.stderr, "e.g. CASTELLAN_DATABASE_URL, and in the --config file as <flag> with _ for -,")
+		fmt.Fprintln(e.stderr, "e.g. database_url; flags win over the environment, which wins over the file.")
 		fmt.Fprintln(e.stderr)
 		fs.PrintDefaults()
+	}
+	path, given := configPath(e, args)
+	set := make(map[string]bool)
+	if path != "" {
+		if err := loadConfigFile(path, fs, &c, set); err != nil {
+			return c, err
+		}
 	}
 	var envErr error
 	fs.VisitAll(func(f *flag.Flag) {
 		name := envOf[f.Name]
-		if v := e.getenv(name); v != "" && envErr == nil {
+		if v := e.getenv(name); v != "" && envErr == nil && f.Name != "config" {
+			resetList(f)
 			if err := fs.Set(f.Name, v); err != nil {
 				envErr = usageError("%s=%q: %v", name, v, err)
 			}
-			if f.Name == "dev" {
-				c.DevSet = true
-			}
+			set[f.Name] = true
 		}
 	})
 	if envErr != nil {
 		return c, envErr
 	}
+	fs.VisitAll(func(f *flag.Flag) {
+		if given[f.Name] {
+			resetList(f) // a list given as flags replaces the file's or the variable's
+		}
+	})
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			return c, errHelp
 		}
 		return c, usageError("%v", err)
 	}
-	fs.Visit(func(f *flag.Flag) {
-		if f.Name == "dev" {
-			c.DevSet = true
-		}
-	})
+	fs.Visit(func(f *flag.Flag) { set[f.Name] = true })
+	c.DevSet = set["dev"]
 	if fs.NArg() > 0 {
 		if len(c.Policies) == 0 {
 			return c, usageError("unexpected argument %q (policy files go after --policy)", fs.Arg(0))
@@ -188,6 +200,13 @@ func parseServe(e *env, args []string) (serveConfig, error) {
 		return c, usageError("%v", err)
 	}
 	return c, nil
+}
+
+// resetList empties a list flag, so that the next layer replaces it.
+func resetList(f *flag.Flag) {
+	if sf, ok := f.Value.(*stringsFlag); ok {
+		*sf = nil
+	}
 }
 
 // policySyncInterval is how often a server on PostgreSQL checks which
