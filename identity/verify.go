@@ -73,7 +73,8 @@ func failed(check, format string, args ...any) *Error {
 // for concurrent use.
 type Verifier struct {
 	issuers []*issuer
-	cache   tokenCache
+	callers tokenCache // verified caller tokens
+	users   tokenCache // verified user tokens
 }
 
 type issuer struct {
@@ -118,7 +119,7 @@ func New(ctx context.Context, c Config, opts ...Option) (*Verifier, error) {
 	for _, opt := range opts {
 		opt(&o)
 	}
-	v := &Verifier{cache: tokenCache{m: make(map[string]cached)}}
+	v := &Verifier{callers: tokenCache{m: make(map[string]cached)}, users: tokenCache{m: make(map[string]cached)}}
 	keysOf := make(map[string]keyfunc.Keyfunc) // one fetcher per JWKS URL
 	for _, ic := range c.Issuers {
 		ic = ic.withDefaults()
@@ -183,15 +184,18 @@ func (v *Verifier) Configured(u Use) bool {
 // A failure is an *Error; Verify never fails otherwise.
 func (v *Verifier) Verify(ctx context.Context, token string, u Use) (*Identity, error) {
 	now := time.Now()
-	key := string(u) + " " + token
-	if id, ok := v.cache.get(key, now); ok {
+	cache := &v.callers
+	if u == UseUser {
+		cache = &v.users
+	}
+	if id, ok := cache.get(token, now); ok {
 		return id, nil
 	}
 	id, err := v.verify(ctx, token, u)
 	if err != nil {
 		return nil, err
 	}
-	v.cache.put(key, id, now)
+	cache.put(token, id, now)
 	return id, nil
 }
 

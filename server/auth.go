@@ -7,14 +7,21 @@ import (
 	"net/http"
 	"strings"
 
+	"github.com/castellan-authz/castellan/identity"
+	"github.com/castellan-authz/castellan/lang/term"
 	"github.com/castellan-authz/castellan/store"
 )
 
 // caller is who made a request: an API key (by id), the --admin-key,
-// or anyone in dev mode.
+// a caller token (by its actor), or anyone in dev mode. Actor is the
+// verified identity of the caller (a caller token's, or the one its API
+// key is bound to), zero when it has none; Claims are a caller token's
+// configured claims.
 type caller struct {
-	ID    string
-	Scope Scope
+	ID     string
+	Scope  Scope
+	Actor  term.Value
+	Claims []identity.Claim
 }
 
 // Caller ids of the callers that are not stored keys.
@@ -38,10 +45,17 @@ func (s *Server) require(need Scope) func(http.Handler) http.Handler {
 			}
 			if !p.Scope.Allows(need) {
 				writeError(w, r, errorf(http.StatusForbidden, codeForbidden,
-					"this API key has scope %q; %s %s needs scope %q", p.Scope, r.Method, r.URL.Path, need))
+					"this %s has scope %q; %s %s needs scope %q", p.kind(), p.Scope, r.Method, r.URL.Path, need))
 				return
 			}
-			stateFrom(r.Context()).caller = p
+			st := stateFrom(r.Context())
+			st.caller = p
+			if h := r.Header.Get(onBehalfOfHeader); h != "" {
+				if st.onBehalfOf, err = s.verifyUser(r, h, onBehalfOfHeader); err != nil {
+					writeError(w, r, err)
+					return
+				}
+			}
 			next.ServeHTTP(w, r)
 		})
 	}
@@ -71,6 +85,9 @@ func (s *Server) authenticate(r *http.Request) (caller, error) {
 	}
 	id, secret, ok := splitKey(token)
 	if !ok {
+		if s.ids.Configured(identity.UseCaller) && strings.Count(token, ".") == 2 {
+			return s.tokenCaller(r, token)
+		}
 		return caller{}, s.authFailed(r, authMalformed, "", errorf(http.StatusUnauthorized, codeUnauthenticated, "invalid API key"))
 	}
 	// The key store answers from the keys it holds and follows (see
@@ -88,6 +105,43 @@ func (s *Server) authenticate(r *http.Request) (caller, error) {
 		return caller{}, s.authFailed(r, authWrongSecret, id, errorf(http.StatusUnauthorized, codeUnauthenticated, "invalid API key"))
 	}
 	return caller{ID: id, Scope: Scope(k.Scope)}, nil
+}
+
+// kind names what authenticated c in messages.
+func (c caller) kind() string {
+	if c.ID == "" && !c.Actor.IsZero() {
+		return "caller token"
+	}
+	return "API key"
+}
+
+// onBehalfOfHeader carries the end user's token of a caller acting for
+// a user.
+const onBehalfOfHeader = "Castellan-On-Behalf-Of"
+
+// tokenCaller authenticates a caller token (a JWT of a caller issuer):
+// the caller is its actor, with the scope its scope claim grants.
+func (s *Server) tokenCaller(r *http.Request, token string) (caller, error) {
+	id, err := s.ids.Verify(r.Context(), token, identity.UseCaller)
+	if err != nil {
+		return caller{}, s.authFailed(r, authBadToken, "", errorf(http.StatusUnauthorized, codeUnauthenticated, "invalid caller token: %s", err.Error()))
+	}
+	return caller{Scope: Scope(id.Scope), Actor: term.Entity(id.Type, id.ID), Claims: id.Claims}, nil
+}
+
+// verifyUser verifies the end user's token of an on-behalf-of request
+// (where names where it was sent). A bad token is a failed
+// authentication (401), counted and limited like one.
+func (s *Server) verifyUser(r *http.Request, token, where string) (*identity.Identity, error) {
+	if !s.ids.Configured(identity.UseUser) {
+		return nil, s.authFailed(r, authBadToken, "", errorf(http.StatusUnauthorized, codeUnauthenticated,
+			"%s: no user issuer is configured (identity.issuers with use: user), so no on-behalf-of token can be verified", where))
+	}
+	id, err := s.ids.Verify(r.Context(), token, identity.UseUser)
+	if err != nil {
+		return nil, s.authFailed(r, authBadToken, "", errorf(http.StatusUnauthorized, codeUnauthenticated, "%s: invalid user token: %s", where, err.Error()))
+	}
+	return id, nil
 }
 
 // bearerToken returns the token of the Authorization header ("" when

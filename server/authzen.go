@@ -28,9 +28,12 @@ type azAction struct {
 	Properties json.RawMessage `json:"properties,omitempty"`
 }
 
-// azContext is the free-form context; Castellan reads context_facts.
+// azContext is the free-form context; Castellan reads context_facts and
+// on_behalf_of (the end user's token, as the Castellan-On-Behalf-Of
+// header carries it).
 type azContext struct {
 	ContextFacts []wireFact `json:"context_facts"`
+	OnBehalfOf   string     `json:"on_behalf_of"`
 }
 
 // UnmarshalJSON reads context_facts and ignores every other key.
@@ -42,6 +45,11 @@ func (c *azContext) UnmarshalJSON(b []byte) error {
 	if cf, ok := raw["context_facts"]; ok {
 		if err := json.Unmarshal(cf, &c.ContextFacts); err != nil {
 			return badRequest("context.context_facts must be an array of facts {predicate, args: [{type, id}]}")
+		}
+	}
+	if obo, ok := raw["on_behalf_of"]; ok {
+		if err := json.Unmarshal(obo, &c.OnBehalfOf); err != nil || c.OnBehalfOf == "" {
+			return badRequest("context.on_behalf_of must be the end user's token (a non-empty string)")
 		}
 	}
 	return nil
@@ -115,6 +123,18 @@ type azDecision struct {
 	Context  map[string]any `json:"context,omitempty"`
 }
 
+// onBehalfOfContext verifies the user token of an evaluation's
+// context.on_behalf_of and returns the request's verified facts with that
+// user (instead of the header's, if any).
+func (s *Server) onBehalfOfContext(q *question, token string) ([]term.Fact, error) {
+	r := q.httpReq
+	user, err := s.verifyUser(r, token, "context.on_behalf_of")
+	if err != nil {
+		return nil, err
+	}
+	return verifiedFacts(stateFrom(r.Context()).caller, user), nil
+}
+
 // evaluate answers one evaluation under q (its context facts replace q's).
 func (s *Server) evaluate(q *question, t azTuple) (azDecision, error) {
 	c, err := t.check()
@@ -125,6 +145,13 @@ func (s *Server) evaluate(q *question, t azTuple) (azDecision, error) {
 	if req.Context, err = s.contextFacts(t.contextFacts(), "context.context_facts"); err != nil {
 		return azDecision{}, err
 	}
+	verified := q.verified
+	if t.Context != nil && t.Context.OnBehalfOf != "" {
+		if verified, err = s.onBehalfOfContext(q, t.Context.OnBehalfOf); err != nil {
+			return azDecision{}, err
+		}
+	}
+	req.Context = append(req.Context, verified...)
 	d, err := q.policy.Evaluator().Authorize(q.ctx, req, c.actor, c.action, c.resource)
 	if err != nil {
 		return azDecision{}, err

@@ -56,7 +56,7 @@ func newMetrics(revision, policyVersion func() float64, lag func() float64) *met
 		}, []string{"result"}),
 		authFailures: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "castellan_auth_failures_total",
-			Help: "Failed authentications, by reason: missing, malformed, unknown_key, wrong_secret.",
+			Help: "Failed authentications, by reason: missing, malformed, unknown_key, wrong_secret, bad_token.",
 		}, []string{"reason"}),
 		authRateLimited: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "castellan_auth_rate_limited_total",

@@ -22,6 +22,7 @@ const (
 	authMalformed   = "malformed"    // not a Bearer header, or not a key Castellan issues
 	authUnknownKey  = "unknown_key"  // a well-formed key whose id does not exist
 	authWrongSecret = "wrong_secret" // a key id that exists, with the wrong secret
+	authBadToken    = "bad_token"    // a caller or on-behalf-of token that failed verification
 )
 
 // What a failed-authentication limit was keyed by

@@ -18,6 +18,7 @@ import (
 	"github.com/rs/zerolog/hlog"
 
 	"github.com/castellan-authz/castellan/audit"
+	"github.com/castellan-authz/castellan/identity"
 	"github.com/castellan-authz/castellan/policy"
 	"github.com/castellan-authz/castellan/store"
 )
@@ -34,7 +35,8 @@ type Server struct {
 	log      zerolog.Logger
 	now      func() time.Time
 
-	adminHash []byte // SHA-256 of Config.AdminKey, nil when none
+	adminHash []byte             // SHA-256 of Config.AdminKey, nil when none
+	ids       *identity.Verifier // nil when no issuer is configured
 
 	revision   atomic.Uint64 // latest revision seen (metrics)
 	inflight   chan struct{} // nil when MaxInFlight is 0
@@ -92,6 +94,15 @@ func New(ctx context.Context, cfg Config, st store.Backend, opts ...Option) (*Se
 	}
 	s.proxies, _ = parseTrustedProxies(cfg.TrustedProxies) // Validate checked them
 	s.authLimits = newAuthLimiter(cfg)
+	if len(cfg.Identity.Issuers) > 0 {
+		ids, err := identity.New(ctx, cfg.Identity, identity.WithRefreshErrors(func(u string, err error) {
+			s.log.Error().Err(err).Str("jwks_url", u).Msg("fetching an issuer's JWKS failed: its tokens with new key ids fail until a fetch succeeds")
+		}))
+		if err != nil {
+			return nil, fmt.Errorf("identity: %w", err)
+		}
+		s.ids = ids
+	}
 	var lag func() float64
 	if s.follower != nil {
 		lag = func() float64 { return float64(s.follower.Lag()) }
@@ -262,8 +273,9 @@ func (s *Server) routes() http.Handler {
 // id and, once authenticated, its caller. One pointer on the context,
 // so later middleware fills it in without copying the request again.
 type reqState struct {
-	id     string
-	caller caller
+	id         string
+	caller     caller
+	onBehalfOf *identity.Identity // the verified end user, nil when none
 	// start and path are set with a decision log, for its records.
 	start time.Time
 	path  string

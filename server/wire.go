@@ -177,6 +177,9 @@ func toFact(w wireFact, where string) (term.Fact, error) {
 	if len(w.Args) == 0 {
 		return term.Fact{}, badRequest("%s: %s needs at least one argument", where, *w.Predicate)
 	}
+	if verifiedPredicate(*w.Predicate) {
+		return term.Fact{}, badRequest("%s: %s facts are verified facts: Castellan adds them from the request's credentials, and no caller may send or store them", where, *w.Predicate)
+	}
 	f := term.Fact{Predicate: *w.Predicate, Args: make([]term.Value, len(w.Args))}
 	for i, a := range w.Args {
 		v, err := toValue(a, fmt.Sprintf("%s: %s argument %d", where, *w.Predicate, i+1))
