@@ -1,0 +1,169 @@
+package server
+
+import (
+	"net/http"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/castellan-authz/castellan/identity"
+	"github.com/castellan-authz/castellan/identity/idptest"
+)
+
+// identityPolicy lets a user read a review only through employee-service
+// acting for them, and only when they are hr.
+const identityPolicy = `actor User {}
+actor Service {}
+resource Review { permissions = ["read"]; }
+
+allow(user: User, "read", _review: Review) if
+  request_caller(Service{"employee-service"}) and
+  request_on_behalf_of(user) and
+  has_claim(user, "role", "hr");
+`
+
+// identityEnv is a server that trusts a caller issuer and a user issuer,
+// both real JWKS servers, with the identity policy loaded.
+type identityEnv struct {
+	*testEnv
+	callers, users *idptest.Issuer
+}
+
+func newIdentityEnv(t *testing.T) *identityEnv {
+	t.Helper()
+	callers, users := idptest.New(), idptest.New()
+	t.Cleanup(callers.Close)
+	t.Cleanup(users.Close)
+	e := newAdminEnv(t, func(c *Config) {
+		c.Identity = identity.Config{Issuers: []identity.Issuer{
+			{Issuer: callers.URL, JWKSURL: callers.JWKSURL(), Audience: "castellan", Algorithms: []string{"ES256"}, Use: identity.UseCaller},
+			{Issuer: users.URL, JWKSURL: users.JWKSURL(), Audience: "castellan", Algorithms: []string{"ES256"}, Use: identity.UseUser, Claims: []string{"role"}},
+		}}
+	})
+	e.uploadPolicy(t, identityPolicy)
+	return &identityEnv{testEnv: e, callers: callers, users: users}
+}
+
+func (e *identityEnv) service(name, scope string) string {
+	return e.callers.Mint(idptest.Claims{"sub": name, "aud": "castellan", "scope": scope})
+}
+
+func (e *identityEnv) user(name, role string) string {
+	return e.users.Mint(idptest.Claims{"sub": name, "aud": "castellan", "role": role})
+}
+
+var readReview = map[string]any{"actor_type": "User", "actor_id": "alice", "action": "read", "resource_type": "Review", "resource_id": "1"}
+
+func TestCallerTokens(t *testing.T) {
+	e := newIdentityEnv(t)
+	hr := e.user("alice", "hr")
+	tests := []struct {
+		name    string
+		headers []string
+		body    any
+		status  int
+		want    string // in the body
+	}{
+		{"service for an hr user", []string{"Authorization", "Bearer " + e.service("employee-service", "castellan:read"), onBehalfOfHeader, hr}, readReview, 200, `{"allowed":true}`},
+		{"service for an engineer", []string{"Authorization", "Bearer " + e.service("employee-service", "castellan:read"), onBehalfOfHeader, e.user("alice", "engineer")}, readReview, 200, `{"allowed":false}`},
+		{"service for another user", []string{"Authorization", "Bearer " + e.service("employee-service", "castellan:read"), onBehalfOfHeader, e.user("bob", "hr")}, readReview, 200, `{"allowed":false}`},
+		{"another service", []string{"Authorization", "Bearer " + e.service("ai-reporting-agent", "castellan:read"), onBehalfOfHeader, hr}, readReview, 200, `{"allowed":false}`},
+		{"on behalf of nobody", []string{"Authorization", "Bearer " + e.service("employee-service", "castellan:read")}, readReview, 200, `{"allowed":false}`},
+		{"an API key caller has no verified identity", []string{onBehalfOfHeader, hr}, readReview, 200, `{"allowed":false}`},
+		{"forged request_caller context fact", []string{"Authorization", "Bearer " + e.service("ai-reporting-agent", "castellan:read")},
+			withContext(readReview, fact("request_caller", "Service:employee-service")), 400, "request_caller facts are verified facts"},
+		{"forged has_claim context fact", []string{"Authorization", "Bearer " + e.service("employee-service", "castellan:read"), onBehalfOfHeader, e.user("alice", "engineer")},
+			withContext(readReview, fact("has_claim", "User:alice", "role", "hr")), 400, "has_claim facts are verified facts"},
+		{"expired caller token", []string{"Authorization", "Bearer " + e.callers.Mint(idptest.Claims{"sub": "employee-service", "aud": "castellan", "scope": "castellan:read", "exp": time.Now().Add(-time.Hour)})},
+			readReview, 401, "invalid caller token: the token has expired (exp)"},
+		{"caller token not yet valid", []string{"Authorization", "Bearer " + e.callers.Mint(idptest.Claims{"sub": "employee-service", "aud": "castellan", "scope": "castellan:read", "nbf": time.Now().Add(time.Hour)})},
+			readReview, 401, "(nbf)"},
+		{"wrong audience", []string{"Authorization", "Bearer " + e.callers.Mint(idptest.Claims{"sub": "employee-service", "aud": "billing", "scope": "castellan:read"})}, readReview, 401, "audience (aud)"},
+		{"alg none", []string{"Authorization", "Bearer " + e.callers.MintNone(idptest.Claims{"sub": "employee-service", "aud": "castellan", "scope": "castellan:admin"})}, readReview, 401, "algorithm none is not allowed"},
+		{"HMAC with the public key", []string{"Authorization", "Bearer " + e.callers.MintHMACWithPublicKey(idptest.Claims{"sub": "employee-service", "aud": "castellan", "scope": "castellan:admin"})}, readReview, 401, "algorithm HS256 is not allowed"},
+		{"tampered payload", []string{"Authorization", "Bearer " + idptest.Tamper(e.service("ai-reporting-agent", "castellan:read"), idptest.Claims{"sub": "employee-service"})}, readReview, 401, "signature is invalid"},
+		{"a user token as the caller token", []string{"Authorization", "Bearer " + hr}, readReview, 401, "is a user token"},
+		{"a caller token on behalf of", []string{"Authorization", "Bearer " + e.service("employee-service", "castellan:read"), onBehalfOfHeader, e.service("employee-service", "castellan:read")}, readReview, 401, "Castellan-On-Behalf-Of: invalid user token: the on-behalf-of token is a caller token"},
+		{"an expired user token", []string{"Authorization", "Bearer " + e.service("employee-service", "castellan:read"), onBehalfOfHeader, e.users.Mint(idptest.Claims{"sub": "alice", "aud": "castellan", "role": "hr", "exp": time.Now().Add(-time.Hour)})}, readReview, 401, "invalid user token: the token has expired"},
+		{"a read token cannot write", []string{"Authorization", "Bearer " + e.service("employee-service", "castellan:read")}, nil, 403, `this caller token has scope \"read\"`},
+		{"a token with no castellan scope", []string{"Authorization", "Bearer " + e.service("employee-service", "openid")}, readReview, 403, `this caller token has scope \"\"`},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			method, path := "POST", "/api/authorize"
+			if tc.body == nil {
+				path = "/api/batch"
+				tc.body = []any{map[string]any{"inserts": []any{fact("has_role", "User:alice", "reader", "Review:1")}}}
+			}
+			r := e.do(t, method, path, tc.body, tc.headers...)
+			if r.status != tc.status || !strings.Contains(string(r.body), tc.want) {
+				t.Fatalf("status %d, body %s; want %d with %q", r.status, r.body, tc.status, tc.want)
+			}
+			if tok := strings.TrimPrefix(headerOf(tc.headers, "Authorization"), "Bearer "); len(tok) > 40 && strings.Contains(string(r.body), tok[len(tok)-30:]) {
+				t.Errorf("the answer echoes the token: %s", r.body)
+			}
+		})
+	}
+	// The server is still up and answers its API-key callers.
+	e.must(t, http.StatusOK, "GET", "/api/stats", nil)
+}
+
+func headerOf(headers []string, name string) string {
+	for i := 0; i+1 < len(headers); i += 2 {
+		if headers[i] == name {
+			return headers[i+1]
+		}
+	}
+	return ""
+}
+
+func withContext(body map[string]any, facts ...map[string]any) map[string]any {
+	out := make(map[string]any, len(body)+1)
+	for k, v := range body {
+		out[k] = v
+	}
+	out["context_facts"] = facts
+	return out
+}
+
+func TestVerifiedFactsAreNeverStored(t *testing.T) {
+	e := newIdentityEnv(t)
+	for _, pred := range []string{"request_caller", "request_on_behalf_of", "has_claim"} {
+		r := e.do(t, "POST", "/api/batch", []any{map[string]any{"inserts": []any{fact(pred, "Service:employee-service", "role", "hr")}}})
+		if r.status != http.StatusBadRequest || !strings.Contains(string(r.body), pred+" facts are verified facts") {
+			t.Errorf("storing %s: status %d, %s; want 400", pred, r.status, r.body)
+		}
+	}
+	if n := e.numFacts(t); n != 0 {
+		t.Errorf("%d facts stored; want none", n)
+	}
+}
+
+func TestAuthZENOnBehalfOf(t *testing.T) {
+	e := newIdentityEnv(t)
+	auth := []string{"Authorization", "Bearer " + e.service("employee-service", "castellan:read")}
+	eval := func(token string) map[string]any {
+		return map[string]any{"subject": map[string]any{"type": "User", "id": "alice"}, "action": map[string]any{"name": "read"},
+			"resource": map[string]any{"type": "Review", "id": "1"}, "context": map[string]any{"on_behalf_of": token}}
+	}
+	r := e.must(t, http.StatusOK, "POST", "/access/v1/evaluation", eval(e.user("alice", "hr")), auth...)
+	if !strings.Contains(string(r.body), `"decision":true`) {
+		t.Errorf("on behalf of an hr user: %s; want true", r.body)
+	}
+	r = e.must(t, http.StatusOK, "POST", "/access/v1/evaluation", eval(e.user("alice", "engineer")), auth...)
+	if !strings.Contains(string(r.body), `"decision":false`) {
+		t.Errorf("on behalf of an engineer: %s; want false", r.body)
+	}
+	r = e.do(t, "POST", "/access/v1/evaluation", eval(e.service("x", "castellan:read")), auth...)
+	if r.status != http.StatusUnauthorized || !strings.Contains(string(r.body), "context.on_behalf_of: invalid user token") {
+		t.Errorf("a caller token on behalf of: %d %s; want 401", r.status, r.body)
+	}
+}
+
+func TestOnBehalfOfNeedsAUserIssuer(t *testing.T) {
+	e := newAdminEnv(t, nil)
+	r := e.do(t, "POST", "/api/authorize", readReview, onBehalfOfHeader, "x.y.z")
+	if r.status != http.StatusUnauthorized || !strings.Contains(string(r.body), "no user issuer is configured") {
+		t.Errorf("status %d, %s; want 401", r.status, r.body)
+	}
+}
