@@ -104,12 +104,12 @@ func (s *Server) authenticate(r *http.Request) (caller, error) {
 	if subtle.ConstantTimeCompare(hashSecret(secret), k.Hash) != 1 {
 		return caller{}, s.authFailed(r, authWrongSecret, id, errorf(http.StatusUnauthorized, codeUnauthenticated, "invalid API key"))
 	}
-	return caller{ID: id, Scope: Scope(k.Scope)}, nil
+	return caller{ID: id, Scope: Scope(k.Scope), Actor: keyActor(k)}, nil
 }
 
 // kind names what authenticated c in messages.
 func (c caller) kind() string {
-	if c.ID == "" && !c.Actor.IsZero() {
+	if c.ID == "" {
 		return "caller token"
 	}
 	return "API key"

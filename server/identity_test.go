@@ -167,3 +167,28 @@ func TestOnBehalfOfNeedsAUserIssuer(t *testing.T) {
 		t.Errorf("status %d, %s; want 401", r.status, r.body)
 	}
 }
+
+func TestKeysBoundToACaller(t *testing.T) {
+	e := newIdentityEnv(t)
+	var k struct {
+		Key    string `json:"key"`
+		Caller string `json:"caller"`
+	}
+	e.must(t, http.StatusCreated, "POST", "/admin/v1/keys", map[string]any{"name": "hr app", "scope": "read", "caller": "Service:employee-service"}).json(t, &k)
+	if k.Caller != "Service:employee-service" {
+		t.Errorf("caller = %q; want Service:employee-service", k.Caller)
+	}
+	r := e.must(t, http.StatusOK, "POST", "/api/authorize", readReview, "Authorization", "Bearer "+k.Key, onBehalfOfHeader, e.user("alice", "hr"))
+	if string(r.body) != `{"allowed":true}` {
+		t.Errorf("bound key for an hr user: %s; want allowed", r.body)
+	}
+	r = e.do(t, "POST", "/api/authorize", withContext(readReview, fact("request_caller", "Service:other")), "Authorization", "Bearer "+k.Key)
+	if r.status != http.StatusBadRequest {
+		t.Errorf("bound key with a forged request_caller: %d; want 400", r.status)
+	}
+	for _, bad := range []string{"billing", "String:billing", "Service:"} {
+		if r := e.do(t, "POST", "/admin/v1/keys", map[string]any{"scope": "read", "caller": bad}); r.status != http.StatusBadRequest {
+			t.Errorf("caller %q: %d %s; want 400", bad, r.status, r.body)
+		}
+	}
+}

@@ -275,6 +275,10 @@ type Key struct {
 	Hash []byte
 	// CreatedAt is when the key was created.
 	CreatedAt time.Time
+	// Caller, when not empty, is the caller identity the key is bound to,
+	// as "Type:id" (e.g. "Service:billing"): its requests carry the
+	// verified fact request_caller(Type{"id"}).
+	Caller string
 }
 
 // KeyStore is implemented by stores that keep API keys. The keys are

@@ -22,6 +22,9 @@ type APIKey struct {
 	Name      string    `json:"name"`
 	Scope     string    `json:"scope"`
 	CreatedAt time.Time `json:"created_at"`
+	// Caller is the caller identity the key is bound to ("Type:id"), empty
+	// when none.
+	Caller string `json:"caller,omitempty"`
 }
 
 // NewKey is a key just created, with its secret.
@@ -35,10 +38,18 @@ type NewKey struct {
 // CreateKey creates an API key with a name and a scope (ScopeRead,
 // ScopeWrite or ScopeAdmin) (POST /admin/v1/keys).
 func (c *Client) CreateKey(ctx context.Context, name, scope string) (NewKey, error) {
+	return c.CreateCallerKey(ctx, name, scope, "")
+}
+
+// CreateCallerKey creates an API key bound to a caller identity, "Type:id"
+// (e.g. "Service:billing"): the requests made with it carry the verified
+// fact request_caller(Service{"billing"}). An empty caller binds none.
+func (c *Client) CreateCallerKey(ctx context.Context, name, scope, caller string) (NewKey, error) {
 	body := struct {
-		Name  string `json:"name"`
-		Scope string `json:"scope"`
-	}{name, scope}
+		Name   string `json:"name"`
+		Scope  string `json:"scope"`
+		Caller string `json:"caller,omitempty"`
+	}{name, scope, caller}
 	var out NewKey
 	_, err := c.do(ctx, call{method: http.MethodPost, path: "/admin/v1/keys", body: body}, &out)
 	return out, err

@@ -37,17 +37,18 @@ func runKeys(ctx context.Context, e *env, args []string) error {
 }
 
 func printKeysUsage(e *env) {
-	fmt.Fprintln(e.stderr, "usage: castellan keys create --scope read|write|admin [--name NAME]")
+	fmt.Fprintln(e.stderr, "usage: castellan keys create --scope read|write|admin [--name NAME] [--caller Type:id]")
 	fmt.Fprintln(e.stderr, "       castellan keys list")
 	fmt.Fprintln(e.stderr, "       castellan keys delete ID")
 }
 
 func runKeysCreate(ctx context.Context, e *env, args []string) error {
-	fs, r := newRemoteFlags(e, "keys create", "keys create --scope read|write|admin [--name NAME] [flags]",
+	fs, r := newRemoteFlags(e, "keys create", "keys create --scope read|write|admin [--name NAME] [--caller Type:id] [flags]",
 		"Creates an API key and prints its secret, which is shown only this once.\n"+
-			"Scopes: read asks questions, write also changes facts, admin also manages\nthe policy and keys.")
+			"Scopes: read asks questions, write also changes facts, admin also manages\nthe policy and keys.\nWith --caller, the key is bound to a caller identity: its requests carry the\nverified fact request_caller(Type{\"id\"}).")
 	scope := fs.String("scope", "", "read, write or admin (required)")
 	name := fs.String("name", "", "a name to recognise the key by")
+	boundTo := fs.String("caller", "", "bind the key to this caller identity, `Type:id` (e.g. Service:billing)")
 	args, err := parseArgsBetween(fs, args, 0, 0)
 	if err != nil {
 		return helpOr(err)
@@ -63,14 +64,18 @@ func runKeysCreate(ctx context.Context, e *env, args []string) error {
 	if err != nil {
 		return err
 	}
-	k, err := c.CreateKey(ctx, *name, *scope)
+	k, err := c.CreateCallerKey(ctx, *name, *scope, *boundTo)
 	if err != nil {
 		return r.fail(err)
 	}
 	if r.json {
 		return printJSON(e.stdout, k)
 	}
-	fmt.Fprintf(e.stdout, "created key %s (name %q, scope %s)\n", k.ID, k.Name, k.Scope)
+	if k.Caller != "" {
+		fmt.Fprintf(e.stdout, "created key %s (name %q, scope %s, caller %s)\n", k.ID, k.Name, k.Scope, k.Caller)
+	} else {
+		fmt.Fprintf(e.stdout, "created key %s (name %q, scope %s)\n", k.ID, k.Name, k.Scope)
+	}
 	fmt.Fprintf(e.stdout, "secret: %s\n", k.Secret)
 	fmt.Fprintln(e.stderr, "store the secret now: it is not shown again")
 	return nil
@@ -86,8 +91,8 @@ func runKeysList(ctx context.Context, e *env, args []string) error {
 	if err != nil {
 		return r.fail(err)
 	}
-	return printTable(r, "keys", keys, "ID\tNAME\tSCOPE\tCREATED", func(k castellan.APIKey) string {
-		return fmt.Sprintf("%s\t%s\t%s\t%s", k.ID, k.Name, k.Scope, k.CreatedAt.UTC().Format(time.RFC3339))
+	return printTable(r, "keys", keys, "ID\tNAME\tSCOPE\tCALLER\tCREATED", func(k castellan.APIKey) string {
+		return fmt.Sprintf("%s\t%s\t%s\t%s\t%s", k.ID, k.Name, k.Scope, k.Caller, k.CreatedAt.UTC().Format(time.RFC3339))
 	})
 }
 

@@ -44,7 +44,7 @@ type keyChange struct {
 	key     store.Key
 }
 
-const keyColumns = "id, name, scope, hash, created_at"
+const keyColumns = "id, name, scope, hash, created_at, coalesce(caller, '')"
 
 // loadKeys fills the key set from q, which must read one snapshot of the
 // database (the repeatable-read transaction of load).
@@ -59,7 +59,7 @@ func (s *Store) loadKeys(ctx context.Context, q querier) error {
 	}
 	byID := make(map[string]store.Key)
 	var k store.Key
-	_, err = pgx.ForEachRow(rows, []any{&k.ID, &k.Name, &k.Scope, &k.Hash, &k.CreatedAt}, func() error {
+	_, err = pgx.ForEachRow(rows, []any{&k.ID, &k.Name, &k.Scope, &k.Hash, &k.CreatedAt, &k.Caller}, func() error {
 		k.CreatedAt = k.CreatedAt.UTC()
 		byID[k.ID] = k
 		k.Hash = nil // the next row scans into a new slice
@@ -80,7 +80,7 @@ func (s *Store) loadKeys(ctx context.Context, q querier) error {
 // readKeyChanges returns the entries of the key change log after version
 // since, in order, each with the key's current row.
 func readKeyChanges(ctx context.Context, q querier, since int64) ([]keyChange, error) {
-	rows, err := q.Query(ctx, `SELECT c.version, c.op, c.key_id, k.id IS NOT NULL, k.name, k.scope, k.hash, k.created_at
+	rows, err := q.Query(ctx, `SELECT c.version, c.op, c.key_id, k.id IS NOT NULL, k.name, k.scope, k.hash, k.created_at, coalesce(k.caller, '')
 		FROM key_changes c LEFT JOIN api_keys k ON k.id = c.key_id
 		WHERE c.version > $1 ORDER BY c.version`, since)
 	if err != nil {
@@ -90,13 +90,14 @@ func readKeyChanges(ctx context.Context, q querier, since int64) ([]keyChange, e
 	var (
 		c           keyChange
 		name, scope *string
+		boundTo     *string
 		hash        []byte
 		created     *time.Time
 	)
-	_, err = pgx.ForEachRow(rows, []any{&c.version, &c.op, &c.id, &c.present, &name, &scope, &hash, &created}, func() error {
+	_, err = pgx.ForEachRow(rows, []any{&c.version, &c.op, &c.id, &c.present, &name, &scope, &hash, &created, &boundTo}, func() error {
 		c.key = store.Key{}
 		if c.present {
-			c.key = store.Key{ID: c.id, Name: *name, Scope: *scope, Hash: bytes.Clone(hash), CreatedAt: created.UTC()}
+			c.key = store.Key{ID: c.id, Name: *name, Scope: *scope, Hash: bytes.Clone(hash), CreatedAt: created.UTC(), Caller: *boundTo}
 		}
 		out = append(out, c)
 		return nil
@@ -188,9 +189,9 @@ func (s *Store) CreateKey(ctx context.Context, k store.Key) error {
 		created = k.CreatedAt
 	}
 	ok, err := s.changeKey(ctx, k.ID, keyCreated, func(tx pgx.Tx) (bool, error) {
-		tag, err := tx.Exec(ctx, `INSERT INTO api_keys (id, name, scope, hash, created_at)
-			VALUES ($1, $2, $3, $4, coalesce($5::timestamptz, now())) ON CONFLICT (id) DO NOTHING`,
-			k.ID, k.Name, k.Scope, k.Hash, created)
+		tag, err := tx.Exec(ctx, `INSERT INTO api_keys (id, name, scope, hash, created_at, caller)
+			VALUES ($1, $2, $3, $4, coalesce($5::timestamptz, now()), nullif($6, '')) ON CONFLICT (id) DO NOTHING`,
+			k.ID, k.Name, k.Scope, k.Hash, created, k.Caller)
 		return err == nil && tag.RowsAffected() == 1, err
 	})
 	if err != nil {
