@@ -179,7 +179,7 @@ func TestKeysBoundToACaller(t *testing.T) {
 		t.Errorf("caller = %q; want Service:employee-service", k.Caller)
 	}
 	r := e.must(t, http.StatusOK, "POST", "/api/authorize", readReview, "Authorization", "Bearer "+k.Key, onBehalfOfHeader, e.user("alice", "hr"))
-	if string(r.body) != `{"allowed":true}` {
+	if strings.TrimSpace(string(r.body)) != `{"allowed":true}` {
 		t.Errorf("bound key for an hr user: %s; want allowed", r.body)
 	}
 	r = e.do(t, "POST", "/api/authorize", withContext(readReview, fact("request_caller", "Service:other")), "Authorization", "Bearer "+k.Key)
