@@ -10,8 +10,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/google/go-cmp/cmp"
-
 	"github.com/castellan-authz/castellan/identity"
 )
 
@@ -43,13 +41,7 @@ identity:
       claims: [team]
       clock_skew: 5s
 `)
-	tests := []struct {
-		name    string
-		environ map[string]string
-		args    []string
-		check   func(c serveConfig) any
-		want    any
-	}{
+	runParseServe(t, []parseServeCase{
 		{name: "the file over the defaults", args: []string{"--config", file},
 			check: func(c serveConfig) any {
 				return []any{c.Addr, c.Server.MaxContextFacts, c.Server.QueryTimeout, c.Server.TrustedProxies, c.Policies, c.Dev, c.Server.MaxPageSize}
@@ -66,19 +58,7 @@ identity:
 			check: func(c serveConfig) any { return c.Server.Identity },
 			want: identity.Config{Issuers: []identity.Issuer{{Issuer: "https://idp.example", JWKSURL: "https://idp.example/jwks", Audience: "castellan",
 				Algorithms: []string{"ES256"}, Use: identity.UseCaller, ActorType: "Agent", Claims: []string{"team"}, ClockSkew: 5 * time.Second}}}},
-	}
-	for _, tc := range tests {
-		t.Run(tc.name, func(t *testing.T) {
-			e := &env{stdout: io.Discard, stderr: io.Discard, getenv: func(k string) string { return tc.environ[k] }}
-			c, err := parseServe(e, tc.args)
-			if err != nil {
-				t.Fatal(err)
-			}
-			if diff := cmp.Diff(tc.want, tc.check(c)); diff != "" {
-				t.Errorf("(-want +got):\n%s", diff)
-			}
-		})
-	}
+	})
 }
 
 func TestConfigFileErrors(t *testing.T) {

@@ -300,15 +300,19 @@ func TestServeBadPolicyAtStart(t *testing.T) {
 	}
 }
 
+// parseServeCase is a case of parseServe: with environ and args, check
+// of the configuration is want, or the error contains wantErr.
+type parseServeCase struct {
+	name    string
+	environ map[string]string
+	args    []string
+	check   func(c serveConfig) any
+	want    any
+	wantErr string
+}
+
 func TestParseServe(t *testing.T) {
-	tests := []struct {
-		name    string
-		environ map[string]string
-		args    []string
-		check   func(c serveConfig) any
-		want    any
-		wantErr string
-	}{
+	runParseServe(t, []parseServeCase{
 		{name: "defaults", check: func(c serveConfig) any { return []any{c.Addr, c.Dev, c.Server.MaxBodyBytes, c.Server.MaxContextFacts} },
 			want: []any{":8080", true, int64(10 << 20), 1000}},
 		{name: "database turns dev off", args: []string{"--database-url", "postgres://x"}, check: func(c serveConfig) any { return c.Dev }, want: false},
@@ -330,7 +334,11 @@ func TestParseServe(t *testing.T) {
 			}, want: []any{[]string{"10.0.0.0/8", "192.0.2.1"}, true, true, true, 0}},
 		{name: "bad trusted proxy", args: []string{"--trusted-proxies", "10.0.0.0/33"}, wantErr: "trusted proxy"},
 		{name: "bad public URL", args: []string{"--public-url", "pdp.example.com"}, wantErr: "public URL"},
-	}
+	})
+}
+
+func runParseServe(t *testing.T, tests []parseServeCase) {
+	t.Helper()
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			e := &env{stdout: io.Discard, stderr: io.Discard, getenv: func(k string) string { return tc.environ[k] }}
