@@ -87,7 +87,7 @@ func newTestEnvOn(t testing.TB, cfg Config, st store.Backend) *testEnv {
 	if err != nil {
 		t.Fatalf("New: %v", err)
 	}
-	ts := httptest.NewServer(srv)
+	ts := httptest.NewServer(validateResponses(t, srv)) // openapi_test.go
 	t.Cleanup(ts.Close)
 	return &testEnv{srv: srv, ts: ts, store: st}
 }

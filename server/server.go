@@ -131,7 +131,9 @@ func New(ctx context.Context, cfg Config, st store.Backend, opts ...Option) (*Se
 	if head, err := st.Head(ctx); err == nil {
 		s.seeRevision(head)
 	}
-	s.handler = s.routes()
+	if s.handler, err = s.routes(); err != nil {
+		return nil, err
+	}
 	return s, nil
 }
 
@@ -198,7 +200,7 @@ func (s *Server) seeRevision(rev uint64) {
 // every log line and error carries it), then the logger, access log and
 // metrics, then panic recovery (answering with the envelope), the
 // in-flight limit and the body size limit; authentication is per route group.
-func (s *Server) routes() http.Handler {
+func (s *Server) routes() (http.Handler, error) {
 	r := chi.NewRouter()
 	r.Use(s.requestContext, s.observe, recoverer, s.limitInFlight, s.limitBody)
 	r.NotFound(func(w http.ResponseWriter, r *http.Request) {
@@ -219,6 +221,9 @@ func (s *Server) routes() http.Handler {
 		r.Method(http.MethodGet, "/metrics", s.metricsHandler())
 	}
 	r.Get("/.well-known/authzen-configuration", s.handleAuthzenConfig)
+	if err := s.routeBrowser(r); err != nil { // openapi.go
+		return nil, err
+	}
 
 	r.Group(func(r chi.Router) {
 		r.Use(s.require(ScopeRead))
@@ -266,7 +271,7 @@ func (s *Server) routes() http.Handler {
 		r.Get(routeBackup, s.handleBackup)    // backup.go
 		r.Post(routeRestore, s.handleRestore) // backup.go
 	})
-	return r
+	return r, nil
 }
 
 // reqState is what the middleware learns about a request as it goes: its
