@@ -97,4 +97,3 @@ func wantsHTML(r *http.Request) bool {
 	}
 	return false
 }
-
