@@ -192,16 +192,24 @@ func TestOpenAPIExamples(t *testing.T) {
 					return
 				}
 				var body []byte
+				contentType := "application/json"
 				if op.RequestBody != nil {
-					mt := op.RequestBody.Value.Content.Get("application/json")
-					js, err := json.Marshal(mt.Example)
-					if err != nil {
-						t.Fatal(err)
+					contentType = slices.Sorted(maps.Keys(op.RequestBody.Value.Content))[0]
+					ex := op.RequestBody.Value.Content[contentType].Example
+					if raw, ok := ex.(string); ok && contentType != "application/json" {
+						body = []byte(raw) // a stream, as is
+					} else if ex == nil {
+						t.Skipf("no request example for %s", contentType) // streams (restore) only: see TestOpenAPIDocument
+					} else {
+						js, err := json.Marshal(ex)
+						if err != nil {
+							t.Fatal(err)
+						}
+						body = js
 					}
-					body = js
 				}
 				req := httptest.NewRequestWithContext(t.Context(), method, url, bytes.NewReader(body))
-				req.Header.Set("Content-Type", "application/json")
+				req.Header.Set("Content-Type", contentType)
 				route, params, err := d.router.FindRoute(req)
 				if err != nil {
 					t.Fatalf("FindRoute: %v", err)
@@ -212,7 +220,7 @@ func TestOpenAPIExamples(t *testing.T) {
 					t.Errorf("the example request does not validate: %v", err)
 				}
 				req.Body = io.NopCloser(bytes.NewReader(body))
-				res := e.do(t, method, url, body)
+				res := e.do(t, method, url, body, "Content-Type", contentType)
 				if res.status >= 500 || (body != nil && res.status >= 300) {
 					t.Errorf("%s %s with the example = %d %s", method, url, res.status, res.body)
 				}
