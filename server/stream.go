@@ -259,7 +259,7 @@ func (l *factLoader) run(ctx context.Context, lr *lineReader) {
 }
 
 func (l *factLoader) read(ctx context.Context, lr *lineReader) error {
-	var wf wireFact
+	dec := newFactDecoder()
 	for {
 		b, err := lr.next()
 		if err == io.EOF {
@@ -270,10 +270,7 @@ func (l *factLoader) read(ctx context.Context, lr *lineReader) error {
 		}
 		var f term.Fact
 		if err == nil {
-			wf = wireFact{}
-			if err = decodeBytes(b, &wf, true); err == nil {
-				f, err = toFact(wf, "fact")
-			}
+			f, err = dec.decode(b)
 		}
 		if err != nil {
 			if !errors.Is(err, errTooLong) {
