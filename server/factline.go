@@ -129,16 +129,8 @@ func (d *factDecoder) scanArgs(s *scanner) bool {
 			if !ok || !s.byte(':') {
 				return false
 			}
-			var i int
-			switch string(s.b[ks:ke]) {
-			case "type":
-				i = 0
-			case "id":
-				i = 1
-			default:
-				return false
-			}
-			if seen&(1<<i) != 0 {
+			i := valueKey(s.b[ks:ke])
+			if i < 0 || seen&(1<<i) != 0 {
 				return false
 			}
 			seen |= 1 << i
@@ -183,4 +175,16 @@ func (d *factDecoder) fact(b []byte, pred span) (term.Fact, bool) {
 	}
 	d.slab = d.slab[n:]
 	return term.Fact{Predicate: d.name(b[pred.start:pred.end]), Args: args}, true
+}
+
+// valueKey returns 0 for the key "type" of a wire value, 1 for "id", and
+// -1 for any other.
+func valueKey(k []byte) int {
+	switch string(k) {
+	case "type":
+		return 0
+	case "id":
+		return 1
+	}
+	return -1
 }
