@@ -192,39 +192,19 @@ func firstLine(path string) ([]byte, error) {
 // (nil for an empty or missing file). An incomplete last line is returned
 // as it is, so that it does not parse.
 func lastLine(path string) ([]byte, error) {
-	f, err := os.Open(path)
+	bl, err := openBackLines(path)
 	if errors.Is(err, fs.ErrNotExist) {
 		return nil, nil
 	}
 	if err != nil {
 		return nil, err
 	}
-	defer f.Close()
-	st, err := f.Stat()
-	if err != nil {
-		return nil, err
+	defer bl.f.Close()
+	line, err := bl.prev()
+	if err == io.EOF {
+		return nil, nil
 	}
-	var buf []byte
-	for off := st.Size(); off > 0; {
-		n := min(64<<10, off)
-		off -= n
-		chunk := make([]byte, n, int(n)+len(buf))
-		if _, err := f.ReadAt(chunk, off); err != nil {
-			return nil, err
-		}
-		buf = append(chunk, buf...)
-		body := buf
-		if body[len(body)-1] == '\n' {
-			body = body[:len(body)-1]
-		}
-		if i := bytes.LastIndexByte(body, '\n'); i >= 0 {
-			return body[i+1:], nil
-		}
-		if off == 0 {
-			return body, nil
-		}
-	}
-	return nil, nil
+	return line, err
 }
 
 // Writer is a Sink on an io.Writer, such as standard output. It holds no
