@@ -65,6 +65,9 @@ type Query struct {
 	PageToken string
 }
 
+// ErrBadPageToken is a page token no search returned.
+var ErrBadPageToken = errors.New("bad page token: pass the next_page_token of the previous page")
+
 // Page limits.
 const (
 	DefaultLimit = 100
@@ -94,6 +97,12 @@ type Entry struct {
 type Searcher interface {
 	Decisions(ctx context.Context, q Query) (Page, error)
 }
+
+// FileLog is a Searcher on the file log at its path (SearchFile).
+type FileLog string
+
+// Decisions answers q with SearchFile.
+func (f FileLog) Decisions(_ context.Context, q Query) (Page, error) { return SearchFile(string(f), q) }
 
 // Check validates q and applies the default limit.
 func (q *Query) Check() error {
@@ -165,7 +174,7 @@ func SearchFile(path string, q Query) (Page, error) {
 	if q.PageToken != "" {
 		n, err := strconv.ParseUint(q.PageToken, 10, 64)
 		if err != nil || n == 0 {
-			return Page{}, errors.New("bad page token")
+			return Page{}, ErrBadPageToken
 		}
 		before = n
 	}

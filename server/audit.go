@@ -18,6 +18,9 @@ type DecisionLog struct {
 	// Results keeps the results of lists, searches, queries and batches
 	// (ids, actions, SQL); without it a record has their count only.
 	Results bool
+	// Search answers GET /admin/v1/decisions; nil when the log cannot be
+	// searched (standard output).
+	Search audit.Searcher
 }
 
 // WithDecisionLog records every decision (authorize, lists, actions,

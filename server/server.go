@@ -267,6 +267,7 @@ func (s *Server) routes() (http.Handler, error) {
 		r.Post("/admin/v1/policies/{version}/activate", s.handleActivatePolicy)
 		r.Post("/admin/v1/keys", s.handleCreateKey)
 		r.Get("/admin/v1/keys", s.handleListKeys)
+		r.Get("/admin/v1/decisions", s.handleDecisions)
 		r.Delete("/admin/v1/keys/{id}", s.handleDeleteKey)
 		r.Get(routeBackup, s.handleBackup)    // backup.go
 		r.Post(routeRestore, s.handleRestore) // backup.go

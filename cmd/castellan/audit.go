@@ -2,6 +2,8 @@ package main
 
 import (
 	"context"
+	"crypto/rand"
+	"encoding/hex"
 	"errors"
 	"flag"
 	"fmt"
@@ -12,11 +14,14 @@ import (
 
 	"github.com/castellan-authz/castellan/audit"
 	"github.com/castellan-authz/castellan/server"
+	"github.com/castellan-authz/castellan/store/postgres"
 )
 
 // auditConfig is the decision log of `castellan serve` (--audit-*).
 type auditConfig struct {
 	Log                string // a file, "-" for standard output, "" for none
+	Postgres           bool   // the decisions table of --database-url
+	Replica            string // the Postgres chain's name; default: generated
 	MaxSize            int64
 	Keep               int
 	ContextFacts       string
@@ -39,6 +44,8 @@ func defaultAuditConfig() auditConfig {
 // auditFlags adds the --audit-* flags of serve.
 func auditFlags(fs *flag.FlagSet, c *auditConfig) {
 	fs.StringVar(&c.Log, "audit-log", c.Log, "write every decision to this decision log `FILE` (- for standard output; default: off)")
+	fs.BoolVar(&c.Postgres, "audit-postgres", c.Postgres, "write every decision to the decisions table of --database-url (one hash chain per replica; instead of --audit-log)")
+	fs.StringVar(&c.Replica, "audit-replica", c.Replica, "the `NAME` of this server's chain in the decisions table; a name used before continues its chain, so no two running servers may share one (default: the host name and a random suffix, a new chain per start)")
 	fs.Int64Var(&c.MaxSize, "audit-log-max-size", c.MaxSize, "rotate the decision log past this many `bytes` (0: never)")
 	fs.IntVar(&c.Keep, "audit-log-keep", c.Keep, "rotated decision log files to keep (0: all)")
 	fs.StringVar(&c.ContextFacts, "audit-context-facts", c.ContextFacts, "what a decision record keeps of the context facts: all, hashed or none")
@@ -61,17 +68,24 @@ func (c auditConfig) validate() error {
 	if c.Buffer <= 0 || c.CheckpointEvery <= 0 || c.CheckpointInterval <= 0 || c.MaxSize < 0 || c.Keep < 0 {
 		return usageError("--audit-buffer, --audit-checkpoint-every and --audit-checkpoint-interval must be positive, --audit-log-max-size and --audit-log-keep not negative")
 	}
-	if c.Log == "" && c.SigningKey != "" {
-		return usageError("--audit-signing-key needs --audit-log")
+	if c.Log != "" && c.Postgres {
+		return usageError("--audit-log and --audit-postgres: choose one sink")
+	}
+	if c.Log == "" && !c.Postgres && c.SigningKey != "" {
+		return usageError("--audit-signing-key needs --audit-log or --audit-postgres")
+	}
+	if c.Replica != "" && !c.Postgres {
+		return usageError("--audit-replica needs --audit-postgres")
 	}
 	return nil
 }
 
 // openDecisionLog starts the decision log c asks for: the recorder (nil
-// when off) and the server option that records to it. Close the recorder
-// after the server stops answering.
-func openDecisionLog(c auditConfig, log zerolog.Logger) (*audit.Recorder, server.Option, error) {
-	if c.Log == "" {
+// when off) and the server option that records to it (and searches it).
+// st is the PostgreSQL store with --audit-postgres. Close the recorder
+// after the server stops answering, and before st.
+func openDecisionLog(c auditConfig, st *postgres.Store, log zerolog.Logger) (*audit.Recorder, server.Option, error) {
+	if c.Log == "" && !c.Postgres {
 		return nil, nil, nil
 	}
 	opts := audit.Options{
@@ -91,29 +105,63 @@ func openDecisionLog(c auditConfig, log zerolog.Logger) (*audit.Recorder, server
 			return nil, nil, fmt.Errorf("--audit-signing-key %s: %w", c.SigningKey, err)
 		}
 	}
-	var sink audit.Sink
-	if c.Log == "-" {
+	var (
+		sink   audit.Sink
+		search audit.Searcher
+		name   = c.Log
+	)
+	switch {
+	case c.Postgres:
+		if c.Replica == "" {
+			c.Replica = newReplicaName()
+		}
+		ps, err := st.DecisionSink(c.Replica)
+		if err != nil {
+			return nil, nil, err
+		}
+		sink, search, name = ps, st, "replica "+c.Replica
+		log.Info().Str("replica", c.Replica).Msg("decision log: the decisions table")
+	case c.Log == "-":
 		sink = audit.NewWriter(os.Stdout)
-	} else {
+	default:
 		f, err := audit.OpenFile(c.Log, audit.FileOptions{MaxSize: c.MaxSize, Keep: c.Keep})
 		if err != nil {
 			return nil, nil, err
 		}
-		sink = f
+		sink, search = f, audit.FileLog(c.Log)
 	}
 	rec, err := audit.NewRecorder(sink, opts)
 	if err != nil {
 		sink.Close()
-		return nil, nil, fmt.Errorf("decision log %s: %w", c.Log, err)
+		return nil, nil, fmt.Errorf("decision log %s: %w", name, err)
 	}
-	return rec, server.WithDecisionLog(rec, server.DecisionLog{ContextFacts: audit.ContextMode(c.ContextFacts), Results: c.Results}), nil
+	return rec, server.WithDecisionLog(rec, server.DecisionLog{ContextFacts: audit.ContextMode(c.ContextFacts), Results: c.Results, Search: search}), nil
+}
+
+// newReplicaName names a new decision chain: the host name and a random
+// suffix.
+func newReplicaName() string {
+	host, err := os.Hostname()
+	if err != nil || host == "" {
+		host = "castellan"
+	}
+	b := make([]byte, 4)
+	rand.Read(b)
+	return host + "-" + hex.EncodeToString(b)
 }
 
 func runAudit(ctx context.Context, e *env, args []string) error {
-	if len(args) == 0 || args[0] != "verify" {
-		return usageError("usage: castellan audit verify [--public-key FILE] [--open] [--partial] FILE...")
+	if len(args) > 0 {
+		switch args[0] {
+		case "verify":
+			return runAuditVerify(ctx, e, args[1:])
+		case "tail":
+			return runAuditTail(ctx, e, args[1:])
+		case "search":
+			return runAuditSearch(ctx, e, args[1:])
+		}
 	}
-	return runAuditVerify(ctx, e, args[1:])
+	return usageError("usage: castellan audit verify [--public-key FILE] [--open] [--partial] FILE...\n       castellan audit tail [-n N] [-f] [filters]\n       castellan audit search [filters] [--limit N] [--page-token TOKEN]")
 }
 
 // runAuditVerify checks decision log files: exit 0 with the record count,

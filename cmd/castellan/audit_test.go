@@ -8,6 +8,9 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
+
+	"github.com/castellan-authz/castellan/store/pgtest"
 )
 
 // serveOnce runs `castellan serve args...` on a free port, calls fn with
@@ -72,9 +75,60 @@ func TestServeDecisionLog(t *testing.T) {
 }
 
 func TestAuditUsage(t *testing.T) {
-	for _, args := range [][]string{{"audit"}, {"audit", "verify"}, {"serve", "--audit-when-full", "maybe"}, {"serve", "--audit-signing-key", "k"}} {
+	for _, args := range [][]string{{"audit"}, {"audit", "verify"}, {"serve", "--audit-when-full", "maybe"}, {"serve", "--audit-signing-key", "k"}, {"serve", "--audit-postgres"}, {"serve", "--audit-replica", "r"}, {"audit", "tail", "-n", "0"}} {
 		if code, _, _ := runCLI(t, nil, args...); code != 2 {
 			t.Errorf("%q: exit %d, want 2", args, code)
 		}
+	}
+}
+
+// TestServeDecisionLogPostgres serves with the decisions table as the
+// decision log, then tails and searches it through the CLI.
+func TestServeDecisionLogPostgres(t *testing.T) {
+	dir := t.TempDir()
+	policyFile := filepath.Join(dir, "p.polar")
+	if err := os.WriteFile(policyFile, []byte(servePolicy), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	rs := startServe(t, nil, "--dev", "--policy", policyFile, "--database-url", pgtest.NewDatabase(t),
+		"--audit-postgres", "--audit-replica", "r1")
+	for range 4 {
+		if !rs.allowed(t, "a", "read", "d") {
+			t.Fatal("not allowed")
+		}
+	}
+	if rs.allowed(t, "a", "write", "d") {
+		t.Fatal("allowed")
+	}
+	// The records are written asynchronously: poll until all five are.
+	var out, errOut string
+	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(20 * time.Millisecond) {
+		var code int
+		code, out, errOut = runCLI(t, nil, "audit", "tail", "-n", "3", "--url", rs.url)
+		if code != 0 {
+			t.Fatalf("audit tail: %d %q", code, errOut)
+		}
+		if strings.Contains(out, "denied") || time.Now().After(deadline) {
+			break
+		}
+	}
+	lines := strings.Split(strings.TrimSpace(out), "\n")
+	if len(lines) != 3 || !strings.Contains(lines[2], "write") || !strings.Contains(lines[2], "denied") || !strings.HasSuffix(lines[2], "r1") {
+		t.Fatalf("audit tail -n 3, oldest first, the denied write last: %q", out)
+	}
+	code, out, errOut := runCLI(t, nil, "audit", "search", "--url", rs.url, "--action", "read", "--since", "1h", "--limit", "3")
+	if code != 0 || strings.Count(out, "allowed") != 3 || !strings.Contains(errOut, "more: --page-token ") {
+		t.Fatalf("audit search: %d %q %q", code, out, errOut)
+	}
+	token := strings.TrimSpace(strings.TrimPrefix(errOut, "more: --page-token "))
+	code, out, errOut = runCLI(t, nil, "audit", "search", "--url", rs.url, "--action", "read", "--page-token", token, "--json")
+	if code != 0 || strings.Count(out, `"allowed": true`) != 1 || strings.Contains(out, "next_page_token\": \"x") {
+		t.Fatalf("audit search, second page: %d %q %q", code, out, errOut)
+	}
+	if code, _, _ := runCLI(t, nil, "audit", "search", "--url", rs.url, "--since", "yesterday"); code != 2 {
+		t.Errorf("--since yesterday: exit %d, want 2", code)
+	}
+	if err := rs.stop(); err != nil {
+		t.Fatalf("serve: %v\n%s", err, rs.log)
 	}
 }

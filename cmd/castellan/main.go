@@ -58,7 +58,7 @@ func commands() []command {
 	cmds := []command{
 		{"actions", "list the actions an actor may do on a resource", runActions},
 		{"actions-local", "print the SQL listing the actions (local authorization)", runActionsLocal},
-		{"audit", "verify a decision log's hash chain and signed checkpoints", runAudit},
+		{"audit", "verify a decision log; tail or search a server's decision log", runAudit},
 		{"authorize", "ask whether an actor may do an action on a resource", runAuthorize},
 		{"authorize-local", "print the SQL deciding authorize (local authorization)", runAuthorizeLocal},
 		{"backup", "create a backup file of facts, policies and keys, or restore one", runBackup},

@@ -188,6 +188,9 @@ func parseServe(e *env, args []string) (serveConfig, error) {
 	if err := c.Audit.validate(); err != nil {
 		return c, err
 	}
+	if c.Audit.Postgres && c.DatabaseURL == "" {
+		return c, usageError("--audit-postgres needs --database-url")
+	}
 	if c.Migrate && c.DatabaseURL == "" {
 		return c, usageError("--migrate needs --database-url")
 	}
@@ -279,7 +282,8 @@ func serve(ctx context.Context, e *env, c serveConfig, ready func(addr string)) 
 	if follower != nil {
 		opts = append(opts, server.WithFollower(follower))
 	}
-	rec, recOpt, err := openDecisionLog(c.Audit, log)
+	pg, _ := st.(*postgres.Store)
+	rec, recOpt, err := openDecisionLog(c.Audit, pg, log)
 	if err != nil {
 		return err
 	}

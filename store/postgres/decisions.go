@@ -193,7 +193,7 @@ func decisionToken(t time.Time, replica string, seq int64) string {
 }
 
 func parseDecisionToken(tok string) (time.Time, string, int64, error) {
-	bad := errors.New("bad page token")
+	bad := audit.ErrBadPageToken
 	b, err := base64.RawURLEncoding.DecodeString(tok)
 	if err != nil {
 		return time.Time{}, "", 0, bad

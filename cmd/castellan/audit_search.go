@@ -1,0 +1,202 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"slices"
+	"strings"
+	"time"
+
+	castellan "github.com/castellan-authz/castellan/clients/go"
+)
+
+// decisionFilter is the filter flags of audit tail and audit search.
+type decisionFilter struct {
+	q            castellan.DecisionQuery
+	since, until string
+}
+
+func (f *decisionFilter) register(fs interface {
+	StringVar(*string, string, string, string)
+	Int64Var(*int64, string, int64, string)
+}) {
+	fs.StringVar(&f.since, "since", "", "records at or after this `TIME` (RFC 3339, or a duration before now such as 1h)")
+	fs.StringVar(&f.until, "until", "", "records before this `TIME` (RFC 3339, or a duration before now)")
+	fs.StringVar(&f.q.Caller, "caller", "", "records of this caller (API key id or identity)")
+	fs.StringVar(&f.q.Actor, "actor", "", "records of this actor (`Type:id`, or Type)")
+	fs.StringVar(&f.q.Action, "action", "", "records of this action")
+	fs.StringVar(&f.q.Resource, "resource", "", "records of this resource (`Type:id`, or Type)")
+	fs.StringVar(&f.q.Result, "result", "", "records with this result: allowed, denied or error")
+	fs.Int64Var(&f.q.PolicyVersion, "policy-version", 0, "records decided under this policy `version`")
+}
+
+// query returns the query the flags ask for, times resolved against now.
+func (f *decisionFilter) query(now time.Time) (castellan.DecisionQuery, error) {
+	q := f.q
+	for _, t := range []struct {
+		flag, v string
+		dst     *time.Time
+	}{{"since", f.since, &q.Since}, {"until", f.until, &q.Until}} {
+		if t.v == "" {
+			continue
+		}
+		if d, err := time.ParseDuration(t.v); err == nil {
+			*t.dst = now.Add(-d)
+		} else if *t.dst, err = time.Parse(time.RFC3339Nano, t.v); err != nil {
+			return q, usageError("--%s: %q is neither an RFC 3339 time nor a duration", t.flag, t.v)
+		}
+	}
+	return q, nil
+}
+
+// decisionLine is one record in a line of text.
+func decisionLine(d castellan.DecisionRecord) string {
+	result := "-"
+	switch {
+	case d.Error != "":
+		result = "error: " + d.Error
+	case d.Allowed != nil && *d.Allowed:
+		result = "allowed"
+	case d.Allowed != nil:
+		result = "denied"
+	case d.Count != nil:
+		result = fmt.Sprintf("%d results", *d.Count)
+	}
+	resource := typeID(d.Resource)
+	if resource == "" {
+		resource = d.ResourceType
+	}
+	if resource == "" {
+		resource = "-"
+	}
+	actor := typeID(d.Actor)
+	if actor == "" {
+		actor = "-"
+	}
+	cols := []string{d.Time.UTC().Format(time.RFC3339Nano), d.Endpoint, d.Caller, actor, or(d.Action, "-"), resource, result, fmt.Sprint("v", d.PolicyVersion), d.RequestID}
+	if d.Replica != "" {
+		cols = append(cols, d.Replica)
+	}
+	return strings.Join(cols, "\t")
+}
+
+func typeID(v castellan.Value) string {
+	if v.Type == "" {
+		return ""
+	}
+	return v.Type + ":" + v.ID
+}
+
+func or(s, dflt string) string {
+	if s == "" {
+		return dflt
+	}
+	return s
+}
+
+const decisionHeader = "TIME\tENDPOINT\tCALLER\tACTOR\tACTION\tRESOURCE\tRESULT\tPOLICY\tREQUEST"
+
+// runAuditSearch prints one page of the server's decision log.
+func runAuditSearch(ctx context.Context, e *env, args []string) error {
+	fs, r := newRemoteFlags(e, "audit search", "audit search [flags]",
+		"Searches the server's decision log (GET /admin/v1/decisions, admin scope), newest first, one page at a time.")
+	var f decisionFilter
+	f.register(fs)
+	limit := fs.Int("limit", 0, "most records of the page (server default 100, at most 1000)")
+	pageToken := fs.String("page-token", "", "continue a previous search (the next page token it printed)")
+	_, c, err := r.connect(fs, args, 0, 0)
+	if err != nil {
+		return helpOr(err)
+	}
+	q, err := f.query(time.Now())
+	if err != nil {
+		return err
+	}
+	q.Limit, q.PageToken = *limit, *pageToken
+	page, err := c.Decisions(ctx, q)
+	if err != nil {
+		return r.fail(err)
+	}
+	if r.json {
+		return printJSON(e.stdout, page)
+	}
+	if err := printTable(r, "decisions", page.Decisions, decisionHeader, decisionLine); err != nil {
+		return err
+	}
+	if page.NextPageToken != "" {
+		fmt.Fprintf(e.stderr, "more: --page-token %s\n", page.NextPageToken)
+	}
+	return nil
+}
+
+// runAuditTail prints the newest records of the server's decision log,
+// oldest first, and with -f polls for new ones.
+func runAuditTail(ctx context.Context, e *env, args []string) error {
+	fs, r := newRemoteFlags(e, "audit tail", "audit tail [-n N] [-f] [flags]",
+		"Prints the newest records of the server's decision log, oldest first (--json: one record per line); -f keeps polling for new ones.")
+	var f decisionFilter
+	f.register(fs)
+	n := fs.Int("n", 20, "how many of the newest records to print (at most 1000)")
+	follow := fs.Bool("f", false, "keep printing new records (poll the server)")
+	interval := fs.Duration("interval", time.Second, "how often -f polls")
+	_, c, err := r.connect(fs, args, 0, 0)
+	if err != nil {
+		return helpOr(err)
+	}
+	if *n <= 0 || *interval <= 0 {
+		return usageError("-n and --interval must be positive")
+	}
+	q, err := f.query(time.Now())
+	if err != nil {
+		return err
+	}
+	q.Limit = min(*n, 1000)
+	// seen holds the records printed at the newest time printed, which
+	// the next poll (since that time) returns again.
+	seen := map[string]bool{}
+	print := func(ds []castellan.DecisionRecord) {
+		slices.Reverse(ds)
+		for _, d := range ds {
+			key := fmt.Sprint(d.Replica, "/", d.Seq)
+			if seen[key] {
+				continue
+			}
+			if !d.Time.Equal(q.Since) {
+				clear(seen)
+				q.Since = d.Time
+			}
+			seen[key] = true
+			if r.json {
+				fmt.Fprintln(e.stdout, string(d.Raw))
+			} else {
+				fmt.Fprintln(e.stdout, strings.ReplaceAll(decisionLine(d), "\t", "  "))
+			}
+		}
+	}
+	page, err := c.Decisions(ctx, q)
+	if err != nil {
+		return r.fail(err)
+	}
+	print(page.Decisions)
+	if !*follow {
+		return nil
+	}
+	q.Limit = 1000
+	t := time.NewTicker(*interval)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-t.C:
+		}
+		page, err := c.Decisions(ctx, q)
+		if ctx.Err() != nil {
+			return nil
+		}
+		if err != nil {
+			return r.fail(err)
+		}
+		print(page.Decisions)
+	}
+}
