@@ -40,6 +40,15 @@ func WithDecisionLog(rec *audit.Recorder, o DecisionLog) Option {
 // in the request id, caller, latency, policy version, revision and context
 // facts. Without a decision log it does nothing.
 func (s *Server) record(q *question, rec audit.Record) {
+	if s.tracer != nil {
+		if span := stateFrom(q.ctx).span; span != nil {
+			var rev uint64
+			if snap, ok := q.req.Source.(interface{ Revision() uint64 }); ok {
+				rev = snap.Revision()
+			}
+			traceDecision(span, &rec, q.policy.Version(), rev)
+		}
+	}
 	if s.recorder == nil {
 		return
 	}

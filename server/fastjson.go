@@ -29,6 +29,8 @@ func readBody(r *http.Request) ([]byte, error) {
 // decodeAuthorize decodes an authorize body: the fast scan when it
 // applies, encoding/json otherwise.
 func decodeAuthorize(r *http.Request, req *authorizeRequest) error {
+	_, span := childSpan(r.Context(), "decode")
+	defer span.End()
 	body, err := readBody(r)
 	if err != nil {
 		return jsonError(err)

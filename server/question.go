@@ -4,6 +4,8 @@ import (
 	"context"
 	"net/http"
 
+	"go.opentelemetry.io/otel/trace"
+
 	"github.com/castellan-authz/castellan/evaluator"
 	"github.com/castellan-authz/castellan/identity"
 	"github.com/castellan-authz/castellan/lang/term"
@@ -110,7 +112,14 @@ func (s *Server) answer(w http.ResponseWriter, r *http.Request, contextFacts []w
 		return
 	}
 	defer q.cancel()
+	var span trace.Span
+	if s.tracer != nil {
+		q.ctx, span = childSpan(q.ctx, "evaluate")
+	}
 	out, err := fn(q)
+	if span != nil {
+		span.End()
+	}
 	if err != nil {
 		writeError(w, r, err)
 		return

@@ -16,6 +16,7 @@ import (
 	"github.com/go-chi/chi/v5/middleware"
 	"github.com/rs/zerolog"
 	"github.com/rs/zerolog/hlog"
+	"go.opentelemetry.io/otel/trace"
 
 	"github.com/castellan-authz/castellan/audit"
 	"github.com/castellan-authz/castellan/identity"
@@ -47,6 +48,7 @@ type Server struct {
 	decisions *decisionLog    // recent authorize decisions, for /api/expect
 	bindings  bindingsCache   // parsed data-bindings files, for local authorization
 	recorder  *audit.Recorder // the decision log (audit.go); nil when off
+	tracer    trace.Tracer    // tracing.go; nil when off
 	auditCfg  DecisionLog
 	handler   http.Handler
 }
@@ -285,6 +287,8 @@ type reqState struct {
 	// start and path are set with a decision log, for its records.
 	start time.Time
 	path  string
+	// span is the request's span, when tracing is on.
+	span trace.Span
 }
 
 type reqStateKey struct{}
@@ -338,6 +342,10 @@ func validRequestID(id string) bool {
 func (s *Server) observe(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		start := time.Now()
+		var span trace.Span
+		if s.tracer != nil {
+			r, span = s.startRequestSpan(r)
+		}
 		ww := middleware.NewWrapResponseWriter(w, r.ProtoMajor)
 		next.ServeHTTP(ww, r)
 		d := time.Since(start)
@@ -347,6 +355,9 @@ func (s *Server) observe(next http.Handler) http.Handler {
 		}
 		route := routePattern(r)
 		s.metrics.observe(route, r.Method, status, d)
+		if span != nil {
+			endRequestSpan(span, r.Method, route, status)
+		}
 		level := zerolog.InfoLevel
 		if status >= 500 && status != http.StatusNotImplemented {
 			level = zerolog.WarnLevel
@@ -487,7 +498,14 @@ func (s *Server) snapshot(r *http.Request) (store.Snapshot, error) {
 		ctx, cancel = context.WithTimeout(ctx, s.cfg.ConsistencyTimeout)
 		defer cancel()
 	}
+	var span trace.Span
+	if s.tracer != nil {
+		ctx, span = childSpan(ctx, "store.snapshot")
+	}
 	snap, err := s.store.Snapshot(ctx, c)
+	if span != nil {
+		span.End()
+	}
 	if err != nil {
 		if errors.Is(err, context.DeadlineExceeded) && r.Context().Err() == nil {
 			err = fmt.Errorf("%w: %w", store.ErrRevisionUnavailable, err)

@@ -58,6 +58,8 @@ func decodeJSON(r *http.Request, v any) error { return decodeBody(r, v, true) }
 func decodeJSONLenient(r *http.Request, v any) error { return decodeBody(r, v, false) }
 
 func decodeBody(r *http.Request, v any, strict bool) error {
+	_, span := childSpan(r.Context(), "decode")
+	defer span.End()
 	body, err := readBody(r)
 	if err != nil {
 		return jsonError(err)

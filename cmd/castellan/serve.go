@@ -282,6 +282,20 @@ func serve(ctx context.Context, e *env, c serveConfig, ready func(addr string)) 
 	if follower != nil {
 		opts = append(opts, server.WithFollower(follower))
 	}
+	tr, err := startTracing(ctx, e.getenv)
+	if err != nil {
+		return err
+	}
+	if tr != nil {
+		// Deferred before the server starts: runs after it stops.
+		defer func() {
+			if err := tr.shutdown(); err != nil {
+				log.Error().Err(err).Msg("flushing traces")
+			}
+		}()
+		opts = append(opts, server.WithTracing(tr.tp))
+		log.Info().Str("protocol", tr.protocol).Msg("tracing on: OTLP export per the OTEL_* environment")
+	}
 	pg, _ := st.(*postgres.Store)
 	rec, recOpt, err := openDecisionLog(c.Audit, pg, log)
 	if err != nil {

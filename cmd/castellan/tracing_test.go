@@ -1,0 +1,134 @@
+package main
+
+import (
+	"bytes"
+	"encoding/hex"
+	"encoding/json"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"sync"
+	"testing"
+
+	collectortrace "go.opentelemetry.io/proto/otlp/collector/trace/v1"
+	tracepb "go.opentelemetry.io/proto/otlp/trace/v1"
+	"google.golang.org/protobuf/proto"
+)
+
+// otlpReceiver is an OTLP/HTTP trace receiver: it keeps the spans it is
+// sent, decoded with the collector's protobuf types.
+type otlpReceiver struct {
+	mu       sync.Mutex
+	spans    []*tracepb.Span
+	services []string
+}
+
+func (o *otlpReceiver) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	body, err := io.ReadAll(r.Body)
+	var req collectortrace.ExportTraceServiceRequest
+	if err != nil || r.URL.Path != "/v1/traces" || r.Header.Get("Content-Type") != "application/x-protobuf" || proto.Unmarshal(body, &req) != nil {
+		http.Error(w, "bad export", http.StatusBadRequest)
+		return
+	}
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	for _, rs := range req.ResourceSpans {
+		for _, a := range rs.Resource.GetAttributes() {
+			if a.Key == "service.name" {
+				o.services = append(o.services, a.Value.GetStringValue())
+			}
+		}
+		for _, ss := range rs.ScopeSpans {
+			o.spans = append(o.spans, ss.Spans...)
+		}
+	}
+	out, _ := proto.Marshal(&collectortrace.ExportTraceServiceResponse{})
+	w.Header().Set("Content-Type", "application/x-protobuf")
+	w.Write(out)
+}
+
+// TestServeTraces serves with OTEL_EXPORTER_OTLP_ENDPOINT pointing at an
+// in-test receiver: an authorize request that carries a traceparent gives a
+// server span in the caller's trace, with the route, status and decision,
+// and its decode, store and evaluation children.
+func TestServeTraces(t *testing.T) {
+	recv := &otlpReceiver{}
+	collector := httptest.NewServer(recv)
+	defer collector.Close()
+	t.Setenv("OTEL_EXPORTER_OTLP_ENDPOINT", collector.URL) // the exporter reads the process environment
+	t.Setenv("OTEL_EXPORTER_OTLP_PROTOCOL", "http/protobuf")
+	t.Setenv("OTEL_SERVICE_NAME", "")
+	policyFile := filepath.Join(t.TempDir(), "p.polar")
+	if err := os.WriteFile(policyFile, []byte(servePolicy), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	rs := startServe(t, map[string]string{"OTEL_EXPORTER_OTLP_ENDPOINT": collector.URL}, "--policy", policyFile)
+
+	const traceID, parentID = "4bf92f3577b34da6a3ce929d0e0e4736", "00f067aa0ba902b7"
+	body, _ := json.Marshal(map[string]any{"actor_type": "User", "actor_id": "a", "action": "read", "resource_type": "Doc", "resource_id": "d",
+		"context_facts": []any{map[string]any{"predicate": "has_role", "args": []any{
+			map[string]any{"type": "User", "id": "a"}, map[string]any{"type": "String", "id": "reader"}, map[string]any{"type": "Doc", "id": "d"}}}}})
+	req, _ := http.NewRequest(http.MethodPost, rs.url+"/api/authorize", bytes.NewReader(body))
+	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set("traceparent", "00-"+traceID+"-"+parentID+"-01")
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != 200 {
+		t.Fatalf("authorize: %d", resp.StatusCode)
+	}
+	if err := rs.stop(); err != nil { // flushes the spans
+		t.Fatalf("serve: %v\n%s", err, rs.log)
+	}
+
+	recv.mu.Lock()
+	defer recv.mu.Unlock()
+	var root *tracepb.Span
+	for _, s := range recv.spans {
+		if s.Name == "POST /api/authorize" {
+			root = s
+		}
+	}
+	if root == nil {
+		t.Fatalf("no POST /api/authorize span among %d spans", len(recv.spans))
+	}
+	if hex.EncodeToString(root.TraceId) != traceID || hex.EncodeToString(root.ParentSpanId) != parentID || root.Kind != tracepb.Span_SPAN_KIND_SERVER {
+		t.Errorf("request span: trace %x parent %x kind %v; want the caller's trace %s and parent %s, kind server",
+			root.TraceId, root.ParentSpanId, root.Kind, traceID, parentID)
+	}
+	attrs := map[string]string{}
+	for _, a := range root.Attributes {
+		v := a.Value.GetStringValue()
+		if v == "" {
+			v = a.Value.String()
+		}
+		attrs[a.Key] = v
+	}
+	if attrs["http.route"] != "/api/authorize" || attrs["castellan.decision"] != "allowed" || attrs["castellan.policy_version"] == "" ||
+		attrs["castellan.revision"] == "" || attrs["http.response.status_code"] == "" {
+		t.Errorf("request span attributes: %v", attrs)
+	}
+	for k, v := range attrs {
+		if bytes.Contains([]byte(k+v), []byte("reader")) {
+			t.Errorf("a fact payload on the span: %s=%s", k, v)
+		}
+	}
+	children := map[string]bool{}
+	for _, s := range recv.spans {
+		if bytes.Equal(s.ParentSpanId, root.SpanId) && bytes.Equal(s.TraceId, root.TraceId) {
+			children[s.Name] = true
+		}
+	}
+	for _, name := range []string{"decode", "store.snapshot", "evaluate"} {
+		if !children[name] {
+			t.Errorf("no %s child of the request span (children: %v)", name, children)
+		}
+	}
+	if len(recv.services) == 0 || recv.services[0] != "castellan" {
+		t.Errorf("service.name %v, want castellan", recv.services)
+	}
+}
