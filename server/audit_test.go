@@ -2,13 +2,18 @@ package server
 
 import (
 	"bufio"
+	"context"
 	"encoding/json"
+	"io"
 	"net/http"
 	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"go.opentelemetry.io/otel/exporters/otlp/otlptrace/otlptracehttp"
+	sdktrace "go.opentelemetry.io/otel/sdk/trace"
 
 	"github.com/castellan-authz/castellan/audit"
 	"github.com/castellan-authz/castellan/store/memory"
@@ -161,12 +166,28 @@ func TestDecisionLogOff(t *testing.T) {
 // BenchmarkAuthorizeDecisionLog measures POST /api/authorize through the
 // handler stack from parallel clients, without and with the decision log
 // to a file (block when full, context facts and signing as by default
-// off): the throughput with the log must stay at least 0.8x of without.
+// off), and with tracing on (every request sampled, exported over
+// OTLP/HTTP to a receiver in the test): the throughput with each must stay
+// at least 0.8x of both off.
 func BenchmarkAuthorizeDecisionLog(b *testing.B) {
 	body := `{"actor_type":"User","actor_id":"u7","action":"read","resource_type":"Repository","resource_id":"r17","context_facts":[]}`
-	for _, name := range []string{"log=off", "log=file"} {
+	for _, name := range []string{"log=off", "log=file", "trace=on"} {
 		b.Run(name, func(b *testing.B) {
 			var opts []Option
+			if name == "trace=on" {
+				collector := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+					io.Copy(io.Discard, r.Body)
+					w.Header().Set("Content-Type", "application/x-protobuf")
+				}))
+				b.Cleanup(collector.Close)
+				exp, err := otlptracehttp.New(b.Context(), otlptracehttp.WithEndpointURL(collector.URL+"/v1/traces"))
+				if err != nil {
+					b.Fatal(err)
+				}
+				tp := sdktrace.NewTracerProvider(sdktrace.WithBatcher(exp))
+				b.Cleanup(func() { tp.Shutdown(context.Background()) })
+				opts = append(opts, WithTracing(tp))
+			}
 			if name == "log=file" {
 				sink, err := audit.OpenFile(filepath.Join(b.TempDir(), "decisions.log"), audit.FileOptions{MaxSize: 64 << 20, Keep: 2})
 				if err != nil {
