@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"flag"
 	"fmt"
 	"slices"
 	"strings"
@@ -14,12 +15,16 @@ import (
 type decisionFilter struct {
 	q            castellan.DecisionQuery
 	since, until string
+	fs           *flag.FlagSet
+	r            *remote
 }
 
-func (f *decisionFilter) register(fs interface {
-	StringVar(*string, string, string, string)
-	Int64Var(*int64, string, int64, string)
-}) {
+// newDecisionFlags returns the flags of verb: --url, --api-key, --json and
+// the filters.
+func newDecisionFlags(e *env, verb, usage, help string) *decisionFilter {
+	f := &decisionFilter{}
+	f.fs, f.r = newRemoteFlags(e, verb, usage, help)
+	fs := f.fs
 	fs.StringVar(&f.since, "since", "", "records at or after this `TIME` (RFC 3339, or a duration before now such as 1h)")
 	fs.StringVar(&f.until, "until", "", "records before this `TIME` (RFC 3339, or a duration before now)")
 	fs.StringVar(&f.q.Caller, "caller", "", "records of this caller (API key id or identity)")
@@ -28,11 +33,17 @@ func (f *decisionFilter) register(fs interface {
 	fs.StringVar(&f.q.Resource, "resource", "", "records of this resource (`Type:id`, or Type)")
 	fs.StringVar(&f.q.Result, "result", "", "records with this result: allowed, denied or error")
 	fs.Int64Var(&f.q.PolicyVersion, "policy-version", 0, "records decided under this policy `version`")
+	return f
 }
 
-// query returns the query the flags ask for, times resolved against now.
-func (f *decisionFilter) query(now time.Time) (castellan.DecisionQuery, error) {
-	q := f.q
+// connect parses args and returns the client and the query the flags
+// ask for, times resolved against now.
+func (f *decisionFilter) connect(args []string) (*castellan.Client, castellan.DecisionQuery, error) {
+	_, c, err := f.r.connect(f.fs, args, 0, 0)
+	if err != nil {
+		return nil, f.q, helpOr(err)
+	}
+	q, now := f.q, time.Now()
 	for _, t := range []struct {
 		flag, v string
 		dst     *time.Time
@@ -43,10 +54,10 @@ func (f *decisionFilter) query(now time.Time) (castellan.DecisionQuery, error) {
 		if d, err := time.ParseDuration(t.v); err == nil {
 			*t.dst = now.Add(-d)
 		} else if *t.dst, err = time.Parse(time.RFC3339Nano, t.v); err != nil {
-			return q, usageError("--%s: %q is neither an RFC 3339 time nor a duration", t.flag, t.v)
+			return nil, q, usageError("--%s: %q is neither an RFC 3339 time nor a duration", t.flag, t.v)
 		}
 	}
-	return q, nil
+	return c, q, nil
 }
 
 // decisionLine is one record in a line of text.
@@ -98,20 +109,15 @@ const decisionHeader = "TIME\tENDPOINT\tCALLER\tACTOR\tACTION\tRESOURCE\tRESULT\
 
 // runAuditSearch prints one page of the server's decision log.
 func runAuditSearch(ctx context.Context, e *env, args []string) error {
-	fs, r := newRemoteFlags(e, "audit search", "audit search [flags]",
+	f := newDecisionFlags(e, "audit search", "audit search [flags]",
 		"Searches the server's decision log (GET /admin/v1/decisions, admin scope), newest first, one page at a time.")
-	var f decisionFilter
-	f.register(fs)
-	limit := fs.Int("limit", 0, "most records of the page (server default 100, at most 1000)")
-	pageToken := fs.String("page-token", "", "continue a previous search (the next page token it printed)")
-	_, c, err := r.connect(fs, args, 0, 0)
-	if err != nil {
-		return helpOr(err)
-	}
-	q, err := f.query(time.Now())
+	limit := f.fs.Int("limit", 0, "most records of the page (server default 100, at most 1000)")
+	pageToken := f.fs.String("page-token", "", "continue a previous search (the next page token it printed)")
+	c, q, err := f.connect(args)
 	if err != nil {
 		return err
 	}
+	r := f.r
 	q.Limit, q.PageToken = *limit, *pageToken
 	page, err := c.Decisions(ctx, q)
 	if err != nil {
@@ -132,24 +138,19 @@ func runAuditSearch(ctx context.Context, e *env, args []string) error {
 // runAuditTail prints the newest records of the server's decision log,
 // oldest first, and with -f polls for new ones.
 func runAuditTail(ctx context.Context, e *env, args []string) error {
-	fs, r := newRemoteFlags(e, "audit tail", "audit tail [-n N] [-f] [flags]",
+	f := newDecisionFlags(e, "audit tail", "audit tail [-n N] [-f] [flags]",
 		"Prints the newest records of the server's decision log, oldest first (--json: one record per line); -f keeps polling for new ones.")
-	var f decisionFilter
-	f.register(fs)
-	n := fs.Int("n", 20, "how many of the newest records to print (at most 1000)")
-	follow := fs.Bool("f", false, "keep printing new records (poll the server)")
-	interval := fs.Duration("interval", time.Second, "how often -f polls")
-	_, c, err := r.connect(fs, args, 0, 0)
+	n := f.fs.Int("n", 20, "how many of the newest records to print (at most 1000)")
+	follow := f.fs.Bool("f", false, "keep printing new records (poll the server)")
+	interval := f.fs.Duration("interval", time.Second, "how often -f polls")
+	c, q, err := f.connect(args)
 	if err != nil {
-		return helpOr(err)
+		return err
 	}
 	if *n <= 0 || *interval <= 0 {
 		return usageError("-n and --interval must be positive")
 	}
-	q, err := f.query(time.Now())
-	if err != nil {
-		return err
-	}
+	r := f.r
 	q.Limit = min(*n, 1000)
 	// seen holds the records printed at the newest time printed, which
 	// the next poll (since that time) returns again.
