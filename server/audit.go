@@ -42,11 +42,7 @@ func WithDecisionLog(rec *audit.Recorder, o DecisionLog) Option {
 func (s *Server) record(q *question, rec audit.Record) {
 	if s.tracer != nil {
 		if span := stateFrom(q.ctx).span; span != nil {
-			var rev uint64
-			if snap, ok := q.req.Source.(interface{ Revision() uint64 }); ok {
-				rev = snap.Revision()
-			}
-			traceDecision(span, &rec, q.policy.Version(), rev)
+			traceDecision(span, &rec, q.policy.Version(), q.req.Source.Revision())
 		}
 	}
 	if s.recorder == nil {
@@ -64,8 +60,11 @@ func (s *Server) record(q *question, rec audit.Record) {
 		p.Latency = p.Time.Sub(st.start)
 	}
 	p.PolicyVersion = q.policy.Version()
-	if snap, ok := q.req.Source.(interface{ Revision() uint64 }); ok {
-		p.Revision = snap.Revision()
+	p.Revision = q.req.Source.Revision()
+	for _, f := range q.verified {
+		if f.Predicate == predRequestOnBehalfOf && len(f.Args) == 1 {
+			p.OnBehalfOf = f.Args[0].Type + ":" + f.Args[0].ID
+		}
 	}
 	if len(q.req.Context) > 0 && s.auditCfg.ContextFacts != audit.ContextNone {
 		facts := make([]string, len(q.req.Context))

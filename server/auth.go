@@ -22,6 +22,7 @@ type caller struct {
 	Scope  Scope
 	Actor  term.Value
 	Claims []identity.Claim
+	token  bool // authenticated by a caller token (else an API key)
 }
 
 // Caller ids of the callers that are not stored keys.
@@ -109,7 +110,7 @@ func (s *Server) authenticate(r *http.Request) (caller, error) {
 
 // kind names what authenticated c in messages.
 func (c caller) kind() string {
-	if c.ID == "" {
+	if c.token {
 		return "caller token"
 	}
 	return "API key"
@@ -126,7 +127,9 @@ func (s *Server) tokenCaller(r *http.Request, token string) (caller, error) {
 	if err != nil {
 		return caller{}, s.authFailed(r, authBadToken, "", errorf(http.StatusUnauthorized, codeUnauthenticated, "invalid caller token: %s", err.Error()))
 	}
-	return caller{Scope: Scope(id.Scope), Actor: term.Entity(id.Type, id.ID), Claims: id.Claims}, nil
+	// The caller's id, in access logs, decision records and CreatedBy, is
+	// its actor as the CLI writes values (Service:billing).
+	return caller{ID: id.Type + ":" + id.ID, Scope: Scope(id.Scope), Actor: term.Entity(id.Type, id.ID), Claims: id.Claims, token: true}, nil
 }
 
 // verifyUser verifies the end user's token of an on-behalf-of request

@@ -2,12 +2,16 @@ package server
 
 import (
 	"net/http"
+	"net/http/httptest"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/castellan-authz/castellan/audit"
 	"github.com/castellan-authz/castellan/identity"
 	"github.com/castellan-authz/castellan/identity/idptest"
+	"github.com/castellan-authz/castellan/store/memory"
 )
 
 // identityPolicy lets a user read a review only through employee-service
@@ -190,5 +194,53 @@ func TestKeysBoundToACaller(t *testing.T) {
 		if r := e.do(t, "POST", "/admin/v1/keys", map[string]any{"scope": "read", "caller": bad}); r.status != http.StatusBadRequest {
 			t.Errorf("caller %q: %d %s; want 400", bad, r.status, r.body)
 		}
+	}
+}
+
+// TestDecisionLogNamesVerifiedCallers checks that a decision asked by a
+// token-authenticated service for a verified user is on the record with
+// both: the caller as its actor (Service:employee-service) and the user.
+func TestDecisionLogNamesVerifiedCallers(t *testing.T) {
+	callers, users := idptest.New(), idptest.New()
+	t.Cleanup(callers.Close)
+	t.Cleanup(users.Close)
+	cfg := DefaultConfig()
+	cfg.AdminKey = testAdminKey
+	cfg.Identity = identity.Config{Issuers: []identity.Issuer{
+		{Issuer: callers.URL, JWKSURL: callers.JWKSURL(), Audience: "castellan", Algorithms: []string{"ES256"}, Use: identity.UseCaller},
+		{Issuer: users.URL, JWKSURL: users.JWKSURL(), Audience: "castellan", Algorithms: []string{"ES256"}, Use: identity.UseUser, Claims: []string{"role"}},
+	}}
+	path := filepath.Join(t.TempDir(), "decisions.log")
+	sink, err := audit.OpenFile(path, audit.FileOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	rec, err := audit.NewRecorder(sink, audit.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv, err := New(t.Context(), cfg, memory.New(), WithDecisionLog(rec, DecisionLog{}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ts := httptest.NewServer(srv)
+	t.Cleanup(ts.Close)
+	e := &testEnv{srv: srv, ts: ts, key: testAdminKey}
+	e.uploadPolicy(t, identityPolicy)
+
+	service := callers.Mint(idptest.Claims{"sub": "employee-service", "aud": "castellan", "scope": "castellan:read"})
+	hr := users.Mint(idptest.Claims{"sub": "alice", "aud": "castellan", "role": "hr"})
+	if r := e.do(t, "POST", "/api/authorize", readReview, "Authorization", "Bearer "+service, onBehalfOfHeader, hr); r.status != 200 || strings.TrimSpace(string(r.body)) != `{"allowed":true}` {
+		t.Fatalf("authorize: %d %s", r.status, r.body)
+	}
+	if err := rec.Close(); err != nil {
+		t.Fatal(err)
+	}
+	recs := readRecords(t, path)
+	if len(recs) != 1 {
+		t.Fatalf("%d records, want 1: %+v", len(recs), recs)
+	}
+	if got := recs[0]; got.Caller != "Service:employee-service" || got.OnBehalfOf != "User:alice" {
+		t.Errorf("caller %q, on behalf of %q; want Service:employee-service, User:alice", got.Caller, got.OnBehalfOf)
 	}
 }
