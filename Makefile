@@ -24,6 +24,7 @@ vet:
 test: vet build
 	./scripts/with-postgres $(GO) test $(GOTEST_FLAGS) ./...
 	CASTELLAN_BIN=$(BIN) GO=$(GO) ./examples/microservices/run.sh
+	CASTELLAN_BIN=$(BIN) GO=$(GO) ./examples/zero-trust/run.sh
 	GO=$(GO) ./scripts/fuzz 3s
 
 # Every fuzz target for FUZZTIME each; `make test` runs each for 3s.
