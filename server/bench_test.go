@@ -50,6 +50,12 @@ func BenchmarkAuthorizeHandler(b *testing.B) {
 // under testPolicy, and its admin key.
 func benchServer(b *testing.B, opts ...Option) (*Server, string) {
 	b.Helper()
+	return benchServerWith(b, DefaultConfig(), opts...)
+}
+
+// benchServerWith is benchServer with cfg (its admin key set here).
+func benchServerWith(b *testing.B, cfg Config, opts ...Option) (*Server, string) {
+	b.Helper()
 	st := memory.New()
 	facts := make([]term.Fact, 0, 2000)
 	for i := range 1000 {
@@ -58,7 +64,6 @@ func benchServer(b *testing.B, opts ...Option) (*Server, string) {
 			term.Fact{Predicate: "has_relation", Args: []term.Value{term.Entity("Repository", fmt.Sprintf("r%d", i)), term.String("parent"), term.Entity("Organization", fmt.Sprintf("o%d", i%10))}},
 		)
 	}
-	cfg := DefaultConfig()
 	cfg.AdminKey = "bench-admin-key-0123456789"
 	srv, err := New(b.Context(), cfg, st, append([]Option{WithLogger(zerolog.New(io.Discard))}, opts...)...)
 	if err != nil {

@@ -1,6 +1,7 @@
 package server
 
 import (
+	"encoding/json"
 	"net/http"
 	"net/http/httptest"
 	"path/filepath"
@@ -242,5 +243,66 @@ func TestDecisionLogNamesVerifiedCallers(t *testing.T) {
 	}
 	if got := recs[0]; got.Caller != "Service:employee-service" || got.OnBehalfOf != "User:alice" {
 		t.Errorf("caller %q, on behalf of %q; want Service:employee-service, User:alice", got.Caller, got.OnBehalfOf)
+	}
+}
+
+// BenchmarkAuthorizeCaller measures POST /api/authorize through the
+// handler with each kind of caller, in one run: a stored read key, one
+// bound to a caller identity (so its requests carry request_caller like a
+// token's), a caller token (JWT, ES256, of a real JWKS issuer), and one with
+// the end user's token in Castellan-On-Behalf-Of. Each client reuses its
+// tokens, as a workload does until they expire, so the verified-token
+// cache answers after the first request; docs/benchmarks.md compares them.
+func BenchmarkAuthorizeCaller(b *testing.B) {
+	callers, users := idptest.New(), idptest.New()
+	b.Cleanup(callers.Close)
+	b.Cleanup(users.Close)
+	cfg := DefaultConfig()
+	cfg.Identity = identity.Config{Issuers: []identity.Issuer{
+		{Issuer: callers.URL, JWKSURL: callers.JWKSURL(), Audience: "castellan", Algorithms: []string{"ES256"}, Use: identity.UseCaller},
+		{Issuer: users.URL, JWKSURL: users.JWKSURL(), Audience: "castellan", Algorithms: []string{"ES256"}, Use: identity.UseUser, Claims: []string{"role"}},
+	}}
+	srv, admin := benchServerWith(b, cfg)
+
+	createKey := func(body string) string {
+		req := httptest.NewRequest("POST", "/admin/v1/keys", strings.NewReader(body))
+		req.Header.Set("Authorization", "Bearer "+admin)
+		w := httptest.NewRecorder()
+		srv.ServeHTTP(w, req)
+		var created struct{ Key string }
+		if err := json.Unmarshal(w.Body.Bytes(), &created); w.Code != http.StatusCreated || err != nil || created.Key == "" {
+			b.Fatalf("creating a key: status %d: %s", w.Code, w.Body)
+		}
+		return created.Key
+	}
+	key := createKey(`{"name":"bench","scope":"read"}`)
+	boundKey := createKey(`{"name":"bench-bound","scope":"read","caller":"Service:employee-service"}`)
+	token := callers.Mint(idptest.Claims{"sub": "employee-service", "aud": "castellan", "scope": "castellan:read"})
+	user := users.Mint(idptest.Claims{"sub": "u7", "aud": "castellan", "role": "hr"})
+
+	body := `{"actor_type":"User","actor_id":"u7","action":"read","resource_type":"Repository","resource_id":"r17","context_facts":[]}`
+	for _, tc := range []struct{ name, bearer, onBehalfOf string }{
+		{"caller=api-key", key, ""},
+		{"caller=api-key-bound", boundKey, ""},
+		{"caller=jwt", token, ""},
+		{"caller=jwt+on-behalf-of", token, user},
+	} {
+		b.Run(tc.name, func(b *testing.B) {
+			b.ReportAllocs()
+			b.RunParallel(func(pb *testing.PB) {
+				for pb.Next() {
+					req := httptest.NewRequest("POST", "/api/authorize", strings.NewReader(body))
+					req.Header.Set("Authorization", "Bearer "+tc.bearer)
+					if tc.onBehalfOf != "" {
+						req.Header.Set(onBehalfOfHeader, tc.onBehalfOf)
+					}
+					w := httptest.NewRecorder()
+					srv.ServeHTTP(w, req)
+					if w.Code != http.StatusOK || !strings.Contains(w.Body.String(), `"allowed":true`) {
+						b.Fatalf("status %d: %s", w.Code, w.Body)
+					}
+				}
+			})
+		})
 	}
 }
