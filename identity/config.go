@@ -37,9 +37,16 @@ const (
 // would verify. "none" is refused always.
 var allowedAlgorithms = []string{"RS256", "RS384", "RS512", "PS256", "PS384", "PS512", "ES256", "ES384", "ES512", "EdDSA"}
 
-// Config is the identity configuration: the trusted issuers.
+// Config is the identity configuration: the trusted issuers, and the
+// workloads that authenticate with X.509 client certificates (mutual TLS)
+// by their SPIFFE ID.
 type Config struct {
 	Issuers []Issuer
+	// ClientCA is the PEM file of the certificate authorities a client
+	// certificate must chain to (the SPIFFE trust bundle).
+	ClientCA string
+	// TrustDomains map the SPIFFE IDs of client certificates to callers.
+	TrustDomains []TrustDomain
 }
 
 // Issuer is one trusted token issuer.
@@ -104,7 +111,7 @@ func (i Issuer) withDefaults() Issuer {
 // Validate reports every problem of the configuration, naming the issuer
 // by its position (issuers[i]).
 func (c Config) Validate() error {
-	var errs []error
+	errs := c.validateSPIFFE()
 	for n, i := range c.Issuers {
 		at := fmt.Sprintf("identity.issuers[%d]", n)
 		bad := func(format string, args ...any) {

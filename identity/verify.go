@@ -75,6 +75,7 @@ type Verifier struct {
 	issuers []*issuer
 	callers tokenCache // verified caller tokens
 	users   tokenCache // verified user tokens
+	domains []TrustDomain
 }
 
 type issuer struct {
@@ -119,7 +120,7 @@ func New(ctx context.Context, c Config, opts ...Option) (*Verifier, error) {
 	for _, opt := range opts {
 		opt(&o)
 	}
-	v := &Verifier{callers: tokenCache{m: make(map[string]cached)}, users: tokenCache{m: make(map[string]cached)}}
+	v := &Verifier{callers: tokenCache{m: make(map[string]cached)}, users: tokenCache{m: make(map[string]cached)}, domains: c.TrustDomains}
 	keysOf := make(map[string]keyfunc.Keyfunc) // one fetcher per JWKS URL
 	for _, ic := range c.Issuers {
 		ic = ic.withDefaults()

@@ -3,6 +3,7 @@ package server
 import (
 	"context"
 	"crypto/subtle"
+	"crypto/x509"
 	"errors"
 	"net/http"
 	"strings"
@@ -13,16 +14,17 @@ import (
 )
 
 // caller is who made a request: an API key (by id), the --admin-key,
-// a caller token (by its actor), or anyone in dev mode. Actor is the
-// verified identity of the caller (a caller token's, or the one its API
-// key is bound to), zero when it has none; Claims are a caller token's
-// configured claims.
+// a caller token or a client certificate (by its actor), or anyone in dev
+// mode. Actor is the verified identity of the caller (a caller token's, a
+// client certificate's SPIFFE ID, or the one its API key is bound to),
+// zero when it has none; Claims are a caller token's configured claims.
 type caller struct {
 	ID     string
 	Scope  Scope
 	Actor  term.Value
 	Claims []identity.Claim
-	token  bool // authenticated by a caller token (else an API key)
+	token  bool // authenticated by a caller token
+	cert   bool // authenticated by a client certificate (SPIFFE ID)
 }
 
 // Caller ids of the callers that are not stored keys.
@@ -73,6 +75,9 @@ func (s *Server) authenticate(r *http.Request) (caller, error) {
 	if err != nil {
 		return caller{}, s.authFailed(r, authMalformed, "", err)
 	}
+	if token == "" && s.ids.PeerConfigured() && r.TLS != nil && len(r.TLS.VerifiedChains) > 0 {
+		return s.certCaller(r, r.TLS.VerifiedChains[0][0])
+	}
 	if token == "" || token == DevToken {
 		if s.cfg.Dev {
 			return caller{ID: callerDev, Scope: ScopeAdmin}, nil
@@ -110,6 +115,9 @@ func (s *Server) authenticate(r *http.Request) (caller, error) {
 
 // kind names what authenticated c in messages.
 func (c caller) kind() string {
+	if c.cert {
+		return "client certificate"
+	}
 	if c.token {
 		return "caller token"
 	}
@@ -130,6 +138,21 @@ func (s *Server) tokenCaller(r *http.Request, token string) (caller, error) {
 	// The caller's id, in access logs, decision records and CreatedBy, is
 	// its actor as the CLI writes values (Service:billing).
 	return caller{ID: id.Type + ":" + id.ID, Scope: Scope(id.Scope), Actor: term.Entity(id.Type, id.ID), Claims: id.Claims, token: true}, nil
+}
+
+// authBadCert is the castellan_auth_failures_total reason of a client
+// certificate, verified by TLS, that names no configured SPIFFE ID.
+const authBadCert = "bad_cert"
+
+// certCaller authenticates a workload by the client certificate TLS
+// verified against identity.client_ca (chain, validity): its caller is
+// the actor of its SPIFFE ID, with its trust domain's scope.
+func (s *Server) certCaller(r *http.Request, leaf *x509.Certificate) (caller, error) {
+	id, err := s.ids.VerifyPeer(leaf)
+	if err != nil {
+		return caller{}, s.authFailed(r, authBadCert, "", errorf(http.StatusUnauthorized, codeUnauthenticated, "invalid client certificate: %s", err.Error()))
+	}
+	return caller{ID: id.Type + ":" + id.ID, Scope: Scope(id.Scope), Actor: term.Entity(id.Type, id.ID), cert: true}, nil
 }
 
 // verifyUser verifies the end user's token of an on-behalf-of request

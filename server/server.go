@@ -96,7 +96,7 @@ func New(ctx context.Context, cfg Config, st store.Backend, opts ...Option) (*Se
 	}
 	s.proxies, _ = parseTrustedProxies(cfg.TrustedProxies) // Validate checked them
 	s.authLimits = newAuthLimiter(cfg)
-	if len(cfg.Identity.Issuers) > 0 {
+	if len(cfg.Identity.Issuers) > 0 || len(cfg.Identity.TrustDomains) > 0 {
 		ids, err := identity.New(ctx, cfg.Identity, identity.WithRefreshErrors(func(u string, err error) {
 			s.log.Error().Err(err).Str("jwks_url", u).Msg("fetching an issuer's JWKS failed: its tokens with new key ids fail until a fetch succeeds")
 		}))

@@ -48,6 +48,20 @@ type fileIssuer struct {
 	MinRefreshInterval time.Duration `yaml:"min_refresh_interval"`
 }
 
+// fileTrustDomain is one identity.trust_domains entry as the file spells it.
+type fileTrustDomain struct {
+	TrustDomain string `yaml:"trust_domain"`
+	ActorType   string `yaml:"actor_type"`
+	Scope       string `yaml:"scope"`
+}
+
+// identityKeys are the keys of the identity section, trustDomainKeys
+// those of an identity.trust_domains entry.
+var (
+	identityKeys    = []string{"issuers", "client_ca", "trust_domains"}
+	trustDomainKeys = []string{"trust_domain", "actor_type", "scope"}
+)
+
 // issuerKeys are the keys of an identity.issuers entry.
 var issuerKeys = []string{"issuer", "jwks_url", "audience", "algorithms", "use", "actor_type", "actor_type_claim",
 	"scope_claim", "claims", "clock_skew", "refresh_interval", "min_refresh_interval"}
@@ -125,38 +139,65 @@ func loadConfigFile(path string, fs *flag.FlagSet, c *serveConfig, set map[strin
 func identitySection(n *yaml.Node, at func(*yaml.Node, string, ...any) error) (identity.Config, error) {
 	var out identity.Config
 	if n.Kind != yaml.MappingNode {
-		return out, at(n, "identity must be a mapping with the key issuers")
+		return out, at(n, "identity must be a mapping with the keys %s", strings.Join(identityKeys, ", "))
 	}
 	for k := 0; k < len(n.Content); k += 2 {
 		key, val := n.Content[k], n.Content[k+1]
-		if key.Value != "issuers" {
-			return out, at(key, "unknown key %q in identity", key.Value)
-		}
-		if val.Kind != yaml.SequenceNode {
-			return out, at(val, "identity.issuers must be a list")
-		}
-		for i, item := range val.Content {
-			if item.Kind != yaml.MappingNode {
-				return out, at(item, "identity.issuers[%d] must be a mapping", i)
+		switch key.Value {
+		case "issuers":
+			if val.Kind != yaml.SequenceNode {
+				return out, at(val, "identity.issuers must be a list")
 			}
-			for j := 0; j < len(item.Content); j += 2 {
-				if name := item.Content[j].Value; !slices.Contains(issuerKeys, name) {
-					return out, at(item.Content[j], "unknown key %q in identity.issuers[%d] (known: %s)", name, i, strings.Join(issuerKeys, ", "))
+			for i, item := range val.Content {
+				var fi fileIssuer
+				if err := decodeEntry(item, &fi, "identity.issuers", i, issuerKeys, at); err != nil {
+					return out, err
 				}
+				out.Issuers = append(out.Issuers, identity.Issuer{
+					Issuer: fi.Issuer, JWKSURL: fi.JWKSURL, Audience: fi.Audience, Algorithms: fi.Algorithms,
+					Use: identity.Use(fi.Use), ActorType: fi.ActorType, ActorTypeClaim: fi.ActorTypeClaim,
+					ScopeClaim: fi.ScopeClaim, Claims: fi.Claims, ClockSkew: fi.ClockSkew,
+					RefreshInterval: fi.RefreshInterval, MinRefreshInterval: fi.MinRefreshInterval,
+				})
 			}
-			var fi fileIssuer
-			if err := item.Decode(&fi); err != nil {
-				return out, at(item, "identity.issuers[%d]: %v", i, yamlMessage(err))
+		case "client_ca":
+			if val.Kind != yaml.ScalarNode {
+				return out, at(val, "identity.client_ca must be a file name")
 			}
-			out.Issuers = append(out.Issuers, identity.Issuer{
-				Issuer: fi.Issuer, JWKSURL: fi.JWKSURL, Audience: fi.Audience, Algorithms: fi.Algorithms,
-				Use: identity.Use(fi.Use), ActorType: fi.ActorType, ActorTypeClaim: fi.ActorTypeClaim,
-				ScopeClaim: fi.ScopeClaim, Claims: fi.Claims, ClockSkew: fi.ClockSkew,
-				RefreshInterval: fi.RefreshInterval, MinRefreshInterval: fi.MinRefreshInterval,
-			})
+			out.ClientCA = val.Value
+		case "trust_domains":
+			if val.Kind != yaml.SequenceNode {
+				return out, at(val, "identity.trust_domains must be a list")
+			}
+			for i, item := range val.Content {
+				var td fileTrustDomain
+				if err := decodeEntry(item, &td, "identity.trust_domains", i, trustDomainKeys, at); err != nil {
+					return out, err
+				}
+				out.TrustDomains = append(out.TrustDomains, identity.TrustDomain{TrustDomain: td.TrustDomain, ActorType: td.ActorType, Scope: td.Scope})
+			}
+		default:
+			return out, at(key, "unknown key %q in identity (known: %s)", key.Value, strings.Join(identityKeys, ", "))
 		}
 	}
 	return out, nil
+}
+
+// decodeEntry decodes item, the i-th entry of the list section, into v,
+// refusing keys not in known.
+func decodeEntry(item *yaml.Node, v any, section string, i int, known []string, at func(*yaml.Node, string, ...any) error) error {
+	if item.Kind != yaml.MappingNode {
+		return at(item, "%s[%d] must be a mapping", section, i)
+	}
+	for j := 0; j < len(item.Content); j += 2 {
+		if name := item.Content[j].Value; !slices.Contains(known, name) {
+			return at(item.Content[j], "unknown key %q in %s[%d] (known: %s)", name, section, i, strings.Join(known, ", "))
+		}
+	}
+	if err := item.Decode(v); err != nil {
+		return at(item, "%s[%d]: %v", section, i, yamlMessage(err))
+	}
+	return nil
 }
 
 // yamlMessage is the text of a decoding error without yaml's prefix.

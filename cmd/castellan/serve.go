@@ -3,7 +3,6 @@ package main
 import (
 	"bufio"
 	"context"
-	"crypto/tls"
 	"errors"
 	"flag"
 	"fmt"
@@ -185,6 +184,9 @@ func parseServe(e *env, args []string) (serveConfig, error) {
 	if (c.TLSCert == "") != (c.TLSKey == "") {
 		return c, usageError("--tls-cert and --tls-key go together")
 	}
+	if c.Server.Identity.ClientCA != "" && c.TLSCert == "" {
+		return c, usageError("identity.client_ca needs --tls-cert and --tls-key: client certificates come over TLS")
+	}
 	if err := c.Audit.validate(); err != nil {
 		return c, err
 	}
@@ -345,7 +347,10 @@ func serve(ctx context.Context, e *env, c serveConfig, ready func(addr string)) 
 			ln.Close()
 			return err
 		}
-		hs.TLSConfig = &tls.Config{MinVersion: tls.VersionTLS12, GetCertificate: certs.getCertificate}
+		if hs.TLSConfig, err = serverTLS(certs, c.Server.Identity); err != nil {
+			ln.Close()
+			return err
+		}
 	}
 	if c.Dev {
 		log.Warn().Msg("DEV MODE: requests without an API key get full admin access; never use it in production (start with --admin-key or API keys, and --dev=false)")

@@ -6,6 +6,8 @@ import (
 	"os"
 	"sync"
 	"time"
+
+	"github.com/castellan-authz/castellan/identity"
 )
 
 // certReloader serves the certificate in certFile/keyFile and loads it
@@ -71,4 +73,23 @@ func (c *certReloader) getCertificate(*tls.ClientHelloInfo) (*tls.Certificate, e
 		}
 	}
 	return c.cert, nil
+}
+
+// serverTLS is the TLS configuration of serve: certs as the server's
+// certificate and, when id has a client_ca, client certificates
+// requested and, when a client sends one, verified against it (chain and
+// validity period) before the request reaches the server, which maps its
+// SPIFFE ID to a caller. A client without a certificate still connects,
+// to authenticate with an API key or a caller token.
+func serverTLS(certs *certReloader, id identity.Config) (*tls.Config, error) {
+	cfg := &tls.Config{MinVersion: tls.VersionTLS12, GetCertificate: certs.getCertificate}
+	pool, err := id.ClientCAPool()
+	if err != nil {
+		return nil, err
+	}
+	if pool != nil {
+		cfg.ClientCAs = pool
+		cfg.ClientAuth = tls.VerifyClientCertIfGiven
+	}
+	return cfg, nil
 }
