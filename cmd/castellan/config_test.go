@@ -122,4 +122,9 @@ func TestConfigFileDocumented(t *testing.T) {
 			t.Errorf("the documented example lacks the issuer key %s", k)
 		}
 	}
+	for _, k := range append(identityKeys, trustDomainKeys...) {
+		if !strings.Contains(example, k+":") {
+			t.Errorf("the documented example lacks the identity key %s", k)
+		}
+	}
 }
