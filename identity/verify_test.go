@@ -18,7 +18,7 @@ type fixture struct {
 	v              *identity.Verifier
 }
 
-func newFixture(t *testing.T) *fixture {
+func newFixture(t testing.TB) *fixture {
 	t.Helper()
 	f := &fixture{callers: idptest.New(), users: idptest.New()}
 	t.Cleanup(f.callers.Close)
@@ -192,4 +192,31 @@ func TestConfigValidate(t *testing.T) {
 			}
 		})
 	}
+}
+
+// BenchmarkVerify is the cost of authenticating a caller token: the first
+// use of a token (signature ES256, claims) and every later use (the
+// verified-token cache).
+func BenchmarkVerify(b *testing.B) {
+	f := newFixture(b)
+	b.Run("cached", func(b *testing.B) {
+		token := f.callers.Mint(caller("employee-service", "castellan:read"))
+		b.ReportAllocs()
+		for b.Loop() {
+			if _, err := f.v.Verify(b.Context(), token, identity.UseCaller); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+	b.Run("first-use", func(b *testing.B) {
+		b.ReportAllocs()
+		for i := 0; i < b.N; i++ {
+			b.StopTimer()
+			token := f.callers.Mint(idptest.Claims{"sub": "employee-service", "aud": "castellan", "scope": "castellan:read", "jti": i})
+			b.StartTimer()
+			if _, err := f.v.Verify(b.Context(), token, identity.UseCaller); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
 }
