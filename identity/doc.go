@@ -13,6 +13,12 @@
 // the server turns into the verified facts of the request
 // (request_caller, request_on_behalf_of, has_claim).
 //
+// A workload may instead present an X.509 client certificate over mutual
+// TLS: TLS verifies it against Config.ClientCA (ClientCAPool), and
+// VerifyPeer identifies it by its SPIFFE ID (its single URI SAN), whose
+// trust domain Config.TrustDomains maps to an actor type and a scope; the
+// actor's id is the whole SPIFFE ID.
+//
 // A failure is an *Error naming the check that failed, never echoing the
 // token. Verified tokens are cached until they expire, so a caller that
 // reuses its token pays the signature check once.
