@@ -143,61 +143,59 @@ func identitySection(n *yaml.Node, at func(*yaml.Node, string, ...any) error) (i
 	}
 	for k := 0; k < len(n.Content); k += 2 {
 		key, val := n.Content[k], n.Content[k+1]
+		var err error
 		switch key.Value {
 		case "issuers":
-			if val.Kind != yaml.SequenceNode {
-				return out, at(val, "identity.issuers must be a list")
-			}
-			for i, item := range val.Content {
-				var fi fileIssuer
-				if err := decodeEntry(item, &fi, "identity.issuers", i, issuerKeys, at); err != nil {
-					return out, err
-				}
-				out.Issuers = append(out.Issuers, identity.Issuer{
+			out.Issuers, err = decodeList(val, "identity.issuers", issuerKeys, at, func(fi fileIssuer) identity.Issuer {
+				return identity.Issuer{
 					Issuer: fi.Issuer, JWKSURL: fi.JWKSURL, Audience: fi.Audience, Algorithms: fi.Algorithms,
 					Use: identity.Use(fi.Use), ActorType: fi.ActorType, ActorTypeClaim: fi.ActorTypeClaim,
 					ScopeClaim: fi.ScopeClaim, Claims: fi.Claims, ClockSkew: fi.ClockSkew,
 					RefreshInterval: fi.RefreshInterval, MinRefreshInterval: fi.MinRefreshInterval,
-				})
-			}
+				}
+			})
 		case "client_ca":
 			if val.Kind != yaml.ScalarNode {
 				return out, at(val, "identity.client_ca must be a file name")
 			}
 			out.ClientCA = val.Value
 		case "trust_domains":
-			if val.Kind != yaml.SequenceNode {
-				return out, at(val, "identity.trust_domains must be a list")
-			}
-			for i, item := range val.Content {
-				var td fileTrustDomain
-				if err := decodeEntry(item, &td, "identity.trust_domains", i, trustDomainKeys, at); err != nil {
-					return out, err
-				}
-				out.TrustDomains = append(out.TrustDomains, identity.TrustDomain{TrustDomain: td.TrustDomain, ActorType: td.ActorType, Scope: td.Scope})
-			}
+			out.TrustDomains, err = decodeList(val, "identity.trust_domains", trustDomainKeys, at, func(td fileTrustDomain) identity.TrustDomain {
+				return identity.TrustDomain{TrustDomain: td.TrustDomain, ActorType: td.ActorType, Scope: td.Scope}
+			})
 		default:
 			return out, at(key, "unknown key %q in identity (known: %s)", key.Value, strings.Join(identityKeys, ", "))
+		}
+		if err != nil {
+			return out, err
 		}
 	}
 	return out, nil
 }
 
-// decodeEntry decodes item, the i-th entry of the list section, into v,
-// refusing keys not in known.
-func decodeEntry(item *yaml.Node, v any, section string, i int, known []string, at func(*yaml.Node, string, ...any) error) error {
-	if item.Kind != yaml.MappingNode {
-		return at(item, "%s[%d] must be a mapping", section, i)
+// decodeList decodes the list section of mappings: each entry, whose keys
+// must be in known, into an F, converted by conv.
+func decodeList[F, T any](val *yaml.Node, section string, known []string, at func(*yaml.Node, string, ...any) error, conv func(F) T) ([]T, error) {
+	if val.Kind != yaml.SequenceNode {
+		return nil, at(val, "%s must be a list", section)
 	}
-	for j := 0; j < len(item.Content); j += 2 {
-		if name := item.Content[j].Value; !slices.Contains(known, name) {
-			return at(item.Content[j], "unknown key %q in %s[%d] (known: %s)", name, section, i, strings.Join(known, ", "))
+	var out []T
+	for i, item := range val.Content {
+		if item.Kind != yaml.MappingNode {
+			return nil, at(item, "%s[%d] must be a mapping", section, i)
 		}
+		for j := 0; j < len(item.Content); j += 2 {
+			if name := item.Content[j].Value; !slices.Contains(known, name) {
+				return nil, at(item.Content[j], "unknown key %q in %s[%d] (known: %s)", name, section, i, strings.Join(known, ", "))
+			}
+		}
+		var f F
+		if err := item.Decode(&f); err != nil {
+			return nil, at(item, "%s[%d]: %v", section, i, yamlMessage(err))
+		}
+		out = append(out, conv(f))
 	}
-	if err := item.Decode(v); err != nil {
-		return at(item, "%s[%d]: %v", section, i, yamlMessage(err))
-	}
-	return nil
+	return out, nil
 }
 
 // yamlMessage is the text of a decoding error without yaml's prefix.

@@ -1,0 +1,67 @@
+# lib.sh: what the examples' run.sh scripts share. Sourced (after
+# `set -euo pipefail`) from examples/NAME/run.sh, it resolves
+# CASTELLAN_BIN, changes to the repository root, makes $tmp (removed at
+# exit, with the processes whose ids are in pids killed first) and defines
+# step, fail, expect, wait_for and build_castellan.
+
+castellan_bin=${CASTELLAN_BIN:-}
+case $castellan_bin in
+"" | /*) ;;
+*) castellan_bin=$PWD/$castellan_bin ;;
+esac
+root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+cd "$root"
+GO=${GO:-go}
+tmp=$(mktemp -d "${TMPDIR:-/tmp}/castellan-example.XXXXXX")
+pids=()
+
+cleanup() {
+  for p in "${pids[@]}"; do
+    kill "$p" 2>/dev/null || true
+    wait "$p" 2>/dev/null || true
+  done
+  rm -rf "$tmp"
+}
+trap cleanup EXIT
+
+step() { printf '\n== %s\n' "$*"; }
+fail() {
+  echo "run.sh: FAIL: $*" >&2
+  for log in "$tmp"/*.log; do
+    [ -s "$log" ] && { echo "--- $(basename "$log") (last lines)" >&2; tail -n 15 "$log" >&2; }
+  done
+  exit 1
+}
+# expect WANT CMD...: runs CMD, fails unless its exit code is WANT; its
+# output is shown and kept in $out.
+expect() {
+  local want=$1 code=0
+  shift
+  out=$("$@" 2>&1) || code=$?
+  printf '$ %s\n%s\n' "$*" "$out" | sed '/^$/d'
+  [ "$code" = "$want" ] || fail "exit code $code, want $want: $*"
+}
+# wait_for FILE SED-EXPR PID: prints the first match of SED-EXPR in FILE,
+# waiting up to 15s while PID runs.
+wait_for() {
+  local file=$1 expr=$2 pid=$3 got
+  for _ in $(seq 1 150); do
+    got=$(sed -n "$expr" "$file" 2>/dev/null | head -n 1)
+    if [ -n "$got" ]; then echo "$got"; return 0; fi
+    kill -0 "$pid" 2>/dev/null || return 1
+    sleep 0.1
+  done
+  return 1
+}
+# build_castellan: sets castellan to CASTELLAN_BIN, or to bin/castellan
+# built now when it is not set.
+build_castellan() {
+  if [ -n "$castellan_bin" ]; then
+    [ -f "$castellan_bin" ] && [ -x "$castellan_bin" ] || fail "CASTELLAN_BIN=$CASTELLAN_BIN is not an executable file"
+    castellan=$castellan_bin
+    echo "using $castellan ($("$castellan" version))"
+  else
+    $GO build -o bin/castellan ./cmd/castellan
+    castellan=$root/bin/castellan
+  fi
+}
