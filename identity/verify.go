@@ -155,9 +155,12 @@ func newKeyfunc(ctx context.Context, ic Issuer, o options) (keyfunc.Keyfunc, err
 		NoErrorReturnFirstHTTPReq: &noError,
 		RefreshInterval:           ic.RefreshInterval,
 		RefreshUnknownKID:         rate.NewLimiter(rate.Every(ic.MinRefreshInterval), 1),
-		// A token with an unknown kid never waits for the limiter: when a
-		// refresh is not due, it fails at once.
-		RateLimitWaitMax: time.Millisecond,
+		// A token with an unknown kid does not wait for the limiter: when a
+		// refresh is not due within this bound, the limiter says so at once
+		// and the token fails. (A bound of a millisecond made the due refresh
+		// itself fail on a loaded machine: the deadline passed before the
+		// limiter was asked.)
+		RateLimitWaitMax: time.Second,
 		RefreshErrorHandlerFunc: func(u string) func(context.Context, error) {
 			return func(_ context.Context, err error) {
 				if o.refreshError != nil {
