@@ -23,15 +23,7 @@ import (
 // returns; closing the returned recorder flushes it.
 func newAuditEnv(t *testing.T, o DecisionLog) (*testEnv, *audit.Recorder, string) {
 	t.Helper()
-	path := filepath.Join(t.TempDir(), "decisions.log")
-	sink, err := audit.OpenFile(path, audit.FileOptions{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	rec, err := audit.NewRecorder(sink, audit.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
+	rec, path := newFileRecorder(t)
 	cfg := DefaultConfig()
 	cfg.Dev = true
 	st := memory.New()
@@ -43,6 +35,22 @@ func newAuditEnv(t *testing.T, o DecisionLog) (*testEnv, *audit.Recorder, string
 	t.Cleanup(ts.Close)
 	t.Cleanup(func() { rec.Close() })
 	return &testEnv{srv: srv, ts: ts, store: st}, rec, path
+}
+
+// newFileRecorder returns a recorder on a decision log file in a
+// temporary directory, and the file's path.
+func newFileRecorder(t *testing.T) (*audit.Recorder, string) {
+	t.Helper()
+	path := filepath.Join(t.TempDir(), "decisions.log")
+	sink, err := audit.OpenFile(path, audit.FileOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	rec, err := audit.NewRecorder(sink, audit.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return rec, path
 }
 
 // readRecords verifies the log at path and returns its records.

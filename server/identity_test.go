@@ -4,12 +4,10 @@ import (
 	"encoding/json"
 	"net/http"
 	"net/http/httptest"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
-	"github.com/castellan-authz/castellan/audit"
 	"github.com/castellan-authz/castellan/identity"
 	"github.com/castellan-authz/castellan/identity/idptest"
 	"github.com/castellan-authz/castellan/store/memory"
@@ -211,15 +209,7 @@ func TestDecisionLogNamesVerifiedCallers(t *testing.T) {
 		{Issuer: callers.URL, JWKSURL: callers.JWKSURL(), Audience: "castellan", Algorithms: []string{"ES256"}, Use: identity.UseCaller},
 		{Issuer: users.URL, JWKSURL: users.JWKSURL(), Audience: "castellan", Algorithms: []string{"ES256"}, Use: identity.UseUser, Claims: []string{"role"}},
 	}}
-	path := filepath.Join(t.TempDir(), "decisions.log")
-	sink, err := audit.OpenFile(path, audit.FileOptions{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	rec, err := audit.NewRecorder(sink, audit.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
+	rec, path := newFileRecorder(t)
 	srv, err := New(t.Context(), cfg, memory.New(), WithDecisionLog(rec, DecisionLog{}))
 	if err != nil {
 		t.Fatal(err)
