@@ -18,7 +18,9 @@ import (
 // The configuration file of `castellan serve --config FILE` is YAML. Every
 // serve flag is a top-level key, its name with "-" → "_" (--max-body-bytes
 // is max_body_bytes); lists (policy, trusted_proxies) are YAML sequences
-// or comma-separated strings. The identity section has no flags:
+// or comma-separated strings. A mapping groups keys by their first words:
+// `audit: {log: FILE, context_facts: hashed}` is `audit_log: FILE` and
+// `audit_context_facts: hashed`. The identity section has no flags:
 //
 //	identity:
 //	  issuers:
@@ -98,40 +100,65 @@ func loadConfigFile(path string, fs *flag.FlagSet, c *serveConfig, set map[strin
 			c.Server.Identity = ic
 			continue
 		}
-		f := fs.Lookup(strings.ReplaceAll(key.Value, "_", "-"))
-		if f == nil || f.Name == "config" || configKey(f.Name) != key.Value {
-			return at(key, "unknown key %q", key.Value)
+		if err := setConfigKey(fs, set, at, "", key, val); err != nil {
+			return err
 		}
-		if val.Tag == "!!null" {
-			continue
-		}
-		var values []string
-		switch val.Kind {
-		case yaml.ScalarNode:
-			values = []string{val.Value}
-		case yaml.SequenceNode:
-			if _, isList := f.Value.(*stringsFlag); !isList {
-				return at(val, "%s takes one value, not a list", key.Value)
-			}
-			for _, item := range val.Content {
-				if item.Kind != yaml.ScalarNode {
-					return at(item, "%s: each item must be a plain value", key.Value)
-				}
-				values = append(values, item.Value)
-			}
-		default:
-			return at(val, "%s takes a plain value", key.Value)
-		}
-		if sf, isList := f.Value.(*stringsFlag); isList {
-			*sf = nil
-		}
-		for _, v := range values {
-			if err := fs.Set(f.Name, v); err != nil {
-				return at(val, "%s: %q: %v", key.Value, v, err)
-			}
-		}
-		set[f.Name] = true
 	}
+	return nil
+}
+
+// setConfigKey sets the flag of one key of the file (prefix + key, with
+// prefix "" at the top level). A mapping is a section that groups keys:
+// `audit: {log: FILE}` is `audit_log: FILE`, the flag --audit-log.
+func setConfigKey(fs *flag.FlagSet, set map[string]bool, at func(*yaml.Node, string, ...any) error, prefix string, key, val *yaml.Node) error {
+	name := prefix + key.Value
+	// shown is the key as the file spells it: a key of a section is
+	// section.key.
+	shown := key.Value
+	if prefix != "" {
+		shown = strings.ReplaceAll(strings.TrimSuffix(prefix, "_"), "_", ".") + "." + key.Value
+	}
+	if val.Kind == yaml.MappingNode {
+		for k := 0; k < len(val.Content); k += 2 {
+			if err := setConfigKey(fs, set, at, name+"_", val.Content[k], val.Content[k+1]); err != nil {
+				return err
+			}
+		}
+		return nil
+	}
+	f := fs.Lookup(strings.ReplaceAll(name, "_", "-"))
+	if f == nil || f.Name == "config" || configKey(f.Name) != name {
+		return at(key, "unknown key %q", shown)
+	}
+	if val.Tag == "!!null" {
+		return nil
+	}
+	var values []string
+	switch val.Kind {
+	case yaml.ScalarNode:
+		values = []string{val.Value}
+	case yaml.SequenceNode:
+		if _, isList := f.Value.(*stringsFlag); !isList {
+			return at(val, "%s takes one value, not a list", shown)
+		}
+		for _, item := range val.Content {
+			if item.Kind != yaml.ScalarNode {
+				return at(item, "%s: each item must be a plain value", shown)
+			}
+			values = append(values, item.Value)
+		}
+	default:
+		return at(val, "%s takes a plain value", shown)
+	}
+	if sf, isList := f.Value.(*stringsFlag); isList {
+		*sf = nil
+	}
+	for _, v := range values {
+		if err := fs.Set(f.Name, v); err != nil {
+			return at(val, "%s: %q: %v", shown, v, err)
+		}
+	}
+	set[f.Name] = true
 	return nil
 }
 

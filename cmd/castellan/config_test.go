@@ -30,6 +30,11 @@ query_timeout: 3s
 trusted_proxies: [10.0.0.0/8, 192.0.2.1]
 policy: [a.polar]
 dev: false
+audit:
+  log: decisions.log
+  context_facts: hashed
+metrics:
+  auth: true
 identity:
   issuers:
     - issuer: https://idp.example
@@ -54,6 +59,9 @@ identity:
 			args:  []string{"--max-context-facts", "2", "--config", file, "--dev", "--policy", "b.polar", "c.polar"},
 			check: func(c serveConfig) any { return []any{c.Server.MaxContextFacts, c.Policies, c.Dev} },
 			want:  []any{2, []string{"b.polar", "c.polar"}, true}},
+		{name: "sections group keys", args: []string{"--config", file},
+			check: func(c serveConfig) any { return []any{c.Audit.Log, c.Audit.ContextFacts, c.Server.MetricsAuth} },
+			want:  []any{"decisions.log", "hashed", true}},
 		{name: "the identity section", args: []string{"--config", file},
 			check: func(c serveConfig) any { return c.Server.Identity },
 			want: identity.Config{Issuers: []identity.Issuer{{Issuer: "https://idp.example", JWKSURL: "https://idp.example/jwks", Audience: "castellan",
@@ -71,6 +79,7 @@ func TestConfigFileErrors(t *testing.T) {
 		{"bad value", "\n\nquery_timeout: soon\n", `castellan.yaml:3: query_timeout: "soon"`},
 		{"list for a plain key", "addr: [a, b]\n", "castellan.yaml:1: addr takes one value"},
 		{"not a mapping", "- a\n", "must be a mapping"},
+		{"unknown key in a section", "audit:\n  log: x\n  lgo_keep: 3\n", `castellan.yaml:3: unknown key "audit.lgo_keep"`},
 		{"unknown identity key", "identity:\n  issuer: x\n", `castellan.yaml:2: unknown key "issuer" in identity`},
 		{"unknown issuer key", "identity:\n  issuers:\n    - issuer: x\n      audiance: y\n", `castellan.yaml:4: unknown key "audiance" in identity.issuers[0]`},
 		{"bad duration", "identity:\n  issuers:\n    - clock_skew: later\n", "castellan.yaml:3: identity.issuers[0]"},
