@@ -163,7 +163,7 @@ func (s *Server) evaluate(q *question, t azTuple) (azDecision, error) {
 		ex = toExplanationOut(d.Explanation)
 		out.Context = map[string]any{"explanation": ex}
 	}
-	s.record(&question{ctx: q.ctx, policy: q.policy, req: req}, audit.Record{Actor: auditValue(c.actor), Action: c.action, Resource: auditValue(c.resource), Allowed: audit.Allowed(d.Allowed), Explanation: auditExplanation(ex)})
+	s.record(&question{ctx: q.ctx, policy: q.policy, req: req, verified: verified}, audit.Record{Actor: auditValue(c.actor), Action: c.action, Resource: auditValue(c.resource), Allowed: audit.Allowed(d.Allowed), Explanation: auditExplanation(ex)})
 	return out, nil
 }
 
@@ -375,6 +375,17 @@ func serveSearch[T any](s *Server, w http.ResponseWriter, r *http.Request,
 		return
 	}
 	s.answer(w, r, req.contextFacts(), false, func(q *question) (any, error) {
+		if req.Context != nil && req.Context.OnBehalfOf != "" {
+			// The user of context.on_behalf_of replaces the header's, as in
+			// an evaluation: the verified facts are the end of the context.
+			verified, err := s.onBehalfOfContext(q, req.Context.OnBehalfOf)
+			if err != nil {
+				return nil, err
+			}
+			base := q.req.Context[:len(q.req.Context)-len(q.verified)]
+			q.req.Context = append(base[:len(base):len(base)], verified...)
+			q.verified = verified
+		}
 		results, next, err := find(q, req.azTuple, c, page)
 		if err != nil {
 			return nil, err

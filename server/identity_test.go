@@ -161,6 +161,24 @@ func TestAuthZENOnBehalfOf(t *testing.T) {
 	if r.status != http.StatusUnauthorized || !strings.Contains(string(r.body), "context.on_behalf_of: invalid user token") {
 		t.Errorf("a caller token on behalf of: %d %s; want 401", r.status, r.body)
 	}
+	// A search takes context.on_behalf_of too: who may read review 1
+	// through employee-service is the verified user, when they are hr.
+	search := func(token string) map[string]any {
+		return map[string]any{"subject": map[string]any{"type": "User"}, "action": map[string]any{"name": "read"},
+			"resource": map[string]any{"type": "Review", "id": "1"}, "context": map[string]any{"on_behalf_of": token}}
+	}
+	r = e.must(t, http.StatusOK, "POST", "/access/v1/search/subject", search(e.user("alice", "hr")), auth...)
+	if !strings.Contains(string(r.body), `{"type":"User","id":"alice"}`) {
+		t.Errorf("search on behalf of an hr user: %s; want alice", r.body)
+	}
+	r = e.must(t, http.StatusOK, "POST", "/access/v1/search/subject", search(e.user("alice", "engineer")), auth...)
+	if strings.Contains(string(r.body), `"alice"`) {
+		t.Errorf("search on behalf of an engineer: %s; want nobody", r.body)
+	}
+	r = e.do(t, "POST", "/access/v1/search/subject", search(e.service("x", "castellan:read")), auth...)
+	if r.status != http.StatusUnauthorized {
+		t.Errorf("search with a caller token on behalf of: %d %s; want 401", r.status, r.body)
+	}
 }
 
 func TestOnBehalfOfNeedsAUserIssuer(t *testing.T) {
