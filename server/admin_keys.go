@@ -65,7 +65,7 @@ func (s *Server) handleCreateKey(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	k := store.Key{ID: id, Name: req.Name, Scope: string(scope), Hash: hash, CreatedAt: s.now().UTC().Truncate(time.Second), Caller: boundTo}
-	if err := s.keys.CreateKey(r.Context(), k); err != nil {
+	if err := s.store.CreateKey(r.Context(), k); err != nil {
 		writeError(w, r, err)
 		return
 	}
@@ -103,7 +103,7 @@ func keyActor(k store.Key) term.Value {
 }
 
 func (s *Server) handleListKeys(w http.ResponseWriter, r *http.Request) {
-	keys, err := s.keys.ListKeys(r.Context())
+	keys, err := s.store.ListKeys(r.Context())
 	if err != nil {
 		writeError(w, r, err)
 		return
@@ -119,7 +119,7 @@ func (s *Server) handleListKeys(w http.ResponseWriter, r *http.Request) {
 
 func (s *Server) handleDeleteKey(w http.ResponseWriter, r *http.Request) {
 	id := chi.URLParam(r, "id")
-	if err := s.keys.DeleteKey(r.Context(), id); err != nil {
+	if err := s.store.DeleteKey(r.Context(), id); err != nil {
 		writeError(w, r, err)
 		return
 	}

@@ -100,7 +100,7 @@ func (s *Server) authenticate(r *http.Request) (caller, error) {
 	// store.KeyStore.KeyByID): no database round trip, also for an id
 	// nobody ever created, and also while the database is down. A key
 	// deleted through another replica stops working within the follow lag.
-	k, err := s.keys.KeyByID(r.Context(), id)
+	k, err := s.store.KeyByID(r.Context(), id)
 	if err != nil {
 		if errors.Is(err, store.ErrNotFound) {
 			return caller{}, s.authFailed(r, authUnknownKey, id, errorf(http.StatusUnauthorized, codeUnauthenticated, "invalid API key"))

@@ -70,12 +70,12 @@ func (s *Server) handleBackup(w http.ResponseWriter, r *http.Request) {
 		writeError(w, r, err)
 		return
 	}
-	history, err := s.backend.PolicyHistory(r.Context())
+	history, err := s.store.PolicyHistory(r.Context())
 	if err != nil {
 		writeError(w, r, err)
 		return
 	}
-	keys, err := s.keys.ListKeys(r.Context())
+	keys, err := s.store.ListKeys(r.Context())
 	if err != nil {
 		writeError(w, r, err)
 		return
@@ -156,7 +156,7 @@ func (s *Server) checkRestorable(r *http.Request, force bool) error {
 	if err != nil {
 		return err
 	}
-	history, err := s.backend.PolicyHistory(r.Context())
+	history, err := s.store.PolicyHistory(r.Context())
 	if err != nil {
 		return err
 	}
@@ -167,12 +167,7 @@ func (s *Server) checkRestorable(r *http.Request, force bool) error {
 	if snap.Stats().Facts == 0 {
 		return nil
 	}
-	var rev uint64
-	if c, ok := s.store.(store.Clearer); ok {
-		rev, err = c.Clear(r.Context())
-	} else {
-		rev, err = s.store.Write(r.Context(), store.ClearBatch())
-	}
+	rev, err := s.clearFacts(r.Context())
 	s.seeRevision(rev)
 	return err
 }
@@ -205,7 +200,7 @@ func (s *Server) restorePrelude(r *http.Request, lr *lineReader, head backupHead
 			for _, f := range rec.Policy.Files {
 				p.Files = append(p.Files, store.PolicyFile{Filename: f.Filename, Src: f.Src})
 			}
-			saved, err := s.backend.SavePolicy(ctx, p)
+			saved, err := s.store.SavePolicy(ctx, p)
 			if err != nil {
 				return sum, err
 			}
@@ -218,7 +213,7 @@ func (s *Server) restorePrelude(r *http.Request, lr *lineReader, head backupHead
 			if err != nil {
 				return sum, badRequest("restore: line %d: key %s: hash is not hex", lr.line, rec.Key.ID)
 			}
-			err = s.keys.CreateKey(ctx, store.Key{ID: rec.Key.ID, Name: rec.Key.Name, Scope: rec.Key.Scope, Hash: hash, CreatedAt: rec.Key.CreatedAt})
+			err = s.store.CreateKey(ctx, store.Key{ID: rec.Key.ID, Name: rec.Key.Name, Scope: rec.Key.Scope, Hash: hash, CreatedAt: rec.Key.CreatedAt})
 			switch {
 			case errors.Is(err, store.ErrConflict):
 				sum.KeysSkipped++

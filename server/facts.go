@@ -1,6 +1,7 @@
 package server
 
 import (
+	"context"
 	"fmt"
 	"net/http"
 	"strconv"
@@ -173,15 +174,7 @@ func (s *Server) handleBulk(w http.ResponseWriter, r *http.Request) {
 }
 
 func (s *Server) handleClearData(w http.ResponseWriter, r *http.Request) {
-	var (
-		rev uint64
-		err error
-	)
-	if c, ok := s.store.(store.Clearer); ok {
-		rev, err = c.Clear(r.Context())
-	} else {
-		rev, err = s.store.Write(r.Context(), []store.Op{{Delete: []term.Pattern{{AnyArity: true}}}})
-	}
+	rev, err := s.clearFacts(r.Context())
 	if err != nil {
 		writeError(w, r, err)
 		return
@@ -262,4 +255,13 @@ func (s *Server) handleStats(w http.ResponseWriter, r *http.Request) {
 		NumRelations int `json:"num_relations"`
 		NumFacts     int `json:"num_facts"`
 	}{st.Roles, st.Relations, st.Facts})
+}
+
+// clearFacts removes every stored fact in one revision: with the store's
+// Clear when it has one, else with a batch that deletes everything.
+func (s *Server) clearFacts(ctx context.Context) (uint64, error) {
+	if c, ok := s.store.(store.Clearer); ok {
+		return c.Clear(ctx)
+	}
+	return s.store.Write(ctx, store.ClearBatch())
 }

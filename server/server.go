@@ -28,9 +28,7 @@ import (
 // the listener and shutdown. Create it with New.
 type Server struct {
 	cfg      Config
-	store    store.Store
-	backend  store.Backend // the same store, for backup and restore
-	keys     store.KeyStore
+	store    store.Backend  // facts, policy versions and API keys
 	follower store.Follower // nil unless the store follows a database
 	policies *policy.Manager
 	log      zerolog.Logger
@@ -76,12 +74,10 @@ func New(ctx context.Context, cfg Config, st store.Backend, opts ...Option) (*Se
 		return nil, fmt.Errorf("invalid configuration: %w", err)
 	}
 	s := &Server{
-		cfg:     cfg,
-		store:   st,
-		backend: st,
-		keys:    st,
-		log:     zerolog.Nop(),
-		now:     time.Now,
+		cfg:   cfg,
+		store: st,
+		log:   zerolog.Nop(),
+		now:   time.Now,
 
 		decisions: newDecisionLog(parityWindow),
 	}
