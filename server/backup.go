@@ -54,6 +54,8 @@ type backupKey struct {
 	Scope     string    `json:"scope"`
 	Hash      string    `json:"hash"`
 	CreatedAt time.Time `json:"created_at"`
+	// Caller is the identity the key is bound to, if any.
+	Caller string `json:"caller,omitempty"`
 }
 
 // backupRecord is a line of a backup's prelude: a policy or a key.
@@ -92,7 +94,7 @@ func (s *Server) handleBackup(w http.ResponseWriter, r *http.Request) {
 		out.write(backupRecord{Policy: bp})
 	}
 	for _, k := range keys {
-		out.write(backupRecord{Key: &backupKey{ID: k.ID, Name: k.Name, Scope: k.Scope, Hash: hex.EncodeToString(k.Hash), CreatedAt: k.CreatedAt}})
+		out.write(backupRecord{Key: &backupKey{ID: k.ID, Name: k.Name, Scope: k.Scope, Hash: hex.EncodeToString(k.Hash), CreatedAt: k.CreatedAt, Caller: k.Caller}})
 	}
 	writeFacts(out, snap, term.Pattern{AnyArity: true})
 	out.flush()
@@ -213,7 +215,7 @@ func (s *Server) restorePrelude(r *http.Request, lr *lineReader, head backupHead
 			if err != nil {
 				return sum, badRequest("restore: line %d: key %s: hash is not hex", lr.line, rec.Key.ID)
 			}
-			err = s.store.CreateKey(ctx, store.Key{ID: rec.Key.ID, Name: rec.Key.Name, Scope: rec.Key.Scope, Hash: hash, CreatedAt: rec.Key.CreatedAt})
+			err = s.store.CreateKey(ctx, store.Key{ID: rec.Key.ID, Name: rec.Key.Name, Scope: rec.Key.Scope, Hash: hash, CreatedAt: rec.Key.CreatedAt, Caller: rec.Key.Caller})
 			switch {
 			case errors.Is(err, store.ErrConflict):
 				sum.KeysSkipped++

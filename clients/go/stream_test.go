@@ -91,7 +91,7 @@ func TestBackupRestoreAgainstServer(t *testing.T) {
 	if _, err := src.UploadPolicy(ctx, mustPolicy(t)); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := src.CreateKey(ctx, "ci", "read"); err != nil {
+	if _, err := src.CreateCallerKey(ctx, "ci", "read", "Service:billing"); err != nil {
 		t.Fatal(err)
 	}
 	var in strings.Builder
@@ -111,6 +111,10 @@ func TestBackupRestoreAgainstServer(t *testing.T) {
 	res, err := dst.Restore(ctx, bytes.NewReader(backup.Bytes()), castellan.RestoreOptions{OnSummary: func(s castellan.RestoreSummary) { sum = s }})
 	if err != nil || res.Facts != 100 || sum.Policies != 1 || sum.Keys != 1 || sum.LiveVersion != 1 {
 		t.Fatalf("Restore: %+v %+v, %v", res, sum, err)
+	}
+	// A key keeps the identity it is bound to.
+	if keys, err := dst.ListKeys(ctx); err != nil || len(keys) != 1 || keys[0].Caller != "Service:billing" {
+		t.Errorf("restored keys %+v, %v; want one bound to Service:billing", keys, err)
 	}
 	// Not into a store that is no longer empty, unless forced.
 	_, err = dst.Restore(ctx, bytes.NewReader(backup.Bytes()), castellan.RestoreOptions{})
