@@ -41,8 +41,8 @@ func WithDecisionLog(rec *audit.Recorder, o DecisionLog) Option {
 // facts. Without a decision log it does nothing.
 func (s *Server) record(q *question, rec audit.Record) {
 	if s.tracer != nil {
-		if span := stateFrom(q.ctx).span; span != nil {
-			traceDecision(span, &rec, q.policy.Version(), q.req.Source.Revision())
+		if st := stateFrom(q.ctx); st.span != nil {
+			traceDecision(st, &rec, q.policy.Version(), q.req.Source.Revision())
 		}
 	}
 	if s.recorder == nil {

@@ -16,6 +16,7 @@ import (
 	"github.com/go-chi/chi/v5/middleware"
 	"github.com/rs/zerolog"
 	"github.com/rs/zerolog/hlog"
+	"go.opentelemetry.io/otel/attribute"
 	"go.opentelemetry.io/otel/trace"
 
 	"github.com/castellan-authz/castellan/audit"
@@ -283,8 +284,12 @@ type reqState struct {
 	// start and path are set with a decision log, for its records.
 	start time.Time
 	path  string
-	// span is the request's span, when tracing is on.
-	span trace.Span
+	// span is the request's span when tracing is on, tracer its tracer
+	// (for the children) and spanAttrs the decision's attributes, which
+	// it gets when it ends.
+	span      trace.Span
+	tracer    trace.Tracer
+	spanAttrs []attribute.KeyValue
 }
 
 type reqStateKey struct{}
@@ -315,6 +320,9 @@ func (s *Server) requestContext(next http.Handler) http.Handler {
 			st.start, st.path = time.Now(), r.URL.Path
 		}
 		ctx := context.WithValue(l.WithContext(r.Context()), reqStateKey{}, st)
+		if s.tracer != nil {
+			ctx = s.startRequestSpan(ctx, r, st)
+		}
 		next.ServeHTTP(w, r.WithContext(ctx))
 	})
 }
@@ -338,10 +346,6 @@ func validRequestID(id string) bool {
 func (s *Server) observe(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		start := time.Now()
-		var span trace.Span
-		if s.tracer != nil {
-			r, span = s.startRequestSpan(r)
-		}
 		ww := middleware.NewWrapResponseWriter(w, r.ProtoMajor)
 		next.ServeHTTP(ww, r)
 		d := time.Since(start)
@@ -351,8 +355,8 @@ func (s *Server) observe(next http.Handler) http.Handler {
 		}
 		route := routePattern(r)
 		s.metrics.observe(route, r.Method, status, d)
-		if span != nil {
-			endRequestSpan(span, r.Method, route, status)
+		if s.tracer != nil {
+			endRequestSpan(stateFrom(r.Context()), r.Method, route, r.URL.Path, status)
 		}
 		level := zerolog.InfoLevel
 		if status >= 500 && status != http.StatusNotImplemented {

@@ -32,42 +32,56 @@ var traceContext = propagation.TraceContext{}
 // noSpan is what childSpan returns when the request is not traced.
 var noSpan = trace.SpanFromContext(context.Background())
 
-// startRequestSpan starts the span of r (tracing is on) and returns r
-// with it.
-func (s *Server) startRequestSpan(r *http.Request) (*http.Request, trace.Span) {
-	ctx := traceContext.Extract(r.Context(), propagation.HeaderCarrier(r.Header))
-	ctx, span := s.tracer.Start(ctx, r.Method, trace.WithSpanKind(trace.SpanKindServer),
-		trace.WithAttributes(attribute.String("http.request.method", r.Method), attribute.String("url.path", r.URL.Path)))
-	stateFrom(ctx).span = span
-	return r.WithContext(ctx), span
+// startRequestSpan starts the span of r (tracing is on), a child of the
+// caller's traceparent, and returns ctx with it; st keeps it for the
+// children and for its end.
+func (s *Server) startRequestSpan(ctx context.Context, r *http.Request, st *reqState) context.Context {
+	ctx = traceContext.Extract(ctx, propagation.HeaderCarrier(r.Header))
+	ctx, st.span = s.tracer.Start(ctx, r.Method, trace.WithSpanKind(trace.SpanKindServer))
+	st.tracer = s.tracer
+	return ctx
 }
 
-// endRequestSpan names the request's span by its route and ends it.
-func endRequestSpan(span trace.Span, method, route string, status int) {
+// endRequestSpan names the request's span by its route, gives it its
+// attributes (all at once: one call into the SDK) and ends it.
+func endRequestSpan(st *reqState, method, route, path string, status int) {
+	span := st.span
+	if span == nil {
+		return
+	}
 	span.SetName(method + " " + route)
-	span.SetAttributes(attribute.String("http.route", route), attribute.Int("http.response.status_code", status))
+	attrs := append(st.spanAttrs,
+		attribute.String("http.request.method", method),
+		attribute.String("http.route", route),
+		attribute.String("url.path", path),
+		attribute.Int("http.response.status_code", status))
+	span.SetAttributes(attrs...)
 	if status >= 500 && status != http.StatusNotImplemented {
 		span.SetStatus(codes.Error, strconv.Itoa(status))
 	}
 	span.End()
 }
 
-// childSpan starts a child span of the one in ctx; when the request is
-// not traced it returns ctx and a span that does nothing.
+// childSpan starts a child span of the request's span in ctx; when the
+// request is not traced (or not sampled) it returns ctx and a span that
+// does nothing.
 func childSpan(ctx context.Context, name string) (context.Context, trace.Span) {
-	parent := trace.SpanFromContext(ctx)
-	if !parent.IsRecording() {
+	st, _ := ctx.Value(reqStateKey{}).(*reqState)
+	if st == nil || st.tracer == nil || !st.span.IsRecording() {
 		return ctx, noSpan
 	}
-	return parent.TracerProvider().Tracer(tracerName).Start(ctx, name)
+	return st.tracer.Start(ctx, name)
 }
 
-// traceDecision puts a decision on the request's span.
-func traceDecision(span trace.Span, rec *audit.Record, policyVersion int64, revision uint64) {
-	attrs := []attribute.KeyValue{
-		attribute.Int64("castellan.policy_version", policyVersion),
-		attribute.Int64("castellan.revision", int64(revision)),
+// traceDecision keeps a decision's attributes for the request's span,
+// which gets them when it ends.
+func traceDecision(st *reqState, rec *audit.Record, policyVersion int64, revision uint64) {
+	if !st.span.IsRecording() {
+		return
 	}
+	attrs := append(st.spanAttrs[:0],
+		attribute.Int64("castellan.policy_version", policyVersion),
+		attribute.Int64("castellan.revision", int64(revision)))
 	if rec.Endpoint != "" {
 		attrs = append(attrs, attribute.String("castellan.endpoint", rec.Endpoint))
 	}
@@ -76,5 +90,5 @@ func traceDecision(span trace.Span, rec *audit.Record, policyVersion int64, revi
 	} else if rec.Count != nil {
 		attrs = append(attrs, attribute.Int("castellan.results", *rec.Count))
 	}
-	span.SetAttributes(attrs...)
+	st.spanAttrs = attrs
 }
