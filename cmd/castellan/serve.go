@@ -45,6 +45,7 @@ type serveConfig struct {
 	LogFormat       string
 	ShutdownTimeout time.Duration
 	Audit           auditConfig
+	Tracing         tracingConfig
 	Server          server.Config
 }
 
@@ -110,6 +111,7 @@ func serveFlags(fs *flag.FlagSet, c *serveConfig) map[string]string {
 	fs.StringVar(&c.LogFormat, "log-format", c.LogFormat, "log format: json or console")
 	fs.DurationVar(&c.ShutdownTimeout, "shutdown-timeout", c.ShutdownTimeout, "how long in-flight requests may take to finish at shutdown")
 	auditFlags(fs, &c.Audit)
+	tracingFlags(fs, &c.Tracing)
 	env := make(map[string]string)
 	fs.VisitAll(func(f *flag.Flag) {
 		env[f.Name] = "CASTELLAN_" + strings.ToUpper(strings.ReplaceAll(f.Name, "-", "_"))
@@ -284,7 +286,7 @@ func serve(ctx context.Context, e *env, c serveConfig, ready func(addr string)) 
 	if follower != nil {
 		opts = append(opts, server.WithFollower(follower))
 	}
-	tr, err := startTracing(ctx, e.getenv)
+	tr, err := startTracing(ctx, e.getenv, c.Tracing)
 	if err != nil {
 		return err
 	}
@@ -296,7 +298,7 @@ func serve(ctx context.Context, e *env, c serveConfig, ready func(addr string)) 
 			}
 		}()
 		opts = append(opts, server.WithTracing(tr.tp))
-		log.Info().Str("protocol", tr.protocol).Msg("tracing on: OTLP export per the OTEL_* environment")
+		log.Info().Str("protocol", tr.protocol).Str("endpoint", tr.endpoint).Msg("tracing on: spans exported over OTLP")
 	}
 	pg, _ := st.(*postgres.Store)
 	rec, recOpt, err := openDecisionLog(c.Audit, pg, log)

@@ -9,6 +9,7 @@ import (
 	"net/http/httptest"
 	"os"
 	"path/filepath"
+	"strings"
 	"sync"
 	"testing"
 
@@ -130,5 +131,82 @@ func TestServeTraces(t *testing.T) {
 	}
 	if len(recv.services) == 0 || recv.services[0] != "castellan" {
 		t.Errorf("service.name %v, want castellan", recv.services)
+	}
+}
+
+// TestServeTracesFromConfig configures tracing in the config file's
+// tracing section, with no OTEL_* variable: the collector gets the
+// request's span under the configured service name; with the always_off
+// sampler it gets none.
+func TestServeTracesFromConfig(t *testing.T) {
+	t.Setenv("OTEL_EXPORTER_OTLP_ENDPOINT", "")
+	t.Setenv("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT", "")
+	t.Setenv("OTEL_TRACES_SAMPLER", "")
+	for _, tc := range []struct {
+		sampler   string
+		wantSpans bool
+	}{{"always_on", true}, {"always_off", false}} {
+		t.Run(tc.sampler, func(t *testing.T) {
+			recv := &otlpReceiver{}
+			collector := httptest.NewServer(recv)
+			defer collector.Close()
+			dir := t.TempDir()
+			policyFile := filepath.Join(dir, "p.polar")
+			if err := os.WriteFile(policyFile, []byte(servePolicy), 0o600); err != nil {
+				t.Fatal(err)
+			}
+			config := filepath.Join(dir, "castellan.yaml")
+			yaml := "tracing:\n  endpoint: " + collector.URL + "\n  service_name: authz-eu\n  sampler: " + tc.sampler + "\n"
+			if err := os.WriteFile(config, []byte(yaml), 0o600); err != nil {
+				t.Fatal(err)
+			}
+			rs := startServe(t, nil, "--config", config, "--policy", policyFile)
+			if code := rs.post(t, "/api/authorize", map[string]any{"actor_type": "User", "actor_id": "a", "action": "read",
+				"resource_type": "Doc", "resource_id": "d"}, nil); code != 200 {
+				t.Fatalf("authorize: %d", code)
+			}
+			if err := rs.stop(); err != nil { // flushes the spans
+				t.Fatalf("serve: %v\n%s", err, rs.log)
+			}
+			recv.mu.Lock()
+			defer recv.mu.Unlock()
+			found := false
+			for _, s := range recv.spans {
+				found = found || s.Name == "POST /api/authorize"
+			}
+			if found != tc.wantSpans {
+				t.Fatalf("request span exported: %v, want %v (%d spans)", found, tc.wantSpans, len(recv.spans))
+			}
+			if tc.wantSpans && (len(recv.services) == 0 || recv.services[0] != "authz-eu") {
+				t.Errorf("service.name %v, want authz-eu", recv.services)
+			}
+		})
+	}
+}
+
+// TestTracingConfigErrors: tracing settings the server cannot use are
+// usage errors that say which.
+func TestTracingConfigErrors(t *testing.T) {
+	none := func(string) string { return "" }
+	for _, tc := range []struct {
+		c    tracingConfig
+		want string
+	}{
+		{tracingConfig{Sampler: "always_on"}, "without a collector"},
+		{tracingConfig{Endpoint: "collector:4318"}, "not an http:// or https:// URL"},
+		{tracingConfig{Endpoint: "http://c:4318", Protocol: "thrift"}, `"thrift" is not http/protobuf or grpc`},
+		{tracingConfig{Endpoint: "http://c:4318", Sampler: "sometimes"}, `"sometimes" is not always_on`},
+		{tracingConfig{Endpoint: "http://c:4318", SamplerArg: "1.5"}, "not a ratio from 0 to 1"},
+	} {
+		tr, err := startTracing(t.Context(), none, tc.c)
+		if err == nil || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("%+v: %v, want an error with %q", tc.c, err, tc.want)
+		}
+		if tr != nil {
+			tr.shutdown()
+		}
+	}
+	if tr, err := startTracing(t.Context(), none, tracingConfig{}); tr != nil || err != nil {
+		t.Errorf("no collector configured: %v, %v; want tracing off", tr, err)
 	}
 }
