@@ -8,6 +8,8 @@ import (
 	"flag"
 	"fmt"
 	"os"
+	"path/filepath"
+	"strings"
 	"time"
 
 	"github.com/rs/zerolog"
@@ -161,46 +163,133 @@ func runAudit(ctx context.Context, e *env, args []string) error {
 			return runAuditSearch(ctx, e, args[1:])
 		}
 	}
-	return usageError("usage: castellan audit verify [--public-key FILE] [--open] [--partial] FILE...\n       castellan audit tail [-n N] [-f] [filters]\n       castellan audit search [filters] [--limit N] [--page-token TOKEN]")
+	return usageError("usage: castellan audit verify [--public-key FILE] [--open] [--partial] FILE...\n       castellan audit verify --database-url URL [--replica NAME] [--public-key FILE] [--open]\n       castellan audit tail [-n N] [-f] [filters]\n       castellan audit search [filters] [--limit N] [--page-token TOKEN]")
 }
 
-// runAuditVerify checks decision log files: exit 0 with the record count,
+// runAuditVerify checks decision log files, or the chains of the
+// decisions table of a PostgreSQL database: exit 0 with the record count,
 // or 1 naming the first bad line and why.
-func runAuditVerify(_ context.Context, e *env, args []string) error {
+func runAuditVerify(ctx context.Context, e *env, args []string) error {
 	fs := flag.NewFlagSet("audit verify", flag.ContinueOnError)
 	fs.SetOutput(e.stderr)
 	pubFile := fs.String("public-key", "", "check the signed checkpoints with this Ed25519 public key `FILE` (PEM or base64; a private key works too); the log must end with a final checkpoint")
+	dbURL := fs.String("database-url", "", "verify the chains of the decisions table of this PostgreSQL `URL` (written by serve --audit-postgres) instead of files")
+	replica := fs.String("replica", "", "with --database-url: verify only this replica's chain (default: every replica's)")
 	var opts audit.VerifyOptions
 	fs.BoolVar(&opts.Open, "open", false, "the log is still being written: records after the last checkpoint are reported, not an error")
 	fs.BoolVar(&opts.Partial, "partial", false, "the oldest files were rotated away: the log may start after record 1")
 	fs.Usage = func() {
 		fmt.Fprintln(e.stderr, "usage: castellan audit verify [flags] FILE...")
-		fmt.Fprintln(e.stderr, "\nChecks the hash chain (and signed checkpoints) of a decision log; give a log and its rotated files in any order.")
+		fmt.Fprintln(e.stderr, "       castellan audit verify --database-url URL [--replica NAME] [flags]")
+		fmt.Fprintln(e.stderr, "\nChecks the hash chain (and signed checkpoints) of a decision log; give a log and its rotated files in any order,")
+		fmt.Fprintln(e.stderr, "or the database whose decisions table holds one chain per replica.")
 		fs.PrintDefaults()
 	}
-	files, err := parsePolicyFiles(fs, args, "audit verify: no FILE given")
-	if err != nil {
-		return helpOr(err)
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return helpOr(errHelpShown)
+		}
+		return usageError("%v", err)
+	}
+	files := fs.Args()
+	switch {
+	case *dbURL == "" && len(files) == 0:
+		fs.Usage()
+		return usageError("audit verify: no FILE given (or --database-url)")
+	case *dbURL != "" && len(files) > 0:
+		return usageError("audit verify: give FILEs or --database-url, not both")
+	case *replica != "" && *dbURL == "":
+		return usageError("audit verify: --replica needs --database-url")
 	}
 	if *pubFile != "" {
 		b, err := os.ReadFile(*pubFile)
 		if err != nil {
 			return fmt.Errorf("--public-key: %w", err)
 		}
-		if opts.PublicKey, err = audit.ParsePublicKey(b); err != nil {
-			return fmt.Errorf("--public-key %s: %w", *pubFile, err)
+		var perr error
+		if opts.PublicKey, perr = audit.ParsePublicKey(b); perr != nil {
+			return fmt.Errorf("--public-key %s: %w", *pubFile, perr)
 		}
 	}
+	if *dbURL == "" {
+		return verifyChain(e, "", files, opts)
+	}
+	log, err := postgres.OpenDecisionLog(ctx, *dbURL)
+	if err != nil {
+		return err
+	}
+	defer log.Close()
+	replicas := []string{*replica}
+	if *replica == "" {
+		if replicas, err = log.Replicas(ctx); err != nil {
+			return err
+		}
+		if len(replicas) == 0 {
+			return fmt.Errorf("the decisions table has no records")
+		}
+	}
+	dir, err := os.MkdirTemp("", "castellan-audit-verify-")
+	if err != nil {
+		return err
+	}
+	defer os.RemoveAll(dir)
+	failed := false
+	for i, r := range replicas {
+		// Each chain is exported to a file, which Verify reads as it
+		// reads a log: the same checks, line numbers counted in the chain.
+		path := filepath.Join(dir, fmt.Sprintf("replica-%d.log", i))
+		f, err := os.Create(path)
+		if err != nil {
+			return err
+		}
+		n, err := log.Export(ctx, r, f)
+		if cerr := f.Close(); err == nil {
+			err = cerr
+		}
+		if err != nil {
+			return fmt.Errorf("replica %s: %w", r, err)
+		}
+		if n == 0 {
+			return fmt.Errorf("replica %s has no records", r)
+		}
+		if err := verifyChain(e, r, []string{path}, opts); err != nil {
+			if !errors.Is(err, errFailed) {
+				return err
+			}
+			failed = true
+		}
+	}
+	if failed {
+		return errFailed
+	}
+	return nil
+}
+
+// verifyChain verifies one chain (the files of a log, or the export of
+// a replica's chain, named replica) and prints its summary, or the first
+// bad line to standard error and errFailed.
+func verifyChain(e *env, replica string, files []string, opts audit.VerifyOptions) error {
 	sum, err := audit.Verify(files, opts)
 	var le *audit.LineError
 	if errors.As(err, &le) {
-		fmt.Fprintf(e.stderr, "castellan: audit verify: %v\n", le)
+		if replica != "" {
+			// The export file is the tool's own: name records by
+			// their place in the chain instead.
+			reason := strings.ReplaceAll(le.Reason, files[0]+":", "record ")
+			fmt.Fprintf(e.stderr, "castellan: audit verify: replica %s: record %d: %s\n", replica, le.Line, reason)
+		} else {
+			fmt.Fprintf(e.stderr, "castellan: audit verify: %v\n", le)
+		}
 		return errFailed
 	}
 	if err != nil {
 		return err
 	}
-	fmt.Fprintf(e.stdout, "ok: %d records (%d decisions, %d checkpoints), seq %d to %d, in %d files", sum.Records, sum.Decisions, sum.Checkpoints, sum.FirstSeq, sum.LastSeq, len(sum.Files))
+	if replica != "" {
+		fmt.Fprintf(e.stdout, "replica %s: ok: %d records (%d decisions, %d checkpoints), seq %d to %d", replica, sum.Records, sum.Decisions, sum.Checkpoints, sum.FirstSeq, sum.LastSeq)
+	} else {
+		fmt.Fprintf(e.stdout, "ok: %d records (%d decisions, %d checkpoints), seq %d to %d, in %d files", sum.Records, sum.Decisions, sum.Checkpoints, sum.FirstSeq, sum.LastSeq, len(sum.Files))
+	}
 	switch {
 	case sum.Signed && sum.Closed:
 		fmt.Fprint(e.stdout, "; signatures checked, closed")

@@ -213,7 +213,62 @@ func parseDecisionToken(tok string) (time.Time, string, int64, error) {
 // ExportDecisions writes the lines of replica's chain, in order, one per
 // line: a log audit.Verify reads. It returns how many it wrote.
 func (s *Store) ExportDecisions(ctx context.Context, replica string, w io.Writer) (int, error) {
-	rows, err := s.pool.Query(ctx, `SELECT line FROM decisions WHERE replica = $1 ORDER BY seq`, replica)
+	return exportDecisions(ctx, s.pool, replica, w)
+}
+
+// DecisionReplicas returns the replicas that have records, by name.
+func (s *Store) DecisionReplicas(ctx context.Context) ([]string, error) {
+	return decisionReplicas(ctx, s.pool)
+}
+
+// DecisionLog reads the decisions table alone, without the facts a Store
+// loads at Open: for tools such as `castellan audit verify`.
+type DecisionLog struct {
+	pool *pgxpool.Pool
+}
+
+// OpenDecisionLog connects to the database at url, which must be
+// migrated to at least the decisions table.
+func OpenDecisionLog(ctx context.Context, url string) (*DecisionLog, error) {
+	cfg, err := pgxpool.ParseConfig(url)
+	if err != nil {
+		return nil, fmt.Errorf("parsing database url: %w", err)
+	}
+	if cfg.ConnConfig.ConnectTimeout == 0 {
+		cfg.ConnConfig.ConnectTimeout = 5 * time.Second
+	}
+	cfg.MaxConns = 2
+	pool, err := pgxpool.NewWithConfig(ctx, cfg)
+	if err != nil {
+		return nil, fmt.Errorf("connecting to the database: %w", err)
+	}
+	var exists bool
+	if err := pool.QueryRow(ctx, "SELECT to_regclass('decisions') IS NOT NULL").Scan(&exists); err != nil {
+		pool.Close()
+		return nil, unavailable(ctx, fmt.Errorf("reading the schema: %w", err))
+	}
+	if !exists {
+		pool.Close()
+		return nil, errors.New("the database has no decisions table: run `castellan migrate up`, and serve with --audit-postgres")
+	}
+	return &DecisionLog{pool: pool}, nil
+}
+
+// Replicas returns the replicas that have records, by name.
+func (l *DecisionLog) Replicas(ctx context.Context) ([]string, error) {
+	return decisionReplicas(ctx, l.pool)
+}
+
+// Export writes the lines of replica's chain in order, as ExportDecisions.
+func (l *DecisionLog) Export(ctx context.Context, replica string, w io.Writer) (int, error) {
+	return exportDecisions(ctx, l.pool, replica, w)
+}
+
+// Close closes the connections.
+func (l *DecisionLog) Close() { l.pool.Close() }
+
+func exportDecisions(ctx context.Context, pool *pgxpool.Pool, replica string, w io.Writer) (int, error) {
+	rows, err := pool.Query(ctx, `SELECT line FROM decisions WHERE replica = $1 ORDER BY seq`, replica)
 	if err != nil {
 		return 0, unavailable(ctx, err)
 	}
@@ -232,9 +287,8 @@ func (s *Store) ExportDecisions(ctx context.Context, replica string, w io.Writer
 	return n, rows.Err()
 }
 
-// DecisionReplicas returns the replicas that have records, by name.
-func (s *Store) DecisionReplicas(ctx context.Context) ([]string, error) {
-	rows, err := s.pool.Query(ctx, `SELECT DISTINCT replica FROM decisions ORDER BY replica`)
+func decisionReplicas(ctx context.Context, pool *pgxpool.Pool) ([]string, error) {
+	rows, err := pool.Query(ctx, `SELECT DISTINCT replica FROM decisions ORDER BY replica`)
 	if err != nil {
 		return nil, unavailable(ctx, err)
 	}
