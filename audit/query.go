@@ -52,7 +52,8 @@ type Query struct {
 	Since, Until time.Time
 	// Caller is the API key id (or identity) that asked.
 	Caller string
-	// Actor and Resource are "Type:id", or "Type" for any id of the type.
+	// Actor and Resource are "Type:id", or "Type" for any id of the type;
+	// Resource also matches a batch that asked about the resource.
 	Actor, Resource string
 	Action          string
 	// Result is OutcomeAllowed, OutcomeDenied or OutcomeError.
@@ -141,13 +142,24 @@ func (q *Query) Match(r *Record) bool {
 	if q.Actor != "" && !matchTypeID(q.Actor, r.Actor.Type, r.Actor.ID) {
 		return false
 	}
-	if q.Resource != "" {
-		typ, id := r.ResourceTypeID()
-		if !matchTypeID(q.Resource, typ, id) {
-			return false
-		}
+	if q.Resource != "" && !q.matchResource(r) {
+		return false
 	}
 	return true
+}
+
+// matchResource reports whether q's resource is the resource of r (see
+// ResourceTypeID) or one of the resources of its batch.
+func (q *Query) matchResource(r *Record) bool {
+	if typ, id := r.ResourceTypeID(); matchTypeID(q.Resource, typ, id) {
+		return true
+	}
+	for _, v := range r.Resources {
+		if matchTypeID(q.Resource, v.Type, v.ID) {
+			return true
+		}
+	}
+	return false
 }
 
 func matchTypeID(want, typ, id string) bool {

@@ -3,6 +3,7 @@ package audit
 import (
 	"encoding/json"
 	"fmt"
+	"path/filepath"
 	"testing"
 )
 
@@ -70,5 +71,53 @@ func TestSearchFile(t *testing.T) {
 	}
 	if _, err := SearchFile(path, Query{PageToken: "x"}); err == nil {
 		t.Error("a bad page token was accepted")
+	}
+}
+
+// TestSearchFileBatchResources: a resource filter finds a batch
+// (authorize_resources) that asked about the resource.
+func TestSearchFileBatchResources(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "decisions.log")
+	sink, err := OpenFile(path, FileOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	r, err := NewRecorder(sink, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	two := 2
+	r.Record(&Record{RequestID: "batch", Endpoint: "authorize_resources", Actor: Value{"User", "alice"}, Action: "read",
+		Resources: []Value{{"Repo", "a"}, {"Repo", "b"}, {"Issue", "c"}}, Count: &two})
+	r.Record(&Record{RequestID: "one", Endpoint: "authorize", Actor: Value{"User", "alice"}, Action: "read",
+		Resource: Value{"Repo", "b"}, Allowed: Allowed(true)})
+	if err := r.Close(); err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		resource string
+		want     []string
+	}{
+		{"Repo:b", []string{"one", "batch"}},
+		{"Repo:a", []string{"batch"}},
+		{"Issue", []string{"batch"}},
+		{"Repo:z", nil},
+		{"Org", nil},
+	} {
+		page, err := SearchFile(path, Query{Resource: tc.resource})
+		if err != nil {
+			t.Fatal(err)
+		}
+		var got []string
+		for _, e := range page.Decisions {
+			var rec Record
+			if err := json.Unmarshal(e.Line, &rec); err != nil {
+				t.Fatal(err)
+			}
+			got = append(got, rec.RequestID)
+		}
+		if fmt.Sprint(got) != fmt.Sprint(tc.want) {
+			t.Errorf("resource %s: %v, want %v", tc.resource, got, tc.want)
+		}
 	}
 }

@@ -133,15 +133,26 @@ func (s *Store) Decisions(ctx context.Context, q audit.Query) (audit.Page, error
 			add(f.col+" = ?", f.v)
 		}
 	}
-	for _, f := range []struct{ col, v string }{{"actor", q.Actor}, {"resource", q.Resource}} {
-		if f.v == "" {
-			continue
-		}
-		typ, id := audit.SplitTypeID(f.v)
-		add(f.col+"_type = ?", typ)
+	if q.Actor != "" {
+		typ, id := audit.SplitTypeID(q.Actor)
+		add("actor_type = ?", typ)
 		if id != "" {
-			add(f.col+"_id = ?", id)
+			add("actor_id = ?", id)
 		}
+	}
+	if q.Resource != "" {
+		// The resource asked about, or one of a batch's resources, which
+		// only the line holds.
+		typ, id := audit.SplitTypeID(q.Resource)
+		want := map[string]string{"type": typ}
+		if id != "" {
+			want["id"] = id
+		}
+		js, _ := json.Marshal([]any{want})
+		args = append(args, typ, id, string(js))
+		n := len(args)
+		where = append(where, fmt.Sprintf(`((resource_type = $%d AND ($%d = '' OR resource_id = $%d))
+			OR (resource_type = '' AND line LIKE '%%"resources":%%' AND (line::jsonb -> 'resources') @> $%d::jsonb))`, n-2, n-1, n-1, n))
 	}
 	if q.PolicyVersion != 0 {
 		add("policy_version = ?", q.PolicyVersion)

@@ -143,6 +143,34 @@ func TestDecisionSinkReplicas(t *testing.T) {
 	if _, err := st.Decisions(ctx, audit.Query{PageToken: "!!"}); err == nil {
 		t.Error("a bad page token was accepted")
 	}
+
+	// A resource filter finds a batch that asked about the resource.
+	sink, err := st.DecisionSink("replica-batch")
+	if err != nil {
+		t.Fatal(err)
+	}
+	rec, err := audit.NewRecorder(sink, audit.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	two := 2
+	rec.Record(&audit.Record{RequestID: "batch", Endpoint: "authorize_resources", Actor: audit.Value{Type: "User", ID: "u1"}, Action: "read",
+		Resources: []audit.Value{{Type: "Repo", ID: "batch-a"}, {Type: "Issue", ID: "batch-b"}}, Count: &two})
+	if err := rec.Close(); err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		resource string
+		want     int
+	}{{"Repo:batch-a", 1}, {"Issue:batch-b", 1}, {"Issue", 1}, {"Repo:batch-b", 0}, {"Org", 0}} {
+		page, err := st.Decisions(ctx, audit.Query{Resource: tc.resource})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(page.Decisions) != tc.want {
+			t.Errorf("resource %s: %d decisions, want %d", tc.resource, len(page.Decisions), tc.want)
+		}
+	}
 }
 
 func auditKey() ed25519.PrivateKey {
