@@ -143,30 +143,18 @@ func runAuditTail(ctx context.Context, e *env, args []string) error {
 	n := f.fs.Int("n", 20, "how many of the newest records to print (at most 1000)")
 	follow := f.fs.Bool("f", false, "keep printing new records (poll the server)")
 	interval := f.fs.Duration("interval", time.Second, "how often -f polls")
+	slack := f.fs.Duration("slack", 10*time.Second, "with -f: how far back each poll looks again for records written late (another replica's, or buffered longer)")
 	c, q, err := f.connect(args)
 	if err != nil {
 		return err
 	}
-	if *n <= 0 || *interval <= 0 {
-		return usageError("-n and --interval must be positive")
+	if *n <= 0 || *interval <= 0 || *slack < 0 {
+		return usageError("-n and --interval must be positive, --slack not negative")
 	}
 	r := f.r
 	q.Limit = min(*n, 1000)
-	// seen holds the records printed at the newest time printed, which
-	// the next poll (since that time) returns again.
-	seen := map[string]bool{}
 	print := func(ds []castellan.DecisionRecord) {
-		slices.Reverse(ds)
 		for _, d := range ds {
-			key := fmt.Sprint(d.Replica, "/", d.Seq)
-			if seen[key] {
-				continue
-			}
-			if !d.Time.Equal(q.Since) {
-				clear(seen)
-				q.Since = d.Time
-			}
-			seen[key] = true
 			if r.json {
 				fmt.Fprintln(e.stdout, string(d.Raw))
 			} else {
@@ -178,11 +166,12 @@ func runAuditTail(ctx context.Context, e *env, args []string) error {
 	if err != nil {
 		return r.fail(err)
 	}
-	print(page.Decisions)
+	tf := &tailFollower{slack: *slack, seen: map[string]time.Time{}}
+	print(tf.fresh(page.Decisions))
 	if !*follow {
 		return nil
 	}
-	q.Limit = 1000
+	floor := q.Since // --since, when given
 	t := time.NewTicker(*interval)
 	defer t.Stop()
 	for {
@@ -191,13 +180,73 @@ func runAuditTail(ctx context.Context, e *env, args []string) error {
 			return nil
 		case <-t.C:
 		}
-		page, err := c.Decisions(ctx, q)
-		if ctx.Err() != nil {
-			return nil
+		// Every record since the newest printed less the slack, page by
+		// page: the records of another replica, or buffered a little
+		// longer, arrive after newer ones.
+		q.Since, q.Limit, q.PageToken = tf.since(), 1000, ""
+		if q.Since.Before(floor) {
+			q.Since = floor
 		}
-		if err != nil {
-			return r.fail(err)
+		var all []castellan.DecisionRecord
+		for {
+			page, err := c.Decisions(ctx, q)
+			if ctx.Err() != nil {
+				return nil
+			}
+			if err != nil {
+				return r.fail(err)
+			}
+			all = append(all, page.Decisions...)
+			if page.NextPageToken == "" {
+				break
+			}
+			q.PageToken = page.NextPageToken
 		}
-		print(page.Decisions)
+		print(tf.fresh(all))
 	}
+}
+
+// tailFollower is what `audit tail -f` remembers between polls: the
+// records printed within slack of the newest printed, by chain and
+// sequence number. Records are stamped when decided, before they are
+// buffered, and each replica writes its own chain, so a record may appear
+// after newer ones; each poll asks again for the last slack of time and
+// prints what it has not printed.
+type tailFollower struct {
+	slack  time.Duration
+	newest time.Time
+	seen   map[string]time.Time
+}
+
+// since is the time the next poll starts at.
+func (tf *tailFollower) since() time.Time {
+	if tf.newest.IsZero() {
+		return time.Time{}
+	}
+	return tf.newest.Add(-tf.slack)
+}
+
+// fresh returns the records of ds (newest first, as a page holds them)
+// not printed before, oldest first, and remembers them.
+func (tf *tailFollower) fresh(ds []castellan.DecisionRecord) []castellan.DecisionRecord {
+	var out []castellan.DecisionRecord
+	for i := len(ds) - 1; i >= 0; i-- {
+		d := ds[i]
+		key := fmt.Sprint(d.Replica, "/", d.Seq)
+		if _, ok := tf.seen[key]; ok {
+			continue
+		}
+		tf.seen[key] = d.Time
+		if d.Time.After(tf.newest) {
+			tf.newest = d.Time
+		}
+		out = append(out, d)
+	}
+	slices.SortStableFunc(out, func(a, b castellan.DecisionRecord) int { return a.Time.Compare(b.Time) })
+	for k, t := range tf.seen {
+		if t.Before(tf.since()) {
+			delete(tf.seen, k)
+		}
+	}
+	return out
 }

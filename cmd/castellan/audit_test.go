@@ -5,6 +5,7 @@ import (
 	"context"
 	"crypto/ed25519"
 	"encoding/base64"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -13,6 +14,7 @@ import (
 
 	"github.com/jackc/pgx/v5"
 
+	castellan "github.com/castellan-authz/castellan/clients/go"
 	"github.com/castellan-authz/castellan/store/pgtest"
 )
 
@@ -156,5 +158,43 @@ func TestServeDecisionLogPostgres(t *testing.T) {
 	}
 	if code, _, errOut = runCLI(t, nil, "audit", "verify", "--database-url", dbURL, "--replica", "nobody"); code == 0 || !strings.Contains(errOut, "replica nobody has no records") {
 		t.Errorf("audit verify of an unknown replica: %d %q", code, errOut)
+	}
+}
+
+// TestTailFollower: tail -f prints each record once, oldest first, even
+// one that appears after newer ones (another replica's, or buffered
+// longer), as long as it is within the slack of the newest printed.
+func TestTailFollower(t *testing.T) {
+	t0 := time.Date(2026, 12, 5, 12, 0, 0, 0, time.UTC)
+	rec := func(replica string, seq uint64, sec int) castellan.DecisionRecord {
+		return castellan.DecisionRecord{Replica: replica, Seq: seq, Time: t0.Add(time.Duration(sec) * time.Second)}
+	}
+	names := func(ds []castellan.DecisionRecord) string {
+		var b strings.Builder
+		for _, d := range ds {
+			fmt.Fprintf(&b, "%s%d ", d.Replica, d.Seq)
+		}
+		return b.String()
+	}
+	tf := &tailFollower{slack: 10 * time.Second, seen: map[string]time.Time{}}
+	// Pages are newest first.
+	if got := names(tf.fresh([]castellan.DecisionRecord{rec("a", 2, 5), rec("a", 1, 1)})); got != "a1 a2 " {
+		t.Fatalf("first page: %s", got)
+	}
+	if want := t0.Add(-5 * time.Second); !tf.since().Equal(want) {
+		t.Fatalf("since %v, want %v", tf.since(), want)
+	}
+	// The next poll returns a2 again, a3, and b1, older than a2 but
+	// written after it.
+	if got := names(tf.fresh([]castellan.DecisionRecord{rec("a", 3, 9), rec("a", 2, 5), rec("b", 1, 3)})); got != "b1 a3 " {
+		t.Fatalf("second poll: %s", got)
+	}
+	if got := names(tf.fresh([]castellan.DecisionRecord{rec("a", 3, 9), rec("b", 1, 3)})); got != "" {
+		t.Fatalf("a poll with nothing new: %q", got)
+	}
+	// Records older than the slack are forgotten.
+	tf.fresh([]castellan.DecisionRecord{rec("a", 4, 30)})
+	if len(tf.seen) != 1 {
+		t.Errorf("%d records remembered, want 1 (a4)", len(tf.seen))
 	}
 }
