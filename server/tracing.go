@@ -50,7 +50,16 @@ func endRequestSpan(st *reqState, method, route, path string, status int) {
 		return
 	}
 	span.SetName(method + " " + route)
-	attrs := append(st.spanAttrs,
+	attrs := st.spanAttrs
+	if st.caller.ID != "" {
+		// Who asked (an API key's id or a verified identity, never a
+		// secret), and for whom.
+		attrs = append(attrs, attribute.String("castellan.caller", st.caller.ID))
+	}
+	if st.onBehalfOf != nil {
+		attrs = append(attrs, attribute.String("castellan.on_behalf_of", st.onBehalfOf.Type+":"+st.onBehalfOf.ID))
+	}
+	attrs = append(attrs,
 		attribute.String("http.request.method", method),
 		attribute.String("http.route", route),
 		attribute.String("url.path", path),

@@ -110,7 +110,7 @@ func TestServeTraces(t *testing.T) {
 		attrs[a.Key] = v
 	}
 	if attrs["http.route"] != "/api/authorize" || attrs["castellan.decision"] != "allowed" || attrs["castellan.policy_version"] == "" ||
-		attrs["castellan.revision"] == "" || attrs["http.response.status_code"] == "" {
+		attrs["castellan.revision"] == "" || attrs["http.response.status_code"] == "" || attrs["castellan.caller"] != "dev" {
 		t.Errorf("request span attributes: %v", attrs)
 	}
 	for k, v := range attrs {
