@@ -233,8 +233,8 @@ func TestActionsDropWildcards(t *testing.T) {
 
 // TestListAndActionsAgreeWithAuthorize is a property test: on random
 // small fact sets, Authorize agrees with a naive bottom-up oracle,
-// AuthorizeEach and List with Authorize over every resource, and Actions
-// with Authorize over every action.
+// AuthorizeEach and List with Authorize over every resource, Actions
+// with Authorize over every action, and ActionsEach with Actions.
 func TestListAndActionsAgreeWithAuthorize(t *testing.T) {
 	e := New(mustCompile(t, evaltest.GitHubPolicy+evaltest.FolderResource))
 	actions := []string{"read", "push", "delete", "create_issue", "close", "create_repository"}
@@ -286,6 +286,29 @@ func TestListAndActionsAgreeWithAuthorize(t *testing.T) {
 			domain = append(domain, term.String(a))
 		}
 		orc := newOracle(e.Program(), fs, append(domain, users...))
+		// ActionsEach over every (user, resource) pair in one evaluation
+		// answers as Actions one pair at a time.
+		var pairs [][2]term.Value
+		for _, u := range users {
+			for typ, n := range types {
+				for i := range n {
+					pairs = append(pairs, [2]term.Value{u, val(typ, i)})
+				}
+			}
+		}
+		eachActs, err := e.ActionsEach(ctx, req, pairs)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for i, p := range pairs {
+			acts, err := e.Actions(ctx, req, p[0], p[1])
+			if err != nil {
+				t.Fatal(err)
+			}
+			if fmt.Sprint(acts) != fmt.Sprint(eachActs[i]) {
+				t.Errorf("seed %d: %v on %v: Actions %v, ActionsEach %v", seed, p[0], p[1], acts, eachActs[i])
+			}
+		}
 		for _, u := range users {
 			for typ, n := range types {
 				for _, act := range actions {

@@ -39,6 +39,41 @@ func (e *Evaluator) Actions(ctx context.Context, r Request, actor, resource term
 	return slices.Compact(out), nil
 }
 
+// ActionsEach returns, for each (actor, resource) pair, the actions
+// Actions would return, computed in one evaluation: the tables of the
+// rules and of each actor's roles are shared by the pairs.
+func (e *Evaluator) ActionsEach(ctx context.Context, r Request, pairs [][2]term.Value) (_ [][]string, err error) {
+	for i, p := range pairs {
+		if err := checkValue(fmt.Sprintf("actor %d", i), p[0]); err != nil {
+			return nil, err
+		}
+		if err := checkValue(fmt.Sprintf("resource %d", i), p[1]); err != nil {
+			return nil, err
+		}
+	}
+	s := e.acquire(ctx, r.source())
+	defer e.done(s, &err)
+	allow := e.pred("allow", 3)
+	out := make([][]string, len(pairs))
+	for i, p := range pairs {
+		args := [3]term.Value{p[0], wild(term.TypeString), p[1]}
+		tid := s.solve(allow, args[:])
+		if s.err != nil {
+			return nil, s.err
+		}
+		acts := []string{}
+		for a := s.tables[tid].first; a >= 0; a = s.ans[a].next {
+			v := s.vals[int(s.ans[a].off)+1]
+			if !isWild(v) && v.Type == term.TypeString {
+				acts = append(acts, v.ID)
+			}
+		}
+		sort.Strings(acts)
+		out[i] = slices.Compact(acts)
+	}
+	return out, nil
+}
+
 // Page asks for one page of a List result.
 type Page struct {
 	// Size is the most ids to return; 0 returns all.
