@@ -39,6 +39,9 @@ type Options struct {
 	// Logger receives reconnects and follower errors. The zero Logger
 	// logs nothing.
 	Logger zerolog.Logger
+	// MaxGroupBatches is the most concurrent writes committed in one
+	// transaction (default 256; 1 commits each write alone).
+	MaxGroupBatches int
 }
 
 // Store is the PostgreSQL store. PostgreSQL holds the truth; the Store
@@ -53,6 +56,7 @@ type Store struct {
 	idx     *index.Index
 
 	applyMu sync.Mutex // serializes changes to idx (follower and own writes)
+	writes  writeQueue // batches waiting for a group commit (write.go)
 
 	dbHead    atomic.Uint64 // the last head read from the database
 	connected atomic.Bool   // the follower is connected and caught up
@@ -90,6 +94,9 @@ func Open(ctx context.Context, url string, opts Options) (*Store, error) {
 	}
 	if opts.MaxConns <= 0 {
 		opts.MaxConns = 10
+	}
+	if opts.MaxGroupBatches <= 0 {
+		opts.MaxGroupBatches = defaultMaxGroupBatches
 	}
 	cfg, err := pgxpool.ParseConfig(url)
 	if err != nil {

@@ -9,6 +9,8 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"unicode/utf8"
 
 	"github.com/jackc/pgx/v5"
@@ -32,6 +34,12 @@ const copyThreshold = 500
 // to the previous revision inside the transaction). If the connection is lost
 // during COMMIT, the error wraps store.ErrUnavailable and the batch may or
 // may not have committed; the follower picks it up if it did.
+//
+// Concurrent writes are committed in groups: while one transaction is
+// committing, the batches that arrive wait, and the next transaction
+// commits them together, each with its own revision, in arrival order
+// (one commit, one WAL flush, for many writers). Each Write still returns
+// only after the transaction holding its batch has committed.
 func (s *Store) Write(ctx context.Context, batch []store.Op, opts ...store.WriteOption) (store.Revision, error) {
 	if err := s.check(); err != nil {
 		return 0, err
@@ -40,7 +48,7 @@ func (s *Store) Write(ctx context.Context, batch []store.Op, opts ...store.Write
 	if err != nil {
 		return 0, err
 	}
-	rev, err := s.commit(ctx, ops)
+	rev, err := s.groupCommit(ctx, ops)
 	if err != nil {
 		return 0, unavailable(ctx, fmt.Errorf("writing facts: %w", err))
 	}
@@ -52,29 +60,172 @@ func (s *Store) Clear(ctx context.Context) (store.Revision, error) {
 	return s.Write(ctx, store.ClearBatch())
 }
 
-func (s *Store) commit(ctx context.Context, ops []store.Op) (uint64, error) {
+// Group commit bounds: a group holds at most Options.MaxGroupBatches
+// batches (default defaultMaxGroupBatches) and, past its first batch, at
+// most maxGroupFacts facts (a large import commits alone rather than
+// delaying many small writes).
+const (
+	defaultMaxGroupBatches = 256
+	maxGroupFacts          = 2000
+)
+
+// pendingWrite is a batch waiting to be committed by a group.
+type pendingWrite struct {
+	ctx  context.Context
+	ops  []store.Op
+	size int // inserted facts and deleted patterns
+	rev  uint64
+	err  error
+	done chan struct{}
+}
+
+// writeQueue holds the batches waiting for the next group commit.
+type writeQueue struct {
+	mu      sync.Mutex
+	pending []*pendingWrite
+	leading bool // a writer is committing groups
+}
+
+// groupCommit commits ops, together with the batches of concurrent
+// writers: the first writer to find no leader commits groups until the
+// queue is empty; the others wait for their batch's group.
+func (s *Store) groupCommit(ctx context.Context, ops []store.Op) (uint64, error) {
+	size := 0
+	for _, op := range ops {
+		size += len(op.Insert) + len(op.Delete)
+	}
+	w := &pendingWrite{ctx: ctx, ops: ops, size: size, done: make(chan struct{})}
+	q := &s.writes
+	q.mu.Lock()
+	q.pending = append(q.pending, w)
+	if q.leading {
+		q.mu.Unlock()
+		select {
+		case <-w.done:
+			return w.rev, w.err
+		case <-ctx.Done():
+		}
+		// Gone before a group took it: withdraw it. Taken: the group may
+		// commit it, so wait for the answer.
+		q.mu.Lock()
+		if i := slices.Index(q.pending, w); i >= 0 {
+			q.pending = slices.Delete(q.pending, i, i+1)
+			q.mu.Unlock()
+			return 0, ctx.Err()
+		}
+		q.mu.Unlock()
+		<-w.done
+		return w.rev, w.err
+	}
+	q.leading = true
+	q.mu.Unlock()
+	for {
+		q.mu.Lock()
+		n, facts := 0, 0
+		for n < len(q.pending) && n < s.opts.MaxGroupBatches {
+			if n > 0 && facts+q.pending[n].size > maxGroupFacts {
+				break
+			}
+			facts += q.pending[n].size
+			n++
+		}
+		if n == 0 {
+			q.leading = false
+			q.mu.Unlock()
+			break
+		}
+		group := slices.Clone(q.pending[:n])
+		q.pending = slices.Delete(q.pending, 0, n)
+		q.mu.Unlock()
+		s.commitGroup(group)
+	}
+	<-w.done
+	return w.rev, w.err
+}
+
+// commitGroup commits the batches of group in one transaction, or, when
+// that fails and the group holds several, each in its own (so a batch
+// the database refuses fails alone), and answers their writers.
+func (s *Store) commitGroup(group []*pendingWrite) {
+	// A group outlives the request of any one writer: it runs under the
+	// first writer's values but is canceled only when every writer of the
+	// group has given up.
+	ctx, cancel := groupContext(group)
+	defer cancel()
+	batches := make([][]store.Op, len(group))
+	for i, w := range group {
+		batches[i] = w.ops
+	}
+	revs, err := s.commit(ctx, batches)
+	if err != nil && len(group) > 1 && ctx.Err() == nil {
+		for _, w := range group {
+			revs, err := s.commit(ctx, [][]store.Op{w.ops})
+			if err == nil {
+				w.rev = revs[0]
+			}
+			w.err = err
+			close(w.done)
+		}
+		return
+	}
+	for i, w := range group {
+		if err == nil {
+			w.rev = revs[i]
+		}
+		w.err = err
+		close(w.done)
+	}
+}
+
+// groupContext is canceled when every writer's context is done.
+func groupContext(group []*pendingWrite) (context.Context, context.CancelFunc) {
+	ctx, cancel := context.WithCancel(context.WithoutCancel(group[0].ctx))
+	left := atomic.Int32{}
+	left.Store(int32(len(group)))
+	stops := make([]func() bool, len(group))
+	for i, w := range group {
+		stops[i] = context.AfterFunc(w.ctx, func() {
+			if left.Add(-1) == 0 {
+				cancel()
+			}
+		})
+	}
+	return ctx, func() {
+		for _, stop := range stops {
+			stop()
+		}
+		cancel()
+	}
+}
+
+// commit writes batches in one transaction, batch i at the revision after
+// batch i-1's, and applies them to the index after COMMIT. It returns the
+// revision of each.
+func (s *Store) commit(ctx context.Context, batches [][]store.Op) ([]uint64, error) {
 	tx, err := s.pool.Begin(ctx)
 	if err != nil {
-		return 0, err
+		return nil, err
 	}
 	defer tx.Rollback(context.Background())
-	var rev int64
-	if err := tx.QueryRow(ctx, "UPDATE castellan_head SET revision = revision + 1 RETURNING revision").Scan(&rev); err != nil {
-		return 0, err
+	var last int64
+	if err := tx.QueryRow(ctx, "UPDATE castellan_head SET revision = revision + $1 RETURNING revision", len(batches)).Scan(&last); err != nil {
+		return nil, err
 	}
+	first := last - int64(len(batches)) + 1
 	// Holding the row lock, take the index: the follower then cannot read
-	// this batch back from the change log before we apply it ourselves.
+	// these batches back from the change log before we apply them ourselves.
 	// (Lock order: row lock, then applyMu; the follower takes only applyMu.)
 	s.applyMu.Lock()
 	defer s.applyMu.Unlock()
-	// Bring the index to rev-1 now, through this transaction (which sees
+	// Bring the index to first-1 now, through this transaction (which sees
 	// every earlier commit and nothing of ours yet), so that after COMMIT
-	// ops can be applied to it directly, without another connection: the
-	// index then holds what the database held at rev-1, so the result is
-	// the same as reading the batch back from the change log.
-	if s.idx.Revision() < uint64(rev-1) {
-		if err := s.applyLogLocked(ctx, tx, rev-1); err != nil {
-			return 0, err
+	// the batches can be applied to it directly, without another
+	// connection: the index then holds what the database held at first-1,
+	// so the result is the same as reading the batches back from the
+	// change log.
+	if s.idx.Revision() < uint64(first-1) {
+		if err := s.applyLogLocked(ctx, tx, first-1); err != nil {
+			return nil, err
 		}
 	}
 	b := &pgx.Batch{}
@@ -86,50 +237,58 @@ func (s *Store) commit(ctx context.Context, ops []store.Op) (uint64, error) {
 		b = &pgx.Batch{}
 		return err
 	}
-	for i, op := range ops {
-		for _, p := range op.Delete {
-			if !storable(p.Predicate, p.Args) {
-				continue // it matches no stored fact
+	for k, ops := range batches {
+		rev := first + int64(k)
+		for i, op := range ops {
+			for _, p := range op.Delete {
+				if !storable(p.Predicate, p.Args) {
+					continue // it matches no stored fact
+				}
+				sql, args := deleteSQL(rev, p)
+				b.Queue(sql, args...)
 			}
-			sql, args := deleteSQL(rev, p)
-			b.Queue(sql, args...)
-		}
-		facts := dedupe(op.Insert, len(op.Insert) >= copyThreshold)
-		ops[i].Insert = ops[i].Insert[:0] // in the order the database stores them, for the index
-		for _, kf := range facts {
-			ops[i].Insert = append(ops[i].Insert, kf.fact)
-		}
-		switch {
-		case len(facts) == 0:
-		case len(facts) < copyThreshold:
-			sql, args := insertSQL(rev, facts)
-			b.Queue(sql, args...)
-		default:
-			if err := flush(); err != nil {
-				return 0, err
+			facts := dedupe(op.Insert, len(op.Insert) >= copyThreshold)
+			ops[i].Insert = ops[i].Insert[:0] // in the order the database stores them, for the index
+			for _, kf := range facts {
+				ops[i].Insert = append(ops[i].Insert, kf.fact)
 			}
-			if err := copyInsert(ctx, tx, rev, facts); err != nil {
-				return 0, err
+			switch {
+			case len(facts) == 0:
+			case len(facts) < copyThreshold:
+				sql, args := insertSQL(rev, facts)
+				b.Queue(sql, args...)
+			default:
+				if err := flush(); err != nil {
+					return nil, err
+				}
+				if err := copyInsert(ctx, tx, rev, facts); err != nil {
+					return nil, err
+				}
 			}
 		}
+		b.Queue("INSERT INTO revisions (revision) VALUES ($1)", rev)
 	}
-	b.Queue("INSERT INTO revisions (revision) VALUES ($1)", rev)
-	b.Queue("SELECT pg_notify('"+channel+"', $1)", strconv.FormatInt(rev, 10))
+	b.Queue("SELECT pg_notify('"+channel+"', $1)", strconv.FormatInt(last, 10))
 	if err := flush(); err != nil {
-		return 0, err
+		return nil, err
 	}
 	if err := tx.Commit(ctx); err != nil {
-		return 0, err
+		return nil, err
 	}
-	s.noteHead(uint64(rev))
-	if err := s.idx.Apply(uint64(rev), ops); err != nil {
-		// Cannot happen: the index is at rev-1 and only we hold applyMu.
-		// The follower will read the batch from the change log instead.
-		s.log.Error().Err(err).Int64("revision", rev).Msg("applying own write to the index")
-	} else {
-		s.broadcast()
+	s.noteHead(uint64(last))
+	revs := make([]uint64, len(batches))
+	for k, ops := range batches {
+		revs[k] = uint64(first) + uint64(k)
+		if err := s.idx.Apply(revs[k], ops); err != nil {
+			// Cannot happen: the index is at the revision before and
+			// only we hold applyMu. The follower will read the batches
+			// from the change log instead.
+			s.log.Error().Err(err).Uint64("revision", revs[k]).Msg("applying own write to the index")
+			return revs, nil
+		}
 	}
-	return uint64(rev), nil
+	s.broadcast()
+	return revs, nil
 }
 
 // isText reports whether s can be sent as PostgreSQL text: valid UTF-8
