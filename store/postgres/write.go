@@ -76,49 +76,69 @@ type pendingWrite struct {
 	size int // inserted facts and deleted patterns
 	rev  uint64
 	err  error
-	done chan struct{}
+	done chan struct{} // closed when its group has committed (or failed)
+	lead chan struct{} // closed when it is to lead the next group
 }
 
 // writeQueue holds the batches waiting for the next group commit.
 type writeQueue struct {
 	mu      sync.Mutex
 	pending []*pendingWrite
-	leading bool // a writer is committing groups
+	leading bool // a writer is committing a group
 }
 
 // groupCommit commits ops, together with the batches of concurrent
-// writers: the first writer to find no leader commits groups until the
-// queue is empty; the others wait for their batch's group.
+// writers. One writer at a time leads: it commits the group of the
+// batches waiting (its own first among them), then hands the lead to the
+// first batch still waiting, so no writer commits for others after its
+// own write is done. The others wait for their group or the lead.
 func (s *Store) groupCommit(ctx context.Context, ops []store.Op) (uint64, error) {
 	size := 0
 	for _, op := range ops {
 		size += len(op.Insert) + len(op.Delete)
 	}
-	w := &pendingWrite{ctx: ctx, ops: ops, size: size, done: make(chan struct{})}
+	w := &pendingWrite{ctx: ctx, ops: ops, size: size, done: make(chan struct{}), lead: make(chan struct{})}
 	q := &s.writes
 	q.mu.Lock()
 	q.pending = append(q.pending, w)
-	if q.leading {
+	if !q.leading {
+		q.leading = true
 		q.mu.Unlock()
-		select {
-		case <-w.done:
-			return w.rev, w.err
-		case <-ctx.Done():
-		}
-		// Gone before a group took it: withdraw it. Taken: the group may
-		// commit it, so wait for the answer.
-		q.mu.Lock()
-		if i := slices.Index(q.pending, w); i >= 0 {
-			q.pending = slices.Delete(q.pending, i, i+1)
-			q.mu.Unlock()
-			return 0, ctx.Err()
-		}
-		q.mu.Unlock()
-		<-w.done
-		return w.rev, w.err
+		return s.leadGroups(w)
 	}
-	q.leading = true
 	q.mu.Unlock()
+	select {
+	case <-w.done:
+		return w.rev, w.err
+	case <-w.lead:
+		return s.leadGroups(w)
+	case <-ctx.Done():
+	}
+	q.mu.Lock()
+	select {
+	case <-w.lead:
+		// Handed the lead as it gave up: lead anyway, so the batches
+		// behind it are committed.
+		q.mu.Unlock()
+		return s.leadGroups(w)
+	default:
+	}
+	if i := slices.Index(q.pending, w); i >= 0 {
+		// Not taken by a group yet: withdrawn, never committed.
+		q.pending = slices.Delete(q.pending, i, i+1)
+		q.mu.Unlock()
+		return 0, ctx.Err()
+	}
+	q.mu.Unlock()
+	// Taken: its group may commit it, so wait for the answer.
+	<-w.done
+	return w.rev, w.err
+}
+
+// leadGroups commits groups of the waiting batches until w's is done,
+// then hands the lead on (or gives it up when nothing waits).
+func (s *Store) leadGroups(w *pendingWrite) (uint64, error) {
+	q := &s.writes
 	for {
 		q.mu.Lock()
 		n, facts := 0, 0
@@ -129,17 +149,26 @@ func (s *Store) groupCommit(ctx context.Context, ops []store.Op) (uint64, error)
 			facts += q.pending[n].size
 			n++
 		}
-		if n == 0 {
-			q.leading = false
-			q.mu.Unlock()
-			break
-		}
 		group := slices.Clone(q.pending[:n])
 		q.pending = slices.Delete(q.pending, 0, n)
 		q.mu.Unlock()
-		s.commitGroup(group)
+		if n > 0 {
+			s.commitGroup(group)
+		}
+		select {
+		case <-w.done:
+		default:
+			continue // w was not in this group (it cannot happen: w waits first in line)
+		}
+		break
 	}
-	<-w.done
+	q.mu.Lock()
+	if len(q.pending) > 0 {
+		close(q.pending[0].lead)
+	} else {
+		q.leading = false
+	}
+	q.mu.Unlock()
 	return w.rev, w.err
 }
 
