@@ -147,7 +147,15 @@ func checkValue(what string, v term.Value) error {
 }
 
 // Authorize reports whether allow(actor, action, resource) holds.
-func (e *Evaluator) Authorize(ctx context.Context, r Request, actor term.Value, action string, resource term.Value) (_ Decision, err error) {
+func (e *Evaluator) Authorize(ctx context.Context, r Request, actor term.Value, action string, resource term.Value) (Decision, error) {
+	d, err := e.authorize(ctx, r, actor, action, resource)
+	if err == nil && d.Explanation != nil && !d.Allowed {
+		d.Explanation.Notes = e.prog.QuestionNotes(actor, action, resource)
+	}
+	return d, err
+}
+
+func (e *Evaluator) authorize(ctx context.Context, r Request, actor term.Value, action string, resource term.Value) (_ Decision, err error) {
 	if err := checkValue("actor", actor); err != nil {
 		return Decision{}, err
 	}

@@ -23,6 +23,10 @@ type Explanation struct {
 	Premises []*Explanation
 	Tried    []*Explanation
 	Failed   string
+	// Notes, on the root of a denial only, name what of the question the
+	// policy knows nothing of (lang.Program.QuestionNotes): a mistyped
+	// type or action is denied like any other, and the notes say why.
+	Notes []string
 }
 
 // FactUse is a fact used by a derivation.

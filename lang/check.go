@@ -225,6 +225,7 @@ func (c *checker) check(files []*ast.File) *Program {
 	c.addRule(c.derived)
 	c.buildTypes()
 	c.inferFactTypes()
+	c.prog.buildKnownNames()
 	c.checkTestFacts()
 	c.usageWarnings()
 	c.errs.Sort()
@@ -248,9 +249,12 @@ func derivedAllow() *Rule {
 		Pred:   Pred{"allow", 3},
 		Params: []Param{{Term: a}, {Term: x}, {Term: r}},
 		Body:   Call{Pred: Pred{"has_permission", 3}, Args: []Term{a, x, r}},
-		Text:   "allow if has_permission",
+		Text:   derivedAllowText,
 	}
 }
+
+// derivedAllowText is the Text of the derived allow rule.
+const derivedAllowText = "allow if has_permission"
 
 // collectBlock records a block and its declarations.
 func (c *checker) collectBlock(n *ast.Block) {

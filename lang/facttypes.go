@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"slices"
 	"sort"
+	"strconv"
 	"strings"
 
 	"github.com/castellan-authz/castellan/lang/ast"
@@ -59,10 +60,24 @@ func (p *Program) CheckFact(f term.Fact) error {
 			}
 		}
 		if !ok {
-			return &FactError{Fact: f, Msg: fmt.Sprintf("%s; argument %d is %s", msg, i+1, a)}
+			return &FactError{Fact: f, Msg: fmt.Sprintf("%s; argument %d is %s", msg, i+1, a) + p.suggestValue(a, fts, i)}
 		}
 	}
 	return &FactError{Fact: f, Msg: fmt.Sprintf("%s; no combination of those types matches %s", msg, f)}
+}
+
+// CheckContextFact is CheckFact for a fact sent with one question (a
+// context fact): the same check, except that has_permission/3 facts of any
+// argument types are usable, because the built-in allow rule reads
+// has_permission(actor, action, resource) for any values (as Oso Cloud
+// answers such a question; the official Go SDK's fallback test relies on
+// it). Stored facts are not held to that: a has_permission fact is stored
+// only at the types the policy's rules give it.
+func (p *Program) CheckContextFact(f term.Fact) error {
+	if f.Predicate == "has_permission" && len(f.Args) == 3 {
+		return nil
+	}
+	return p.CheckFact(f)
 }
 
 // minIndexedSignatures is how many argument-type signatures a predicate needs
@@ -193,7 +208,77 @@ func (p *Program) unknownPredicate(pred Pred) string {
 		sort.Strings(arities)
 		return fmt.Sprintf("wrong number of arguments: %s facts take %s arguments, not %d", pred.Name, strings.Join(arities, " or "), pred.Arity)
 	}
-	return fmt.Sprintf("unknown predicate %s: the policy neither uses nor declares it", pred)
+	msg := fmt.Sprintf("unknown predicate %s: the policy neither uses nor declares it", pred)
+	// The nearest name of the same arity first: has_relaton/3 is far more
+	// likely has_relation/3 than a 2-ary has_relatio.
+	var same, other []string
+	for q := range p.FactTypes {
+		if q.Arity == pred.Arity {
+			same = append(same, q.Name)
+		} else {
+			other = append(other, q.Name)
+		}
+	}
+	sort.Strings(same)
+	sort.Strings(other)
+	if n := Nearest(pred.Name, same); n != "" {
+		return msg + "; did you mean " + n + "?"
+	}
+	if n := Nearest(pred.Name, other); n != "" {
+		return msg + "; did you mean " + n + "?"
+	}
+	return msg
+}
+
+// suggestValue is the hint for argument i, a, that fits no signature of
+// fts: the value the caller probably meant, when one is plain. A primitive
+// written as the wrong primitive ("true" where a Boolean is expected, "3"
+// where an Integer is), a type one typo away from an expected one
+// (Repositry{"x"}), or a bare string where one entity type is expected
+// ("alice" where a User is).
+func (p *Program) suggestValue(a term.Value, fts []FactType, i int) string {
+	var want []string
+	for _, ft := range fts {
+		if t := ft[i]; t != "" && !slices.Contains(want, t) {
+			want = append(want, t)
+		}
+	}
+	sort.Strings(want)
+	try := func(typ string) string {
+		v, err := term.Normalize(term.Value{Type: typ, ID: a.ID})
+		if err != nil || !p.TypeMatches(v.Type, typ) {
+			return ""
+		}
+		if v.IsPrimitive() {
+			return fmt.Sprintf(" (a %s); the policy expects %s there: did you mean %s{%s}?", a.Type, typ, typ, quoteID(v))
+		}
+		return fmt.Sprintf(" (a %s); the policy expects %s there: did you mean %s?", a.Type, typ, v)
+	}
+	for _, t := range want {
+		if term.IsPrimitiveType(t) && a.IsPrimitive() {
+			if s := try(t); s != "" {
+				return s
+			}
+		}
+	}
+	if n := Nearest(a.Type, want); n != "" && n != AbstractActor && n != AbstractResource {
+		if s := try(n); s != "" {
+			return s
+		}
+	}
+	if len(want) == 1 && a.Type == term.TypeString && !term.IsPrimitiveType(want[0]) && want[0] != AbstractActor && want[0] != AbstractResource {
+		return try(want[0])
+	}
+	return ""
+}
+
+// quoteID is v's id as it is written inside Type{...}: quoted for a
+// String, bare for Integer and Boolean.
+func quoteID(v term.Value) string {
+	if v.Type == term.TypeString {
+		return strconv.Quote(v.ID)
+	}
+	return v.ID
 }
 
 // formatFactTypes renders fact types as "(Actor, String, Repository | Organization)",

@@ -39,6 +39,10 @@ type Program struct {
 	// factIndex speeds up CheckFact for predicates with many argument-type
 	// tuples; built by the checker, nil in hand-built programs.
 	factIndex map[Pred]*factIndex
+
+	// known is what the policy names, for QuestionNotes; nil in
+	// hand-built programs.
+	known *knownNames
 }
 
 // Pred names a predicate by name and arity: has_role/3 and has_role/2 are

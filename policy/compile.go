@@ -52,6 +52,15 @@ func (c *Compiled) FactValidator() func(term.Fact) error {
 	return c.prog.CheckFact
 }
 
+// ContextFactValidator returns the check of context facts under this
+// policy (lang.Program.CheckContextFact), nil when FactValidator is nil.
+func (c *Compiled) ContextFactValidator() func(term.Fact) error {
+	if c.version == 0 {
+		return nil
+	}
+	return c.prog.CheckContextFact
+}
+
 // RunTests runs the policy's test blocks, each against an isolated fact
 // source holding only its setup facts, and returns every test's result.
 func (c *Compiled) RunTests(ctx context.Context) []evaluator.TestResult {

@@ -10,12 +10,13 @@ import (
 )
 
 type authorizeRequest struct {
-	ActorType    *string    `json:"actor_type"`
-	ActorID      *string    `json:"actor_id"`
-	Action       *string    `json:"action"`
-	ResourceType *string    `json:"resource_type"`
-	ResourceID   *string    `json:"resource_id"`
-	ContextFacts []wireFact `json:"context_facts"`
+	ActorType    *string          `json:"actor_type"`
+	ActorID      *string          `json:"actor_id"`
+	Action       *string          `json:"action"`
+	ResourceType *string          `json:"resource_type"`
+	ResourceID   *string          `json:"resource_id"`
+	ContextFacts []wireFact       `json:"context_facts"`
+	Attributes   []wireAttributes `json:"attributes"`
 }
 
 type authorizeResponse struct {
@@ -55,7 +56,12 @@ func (s *Server) handleAuthorize(w http.ResponseWriter, r *http.Request) {
 		writeError(w, r, err)
 		return
 	}
-	s.answer(w, r, req.ContextFacts, explainParam(r), func(q *question) (any, error) {
+	in, err := contextIn(req.ContextFacts, req.Attributes)
+	if err != nil {
+		writeError(w, r, err)
+		return
+	}
+	s.answer(w, r, in, explainParam(r), func(q *question) (any, error) {
 		d, err := q.policy.Evaluator().Authorize(q.ctx, q.req, actor, act, resource)
 		if err != nil {
 			return nil, err
@@ -78,11 +84,12 @@ func (s *Server) handleAuthorize(w http.ResponseWriter, r *http.Request) {
 }
 
 type authorizeResourcesRequest struct {
-	ActorType    *string     `json:"actor_type"`
-	ActorID      *string     `json:"actor_id"`
-	Action       *string     `json:"action"`
-	Resources    []wireValue `json:"resources"`
-	ContextFacts []wireFact  `json:"context_facts"`
+	ActorType    *string          `json:"actor_type"`
+	ActorID      *string          `json:"actor_id"`
+	Action       *string          `json:"action"`
+	Resources    []wireValue      `json:"resources"`
+	ContextFacts []wireFact       `json:"context_facts"`
+	Attributes   []wireAttributes `json:"attributes"`
 }
 
 // checkAuthorizeResources validates an authorize_resources request.
@@ -117,7 +124,12 @@ func (s *Server) handleAuthorizeResources(w http.ResponseWriter, r *http.Request
 		writeError(w, r, err)
 		return
 	}
-	s.answer(w, r, req.ContextFacts, false, func(q *question) (any, error) {
+	in, err := contextIn(req.ContextFacts, req.Attributes)
+	if err != nil {
+		writeError(w, r, err)
+		return
+	}
+	s.answer(w, r, in, false, func(q *question) (any, error) {
 		out := struct {
 			Results []outValue `json:"results"`
 		}{Results: []outValue{}}
@@ -140,13 +152,14 @@ func (s *Server) handleAuthorizeResources(w http.ResponseWriter, r *http.Request
 }
 
 type listRequest struct {
-	ActorType    *string    `json:"actor_type"`
-	ActorID      *string    `json:"actor_id"`
-	Action       *string    `json:"action"`
-	ResourceType *string    `json:"resource_type"`
-	ContextFacts []wireFact `json:"context_facts"`
-	PageSize     *int       `json:"page_size"`
-	PageToken    *string    `json:"page_token"`
+	ActorType    *string          `json:"actor_type"`
+	ActorID      *string          `json:"actor_id"`
+	Action       *string          `json:"action"`
+	ResourceType *string          `json:"resource_type"`
+	ContextFacts []wireFact       `json:"context_facts"`
+	Attributes   []wireAttributes `json:"attributes"`
+	PageSize     *int             `json:"page_size"`
+	PageToken    *string          `json:"page_token"`
 }
 
 // defaultPageSize is the page size of a list that sends a page_token
@@ -187,7 +200,12 @@ func (s *Server) handleList(w http.ResponseWriter, r *http.Request) {
 		writeError(w, r, err)
 		return
 	}
-	s.answer(w, r, req.ContextFacts, false, func(q *question) (any, error) {
+	in, err := contextIn(req.ContextFacts, req.Attributes)
+	if err != nil {
+		writeError(w, r, err)
+		return
+	}
+	s.answer(w, r, in, false, func(q *question) (any, error) {
 		res, err := q.policy.Evaluator().List(q.ctx, q.req, actor, act, typ, page)
 		if err != nil {
 			return nil, err
@@ -263,11 +281,12 @@ func (s *Server) page(size *int, token *string, field string) (evaluator.Page, e
 }
 
 type actionsRequest struct {
-	ActorType    *string    `json:"actor_type"`
-	ActorID      *string    `json:"actor_id"`
-	ResourceType *string    `json:"resource_type"`
-	ResourceID   *string    `json:"resource_id"`
-	ContextFacts []wireFact `json:"context_facts"`
+	ActorType    *string          `json:"actor_type"`
+	ActorID      *string          `json:"actor_id"`
+	ResourceType *string          `json:"resource_type"`
+	ResourceID   *string          `json:"resource_id"`
+	ContextFacts []wireFact       `json:"context_facts"`
+	Attributes   []wireAttributes `json:"attributes"`
 }
 
 type actionsResponse struct {
@@ -311,7 +330,12 @@ func (s *Server) handleActions(w http.ResponseWriter, r *http.Request) {
 		writeError(w, r, err)
 		return
 	}
-	s.answer(w, r, req.ContextFacts, false, func(q *question) (any, error) {
+	in, err := contextIn(req.ContextFacts, req.Attributes)
+	if err != nil {
+		writeError(w, r, err)
+		return
+	}
+	s.answer(w, r, in, false, func(q *question) (any, error) {
 		out, err := s.actions(q, req)
 		if err != nil || !explainParam(r) {
 			return out, err
@@ -342,8 +366,10 @@ func (s *Server) handleBulkActions(w http.ResponseWriter, r *http.Request) {
 	// Context facts are taken from every element and apply to all of them
 	// (go-oso-cloud v1 sent them on the first element only).
 	var ctxFacts []wireFact
+	var attrs []wireAttributes
 	for _, req := range reqs {
 		ctxFacts = append(ctxFacts, req.ContextFacts...)
+		attrs = append(attrs, req.Attributes...)
 	}
 	pairs := make([][2]term.Value, len(reqs))
 	for i, req := range reqs {
@@ -353,7 +379,12 @@ func (s *Server) handleBulkActions(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 	}
-	s.answer(w, r, ctxFacts, false, func(q *question) (any, error) {
+	in, err := contextIn(ctxFacts, attrs)
+	if err != nil {
+		writeError(w, r, err)
+		return
+	}
+	s.answer(w, r, in, false, func(q *question) (any, error) {
 		// One evaluation for the batch: tables are shared by the pairs.
 		acts, err := q.policy.Evaluator().ActionsEach(q.ctx, q.req, pairs)
 		if err != nil {

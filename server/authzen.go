@@ -15,7 +15,9 @@ import (
 
 // AuthZEN 1.0 (OpenID Authorization API): subject = actor, action.name =
 // action, resource = resource; a request's context may carry
-// "context_facts" in the Oso wire format. A deny is 200 {"decision": false}.
+// "context_facts" in the Oso wire format. The properties of the subject,
+// action and resource and the other keys of the context become attribute
+// facts (attributes.go). A deny is 200 {"decision": false}.
 
 type azEntity struct {
 	Type       *string         `json:"type"`
@@ -30,17 +32,31 @@ type azAction struct {
 
 // azContext is the free-form context; Castellan reads context_facts and
 // on_behalf_of (the end user's token, as the Castellan-On-Behalf-Of
-// header carries it).
+// header carries it); every other key is an attribute of the request
+// (has_context).
 type azContext struct {
 	ContextFacts []wireFact `json:"context_facts"`
 	OnBehalfOf   string     `json:"on_behalf_of"`
+	Properties   json.RawMessage
 }
 
-// UnmarshalJSON reads context_facts and ignores every other key.
+// UnmarshalJSON reads context_facts and on_behalf_of, and keeps the other
+// keys as the request's properties.
 func (c *azContext) UnmarshalJSON(b []byte) error {
 	var raw map[string]json.RawMessage
 	if err := json.Unmarshal(b, &raw); err != nil {
 		return badRequest("context must be an object")
+	}
+	if len(raw) > 0 {
+		rest := make(map[string]json.RawMessage, len(raw))
+		for k, v := range raw {
+			if k != "context_facts" && k != "on_behalf_of" {
+				rest[k] = v
+			}
+		}
+		if len(rest) > 0 {
+			c.Properties, _ = json.Marshal(rest)
+		}
 	}
 	if cf, ok := raw["context_facts"]; ok {
 		if err := json.Unmarshal(cf, &c.ContextFacts); err != nil {
@@ -80,11 +96,43 @@ func (t azTuple) withDefaults(d azTuple) azTuple {
 	return t
 }
 
-func (t azTuple) contextFacts() []wireFact {
-	if t.Context == nil {
-		return nil
+// questionIn is what an evaluation brings besides its goal: the context
+// facts of its context and, as attribute facts, the properties of its
+// subject, action and resource (of those named by type and id) and the
+// other keys of its context.
+func (t azTuple) questionIn() (questionIn, error) {
+	in := questionIn{where: "context.context_facts"}
+	var err error
+	entity := func(e *azEntity, where string) error {
+		if e == nil || len(e.Properties) == 0 || e.Type == nil || e.ID == nil || *e.Type == "" || *e.ID == "" {
+			return nil
+		}
+		v, err := toValue(wireValue{e.Type, e.ID}, where)
+		if err != nil {
+			return err
+		}
+		in.attrs, err = appendProperties(in.attrs, &v, e.Properties, where+".properties")
+		return err
 	}
-	return t.Context.ContextFacts
+	if err = entity(t.Subject, "subject"); err != nil {
+		return in, err
+	}
+	if err = entity(t.Resource, "resource"); err != nil {
+		return in, err
+	}
+	if a := t.Action; a != nil && a.Name != nil && *a.Name != "" && len(a.Properties) > 0 {
+		v := term.String(*a.Name)
+		if in.attrs, err = appendProperties(in.attrs, &v, a.Properties, "action.properties"); err != nil {
+			return in, err
+		}
+	}
+	if c := t.Context; c != nil {
+		in.facts = c.ContextFacts
+		if in.attrs, err = appendProperties(in.attrs, nil, c.Properties, "context"); err != nil {
+			return in, err
+		}
+	}
+	return in, nil
 }
 
 // check is one evaluation's validated arguments.
@@ -142,7 +190,11 @@ func (s *Server) evaluate(q *question, t azTuple) (azDecision, error) {
 		return azDecision{}, err
 	}
 	req := q.req
-	if req.Context, err = s.contextFacts(t.contextFacts(), "context.context_facts"); err != nil {
+	in, err := t.questionIn()
+	if err != nil {
+		return azDecision{}, err
+	}
+	if req.Context, err = s.contextFacts(q.policy, in); err != nil {
 		return azDecision{}, err
 	}
 	verified := q.verified
@@ -173,7 +225,7 @@ func (s *Server) handleEvaluation(w http.ResponseWriter, r *http.Request) {
 		writeError(w, r, err)
 		return
 	}
-	s.answer(w, r, nil, explainParam(r), func(q *question) (any, error) { return s.evaluate(q, t) })
+	s.answer(w, r, questionIn{}, explainParam(r), func(q *question) (any, error) { return s.evaluate(q, t) })
 }
 
 type azEvaluationsRequest struct {
@@ -239,7 +291,7 @@ func (s *Server) handleEvaluations(w http.ResponseWriter, r *http.Request) {
 		writeError(w, r, errorf(http.StatusBadRequest, codeLimitExceeded, "evaluations: %d evaluations exceed the limit of %d (--max-batch-facts)", len(req.Evaluations), s.cfg.MaxBatchFacts))
 		return
 	}
-	s.answer(w, r, nil, explainParam(r), func(q *question) (any, error) {
+	s.answer(w, r, questionIn{}, explainParam(r), func(q *question) (any, error) {
 		if len(req.Evaluations) == 0 {
 			return s.evaluate(q, req.azTuple)
 		}
@@ -374,7 +426,12 @@ func serveSearch[T any](s *Server, w http.ResponseWriter, r *http.Request,
 		writeError(w, r, err)
 		return
 	}
-	s.answer(w, r, req.contextFacts(), false, func(q *question) (any, error) {
+	in, err := req.questionIn()
+	if err != nil {
+		writeError(w, r, err)
+		return
+	}
+	s.answer(w, r, in, false, func(q *question) (any, error) {
 		if req.Context != nil && req.Context.OnBehalfOf != "" {
 			// The user of context.on_behalf_of replaces the header's, as in
 			// an evaluation: the verified facts are the end of the context.

@@ -13,6 +13,7 @@ type explanationOut struct {
 	Premises []*explanationOut `json:"premises,omitempty"`
 	Tried    []*explanationOut `json:"tried,omitempty"`
 	Failed   string            `json:"failed,omitempty"`
+	Notes    []string          `json:"notes,omitempty"`
 }
 
 // factUseOut is an evaluator.FactUse on the wire.
@@ -38,6 +39,7 @@ func toExplanationOut(x *evaluator.Explanation) *explanationOut {
 		Premises: toExplanationsOut(x.Premises),
 		Tried:    toExplanationsOut(x.Tried),
 		Failed:   x.Failed,
+		Notes:    x.Notes,
 	}
 	if x.Fact != nil {
 		out.Fact = &factUseOut{Fact: x.Fact.Fact, Origin: x.Fact.Origin}

@@ -57,6 +57,7 @@ type localQuestion struct {
 	query   evaluator.Query
 	outputs []string
 	ctx     []wireFact
+	attrs   []wireAttributes
 	sql     func(b *localauth.Bindings, res *evaluator.Residual) string
 	// authorize: remember the decision for parity (/api/expect).
 	authorize bool
@@ -112,12 +113,12 @@ func (s *Server) authorizeOrActionsQuery(w http.ResponseWriter, r *http.Request,
 		var resource term.Value
 		if resource, err = toValue(wireValue{in.ResourceType, in.ResourceID}, "query.resource"); err == nil {
 			lq := localQuestion{query: allowQuery(actor, nil, resource.Type, &resource.ID), outputs: []string{"action"},
-				ctx: in.ContextFacts, sql: (*localauth.Bindings).ActionsSQL}
+				ctx: in.ContextFacts, attrs: in.Attributes, sql: (*localauth.Bindings).ActionsSQL}
 			if authorize {
 				var act string
 				if act, err = action(in.Action, "query.action"); err == nil {
 					lq = localQuestion{query: allowQuery(actor, &act, resource.Type, &resource.ID),
-						ctx: in.ContextFacts, sql: (*localauth.Bindings).AuthorizeSQL, authorize: true}
+						ctx: in.ContextFacts, attrs: in.Attributes, sql: (*localauth.Bindings).AuthorizeSQL, authorize: true}
 				}
 			} else if in.Action != nil {
 				err = badRequest("query: unknown field \"action\" (actions_query asks which actions)")
@@ -152,6 +153,7 @@ func (s *Server) handleListQuery(w http.ResponseWriter, r *http.Request) {
 		query:   allowQuery(actor, &act, typ, nil),
 		outputs: []string{"resource"},
 		ctx:     in.ContextFacts,
+		attrs:   in.Attributes,
 		sql: func(b *localauth.Bindings, res *evaluator.Residual) string {
 			return b.ListSQL(res, column)
 		},
@@ -170,7 +172,7 @@ func (s *Server) handleEvaluateQueryLocal(w http.ResponseWriter, r *http.Request
 		writeError(w, r, err)
 		return
 	}
-	lq := localQuestion{query: query, ctx: in.ContextFacts}
+	lq := localQuestion{query: query, ctx: in.ContextFacts, attrs: in.Attributes}
 	switch m := req.Mode; {
 	case m == nil:
 		writeError(w, r, badRequest(`mode is required: {"mode": "select", "query_vars_to_output_column_names": {...}} or {"mode": "filter", "output_column_name": ..., "query_var": ...}`))
@@ -222,7 +224,12 @@ func (s *Server) handleEvaluateQueryLocal(w http.ResponseWriter, r *http.Request
 // under the live policy, asks the evaluator for the residual and writes
 // its SQL.
 func (s *Server) local(w http.ResponseWriter, r *http.Request, req localRequest, lq localQuestion) {
-	s.answer(w, r, lq.ctx, false, func(q *question) (any, error) {
+	in, err := contextIn(lq.ctx, lq.attrs)
+	if err != nil {
+		writeError(w, r, err)
+		return
+	}
+	s.answer(w, r, in, false, func(q *question) (any, error) {
 		b, err := s.bindings.get(q.policy.Program(), *req.DataBindings)
 		if err != nil {
 			return nil, badRequest("%s", err.Error())

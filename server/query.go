@@ -48,6 +48,7 @@ type evaluateQueryRequest struct {
 	Calls        []wireCall                `json:"calls"`
 	Constraints  map[string]wireConstraint `json:"constraints"`
 	ContextFacts []wireFact                `json:"context_facts"`
+	Attributes   []wireAttributes          `json:"attributes"`
 }
 
 // toQuery validates a query-builder request: every variable constrained
@@ -116,7 +117,12 @@ func (s *Server) handleEvaluateQuery(w http.ResponseWriter, r *http.Request) {
 		writeError(w, r, err)
 		return
 	}
-	s.answer(w, r, req.ContextFacts, false, func(q *question) (any, error) {
+	in, err := contextIn(req.ContextFacts, req.Attributes)
+	if err != nil {
+		writeError(w, r, err)
+		return
+	}
+	s.answer(w, r, in, false, func(q *question) (any, error) {
 		rows, err := q.policy.Evaluator().Query(q.ctx, q.req, query)
 		if err != nil {
 			return nil, err
@@ -132,8 +138,9 @@ func (s *Server) handleEvaluateQuery(w http.ResponseWriter, r *http.Request) {
 }
 
 type queryV1Request struct {
-	Fact         *wireFact  `json:"fact"`
-	ContextFacts []wireFact `json:"context_facts"`
+	Fact         *wireFact        `json:"fact"`
+	ContextFacts []wireFact       `json:"context_facts"`
+	Attributes   []wireAttributes `json:"attributes"`
 }
 
 // v1Query turns the pattern of POST /api/query into a one-call query:
@@ -183,7 +190,12 @@ func (s *Server) handleQueryV1(w http.ResponseWriter, r *http.Request) {
 		writeError(w, r, err)
 		return
 	}
-	s.answer(w, r, req.ContextFacts, false, func(q *question) (any, error) {
+	in, err := contextIn(req.ContextFacts, req.Attributes)
+	if err != nil {
+		writeError(w, r, err)
+		return
+	}
+	s.answer(w, r, in, false, func(q *question) (any, error) {
 		rows, err := q.policy.Evaluator().QueryValues(q.ctx, q.req, query)
 		if err != nil {
 			return nil, err

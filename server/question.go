@@ -24,11 +24,36 @@ type question struct {
 	httpReq  *http.Request
 }
 
-// ask prepares a question: it validates the context facts, takes the live
-// policy (once: the whole request is answered under it) and a snapshot at
-// least as fresh as the request's OsoOffset.
-func (s *Server) ask(r *http.Request, contextFacts []wireFact, explain bool) (*question, error) {
-	ctxFacts, err := s.contextFacts(contextFacts, "context_facts")
+// questionIn is what a question brings besides its goal, for that request
+// only: context facts, checked against the live policy as told facts are,
+// and attribute facts (attributes.go), which are left out when the policy
+// cannot use them (a caller sends what it knows; what the policy does not
+// read is no error).
+type questionIn struct {
+	facts []wireFact
+	where string // names the facts in errors; "context_facts" when empty
+	attrs []term.Fact
+}
+
+// contextIn is the questionIn of an Oso request: its context_facts and
+// its optional attributes.
+func contextIn(facts []wireFact, attrs []wireAttributes) (questionIn, error) {
+	in := questionIn{facts: facts}
+	if len(attrs) > 0 {
+		var err error
+		if in.attrs, err = attributeFacts(attrs, "attributes"); err != nil {
+			return in, err
+		}
+	}
+	return in, nil
+}
+
+// ask prepares a question: it takes the live policy (once: the whole
+// request is answered under it), checks the context facts against it and
+// takes a snapshot at least as fresh as the request's OsoOffset.
+func (s *Server) ask(r *http.Request, in questionIn, explain bool) (*question, error) {
+	pol := s.policies.Live()
+	ctxFacts, err := s.contextFacts(pol, in)
 	if err != nil {
 		return nil, err
 	}
@@ -45,7 +70,7 @@ func (s *Server) ask(r *http.Request, contextFacts []wireFact, explain bool) (*q
 	return &question{
 		ctx:      ctx,
 		cancel:   cancel,
-		policy:   s.policies.Live(),
+		policy:   pol,
 		req:      evaluator.Request{Source: snap, Context: ctxFacts, Explain: explain},
 		verified: verified,
 		httpReq:  r,
@@ -105,8 +130,8 @@ func appendClaims(out []term.Fact, who term.Value, claims []identity.Claim) []te
 // answer is how every question ends: it asks under the request's context
 // facts (see ask), runs fn under the question and writes its answer with
 // status 200, as JSON (a rawJSON as it is), or the error as the envelope.
-func (s *Server) answer(w http.ResponseWriter, r *http.Request, contextFacts []wireFact, explain bool, fn func(q *question) (any, error)) {
-	q, err := s.ask(r, contextFacts, explain)
+func (s *Server) answer(w http.ResponseWriter, r *http.Request, in questionIn, explain bool, fn func(q *question) (any, error)) {
+	q, err := s.ask(r, in, explain)
 	if err != nil {
 		writeError(w, r, err)
 		return
@@ -131,17 +156,49 @@ func (s *Server) answer(w http.ResponseWriter, r *http.Request, contextFacts []w
 	writeJSON(w, http.StatusOK, out)
 }
 
-// contextFacts validates the context facts of a request: at most
-// MaxContextFacts, each well-formed. They are never stored.
-func (s *Server) contextFacts(ws []wireFact, where string) ([]term.Fact, error) {
-	if len(ws) > s.cfg.MaxContextFacts {
-		return nil, errorf(http.StatusBadRequest, codeLimitExceeded,
-			"%s: %d facts exceed the limit of %d (--max-context-facts)", where, len(ws), s.cfg.MaxContextFacts)
+// contextFacts is the one check of what a question brings (every
+// endpoint that takes context facts, Oso, AuthZEN and local, goes through
+// it): at most MaxContextFacts facts, attributes included; each context
+// fact well-formed and one the policy can use (pol's ContextFactValidator:
+// the check tell applies, known predicate, right arity, argument types the
+// policy can match, but has_permission of any types), or a 400 naming the fact, its index and what was
+// probably meant. Attribute facts the policy cannot use are left out.
+// Nothing is stored.
+func (s *Server) contextFacts(pol *policy.Compiled, in questionIn) ([]term.Fact, error) {
+	where := in.where
+	if where == "" {
+		where = "context_facts"
 	}
-	if len(ws) == 0 {
+	if n := len(in.facts) + len(in.attrs); n > s.cfg.MaxContextFacts {
+		what := where
+		if len(in.attrs) > 0 {
+			what += " and attributes"
+		}
+		return nil, errorf(http.StatusBadRequest, codeLimitExceeded,
+			"%s: %d facts exceed the limit of %d (--max-context-facts)", what, n, s.cfg.MaxContextFacts)
+	}
+	if len(in.facts) == 0 && len(in.attrs) == 0 {
 		return nil, nil
 	}
-	return toFacts(ws, where)
+	facts, err := toFacts(in.facts, where)
+	if err != nil {
+		return nil, err
+	}
+	valid := pol.ContextFactValidator()
+	if valid == nil {
+		return append(facts, in.attrs...), nil
+	}
+	for i, f := range facts {
+		if err := valid(f); err != nil {
+			return nil, errorf(http.StatusBadRequest, codeInvalidFact, "%s[%d] %s: %v", where, i, f, err)
+		}
+	}
+	for _, f := range in.attrs {
+		if valid(f) == nil {
+			facts = append(facts, f)
+		}
+	}
+	return facts, nil
 }
 
 // explainParam reports whether the request asked for ?explain=true.

@@ -17,6 +17,10 @@ type Explanation struct {
 	Premises []*Explanation `json:"premises,omitempty"`
 	Tried    []*Explanation `json:"tried,omitempty"`
 	Failed   string         `json:"failed,omitempty"`
+	// Notes, on the root of a denial, name what of the question the policy
+	// knows nothing of, with the nearest name it knows ("the policy knows
+	// no type Repositry: did you mean Repository?").
+	Notes []string `json:"notes,omitempty"`
 }
 
 // FactUse is a fact a derivation used.

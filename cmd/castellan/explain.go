@@ -32,6 +32,9 @@ func printExplanation(w io.Writer, x *castellan.Explanation) {
 		return
 	}
 	writeExplanation(w, x, 0)
+	for _, n := range x.Notes {
+		fmt.Fprintf(w, "note: %s\n", n)
+	}
 }
 
 func writeExplanation(w io.Writer, x *castellan.Explanation, depth int) {
