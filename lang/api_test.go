@@ -122,6 +122,16 @@ func TestCheckFact(t *testing.T) {
 			`argument 2 is "yes"`},
 		{"unknown predicate", term.Fact{Predicate: "does_not_exist", Args: []term.Value{u, u}},
 			"unknown predicate does_not_exist/2: the policy neither uses nor declares it"},
+		{"predicate typo", term.Fact{Predicate: "has_relaton", Args: []term.Value{repo, term.String("organization"), org}},
+			"unknown predicate has_relaton/3: the policy neither uses nor declares it; did you mean has_relation?"},
+		{"a String where a Boolean is expected", term.Fact{Predicate: "is_public", Args: []term.Value{repo, term.String("true")}},
+			`argument 2 is "true" (a String); the policy expects Boolean there: did you mean Boolean{true}?`},
+		{"an Integer where a String is expected", term.Fact{Predicate: "is_weird", Args: []term.Value{term.Integer(1), term.Integer(2), term.Bool(false)}},
+			`argument 2 is 2 (an Integer); the policy expects String there: did you mean String{"2"}?`},
+		{"a type one typo away", term.Fact{Predicate: "has_relation", Args: []term.Value{repo, term.String("organization"), term.Entity("Organisation", "o")}},
+			`argument 3 is Organisation{"o"} (an Organisation); the policy expects Organization there: did you mean Organization{"o"}?`},
+		{"a bare string for an entity", term.Fact{Predicate: "has_group", Args: []term.Value{u, term.String("g")}},
+			`argument 2 is "g" (a String); the policy expects Group there: did you mean Group{"g"}?`},
 		{"wrong arity", term.Fact{Predicate: "is_public", Args: []term.Value{repo}},
 			"wrong number of arguments: is_public facts take 2 arguments, not 1"},
 		// A fact "explicit to the rule itself" is storable, typed by the
@@ -642,5 +652,36 @@ func TestProgramIsSafeForConcurrentUse(t *testing.T) {
 		if err := <-done; err != nil {
 			t.Error(err)
 		}
+	}
+}
+
+func TestQuestionNotes(t *testing.T) {
+	p := mustCompile(t, factPolicy)
+	u, repo := term.Entity("User", "a"), term.Entity("Repository", "r")
+	tests := []struct {
+		name     string
+		actor    term.Value
+		action   string
+		resource term.Value
+		want     []string
+	}{
+		{"known", u, "read", repo, nil},
+		{"type typo", term.Entity("Usr", "a"), "read", repo, []string{"the policy knows no type Usr: did you mean User?"}},
+		{"unknown type, nothing near", u, "read", term.Entity("Spaceship", "x"), []string{"the policy knows no type Spaceship"}},
+		{"action typo", u, "raed", repo, []string{`the policy grants no action "raed": did you mean "read"?`}},
+		{"both", u, "rad", term.Entity("Repositry", "r"), []string{"the policy knows no type Repositry: did you mean Repository?", `the policy grants no action "rad": did you mean "read"?`}},
+	}
+	for _, tc := range tests {
+		if got := p.QuestionNotes(tc.actor, tc.action, tc.resource); strings.Join(got, "|") != strings.Join(tc.want, "|") {
+			t.Errorf("%s: QuestionNotes = %q, want %q", tc.name, got, tc.want)
+		}
+	}
+	// A rule that takes its action from a variable may grant any action.
+	dyn := mustCompile(t, `actor User {}
+resource Doc {}
+has_permission(u: User, action: String, d: Doc) if grants(u, action, d);
+`)
+	if got := dyn.QuestionNotes(u, "anything", term.Entity("Doc", "d")); got != nil {
+		t.Errorf("dynamic actions: QuestionNotes = %q, want none", got)
 	}
 }

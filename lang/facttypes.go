@@ -250,9 +250,9 @@ func (p *Program) suggestValue(a term.Value, fts []FactType, i int) string {
 			return ""
 		}
 		if v.IsPrimitive() {
-			return fmt.Sprintf(" (a %s); the policy expects %s there: did you mean %s{%s}?", a.Type, typ, typ, quoteID(v))
+			return fmt.Sprintf(" (%s); the policy expects %s there: did you mean %s{%s}?", article(a.Type), typ, typ, quoteID(v))
 		}
-		return fmt.Sprintf(" (a %s); the policy expects %s there: did you mean %s?", a.Type, typ, v)
+		return fmt.Sprintf(" (%s); the policy expects %s there: did you mean %s?", article(a.Type), typ, v)
 	}
 	for _, t := range want {
 		if term.IsPrimitiveType(t) && a.IsPrimitive() {
@@ -270,6 +270,14 @@ func (p *Program) suggestValue(a term.Value, fts []FactType, i int) string {
 		return try(want[0])
 	}
 	return ""
+}
+
+// article returns "a T" or "an T" by T's first letter.
+func article(t string) string {
+	if t != "" && strings.ContainsRune("AEIOUaeiou", rune(t[0])) {
+		return "an " + t
+	}
+	return "a " + t
 }
 
 // quoteID is v's id as it is written inside Type{...}: quoted for a

@@ -470,3 +470,26 @@ func TestAuthZENAgainstServer(t *testing.T) {
 		t.Errorf("search action (-want +got):\n%s", diff)
 	}
 }
+
+// TestContextFactErrorAgainstServer: a context fact the policy cannot use
+// comes back as an *Error with the server's message, the predicate meant
+// and the code invalid_fact.
+func TestContextFactErrorAgainstServer(t *testing.T) {
+	ctx := t.Context()
+	c := newServer(t)
+	if _, err := c.UploadPolicy(ctx, mustPolicy(t)); err != nil {
+		t.Fatal(err)
+	}
+	run1, anvil := castellan.Entity("Action", "1"), castellan.Entity("Repository", "anvil")
+	_, err := c.Authorize(ctx, castellan.Entity("User", "alice"), "rerun", run1,
+		castellan.WithContextFacts(castellan.NewFact("has_relaton", run1, castellan.String("repository"), anvil)))
+	var ce *castellan.Error
+	if !errors.As(err, &ce) {
+		t.Fatalf("err = %v, want a *castellan.Error", err)
+	}
+	if ce.StatusCode != http.StatusBadRequest || ce.Code != "invalid_fact" ||
+		!strings.Contains(ce.Message, `context_facts[0] has_relaton(Action{"1"}, "repository", Repository{"anvil"})`) ||
+		!strings.Contains(ce.Message, "did you mean has_relation?") {
+		t.Errorf("error = %d %q %q", ce.StatusCode, ce.Code, ce.Message)
+	}
+}
