@@ -25,6 +25,8 @@ test: vet build
 	./scripts/with-postgres $(GO) test $(GOTEST_FLAGS) ./...
 	CASTELLAN_BIN=$(BIN) GO=$(GO) ./examples/microservices/run.sh
 	CASTELLAN_BIN=$(BIN) GO=$(GO) ./examples/zero-trust/run.sh
+	CASTELLAN_BIN=$(BIN) GO=$(GO) ./examples/authzen-todo/run.sh
+	CASTELLAN_BIN=$(BIN) GO=$(GO) ./examples/authzen-search/run.sh
 	GO=$(GO) ./scripts/fuzz 3s
 
 # Every fuzz target for FUZZTIME each; `make test` runs each for 3s.
