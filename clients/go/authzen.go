@@ -10,7 +10,7 @@ import (
 // The AuthZEN 1.0 Authorization API (under /access/v1): the subject is the
 // actor, the action a name and the resource a value, as in Authorize. The
 // context facts of WithContextFacts travel in the request's context (as
-// "context_facts"); no properties are sent.
+// "context_facts"); no properties are sent (WithAttributes is refused).
 
 // azEntity is an AuthZEN subject or resource; a search leaves the id out.
 type azEntity struct {
@@ -75,7 +75,10 @@ func (c *Client) Evaluation(ctx context.Context, subject Value, action string, r
 	if err := errors.Join(checkValue("subject", subject), checkValue("resource", resource)); err != nil {
 		return Decision{}, err
 	}
-	_, cf, q, err := applyCheckOptions(opts)
+	o, cf, q, err := applyCheckOptions(opts)
+	if err == nil && len(o.attrs) > 0 {
+		err = errAttributesAuthZEN
+	}
 	if err != nil {
 		return Decision{}, err
 	}
@@ -133,7 +136,10 @@ func (c *Client) Evaluations(ctx context.Context, semantic Semantic, items []Acc
 	if err := errors.Join(errs...); err != nil {
 		return nil, err
 	}
-	_, cf, q, err := applyCheckOptions(opts)
+	o, cf, q, err := applyCheckOptions(opts)
+	if err == nil && len(o.attrs) > 0 {
+		err = errAttributesAuthZEN
+	}
 	if err != nil {
 		return nil, err
 	}
@@ -186,7 +192,10 @@ type searchResponse[T any] struct {
 
 // search sends a search request and returns its results and next token.
 func search[T any](ctx context.Context, c *Client, path string, body azRequest, page SearchPage, opts []CheckOption) ([]T, string, error) {
-	_, cf, q, err := applyCheckOptions(opts)
+	o, cf, q, err := applyCheckOptions(opts)
+	if err == nil && len(o.attrs) > 0 {
+		err = errAttributesAuthZEN
+	}
 	if err != nil {
 		return nil, "", err
 	}

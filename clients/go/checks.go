@@ -15,8 +15,38 @@ type CheckOption func(*checkOptions)
 
 type checkOptions struct {
 	context []Fact
+	attrs   []attributes
 	explain bool
 }
+
+// attributes is one item of a question's "attributes": the properties of
+// an entity, or of the request when Entity is nil.
+type attributes struct {
+	Entity     *Value         `json:"entity,omitempty"`
+	Properties map[string]any `json:"properties"`
+}
+
+// WithAttributes sends properties of entity with the question: the server
+// turns each into a fact for this question only,
+// has_attribute(entity, "name", value) (a string is a String, a whole
+// number an Integer, a bool a Boolean; a slice gives one fact per element,
+// a nested map dotted names; see docs/api.md, Attributes). Properties the
+// policy cannot use are left out. Authorize, AuthorizeResources, Actions,
+// List, ListPage, ListAll, EvaluateQuery, Query and the local questions
+// send them; the AuthZEN calls refuse them (AuthZEN carries properties in
+// its own fields).
+func WithAttributes(entity Value, properties map[string]any) CheckOption {
+	return func(o *checkOptions) { o.attrs = append(o.attrs, attributes{Entity: &entity, Properties: properties}) }
+}
+
+// WithContextAttributes is WithAttributes for the request itself: each
+// property becomes has_context("name", value).
+func WithContextAttributes(properties map[string]any) CheckOption {
+	return func(o *checkOptions) { o.attrs = append(o.attrs, attributes{Properties: properties}) }
+}
+
+// errAttributesAuthZEN is the error of WithAttributes on an AuthZEN call.
+var errAttributesAuthZEN = errors.New("WithAttributes: AuthZEN requests carry no attributes; send properties with the subject and resource, or ask through Authorize")
 
 // WithContextFacts sends facts with the question. They are used for this
 // question only and never stored. Options add up: several WithContextFacts
@@ -40,6 +70,13 @@ func applyCheckOptions(opts []CheckOption) (checkOptions, []Fact, url.Values, er
 	}
 	if err := checkFacts(o.context); err != nil {
 		return o, nil, nil, fmt.Errorf("context fact: %w", err)
+	}
+	for _, a := range o.attrs {
+		if a.Entity != nil {
+			if err := checkValue("attributes entity", *a.Entity); err != nil {
+				return o, nil, nil, err
+			}
+		}
 	}
 	var q url.Values
 	if o.explain {
@@ -75,12 +112,13 @@ type Decision struct {
 }
 
 type authorizeRequest struct {
-	ActorType    string `json:"actor_type"`
-	ActorID      string `json:"actor_id"`
-	Action       string `json:"action"`
-	ResourceType string `json:"resource_type"`
-	ResourceID   string `json:"resource_id"`
-	ContextFacts []Fact `json:"context_facts"`
+	ActorType    string       `json:"actor_type"`
+	ActorID      string       `json:"actor_id"`
+	Action       string       `json:"action"`
+	ResourceType string       `json:"resource_type"`
+	ResourceID   string       `json:"resource_id"`
+	ContextFacts []Fact       `json:"context_facts"`
+	Attributes   []attributes `json:"attributes,omitempty"`
 }
 
 // Authorize asks whether actor may do action on resource
@@ -89,13 +127,13 @@ func (c *Client) Authorize(ctx context.Context, actor Value, action string, reso
 	if err := errors.Join(checkValue("actor", actor), checkValue("resource", resource)); err != nil {
 		return Decision{}, err
 	}
-	_, cf, q, err := applyCheckOptions(opts)
+	o, cf, q, err := applyCheckOptions(opts)
 	if err != nil {
 		return Decision{}, err
 	}
 	body := authorizeRequest{
 		ActorType: actor.Type, ActorID: actor.ID, Action: action,
-		ResourceType: resource.Type, ResourceID: resource.ID, ContextFacts: cf,
+		ResourceType: resource.Type, ResourceID: resource.ID, ContextFacts: cf, Attributes: o.attrs,
 	}
 	var out struct {
 		Allowed     bool         `json:"allowed"`
@@ -108,11 +146,12 @@ func (c *Client) Authorize(ctx context.Context, actor Value, action string, reso
 }
 
 type authorizeResourcesRequest struct {
-	ActorType    string  `json:"actor_type"`
-	ActorID      string  `json:"actor_id"`
-	Action       string  `json:"action"`
-	Resources    []Value `json:"resources"`
-	ContextFacts []Fact  `json:"context_facts"`
+	ActorType    string       `json:"actor_type"`
+	ActorID      string       `json:"actor_id"`
+	Action       string       `json:"action"`
+	Resources    []Value      `json:"resources"`
+	ContextFacts []Fact       `json:"context_facts"`
+	Attributes   []attributes `json:"attributes,omitempty"`
 }
 
 // AuthorizeResources returns the resources, among resources, on which actor
@@ -122,14 +161,14 @@ func (c *Client) AuthorizeResources(ctx context.Context, actor Value, action str
 	if err := checkActorResources(actor, resources); err != nil {
 		return nil, err
 	}
-	_, cf, q, err := applyCheckOptions(opts)
+	o, cf, q, err := applyCheckOptions(opts)
 	if err != nil {
 		return nil, err
 	}
 	if resources == nil {
 		resources = []Value{}
 	}
-	body := authorizeResourcesRequest{ActorType: actor.Type, ActorID: actor.ID, Action: action, Resources: resources, ContextFacts: cf}
+	body := authorizeResourcesRequest{ActorType: actor.Type, ActorID: actor.ID, Action: action, Resources: resources, ContextFacts: cf, Attributes: o.attrs}
 	var out struct {
 		Results []Value `json:"results"`
 	}
@@ -140,11 +179,12 @@ func (c *Client) AuthorizeResources(ctx context.Context, actor Value, action str
 }
 
 type actionsRequest struct {
-	ActorType    string `json:"actor_type"`
-	ActorID      string `json:"actor_id"`
-	ResourceType string `json:"resource_type"`
-	ResourceID   string `json:"resource_id"`
-	ContextFacts []Fact `json:"context_facts"`
+	ActorType    string       `json:"actor_type"`
+	ActorID      string       `json:"actor_id"`
+	ResourceType string       `json:"resource_type"`
+	ResourceID   string       `json:"resource_id"`
+	ContextFacts []Fact       `json:"context_facts"`
+	Attributes   []attributes `json:"attributes,omitempty"`
 }
 
 // Actions returns the actions actor may do on resource (POST /api/actions).
@@ -152,13 +192,13 @@ func (c *Client) Actions(ctx context.Context, actor, resource Value, opts ...Che
 	if err := errors.Join(checkValue("actor", actor), checkValue("resource", resource)); err != nil {
 		return nil, err
 	}
-	_, cf, q, err := applyCheckOptions(opts)
+	o, cf, q, err := applyCheckOptions(opts)
 	if err != nil {
 		return nil, err
 	}
 	body := actionsRequest{
 		ActorType: actor.Type, ActorID: actor.ID,
-		ResourceType: resource.Type, ResourceID: resource.ID, ContextFacts: cf,
+		ResourceType: resource.Type, ResourceID: resource.ID, ContextFacts: cf, Attributes: o.attrs,
 	}
 	var out struct {
 		Results []string `json:"results"`
@@ -177,7 +217,7 @@ func (c *Client) BulkActions(ctx context.Context, actor Value, resources []Value
 	if err := checkActorResources(actor, resources); err != nil {
 		return nil, err
 	}
-	_, cf, q, err := applyCheckOptions(opts)
+	o, cf, q, err := applyCheckOptions(opts)
 	if err != nil {
 		return nil, err
 	}
@@ -186,7 +226,7 @@ func (c *Client) BulkActions(ctx context.Context, actor Value, resources []Value
 		body[i] = actionsRequest{ActorType: actor.Type, ActorID: actor.ID, ResourceType: r.Type, ResourceID: r.ID, ContextFacts: []Fact{}}
 	}
 	if len(body) > 0 {
-		body[0].ContextFacts = cf
+		body[0].ContextFacts, body[0].Attributes = cf, o.attrs
 	}
 	var out []struct {
 		Results []string `json:"results"`
@@ -205,13 +245,14 @@ func (c *Client) BulkActions(ctx context.Context, actor Value, resources []Value
 }
 
 type listRequest struct {
-	ActorType    string `json:"actor_type"`
-	ActorID      string `json:"actor_id"`
-	Action       string `json:"action"`
-	ResourceType string `json:"resource_type"`
-	ContextFacts []Fact `json:"context_facts"`
-	PageSize     int    `json:"page_size,omitempty"`
-	PageToken    string `json:"page_token,omitempty"`
+	ActorType    string       `json:"actor_type"`
+	ActorID      string       `json:"actor_id"`
+	Action       string       `json:"action"`
+	ResourceType string       `json:"resource_type"`
+	ContextFacts []Fact       `json:"context_facts"`
+	Attributes   []attributes `json:"attributes,omitempty"`
+	PageSize     int          `json:"page_size,omitempty"`
+	PageToken    string       `json:"page_token,omitempty"`
 }
 
 // ListResult is one page of List results.
@@ -276,13 +317,13 @@ func (c *Client) list(ctx context.Context, actor Value, action, resourceType str
 	if resourceType == "" {
 		return ListResult{}, errors.New("list: resource type is empty")
 	}
-	_, cf, q, err := applyCheckOptions(opts)
+	o, cf, q, err := applyCheckOptions(opts)
 	if err != nil {
 		return ListResult{}, err
 	}
 	body := listRequest{
 		ActorType: actor.Type, ActorID: actor.ID, Action: action, ResourceType: resourceType,
-		ContextFacts: cf, PageSize: pageSize, PageToken: pageToken,
+		ContextFacts: cf, Attributes: o.attrs, PageSize: pageSize, PageToken: pageToken,
 	}
 	var out struct {
 		Results       []string                `json:"results"`
@@ -332,7 +373,8 @@ func parseRetryAfter(h string) time.Duration {
 
 type evaluateQueryRequest struct {
 	Query
-	ContextFacts []Fact `json:"context_facts"`
+	ContextFacts []Fact       `json:"context_facts"`
+	Attributes   []attributes `json:"attributes,omitempty"`
 }
 
 // EvaluateQuery runs a query-builder query (POST /api/evaluate_query). Each
@@ -342,7 +384,7 @@ func (c *Client) EvaluateQuery(ctx context.Context, q Query, opts ...CheckOption
 	if q.Predicate.Name == "" {
 		return nil, errors.New("query has no predicate")
 	}
-	_, cf, qs, err := applyCheckOptions(opts)
+	o, cf, qs, err := applyCheckOptions(opts)
 	if err != nil {
 		return nil, err
 	}
@@ -355,7 +397,7 @@ func (c *Client) EvaluateQuery(ctx context.Context, q Query, opts ...CheckOption
 	var out struct {
 		Results []map[string]*string `json:"results"`
 	}
-	body := evaluateQueryRequest{Query: q, ContextFacts: cf}
+	body := evaluateQueryRequest{Query: q, ContextFacts: cf, Attributes: o.attrs}
 	if _, err := c.do(ctx, call{method: http.MethodPost, path: "/api/evaluate_query", query: qs, body: body}, &out); err != nil {
 		return nil, err
 	}
@@ -386,8 +428,9 @@ func (c *Client) PolicyMetadata(ctx context.Context) (PolicyMetadata, error) {
 }
 
 type queryV1Request struct {
-	Fact         wirePattern `json:"fact"`
-	ContextFacts []Fact      `json:"context_facts"`
+	Fact         wirePattern  `json:"fact"`
+	ContextFacts []Fact       `json:"context_facts"`
+	Attributes   []attributes `json:"attributes,omitempty"`
 }
 
 // Query returns the facts, stored or derived by the policy's rules, that
@@ -401,14 +444,14 @@ func (c *Client) Query(ctx context.Context, pattern Fact, opts ...CheckOption) (
 	if pattern.Predicate == "" {
 		return nil, errors.New("query has no predicate")
 	}
-	_, cf, qs, err := applyCheckOptions(opts)
+	o, cf, qs, err := applyCheckOptions(opts)
 	if err != nil {
 		return nil, err
 	}
 	var out struct {
 		Results []Fact `json:"results"`
 	}
-	body := queryV1Request{Fact: toWirePattern(pattern), ContextFacts: cf}
+	body := queryV1Request{Fact: toWirePattern(pattern), ContextFacts: cf, Attributes: o.attrs}
 	if _, err := c.do(ctx, call{method: http.MethodPost, path: "/api/query", query: qs, body: body}, &out); err != nil {
 		return nil, err
 	}

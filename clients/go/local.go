@@ -41,13 +41,13 @@ type localMode struct {
 // facts, the context facts and the application's rows that bindings
 // describe (POST /api/authorize_query).
 func (c *Client) AuthorizeLocal(ctx context.Context, bindings string, actor Value, action string, resource Value, opts ...CheckOption) (LocalResult, error) {
-	cf, err := resourceQuestion(actor, resource, opts)
+	o, cf, err := resourceQuestion(actor, resource, opts)
 	if err != nil {
 		return LocalResult{}, err
 	}
 	return c.local(ctx, "/api/authorize_query", bindings, localRequest{Query: authorizeRequest{
 		ActorType: actor.Type, ActorID: actor.ID, Action: action,
-		ResourceType: resource.Type, ResourceID: resource.ID, ContextFacts: cf,
+		ResourceType: resource.Type, ResourceID: resource.ID, ContextFacts: cf, Attributes: o.attrs,
 	}})
 }
 
@@ -64,24 +64,24 @@ func (c *Client) ListLocal(ctx context.Context, bindings string, actor Value, ac
 	if strings.TrimSpace(column) == "" {
 		return LocalResult{}, errors.New("list: column is empty")
 	}
-	_, cf, _, err := applyCheckOptions(opts)
+	o, cf, _, err := applyCheckOptions(opts)
 	if err != nil {
 		return LocalResult{}, err
 	}
 	return c.local(ctx, "/api/list_query", bindings, localRequest{Column: column, Query: listRequest{
-		ActorType: actor.Type, ActorID: actor.ID, Action: action, ResourceType: resourceType, ContextFacts: cf,
+		ActorType: actor.Type, ActorID: actor.ID, Action: action, ResourceType: resourceType, ContextFacts: cf, Attributes: o.attrs,
 	}})
 }
 
 // ActionsLocal returns a query giving one row per action actor may do on
 // resource, in the text column actions (POST /api/actions_query).
 func (c *Client) ActionsLocal(ctx context.Context, bindings string, actor, resource Value, opts ...CheckOption) (LocalResult, error) {
-	cf, err := resourceQuestion(actor, resource, opts)
+	o, cf, err := resourceQuestion(actor, resource, opts)
 	if err != nil {
 		return LocalResult{}, err
 	}
 	return c.local(ctx, "/api/actions_query", bindings, localRequest{Query: actionsRequest{
-		ActorType: actor.Type, ActorID: actor.ID, ResourceType: resource.Type, ResourceID: resource.ID, ContextFacts: cf,
+		ActorType: actor.Type, ActorID: actor.ID, ResourceType: resource.Type, ResourceID: resource.ID, ContextFacts: cf, Attributes: o.attrs,
 	}})
 }
 
@@ -107,7 +107,7 @@ func (c *Client) evaluateLocal(ctx context.Context, bindings string, q Query, mo
 	if q.Predicate.Name == "" {
 		return LocalResult{}, errors.New("query has no predicate")
 	}
-	_, cf, _, err := applyCheckOptions(opts)
+	o, cf, _, err := applyCheckOptions(opts)
 	if err != nil {
 		return LocalResult{}, err
 	}
@@ -117,17 +117,17 @@ func (c *Client) evaluateLocal(ctx context.Context, bindings string, q Query, mo
 	if q.Constraints == nil {
 		q.Constraints = map[string]Constraint{}
 	}
-	return c.local(ctx, "/api/evaluate_query_local", bindings, localRequest{Mode: mode, Query: evaluateQueryRequest{Query: q, ContextFacts: cf}})
+	return c.local(ctx, "/api/evaluate_query_local", bindings, localRequest{Mode: mode, Query: evaluateQueryRequest{Query: q, ContextFacts: cf, Attributes: o.attrs}})
 }
 
 // resourceQuestion checks the actor and resource of a question about one
-// resource and returns its context facts.
-func resourceQuestion(actor, resource Value, opts []CheckOption) ([]Fact, error) {
+// resource and returns its options and context facts.
+func resourceQuestion(actor, resource Value, opts []CheckOption) (checkOptions, []Fact, error) {
 	if err := errors.Join(checkValue("actor", actor), checkValue("resource", resource)); err != nil {
-		return nil, err
+		return checkOptions{}, nil, err
 	}
-	_, cf, _, err := applyCheckOptions(opts)
-	return cf, err
+	o, cf, _, err := applyCheckOptions(opts)
+	return o, cf, err
 }
 
 // local sends one local-authorization request and returns its SQL.

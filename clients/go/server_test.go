@@ -493,3 +493,35 @@ func TestContextFactErrorAgainstServer(t *testing.T) {
 		t.Errorf("error = %d %q %q", ce.StatusCode, ce.Code, ce.Message)
 	}
 }
+
+// TestAttributesAgainstServer: WithAttributes and WithContextAttributes
+// become has_attribute and has_context facts of the question.
+func TestAttributesAgainstServer(t *testing.T) {
+	ctx := t.Context()
+	c := newServer(t)
+	if _, err := c.UploadPolicy(ctx, castellan.PolicyFile{Filename: "policy.polar", Src: `actor User {}
+resource Document {}
+declare has_attribute(User, String, String);
+declare has_attribute(Document, String, String);
+declare has_context(String, Integer);
+has_permission(u: User, "edit", d: Document) if
+  has_attribute(u, "email", e) and has_attribute(d, "owner.email", e);
+has_permission(_: User, "audit", _: Document) if has_context("clearance", c) and c > 3;
+`}); err != nil {
+		t.Fatal(err)
+	}
+	alice, doc := castellan.Entity("User", "alice"), castellan.Entity("Document", "d")
+	d, err := c.Authorize(ctx, alice, "edit", doc,
+		castellan.WithAttributes(alice, map[string]any{"email": "a@x"}),
+		castellan.WithAttributes(doc, map[string]any{"owner": map[string]any{"email": "a@x"}}))
+	if err != nil || !d.Allowed {
+		t.Errorf("Authorize with attributes = %v, %v; want allowed", d, err)
+	}
+	acts, err := c.Actions(ctx, alice, doc, castellan.WithContextAttributes(map[string]any{"clearance": 5}))
+	if err != nil || !slices.Equal(acts, []string{"audit"}) {
+		t.Errorf("Actions with context attributes = %v, %v; want [audit]", acts, err)
+	}
+	if _, err := c.Evaluation(ctx, alice, "edit", doc, castellan.WithAttributes(alice, map[string]any{"email": "a@x"})); err == nil {
+		t.Error("Evaluation with WithAttributes: no error")
+	}
+}
