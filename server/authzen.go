@@ -35,9 +35,9 @@ type azAction struct {
 // header carries it); every other key is an attribute of the request
 // (has_context).
 type azContext struct {
-	ContextFacts []wireFact `json:"context_facts"`
-	OnBehalfOf   string     `json:"on_behalf_of"`
-	Properties   json.RawMessage
+	ContextFacts []wireFact      `json:"context_facts"`
+	OnBehalfOf   string          `json:"on_behalf_of"`
+	Properties   json.RawMessage `json:"-"` // the other keys, as one object
 }
 
 // UnmarshalJSON reads context_facts and on_behalf_of, and keeps the other
