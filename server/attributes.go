@@ -116,6 +116,9 @@ func appendValue(out []term.Fact, of *term.Value, name string, x any, where stri
 	case map[string]any:
 		return appendObject(out, of, name, x, where, depth+1)
 	case []any:
+		if depth > maxAttributeDepth {
+			return nil, badRequest("%s: properties nest deeper than %d levels", where, maxAttributeDepth)
+		}
 		var err error
 		for _, e := range x {
 			if out, err = appendValue(out, of, name, e, where, depth+1); err != nil {

@@ -29,6 +29,8 @@ func BenchmarkAuthorizeHandler(b *testing.B) {
 	}{
 		{"allowed", `{"actor_type":"User","actor_id":"u7","action":"read","resource_type":"Repository","resource_id":"r17","context_facts":[]}`},
 		{"denied", `{"actor_type":"User","actor_id":"u7","action":"push","resource_type":"Repository","resource_id":"r18","context_facts":[]}`},
+		// One context fact, checked against the policy before it is used.
+		{"context_fact", `{"actor_type":"User","actor_id":"u7","action":"read","resource_type":"Repository","resource_id":"new","context_facts":[{"predicate":"has_relation","args":[{"type":"Repository","id":"new"},{"type":"String","id":"parent"},{"type":"Organization","id":"o7"}]}]}`},
 	} {
 		b.Run(tc.name, func(b *testing.B) {
 			b.ReportAllocs()
