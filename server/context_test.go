@@ -290,3 +290,17 @@ func TestAttributesCountTowardTheLimit(t *testing.T) {
 		t.Errorf("got %+v", env)
 	}
 }
+
+// TestAttributesTypeCheck: a policy reads attributes at the types it
+// declares; reading one at a type no declaration allows is a policy error.
+func TestAttributesTypeCheck(t *testing.T) {
+	e := newTestEnv(t, nil)
+	env := e.must(t, http.StatusUnprocessableEntity, "POST", "/api/policy", map[string]any{"filename": "policy.polar", "src": `actor User {}
+resource Document {}
+declare has_attribute(Document, String, Boolean);
+has_permission(_: User, "read", d: Document) if has_attribute(d, "public", "yes");
+`}).envelope(t)
+	if env.Code != codeInvalidPolicy || !strings.Contains(env.Message, "has_attribute") {
+		t.Errorf("got %+v, want an invalid_policy naming has_attribute", env)
+	}
+}
