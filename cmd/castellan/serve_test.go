@@ -116,15 +116,26 @@ func (rs *runningServer) post(t *testing.T, path string, body any, out any) int 
 
 func (rs *runningServer) allowed(t *testing.T, actor, action, doc string) bool {
 	t.Helper()
+	st, allowed := rs.authorize(t, actor, action, doc)
+	if st != 200 {
+		t.Fatalf("authorize: status %d", st)
+	}
+	return allowed
+}
+
+// authorize asks allow(User{actor}, action, Doc{doc}) with a has_role
+// context fact and returns the status and the decision. The status is 400
+// while a policy that cannot use the context fact is live (a file the
+// watcher caught half written).
+func (rs *runningServer) authorize(t *testing.T, actor, action, doc string) (int, bool) {
+	t.Helper()
 	var out struct {
 		Allowed bool `json:"allowed"`
 	}
 	ctxFact := map[string]any{"predicate": "has_role", "args": []any{
 		map[string]any{"type": "User", "id": "a"}, map[string]any{"type": "String", "id": "reader"}, map[string]any{"type": "Doc", "id": "d"}}}
-	if st := rs.post(t, "/api/authorize", map[string]any{"actor_type": "User", "actor_id": actor, "action": action, "resource_type": "Doc", "resource_id": doc, "context_facts": []any{ctxFact}}, &out); st != 200 {
-		t.Fatalf("authorize: status %d", st)
-	}
-	return out.Allowed
+	st := rs.post(t, "/api/authorize", map[string]any{"actor_type": "User", "actor_id": actor, "action": action, "resource_type": "Doc", "resource_id": doc, "context_facts": []any{ctxFact}}, &out)
+	return st, out.Allowed
 }
 
 func TestServeDefaults(t *testing.T) {
@@ -204,7 +215,7 @@ func TestServePolicyWatch(t *testing.T) {
 	if err := os.WriteFile(file, []byte(edited), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	waitFor(t, func() bool { return !rs.allowed(t, "a", "read", "d") })
+	waitFor(t, func() bool { st, allowed := rs.authorize(t, "a", "read", "d"); return st == 200 && !allowed })
 
 	// Over stored facts, an edit with no allow rule is refused like an
 	// upload without "force" (unless --policy-force); the last policy stays.
