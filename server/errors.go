@@ -203,8 +203,8 @@ func classifyDomainError(err error) *apiError {
 // policyError is the 422 of a policy that does not compile.
 func policyError(el ast.ErrorList) *apiError {
 	details := make([]any, len(el))
-	for i, e := range el {
-		details[i] = policyErrorDetail{File: e.Pos.File, Line: e.Pos.Line, Column: e.Pos.Col, Message: e.Msg, Hint: e.Hint}
+	for i, d := range toErrorDetails(el) {
+		details[i] = d
 	}
 	msg := "invalid policy"
 	if len(el) > 0 {

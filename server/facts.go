@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"net/http"
+	"slices"
 	"strconv"
 	"strings"
 	"unicode/utf8"
@@ -189,7 +190,8 @@ const maxFactArgs = 64
 // factsQuery parses GET /api/facts?predicate=p&args.0.type=T&args.0.id=x:
 // the arguments given are matched by position; omitted ones, trailing ones
 // included, match anything (AnyArity: the query does not say the arity).
-func factsQuery(r *http.Request) (term.Pattern, error) {
+// Keys in extra (the paging of GET /api/facts) are left to the caller.
+func factsQuery(r *http.Request, extra ...string) (term.Pattern, error) {
 	q := r.URL.Query()
 	p := term.Pattern{Predicate: q.Get("predicate"), AnyArity: true}
 	for key, vals := range q {
@@ -197,7 +199,7 @@ func factsQuery(r *http.Request) (term.Pattern, error) {
 			// A pattern no fact can match; refused as a body would be.
 			return p, badRequest("query parameter %q is not valid UTF-8 (ids, types and predicates must be UTF-8)", key)
 		}
-		if key == "predicate" {
+		if key == "predicate" || slices.Contains(extra, key) {
 			continue
 		}
 		rest, ok := strings.CutPrefix(key, "args.")
@@ -231,16 +233,60 @@ func factsQuery(r *http.Request) (term.Pattern, error) {
 }
 
 func (s *Server) handleGetFacts(w http.ResponseWriter, r *http.Request) {
-	p, snap, err := s.factsAt(r)
+	size, skip, err := s.factsPage(r)
+	if err != nil {
+		writeError(w, r, err)
+		return
+	}
+	p, snap, err := s.factsAt(r, "page_size", "page_token")
 	if err != nil {
 		writeError(w, r, err)
 		return
 	}
 	out := []outFact{}
+	n := 0
 	for f := range snap.Facts(p) {
+		n++
+		if n <= skip {
+			continue
+		}
+		if size > 0 && len(out) == size {
+			// One more fact than the page: there is a next page.
+			w.Header().Set(headerNextPageToken, strconv.Itoa(skip+size))
+			break
+		}
 		out = append(out, toOutFact(f))
 	}
 	writeJSON(w, http.StatusOK, out)
+}
+
+// headerNextPageToken carries the page_token of the next page of
+// GET /api/facts, when there is one (the body stays the Oso array).
+const headerNextPageToken = "Castellan-Next-Page-Token"
+
+// factsPage reads GET /api/facts?page_size=N&page_token=T, Castellan's
+// paging: size 0 means every fact (as Oso answers); the token is the
+// number of facts of earlier pages. Facts come in the store's order
+// (predicate, arity, then insertion), so a write between two pages may
+// shift the facts after it by as many as it added or removed.
+func (s *Server) factsPage(r *http.Request) (size, skip int, err error) {
+	q := r.URL.Query()
+	if v := q.Get("page_size"); v != "" {
+		size, err = strconv.Atoi(v)
+		if err != nil || size < 1 || size > s.cfg.MaxPageSize {
+			return 0, 0, badRequest("page_size: %q is not a number from 1 to %d (--max-page-size)", v, s.cfg.MaxPageSize)
+		}
+	}
+	if v := q.Get("page_token"); v != "" {
+		if size == 0 {
+			return 0, 0, badRequest("page_token needs page_size")
+		}
+		skip, err = strconv.Atoi(v)
+		if err != nil || skip < 0 {
+			return 0, 0, badRequest("invalid page token: send the %s header of the previous page unchanged", headerNextPageToken)
+		}
+	}
+	return size, skip, nil
 }
 
 func (s *Server) handleStats(w http.ResponseWriter, r *http.Request) {

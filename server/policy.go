@@ -9,6 +9,7 @@ import (
 
 	"github.com/go-chi/chi/v5"
 
+	"github.com/castellan-authz/castellan/lang/ast"
 	"github.com/castellan-authz/castellan/policy"
 	"github.com/castellan-authz/castellan/store"
 )
@@ -157,9 +158,15 @@ func (s *Server) handlePolicyMetadata(w http.ResponseWriter, r *http.Request) {
 		writeError(w, r, err)
 		return
 	}
+	md := toMetadataOut(p.Program().Metadata)
+	if v := r.URL.Query().Get("predicates"); v == "true" || v == "1" {
+		// Castellan's addition, only when asked for (the SDKs refuse
+		// unknown keys): the storable predicates and the rules using each.
+		md.Predicates = toPredicatesOut(p.Program().UsedBy())
+	}
 	writeJSON(w, http.StatusOK, struct {
 		Metadata metadataOut `json:"metadata"`
-	}{toMetadataOut(p.Program().Metadata)})
+	}{md})
 }
 
 // versionParam reads a policy version from the first query parameter of
@@ -294,4 +301,77 @@ func filenames(files []store.PolicyFile) []string {
 		names[i] = f.Filename
 	}
 	return names
+}
+
+// policyCandidate is the body of POST /api/policy/validate: a policy as an
+// upload sends it, {filename, src} or {files: [...]}.
+type policyCandidate struct {
+	Filename *string          `json:"filename"`
+	Src      *string          `json:"src"`
+	Files    []policyFileJSON `json:"files"`
+}
+
+// validationOut is the answer of POST /api/policy/validate.
+type validationOut struct {
+	Valid    bool                `json:"valid"`
+	Errors   []policyErrorDetail `json:"errors"`
+	Warnings []policyErrorDetail `json:"warnings"`
+	Tests    []testResultOut     `json:"tests"`
+}
+
+// testResultOut is one test block's result.
+type testResultOut struct {
+	Name     string              `json:"name"`
+	File     string              `json:"file"`
+	Line     int                 `json:"line"`
+	Column   int                 `json:"column"`
+	Passed   int                 `json:"passed"`
+	Total    int                 `json:"total"`
+	Failures []testFailureDetail `json:"failures"`
+}
+
+// handleValidatePolicy compiles a candidate policy and runs its tests
+// without saving or activating it: 200 with what was found, valid or not.
+func (s *Server) handleValidatePolicy(w http.ResponseWriter, r *http.Request) {
+	var req policyCandidate
+	if err := decodeJSON(r, &req); err != nil {
+		writeError(w, r, err)
+		return
+	}
+	files, err := policyUpload{Filename: req.Filename, Src: req.Src, Files: req.Files}.files()
+	if err != nil {
+		writeError(w, r, err)
+		return
+	}
+	v, err := policy.Validate(r.Context(), files)
+	if err != nil {
+		writeError(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, toValidationOut(v))
+}
+
+func toValidationOut(v policy.Validation) validationOut {
+	out := validationOut{Valid: v.Valid(), Errors: toErrorDetails(v.Errors), Warnings: toErrorDetails(v.Warnings),
+		Tests: make([]testResultOut, len(v.Tests))}
+	for i, tr := range v.Tests {
+		t := testResultOut{Name: tr.Name, File: tr.Pos.File, Line: tr.Pos.Line, Column: tr.Pos.Col,
+			Passed: tr.Passed, Total: tr.Total, Failures: []testFailureDetail{}}
+		// The failures as a tests_failed error names them (the position of
+		// the assertion, else of the test).
+		for _, f := range (&policy.TestsFailedError{Results: v.Tests[i : i+1]}).Failures() {
+			t.Failures = append(t.Failures, testFailureDetail{Test: f.Test, File: f.Pos.File, Line: f.Pos.Line, Column: f.Pos.Col, Message: f.Message})
+		}
+		out.Tests[i] = t
+	}
+	return out
+}
+
+// toErrorDetails converts positioned errors (never nil: [] when none).
+func toErrorDetails(el ast.ErrorList) []policyErrorDetail {
+	out := make([]policyErrorDetail, len(el))
+	for i, e := range el {
+		out[i] = policyErrorDetail{File: e.Pos.File, Line: e.Pos.Line, Column: e.Pos.Col, Message: e.Msg, Hint: e.Hint}
+	}
+	return out
 }

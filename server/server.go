@@ -261,6 +261,7 @@ func (s *Server) routes() (http.Handler, error) {
 	r.Group(func(r chi.Router) {
 		r.Use(s.require(ScopeAdmin))
 		r.Post("/api/policy", s.handleUploadPolicy)
+		r.Post("/api/policy/validate", s.handleValidatePolicy)
 		r.Get("/admin/v1/policies", s.handlePolicyHistory)
 		r.Get("/admin/v1/policies/{version}", s.handleGetPolicyVersion)
 		r.Post("/admin/v1/policies/{version}/activate", s.handleActivatePolicy)

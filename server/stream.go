@@ -391,8 +391,8 @@ func (s *Server) handleExport(w http.ResponseWriter, r *http.Request) {
 
 // factsAt reads the fact pattern of GET /api/facts (factsQuery) and the
 // snapshot to answer it from.
-func (s *Server) factsAt(r *http.Request) (term.Pattern, store.Snapshot, error) {
-	p, err := factsQuery(r)
+func (s *Server) factsAt(r *http.Request, extra ...string) (term.Pattern, store.Snapshot, error) {
+	p, err := factsQuery(r, extra...)
 	if err != nil {
 		return p, nil, err
 	}

@@ -124,3 +124,47 @@ func (c *Client) ActivatePolicy(ctx context.Context, version int64) (PolicyVersi
 	}, &out)
 	return out, err
 }
+
+// PolicyValidation is the answer to ValidatePolicy.
+type PolicyValidation struct {
+	// Valid is true when an upload of the policy would pass the compile
+	// and test checks.
+	Valid bool `json:"valid"`
+	// Errors and Warnings carry file, line, column, message and hint.
+	Errors   []ErrorDetail `json:"errors"`
+	Warnings []ErrorDetail `json:"warnings"`
+	// Tests holds every test block's result (none when the policy does not
+	// compile).
+	Tests []PolicyTestResult `json:"tests"`
+}
+
+// PolicyTestResult is one test block's result.
+type PolicyTestResult struct {
+	Name     string        `json:"name"`
+	File     string        `json:"file"`
+	Line     int           `json:"line"`
+	Column   int           `json:"column"`
+	Passed   int           `json:"passed"`
+	Total    int           `json:"total"`
+	Failures []ErrorDetail `json:"failures"`
+}
+
+// ValidatePolicy compiles files as one policy and runs its tests without
+// saving or activating anything (POST /api/policy/validate, admin). An
+// invalid policy is not an error: see the answer's Errors and Tests.
+func (c *Client) ValidatePolicy(ctx context.Context, files ...PolicyFile) (PolicyValidation, error) {
+	var body any
+	switch len(files) {
+	case 0:
+		return PolicyValidation{}, errors.New("validate policy: no files")
+	case 1:
+		body = files[0]
+	default:
+		body = struct {
+			Files []PolicyFile `json:"files"`
+		}{files}
+	}
+	var out PolicyValidation
+	_, err := c.do(ctx, call{method: http.MethodPost, path: "/api/policy/validate", body: body}, &out)
+	return out, err
+}

@@ -192,8 +192,20 @@ func TestPolicyAdminAgainstServer(t *testing.T) {
 	if d := ce.Details[0]; d.File != "bad.polar" || d.Line != 4 || ce.RequestID == "" {
 		t.Errorf("detail %+v, request id %q", d, ce.RequestID)
 	}
+	// Validating says the same without loading anything.
+	val, err := c.ValidatePolicy(ctx, castellan.PolicyFile{Filename: "bad.polar", Src: "actor User {}\nresource R {\n  permissions = [\"read\"];\n  \"read\" if \"reder\";\n}\n"})
+	if err != nil || val.Valid || len(val.Errors) == 0 || val.Errors[0].Line != 4 || val.Errors[0].Hint == "" {
+		t.Fatalf("validate an invalid policy: %+v, %v", val, err)
+	}
+	failing := castellan.PolicyFile{Filename: "t.polar", Src: "actor User {}\nresource R {\n  roles = [\"a\"];\n  permissions = [\"read\"];\n  \"read\" if \"a\";\n}\ntest \"nobody reads\" {\n  assert allow(User{\"x\"}, \"read\", R{\"1\"});\n}\n"}
+	if val, err = c.ValidatePolicy(ctx, failing); err != nil || val.Valid || len(val.Tests) != 1 || val.Tests[0].Passed != 0 || len(val.Tests[0].Failures) != 1 {
+		t.Fatalf("validate a policy whose test fails: %+v, %v", val, err)
+	}
+	if val, err = c.ValidatePolicy(ctx, two...); err != nil || !val.Valid {
+		t.Fatalf("validate two files: %+v, %v", val, err)
+	}
 	// A policy whose test fails is refused and names the test.
-	_, err = c.UploadPolicy(ctx, castellan.PolicyFile{Filename: "t.polar", Src: "actor User {}\nresource R {\n  roles = [\"a\"];\n  permissions = [\"read\"];\n  \"read\" if \"a\";\n}\ntest \"nobody reads\" {\n  assert allow(User{\"x\"}, \"read\", R{\"1\"});\n}\n"})
+	_, err = c.UploadPolicy(ctx, failing)
 	if !errors.As(err, &ce) || ce.Code != "tests_failed" || len(ce.Details) == 0 || ce.Details[0].Test != "nobody reads" {
 		t.Fatalf("failing tests: %v (%#v)", err, ce)
 	}
