@@ -1,12 +1,13 @@
 # Castellan. `make run` starts a server on the in-memory store; `make test`
 # runs vet and every test (starting a throw-away PostgreSQL when
-# CASTELLAN_TEST_DATABASE_URL is not set).
+# CASTELLAN_TEST_DATABASE_URL is not set, and finding or, as root,
+# installing Chromium for the console's browser test).
 GO      ?= go
 BIN     := bin/castellan
 VERSION ?= $(shell git describe --always --dirty 2>/dev/null || echo dev)
 GOTEST_FLAGS ?= -count=1 -timeout 12m
 
-.PHONY: all build run test vet fuzz bench clean
+.PHONY: all build run test vet fuzz bench clean screenshots
 
 all: build
 
@@ -22,7 +23,7 @@ vet:
 	  if [ -n "$$unformatted" ]; then echo "gofmt needed: $$unformatted"; exit 1; fi
 
 test: vet build
-	./scripts/with-postgres $(GO) test $(GOTEST_FLAGS) ./...
+	./scripts/with-chromium ./scripts/with-postgres $(GO) test $(GOTEST_FLAGS) ./...
 	CASTELLAN_BIN=$(BIN) GO=$(GO) ./examples/microservices/run.sh
 	CASTELLAN_BIN=$(BIN) GO=$(GO) ./examples/zero-trust/run.sh
 	CASTELLAN_BIN=$(BIN) GO=$(GO) ./examples/authzen-todo/run.sh
@@ -33,6 +34,12 @@ test: vet build
 FUZZTIME ?= 60s
 fuzz:
 	GO=$(GO) ./scripts/fuzz $(FUZZTIME)
+
+# The console's screenshots (README, docs/console.md), taken by its browser
+# test: into SCREENSHOTS (default docs/img).
+SCREENSHOTS ?= $(CURDIR)/docs/img
+screenshots:
+	CASTELLAN_SCREENSHOTS=$(SCREENSHOTS) ./scripts/with-chromium $(GO) test -count=1 -run '^TestConsoleBrowser$$' ./server/
 
 bench:
 	./scripts/with-postgres $(GO) test -run='^$$' -bench=. -benchmem ./...

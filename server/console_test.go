@@ -2,11 +2,14 @@ package server
 
 import (
 	"fmt"
+	"io/fs"
 	"net/http"
 	"strings"
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
+
+	"github.com/castellan-authz/castellan/server/ui"
 )
 
 // TestValidatePolicy: the validate endpoint reports errors with position and
@@ -153,5 +156,33 @@ func TestFactsPaging(t *testing.T) {
 	}
 	if res := e.do(t, http.MethodGet, "/admin/v1/facts/export?page_size=2", nil); res.status != http.StatusBadRequest {
 		t.Errorf("export with page_size = %d, want 400 (not paged)", res.status)
+	}
+}
+
+// TestConsoleRendersText: the console's code never puts strings into the
+// page as HTML (ids and policy text are data), and never runs strings as
+// code; the browser test shows it with a hostile fact id.
+func TestConsoleRendersText(t *testing.T) {
+	console, err := ui.Console()
+	if err != nil {
+		t.Fatal(err)
+	}
+	err = fs.WalkDir(console, ".", func(path string, d fs.DirEntry, err error) error {
+		if err != nil || d.IsDir() || !strings.HasSuffix(path, ".js") {
+			return err
+		}
+		src, err := fs.ReadFile(console, path)
+		if err != nil {
+			return err
+		}
+		for _, bad := range []string{"innerHTML", "outerHTML", "insertAdjacentHTML", "document.write", "eval(", "new Function", "localStorage"} {
+			if strings.Contains(string(src), bad) {
+				t.Errorf("console %s uses %s", path, bad)
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
 	}
 }

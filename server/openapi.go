@@ -4,6 +4,7 @@ import (
 	_ "embed"
 	"encoding/json"
 	"fmt"
+	"io/fs"
 	"mime"
 	"net/http"
 	"strings"
@@ -40,10 +41,10 @@ func openapiJSON() ([]byte, error) {
 const browserCSP = "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; " +
 	"connect-src 'self'; font-src 'self'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'"
 
-// routeBrowser adds what a browser gets: the document, the API docs and,
-// for a browser at /, a redirect to them (an API client still gets the 404
-// envelope there). None needs a key: the docs call the API with the key
-// the user gives them.
+// routeBrowser adds what a browser gets: the document, the API docs, the
+// console and, for a browser at /, a redirect to the console (an API
+// client still gets the 404 envelope there). None needs a key to load:
+// the docs and the console call the API with the key the user gives them.
 func (s *Server) routeBrowser(r chi.Router) error {
 	doc, err := openapiJSON()
 	if err != nil {
@@ -62,19 +63,42 @@ func (s *Server) routeBrowser(r chi.Router) error {
 	r.Get("/docs", func(w http.ResponseWriter, r *http.Request) {
 		http.Redirect(w, r, "/docs/", http.StatusMovedPermanently)
 	})
-	files := http.StripPrefix("/docs/", http.FileServerFS(docs))
-	r.Get("/docs/*", func(w http.ResponseWriter, r *http.Request) {
-		browserHeaders(w)
-		files.ServeHTTP(w, r)
+	r.Get("/docs/*", staticFiles("/docs/", docs))
+	console, err := ui.Console()
+	if err != nil {
+		return err
+	}
+	r.Get("/ui", func(w http.ResponseWriter, r *http.Request) {
+		http.Redirect(w, r, "/ui/", http.StatusMovedPermanently)
 	})
+	r.Get("/ui/*", staticFiles("/ui/", console))
 	r.Get("/", func(w http.ResponseWriter, r *http.Request) {
 		if wantsHTML(r) {
-			http.Redirect(w, r, "/docs/", http.StatusSeeOther)
+			http.Redirect(w, r, "/ui/", http.StatusSeeOther)
 			return
 		}
 		writeError(w, r, errorf(http.StatusNotFound, codeNotFound, "no such endpoint: %s %s", r.Method, r.URL.Path))
 	})
 	return nil
+}
+
+// staticFiles serves the files of fsys under prefix with the safety
+// headers; a file that does not exist is the 404 envelope.
+func staticFiles(prefix string, fsys fs.FS) http.HandlerFunc {
+	files := http.StripPrefix(prefix, http.FileServerFS(fsys))
+	return func(w http.ResponseWriter, r *http.Request) {
+		name := strings.TrimSuffix(strings.TrimPrefix(r.URL.Path, prefix), "/")
+		if name == "" {
+			name = "."
+		}
+		if _, err := fs.Stat(fsys, name); err != nil {
+			writeError(w, r, errorf(http.StatusNotFound, codeNotFound, "no such file: %s", r.URL.Path))
+			return
+		}
+		browserHeaders(w)
+		w.Header().Set("Cache-Control", "no-cache")
+		files.ServeHTTP(w, r)
+	}
 }
 
 // browserHeaders sets the safety headers of every page and asset.

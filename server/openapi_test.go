@@ -142,8 +142,8 @@ func TestOpenAPIServed(t *testing.T) {
 		return res
 	}
 	browser := "text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8"
-	if res := get("/", browser); res.StatusCode != http.StatusSeeOther || res.Header.Get("Location") != "/docs/" {
-		t.Errorf("a browser at / got %d Location %q, want 303 to /docs/", res.StatusCode, res.Header.Get("Location"))
+	if res := get("/", browser); res.StatusCode != http.StatusSeeOther || res.Header.Get("Location") != "/ui/" {
+		t.Errorf("a browser at / got %d Location %q, want 303 to the console, /ui/", res.StatusCode, res.Header.Get("Location"))
 	}
 	for _, accept := range []string{"", "application/json", "*/*"} {
 		res := e.do(t, http.MethodGet, "/", nil, "Accept", accept)
@@ -151,10 +151,13 @@ func TestOpenAPIServed(t *testing.T) {
 			t.Errorf("an API client (Accept %q) at / got %d %s, want the 404 envelope", accept, res.status, res.body)
 		}
 	}
-	if res := get("/docs", browser); res.StatusCode != http.StatusMovedPermanently || res.Header.Get("Location") != "/docs/" {
-		t.Errorf("GET /docs = %d %q, want 301 to /docs/", res.StatusCode, res.Header.Get("Location"))
+	for _, dir := range []string{"/docs", "/ui"} {
+		if res := get(dir, browser); res.StatusCode != http.StatusMovedPermanently || res.Header.Get("Location") != dir+"/" {
+			t.Errorf("GET %s = %d %q, want 301 to %s/", dir, res.StatusCode, res.Header.Get("Location"), dir)
+		}
 	}
-	for _, path := range []string{"/docs/", "/docs/docs.js", "/docs/vendor/swagger-ui-bundle.js", "/docs/vendor/swagger-ui.css", "/docs/vendor/LICENSE"} {
+	for _, path := range []string{"/docs/", "/docs/docs.js", "/docs/vendor/swagger-ui-bundle.js", "/docs/vendor/swagger-ui.css", "/docs/vendor/LICENSE",
+		"/ui/", "/ui/console.css", "/ui/js/app.js", "/ui/js/policy.js"} {
 		res := get(path, browser)
 		if res.StatusCode != http.StatusOK {
 			t.Errorf("GET %s = %d, want 200", path, res.StatusCode)
@@ -162,9 +165,27 @@ func TestOpenAPIServed(t *testing.T) {
 		if csp := res.Header.Get("Content-Security-Policy"); !strings.Contains(csp, "script-src 'self'") || strings.Contains(csp, "unsafe-inline") {
 			t.Errorf("GET %s: Content-Security-Policy %q, want scripts from self only", path, csp)
 		}
-		if res.Header.Get("X-Frame-Options") != "DENY" {
-			t.Errorf("GET %s: X-Frame-Options %q, want DENY", path, res.Header.Get("X-Frame-Options"))
+		if res.Header.Get("X-Frame-Options") != "DENY" || res.Header.Get("X-Content-Type-Options") != "nosniff" {
+			t.Errorf("GET %s: X-Frame-Options %q, X-Content-Type-Options %q, want DENY and nosniff", path, res.Header.Get("X-Frame-Options"), res.Header.Get("X-Content-Type-Options"))
 		}
+	}
+	if res := get("/ui/js/app.js", browser); !strings.HasPrefix(res.Header.Get("Content-Type"), "text/javascript") {
+		t.Errorf("GET /ui/js/app.js: Content-Type %q, want text/javascript (a module is refused otherwise under nosniff)", res.Header.Get("Content-Type"))
+	}
+	for _, path := range []string{"/ui/nosuch.js", "/docs/nosuch.js", "/ui/js/nosuch"} {
+		if res := e.do(t, http.MethodGet, path, nil); res.status != http.StatusNotFound || res.envelope(t).Code != codeNotFound {
+			t.Errorf("GET %s = %d %s, want the 404 envelope", path, res.status, res.body)
+		}
+	}
+	// The console has no inline script or style, and loads its code as a module.
+	console := e.must(t, http.StatusOK, http.MethodGet, "/ui/", nil)
+	for _, bad := range []string{"<script>", "style=", "<style", "onclick=", "onload="} {
+		if bytes.Contains(console.body, []byte(bad)) {
+			t.Errorf("/ui/ has %q: no inline script or style under the Content-Security-Policy", bad)
+		}
+	}
+	if !bytes.Contains(console.body, []byte(`<script type="module" src="js/app.js"></script>`)) {
+		t.Errorf("/ui/ does not load js/app.js as a module:\n%s", console.body)
 	}
 	page := e.must(t, http.StatusOK, http.MethodGet, "/docs/", nil)
 	if bytes.Contains(page.body, []byte("<script>")) || !bytes.Contains(page.body, []byte(`src="vendor/swagger-ui-bundle.js"`)) {
@@ -186,7 +207,7 @@ func TestOpenAPIExamples(t *testing.T) {
 		item := d.doc.Paths.Value(path)
 		for method, op := range item.Operations() {
 			t.Run(method+" "+path, func(t *testing.T) {
-				url := strings.NewReplacer("{version}", "1", "{id}", "nosuchkey", "*", "vendor/LICENSE").Replace(path)
+				url := strings.NewReplacer("{version}", "1", "{id}", "nosuchkey", "/docs/*", "/docs/vendor/LICENSE", "/ui/*", "/ui/console.css").Replace(path)
 				if strings.HasSuffix(path, "*") { // static files: no schema
 					e.must(t, http.StatusOK, method, url, nil)
 					return
@@ -240,7 +261,7 @@ func validateResponses(t testing.TB, next http.Handler) http.Handler {
 		route, params, findErr := d.router.FindRoute(r)
 		rec := &teeWriter{ResponseWriter: w, status: http.StatusOK}
 		next.ServeHTTP(rec, r)
-		if r.Method == http.MethodHead || strings.HasPrefix(r.URL.Path, "/docs/") {
+		if r.Method == http.MethodHead || ((strings.HasPrefix(r.URL.Path, "/docs/") || strings.HasPrefix(r.URL.Path, "/ui/")) && rec.status < 400) {
 			return
 		}
 		if findErr != nil {
