@@ -7,7 +7,9 @@
 // immutable *Compiled: version, files, digest, program, evaluator and the
 // fact validator of writes under it. A policy that does not compile is an
 // ast.ErrorList; one whose tests fail a *TestsFailedError. CompileOnly skips
-// the tests (for versions that passed them when they were saved).
+// the tests (for versions that passed them when they were saved); Validate
+// runs both and reports what it found as data (errors, warnings, each
+// test's result) for an editor, saving nothing.
 //
 // A Manager keeps the live policy of one server: it loads the store's live
 // version at start, loads new uploads (Load: validate, compile, test, save,

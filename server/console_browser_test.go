@@ -283,10 +283,24 @@ func TestConsoleBrowser(t *testing.T) {
 	if n := eval[int](b, `document.querySelectorAll("img").length`); n != 0 {
 		t.Errorf("the check page has %d img elements", n)
 	}
+	// A denial says where it failed.
+	b.fill("#check-actor-id", "bob", "#check-context", " ")
+	b.do("ask about bob", chromedp.Click(chromedp.CSS(`#check-form button[type=submit]`)))
+	b.waitFor("bob denied", `(document.querySelector("#check-verdict.denied") !== null)`)
+	denied := eval[string](b, `document.querySelector("#check-answer ul.tree").textContent`)
+	for _, w := range []string{"tried:", `failed: has_role(User{"bob"}, "reader", Repository{"anvil"})`, "no matching fact", "at policy.polar:17:3"} {
+		if !strings.Contains(denied, w) {
+			t.Errorf("the denial's tree lacks %q:\n%s", w, denied)
+		}
+	}
+	b.shot("check-denied")
 
 	// Decisions: the questions asked, each opening its record and explanation.
 	b.do("decisions page", chromedp.Click(chromedp.CSS(`#nav a[data-page="decisions"]`)))
-	b.waitFor("decisions listed", `document.querySelector("#dec-table tbody tr[data-seq]") !== null || (document.querySelector("#decisions-form button").click(), false)`)
+	b.waitFor("decisions listed", `document.querySelectorAll("#dec-table tbody tr[data-seq]").length === 3 || (document.querySelector("#decisions-form button").click(), false)`)
+	b.fill("#dec-actor", "User:alice")
+	b.do("filter by actor", chromedp.Click(chromedp.CSS(`#decisions-form button[type=submit]`)))
+	b.waitFor("alice's decision only", `document.querySelectorAll("#dec-table tbody tr[data-seq]").length === 1`)
 	b.do("open the newest", chromedp.Click(chromedp.CSS(`#dec-table tbody tr[data-seq]`)))
 	b.waitFor("its explanation", `document.querySelector("#dec-detail ul.tree") !== null`)
 	if d := eval[string](b, `document.getElementById("dec-detail").textContent`); !strings.Contains(d, "Explanation (recorded)") || !strings.Contains(d, `"allowed": true`) {

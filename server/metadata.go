@@ -31,7 +31,11 @@ func toPredicatesOut(uses map[lang.Pred][]*lang.Rule) map[string][]predicateUseO
 			out[q.Name] = []predicateUseOut{}
 		}
 		for _, r := range rules {
-			out[q.Name] = append(out[q.Name], predicateUseOut{Arity: q.Arity, Source: r.Text, Position: r.Pos.String()})
+			pos := "" // a rule Castellan derives (allow if has_permission) has none
+			if r.Pos.IsValid() {
+				pos = r.Pos.String()
+			}
+			out[q.Name] = append(out[q.Name], predicateUseOut{Arity: q.Arity, Source: r.Text, Position: pos})
 		}
 	}
 	for _, us := range out {

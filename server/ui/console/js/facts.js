@@ -92,7 +92,9 @@ function showUses(pred) {
     return;
   }
   list.replaceChildren(
-    ...us.map((u) => el("li", {}, el("span", { className: "pos" }, u.position), " ", el("code", {}, u.source), el("span", { className: "argn" }, " (" + pred + "/" + u.arity + ")"))),
+    ...us.map((u) =>
+      el("li", {}, el("span", { className: "pos" }, u.position || "built in"), " ", el("code", {}, u.source), el("span", { className: "argn" }, " (" + pred + "/" + u.arity + ")")),
+    ),
   );
 }
 
