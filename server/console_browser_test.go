@@ -294,13 +294,36 @@ func TestConsoleBrowser(t *testing.T) {
 		}
 	}
 	b.shot("check-denied")
+	// Actions, list and a query, each result opening its derivation.
+	b.do("actions", chromedp.SetValue(chromedp.ID("check-kind"), "actions"))
+	b.fill("#check-actor-id", "alice", "#check-resource-type", "Organization", "#check-resource-id", "acme")
+	b.do("ask actions", chromedp.Click(chromedp.CSS(`#check-form button[type=submit]`)))
+	b.waitFor("the actions", `document.querySelectorAll("#check-answer .results li details ul.tree").length === 2`)
+	if got := eval[string](b, `[...document.querySelectorAll("#check-answer .results summary")].map(s => s.textContent).join(",")`); got != "admin,read" {
+		t.Errorf("actions = %q, want admin,read", got)
+	}
+	b.do("list", chromedp.SetValue(chromedp.ID("check-kind"), "list"))
+	b.do("ask list", chromedp.Click(chromedp.CSS(`#check-form button[type=submit]`)))
+	b.waitFor("the list", `(document.querySelector("#check-answer .verdict-count") || {textContent: ""}).textContent.includes("Organization resources")`)
+	if got := eval[string](b, `[...document.querySelectorAll("#check-answer .results summary")].map(s => s.textContent).join(",")`); got != "acme" {
+		t.Errorf("list = %q, want acme", got)
+	}
+	b.do("query", chromedp.SetValue(chromedp.ID("check-kind"), "query"))
+	b.fill("#check-query", `allow(User{"alice"}, _, Organization{_})`)
+	b.do("ask the query", chromedp.Click(chromedp.CSS(`#check-form button[type=submit]`)))
+	b.waitFor("the query's rows", `document.querySelectorAll("#check-answer .results li").length === 2`)
+	b.do("why", chromedp.Click(chromedp.CSS(`#check-answer .results li button`)))
+	b.waitFor("the row's derivation", `document.querySelector("#check-answer .results li ul.tree") !== null`)
+	if got := eval[string](b, `document.querySelector("#check-answer .results li").textContent`); !strings.Contains(got, `allow(User{"alice"}, "admin", Organization{"acme"})`) || !strings.Contains(got, "stored fact") {
+		t.Errorf("the query's first row and its derivation = %q", got)
+	}
 
 	// Decisions: the questions asked, each opening its record and explanation.
 	b.do("decisions page", chromedp.Click(chromedp.CSS(`#nav a[data-page="decisions"]`)))
-	b.waitFor("decisions listed", `document.querySelectorAll("#dec-table tbody tr[data-seq]").length === 3 || (document.querySelector("#decisions-form button").click(), false)`)
-	b.fill("#dec-actor", "User:alice")
-	b.do("filter by actor", chromedp.Click(chromedp.CSS(`#decisions-form button[type=submit]`)))
-	b.waitFor("alice's decision only", `document.querySelectorAll("#dec-table tbody tr[data-seq]").length === 1`)
+	b.waitFor("decisions listed", `document.querySelectorAll("#dec-table tbody tr[data-seq]").length >= 7 || (document.querySelector("#decisions-form button").click(), false)`)
+	b.fill("#dec-actor", "User:alice", "#dec-action", "read")
+	b.do("filter", chromedp.SetValue(chromedp.ID("dec-result"), "allowed"), chromedp.Click(chromedp.CSS(`#decisions-form button[type=submit]`)))
+	b.waitFor("alice's allowed read only", `document.querySelectorAll("#dec-table tbody tr[data-seq]").length === 1`)
 	b.do("open the newest", chromedp.Click(chromedp.CSS(`#dec-table tbody tr[data-seq]`)))
 	b.waitFor("its explanation", `document.querySelector("#dec-detail ul.tree") !== null`)
 	if d := eval[string](b, `document.getElementById("dec-detail").textContent`); !strings.Contains(d, "Explanation (recorded)") || !strings.Contains(d, `"allowed": true`) {
