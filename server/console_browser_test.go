@@ -345,6 +345,17 @@ func TestConsoleBrowser(t *testing.T) {
 	if d := eval[[]string](b, `[...document.querySelectorAll("#policy-diff .add, #policy-diff .del")].map(d => d.textContent)`); strings.Join(d, "|") != `+   "admin" if "member";` {
 		t.Errorf("diff v1..v2 = %q, want the one added line", d)
 	}
+	// A policy the server refuses without force (no allow rule): the
+	// console says why and uploads it anyway when asked.
+	b.setEditor("actor User {}\n")
+	b.waitFor("the empty policy valid", `document.getElementById("policy-status").textContent.startsWith("Valid")`)
+	b.do("upload v3", chromedp.Click(chromedp.ID("policy-upload")))
+	b.waitFor("the refusal", `document.getElementById("policy-force") !== null`)
+	if msg := eval[string](b, `document.getElementById("policy-status").textContent`); !strings.Contains(msg, "no allow rule") {
+		t.Errorf("the refusal says %q, want why (no allow rule)", msg)
+	}
+	b.do("upload anyway", chromedp.Click(chromedp.ID("policy-force")))
+	b.waitFor("version 3 live", `document.querySelector('#policy-history tr.live[data-version="3"]') !== null`)
 	b.do("roll back", chromedp.Click(chromedp.CSS(`#policy-history tr[data-version="1"] button.activate`)))
 	b.waitFor("version 1 live again", `document.querySelector('#policy-history tr.live[data-version="1"]') !== null`)
 	if v := srv.Policies().Live().Version(); v != 1 {

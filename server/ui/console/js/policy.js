@@ -33,7 +33,7 @@ export function init() {
   });
   $("policy-reload").addEventListener("click", loadLive);
   $("policy-test").addEventListener("click", () => validate({ scroll: true }));
-  $("policy-upload").addEventListener("click", upload);
+  $("policy-upload").addEventListener("click", () => upload());
   $("diff-show").addEventListener("click", showDiff);
   paint();
 }
@@ -101,15 +101,19 @@ async function validate(opts = {}) {
   }
 }
 
-async function upload() {
+async function upload(force = false) {
   const status = $("policy-status");
   setStatus(status, "Uploading…");
   try {
-    const { body } = await post("/api/policy", candidate());
+    const { body } = await post("/api/policy", force === true ? { ...candidate(), force: true } : candidate());
     setStatus(status, body.message, "ok");
     loadHistory();
   } catch (e) {
     setStatus(status, "Refused: " + e.message, "error");
+    if (e instanceof APIError && e.code === "policy_needs_force") {
+      // The server says what the policy would do; the user may insist.
+      status.append(" ", el("button", { type: "button", id: "policy-force", onclick: () => upload(true) }, "Upload anyway"));
+    }
     if (e instanceof APIError && e.details.length) {
       problems = e.details.map((d) => ({ ...d, severity: "error", hint: d.hint || "", message: d.test ? 'test "' + d.test + '": ' + d.message : d.message }));
       renderProblems();
@@ -300,8 +304,9 @@ async function activate(v) {
   const status = $("policy-status");
   try {
     await call("POST", "/admin/v1/policies/" + encodeURIComponent(v) + "/activate");
-    setStatus(status, "Version " + v + " is live.", "ok");
     await loadHistory();
+    await loadLive(); // the editor shows what is live now
+    setStatus(status, "Version " + v + " is live; the editor shows it.", "ok");
   } catch (e) {
     setStatus(status, "Activating version " + v + " failed: " + e.message, "error");
   }
