@@ -3,6 +3,8 @@ package server
 import (
 	"context"
 	"encoding/json"
+	"errors"
+	"fmt"
 	"net/http/httptest"
 	"os"
 	"os/exec"
@@ -27,22 +29,53 @@ import (
 // (make screenshots: docs/img); by default they go to the test's temp dir.
 
 // chromiumPath returns the browser to drive, or skips (fails under CI).
+// Under CI=true as root, a missing browser is installed first, as
+// scripts/with-chromium does, so that go test alone also runs it in CI.
 func chromiumPath(t *testing.T) string {
 	t.Helper()
 	if p := os.Getenv("CASTELLAN_CHROMIUM"); p != "" {
 		return p
 	}
-	for _, name := range []string{"chromium", "chromium-browser", "google-chrome", "headless-shell"} {
-		if p, err := exec.LookPath(name); err == nil {
-			return p
-		}
+	if p := findChromium(); p != "" {
+		return p
 	}
 	if os.Getenv("CI") == "true" {
+		if err := installChromium(); err != nil {
+			t.Fatalf("no Chromium for the browser tests, and installing it failed: %v (run them under scripts/with-chromium, as make test does, or set CASTELLAN_CHROMIUM)", err)
+		}
+		if p := findChromium(); p != "" {
+			return p
+		}
 		t.Fatal("no Chromium for the browser tests: run them under scripts/with-chromium (as make test does), which installs Debian's chromium as root, or set CASTELLAN_CHROMIUM")
 	}
 	t.Skip("no Chromium (chromium, chromium-browser, google-chrome; or CASTELLAN_CHROMIUM): skipping the browser test; scripts/with-chromium installs it as root")
 	return ""
 }
+
+func findChromium() string {
+	for _, name := range []string{"chromium", "chromium-browser", "google-chrome", "headless-shell"} {
+		if p, err := exec.LookPath(name); err == nil {
+			return p
+		}
+	}
+	return ""
+}
+
+// installChromium installs Debian's chromium with apt-get, once per test
+// binary; only root can.
+var installChromium = sync.OnceValue(func() error {
+	if os.Geteuid() != 0 {
+		return errors.New("not root: cannot apt-get install chromium")
+	}
+	for _, args := range [][]string{{"update", "-qq"}, {"install", "-y", "-qq", "--no-install-recommends", "chromium"}} {
+		cmd := exec.Command("apt-get", args...)
+		cmd.Env = append(os.Environ(), "DEBIAN_FRONTEND=noninteractive")
+		if out, err := cmd.CombinedOutput(); err != nil {
+			return fmt.Errorf("apt-get %s: %w\n%s", strings.Join(args, " "), err, out)
+		}
+	}
+	return nil
+})
 
 // browser is one headless Chromium tab for a test.
 type browser struct {
