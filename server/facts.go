@@ -204,7 +204,7 @@ func factsQuery(r *http.Request, extra ...string) (term.Pattern, error) {
 		}
 		rest, ok := strings.CutPrefix(key, "args.")
 		if !ok {
-			return p, badRequest("unknown query parameter %q (use predicate, args.N.type, args.N.id)", key)
+			return p, badRequest("unknown query parameter %q (use predicate, args.N.type, args.N.id%s)", key, strings.Join(append([]string{""}, extra...), ", "))
 		}
 		idx, field, ok := strings.Cut(rest, ".")
 		i, err := strconv.Atoi(idx)
