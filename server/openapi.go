@@ -7,6 +7,7 @@ import (
 	"io/fs"
 	"mime"
 	"net/http"
+	"path"
 	"strings"
 
 	"github.com/go-chi/chi/v5"
@@ -83,7 +84,8 @@ func (s *Server) routeBrowser(r chi.Router) error {
 }
 
 // staticFiles serves the files of fsys under prefix with the safety
-// headers; a file that does not exist is the 404 envelope.
+// headers; a file that does not exist, or a directory without an
+// index.html, is the 404 envelope.
 func staticFiles(prefix string, fsys fs.FS) http.HandlerFunc {
 	files := http.StripPrefix(prefix, http.FileServerFS(fsys))
 	return func(w http.ResponseWriter, r *http.Request) {
@@ -91,7 +93,11 @@ func staticFiles(prefix string, fsys fs.FS) http.HandlerFunc {
 		if name == "" {
 			name = "."
 		}
-		if _, err := fs.Stat(fsys, name); err != nil {
+		info, err := fs.Stat(fsys, name)
+		if err == nil && info.IsDir() {
+			_, err = fs.Stat(fsys, path.Join(name, "index.html")) // no listings
+		}
+		if err != nil {
 			writeError(w, r, errorf(http.StatusNotFound, codeNotFound, "no such file: %s", r.URL.Path))
 			return
 		}

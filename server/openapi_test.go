@@ -172,7 +172,7 @@ func TestOpenAPIServed(t *testing.T) {
 	if res := get("/ui/js/app.js", browser); !strings.HasPrefix(res.Header.Get("Content-Type"), "text/javascript") {
 		t.Errorf("GET /ui/js/app.js: Content-Type %q, want text/javascript (a module is refused otherwise under nosniff)", res.Header.Get("Content-Type"))
 	}
-	for _, path := range []string{"/ui/nosuch.js", "/docs/nosuch.js", "/ui/js/nosuch"} {
+	for _, path := range []string{"/ui/nosuch.js", "/docs/nosuch.js", "/ui/js/nosuch", "/ui/js/", "/docs/vendor/"} {
 		if res := e.do(t, http.MethodGet, path, nil); res.status != http.StatusNotFound || res.envelope(t).Code != codeNotFound {
 			t.Errorf("GET %s = %d %s, want the 404 envelope", path, res.status, res.body)
 		}
