@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"net/http"
+	"strconv"
 )
 
 // changeset is one element of a /api/batch body: inserts or deletes.
@@ -82,6 +83,23 @@ func (c *Client) Get(ctx context.Context, pattern Fact) ([]Fact, error) {
 		return nil, err
 	}
 	return facts, nil
+}
+
+// GetPage returns at most pageSize stored facts matching pattern, from
+// the page named by token ("" for the first), and the token of the next
+// page ("" after the last): GET /api/facts with Castellan's page_size and
+// page_token. A write between two pages may shift the facts after it.
+func (c *Client) GetPage(ctx context.Context, pattern Fact, pageSize int, token string) (facts []Fact, next string, err error) {
+	q := patternQuery(pattern)
+	q.Set("page_size", strconv.Itoa(pageSize))
+	if token != "" {
+		q.Set("page_token", token)
+	}
+	resp, err := c.do(ctx, call{method: http.MethodGet, path: "/api/facts", query: q}, &facts)
+	if err != nil {
+		return nil, "", err
+	}
+	return facts, resp.header.Get("Castellan-Next-Page-Token"), nil
 }
 
 // Clear deletes every stored fact (POST /api/clear_data).

@@ -142,6 +142,24 @@ func TestAgainstServer(t *testing.T) {
 	if got, _ := c.Get(ctx, castellan.NewFact("has_relation")); len(got) != 0 {
 		t.Errorf("a context fact was stored: %v", got)
 	}
+	// Every stored fact, page by page, each once.
+	var paged []castellan.Fact
+	for token, pages := "", 0; ; pages++ {
+		page, next, err := c.GetPage(ctx, castellan.Fact{}, 3, token)
+		must(err)
+		if len(page) > 3 || pages > 3 {
+			t.Fatalf("page %d: %d facts, next %q", pages, len(page), next)
+		}
+		paged = append(paged, page...)
+		if token = next; token == "" {
+			break
+		}
+	}
+	all, err := c.Get(ctx, castellan.Fact{})
+	must(err)
+	if diff := cmp.Diff(all, paged); diff != "" || len(all) != 7 {
+		t.Errorf("the pages of every fact (-all +pages):\n%s", diff)
+	}
 	stats, err := c.Stats(ctx)
 	must(err)
 	if stats.NumFacts != 7 {
