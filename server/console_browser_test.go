@@ -287,6 +287,27 @@ func TestConsoleBrowser(t *testing.T) {
 	if n := eval[int](b, `document.querySelectorAll("img").length`); n != 0 {
 		t.Errorf("the page has %d img elements: the fact id was rendered as markup", n)
 	}
+	// Paging: one fact a page, Next and Previous.
+	b.fill("#facts-page-size", "1")
+	b.do("search by one", chromedp.Click(chromedp.CSS(`#facts-search button[type=submit]`)))
+	b.waitFor("page 1 of one fact", `document.querySelectorAll("#facts-table tbody code.fact").length === 1 && !document.getElementById("facts-next").disabled`)
+	first := eval[string](b, `document.querySelector("#facts-table tbody code.fact").textContent`)
+	b.do("next page", chromedp.Click(chromedp.ID("facts-next")))
+	b.waitFor("page 2", `document.getElementById("facts-page").textContent === "page 2" && document.getElementById("facts-next").disabled`)
+	if second := eval[string](b, `document.querySelector("#facts-table tbody code.fact").textContent`); second == first || len(facts) != 2 || (second != facts[0] && second != facts[1]) {
+		t.Errorf("page 2 shows %q after %q, want the other of %q", second, first, facts)
+	}
+	b.do("previous page", chromedp.Click(chromedp.ID("facts-prev")))
+	b.waitFor("page 1 again", `document.getElementById("facts-page").textContent === "page 1"`)
+	// Delete: a third fact told and deleted from its row.
+	b.fill("#facts-page-size", "25")
+	tell("carol")
+	b.waitFor("carol listed", `[...document.querySelectorAll("#facts-table tbody code.fact")].some(c => c.textContent.includes('"carol"'))`)
+	eval[bool](b, `([...document.querySelectorAll("#facts-table tbody tr")].find(r => r.textContent.includes('"carol"')).querySelector("button.delete").click(), true)`)
+	b.waitFor("carol deleted", `document.getElementById("facts-status").textContent.startsWith("Deleted") && document.querySelectorAll("#facts-table tbody code.fact").length === 2`)
+	if n := len(eval[[]string](b, `[...document.querySelectorAll("#facts-table tbody code.fact")].map(c => c.textContent).filter(t => t.includes('"carol"'))`)); n != 0 {
+		t.Errorf("carol's fact still listed after the delete")
+	}
 	if uses := eval[string](b, `document.getElementById("facts-uses").textContent`); !strings.Contains(uses, "policy.polar:") {
 		t.Errorf("rules using has_role = %q, want rules with their positions", uses)
 	}

@@ -19,14 +19,17 @@ export function init() {
   $("facts-search").addEventListener("submit", (ev) => {
     ev.preventDefault();
     tokens = [""];
+    setStatus($("facts-status"), "");
     search();
   });
   $("facts-next").addEventListener("click", () => {
     tokens.push(nextToken);
+    setStatus($("facts-status"), "");
     search();
   });
   $("facts-prev").addEventListener("click", () => {
     if (tokens.length > 1) tokens.pop();
+    setStatus($("facts-status"), "");
     search();
   });
   $("facts-predicate").addEventListener("change", () => showUses($("facts-predicate").value.trim()));
@@ -98,6 +101,8 @@ function showUses(pred) {
   );
 }
 
+// search shows the page of tokens' last token; a status already shown
+// (what a delete did) stays.
 async function search() {
   const status = $("facts-status");
   const params = { predicate: $("facts-predicate").value.trim(), page_size: $("facts-page-size").value || 25 };
@@ -125,7 +130,6 @@ async function search() {
     $("facts-page").textContent = "page " + tokens.length;
     $("facts-prev").disabled = tokens.length <= 1;
     $("facts-next").disabled = !nextToken;
-    setStatus(status, "");
   } catch (e) {
     setStatus(status, e.message, "error");
   }
