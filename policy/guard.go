@@ -15,7 +15,10 @@ import (
 // LoadOption changes what Load accepts.
 type LoadOption func(*loadOptions)
 
-type loadOptions struct{ force, orphans bool }
+type loadOptions struct {
+	force, orphans bool
+	source, commit string // see From
+}
 
 // Force makes Load accept a policy the guard would refuse (see
 // ErrNeedsForce): the caller has been told what it does and wants it.

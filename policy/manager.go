@@ -151,13 +151,18 @@ func (m *Manager) Load(ctx context.Context, files []File, createdBy string, opts
 		}
 		return LoadResult{}, err
 	}
-	saved, err := m.store.SavePolicy(ctx, store.Policy{Files: files, CreatedBy: createdBy})
+	saved, err := m.store.SavePolicy(ctx, store.Policy{Files: files, CreatedBy: createdBy,
+		Source: o.source, Commit: o.commit, TestCount: len(c.prog.Tests)})
 	if err != nil {
 		return LoadResult{}, fmt.Errorf("saving the policy: %w", err)
 	}
 	m.live.Store(c.withVersion(saved.Version))
 	m.observe(Loaded)
-	m.log.Info().Int64("version", saved.Version).Str("by", createdBy).Int("files", len(files)).Msg("policy loaded")
+	ev := m.log.Info().Int64("version", saved.Version).Str("by", createdBy).Int("files", len(files)).Str("source", o.source)
+	if o.commit != "" {
+		ev = ev.Str("commit", o.commit)
+	}
+	ev.Msg("policy loaded")
 	return LoadResult{Version: saved.Version, Changed: true, Warning: warning}, nil
 }
 
@@ -219,6 +224,25 @@ func (m *Manager) Stored(ctx context.Context, version int64) (store.Policy, erro
 // History returns every stored version, newest first.
 func (m *Manager) History(ctx context.Context) ([]store.Policy, error) {
 	return m.store.PolicyHistory(ctx)
+}
+
+// List returns the stored versions f selects, newest first, with their
+// filenames but not their sources (store.PolicyStore.ListPolicies).
+func (m *Manager) List(ctx context.Context, f store.PolicyFilter) ([]store.Policy, error) {
+	return m.store.ListPolicies(ctx, f)
+}
+
+// LiveCommit returns the git commit the live version was loaded from, ""
+// when it was not loaded from git (or no version is live).
+func (m *Manager) LiveCommit(ctx context.Context) (string, error) {
+	p, err := m.store.LivePolicy(ctx)
+	if errors.Is(err, store.ErrNotFound) {
+		return "", nil
+	}
+	if err != nil {
+		return "", err
+	}
+	return p.Commit, nil
 }
 
 // Sync makes the store's live version live here too, when it differs from

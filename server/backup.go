@@ -39,6 +39,9 @@ type backupPolicy struct {
 	CreatedAt time.Time    `json:"created_at"`
 	CreatedBy string       `json:"created_by"`
 	Live      bool         `json:"live"`
+	Source    string       `json:"source,omitempty"`
+	Commit    string       `json:"commit,omitempty"`
+	TestCount int          `json:"test_count,omitempty"`
 }
 
 // policyFile is one file of a backed-up policy.
@@ -87,7 +90,8 @@ func (s *Server) handleBackup(w http.ResponseWriter, r *http.Request) {
 	out.write(backupHeader{Format: backupFormat, Revision: snap.Revision(), LiveVersion: s.policies.Live().Version(),
 		Facts: snap.Stats().Facts, CreatedAt: s.now().UTC()})
 	for _, p := range history {
-		bp := &backupPolicy{Version: p.Version, CreatedAt: p.CreatedAt, CreatedBy: p.CreatedBy, Live: p.Live}
+		bp := &backupPolicy{Version: p.Version, CreatedAt: p.CreatedAt, CreatedBy: p.CreatedBy, Live: p.Live,
+			Source: p.Source, Commit: p.Commit, TestCount: p.TestCount}
 		for _, f := range p.Files {
 			bp.Files = append(bp.Files, policyFile{Filename: f.Filename, Src: f.Src})
 		}
@@ -198,7 +202,7 @@ func (s *Server) restorePrelude(r *http.Request, lr *lineReader, head backupHead
 		}
 		switch {
 		case rec.Policy != nil:
-			p := store.Policy{CreatedBy: rec.Policy.CreatedBy}
+			p := store.Policy{CreatedBy: rec.Policy.CreatedBy, Source: rec.Policy.Source, Commit: rec.Policy.Commit, TestCount: rec.Policy.TestCount}
 			for _, f := range rec.Policy.Files {
 				p.Files = append(p.Files, store.PolicyFile{Filename: f.Filename, Src: f.Src})
 			}

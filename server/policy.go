@@ -70,7 +70,7 @@ func (s *Server) handleUploadPolicy(w http.ResponseWriter, r *http.Request) {
 		writeError(w, r, err)
 		return
 	}
-	var opts []policy.LoadOption
+	opts := []policy.LoadOption{policy.From(store.PolicySourceUpload, "")}
 	if req.Force {
 		opts = append(opts, policy.Force())
 	}

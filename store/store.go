@@ -234,6 +234,80 @@ type Policy struct {
 	CreatedBy string
 	// Live reports whether this version is the one in force.
 	Live bool
+	// Source says where the version came from: PolicySourceUpload,
+	// PolicySourceFile, PolicySourceGit, or "" for versions saved before
+	// sources were recorded.
+	Source string
+	// Commit is the git commit hash of a version from git, else "".
+	Commit string
+	// TestCount is the number of test blocks the version ran (and passed)
+	// when it was saved.
+	TestCount int
+	// Status is the version's place relative to the live one, filled in
+	// by every read: PolicyLive, PolicyPrevious (older than the live
+	// version) or PolicyRolledBack (newer: a rollback replaced it).
+	Status PolicyStatus
+}
+
+// The sources of a policy version.
+const (
+	PolicySourceUpload = "upload" // POST /api/policy
+	PolicySourceFile   = "file"   // serve --policy FILE
+	PolicySourceGit    = "git"    // serve polling a git repository
+)
+
+// PolicyStatus is a version's place relative to the live version.
+type PolicyStatus string
+
+// The statuses of a policy version.
+const (
+	PolicyLive       PolicyStatus = "live"
+	PolicyPrevious   PolicyStatus = "previous"
+	PolicyRolledBack PolicyStatus = "rolled_back"
+)
+
+// StatusOf returns the status of version when live is the live version.
+func StatusOf(version, live int64) PolicyStatus {
+	switch {
+	case version == live:
+		return PolicyLive
+	case version > live:
+		return PolicyRolledBack
+	default:
+		return PolicyPrevious
+	}
+}
+
+// ParsePolicyStatus returns the status s names, or false.
+func ParsePolicyStatus(s string) (PolicyStatus, bool) {
+	switch st := PolicyStatus(s); st {
+	case PolicyLive, PolicyPrevious, PolicyRolledBack:
+		return st, true
+	}
+	return "", false
+}
+
+// PolicyFilter selects versions for ListPolicies. Zero fields select
+// everything.
+type PolicyFilter struct {
+	// Status keeps the versions of that status.
+	Status PolicyStatus
+	// Since and Until keep the versions created at or after Since and
+	// before Until.
+	Since, Until time.Time
+	// Before keeps the versions numbered below it (the cursor of the next
+	// page: the last version of the previous page).
+	Before int64
+	// Limit bounds the number of versions returned (0: no bound).
+	Limit int
+}
+
+// Keeps reports whether f selects p (Limit aside); p.Status must be set.
+func (f PolicyFilter) Keeps(p Policy) bool {
+	return (f.Status == "" || p.Status == f.Status) &&
+		(f.Since.IsZero() || !p.CreatedAt.Before(f.Since)) &&
+		(f.Until.IsZero() || p.CreatedAt.Before(f.Until)) &&
+		(f.Before <= 0 || p.Version < f.Before)
 }
 
 // PolicyFile is one file of a policy.
@@ -246,9 +320,9 @@ type PolicyFile struct {
 
 // PolicyStore is implemented by stores that keep policy versions.
 type PolicyStore interface {
-	// SavePolicy stores p.Files and p.CreatedBy as a new version and makes
-	// it live. It returns the stored version (Version, CreatedAt and Live
-	// filled in).
+	// SavePolicy stores p.Files, p.CreatedBy, p.Source, p.Commit and
+	// p.TestCount as a new version and makes it live. It returns the
+	// stored version (Version, CreatedAt, Live and Status filled in).
 	SavePolicy(ctx context.Context, p Policy) (Policy, error)
 	// LivePolicy returns the live version, or ErrNotFound when no policy
 	// was ever saved.
@@ -257,6 +331,9 @@ type PolicyStore interface {
 	GetPolicy(ctx context.Context, version int64) (Policy, error)
 	// PolicyHistory returns every version, newest first.
 	PolicyHistory(ctx context.Context) ([]Policy, error)
+	// ListPolicies returns the versions f selects, newest first, without
+	// their sources: each file has its Filename and an empty Src.
+	ListPolicies(ctx context.Context, f PolicyFilter) ([]Policy, error)
 	// ActivatePolicy makes an existing version live again (rollback) and
 	// returns it; ErrNotFound when the version does not exist.
 	ActivatePolicy(ctx context.Context, version int64) (Policy, error)

@@ -526,7 +526,7 @@ func (w *watcher) load(ctx context.Context) (policy.LoadResult, error) {
 		}
 		files[i] = policy.File{Filename: f, Src: string(src)}
 	}
-	var opts []policy.LoadOption
+	opts := []policy.LoadOption{policy.From(store.PolicySourceFile, "")}
 	if w.force {
 		opts = append(opts, policy.Force())
 	}

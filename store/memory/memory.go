@@ -143,6 +143,7 @@ func (s *Store) policyLocked(version int64) store.Policy {
 	p := s.policies[version-1]
 	p.Files = slices.Clone(p.Files)
 	p.Live = version == s.live
+	p.Status = store.StatusOf(version, s.live)
 	return p
 }
 
@@ -182,6 +183,28 @@ func (s *Store) PolicyHistory(ctx context.Context) ([]store.Policy, error) {
 	out := make([]store.Policy, 0, len(s.policies))
 	for v := int64(len(s.policies)); v >= 1; v-- {
 		out = append(out, s.policyLocked(v))
+	}
+	return out, nil
+}
+
+// ListPolicies returns the versions f selects, newest first, without
+// their sources.
+func (s *Store) ListPolicies(ctx context.Context, f store.PolicyFilter) ([]store.Policy, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.closed {
+		return nil, store.ErrClosed
+	}
+	out := []store.Policy{}
+	for v := int64(len(s.policies)); v >= 1 && (f.Limit <= 0 || len(out) < f.Limit); v-- {
+		p := s.policyLocked(v)
+		if !f.Keeps(p) {
+			continue
+		}
+		for i := range p.Files {
+			p.Files[i].Src = ""
+		}
+		out = append(out, p)
 	}
 	return out, nil
 }

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -20,15 +21,23 @@ type policyFile struct {
 
 const livePolicySQL = `(SELECT version FROM policy_activations ORDER BY id DESC LIMIT 1)`
 
-const policyColumns = `version, files, created_at, created_by, version = coalesce(` + livePolicySQL + `, 0)`
+const policyColumns = `version, files, created_at, created_by, source, commit_hash, test_count, coalesce(` + livePolicySQL + `, 0)`
+
+// policyInfoColumns are policyColumns with files holding only the
+// filenames.
+const policyInfoColumns = `version, (SELECT coalesce(jsonb_agg(jsonb_build_object('filename', f->'filename')), '[]') FROM jsonb_array_elements(files) f),
+	created_at, created_by, source, commit_hash, test_count, coalesce(` + livePolicySQL + `, 0)`
 
 func scanPolicy(row pgx.Row) (store.Policy, error) {
 	var p store.Policy
 	var files []policyFile
-	if err := row.Scan(&p.Version, &files, &p.CreatedAt, &p.CreatedBy, &p.Live); err != nil {
+	var live int64
+	if err := row.Scan(&p.Version, &files, &p.CreatedAt, &p.CreatedBy, &p.Source, &p.Commit, &p.TestCount, &live); err != nil {
 		return store.Policy{}, err
 	}
 	p.CreatedAt = p.CreatedAt.UTC()
+	p.Live = p.Version == live
+	p.Status = store.StatusOf(p.Version, live)
 	for _, f := range files {
 		p.Files = append(p.Files, store.PolicyFile{Filename: f.Filename, Src: f.Src})
 	}
@@ -55,14 +64,16 @@ func (s *Store) SavePolicy(ctx context.Context, p store.Policy) (store.Policy, e
 		}
 		var version int64
 		var created time.Time
-		if err := tx.QueryRow(ctx, `INSERT INTO policies (version, files, created_by)
-			SELECT coalesce(max(version), 0) + 1, $1, $2 FROM policies RETURNING version, created_at`, js, p.CreatedBy).Scan(&version, &created); err != nil {
+		if err := tx.QueryRow(ctx, `INSERT INTO policies (version, files, created_by, source, commit_hash, test_count)
+			SELECT coalesce(max(version), 0) + 1, $1, $2, $3, $4, $5 FROM policies RETURNING version, created_at`,
+			js, p.CreatedBy, p.Source, p.Commit, p.TestCount).Scan(&version, &created); err != nil {
 			return err
 		}
 		if _, err := tx.Exec(ctx, "INSERT INTO policy_activations (version) VALUES ($1)", version); err != nil {
 			return err
 		}
-		out = store.Policy{Version: version, Files: append([]store.PolicyFile(nil), p.Files...), CreatedAt: created.UTC(), CreatedBy: p.CreatedBy, Live: true}
+		out = store.Policy{Version: version, Files: append([]store.PolicyFile(nil), p.Files...), CreatedAt: created.UTC(), CreatedBy: p.CreatedBy,
+			Live: true, Source: p.Source, Commit: p.Commit, TestCount: p.TestCount, Status: store.PolicyLive}
 		return nil
 	})
 	if err != nil {
@@ -100,7 +111,49 @@ func (s *Store) PolicyHistory(ctx context.Context) ([]store.Policy, error) {
 	if err := s.check(); err != nil {
 		return nil, err
 	}
-	rows, err := s.pool.Query(ctx, "SELECT "+policyColumns+" FROM policies ORDER BY version DESC")
+	return s.queryPolicies(ctx, "SELECT "+policyColumns+" FROM policies ORDER BY version DESC")
+}
+
+// ListPolicies returns the versions f selects, newest first, with only
+// their filenames.
+func (s *Store) ListPolicies(ctx context.Context, f store.PolicyFilter) ([]store.Policy, error) {
+	if err := s.check(); err != nil {
+		return nil, err
+	}
+	where := []string{"true"}
+	var args []any
+	arg := func(v any) string {
+		args = append(args, v)
+		return fmt.Sprintf("$%d", len(args))
+	}
+	live := "coalesce(" + livePolicySQL + ", 0)"
+	switch f.Status {
+	case store.PolicyLive:
+		where = append(where, "version = "+live)
+	case store.PolicyPrevious:
+		where = append(where, "version < "+live)
+	case store.PolicyRolledBack:
+		where = append(where, "version > "+live)
+	}
+	if !f.Since.IsZero() {
+		where = append(where, "created_at >= "+arg(f.Since))
+	}
+	if !f.Until.IsZero() {
+		where = append(where, "created_at < "+arg(f.Until))
+	}
+	if f.Before > 0 {
+		where = append(where, "version < "+arg(f.Before))
+	}
+	sql := "SELECT " + policyInfoColumns + " FROM policies WHERE " + strings.Join(where, " AND ") + " ORDER BY version DESC"
+	if f.Limit > 0 {
+		sql += " LIMIT " + arg(f.Limit)
+	}
+	return s.queryPolicies(ctx, sql, args...)
+}
+
+// queryPolicies runs a query of policy rows.
+func (s *Store) queryPolicies(ctx context.Context, sql string, args ...any) ([]store.Policy, error) {
+	rows, err := s.pool.Query(ctx, sql, args...)
 	if err != nil {
 		return nil, unavailable(ctx, fmt.Errorf("reading policy history: %w", err))
 	}

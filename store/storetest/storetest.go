@@ -715,12 +715,16 @@ func testPolicies(t *testing.T, s store.Store) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	v2, err := ps.SavePolicy(ctx, store.Policy{Files: []store.PolicyFile{{Filename: "a.polar", Src: "a"}, {Filename: "b.polar", Src: "b"}}, CreatedBy: "key-2"})
+	v2, err := ps.SavePolicy(ctx, store.Policy{Files: []store.PolicyFile{{Filename: "a.polar", Src: "a"}, {Filename: "b.polar", Src: "b"}}, CreatedBy: "key-2",
+		Source: store.PolicySourceGit, Commit: "0123456789abcdef0123456789abcdef01234567", TestCount: 3})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if v1.Version != 1 || v2.Version != 2 || !v2.Live || v1.CreatedAt.IsZero() {
+	if v1.Version != 1 || v2.Version != 2 || !v2.Live || v1.CreatedAt.IsZero() || v2.Status != store.PolicyLive {
 		t.Errorf("saved versions %+v and %+v", v1, v2)
+	}
+	if v2.Source != store.PolicySourceGit || v2.Commit != "0123456789abcdef0123456789abcdef01234567" || v2.TestCount != 3 || v1.Source != "" {
+		t.Errorf("saved versions lost their source: %+v and %+v", v1, v2)
 	}
 	ignoreTime := cmp.Comparer(func(a, b time.Time) bool { return true })
 	live, err := ps.LivePolicy(ctx)
@@ -730,7 +734,7 @@ func testPolicies(t *testing.T, s store.Store) {
 	if diff := cmp.Diff(v2, live, ignoreTime); diff != "" {
 		t.Errorf("LivePolicy (-want +got):\n%s", diff)
 	}
-	v1.Live = false
+	v1.Live, v1.Status = false, store.PolicyPrevious
 	hist, err := ps.PolicyHistory(ctx)
 	if err != nil {
 		t.Fatal(err)
@@ -776,6 +780,76 @@ func testPolicies(t *testing.T, s store.Store) {
 	}
 	if diff := cmp.Diff([]bool{true, false, false}, lives); diff != "" {
 		t.Errorf("live flags newest first (-want +got):\n%s", diff)
+	}
+	testListPolicies(t, ps)
+}
+
+// testListPolicies runs on a store holding versions 1..3 with 3 live.
+func testListPolicies(t *testing.T, ps store.PolicyStore) {
+	ctx := t.Context()
+	if _, err := ps.ActivatePolicy(ctx, 2); err != nil { // 3 is now rolled back
+		t.Fatal(err)
+	}
+	all, err := ps.PolicyHistory(ctx)
+	if err != nil || len(all) != 3 {
+		t.Fatalf("PolicyHistory = %v, %v", all, err)
+	}
+	versions := func(ps []store.Policy) []int64 {
+		out := []int64{}
+		for _, p := range ps {
+			out = append(out, p.Version)
+		}
+		return out
+	}
+	mid := all[1].CreatedAt // version 2
+	for _, tc := range []struct {
+		name string
+		f    store.PolicyFilter
+		want []int64
+	}{
+		{"all", store.PolicyFilter{}, []int64{3, 2, 1}},
+		{"live", store.PolicyFilter{Status: store.PolicyLive}, []int64{2}},
+		{"previous", store.PolicyFilter{Status: store.PolicyPrevious}, []int64{1}},
+		{"rolled back", store.PolicyFilter{Status: store.PolicyRolledBack}, []int64{3}},
+		{"page 1", store.PolicyFilter{Limit: 2}, []int64{3, 2}},
+		{"page 2", store.PolicyFilter{Limit: 2, Before: 2}, []int64{1}},
+		{"since", store.PolicyFilter{Since: mid}, nil},
+		{"until", store.PolicyFilter{Until: mid.Add(time.Microsecond)}, nil},
+		{"empty range", store.PolicyFilter{Since: mid, Until: mid}, []int64{}},
+	} {
+		got, err := ps.ListPolicies(ctx, tc.f)
+		if err != nil {
+			t.Errorf("ListPolicies(%s): %v", tc.name, err)
+			continue
+		}
+		want := tc.want
+		if want == nil { // computed from the stored times, which may tie
+			want = []int64{}
+			for _, p := range all {
+				if tc.f.Keeps(p) {
+					want = append(want, p.Version)
+				}
+			}
+		}
+		if diff := cmp.Diff(want, versions(got)); diff != "" {
+			t.Errorf("ListPolicies(%s) versions (-want +got):\n%s", tc.name, diff)
+		}
+	}
+	got, err := ps.ListPolicies(ctx, store.PolicyFilter{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i, p := range got {
+		want := all[i]
+		for j := range want.Files {
+			want.Files[j].Src = ""
+		}
+		if diff := cmp.Diff(want, p, cmp.Comparer(func(a, b time.Time) bool { return a.Equal(b) })); diff != "" {
+			t.Errorf("ListPolicies entry %d (-want +got):\n%s", i, diff)
+		}
+	}
+	if got[0].Status != store.PolicyRolledBack || got[1].Status != store.PolicyLive || got[2].Status != store.PolicyPrevious {
+		t.Errorf("statuses %s %s %s, want rolled_back live previous", got[0].Status, got[1].Status, got[2].Status)
 	}
 }
 
