@@ -46,6 +46,13 @@ var rules = []rule{
 	// identity verifies credentials; it knows nothing of routing, Polar
 	// values or the store.
 	{from: "identity", forbidden: []string{"lang", "evaluator", "store", "policy", "server", "cmd", "clients", "localauth"}, onlyThirdParty: []string{"github.com/golang-jwt/jwt", "github.com/MicahParks/", "golang.org/x/time"}},
+	// gitpolicy follows a git repository and loads its commits through
+	// policy; the server knows nothing of it (serve wires it), and neither
+	// the policy lifecycle nor anything below depends on git.
+	{from: "gitpolicy", forbidden: []string{"server", "cmd", "clients", "store/memory", "store/postgres", "migrations", "localauth", "identity", "audit"}, forbiddenStd: wire},
+	{from: "policy", forbidden: []string{"gitpolicy"}},
+	{from: "server", forbidden: []string{"gitpolicy"}},
+	{from: "store", forbidden: []string{"gitpolicy"}},
 	{from: "clients/go", forbidden: []string{"lang", "evaluator", "store", "policy", "server", "cmd", "migrations"}, onlyThirdParty: []string{}},
 }
 
