@@ -160,3 +160,83 @@ func TestLoadAtStart(t *testing.T) {
 		t.Error("a second server on the store does not answer under the live policy")
 	}
 }
+
+// TestPolicyListing checks GET /admin/v1/policies: source, test count and
+// status of each version, the status and time filters, pages, and bad
+// queries.
+func TestPolicyListing(t *testing.T) {
+	e := newTestEnv(t, nil)
+	for i := range 4 {
+		e.uploadPolicy(t, testPolicy+strings.Repeat("\n", i+1))
+	}
+	e.must(t, http.StatusOK, "POST", "/admin/v1/policies/2/activate", nil)
+	type page struct {
+		Policies      []policyVersionInfo `json:"policies"`
+		NextPageToken string              `json:"next_page_token"`
+	}
+	list := func(query string) page {
+		t.Helper()
+		var p page
+		e.must(t, http.StatusOK, "GET", "/admin/v1/policies"+query, nil).json(t, &p)
+		return p
+	}
+	versions := func(p page) []int64 {
+		out := []int64{}
+		for _, v := range p.Policies {
+			out = append(out, v.Version)
+		}
+		return out
+	}
+	all := list("")
+	if diff := cmp.Diff([]int64{4, 3, 2, 1}, versions(all)); diff != "" || all.NextPageToken != "" {
+		t.Fatalf("all versions (-want +got):\n%s\nnext %q", diff, all.NextPageToken)
+	}
+	var statuses []string
+	for _, p := range all.Policies {
+		statuses = append(statuses, p.Status)
+		if p.Source != "upload" || p.TestCount != 1 || p.Commit != "" || p.CreatedBy != callerDev {
+			t.Errorf("listed version %+v: want an upload by %s with 1 test", p, callerDev)
+		}
+	}
+	if diff := cmp.Diff([]string{"rolled_back", "rolled_back", "live", "previous"}, statuses); diff != "" {
+		t.Errorf("statuses (-want +got):\n%s", diff)
+	}
+	for query, want := range map[string][]int64{
+		"?status=live":        {2},
+		"?status=rolled_back": {4, 3},
+		"?status=previous":    {1},
+		"?since=" + all.Policies[0].CreatedAt + "&until=2000-01-01T00:00:00Z": {},
+		"?until=2000-01-01T00:00:00Z":                                         {},
+		"?since=2000-01-01T00:00:00Z":                                         {4, 3, 2, 1},
+	} {
+		if diff := cmp.Diff(want, versions(list(query))); diff != "" {
+			t.Errorf("GET /admin/v1/policies%s (-want +got):\n%s", query, diff)
+		}
+	}
+	p1 := list("?limit=3")
+	p2 := list("?limit=3&page_token=" + p1.NextPageToken)
+	if diff := cmp.Diff([][]int64{{4, 3, 2}, {1}}, [][]int64{versions(p1), versions(p2)}); diff != "" || p1.NextPageToken == "" || p2.NextPageToken != "" {
+		t.Errorf("pages (-want +got):\n%s\ntokens %q %q", diff, p1.NextPageToken, p2.NextPageToken)
+	}
+	if p := list("?limit=2&status=rolled_back"); p.NextPageToken != "" || len(p.Policies) != 2 {
+		t.Errorf("an exact last page: %+v", p)
+	}
+	for query, want := range map[string]string{
+		"?status=old":      "status: \"old\" is not a policy status",
+		"?since=yesterday": "since: \"yesterday\" is not an RFC 3339 time",
+		"?limit=0":         "limit: \"0\" is not an integer from 1 to 1000",
+		"?limit=1001":      "limit",
+		"?page_token=abc":  "page_token",
+		"?page_token=-3":   "page_token",
+	} {
+		r := e.must(t, http.StatusBadRequest, "GET", "/admin/v1/policies"+query, nil)
+		if msg := r.envelope(t).Message; !strings.Contains(msg, want) {
+			t.Errorf("GET /admin/v1/policies%s: %q, want %q", query, msg, want)
+		}
+	}
+	var v policyVersion
+	e.must(t, http.StatusOK, "GET", "/admin/v1/policies/3", nil).json(t, &v)
+	if v.Source != "upload" || v.TestCount != 1 || v.Status != "rolled_back" {
+		t.Errorf("version 3 = %+v", v)
+	}
+}

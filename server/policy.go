@@ -191,6 +191,10 @@ type policyVersionInfo struct {
 	CreatedBy string   `json:"created_by"`
 	Live      bool     `json:"live"`
 	Files     []string `json:"files"`
+	Source    string   `json:"source"`
+	Commit    string   `json:"commit,omitempty"`
+	TestCount int      `json:"test_count"`
+	Status    string   `json:"status"`
 }
 
 // policyVersion is one version with its source.
@@ -200,6 +204,10 @@ type policyVersion struct {
 	CreatedBy string           `json:"created_by"`
 	Live      bool             `json:"live"`
 	Files     []policyFileJSON `json:"files"`
+	Source    string           `json:"source"`
+	Commit    string           `json:"commit,omitempty"`
+	TestCount int              `json:"test_count"`
+	Status    string           `json:"status"`
 }
 
 func toPolicyVersion(p store.Policy) policyVersion {
@@ -207,23 +215,86 @@ func toPolicyVersion(p store.Policy) policyVersion {
 	for i, f := range p.Files {
 		files[i] = policyFileJSON{Filename: f.Filename, Src: f.Src}
 	}
-	return policyVersion{Version: p.Version, CreatedAt: p.CreatedAt.UTC().Format(time.RFC3339), CreatedBy: p.CreatedBy, Live: p.Live, Files: files}
+	return policyVersion{Version: p.Version, CreatedAt: p.CreatedAt.UTC().Format(time.RFC3339), CreatedBy: p.CreatedBy, Live: p.Live, Files: files,
+		Source: p.Source, Commit: p.Commit, TestCount: p.TestCount, Status: string(p.Status)}
 }
 
+// Page sizes of GET /admin/v1/policies.
+const (
+	defaultPolicyPage = 100
+	maxPolicyPage     = 1000
+)
+
+// handlePolicyHistory lists policy versions, newest first: GET
+// /admin/v1/policies with status (live, previous, rolled_back), since and
+// until (RFC 3339, on the creation time), limit and page_token.
 func (s *Server) handlePolicyHistory(w http.ResponseWriter, r *http.Request) {
-	history, err := s.policies.History(r.Context())
+	f, err := policyFilter(r)
+	if err != nil {
+		writeError(w, r, err)
+		return
+	}
+	limit := f.Limit
+	f.Limit++ // one more says whether there is a next page
+	page, err := s.policies.List(r.Context(), f)
 	if err != nil {
 		writeError(w, r, err)
 		return
 	}
 	out := struct {
-		Policies []policyVersionInfo `json:"policies"`
-	}{Policies: make([]policyVersionInfo, len(history))}
-	for i, p := range history {
-		out.Policies[i] = policyVersionInfo{Version: p.Version, CreatedAt: p.CreatedAt.UTC().Format(time.RFC3339),
-			CreatedBy: p.CreatedBy, Live: p.Live, Files: filenames(p.Files)}
+		Policies      []policyVersionInfo `json:"policies"`
+		NextPageToken string              `json:"next_page_token,omitempty"`
+	}{Policies: []policyVersionInfo{}}
+	if len(page) > limit {
+		page = page[:limit]
+		out.NextPageToken = strconv.FormatInt(page[limit-1].Version, 10)
+	}
+	for _, p := range page {
+		out.Policies = append(out.Policies, policyVersionInfo{Version: p.Version, CreatedAt: p.CreatedAt.UTC().Format(time.RFC3339),
+			CreatedBy: p.CreatedBy, Live: p.Live, Files: filenames(p.Files),
+			Source: p.Source, Commit: p.Commit, TestCount: p.TestCount, Status: string(p.Status)})
 	}
 	writeJSON(w, http.StatusOK, out)
+}
+
+// policyFilter reads the query of GET /admin/v1/policies.
+func policyFilter(r *http.Request) (store.PolicyFilter, error) {
+	v := r.URL.Query()
+	f := store.PolicyFilter{Limit: defaultPolicyPage}
+	if p := v.Get("status"); p != "" {
+		st, ok := store.ParsePolicyStatus(p)
+		if !ok {
+			return f, badRequest("status: %q is not a policy status (live, previous or rolled_back)", p)
+		}
+		f.Status = st
+	}
+	for _, t := range []struct {
+		name string
+		dst  *time.Time
+	}{{"since", &f.Since}, {"until", &f.Until}} {
+		if p := v.Get(t.name); p != "" {
+			tm, err := time.Parse(time.RFC3339Nano, p)
+			if err != nil {
+				return f, badRequest("%s: %q is not an RFC 3339 time", t.name, p)
+			}
+			*t.dst = tm
+		}
+	}
+	if p := v.Get("limit"); p != "" {
+		n, err := strconv.Atoi(p)
+		if err != nil || n <= 0 || n > maxPolicyPage {
+			return f, badRequest("limit: %q is not an integer from 1 to %d", p, maxPolicyPage)
+		}
+		f.Limit = n
+	}
+	if p := v.Get("page_token"); p != "" {
+		n, err := strconv.ParseInt(p, 10, 64)
+		if err != nil || n <= 1 {
+			return f, badRequest("page_token: %q is not a token of this listing (use next_page_token)", p)
+		}
+		f.Before = n
+	}
+	return f, nil
 }
 
 // pathVersion reads the {version} URL parameter.

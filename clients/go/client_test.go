@@ -321,9 +321,18 @@ func TestWireFormat(t *testing.T) {
 		{
 			name:   "policy history",
 			call:   func(ctx context.Context, c *Client) (any, error) { return c.PolicyHistory(ctx) },
-			reply:  reply{status: 200, body: `{"policies":[{"version":2,"created_at":"2026-11-23T01:02:03Z","created_by":"dev","live":true,"files":["a.polar"]}]}`},
-			method: "GET", path: "/admin/v1/policies",
-			want: []PolicyVersionInfo{{Version: 2, CreatedAt: tsRFC, CreatedBy: "dev", Live: true, Files: []string{"a.polar"}}},
+			reply:  reply{status: 200, body: `{"policies":[{"version":2,"created_at":"2026-11-23T01:02:03Z","created_by":"dev","live":true,"files":["a.polar"],"source":"git","commit":"abc","test_count":3,"status":"live"}]}`},
+			method: "GET", path: "/admin/v1/policies", query: "limit=1000",
+			want: []PolicyVersionInfo{{Version: 2, CreatedAt: tsRFC, CreatedBy: "dev", Live: true, Files: []string{"a.polar"}, Source: "git", Commit: "abc", TestCount: 3, Status: "live"}},
+		},
+		{
+			name: "list policies",
+			call: func(ctx context.Context, c *Client) (any, error) {
+				return c.ListPolicies(ctx, PolicyQuery{Status: "previous", Since: tsRFC, Limit: 5, PageToken: "7"})
+			},
+			reply:  reply{status: 200, body: `{"policies":[],"next_page_token":"3"}`},
+			method: "GET", path: "/admin/v1/policies", query: "limit=5&page_token=7&since=2026-11-23T01%3A02%3A03Z&status=previous",
+			want: PolicyPage{Policies: []PolicyVersionInfo{}, NextPageToken: "3"},
 		},
 		{
 			name:   "get policy version",

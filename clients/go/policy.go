@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"net/http"
+	"net/url"
 	"strconv"
 	"time"
 )
@@ -85,6 +86,15 @@ type PolicyVersionInfo struct {
 	CreatedBy string    `json:"created_by"`
 	Live      bool      `json:"live"`
 	Files     []string  `json:"files"`
+	// Source is "upload", "file" or "git" ("" for versions saved before
+	// sources were recorded); Commit the git commit of a version from git.
+	Source string `json:"source"`
+	Commit string `json:"commit,omitempty"`
+	// TestCount is the number of test blocks the version passed when saved.
+	TestCount int `json:"test_count"`
+	// Status is "live", "previous" (older than the live version) or
+	// "rolled_back" (newer: a rollback replaced it).
+	Status string `json:"status"`
 }
 
 // PolicyVersion is one stored version of the policy with its sources.
@@ -94,16 +104,72 @@ type PolicyVersion struct {
 	CreatedBy string       `json:"created_by"`
 	Live      bool         `json:"live"`
 	Files     []PolicyFile `json:"files"`
+	Source    string       `json:"source"`
+	Commit    string       `json:"commit,omitempty"`
+	TestCount int          `json:"test_count"`
+	Status    string       `json:"status"`
 }
 
-// PolicyHistory lists the stored policy versions, newest first
-// (GET /admin/v1/policies).
-func (c *Client) PolicyHistory(ctx context.Context) ([]PolicyVersionInfo, error) {
-	var out struct {
-		Policies []PolicyVersionInfo `json:"policies"`
+// PolicyQuery selects the versions ListPolicies returns; zero fields
+// select everything.
+type PolicyQuery struct {
+	// Status is "live", "previous" or "rolled_back".
+	Status string
+	// Since and Until bound the creation time (Until excluded).
+	Since, Until time.Time
+	// Limit is the page size (the server's default is 100, at most 1000).
+	Limit int
+	// PageToken is the NextPageToken of the previous page.
+	PageToken string
+}
+
+// PolicyPage is one page of ListPolicies.
+type PolicyPage struct {
+	Policies []PolicyVersionInfo `json:"policies"`
+	// NextPageToken, when not empty, asks for the next page.
+	NextPageToken string `json:"next_page_token,omitempty"`
+}
+
+// ListPolicies returns one page of the stored policy versions q selects,
+// newest first (GET /admin/v1/policies).
+func (c *Client) ListPolicies(ctx context.Context, q PolicyQuery) (PolicyPage, error) {
+	v := url.Values{}
+	if q.Status != "" {
+		v.Set("status", q.Status)
 	}
-	_, err := c.do(ctx, call{method: http.MethodGet, path: "/admin/v1/policies"}, &out)
-	return out.Policies, err
+	if !q.Since.IsZero() {
+		v.Set("since", q.Since.Format(time.RFC3339Nano))
+	}
+	if !q.Until.IsZero() {
+		v.Set("until", q.Until.Format(time.RFC3339Nano))
+	}
+	if q.Limit != 0 {
+		v.Set("limit", strconv.Itoa(q.Limit))
+	}
+	if q.PageToken != "" {
+		v.Set("page_token", q.PageToken)
+	}
+	var out PolicyPage
+	_, err := c.do(ctx, call{method: http.MethodGet, path: "/admin/v1/policies", query: v}, &out)
+	return out, err
+}
+
+// PolicyHistory lists every stored policy version, newest first, reading
+// every page of ListPolicies.
+func (c *Client) PolicyHistory(ctx context.Context) ([]PolicyVersionInfo, error) {
+	var all []PolicyVersionInfo
+	q := PolicyQuery{Limit: 1000}
+	for {
+		page, err := c.ListPolicies(ctx, q)
+		if err != nil {
+			return nil, err
+		}
+		all = append(all, page.Policies...)
+		if page.NextPageToken == "" {
+			return all, nil
+		}
+		q.PageToken = page.NextPageToken
+	}
 }
 
 // GetPolicyVersion returns one stored policy version with its files

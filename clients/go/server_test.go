@@ -10,6 +10,7 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/google/go-cmp/cmp"
 
@@ -237,6 +238,24 @@ func TestPolicyAdminAgainstServer(t *testing.T) {
 	}
 	if diff := cmp.Diff([]string{"users.polar", "repos.polar"}, hist[0].Files); diff != "" {
 		t.Errorf("files of version 2 (-want +got):\n%s", diff)
+	}
+	if h := hist[0]; h.Source != "upload" || h.Status != "live" || hist[1].Status != "previous" || h.Commit != "" {
+		t.Errorf("history sources and statuses: %+v", hist)
+	}
+	page, err := c.ListPolicies(ctx, castellan.PolicyQuery{Limit: 1})
+	if err != nil || len(page.Policies) != 1 || page.Policies[0].Version != 2 || page.NextPageToken == "" {
+		t.Fatalf("first page: %+v, %v", page, err)
+	}
+	page, err = c.ListPolicies(ctx, castellan.PolicyQuery{Limit: 1, PageToken: page.NextPageToken})
+	if err != nil || len(page.Policies) != 1 || page.Policies[0].Version != 1 || page.NextPageToken != "" {
+		t.Fatalf("second page: %+v, %v", page, err)
+	}
+	page, err = c.ListPolicies(ctx, castellan.PolicyQuery{Status: "previous", Since: hist[1].CreatedAt.Add(-time.Hour), Until: time.Now().Add(time.Hour)})
+	if err != nil || len(page.Policies) != 1 || page.Policies[0].Version != 1 {
+		t.Fatalf("previous versions: %+v, %v", page, err)
+	}
+	if _, err := c.ListPolicies(ctx, castellan.PolicyQuery{Status: "stale"}); !errors.As(err, &ce) || ce.StatusCode != http.StatusBadRequest {
+		t.Errorf("bad status: %v", err)
 	}
 	v2, err := c.GetPolicyVersion(ctx, 2)
 	if err != nil {

@@ -16,7 +16,8 @@ func policySubcommands() map[string]func(ctx context.Context, e *env, args []str
 		"test":     runPolicyTest,
 		"upload":   runPolicyUpload,
 		"get":      runPolicyGet,
-		"history":  runPolicyHistory,
+		"list":     runPolicyList,
+		"history":  runPolicyList,
 		"rollback": runPolicyRollback,
 	}
 }
@@ -44,6 +45,6 @@ func printPolicyUsage(w io.Writer) {
 	fmt.Fprintln(w, "       castellan policy fmt FILE           print the canonical form")
 	fmt.Fprintln(w, "       castellan policy test FILE...       run the policy's tests offline")
 	fmt.Fprintln(w, "       castellan policy get [--version N]  print the live policy (or a stored version)")
-	fmt.Fprintln(w, "       castellan policy history            list the stored versions")
+	fmt.Fprintln(w, "       castellan policy list [--status S]  list the stored versions: source, commit, tests, status (also: history)")
 	fmt.Fprintln(w, "       castellan policy rollback VERSION   make a stored version live again")
 }

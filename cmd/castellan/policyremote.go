@@ -99,24 +99,71 @@ func withNewline(s string) string {
 	return s + "\n"
 }
 
-func runPolicyHistory(ctx context.Context, e *env, args []string) error {
-	fs, r := newRemoteFlags(e, "policy history", "policy history [flags]",
-		"Lists the stored versions of the policy, newest first.")
+// runPolicyList is `castellan policy list` (also `policy history`): the
+// stored versions as a table, newest first, filtered by status and time.
+func runPolicyList(ctx context.Context, e *env, args []string) error {
+	fs, r := newRemoteFlags(e, "policy list", "policy list [--status S] [--since T] [--until T] [--limit N] [--page-token T] [flags]",
+		"Lists the stored versions of the policy, newest first: where each came from\n"+
+			"(upload, file, git commit), who made it, when, how many tests it passed and its\n"+
+			"status (live, previous, rolled_back). `policy history` is the same verb.")
+	status := fs.String("status", "", "only versions of this status: live, previous or rolled_back")
+	since := fs.String("since", "", "only versions created at or after this RFC 3339 `time`")
+	until := fs.String("until", "", "only versions created before this RFC 3339 `time`")
+	limit := fs.Int("limit", 0, "one page of at most `N` versions (default: every version)")
+	token := fs.String("page-token", "", "the page after this token (printed after a --limit page)")
 	_, c, err := r.connect(fs, args, 0, 0)
 	if err != nil {
 		return helpOr(err)
 	}
-	vs, err := c.PolicyHistory(ctx)
-	if err != nil {
-		return r.fail(err)
-	}
-	return printTable(r, "policies", vs, "VERSION\tLIVE\tCREATED\tBY\tFILES", func(v castellan.PolicyVersionInfo) string {
-		live := ""
-		if v.Live {
-			live = "*"
+	q := castellan.PolicyQuery{Status: *status, Limit: *limit, PageToken: *token}
+	for _, t := range []struct {
+		flag, v string
+		dst     *time.Time
+	}{{"--since", *since, &q.Since}, {"--until", *until, &q.Until}} {
+		if t.v == "" {
+			continue
 		}
-		return fmt.Sprintf("%d\t%s\t%s\t%s\t%s", v.Version, live, v.CreatedAt.UTC().Format(time.RFC3339), v.CreatedBy, strings.Join(v.Files, ", "))
+		if *t.dst, err = time.Parse(time.RFC3339Nano, t.v); err != nil {
+			return usageError("policy list: %s %q is not an RFC 3339 time (e.g. 2026-12-01T00:00:00Z)", t.flag, t.v)
+		}
+	}
+	var page castellan.PolicyPage
+	for {
+		p, err := c.ListPolicies(ctx, q)
+		if err != nil {
+			return r.fail(err)
+		}
+		page.Policies = append(page.Policies, p.Policies...)
+		page.NextPageToken = p.NextPageToken
+		if *limit != 0 || p.NextPageToken == "" {
+			break
+		}
+		q.PageToken = p.NextPageToken
+	}
+	if r.json {
+		if page.Policies == nil {
+			page.Policies = []castellan.PolicyVersionInfo{}
+		}
+		return printJSON(e.stdout, page)
+	}
+	err = printTable(r, "policies", page.Policies, "VERSION\tSTATUS\tSOURCE\tCOMMIT\tTESTS\tCREATED\tBY\tFILES", func(v castellan.PolicyVersionInfo) string {
+		source, commit := v.Source, v.Commit
+		if source == "" {
+			source = "-"
+		}
+		if len(commit) > 12 {
+			commit = commit[:12]
+		}
+		if commit == "" {
+			commit = "-"
+		}
+		return fmt.Sprintf("%d\t%s\t%s\t%s\t%d\t%s\t%s\t%s", v.Version, v.Status, source, commit, v.TestCount,
+			v.CreatedAt.UTC().Format(time.RFC3339), v.CreatedBy, strings.Join(v.Files, ", "))
 	})
+	if err == nil && page.NextPageToken != "" {
+		fmt.Fprintf(e.stderr, "more versions: --page-token %s\n", page.NextPageToken)
+	}
+	return err
 }
 
 func runPolicyRollback(ctx context.Context, e *env, args []string) error {
