@@ -309,6 +309,15 @@ func (s *Source) Poll(ctx context.Context) (Result, error) {
 	if head.String() == s.seen {
 		return Result{Commit: s.seen, Seen: true}, nil
 	}
+	// Another replica on the same database may have loaded the commit:
+	// follow it rather than saving it again.
+	if live, err := s.policies.LiveCommit(ctx); err == nil && live == head.String() {
+		if _, err := s.policies.Sync(ctx); err != nil {
+			return Result{Commit: live}, err
+		}
+		s.seen = live
+		return Result{Commit: live, Version: s.policies.Live().Version()}, nil
+	}
 	commit, err := read()
 	if err != nil {
 		return Result{Commit: head.String()}, err
@@ -452,7 +461,8 @@ func (s *Source) files(c *object.Commit) ([]policy.File, error) {
 	return out, nil
 }
 
-// Run polls every PollInterval until ctx is done, starting now. A refused
+// Run polls every PollInterval until ctx is done (call PollAndLog first
+// for a poll at start). A refused
 // commit is logged at error level with every problem on its own line
 // (file:line:col); an unreachable repository is logged once per distinct
 // error and tried again at the next poll.
@@ -460,12 +470,12 @@ func (s *Source) Run(ctx context.Context) {
 	t := time.NewTicker(s.cfg.PollInterval)
 	defer t.Stop()
 	for {
-		s.PollAndLog(ctx)
 		select {
 		case <-ctx.Done():
 			return
 		case <-t.C:
 		}
+		s.PollAndLog(ctx)
 	}
 }
 

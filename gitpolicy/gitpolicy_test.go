@@ -254,3 +254,29 @@ func TestConfigErrors(t *testing.T) {
 		}
 	}
 }
+
+// TestReplicas: a second server on the same store (or the same server
+// restarted) finds the commit loaded already and follows it instead of
+// saving it again.
+func TestReplicas(t *testing.T) {
+	r := newRepo(t, t.TempDir(), "p.git")
+	c1 := r.commit("one", map[string]string{"main.polar": policyV1})
+	st := memory.New()
+	for i := range 2 {
+		m, err := policy.NewManager(t.Context(), st)
+		if err != nil {
+			t.Fatal(err)
+		}
+		s, err := gitpolicy.New(gitpolicy.Config{URL: r.dir}, m, zerolog.Nop())
+		if err != nil {
+			t.Fatal(err)
+		}
+		res := mustPoll(t, s)
+		if res.Commit != c1 || res.Version != 1 || res.Changed != (i == 0) || m.Live().Version() != 1 {
+			t.Errorf("server %d: poll = %+v, live %d", i, res, m.Live().Version())
+		}
+	}
+	if h, _ := st.PolicyHistory(t.Context()); len(h) != 1 {
+		t.Errorf("%d versions saved, want 1", len(h))
+	}
+}

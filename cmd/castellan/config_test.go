@@ -59,6 +59,11 @@ identity:
 			args:  []string{"--max-context-facts", "2", "--config", file, "--dev", "--policy", "b.polar", "c.polar"},
 			check: func(c serveConfig) any { return []any{c.Server.MaxContextFacts, c.Policies, c.Dev} },
 			want:  []any{2, []string{"b.polar", "c.polar"}, true}},
+		{name: "the policy.git section", args: []string{"--config", writeConfig(t, "policy:\n  git:\n    url: git@git.example:authz.git\n    branch: prod\n    poll_interval: 1m\n    ssh_key: /etc/castellan/deploy_key\n    known_hosts: /etc/castellan/known_hosts\n")},
+			check: func(c serveConfig) any {
+				return []any{c.Git.URL, c.Git.Branch, c.Git.PollInterval, c.Git.SSHKey, c.Git.KnownHosts, c.Policies}
+			},
+			want: []any{"git@git.example:authz.git", "prod", time.Minute, "/etc/castellan/deploy_key", "/etc/castellan/known_hosts", []string(nil)}},
 		{name: "sections group keys", args: []string{"--config", file},
 			check: func(c serveConfig) any { return []any{c.Audit.Log, c.Audit.ContextFacts, c.Server.MetricsAuth} },
 			want:  []any{"decisions.log", "hashed", true}},
@@ -80,6 +85,7 @@ func TestConfigFileErrors(t *testing.T) {
 		{"list for a plain key", "addr: [a, b]\n", "castellan.yaml:1: addr takes one value"},
 		{"not a mapping", "- a\n", "must be a mapping"},
 		{"unknown key in a section", "audit:\n  log: x\n  lgo_keep: 3\n", `castellan.yaml:3: unknown key "audit.lgo_keep"`},
+		{"unknown key in policy.git", "policy:\n  git:\n    url: x\n    token: s3cret\n", `castellan.yaml:4: unknown key "policy.git.token"`},
 		{"unknown identity key", "identity:\n  issuer: x\n", `castellan.yaml:2: unknown key "issuer" in identity`},
 		{"unknown issuer key", "identity:\n  issuers:\n    - issuer: x\n      audiance: y\n", `castellan.yaml:4: unknown key "audiance" in identity.issuers[0]`},
 		{"bad duration", "identity:\n  issuers:\n    - clock_skew: later\n", "castellan.yaml:3: identity.issuers[0]"},

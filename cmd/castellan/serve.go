@@ -17,6 +17,7 @@ import (
 
 	"github.com/rs/zerolog"
 
+	"github.com/castellan-authz/castellan/gitpolicy"
 	"github.com/castellan-authz/castellan/lang/ast"
 	"github.com/castellan-authz/castellan/policy"
 	"github.com/castellan-authz/castellan/server"
@@ -46,6 +47,7 @@ type serveConfig struct {
 	ShutdownTimeout time.Duration
 	Audit           auditConfig
 	Tracing         tracingConfig
+	Git             gitpolicy.Config // policy.git: the policy from a git repository
 	Server          server.Config
 }
 
@@ -58,6 +60,7 @@ func defaultServeConfig() serveConfig {
 		LogFormat:       "json",
 		ShutdownTimeout: 15 * time.Second,
 		Audit:           defaultAuditConfig(),
+		Git:             defaultGitPolicyConfig(),
 		Server:          server.DefaultConfig(),
 	}
 }
@@ -103,7 +106,7 @@ func serveFlags(fs *flag.FlagSet, c *serveConfig) map[string]string {
 	fs.IntVar(&c.Server.AuthLimitEntries, "auth-limit-entries", c.Server.AuthLimitEntries, "most client addresses, and most key ids, whose failed authentications are remembered")
 	fs.StringVar(&c.MetricsAddr, "metrics-addr", c.MetricsAddr, "serve /metrics on this separate `host:port` instead of the API listener (default: on the API listener)")
 	fs.BoolVar(&c.Server.MetricsAuth, "metrics-auth", c.Server.MetricsAuth, "/metrics requires an API key (any scope)")
-	fs.BoolVar(&c.PolicyForce, "policy-force", c.PolicyForce, "load --policy files even when they have no allow rule or would orphan every stored fact")
+	fs.BoolVar(&c.PolicyForce, "policy-force", c.PolicyForce, "load --policy files (or git commits) even when they have no allow rule or would orphan every stored fact")
 	fs.StringVar(&c.TLSCert, "tls-cert", c.TLSCert, "serve HTTPS with this certificate `file` (PEM; reloaded when it changes)")
 	fs.StringVar(&c.TLSKey, "tls-key", c.TLSKey, "the private key `file` of --tls-cert (PEM)")
 	fs.StringVar(&c.DebugAddr, "debug-addr", c.DebugAddr, "serve Go profiling (/debug/pprof/) on this separate `host:port` (default: off; keep it private)")
@@ -112,6 +115,7 @@ func serveFlags(fs *flag.FlagSet, c *serveConfig) map[string]string {
 	fs.DurationVar(&c.ShutdownTimeout, "shutdown-timeout", c.ShutdownTimeout, "how long in-flight requests may take to finish at shutdown")
 	auditFlags(fs, &c.Audit)
 	tracingFlags(fs, &c.Tracing)
+	gitPolicyFlags(fs, &c.Git)
 	env := make(map[string]string)
 	fs.VisitAll(func(f *flag.Flag) {
 		env[f.Name] = "CASTELLAN_" + strings.ToUpper(strings.ReplaceAll(f.Name, "-", "_"))
@@ -179,6 +183,9 @@ func parseServe(e *env, args []string) (serveConfig, error) {
 	}
 	if c.Watch && len(c.Policies) == 0 {
 		return c, usageError("--watch needs --policy files to watch")
+	}
+	if err := validateGitPolicy(c); err != nil {
+		return c, err
 	}
 	if c.WatchInterval <= 0 {
 		return c, usageError("--watch-interval must be positive")
@@ -329,6 +336,12 @@ func serve(ctx context.Context, e *env, c serveConfig, ready func(addr string)) 
 			return errFailed
 		}
 	}
+	var git *gitpolicy.Source
+	if c.Git.URL != "" {
+		if git, err = startGitPolicy(ctx, c.Git, c.PolicyForce, srv.Policies(), log); err != nil {
+			return err
+		}
+	}
 	ln, err := net.Listen("tcp", c.Addr)
 	if err != nil {
 		return fmt.Errorf("listening on %s: %w", c.Addr, err)
@@ -385,6 +398,9 @@ func serve(ctx context.Context, e *env, c serveConfig, ready func(addr string)) 
 	}()
 	if w != nil && c.Watch {
 		go w.run(ctx, c.WatchInterval)
+	}
+	if git != nil {
+		go git.Run(ctx)
 	}
 	if follower != nil {
 		// Replicas on one database follow each other's policy uploads.

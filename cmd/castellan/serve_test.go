@@ -345,6 +345,13 @@ func TestParseServe(t *testing.T) {
 			}, want: []any{[]string{"10.0.0.0/8", "192.0.2.1"}, true, true, true, 0}},
 		{name: "bad trusted proxy", args: []string{"--trusted-proxies", "10.0.0.0/33"}, wantErr: "trusted proxy"},
 		{name: "bad public URL", args: []string{"--public-url", "pdp.example.com"}, wantErr: "public URL"},
+		{name: "git source", environ: map[string]string{"CASTELLAN_POLICY_GIT_TOKEN_ENV": "GH_TOKEN"},
+			args: []string{"--policy-git-url", "https://git.example/p.git", "--policy-git-path", "authz"},
+			check: func(c serveConfig) any {
+				return []any{c.Git.URL, c.Git.Branch, c.Git.Path, c.Git.PollInterval, c.Git.TokenEnv}
+			}, want: []any{"https://git.example/p.git", "main", "authz", 30 * time.Second, "GH_TOKEN"}},
+		{name: "git and files", args: []string{"--policy-git-url", "/srv/p.git", "--policy", "a.polar"}, wantErr: "not both"},
+		{name: "git poll interval", args: []string{"--policy-git-url", "/srv/p.git", "--policy-git-poll-interval", "0s"}, wantErr: "--policy-git-poll-interval must be positive"},
 	})
 }
 
