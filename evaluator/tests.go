@@ -28,6 +28,11 @@ type TestFailure struct {
 	Assertion string // as written
 	Pos       ast.Position
 	Message   string // what was found instead: "got [read edit], want [read]"
+	// Derivation, for an assertion without iff, is why its call held (a
+	// failed assert_not: the rules and facts that proved it) or where it
+	// failed (a failed assert: the rules tried and the premise each
+	// stopped at). Nil for iff assertions and when it could not be built.
+	Derivation *Explanation
 }
 
 // RunTests runs the policy's test blocks. Each test sees only its setup
@@ -45,14 +50,18 @@ func (e *Evaluator) RunTests(ctx context.Context) []TestResult {
 	}
 	out := make([]TestResult, 0, len(e.prog.Tests))
 	for _, t := range e.prog.Tests {
-		src := Layer(emptySource{}, t.Facts)
+		facts := Layer(emptySource{}, t.Facts)
 		res := TestResult{Name: t.Name, Pos: t.Pos, Total: len(t.Assertions)}
 		for _, a := range t.Assertions {
-			if msg, ok := e.runAssertion(ctx, src, a); ok {
+			if msg, ok := e.runAssertion(ctx, facts, a); ok {
 				res.Passed++
 			} else {
 				src := strings.TrimSpace(strings.TrimSuffix(strings.TrimSpace(a.Text), ";"))
-				res.Failures = append(res.Failures, TestFailure{Assertion: src, Pos: a.Pos, Message: msg})
+				f := TestFailure{Assertion: src, Pos: a.Pos, Message: msg}
+				if a.Iff == nil {
+					f.Derivation, _ = e.explainAssertion(ctx, facts, a)
+				}
+				res.Failures = append(res.Failures, f)
 			}
 		}
 		out = append(out, res)
@@ -112,6 +121,37 @@ func (e *Evaluator) runAssertion(ctx context.Context, src Source, a *lang.Assert
 		return "", true
 	}
 	return msg, held
+}
+
+// explainAssertion returns the derivation of a's call over src: why it
+// holds, or where each rule tried failed. Variables of the call are
+// unbound (an instance is explained).
+func (e *Evaluator) explainAssertion(ctx context.Context, src Source, a *lang.Assertion) (_ *Explanation, err error) {
+	sc := &scope{slots: map[string]int{}}
+	c := &compiler{types: &e.types, preds: e.preds}
+	ops := make([]operand, len(a.Call.Args))
+	for i, t := range a.Call.Args {
+		ops[i] = c.term(sc, t)
+	}
+	s := e.acquire(ctx, src)
+	defer e.done(s, &err)
+	base := len(s.frame)
+	for _, n := range sc.names {
+		s.push(wild(a.VarTypes[n]))
+	}
+	args := make([]term.Value, len(ops))
+	for i := range ops {
+		args[i] = s.resolve(base, &ops[i])
+	}
+	p := e.pred(a.Call.Pred.Name, len(args))
+	tid := s.solve(p, args)
+	if s.err != nil {
+		s.pop(base)
+		return nil, s.err
+	}
+	x := s.explain(p, args, s.tables[tid].nAns > 0)
+	s.pop(base)
+	return x, s.err
 }
 
 // solveAssertion evaluates the call of a, collecting the values of the

@@ -1,6 +1,7 @@
 package evaluator
 
 import (
+	"strings"
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
@@ -69,5 +70,30 @@ test "isolated" {
 	}
 	if diff := cmp.Diff(want, sums); diff != "" {
 		t.Errorf("RunTests (-want +got):\n%s", diff)
+	}
+	// Each failed assertion without iff carries its derivation: where the
+	// assert failed, why the assert_not held.
+	fs := got[1].Failures
+	if fs[0].Derivation != nil || fs[3].Derivation != nil {
+		t.Error("an iff assertion has a derivation")
+	}
+	if d := fs[1].Derivation; d == nil || d.Holds || d.Goal != `allow(User{"alice"}, "edit", Organization{"acme"})` || len(d.Tried) == 0 {
+		t.Errorf("derivation of the failed assert: %+v", d)
+	}
+	d := fs[2].Derivation
+	if d == nil || !d.Holds || d.Rule == nil || len(d.Premises) != 1 {
+		t.Fatalf("derivation of the failed assert_not: %+v", d)
+	}
+	perm := d.Premises[0]
+	if perm.Rule == nil || !strings.Contains(perm.Rule.Text, `"read" if "member"`) || len(perm.Premises) != 1 ||
+		perm.Premises[0].Fact == nil || perm.Premises[0].Fact.Fact != `has_role(User{"alice"}, "member", Organization{"acme"})` {
+		t.Errorf("the assert_not held by %+v", perm)
+	}
+	for _, r := range got {
+		if r.Name != "failing" {
+			for _, f := range r.Failures {
+				t.Errorf("unexpected failure %+v", f)
+			}
+		}
 	}
 }
