@@ -57,9 +57,10 @@ type Config struct {
 	// rule, or every stored fact orphaned), as serve --policy-force.
 	Force bool
 
-	// SSHKey is the private key file for ssh URLs; SSHKeyPassphrase its
-	// passphrase, if any. SSHUser defaults to the URL's user, else "git".
-	SSHKey, SSHKeyPassphrase, SSHUser string
+	// SSHKey is the private key file for ssh URLs; SSHKeyPassphraseEnv
+	// names the environment variable holding its passphrase, if it has
+	// one. SSHUser defaults to the URL's user, else "git".
+	SSHKey, SSHKeyPassphraseEnv, SSHUser string
 	// KnownHosts is the known_hosts file that holds the ssh server's host
 	// key; required for ssh URLs.
 	KnownHosts string
@@ -69,6 +70,10 @@ type Config struct {
 	// Username defaults to "git". The token is read at every fetch (so a
 	// rotated token is picked up) and never logged.
 	Username, TokenEnv, TokenFile string
+
+	// Getenv reads the environment variables named above (default
+	// os.Getenv).
+	Getenv func(string) string
 }
 
 // DefaultBranch and DefaultPollInterval are the defaults of Config.
@@ -112,7 +117,10 @@ func New(cfg Config, policies *policy.Manager, log zerolog.Logger) (*Source, err
 	if err != nil {
 		return nil, fmt.Errorf("policy.git.url: %w", err)
 	}
-	s := &Source{cfg: cfg, ep: ep, policies: policies, log: log, getenv: os.Getenv}
+	s := &Source{cfg: cfg, ep: ep, policies: policies, log: log, getenv: cfg.Getenv}
+	if s.getenv == nil {
+		s.getenv = os.Getenv
+	}
 	switch ep.Protocol {
 	case "file":
 		s.local = ep.Path
@@ -149,9 +157,15 @@ func (s *Source) setupSSH() error {
 	if user == "" {
 		user = "git"
 	}
-	auth, err := gitssh.NewPublicKeysFromFile(user, s.cfg.SSHKey, s.cfg.SSHKeyPassphrase)
+	passphrase := ""
+	if s.cfg.SSHKeyPassphraseEnv != "" {
+		if passphrase = s.getenv(s.cfg.SSHKeyPassphraseEnv); passphrase == "" {
+			return fmt.Errorf("policy.git.ssh_key_passphrase_env: the environment variable %s is empty", s.cfg.SSHKeyPassphraseEnv)
+		}
+	}
+	auth, err := gitssh.NewPublicKeysFromFile(user, s.cfg.SSHKey, passphrase)
 	if err != nil {
-		return fmt.Errorf("policy.git.ssh_key: %w", err)
+		return fmt.Errorf("policy.git.ssh_key %s: %w", s.cfg.SSHKey, err)
 	}
 	if _, err := os.Stat(s.cfg.KnownHosts); err != nil {
 		return fmt.Errorf("policy.git.known_hosts: %w", err)

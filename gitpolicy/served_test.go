@@ -20,6 +20,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/rs/zerolog"
 	"golang.org/x/crypto/ssh"
 	"golang.org/x/crypto/ssh/knownhosts"
 
@@ -145,6 +146,32 @@ func TestSSH(t *testing.T) {
 	t.Run("match", func(t *testing.T) {
 		s, m, st, log := source(t, gitpolicy.Config{URL: url, Path: "policies", SSHKey: keyFile, KnownHosts: writeKnownHosts(hostPub)})
 		testFollow(t, r, s, m, st, log, c1)
+	})
+
+	t.Run("key with a passphrase", func(t *testing.T) {
+		block, err := ssh.MarshalPrivateKeyWithPassphrase(clientKey, "", []byte("open sesame"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		encrypted := filepath.Join(dir, "id_encrypted")
+		if err := os.WriteFile(encrypted, pem.EncodeToMemory(block), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		env := map[string]string{"KEY_PASS": "open sesame"}
+		cfg := gitpolicy.Config{URL: url, Path: "policies", SSHKey: encrypted, SSHKeyPassphraseEnv: "KEY_PASS",
+			KnownHosts: writeKnownHosts(hostPub), Getenv: func(k string) string { return env[k] }}
+		s, _, _, _ := source(t, cfg)
+		if res := mustPoll(t, s); !res.Changed {
+			t.Errorf("poll with an encrypted key = %+v", res)
+		}
+		env["KEY_PASS"] = ""
+		if _, err := gitpolicy.New(cfg, nil, zerolog.Nop()); err == nil || !strings.Contains(err.Error(), "KEY_PASS is empty") {
+			t.Errorf("New without the passphrase: %v", err)
+		}
+		env["KEY_PASS"] = "wrong"
+		if _, err := gitpolicy.New(cfg, nil, zerolog.Nop()); err == nil || !strings.Contains(err.Error(), "policy.git.ssh_key "+encrypted) {
+			t.Errorf("New with a wrong passphrase: %v", err)
+		}
 	})
 
 	t.Run("mismatch", func(t *testing.T) {

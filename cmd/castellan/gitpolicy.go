@@ -18,7 +18,8 @@ func gitPolicyFlags(fs *flag.FlagSet, c *gitpolicy.Config) {
 	fs.StringVar(&c.Branch, "policy-git-branch", c.Branch, "the `branch` --policy-git-url follows")
 	fs.StringVar(&c.Path, "policy-git-path", c.Path, "the directory (or one .polar file) of the policy in the repository (default: every .polar file)")
 	fs.DurationVar(&c.PollInterval, "policy-git-poll-interval", c.PollInterval, "how often the repository is polled for a new commit")
-	fs.StringVar(&c.SSHKey, "policy-git-ssh-key", c.SSHKey, "private key `file` for ssh URLs (a deploy key, unencrypted)")
+	fs.StringVar(&c.SSHKey, "policy-git-ssh-key", c.SSHKey, "private key `file` for ssh URLs (a deploy key)")
+	fs.StringVar(&c.SSHKeyPassphraseEnv, "policy-git-ssh-key-passphrase-env", c.SSHKeyPassphraseEnv, "name of the environment `variable` holding the passphrase of --policy-git-ssh-key, if it has one")
 	fs.StringVar(&c.SSHUser, "policy-git-ssh-user", c.SSHUser, "ssh user (default: the URL's, else git)")
 	fs.StringVar(&c.KnownHosts, "policy-git-known-hosts", c.KnownHosts, "known_hosts `file` holding the ssh server's host key (required for ssh URLs)")
 	fs.StringVar(&c.Username, "policy-git-username", c.Username, "user name sent with the token to http(s) URLs (default: git)")
@@ -35,8 +36,8 @@ func defaultGitPolicyConfig() gitpolicy.Config {
 // once: a refused commit or an unreachable repository is logged and the
 // stored live policy (if any) stays; the returned source polls on with
 // Run. A bad setting is an error.
-func startGitPolicy(ctx context.Context, c gitpolicy.Config, force bool, m *policy.Manager, log zerolog.Logger) (*gitpolicy.Source, error) {
-	c.Force = force
+func startGitPolicy(ctx context.Context, e *env, c gitpolicy.Config, force bool, m *policy.Manager, log zerolog.Logger) (*gitpolicy.Source, error) {
+	c.Force, c.Getenv = force, e.getenv
 	s, err := gitpolicy.New(c, m, log)
 	if err != nil {
 		return nil, usageError("%v", err)

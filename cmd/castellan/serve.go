@@ -338,7 +338,7 @@ func serve(ctx context.Context, e *env, c serveConfig, ready func(addr string)) 
 	}
 	var git *gitpolicy.Source
 	if c.Git.URL != "" {
-		if git, err = startGitPolicy(ctx, c.Git, c.PolicyForce, srv.Policies(), log); err != nil {
+		if git, err = startGitPolicy(ctx, e, c.Git, c.PolicyForce, srv.Policies(), log); err != nil {
 			return err
 		}
 	}
