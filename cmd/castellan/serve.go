@@ -31,6 +31,7 @@ import (
 type serveConfig struct {
 	Addr            string
 	DatabaseURL     string `json:"-"`
+	ReadDatabaseURL string `json:"-"`
 	Migrate         bool
 	Policies        []string
 	Watch           bool
@@ -84,6 +85,7 @@ func (s *stringsFlag) Set(v string) error {
 func serveFlags(fs *flag.FlagSet, c *serveConfig) map[string]string {
 	fs.StringVar(&c.Addr, "addr", c.Addr, "address to listen on (`host:port`; port 0 picks a free one)")
 	fs.StringVar(&c.DatabaseURL, "database-url", c.DatabaseURL, "PostgreSQL `URL` (default: the in-memory store)")
+	fs.StringVar(&c.ReadDatabaseURL, "read-database-url", c.ReadDatabaseURL, "PostgreSQL `URL` of a hot standby to load facts from and follow the change log on (writes still go to --database-url)")
 	fs.BoolVar(&c.Migrate, "migrate", c.Migrate, "apply database migrations at start")
 	fs.Var((*stringsFlag)(&c.Policies), "policy", "policy `FILE` to load at start (repeatable; further arguments are files too)")
 	fs.BoolVar(&c.Watch, "watch", c.Watch, "reload the --policy files when they change")
@@ -204,6 +206,9 @@ func parseServe(e *env, args []string) (serveConfig, error) {
 	}
 	if c.Migrate && c.DatabaseURL == "" {
 		return c, usageError("--migrate needs --database-url")
+	}
+	if c.ReadDatabaseURL != "" && c.DatabaseURL == "" {
+		return c, usageError("--read-database-url needs --database-url (writes go there)")
 	}
 	if !c.DevSet {
 		c.Dev = c.DatabaseURL == "" && c.Server.AdminKey == ""
@@ -616,6 +621,7 @@ func equalStamps(a, b map[string]fileStamp) bool {
 func openPostgres(ctx context.Context, c serveConfig, log zerolog.Logger) (*postgres.Store, error) {
 	st, err := postgres.Open(ctx, c.DatabaseURL, postgres.Options{
 		Migrate:     c.Migrate,
+		ReadURL:     c.ReadDatabaseURL,
 		WaitTimeout: c.Server.ConsistencyTimeout,
 		Logger:      log.With().Str("component", "store").Logger(),
 	})

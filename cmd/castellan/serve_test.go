@@ -334,6 +334,7 @@ func TestParseServe(t *testing.T) {
 		{name: "bad env", environ: map[string]string{"CASTELLAN_QUERY_TIMEOUT": "soon"}, wantErr: "CASTELLAN_QUERY_TIMEOUT"},
 		{name: "watch without policy", args: []string{"--watch"}, wantErr: "--watch needs --policy"},
 		{name: "migrate without database", args: []string{"--migrate"}, wantErr: "--migrate needs --database-url"},
+		{name: "read database without database", args: []string{"--read-database-url", "postgres://x"}, wantErr: "--read-database-url needs --database-url"},
 		{name: "bad limit", args: []string{"--max-batch-facts", "0"}, wantErr: "max batch facts"},
 		{name: "stray argument", args: []string{"extra"}, wantErr: "unexpected argument"},
 		{name: "ops defaults", check: func(c serveConfig) any {

@@ -117,3 +117,45 @@ func (c *Cluster) Kill(tb testing.TB) {
 		tb.Fatalf("pgtest: killing the cluster: %v\n%s", err, out)
 	}
 }
+
+// NewStandby creates a hot standby of c (pg_basebackup with streaming
+// replication, on a port of its own), starts it, and stops and removes it
+// when the test ends. Its URL is read-only; it replays what c commits.
+func (c *Cluster) NewStandby(tb testing.TB) *Cluster {
+	tb.Helper()
+	basebackup, err := findBin("pg_basebackup")
+	if err != nil {
+		missing(tb, "pg_basebackup is not installed")
+	}
+	dir, err := os.MkdirTemp("", "castellan-standby-")
+	if err != nil {
+		tb.Fatal(err)
+	}
+	s := &Cluster{dir: dir, pgCtl: c.pgCtl, asPG: c.asPG}
+	tb.Cleanup(func() {
+		s.run(s.pgCtl, "-D", s.data(), "-m", "immediate", "stop")
+		os.RemoveAll(dir)
+	})
+	if len(c.asPG) > 0 {
+		u, err := user.Lookup("postgres")
+		if err != nil {
+			tb.Fatal(err)
+		}
+		uid, _ := strconv.Atoi(u.Uid)
+		if err := os.Chown(dir, uid, -1); err != nil {
+			tb.Fatal(err)
+		}
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		tb.Fatal(err)
+	}
+	s.port = ln.Addr().(*net.TCPAddr).Port
+	ln.Close()
+	if out, err := s.run(basebackup, "-h", "127.0.0.1", "-p", strconv.Itoa(c.port), "-U", "postgres",
+		"-D", s.data(), "-R", "-X", "stream", "--no-sync", "--checkpoint=fast"); err != nil {
+		tb.Fatalf("pgtest: pg_basebackup: %v\n%s", err, out)
+	}
+	s.Start(tb)
+	return s
+}

@@ -23,7 +23,7 @@ type querier interface {
 // every API key, read in one repeatable-read transaction together with the
 // head revision and the key change log's version.
 func (s *Store) load(ctx context.Context) error {
-	tx, err := s.pool.BeginTx(ctx, pgx.TxOptions{IsoLevel: pgx.RepeatableRead, AccessMode: pgx.ReadOnly})
+	tx, err := s.readPool.BeginTx(ctx, pgx.TxOptions{IsoLevel: pgx.RepeatableRead, AccessMode: pgx.ReadOnly})
 	if err != nil {
 		return unavailable(ctx, fmt.Errorf("loading facts: %w", err))
 	}
@@ -117,7 +117,17 @@ func (s *Store) listen(ctx context.Context) (connected bool, err error) {
 		return false, err
 	}
 	defer conn.Close(context.Background())
-	if _, err := conn.Exec(ctx, "LISTEN "+channel); err != nil {
+	// A hot standby cannot LISTEN: poll it instead. (The primary's
+	// notifications would announce revisions the standby may not have
+	// replayed yet anyway.)
+	var standby bool
+	if err := conn.QueryRow(ctx, "SELECT pg_is_in_recovery()").Scan(&standby); err != nil {
+		return false, err
+	}
+	poll := s.opts.PollInterval
+	if standby {
+		poll = s.opts.StandbyPollInterval
+	} else if _, err := conn.Exec(ctx, "LISTEN "+channel); err != nil {
 		return false, err
 	}
 	for {
@@ -131,7 +141,7 @@ func (s *Store) listen(ctx context.Context) (connected bool, err error) {
 			return true, err
 		}
 		s.connected.Store(true)
-		wctx, cancel := context.WithTimeout(ctx, s.opts.PollInterval)
+		wctx, cancel := context.WithTimeout(ctx, poll)
 		_, err = conn.WaitForNotification(wctx)
 		cancel()
 		if err != nil && ctx.Err() == nil && !errors.Is(err, context.DeadlineExceeded) && !pgconnTimeout(err) {

@@ -42,6 +42,17 @@ type Options struct {
 	// MaxGroupBatches is the most concurrent writes committed in one
 	// transaction (default 256; 1 commits each write alone).
 	MaxGroupBatches int
+	// ReadURL, when set, is the database Open loads the facts from and
+	// the follower reads the change log from: typically a hot standby
+	// (or a load balancer in front of standbys), so that replicas do not
+	// load the primary. Writes, and the catch-up of a read that waits for
+	// an OsoOffset, still go to the primary at the url given to Open. A
+	// standby cannot LISTEN, so the follower polls it every
+	// StandbyPollInterval instead of waiting for notifications.
+	ReadURL string
+	// StandbyPollInterval is how often the follower reads the change log
+	// when its connection is to a hot standby (default 100ms).
+	StandbyPollInterval time.Duration
 }
 
 // Store is the PostgreSQL store. PostgreSQL holds the truth; the Store
@@ -49,11 +60,12 @@ type Options struct {
 // log, so snapshots do no SQL, and likewise every API key, following the
 // key change log, so KeyByID does no SQL.
 type Store struct {
-	pool    *pgxpool.Pool
-	connCfg *pgx.ConnConfig
-	opts    Options
-	log     zerolog.Logger
-	idx     *index.Index
+	pool     *pgxpool.Pool
+	readPool *pgxpool.Pool   // Options.ReadURL's pool, else pool
+	connCfg  *pgx.ConnConfig // the follower's connection (Options.ReadURL, else url)
+	opts     Options
+	log      zerolog.Logger
+	idx      *index.Index
 
 	applyMu sync.Mutex // serializes changes to idx (follower and own writes)
 	writes  writeQueue // batches waiting for a group commit (write.go)
@@ -98,6 +110,9 @@ func Open(ctx context.Context, url string, opts Options) (*Store, error) {
 	if opts.MaxGroupBatches <= 0 {
 		opts.MaxGroupBatches = defaultMaxGroupBatches
 	}
+	if opts.StandbyPollInterval <= 0 {
+		opts.StandbyPollInterval = 100 * time.Millisecond
+	}
 	cfg, err := pgxpool.ParseConfig(url)
 	if err != nil {
 		return nil, fmt.Errorf("parsing database url: %w", err)
@@ -117,6 +132,7 @@ func Open(ctx context.Context, url string, opts Options) (*Store, error) {
 	}
 	s := &Store{
 		pool:     pool,
+		readPool: pool,
 		connCfg:  cfg.ConnConfig.Copy(),
 		opts:     opts,
 		log:      opts.Logger,
@@ -124,12 +140,34 @@ func Open(ctx context.Context, url string, opts Options) (*Store, error) {
 		advanced: make(chan struct{}),
 		done:     make(chan struct{}),
 	}
-	if err := s.checkSchema(ctx); err != nil {
+	if opts.ReadURL != "" {
+		rcfg, err := pgxpool.ParseConfig(opts.ReadURL)
+		if err != nil {
+			pool.Close()
+			return nil, fmt.Errorf("parsing read database url: %w", err)
+		}
+		rcfg.MaxConns = 2
+		if rcfg.ConnConfig.ConnectTimeout == 0 {
+			rcfg.ConnConfig.ConnectTimeout = 5 * time.Second
+		}
+		if s.readPool, err = pgxpool.NewWithConfig(ctx, rcfg); err != nil {
+			pool.Close()
+			return nil, fmt.Errorf("connecting to the read database: %w", err)
+		}
+		s.connCfg = rcfg.ConnConfig.Copy()
+	}
+	closePools := func() {
+		if s.readPool != pool {
+			s.readPool.Close()
+		}
 		pool.Close()
+	}
+	if err := s.checkSchema(ctx); err != nil {
+		closePools()
 		return nil, err
 	}
 	if err := s.load(ctx); err != nil {
-		pool.Close()
+		closePools()
 		return nil, err
 	}
 	fctx, stop := context.WithCancel(context.Background())
@@ -173,6 +211,9 @@ func (s *Store) Close() error {
 	}
 	s.stop()
 	<-s.done
+	if s.readPool != s.pool {
+		s.readPool.Close()
+	}
 	s.pool.Close()
 	return nil
 }
