@@ -7,7 +7,7 @@ BIN     := bin/castellan
 VERSION ?= $(shell git describe --always --dirty 2>/dev/null || echo dev)
 GOTEST_FLAGS ?= -count=1 -timeout 12m
 
-.PHONY: all build run test vet fuzz bench clean screenshots
+.PHONY: all build run test test-ha vet fuzz bench clean screenshots
 
 all: build
 
@@ -29,6 +29,13 @@ test: vet build
 	CASTELLAN_BIN=$(BIN) GO=$(GO) ./examples/authzen-todo/run.sh
 	CASTELLAN_BIN=$(BIN) GO=$(GO) ./examples/authzen-search/run.sh
 	GO=$(GO) ./scripts/fuzz 3s
+	$(MAKE) test-ha
+
+# The failover test (about 1.5 minutes): Patroni + etcd + HAProxy and three
+# replicas on loopback (scripts/ha-cluster), the primary PostgreSQL and a
+# replica killed under load; fails on a lost write or a wrong answer.
+test-ha: build
+	$(GO) run ./cmd/castellan-load failover -castellan $(BIN)
 
 # Every fuzz target for FUZZTIME each; `make test` runs each for 3s.
 FUZZTIME ?= 60s

@@ -19,6 +19,13 @@
 //
 //	castellan-load -serve [-database-url postgres://...] [flags]   # starts bin/castellan serve itself
 //	castellan-load -url http://127.0.0.1:8080 [flags]              # a server started by hand
+//	castellan-load failover [flags]                                # the failover test (make test-ha)
+//
+// The failover mode starts the highly available topology of
+// scripts/ha-cluster (Patroni, etcd, HAProxy, three castellan replicas),
+// drives writers and readers through HAProxy, kills the primary PostgreSQL
+// and then one replica, and checks that no acknowledged write is lost, no
+// answer is wrong and the revisions have no gap (see failover.go).
 //
 // Only loopback targets are accepted, and every request loop is bounded by
 // -d and -n.
@@ -141,6 +148,9 @@ func main() {
 
 // run parses args, runs the load and prints the report to stdout.
 func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	if len(args) > 0 && args[0] == "failover" {
+		return runFailover(ctx, args[1:], stdout, stderr)
+	}
 	cfg, err := parseFlags(args, stderr)
 	if err != nil {
 		return err
