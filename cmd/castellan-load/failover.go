@@ -49,6 +49,7 @@ type failoverConfig struct {
 	warm      time.Duration
 	settle    time.Duration
 	keep      bool
+	multiHost bool
 }
 
 func parseFailoverFlags(args []string, stderr io.Writer) (*failoverConfig, error) {
@@ -63,6 +64,7 @@ func parseFailoverFlags(args []string, stderr io.Writer) (*failoverConfig, error
 	fs.IntVar(&c.readers, "readers", 4, "concurrent readers")
 	fs.DurationVar(&c.warm, "warm", 8*time.Second, "load before the primary is killed")
 	fs.DurationVar(&c.settle, "settle", 5*time.Second, "load after writes succeed again, and after the replica restarts")
+	fs.BoolVar(&c.multiHost, "multi-host", false, "replicas reach the primary with a multi-host URL (target_session_attrs=read-write) instead of through HAProxy")
 	fs.BoolVar(&c.keep, "keep", false, "leave the cluster up at the end (scripts/ha-cluster down with the same HA_DIR stops it)")
 	if err := fs.Parse(args); err != nil {
 		return nil, err
@@ -144,6 +146,11 @@ func runFailover(ctx context.Context, args []string, stdout, stderr io.Writer) e
 		"HA_CASTELLAN="+bin, "HA_ADMIN_KEY="+failoverKey, "HA_FOLLOW_STANDBY=3",
 		// A read waits at most 2 s for a revision its replica has not reached.
 		"HA_SERVE_ARGS=--consistency-timeout 2s", "HA_LOG_LEVEL=warn")}
+	via := "HAProxy"
+	if cfg.multiHost {
+		h.env = append(h.env, "HA_MULTI_HOST=1")
+		via = "a multi-host URL"
+	}
 	start := time.Now()
 	if _, err := h.run(ctx, "up"); err != nil {
 		h.run(context.Background(), "down")
@@ -152,7 +159,7 @@ func runFailover(ctx context.Context, args []string, stdout, stderr io.Writer) e
 	if !cfg.keep {
 		defer h.run(context.Background(), "down")
 	}
-	fmt.Fprintf(stdout, "failover: cluster up in %.1fs (etcd, 2 Patroni nodes, HAProxy, 3 castellan replicas; replica 3 follows the standby)\n", time.Since(start).Seconds())
+	fmt.Fprintf(stdout, "failover: cluster up in %.1fs (etcd, 2 Patroni nodes, HAProxy, 3 castellan replicas reaching the primary through %s; replica 3 follows the standby)\n", time.Since(start).Seconds(), via)
 	f := newFailover(cfg, h, stdout)
 	return f.run(ctx)
 }
