@@ -15,6 +15,7 @@ import (
 	"io"
 	"maps"
 	"math/rand/v2"
+	"net"
 	"net/http"
 	"os"
 	"os/exec"
@@ -59,7 +60,7 @@ func parseFailoverFlags(args []string, stderr io.Writer) (*failoverConfig, error
 	fs.StringVar(&c.script, "script", "scripts/ha-cluster", "the cluster script")
 	fs.StringVar(&c.castellan, "castellan", "", "castellan binary of the replicas (default ./bin/castellan, else castellan on the PATH)")
 	fs.StringVar(&c.dir, "dir", "", "cluster directory (default: a new temporary directory, removed at the end)")
-	fs.IntVar(&c.portBase, "port-base", 26400, "first of the 20 loopback ports of the cluster (HA_PORT_BASE)")
+	fs.IntVar(&c.portBase, "port-base", 0, "first of the 20 loopback ports of the cluster (HA_PORT_BASE; default: a free range)")
 	fs.IntVar(&c.writers, "writers", 4, "concurrent writers")
 	fs.IntVar(&c.readers, "readers", 4, "concurrent readers")
 	fs.DurationVar(&c.warm, "warm", 8*time.Second, "load before the primary is killed")
@@ -129,6 +130,11 @@ func runFailover(ctx context.Context, args []string, stdout, stderr io.Writer) e
 	if err != nil {
 		return err
 	}
+	if cfg.portBase == 0 {
+		if cfg.portBase, err = freePortRange(20); err != nil {
+			return err
+		}
+	}
 	if cfg.dir == "" {
 		d, err := os.MkdirTemp("", "castellan-failover-")
 		if err != nil {
@@ -162,6 +168,31 @@ func runFailover(ctx context.Context, args []string, stdout, stderr io.Writer) e
 	fmt.Fprintf(stdout, "failover: cluster up in %.1fs (etcd, 2 Patroni nodes, HAProxy, 3 castellan replicas reaching the primary through %s; replica 3 follows the standby)\n", time.Since(start).Seconds(), via)
 	f := newFailover(cfg, h, stdout)
 	return f.run(ctx)
+}
+
+// freePortRange finds n consecutive free loopback ports, so that runs on
+// one machine (several checkouts' make test) do not collide.
+func freePortRange(n int) (int, error) {
+	for range 50 {
+		base := 27000 + 20*rand.IntN(800)
+		ok := true
+		var held []net.Listener
+		for p := base; p < base+n && ok; p++ {
+			ln, err := net.Listen("tcp", "127.0.0.1:"+strconv.Itoa(p))
+			if err != nil {
+				ok = false
+				break
+			}
+			held = append(held, ln)
+		}
+		for _, ln := range held {
+			ln.Close()
+		}
+		if ok {
+			return base, nil
+		}
+	}
+	return 0, errors.New("no range of free loopback ports found")
 }
 
 // failoverKey is the admin key of the test's replicas.
