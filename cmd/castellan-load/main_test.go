@@ -9,6 +9,7 @@ import (
 	"runtime"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/google/go-cmp/cmp"
 
@@ -202,4 +203,36 @@ func buildCastellan(tb testing.TB) string {
 		tb.Fatalf("go build ./cmd/castellan: %v\n%s", err, out)
 	}
 	return bin
+}
+
+func TestParseFailoverFlags(t *testing.T) {
+	tests := []struct {
+		name    string
+		args    []string
+		want    failoverConfig
+		wantErr string
+	}{
+		{name: "defaults", want: failoverConfig{script: "scripts/ha-cluster", writers: 4, readers: 4, warm: 8 * time.Second, settle: 5 * time.Second}},
+		{name: "multi-host", args: []string{"-multi-host", "-writers", "2", "-port-base", "30000"},
+			want: failoverConfig{script: "scripts/ha-cluster", writers: 2, readers: 4, warm: 8 * time.Second, settle: 5 * time.Second, multiHost: true, portBase: 30000}},
+		{name: "no writers", args: []string{"-writers", "0"}, wantErr: "at least 1"},
+		{name: "stray argument", args: []string{"now"}, wantErr: "unexpected arguments: now"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			got, err := parseFailoverFlags(tc.args, &bytes.Buffer{})
+			if tc.wantErr != "" {
+				if err == nil || !strings.Contains(err.Error(), tc.wantErr) {
+					t.Fatalf("err = %v, want %q", err, tc.wantErr)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			if diff := cmp.Diff(tc.want, *got, cmp.AllowUnexported(failoverConfig{})); diff != "" {
+				t.Errorf("config (-want +got):\n%s", diff)
+			}
+		})
+	}
 }
