@@ -22,6 +22,9 @@ var (
 	// ErrUnavailable reports that the backend (PostgreSQL) cannot be
 	// reached; the server answers 503. Nothing was written.
 	ErrUnavailable = errors.New("store unavailable")
+	// ErrPruned reports that the change log no longer holds the
+	// revisions asked for: they were pruned past the store's retention.
+	ErrPruned = errors.New("change log pruned")
 	// ErrClosed reports use of a closed store.
 	ErrClosed = errors.New("store closed")
 )

@@ -133,8 +133,9 @@ type Store interface {
 	// Changes returns up to limit changes with a revision greater than
 	// since, in commit order (by revision, then the order within the
 	// batch). limit <= 0 means no limit. All changes of a revision are
-	// returned together unless limit cuts them. Errors: ErrUnavailable,
-	// ErrClosed.
+	// returned together unless limit cuts them. Errors: ErrPruned (the
+	// log no longer reaches back to since: a store with a retention
+	// pruned it), ErrUnavailable, ErrClosed.
 	Changes(ctx context.Context, since Revision, limit int) ([]Change, error)
 
 	// Close releases the store's resources. Snapshots taken earlier stay

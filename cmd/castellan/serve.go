@@ -32,6 +32,7 @@ type serveConfig struct {
 	Addr            string
 	DatabaseURL     string `json:"-"`
 	ReadDatabaseURL string `json:"-"`
+	ChangeRetention time.Duration
 	Migrate         bool
 	Policies        []string
 	Watch           bool
@@ -87,6 +88,7 @@ func serveFlags(fs *flag.FlagSet, c *serveConfig) map[string]string {
 	fs.StringVar(&c.DatabaseURL, "database-url", c.DatabaseURL, "PostgreSQL `URL` (default: the in-memory store)")
 	fs.StringVar(&c.ReadDatabaseURL, "read-database-url", c.ReadDatabaseURL, "PostgreSQL `URL` of a hot standby to load facts from and follow the change log on (writes still go to --database-url)")
 	fs.BoolVar(&c.Migrate, "migrate", c.Migrate, "apply database migrations at start")
+	fs.DurationVar(&c.ChangeRetention, "change-log-retention", c.ChangeRetention, "prune the change log's revisions older than this (in memory and in PostgreSQL; 0 keeps them all)")
 	fs.Var((*stringsFlag)(&c.Policies), "policy", "policy `FILE` to load at start (repeatable; further arguments are files too)")
 	fs.BoolVar(&c.Watch, "watch", c.Watch, "reload the --policy files when they change")
 	fs.DurationVar(&c.WatchInterval, "watch-interval", c.WatchInterval, "how often --watch looks at the files")
@@ -207,6 +209,9 @@ func parseServe(e *env, args []string) (serveConfig, error) {
 	if c.Migrate && c.DatabaseURL == "" {
 		return c, usageError("--migrate needs --database-url")
 	}
+	if c.ChangeRetention < 0 {
+		return c, usageError("--change-log-retention must not be negative, got %s", c.ChangeRetention)
+	}
 	if c.ReadDatabaseURL != "" && c.DatabaseURL == "" {
 		return c, usageError("--read-database-url needs --database-url (writes go there)")
 	}
@@ -266,7 +271,7 @@ func newLogger(w io.Writer, level, format string) (zerolog.Logger, error) {
 // The follower is nil unless the store follows a database.
 func openStore(ctx context.Context, c serveConfig, log zerolog.Logger) (store.Backend, store.Follower, string, error) {
 	if c.DatabaseURL == "" {
-		return memory.New(), nil, "memory", nil
+		return memory.New(memory.WithChangeRetention(c.ChangeRetention)), nil, "memory", nil
 	}
 	st, err := openPostgres(ctx, c, log)
 	if err != nil {
@@ -620,10 +625,11 @@ func equalStamps(a, b map[string]fileStamp) bool {
 // follows the change log.
 func openPostgres(ctx context.Context, c serveConfig, log zerolog.Logger) (*postgres.Store, error) {
 	st, err := postgres.Open(ctx, c.DatabaseURL, postgres.Options{
-		Migrate:     c.Migrate,
-		ReadURL:     c.ReadDatabaseURL,
-		WaitTimeout: c.Server.ConsistencyTimeout,
-		Logger:      log.With().Str("component", "store").Logger(),
+		Migrate:         c.Migrate,
+		ReadURL:         c.ReadDatabaseURL,
+		ChangeRetention: c.ChangeRetention,
+		WaitTimeout:     c.Server.ConsistencyTimeout,
+		Logger:          log.With().Str("component", "store").Logger(),
 	})
 	if err != nil {
 		return nil, fmt.Errorf("opening the database: %w", err)

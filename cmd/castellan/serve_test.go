@@ -335,6 +335,7 @@ func TestParseServe(t *testing.T) {
 		{name: "watch without policy", args: []string{"--watch"}, wantErr: "--watch needs --policy"},
 		{name: "migrate without database", args: []string{"--migrate"}, wantErr: "--migrate needs --database-url"},
 		{name: "read database without database", args: []string{"--read-database-url", "postgres://x"}, wantErr: "--read-database-url needs --database-url"},
+		{name: "negative retention", args: []string{"--change-log-retention", "-1s"}, wantErr: "--change-log-retention must not be negative"},
 		{name: "bad limit", args: []string{"--max-batch-facts", "0"}, wantErr: "max batch facts"},
 		{name: "stray argument", args: []string{"extra"}, wantErr: "unexpected argument"},
 		{name: "ops defaults", check: func(c serveConfig) any {

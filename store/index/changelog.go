@@ -24,15 +24,17 @@ const (
 // bytes; changes resolve to term.Fact only when they are read.
 type changeLog struct {
 	runs   []logRun
-	chunks [][]byte
-	size   int // bytes in chunks
+	chunks [][]byte // chunks[i] is chunk number base+i
+	base   uint32   // number of the first chunk kept
+	size   int      // bytes in chunks
+	pruned uint64   // the last revision whose changes were pruned
 }
 
 // logRun is a sequence of changes of one revision stored contiguously in
 // one chunk.
 type logRun struct {
 	rev   uint64
-	chunk uint32 // index in changeLog.chunks
+	chunk uint32 // chunk number: changeLog.chunks[chunk-base]
 	off   uint32 // offset of the first change in the chunk
 	n     uint32 // number of changes
 }
@@ -46,9 +48,9 @@ func (l *changeLog) add(rev uint64, tab uint32, op store.ChangeOp, ids []uint32)
 		size := max(need, min(maxLogChunk, max(minLogChunk, l.size)))
 		l.chunks = append(l.chunks, make([]byte, 0, size))
 		last++
-		l.runs = append(l.runs, logRun{rev: rev, chunk: uint32(last)})
+		l.runs = append(l.runs, logRun{rev: rev, chunk: l.base + uint32(last)})
 	} else if r := &l.runs[len(l.runs)-1]; r.rev != rev {
-		l.runs = append(l.runs, logRun{rev: rev, chunk: uint32(last), off: uint32(len(l.chunks[last]))})
+		l.runs = append(l.runs, logRun{rev: rev, chunk: l.base + uint32(last), off: uint32(len(l.chunks[last]))})
 	}
 	c := l.chunks[last]
 	n := len(c)
@@ -85,7 +87,7 @@ func (x *Index) Changes(since uint64, limit int) []store.Change {
 	}
 	out := make([]store.Change, 0, total)
 	for _, r := range l.runs[first:] {
-		b := l.chunks[r.chunk][r.off:]
+		b := l.chunks[r.chunk-l.base][r.off:]
 		for range r.n {
 			if len(out) == total {
 				return out
@@ -108,3 +110,39 @@ func (x *Index) Changes(since uint64, limit int) []store.Change {
 	}
 	return out
 }
+
+// PruneChanges drops the change log's revisions up to and including
+// through; Changes then returns nothing of them, and ChangesPruned reports
+// through. Memory is given back by whole chunks (the chunk holding the
+// first kept revision stays) and, for the runs, when the slice next grows.
+func (x *Index) PruneChanges(through uint64) {
+	x.mu.Lock()
+	defer x.mu.Unlock()
+	l := &x.log
+	if through <= l.pruned {
+		return
+	}
+	l.pruned = through
+	i := sort.Search(len(l.runs), func(i int) bool { return l.runs[i].rev > through })
+	clear(l.runs[:i])
+	l.runs = l.runs[i:]
+	keep := uint32(len(l.chunks)) // every chunk goes when no run is left
+	if len(l.runs) > 0 {
+		keep = l.runs[0].chunk - l.base
+	}
+	for _, c := range l.chunks[:keep] {
+		l.size -= len(c)
+	}
+	clear(l.chunks[:keep])
+	l.chunks = l.chunks[keep:]
+	l.base += keep
+}
+
+// ChangesPruned returns the last revision whose changes PruneChanges
+// dropped (0: none).
+func (x *Index) ChangesPruned() uint64 {
+	x.mu.RLock()
+	defer x.mu.RUnlock()
+	return x.log.pruned
+}
+

@@ -19,6 +19,10 @@ type Store struct {
 	x   *index.Index
 	now func() time.Time
 
+	retention time.Duration // of the change log; 0: forever
+	logMu     sync.Mutex    // guards commits
+	commits   []commit      // revisions in the retained log, oldest first
+
 	mu       sync.Mutex // guards closed, policies, live, keys
 	closed   bool
 	policies []store.Policy // by version - 1
@@ -35,6 +39,20 @@ var (
 
 // Option configures a Store.
 type Option func(*Store)
+
+// WithChangeRetention makes the store drop, at each write, the change
+// log's revisions committed longer ago than d (by the store's clock);
+// Changes since a dropped revision then fail with store.ErrPruned.
+// Without it (or with d <= 0) the store keeps its whole change log.
+func WithChangeRetention(d time.Duration) Option {
+	return func(s *Store) { s.retention = d }
+}
+
+// commit is when a revision was committed.
+type commit struct {
+	rev uint64
+	at  time.Time
+}
 
 // WithClock sets the clock that stamps policy versions and keys.
 func WithClock(now func() time.Time) Option {
@@ -71,7 +89,30 @@ func (s *Store) Write(ctx context.Context, batch []store.Op, opts ...store.Write
 	if err != nil {
 		return 0, err
 	}
-	return s.x.ApplyNext(ops), nil
+	rev := s.x.ApplyNext(ops)
+	if s.retention > 0 {
+		s.prune(rev)
+	}
+	return rev, nil
+}
+
+// prune notes the commit of rev and drops the revisions past the
+// retention from the change log.
+func (s *Store) prune(rev uint64) {
+	s.logMu.Lock()
+	defer s.logMu.Unlock()
+	now := s.now()
+	s.commits = append(s.commits, commit{rev: rev, at: now})
+	cut := now.Add(-s.retention)
+	i := 0
+	for i < len(s.commits) && s.commits[i].at.Before(cut) {
+		i++
+	}
+	if i == 0 {
+		return
+	}
+	s.x.PruneChanges(s.commits[i-1].rev)
+	s.commits = s.commits[i:] // the array is given back when append next grows it
 }
 
 // Clear removes every fact in one revision.
@@ -102,11 +143,15 @@ func (s *Store) Head(ctx context.Context) (store.Revision, error) {
 }
 
 // Changes returns the change log after since (see store.Store). The memory
-// store keeps its whole change log, as varint-encoded interned ids (about 10
+// store keeps its whole change log (or, WithChangeRetention, the part
+// within the retention), as varint-encoded interned ids (about 10
 // bytes per change of a 3-argument fact).
 func (s *Store) Changes(ctx context.Context, since store.Revision, limit int) ([]store.Change, error) {
 	if err := s.check(); err != nil {
 		return nil, err
+	}
+	if p := s.x.ChangesPruned(); since < p {
+		return nil, fmt.Errorf("changes since revision %d: the change log starts after revision %d: %w", since, p, store.ErrPruned)
 	}
 	return s.x.Changes(since, limit), nil
 }

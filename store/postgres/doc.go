@@ -15,4 +15,10 @@
 // other's writes this way. When PostgreSQL is unreachable, snapshots keep
 // answering from the index, writes fail with store.ErrUnavailable, and the
 // follower reconnects with backoff.
+//
+// With Options.ReadURL the index is loaded from, and the follower polls, a
+// hot standby instead (a standby cannot LISTEN). With
+// Options.ChangeRetention the store prunes old revisions from the change
+// log; a follower whose index fell behind the pruned revisions reloads it
+// from the facts.
 package postgres

@@ -10,6 +10,7 @@ import (
 
 	"github.com/castellan-authz/castellan/lang/term"
 	"github.com/castellan-authz/castellan/store"
+	"github.com/castellan-authz/castellan/store/index"
 )
 
 // querier is what catch-up reads with: the pool or the follower's
@@ -23,6 +24,12 @@ type querier interface {
 // every API key, read in one repeatable-read transaction together with the
 // head revision and the key change log's version.
 func (s *Store) load(ctx context.Context) error {
+	return s.loadInto(ctx, s.index(), true)
+}
+
+// loadInto fills the empty index idx with every stored fact, and with keys
+// the key set with every API key.
+func (s *Store) loadInto(ctx context.Context, idx *index.Index, keys bool) error {
 	tx, err := s.readPool.BeginTx(ctx, pgx.TxOptions{IsoLevel: pgx.RepeatableRead, AccessMode: pgx.ReadOnly})
 	if err != nil {
 		return unavailable(ctx, fmt.Errorf("loading facts: %w", err))
@@ -32,8 +39,10 @@ func (s *Store) load(ctx context.Context) error {
 	if err := tx.QueryRow(ctx, "SELECT revision FROM castellan_head").Scan(&head); err != nil {
 		return unavailable(ctx, fmt.Errorf("loading facts: %w", err))
 	}
-	if err := s.loadKeys(ctx, tx); err != nil {
-		return err
+	if keys {
+		if err := s.loadKeys(ctx, tx); err != nil {
+			return err
+		}
 	}
 	if head == 0 {
 		return nil
@@ -43,7 +52,7 @@ func (s *Store) load(ctx context.Context) error {
 	if _, err := tx.Exec(ctx, "SET LOCAL work_mem = '256MB'"); err != nil {
 		return unavailable(ctx, fmt.Errorf("loading facts: %w", err))
 	}
-	itx, err := s.idx.Begin(uint64(head))
+	itx, err := idx.Begin(uint64(head))
 	if err != nil {
 		return err
 	}
@@ -132,7 +141,10 @@ func (s *Store) listen(ctx context.Context) (connected bool, err error) {
 	}
 	for {
 		cctx, cancel := context.WithTimeout(ctx, catchUpTimeout)
-		err = s.catchUp(cctx, conn)
+		err = s.catchUpConsistent(cctx, conn)
+		if errors.Is(err, errBehindLog) {
+			err = s.reload(cctx)
+		}
 		if err == nil {
 			err = s.catchUpKeys(cctx, conn)
 		}
@@ -159,11 +171,18 @@ func pgconnTimeout(err error) bool {
 	return errors.As(err, &t) && t.Timeout()
 }
 
-// catchUp applies the change log up to the database head.
-func (s *Store) catchUp(ctx context.Context, q querier) error {
+// catchUpConsistent applies the change log up to the database head, read
+// in one repeatable-read transaction on conn, so that the pruned horizon
+// and the changes are read from one snapshot.
+func (s *Store) catchUpConsistent(ctx context.Context, conn *pgx.Conn) error {
+	tx, err := conn.BeginTx(ctx, pgx.TxOptions{IsoLevel: pgx.RepeatableRead, AccessMode: pgx.ReadOnly})
+	if err != nil {
+		return err
+	}
+	defer tx.Rollback(context.Background())
 	s.applyMu.Lock()
 	defer s.applyMu.Unlock()
-	return s.catchUpLocked(ctx, q)
+	return s.catchUpLocked(ctx, tx)
 }
 
 // pending is a change read from the log, not yet applied.
@@ -175,21 +194,33 @@ type pending struct {
 // catchUpLocked reads the head, then applies the change log up to it.
 // Callers hold applyMu.
 func (s *Store) catchUpLocked(ctx context.Context, q querier) error {
-	var head int64
-	if err := q.QueryRow(ctx, "SELECT revision FROM castellan_head").Scan(&head); err != nil {
+	var head, horizon int64
+	if err := q.QueryRow(ctx, "SELECT revision, "+horizonSQL+" FROM castellan_head").Scan(&head, &horizon); err != nil {
 		return err
 	}
 	s.noteHead(uint64(head))
-	return s.applyLogLocked(ctx, q, head)
+	return s.applyLogLocked(ctx, q, head, horizon)
 }
 
 // applyLogLocked reads every change after the index's revision up to
 // revision head, and applies them one revision at a time: a revision is
-// applied only once all its changes were read. Callers hold applyMu.
-func (s *Store) applyLogLocked(ctx context.Context, q querier, head int64) error {
-	cur := s.idx.Revision()
+// applied only once all its changes were read. horizon is the last pruned
+// revision (see readHorizon), or -1 to have it read; when the index is
+// older than it, the changes it misses are gone: the error wraps
+// errBehindLog and nothing is applied. Callers hold applyMu.
+func (s *Store) applyLogLocked(ctx context.Context, q querier, head, horizon int64) error {
+	cur := s.index().Revision()
 	if uint64(head) <= cur {
 		return nil
+	}
+	if horizon < 0 {
+		var err error
+		if horizon, err = readHorizon(ctx, q); err != nil {
+			return err
+		}
+	}
+	if uint64(horizon) > cur {
+		return fmt.Errorf("the index is at revision %d, the change log starts after %d: %w", cur, horizon, errBehindLog)
 	}
 	rows, err := q.Query(ctx, `SELECT revision, op, predicate, arg_types, arg_ids FROM changes
 		WHERE revision > $1 AND revision <= $2 ORDER BY revision, id`, int64(cur), head)
@@ -226,8 +257,8 @@ func (s *Store) applyLogLocked(ctx context.Context, q querier, head int64) error
 			return err
 		}
 	}
-	if s.idx.Revision() < uint64(head) { // revisions without changes
-		if err := s.idx.Apply(uint64(head), nil); err != nil {
+	if s.index().Revision() < uint64(head) { // revisions without changes
+		if err := s.index().Apply(uint64(head), nil); err != nil {
 			return err
 		}
 		s.broadcast()
@@ -236,7 +267,7 @@ func (s *Store) applyLogLocked(ctx context.Context, q querier, head int64) error
 }
 
 func (s *Store) applyPending(rev uint64, changes []pending) error {
-	tx, err := s.idx.Begin(rev)
+	tx, err := s.index().Begin(rev)
 	if err != nil {
 		return err
 	}
@@ -276,8 +307,8 @@ func (s *Store) Snapshot(ctx context.Context, c store.Consistency) (store.Snapsh
 	if err := s.check(); err != nil {
 		return nil, err
 	}
-	if c.AtLeast <= s.idx.Revision() {
-		return s.idx.Snapshot(), nil
+	if c.AtLeast <= s.index().Revision() {
+		return s.index().Snapshot(), nil
 	}
 	wctx, cancel := context.WithTimeout(ctx, s.opts.WaitTimeout)
 	defer cancel()
@@ -302,8 +333,8 @@ func (s *Store) Snapshot(ctx context.Context, c store.Consistency) (store.Snapsh
 				s.log.Debug().Err(err).Msg("catching up for a snapshot")
 			}
 		}
-		if c.AtLeast <= s.idx.Revision() {
-			return s.idx.Snapshot(), nil
+		if c.AtLeast <= s.index().Revision() {
+			return s.index().Snapshot(), nil
 		}
 		// A revision is handed out only once committed, so one above the
 		// database head was never handed out by a store on this database.
@@ -314,7 +345,7 @@ func (s *Store) Snapshot(ctx context.Context, c store.Consistency) (store.Snapsh
 		case <-adv:
 		case <-tick.C:
 		case <-wctx.Done():
-			return nil, fmt.Errorf("revision %d requested, the index is at %d: %w (%w)", c.AtLeast, s.idx.Revision(), store.ErrRevisionUnavailable, wctx.Err())
+			return nil, fmt.Errorf("revision %d requested, the index is at %d: %w (%w)", c.AtLeast, s.index().Revision(), store.ErrRevisionUnavailable, wctx.Err())
 		}
 	}
 }
@@ -323,6 +354,13 @@ func (s *Store) Snapshot(ctx context.Context, c store.Consistency) (store.Snapsh
 func (s *Store) Changes(ctx context.Context, since store.Revision, limit int) ([]store.Change, error) {
 	if err := s.check(); err != nil {
 		return nil, err
+	}
+	h, err := readHorizon(ctx, s.pool)
+	if err != nil {
+		return nil, unavailable(ctx, fmt.Errorf("reading changes: %w", err))
+	}
+	if since < uint64(h) {
+		return nil, fmt.Errorf("changes since revision %d: the change log starts after revision %d: %w", since, h, store.ErrPruned)
 	}
 	sql := `SELECT revision, op, predicate, arg_types, arg_ids FROM changes WHERE revision > $1 ORDER BY revision, id`
 	args := []any{int64(since)}

@@ -53,6 +53,13 @@ type Options struct {
 	// StandbyPollInterval is how often the follower reads the change log
 	// when its connection is to a hot standby (default 100ms).
 	StandbyPollInterval time.Duration
+	// ChangeRetention, when positive, makes the store delete the change
+	// log's revisions committed longer ago than this (every store on a
+	// database may prune; the deletes are idempotent). A store whose index
+	// is behind the pruned revisions (one disconnected for longer than
+	// the retention) reloads its index from the facts. Changes since a
+	// pruned revision fail with store.ErrPruned. 0 keeps every change.
+	ChangeRetention time.Duration
 }
 
 // Store is the PostgreSQL store. PostgreSQL holds the truth; the Store
@@ -65,7 +72,7 @@ type Store struct {
 	connCfg  *pgx.ConnConfig // the follower's connection (Options.ReadURL, else url)
 	opts     Options
 	log      zerolog.Logger
-	idx      *index.Index
+	idx      atomic.Pointer[index.Index] // replaced whole when the follower reloads it
 
 	applyMu sync.Mutex // serializes changes to idx (follower and own writes)
 	writes  writeQueue // batches waiting for a group commit (write.go)
@@ -81,7 +88,12 @@ type Store struct {
 	closed atomic.Bool
 	stop   context.CancelFunc
 	done   chan struct{}
+	pruned chan struct{} // closed when the pruner ends (nil without ChangeRetention)
 }
+
+// index returns the in-memory index (the follower may replace it whole,
+// see reload).
+func (s *Store) index() *index.Index { return s.idx.Load() }
 
 var (
 	_ store.Store       = (*Store)(nil)
@@ -136,7 +148,6 @@ func Open(ctx context.Context, url string, opts Options) (*Store, error) {
 		connCfg:  cfg.ConnConfig.Copy(),
 		opts:     opts,
 		log:      opts.Logger,
-		idx:      index.New(),
 		advanced: make(chan struct{}),
 		done:     make(chan struct{}),
 	}
@@ -166,6 +177,7 @@ func Open(ctx context.Context, url string, opts Options) (*Store, error) {
 		closePools()
 		return nil, err
 	}
+	s.idx.Store(index.New())
 	if err := s.load(ctx); err != nil {
 		closePools()
 		return nil, err
@@ -173,6 +185,10 @@ func Open(ctx context.Context, url string, opts Options) (*Store, error) {
 	fctx, stop := context.WithCancel(context.Background())
 	s.stop = stop
 	go s.follow(fctx)
+	if opts.ChangeRetention > 0 {
+		s.pruned = make(chan struct{})
+		go s.pruneLoop(fctx)
+	}
 	return s, nil
 }
 
@@ -211,6 +227,9 @@ func (s *Store) Close() error {
 	}
 	s.stop()
 	<-s.done
+	if s.pruned != nil {
+		<-s.pruned
+	}
 	if s.readPool != s.pool {
 		s.readPool.Close()
 	}
@@ -248,12 +267,12 @@ func (s *Store) noteHead(h uint64) {
 }
 
 // IndexRevision returns the revision the in-memory index has reached.
-func (s *Store) IndexRevision() store.Revision { return s.idx.Revision() }
+func (s *Store) IndexRevision() store.Revision { return s.index().Revision() }
 
 // Lag returns how many revisions the index is behind the latest database
 // head this store has seen.
 func (s *Store) Lag() uint64 {
-	h, r := s.dbHead.Load(), s.idx.Revision()
+	h, r := s.dbHead.Load(), s.index().Revision()
 	if h <= r {
 		return 0
 	}
@@ -297,4 +316,4 @@ func unavailable(ctx context.Context, err error) error {
 }
 
 // Index returns the store's in-memory index.
-func (s *Store) Index() *index.Index { return s.idx }
+func (s *Store) Index() *index.Index { return s.index() }

@@ -2,9 +2,11 @@ package postgres_test
 
 import (
 	"context"
+	"errors"
 	"testing"
 	"time"
 
+	"github.com/google/go-cmp/cmp"
 	"github.com/jackc/pgx/v5"
 
 	"github.com/castellan-authz/castellan/lang/term"
@@ -78,4 +80,56 @@ func withConn(t *testing.T, url string, fn func(*pgx.Conn) error) error {
 	}
 	defer c.Close(context.Background())
 	return fn(c)
+}
+
+// TestPruneAndReload prunes the change log (Prune with no retention
+// removes every committed revision): Changes since a pruned revision
+// fails with ErrPruned, later writes are logged as usual, and a replica
+// that was cut off (its standby stopped) while the log it missed was
+// pruned reloads its index from the facts when it reconnects, then
+// follows again.
+func TestPruneAndReload(t *testing.T) {
+	primary := pgtest.NewCluster(t)
+	writer := open(t, primary.URL(), postgres.Options{Migrate: true})
+	write(t, writer, store.Op{Insert: []term.Fact{role("alice", "viewer", "anvil")}})
+	standby := primary.NewStandby(t)
+	replica := open(t, primary.URL(), postgres.Options{ReadURL: standby.URL(), StandbyPollInterval: 20 * time.Millisecond})
+	rev := write(t, writer, store.Op{Insert: []term.Fact{role("bob", "viewer", "anvil")}})
+	eventually(t, "the replica to follow bob's fact", func() bool { return replica.IndexRevision() >= rev })
+
+	standby.Kill(t)
+	rev = write(t, writer, store.Op{Insert: []term.Fact{role("carol", "viewer", "anvil")}},
+		store.Op{Delete: []term.Pattern{{Predicate: "has_role", Args: role("alice", "viewer", "anvil").Args}}})
+	n, err := writer.Prune(t.Context(), 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n != int64(rev) {
+		t.Errorf("Prune removed %d revisions, want all %d", n, rev)
+	}
+	if _, err := writer.Changes(t.Context(), 0, 0); !errors.Is(err, store.ErrPruned) {
+		t.Errorf("Changes(0) after pruning = %v, want ErrPruned", err)
+	}
+	if got, err := writer.Changes(t.Context(), rev, 0); err != nil || len(got) != 0 {
+		t.Errorf("Changes(head) after pruning = %v, %v; want none", got, err)
+	}
+
+	standby.Start(t)
+	eventually(t, "the replica to reload its index", func() bool { return replica.IndexRevision() >= rev })
+	snap, err := replica.Snapshot(t.Context(), store.Consistency{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []string{`has_role(User{"bob"}, "viewer", Repo{"anvil"})`, `has_role(User{"carol"}, "viewer", Repo{"anvil"})`}
+	if diff := cmp.Diff(want, facts(t, snap)); diff != "" {
+		t.Fatalf("replica facts after the reload (-want +got):\n%s", diff)
+	}
+
+	// It follows again, from the log kept after the prune.
+	last := write(t, writer, store.Op{Insert: []term.Fact{role("dave", "viewer", "anvil")}})
+	eventually(t, "the replica to follow dave's fact", func() bool { return replica.IndexRevision() >= last })
+	got, err := writer.Changes(t.Context(), rev, 0)
+	if err != nil || len(got) != 1 || got[0].Revision != last {
+		t.Fatalf("Changes(%d) = %v, %v; want dave's insert at %d", rev, got, err, last)
+	}
 }

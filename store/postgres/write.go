@@ -252,8 +252,8 @@ func (s *Store) commit(ctx context.Context, batches [][]store.Op) ([]uint64, err
 	// connection: the index then holds what the database held at first-1,
 	// so the result is the same as reading the batches back from the
 	// change log.
-	if s.idx.Revision() < uint64(first-1) {
-		if err := s.applyLogLocked(ctx, tx, first-1); err != nil {
+	if s.index().Revision() < uint64(first-1) {
+		if err := s.applyLogLocked(ctx, tx, first-1, -1); err != nil {
 			return nil, err
 		}
 	}
@@ -308,7 +308,7 @@ func (s *Store) commit(ctx context.Context, batches [][]store.Op) ([]uint64, err
 	revs := make([]uint64, len(batches))
 	for k, ops := range batches {
 		revs[k] = uint64(first) + uint64(k)
-		if err := s.idx.Apply(revs[k], ops); err != nil {
+		if err := s.index().Apply(revs[k], ops); err != nil {
 			// Cannot happen: the index is at the revision before and
 			// only we hold applyMu. The follower will read the batches
 			// from the change log instead.
