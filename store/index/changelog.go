@@ -145,4 +145,3 @@ func (x *Index) ChangesPruned() uint64 {
 	defer x.mu.RUnlock()
 	return x.log.pruned
 }
-
