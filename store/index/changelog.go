@@ -112,8 +112,8 @@ func (x *Index) Changes(since uint64, limit int) []store.Change {
 }
 
 // PruneChanges drops the change log's revisions up to and including
-// through; Changes then returns nothing of them, and ChangesPruned reports
-// through. Memory is given back by whole chunks (the chunk holding the
+// through, with their references to interned values; Changes then returns
+// nothing of them, and ChangesPruned reports through. Memory is given back by whole chunks (the chunk holding the
 // first kept revision stays) and, for the runs, when the slice next grows.
 func (x *Index) PruneChanges(through uint64) {
 	x.mu.Lock()
@@ -124,6 +124,18 @@ func (x *Index) PruneChanges(through uint64) {
 	}
 	l.pruned = through
 	i := sort.Search(len(l.runs), func(i int) bool { return l.runs[i].rev > through })
+	for _, r := range l.runs[:i] { // the pruned changes' references to values
+		b := l.chunks[r.chunk-l.base][r.off:]
+		for range r.n {
+			h, k := binary.Uvarint(b)
+			b = b[k:]
+			for range x.byID[h>>1].arity {
+				id, k := binary.Uvarint(b)
+				b = b[k:]
+				x.unref(uint32(id))
+			}
+		}
+	}
 	clear(l.runs[:i])
 	l.runs = l.runs[i:]
 	keep := uint32(len(l.chunks)) // every chunk goes when no run is left

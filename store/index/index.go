@@ -34,7 +34,9 @@ const defaultCompactMinDead = 1024
 // it commits). Dead records are dropped from a table (compaction) once no
 // live snapshot can see them; snapshots are tracked with runtime.AddCleanup,
 // so a snapshot that is no longer referenced stops holding records back
-// after the next garbage collection. Interned values are never released.
+// after the next garbage collection. An interned value is freed once no
+// record (live, or dead but not compacted yet) and no retained change uses
+// it (see interner).
 //
 // One writer at a time: Begin blocks until the previous Tx committed.
 type Index struct {
@@ -257,6 +259,9 @@ func (tx *Tx) Insert(f term.Fact) bool {
 		t.post[i].add(id, r)
 	}
 	t.setLive(ids, r)
+	for _, id := range ids {
+		x.ref(id)
+	}
 	tx.delta = tx.delta.Add(store.StatsOf(t.pred, 1))
 	x.record(tx.rev, t, ids, store.OpInsert)
 	return true
@@ -328,7 +333,7 @@ func (tx *Tx) Commit() {
 	h := x.horizon()
 	for t := range tx.touched {
 		if t.ndead > x.compactMinDead && t.ndead > len(t.added)/4 && t.ndead >= t.retryAt {
-			t.compact(h)
+			t.compact(h, &x.interner)
 			t.retryAt = t.ndead + max(x.compactMinDead, len(t.added)/4)
 		}
 	}
@@ -360,6 +365,9 @@ func (x *Index) record(rev uint64, t *table, ids []uint32, op store.ChangeOp) {
 		return
 	}
 	x.log.add(rev, t.id, op, ids)
+	for _, id := range ids {
+		x.ref(id)
+	}
 }
 
 // fact builds the term.Fact of a record's ids. Callers hold mu.
@@ -442,10 +450,10 @@ func (x *Index) matchesPattern(t *table, r uint32, args []term.Value) bool {
 }
 
 // compact drops the records removed at or before horizon (no snapshot can
-// see them) and renumbers the rest, keeping their order. It builds new
-// slices and maps: readers that copied the old ones keep reading them.
-// Callers hold mu for writing.
-func (t *table) compact(horizon uint64) {
+// see them), with their references to interned values, and renumbers the
+// rest, keeping their order. It builds new slices and maps: readers that
+// copied the old ones keep reading them. Callers hold mu for writing.
+func (t *table) compact(horizon uint64, in *interner) {
 	keep := 0
 	for _, rm := range t.removed {
 		if rm == live || rm > horizon {
@@ -465,6 +473,9 @@ func (t *table) compact(horizon uint64) {
 	ndead := 0
 	for r, rm := range t.removed {
 		if rm != live && rm <= horizon {
+			for _, id := range t.args[r*t.arity : (r+1)*t.arity] {
+				in.unref(id)
+			}
 			continue
 		}
 		nr := uint32(len(added))

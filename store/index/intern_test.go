@@ -1,11 +1,15 @@
 package index
 
 import (
+	"fmt"
+	"runtime"
 	"strconv"
 	"testing"
+	"time"
 	"unsafe"
 
 	"github.com/castellan-authz/castellan/lang/term"
+	"github.com/castellan-authz/castellan/store"
 )
 
 func TestInterner(t *testing.T) {
@@ -46,3 +50,86 @@ func TestInterner(t *testing.T) {
 		}
 	}
 }
+
+// TestInternerFreesValues churns facts with values never seen before: once
+// the facts are deleted and compacted (and the change log that names them
+// pruned), their values are freed and their ids reused, so the interner
+// stays as large as one round's values while the store answers right.
+func TestInternerFreesValues(t *testing.T) {
+	for _, withLog := range []bool{false, true} {
+		t.Run(fmt.Sprintf("log=%v", withLog), func(t *testing.T) {
+			var opts []Option
+			if withLog {
+				opts = append(opts, WithChangeLog())
+			}
+			x := New(opts...)
+			x.compactMinDead = 8
+			const perRound = 100
+			fact := func(round, i int) term.Fact {
+				return term.Fact{Predicate: "has_role", Args: []term.Value{
+					term.Entity("User", fmt.Sprint("u", round, "-", i)), term.String("viewer"),
+					term.Entity("Repo", fmt.Sprint("r", round, "-", i))}}
+			}
+			check := func(round int) { // its snapshot is unreachable once it returns
+				snap := x.Snapshot()
+				for i := range perRound {
+					if n := matchCount(snap, "has_role", fact(round, i).Args); n != 1 {
+						t.Fatalf("round %d: fact %d found %d times", round, i, n)
+					}
+				}
+			}
+			maxVals := 0
+			for round := range 30 {
+				// Each batch deletes the last round's facts and inserts new ones.
+				var op store.Op
+				for i := range perRound {
+					if round > 0 {
+						f := fact(round-1, i)
+						op.Delete = append(op.Delete, term.Pattern{Predicate: f.Predicate, Args: f.Args})
+					}
+					op.Insert = append(op.Insert, fact(round, i))
+				}
+				released(t, x) // older snapshots go: compaction may drop their records
+				rev, err := writeBatch(x, []store.Op{op})
+				if err != nil {
+					t.Fatal(err)
+				}
+				x.PruneChanges(rev)
+				check(round)
+				// The last round's records are dropped at the next compaction
+				// (the latest snapshot holds them until this round's commit);
+				// the round before's are gone with their values.
+				if round > 1 {
+					for _, v := range []term.Value{fact(round-2, 0).Args[0], fact(round-2, 0).Args[2]} {
+						if _, ok := x.lookup(v); ok {
+							t.Fatalf("round %d: %v of two rounds ago is still interned", round, v)
+						}
+					}
+				}
+				maxVals = max(maxVals, len(x.vals))
+			}
+			// The values of 30 rounds went through; about one round's stay.
+			if maxVals > 8*perRound {
+				t.Errorf("the interner grew to %d ids for at most %d values in use at once", maxVals, 6*perRound+1)
+			}
+			if live := x.live(); live > 4*perRound+1 {
+				t.Errorf("%d values live after the churn, want at most %d (two rounds' users and repositories, and \"viewer\")", live, 4*perRound+1)
+			}
+		})
+	}
+}
+
+// released waits until no snapshot older than the latest is reachable (the
+// cleanups of collected snapshots run after a garbage collection).
+func released(t *testing.T, x *Index) {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for x.horizon() < x.Revision() {
+		if time.Now().After(deadline) {
+			t.Fatalf("snapshots older than revision %d are still reachable", x.Revision())
+		}
+		runtime.GC()
+		time.Sleep(time.Millisecond)
+	}
+}
+

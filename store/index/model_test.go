@@ -67,14 +67,24 @@ func matchCount(s store.Snapshot, pred string, args []term.Value) int {
 // TestAgainstModel applies random batches to an Index that keeps its change
 // log and to the model and compares them, including snapshots kept from earlier revisions while
 // tables are compacted.
+// TestAgainstModel applies random batches to an index and to a naive model
+// and compares them after every batch; snapshots kept across batches must
+// not change. With prune, the change log is pruned as it goes, so interned
+// values are freed and their ids reused while the test runs.
 func TestAgainstModel(t *testing.T) {
+	t.Run("log", func(t *testing.T) { testAgainstModel(t, false) })
+	t.Run("pruned log", func(t *testing.T) { testAgainstModel(t, true) })
+}
+
+func testAgainstModel(t *testing.T, prune bool) {
 	rng := rand.New(rand.NewPCG(1, 2))
+	epoch := 0 // with prune, the ids drawn move on as the batches go: values come and go
 	val := func() term.Value {
 		switch rng.IntN(4) {
 		case 0:
-			return term.Entity("User", fmt.Sprint("u", rng.IntN(6)))
+			return term.Entity("User", fmt.Sprint("u", epoch+rng.IntN(6)))
 		case 1:
-			return term.Entity("Repo", fmt.Sprint("r", rng.IntN(6)))
+			return term.Entity("Repo", fmt.Sprint("r", epoch+rng.IntN(6)))
 		case 2:
 			return term.String(fmt.Sprint("s", rng.IntN(3)))
 		}
@@ -119,6 +129,9 @@ func TestAgainstModel(t *testing.T) {
 	}
 	var keep []kept
 	for i := range 2000 {
+		if prune {
+			epoch = i / 40
+		}
 		var ops []store.Op
 		for range 1 + rng.IntN(3) {
 			var op store.Op
@@ -135,6 +148,9 @@ func TestAgainstModel(t *testing.T) {
 			t.Fatal(err)
 		}
 		m.apply(ops)
+		if prune && i%20 == 0 && rev > 10 {
+			x.PruneChanges(rev - 10)
+		}
 		var snap store.Snapshot = x.Snapshot()
 		if snap.Revision() != rev {
 			t.Fatalf("batch %d: snapshot at revision %d, want %d", i, snap.Revision(), rev)
@@ -176,6 +192,28 @@ func TestAgainstModel(t *testing.T) {
 				t.Fatalf("batch %d: snapshot at revision %d changed (-then +now):\n%s", i, k.snap.Revision(), diff)
 			}
 		}
+	}
+	if prune {
+		// Values of deleted facts were freed and their ids reused: the
+		// values kept are those of live facts and of the retained log.
+		if len(x.free) == 0 {
+			t.Errorf("%d values, none freed", x.live())
+		}
+		used := map[uint32]bool{}
+		for _, tb := range x.tables {
+			for _, id := range tb.args {
+				used[id] = true
+			}
+		}
+		for id := 1; id < len(x.vals); id++ {
+			if x.vals[id].IsZero() != (x.refs[id] == 0) {
+				t.Fatalf("value %d (%v) has %d references", id, x.vals[id], x.refs[id])
+			}
+			if used[uint32(id)] && x.vals[id].IsZero() {
+				t.Fatalf("value %d is used by a record but was freed", id)
+			}
+		}
+		return
 	}
 	changes := x.Changes(0, 0)
 	inserted, records := 0, 0
