@@ -132,4 +132,3 @@ func released(t *testing.T, x *Index) {
 		time.Sleep(time.Millisecond)
 	}
 }
-
