@@ -258,6 +258,13 @@ func repoOf(n int) string { return "r" + strconv.Itoa(n) }
 // call sends one request; it returns the status (0 when no answer came),
 // the OsoOffset header and the body.
 func (f *failover) call(ctx context.Context, base, method, path string, body any, offset uint64) (int, uint64, []byte) {
+	return callJSON(ctx, f.client, failoverKey, base, method, path, body, offset)
+}
+
+// callJSON sends one JSON request with key and, when not 0, an OsoOffset;
+// it returns the status (0 when no answer came), the OsoOffset header and
+// the body.
+func callJSON(ctx context.Context, client *http.Client, key, base, method, path string, body any, offset uint64) (int, uint64, []byte) {
 	var rd io.Reader
 	if body != nil {
 		b, _ := json.Marshal(body)
@@ -267,12 +274,12 @@ func (f *failover) call(ctx context.Context, base, method, path string, body any
 	if err != nil {
 		return 0, 0, nil
 	}
-	req.Header.Set("Authorization", "Bearer "+failoverKey)
+	req.Header.Set("Authorization", "Bearer "+key)
 	req.Header.Set("Content-Type", "application/json")
 	if offset > 0 {
 		req.Header.Set("OsoOffset", strconv.FormatUint(offset, 10))
 	}
-	resp, err := f.client.Do(req)
+	resp, err := client.Do(req)
 	if err != nil {
 		return 0, 0, []byte(err.Error())
 	}

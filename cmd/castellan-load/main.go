@@ -20,6 +20,7 @@
 //	castellan-load -serve [-database-url postgres://...] [flags]   # starts bin/castellan serve itself
 //	castellan-load -url http://127.0.0.1:8080 [flags]              # a server started by hand
 //	castellan-load failover [flags]                                # the failover test (make test-ha)
+//	castellan-load soak [flags]                                    # memory under churn (see soak.go)
 //
 // The failover mode starts the highly available topology of
 // scripts/ha-cluster (Patroni, etcd, HAProxy, three castellan replicas),
@@ -150,6 +151,9 @@ func main() {
 func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if len(args) > 0 && args[0] == "failover" {
 		return runFailover(ctx, args[1:], stdout, stderr)
+	}
+	if len(args) > 0 && args[0] == "soak" {
+		return runSoak(ctx, args[1:], stdout, stderr)
 	}
 	cfg, err := parseFlags(args, stderr)
 	if err != nil {
