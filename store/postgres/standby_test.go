@@ -21,6 +21,7 @@ import (
 // that asks for the writer's revision gets it at once (the wait catches up
 // from the primary), whatever the standby's lag.
 func TestReadURLFollowsAStandby(t *testing.T) {
+	t.Parallel()
 	primary := pgtest.NewCluster(t)
 	writer := open(t, primary.URL(), postgres.Options{Migrate: true})
 	before := write(t, writer, store.Op{Insert: []term.Fact{role("alice", "viewer", "anvil")}})
@@ -89,6 +90,7 @@ func withConn(t *testing.T, url string, fn func(*pgx.Conn) error) error {
 // pruned reloads its index from the facts when it reconnects, then
 // follows again.
 func TestPruneAndReload(t *testing.T) {
+	t.Parallel()
 	primary := pgtest.NewCluster(t)
 	writer := open(t, primary.URL(), postgres.Options{Migrate: true})
 	write(t, writer, store.Op{Insert: []term.Fact{role("alice", "viewer", "anvil")}})
