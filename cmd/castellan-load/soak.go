@@ -31,6 +31,7 @@ type soakConfig struct {
 	readers     int
 	live        int
 	tolerance   float64
+	serveArgs   []string
 }
 
 func parseSoakFlags(args []string, stderr io.Writer) (*soakConfig, error) {
@@ -46,12 +47,14 @@ func parseSoakFlags(args []string, stderr io.Writer) (*soakConfig, error) {
 	fs.IntVar(&c.readers, "readers", 2, "concurrent readers")
 	fs.IntVar(&c.live, "live", 1000, "facts each writer keeps stored (older ones are deleted)")
 	fs.Float64Var(&c.tolerance, "tolerance", 0.10, "largest growth of the RSS from -warm to the end")
+	serveArgs := fs.String("serve-args", "", "extra space-separated arguments for castellan serve (e.g. --debug-addr 127.0.0.1:6060 to profile it)")
 	if err := fs.Parse(args); err != nil {
 		return nil, err
 	}
 	if fs.NArg() > 0 {
 		return nil, fmt.Errorf("unexpected arguments: %s", strings.Join(fs.Args(), " "))
 	}
+	c.serveArgs = strings.Fields(*serveArgs)
 	if c.writers < 1 || c.readers < 1 || c.live < 1 || c.warm <= 0 || c.duration <= c.warm {
 		return nil, errors.New("-writers, -readers and -live must be at least 1, and -d longer than -warm")
 	}
@@ -82,7 +85,7 @@ func runSoak(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	if err != nil {
 		return err
 	}
-	srv, err := startCastellan(ctx, bin, cfg.databaseURL, []string{"--change-log-retention", cfg.retention.String(), "--log-level", "warn"})
+	srv, err := startCastellan(ctx, bin, cfg.databaseURL, append([]string{"--change-log-retention", cfg.retention.String(), "--log-level", "warn"}, cfg.serveArgs...))
 	if err != nil {
 		return err
 	}
