@@ -240,6 +240,7 @@ type failover struct {
 	wrongSamples  []string
 	failedSamples []string    // of failed reads
 	writeStatus   map[int]int // failed writes by status (0: no answer)
+	writeSamples  []string    // of writes that failed other than with a 503
 }
 
 func newFailover(cfg *failoverConfig, h *haCluster, out io.Writer) *failover {
@@ -464,7 +465,7 @@ func (f *failover) write(ctx context.Context, n int, insert bool) bool {
 	if !insert {
 		method = "DELETE"
 	}
-	st, rev, _ := f.call(ctx, f.api, method, "/api/facts", roleFact(n), 0)
+	st, rev, body := f.call(ctx, f.api, method, "/api/facts", roleFact(n), 0)
 	now := time.Now()
 	if ctx.Err() != nil && st == 0 {
 		f.mu.Lock()
@@ -477,6 +478,9 @@ func (f *failover) write(ctx context.Context, n int, insert bool) bool {
 	if !ok {
 		f.mu.Lock()
 		f.writeStatus[st]++
+		if st != http.StatusServiceUnavailable && len(f.writeSamples) < 5 {
+			f.writeSamples = append(f.writeSamples, fmt.Sprintf("%d %s", st, bytes.TrimSpace(body)))
+		}
 		f.mu.Unlock()
 	}
 	f.noteWrite(ok, now)
@@ -721,6 +725,9 @@ func (f *failover) verify(ctx context.Context) error {
 	fmt.Fprintf(f.out, "failover: every replica (the restarted one too) answers all %d settled facts right at revision %d: %v\n", len(final), head, finalWrong == 0)
 	fmt.Fprintf(f.out, "failover: a write through replica 1 seen by the followers of: %s\n", strings.Join(notify, ", "))
 	f.mu.Lock()
+	for _, s := range f.writeSamples {
+		fmt.Fprintf(f.out, "failover: a write that failed other than with a 503: %s\n", s)
+	}
 	for _, s := range f.failedSamples {
 		fmt.Fprintf(f.out, "failover: a failed read: %s\n", s)
 	}

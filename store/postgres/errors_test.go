@@ -28,6 +28,7 @@ func TestUnavailable(t *testing.T) {
 		{"terminated", context.Background(), &pgconn.PgError{Code: "57P01", Severity: "FATAL"}, true},
 		{"connection failure", context.Background(), &pgconn.PgError{Code: "08006"}, true},
 		{"too many connections", context.Background(), &pgconn.PgError{Code: "53300"}, true},
+		{"a standby during a failover", context.Background(), &pgconn.PgError{Code: "25006"}, true},
 		{"unique violation", context.Background(), &pgconn.PgError{Code: "23505"}, false},
 		{"syntax error", context.Background(), &pgconn.PgError{Code: "42601"}, false},
 		{"no rows", context.Background(), pgx.ErrNoRows, false},

@@ -300,6 +300,12 @@ func unavailable(ctx context.Context, err error) error {
 	}
 	var pgErr *pgconn.PgError
 	if errors.As(err, &pgErr) {
+		// read_only_sql_transaction: the connection reached a standby (a
+		// load balancer or multi-host URL during a failover, before the
+		// new primary is promoted): the primary is unavailable for now.
+		if pgErr.Code == "25006" {
+			return fmt.Errorf("%w: %w", store.ErrUnavailable, err)
+		}
 		switch pgErr.Code[:2] {
 		case "08", "53", "57": // connection exception, insufficient resources, operator intervention
 			if pgErr.Code == "57014" && ctx.Err() != nil { // query_canceled by our context
