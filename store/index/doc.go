@@ -14,7 +14,10 @@
 //
 //   - Interning: every argument value is given a uint32 id the first time it
 //     is stored (the type names are interned too), so a record is a row of
-//     ids and comparing arguments compares integers. Ids are never released.
+//     ids and comparing arguments compares integers. A value is counted by
+//     the records (live, or dead and not compacted yet) and retained changes
+//     that use it; with the last one it is freed and its id reused, so
+//     churn does not grow the index (PruneChanges bounds the change log).
 //   - Posting lists: facts live in one table per (predicate, arity), which
 //     is how Match finds the facts of a predicate; a table has one posting
 //     list per (argument position, value id), ascending record numbers, and
