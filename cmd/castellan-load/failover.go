@@ -174,7 +174,7 @@ func runFailover(ctx context.Context, args []string, stdout, stderr io.Writer) e
 // one machine (several checkouts' make test) do not collide.
 func freePortRange(n int) (int, error) {
 	for range 50 {
-		base := 27000 + 20*rand.IntN(800)
+		base := 21000 + 20*rand.IntN(580) // below the ephemeral range (32768-), where outgoing connections take ports
 		ok := true
 		var held []net.Listener
 		for p := base; p < base+n && ok; p++ {
