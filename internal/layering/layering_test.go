@@ -43,6 +43,10 @@ var rules = []rule{
 	{from: "policy", forbidden: []string{"server", "cmd", "clients"}, forbiddenStd: wire},
 	{from: "audit", forbidden: []string{"lang", "evaluator", "localauth", "store", "policy", "server", "cmd", "clients", "migrations"}, onlyThirdParty: []string{}},
 	{from: "server", forbidden: []string{"cmd", "clients"}},
+	// shadow replays decisions under a candidate policy: it reads the
+	// decision log (audit) and evaluates compiled policies; it knows
+	// nothing of HTTP and compiles nothing itself.
+	{from: "shadow", forbidden: []string{"server", "cmd", "clients", "localauth", "store/memory", "store/postgres", "migrations"}, forbiddenStd: []string{"net/http"}},
 	// identity verifies credentials; it knows nothing of routing, Polar
 	// values or the store.
 	{from: "identity", forbidden: []string{"lang", "evaluator", "store", "policy", "server", "cmd", "clients", "localauth"}, onlyThirdParty: []string{"github.com/golang-jwt/jwt", "github.com/MicahParks/", "golang.org/x/time"}},
