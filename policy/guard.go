@@ -4,11 +4,9 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"sort"
 	"strings"
 
 	"github.com/castellan-authz/castellan/lang"
-	"github.com/castellan-authz/castellan/lang/term"
 	"github.com/castellan-authz/castellan/store"
 )
 
@@ -16,13 +14,18 @@ import (
 type LoadOption func(*loadOptions)
 
 type loadOptions struct {
-	force, orphans bool
-	source, commit string // see From
+	force, orphans, strict bool
+	source, commit         string // see From
 }
 
 // Force makes Load accept a policy the guard would refuse (see
 // ErrNeedsForce): the caller has been told what it does and wants it.
 func Force() LoadOption { return func(o *loadOptions) { o.force = true } }
+
+// Strict makes Load refuse, with a *DataCheckError, a policy under which
+// any stored fact would not be usable (see CheckData); nothing changes.
+// Force does not override it.
+func Strict() LoadOption { return func(o *loadOptions) { o.strict = true } }
 
 // AllowOrphans makes Load accept, without Force, a policy that can derive
 // allow but would orphan every stored fact. The server gives it in dev
@@ -72,51 +75,68 @@ func (e *UnsafePolicyError) What() string {
 // Unwrap returns ErrNeedsForce.
 func (e *UnsafePolicyError) Unwrap() error { return ErrNeedsForce }
 
-// maxGuardScan bounds the stored facts the orphan check reads: past it,
-// facts no scanned one of which the policy can use count as orphaned.
+// maxGuardScan bounds the stored facts of predicates the policy uses that
+// the data check reads (CheckData): past it, the report is partial, and
+// when no fact checked is usable every fact counts as orphaned.
 const maxGuardScan = 1_000_000
 
-// admit applies the guard to c under o: nil when c may go live; the
-// *UnsafePolicyError when it may not; a warning (the error's text) when it
-// goes live only because o allows it.
-func (m *Manager) admit(ctx context.Context, c *Compiled, o loadOptions) (warning string, err error) {
-	err = m.guard(ctx, c)
+// admit applies the guard and the data check to c under o: the data
+// report (nil when no facts are stored or the manager was not given them)
+// and, when c may go live only because o allows it, a warning (the guard
+// error's text); or the *UnsafePolicyError, or under Strict the
+// *DataCheckError, when it may not go live.
+func (m *Manager) admit(ctx context.Context, c *Compiled, o loadOptions) (rep *DataReport, warning string, err error) {
+	rep, err = m.guard(ctx, c)
 	ue, ok := errors.AsType[*UnsafePolicyError](err)
-	if !ok {
-		return "", err
+	if err != nil && !ok {
+		return nil, "", err
 	}
-	if !o.force && (ue.NoAllow || !o.orphans) {
-		return "", err
+	if ok {
+		if !o.force && (ue.NoAllow || !o.orphans) {
+			return rep, "", err
+		}
+		m.log.Warn().Str("warning", ue.What()).Bool("force", o.force).Msg("a policy the guard refuses is made live")
+		warning = ue.What()
 	}
-	m.log.Warn().Str("warning", ue.What()).Bool("force", o.force).Msg("a policy the guard refuses is made live")
-	return ue.What(), nil
+	if o.strict && rep != nil && rep.Unusable > 0 {
+		return rep, "", &DataCheckError{Report: rep}
+	}
+	return rep, warning, nil
 }
 
-// guard returns an *UnsafePolicyError when c, made live, would deny every
+// guard checks the stored facts against c (CheckData) and returns the
+// report, with an *UnsafePolicyError when c, made live, would deny every
 // request or orphan every stored fact. Both need stored facts: a policy
 // loaded into an empty store decides nothing yet (and the Oso SDK test
 // suites load rule-less policies, such as a lone declare, into an empty
 // dev server).
-func (m *Manager) guard(ctx context.Context, c *Compiled) error {
+func (m *Manager) guard(ctx context.Context, c *Compiled) (*DataReport, error) {
 	if m.facts == nil {
-		return nil
+		return nil, nil
 	}
 	snap, err := m.facts.Snapshot(ctx, store.Consistency{})
 	if err != nil {
-		return fmt.Errorf("reading the stored facts: %w", err)
+		return nil, fmt.Errorf("reading the stored facts: %w", err)
 	}
 	total := snap.Stats().Facts
 	if total == 0 {
-		return nil
+		return nil, nil
+	}
+	rep, err := CheckData(ctx, c, snap)
+	if err != nil {
+		return nil, err
 	}
 	e := &UnsafePolicyError{NoAllow: !derivesAllow(c.prog)}
-	if usable, preds := scanFacts(c.prog, snap); !usable {
-		e.Orphaned, e.Predicates = total, preds
+	if rep.Checked > 0 && rep.Unusable == rep.Checked {
+		e.Orphaned = total
+		for _, p := range rep.Predicates {
+			e.Predicates = append(e.Predicates, p.Name())
+		}
 	}
 	if !e.NoAllow && e.Orphaned == 0 {
-		return nil
+		return rep, nil
 	}
-	return e
+	return rep, e
 }
 
 // derivesAllow reports whether p can derive allow/3 at all: a rule of its
@@ -141,25 +161,4 @@ func derivesAllow(p *lang.Program) bool {
 func isBuiltinAllow(r *lang.Rule) bool {
 	c, ok := r.Body.(lang.Call)
 	return ok && c.Pred == lang.Pred{Name: "has_permission", Arity: 3}
-}
-
-// scanFacts reports whether p can use any stored fact of snap (reading at
-// most maxGuardScan) and, when it cannot, the predicates it read.
-func scanFacts(p *lang.Program, snap store.Snapshot) (usable bool, preds []string) {
-	seen := map[string]bool{}
-	n := 0
-	for f := range snap.Facts(term.Pattern{AnyArity: true}) {
-		if p.CheckFact(f) == nil {
-			return true, nil
-		}
-		if name := fmt.Sprintf("%s/%d", f.Predicate, len(f.Args)); !seen[name] {
-			seen[name] = true
-			preds = append(preds, name)
-		}
-		if n++; n >= maxGuardScan {
-			break
-		}
-	}
-	sort.Strings(preds)
-	return false, preds
 }

@@ -112,6 +112,10 @@ type LoadResult struct {
 	// Warning, when not empty, says what the policy does that the guard
 	// would have refused without Force (or AllowOrphans).
 	Warning string
+	// Data is the check of the stored facts against the policy (nil when
+	// none are stored, or the manager was not given them); its Unusable
+	// facts were kept, unusable, unless Strict refused the load.
+	Data *DataReport
 }
 
 // Load validates files (ValidateFiles), compiles them as one policy, runs
@@ -144,12 +148,12 @@ func (m *Manager) Load(ctx context.Context, files []File, createdBy string, opts
 		m.observe(Rejected)
 		return LoadResult{}, err
 	}
-	warning, err := m.admit(ctx, c, o)
+	data, warning, err := m.admit(ctx, c, o)
 	if err != nil {
-		if errors.Is(err, ErrNeedsForce) {
+		if errors.Is(err, ErrNeedsForce) || errors.Is(err, ErrUnusableFacts) {
 			m.observe(Rejected)
 		}
-		return LoadResult{}, err
+		return LoadResult{Data: data}, err
 	}
 	saved, err := m.store.SavePolicy(ctx, store.Policy{Files: files, CreatedBy: createdBy,
 		Source: o.source, Commit: o.commit, TestCount: len(c.prog.Tests)})
@@ -163,7 +167,7 @@ func (m *Manager) Load(ctx context.Context, files []File, createdBy string, opts
 		ev = ev.Str("commit", o.commit)
 	}
 	ev.Msg("policy loaded")
-	return LoadResult{Version: saved.Version, Changed: true, Warning: warning}, nil
+	return LoadResult{Version: saved.Version, Changed: true, Warning: warning, Data: data}, nil
 }
 
 // Activate makes a stored version live again (rollback) after compiling it

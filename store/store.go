@@ -60,6 +60,22 @@ type Snapshot interface {
 	Stats() Stats
 }
 
+// PredicateCount is how many facts of one predicate (name and arity) a
+// snapshot holds.
+type PredicateCount struct {
+	Predicate string
+	Arity     int
+	Facts     int
+}
+
+// PredicateCounter is implemented by snapshots that count their facts per
+// predicate without reading them (store/index). PredicateCounts lists
+// every predicate with at least one fact, ordered by predicate, then
+// arity.
+type PredicateCounter interface {
+	PredicateCounts() []PredicateCount
+}
+
 // Stats counts the facts of a snapshot (GET /api/stats).
 type Stats struct {
 	// Facts is the number of stored facts.

@@ -106,3 +106,25 @@ func TestCompaction(t *testing.T) {
 		t.Errorf("re-inserting a stored fact after compaction: %d facts", got)
 	}
 }
+
+// TestPredicateCounts checks the counts per predicate against the facts
+// each snapshot holds, before and after deletes.
+func TestPredicateCounts(t *testing.T) {
+	x := New()
+	pub := term.Fact{Predicate: "is_public", Args: []term.Value{term.Entity("Repo", "r")}}
+	if err := x.Apply(1, []store.Op{{Insert: []term.Fact{keeper(), churnFact(1), churnFact(2), pub}}}); err != nil {
+		t.Fatal(err)
+	}
+	before := x.Snapshot()
+	if err := x.Apply(2, []store.Op{{Delete: []term.Pattern{{Predicate: "is_public", Args: []term.Value{{}}}, {Predicate: "has_role", Args: []term.Value{term.Entity("User", "u1"), {}, {}}}}}}); err != nil {
+		t.Fatal(err)
+	}
+	want1 := []store.PredicateCount{{Predicate: "has_role", Arity: 3, Facts: 3}, {Predicate: "is_public", Arity: 1, Facts: 1}}
+	if d := cmp.Diff(want1, before.PredicateCounts()); d != "" {
+		t.Errorf("revision 1 (-want +got):\n%s", d)
+	}
+	want2 := []store.PredicateCount{{Predicate: "has_role", Arity: 3, Facts: 2}}
+	if d := cmp.Diff(want2, x.Snapshot().PredicateCounts()); d != "" {
+		t.Errorf("revision 2 (-want +got):\n%s", d)
+	}
+}

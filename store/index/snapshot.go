@@ -151,3 +151,27 @@ func (s *Snapshot) Facts(p term.Pattern) iter.Seq[term.Fact] {
 		}
 	}
 }
+
+var _ store.PredicateCounter = (*Snapshot)(nil)
+
+// PredicateCounts counts the facts of each predicate at the snapshot's
+// revision, ordered by predicate, then arity; predicates with no fact are
+// left out. It reads the records' revisions, not their arguments.
+func (s *Snapshot) PredicateCounts() []store.PredicateCount {
+	x := s.x
+	x.mu.RLock()
+	defer x.mu.RUnlock()
+	var out []store.PredicateCount
+	for _, t := range x.ordered {
+		n := 0
+		for r := range uint32(len(t.added)) {
+			if t.visible(r, s.rev) {
+				n++
+			}
+		}
+		if n > 0 {
+			out = append(out, store.PredicateCount{Predicate: t.pred, Arity: t.arity, Facts: n})
+		}
+	}
+	return out
+}
