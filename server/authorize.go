@@ -68,6 +68,7 @@ func (s *Server) handleAuthorize(w http.ResponseWriter, r *http.Request) {
 		}
 		s.metrics.decision(d.Allowed, "oso")
 		s.decisions.record(stateFrom(r.Context()).id, d.Allowed)
+		s.offerShadow(q, "authorize", actor, act, resource, d.Allowed)
 		var ex *explanationOut
 		if d.Explanation != nil {
 			ex = toExplanationOut(d.Explanation)

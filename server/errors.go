@@ -167,6 +167,9 @@ func classifyDomainError(err error) *apiError {
 	if tf, ok := errors.AsType[*policy.TestsFailedError](err); ok {
 		return testsFailedError(tf)
 	}
+	if de, ok := errors.AsType[*policy.DataCheckError](err); ok {
+		return unusableFactsError(de)
+	}
 	if fe, ok := errors.AsType[*store.InvalidFactError](err); ok {
 		return &apiError{Status: http.StatusBadRequest, Code: codeInvalidFact, Err: err,
 			Message: fmt.Sprintf("invalid fact (inserted fact #%d) %s: %v", fe.Index+1, fe.Fact, fe.Err)}

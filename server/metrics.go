@@ -22,6 +22,7 @@ type metrics struct {
 	decisions *prometheus.CounterVec
 	policy    *prometheus.CounterVec
 	parity    *prometheus.CounterVec
+	shadow    *prometheus.CounterVec
 
 	authFailures    *prometheus.CounterVec
 	authRateLimited *prometheus.CounterVec
@@ -54,6 +55,10 @@ func newMetrics(revision, policyVersion func() float64, lag func() float64) *met
 			Name: "castellan_parity_expectations_total",
 			Help: "Expectations sent to /api/expect, by result: match, mismatch, or unknown (no remembered decision for the request id).",
 		}, []string{"result"}),
+		shadow: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "castellan_shadow_decisions_total",
+			Help: "Authorize decisions evaluated under a shadow policy (castellan policy shadow), by result: same, different, dropped (queue full) or error.",
+		}, []string{"result"}),
 		authFailures: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "castellan_auth_failures_total",
 			Help: "Failed authentications, by reason: missing, malformed, unknown_key, wrong_secret, bad_token.",
@@ -69,10 +74,13 @@ func newMetrics(revision, policyVersion func() float64, lag func() float64) *met
 	for _, by := range []string{limitByClient, limitByKey} {
 		m.authRateLimited.WithLabelValues(by)
 	}
+	for _, r := range []string{"same", "different", "dropped", "error"} {
+		m.shadow.WithLabelValues(r) // exported at 0 before the first shadow run
+	}
 	for _, r := range []string{parityMatch, parityMismatch, parityUnknown} {
 		m.parity.WithLabelValues(r) // exported at 0 before the first expectation
 	}
-	m.registry.MustRegister(m.requests, m.latency, m.decisions, m.policy, m.parity, m.authFailures, m.authRateLimited,
+	m.registry.MustRegister(m.requests, m.latency, m.decisions, m.policy, m.parity, m.shadow, m.authFailures, m.authRateLimited,
 		collectors.NewGoCollector(),
 		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
 		prometheus.NewGaugeFunc(prometheus.GaugeOpts{

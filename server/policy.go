@@ -17,12 +17,23 @@ import (
 // policyUpload is the body of POST /api/policy: Oso's {filename, src}, or
 // Castellan's {files: [{filename, src}, ...]}; either with Castellan's
 // optional "force": true, which makes live a policy the guard refuses (no
-// allow rule, or every stored fact orphaned). Oso SDKs never send it.
+// allow rule, or every stored fact orphaned), "strict": true, which
+// refuses a policy under which stored facts would not be usable, and
+// "data_check": true, which adds the check of the stored facts to the
+// answer. Oso SDKs never send them.
 type policyUpload struct {
-	Filename *string          `json:"filename"`
-	Src      *string          `json:"src"`
-	Files    []policyFileJSON `json:"files"`
-	Force    bool             `json:"force"`
+	Filename  *string          `json:"filename"`
+	Src       *string          `json:"src"`
+	Files     []policyFileJSON `json:"files"`
+	Force     bool             `json:"force"`
+	Strict    bool             `json:"strict"`
+	DataCheck bool             `json:"data_check"`
+}
+
+// policyLoaded is the answer of an upload that asked for the data check.
+type policyLoaded struct {
+	Message   string        `json:"message"`
+	DataCheck *dataCheckOut `json:"data_check"`
 }
 
 // codePolicyNeedsForce is the envelope code of a policy refused without
@@ -74,6 +85,14 @@ func (s *Server) handleUploadPolicy(w http.ResponseWriter, r *http.Request) {
 	if req.Force {
 		opts = append(opts, policy.Force())
 	}
+	strict, err := boolParam(r, "strict")
+	if err != nil {
+		writeError(w, r, err)
+		return
+	}
+	if req.Strict || strict {
+		opts = append(opts, policy.Strict())
+	}
 	if s.cfg.Dev {
 		opts = append(opts, policy.AllowOrphans()) // as Oso's dev server, for the SDK suites
 	}
@@ -85,15 +104,88 @@ func (s *Server) handleUploadPolicy(w http.ResponseWriter, r *http.Request) {
 	if head, err := s.store.Head(r.Context()); err == nil {
 		s.setOffset(w, head)
 	}
+	status, msg := http.StatusOK, fmt.Sprintf("Policy loaded (version %d)", res.Version)
 	if !res.Changed {
-		writeJSON(w, http.StatusAccepted, message{Message: fmt.Sprintf("Policy unchanged (version %d)", res.Version)})
-		return
+		status, msg = http.StatusAccepted, fmt.Sprintf("Policy unchanged (version %d)", res.Version)
 	}
-	msg := fmt.Sprintf("Policy loaded (version %d)", res.Version)
 	if res.Warning != "" {
 		msg += "; warning: " + res.Warning
 	}
-	writeJSON(w, http.StatusOK, message{Message: msg})
+	if sum := res.Data.Summary(); sum != "" {
+		msg += "; " + sum
+	}
+	asked, err := boolParam(r, "data_check")
+	if err != nil {
+		writeError(w, r, err)
+		return
+	}
+	if req.DataCheck || asked {
+		writeJSON(w, status, policyLoaded{Message: msg, DataCheck: toDataCheckOut(res.Data)})
+		return
+	}
+	writeJSON(w, status, message{Message: msg})
+}
+
+// boolParam reads an optional true/false query parameter.
+func boolParam(r *http.Request, name string) (bool, error) {
+	v := r.URL.Query().Get(name)
+	if v == "" {
+		return false, nil
+	}
+	b, err := strconv.ParseBool(v)
+	if err != nil {
+		return false, badRequest("%s: %q is not true or false", name, v)
+	}
+	return b, nil
+}
+
+// dataCheckOut is policy.DataReport on the wire.
+type dataCheckOut struct {
+	// Facts counts the stored facts, Checked those looked at.
+	Facts      int           `json:"facts"`
+	Checked    int           `json:"checked"`
+	Unusable   int           `json:"unusable"`
+	Partial    bool          `json:"partial"`
+	Predicates []unusableOut `json:"predicates"`
+}
+
+// unusableOut is the unusable facts of one predicate.
+type unusableOut struct {
+	Predicate string   `json:"predicate"`
+	Arity     int      `json:"arity"`
+	Count     int      `json:"count"`
+	Unused    bool     `json:"unused"`
+	Message   string   `json:"message"`
+	Sample    []string `json:"sample"`
+}
+
+// toDataCheckOut is rep on the wire; a report of no facts when rep is nil
+// (none stored).
+func toDataCheckOut(rep *policy.DataReport) *dataCheckOut {
+	out := &dataCheckOut{Predicates: []unusableOut{}}
+	if rep == nil {
+		return out
+	}
+	out.Facts, out.Checked, out.Unusable, out.Partial = rep.Facts, rep.Checked, rep.Unusable, rep.Partial
+	for _, p := range rep.Predicates {
+		out.Predicates = append(out.Predicates, unusableOut{Predicate: p.Predicate, Arity: p.Arity, Count: p.Count,
+			Unused: p.Unused, Message: p.Reason, Sample: p.Sample})
+	}
+	return out
+}
+
+// codeUnusableFacts is the envelope code of a strict upload refused
+// because stored facts would not be usable (422).
+const codeUnusableFacts = "unusable_facts"
+
+// unusableFactsError is the 422 unusable_facts answer to e: one detail per
+// predicate.
+func unusableFactsError(e *policy.DataCheckError) *apiError {
+	details := make([]any, len(e.Report.Predicates))
+	for i, p := range e.Report.Predicates {
+		details[i] = unusableOut{Predicate: p.Predicate, Arity: p.Arity, Count: p.Count, Unused: p.Unused, Message: p.Reason, Sample: p.Sample}
+	}
+	return &apiError{Status: http.StatusUnprocessableEntity, Code: codeUnusableFacts, Message: e.Error(), Details: details, Err: e}
 }
 
 // osoPolicy is the policy as GET /api/policy returns it.

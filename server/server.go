@@ -22,6 +22,7 @@ import (
 	"github.com/castellan-authz/castellan/audit"
 	"github.com/castellan-authz/castellan/identity"
 	"github.com/castellan-authz/castellan/policy"
+	"github.com/castellan-authz/castellan/shadow"
 	"github.com/castellan-authz/castellan/store"
 )
 
@@ -50,6 +51,8 @@ type Server struct {
 	tracer    trace.Tracer    // tracing.go; nil when off
 	auditCfg  DecisionLog
 	handler   http.Handler
+
+	shadowRun atomic.Pointer[shadow.Runner] // preview.go; nil when no shadow run
 }
 
 // Option configures a Server.
@@ -262,6 +265,10 @@ func (s *Server) routes() (http.Handler, error) {
 		r.Use(s.require(ScopeAdmin))
 		r.Post("/api/policy", s.handleUploadPolicy)
 		r.Post("/api/policy/validate", s.handleValidatePolicy)
+		r.Post("/api/policy/preview", s.handlePreviewPolicy)    // preview.go
+		r.Post("/admin/v1/policy/shadow", s.handleStartShadow)  // preview.go
+		r.Get("/admin/v1/policy/shadow", s.handleShadowStatus)  // preview.go
+		r.Delete("/admin/v1/policy/shadow", s.handleStopShadow) // preview.go
 		r.Get("/admin/v1/policies", s.handlePolicyHistory)
 		r.Get("/admin/v1/policies/{version}", s.handleGetPolicyVersion)
 		r.Post("/admin/v1/policies/{version}/activate", s.handleActivatePolicy)
