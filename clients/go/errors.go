@@ -25,7 +25,8 @@ type Error struct {
 }
 
 // ErrorDetail is one entry of an error's details: a policy error with its
-// position and hint, or a failed policy test.
+// position and hint, a failed policy test, or (code "unusable_facts") the
+// stored facts of one predicate a strict upload would leave unusable.
 type ErrorDetail struct {
 	Test    string `json:"test,omitempty"`
 	File    string `json:"file,omitempty"`
@@ -33,6 +34,13 @@ type ErrorDetail struct {
 	Column  int    `json:"column,omitempty"`
 	Message string `json:"message,omitempty"`
 	Hint    string `json:"hint,omitempty"`
+	// Predicate, Arity, Count, Unused and Sample describe unusable facts
+	// (see UnusableFacts).
+	Predicate string   `json:"predicate,omitempty"`
+	Arity     int      `json:"arity,omitempty"`
+	Count     int      `json:"count,omitempty"`
+	Unused    bool     `json:"unused,omitempty"`
+	Sample    []string `json:"sample,omitempty"`
 }
 
 // Error returns the message with the status, code and request id.
@@ -59,6 +67,9 @@ func (d ErrorDetail) String() string {
 	}
 	if d.File != "" || d.Line > 0 {
 		fmt.Fprintf(&b, "%s:%d:%d: ", d.File, d.Line, d.Column)
+	}
+	if d.Predicate != "" {
+		fmt.Fprintf(&b, "%s/%d: %d facts: ", d.Predicate, d.Arity, d.Count)
 	}
 	b.WriteString(d.Message)
 	if d.Hint != "" {

@@ -21,6 +21,35 @@ type UploadResult struct {
 	Message string
 	// Changed is false when the policy was identical to the live one (202).
 	Changed bool
+	// DataCheck is the check of the stored facts against the policy, when
+	// UploadOptions.DataCheck asked for it.
+	DataCheck *DataCheck
+}
+
+// DataCheck reports the stored facts a policy cannot use.
+type DataCheck struct {
+	// Facts counts the stored facts, Checked the ones looked at.
+	Facts   int `json:"facts"`
+	Checked int `json:"checked"`
+	// Unusable counts the facts the policy cannot use.
+	Unusable int `json:"unusable"`
+	// Partial is set when the server stopped checking after a bound.
+	Partial    bool            `json:"partial"`
+	Predicates []UnusableFacts `json:"predicates"`
+}
+
+// UnusableFacts is the stored facts of one predicate a policy cannot use.
+type UnusableFacts struct {
+	Predicate string `json:"predicate"`
+	Arity     int    `json:"arity"`
+	Count     int    `json:"count"`
+	// Unused is set when no rule uses the predicate; otherwise the facts do
+	// not type-check.
+	Unused bool `json:"unused"`
+	// Message says why the first of them cannot be used.
+	Message string `json:"message"`
+	// Sample holds up to 3 of them, in Polar syntax.
+	Sample []string `json:"sample"`
 }
 
 // UploadPolicy checks files together as one policy, runs its tests and
@@ -40,31 +69,56 @@ type UploadOptions struct {
 	// "policy_needs_force": one with no allow rule, or one that would
 	// orphan every stored fact. The message says what it does.
 	Force bool
+	// Strict makes the server refuse, with an *Error of Code
+	// "unusable_facts" (one ErrorDetail per predicate), a policy under
+	// which stored facts would not be usable; nothing changes.
+	Strict bool
+	// DataCheck asks for the check of the stored facts in the answer
+	// (UploadResult.DataCheck).
+	DataCheck bool
 }
 
 // UploadPolicyWith is UploadPolicy with options.
 func (c *Client) UploadPolicyWith(ctx context.Context, opts UploadOptions, files ...PolicyFile) (UploadResult, error) {
-	var body any
-	switch len(files) {
-	case 0:
+	if len(files) == 0 {
 		return UploadResult{}, errors.New("upload policy: no files")
-	case 1:
+	}
+	type flags struct {
+		Force     bool `json:"force,omitempty"`
+		Strict    bool `json:"strict,omitempty"`
+		DataCheck bool `json:"data_check,omitempty"`
+	}
+	f := flags{opts.Force, opts.Strict, opts.DataCheck}
+	var body any
+	if len(files) == 1 {
 		body = struct {
 			PolicyFile
-			Force bool `json:"force,omitempty"`
-		}{files[0], opts.Force}
-	default:
+			flags
+		}{files[0], f}
+	} else {
 		body = struct {
 			Files []PolicyFile `json:"files"`
-			Force bool         `json:"force,omitempty"`
-		}{files, opts.Force}
+			flags
+		}{files, f}
 	}
-	var out messageResponse
+	var out struct {
+		Message   string     `json:"message"`
+		DataCheck *DataCheck `json:"data_check"`
+	}
 	resp, err := c.do(ctx, call{method: http.MethodPost, path: "/api/policy", body: body, write: true}, &out)
 	if err != nil {
 		return UploadResult{}, err
 	}
-	return UploadResult{Message: out.Message, Changed: resp.status != http.StatusAccepted}, nil
+	return UploadResult{Message: out.Message, Changed: resp.status != http.StatusAccepted, DataCheck: out.DataCheck}, nil
+}
+
+// policyBody is files as the server takes a policy: Oso's {filename, src}
+// for one file, {files} for several.
+func policyBody(files []PolicyFile) map[string]any {
+	if len(files) == 1 {
+		return map[string]any{"filename": files[0].Filename, "src": files[0].Src}
+	}
+	return map[string]any{"files": files}
 }
 
 // GetPolicy returns the live policy (GET /api/policy), or nil when no
