@@ -69,7 +69,11 @@ func (d ErrorDetail) String() string {
 		fmt.Fprintf(&b, "%s:%d:%d: ", d.File, d.Line, d.Column)
 	}
 	if d.Predicate != "" {
-		fmt.Fprintf(&b, "%s/%d: %d facts: ", d.Predicate, d.Arity, d.Count)
+		fmt.Fprintf(&b, "%s/%d: %d facts", d.Predicate, d.Arity, d.Count)
+		if len(d.Sample) > 0 {
+			fmt.Fprintf(&b, " (e.g. %s)", d.Sample[0])
+		}
+		b.WriteString(": ")
 	}
 	b.WriteString(d.Message)
 	if d.Hint != "" {

@@ -19,6 +19,9 @@ func policySubcommands() map[string]func(ctx context.Context, e *env, args []str
 		"list":     runPolicyList,
 		"history":  runPolicyList,
 		"rollback": runPolicyRollback,
+		"preview":  runPolicyPreview,
+		"shadow":   runPolicyShadow,
+		"diff":     runPolicyDiff,
 	}
 }
 
@@ -47,4 +50,8 @@ func printPolicyUsage(w io.Writer) {
 	fmt.Fprintln(w, "       castellan policy get [--version N]  print the live policy (or a stored version)")
 	fmt.Fprintln(w, "       castellan policy list [--status S]  list the stored versions: source, commit, tests, status (also: history)")
 	fmt.Fprintln(w, "       castellan policy rollback VERSION   make a stored version live again")
+	fmt.Fprintln(w, "       castellan policy preview FILE...    replay the last decisions under a candidate")
+	fmt.Fprintln(w, "       castellan policy shadow FILE... --for 10m | --status | --stop")
+	fmt.Fprintln(w, "                                           run a candidate on live traffic")
+	fmt.Fprintln(w, "       castellan policy diff A B           what changes between two policies (files or versions)")
 }

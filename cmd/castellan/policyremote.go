@@ -6,6 +6,7 @@ package main
 import (
 	"context"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -20,9 +21,12 @@ func runPolicyUpload(ctx context.Context, e *env, args []string) error {
 		"Uploads the files together as the live policy. The server checks them and runs\n"+
 			"their tests first; if anything fails it prints why and the old policy stays live.\n"+
 			"A policy with no allow rule, or one that would orphan every stored fact, is refused\n"+
-			"with a message saying so unless --force is given.\n\n"+
+			"with a message saying so unless --force is given. Stored facts the policy cannot\n"+
+			"use (no rule uses their predicate, or they do not type-check) are listed per\n"+
+			"predicate; with --strict such a policy is refused and nothing changes.\n\n"+
 			"Other policy subcommands: validate, fmt and test (offline); get, history and\nrollback (on the server). Each takes -h.")
 	force := fs.Bool("force", false, "make the policy live even with no allow rule or every stored fact orphaned")
+	strict := fs.Bool("strict", false, "refuse the policy (changing nothing) when stored facts would not be usable by it")
 	args, err := parseArgsBetween(fs, args, 1, -1)
 	if err != nil {
 		return helpOr(err)
@@ -39,15 +43,44 @@ func runPolicyUpload(ctx context.Context, e *env, args []string) error {
 	if err != nil {
 		return err
 	}
-	res, err := c.UploadPolicyWith(ctx, castellan.UploadOptions{Force: *force}, files...)
+	res, err := c.UploadPolicyWith(ctx, castellan.UploadOptions{Force: *force, Strict: *strict, DataCheck: true}, files...)
 	if err != nil {
 		return r.fail(err)
 	}
 	if r.json {
-		return printJSON(e.stdout, map[string]any{"message": res.Message, "changed": res.Changed})
+		return printJSON(e.stdout, map[string]any{"message": res.Message, "changed": res.Changed, "data_check": res.DataCheck})
 	}
-	fmt.Fprintln(e.stdout, res.Message)
+	msg := res.Message
+	if dc := res.DataCheck; dc != nil && dc.Unusable > 0 {
+		// The list below says it in full.
+		msg, _, _ = strings.Cut(msg, fmt.Sprintf("; %d stored facts are not usable", dc.Unusable))
+	}
+	fmt.Fprintln(e.stdout, msg)
+	printDataCheck(e.stdout, res.DataCheck)
 	return nil
+}
+
+// printDataCheck lists the unusable stored facts per predicate, with a
+// sample of each.
+func printDataCheck(w io.Writer, dc *castellan.DataCheck) {
+	if dc == nil || dc.Unusable == 0 {
+		return
+	}
+	fmt.Fprintf(w, "warning: %d of %d stored facts are not usable by this policy:\n", dc.Unusable, dc.Facts)
+	for _, p := range dc.Predicates {
+		why := "do not type-check: " + p.Message
+		if p.Unused {
+			why = "no rule uses " + p.Predicate + "/" + strconv.Itoa(p.Arity)
+		}
+		fmt.Fprintf(w, "  %s/%d: %d facts (%s)\n", p.Predicate, p.Arity, p.Count, why)
+		for _, f := range p.Sample {
+			fmt.Fprintf(w, "    %s\n", f)
+		}
+	}
+	if dc.Partial {
+		fmt.Fprintf(w, "  (%d of the %d facts were checked)\n", dc.Checked, dc.Facts)
+	}
+	fmt.Fprintln(w, "  (castellan policy --strict refuses such a policy)")
 }
 
 func runPolicyGet(ctx context.Context, e *env, args []string) error {
