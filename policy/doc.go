@@ -19,5 +19,13 @@
 // make live (Sync, Follow). Requests in flight keep the *Compiled they
 // started with: the live policy is swapped whole.
 //
+// Before a load goes live, the guard refuses a policy that would deny
+// everything or orphan every stored fact (unless forced), and the data
+// check (CheckData) reports the stored facts the policy cannot use, per
+// predicate: facts of a predicate no rule uses, and facts that do not
+// type-check; LoadResult.Data carries the report, and Strict refuses such
+// a load. The check counts facts per predicate from the snapshot
+// (store.PredicateCounter) and reads only the facts it must.
+//
 // Only this package compiles policies (internal/layering enforces it).
 package policy
