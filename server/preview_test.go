@@ -3,6 +3,7 @@ package server
 import (
 	"net/http"
 	"net/http/httptest"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -10,7 +11,9 @@ import (
 	"github.com/google/go-cmp/cmp"
 
 	"github.com/castellan-authz/castellan/audit"
+	"github.com/castellan-authz/castellan/store"
 	"github.com/castellan-authz/castellan/store/memory"
+	"github.com/castellan-authz/castellan/store/pgtest"
 )
 
 const previewLive = `actor User {}
@@ -34,35 +37,69 @@ resource Doc {
 }
 `
 
-// newLogEnv starts a server (dev mode) whose decision log is a file it
-// can search; wait(n) returns once n records are written.
-func newLogEnv(t *testing.T) (e *testEnv, wait func(n uint64)) {
+// newLogEnv starts a server (dev mode) on st whose decision log goes to
+// sink and is searched through search.
+func newLogEnv(t *testing.T, st store.Backend, sink audit.Sink, search audit.Searcher) *testEnv {
 	t.Helper()
-	rec, path := newFileRecorder(t)
+	rec, err := audit.NewRecorder(sink, audit.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
 	cfg := DefaultConfig()
 	cfg.Dev = true
-	st := memory.New()
-	srv, err := New(t.Context(), cfg, st, WithDecisionLog(rec, DecisionLog{Search: audit.FileLog(path)}))
+	srv, err := New(t.Context(), cfg, st, WithDecisionLog(rec, DecisionLog{Search: search}))
 	if err != nil {
 		t.Fatal(err)
 	}
 	ts := httptest.NewServer(validateResponses(t, srv))
 	t.Cleanup(ts.Close)
 	t.Cleanup(func() { rec.Close() })
-	return &testEnv{srv: srv, ts: ts, store: st}, func(n uint64) {
-		t.Helper()
-		for rec.Written() < n {
-			select {
-			case <-t.Context().Done():
-				t.Fatal("the decision log was not written")
-			case <-time.After(5 * time.Millisecond):
-			}
+	return &testEnv{srv: srv, ts: ts, store: st}
+}
+
+// newFileLogEnv is newLogEnv on the memory store with a file log.
+func newFileLogEnv(t *testing.T) *testEnv {
+	t.Helper()
+	path := filepath.Join(t.TempDir(), "decisions.log")
+	sink, err := audit.OpenFile(path, audit.FileOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return newLogEnv(t, memory.New(), sink, audit.FileLog(path))
+}
+
+// waitLogged returns once the decision log can be searched for n records.
+func (e *testEnv) waitLogged(t *testing.T, n int) {
+	t.Helper()
+	for {
+		var page struct {
+			Decisions []any `json:"decisions"`
+		}
+		e.must(t, http.StatusOK, "GET", "/admin/v1/decisions?limit=1000", nil).json(t, &page)
+		if len(page.Decisions) >= n {
+			return
+		}
+		select {
+		case <-t.Context().Done():
+			t.Fatalf("the decision log holds %d records, want %d", len(page.Decisions), n)
+		case <-time.After(5 * time.Millisecond):
 		}
 	}
 }
 
-func TestPolicyPreview(t *testing.T) {
-	e, wait := newLogEnv(t)
+func TestPolicyPreview(t *testing.T) { testPolicyPreview(t, newFileLogEnv(t)) }
+
+// TestPostgresPolicyPreview replays the decisions table of PostgreSQL.
+func TestPostgresPolicyPreview(t *testing.T) {
+	st := openPostgres(t, pgtest.NewDatabase(t))
+	sink, err := st.DecisionSink("a")
+	if err != nil {
+		t.Fatal(err)
+	}
+	testPolicyPreview(t, newLogEnv(t, st, sink, st))
+}
+
+func testPolicyPreview(t *testing.T, e *testEnv) {
 	e.uploadPolicy(t, previewLive)
 	e.insert(t, fact("has_role", "User:alice", "viewer", "Doc:d1"), fact("has_role", "User:bob", "editor", "Doc:d1"))
 	public := fact("is_public", "Doc:pub")
@@ -72,7 +109,7 @@ func TestPolicyPreview(t *testing.T) {
 	e.authorize(t, "User:bob", "edit", "Doc:d1")
 	e.must(t, http.StatusOK, "POST", "/api/evaluate_query", map[string]any{"predicate": []any{"allow", []string{"a", "b", "c"}}, "calls": []any{},
 		"constraints": map[string]any{"a": map[string]any{"type": "User", "ids": []string{"alice"}}, "b": map[string]any{"type": "String", "ids": []string{"view"}}, "c": map[string]any{"type": "Doc"}}})
-	wait(5)
+	e.waitLogged(t, 5)
 
 	var got previewResponse
 	e.must(t, http.StatusOK, "POST", "/api/policy/preview", map[string]any{"filename": "candidate.polar", "src": previewCandidate}).json(t, &got)
@@ -227,8 +264,19 @@ func TestPolicyShadow(t *testing.T) {
 	}
 }
 
-func TestUploadDataCheck(t *testing.T) {
-	e := newAdminEnv(t, nil)
+func TestUploadDataCheck(t *testing.T) { testUploadDataCheck(t, newAdminEnv(t, nil)) }
+
+// TestPostgresUploadDataCheck: a strict upload refused on PostgreSQL
+// leaves the live policy and the facts as they were.
+func TestPostgresUploadDataCheck(t *testing.T) {
+	cfg := DefaultConfig()
+	cfg.AdminKey = testAdminKey
+	e := newTestEnvOn(t, cfg, openPostgres(t, pgtest.NewDatabase(t)))
+	e.key = testAdminKey
+	testUploadDataCheck(t, e)
+}
+
+func testUploadDataCheck(t *testing.T, e *testEnv) {
 	e.uploadPolicy(t, previewLive)
 	e.insert(t, fact("has_role", "User:alice", "viewer", "Doc:d1"), fact("is_public", "Doc:p1"), fact("is_public", "Doc:p2"))
 	before := e.numFacts(t)
