@@ -145,10 +145,11 @@ func CheckData(ctx context.Context, c *Compiled, snap store.Snapshot) (*DataRepo
 }
 
 // eachFact calls fn with each fact of pc's predicate in snap until it
-// returns false. The fact's arguments are its own.
+// returns false. The fact's arguments are valid only during the call (fn
+// keeps what it needs as text).
 func eachFact(snap store.Snapshot, pc store.PredicateCount, fn func(term.Fact) bool) {
 	snap.Match(pc.Predicate, make([]term.Value, pc.Arity), func(args []term.Value) bool {
-		return fn(term.Fact{Predicate: pc.Predicate, Args: append([]term.Value(nil), args...)})
+		return fn(term.Fact{Predicate: pc.Predicate, Args: args})
 	})
 }
 

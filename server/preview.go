@@ -129,7 +129,9 @@ func (s *Server) handlePreviewPolicy(w http.ResponseWriter, r *http.Request) {
 		writeError(w, r, err)
 		return
 	}
-	rep, err := shadow.Replay(r.Context(), shadow.Input{Live: s.policies.Live(), Candidate: cand, Facts: snap, Records: recs})
+	// Records of this server's own log keep what its configuration says.
+	notKept := req.Decisions == nil && s.auditCfg.ContextFacts == audit.ContextNone
+	rep, err := shadow.Replay(r.Context(), shadow.Input{Live: s.policies.Live(), Candidate: cand, Facts: snap, Records: recs, ContextNotKept: notKept})
 	if err != nil {
 		writeError(w, r, err)
 		return

@@ -165,6 +165,10 @@ type Input struct {
 	Facts evaluator.Source
 	// Records are the decisions to replay, in any order.
 	Records []audit.Record
+	// ContextNotKept says the log the records come from keeps no context
+	// facts (audit context facts: none): the replay says it ran without
+	// any.
+	ContextNotKept bool
 }
 
 // question is one replayable question, and how many records asked it.
@@ -251,6 +255,9 @@ func notes(in Input, rep *Report) []string {
 	var out []string
 	if rep.ContextHashed > 0 {
 		out = append(out, fmt.Sprintf("%d replayed decisions had context facts the log kept only as a hash (audit context facts: hashed): they were replayed without them, so their answers may differ from the decisions as made", rep.ContextHashed))
+	}
+	if in.ContextNotKept && rep.Replayed > 0 {
+		out = append(out, "the decision log keeps no context facts (audit context facts: none): decisions were replayed without the context facts they were asked with, so answers that depended on them may differ")
 	}
 	uses := func(p *lang.Program, name string, arity int) bool {
 		_, ok := p.FactTypes[lang.Pred{Name: name, Arity: arity}]

@@ -190,8 +190,12 @@ func TestReplayUnchanged(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if rep.Changed() || rep.Replayed != 1 {
-		t.Errorf("report %+v: want one question replayed, nothing changed", rep)
+	if rep.Changed() || rep.Replayed != 1 || len(rep.Notes) != 0 {
+		t.Errorf("report %+v: want one question replayed, nothing changed, no note", rep)
+	}
+	rep, err = shadow.Replay(t.Context(), shadow.Input{Live: live, Candidate: live, Facts: facts(t), Records: recs, ContextNotKept: true})
+	if err != nil || len(rep.Notes) != 1 || !strings.Contains(rep.Notes[0], "keeps no context facts") {
+		t.Errorf("notes %q (%v): want one saying the log keeps no context facts", rep.Notes, err)
 	}
 }
 
