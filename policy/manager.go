@@ -167,6 +167,9 @@ func (m *Manager) Load(ctx context.Context, files []File, createdBy string, opts
 		ev = ev.Str("commit", o.commit)
 	}
 	ev.Msg("policy loaded")
+	if sum := data.Summary(); sum != "" {
+		m.log.Warn().Int64("version", saved.Version).Int("unusable_facts", data.Unusable).Str("data_check", sum).Msg("stored facts are not usable by the loaded policy")
+	}
 	return LoadResult{Version: saved.Version, Changed: true, Warning: warning, Data: data}, nil
 }
 

@@ -3,6 +3,7 @@ package shadow
 import (
 	"context"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/castellan-authz/castellan/evaluator"
@@ -101,7 +102,8 @@ type Status struct {
 }
 
 // Runner evaluates a candidate on live traffic for a period, off the
-// request path. It is safe for concurrent use.
+// request path. It is safe for concurrent use. Offer, on the request
+// path, takes no lock: it reads the run's end and counts with atomics.
 type Runner struct {
 	cand  *policy.Compiled
 	opts  Options
@@ -110,8 +112,16 @@ type Runner struct {
 	done  chan struct{}
 	once  sync.Once
 
-	mu     sync.Mutex
-	status Status
+	started, ends time.Time
+	liveVersion   int64
+	over          atomic.Bool // the worker has stopped
+	offered       atomic.Uint64
+	dropped       atomic.Uint64
+
+	mu      sync.Mutex // guards what the worker writes
+	evaluated Counts     // Same, Different, Errors
+	recent  []Difference
+	stopped time.Time
 }
 
 // Start starts a run of cand for d (at most MaxDuration): until then, or
@@ -129,7 +139,7 @@ func Start(cand *policy.Compiled, liveVersion int64, d time.Duration, opts Optio
 	d = min(d, MaxDuration)
 	now := opts.Now()
 	r := &Runner{cand: cand, opts: opts, queue: make(chan Item, opts.Queue), stop: make(chan struct{}), done: make(chan struct{}),
-		status: Status{Active: true, Started: now, Ends: now.Add(d), LiveVersion: liveVersion}}
+		started: now, ends: now.Add(d), liveVersion: liveVersion}
 	go r.work(d)
 	return r
 }
@@ -141,26 +151,16 @@ func (r *Runner) Candidate() *policy.Compiled { return r.cand }
 // it was queued: false when the run is over or the queue is full (the
 // question is then counted as dropped).
 func (r *Runner) Offer(it Item) bool {
-	select {
-	case <-r.stop:
-		return false
-	default:
-	}
-	r.mu.Lock()
-	if !r.status.Active || r.opts.Now().After(r.status.Ends) {
-		r.mu.Unlock()
+	if r.over.Load() || r.opts.Now().After(r.ends) {
 		return false
 	}
-	r.status.Counts.Offered++
-	r.mu.Unlock()
+	r.offered.Add(1)
 	select {
 	case r.queue <- it:
 		return true
 	default:
 	}
-	r.mu.Lock()
-	r.status.Counts.Dropped++
-	r.mu.Unlock()
+	r.dropped.Add(1)
 	r.opts.Observe(ResultDropped)
 	return false
 }
@@ -172,15 +172,13 @@ func (r *Runner) Stop() {
 	<-r.done
 }
 
-// Drain waits until every question queued so far has been evaluated, or
-// ctx is done. For tests and for a clean stop.
+// Drain waits until every question queued so far has been evaluated, the
+// run is over, or ctx is done.
 func (r *Runner) Drain(ctx context.Context) error {
 	t := time.NewTicker(5 * time.Millisecond)
 	defer t.Stop()
 	for {
-		r.mu.Lock()
-		c := r.status.Counts
-		r.mu.Unlock()
+		c := r.Status().Counts
 		if c.Same+c.Different+c.Errors+c.Dropped >= c.Offered {
 			return nil
 		}
@@ -196,11 +194,15 @@ func (r *Runner) Drain(ctx context.Context) error {
 
 // Status returns the run's counts and latest differences.
 func (r *Runner) Status() Status {
+	// Offered is read last: every question evaluated was offered before.
 	r.mu.Lock()
-	defer r.mu.Unlock()
-	s := r.status
-	s.Recent = append([]Difference(nil), r.status.Recent...)
-	return s
+	st := Status{Started: r.started, Ends: r.ends, LiveVersion: r.liveVersion, Counts: r.evaluated,
+		Stopped: r.stopped, Recent: append([]Difference(nil), r.recent...)}
+	r.mu.Unlock()
+	st.Active = st.Stopped.IsZero()
+	st.Counts.Dropped = r.dropped.Load()
+	st.Counts.Offered = r.offered.Load()
+	return st
 }
 
 func (r *Runner) work(d time.Duration) {
@@ -208,9 +210,9 @@ func (r *Runner) work(d time.Duration) {
 	timer := time.NewTimer(d)
 	defer timer.Stop()
 	defer func() {
+		r.over.Store(true)
 		r.mu.Lock()
-		r.status.Active = false
-		r.status.Stopped = r.opts.Now()
+		r.stopped = r.opts.Now()
 		r.mu.Unlock()
 	}()
 	for {
@@ -250,14 +252,14 @@ func (r *Runner) evaluate(it Item) {
 	r.mu.Lock()
 	switch result {
 	case ResultSame:
-		r.status.Counts.Same++
+		r.evaluated.Same++
 	case ResultError:
-		r.status.Counts.Errors++
+		r.evaluated.Errors++
 	case ResultDifferent:
-		r.status.Counts.Different++
-		r.status.Recent = append(r.status.Recent, *diff)
-		if len(r.status.Recent) > keptDifferences {
-			r.status.Recent = r.status.Recent[len(r.status.Recent)-keptDifferences:]
+		r.evaluated.Different++
+		r.recent = append(r.recent, *diff)
+		if len(r.recent) > keptDifferences {
+			r.recent = r.recent[len(r.recent)-keptDifferences:]
 		}
 	}
 	r.mu.Unlock()

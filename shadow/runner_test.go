@@ -69,3 +69,40 @@ func TestRunnerEnds(t *testing.T) {
 		t.Errorf("counts %+v after the end, want nothing offered", c)
 	}
 }
+
+// TestRunnerDropsWhenFull: with the worker busy and the queue full, Offer
+// drops the question at once and counts it.
+func TestRunnerDropsWhenFull(t *testing.T) {
+	cand := mustCompile(t, "candidate.polar", candidatePolicy)
+	snap := facts(t)
+	entered, release := make(chan struct{}), make(chan struct{})
+	var once sync.Once
+	r := shadow.Start(cand, 1, time.Hour, shadow.Options{Queue: 1, Observe: func(res string) {
+		if res == shadow.ResultDropped {
+			return
+		}
+		once.Do(func() {
+			close(entered)
+			<-release // the worker is busy until released
+		})
+	}})
+	defer r.Stop()
+	item := shadow.Item{Source: snap, Actor: user("alice"), Action: "view", Resource: doc("d1"), Allowed: true}
+	if !r.Offer(item) {
+		t.Fatal("the first question was not queued")
+	}
+	<-entered
+	if !r.Offer(item) {
+		t.Fatal("the second question was not queued (the queue has room for one)")
+	}
+	if r.Offer(item) {
+		t.Fatal("the third question was queued into a full queue")
+	}
+	close(release)
+	if err := r.Drain(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	if c := r.Status().Counts; c != (shadow.Counts{Offered: 3, Same: 2, Dropped: 1}) {
+		t.Errorf("counts %+v: want 3 offered, 2 same, 1 dropped", c)
+	}
+}
