@@ -118,10 +118,10 @@ type Runner struct {
 	offered       atomic.Uint64
 	dropped       atomic.Uint64
 
-	mu      sync.Mutex // guards what the worker writes
+	mu        sync.Mutex // guards what the worker writes
 	evaluated Counts     // Same, Different, Errors
-	recent  []Difference
-	stopped time.Time
+	recent    []Difference
+	stopped   time.Time
 }
 
 // Start starts a run of cand for d (at most MaxDuration): until then, or
