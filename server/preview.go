@@ -143,8 +143,11 @@ func (s *Server) handlePreviewPolicy(w http.ResponseWriter, r *http.Request) {
 // the last of the server's decision log.
 func (s *Server) previewRecords(r *http.Request, req previewRequest) ([]audit.Record, error) {
 	if req.Decisions != nil {
-		if req.Limit == 0 && len(req.Decisions) > shadow.MaxDecisions || req.Limit > 0 && len(req.Decisions) > req.Limit {
-			return nil, badRequest("decisions: %d records exceed the limit of %d", len(req.Decisions), max(req.Limit, shadow.MaxDecisions))
+		if len(req.Decisions) > shadow.MaxDecisions {
+			return nil, errorf(http.StatusBadRequest, codeLimitExceeded, "decisions: %d records exceed the limit of %d", len(req.Decisions), shadow.MaxDecisions)
+		}
+		if req.Limit > 0 && len(req.Decisions) > req.Limit {
+			req.Decisions = req.Decisions[:req.Limit] // the first limit records, as sent (newest first)
 		}
 		lines := make([][]byte, len(req.Decisions))
 		for i, d := range req.Decisions {

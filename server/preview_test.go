@@ -145,6 +145,11 @@ func testPolicyPreview(t *testing.T, e *testEnv) {
 	if got.Changed != 1 || got.Decisions != 1 || got.Changes[0].After != "allowed" {
 		t.Errorf("preview of sent records: %+v", got)
 	}
+	// With a limit, the first records sent.
+	e.must(t, http.StatusOK, "POST", "/api/policy/preview", `{"src": `+quoteJSON(previewCandidate)+`, "limit": 1, "decisions": [{"kind":"decision","endpoint":"query","query":"q"}, `+sent+`]}`).json(t, &got)
+	if got.Changed != 0 || got.Decisions != 1 || len(got.Skipped) != 1 {
+		t.Errorf("preview of the first sent record: %+v", got)
+	}
 	// Bad input.
 	for _, tc := range []struct {
 		body   string
