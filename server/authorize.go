@@ -142,6 +142,7 @@ func (s *Server) handleAuthorizeResources(w http.ResponseWriter, r *http.Request
 		}
 		for i, ok := range allowed {
 			s.metrics.decision(ok, "oso")
+			s.offerShadow(q, "authorize_resources", actor, act, resources[i], ok)
 			if ok {
 				// As sent: order and duplicates are kept.
 				out.Results = append(out.Results, outValue{Type: *req.Resources[i].Type, ID: *req.Resources[i].ID})

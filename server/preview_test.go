@@ -231,9 +231,12 @@ func TestPolicyShadow(t *testing.T) {
 	}
 	e.must(t, http.StatusOK, "POST", "/access/v1/evaluation", map[string]any{
 		"subject": map[string]any{"type": "User", "id": "alice"}, "action": map[string]any{"name": "edit"}, "resource": map[string]any{"type": "Doc", "id": "d1"}})
+	// A batch: each resource is a decision (d1 differs, d2 does not).
+	e.must(t, http.StatusOK, "POST", "/api/authorize_resources", map[string]any{"actor_type": "User", "actor_id": "alice", "action": "edit",
+		"resources": []any{map[string]any{"type": "Doc", "id": "d1"}, map[string]any{"type": "Doc", "id": "d2"}}})
 	for {
 		e.must(t, http.StatusOK, "GET", "/admin/v1/policy/shadow", nil).json(t, &st)
-		if st.Same+st.Different+st.Dropped+st.Errors >= st.Offered && st.Offered == 5 {
+		if st.Same+st.Different+st.Dropped+st.Errors >= st.Offered && st.Offered == 7 {
 			break
 		}
 		select {
@@ -242,24 +245,24 @@ func TestPolicyShadow(t *testing.T) {
 		case <-time.After(5 * time.Millisecond):
 		}
 	}
-	if st.Same != 2 || st.Different != 3 || st.Dropped != 0 || st.Errors != 0 || len(st.Recent) != 3 {
-		t.Fatalf("counts %+v: want 2 same, 3 different", st)
+	if st.Same != 3 || st.Different != 4 || st.Dropped != 0 || st.Errors != 0 || len(st.Recent) != 4 {
+		t.Fatalf("counts %+v: want 3 same, 4 different", st)
 	}
 	d := st.Recent[0]
 	if d.Actor != (outValue{"User", "alice"}) || d.Action != "edit" || d.Live != "denied" || d.Shadow != "allowed" || d.Rule == nil || d.Rule.Position != "candidate.polar:7:3" {
 		t.Errorf("first difference %+v", d)
 	}
-	if st.Recent[2].Endpoint != "authzen.evaluation" {
-		t.Errorf("last difference %+v, want the AuthZEN evaluation", st.Recent[2])
+	if st.Recent[2].Endpoint != "authzen.evaluation" || st.Recent[3].Endpoint != "authorize_resources" || st.Recent[3].Resource != (outValue{"Doc", "d1"}) {
+		t.Errorf("last differences %+v, want the AuthZEN evaluation and d1 of the batch", st.Recent[2:])
 	}
 	metrics := string(e.must(t, http.StatusOK, "GET", "/metrics", nil).body)
-	for _, line := range []string{`castellan_shadow_decisions_total{result="different"} 3`, `castellan_shadow_decisions_total{result="same"} 2`} {
+	for _, line := range []string{`castellan_shadow_decisions_total{result="different"} 4`, `castellan_shadow_decisions_total{result="same"} 3`} {
 		if !strings.Contains(metrics, line) {
 			t.Errorf("metrics lack %s", line)
 		}
 	}
 	e.must(t, http.StatusOK, "DELETE", "/admin/v1/policy/shadow", nil).json(t, &st)
-	if st.Active || st.Stopped == "" || st.Different != 3 {
+	if st.Active || st.Stopped == "" || st.Different != 4 {
 		t.Errorf("stopped: %+v", st)
 	}
 	e.must(t, http.StatusNotFound, "GET", "/admin/v1/policy/shadow", nil)
