@@ -40,6 +40,7 @@ func Run(t *testing.T, newStore func(t testing.TB) store.Store) {
 		{"Match", testMatch},
 		{"Facts", testFacts},
 		{"Stats", testStats},
+		{"PredicateCounts", testPredicateCounts},
 		{"Clear", testClear},
 		{"Policies", testPolicies},
 		{"Keys", testKeys},
@@ -677,6 +678,35 @@ func testStats(t *testing.T, s store.Store) {
 	r = MustWrite(t, s, del(ground(role("bob", "reader", "anvil")), term.Pattern{Predicate: "is_public", AnyArity: true}))
 	if diff := cmp.Diff(store.Stats{Facts: 2, Roles: 1, Relations: 1}, MustSnapshot(t, s, r).Stats()); diff != "" {
 		t.Errorf("Stats after deletes (-want +got):\n%s", diff)
+	}
+}
+
+// testPredicateCounts checks, for a store whose snapshots count facts per
+// predicate (store.PredicateCounter), that the counts are those of the
+// facts the snapshot holds, before and after deletes.
+func testPredicateCounts(t *testing.T, s store.Store) {
+	r1 := MustWrite(t, s, insert(
+		role("alice", "admin", "anvil"),
+		role("bob", "reader", "anvil"),
+		fact("has_relation", repo("anvil"), term.String("parent"), org("acme")),
+		fact("is_public", repo("forge")),
+		fact("is_public", repo("anvil"), term.Bool(true)),
+	))
+	snap1 := MustSnapshot(t, s, r1)
+	pc, ok := snap1.(store.PredicateCounter)
+	if !ok {
+		t.Skip("the store's snapshots do not count facts per predicate")
+	}
+	r2 := MustWrite(t, s, del(ground(role("bob", "reader", "anvil")), term.Pattern{Predicate: "is_public", Args: []term.Value{{}}}))
+	want1 := []store.PredicateCount{{Predicate: "has_relation", Arity: 3, Facts: 1}, {Predicate: "has_role", Arity: 3, Facts: 2},
+		{Predicate: "is_public", Arity: 1, Facts: 1}, {Predicate: "is_public", Arity: 2, Facts: 1}}
+	if diff := cmp.Diff(want1, pc.PredicateCounts()); diff != "" {
+		t.Errorf("PredicateCounts (-want +got):\n%s", diff)
+	}
+	want2 := []store.PredicateCount{{Predicate: "has_relation", Arity: 3, Facts: 1}, {Predicate: "has_role", Arity: 3, Facts: 1},
+		{Predicate: "is_public", Arity: 2, Facts: 1}}
+	if diff := cmp.Diff(want2, MustSnapshot(t, s, r2).(store.PredicateCounter).PredicateCounts()); diff != "" {
+		t.Errorf("PredicateCounts after deletes (-want +got):\n%s", diff)
 	}
 }
 
