@@ -24,7 +24,7 @@ func runPolicyUpload(ctx context.Context, e *env, args []string) error {
 			"with a message saying so unless --force is given. Stored facts the policy cannot\n"+
 			"use (no rule uses their predicate, or they do not type-check) are listed per\n"+
 			"predicate; with --strict such a policy is refused and nothing changes.\n\n"+
-			"Other policy subcommands: validate, fmt and test (offline); get, history and\nrollback (on the server). Each takes -h.")
+			"Other policy subcommands: validate, fmt and test (offline); get, history,\nrollback, preview and shadow (on the server); diff (files or versions). Each\ntakes -h.")
 	force := fs.Bool("force", false, "make the policy live even with no allow rule or every stored fact orphaned")
 	strict := fs.Bool("strict", false, "refuse the policy (changing nothing) when stored facts would not be usable by it")
 	args, err := parseArgsBetween(fs, args, 1, -1)
