@@ -68,7 +68,7 @@ func (s *Server) handleAuthorize(w http.ResponseWriter, r *http.Request) {
 		}
 		s.metrics.decision(d.Allowed, "oso")
 		s.decisions.record(stateFrom(r.Context()).id, d.Allowed)
-		s.offerShadow(q, "authorize", actor, act, resource, d.Allowed)
+		s.offerShadow(q.policy, q.req, "authorize", actor, act, resource, d.Allowed)
 		var ex *explanationOut
 		if d.Explanation != nil {
 			ex = toExplanationOut(d.Explanation)
@@ -142,7 +142,7 @@ func (s *Server) handleAuthorizeResources(w http.ResponseWriter, r *http.Request
 		}
 		for i, ok := range allowed {
 			s.metrics.decision(ok, "oso")
-			s.offerShadow(q, "authorize_resources", actor, act, resources[i], ok)
+			s.offerShadow(q.policy, q.req, "authorize_resources", actor, act, resources[i], ok)
 			if ok {
 				// As sent: order and duplicates are kept.
 				out.Results = append(out.Results, outValue{Type: *req.Resources[i].Type, ID: *req.Resources[i].ID})

@@ -209,7 +209,7 @@ func (s *Server) evaluate(q *question, t azTuple) (azDecision, error) {
 		return azDecision{}, err
 	}
 	s.metrics.decision(d.Allowed, "authzen")
-	s.offerShadow(&question{policy: q.policy, req: req}, "authzen.evaluation", c.actor, c.action, c.resource, d.Allowed)
+	s.offerShadow(q.policy, req, "authzen.evaluation", c.actor, c.action, c.resource, d.Allowed)
 	out := azDecision{Decision: d.Allowed}
 	var ex *explanationOut
 	if d.Explanation != nil {

@@ -290,13 +290,13 @@ func (s *Server) handleStopShadow(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusOK, toShadowStatus(run))
 }
 
-// offerShadow gives an authorize answered under q to the shadow run, if
-// one is active; it never blocks.
-func (s *Server) offerShadow(q *question, endpoint string, actor term.Value, action string, resource term.Value, allowed bool) {
+// offerShadow gives an authorize answered under live over req to the
+// shadow run, if there is one; it never blocks.
+func (s *Server) offerShadow(live *policy.Compiled, req evaluator.Request, endpoint string, actor term.Value, action string, resource term.Value, allowed bool) {
 	run := s.shadowRun.Load()
 	if run == nil {
 		return
 	}
-	run.Offer(shadow.Item{Live: q.policy, Source: q.req.Source, Context: q.req.Context, Actor: actor, Action: action,
+	run.Offer(shadow.Item{Live: live, Source: req.Source, Context: req.Context, Actor: actor, Action: action,
 		Resource: resource, Allowed: allowed, Endpoint: endpoint})
 }
