@@ -10,8 +10,9 @@
 // record kept; the on-behalf-of user) and asks it under both policies over
 // the current stored facts. Every question whose answer differs becomes a
 // Change: actor, action, resource, before -> after, and the rule
-// responsible, taken from the evaluator's explanation (the rule that
-// allowed, on the side that allowed). Records that cannot be replayed
+// responsible, taken from the evaluator's explanation on the side that
+// allowed: the outermost rule of the derivation the other policy does not
+// have (Responsible). Records that cannot be replayed
 // (queries, searches, local authorization, errors) are counted as skipped,
 // by endpoint, with the reason.
 //

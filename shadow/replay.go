@@ -49,9 +49,9 @@ type Change struct {
 	Resource term.Value
 	// Before is the answer under the live policy, After under the candidate.
 	Before, After bool
-	// Rule is the rule responsible: the rule that allowed, under the live
-	// policy when the candidate denies, under the candidate when it
-	// allows. Nil when the evaluator named no rule (a fact allowed).
+	// Rule is the rule responsible (see Responsible), from the derivation
+	// under the live policy when the candidate denies, under the candidate
+	// when it allows. Nil when the evaluator named no rule (a fact allowed).
 	Rule *evaluator.RuleUse
 	// Fact is the stored or context fact that allowed, when no rule did.
 	Fact string
@@ -479,7 +479,11 @@ func replayOne(ctx context.Context, in Input, q *question, rep *Report) ([]Chang
 		}
 		if d.resource.ID != "*" {
 			if dec, err := ev.Authorize(ctx, evaluator.Request{Source: in.Facts, Context: q.context, Explain: true}, q.actor, d.action, d.resource); err == nil {
-				c.Rule, c.Fact = Responsible(dec.Explanation)
+				other := in.Live
+				if d.before {
+					other = in.Candidate
+				}
+				c.Rule, c.Fact = Responsible(dec.Explanation, other.Program())
 			}
 		}
 		out = append(out, c)
@@ -525,15 +529,29 @@ func symDiff(a, b []string) []diffItem {
 const builtinAllow = "allow if has_permission"
 
 // Responsible returns the rule an explanation of an allowed decision names
-// as the reason: below the built-in allow-if-has_permission rule, the rule
-// of has_permission that held; or the fact that allowed directly. Both are
-// zero for a denial or no explanation.
-func Responsible(ex *evaluator.Explanation) (*evaluator.RuleUse, string) {
-	for ex != nil && ex.Holds && ex.Rule != nil && ex.Rule.Text == builtinAllow && len(ex.Premises) > 0 {
-		ex = ex.Premises[0]
-	}
+// as the reason it differs under other (the policy that decides the other
+// way): the outermost rule of the derivation that other does not have (by
+// its text: a rule added or removed, or changed), else the outermost rule
+// below the built-in allow-if-has_permission rule; or, when no rule
+// allowed, the fact that did. Both are zero for a denial or no
+// explanation. other may be nil (no rule is compared).
+func Responsible(ex *evaluator.Explanation, other *lang.Program) (*evaluator.RuleUse, string) {
 	if ex == nil || !ex.Holds {
 		return nil, ""
+	}
+	if other != nil {
+		texts := map[string]bool{}
+		for _, rs := range other.Rules {
+			for _, r := range rs {
+				texts[r.Text] = true
+			}
+		}
+		if r := firstMissing(ex, texts); r != nil {
+			return r, ""
+		}
+	}
+	for ex.Rule != nil && ex.Rule.Text == builtinAllow && len(ex.Premises) > 0 && ex.Premises[0].Holds {
+		ex = ex.Premises[0]
 	}
 	if ex.Rule != nil {
 		return ex.Rule, ""
@@ -542,4 +560,27 @@ func Responsible(ex *evaluator.Explanation) (*evaluator.RuleUse, string) {
 		return nil, ex.Fact.Fact
 	}
 	return nil, ""
+}
+
+// maxBlameDepth bounds how deep Responsible looks for a rule other lacks.
+const maxBlameDepth = 64
+
+// firstMissing returns the outermost rule of the derivation ex (breadth
+// by premise order, outermost first) whose text is not in texts.
+func firstMissing(ex *evaluator.Explanation, texts map[string]bool) *evaluator.RuleUse {
+	level := []*evaluator.Explanation{ex}
+	for d := 0; len(level) > 0 && d < maxBlameDepth; d++ {
+		var next []*evaluator.Explanation
+		for _, e := range level {
+			if e == nil || !e.Holds {
+				continue
+			}
+			if e.Rule != nil && !texts[e.Rule.Text] {
+				return e.Rule
+			}
+			next = append(next, e.Premises...)
+		}
+		level = next
+	}
+	return nil
 }

@@ -206,3 +206,39 @@ func TestParseRecordsErrors(t *testing.T) {
 		}
 	}
 }
+
+// TestReplayBlamesTheChangedRule: when the rule that changed is deep in
+// the derivation (a role implied by another), it is named, not the
+// permission rule both policies share.
+func TestReplayBlamesTheChangedRule(t *testing.T) {
+	const base = `actor User {}
+resource Doc {
+  roles = ["viewer", "owner"];
+  permissions = ["view"];
+  "view" if "viewer";
+`
+	live := mustCompile(t, "live.polar", base+"  \"viewer\" if \"owner\";\n}\n")
+	cand := mustCompile(t, "candidate.polar", base+"}\n")
+	st := memory.New()
+	t.Cleanup(func() { st.Close() })
+	if _, err := st.Write(t.Context(), []store.Op{{Insert: []term.Fact{{Predicate: "has_role", Args: []term.Value{user("olga"), term.String("owner"), doc("d1")}}}}}); err != nil {
+		t.Fatal(err)
+	}
+	snap, err := st.Snapshot(t.Context(), store.Consistency{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	recs := []audit.Record{{Kind: audit.KindDecision, Endpoint: "authorize", Actor: av(user("olga")), Action: "view", Resource: av(doc("d1")), Allowed: audit.Allowed(true)}}
+	rep, err := shadow.Replay(t.Context(), shadow.Input{Live: live, Candidate: cand, Facts: snap, Records: recs})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(rep.Changes) != 1 || rep.Changes[0].Rule == nil || rep.Changes[0].Rule.Text != `"viewer" if "owner";` || rep.Changes[0].Rule.Position != "live.polar:6:3" {
+		t.Fatalf("changes %+v: want the removed \"viewer\" if \"owner\" named", rep.Changes)
+	}
+	// The other way round, the candidate's new rule is named.
+	rep, err = shadow.Replay(t.Context(), shadow.Input{Live: cand, Candidate: live, Facts: snap, Records: recs})
+	if err != nil || len(rep.Changes) != 1 || rep.Changes[0].Rule == nil || rep.Changes[0].Rule.Position != "live.polar:6:3" {
+		t.Fatalf("reverse changes %+v, %v", rep.Changes, err)
+	}
+}

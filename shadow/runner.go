@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/castellan-authz/castellan/evaluator"
+	"github.com/castellan-authz/castellan/lang"
 	"github.com/castellan-authz/castellan/lang/term"
 	"github.com/castellan-authz/castellan/policy"
 )
@@ -240,13 +241,17 @@ func (r *Runner) evaluate(it Item) {
 	case d.Allowed != it.Allowed:
 		result = ResultDifferent
 		diff = &Difference{Time: r.opts.Now(), Endpoint: it.Endpoint, Actor: it.Actor, Action: it.Action, Resource: it.Resource, Live: it.Allowed}
-		ev := r.cand.Evaluator()
+		// The side that allows names the rule the other lacks.
+		ev, other := r.cand.Evaluator(), (*lang.Program)(nil)
+		if it.Live != nil {
+			other = it.Live.Program()
+		}
 		if it.Allowed && it.Live != nil {
-			ev = it.Live.Evaluator()
+			ev, other = it.Live.Evaluator(), r.cand.Program()
 		}
 		req.Explain = true
 		if ex, err := ev.Authorize(ctx, req, it.Actor, it.Action, it.Resource); err == nil {
-			diff.Rule, diff.Fact = Responsible(ex.Explanation)
+			diff.Rule, diff.Fact = Responsible(ex.Explanation, other)
 		}
 	}
 	r.mu.Lock()

@@ -50,8 +50,9 @@ type PreviewChange struct {
 	// Before (live) and After (candidate) are "allowed" or "denied".
 	Before string `json:"before"`
 	After  string `json:"after"`
-	// Rule is the rule responsible: the one that allowed, on the side
-	// that allowed; nil when a fact allowed (Fact).
+	// Rule is the rule responsible: in the derivation on the side that
+	// allowed, the outermost rule the other policy does not have (else the
+	// permission rule that allowed); nil when a fact allowed (Fact).
 	Rule *RuleRef `json:"rule"`
 	Fact string   `json:"fact"`
 	// Count is how many replayed decisions asked this.
