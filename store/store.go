@@ -28,6 +28,10 @@ type Op struct {
 	// (see term.Pattern for wildcards). A pattern that matches nothing is
 	// not an error. A wildcard-free pattern removes at most one fact.
 	Delete []term.Pattern
+	// ExpiredBy, when not zero, removes every stored fact whose validity
+	// window ended at or before it, before the Delete patterns apply
+	// (see Expirer).
+	ExpiredBy time.Time
 }
 
 // Consistency says how fresh a snapshot must be.
@@ -39,7 +43,17 @@ type Consistency struct {
 // Snapshot is a consistent read view of the stored facts at one revision.
 // It never shows part of a batch and never changes, whatever writers do
 // meanwhile. It implements evaluator.Source and is safe for concurrent use.
+//
+// A snapshot that a Store returns shows every stored fact whatever its
+// validity window (term.Window): that is the view of backups, exports and
+// stats. A question reads the snapshot At one instant, read once from its
+// clock, so that all of it sees the same facts hold.
 type Snapshot interface {
+	// At returns the view of the snapshot at the instant now: Match and
+	// Facts show only the facts whose window contains now. It is cheap
+	// (the snapshot itself when no fact of it has a window).
+	At(now time.Time) Snapshot
+
 	// Match calls yield with the arguments of every fact of predicate pred
 	// that has exactly len(args) arguments and whose argument i equals
 	// args[i] wherever args[i] is not the zero Value. The slice passed to
@@ -165,6 +179,17 @@ type Clearer interface {
 	Clear(ctx context.Context) (Revision, error)
 }
 
+// Expirer is implemented by stores that can remove expired facts: Expire
+// deletes, in one committed revision (logged in the change log like any
+// delete), every fact whose window ended at or before now, and returns
+// that revision and how many facts it removed. When none has expired it
+// writes nothing and returns (0, 0, nil). A snapshot At an instant after a
+// window's end never shows its fact, so expiring only reclaims space;
+// the server calls it periodically (--expire-interval).
+type Expirer interface {
+	Expire(ctx context.Context, now time.Time) (Revision, int, error)
+}
+
 // ClearBatch returns a batch that deletes every stored fact.
 func ClearBatch() []Op {
 	return []Op{{Delete: []term.Pattern{{AnyArity: true}}}}
@@ -212,6 +237,7 @@ func Prepare(batch []Op, opts ...WriteOption) ([]Op, error) {
 	index := 0
 	for i, op := range batch {
 		out[i].Delete = normalizePatterns(op.Delete)
+		out[i].ExpiredBy = op.ExpiredBy
 		if len(op.Insert) == 0 {
 			continue
 		}

@@ -116,9 +116,16 @@ func Normalize(v Value) (Value, error) {
 
 // Fact is a predicate applied to ground values, such as
 // has_role(User{"alice"}, "maintainer", Repository{"anvil"}).
+//
+// A stored fact may carry a validity Window: outside it the fact does not
+// hold (stores and the evaluator read facts at one instant, see
+// store.Snapshot.At). Context facts carry none. The window is not part of
+// the fact's identity: Equal and String ignore it, and a store keeps a fact
+// once, with the window it was last told with.
 type Fact struct {
 	Predicate string
 	Args      []Value
+	Valid     Window
 }
 
 // String renders f in Polar syntax.
@@ -137,7 +144,7 @@ func (f Fact) String() string {
 }
 
 // Normalize checks that f is a well-formed ground fact and returns it with
-// every argument in canonical form. It does not check f against a policy.
+// every argument in canonical form and its window rounded (see Window). It does not check f against a policy.
 func (f Fact) Normalize() (Fact, error) {
 	if f.Predicate == "" {
 		return f, fmt.Errorf("%w: predicate must not be empty", ErrInvalidValue)
@@ -145,7 +152,11 @@ func (f Fact) Normalize() (Fact, error) {
 	if len(f.Args) == 0 {
 		return f, fmt.Errorf("%w: %s has no arguments", ErrInvalidValue, f.Predicate)
 	}
-	out := Fact{Predicate: f.Predicate, Args: make([]Value, len(f.Args))}
+	w, err := f.Valid.normalize()
+	if err != nil {
+		return f, fmt.Errorf("%s: %w", f.Predicate, err)
+	}
+	out := Fact{Predicate: f.Predicate, Args: make([]Value, len(f.Args)), Valid: w}
 	for i, a := range f.Args {
 		n, err := Normalize(a)
 		if err != nil {

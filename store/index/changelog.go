@@ -2,6 +2,7 @@ package index
 
 import (
 	"encoding/binary"
+	"math"
 	"sort"
 
 	"github.com/castellan-authz/castellan/lang/term"
@@ -16,8 +17,10 @@ const (
 )
 
 // changeLog is the change log of an Index, kept compact: each change is
-// encoded as uvarints (the table id shifted left by one, with the low bit
-// set for a delete, then the argument ids) in byte chunks of bounded size,
+// encoded as uvarints (the table id shifted left by two, with the low bit
+// set for a delete and the next one for an insert with a validity window,
+// then the argument ids, then for a window its two bounds as varints) in
+// byte chunks of bounded size,
 // so the log grows without copying and wastes at most one chunk. A run
 // indexes the changes of one revision within one chunk, so Changes finds
 // its start by binary search. A change of a 3-argument fact costs about 10
@@ -41,8 +44,8 @@ type logRun struct {
 
 // add appends a change of table id tab with argument ids ids at revision
 // rev.
-func (l *changeLog) add(rev uint64, tab uint32, op store.ChangeOp, ids []uint32) {
-	need := binary.MaxVarintLen32 * (1 + len(ids))
+func (l *changeLog) add(rev uint64, tab uint32, op store.ChangeOp, ids []uint32, w [2]int64) {
+	need := binary.MaxVarintLen32*(1+len(ids)) + 2*binary.MaxVarintLen64
 	last := len(l.chunks) - 1
 	if last < 0 || cap(l.chunks[last])-len(l.chunks[last]) < need {
 		size := max(need, min(maxLogChunk, max(minLogChunk, l.size)))
@@ -54,13 +57,21 @@ func (l *changeLog) add(rev uint64, tab uint32, op store.ChangeOp, ids []uint32)
 	}
 	c := l.chunks[last]
 	n := len(c)
-	h := uint64(tab) << 1
+	h := uint64(tab) << 2
 	if op == store.OpDelete {
 		h |= 1
+	}
+	windowed := w != [2]int64{math.MinInt64, math.MaxInt64}
+	if windowed {
+		h |= 2
 	}
 	c = binary.AppendUvarint(c, h)
 	for _, id := range ids {
 		c = binary.AppendUvarint(c, uint64(id))
+	}
+	if windowed {
+		c = binary.AppendVarint(c, w[0])
+		c = binary.AppendVarint(c, w[1])
 	}
 	l.chunks[last] = c
 	l.size += len(c) - n
@@ -94,7 +105,7 @@ func (x *Index) Changes(since uint64, limit int) []store.Change {
 			}
 			h, k := binary.Uvarint(b)
 			b = b[k:]
-			t := x.byID[h>>1]
+			t := x.byID[h>>2]
 			op := store.OpInsert
 			if h&1 != 0 {
 				op = store.OpDelete
@@ -104,6 +115,13 @@ func (x *Index) Changes(since uint64, limit int) []store.Change {
 				id, k := binary.Uvarint(b)
 				b = b[k:]
 				f.Args[i] = x.vals[id]
+			}
+			if h&2 != 0 {
+				from, k := binary.Varint(b)
+				b = b[k:]
+				until, k := binary.Varint(b)
+				b = b[k:]
+				f.Valid = term.WindowOfNanos(from, until)
 			}
 			out = append(out, store.Change{Revision: r.rev, Op: op, Fact: f})
 		}
@@ -129,10 +147,16 @@ func (x *Index) PruneChanges(through uint64) {
 		for range r.n {
 			h, k := binary.Uvarint(b)
 			b = b[k:]
-			for range x.byID[h>>1].arity {
+			for range x.byID[h>>2].arity {
 				id, k := binary.Uvarint(b)
 				b = b[k:]
 				x.unref(uint32(id))
+			}
+			if h&2 != 0 { // the window of an insert
+				_, k := binary.Varint(b)
+				b = b[k:]
+				_, k = binary.Varint(b)
+				b = b[k:]
 			}
 		}
 	}

@@ -56,6 +56,10 @@ type Index struct {
 	matchers sync.Pool                // of *matcher, see Snapshot.Match
 	latest   atomic.Pointer[Snapshot] // the snapshot at rev, shared; nil after a commit
 
+	// windows is set once a fact with a validity window was stored: until
+	// then a snapshot is the same at every instant (Snapshot.At).
+	windows bool
+
 	// A table is compacted when it holds more than compactMinDead dead
 	// records and they are more than a quarter of it.
 	compactMinDead int
@@ -79,7 +83,10 @@ type table struct {
 	removed []uint64
 	post    []postings // per position: value id -> record numbers, ascending
 	live    liveSet    // the live records, by argument ids
-	ndead   int
+	// from and until hold the validity window of each record (see
+	// term.Window.Nanos); both nil while no record of the table has one.
+	from, until []int64
+	ndead       int
 	// retryAt is the dead count at which compaction is tried again after
 	// it could not drop every dead record (a snapshot still saw them).
 	retryAt int
@@ -134,7 +141,7 @@ func (x *Index) Snapshot() *Snapshot {
 	}
 	x.mu.RLock()
 	defer x.mu.RUnlock()
-	s := &Snapshot{x: x, rev: x.rev, stats: x.stats}
+	s := &Snapshot{x: x, rev: x.rev, stats: x.stats, windows: x.windows}
 	// Under the read lock no commit can happen, so s is still the latest.
 	if !x.latest.CompareAndSwap(nil, s) {
 		return x.latest.Load()
@@ -225,6 +232,9 @@ func (x *Index) ApplyNext(ops []store.Op) uint64 {
 // apply applies ops and commits.
 func (tx *Tx) apply(ops []store.Op) {
 	for _, op := range ops {
+		if !op.ExpiredBy.IsZero() {
+			tx.ExpireBefore(op.ExpiredBy.UnixNano())
+		}
 		for _, p := range op.Delete {
 			tx.Delete(p)
 		}
@@ -248,13 +258,29 @@ func (tx *Tx) Insert(f term.Fact) bool {
 		ids = append(ids, x.intern(a))
 	}
 	tx.buf = ids
-	if _, ok := t.find(ids); ok {
-		return false
+	from, until := f.Valid.Nanos()
+	if old, ok := t.find(ids); ok {
+		if t.window(old) == [2]int64{from, until} {
+			return false
+		}
+		// Told again with another window: the new window replaces the old
+		// one (logged as a delete and an insert).
+		tx.kill(t, old)
 	}
 	r := uint32(len(t.added))
 	t.args = append(t.args, ids...)
 	t.added = append(t.added, tx.rev)
 	t.removed = append(t.removed, live)
+	if t.until != nil || from != math.MinInt64 || until != math.MaxInt64 {
+		if t.until == nil {
+			t.from, t.until = make([]int64, r, len(t.added)), make([]int64, r, len(t.added))
+			for i := range r {
+				t.from[i], t.until[i] = math.MinInt64, math.MaxInt64
+			}
+			x.windows = true
+		}
+		t.from, t.until = append(t.from, from), append(t.until, until)
+	}
 	for i, id := range ids {
 		t.post[i].add(id, r)
 	}
@@ -263,8 +289,64 @@ func (tx *Tx) Insert(f term.Fact) bool {
 		x.ref(id)
 	}
 	tx.delta = tx.delta.Add(store.StatsOf(t.pred, 1))
-	x.record(tx.rev, t, ids, store.OpInsert)
+	x.record(tx.rev, t, r, store.OpInsert)
 	return true
+}
+
+// window returns the validity window of record r of t, as Nanos.
+func (t *table) window(r uint32) [2]int64 {
+	if t.until == nil {
+		return [2]int64{math.MinInt64, math.MaxInt64}
+	}
+	return [2]int64{t.from[r], t.until[r]}
+}
+
+// ExpireBefore removes every live fact whose window ended at or before
+// now (nanoseconds since 1970) and returns how many.
+func (tx *Tx) ExpireBefore(now int64) int {
+	x := tx.x
+	x.mu.Lock()
+	defer x.mu.Unlock()
+	n := 0
+	for _, t := range x.ordered {
+		if t.until == nil {
+			continue
+		}
+		for r := range uint32(len(t.added)) {
+			if t.removed[r] == live && t.until[r] <= now {
+				tx.kill(t, r)
+				n++
+			}
+		}
+	}
+	return n
+}
+
+// CountExpired returns how many facts at the latest revision have a
+// window that ended at or before now (nanoseconds since 1970).
+func (x *Index) CountExpired(now int64) int {
+	x.mu.RLock()
+	defer x.mu.RUnlock()
+	n := 0
+	for _, t := range x.ordered {
+		if t.until == nil {
+			continue
+		}
+		for r := range uint32(len(t.added)) {
+			if t.removed[r] == live && t.until[r] <= now {
+				n++
+			}
+		}
+	}
+	return n
+}
+
+// HasWindows reports whether a fact with a validity window was ever
+// stored in the index.
+func (x *Index) HasWindows() bool {
+	x.mu.RLock()
+	defer x.mu.RUnlock()
+	return x.windows
 }
 
 // Delete removes every stored fact matching p (see term.Pattern.Matches)
@@ -319,7 +401,7 @@ func (tx *Tx) kill(t *table, r uint32) {
 	t.deleteLive(ids)
 	tx.touched[t] = true
 	tx.delta = tx.delta.Add(store.StatsOf(t.pred, -1))
-	tx.x.record(tx.rev, t, ids, store.OpDelete)
+	tx.x.record(tx.rev, t, r, store.OpDelete)
 }
 
 // Commit publishes the revision and compacts tables whose dead records no
@@ -360,21 +442,30 @@ func (x *Index) table(pred string, arity int) *table {
 	return t
 }
 
-func (x *Index) record(rev uint64, t *table, ids []uint32, op store.ChangeOp) {
+func (x *Index) record(rev uint64, t *table, r uint32, op store.ChangeOp) {
 	if !x.keepLog {
 		return
 	}
-	x.log.add(rev, t.id, op, ids)
+	ids := t.args[int(r)*t.arity : int(r+1)*t.arity]
+	w := t.window(r)
+	if op == store.OpDelete {
+		w = [2]int64{math.MinInt64, math.MaxInt64}
+	}
+	x.log.add(rev, t.id, op, ids, w)
 	for _, id := range ids {
 		x.ref(id)
 	}
 }
 
-// fact builds the term.Fact of a record's ids. Callers hold mu.
-func (x *Index) fact(t *table, ids []uint32) term.Fact {
+// fact builds the term.Fact of record r of t. Callers hold mu.
+func (x *Index) fact(t *table, r uint32) term.Fact {
+	ids := t.args[int(r)*t.arity : int(r+1)*t.arity]
 	f := term.Fact{Predicate: t.pred, Args: make([]term.Value, len(ids))}
 	for i, id := range ids {
 		f.Args[i] = x.vals[id]
+	}
+	if t.until != nil {
+		f.Valid = term.WindowOfNanos(t.from[r], t.until[r])
 	}
 	return f
 }
@@ -466,6 +557,10 @@ func (t *table) compact(horizon uint64, in *interner) {
 	args := make([]uint32, 0, keep*t.arity)
 	added := make([]uint64, 0, keep)
 	removed := make([]uint64, 0, keep)
+	var from, until []int64
+	if t.until != nil {
+		from, until = make([]int64, 0, keep), make([]int64, 0, keep)
+	}
 	post := make([]postings, t.arity)
 	for i := range post {
 		post[i] = newPostings(t.post[i].Len())
@@ -483,6 +578,9 @@ func (t *table) compact(horizon uint64, in *interner) {
 		args = append(args, ids...)
 		added = append(added, t.added[r])
 		removed = append(removed, rm)
+		if t.until != nil {
+			from, until = append(from, t.from[r]), append(until, t.until[r])
+		}
 		for i, id := range ids {
 			post[i].add(id, nr)
 		}
@@ -491,6 +589,7 @@ func (t *table) compact(horizon uint64, in *interner) {
 		}
 	}
 	t.args, t.added, t.removed, t.post, t.ndead = args, added, removed, post, ndead
+	t.from, t.until = from, until
 	// Renumbered: rebuild the live set from the new records.
 	t.live = liveSet{}
 	t.rehash(len(added) - ndead)

@@ -2,6 +2,7 @@ package index
 
 import (
 	"iter"
+	"time"
 
 	"github.com/castellan-authz/castellan/lang/term"
 	"github.com/castellan-authz/castellan/store"
@@ -10,15 +11,42 @@ import (
 // Snapshot is a read view of an Index at one revision. It implements
 // store.Snapshot (and so evaluator.Source).
 type Snapshot struct {
-	x     *Index
-	rev   uint64
-	stats store.Stats
+	x       *Index
+	rev     uint64
+	stats   store.Stats
+	windows bool // a fact with a window may be stored (Index.windows)
+
+	// Set by At: the instant (nanoseconds since 1970) the view is at, and
+	// the snapshot it was made from (kept reachable, so that its revision
+	// still holds compaction back).
+	timed  bool
+	now    int64
+	parent *Snapshot
 }
 
 var _ store.Snapshot = (*Snapshot)(nil)
 
 // Revision returns the revision the snapshot reflects.
 func (s *Snapshot) Revision() uint64 { return s.rev }
+
+// At returns the view of s at the instant now (see store.Snapshot): s
+// itself when no stored fact has ever had a window.
+func (s *Snapshot) At(now time.Time) store.Snapshot {
+	if !s.windows {
+		return s
+	}
+	p := s
+	if s.parent != nil {
+		p = s.parent
+	}
+	return &Snapshot{x: s.x, rev: s.rev, stats: s.stats, windows: true, timed: true, now: now.UnixNano(), parent: p}
+}
+
+// holds reports whether record r of t is visible to s: at its revision
+// and, for a timed view, inside its window.
+func (s *Snapshot) holds(t *table, r uint32) bool {
+	return t.visible(r, s.rev) && (!s.timed || t.until == nil || (t.from[r] <= s.now && s.now < t.until[r]))
+}
 
 // Stats counts the facts at the snapshot's revision.
 func (s *Snapshot) Stats() store.Stats { return s.stats }
@@ -89,16 +117,17 @@ func (s *Snapshot) Match(pred string, args []term.Value, yield func(args []term.
 	}
 	recs := m.recs[:0]
 	n := t.arity
+	timed := s.timed && t.until != nil
 	if len(m.bound) == 0 {
 		for r := range uint32(len(t.added)) {
-			if t.visible(r, s.rev) {
+			if t.visible(r, s.rev) && (!timed || (t.from[r] <= s.now && s.now < t.until[r])) {
 				recs = append(recs, r)
 			}
 		}
 	} else {
 	next:
 		for _, r := range best {
-			if !t.visible(r, s.rev) {
+			if !t.visible(r, s.rev) || (timed && (s.now < t.from[r] || s.now >= t.until[r])) {
 				continue
 			}
 			base := int(r) * n
@@ -139,9 +168,8 @@ func (s *Snapshot) Facts(p term.Pattern) iter.Seq[term.Fact] {
 		var facts []term.Fact
 		x := s.x
 		x.mu.RLock()
-		visible := func(t *table, r uint32) bool { return t.visible(r, s.rev) }
-		x.eachMatching(p, visible, func(t *table, r uint32) {
-			facts = append(facts, x.fact(t, t.args[int(r)*t.arity:int(r+1)*t.arity]))
+		x.eachMatching(p, s.holds, func(t *table, r uint32) {
+			facts = append(facts, x.fact(t, r))
 		})
 		x.mu.RUnlock()
 		for _, f := range facts {

@@ -35,6 +35,7 @@ var (
 	_ store.Clearer     = (*Store)(nil)
 	_ store.PolicyStore = (*Store)(nil)
 	_ store.KeyStore    = (*Store)(nil)
+	_ store.Expirer     = (*Store)(nil)
 )
 
 // Option configures a Store.
@@ -118,6 +119,22 @@ func (s *Store) prune(rev uint64) {
 // Clear removes every fact in one revision.
 func (s *Store) Clear(ctx context.Context) (store.Revision, error) {
 	return s.Write(ctx, store.ClearBatch())
+}
+
+// Expire removes the facts whose window ended at or before now, in one
+// revision (see store.Expirer); it writes nothing when none has.
+func (s *Store) Expire(ctx context.Context, now time.Time) (store.Revision, int, error) {
+	if err := s.check(); err != nil {
+		return 0, 0, err
+	}
+	if err := ctx.Err(); err != nil {
+		return 0, 0, err
+	}
+	n := s.x.CountExpired(now.UnixNano())
+	if n == 0 {
+		return 0, 0, nil
+	}
+	return s.x.ApplyNext([]store.Op{{ExpiredBy: now}}), n, nil
 }
 
 // Snapshot returns a view at the latest revision. The memory store is its

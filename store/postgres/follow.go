@@ -59,18 +59,20 @@ func (s *Store) loadInto(ctx context.Context, idx *index.Index, keys bool) error
 	// The index Tx cannot be rolled back; on error the index is thrown
 	// away with the store, so commit whatever was read.
 	defer itx.Commit()
-	rows, err := tx.Query(ctx, "SELECT predicate, arg_types, arg_ids FROM facts ORDER BY id")
+	rows, err := tx.Query(ctx, "SELECT predicate, arg_types, arg_ids, valid_from, valid_until FROM facts ORDER BY id")
 	if err != nil {
 		return unavailable(ctx, fmt.Errorf("loading facts: %w", err))
 	}
 	defer rows.Close()
 	var f term.Fact
 	var types, ids []string
+	var from, until *time.Time
 	for rows.Next() {
-		if err := rows.Scan(&f.Predicate, &types, &ids); err != nil {
+		if err := rows.Scan(&f.Predicate, &types, &ids, &from, &until); err != nil {
 			return fmt.Errorf("loading facts: %w", err)
 		}
 		f.Args = toValues(f.Args[:0], types, ids)
+		f.Valid = toWindow(from, until)
 		itx.Insert(f)
 	}
 	if err := rows.Err(); err != nil {
@@ -78,6 +80,18 @@ func (s *Store) loadInto(ctx context.Context, idx *index.Index, keys bool) error
 	}
 	s.noteHead(uint64(head))
 	return nil
+}
+
+// toWindow is the window of nullable bounds read from the database.
+func toWindow(from, until *time.Time) term.Window {
+	var w term.Window
+	if from != nil {
+		w.From = from.UTC()
+	}
+	if until != nil {
+		w.Until = until.UTC()
+	}
+	return w
 }
 
 func toValues(dst []term.Value, types, ids []string) []term.Value {
@@ -222,22 +236,23 @@ func (s *Store) applyLogLocked(ctx context.Context, q querier, head, horizon int
 	if uint64(horizon) > cur {
 		return fmt.Errorf("the index is at revision %d, the change log starts after %d: %w", cur, horizon, errBehindLog)
 	}
-	rows, err := q.Query(ctx, `SELECT revision, op, predicate, arg_types, arg_ids FROM changes
+	rows, err := q.Query(ctx, `SELECT revision, op, predicate, arg_types, arg_ids, valid_from, valid_until FROM changes
 		WHERE revision > $1 AND revision <= $2 ORDER BY revision, id`, int64(cur), head)
 	if err != nil {
 		return err
 	}
 	defer rows.Close()
 	var (
-		buf        []pending
-		bufRev     int64
-		rev        int64
-		op         int16
-		pred       string
-		types, ids []string
+		buf         []pending
+		bufRev      int64
+		rev         int64
+		op          int16
+		pred        string
+		types, ids  []string
+		from, until *time.Time
 	)
 	for rows.Next() {
-		if err := rows.Scan(&rev, &op, &pred, &types, &ids); err != nil {
+		if err := rows.Scan(&rev, &op, &pred, &types, &ids, &from, &until); err != nil {
 			return err
 		}
 		if rev != bufRev && len(buf) > 0 {
@@ -247,7 +262,7 @@ func (s *Store) applyLogLocked(ctx context.Context, q querier, head, horizon int
 			buf = buf[:0]
 		}
 		bufRev = rev
-		buf = append(buf, pending{op: store.ChangeOp(op), fact: term.Fact{Predicate: pred, Args: toValues(nil, types, ids)}})
+		buf = append(buf, pending{op: store.ChangeOp(op), fact: term.Fact{Predicate: pred, Args: toValues(nil, types, ids), Valid: toWindow(from, until)}})
 	}
 	if err := rows.Err(); err != nil {
 		return err
@@ -362,7 +377,7 @@ func (s *Store) Changes(ctx context.Context, since store.Revision, limit int) ([
 	if since < uint64(h) {
 		return nil, fmt.Errorf("changes since revision %d: the change log starts after revision %d: %w", since, h, store.ErrPruned)
 	}
-	sql := `SELECT revision, op, predicate, arg_types, arg_ids FROM changes WHERE revision > $1 ORDER BY revision, id`
+	sql := `SELECT revision, op, predicate, arg_types, arg_ids, valid_from, valid_until FROM changes WHERE revision > $1 ORDER BY revision, id`
 	args := []any{int64(since)}
 	if limit > 0 {
 		sql += " LIMIT $2"
@@ -375,16 +390,17 @@ func (s *Store) Changes(ctx context.Context, since store.Revision, limit int) ([
 	defer rows.Close()
 	var out []store.Change
 	var (
-		rev        int64
-		op         int16
-		pred       string
-		types, ids []string
+		rev         int64
+		op          int16
+		pred        string
+		types, ids  []string
+		from, until *time.Time
 	)
 	for rows.Next() {
-		if err := rows.Scan(&rev, &op, &pred, &types, &ids); err != nil {
+		if err := rows.Scan(&rev, &op, &pred, &types, &ids, &from, &until); err != nil {
 			return nil, fmt.Errorf("reading changes: %w", err)
 		}
-		out = append(out, store.Change{Revision: uint64(rev), Op: store.ChangeOp(op), Fact: term.Fact{Predicate: pred, Args: toValues(nil, types, ids)}})
+		out = append(out, store.Change{Revision: uint64(rev), Op: store.ChangeOp(op), Fact: term.Fact{Predicate: pred, Args: toValues(nil, types, ids), Valid: toWindow(from, until)}})
 	}
 	if err := rows.Err(); err != nil {
 		return nil, unavailable(ctx, fmt.Errorf("reading changes: %w", err))

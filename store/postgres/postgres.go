@@ -101,6 +101,7 @@ var (
 	_ store.PolicyStore = (*Store)(nil)
 	_ store.KeyStore    = (*Store)(nil)
 	_ store.Follower    = (*Store)(nil)
+	_ store.Expirer     = (*Store)(nil)
 )
 
 // Open connects to the database at url, checks its schema version

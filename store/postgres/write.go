@@ -11,6 +11,7 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
+	"time"
 	"unicode/utf8"
 
 	"github.com/jackc/pgx/v5"
@@ -53,6 +54,24 @@ func (s *Store) Write(ctx context.Context, batch []store.Op, opts ...store.Write
 		return 0, unavailable(ctx, fmt.Errorf("writing facts: %w", err))
 	}
 	return rev, nil
+}
+
+// Expire removes the facts whose window ended at or before now, in one
+// revision (see store.Expirer). It asks the index first, and writes
+// nothing when no fact there has expired; the count is the index's.
+func (s *Store) Expire(ctx context.Context, now time.Time) (store.Revision, int, error) {
+	if err := s.check(); err != nil {
+		return 0, 0, err
+	}
+	n := s.index().CountExpired(now.UnixNano())
+	if n == 0 {
+		return 0, 0, nil
+	}
+	rev, err := s.Write(ctx, []store.Op{{ExpiredBy: now}})
+	if err != nil {
+		return 0, 0, err
+	}
+	return rev, n, nil
 }
 
 // Clear removes every fact in one revision.
@@ -266,9 +285,15 @@ func (s *Store) commit(ctx context.Context, batches [][]store.Op) ([]uint64, err
 		b = &pgx.Batch{}
 		return err
 	}
+	windows := s.index().HasWindows()
 	for k, ops := range batches {
 		rev := first + int64(k)
 		for i, op := range ops {
+			if !op.ExpiredBy.IsZero() {
+				b.Queue(`WITH d AS (DELETE FROM facts WHERE valid_until <= $2 RETURNING id, predicate, arg_types, arg_ids)
+INSERT INTO changes (revision, op, predicate, arg_types, arg_ids)
+SELECT $1, 2, predicate, arg_types, arg_ids FROM d ORDER BY id`, rev, op.ExpiredBy)
+			}
 			for _, p := range op.Delete {
 				if !storable(p.Predicate, p.Args) {
 					continue // it matches no stored fact
@@ -280,6 +305,13 @@ func (s *Store) commit(ctx context.Context, batches [][]store.Op) ([]uint64, err
 			ops[i].Insert = ops[i].Insert[:0] // in the order the database stores them, for the index
 			for _, kf := range facts {
 				ops[i].Insert = append(ops[i].Insert, kf.fact)
+				windows = windows || !kf.fact.Valid.IsZero()
+			}
+			if windows && len(facts) > 0 {
+				// A fact told again with another window replaces the
+				// stored one: delete it first (logged), then insert it.
+				sql, args := rewindowSQL(rev, facts)
+				b.Queue(sql, args...)
 			}
 			switch {
 			case len(facts) == 0:
@@ -344,18 +376,21 @@ type keyedFact struct {
 	fact term.Fact
 }
 
-// dedupe keys facts and drops repeated ones, keeping the first. With
+// dedupe keys facts and drops repeated ones, keeping the place of the first
+// and the window of the last (as the index does: the last telling wins). With
 // sorted, it also orders them by key: inserting in key order into the
 // unique index is much faster than in random order.
 func dedupe(fs []term.Fact, sorted bool) []keyedFact {
-	seen := make(map[[32]byte]bool, len(fs))
 	ks := make([]keyedFact, 0, len(fs))
+	seen := make(map[[32]byte]int, len(fs))
 	for _, f := range fs {
 		k := factKey(f.Predicate, f.Args)
-		if !seen[k] {
-			seen[k] = true
-			ks = append(ks, keyedFact{k, f})
+		if i, ok := seen[k]; ok {
+			ks[i].fact.Valid = f.Valid
+			continue
 		}
+		seen[k] = len(ks)
+		ks = append(ks, keyedFact{k, f})
 	}
 	if sorted {
 		slices.SortFunc(ks, func(a, b keyedFact) int { return bytes.Compare(a.key[:], b.key[:]) })
@@ -393,26 +428,56 @@ func split(args []term.Value) (types, ids []string) {
 
 // logInserted is the tail of the statements that store facts: it appends
 // the rows inserted by CTE i to the change log.
-const logInserted = ` ON CONFLICT (fact_key) DO NOTHING RETURNING id, predicate, arg_types, arg_ids)
+const logInserted = ` ON CONFLICT (fact_key) DO NOTHING RETURNING id, predicate, arg_types, arg_ids, valid_from, valid_until)
+INSERT INTO changes (revision, op, predicate, arg_types, arg_ids, valid_from, valid_until)
+SELECT $1, 1, predicate, arg_types, arg_ids, valid_from, valid_until FROM i ORDER BY id`
+
+// windowBounds returns the bounds of w as SQL values: nil (NULL) where
+// it is unbounded.
+func windowBounds(w term.Window) (from, until *time.Time) {
+	if !w.From.IsZero() {
+		from = &w.From
+	}
+	if !w.Until.IsZero() {
+		until = &w.Until
+	}
+	return from, until
+}
+
+// rewindowSQL deletes (and logs) the stored facts among facts whose stored
+// window differs from the one they are told with now.
+func rewindowSQL(rev int64, facts []keyedFact) (string, []any) {
+	keys := make([][]byte, len(facts))
+	froms, untils := make([]*time.Time, len(facts)), make([]*time.Time, len(facts))
+	for i, kf := range facts {
+		keys[i] = kf.key[:]
+		froms[i], untils[i] = windowBounds(kf.fact.Valid)
+	}
+	return `WITH v (fact_key, vf, vu) AS (SELECT * FROM unnest($2::bytea[], $3::timestamptz[], $4::timestamptz[])),
+d AS (DELETE FROM facts f USING v WHERE f.fact_key = v.fact_key
+	AND (f.valid_from IS DISTINCT FROM v.vf OR f.valid_until IS DISTINCT FROM v.vu)
+	RETURNING f.id, f.predicate, f.arg_types, f.arg_ids)
 INSERT INTO changes (revision, op, predicate, arg_types, arg_ids)
-SELECT $1, 1, predicate, arg_types, arg_ids FROM i ORDER BY id`
+SELECT $1, 2, predicate, arg_types, arg_ids FROM d ORDER BY id`, []any{rev, keys, froms, untils}
+}
 
 // insertSQL stores facts with one INSERT ... VALUES.
 func insertSQL(rev int64, facts []keyedFact) (string, []any) {
 	var sb strings.Builder
-	args := make([]any, 1, 1+5*len(facts))
+	args := make([]any, 1, 1+7*len(facts))
 	args[0] = rev
-	sb.WriteString("WITH v (fact_key, predicate, arity, arg_types, arg_ids) AS (VALUES ")
+	sb.WriteString("WITH v (fact_key, predicate, arity, arg_types, arg_ids, valid_from, valid_until) AS (VALUES ")
 	for i, kf := range facts {
 		if i > 0 {
 			sb.WriteString(", ")
 		}
 		n := len(args)
-		fmt.Fprintf(&sb, "($%d::bytea, $%d::text, $%d::int, $%d::text[], $%d::text[])", n+1, n+2, n+3, n+4, n+5)
+		fmt.Fprintf(&sb, "($%d::bytea, $%d::text, $%d::int, $%d::text[], $%d::text[], $%d::timestamptz, $%d::timestamptz)", n+1, n+2, n+3, n+4, n+5, n+6, n+7)
 		types, ids := split(kf.fact.Args)
-		args = append(args, kf.key[:], kf.fact.Predicate, len(kf.fact.Args), types, ids)
+		from, until := windowBounds(kf.fact.Valid)
+		args = append(args, kf.key[:], kf.fact.Predicate, len(kf.fact.Args), types, ids, from, until)
 	}
-	sb.WriteString("), i AS (INSERT INTO facts (fact_key, predicate, arity, arg_types, arg_ids, revision) SELECT fact_key, predicate, arity, arg_types, arg_ids, $1 FROM v")
+	sb.WriteString("), i AS (INSERT INTO facts (fact_key, predicate, arity, arg_types, arg_ids, revision, valid_from, valid_until) SELECT fact_key, predicate, arity, arg_types, arg_ids, $1, valid_from, valid_until FROM v")
 	sb.WriteString(logInserted)
 	return sb.String(), args
 }
@@ -467,16 +532,18 @@ func copyInsert(ctx context.Context, tx pgx.Tx, rev int64, facts []keyedFact) er
 			return row(i - 1), nil
 		})
 	}
-	if _, err := tx.CopyFrom(ctx, pgx.Identifier{"facts"}, []string{"fact_key", "predicate", "arity", "arg_types", "arg_ids", "revision"},
+	if _, err := tx.CopyFrom(ctx, pgx.Identifier{"facts"}, []string{"fact_key", "predicate", "arity", "arg_types", "arg_ids", "revision", "valid_from", "valid_until"},
 		copyRows(func(i int) []any {
 			f := fresh[i].fact
-			return []any{fresh[i].key[:], f.Predicate, len(f.Args), types[i], ids[i], rev}
+			from, until := windowBounds(f.Valid)
+			return []any{fresh[i].key[:], f.Predicate, len(f.Args), types[i], ids[i], rev, from, until}
 		})); err != nil {
 		return err
 	}
-	_, err = tx.CopyFrom(ctx, pgx.Identifier{"changes"}, []string{"revision", "op", "predicate", "arg_types", "arg_ids"},
+	_, err = tx.CopyFrom(ctx, pgx.Identifier{"changes"}, []string{"revision", "op", "predicate", "arg_types", "arg_ids", "valid_from", "valid_until"},
 		copyRows(func(i int) []any {
-			return []any{rev, int16(store.OpInsert), fresh[i].fact.Predicate, types[i], ids[i]}
+			from, until := windowBounds(fresh[i].fact.Valid)
+			return []any{rev, int16(store.OpInsert), fresh[i].fact.Predicate, types[i], ids[i], from, until}
 		}))
 	return err
 }

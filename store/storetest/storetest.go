@@ -37,6 +37,7 @@ func Run(t *testing.T, newStore func(t testing.TB) store.Store) {
 		{"SnapshotStable", testSnapshotStable},
 		{"SnapshotIsolation", testSnapshotIsolation},
 		{"ChangeLog", testChangeLog},
+		{"Windows", testWindows},
 		{"Match", testMatch},
 		{"Facts", testFacts},
 		{"Stats", testStats},

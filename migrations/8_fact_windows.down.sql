@@ -1,0 +1,3 @@
+DROP INDEX IF EXISTS facts_valid_until;
+ALTER TABLE changes DROP COLUMN IF EXISTS valid_from, DROP COLUMN IF EXISTS valid_until;
+ALTER TABLE facts DROP COLUMN IF EXISTS valid_from, DROP COLUMN IF EXISTS valid_until;
