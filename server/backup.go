@@ -70,7 +70,7 @@ type backupRecord struct {
 // handleBackup is GET /admin/v1/backup: the header, the policy versions
 // (oldest first), the keys, then every fact at the header's revision.
 func (s *Server) handleBackup(w http.ResponseWriter, r *http.Request) {
-	snap, err := s.snapshot(r)
+	snap, err := s.storedSnapshot(r)
 	if err != nil {
 		writeError(w, r, err)
 		return

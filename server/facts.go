@@ -311,3 +311,24 @@ func (s *Server) clearFacts(ctx context.Context) (uint64, error) {
 	}
 	return s.store.Write(ctx, store.ClearBatch())
 }
+
+// ExpireFacts removes the stored facts whose validity window ended at or
+// before the server's clock reads now, in one revision, and returns how
+// many it removed (0, writing nothing, when none had; also for a store
+// that cannot expire facts). Such facts already hold for no question:
+// expiring them only frees their space. `castellan serve` calls it every
+// --expire-interval.
+func (s *Server) ExpireFacts(ctx context.Context) (int, error) {
+	e, ok := s.store.(store.Expirer)
+	if !ok {
+		return 0, nil
+	}
+	rev, n, err := e.Expire(ctx, s.now())
+	if err != nil {
+		return 0, err
+	}
+	if n > 0 {
+		s.seeRevision(rev)
+	}
+	return n, nil
+}

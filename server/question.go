@@ -2,6 +2,7 @@ package server
 
 import (
 	"context"
+	"fmt"
 	"net/http"
 
 	"go.opentelemetry.io/otel/trace"
@@ -179,6 +180,11 @@ func (s *Server) contextFacts(pol *policy.Compiled, in questionIn) ([]term.Fact,
 	}
 	if len(in.facts) == 0 && len(in.attrs) == 0 {
 		return nil, nil
+	}
+	for i, w := range in.facts {
+		if err := noWindows(w, fmt.Sprintf("%s[%d]", where, i), "a context fact"); err != nil {
+			return nil, err
+		}
 	}
 	facts, err := toFacts(in.facts, where)
 	if err != nil {

@@ -478,8 +478,19 @@ func (s *Server) handleReadyz(w http.ResponseWriter, r *http.Request) {
 
 // snapshot returns the snapshot a read is answered from: at least the
 // revision of the request's OsoOffset header, if any, when the store has
-// that revision.
+// that revision, At the instant the server's clock reads now (read once:
+// the whole request sees the same facts hold; see store.Snapshot.At).
 func (s *Server) snapshot(r *http.Request) (store.Snapshot, error) {
+	snap, err := s.storedSnapshot(r)
+	if err != nil {
+		return nil, err
+	}
+	return snap.At(s.now()), nil
+}
+
+// storedSnapshot is snapshot without the instant: every stored fact,
+// whatever its validity window (backups and exports).
+func (s *Server) storedSnapshot(r *http.Request) (store.Snapshot, error) {
 	var c store.Consistency
 	if h := strings.TrimSpace(r.Header.Get("OsoOffset")); h != "" {
 		rev, err := strconv.ParseUint(h, 10, 64)

@@ -376,9 +376,15 @@ type exportHeader struct {
 
 // handleExport is GET /admin/v1/facts/export: the revision, then every
 // stored fact matching the pattern (as GET /api/facts) at that one
-// revision, one per line.
+// revision, one per line, with its validity window (also a fact that does
+// not hold now: an export restores what was stored).
 func (s *Server) handleExport(w http.ResponseWriter, r *http.Request) {
-	p, snap, err := s.factsAt(r)
+	p, err := factsQuery(r)
+	if err != nil {
+		writeError(w, r, err)
+		return
+	}
+	snap, err := s.storedSnapshot(r) // every stored fact, with its window
 	if err != nil {
 		writeError(w, r, err)
 		return

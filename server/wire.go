@@ -8,6 +8,7 @@ import (
 	"io"
 	"net/http"
 	"strings"
+	"time"
 
 	"github.com/castellan-authz/castellan/lang/term"
 )
@@ -25,6 +26,11 @@ type wireValue struct {
 type wireFact struct {
 	Predicate *string     `json:"predicate"`
 	Args      []wireValue `json:"args"`
+	// ValidFrom and ValidUntil bound the validity window of a stored fact
+	// (RFC 3339); either may be left out. Patterns and context facts have
+	// none.
+	ValidFrom  *string `json:"valid_from,omitempty"`
+	ValidUntil *string `json:"valid_until,omitempty"`
 }
 
 // outValue is a value as the server sends it.
@@ -35,8 +41,10 @@ type outValue struct {
 
 // outFact is a fact as the server sends it.
 type outFact struct {
-	Predicate string     `json:"predicate"`
-	Args      []outValue `json:"args"`
+	Predicate  string     `json:"predicate"`
+	Args       []outValue `json:"args"`
+	ValidFrom  string     `json:"valid_from,omitempty"`
+	ValidUntil string     `json:"valid_until,omitempty"`
 }
 
 func toOutValue(v term.Value) outValue { return outValue{Type: v.Type, ID: v.ID} }
@@ -46,7 +54,14 @@ func toOutFact(f term.Fact) outFact {
 	for i, a := range f.Args {
 		args[i] = toOutValue(a)
 	}
-	return outFact{Predicate: f.Predicate, Args: args}
+	out := outFact{Predicate: f.Predicate, Args: args}
+	if !f.Valid.From.IsZero() {
+		out.ValidFrom = f.Valid.From.UTC().Format(time.RFC3339Nano)
+	}
+	if !f.Valid.Until.IsZero() {
+		out.ValidUntil = f.Valid.Until.UTC().Format(time.RFC3339Nano)
+	}
+	return out
 }
 
 // decodeJSON decodes the request body into v, strictly: one JSON value,
@@ -190,7 +205,39 @@ func toFact(w wireFact, where string) (term.Fact, error) {
 		}
 		f.Args[i] = v
 	}
+	var err error
+	if f.Valid.From, err = windowBound(w.ValidFrom, where, "valid_from"); err != nil {
+		return term.Fact{}, err
+	}
+	if f.Valid.Until, err = windowBound(w.ValidUntil, where, "valid_until"); err != nil {
+		return term.Fact{}, err
+	}
+	if !f.Valid.From.IsZero() && !f.Valid.Until.IsZero() && !f.Valid.Until.After(f.Valid.From) {
+		return term.Fact{}, badRequest("%s: valid_until %s is not after valid_from %s (the fact would never hold)", where, *w.ValidUntil, *w.ValidFrom)
+	}
 	return f, nil
+}
+
+// windowBound parses one bound of a validity window: absent is unbounded.
+func windowBound(s *string, where, name string) (time.Time, error) {
+	if s == nil {
+		return time.Time{}, nil
+	}
+	t, err := time.Parse(time.RFC3339Nano, *s)
+	if err != nil {
+		return time.Time{}, badRequest("%s: %s %q is not an RFC 3339 timestamp (such as 2027-01-01T00:00:00Z)", where, name, *s)
+	}
+	return t, nil
+}
+
+// noWindows refuses validity windows where they have no meaning: on
+// patterns (a delete removes the fact whatever its window) and on context
+// facts (they hold for their one request).
+func noWindows(w wireFact, where, what string) error {
+	if w.ValidFrom != nil || w.ValidUntil != nil {
+		return badRequest("%s: %s has no validity window (valid_from, valid_until belong to stored facts)", where, what)
+	}
+	return nil
 }
 
 // toFacts converts a list of wire facts, naming each by its index.
@@ -229,6 +276,9 @@ func toPatternValue(w wireValue, where string) (term.Value, error) {
 // any predicate).
 func toPattern(w wireFact, where string) (term.Pattern, error) {
 	var p term.Pattern
+	if err := noWindows(w, where, "a fact pattern"); err != nil {
+		return p, err
+	}
 	if w.Predicate != nil {
 		p.Predicate = *w.Predicate
 	}

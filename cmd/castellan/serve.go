@@ -47,6 +47,7 @@ type serveConfig struct {
 	LogLevel        string
 	LogFormat       string
 	ShutdownTimeout time.Duration
+	ExpireInterval  time.Duration
 	Audit           auditConfig
 	Tracing         tracingConfig
 	Git             gitpolicy.Config // policy.git: the policy from a git repository
@@ -61,6 +62,7 @@ func defaultServeConfig() serveConfig {
 		LogLevel:        "info",
 		LogFormat:       "json",
 		ShutdownTimeout: 15 * time.Second,
+		ExpireInterval:  time.Minute,
 		Audit:           defaultAuditConfig(),
 		Git:             defaultGitPolicyConfig(),
 		Server:          server.DefaultConfig(),
@@ -117,6 +119,7 @@ func serveFlags(fs *flag.FlagSet, c *serveConfig) map[string]string {
 	fs.StringVar(&c.LogLevel, "log-level", c.LogLevel, "log level: debug, info, warn or error")
 	fs.StringVar(&c.LogFormat, "log-format", c.LogFormat, "log format: json or console")
 	fs.DurationVar(&c.ShutdownTimeout, "shutdown-timeout", c.ShutdownTimeout, "how long in-flight requests may take to finish at shutdown")
+	fs.DurationVar(&c.ExpireInterval, "expire-interval", c.ExpireInterval, "how often facts whose valid_until has passed are removed from the store (0: never; they hold for no question either way)")
 	auditFlags(fs, &c.Audit)
 	tracingFlags(fs, &c.Tracing)
 	gitPolicyFlags(fs, &c.Git)
@@ -412,6 +415,9 @@ func serve(ctx context.Context, e *env, c serveConfig, ready func(addr string)) 
 	if git != nil {
 		go git.Run(ctx)
 	}
+	if c.ExpireInterval > 0 {
+		go expireEvery(ctx, srv, c.ExpireInterval, log)
+	}
 	if follower != nil {
 		// Replicas on one database follow each other's policy uploads.
 		go srv.Policies().Follow(ctx, policySyncInterval)
@@ -507,6 +513,26 @@ func (b *logBuffer) flushEvery(ctx context.Context, every time.Duration) {
 			return
 		case <-t.C:
 			b.Flush()
+		}
+	}
+}
+
+// expireEvery removes expired facts every interval until ctx is done.
+func expireEvery(ctx context.Context, srv *server.Server, every time.Duration, log zerolog.Logger) {
+	t := time.NewTicker(every)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+			n, err := srv.ExpireFacts(ctx)
+			switch {
+			case err != nil && ctx.Err() == nil:
+				log.Warn().Err(err).Msg("removing expired facts failed; retrying at the next interval")
+			case n > 0:
+				log.Info().Int("facts", n).Msg("removed expired facts")
+			}
 		}
 	}
 }
