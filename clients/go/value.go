@@ -3,6 +3,7 @@ package castellan
 import (
 	"strconv"
 	"strings"
+	"time"
 )
 
 // Names of the primitive types. On the wire every value is {type, id}, with
@@ -68,9 +69,28 @@ func (v Value) String() string {
 // has_role(User{"bob"}, "owner", Organization{"acme"}). Used as a pattern,
 // its arguments may be wildcards. As JSON it is the Oso wire format of a
 // fact, {"predicate", "args": [{"type", "id"}, ...]}.
+//
+// A stored fact may carry a validity window: it holds from ValidFrom
+// (included) until ValidUntil (excluded); a zero bound is unbounded on
+// that side. Facts the server returns carry the window they were stored
+// with. Context facts and patterns have none.
 type Fact struct {
-	Predicate string  `json:"predicate"`
-	Args      []Value `json:"args"`
+	Predicate  string    `json:"predicate"`
+	Args       []Value   `json:"args"`
+	ValidFrom  time.Time `json:"valid_from,omitzero"`
+	ValidUntil time.Time `json:"valid_until,omitzero"`
+}
+
+// Until returns f holding until t (excluded): "grant read until Friday".
+func (f Fact) Until(t time.Time) Fact {
+	f.ValidUntil = t
+	return f
+}
+
+// From returns f holding from t on.
+func (f Fact) From(t time.Time) Fact {
+	f.ValidFrom = t
+	return f
 }
 
 // NewFact returns the fact predicate(args...).

@@ -22,7 +22,7 @@ type wirePattern struct {
 // cloneFact returns f with its own copy of the arguments, for a fact kept
 // after the call that received it returns (the caller may reuse Args).
 func cloneFact(f Fact) Fact {
-	return Fact{Predicate: f.Predicate, Args: append([]Value(nil), f.Args...)}
+	return Fact{Predicate: f.Predicate, Args: append([]Value(nil), f.Args...), ValidFrom: f.ValidFrom, ValidUntil: f.ValidUntil}
 }
 
 // orEmpty returns fs, or an empty list for nil: the server is sent [], not

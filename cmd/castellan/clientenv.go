@@ -400,7 +400,7 @@ func (r *remote) printFacts(facts []castellan.Fact, none string) error {
 		fmt.Fprintln(r.e.stdout, none)
 	}
 	for _, f := range facts {
-		fmt.Fprintln(r.e.stdout, f)
+		fmt.Fprintln(r.e.stdout, factLine(f))
 	}
 	return nil
 }

@@ -6,6 +6,7 @@ import (
 	"context"
 	"fmt"
 	"strconv"
+	"time"
 
 	castellan "github.com/castellan-authz/castellan/clients/go"
 )
@@ -15,7 +16,12 @@ String (owner), and Integer:3 and Boolean:true are numbers and booleans.`
 
 func runTell(ctx context.Context, e *env, args []string) error {
 	fs, r := newRemoteFlags(e, "tell", "tell PREDICATE ARG... [flags]",
-		"Stores one fact, such as: castellan tell has_role User:bob maintainer Repository:anvil\n\n"+valueSyntaxHelp)
+		"Stores one fact, such as: castellan tell has_role User:bob maintainer Repository:anvil\n"+
+			"With --until (and --from) the fact holds only inside that window, e.g. read until Friday:\n"+
+			"  castellan tell has_role User:bob reader Repository:anvil --until 2027-01-08T17:00:00Z\n"+
+			"Telling a stored fact again with another window replaces its window.\n\n"+valueSyntaxHelp)
+	from := fs.String("from", "", "the fact holds from this RFC 3339 `time` on (such as 2027-01-01T09:00:00Z)")
+	until := fs.String("until", "", "the fact holds until this RFC 3339 `time`, excluded (such as 2027-01-08T17:00:00Z)")
 	args, err := parseArgsBetween(fs, args, 2, -1)
 	if err != nil {
 		return helpOr(err)
@@ -23,6 +29,12 @@ func runTell(ctx context.Context, e *env, args []string) error {
 	f, err := parseFact(args, false, false)
 	if err != nil {
 		return usageError("tell: %v", err)
+	}
+	if f.ValidFrom, err = parseTimeFlag("from", *from); err != nil {
+		return err
+	}
+	if f.ValidUntil, err = parseTimeFlag("until", *until); err != nil {
+		return err
 	}
 	c, err := r.client()
 	if err != nil {
@@ -34,8 +46,32 @@ func runTell(ctx context.Context, e *env, args []string) error {
 	if r.json {
 		return printJSON(e.stdout, f)
 	}
-	fmt.Fprintln(e.stdout, "stored", f)
+	fmt.Fprintln(e.stdout, "stored", factLine(f))
 	return nil
+}
+
+// parseTimeFlag parses an RFC 3339 flag value; empty is the zero time.
+func parseTimeFlag(name, v string) (time.Time, error) {
+	if v == "" {
+		return time.Time{}, nil
+	}
+	t, err := time.Parse(time.RFC3339Nano, v)
+	if err != nil {
+		return time.Time{}, usageError("--%s %q is not an RFC 3339 time (such as 2027-01-08T17:00:00Z)", name, v)
+	}
+	return t, nil
+}
+
+// factLine renders a fact with its validity window, if any.
+func factLine(f castellan.Fact) string {
+	s := f.String()
+	if !f.ValidFrom.IsZero() {
+		s += " from " + f.ValidFrom.UTC().Format(time.RFC3339Nano)
+	}
+	if !f.ValidUntil.IsZero() {
+		s += " until " + f.ValidUntil.UTC().Format(time.RFC3339Nano)
+	}
+	return s
 }
 
 func runDelete(ctx context.Context, e *env, args []string) error {
