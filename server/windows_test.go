@@ -191,6 +191,22 @@ func TestFactWindows(t *testing.T) {
 		}
 	})
 
+	t.Run("an imported line keeps its window", func(t *testing.T) {
+		line := `{"predicate":"has_role","args":[{"type":"User","id":"dan"},{"type":"String","id":"reader"},{"type":"Repository","id":"anvil"}],"valid_until":"2027-01-09T00:00:00Z"}` + "\n"
+		r := e.must(t, http.StatusOK, "POST", routeImport, line)
+		if !strings.Contains(string(r.body), `"done":true`) {
+			t.Fatalf("import: %s", r.body)
+		}
+		if !e.authorize(t, "User:dan", "read", "Repository:anvil") {
+			t.Error("dan does not read before his imported window ends")
+		}
+		clk.set(time.Date(2027, 1, 9, 0, 0, 0, 0, time.UTC))
+		if e.authorize(t, "User:dan", "read", "Repository:anvil") {
+			t.Error("dan reads after his imported window ended")
+		}
+		clk.set(friday)
+	})
+
 	t.Run("telling the fact again with a later end extends it", func(t *testing.T) {
 		e.insert(t, windowedFact(fact("has_role", "User:alice", "reader", "Repository:anvil"), "", "2027-01-15T17:00:00Z"))
 		if !e.authorize(t, "User:alice", "read", "Repository:anvil") {

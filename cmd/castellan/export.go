@@ -24,7 +24,9 @@ JSON Lines (the default): a first line {"revision":R}, then one fact per line in
 the wire format (castellan import reads it back, skipping the revision line).
 CSV: one file per signature (predicate and argument types) in the directory
 --output, named like has_role.User.String.Repository.csv, each starting with
-the line "# revision R" and the header castellan import reads.
+the line "# revision R" and the header castellan import reads. CSV has no
+column for validity windows (valid_from, valid_until): export facts with
+windows as JSON Lines, which keeps them.
 
 Example: castellan export has_role _ _ Repository:_ > roles.jsonl
 
