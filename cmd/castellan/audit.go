@@ -101,7 +101,7 @@ func openDecisionLog(c auditConfig, st *postgres.Store, log zerolog.Logger) (*au
 	if c.SigningKey != "" {
 		b, err := os.ReadFile(c.SigningKey)
 		if err != nil {
-			return nil, nil, fmt.Errorf("--audit-signing-key: %w", err)
+			return nil, nil, usageError("--audit-signing-key: %v", err)
 		}
 		if opts.SigningKey, err = audit.ParsePrivateKey(b); err != nil {
 			return nil, nil, fmt.Errorf("--audit-signing-key %s: %w", c.SigningKey, err)
@@ -204,7 +204,7 @@ func runAuditVerify(ctx context.Context, e *env, args []string) error {
 	if *pubFile != "" {
 		b, err := os.ReadFile(*pubFile)
 		if err != nil {
-			return fmt.Errorf("--public-key: %w", err)
+			return usageError("--public-key: %v", err)
 		}
 		var perr error
 		if opts.PublicKey, perr = audit.ParsePublicKey(b); perr != nil {

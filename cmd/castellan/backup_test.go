@@ -133,7 +133,7 @@ func TestBackupRoundTrip(t *testing.T) {
 			})
 			runSteps(t, dst, []step{
 				{args: []string{"backup", "restore", file}, stdout: fmt.Sprintf("restored %d facts", n), contains: true, stderrHas: "restored 1 policy versions (live: 1), 1 keys"},
-				{args: []string{"backup", "restore", file}, code: 1, ignoreOut: true, stderrHas: "not empty"},
+				{args: []string{"backup", "restore", file}, code: exitError, ignoreOut: true, stderrHas: "not empty"},
 				{args: []string{"backup", "restore", "--force", file}, stdout: fmt.Sprintf("restored %d facts", n), contains: true},
 			})
 			gotN, got := exportDigest(t, dst["CASTELLAN_URL"], dir)

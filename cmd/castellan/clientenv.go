@@ -6,7 +6,10 @@ package main
 // mapping of client errors to exit codes.
 
 import (
+	"cmp"
 	"context"
+	"crypto/tls"
+	"crypto/x509"
 	"encoding/json"
 	"errors"
 	"flag"
@@ -14,6 +17,7 @@ import (
 	"io"
 	"net/http"
 	"net/url"
+	"os"
 	"regexp"
 	"strconv"
 	"strings"
@@ -32,6 +36,7 @@ type remote struct {
 	e      *env
 	url    string
 	apiKey string
+	caFile string
 	json   bool
 }
 
@@ -42,6 +47,7 @@ func newRemoteFlags(e *env, verb, usage, help string) (*flag.FlagSet, *remote) {
 	r := &remote{e: e}
 	fs.StringVar(&r.url, "url", "", "server URL (default $CASTELLAN_URL, $OSO_URL or "+defaultURL+")")
 	fs.StringVar(&r.apiKey, "api-key", "", "API key (default $CASTELLAN_API_KEY or $OSO_AUTH)")
+	fs.StringVar(&r.caFile, "ca-file", "", "trust the CA certificates of this PEM `file` for an https:// server (default $CASTELLAN_CA_FILE; else the system's)")
 	fs.BoolVar(&r.json, "json", false, "print JSON instead of text")
 	return fs, r
 }
@@ -57,6 +63,7 @@ func newFlagSet(e *env, verb, usage, help string) *flag.FlagSet {
 		}
 		fmt.Fprintln(e.stderr, "\nflags:")
 		fs.PrintDefaults()
+		fmt.Fprintf(e.stderr, "\n%s\n", exitCodesHelp)
 	}
 	return fs
 }
@@ -150,8 +157,22 @@ func (r *remote) client() (*castellan.Client, error) {
 	if p, err := url.Parse(u); err != nil || (p.Scheme != "http" && p.Scheme != "https") || p.Host == "" {
 		return nil, usageError("server URL %q is not an http:// or https:// URL (set --url or CASTELLAN_URL)", u)
 	}
+	hc := &http.Client{Timeout: 60 * time.Second}
+	if ca := cmp.Or(r.caFile, r.e.getenv("CASTELLAN_CA_FILE")); ca != "" {
+		pem, err := os.ReadFile(ca)
+		if err != nil {
+			return nil, usageError("--ca-file: %v", err)
+		}
+		pool := x509.NewCertPool()
+		if !pool.AppendCertsFromPEM(pem) {
+			return nil, usageError("--ca-file %s: no PEM certificate in it", ca)
+		}
+		t := http.DefaultTransport.(*http.Transport).Clone()
+		t.TLSClientConfig = &tls.Config{RootCAs: pool, MinVersion: tls.VersionTLS12}
+		hc.Transport = t
+	}
 	return castellan.New(u, r.key(),
-		castellan.WithHTTPClient(&http.Client{Timeout: 60 * time.Second}),
+		castellan.WithHTTPClient(hc),
 		castellan.WithUserAgent("castellan-cli/"+version)), nil
 }
 
@@ -168,7 +189,9 @@ func (r *remote) connect(fs *flag.FlagSet, args []string, minN, maxN int) ([]str
 }
 
 // fail maps an error of the client to the verb's result: a server's answer
-// is printed with its details and exits 1; an unreachable server exits 2.
+// is printed with its details and exits 1 when it refused a policy (errors,
+// failing tests, no allow path without --force), else 3; an unreachable
+// server exits 3.
 func (r *remote) fail(err error) error {
 	var ce *castellan.Error
 	if errors.As(err, &ce) {
@@ -181,7 +204,11 @@ func (r *remote) fail(err error) error {
 		if ce.StatusCode == http.StatusUnauthorized || ce.StatusCode == http.StatusForbidden {
 			fmt.Fprintln(r.e.stderr, "  (check --api-key or CASTELLAN_API_KEY)")
 		}
-		return errFailed
+		switch ce.Code {
+		case "invalid_policy", "tests_failed", "policy_needs_force":
+			return errFailed
+		}
+		return errReported
 	}
 	var ue *url.Error
 	if errors.As(err, &ue) {

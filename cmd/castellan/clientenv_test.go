@@ -214,8 +214,8 @@ func TestUnreachableServer(t *testing.T) {
 	addr := ts.URL
 	ts.Close()
 	code, _, stderr := runCLI(t, map[string]string{"CASTELLAN_URL": addr}, "authorize", "User:bob", "read", "Repository:anvil")
-	if code != exitUsage {
-		t.Errorf("exit %d, want %d", code, exitUsage)
+	if code != exitError {
+		t.Errorf("exit %d, want %d (an error, not a denial)", code, exitError)
 	}
 	if want := "cannot reach castellan at " + addr + ": "; !strings.Contains(stderr, want) {
 		t.Errorf("stderr does not say %q:\n%s", want, stderr)

@@ -176,7 +176,7 @@ func importFile(ctx context.Context, c *castellan.Client, r *remote, name string
 		p.logf("%s: %v", label, err)
 	}
 	p.logf("lines before %d are in; resume with: castellan import --from-line %d %s", resume, resume, name)
-	return errFailed
+	return errReported
 }
 
 // openInput opens a file, or standard input for "-", and returns its size

@@ -32,7 +32,7 @@ func TestImport(t *testing.T) {
 		{args: []string{"import", "--progress", "none", "--max-errors", "5", csvFile}, stdout: "imported 2 facts", contains: true, stderrHas: "roles.csv:6: 2 fields"},
 		{args: []string{"import", "--progress", "none", "--max-errors", "5", csvFile}, ignoreOut: true, stderrHas: "roles.csv:7: fact: has_role argument 1: value too large"},
 		// Stops at the first bad line, says where to resume...
-		{args: []string{"import", "--progress", "none", "--batch-size", "1", bad}, code: 1, ignoreOut: true, stderrHas: "resume with: castellan import --from-line 2"},
+		{args: []string{"import", "--progress", "none", "--batch-size", "1", bad}, code: exitError, ignoreOut: true, stderrHas: "resume with: castellan import --from-line 2"},
 		// ...and resuming past it loads the rest.
 		{args: []string{"import", "--progress", "log", "--from-line", "3", bad}, stdout: "imported 2 facts", contains: true},
 		{args: []string{"get", "has_role", "_", "_", "Repository:anvil", "--json"}, ignoreOut: true},

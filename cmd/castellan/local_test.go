@@ -45,8 +45,8 @@ func TestLocalVerbs(t *testing.T) {
 		// Errors: the bindings file, then the server's 400s.
 		{args: []string{"authorize-local", "User:alice", "read", "Issue:3"}, code: exitUsage, stderrHas: "--bindings FILE is required"},
 		{args: []string{"authorize-local", "--bindings", filepath.Join(dir, "nope.yaml"), "User:alice", "read", "Issue:3"}, code: exitUsage, stderrHas: "reading the data bindings"},
-		{args: []string{"list-local", "--bindings", bad, "User:alice", "read", "Issue"}, code: exitFailed, stderrHas: `binding "is_shiny(Issue:_)"`},
-		{args: []string{"list-local", "--bindings", bindings, "--column", "id; drop table x", "User:alice", "read", "Issue"}, code: exitFailed, stderrHas: "not a column name"},
+		{args: []string{"list-local", "--bindings", bad, "User:alice", "read", "Issue"}, code: exitError, stderrHas: `binding "is_shiny(Issue:_)"`},
+		{args: []string{"list-local", "--bindings", bindings, "--column", "id; drop table x", "User:alice", "read", "Issue"}, code: exitError, stderrHas: "not a column name"},
 		{args: []string{"actions-local", "--bindings", bindings, "User:alice"}, code: exitUsage, stderrHas: "takes 2 arguments"},
 	})
 }

@@ -10,19 +10,31 @@ import (
 	"io"
 	"os"
 	"os/signal"
+	"slices"
 	"sort"
 	"syscall"
 
 	"github.com/castellan-authz/castellan/lang"
 )
 
-// Exit codes. A check that is denied, a failed test or a failed validation
-// exits 1; bad usage or an unreachable server exits 2.
+// Exit codes, the same for every verb (listed in exitCodesHelp):
+//   - 0: allowed, or done;
+//   - 1: a negative answer: denied, a policy refused for its errors or
+//     failing tests, a decision log that does not verify;
+//   - 2: bad usage: unknown verb or flag, wrong arguments, a malformed value
+//     or file given on the command line;
+//   - 3: an error: the server cannot be reached or refused the request
+//     (bad key, invalid fact, not found, unavailable), an import stopped.
 const (
 	exitOK     = 0
 	exitFailed = 1
 	exitUsage  = 2
+	exitError  = 3
 )
+
+// exitCodesHelp is what every verb's help says of its exit codes.
+const exitCodesHelp = "Exit codes: 0 allowed or done, 1 denied (or a policy refused, tests failed),\n2 bad usage, 3 error (server unreachable or refusing the request)."
+
 
 var (
 	// errFailed makes a command exit 1 after it has printed why
@@ -30,6 +42,8 @@ var (
 	errFailed = errors.New("failed")
 	// errUsage marks a usage error; the command exits 2.
 	errUsage = errors.New("usage error")
+	// errReported makes a command exit 3 after it has printed the error.
+	errReported = errors.New("error reported")
 )
 
 // usageError returns an error that exits 2 and prints msg.
@@ -102,6 +116,19 @@ func main() {
 
 // run dispatches args to a command and maps its error to an exit code.
 func run(ctx context.Context, e *env, args []string) int {
+	if len(args) >= 2 && args[0] == "help" {
+		// castellan help VERB [SUB]: exactly what VERB [SUB] -h prints.
+		for _, c := range commands() {
+			if c.name == args[1] {
+				return exitCode(e, c.run(ctx, e, append(slices.Clone(args[2:]), "-h")))
+			}
+		}
+		fmt.Fprintf(e.stderr, "castellan: help: unknown command %q\n", args[1])
+		if s := lang.Nearest(args[1], commandNames()); s != "" {
+			fmt.Fprintf(e.stderr, "\tdid you mean %q?\n", s)
+		}
+		return exitUsage
+	}
 	if len(args) == 0 || args[0] == "-h" || args[0] == "--help" || args[0] == "help" {
 		printUsage(e.stderr)
 		if len(args) == 0 {
@@ -134,9 +161,11 @@ func exitCode(e *env, err error) int {
 	case errors.Is(err, errUsage):
 		fmt.Fprintln(e.stderr, "castellan:", err)
 		return exitUsage
+	case errors.Is(err, errReported):
+		return exitError
 	}
 	fmt.Fprintln(e.stderr, "castellan:", err)
-	return exitUsage
+	return exitError
 }
 
 func commandNames() []string {
@@ -154,4 +183,7 @@ func printUsage(w io.Writer) {
 	for _, c := range commands() {
 		fmt.Fprintf(w, "  %-16s %s\n", c.name, c.summary)
 	}
+	fmt.Fprintln(w)
+	fmt.Fprintln(w, "'castellan help VERB' (or 'castellan VERB -h') describes a verb.")
+	fmt.Fprintln(w, exitCodesHelp)
 }

@@ -51,7 +51,7 @@ func runPolicyFmt(_ context.Context, e *env, args []string) error {
 	for _, name := range names {
 		src, err := os.ReadFile(name)
 		if err != nil {
-			return fmt.Errorf("reading policy: %w", err)
+			return usageError("reading policy: %v", err)
 		}
 		f, err := parser.Parse(name, src)
 		if err != nil {
@@ -143,7 +143,7 @@ func readPolicyFiles(names []string) ([]policy.File, error) {
 	for _, name := range names {
 		src, err := os.ReadFile(name)
 		if err != nil {
-			return nil, fmt.Errorf("reading policy: %w", err)
+			return nil, usageError("reading policy: %v", err)
 		}
 		files = append(files, policy.File{Filename: name, Src: string(src)})
 	}

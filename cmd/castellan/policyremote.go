@@ -101,7 +101,7 @@ func runPolicyGet(ctx context.Context, e *env, args []string) error {
 		}
 		if p == nil {
 			fmt.Fprintln(e.stderr, "no policy has been uploaded")
-			return errFailed
+			return errReported
 		}
 		fmt.Fprint(e.stdout, withNewline(p.Src))
 		return nil

@@ -123,10 +123,10 @@ func TestCLIAgainstServer(t *testing.T) {
 		{args: []string{"policy", "list", "--since", "yesterday"}, code: exitUsage, stderrHas: "--since \"yesterday\" is not an RFC 3339 time"},
 		{args: []string{"policy", "list", "--status", "old"}, code: exitFailed, stderrHas: "is not a policy status"},
 		{args: []string{"policy", "rollback", "1"}, stdout: "policy version 1 is live\n"},
-		{args: []string{"policy", "rollback", "99"}, code: exitFailed, ignoreOut: true},
+		{args: []string{"policy", "rollback", "99"}, code: exitError, ignoreOut: true},
 
-		// A server error exits 1 with the server's message.
-		{args: []string{"tell", "no_such_predicate", "User:alice"}, code: exitFailed, stderrHas: "no_such_predicate"},
+		// A request the server refuses exits 3 with the server's message.
+		{args: []string{"tell", "no_such_predicate", "User:alice"}, code: exitError, stderrHas: "no_such_predicate"},
 	})
 }
 
@@ -150,10 +150,10 @@ func TestCLIKeysAndScopes(t *testing.T) {
 		{args: []string{"keys", "list"}, stdout: key.ID, contains: true},
 		{args: []string{"authorize", "User:alice", "rerun", "Action:1"}, environ: reader, code: exitFailed, stdout: "denied\n"},
 		{args: []string{"authorize", "User:alice", "rerun", "Action:1"}, environ: osoOnly, code: exitFailed, stdout: "denied\n"},
-		{args: []string{"tell", "has_role", "User:alice", "maintainer", "Repository:anvil"}, environ: reader, code: exitFailed, stderrHas: "api-key"},
-		{args: []string{"get", "_"}, environ: map[string]string{"CASTELLAN_API_KEY": "wrong"}, code: exitFailed, ignoreOut: true},
+		{args: []string{"tell", "has_role", "User:alice", "maintainer", "Repository:anvil"}, environ: reader, code: exitError, stderrHas: "api-key"},
+		{args: []string{"get", "_"}, environ: map[string]string{"CASTELLAN_API_KEY": "wrong"}, code: exitError, ignoreOut: true},
 		{args: []string{"keys", "delete", key.ID}, stdout: "deleted key " + key.ID + "\n"},
-		{args: []string{"get", "_"}, environ: reader, code: exitFailed, ignoreOut: true},
+		{args: []string{"get", "_"}, environ: reader, code: exitError, ignoreOut: true},
 	})
 }
 

@@ -320,3 +320,26 @@ func TestParseServeMutualTLS(t *testing.T) {
 			wantErr: `:8: unknown key "scopes" in identity.trust_domains[0] (known: trust_domain, actor_type, scope)`},
 	})
 }
+
+// TestCAFile reaches an HTTPS server whose certificate no system CA
+// signed: with --ca-file or CASTELLAN_CA_FILE it is trusted, without it
+// the verb fails with an error (exit 3), and a file without a certificate
+// is a usage error.
+func TestCAFile(t *testing.T) {
+	dir := t.TempDir()
+	certFile, keyFile := filepath.Join(dir, "cert.pem"), filepath.Join(dir, "key.pem")
+	writeCert(t, certFile, keyFile, 1)
+	rs := startServe(t, nil, "--tls-cert", certFile, "--tls-key", keyFile)
+	url := "https://" + rs.url[len("http://"):]
+	notPEM := filepath.Join(dir, "not.pem")
+	if err := os.WriteFile(notPEM, []byte("hello"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	runSteps(t, map[string]string{"CASTELLAN_URL": url}, []step{
+		{args: []string{"healthcheck", "--ca-file", certFile}, ignoreOut: true},
+		{args: []string{"healthcheck"}, environ: map[string]string{"CASTELLAN_CA_FILE": certFile}, ignoreOut: true},
+		{args: []string{"healthcheck"}, code: exitError, ignoreOut: true, stderrHas: "certificate"},
+		{args: []string{"healthcheck", "--ca-file", notPEM}, code: exitUsage, ignoreOut: true, stderrHas: "no PEM certificate"},
+		{args: []string{"healthcheck", "--ca-file", filepath.Join(dir, "missing.pem")}, code: exitUsage, ignoreOut: true, stderrHas: "--ca-file"},
+	})
+}

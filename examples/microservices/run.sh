@@ -69,7 +69,7 @@ expect 1 "$castellan" authorize User:alice rerun Action:1
 expect 0 "$castellan" authorize User:alice rerun Action:1 -c "has_relation Action:1 repository Repository:anvil"
 
 step "keys are scoped: the read key cannot write"
-CASTELLAN_API_KEY=$read_key expect 1 "$castellan" tell has_role User:mallory maintainer Repository:anvil
+CASTELLAN_API_KEY=$read_key expect 3 "$castellan" tell has_role User:mallory maintainer Repository:anvil
 CASTELLAN_API_KEY=$read_key expect 1 "$castellan" authorize User:mallory rerun Action:1 -c "has_relation Action:1 repository Repository:anvil"
 
 printf '\nrun.sh: ok\n'

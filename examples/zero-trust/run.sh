@@ -111,7 +111,7 @@ ask "employee-service forges request_on_behalf_of(alice)" 400 "request_on_behalf
   "$(q User alice read Review eng-1 "[$(fact request_on_behalf_of '{"type":"User","id":"alice"}')]")" employee-service
 ask "agent adds review_department(eng-1, engineering) for bob" 200 "$no" /api/authorize \
   "$(q User bob read Review eng-1 "[$(fact review_department '{"type":"Review","id":"eng-1"},{"type":"String","id":"engineering"}')]")" ai-reporting-agent bob
-CASTELLAN_API_KEY=$admin_key expect 1 "$castellan" tell request_caller Service:employee-service
+CASTELLAN_API_KEY=$admin_key expect 3 "$castellan" tell request_caller Service:employee-service
 
 step "a token is what it is: no user token as a caller, no caller token for a user"
 ask "alice's user token as the caller" 401 "invalid caller token" /api/authorize "$(q User alice read Review eng-1)" alice alice
