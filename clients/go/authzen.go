@@ -108,6 +108,10 @@ type AccessRequest struct {
 	Subject  Value
 	Action   string
 	Resource Value
+	// ContextFacts, when not empty, are this item's context facts: they
+	// replace, for this item, those given to Evaluations by
+	// WithContextFacts.
+	ContextFacts []Fact
 }
 
 // EvaluationResult is the answer to one item of Evaluations.
@@ -132,6 +136,9 @@ func (c *Client) Evaluations(ctx context.Context, semantic Semantic, items []Acc
 	var errs []error
 	for i, it := range items {
 		errs = append(errs, checkValue(fmt.Sprintf("item %d: subject", i+1), it.Subject), checkValue(fmt.Sprintf("item %d: resource", i+1), it.Resource))
+		if err := checkFacts(it.ContextFacts); err != nil {
+			errs = append(errs, fmt.Errorf("item %d: %w", i+1, err))
+		}
 	}
 	if err := errors.Join(errs...); err != nil {
 		return nil, err
@@ -148,7 +155,7 @@ func (c *Client) Evaluations(ctx context.Context, semantic Semantic, items []Acc
 		body.Options = &azOptions{Semantic: semantic}
 	}
 	for i, it := range items {
-		body.Evaluations[i] = azRequest{Subject: entity(it.Subject), Action: &azAction{Name: it.Action}, Resource: entity(it.Resource)}
+		body.Evaluations[i] = azRequest{Subject: entity(it.Subject), Action: &azAction{Name: it.Action}, Resource: entity(it.Resource), Context: azContextOf(it.ContextFacts)}
 	}
 	var out struct {
 		Evaluations []azDecision `json:"evaluations"`

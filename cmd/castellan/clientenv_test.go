@@ -221,3 +221,25 @@ func TestUnreachableServer(t *testing.T) {
 		t.Errorf("stderr does not say %q:\n%s", want, stderr)
 	}
 }
+
+// TestHelpVerb checks that `castellan help VERB` prints exactly what
+// `castellan VERB -h` prints, for every verb.
+func TestHelpVerb(t *testing.T) {
+	for _, name := range commandNames() {
+		if name == "version" {
+			continue // takes no flags: version -h prints the version
+		}
+		code, stdout, stderr := runCLI(t, nil, "help", name)
+		wantCode, wantStdout, wantStderr := runCLI(t, nil, name, "-h")
+		if code != wantCode || stdout != wantStdout || stderr != wantStderr {
+			t.Errorf("help %s: exit %d, stdout %q, stderr:\n%s\nwant what %s -h gives: exit %d, stdout %q, stderr:\n%s",
+				name, code, stdout, stderr, name, wantCode, wantStdout, wantStderr)
+		}
+		if !strings.Contains(stderr+stdout, "usage: castellan "+name) {
+			t.Errorf("help %s does not print the usage:\n%s", name, stderr)
+		}
+	}
+	if code, _, stderr := runCLI(t, nil, "help", "authorise"); code != exitUsage || !strings.Contains(stderr, `did you mean "authorize"?`) {
+		t.Errorf("help of an unknown verb: exit %d, stderr:\n%s", code, stderr)
+	}
+}

@@ -74,6 +74,7 @@ func commands() []command {
 		{"actions-local", "print the SQL listing the actions (local authorization)", runActionsLocal},
 		{"audit", "verify a decision log; tail or search a server's decision log", runAudit},
 		{"authorize", "ask whether an actor may do an action on a resource", runAuthorize},
+		{"authorize-batch", "ask the authorize questions of a JSON Lines file, one answer per line", runAuthorizeBatch},
 		{"authorize-local", "print the SQL deciding authorize (local authorization)", runAuthorizeLocal},
 		{"backup", "create a backup file of facts, policies and keys, or restore one", runBackup},
 		{"clear", "delete every stored fact (needs --confirm)", runClear},
