@@ -35,7 +35,6 @@ const (
 // exitCodesHelp is what every verb's help says of its exit codes.
 const exitCodesHelp = "Exit codes: 0 allowed or done, 1 denied (or a policy refused, tests failed),\n2 bad usage, 3 error (server unreachable or refusing the request)."
 
-
 var (
 	// errFailed makes a command exit 1 after it has printed why
 	// (denied, tests failed, policy invalid).
