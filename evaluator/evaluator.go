@@ -128,6 +128,11 @@ type Request struct {
 	Context []term.Fact
 	// Explain asks for the derivation of the decision.
 	Explain bool
+	// Now, when not zero, is the instant of the query: what
+	// @current_unix_time reads (else the evaluator's clock). The server
+	// sets it to the instant its snapshot is read At, so that a question
+	// sees one instant throughout.
+	Now time.Time
 }
 
 func (r Request) source() Source { return Layer(r.Source, r.Context) }
@@ -163,7 +168,7 @@ func (e *Evaluator) authorize(ctx context.Context, r Request, actor term.Value, 
 		return Decision{}, err
 	}
 	src := r.source()
-	s := e.acquire(ctx, src)
+	s := e.acquire(ctx, src, r.Now)
 	defer e.done(s, &err)
 	args := [3]term.Value{actor, term.String(action), resource}
 	allow := e.pred("allow", 3)
@@ -197,7 +202,7 @@ func (e *Evaluator) AuthorizeEach(ctx context.Context, r Request, actor term.Val
 			return nil, checkValue(fmt.Sprintf("resource %d", i), res)
 		}
 	}
-	s := e.acquire(ctx, r.source())
+	s := e.acquire(ctx, r.source(), r.Now)
 	defer e.done(s, &err)
 	allow := e.pred("allow", 3)
 	out := make([]bool, len(resources))
@@ -258,7 +263,7 @@ func (e *Evaluator) authorizeWide(ctx context.Context, r Request, args [3]term.V
 // holdsWithin reports whether the table of allow(wide...) has an answer
 // that matches the ground goal args.
 func (e *Evaluator) holdsWithin(ctx context.Context, r Request, wide, args [3]term.Value) (_ Decision, err error) {
-	s := e.acquire(ctx, r.source())
+	s := e.acquire(ctx, r.source(), r.Now)
 	defer e.done(s, &err)
 	allow := e.pred("allow", 3)
 	tid := s.solve(allow, wide[:])

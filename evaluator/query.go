@@ -21,7 +21,7 @@ func (e *Evaluator) Actions(ctx context.Context, r Request, actor, resource term
 	if err := checkValue("resource", resource); err != nil {
 		return nil, err
 	}
-	s := e.acquire(ctx, r.source())
+	s := e.acquire(ctx, r.source(), r.Now)
 	defer e.done(s, &err)
 	args := [3]term.Value{actor, wild(term.TypeString), resource}
 	tid := s.solve(e.pred("allow", 3), args[:])
@@ -127,7 +127,7 @@ func (e *Evaluator) List(ctx context.Context, r Request, actor term.Value, actio
 		}
 		hasAfter = true
 	}
-	s := e.acquire(ctx, r.source())
+	s := e.acquire(ctx, r.source(), r.Now)
 	defer e.done(s, &err)
 	args := [3]term.Value{actor, term.String(action), wild(resourceType)}
 	tid := s.solve(e.pred("allow", 3), args[:])
@@ -332,7 +332,7 @@ func (e *Evaluator) query(ctx context.Context, r Request, q Query, emit func(nam
 	}
 	plan := planConj(lits, bound, cr.nvars, keep)
 
-	s := e.acquire(ctx, r.source())
+	s := e.acquire(ctx, r.source(), r.Now)
 	defer e.done(s, &err)
 	vals := make([]term.Value, len(names))
 	base := len(s.frame)

@@ -417,7 +417,7 @@ func (p *partial) operandVar(st *pstate, f *frame, o operand) (int, bool) {
 		return v, true
 	case opNow:
 		v := st.newVar(term.TypeInteger)
-		st.vars[v].val = term.Integer(p.e.clock().Unix())
+		st.vars[v].val = p.now()
 		return v, true
 	}
 	return 0, false
@@ -489,7 +489,7 @@ func (p *partial) unifyOperand(st *pstate, f *frame, o operand, v int) bool {
 	case opConst:
 		return p.bindVal(st, v, o.val)
 	case opNow:
-		return p.bindVal(st, v, term.Integer(p.e.clock().Unix()))
+		return p.bindVal(st, v, p.now())
 	}
 	return false
 }
@@ -502,7 +502,7 @@ func (p *partial) groundOperand(st *pstate, f *frame, o operand) (term.Value, bo
 	case opConst:
 		return o.val, true
 	case opNow:
-		return term.Integer(p.e.clock().Unix()), true
+		return p.now(), true
 	}
 	return term.Value{}, false
 }
@@ -1391,4 +1391,13 @@ func checkRecs(res *Residual) error {
 		}
 	}
 	return nil
+}
+
+// now is the query's @current_unix_time: the request's instant, else the
+// evaluator's clock.
+func (p *partial) now() term.Value {
+	if !p.req.Now.IsZero() {
+		return term.Integer(p.req.Now.Unix())
+	}
+	return term.Integer(p.e.clock().Unix())
 }

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"hash/maphash"
 	"math"
+	"time"
 
 	"github.com/castellan-authz/castellan/lang/term"
 )
@@ -168,7 +169,9 @@ func (s *solver) collect(args []term.Value) bool {
 	return true
 }
 
-func (e *Evaluator) acquire(ctx context.Context, src Source) *solver {
+// acquire takes a solver for one query over src; a non-zero now is the
+// instant @current_unix_time reads (else the evaluator's clock, once).
+func (e *Evaluator) acquire(ctx context.Context, src Source, now time.Time) *solver {
 	s, _ := e.pool.Get().(*solver)
 	if s == nil {
 		s = newSolver(e)
@@ -178,6 +181,9 @@ func (e *Evaluator) acquire(ctx context.Context, src Source) *solver {
 	}
 	s.ctx, s.src = ctx, src
 	s.err, s.work, s.nowSet = nil, 0, false
+	if !now.IsZero() {
+		s.now, s.nowSet = term.Integer(now.Unix()), true
+	}
 	s.minDep, s.epoch, s.nAnswers = noDep, 0, 0
 	s.abstracted, s.inexact = false, false
 	if err := ctx.Err(); err != nil {

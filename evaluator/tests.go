@@ -5,6 +5,7 @@ import (
 	"slices"
 	"sort"
 	"strings"
+	"time"
 
 	"github.com/castellan-authz/castellan/lang"
 	"github.com/castellan-authz/castellan/lang/ast"
@@ -176,7 +177,7 @@ func (e *Evaluator) solveAssertion(ctx context.Context, src Source, a *lang.Asse
 	}
 	plan := planConj([]*lit{l}, make([]bool, len(sc.names)), len(sc.names), nil)
 
-	s := e.acquire(ctx, src)
+	s := e.acquire(ctx, src, time.Time{})
 	defer e.done(s, &err)
 	var res assertionResult
 	base := len(s.frame)

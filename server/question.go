@@ -51,14 +51,18 @@ func contextIn(facts []wireFact, attrs []wireAttributes) (questionIn, error) {
 
 // ask prepares a question: it takes the live policy (once: the whole
 // request is answered under it), checks the context facts against it and
-// takes a snapshot at least as fresh as the request's OsoOffset.
+// takes a snapshot at least as fresh as the request's OsoOffset, read At
+// the instant the server's clock gives (once: see store.Snapshot.At).
 func (s *Server) ask(r *http.Request, in questionIn, explain bool) (*question, error) {
 	pol := s.policies.Live()
 	ctxFacts, err := s.contextFacts(pol, in)
 	if err != nil {
 		return nil, err
 	}
-	snap, err := s.snapshot(r)
+	// One instant for the whole question: the facts that hold (validity
+	// windows) and @current_unix_time.
+	now := s.now()
+	snap, err := s.storedSnapshot(r)
 	if err != nil {
 		return nil, err
 	}
@@ -72,7 +76,7 @@ func (s *Server) ask(r *http.Request, in questionIn, explain bool) (*question, e
 		ctx:      ctx,
 		cancel:   cancel,
 		policy:   pol,
-		req:      evaluator.Request{Source: snap, Context: ctxFacts, Explain: explain},
+		req:      evaluator.Request{Source: snap.At(now), Context: ctxFacts, Explain: explain, Now: now},
 		verified: verified,
 		httpReq:  r,
 	}, nil

@@ -3,6 +3,7 @@ package server
 import (
 	"net/http"
 	"net/http/httptest"
+	"strconv"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -241,5 +242,24 @@ func TestFactWindowsBadInput(t *testing.T) {
 				t.Errorf("a rejected write changed the facts: %d -> %d", before, after)
 			}
 		})
+	}
+}
+
+// TestCurrentUnixTimeIsTheRequestInstant checks that @current_unix_time
+// reads the instant the request's facts are read at: the server's clock.
+func TestCurrentUnixTimeIsTheRequestInstant(t *testing.T) {
+	e, clk := windowsEnv(t)
+	e.uploadPolicy(t, `actor User {}
+resource Doc { permissions = ["read"]; }
+has_permission(_: User, "read", d: Doc) if open_until(d, t) and @current_unix_time < t;
+`)
+	until := clk.now().Add(time.Minute).Unix()
+	e.insert(t, fact("open_until", "Doc:a", "Integer:"+strconv.FormatInt(until, 10)))
+	if !e.authorize(t, "User:x", "read", "Doc:a") {
+		t.Error("denied a minute before the document closes")
+	}
+	clk.set(time.Unix(until, 0))
+	if e.authorize(t, "User:x", "read", "Doc:a") {
+		t.Error("allowed when the document closed (the evaluator did not read the server's clock)")
 	}
 }
