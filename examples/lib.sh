@@ -65,3 +65,29 @@ build_castellan() {
     castellan=$root/bin/castellan
   fi
 }
+# serve_castellan: starts `castellan serve` on the in-memory store, on a
+# free port, with a new admin key (no dev mode), waits until it serves and
+# exports CASTELLAN_URL and CASTELLAN_API_KEY for the CLI.
+serve_castellan() {
+  local key=example-admin-$RANDOM$RANDOM$RANDOM$RANDOM
+  # Explicit flags win over any CASTELLAN_* settings of the caller's environment.
+  CASTELLAN_ADMIN_KEY=$key "$castellan" serve --addr 127.0.0.1:0 --database-url= --dev=false \
+    --log-format json --log-level info 2>"$tmp/serve.log" &
+  pids+=($!)
+  local addr
+  addr=$(wait_for "$tmp/serve.log" '/castellan serving/s/.*"addr":"\([^"]*\)".*/\1/p' "${pids[-1]}") ||
+    fail "castellan serve did not start"
+  export CASTELLAN_URL=http://$addr CASTELLAN_API_KEY=$key
+  echo "castellan is serving at $CASTELLAN_URL"
+}
+# check_answers QUESTIONS ANSWERS: asks every question of the JSON Lines
+# file QUESTIONS with `castellan authorize-batch` and fails unless the
+# answers are, line for line, those of ANSWERS; prints each question with
+# its answer.
+check_answers() {
+  local questions=$1 answers=$2 code=0
+  "$castellan" authorize-batch "$questions" >"$tmp/answers" 2>"$tmp/batch.err" || code=$?
+  [ "$code" -le 1 ] || { cat "$tmp/batch.err" >&2; fail "authorize-batch $questions: exit $code"; }
+  paste -d ' ' "$tmp/answers" <(sed 's/, "context": .*}$/, ...}/' "$questions" | grep -v '^$') | sed 's/^/  /'
+  diff -u "$answers" "$tmp/answers" || fail "the answers to $questions differ from $answers (-want +got)"
+}
