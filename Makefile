@@ -28,6 +28,8 @@ test: vet build
 	CASTELLAN_BIN=$(BIN) GO=$(GO) ./examples/zero-trust/run.sh
 	CASTELLAN_BIN=$(BIN) GO=$(GO) ./examples/authzen-todo/run.sh
 	CASTELLAN_BIN=$(BIN) GO=$(GO) ./examples/authzen-search/run.sh
+	CASTELLAN_BIN=$(BIN) GO=$(GO) ./examples/gitclub-jobs/run.sh
+	CASTELLAN_BIN=$(BIN) GO=$(GO) ./examples/derived-roles/run.sh
 	GO=$(GO) ./scripts/fuzz 3s
 	$(MAKE) test-ha
 
