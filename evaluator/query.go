@@ -51,7 +51,7 @@ func (e *Evaluator) ActionsEach(ctx context.Context, r Request, pairs [][2]term.
 			return nil, err
 		}
 	}
-	s := e.acquire(ctx, r.source())
+	s := e.acquire(ctx, r.source(), r.Now)
 	defer e.done(s, &err)
 	allow := e.pred("allow", 3)
 	out := make([][]string, len(pairs))
