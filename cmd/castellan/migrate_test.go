@@ -2,6 +2,9 @@ package main
 
 import (
 	"fmt"
+	"io/fs"
+	"slices"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -35,17 +38,32 @@ func TestMigrateUsage(t *testing.T) {
 func TestMigrate(t *testing.T) {
 	url := pgtest.NewDatabase(t) // migrated to the latest version
 	latest := migrations.Latest()
+	// The versions need not be consecutive (a number may be taken by a
+	// migration still on another branch): down N goes N versions back.
+	var versions []uint
+	entries, _ := fs.ReadDir(migrations.FS(), ".")
+	for _, e := range entries {
+		if num, _, ok := strings.Cut(e.Name(), "_"); ok && strings.HasSuffix(e.Name(), ".up.sql") {
+			v, err := strconv.ParseUint(num, 10, 32)
+			if err != nil {
+				t.Fatal(err)
+			}
+			versions = append(versions, uint(v))
+		}
+	}
+	slices.Sort(versions)
+	back := func(n int) uint { return versions[len(versions)-1-n] }
 	steps := []struct {
 		args    []string
 		environ map[string]string
 		want    uint
 	}{
 		{[]string{"migrate", "version", "--database-url", url}, nil, latest},
-		{[]string{"migrate", "down", "--database-url", url}, nil, latest - 1},
+		{[]string{"migrate", "down", "--database-url", url}, nil, back(1)},
 		{[]string{"migrate", "--database-url", url, "up"}, nil, latest},
 		{[]string{"migrate", "down", "--all"}, map[string]string{"CASTELLAN_DATABASE_URL": url}, 0},
 		{[]string{"migrate", "up"}, map[string]string{"CASTELLAN_DATABASE_URL": url}, latest},
-		{[]string{"migrate", "down", "2", "--database-url", url}, nil, latest - 2},
+		{[]string{"migrate", "down", "2", "--database-url", url}, nil, back(2)},
 		{[]string{"migrate", "up", "--database-url", url}, nil, latest},
 	}
 	for _, st := range steps {
