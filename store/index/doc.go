@@ -33,6 +33,15 @@
 //     shared by every caller until the next commit. Reachable snapshots are
 //     counted per revision (released by runtime.AddCleanup once a snapshot
 //     is garbage), which gives the oldest revision still readable.
+//   - Validity windows: a record may carry the window of its fact
+//     (term.Window, as nanoseconds; a table keeps the two columns only
+//     once one of its records has one). A Snapshot shows every record of
+//     its revision; Snapshot.At gives the view at one instant, where Match
+//     and Facts skip the records outside their window. Telling a stored
+//     fact with another window replaces its record (a delete and an insert
+//     in the change log). Tx.ExpireBefore (an Op's ExpiredBy) removes the
+//     records whose window has ended, as an ordinary delete of a revision,
+//     and compaction then drops them like any dead record.
 //   - Compaction: at commit, a table whose dead records are more than a
 //     quarter of it (and more than a minimum) is rebuilt without the records
 //     that no reachable snapshot can see, keeping the order of the others.
