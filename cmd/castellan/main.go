@@ -20,7 +20,8 @@ import (
 // Exit codes, the same for every verb (listed in exitCodesHelp):
 //   - 0: allowed, or done;
 //   - 1: a negative answer: denied, a policy refused for its errors or
-//     failing tests, a decision log that does not verify;
+//     failing tests, a decision log that does not verify, a server that
+//     answers not ready (healthcheck);
 //   - 2: bad usage: unknown verb or flag, wrong arguments, a malformed value
 //     or file given on the command line;
 //   - 3: an error: the server cannot be reached or refused the request
