@@ -36,8 +36,8 @@ func TestContextFactChecked(t *testing.T) {
 		{"has_relation Action:1 repository Repositry:anvil", `did you mean Repository{"anvil"}?`},
 	} {
 		code, stdout, stderr := runCLI(t, env, "authorize", "User:alice", "rerun", "Action:1", "-c", tc.fact)
-		if code == 0 || stdout != "" || !strings.Contains(stderr, "context_facts[0]") || !strings.Contains(stderr, tc.want) {
-			t.Errorf("-c %q: exit %d, stdout %q, stderr %q; want a failure naming context_facts[0] and %q", tc.fact, code, stdout, stderr, tc.want)
+		if code != exitError || stdout != "" || !strings.Contains(stderr, "context_facts[0]") || !strings.Contains(stderr, tc.want) {
+			t.Errorf("-c %q: exit %d, stdout %q, stderr %q; want exit %d (an error, not a denial) naming context_facts[0] and %q", tc.fact, code, stdout, stderr, exitError, tc.want)
 		}
 	}
 	// Asked with --explain, an unknown action is denied with a note.
