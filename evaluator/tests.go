@@ -134,7 +134,7 @@ func (e *Evaluator) explainAssertion(ctx context.Context, src Source, a *lang.As
 	for i, t := range a.Call.Args {
 		ops[i] = c.term(sc, t)
 	}
-	s := e.acquire(ctx, src)
+	s := e.acquire(ctx, src, time.Time{})
 	defer e.done(s, &err)
 	base := len(s.frame)
 	for _, n := range sc.names {
