@@ -121,7 +121,7 @@ func TestCLIAgainstServer(t *testing.T) {
 		{args: []string{"policy", "list", "--status", "live"}, stdout: "1        live    upload  -       1      ", contains: true},
 		{args: []string{"policy", "list", "--until", "2000-01-01T00:00:00Z"}, stdout: "VERSION  STATUS  SOURCE  COMMIT  TESTS  CREATED  BY  FILES\n"},
 		{args: []string{"policy", "list", "--since", "yesterday"}, code: exitUsage, stderrHas: "--since \"yesterday\" is not an RFC 3339 time"},
-		{args: []string{"policy", "list", "--status", "old"}, code: exitFailed, stderrHas: "is not a policy status"},
+		{args: []string{"policy", "list", "--status", "old"}, code: exitError, stderrHas: "is not a policy status"},
 		{args: []string{"policy", "rollback", "1"}, stdout: "policy version 1 is live\n"},
 		{args: []string{"policy", "rollback", "99"}, code: exitError, ignoreOut: true},
 
