@@ -205,7 +205,7 @@ func (r *remote) fail(err error) error {
 			fmt.Fprintln(r.e.stderr, "  (check --api-key or CASTELLAN_API_KEY)")
 		}
 		switch ce.Code {
-		case "invalid_policy", "tests_failed", "policy_needs_force":
+		case "invalid_policy", "tests_failed", "policy_needs_force", "unusable_facts":
 			return errFailed
 		}
 		return errReported

@@ -94,7 +94,7 @@ func TestPolicyLifecycleCLI(t *testing.T) {
 			stdout: "skipped 1 decision of query: queries are not replayed"},
 		{args: []string{"policy", "preview", live, "--log", log, "--limit", "2"}, contains: true,
 			stdout: "replayed 1 question of 2 decisions under the live policy (version 1) and the candidate: no answer changes\n"},
-		{args: []string{"policy", "preview", cand}, code: exitFailed, stderrHas: "no decision log"},
+		{args: []string{"policy", "preview", cand}, code: exitError, stderrHas: "no decision log"},
 		{args: []string{"policy", "preview", cand, "--log", filepath.Join(dir, "missing.log")}, code: exitUsage, stderrHas: "missing.log"},
 		{args: []string{"policy", "preview", other + "x"}, code: exitUsage},
 
@@ -110,7 +110,7 @@ rules:
   has_permission/3
     + has_permission(actor: Actor, "edit", resource: Doc) if has_role(actor, "viewer", resource);  # from "edit" if "viewer";
 `},
-		{args: []string{"policy", "diff", "7", cand}, code: exitFailed, stderrHas: "not found"},
+		{args: []string{"policy", "diff", "7", cand}, code: exitError, stderrHas: "not found"},
 		{args: []string{"policy", "diff", live}, code: exitUsage},
 		{args: []string{"policy", "diff", live, "nope.polar"}, code: exitUsage, stderrHas: "nope.polar"},
 
@@ -130,7 +130,7 @@ warning: 1 of 2 stored facts are not usable by this policy:
 
 	// Shadow on live traffic.
 	runSteps(t, env, []step{
-		{args: []string{"policy", "shadow", "--status"}, code: exitFailed, stderrHas: "no shadow run"},
+		{args: []string{"policy", "shadow", "--status"}, code: exitError, stderrHas: "no shadow run"},
 		{args: []string{"policy", "shadow", cand}, code: exitUsage},
 		{args: []string{"policy", "shadow", cand, "--for", "10m"}, contains: true, stdout: "shadow run of candidate.polar against live version 1, running until"},
 		{args: []string{"authorize", "User:alice", "edit", "Doc:d1"}, code: exitFailed, stdout: "denied\n"},
