@@ -235,8 +235,14 @@ let history = [];
 async function loadHistory() {
   const body = $("policy-history").tBodies[0];
   try {
-    const res = await get("/admin/v1/policies");
-    history = res.body.policies;
+    // Every version, page by page (the listing is paginated).
+    history = [];
+    let token = "";
+    do {
+      const res = await get("/admin/v1/policies", { limit: 1000, page_token: token });
+      history.push(...res.body.policies);
+      token = res.body.next_page_token || "";
+    } while (token);
   } catch (e) {
     body.replaceChildren(el("tr", {}, el("td", { colSpan: 5, className: "none" }, e.status === 403 ? "The history needs an admin key." : e.message)));
     return;
