@@ -352,6 +352,19 @@ func (f *failover) run(ctx context.Context) error {
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
+	// And for Patroni to name the new primary (a write answered by the
+	// old one just after its kill must not start the next step early).
+	for {
+		status, _ := f.h.run(ctx, "status")
+		if p := firstLines(status, 1); strings.HasPrefix(p, "primary: node") {
+			break
+		}
+		if time.Now().After(deadline) || ctx.Err() != nil {
+			stop()
+			return errors.New("no new primary within 90 s of the primary's loss")
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
 	sleep(ctx, f.cfg.settle)
 	f.inWindow.Store(false)
 	status, _ := f.h.run(ctx, "status")
@@ -402,8 +415,10 @@ func indent(s string) string {
 	return strings.ReplaceAll(strings.TrimRight(s, "\n"), "\n", "\n          ") + "\n"
 }
 
-// noteWrite records the outcome of a write at time t.
-func (f *failover) noteWrite(ok bool, t time.Time) {
+// noteWrite records the outcome of a write sent at sent and answered at t.
+// Writes count as back only from one sent after the primary's kill: one in
+// flight at the kill may still be answered by the dying primary.
+func (f *failover) noteWrite(ok bool, sent, t time.Time) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	if !ok {
@@ -416,7 +431,7 @@ func (f *failover) noteWrite(ok bool, t time.Time) {
 	if t.After(f.lastOK) {
 		f.lastOK = t
 	}
-	if !f.killedAt.IsZero() && f.recoveredAt.IsZero() && t.After(f.killedAt) {
+	if !f.killedAt.IsZero() && f.recoveredAt.IsZero() && sent.After(f.killedAt) {
 		f.recoveredAt = t
 	}
 }
@@ -465,6 +480,7 @@ func (f *failover) write(ctx context.Context, n int, insert bool) bool {
 	if !insert {
 		method = "DELETE"
 	}
+	sent := time.Now()
 	st, rev, body := f.call(ctx, f.api, method, "/api/facts", roleFact(n), 0)
 	now := time.Now()
 	if ctx.Err() != nil && st == 0 {
@@ -483,7 +499,7 @@ func (f *failover) write(ctx context.Context, n int, insert bool) bool {
 		}
 		f.mu.Unlock()
 	}
-	f.noteWrite(ok, now)
+	f.noteWrite(ok, sent, now)
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	s.busy = false
