@@ -15,19 +15,12 @@ build_castellan
 $GO build -o "$tmp/authzen-check" ./examples/authzen-check
 
 step "start castellan serve"
-admin_key=example-admin-$RANDOM$RANDOM$RANDOM$RANDOM
-CASTELLAN_ADMIN_KEY=$admin_key "$castellan" serve --addr 127.0.0.1:0 --database-url= --dev=false \
-  --log-format json --log-level info 2>"$tmp/serve.log" &
-pids+=($!)
-addr=$(wait_for "$tmp/serve.log" '/castellan serving/s/.*"addr":"\([^"]*\)".*/\1/p' "${pids[0]}") ||
-  fail "castellan serve did not start"
-echo "castellan is serving at http://$addr"
+serve_castellan
 
 step "load.sh: the policy and the users' roles and emails"
-export CASTELLAN_API_KEY=$admin_key
-CASTELLAN_BIN=$castellan expect 0 examples/authzen-todo/load.sh "http://$addr"
+CASTELLAN_BIN=$castellan expect 0 examples/authzen-todo/load.sh "$CASTELLAN_URL"
 
 step "every request of the scenario"
-expect 0 "$tmp/authzen-check" "http://$addr" examples/authzen-todo/decisions.json examples/authzen-todo/castellan.json
+expect 0 "$tmp/authzen-check" "$CASTELLAN_URL" examples/authzen-todo/decisions.json examples/authzen-todo/castellan.json
 
 printf '\nrun.sh: ok\n'
