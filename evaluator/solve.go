@@ -115,6 +115,7 @@ type solver struct {
 	work   int
 	now    term.Value
 	nowSet bool
+	nowAt  time.Time // the query's instant when given; now is built from it on first use
 
 	vals     []term.Value // table arguments and answers
 	tables   []table
@@ -180,10 +181,7 @@ func (e *Evaluator) acquire(ctx context.Context, src Source, now time.Time) *sol
 		src = emptySource{}
 	}
 	s.ctx, s.src = ctx, src
-	s.err, s.work, s.nowSet = nil, 0, false
-	if !now.IsZero() {
-		s.now, s.nowSet = term.Integer(now.Unix()), true
-	}
+	s.err, s.work, s.nowSet, s.nowAt = nil, 0, false, now
 	s.minDep, s.epoch, s.nAnswers = noDep, 0, 0
 	s.abstracted, s.inexact = false, false
 	if err := ctx.Err(); err != nil {
@@ -255,8 +253,11 @@ func (s *solver) tick() bool {
 
 func (s *solver) nowVal() term.Value {
 	if !s.nowSet {
-		s.now = term.Integer(s.e.clock().Unix())
-		s.nowSet = true
+		at := s.nowAt
+		if at.IsZero() {
+			at = s.e.clock()
+		}
+		s.now, s.nowSet = term.Integer(at.Unix()), true
 	}
 	return s.now
 }

@@ -347,6 +347,14 @@ func TestConsoleBrowser(t *testing.T) {
 			t.Errorf("the denial's tree lacks %q:\n%s", w, denied)
 		}
 	}
+	// Each rule tried is shown by its rule alone, not under its parent's
+	// goal again.
+	if n := eval[int](b, `document.querySelectorAll("#check-answer ul.tried > li > div.step > code:not(.rule)").length`); n != 0 {
+		t.Errorf("%d tried entries repeat their parent's goal:\n%s", n, denied)
+	}
+	if n := eval[int](b, `document.querySelectorAll("#check-answer ul.tried > li > div.step > code.rule").length`); n == 0 {
+		t.Errorf("no tried entry names its rule:\n%s", denied)
+	}
 	b.shot("check-denied")
 	// Actions, list and a query, each result opening its derivation.
 	b.do("actions", chromedp.SetValue(chromedp.ID("check-kind"), "actions"))

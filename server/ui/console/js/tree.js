@@ -10,15 +10,19 @@ export function renderTree(x) {
   return el("ul", { className: "tree" }, node(x, 0));
 }
 
-function node(x, depth) {
+// node renders one step; a rule tried for its parent's goal (the API
+// repeats the goal in each entry of "tried") shows the rule alone.
+function node(x, depth, parentGoal) {
   if (!x) return null;
   const mark = el("span", { className: x.holds ? "holds" : "fails" }, x.holds ? "✓" : "✗");
-  const line = el("div", { className: "step" }, mark, " ", el("code", {}, x.goal));
+  const line = el("div", { className: "step" }, mark);
+  if (x.goal !== parentGoal || !x.rule) line.append(" ", el("code", {}, x.goal));
   if (x.fact) {
     line.append(" ", el("span", { className: "origin origin-" + x.fact.origin }, x.fact.origin + " fact"));
   }
   if (x.rule) {
-    line.append(" ", el("span", { className: "by" }, "by "), el("code", { className: "rule" }, x.rule.source));
+    const by = x.goal === parentGoal ? "rule " : "by ";
+    line.append(" ", el("span", { className: "by" }, by), el("code", { className: "rule" }, x.rule.source));
     if (x.rule.position) line.append(" ", el("span", { className: "pos" }, "at " + x.rule.position));
   }
   if (x.failed) line.append(" ", el("span", { className: "failed" }, "failed: " + x.failed));
@@ -29,7 +33,7 @@ function node(x, depth) {
   if ((x.tried || []).length) {
     li.append(
       el("div", { className: "tried-label" }, "tried:"),
-      el("ul", { className: "tried" }, x.tried.map((t) => node(t, depth + 1))),
+      el("ul", { className: "tried" }, x.tried.map((t) => node(t, depth + 1, x.goal))),
     );
   }
   return li;
