@@ -53,7 +53,9 @@ func roundTripFacts(tb testing.TB) int {
 	return 20_000
 }
 
-// writeFacts writes n has_role facts as JSON Lines.
+// writeFacts writes n has_role facts as JSON Lines; one in 7 expires
+// (valid_until) and one in 11 starts later (valid_from), so that a round
+// trip must keep validity windows too.
 func writeFacts(tb testing.TB, path string, n int) {
 	tb.Helper()
 	fh, err := os.Create(path)
@@ -62,7 +64,14 @@ func writeFacts(tb testing.TB, path string, n int) {
 	}
 	w := bufio.NewWriter(fh)
 	for i := range n {
-		fmt.Fprintf(w, `{"predicate":"has_role","args":[{"type":"User","id":"u%d"},{"type":"String","id":"reader"},{"type":"Repository","id":"r%d"}]}`+"\n", i, i%1000)
+		window := ""
+		if i%7 == 0 {
+			window += `,"valid_until":"2200-01-01T00:00:00Z"`
+		}
+		if i%11 == 0 {
+			window += `,"valid_from":"2021-06-01T12:30:00.5Z"`
+		}
+		fmt.Fprintf(w, `{"predicate":"has_role","args":[{"type":"User","id":"u%d"},{"type":"String","id":"reader"},{"type":"Repository","id":"r%d"}]%s}`+"\n", i, i%1000, window)
 	}
 	if err := w.Flush(); err != nil {
 		tb.Fatal(err)
@@ -71,8 +80,15 @@ func writeFacts(tb testing.TB, path string, n int) {
 }
 
 // exportDigest exports every fact of the server at url and returns their
-// number and an order-independent digest of them.
+// number and an order-independent digest of them (windows included).
 func exportDigest(tb testing.TB, url, dir string) (int, uint64) {
+	n, sum, _ := exportDigestWindows(tb, url, dir)
+	return n, sum
+}
+
+// exportDigestWindows is exportDigest that also counts the facts exported
+// with a validity window.
+func exportDigestWindows(tb testing.TB, url, dir string) (int, uint64, int) {
 	tb.Helper()
 	out := filepath.Join(dir, fmt.Sprintf("export-%d.jsonl", time.Now().UnixNano()))
 	code, _, stderr := runCLI(tb, map[string]string{"CASTELLAN_URL": url}, "export", "--output", out)
@@ -85,7 +101,7 @@ func exportDigest(tb testing.TB, url, dir string) (int, uint64) {
 	}
 	defer fh.Close()
 	sc := bufio.NewScanner(fh)
-	n, sum := 0, uint64(0)
+	n, sum, windows := 0, uint64(0), 0
 	for sc.Scan() {
 		if strings.HasPrefix(sc.Text(), `{"revision"`) {
 			continue
@@ -93,8 +109,11 @@ func exportDigest(tb testing.TB, url, dir string) (int, uint64) {
 		h := sha256.Sum256(sc.Bytes())
 		sum += binary.LittleEndian.Uint64(h[:8])
 		n++
+		if strings.Contains(sc.Text(), `"valid_`) {
+			windows++
+		}
 	}
-	return n, sum
+	return n, sum, windows
 }
 
 func TestBackupRoundTrip(t *testing.T) {
@@ -136,10 +155,20 @@ func TestBackupRoundTrip(t *testing.T) {
 				{args: []string{"backup", "restore", file}, code: exitError, ignoreOut: true, stderrHas: "not empty"},
 				{args: []string{"backup", "restore", "--force", file}, stdout: fmt.Sprintf("restored %d facts", n), contains: true},
 			})
-			gotN, got := exportDigest(t, dst["CASTELLAN_URL"], dir)
-			wantN, want := exportDigest(t, src["CASTELLAN_URL"], dir)
+			gotN, got, gotW := exportDigestWindows(t, dst["CASTELLAN_URL"], dir)
+			wantN, want, _ := exportDigestWindows(t, src["CASTELLAN_URL"], dir)
 			if gotN != n || wantN != n || got != want {
 				t.Errorf("after the round trip: %d facts (digest %x), want %d (%x)", gotN, got, wantN, want)
+			}
+			// The facts written with a window (one in 7 or one in 11) kept it.
+			wantW := 0
+			for i := range n {
+				if i%7 == 0 || i%11 == 0 {
+					wantW++
+				}
+			}
+			if gotW != wantW {
+				t.Errorf("after the round trip: %d facts with a validity window, want %d", gotW, wantW)
 			}
 			_, keys, _ := runCLI(t, dst, "keys", "list")
 			if !strings.Contains(keys, "ci") {

@@ -13,6 +13,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"time"
 
 	castellan "github.com/castellan-authz/castellan/clients/go"
 )
@@ -24,9 +25,9 @@ JSON Lines (the default): a first line {"revision":R}, then one fact per line in
 the wire format (castellan import reads it back, skipping the revision line).
 CSV: one file per signature (predicate and argument types) in the directory
 --output, named like has_role.User.String.Repository.csv, each starting with
-the line "# revision R" and the header castellan import reads. CSV has no
-column for validity windows (valid_from, valid_until): export facts with
-windows as JSON Lines, which keeps them.
+the line "# revision R" and the header castellan import reads. Facts with a
+validity window go to a file of their own, name.windows.csv, whose header ends
+with the columns @valid_from and @valid_until (RFC 3339; empty: unbounded).
 
 Example: castellan export has_role _ _ Repository:_ > roles.jsonl
 
@@ -125,6 +126,11 @@ func (c *csvFiles) write(f castellan.Fact) error {
 		sig = append(sig, a.Type)
 	}
 	key := strings.Join(sig, ".")
+	windowed := !f.ValidFrom.IsZero() || !f.ValidUntil.IsZero()
+	if windowed {
+		key += ".windows"
+		sig = append(sig, csvValidFrom, csvValidUntil)
+	}
 	cf, ok := c.files[key]
 	if !ok {
 		if err := os.MkdirAll(c.dir, 0o755); err != nil {
@@ -146,7 +152,19 @@ func (c *csvFiles) write(f castellan.Fact) error {
 	for _, a := range f.Args {
 		c.rows = append(c.rows, a.ID)
 	}
+	if windowed {
+		c.rows = append(c.rows, csvTime(f.ValidFrom), csvTime(f.ValidUntil))
+	}
 	return cf.w.Write(c.rows)
+}
+
+// csvTime is a window bound in a CSV row: RFC 3339 in UTC, empty when
+// unbounded.
+func csvTime(t time.Time) string {
+	if t.IsZero() {
+		return ""
+	}
+	return t.UTC().Format(time.RFC3339Nano)
 }
 
 // close flushes and closes the files.

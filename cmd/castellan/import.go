@@ -32,6 +32,11 @@ CSV (.csv, or --format csv): a header naming the predicate and its argument type
 then one row of ids per fact (lines starting with # before the header are skipped):
   has_role,User,String,Repository
   alice,maintainer,anvil
+The header may end with the columns @valid_from and @valid_until: each row then
+gives the fact's validity window there (RFC 3339; empty: unbounded), as
+castellan export writes facts that have one:
+  has_role,User,String,Repository,@valid_from,@valid_until
+  bob,reader,anvil,,2027-01-08T17:00:00Z
 
 Bad lines are reported as FILE:LINE: reason and skipped; past --max-errors the
 import stops, applying nothing of the batch that was being filled, and prints
@@ -255,10 +260,43 @@ func (c *converter) jsonl(in io.Reader) error {
 	}
 }
 
-// csvFact is a fact as the converter writes it.
+// csvFact is a fact as the converter writes it (a window as the row gives
+// it: the server checks it).
 type csvFact struct {
-	Predicate string            `json:"predicate"`
-	Args      []castellan.Value `json:"args"`
+	Predicate  string            `json:"predicate"`
+	Args       []castellan.Value `json:"args"`
+	ValidFrom  string            `json:"valid_from,omitempty"`
+	ValidUntil string            `json:"valid_until,omitempty"`
+}
+
+// CSV window columns: names no type can have, at the end of a header.
+const (
+	csvValidFrom  = "@valid_from"
+	csvValidUntil = "@valid_until"
+)
+
+// csvHeader splits a CSV header's columns after the predicate into the
+// argument types and the positions of the window columns (-1: absent).
+func csvHeader(cols []string) (types []string, from, until int, err error) {
+	from, until = -1, -1
+	for i, c := range cols {
+		switch {
+		case c == csvValidFrom && from < 0:
+			from = i
+		case c == csvValidUntil && until < 0:
+			until = i
+		case strings.HasPrefix(c, "@"):
+			return nil, 0, 0, fmt.Errorf("column %q: the columns after the types may be %s and %s, once each", c, csvValidFrom, csvValidUntil)
+		case from >= 0 || until >= 0:
+			return nil, 0, 0, fmt.Errorf("column %q: argument types come before %s and %s", c, csvValidFrom, csvValidUntil)
+		default:
+			types = append(types, c)
+		}
+	}
+	if len(types) == 0 {
+		return nil, 0, 0, fmt.Errorf("no argument types")
+	}
+	return types, from, until, nil
 }
 
 // csv reads a header (predicate, then argument types) and rows of ids.
@@ -289,7 +327,12 @@ func (c *converter) csv(in io.Reader) error {
 	if len(head) < 2 || !predicateRE.MatchString(head[0]) {
 		return fmt.Errorf("line %d: the CSV header names the predicate and its argument types, such as has_role,User,String,Repository", c.line+1)
 	}
-	pred, types := head[0], append([]string(nil), head[1:]...)
+	pred := head[0]
+	types, fromCol, untilCol, err := csvHeader(head[1:])
+	if err != nil {
+		return fmt.Errorf("line %d: CSV header: %w", c.line+1, err)
+	}
+	cols := len(head) - 1
 	headLine, _ := cr.FieldPos(0)
 	c.pad(c.line + headLine)
 	base := c.line - headLine
@@ -306,8 +349,10 @@ func (c *converter) csv(in io.Reader) error {
 		switch {
 		case err != nil:
 			msg = err.Error()
-		case len(rec) != len(types):
+		case len(rec) != cols && cols == len(types):
 			msg = fmt.Sprintf("%d fields, the header names %d arguments", len(rec), len(types))
+		case len(rec) != cols:
+			msg = fmt.Sprintf("%d fields, the header names %d columns", len(rec), cols)
 		}
 		if msg != "" {
 			c.w.WriteByte('\n')
@@ -322,8 +367,15 @@ func (c *converter) csv(in io.Reader) error {
 			c.w.WriteByte('\n')
 			continue
 		}
-		for i, id := range rec {
-			f.Args[i] = castellan.Value{Type: types[i], ID: id}
+		for i := range types {
+			f.Args[i] = castellan.Value{Type: types[i], ID: rec[i]}
+		}
+		f.ValidFrom, f.ValidUntil = "", ""
+		if fromCol >= 0 {
+			f.ValidFrom = rec[fromCol]
+		}
+		if untilCol >= 0 {
+			f.ValidUntil = rec[untilCol]
 		}
 		b, err := json.Marshal(f)
 		if err != nil {
