@@ -347,3 +347,39 @@ func TestParseKeys(t *testing.T) {
 		}
 	}
 }
+
+// gatedSink is a Sink whose Flush waits until the test opens the gate.
+type gatedSink struct {
+	wrote chan struct{}
+	gate  chan struct{}
+}
+
+func (s *gatedSink) Write([]byte) error {
+	s.wrote <- struct{}{}
+	return nil
+}
+func (s *gatedSink) Flush() error          { <-s.gate; return nil }
+func (s *gatedSink) Close() error          { return nil }
+func (s *gatedSink) Last() ([]byte, error) { return nil, nil }
+
+// TestWrittenCountsFlushed: a record counts as written once the sink has
+// flushed it, not when it was handed over.
+func TestWrittenCountsFlushed(t *testing.T) {
+	sink := &gatedSink{wrote: make(chan struct{}, 1), gate: make(chan struct{})}
+	r, err := NewRecorder(sink, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	r.Record(&Record{Endpoint: "authorize"})
+	<-sink.wrote // handed to the sink; its Flush now waits
+	if n := r.Written(); n != 0 {
+		t.Errorf("written = %d before the sink flushed, want 0", n)
+	}
+	close(sink.gate)
+	for deadline := time.Now().Add(5 * time.Second); r.Written() != 1; time.Sleep(time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("written = %d after the flush, want 1", r.Written())
+		}
+	}
+	r.Close()
+}

@@ -79,7 +79,10 @@ type Recorder struct {
 	closeErr error
 
 	written atomic.Uint64
-	dropped atomic.Uint64
+	// unflushed counts the records given to the sink since its last
+	// successful Flush (writer goroutine only).
+	unflushed uint64
+	dropped   atomic.Uint64
 
 	// The writer's state.
 	seq      uint64
@@ -160,7 +163,8 @@ func (r *Recorder) Record(rec *Record) {
 	}
 }
 
-// Written returns how many records (checkpoints included) were written.
+// Written returns how many records (checkpoints included) were written:
+// given to the sink and flushed.
 func (r *Recorder) Written() uint64 { return r.written.Load() }
 
 // Dropped returns how many records were dropped.
@@ -260,12 +264,17 @@ func (r *Recorder) append(rec *Record) {
 		return
 	}
 	r.seq, r.prevHash = rec.Seq, Hash(line)
-	r.written.Add(1)
+	r.unflushed++
 }
 
+// flush flushes the sink; the records it took count as written once it
+// succeeds (a file's are then written out, the database's committed).
 func (r *Recorder) flush() {
 	if err := r.sink.Flush(); err != nil {
 		r.fail(err)
+	} else {
+		r.written.Add(r.unflushed)
+		r.unflushed = 0
 	}
 	if d := r.dropped.Load(); d > r.reported && r.opts.OnDrop != nil {
 		r.opts.OnDrop(d - r.reported)
