@@ -23,8 +23,10 @@ const syncHelp = `Reads the facts of every binding of the data-bindings file (th
 authorization) from the application's PostgreSQL database, in one read-only
 snapshot, and makes Castellan's stored facts matching those bindings equal to
 them: facts missing from Castellan are inserted, facts the database no longer
-has are deleted, in batches. With --dry-run it prints the difference
-(+ insert, - delete) and changes nothing. Run it nightly to correct drift.
+has are deleted, in batches; a stored fact the database backs but that carries
+a validity window is inserted again without it (the database says it holds).
+With --dry-run it prints the difference (+ insert, - delete) and changes
+nothing. Run it nightly to correct drift.
 
 Example: castellan sync --bindings bindings.yaml --database-url postgres://app@db/app --dry-run`
 
@@ -66,9 +68,15 @@ func runSync(ctx context.Context, e *env, args []string) error {
 	ins, del := diffFacts(want, have)
 	if *dryRun {
 		for _, f := range del {
-			fmt.Fprintln(e.stdout, "-", f)
+			fmt.Fprintln(e.stdout, "-", factLine(f))
 		}
 		for _, f := range ins {
+			if old, ok := have[factKey(f)]; ok {
+				// Stored with a validity window the database does not have:
+				// the insert replaces the window.
+				fmt.Fprintf(e.stdout, "+ %s  (replaces the stored %s)\n", f, strings.TrimPrefix(factLine(old), old.String()+" "))
+				continue
+			}
 			fmt.Fprintln(e.stdout, "+", f)
 		}
 		fmt.Fprintf(e.stderr, "dry run: %d to insert, %d to delete (%d facts bound in the database)\n", len(ins), len(del), len(want))
@@ -195,10 +203,13 @@ func storedBound(ctx context.Context, c *castellan.Client, b *localauth.Bindings
 }
 
 // diffFacts returns what to insert and delete to turn have into want,
-// each in a stable order.
+// each in a stable order. The application's database gives facts without a
+// validity window, so a stored fact it backs that has one is inserted
+// again, without: inserting a stored fact with another window replaces the
+// window, and the fact then holds as long as the database says so.
 func diffFacts(want, have map[string]castellan.Fact) (ins, del []castellan.Fact) {
 	for k, f := range want {
-		if _, ok := have[k]; !ok {
+		if h, ok := have[k]; !ok || !h.ValidFrom.Equal(f.ValidFrom) || !h.ValidUntil.Equal(f.ValidUntil) {
 			ins = append(ins, f)
 		}
 	}

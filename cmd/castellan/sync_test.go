@@ -58,6 +58,12 @@ func TestSync(t *testing.T) {
 		{args: append(sync, "--dry-run"), stdout: "", stderrHas: "dry run: 0 to insert, 0 to delete"},
 		// An unbound fact of a bound predicate with another signature stays.
 		{args: []string{"tell", "has_role", "User:alice", "member", "Organization:1"}, ignoreOut: true},
+		// A fact the database backs, stored with a validity window: the
+		// database holds it without one, so sync removes the window.
+		{args: []string{"tell", "has_relation", "Issue:1001", "creator", "User:bob", "--until", "2030-01-01T00:00:00Z"}, ignoreOut: true},
+		{args: append(sync, "--dry-run"), stdout: `+ has_relation(Issue{"1001"}, "creator", User{"bob"})  (replaces the stored until 2030-01-01T00:00:00Z)` + "\n", stderrHas: "dry run: 1 to insert, 0 to delete"},
+		{args: sync, stdout: "synced: 1 inserted, 0 deleted (9 facts bound)\n"},
+		{args: []string{"get", "has_relation", "Issue:1001", "creator", "_"}, stdout: `has_relation(Issue{"1001"}, "creator", User{"bob"})` + "\n"},
 	})
 	exec(`UPDATE issues SET public = true WHERE id = 1001; DELETE FROM issues WHERE id = 1000;`)
 	runSteps(t, vars, []step{
