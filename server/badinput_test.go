@@ -1,6 +1,7 @@
 package server
 
 import (
+	"io"
 	"net/http"
 	"strings"
 	"testing"
@@ -191,5 +192,39 @@ func TestPolicyErrorDetails(t *testing.T) {
 	r.json(t, &tf)
 	if tf.Code != codeTestsFailed || len(tf.Details) != 1 || tf.Details[0].Test != "wrong" || tf.Details[0].Line == 0 {
 		t.Errorf("tests_failed answer %+v: want one detail for test \"wrong\" with a position", tf)
+	}
+}
+
+// TestChunkedBodyLimit: a body of unknown length (chunked, no
+// Content-Length) is cut at MaxBodyBytes too, with the 413 envelope, and
+// nothing of it is stored.
+func TestChunkedBodyLimit(t *testing.T) {
+	cfg := DefaultConfig()
+	cfg.MaxBodyBytes = 4 << 10
+	cfg.Dev = true
+	e := newTestEnv(t, &cfg)
+	e.uploadPolicy(t, testPolicy)
+	one := `{"predicate":"has_role","args":[{"type":"User","id":"bob"},{"type":"String","id":"member"},{"type":"Organization","id":"acme"}]},`
+	body := `[{"inserts":[` + strings.Repeat(one, 100) + one[:len(one)-1] + `]}]`
+	pr, pw := io.Pipe()
+	go func() {
+		pw.Write([]byte(body)) // unknown length: sent chunked
+		pw.Close()
+	}()
+	req, err := http.NewRequestWithContext(t.Context(), "POST", e.ts.URL+"/api/batch", pr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp, err := e.ts.Client().Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	got, _ := io.ReadAll(resp.Body)
+	if resp.StatusCode != http.StatusRequestEntityTooLarge || !strings.Contains(string(got), "--max-body-bytes") {
+		t.Errorf("chunked body past the limit: %d %s", resp.StatusCode, got)
+	}
+	if n := e.numFacts(t); n != 0 {
+		t.Errorf("%d facts stored, want 0", n)
 	}
 }

@@ -5,11 +5,9 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"net/http"
 	"strconv"
-
-	"github.com/rs/zerolog/hlog"
+	"unsafe"
 
 	"github.com/castellan-authz/castellan/evaluator"
 	"github.com/castellan-authz/castellan/lang/ast"
@@ -106,9 +104,9 @@ func toAPIError(err error) *apiError {
 func writeError(w http.ResponseWriter, r *http.Request, err error) {
 	ae := toAPIError(err)
 	if ae.Status >= 500 && ae.Status != http.StatusNotImplemented {
-		hlog.FromRequest(r).Error().Err(err).Int("status", ae.Status).Msg("request failed")
+		requestLog(r).Error().Err(err).Int("status", ae.Status).Msg("request failed")
 	} else if ae.Err != nil {
-		hlog.FromRequest(r).Debug().Err(ae.Err).Int("status", ae.Status).Msg("request rejected")
+		requestLog(r).Debug().Err(ae.Err).Int("status", ae.Status).Msg("request rejected")
 	}
 	if ae.RetryAfter > 0 {
 		w.Header().Set("Retry-After", strconv.Itoa(ae.RetryAfter))
@@ -128,11 +126,35 @@ func writeJSON(w http.ResponseWriter, status int, v any) {
 		status = http.StatusInternalServerError
 		body = []byte(`{"message":"internal error","code":"internal","details":[]}`)
 	}
-	h := w.Header()
-	h.Set("Content-Type", "application/json")
-	h.Set("Content-Length", strconv.Itoa(len(body)+1))
+	setJSONHeaders(w.Header(), len(body)+1)
 	w.WriteHeader(status)
 	_, _ = w.Write(append(body, '\n'))
+}
+
+// jsonContentType is the Content-Type of JSON answers, one slice shared
+// by every response (net/http only reads it; its length is its capacity,
+// so that an Add elsewhere copies rather than writes into it).
+var jsonContentType = []string{"application/json"}
+
+// smallLengths are the Content-Length values of short answers, shared
+// like jsonContentType: an authorize answers one of these.
+var smallLengths = func() [][]string {
+	out := make([][]string, 512)
+	for n := range out {
+		out[n] = []string{strconv.Itoa(n)}
+	}
+	return out
+}()
+
+// setJSONHeaders sets the headers of a JSON answer of n bytes without
+// allocating for a short one.
+func setJSONHeaders(h http.Header, n int) {
+	h["Content-Type"] = jsonContentType
+	if n < len(smallLengths) {
+		h["Content-Length"] = smallLengths[n]
+	} else {
+		h["Content-Length"] = []string{strconv.Itoa(n)}
+	}
 }
 
 // rawJSON is an answer that is JSON already (see writeRaw).
@@ -146,11 +168,11 @@ const (
 
 // writeRaw answers with body, which is JSON already.
 func writeRaw(w http.ResponseWriter, status int, body rawJSON) {
-	h := w.Header()
-	h.Set("Content-Type", "application/json")
-	h.Set("Content-Length", strconv.Itoa(len(body)))
+	setJSONHeaders(w.Header(), len(body))
 	w.WriteHeader(status)
-	_, _ = io.WriteString(w, string(body))
+	// The bytes of body itself: a Writer must not modify what it is given,
+	// and io.WriteString would copy them (chi's wrapper has no WriteString).
+	_, _ = w.Write(unsafe.Slice(unsafe.StringData(string(body)), len(body)))
 }
 
 // message is the {"message": ...} answer of writes and admin calls.

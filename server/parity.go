@@ -5,7 +5,6 @@ import (
 	"net/http"
 	"sync"
 
-	"github.com/rs/zerolog/hlog"
 )
 
 // parityWindow is how many recent /api/authorize decisions the server
@@ -119,7 +118,7 @@ func (s *Server) handleExpect(w http.ResponseWriter, r *http.Request) {
 	result, msg := s.expect(id, expected)
 	s.metrics.parity.WithLabelValues(result).Inc()
 	if result == parityMismatch {
-		hlog.FromRequest(r).Warn().Str("authorize_request_id", id).Bool("expected", expected).Bool("allowed", !expected).Msg("parity mismatch")
+		requestLog(r).Warn().Str("authorize_request_id", id).Bool("expected", expected).Bool("allowed", !expected).Msg("parity mismatch")
 	}
 	head, err := s.store.Head(r.Context())
 	if err != nil {

@@ -15,7 +15,6 @@ import (
 	"github.com/go-chi/chi/v5"
 	"github.com/go-chi/chi/v5/middleware"
 	"github.com/rs/zerolog"
-	"github.com/rs/zerolog/hlog"
 	"go.opentelemetry.io/otel/attribute"
 	"go.opentelemetry.io/otel/trace"
 
@@ -298,6 +297,24 @@ type reqState struct {
 	span      trace.Span
 	tracer    trace.Tracer
 	spanAttrs []attribute.KeyValue
+	// idHeader is the X-Request-ID response header's value.
+	idHeader [1]string
+	// log is the server's logger (requestLog adds the request id to it
+	// when a line is logged, so that a request logging nothing but its
+	// access line builds no logger).
+	log *zerolog.Logger
+}
+
+// requestLog returns the logger of r's lines: the server's, with the
+// request id (one that discards outside the router).
+func requestLog(r *http.Request) *zerolog.Logger {
+	st := stateFrom(r.Context())
+	if st.log == nil {
+		l := zerolog.Nop()
+		return &l
+	}
+	l := st.log.With().Str("request_id", st.id).Logger()
+	return &l
 }
 
 type reqStateKey struct{}
@@ -311,8 +328,8 @@ func stateFrom(ctx context.Context) *reqState {
 }
 
 // requestContext echoes the caller's X-Request-ID (when it is sane) or
-// makes one, sets it on the response, and gives the request a logger that
-// carries it (hlog.FromRequest) and its state.
+// makes one, sets it on the response, and gives the request its state
+// (whose logger, requestLog, names the id).
 func (s *Server) requestContext(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		id := r.Header.Get("X-Request-ID")
@@ -321,13 +338,13 @@ func (s *Server) requestContext(next http.Handler) http.Handler {
 			_, _ = rand.Read(b[:])
 			id = hex.EncodeToString(b[:])
 		}
-		w.Header().Set("X-Request-ID", id)
-		l := s.log.With().Str("request_id", id).Logger()
-		st := &reqState{id: id}
+		st := &reqState{id: id, log: &s.log}
+		st.idHeader[0] = id
+		w.Header()["X-Request-Id"] = st.idHeader[:] // X-Request-ID, canonical, without allocating
 		if s.recorder != nil {
 			st.start, st.path = time.Now(), r.URL.Path
 		}
-		ctx := context.WithValue(l.WithContext(r.Context()), reqStateKey{}, st)
+		ctx := context.WithValue(r.Context(), reqStateKey{}, st)
 		if s.tracer != nil {
 			ctx = s.startRequestSpan(ctx, r, st)
 		}
@@ -370,11 +387,13 @@ func (s *Server) observe(next http.Handler) http.Handler {
 		if status >= 500 && status != http.StatusNotImplemented {
 			level = zerolog.WarnLevel
 		}
-		ev := hlog.FromRequest(r).WithLevel(level)
+		st := stateFrom(r.Context())
+		ev := s.log.WithLevel(level)
 		if ev == nil {
 			return
 		}
-		if p := stateFrom(r.Context()).caller.ID; p != "" {
+		ev = ev.Str("request_id", st.id)
+		if p := st.caller.ID; p != "" {
 			ev = ev.Str("caller", p)
 		}
 		ev.Str("method", r.Method).
@@ -439,7 +458,11 @@ func (s *Server) limitBody(next http.Handler) http.Handler {
 			writeError(w, r, &http.MaxBytesError{Limit: s.cfg.MaxBodyBytes})
 			return
 		}
-		r.Body = http.MaxBytesReader(w, r.Body, s.cfg.MaxBodyBytes)
+		if r.ContentLength < 0 {
+			// A body of unknown length (chunked) is cut at the limit; one
+			// with a Content-Length within it is never read past it.
+			r.Body = http.MaxBytesReader(w, r.Body, s.cfg.MaxBodyBytes)
+		}
 		next.ServeHTTP(w, r)
 	})
 }
@@ -506,7 +529,7 @@ func (s *Server) storedSnapshot(r *http.Request) (store.Snapshot, error) {
 		// from before an in-memory server restarted (waiting would never
 		// end: answer at the latest revision).
 		if head, err := s.store.Head(ctx); err == nil && head < c.AtLeast {
-			hlog.FromRequest(r).Debug().Uint64("offset", c.AtLeast).Uint64("head", head).Msg("OsoOffset is ahead of the store: answering at the latest revision")
+			requestLog(r).Debug().Uint64("offset", c.AtLeast).Uint64("head", head).Msg("OsoOffset is ahead of the store: answering at the latest revision")
 			c.AtLeast = 0
 		}
 	}
