@@ -41,8 +41,8 @@ func WithDecisionLog(rec *audit.Recorder, o DecisionLog) Option {
 // facts. Without a decision log it does nothing.
 func (s *Server) record(q *question, rec audit.Record) {
 	if s.tracer != nil {
-		if st := stateFrom(q.ctx); st.span != nil {
-			traceDecision(st, &rec, q.policy.Version(), q.req.Source.Revision())
+		if t := stateFrom(q.ctx).trace; t != nil {
+			traceDecision(t, &rec, q.policy.Version(), q.req.Source.Revision())
 		}
 	}
 	if s.recorder == nil {

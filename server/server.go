@@ -16,6 +16,7 @@ import (
 	"github.com/go-chi/chi/v5/middleware"
 	"github.com/rs/zerolog"
 	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/codes"
 	"go.opentelemetry.io/otel/trace"
 
 	"github.com/castellan-authz/castellan/audit"
@@ -44,10 +45,11 @@ type Server struct {
 	authLimits *authLimiter
 
 	metrics   *metrics
-	decisions *decisionLog    // recent authorize decisions, for /api/expect
-	bindings  bindingsCache   // parsed data-bindings files, for local authorization
-	recorder  *audit.Recorder // the decision log (audit.go); nil when off
-	tracer    trace.Tracer    // tracing.go; nil when off
+	decisions *decisionLog        // recent authorize decisions, for /api/expect
+	bindings  bindingsCache       // parsed data-bindings files, for local authorization
+	recorder  *audit.Recorder     // the decision log (audit.go); nil when off
+	tracer    trace.Tracer        // tracing.go; nil when off
+	spanNames map[routeKey]string // tracing.go; the routes' span names when tracing
 	auditCfg  DecisionLog
 	handler   http.Handler
 
@@ -278,6 +280,9 @@ func (s *Server) routes() (http.Handler, error) {
 		r.Get(routeBackup, s.handleBackup)    // backup.go
 		r.Post(routeRestore, s.handleRestore) // backup.go
 	})
+	if s.tracer != nil {
+		s.spanNames = spanNames(r)
+	}
 	return r, nil
 }
 
@@ -291,12 +296,9 @@ type reqState struct {
 	// start and path are set with a decision log, for its records.
 	start time.Time
 	path  string
-	// span is the request's span when tracing is on, tracer its tracer
-	// (for the children) and spanAttrs the decision's attributes, which
-	// it gets when it ends.
-	span      trace.Span
-	tracer    trace.Tracer
-	spanAttrs []attribute.KeyValue
+	// trace is the request's tracing state when tracing is on and the
+	// request is sampled (tracing.go), nil otherwise.
+	trace *reqTrace
 	// idHeader is the X-Request-ID response header's value.
 	idHeader [1]string
 	// log is the server's logger (requestLog adds the request id to it
@@ -338,16 +340,20 @@ func (s *Server) requestContext(next http.Handler) http.Handler {
 			_, _ = rand.Read(b[:])
 			id = hex.EncodeToString(b[:])
 		}
-		st := &reqState{id: id, log: &s.log}
+		ctx := r.Context()
+		var st *reqState
+		if s.tracer != nil {
+			ctx, st = s.startRequestSpan(ctx, r)
+		} else {
+			st = &reqState{}
+		}
+		st.id, st.log = id, &s.log
 		st.idHeader[0] = id
 		w.Header()["X-Request-Id"] = st.idHeader[:] // X-Request-ID, canonical, without allocating
 		if s.recorder != nil {
 			st.start, st.path = time.Now(), r.URL.Path
 		}
-		ctx := context.WithValue(r.Context(), reqStateKey{}, st)
-		if s.tracer != nil {
-			ctx = s.startRequestSpan(ctx, r, st)
-		}
+		ctx = context.WithValue(ctx, reqStateKey{}, st)
 		next.ServeHTTP(w, r.WithContext(ctx))
 	})
 }
@@ -381,7 +387,7 @@ func (s *Server) observe(next http.Handler) http.Handler {
 		route := routePattern(r)
 		s.metrics.observe(route, r.Method, status, d)
 		if s.tracer != nil {
-			endRequestSpan(stateFrom(r.Context()), r.Method, route, r.URL.Path, status)
+			s.endRequestSpan(stateFrom(r.Context()), r.Method, route, r.URL.Path, status)
 		}
 		level := zerolog.InfoLevel
 		if status >= 500 && status != http.StatusNotImplemented {
@@ -523,7 +529,16 @@ func (s *Server) storedSnapshot(r *http.Request) (store.Snapshot, error) {
 		c.AtLeast = rev
 	}
 	ctx := r.Context()
-	if c.AtLeast > s.revision.Load() {
+	// wait is the span of a wait for the store (tracing.go): only a read
+	// that names a revision this server has not seen asks the store for
+	// its head and may wait for it; the others take the latest snapshot
+	// at once and get no span.
+	wait := noSpan
+	if want := c.AtLeast; want > s.revision.Load() {
+		if s.tracer != nil {
+			ctx, wait = childSpan(ctx, "store.wait")
+			wait.SetAttributes(attribute.Int64("castellan.offset", int64(want)))
+		}
 		// A revision this server has not seen: another replica's write
 		// (wait for it), or one the store never reached, such as an offset
 		// from before an in-memory server restarted (waiting would never
@@ -540,13 +555,14 @@ func (s *Server) storedSnapshot(r *http.Request) (store.Snapshot, error) {
 		ctx, cancel = context.WithTimeout(ctx, s.cfg.ConsistencyTimeout)
 		defer cancel()
 	}
-	var span trace.Span
-	if s.tracer != nil {
-		ctx, span = childSpan(ctx, "store.snapshot")
-	}
 	snap, err := s.store.Snapshot(ctx, c)
-	if span != nil {
-		span.End()
+	if wait.IsRecording() {
+		if err != nil {
+			wait.SetStatus(codes.Error, err.Error())
+		} else {
+			wait.SetAttributes(attribute.Int64("castellan.revision", int64(snap.Revision())))
+		}
+		wait.End()
 	}
 	if err != nil {
 		if errors.Is(err, context.DeadlineExceeded) && r.Context().Err() == nil {

@@ -5,10 +5,12 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"io"
+	"maps"
 	"net/http"
 	"net/http/httptest"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -53,7 +55,8 @@ func (o *otlpReceiver) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 // TestServeTraces serves with OTEL_EXPORTER_OTLP_ENDPOINT pointing at an
 // in-test receiver: an authorize request that carries a traceparent gives a
 // server span in the caller's trace, with the route, status and decision,
-// and its decode, store and evaluation children.
+// and its decode and evaluation children; one that names a revision the
+// server has not seen (OsoOffset) a store.wait child too.
 func TestServeTraces(t *testing.T) {
 	recv := &otlpReceiver{}
 	collector := httptest.NewServer(recv)
@@ -71,16 +74,24 @@ func TestServeTraces(t *testing.T) {
 	body, _ := json.Marshal(map[string]any{"actor_type": "User", "actor_id": "a", "action": "read", "resource_type": "Doc", "resource_id": "d",
 		"context_facts": []any{map[string]any{"predicate": "has_role", "args": []any{
 			map[string]any{"type": "User", "id": "a"}, map[string]any{"type": "String", "id": "reader"}, map[string]any{"type": "Doc", "id": "d"}}}}})
-	req, _ := http.NewRequest(http.MethodPost, rs.url+"/api/authorize", bytes.NewReader(body))
-	req.Header.Set("Content-Type", "application/json")
-	req.Header.Set("traceparent", "00-"+traceID+"-"+parentID+"-01")
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	resp.Body.Close()
-	if resp.StatusCode != 200 {
-		t.Fatalf("authorize: %d", resp.StatusCode)
+	for _, offset := range []string{"", "999999"} {
+		req, _ := http.NewRequest(http.MethodPost, rs.url+"/api/authorize", bytes.NewReader(body))
+		req.Header.Set("Content-Type", "application/json")
+		req.Header.Set("traceparent", "00-"+traceID+"-"+parentID+"-01")
+		if offset != "" {
+			// A revision this server has not seen: it asks the store
+			// (store.wait), which has not reached it either, and answers
+			// at the latest.
+			req.Header.Set("OsoOffset", offset)
+		}
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != 200 {
+			t.Fatalf("authorize (OsoOffset %q): %d", offset, resp.StatusCode)
+		}
 	}
 	if err := rs.stop(); err != nil { // flushes the spans
 		t.Fatalf("serve: %v\n%s", err, rs.log)
@@ -88,46 +99,51 @@ func TestServeTraces(t *testing.T) {
 
 	recv.mu.Lock()
 	defer recv.mu.Unlock()
-	var root *tracepb.Span
+	var roots []*tracepb.Span
 	for _, s := range recv.spans {
 		if s.Name == "POST /api/authorize" {
-			root = s
+			roots = append(roots, s)
 		}
 	}
-	if root == nil {
-		t.Fatalf("no POST /api/authorize span among %d spans", len(recv.spans))
+	if len(roots) != 2 {
+		t.Fatalf("%d POST /api/authorize spans among %d spans, want 2", len(roots), len(recv.spans))
 	}
-	if hex.EncodeToString(root.TraceId) != traceID || hex.EncodeToString(root.ParentSpanId) != parentID || root.Kind != tracepb.Span_SPAN_KIND_SERVER {
-		t.Errorf("request span: trace %x parent %x kind %v; want the caller's trace %s and parent %s, kind server",
-			root.TraceId, root.ParentSpanId, root.Kind, traceID, parentID)
-	}
-	attrs := map[string]string{}
-	for _, a := range root.Attributes {
-		v := a.Value.GetStringValue()
-		if v == "" {
-			v = a.Value.String()
+	var got []string // the names of each request span's children
+	for _, root := range roots {
+		if hex.EncodeToString(root.TraceId) != traceID || hex.EncodeToString(root.ParentSpanId) != parentID || root.Kind != tracepb.Span_SPAN_KIND_SERVER {
+			t.Errorf("request span: trace %x parent %x kind %v; want the caller's trace %s and parent %s, kind server",
+				root.TraceId, root.ParentSpanId, root.Kind, traceID, parentID)
 		}
-		attrs[a.Key] = v
-	}
-	if attrs["http.route"] != "/api/authorize" || attrs["castellan.decision"] != "allowed" || attrs["castellan.policy_version"] == "" ||
-		attrs["castellan.revision"] == "" || attrs["http.response.status_code"] == "" || attrs["castellan.caller"] != "dev" {
-		t.Errorf("request span attributes: %v", attrs)
-	}
-	for k, v := range attrs {
-		if bytes.Contains([]byte(k+v), []byte("reader")) {
-			t.Errorf("a fact payload on the span: %s=%s", k, v)
+		attrs := map[string]string{}
+		for _, a := range root.Attributes {
+			v := a.Value.GetStringValue()
+			if v == "" {
+				v = a.Value.String()
+			}
+			attrs[a.Key] = v
 		}
-	}
-	children := map[string]bool{}
-	for _, s := range recv.spans {
-		if bytes.Equal(s.ParentSpanId, root.SpanId) && bytes.Equal(s.TraceId, root.TraceId) {
-			children[s.Name] = true
+		if attrs["http.route"] != "/api/authorize" || attrs["castellan.decision"] != "allowed" || attrs["castellan.policy_version"] == "" ||
+			attrs["castellan.revision"] == "" || attrs["http.response.status_code"] == "" || attrs["castellan.caller"] != "dev" {
+			t.Errorf("request span attributes: %v", attrs)
 		}
-	}
-	for _, name := range []string{"decode", "store.snapshot", "evaluate"} {
-		if !children[name] {
-			t.Errorf("no %s child of the request span (children: %v)", name, children)
+		for k, v := range attrs {
+			if bytes.Contains([]byte(k+v), []byte("reader")) {
+				t.Errorf("a fact payload on the span: %s=%s", k, v)
+			}
 		}
+		children := map[string]bool{}
+		for _, s := range recv.spans {
+			if bytes.Equal(s.ParentSpanId, root.SpanId) && bytes.Equal(s.TraceId, root.TraceId) {
+				children[s.Name] = true
+			}
+		}
+		got = append(got, strings.Join(slices.Sorted(maps.Keys(children)), ","))
+	}
+	// The request without OsoOffset has decode and evaluate children; the
+	// one with store.wait too.
+	slices.Sort(got)
+	if want := []string{"decode,evaluate", "decode,evaluate,store.wait"}; !slices.Equal(got, want) {
+		t.Errorf("children of the request spans %q, want %q", got, want)
 	}
 	if len(recv.services) == 0 || recv.services[0] != "castellan" {
 		t.Errorf("service.name %v, want castellan", recv.services)
