@@ -4,7 +4,6 @@ import (
 	"fmt"
 	"net/http"
 	"sync"
-
 )
 
 // parityWindow is how many recent /api/authorize decisions the server
