@@ -83,11 +83,31 @@ func TestTracingSpans(t *testing.T) {
 			a["castellan.policy_version"].AsInt64() != e.liveVersion() || a["castellan.revision"].AsInt64() == 0 || a["castellan.caller"].AsString() != callerDev {
 			t.Errorf("request span %v: %v", root.SpanKind(), a)
 		}
+		if n := srv.spanNames[routeKey{"POST", "/api/authorize"}]; n != "POST /api/authorize" {
+			t.Errorf("the route's span name, made once: %q", n)
+		}
 		if _, ok := a["url.path"]; ok {
 			t.Errorf("url.path on a static route's span: %v", a)
 		}
 		if len(children) != 2 || children["decode"] == nil || children["evaluate"] == nil {
 			t.Errorf("children %v, want decode and evaluate (no store.wait without OsoOffset)", children)
+		}
+	})
+
+	t.Run("route with parameters", func(t *testing.T) {
+		rec.Reset()
+		e.do(t, "GET", "/admin/v1/policies/1", nil)
+		var found bool
+		for _, s := range rec.Ended() {
+			if s.Name() == "GET /admin/v1/policies/{version}" {
+				found = true
+				if a := attrs(s); a["url.path"].AsString() != "/admin/v1/policies/1" || a["http.route"].AsString() != "/admin/v1/policies/{version}" {
+					t.Errorf("attributes %v, want the path beside the route", a)
+				}
+			}
+		}
+		if !found {
+			t.Errorf("no GET /admin/v1/policies/{version} span among %d", len(rec.Ended()))
 		}
 	})
 
