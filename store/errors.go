@@ -25,6 +25,11 @@ var (
 	// ErrPruned reports that the change log no longer holds the
 	// revisions asked for: they were pruned past the store's retention.
 	ErrPruned = errors.New("change log pruned")
+	// ErrRevisionGone reports that a past revision a read asked for
+	// exactly (PastReader.SnapshotAt) can no longer be read: the store
+	// dropped what it saw (compaction) or never held it (a replica loaded
+	// after it).
+	ErrRevisionGone = errors.New("revision no longer readable")
 	// ErrClosed reports use of a closed store.
 	ErrClosed = errors.New("store closed")
 )

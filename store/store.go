@@ -173,6 +173,18 @@ type Store interface {
 	Close() error
 }
 
+// PastReader is implemented by stores that can read a past revision
+// exactly (both stores: their index keeps the records a recent revision
+// saw until compaction drops them): what pins the revision of a list's
+// pages.
+type PastReader interface {
+	// SnapshotAt returns a snapshot at exactly revision rev. It waits, as
+	// Snapshot does, for a revision the store has not reached yet (another
+	// replica's write); a revision the store can no longer read returns an
+	// error wrapping ErrRevisionGone.
+	SnapshotAt(ctx context.Context, rev Revision) (Snapshot, error)
+}
+
 // Clearer is implemented by stores that can remove every fact at once
 // (POST /api/clear_data). Clear commits one revision, like Write.
 type Clearer interface {

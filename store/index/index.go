@@ -66,6 +66,11 @@ type Index struct {
 
 	snapMu sync.Mutex
 	snaps  map[uint64]int // revision -> number of reachable snapshots
+
+	// first is the revision of the first commit, compacted the latest
+	// horizon below which a compaction dropped records: SnapshotAt reads
+	// the revisions from max(first, compacted) to rev exactly.
+	first, compacted uint64
 }
 
 type tableKey struct {
@@ -151,6 +156,36 @@ func (x *Index) Snapshot() *Snapshot {
 	x.snapMu.Unlock()
 	runtime.AddCleanup(s, x.releaseSnapshot, s.rev)
 	return s
+}
+
+// SnapshotAt returns a read view at revision rev, which must not be after
+// the latest commit: the view an earlier Snapshot at rev had, as long as
+// no compaction dropped a record that rev sees (and the index held rev:
+// an index loaded at revision n reads nothing before n). Else it returns
+// an error wrapping store.ErrRevisionGone. The snapshot holds compaction back
+// while it is reachable, as Snapshot's do. Its Stats are those of the
+// latest revision.
+func (x *Index) SnapshotAt(rev uint64) (*Snapshot, error) {
+	x.mu.RLock()
+	defer x.mu.RUnlock()
+	switch {
+	case rev == x.rev:
+		if s := x.latest.Load(); s != nil {
+			return s, nil
+		}
+	case rev > x.rev:
+		return nil, fmt.Errorf("index: revision %d is after the latest, %d", rev, x.rev)
+	case rev < x.first || rev < x.compacted:
+		return nil, fmt.Errorf("revision %d (readable: %d to %d): %w", rev, max(x.first, x.compacted), x.rev, store.ErrRevisionGone)
+	}
+	// Under the read lock no commit, so no compaction, can happen: the
+	// snapshot is registered before a compaction could drop its records.
+	s := &Snapshot{x: x, rev: rev, stats: x.stats, windows: x.windows}
+	x.snapMu.Lock()
+	x.snaps[s.rev]++
+	x.snapMu.Unlock()
+	runtime.AddCleanup(s, x.releaseSnapshot, s.rev)
+	return s, nil
 }
 
 func (x *Index) releaseSnapshot(rev uint64) {
@@ -409,12 +444,16 @@ func (tx *Tx) kill(t *table, r uint32) {
 func (tx *Tx) Commit() {
 	x := tx.x
 	x.mu.Lock()
+	if x.first == 0 {
+		x.first = tx.rev
+	}
 	x.rev = tx.rev
 	x.stats = x.stats.Add(tx.delta)
 	x.latest.Store(nil)
 	h := x.horizon()
 	for t := range tx.touched {
 		if t.ndead > x.compactMinDead && t.ndead > len(t.added)/4 && t.ndead >= t.retryAt {
+			x.compacted = max(x.compacted, h)
 			t.compact(h, &x.interner)
 			t.retryAt = t.ndead + max(x.compactMinDead, len(t.added)/4)
 		}

@@ -2,6 +2,7 @@ package index
 
 import (
 	"iter"
+	"slices"
 	"time"
 
 	"github.com/castellan-authz/castellan/lang/term"
@@ -60,33 +61,59 @@ type matcher struct {
 	out   []term.Value
 }
 
-// maxPooledRecs bounds the buffers kept in the pool after a large scan.
-const maxPooledRecs = 1 << 16
-
 // visible reports whether record r of t exists at revision rev.
 func (t *table) visible(r uint32, rev uint64) bool {
 	return t.added[r] <= rev && rev < t.removed[r]
 }
 
+// matchChunk is how many matching records Match and Facts collect under
+// the index's read lock at a time: they iterate lazily, so a caller that
+// stops early (a page, an existence check) pays for what it read.
+const matchChunk = 256
+
+// recordView is a table's record slices as one reader copied them under
+// the read lock. Writers append to these slices or replace them (a
+// compaction renumbers records into new ones), so the copied headers keep
+// showing the records the reader started with, in their order; the only
+// in-place write, a record's removal revision, is read under the lock.
+type recordView struct {
+	args           []uint32
+	added, removed []uint64
+	from, until    []int64 // nil unless the view is timed and the table has windows
+	vals           []term.Value
+	arity          int
+}
+
+// view copies t's record headers. Callers hold mu.
+func (s *Snapshot) view(t *table) recordView {
+	v := recordView{args: t.args, added: t.added, removed: t.removed, vals: s.x.vals, arity: t.arity}
+	if s.timed && t.until != nil {
+		v.from, v.until = t.from, t.until
+	}
+	return v
+}
+
+// holds reports whether record r of v is visible to s. Callers hold mu.
+func (v *recordView) holds(s *Snapshot, r uint32) bool {
+	return v.added[r] <= s.rev && s.rev < v.removed[r] && (v.until == nil || (v.from[r] <= s.now && s.now < v.until[r]))
+}
+
 // Match calls yield with the arguments of every fact of pred with exactly
 // len(args) arguments that equals args wherever args[i] is not the zero
 // Value (see store.Snapshot). It walks the shortest posting list among the
-// bound positions. The slice passed to yield is reused between calls and
-// must not be kept. The matching records are collected under the index's
-// read lock, which is released before yield runs, so yield may call Match
-// again and writers are not held up by slow readers.
+// bound positions, in record order, lazily: matching records are collected
+// under the index's read lock matchChunk at a time, and the lock is
+// released before yield runs, so yield may call Match again, writers are
+// not held up by slow readers, and a yield that returns false ends the walk
+// without reading the rest. The slice passed to yield is reused between
+// calls and must not be kept.
 func (s *Snapshot) Match(pred string, args []term.Value, yield func(args []term.Value) bool) {
 	x := s.x
 	m, _ := x.matchers.Get().(*matcher)
 	if m == nil {
 		m = new(matcher)
 	}
-	defer func() {
-		if cap(m.recs) > maxPooledRecs {
-			m.recs = nil
-		}
-		x.matchers.Put(m)
-	}()
+	defer x.matchers.Put(m)
 	x.mu.RLock()
 	t := x.tables[tableKey{pred, len(args)}]
 	if t == nil {
@@ -115,69 +142,126 @@ func (s *Snapshot) Match(pred string, args []term.Value, yield func(args []term.
 		m.bound = append(m.bound, i)
 		m.ids = append(m.ids, id)
 	}
-	recs := m.recs[:0]
-	n := t.arity
-	timed := s.timed && t.until != nil
-	if len(m.bound) == 0 {
-		for r := range uint32(len(t.added)) {
-			if t.visible(r, s.rev) && (!timed || (t.from[r] <= s.now && s.now < t.until[r])) {
-				recs = append(recs, r)
-			}
-		}
-	} else {
+	all := len(m.bound) == 0
+	total := len(best)
+	if all {
+		total = len(t.added)
+	}
+	v := s.view(t)
+	x.mu.RUnlock()
+	n := v.arity
+	if cap(m.out) < n {
+		m.out = make([]term.Value, n)
+	}
+	out := m.out[:n]
+	for pos := 0; pos < total; {
+		recs := m.recs[:0]
+		x.mu.RLock()
 	next:
-		for _, r := range best {
-			if !t.visible(r, s.rev) || (timed && (s.now < t.from[r] || s.now >= t.until[r])) {
+		for ; pos < total && len(recs) < matchChunk; pos++ {
+			r := uint32(pos)
+			if !all {
+				r = best[pos]
+			}
+			if !v.holds(s, r) {
 				continue
 			}
 			base := int(r) * n
 			for j, i := range m.bound {
-				if t.args[base+i] != m.ids[j] {
+				if v.args[base+i] != m.ids[j] {
 					continue next
 				}
 			}
 			recs = append(recs, r)
 		}
-	}
-	// The argument ids of a record and the interned values never change
-	// once written, and writers append or replace these slices rather than
-	// modify them, so the headers copied here stay readable without the lock.
-	targs, vals := t.args, x.vals
-	x.mu.RUnlock()
-	m.recs = recs
-	if cap(m.out) < n {
-		m.out = make([]term.Value, n)
-	}
-	out := m.out[:n]
-	for _, r := range recs {
-		base := int(r) * n
-		for i := range out {
-			out[i] = vals[targs[base+i]]
-		}
-		if !yield(out) {
-			return
+		x.mu.RUnlock()
+		m.recs = recs
+		for _, r := range recs {
+			base := int(r) * n
+			for i := range out {
+				out[i] = v.vals[v.args[base+i]]
+			}
+			if !yield(out) {
+				return
+			}
 		}
 	}
 }
 
 // Facts returns the facts matching p at the snapshot's revision, ordered by
 // predicate, then arity, then the order in which they were stored. The
-// facts yielded are new and belong to the caller.
+// facts yielded are new and belong to the caller. Like Match it iterates
+// lazily, matchChunk records at a time under the read lock: stopping early
+// reads no more.
 func (s *Snapshot) Facts(p term.Pattern) iter.Seq[term.Fact] {
 	return func(yield func(term.Fact) bool) {
-		var facts []term.Fact
 		x := s.x
 		x.mu.RLock()
-		x.eachMatching(p, s.holds, func(t *table, r uint32) {
-			facts = append(facts, x.fact(t, r))
-		})
+		tables := slices.Clone(x.ordered)
 		x.mu.RUnlock()
-		for _, f := range facts {
-			if !yield(f) {
-				return
+		var batch []term.Fact
+		for _, t := range tables {
+			if (p.Predicate != "" && p.Predicate != t.pred) || t.arity < len(p.Args) || (!p.AnyArity && t.arity != len(p.Args)) {
+				continue
+			}
+			x.mu.RLock()
+			recs, all, ok := x.candidates(t, p.Args)
+			v := s.view(t)
+			until := t.until // windows of the facts yielded, timed view or not
+			from := t.from
+			x.mu.RUnlock()
+			if !ok {
+				continue
+			}
+			total := len(recs)
+			if all {
+				total = len(v.added)
+			}
+			for pos := 0; pos < total; {
+				batch = batch[:0]
+				x.mu.RLock()
+				for ; pos < total && len(batch) < matchChunk; pos++ {
+					r := uint32(pos)
+					if !all {
+						r = recs[pos]
+					}
+					if !v.holds(s, r) || !v.matches(r, p.Args) {
+						continue
+					}
+					f := term.Fact{Predicate: t.pred, Args: make([]term.Value, v.arity)}
+					for i, id := range v.args[int(r)*v.arity : int(r+1)*v.arity] {
+						f.Args[i] = v.vals[id]
+					}
+					if until != nil && int(r) < len(until) {
+						f.Valid = term.WindowOfNanos(from[r], until[r])
+					}
+					batch = append(batch, f)
+				}
+				x.mu.RUnlock()
+				for _, f := range batch {
+					if !yield(f) {
+						return
+					}
+				}
 			}
 		}
 	}
+}
+
+// matches reports whether record r of v matches the pattern arguments
+// (each type and id compared on its own), as Index.matchesPattern does.
+func (v *recordView) matches(r uint32, args []term.Value) bool {
+	base := int(r) * v.arity
+	for i, a := range args {
+		if a.Type == "" && a.ID == "" {
+			continue
+		}
+		val := v.vals[v.args[base+i]]
+		if (a.Type != "" && a.Type != val.Type) || (a.ID != "" && a.ID != val.ID) {
+			return false
+		}
+	}
+	return true
 }
 
 var _ store.PredicateCounter = (*Snapshot)(nil)

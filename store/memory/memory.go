@@ -36,6 +36,7 @@ var (
 	_ store.PolicyStore = (*Store)(nil)
 	_ store.KeyStore    = (*Store)(nil)
 	_ store.Expirer     = (*Store)(nil)
+	_ store.PastReader  = (*Store)(nil)
 )
 
 // Option configures a Store.
@@ -149,6 +150,20 @@ func (s *Store) Snapshot(ctx context.Context, c store.Consistency) (store.Snapsh
 		return nil, fmt.Errorf("revision %d requested, head is %d: %w", c.AtLeast, rev, store.ErrRevisionUnavailable)
 	}
 	return snap, nil
+}
+
+// SnapshotAt returns a snapshot at exactly revision rev (see
+// store.PastReader): a revision after the latest is
+// store.ErrRevisionUnavailable, one compaction went past
+// store.ErrRevisionGone.
+func (s *Store) SnapshotAt(ctx context.Context, rev store.Revision) (store.Snapshot, error) {
+	if err := s.check(); err != nil {
+		return nil, err
+	}
+	if head := s.x.Revision(); rev > head {
+		return nil, fmt.Errorf("revision %d requested, head is %d: %w", rev, head, store.ErrRevisionUnavailable)
+	}
+	return s.x.SnapshotAt(rev)
 }
 
 // Head returns the latest committed revision.

@@ -312,6 +312,17 @@ func (s *Store) advancedCh() <-chan struct{} {
 	return s.advanced
 }
 
+// SnapshotAt returns a snapshot at exactly revision rev from the followed
+// index (see store.PastReader), first waiting as Snapshot does when the
+// index has not reached rev. A revision compaction went past, or one
+// before this replica loaded its index, is store.ErrRevisionGone.
+func (s *Store) SnapshotAt(ctx context.Context, rev store.Revision) (store.Snapshot, error) {
+	if _, err := s.Snapshot(ctx, store.Consistency{AtLeast: rev}); err != nil {
+		return nil, err
+	}
+	return s.index().SnapshotAt(rev)
+}
+
 // Snapshot returns a view of the index (see store.Store). When the index
 // has not reached c.AtLeast it reads the change log itself and waits for
 // the follower, up to Options.WaitTimeout or the end of ctx, then fails

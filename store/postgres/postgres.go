@@ -96,6 +96,7 @@ type Store struct {
 func (s *Store) index() *index.Index { return s.idx.Load() }
 
 var (
+	_ store.PastReader  = (*Store)(nil)
 	_ store.Store       = (*Store)(nil)
 	_ store.Clearer     = (*Store)(nil)
 	_ store.PolicyStore = (*Store)(nil)
