@@ -2,7 +2,6 @@ package evaluator
 
 import (
 	"context"
-	"encoding/base64"
 	"fmt"
 	"slices"
 	"sort"
@@ -72,92 +71,6 @@ func (e *Evaluator) ActionsEach(ctx context.Context, r Request, pairs [][2]term.
 		out[i] = slices.Compact(acts)
 	}
 	return out, nil
-}
-
-// Page asks for one page of a List result.
-type Page struct {
-	// Size is the most ids to return; 0 returns all.
-	Size int
-	// Token is the NextToken of the previous page, or "" for the first.
-	Token string
-}
-
-// ListResult is one page of the resources an actor may act on.
-type ListResult struct {
-	// IDs are the ids of the resources of the page, sorted.
-	IDs []string
-	// Wildcard is set when the action is allowed on every resource of the
-	// type (IDs then holds only the resources named by facts).
-	Wildcard bool
-	// NextToken fetches the next page; "" when this is the last.
-	NextToken string
-}
-
-const tokenPrefix = "c1:"
-
-func encodeToken(lastID string) string {
-	return base64.RawURLEncoding.EncodeToString([]byte(tokenPrefix + lastID))
-}
-
-func decodeToken(tok string) (string, error) {
-	b, err := base64.RawURLEncoding.DecodeString(tok)
-	if err != nil || !strings.HasPrefix(string(b), tokenPrefix) {
-		return "", fmt.Errorf("decoding page token: %w", ErrInvalidPageToken)
-	}
-	return string(b[len(tokenPrefix):]), nil
-}
-
-// List returns the ids of the resources of resourceType on which actor may
-// perform action, including resources known only from context facts. It
-// walks from the actor outward and never enumerates every resource of the
-// type. Pages follow a stable cursor: the token encodes the last id
-// returned, and the next page starts after it.
-func (e *Evaluator) List(ctx context.Context, r Request, actor term.Value, action, resourceType string, page Page) (_ ListResult, err error) {
-	if err := checkValue("actor", actor); err != nil {
-		return ListResult{}, err
-	}
-	if resourceType == "" {
-		return ListResult{}, fmt.Errorf("%w: resource type must not be empty", ErrInvalidQuery)
-	}
-	after, hasAfter := "", false
-	if page.Token != "" {
-		var err error
-		if after, err = decodeToken(page.Token); err != nil {
-			return ListResult{}, err
-		}
-		hasAfter = true
-	}
-	s := e.acquire(ctx, r.source(), r.Now)
-	defer e.done(s, &err)
-	args := [3]term.Value{actor, term.String(action), wild(resourceType)}
-	tid := s.solve(e.pred("allow", 3), args[:])
-	if s.err != nil {
-		return ListResult{}, s.err
-	}
-	var res ListResult
-	ids := make([]string, 0, s.tables[tid].nAns)
-	for a := s.tables[tid].first; a >= 0; a = s.ans[a].next {
-		v := s.vals[int(s.ans[a].off)+2]
-		switch {
-		case isWild(v):
-			if e.types.matches(resourceType, v.Type) {
-				res.Wildcard = true
-			}
-		case v.Type == resourceType:
-			ids = append(ids, v.ID)
-		}
-	}
-	sort.Strings(ids)
-	ids = slices.Compact(ids)
-	if hasAfter {
-		ids = ids[sort.Search(len(ids), func(i int) bool { return ids[i] > after }):]
-	}
-	if page.Size > 0 && len(ids) > page.Size {
-		ids = ids[:page.Size]
-		res.NextToken = encodeToken(ids[len(ids)-1])
-	}
-	res.IDs = ids
-	return res, nil
 }
 
 // Query is a conjunction of calls over variables (the model of the Oso

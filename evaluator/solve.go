@@ -141,6 +141,13 @@ type solver struct {
 
 	collectFn func([]term.Value) bool
 
+	// unfold is set during a list walk (see listWalk): a call made outside
+	// every table runs its facts and rules inline rather than through a
+	// table, so that answers stream; unfolding holds the goals being
+	// unfolded, to table a goal that calls itself.
+	unfold    bool
+	unfolding []unfoldGoal
+
 	// explain is set while an explanation is being built: calls then
 	// record how deep a failing body got.
 	trace *failTrace
@@ -184,6 +191,7 @@ func (e *Evaluator) acquire(ctx context.Context, src Source, now time.Time) *sol
 	s.err, s.work, s.nowSet, s.nowAt = nil, 0, false, now
 	s.minDep, s.epoch, s.nAnswers = noDep, 0, 0
 	s.abstracted, s.inexact = false, false
+	s.unfold, s.unfolding = false, s.unfolding[:0]
 	if err := ctx.Err(); err != nil {
 		s.err = fmt.Errorf("evaluating query: %w", err)
 	}
@@ -304,7 +312,7 @@ func (s *solver) solve(p *predInfo, args []term.Value) int32 {
 		s.vals = append(s.vals, a)
 	}
 	h, head, tid := s.lookup(p, off)
-	if tid < 0 && len(s.stack) >= s.e.lim.MaxDepth/2 && s.abstract(p, s.vals[off:]) {
+	if tid < 0 && s.depth() >= s.e.lim.MaxDepth/2 && s.abstract(p, s.vals[off:]) {
 		ground = false
 		h, head, tid = s.lookup(p, off)
 	}
@@ -419,7 +427,7 @@ func (s *solver) dep(pos int32) {
 // of its strongly connected component, which re-evaluates the component
 // until no new answer appears.
 func (s *solver) evalTable(tid int32) {
-	if len(s.stack) >= s.e.lim.MaxDepth {
+	if s.depth() >= s.e.lim.MaxDepth {
 		s.fail(s.depthExceeded())
 		return
 	}
@@ -779,7 +787,15 @@ func (s *solver) emit(bc *bodyCtx, base int) bool {
 		return bc.fn(base)
 	}
 	off := len(s.vals)
-	head := bc.rule.head
+	s.appendHead(bc.rule, base)
+	return s.commit(bc.tid, off)
+}
+
+// appendHead appends to vals the head of r under the frame at base, as an
+// answer: an unbound argument is a wildcard of its type, or an alias
+// marker when it is the same variable as an earlier argument.
+func (s *solver) appendHead(r *crule, base int) {
+	head := r.head
 	var slots [maxAlias]int // frame slot of each argument, -1 when none
 	for i := range head {
 		h := &head[i]
@@ -802,7 +818,6 @@ func (s *solver) emit(bc *bodyCtx, base int) bool {
 		}
 		s.vals = append(s.vals, v)
 	}
-	return s.commit(bc.tid, off)
 }
 
 // commit adds the tuple at off in vals as an answer of tid unless it is
@@ -862,6 +877,14 @@ func (s *solver) call(bc *bodyCtx, base int, steps []step, i int) bool {
 	for k := range l.args {
 		s.pat = append(s.pat, s.resolve(base, &l.args[k]))
 	}
+	if s.unfold && len(s.stack) == 0 {
+		if tid, ok := s.unfoldOrTable(pstart, n, p); !ok {
+			return s.unfoldCall(bc, base, steps, i, pstart)
+		} else if tid >= 0 {
+			return s.callAnswers(bc, base, steps, i, tid)
+		}
+		return false
+	}
 	if len(p.rules) == 0 {
 		for k := pstart; k < pstart+n; k++ {
 			if isWild(s.pat[k]) {
@@ -895,6 +918,13 @@ func (s *solver) call(bc *bodyCtx, base int, steps []step, i int) bool {
 	if s.err != nil {
 		return false
 	}
+	return s.callAnswers(bc, base, steps, i, tid)
+}
+
+// callAnswers runs steps[i+1:] for each answer of table tid that unifies
+// with the arguments of the call steps[i].
+func (s *solver) callAnswers(bc *bodyCtx, base int, steps []step, i int, tid int32) bool {
+	l := steps[i].lit
 	for a := s.tables[tid].first; a >= 0; a = s.ans[a].next {
 		if !s.tick() {
 			return false

@@ -1,0 +1,532 @@
+package evaluator
+
+import (
+	"cmp"
+	"context"
+	"crypto/sha256"
+	"encoding/base64"
+	"encoding/binary"
+	"fmt"
+	"hash/fnv"
+	"iter"
+	"math"
+	"math/rand/v2"
+	"slices"
+	"sync"
+	"time"
+
+	"github.com/castellan-authz/castellan/lang/term"
+)
+
+// Page asks for one page of a List result.
+type Page struct {
+	// Size is the most ids to return; 0 returns all.
+	Size int
+	// Token is the NextToken of the previous page, or "" for the first.
+	Token string
+	// Cursors, when not nil, keeps the walk of a list that has more pages,
+	// so that the next page resumes it where this one stopped; without it
+	// (or once the walk was dropped) the next page walks the list again
+	// from the start and skips the answers already returned.
+	Cursors *Cursors
+}
+
+// ListResult is one page of the resources an actor may act on.
+type ListResult struct {
+	// IDs are the ids of the resources of the page: sorted when the whole
+	// answer holds at most SortedMax ids, else in derivation order.
+	IDs []string
+	// Wildcard is set on the page where the walk found that the action is
+	// allowed on every resource of the type (the first page when the
+	// answer is sorted). IDs hold only the resources named by facts.
+	Wildcard bool
+	// NextToken fetches the next page; "" when this is the last.
+	NextToken string
+}
+
+// SortedMax is the size up to which a List answer is sorted by id. A
+// larger answer comes in derivation order (the order the walk finds the
+// resources: rule by rule, stored facts in the order they were stored),
+// which is stable for one revision, so that its pages can be returned as
+// they are found rather than after the whole answer is computed.
+const SortedMax = 1000
+
+// List returns the ids of the resources of resourceType on which actor may
+// perform action, including resources known only from context facts. It
+// walks from the actor outward, lazily (see listWalk): a page costs the
+// answers it returns, not the whole answer, and never enumerates every
+// resource of the type. The first SortedMax+1 answers are read ahead, to
+// sort an answer that small.
+//
+// A page token pins the revision of the first page: the caller must ask
+// the next page with a Request whose source is at PageTokenRevision of the
+// token (else ErrInvalidPageToken), so that the pages of one list are
+// consistent whatever was written meanwhile. A token of another list
+// (actor, action, type or context facts differ) or one this package did
+// not issue is ErrInvalidPageToken.
+func (e *Evaluator) List(ctx context.Context, r Request, actor term.Value, action, resourceType string, page Page) (ListResult, error) {
+	q, err := e.newListQuery(r, actor, action, resourceType)
+	if err != nil {
+		return ListResult{}, err
+	}
+	var run *listRun
+	var skip uint64
+	if page.Token != "" {
+		tok, err := decodePageToken(page.Token)
+		if err != nil {
+			return ListResult{}, err
+		}
+		if tok.fp != q.fp {
+			return ListResult{}, fmt.Errorf("%w: it belongs to another list (actor, action, resource type or context facts differ)", ErrInvalidPageToken)
+		}
+		if rev := r.source().Revision(); rev != tok.rev {
+			return ListResult{}, fmt.Errorf("%w: it reads revision %d, the source is at %d", ErrInvalidPageToken, tok.rev, rev)
+		}
+		if page.Cursors != nil {
+			run = page.Cursors.take(tok.cursor, e, tok)
+		}
+		if run == nil {
+			skip = tok.pos
+		}
+	}
+	if run == nil {
+		run = e.startList(ctx, r, q)
+		if err := run.start(ctx); err != nil {
+			return ListResult{}, err
+		}
+		if err := run.skip(ctx, skip); err != nil {
+			return ListResult{}, err
+		}
+	}
+	size := page.Size
+	if size <= 0 {
+		size = math.MaxInt - 2
+	}
+	// Two more than the page: one tells whether a page follows, the other
+	// is room for the wildcard.
+	if err := run.fill(ctx, size+2); err != nil {
+		return ListResult{}, err
+	}
+	var res ListResult
+	n, ids := 0, 0
+	for ; n < len(run.buf) && ids < size; n++ {
+		if v := run.buf[n]; isWild(v) {
+			res.Wildcard = true
+		} else {
+			res.IDs = append(res.IDs, v.ID)
+			ids++
+		}
+	}
+	if n == len(run.buf)-1 && run.done && isWild(run.buf[n]) {
+		res.Wildcard = true // the last answer: no page for it alone
+		n++
+	}
+	run.buf = run.buf[:copy(run.buf, run.buf[n:])]
+	run.pos += uint64(n)
+	if len(run.buf) == 0 {
+		run.stop()
+		return res, nil
+	}
+	tok := pageToken{rev: run.rev, fp: run.fp, pos: run.pos}
+	if page.Cursors != nil {
+		tok.cursor = page.Cursors.put(run)
+	} else {
+		run.stop()
+	}
+	res.NextToken = tok.encode()
+	return res, nil
+}
+
+// ListEach calls yield with each id List returns for the whole answer
+// (wildcard set, id "", where List reports Wildcard), as the walk finds
+// them: an answer of any size costs the memory of its distinct ids, not of
+// the answer. It stops when yield returns false. The first SortedMax+1
+// answers are read before the first call, so an error of a small answer
+// comes before any id; a larger one may fail after some ids were yielded.
+func (e *Evaluator) ListEach(ctx context.Context, r Request, actor term.Value, action, resourceType string, yield func(id string, wildcard bool) bool) (err error) {
+	q, err := e.newListQuery(r, actor, action, resourceType)
+	if err != nil {
+		return err
+	}
+	s := e.acquire(ctx, r.source(), r.Now)
+	defer e.done(s, &err)
+	var buf []term.Value
+	streaming := false
+	out := func(v term.Value) bool {
+		if isWild(v) {
+			return yield("", true)
+		}
+		return yield(v.ID, false)
+	}
+	e.walk(s, q, nil, func(v term.Value) bool {
+		if streaming {
+			return out(v)
+		}
+		buf = append(buf, v)
+		if len(buf) <= SortedMax {
+			return true
+		}
+		streaming = true
+		for _, b := range buf {
+			if !out(b) {
+				return false
+			}
+		}
+		buf = nil
+		return true
+	})
+	if s.err != nil {
+		return s.err
+	}
+	sortAnswers(buf)
+	for _, b := range buf {
+		if !out(b) {
+			break
+		}
+	}
+	return nil
+}
+
+// listQuery is one list question.
+type listQuery struct {
+	actor       term.Value
+	action, typ string
+	fp          uint64
+	allow       *predInfo
+}
+
+func (e *Evaluator) newListQuery(r Request, actor term.Value, action, resourceType string) (listQuery, error) {
+	if err := checkValue("actor", actor); err != nil {
+		return listQuery{}, err
+	}
+	if resourceType == "" {
+		return listQuery{}, fmt.Errorf("%w: resource type must not be empty", ErrInvalidQuery)
+	}
+	return listQuery{actor: actor, action: action, typ: resourceType, allow: e.pred("allow", 3),
+		fp: listFingerprint(actor, action, resourceType, r.Context)}, nil
+}
+
+// walk runs the list walk of q on s and calls yield with each distinct
+// answer: a resource of q's type, or once a wildcard (wild(type)) when the
+// action is allowed on every resource of the type. seen, when not nil,
+// counts the distinct ids held. The work limit bounds the steps between
+// two answers.
+func (e *Evaluator) walk(s *solver, q listQuery, seen *int, yield func(term.Value) bool) {
+	ids := map[string]struct{}{}
+	wildDone := false
+	s.listWalk(q.allow, q.actor, q.action, q.typ, func(v term.Value) bool {
+		switch {
+		case isWild(v):
+			if wildDone || !e.types.matches(q.typ, v.Type) {
+				return true
+			}
+			wildDone = true
+			v = wild(q.typ)
+		case v.Type == q.typ:
+			if _, dup := ids[v.ID]; dup {
+				return true
+			}
+			ids[v.ID] = struct{}{}
+			if seen != nil {
+				*seen++
+			}
+		default:
+			return true
+		}
+		s.work = 0
+		return yield(v)
+	})
+}
+
+// sortAnswers sorts a whole answer: the wildcard first, then by id.
+func sortAnswers(vs []term.Value) {
+	slices.SortFunc(vs, func(a, b term.Value) int {
+		if wa, wb := isWild(a), isWild(b); wa || wb {
+			return -cmp.Compare(btoi(wa), btoi(wb))
+		}
+		return cmp.Compare(a.ID, b.ID)
+	})
+}
+
+func btoi(b bool) int {
+	if b {
+		return 1
+	}
+	return 0
+}
+
+// listRun is a list walk in progress, suspended between the pages of a
+// list (iter.Pull): its distinct answers in walk order.
+type listRun struct {
+	e        *Evaluator
+	fp, rev  uint64
+	pos      uint64 // answers returned so far (the wildcard counts)
+	next     func() (term.Value, bool)
+	stopWalk func()
+	s        *solver // the walk's solver, while the walk runs
+	err      error   // the walk's error, once it ended
+	buf      []term.Value
+	done     bool // the walk ended: buf holds the rest of the answer
+	seen     int  // distinct ids the walk holds
+	used     time.Time
+}
+
+// startList starts (suspended) the walk of q.
+func (e *Evaluator) startList(ctx context.Context, r Request, q listQuery) *listRun {
+	run := &listRun{e: e, fp: q.fp, rev: r.source().Revision()}
+	run.next, run.stopWalk = iter.Pull(func(yield func(term.Value) bool) {
+		s := e.acquire(ctx, r.source(), r.Now)
+		run.s = s
+		e.runWalk(s, run, q, yield)
+	})
+	return run
+}
+
+func (e *Evaluator) runWalk(s *solver, run *listRun, q listQuery, yield func(term.Value) bool) {
+	var err error
+	defer func() { run.err, run.s = err, nil }()
+	defer e.done(s, &err)
+	e.walk(s, q, &run.seen, yield)
+	err = s.err
+}
+
+// start reads the first SortedMax+1 answers and sorts the answer when
+// that is all of it.
+func (run *listRun) start(ctx context.Context) error {
+	if err := run.fill(ctx, SortedMax+1); err != nil {
+		return err
+	}
+	if run.done {
+		sortAnswers(run.buf)
+	}
+	return nil
+}
+
+// skip drops the first n answers (a page token whose walk was not kept).
+func (run *listRun) skip(ctx context.Context, n uint64) error {
+	for n > 0 {
+		if err := run.fill(ctx, int(min(n, 4096))); err != nil {
+			return err
+		}
+		k := min(n, uint64(len(run.buf)))
+		if k == 0 {
+			return nil
+		}
+		run.buf = run.buf[:copy(run.buf, run.buf[k:])]
+		run.pos += k
+		n -= k
+	}
+	return nil
+}
+
+// fill reads answers until buf holds n or the walk ends, under ctx.
+func (run *listRun) fill(ctx context.Context, n int) error {
+	if run.s != nil {
+		run.s.ctx = ctx
+	}
+	for !run.done && len(run.buf) < n {
+		v, ok := run.next()
+		if !ok {
+			run.done = true
+			run.stop()
+			if run.err != nil {
+				return run.err
+			}
+			break
+		}
+		run.buf = append(run.buf, v)
+	}
+	return nil
+}
+
+// stop ends the walk, releasing its solver.
+func (run *listRun) stop() { run.stopWalk() }
+
+// Cursors keeps the suspended walks of paged lists between their pages
+// (see Page.Cursors), for a bounded number of lists and a bounded time. A
+// kept walk holds its solver and the distinct ids it returned (about 40
+// bytes each); it belongs to one Evaluator (a list whose policy changed
+// walks again). Safe for concurrent use.
+type Cursors struct {
+	mu     sync.Mutex
+	max    int
+	maxIDs int
+	ttl    time.Duration
+	runs   map[uint64]*listRun
+	ids    int
+}
+
+// NewCursors returns a Cursors that keeps at most max walks holding at
+// most maxIDs distinct ids in all, each for ttl after its last page.
+func NewCursors(max, maxIDs int, ttl time.Duration) *Cursors {
+	return &Cursors{max: max, maxIDs: maxIDs, ttl: ttl, runs: make(map[uint64]*listRun)}
+}
+
+// put keeps run and returns its id (0 when it is not kept).
+func (c *Cursors) put(run *listRun) uint64 {
+	if c.max <= 0 || run.seen > c.maxIDs {
+		run.stop()
+		return 0
+	}
+	now := time.Now()
+	run.used = now
+	id := rand.Uint64() | 1
+	c.mu.Lock()
+	drop := c.expire(now, nil)
+	for len(c.runs) >= c.max || c.ids+run.seen > c.maxIDs {
+		var oldID uint64
+		var old *listRun
+		for k, r := range c.runs {
+			if old == nil || r.used.Before(old.used) {
+				oldID, old = k, r
+			}
+		}
+		if old == nil {
+			break
+		}
+		drop = append(drop, c.remove(oldID))
+	}
+	c.runs[id] = run
+	c.ids += run.seen
+	c.mu.Unlock()
+	for _, r := range drop {
+		r.stop()
+	}
+	return id
+}
+
+// take removes and returns the walk id when it is at the place tok says,
+// of the same list under e; else nil.
+func (c *Cursors) take(id uint64, e *Evaluator, tok pageToken) *listRun {
+	c.mu.Lock()
+	drop := c.expire(time.Now(), nil)
+	run := c.runs[id]
+	if run != nil {
+		c.remove(id)
+	}
+	c.mu.Unlock()
+	for _, r := range drop {
+		r.stop()
+	}
+	if run == nil {
+		return nil
+	}
+	if run.e != e || run.fp != tok.fp || run.rev != tok.rev || run.pos != tok.pos {
+		run.stop()
+		return nil
+	}
+	return run
+}
+
+// Len returns the number of walks kept.
+func (c *Cursors) Len() int {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return len(c.runs)
+}
+
+// expire removes the walks unused for ttl and appends them to drop.
+// Callers hold mu.
+func (c *Cursors) expire(now time.Time, drop []*listRun) []*listRun {
+	for id, r := range c.runs {
+		if now.Sub(r.used) > c.ttl {
+			drop = append(drop, c.remove(id))
+		}
+	}
+	return drop
+}
+
+func (c *Cursors) remove(id uint64) *listRun {
+	r := c.runs[id]
+	delete(c.runs, id)
+	c.ids -= r.seen
+	return r
+}
+
+// pageToken is what a List page token says: the revision the list reads,
+// the fingerprint of its question, the answers returned so far, and the
+// kept walk (0 for none). Encoded, it is versioned and carries a checksum
+// (it is checked, not secret).
+type pageToken struct {
+	rev, fp, pos, cursor uint64
+}
+
+const pageTokenVersion = 2
+
+var pageTokenDomain = []byte("castellan list page token\x00")
+
+func (t pageToken) encode() string {
+	b := []byte{pageTokenVersion}
+	b = binary.AppendUvarint(b, t.rev)
+	b = binary.LittleEndian.AppendUint64(b, t.fp)
+	b = binary.AppendUvarint(b, t.pos)
+	b = binary.LittleEndian.AppendUint64(b, t.cursor)
+	return base64.RawURLEncoding.EncodeToString(append(b, pageTokenSum(b)...))
+}
+
+func pageTokenSum(b []byte) []byte {
+	h := sha256.New()
+	h.Write(pageTokenDomain)
+	h.Write(b)
+	return h.Sum(nil)[:8]
+}
+
+func decodePageToken(s string) (pageToken, error) {
+	bad := fmt.Errorf("decoding page token: %w", ErrInvalidPageToken)
+	b, err := base64.RawURLEncoding.DecodeString(s)
+	if err != nil || len(b) < 1+8 || b[0] != pageTokenVersion {
+		return pageToken{}, bad
+	}
+	body, sum := b[:len(b)-8], b[len(b)-8:]
+	if string(pageTokenSum(body)) != string(sum) {
+		return pageToken{}, bad
+	}
+	var t pageToken
+	rest := body[1:]
+	var n int
+	if t.rev, n = binary.Uvarint(rest); n <= 0 || len(rest) < n+8 {
+		return pageToken{}, bad
+	}
+	rest = rest[n:]
+	t.fp, rest = binary.LittleEndian.Uint64(rest), rest[8:]
+	if t.pos, n = binary.Uvarint(rest); n <= 0 || len(rest) != n+8 {
+		return pageToken{}, bad
+	}
+	t.cursor = binary.LittleEndian.Uint64(rest[n:])
+	return t, nil
+}
+
+// PageTokenRevision returns the revision a List page token reads: the
+// next page must be asked with a source at that revision. A token this
+// package did not issue is ErrInvalidPageToken.
+func PageTokenRevision(token string) (uint64, error) {
+	t, err := decodePageToken(token)
+	if err != nil {
+		return 0, err
+	}
+	return t.rev, nil
+}
+
+// listFingerprint identifies a list question: the pages of one list must
+// ask the same.
+func listFingerprint(actor term.Value, action, typ string, ctxFacts []term.Fact) uint64 {
+	h := fnv.New64a()
+	put := func(s string) {
+		h.Write([]byte(s))
+		h.Write([]byte{0})
+	}
+	put(actor.Type)
+	put(actor.ID)
+	put(action)
+	put(typ)
+	for _, f := range ctxFacts {
+		put(f.Predicate)
+		for _, a := range f.Args {
+			put(a.Type)
+			put(a.ID)
+		}
+		lo, hi := f.Valid.Nanos()
+		h.Write(binary.LittleEndian.AppendUint64(binary.LittleEndian.AppendUint64(nil, uint64(lo)), uint64(hi)))
+	}
+	return h.Sum64()
+}
