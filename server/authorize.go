@@ -1,12 +1,18 @@
 package server
 
 import (
+	"encoding/json"
 	"fmt"
 	"net/http"
+	"strconv"
+	"time"
+
+	"github.com/rs/zerolog/hlog"
 
 	"github.com/castellan-authz/castellan/audit"
 	"github.com/castellan-authz/castellan/evaluator"
 	"github.com/castellan-authz/castellan/lang/term"
+	"github.com/castellan-authz/castellan/store"
 )
 
 type authorizeRequest struct {
@@ -186,6 +192,16 @@ func (req listRequest) check() (actor term.Value, act, resourceType string, err 
 	return actor, act, *req.ResourceType, nil
 }
 
+// The walks of paged lists kept between their pages (evaluator.Cursors):
+// at most listCursors lists holding listCursorIDs ids in all (about 40
+// bytes each), each for listCursorTTL after its last page. A page whose
+// walk was dropped is still answered, by walking the list again.
+const (
+	listCursors   = 256
+	listCursorIDs = 2_000_000
+	listCursorTTL = 2 * time.Minute
+)
+
 func (s *Server) handleList(w http.ResponseWriter, r *http.Request) {
 	var req listRequest
 	if err := decodeJSON(r, &req); err != nil {
@@ -202,19 +218,28 @@ func (s *Server) handleList(w http.ResponseWriter, r *http.Request) {
 		writeError(w, r, err)
 		return
 	}
+	page.Cursors = s.cursors
 	in, err := contextIn(req.ContextFacts, req.Attributes)
 	if err != nil {
 		writeError(w, r, err)
 		return
 	}
+	paged := req.PageSize != nil || req.PageToken != nil
+	if !paged && !explainParam(r) {
+		s.streamList(w, r, in, actor, act, typ)
+		return
+	}
 	s.answer(w, r, in, false, func(q *question) (any, error) {
+		if err := s.pinPage(q, page.Token); err != nil {
+			return nil, err
+		}
 		res, err := q.policy.Evaluator().List(q.ctx, q.req, actor, act, typ, page)
 		if err != nil {
 			return nil, err
 		}
-		results := listResults(res, page)
+		results := listResults(res)
 		out := map[string]any{"results": results}
-		if req.PageSize != nil || req.PageToken != nil {
+		if paged {
 			var next *string
 			if res.NextToken != "" {
 				next = &res.NextToken
@@ -233,11 +258,112 @@ func (s *Server) handleList(w http.ResponseWriter, r *http.Request) {
 	})
 }
 
-// listResults returns the ids of a list page, "*" first on the first page
-// when every resource of the type is allowed.
-func listResults(res evaluator.ListResult, page evaluator.Page) []string {
+// streamList answers an unpaged list as the evaluator finds the ids
+// (evaluator.ListEach): {"results": [...]} is written as it goes, so a
+// list of a million ids holds no copy of its answer. An error before the
+// first id is the usual envelope; one after it (the time limit, say)
+// aborts the response, which the client sees as a truncated body.
+func (s *Server) streamList(w http.ResponseWriter, r *http.Request, in questionIn, actor term.Value, act, typ string) {
+	q, err := s.ask(r, in, false)
+	if err != nil {
+		writeError(w, r, err)
+		return
+	}
+	defer q.cancel()
+	var buf []byte
+	started, n := false, 0
+	var kept []string // for the decision log, when it keeps results
+	keep := s.auditResults([]string{}) != nil
+	flush := func() bool {
+		if !started {
+			w.Header().Set("Content-Type", "application/json")
+			w.WriteHeader(http.StatusOK)
+			started = true
+		}
+		_, err := w.Write(buf)
+		buf = buf[:0]
+		return err == nil
+	}
+	buf = append(buf, `{"results":[`...)
+	err = q.policy.Evaluator().ListEach(q.ctx, q.req, actor, act, typ, func(id string, wildcard bool) bool {
+		if wildcard {
+			id = wildcardID
+		}
+		if n > 0 {
+			buf = append(buf, ',')
+		}
+		buf = appendJSONString(buf, id)
+		if n++; keep {
+			kept = append(kept, id)
+		}
+		return len(buf) < 32<<10 || flush()
+	})
+	switch {
+	case err != nil && !started:
+		writeError(w, r, err)
+		return
+	case err != nil:
+		hlog.FromRequest(r).Warn().Err(err).Int("sent", n).Msg("list aborted after part of its answer was sent")
+		panic(http.ErrAbortHandler)
+	}
+	buf = append(buf, "]}\n"...)
+	if !started {
+		w.Header().Set("Content-Length", strconv.Itoa(len(buf)))
+	}
+	flush()
+	s.record(q, audit.Record{Actor: auditValue(actor), Action: act, ResourceType: typ, Count: s.auditCount(n), Results: kept})
+}
+
+// appendJSONString appends s as a JSON string.
+func appendJSONString(b []byte, s string) []byte {
+	safe := true
+	for i := 0; i < len(s); i++ {
+		if c := s[i]; c < 0x20 || c == '"' || c == '\\' || c >= 0x7f {
+			safe = false
+			break
+		}
+	}
+	if safe {
+		b = append(b, '"')
+		b = append(b, s...)
+		return append(b, '"')
+	}
+	enc, _ := json.Marshal(s)
+	return append(b, enc...)
+}
+
+// pinPage makes q read the revision a list page token reads (when the
+// token is from a later page): the pages of one list are consistent
+// whatever is written meanwhile. A revision the store no longer keeps is
+// store.ErrRevisionGone (410).
+func (s *Server) pinPage(q *question, token string) error {
+	if token == "" {
+		return nil
+	}
+	rev, err := evaluator.PageTokenRevision(token)
+	if err != nil {
+		return err
+	}
+	if rev == q.req.Source.Revision() {
+		return nil
+	}
+	pr, ok := s.store.(store.PastReader)
+	if !ok {
+		return fmt.Errorf("%w: this store reads only its latest revision", store.ErrRevisionGone)
+	}
+	snap, err := pr.SnapshotAt(q.ctx, rev)
+	if err != nil {
+		return err
+	}
+	q.req.Source = snap.At(q.req.Now)
+	return nil
+}
+
+// listResults returns the ids of a list page, "*" first on the page where
+// the walk found that every resource of the type is allowed.
+func listResults(res evaluator.ListResult) []string {
 	results := res.IDs
-	if res.Wildcard && page.Token == "" {
+	if res.Wildcard {
 		results = append([]string{wildcardID}, results...)
 	}
 	if results == nil {

@@ -491,6 +491,10 @@ func (s *Server) handleSearchResource(w http.ResponseWriter, r *http.Request) {
 		t.Resource, err = openEntity(t.Resource, "resource")
 		return err
 	}, func(q *question, t azTuple, c azCheck, page evaluator.Page) ([]azEntityOut, string, error) {
+		if err := s.pinPage(q, page.Token); err != nil {
+			return nil, "", err
+		}
+		page.Cursors = s.cursors
 		res, err := q.policy.Evaluator().List(q.ctx, q.req, c.actor, c.action, *t.Resource.Type, page)
 		if err != nil {
 			return nil, "", err

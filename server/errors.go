@@ -34,6 +34,7 @@ const (
 	codeUnavailable      = "unavailable"
 	codeTimeout          = "timeout"
 	codeQueryLimit       = "query_limit"
+	codePageTokenExpired = "page_token_expired"
 	codeNotImplemented   = "not_implemented"
 	codeInternal         = "internal"
 )
@@ -199,7 +200,10 @@ func classifyDomainError(err error) *apiError {
 	switch {
 	case errors.Is(err, evaluator.ErrInvalidPageToken):
 		return &apiError{Status: http.StatusBadRequest, Code: codeInvalidRequest, Err: err,
-			Message: "invalid page token: send the token of the previous page unchanged, with the same query"}
+			Message: "invalid page token: send the token of the previous page unchanged, with the same query (" + err.Error() + ")"}
+	case errors.Is(err, store.ErrRevisionGone):
+		return &apiError{Status: http.StatusGone, Code: codePageTokenExpired, Err: err,
+			Message: "page token expired: the revision it reads is no longer kept (" + err.Error() + "); restart the list without a page token"}
 	case errors.Is(err, evaluator.ErrInvalidQuery):
 		return &apiError{Status: http.StatusBadRequest, Code: codeInvalidRequest, Err: err, Message: err.Error()}
 	case errors.Is(err, evaluator.ErrDepthExceeded), errors.Is(err, evaluator.ErrWorkExceeded):

@@ -20,6 +20,7 @@ import (
 	"go.opentelemetry.io/otel/trace"
 
 	"github.com/castellan-authz/castellan/audit"
+	"github.com/castellan-authz/castellan/evaluator"
 	"github.com/castellan-authz/castellan/identity"
 	"github.com/castellan-authz/castellan/policy"
 	"github.com/castellan-authz/castellan/shadow"
@@ -29,6 +30,7 @@ import (
 // Server is Castellan's HTTP API. It is an http.Handler; the caller owns
 // the listener and shutdown. Create it with New.
 type Server struct {
+	cursors  *evaluator.Cursors // the suspended walks of paged lists (authorize.go)
 	cfg      Config
 	store    store.Backend  // facts, policy versions and API keys
 	follower store.Follower // nil unless the store follows a database
@@ -85,6 +87,7 @@ func New(ctx context.Context, cfg Config, st store.Backend, opts ...Option) (*Se
 		now:   time.Now,
 
 		decisions: newDecisionLog(parityWindow),
+		cursors:   evaluator.NewCursors(listCursors, listCursorIDs, listCursorTTL),
 	}
 	for _, o := range opts {
 		o(s)
