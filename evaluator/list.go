@@ -418,6 +418,19 @@ func (c *Cursors) take(id uint64, e *Evaluator, tok pageToken) *listRun {
 	return run
 }
 
+// Clear stops every walk kept (their lists' next pages walk again).
+func (c *Cursors) Clear() {
+	c.mu.Lock()
+	var drop []*listRun
+	for id := range c.runs {
+		drop = append(drop, c.remove(id))
+	}
+	c.mu.Unlock()
+	for _, r := range drop {
+		r.stop()
+	}
+}
+
 // Len returns the number of walks kept.
 func (c *Cursors) Len() int {
 	c.mu.Lock()
