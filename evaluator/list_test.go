@@ -157,16 +157,22 @@ func TestListPageTokens(t *testing.T) {
 	tampered[5] ^= 2
 	ctxReq := req
 	ctxReq.Context = []term.Fact{{Predicate: "is_admin", Args: []term.Value{term.Entity("User", "x")}}}
-	for name, try := range map[string]func() error{
-		"other actor":   func() error { _, err := e.List(t.Context(), req, term.Entity("User", "root"), "read", "Doc", Page{Size: 10, Token: res.NextToken}); return err },
-		"other action":  func() error { _, err := e.List(t.Context(), req, u, "write", "Doc", Page{Size: 10, Token: res.NextToken}); return err },
-		"other type":    func() error { _, err := e.List(t.Context(), req, u, "read", "Folder", Page{Size: 10, Token: res.NextToken}); return err },
-		"other context": func() error { _, err := e.List(t.Context(), ctxReq, u, "read", "Doc", Page{Size: 10, Token: res.NextToken}); return err },
-		"tampered":      func() error { _, err := e.List(t.Context(), req, u, "read", "Doc", Page{Size: 10, Token: string(tampered)}); return err },
-		"garbage":       func() error { _, err := e.List(t.Context(), req, u, "read", "Doc", Page{Size: 10, Token: "x"}); return err },
+	for _, tc := range []struct {
+		name        string
+		req         Request
+		actor       term.Value
+		action, typ string
+		token       string
+	}{
+		{"other actor", req, term.Entity("User", "root"), "read", "Doc", res.NextToken},
+		{"other action", req, u, "write", "Doc", res.NextToken},
+		{"other type", req, u, "read", "Folder", res.NextToken},
+		{"other context", ctxReq, u, "read", "Doc", res.NextToken},
+		{"tampered", req, u, "read", "Doc", string(tampered)},
+		{"garbage", req, u, "read", "Doc", "x"},
 	} {
-		if err := try(); !errors.Is(err, ErrInvalidPageToken) {
-			t.Errorf("%s: err = %v, want ErrInvalidPageToken", name, err)
+		if _, err := e.List(t.Context(), tc.req, tc.actor, tc.action, tc.typ, Page{Size: 10, Token: tc.token}); !errors.Is(err, ErrInvalidPageToken) {
+			t.Errorf("%s: err = %v, want ErrInvalidPageToken", tc.name, err)
 		}
 	}
 }
