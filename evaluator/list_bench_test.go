@@ -158,6 +158,18 @@ func BenchmarkListScale(b *testing.B) {
 			b.ReportMetric(float64(p99), "lists-p99-ns")
 		}
 	})
+	b.Run("baseline/tabled-query-1000-of-1M/"+size, func(b *testing.B) {
+		loop(b, func() {
+			rows, err := e.Query(ctx, req, Query{
+				Predicate: Call{Name: "allow", Args: []string{"a", "act", "r"}},
+				Constraints: map[string]Constraint{"a": {Type: "User", IDs: []string{"power"}},
+					"act": {Type: term.TypeString, IDs: []string{"read"}}, "r": {Type: "Repository"}},
+			})
+			if err != nil || len(rows) != 1000 {
+				b.Fatalf("baseline: %d rows, %v", len(rows), err)
+			}
+		})
+	})
 	b.Run("baseline/tabled-query-1M/"+size, func(b *testing.B) {
 		var base, ms runtime.MemStats
 		loop(b, func() {
