@@ -26,8 +26,11 @@
 //
 // The entry points are Authorize (one ground question, with its
 // derivation on request), AuthorizeEach (one actor and action over many
-// resources), Actions, List (paginated, walking from the bound actor
-// outward), Query and QueryValues (any predicate with variables), and
+// resources), Actions, List and ListEach (walking from the bound actor
+// outward, lazily: the calls outside every table are unfolded rather than
+// tabled, so that answers stream and a page costs what it returns; a
+// paged walk is suspended between pages and kept in Cursors, its token
+// pinning the revision), Query and QueryValues (any predicate with variables), and
 // Residual (partial evaluation: what only facts held elsewhere can decide,
 // for local authorization); RunTests runs a policy's test blocks against an
 // isolated source. Every query is bounded by Limits (recursion depth and
@@ -35,6 +38,5 @@
 // depth limit is not an error: past half the limit a new subgoal is
 // generalized against the innermost active table of its predicate (the
 // arguments that differ become wildcards), so the chain is one table
-// iterated to its fixpoint, as List evaluates it, rather than one nested
-// table per link.
+// iterated to its fixpoint, rather than one nested table per link.
 package evaluator

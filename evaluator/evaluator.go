@@ -32,7 +32,7 @@ var (
 // Limits bound the work of one query.
 type Limits struct {
 	// MaxDepth is the largest number of nested rule calls (tables being
-	// evaluated at once). Default 1024. Past half of it, a recursive call
+	// evaluated, and calls unfolded by a list walk, at once). Default 1024. Past half of it, a recursive call
 	// is answered from a more general table (a chain of parent folders
 	// from one table of every folder the actor reaches), and a ground
 	// goal that still nests too deep is answered from the goals List,
@@ -40,7 +40,9 @@ type Limits struct {
 	// every entry point gives one answer, or one error.
 	MaxDepth int
 	// MaxWork is the largest number of evaluation steps (literals tried,
-	// facts and answers visited) per query. Default 10,000,000.
+	// facts and answers visited) per query; for List and ListEach, between
+	// two answers (a list of a million answers is bounded by its context,
+	// the query time limit). Default 10,000,000.
 	MaxWork int
 }
 
