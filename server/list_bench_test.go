@@ -9,9 +9,13 @@ import (
 	"net/http/httptest"
 	"os"
 	"runtime/debug"
+	"slices"
 	"strconv"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/castellan-authz/castellan/lang/term"
 	"github.com/castellan-authz/castellan/store"
@@ -98,6 +102,27 @@ func BenchmarkListHTTP(b *testing.B) {
 		}
 		b.ReportMetric(float64(peak)/1024, "rss-added-MB")
 	})
+	b.Run(fmt.Sprintf("authorize-while-lists=0,2/store=memory/ids=%d", n), func(b *testing.B) {
+		for b.Loop() {
+			p50, p99 := authorizeLatency(b, ts.URL, 5000)
+			b.ReportMetric(float64(p50), "alone-p50-ns")
+			b.ReportMetric(float64(p99), "alone-p99-ns")
+			var stop atomic.Bool
+			var wg sync.WaitGroup
+			for range 2 {
+				wg.Go(func() {
+					for !stop.Load() {
+						list(b, query, io.Discard)
+					}
+				})
+			}
+			p50, p99 = authorizeLatency(b, ts.URL, 5000)
+			stop.Store(true)
+			wg.Wait()
+			b.ReportMetric(float64(p50), "lists-p50-ns")
+			b.ReportMetric(float64(p99), "lists-p99-ns")
+		}
+	})
 	b.Run(fmt.Sprintf("page-100/store=memory/ids=%d", n), func(b *testing.B) {
 		for b.Loop() {
 			list(b, map[string]any{"actor_type": "User", "actor_id": "alice", "action": "read", "resource_type": "Repository", "page_size": 100}, io.Discard)
@@ -121,6 +146,25 @@ func BenchmarkListHTTP(b *testing.B) {
 			}
 		}
 	})
+}
+
+// authorizeLatency sends n authorize requests one after another (alice
+// reads one repository) and returns their p50 and p99.
+func authorizeLatency(b *testing.B, url string, n int) (p50, p99 time.Duration) {
+	body := []byte(`{"actor_type":"User","actor_id":"alice","action":"read","resource_type":"Repository","resource_id":"r7"}`)
+	samples := make([]time.Duration, 0, n)
+	for range n {
+		start := time.Now()
+		resp, err := http.Post(url+"/api/authorize", "application/json", bytes.NewReader(body))
+		if err != nil {
+			b.Fatal(err)
+		}
+		_, _ = io.Copy(io.Discard, resp.Body)
+		resp.Body.Close()
+		samples = append(samples, time.Since(start))
+	}
+	slices.Sort(samples)
+	return samples[n/2], samples[n*99/100]
 }
 
 // commaCounter counts the commas written to it (ids - 1 in a list answer).
