@@ -12,6 +12,7 @@ import (
 	"iter"
 	"math"
 	"math/rand/v2"
+	"runtime"
 	"slices"
 	"sync"
 	"time"
@@ -215,6 +216,7 @@ func (e *Evaluator) newListQuery(r Request, actor term.Value, action, resourceTy
 func (e *Evaluator) walk(s *solver, q listQuery, seen *int, yield func(term.Value) bool) {
 	var ids idSet
 	wildDone := false
+	n := 0
 	s.listWalk(q.allow, q.actor, q.action, q.typ, func(v term.Value) bool {
 		switch {
 		case isWild(v):
@@ -234,17 +236,30 @@ func (e *Evaluator) walk(s *solver, q listQuery, seen *int, yield func(term.Valu
 			return true
 		}
 		s.work = 0
+		if n++; n%yieldEvery == 0 {
+			// A long walk gives way to the goroutines waiting to run
+			// (the checks a server answers meanwhile): it is not
+			// preempted before its time slice ends otherwise.
+			runtime.Gosched()
+		}
 		return yield(v)
 	})
 }
 
+// yieldEvery is how many answers a list walk finds between two
+// runtime.Gosched calls.
+const yieldEvery = 64
+
 // idSet is a set of strings by open addressing (linear probing, load at
-// most 3/4): 16 bytes a slot, about 21 to 43 bytes an id, where a Go map
-// of strings costs about twice that while it grows. The strings are not
-// copied (they are the source's).
+// most 3/4). It holds no pointer, so the garbage collector does not scan
+// it however large it grows: the strings are copied into an arena of
+// bytes, and a slot holds the offset of one there (0: empty) and 32 bits
+// of its hash, which spare most comparisons. About 8 bytes a slot plus the
+// ids' bytes: 20 to 36 bytes an id of 8 bytes.
 type idSet struct {
-	slots []string
-	used  []uint64 // bit per slot
+	slots []uint32 // offset+1 in arena of an id: its length (uvarint), then its bytes
+	tags  []uint32
+	arena []byte
 	n     int
 }
 
@@ -253,28 +268,56 @@ func (t *idSet) add(seed maphash.Seed, id string) bool {
 	if (t.n+1)*4 > len(t.slots)*3 {
 		t.grow(seed)
 	}
+	h := maphash.String(seed, id)
+	i, found := t.find(h, id)
+	if found {
+		return false
+	}
+	off := len(t.arena)
+	t.arena = binary.AppendUvarint(t.arena, uint64(len(id)))
+	t.arena = append(t.arena, id...)
+	t.slots[i], t.tags[i] = uint32(off)+1, uint32(h>>32)|1
+	t.n++
+	return true
+}
+
+// find returns the slot of id (found) or the empty slot where it goes.
+func (t *idSet) find(h uint64, id string) (uint64, bool) {
+	tag := uint32(h>>32) | 1
 	mask := uint64(len(t.slots) - 1)
-	for i := maphash.String(seed, id) & mask; ; i = (i + 1) & mask {
-		if t.used[i/64]&(1<<(i%64)) == 0 {
-			t.slots[i] = id
-			t.used[i/64] |= 1 << (i % 64)
-			t.n++
-			return true
-		}
-		if t.slots[i] == id {
-			return false
+	for i := h & mask; ; i = (i + 1) & mask {
+		switch t.tags[i] {
+		case 0:
+			return i, false
+		case tag:
+			if string(t.bytesAt(t.slots[i])) == id {
+				return i, true
+			}
 		}
 	}
 }
 
+// bytesAt returns the id stored at slot value v.
+func (t *idSet) bytesAt(v uint32) []byte {
+	b := t.arena[v-1:]
+	n, k := binary.Uvarint(b)
+	return b[k : k+int(n)]
+}
+
 func (t *idSet) grow(seed maphash.Seed) {
-	old, oldUsed := t.slots, t.used
+	old, oldTags := t.slots, t.tags
 	size := max(64, 2*len(old))
-	t.slots, t.used, t.n = make([]string, size), make([]uint64, size/64), 0
-	for i, id := range old {
-		if oldUsed[i/64]&(1<<(i%64)) != 0 {
-			t.add(seed, id)
+	t.slots, t.tags = make([]uint32, size), make([]uint32, size)
+	mask := uint64(size - 1)
+	for i, v := range old {
+		if oldTags[i] == 0 {
+			continue
 		}
+		j := maphash.Bytes(seed, t.bytesAt(v)) & mask // maphash.String of the id
+		for t.tags[j] != 0 {
+			j = (j + 1) & mask
+		}
+		t.slots[j], t.tags[j] = v, oldTags[i]
 	}
 }
 

@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http"
+	"runtime"
 	"strconv"
 	"time"
 
@@ -285,7 +286,20 @@ func (s *Server) streamList(w http.ResponseWriter, r *http.Request, in questionI
 		return err == nil
 	}
 	buf = append(buf, `{"results":[`...)
+	var waited error // the list's turn did not come before its time limit
+	holding := false
 	err = q.policy.Evaluator().ListEach(q.ctx, q.req, actor, act, typ, func(id string, wildcard bool) bool {
+		if n == evaluator.SortedMax {
+			// Past its first ids the list is a long one: it waits for
+			// its turn among the long lists (see bigLists).
+			select {
+			case s.bigLists <- struct{}{}:
+				holding = true
+			case <-q.ctx.Done():
+				waited = fmt.Errorf("waiting for the lists before it: %w", q.ctx.Err())
+				return false
+			}
+		}
 		if wildcard {
 			id = wildcardID
 		}
@@ -298,6 +312,12 @@ func (s *Server) streamList(w http.ResponseWriter, r *http.Request, in questionI
 		}
 		return len(buf) < 32<<10 || flush()
 	})
+	if holding {
+		<-s.bigLists
+	}
+	if err == nil {
+		err = waited
+	}
 	switch {
 	case err != nil && !started:
 		writeError(w, r, err)
@@ -313,6 +333,12 @@ func (s *Server) streamList(w http.ResponseWriter, r *http.Request, in questionI
 	flush()
 	s.record(q, audit.Record{Actor: auditValue(actor), Action: act, ResourceType: typ, Count: s.auditCount(n), Results: kept})
 }
+
+// bigLists is how many unpaged lists may stream past their first
+// evaluator.SortedMax ids at once: one core fewer than the process may
+// use, so that checks always find one while long lists run (the others
+// wait their turn, within their time limit).
+func bigLists() int { return max(1, runtime.GOMAXPROCS(0)-1) }
 
 // appendJSONString appends s as a JSON string.
 func appendJSONString(b []byte, s string) []byte {

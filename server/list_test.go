@@ -6,7 +6,9 @@ import (
 	"runtime"
 	"slices"
 	"strings"
+	"sync"
 	"testing"
+	"time"
 
 	"github.com/google/go-cmp/cmp"
 
@@ -209,5 +211,45 @@ func TestListPagesAcrossReplicas(t *testing.T) {
 	b.must(t, http.StatusOK, "POST", "/api/list", body).json(t, &p2)
 	if diff := cmp.Diff(whole, append(p1.Results, p2.Results...)); diff != "" || p2.Next != nil {
 		t.Errorf("pages through two replicas (-want +got):\n%s", diff)
+	}
+}
+
+// TestLongListsTakeTurns runs more long unpaged lists at once than may
+// stream together (bigLists): each waits its turn and gets its whole
+// answer; one whose time limit passes while it waits gets a JSON error.
+func TestLongListsTakeTurns(t *testing.T) {
+	e := newTestEnv(t, nil)
+	e.uploadPolicy(t, testPolicy)
+	e.insert(t, readers(0, 3*evaluator.SortedMax)...)
+	var wg sync.WaitGroup
+	for range 2*cap(e.srv.bigLists) + 1 {
+		wg.Go(func() {
+			var out struct {
+				Results []string `json:"results"`
+			}
+			r := e.do(t, "POST", "/api/list", map[string]any{"actor_type": "User", "actor_id": "alice", "action": "read", "resource_type": "Repository"})
+			if r.status != http.StatusOK {
+				t.Errorf("status %d: %s", r.status, r.body)
+				return
+			}
+			r.json(t, &out)
+			if len(out.Results) != 3*evaluator.SortedMax {
+				t.Errorf("a list got %d ids, want %d", len(out.Results), 3*evaluator.SortedMax)
+			}
+		})
+	}
+	wg.Wait()
+
+	// Every turn taken: a long list waits until its time limit.
+	for range cap(e.srv.bigLists) {
+		e.srv.bigLists <- struct{}{}
+	}
+	e.srv.cfg.QueryTimeout = 50 * time.Millisecond
+	r := e.do(t, "POST", "/api/list", map[string]any{"actor_type": "User", "actor_id": "alice", "action": "read", "resource_type": "Repository"})
+	if env := r.envelope(t); r.status != http.StatusServiceUnavailable || env.Code != codeTimeout {
+		t.Errorf("a list that never got its turn: status %d, %s", r.status, r.body)
+	}
+	for range cap(e.srv.bigLists) {
+		<-e.srv.bigLists
 	}
 }

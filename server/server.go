@@ -31,6 +31,7 @@ import (
 // the listener and shutdown. Create it with New.
 type Server struct {
 	cursors  *evaluator.Cursors // the suspended walks of paged lists (authorize.go)
+	bigLists chan struct{}      // a turn to stream a long list (authorize.go)
 	cfg      Config
 	store    store.Backend  // facts, policy versions and API keys
 	follower store.Follower // nil unless the store follows a database
@@ -88,6 +89,7 @@ func New(ctx context.Context, cfg Config, st store.Backend, opts ...Option) (*Se
 
 		decisions: newDecisionLog(parityWindow),
 		cursors:   evaluator.NewCursors(listCursors, listCursorIDs, listCursorTTL),
+		bigLists:  make(chan struct{}, bigLists()),
 	}
 	for _, o := range opts {
 		o(s)
