@@ -45,10 +45,17 @@ func loadMemory(tb testing.TB, facts []term.Fact) store.Snapshot {
 
 // loop runs op for b.Loop and, where the platform tells, reports the CPU
 // time of the benchmarking thread per operation (cpu-ns/op).
-func loop(b *testing.B, op func()) {
+//
+// The thread stays locked until after the calls of done (a list walk kept
+// between pages, an iter.Pull coroutine, must be stopped on the thread
+// state it was started on).
+func loop(b *testing.B, op func(), done ...func()) {
 	b.ReportAllocs()
 	runtime.LockOSThread()
 	defer runtime.UnlockOSThread()
+	for _, f := range done {
+		defer f()
+	}
 	start, ok := threadCPU()
 	n := 0
 	for b.Loop() {

@@ -194,7 +194,7 @@ func (req listRequest) check() (actor term.Value, act, resourceType string, err 
 }
 
 // The walks of paged lists kept between their pages (evaluator.Cursors):
-// at most listCursors lists holding listCursorIDs ids in all (about 40
+// at most listCursors lists holding listCursorIDs ids in all (20 to 40
 // bytes each), each for listCursorTTL after its last page. A page whose
 // walk was dropped is still answered, by walking the list again.
 const (
@@ -274,16 +274,17 @@ func (s *Server) streamList(w http.ResponseWriter, r *http.Request, in questionI
 	var buf []byte
 	started, n := false, 0
 	var kept []string // for the decision log, when it keeps results
-	keep := s.auditResults([]string{}) != nil
+	keep := s.recorder != nil && s.auditCfg.Results
+	var writeErr error // the client went away
 	flush := func() bool {
 		if !started {
 			w.Header().Set("Content-Type", "application/json")
 			w.WriteHeader(http.StatusOK)
 			started = true
 		}
-		_, err := w.Write(buf)
+		_, writeErr = w.Write(buf)
 		buf = buf[:0]
-		return err == nil
+		return writeErr == nil
 	}
 	buf = append(buf, `{"results":[`...)
 	var waited error // the list's turn did not come before its time limit
@@ -325,6 +326,9 @@ func (s *Server) streamList(w http.ResponseWriter, r *http.Request, in questionI
 	case err != nil:
 		hlog.FromRequest(r).Warn().Err(err).Int("sent", n).Msg("list aborted after part of its answer was sent")
 		panic(http.ErrAbortHandler)
+	case writeErr != nil:
+		hlog.FromRequest(r).Debug().Err(writeErr).Int("sent", n).Msg("list not sent whole: the client went away")
+		return
 	}
 	buf = append(buf, "]}\n"...)
 	if !started {
