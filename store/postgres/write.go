@@ -286,6 +286,9 @@ func (s *Store) commit(ctx context.Context, batches [][]store.Op) ([]uint64, err
 		return err
 	}
 	windows := s.index().HasWindows()
+	// The facts inserted so far in this transaction, for deletes by a bound
+	// argument (see deleteByKeysSQL); the index holds the others.
+	var told []term.Fact
 	for k, ops := range batches {
 		rev := first + int64(k)
 		for i, op := range ops {
@@ -298,7 +301,13 @@ SELECT $1, 2, predicate, arg_types, arg_ids FROM d ORDER BY id`, rev, op.Expired
 				if !storable(p.Predicate, p.Args) {
 					continue // it matches no stored fact
 				}
-				sql, args := deleteSQL(rev, p)
+				var sql string
+				var args []any
+				if boundID(p) {
+					sql, args = deleteByKeysSQL(rev, p, s.matchingKeys(p, told))
+				} else {
+					sql, args = deleteSQL(rev, p)
+				}
 				b.Queue(sql, args...)
 			}
 			facts := dedupe(op.Insert, len(op.Insert) >= copyThreshold)
@@ -306,6 +315,9 @@ SELECT $1, 2, predicate, arg_types, arg_ids FROM d ORDER BY id`, rev, op.Expired
 			for _, kf := range facts {
 				ops[i].Insert = append(ops[i].Insert, kf.fact)
 				windows = windows || !kf.fact.Valid.IsZero()
+			}
+			if k < len(batches)-1 || i < len(ops)-1 { // a later delete may match them
+				told = append(told, ops[i].Insert...)
 			}
 			if windows && len(facts) > 0 {
 				// A fact told again with another window replaces the
@@ -518,34 +530,7 @@ func copyInsert(ctx context.Context, tx pgx.Tx, rev int64, facts []keyedFact) er
 	if len(fresh) == 0 {
 		return nil
 	}
-	types, ids := make([][]string, len(fresh)), make([][]string, len(fresh))
-	for i, kf := range fresh {
-		types[i], ids[i] = split(kf.fact.Args)
-	}
-	copyRows := func(row func(i int) []any) pgx.CopyFromSource {
-		i := 0
-		return pgx.CopyFromFunc(func() ([]any, error) {
-			if i == len(fresh) {
-				return nil, nil
-			}
-			i++
-			return row(i - 1), nil
-		})
-	}
-	if _, err := tx.CopyFrom(ctx, pgx.Identifier{"facts"}, []string{"fact_key", "predicate", "arity", "arg_types", "arg_ids", "revision", "valid_from", "valid_until"},
-		copyRows(func(i int) []any {
-			f := fresh[i].fact
-			from, until := windowBounds(f.Valid)
-			return []any{fresh[i].key[:], f.Predicate, len(f.Args), types[i], ids[i], rev, from, until}
-		})); err != nil {
-		return err
-	}
-	_, err = tx.CopyFrom(ctx, pgx.Identifier{"changes"}, []string{"revision", "op", "predicate", "arg_types", "arg_ids", "valid_from", "valid_until"},
-		copyRows(func(i int) []any {
-			from, until := windowBounds(fresh[i].fact.Valid)
-			return []any{rev, int16(store.OpInsert), fresh[i].fact.Predicate, types[i], ids[i], from, until}
-		}))
-	return err
+	return copyFacts(ctx, tx, rev, fresh)
 }
 
 // deleteSQL removes the facts matching p and logs them.
@@ -570,18 +555,13 @@ func deleteSQL(rev int64, p term.Pattern) (string, []any) {
 		} else {
 			where = append(where, "arity = "+arg(len(p.Args)))
 		}
-		var ids []string
 		for i, a := range p.Args {
 			if a.Type != "" {
 				where = append(where, fmt.Sprintf("arg_types[%d] = %s", i+1, arg(a.Type)))
 			}
 			if a.ID != "" {
 				where = append(where, fmt.Sprintf("arg_ids[%d] = %s", i+1, arg(a.ID)))
-				ids = append(ids, a.ID)
 			}
-		}
-		if len(ids) > 0 { // lets the planner use the GIN index
-			where = append(where, "arg_ids @> "+arg(ids)+"::text[]")
 		}
 	}
 	cond := "true"
@@ -591,4 +571,49 @@ func deleteSQL(rev int64, p term.Pattern) (string, []any) {
 	return `WITH d AS (DELETE FROM facts WHERE ` + cond + ` RETURNING id, predicate, arg_types, arg_ids)
 INSERT INTO changes (revision, op, predicate, arg_types, arg_ids)
 SELECT $1, 2, predicate, arg_types, arg_ids FROM d ORDER BY id`, args
+}
+
+// boundID reports whether p is a pattern, not a ground fact, that binds an
+// argument's id: the facts it matches are found through the in-memory
+// index rather than by a scan (the facts table has no index on arguments).
+func boundID(p term.Pattern) bool {
+	if p.IsGround() {
+		return false
+	}
+	for _, a := range p.Args {
+		if a.ID != "" {
+			return true
+		}
+	}
+	return false
+}
+
+// matchingKeys returns the fact_key of every fact matching p among the
+// facts stored before this transaction (the index, which commit brought to
+// the revision before it) and told, the facts inserted earlier in it. A key
+// may name a fact an earlier delete of the transaction removed: deleting it
+// again matches nothing. Callers hold applyMu.
+func (s *Store) matchingKeys(p term.Pattern, told []term.Fact) [][]byte {
+	var keys [][]byte
+	add := func(f term.Fact) {
+		k := factKey(f.Predicate, f.Args)
+		keys = append(keys, k[:])
+	}
+	for f := range s.index().Snapshot().Facts(p) {
+		add(f)
+	}
+	for _, f := range told {
+		if p.Matches(f) {
+			add(f)
+		}
+	}
+	return keys
+}
+
+// deleteByKeysSQL removes the facts matching p among those with the given
+// keys, and logs them.
+func deleteByKeysSQL(rev int64, p term.Pattern, keys [][]byte) (string, []any) {
+	sql, args := deleteSQL(rev, p)
+	args = append(args, keys)
+	return strings.Replace(sql, "DELETE FROM facts WHERE ", fmt.Sprintf("DELETE FROM facts WHERE fact_key = ANY($%d) AND ", len(args)), 1), args
 }

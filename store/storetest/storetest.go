@@ -128,6 +128,8 @@ func testWriteOrder(t *testing.T, s store.Store) {
 		{"insert, delete, insert", []store.Op{insert(a), del(ground(a)), insert(a)}, strs(a)},
 		{"delete before insert within an op", []store.Op{{Insert: []term.Fact{a}, Delete: []term.Pattern{ground(a)}}}, strs(a)},
 		{"delete everything then insert", []store.Op{insert(a, b), del(everything()), insert(b)}, strs(b)},
+		{"insert then delete by a bound id", []store.Op{insert(a, b), del(term.Pattern{Predicate: "has_role", Args: []term.Value{{ID: "alice"}, {}, {}}})}, strs(b)},
+		{"insert then delete by a bound id, any arity", []store.Op{insert(a), insert(b), del(term.Pattern{Args: []term.Value{{}, {}, {ID: "anvil"}}, AnyArity: true}), insert(a)}, strs(a)},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
