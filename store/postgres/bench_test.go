@@ -48,23 +48,31 @@ func reportPercentiles(b *testing.B, ds []time.Duration) {
 }
 
 // BenchmarkBulkLoad loads n facts into an empty database through Write
-// (COPY into a staging table, batches of 50,000).
+// (COPY, batches of 50,000), with the CPU time per fact of this process and
+// of the PostgreSQL server.
 func BenchmarkBulkLoad(b *testing.B) {
 	for _, n := range []int{100_000, 1_000_000} {
 		b.Run(fmt.Sprintf("store=postgres/facts=%d", n), func(b *testing.B) {
 			var total time.Duration
+			var goCPU, pgCPU time.Duration
 			for b.Loop() {
 				b.StopTimer()
-				s := open(b, pgtest.NewDatabase(b), postgres.Options{})
+				url := pgtest.NewDatabase(b)
+				s := open(b, url, postgres.Options{})
+				pm := postmasterPID(b, url)
 				b.StartTimer()
 				t0 := time.Now()
+				cpu := startCPU(pm)
 				loadFacts(b, s, n)
 				total += time.Since(t0)
+				goCPU += processCPU() - cpu.goCPU
+				pgCPU += postgresCPU(pm) - cpu.pgCPU
 				b.StopTimer()
 				s.Close()
 				b.StartTimer()
 			}
 			b.ReportMetric(float64(n*b.N)/total.Seconds(), "facts/s")
+			reportCPU(b, goCPU, pgCPU, n*b.N)
 		})
 	}
 }
@@ -97,7 +105,7 @@ func BenchmarkRebuild(b *testing.B) {
 			loadFacts(b, s, n)
 			s.Close()
 			// A database in service has been vacuumed since its last bulk
-			// load (hint bits set, GIN pending list merged).
+			// load (hint bits set).
 			c, err := pgx.Connect(b.Context(), url)
 			if err != nil {
 				b.Fatal(err)
@@ -106,6 +114,7 @@ func BenchmarkRebuild(b *testing.B) {
 				b.Fatal(err)
 			}
 			c.Close(b.Context())
+			cpu := startCPU(postmasterPID(b, url))
 			for b.Loop() {
 				s, err := postgres.Open(b.Context(), url, postgres.Options{})
 				if err != nil {
@@ -117,6 +126,7 @@ func BenchmarkRebuild(b *testing.B) {
 				s.Close()
 			}
 			b.ReportMetric(float64(n*b.N)/b.Elapsed().Seconds(), "facts/s")
+			cpu.report(b, n*b.N)
 		})
 	}
 }

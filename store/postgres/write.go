@@ -18,6 +18,7 @@ import (
 
 	"github.com/castellan-authz/castellan/lang/term"
 	"github.com/castellan-authz/castellan/store"
+	"github.com/castellan-authz/castellan/store/index"
 )
 
 // channel is the LISTEN/NOTIFY channel on which writers announce a new
@@ -289,10 +290,14 @@ func (s *Store) commit(ctx context.Context, batches [][]store.Op) ([]uint64, err
 	// The facts inserted so far in this transaction, for deletes by a bound
 	// argument (see deleteByKeysSQL); the index holds the others.
 	var told []term.Fact
+	// Whether an earlier statement of this transaction may have changed
+	// the facts: until one has, the facts stored are the index's.
+	touched := false
 	for k, ops := range batches {
 		rev := first + int64(k)
 		for i, op := range ops {
 			if !op.ExpiredBy.IsZero() {
+				touched = true
 				b.Queue(`WITH d AS (DELETE FROM facts WHERE valid_until <= $2 RETURNING id, predicate, arg_types, arg_ids)
 INSERT INTO changes (revision, op, predicate, arg_types, arg_ids)
 SELECT $1, 2, predicate, arg_types, arg_ids FROM d ORDER BY id`, rev, op.ExpiredBy)
@@ -301,6 +306,7 @@ SELECT $1, 2, predicate, arg_types, arg_ids FROM d ORDER BY id`, rev, op.Expired
 				if !storable(p.Predicate, p.Args) {
 					continue // it matches no stored fact
 				}
+				touched = true
 				var sql string
 				var args []any
 				if boundID(p) {
@@ -324,6 +330,7 @@ SELECT $1, 2, predicate, arg_types, arg_ids FROM d ORDER BY id`, rev, op.Expired
 				// stored one: delete it first (logged), then insert it.
 				sql, args := rewindowSQL(rev, facts)
 				b.Queue(sql, args...)
+				touched = true
 			}
 			switch {
 			case len(facts) == 0:
@@ -334,10 +341,15 @@ SELECT $1, 2, predicate, arg_types, arg_ids FROM d ORDER BY id`, rev, op.Expired
 				if err := flush(); err != nil {
 					return nil, err
 				}
-				if err := copyInsert(ctx, tx, rev, facts); err != nil {
+				var known *index.Snapshot
+				if !touched {
+					known = s.index().Snapshot()
+				}
+				if err := copyInsert(ctx, tx, rev, facts, known); err != nil {
 					return nil, err
 				}
 			}
+			touched = touched || len(facts) > 0
 		}
 		b.Queue("INSERT INTO revisions (revision) VALUES ($1)", rev)
 	}
@@ -495,12 +507,27 @@ func insertSQL(rev int64, facts []keyedFact) (string, []any) {
 }
 
 // copyInsert stores facts with COPY, straight into facts and changes. It
-// first asks which of them are stored already (after this batch's earlier
-// statements) and copies only the others; no other writer can insert
-// meanwhile, since every writer holds the castellan_head row lock. A fact
-// inserted behind Castellan's back would make COPY fail on the primary
-// key, never store it twice.
-func copyInsert(ctx context.Context, tx pgx.Tx, rev int64, facts []keyedFact) error {
+// first finds which of them are stored already and copies only the
+// others: in known, when the transaction has changed no fact before (known
+// is then the index at the revision before, which holds what the database
+// holds), else by asking the database (which sees this transaction's
+// earlier statements). No other writer can insert meanwhile, since every
+// writer holds the castellan_head row lock. A fact inserted behind
+// Castellan's back would make COPY fail on the primary key, never store it
+// twice.
+func copyInsert(ctx context.Context, tx pgx.Tx, rev int64, facts []keyedFact, known *index.Snapshot) error {
+	if known != nil {
+		fresh := facts[:0:0]
+		for _, kf := range facts {
+			if !holds(known, kf.fact) {
+				fresh = append(fresh, kf)
+			}
+		}
+		if len(fresh) == 0 {
+			return nil
+		}
+		return copyFacts(ctx, tx, rev, fresh)
+	}
 	keys := make([][]byte, len(facts))
 	for i := range facts {
 		keys[i] = facts[i].key[:]
@@ -616,4 +643,14 @@ func deleteByKeysSQL(rev int64, p term.Pattern, keys [][]byte) (string, []any) {
 	sql, args := deleteSQL(rev, p)
 	args = append(args, keys)
 	return strings.Replace(sql, "DELETE FROM facts WHERE ", fmt.Sprintf("DELETE FROM facts WHERE fact_key = ANY($%d) AND ", len(args)), 1), args
+}
+
+// holds reports whether snap holds the fact f (whatever its window).
+func holds(snap *index.Snapshot, f term.Fact) bool {
+	found := false
+	snap.Match(f.Predicate, f.Args, func([]term.Value) bool {
+		found = true
+		return false
+	})
+	return found
 }

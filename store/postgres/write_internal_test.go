@@ -5,8 +5,8 @@ import (
 	"slices"
 	"strconv"
 	"strings"
-	"time"
 	"testing"
+	"time"
 
 	"github.com/castellan-authz/castellan/lang/term"
 	"github.com/castellan-authz/castellan/store"
@@ -130,5 +130,17 @@ func TestCopyRoundTrip(t *testing.T) {
 		if !ok || c.Op != store.OpInsert || !f.Valid.From.Equal(c.Fact.Valid.From) || !f.Valid.Until.Equal(c.Fact.Valid.Until) {
 			t.Fatalf("change %+v does not match a written fact", c)
 		}
+	}
+	// Told again with new ones: only the new are stored and logged.
+	more := append(slices.Clone(facts), term.Fact{Predicate: "p0", Args: []term.Value{term.String("new")}})
+	rev2, err := s.Write(ctx, []store.Op{{Insert: more}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if changes, err := s.Changes(ctx, rev, 0); err != nil || len(changes) != 1 || changes[0].Revision != rev2 || changes[0].Fact.Args[0].ID != "new" {
+		t.Errorf("telling the facts again logged %v (%v), want the one new fact", changes, err)
+	}
+	if got := s.index().Stats().Facts; got != len(more) {
+		t.Errorf("the index holds %d facts, want %d", got, len(more))
 	}
 }

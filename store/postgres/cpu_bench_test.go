@@ -1,0 +1,101 @@
+package postgres_test
+
+import (
+	"github.com/jackc/pgx/v5"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+)
+
+// clockTick is the unit of /proc/PID/stat's CPU times (USER_HZ, 100 on
+// Linux).
+const clockTick = 10 * time.Millisecond
+
+// postgresCPU returns the CPU time used so far by the PostgreSQL server
+// whose postmaster has pid postmaster and its processes, or 0 where /proc
+// cannot be read. Backends that ended are not counted.
+func postgresCPU(postmaster int) time.Duration {
+	stats, _ := filepath.Glob("/proc/[0-9]*/stat")
+	var total time.Duration
+	for _, p := range stats {
+		b, err := os.ReadFile(p)
+		if err != nil {
+			continue
+		}
+		s := string(b)
+		i := strings.LastIndexByte(s, ')')
+		if i < 0 {
+			continue
+		}
+		pid, _ := strconv.Atoi(strings.Fields(s)[0])
+		f := strings.Fields(s[i+1:])
+		if len(f) < 13 {
+			continue
+		}
+		if ppid, _ := strconv.Atoi(f[1]); pid != postmaster && ppid != postmaster {
+			continue
+		}
+		u, _ := strconv.ParseInt(f[11], 10, 64)
+		k, _ := strconv.ParseInt(f[12], 10, 64)
+		total += time.Duration(u+k) * clockTick
+	}
+	return total
+}
+
+// postmasterPID returns the pid of the server at url (read from its data
+// directory's postmaster.pid), or 0 when it is not on this machine.
+func postmasterPID(tb testing.TB, url string) int {
+	c, err := pgx.Connect(tb.Context(), url)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	defer c.Close(tb.Context())
+	var dir string
+	if err := c.QueryRow(tb.Context(), "SELECT current_setting('data_directory')").Scan(&dir); err != nil {
+		return 0
+	}
+	b, err := os.ReadFile(filepath.Join(dir, "postmaster.pid"))
+	if err != nil {
+		return 0
+	}
+	pid, _ := strconv.Atoi(strings.TrimSpace(strings.SplitN(string(b), "\n", 2)[0]))
+	return pid
+}
+
+// processCPU returns the CPU time used so far by this process.
+func processCPU() time.Duration {
+	var ru syscall.Rusage
+	if syscall.Getrusage(syscall.RUSAGE_SELF, &ru) != nil {
+		return 0
+	}
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+}
+
+// cpuMeter measures the CPU time of this process and of the PostgreSQL
+// server between its start and report: on a machine shared with other
+// work, CPU per fact is steadier than wall-clock rates. (Backends that end
+// during the measurement are not counted.)
+type cpuMeter struct {
+	postmaster   int
+	goCPU, pgCPU time.Duration
+}
+
+func startCPU(postmaster int) cpuMeter {
+	return cpuMeter{postmaster, processCPU(), postgresCPU(postmaster)}
+}
+
+// report adds the Go process's and the server's CPU microseconds per fact.
+func (m cpuMeter) report(b *testing.B, facts int) {
+	reportCPU(b, processCPU()-m.goCPU, postgresCPU(m.postmaster)-m.pgCPU, facts)
+}
+
+// reportCPU reports CPU microseconds per fact of this process (go) and of
+// the PostgreSQL server (pg).
+func reportCPU(b *testing.B, goCPU, pgCPU time.Duration, facts int) {
+	b.ReportMetric(float64(goCPU.Microseconds())/float64(facts), "go-µs/fact")
+	b.ReportMetric(float64(pgCPU.Microseconds())/float64(facts), "pg-µs/fact")
+}
