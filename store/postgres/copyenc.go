@@ -133,7 +133,15 @@ func (w *copyWriter) finish() *bytes.Reader {
 // copyFacts stores facts at revision rev with one COPY into facts and one
 // into changes, through tx's connection.
 func copyFacts(ctx context.Context, tx pgx.Tx, rev int64, facts []keyedFact) error {
-	w := newCopyWriter(len(facts), 160)
+	// The size of the rows' strings, so that each buffer is allocated once.
+	size := 0
+	for _, kf := range facts {
+		size += len(kf.fact.Predicate)
+		for _, a := range kf.fact.Args {
+			size += len(a.Type) + len(a.ID) + 8
+		}
+	}
+	w := newCopyWriter(len(facts), size/max(len(facts), 1)+140)
 	for _, kf := range facts {
 		f := kf.fact
 		w.row(8)
@@ -149,7 +157,7 @@ func copyFacts(ctx context.Context, tx pgx.Tx, rev int64, facts []keyedFact) err
 	if _, err := tx.Conn().PgConn().CopyFrom(ctx, w.finish(), "COPY facts (fact_key, predicate, arity, arg_types, arg_ids, revision, valid_from, valid_until) FROM STDIN (FORMAT binary)"); err != nil {
 		return fmt.Errorf("copying facts: %w", err)
 	}
-	w = newCopyWriter(len(facts), 120)
+	w = newCopyWriter(len(facts), size/max(len(facts), 1)+100)
 	for _, kf := range facts {
 		f := kf.fact
 		w.row(7)

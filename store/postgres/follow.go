@@ -47,8 +47,9 @@ func (s *Store) loadInto(ctx context.Context, idx *index.Index, keys bool) error
 	if head == 0 {
 		return nil
 	}
-	// Facts are read in insertion order (id, which has no index): let the
-	// sort stay in memory.
+	// Facts are read in insertion order (through the index on id; a
+	// database not vacuumed since a bulk load may prefer a sort: let it
+	// stay in memory).
 	if _, err := tx.Exec(ctx, "SET LOCAL work_mem = '256MB'"); err != nil {
 		return unavailable(ctx, fmt.Errorf("loading facts: %w", err))
 	}
@@ -59,24 +60,8 @@ func (s *Store) loadInto(ctx context.Context, idx *index.Index, keys bool) error
 	// The index Tx cannot be rolled back; on error the index is thrown
 	// away with the store, so commit whatever was read.
 	defer itx.Commit()
-	rows, err := tx.Query(ctx, "SELECT predicate, arg_types, arg_ids, valid_from, valid_until FROM facts ORDER BY id")
-	if err != nil {
-		return unavailable(ctx, fmt.Errorf("loading facts: %w", err))
-	}
-	defer rows.Close()
-	var f term.Fact
-	var types, ids []string
-	var from, until *time.Time
-	for rows.Next() {
-		if err := rows.Scan(&f.Predicate, &types, &ids, &from, &until); err != nil {
-			return fmt.Errorf("loading facts: %w", err)
-		}
-		f.Args = toValues(f.Args[:0], types, ids)
-		f.Valid = toWindow(from, until)
-		itx.Insert(f)
-	}
-	if err := rows.Err(); err != nil {
-		return unavailable(ctx, fmt.Errorf("loading facts: %w", err))
+	if _, err := s.copyLoad(ctx, tx, itx); err != nil {
+		return err
 	}
 	s.noteHead(uint64(head))
 	return nil
