@@ -75,6 +75,8 @@ type config struct {
 	clear       bool          // POST /api/clear_data before loading
 	offset      bool          // send the OsoOffset of the load with each check
 	noopProcess bool          // run the no-op server in a child process
+	writeFacts  string        // write the model as JSON Lines (and its policy) and stop
+	noLoad      bool          // the server holds the model already
 }
 
 // parseFlags parses args into a config.
@@ -101,6 +103,8 @@ func parseFlags(args []string, stderr io.Writer) (*config, error) {
 	fs.BoolVar(&cfg.clear, "clear", false, "POST /api/clear_data before loading (always done with -serve)")
 	fs.BoolVar(&cfg.noopProcess, "noop-process", false, "run the no-op server in a child process instead of in this one (fairer when other work competes for the CPUs)")
 	fs.BoolVar(&cfg.offset, "offset", true, "send the OsoOffset of the load with every check, as the Oso SDKs do")
+	fs.StringVar(&cfg.writeFacts, "write-facts", "", "write the model's facts to this file as JSON Lines (for castellan import) and its policy to FILE.polar, then stop")
+	fs.BoolVar(&cfg.noLoad, "no-load", false, "do not load: the server at -url holds this model already (same -facts and -seed), e.g. from castellan import of -write-facts")
 	if err := fs.Parse(args); err != nil {
 		return nil, err
 	}
@@ -109,7 +113,7 @@ func parseFlags(args []string, stderr io.Writer) (*config, error) {
 	}
 	cfg.serveArgs = strings.Fields(*serveArgs)
 	switch {
-	case cfg.serve == (cfg.url != ""):
+	case cfg.writeFacts == "" && cfg.serve == (cfg.url != ""):
 		return nil, errors.New("give exactly one of -serve and -url")
 	case !cfg.serve && (cfg.databaseURL != "" || cfg.castellan != "" || len(cfg.serveArgs) > 0):
 		return nil, errors.New("-database-url, -castellan and -serve-args need -serve")
@@ -120,7 +124,7 @@ func parseFlags(args []string, stderr io.Writer) (*config, error) {
 	case cfg.related < 0 || cfg.related > 1:
 		return nil, errors.New("-related must be between 0 and 1")
 	}
-	if !cfg.serve {
+	if !cfg.serve && cfg.writeFacts == "" {
 		if err := checkLoopback(cfg.url); err != nil {
 			return nil, err
 		}
@@ -158,6 +162,9 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	cfg, err := parseFlags(args, stderr)
 	if err != nil {
 		return err
+	}
+	if cfg.writeFacts != "" {
+		return writeModel(cfg, stdout)
 	}
 	rep, err := measure(ctx, cfg, stdout)
 	if err != nil {
@@ -219,9 +226,12 @@ func measure(ctx context.Context, cfg *config, progress io.Writer) (*report, err
 		len(m.facts), m.orgs, len(m.repoIDs), len(m.issueIDs), len(m.users), base)
 	loader := castellan.New(base, cfg.key, castellan.WithHTTPClient(&http.Client{Transport: transport, Timeout: 5 * time.Minute}))
 	start := time.Now()
-	n, err := load(ctx, loader, m, cfg.chunk, clear)
-	if err != nil {
-		return nil, err
+	n := len(m.facts)
+	if !cfg.noLoad {
+		n, err = load(ctx, loader, m, cfg.chunk, clear)
+		if err != nil {
+			return nil, err
+		}
 	}
 	rep.facts, rep.load = n, time.Since(start)
 

@@ -1,7 +1,11 @@
 package main
 
 import (
+	"bufio"
+	"encoding/json"
 	"fmt"
+	"io"
+	"os"
 	"math/rand/v2"
 
 	castellan "github.com/castellan-authz/castellan/clients/go"
@@ -274,4 +278,39 @@ func (m *model) checks(seed uint64, n int, related float64) []check {
 		}
 	}
 	return cs
+}
+
+// writeModel writes the model's facts to cfg.writeFacts as JSON Lines (the
+// wire format castellan import reads) and its policy next to it.
+func writeModel(cfg *config, stdout io.Writer) error {
+	m, err := newModel(cfg.seed, cfg.facts)
+	if err != nil {
+		return err
+	}
+	f, err := os.Create(cfg.writeFacts)
+	if err != nil {
+		return err
+	}
+	w := bufio.NewWriterSize(f, 1<<20)
+	for _, fact := range m.facts {
+		b, err := json.Marshal(clientFact(fact))
+		if err != nil {
+			f.Close()
+			return err
+		}
+		w.Write(b)
+		w.WriteByte('\n')
+	}
+	if err := w.Flush(); err != nil {
+		f.Close()
+		return err
+	}
+	if err := f.Close(); err != nil {
+		return err
+	}
+	if err := os.WriteFile(cfg.writeFacts+".polar", []byte(evaltest.GitHubPolicy), 0o644); err != nil {
+		return err
+	}
+	fmt.Fprintf(stdout, "wrote %d facts to %s and the policy to %s.polar\n", len(m.facts), cfg.writeFacts, cfg.writeFacts)
+	return nil
 }

@@ -71,7 +71,11 @@ func (s *Store) copyLoad(ctx context.Context, tx pgx.Tx, itx *index.Tx) (int, er
 		if now := time.Now(); now.After(next) {
 			next = now.Add(loadProgressEvery)
 			elapsed := now.Sub(start)
-			s.log.Info().Int("facts", n).Int64("of_about", estimate).Int("facts_per_s", int(float64(n)/elapsed.Seconds())).
+			e := s.log.Info().Int("facts", n)
+			if estimate > int64(n) { // the statistics may be stale
+				e = e.Int64("of_about", estimate)
+			}
+			e.Int("facts_per_s", int(float64(n)/elapsed.Seconds())).
 				Str("elapsed", elapsed.Round(time.Millisecond).String()).Msg("loading facts")
 		}
 	}
