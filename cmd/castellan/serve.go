@@ -33,6 +33,7 @@ type serveConfig struct {
 	DatabaseURL     string `json:"-"`
 	ReadDatabaseURL string `json:"-"`
 	ChangeRetention time.Duration
+	DatabaseWait    time.Duration
 	Migrate         bool
 	Policies        []string
 	Watch           bool
@@ -90,6 +91,7 @@ func serveFlags(fs *flag.FlagSet, c *serveConfig) map[string]string {
 	fs.StringVar(&c.DatabaseURL, "database-url", c.DatabaseURL, "PostgreSQL `URL` (default: the in-memory store)")
 	fs.StringVar(&c.ReadDatabaseURL, "read-database-url", c.ReadDatabaseURL, "PostgreSQL `URL` of a hot standby to load facts from and follow the change log on (writes still go to --database-url)")
 	fs.BoolVar(&c.Migrate, "migrate", c.Migrate, "apply database migrations at start")
+	fs.DurationVar(&c.DatabaseWait, "database-wait", c.DatabaseWait, "at start, retry connecting to PostgreSQL for up to this long while it cannot be reached (not on authentication or schema errors), e.g. while a failover promotes a new primary; 0 fails at once")
 	fs.DurationVar(&c.ChangeRetention, "change-log-retention", c.ChangeRetention, "prune the change log's revisions older than this (in memory and in PostgreSQL; 0 keeps them all)")
 	fs.Var((*stringsFlag)(&c.Policies), "policy", "policy `FILE` to load at start (repeatable; further arguments are files too)")
 	fs.BoolVar(&c.Watch, "watch", c.Watch, "reload the --policy files when they change")
@@ -211,6 +213,9 @@ func parseServe(e *env, args []string) (serveConfig, error) {
 	}
 	if c.Migrate && c.DatabaseURL == "" {
 		return c, usageError("--migrate needs --database-url")
+	}
+	if c.DatabaseWait < 0 {
+		return c, usageError("--database-wait must not be negative, got %s", c.DatabaseWait)
 	}
 	if c.ChangeRetention < 0 {
 		return c, usageError("--change-log-retention must not be negative, got %s", c.ChangeRetention)
@@ -650,15 +655,35 @@ func equalStamps(a, b map[string]fileStamp) bool {
 // applies) the schema, loads every fact into the in-memory index and
 // follows the change log.
 func openPostgres(ctx context.Context, c serveConfig, log zerolog.Logger) (*postgres.Store, error) {
-	st, err := postgres.Open(ctx, c.DatabaseURL, postgres.Options{
+	opts := postgres.Options{
 		Migrate:         c.Migrate,
 		ReadURL:         c.ReadDatabaseURL,
 		ChangeRetention: c.ChangeRetention,
 		WaitTimeout:     c.Server.ConsistencyTimeout,
 		Logger:          log.With().Str("component", "store").Logger(),
-	})
-	if err != nil {
-		return nil, fmt.Errorf("opening the database: %w", err)
 	}
-	return st, nil
+	deadline := time.Now().Add(c.DatabaseWait)
+	backoff := 250 * time.Millisecond
+	for attempt := 1; ; attempt++ {
+		st, err := postgres.Open(ctx, c.DatabaseURL, opts)
+		if err == nil {
+			return st, nil
+		}
+		// Only a database that cannot be reached (refused, down, starting
+		// up, a standby not promoted yet) is waited for: a refused login,
+		// a missing database or a schema mismatch will not mend by itself.
+		left := time.Until(deadline)
+		if !errors.Is(err, store.ErrUnavailable) || left <= 0 || ctx.Err() != nil {
+			return nil, fmt.Errorf("opening the database: %w", err)
+		}
+		wait := min(backoff, left)
+		log.Warn().Err(err).Int("attempt", attempt).Str("retry_in", wait.String()).Str("gives_up_in", left.Round(time.Second).String()).
+			Msg("waiting for the database (--database-wait)")
+		select {
+		case <-ctx.Done():
+			return nil, fmt.Errorf("opening the database: %w", ctx.Err())
+		case <-time.After(wait):
+		}
+		backoff = min(2*backoff, 5*time.Second)
+	}
 }

@@ -424,3 +424,66 @@ func TestServeGracefulShutdown(t *testing.T) {
 		t.Errorf("serve: %v", err)
 	}
 }
+
+// TestServeDatabaseWait starts serve with --database-wait while its
+// PostgreSQL is down: serve logs each attempt and comes up once the
+// database is started. A database that refuses for another reason (here,
+// one that does not exist) fails at once.
+func TestServeDatabaseWait(t *testing.T) {
+	c := pgtest.NewCluster(t)
+	c.Kill(t)
+	log := &lockedBuffer{}
+	e := &env{stdin: strings.NewReader(""), stdout: io.Discard, stderr: log, getenv: func(string) string { return "" }}
+	cfg, err := parseServe(e, []string{"--addr", "127.0.0.1:0", "--dev", "--database-url", c.URL(), "--migrate", "--database-wait", "2m"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(t.Context())
+	defer cancel()
+	addr := make(chan string, 1)
+	done := make(chan error, 1)
+	go func() { done <- serve(ctx, e, cfg, func(a string) { addr <- a }) }()
+	waitFor(t, func() bool { return strings.Count(log.String(), "waiting for the database") >= 2 })
+	select {
+	case a := <-addr:
+		t.Fatalf("serve listens on %s with its database down", a)
+	case err := <-done:
+		t.Fatalf("serve stopped while waiting for the database: %v\n%s", err, log)
+	default:
+	}
+	c.Start(t)
+	var rs runningServer
+	select {
+	case a := <-addr:
+		rs = runningServer{url: "http://" + a, log: log}
+	case err := <-done:
+		t.Fatalf("serve stopped: %v\n%s", err, log)
+	case <-time.After(time.Minute):
+		t.Fatalf("serve did not come up after the database started:\n%s", log)
+	}
+	if st := rs.post(t, "/api/policy", map[string]any{"src": servePolicy}, nil); st != 200 {
+		t.Fatalf("policy upload: status %d\n%s", st, log)
+	}
+	if !rs.allowed(t, "a", "read", "d") {
+		t.Error("not allowed after waiting for the database")
+	}
+	if !strings.Contains(log.String(), `"attempt":1`) {
+		t.Errorf("the wait's log lines do not count attempts:\n%s", log)
+	}
+	cancel()
+	if err := <-done; err != nil {
+		t.Errorf("serve: %v", err)
+	}
+
+	// Not a connection error: no wait.
+	missing := strings.Replace(c.URL(), "/postgres?", "/no_such_database?", 1)
+	log2 := &lockedBuffer{}
+	e2 := &env{stdin: strings.NewReader(""), stdout: io.Discard, stderr: log2, getenv: func(string) string { return "" }}
+	code := run(t.Context(), e2, []string{"serve", "--addr", "127.0.0.1:0", "--database-url", missing, "--database-wait", "2m"})
+	if code == 0 || strings.Contains(log2.String(), "waiting for the database") {
+		t.Errorf("a missing database: exit code %d, want a failure without waiting:\n%s", code, log2)
+	}
+	if !strings.Contains(log2.String(), "no_such_database") {
+		t.Errorf("the error does not name the database:\n%s", log2)
+	}
+}
