@@ -1,0 +1,114 @@
+package postgres
+
+import (
+	"context"
+	"fmt"
+	"slices"
+	"testing"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/castellan-authz/castellan/lang/term"
+	"github.com/castellan-authz/castellan/migrations"
+	"github.com/castellan-authz/castellan/store"
+	"github.com/castellan-authz/castellan/store/pgtest"
+)
+
+// TestMigrateBulkFacts upgrades a database holding facts from schema 8
+// (the GIN index on arg_ids) to the latest (migration 9: no GIN index, an
+// index on id): the facts stay, a store loads them in insertion order, a
+// delete by a bound id (which used the GIN index) removes what it should,
+// and the migration goes down and up again.
+func TestMigrateBulkFacts(t *testing.T) {
+	server := pgtest.ServerURL(t)
+	ctx := t.Context()
+	name := fmt.Sprintf("castellan_m9_%d", time.Now().UnixNano())
+	admin, err := pgx.Connect(ctx, server)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer admin.Close(context.Background())
+	if _, err := admin.Exec(ctx, "CREATE DATABASE "+name); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { admin.Exec(context.Background(), "DROP DATABASE IF EXISTS "+name+" WITH (FORCE)") })
+	url := pgtest.WithDatabase(server, name)
+	if err := migrations.Steps(ctx, url, 8); err != nil {
+		t.Fatal(err)
+	}
+	c, err := pgx.Connect(ctx, url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close(context.Background())
+	// Facts as schema 8 stored them (fact_key has not changed).
+	var keys [][]byte
+	for g := 1; g <= 500; g++ {
+		k := factKey("has_role", []term.Value{term.Entity("User", fmt.Sprint("u", g%7)), term.String("reader"), term.Entity("Repo", fmt.Sprint("r", g))})
+		keys = append(keys, k[:])
+	}
+	if _, err := c.Exec(ctx, `
+		INSERT INTO facts (fact_key, predicate, arity, arg_types, arg_ids, revision)
+		SELECT ($1::bytea[])[g], 'has_role', 3, ARRAY['User', 'String', 'Repo'], ARRAY['u' || (g % 7), 'reader', 'r' || g], 1
+		FROM generate_series(1, 500) g ORDER BY g`, keys); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.Exec(ctx, "INSERT INTO revisions (revision) VALUES (1); UPDATE castellan_head SET revision = 1"); err != nil {
+		t.Fatal(err)
+	}
+	indexes := func() []string {
+		rows, _ := c.Query(ctx, "SELECT indexname FROM pg_indexes WHERE tablename = 'facts' ORDER BY 1")
+		names, err := pgx.CollectRows(rows, pgx.RowTo[string])
+		if err != nil {
+			t.Fatal(err)
+		}
+		return names
+	}
+	if got := indexes(); !slices.Contains(got, "facts_arg_ids") {
+		t.Fatalf("schema 8 has indexes %v, want facts_arg_ids among them", got)
+	}
+	for range 2 { // up, then down to 8 and up again
+		if err := migrations.Up(ctx, url); err != nil {
+			t.Fatal(err)
+		}
+		if got := indexes(); slices.Contains(got, "facts_arg_ids") || !slices.Contains(got, "facts_id") {
+			t.Fatalf("after migration 9 the indexes are %v, want facts_id and no facts_arg_ids", got)
+		}
+		if err := migrations.Steps(ctx, url, -int(migrations.Latest()-8)); err != nil {
+			t.Fatal(err)
+		}
+		if got := indexes(); !slices.Contains(got, "facts_arg_ids") || slices.Contains(got, "facts_id") {
+			t.Fatalf("after migration 9 down the indexes are %v", got)
+		}
+	}
+	if err := migrations.Up(ctx, url); err != nil {
+		t.Fatal(err)
+	}
+	s, err := Open(ctx, url, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	var got []string
+	for f := range s.Index().Snapshot().Facts(term.Pattern{Predicate: "has_role", Args: []term.Value{{}, {}, {}}}) {
+		got = append(got, f.Args[2].ID)
+	}
+	if len(got) != 500 || got[0] != "r1" || got[499] != "r500" {
+		t.Fatalf("loaded %d facts (%v ...), want 500 in insertion order", len(got), got[:min(3, len(got))])
+	}
+	rev, err := s.Write(ctx, []store.Op{{Delete: []term.Pattern{{Predicate: "has_role", Args: []term.Value{{Type: "User", ID: "u3"}, {}, {}}}}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var left, logged int
+	if err := c.QueryRow(ctx, "SELECT (SELECT count(*) FROM facts), (SELECT count(*) FROM changes WHERE revision = $1 AND op = 2)", int64(rev)).Scan(&left, &logged); err != nil {
+		t.Fatal(err)
+	}
+	if left != 500-72 || logged != 72 {
+		t.Errorf("after deleting u3's roles: %d facts left, %d deletes logged; want %d and 72", left, logged, 500-72)
+	}
+	if n := s.Index().Stats().Facts; n != 500-72 {
+		t.Errorf("the index holds %d facts, want %d", n, 500-72)
+	}
+}
