@@ -314,8 +314,12 @@ const (
 // print writes the report.
 func (r *report) print(w io.Writer) {
 	fmt.Fprintf(w, "\nmachine: %s\n", machine())
-	fmt.Fprintf(w, "data: %d facts loaded in %s (%.0f facts/s), store %s\n",
-		r.facts, r.load.Round(time.Millisecond), float64(r.facts)/r.load.Seconds(), r.store)
+	if r.cfg.noLoad {
+		fmt.Fprintf(w, "data: %d facts held by the server already (-no-load), store %s\n", r.facts, r.store)
+	} else {
+		fmt.Fprintf(w, "data: %d facts loaded in %s (%.0f facts/s), store %s\n",
+			r.facts, r.load.Round(time.Millisecond), float64(r.facts)/r.load.Seconds(), r.store)
+	}
 	fmt.Fprintf(w, "load: POST /api/authorize, %d distinct checks (%.1f%% allowed), concurrency %d, %s per target in %d turns after %s warm-up\n",
 		r.cfg.checks, 100*float64(r.expectAllowed)/float64(max(1, r.cfg.checks)), r.cfg.conc, r.cfg.duration, r.cfg.rounds, r.cfg.warmup)
 	if r.cfg.noopProcess {
