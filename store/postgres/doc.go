@@ -6,9 +6,14 @@
 //
 // A write is one transaction: it bumps the revision counter (whose row lock
 // serializes writers, so revisions commit in order), deletes and inserts
-// facts (large inserts through COPY), appends what actually changed to the
-// change log, and announces the revision with pg_notify. Open loads every
-// fact into the index in one repeatable-read transaction; a follower
+// facts (large inserts through COPY, in binary rows encoded here), appends
+// what actually changed to the change log, and announces the revision with
+// pg_notify. The facts table has no index on arguments: a delete by a bound
+// id finds the keys of the facts it matches in the in-memory index (which
+// holds exactly the stored facts once the writer holds the row lock). Open
+// loads every fact into the index in one repeatable-read transaction (one
+// binary COPY in insertion order, decoded and inserted in a pipeline,
+// logging its progress); a follower
 // goroutine then listens for notifications on its own connection and reads
 // the change log (also every PollInterval, in case a notification is lost),
 // applying it one revision at a time. Two stores on one database see each
