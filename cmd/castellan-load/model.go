@@ -5,8 +5,8 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
-	"os"
 	"math/rand/v2"
+	"os"
 
 	castellan "github.com/castellan-authz/castellan/clients/go"
 	"github.com/castellan-authz/castellan/evaluator/evaltest"
