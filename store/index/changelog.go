@@ -114,7 +114,7 @@ func (x *Index) Changes(since uint64, limit int) []store.Change {
 			for i := range f.Args {
 				id, k := binary.Uvarint(b)
 				b = b[k:]
-				f.Args[i] = x.vals[id]
+				f.Args[i] = x.value(uint32(id))
 			}
 			if h&2 != 0 {
 				from, k := binary.Varint(b)

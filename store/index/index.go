@@ -6,6 +6,7 @@ import (
 	"math"
 	"runtime"
 	"slices"
+	"sort"
 	"sync"
 	"sync/atomic"
 
@@ -78,16 +79,34 @@ type tableKey struct {
 	arity int
 }
 
+// Records are kept in chunks of recChunk (the first chunk grows up to it),
+// so a table grows without copying its records.
+const (
+	recShift = 12
+	recChunk = 1 << recShift
+)
+
 // table holds the records of one (predicate, arity).
+//
+// The argument ids of record r are arity ids in the chunk args[r>>recShift];
+// a chunk is allocated at its full length and never reallocated once
+// records are in it (the first one is replaced, with a new args slice, as
+// it grows), so a reader that copied args reads the records it saw. A
+// record's revisions are kept without a word per record: records are
+// appended in revision order, so adds (the first record of each revision
+// that added some) gives the records a revision sees as a prefix, and the
+// removed ones are a bit each in dead with their revision in removedAt.
 type table struct {
-	id      uint32 // index in Index.byID
-	pred    string
-	arity   int
-	args    []uint32 // arity ids per record
-	added   []uint64
-	removed []uint64
-	post    []postings // per position: value id -> record numbers, ascending
-	live    liveSet    // the live records, by argument ids
+	id        uint32 // index in Index.byID
+	pred      string
+	arity     int
+	n         uint32     // records
+	args      [][]uint32 // chunks of arity ids per record
+	adds      []addRun   // ascending in both fields
+	dead      []uint64   // bit r: record r was removed
+	removedAt map[uint32]uint64
+	post      []postings // per position: value id -> record numbers, ascending
+	live      liveSet    // the live records, by argument ids
 	// from and until hold the validity window of each record (see
 	// term.Window.Nanos); both nil while no record of the table has one.
 	from, until []int64
@@ -95,6 +114,88 @@ type table struct {
 	// retryAt is the dead count at which compaction is tried again after
 	// it could not drop every dead record (a snapshot still saw them).
 	retryAt int
+}
+
+// addRun says that the records from first on were added at revision rev
+// (up to the next run's first).
+type addRun struct {
+	first uint32
+	rev   uint64
+}
+
+// ids returns the argument ids of record r. They must not be modified.
+func (t *table) ids(r uint32) []uint32 {
+	o := int(r&(recChunk-1)) * t.arity
+	return t.args[r>>recShift][o : o+t.arity : o+t.arity]
+}
+
+// limit returns the number of records added at or before rev: a
+// revision sees records below it only.
+func (t *table) limit(rev uint64) uint32 {
+	i := sort.Search(len(t.adds), func(i int) bool { return t.adds[i].rev > rev })
+	if i == len(t.adds) {
+		return t.n
+	}
+	return t.adds[i].first
+}
+
+// isDead reports whether record r was removed.
+func (t *table) isDead(r uint32) bool { return t.dead[r>>6]&(1<<(r&63)) != 0 }
+
+// removed returns the revision that removed record r, live if none.
+func (t *table) removed(r uint32) uint64 {
+	if !t.isDead(r) {
+		return live
+	}
+	return t.removedAt[r]
+}
+
+// seen reports whether record r, below lim = t.limit(rev), exists at
+// revision rev.
+func (t *table) seen(r, lim uint32, rev uint64) bool {
+	return r < lim && (!t.isDead(r) || rev < t.removedAt[r])
+}
+
+// visible reports whether record r of t exists at revision rev.
+func (t *table) visible(r uint32, rev uint64) bool {
+	return t.seen(r, t.limit(rev), rev)
+}
+
+// appendRecord appends a live record with argument ids ids, added at
+// revision rev, and returns its number.
+func (t *table) appendRecord(ids []uint32, rev uint64) uint32 {
+	r := t.n
+	c := int(r >> recShift)
+	if c == len(t.args) {
+		size := recChunk
+		if c == 0 {
+			size = 16
+		}
+		t.args = append(t.args, make([]uint32, size*t.arity))
+	} else if c == 0 && t.arity > 0 && int(r)*t.arity == len(t.args[0]) {
+		// The first chunk is full but smaller than recChunk: a larger
+		// copy, in a new list (readers may hold the old one).
+		bigger := make([]uint32, min(4*int(r), recChunk)*t.arity)
+		copy(bigger, t.args[0])
+		t.args = [][]uint32{bigger}
+	}
+	o := int(r&(recChunk-1)) * t.arity
+	copy(t.args[c][o:o+t.arity], ids)
+	if len(t.adds) == 0 || t.adds[len(t.adds)-1].rev != rev {
+		t.adds = append(t.adds, addRun{first: r, rev: rev})
+	}
+	if int(r>>6) == len(t.dead) {
+		t.dead = append(t.dead, 0)
+	}
+	t.n++
+	return r
+}
+
+// setRemoved marks record r removed at revision rev. removedAt is made
+// with the table (readers may hold it, see recordView).
+func (t *table) setRemoved(r uint32, rev uint64) {
+	t.dead[r>>6] |= 1 << (r & 63)
+	t.removedAt[r] = rev
 }
 
 // Option configures an Index.
@@ -216,6 +317,17 @@ type Tx struct {
 	delta   store.Stats
 	touched map[*table]bool
 	buf     []uint32
+	last    *table // the table of the last insert
+	// The value last interned at each argument position, and its id:
+	// consecutive facts often share values. Valid while the lock is held
+	// (inserts only add references, so no id is freed meanwhile); cleared
+	// when it is taken again.
+	recent []recentVal
+}
+
+type recentVal struct {
+	v  term.Value
+	id uint32
 }
 
 // Begin starts applying revision rev, which must be greater than the
@@ -273,24 +385,64 @@ func (tx *Tx) apply(ops []store.Op) {
 		for _, p := range op.Delete {
 			tx.Delete(p)
 		}
-		for _, f := range op.Insert {
-			tx.Insert(f)
-		}
+		tx.InsertAll(op.Insert)
 	}
 	tx.Commit()
+}
+
+// insertRun is how many facts InsertAll inserts under one hold of the
+// lock: readers wait for at most one run.
+const insertRun = 1024
+
+// InsertAll inserts facts like Insert, one after another, and returns how
+// many were added. It takes the index's lock once per run of facts rather
+// than once per fact.
+func (tx *Tx) InsertAll(facts []term.Fact) int {
+	x := tx.x
+	added := 0
+	for len(facts) > 0 {
+		n := min(len(facts), insertRun)
+		x.mu.Lock()
+		clear(tx.recent)
+		for _, f := range facts[:n] {
+			if tx.insert(f) {
+				added++
+			}
+		}
+		x.mu.Unlock()
+		facts = facts[n:]
+	}
+	return added
 }
 
 // Insert stores f (which must be normalized, see term.Fact.Normalize)
 // unless it is already stored, and reports whether it was added. The index
 // keeps no reference to f or its Args.
 func (tx *Tx) Insert(f term.Fact) bool {
+	tx.x.mu.Lock()
+	defer tx.x.mu.Unlock()
+	clear(tx.recent)
+	return tx.insert(f)
+}
+
+// insert is Insert under the lock.
+func (tx *Tx) insert(f term.Fact) bool {
 	x := tx.x
-	x.mu.Lock()
-	defer x.mu.Unlock()
-	t := x.table(f.Predicate, len(f.Args))
+	t := tx.last
+	if t == nil || t.arity != len(f.Args) || t.pred != f.Predicate {
+		t = x.table(f.Predicate, len(f.Args))
+		tx.last = t
+	}
 	ids := tx.buf[:0]
-	for _, a := range f.Args {
-		ids = append(ids, x.intern(a))
+	if len(tx.recent) < len(f.Args) {
+		tx.recent = make([]recentVal, len(f.Args))
+	}
+	for i, a := range f.Args {
+		c := &tx.recent[i]
+		if c.id == 0 || c.v != a {
+			c.v, c.id = a, x.intern(a)
+		}
+		ids = append(ids, c.id)
 	}
 	tx.buf = ids
 	from, until := f.Valid.Nanos()
@@ -302,13 +454,10 @@ func (tx *Tx) Insert(f term.Fact) bool {
 		// one (logged as a delete and an insert).
 		tx.kill(t, old)
 	}
-	r := uint32(len(t.added))
-	t.args = append(t.args, ids...)
-	t.added = append(t.added, tx.rev)
-	t.removed = append(t.removed, live)
+	r := t.appendRecord(ids, tx.rev)
 	if t.until != nil || from != math.MinInt64 || until != math.MaxInt64 {
 		if t.until == nil {
-			t.from, t.until = make([]int64, r, len(t.added)), make([]int64, r, len(t.added))
+			t.from, t.until = make([]int64, r, t.n), make([]int64, r, t.n)
 			for i := range r {
 				t.from[i], t.until[i] = math.MinInt64, math.MaxInt64
 			}
@@ -319,6 +468,7 @@ func (tx *Tx) Insert(f term.Fact) bool {
 	for i, id := range ids {
 		t.post[i].add(id, r)
 	}
+	ids = t.ids(r)
 	t.setLive(ids, r)
 	for _, id := range ids {
 		x.ref(id)
@@ -347,8 +497,8 @@ func (tx *Tx) ExpireBefore(now int64) int {
 		if t.until == nil {
 			continue
 		}
-		for r := range uint32(len(t.added)) {
-			if t.removed[r] == live && t.until[r] <= now {
+		for r := range t.n {
+			if !t.isDead(r) && t.until[r] <= now {
 				tx.kill(t, r)
 				n++
 			}
@@ -367,8 +517,8 @@ func (x *Index) CountExpired(now int64) int {
 		if t.until == nil {
 			continue
 		}
-		for r := range uint32(len(t.added)) {
-			if t.removed[r] == live && t.until[r] <= now {
+		for r := range t.n {
+			if !t.isDead(r) && t.until[r] <= now {
 				n++
 			}
 		}
@@ -402,7 +552,7 @@ func (tx *Tx) Delete(p term.Pattern) int {
 }
 
 // isLive reports whether record r of t has not been removed.
-func isLive(t *table, r uint32) bool { return t.removed[r] == live }
+func isLive(t *table, r uint32) bool { return !t.isDead(r) }
 
 // deleteGround removes the one fact p names. Callers hold mu.
 func (tx *Tx) deleteGround(p term.Pattern) int {
@@ -430,8 +580,8 @@ func (tx *Tx) deleteGround(p term.Pattern) int {
 
 // kill marks live record r of t removed at the Tx's revision.
 func (tx *Tx) kill(t *table, r uint32) {
-	ids := t.args[int(r)*t.arity : int(r+1)*t.arity]
-	t.removed[r] = tx.rev
+	ids := t.ids(r)
+	t.setRemoved(r, tx.rev)
 	t.ndead++
 	t.deleteLive(ids)
 	tx.touched[t] = true
@@ -452,10 +602,10 @@ func (tx *Tx) Commit() {
 	x.latest.Store(nil)
 	h := x.horizon()
 	for t := range tx.touched {
-		if t.ndead > x.compactMinDead && t.ndead > len(t.added)/4 && t.ndead >= t.retryAt {
+		if t.ndead > x.compactMinDead && t.ndead > int(t.n)/4 && t.ndead >= t.retryAt {
 			x.compacted = max(x.compacted, h)
 			t.compact(h, &x.interner)
-			t.retryAt = t.ndead + max(x.compactMinDead, len(t.added)/4)
+			t.retryAt = t.ndead + max(x.compactMinDead, int(t.n)/4)
 		}
 	}
 	x.mu.Unlock()
@@ -468,7 +618,7 @@ func (x *Index) table(pred string, arity int) *table {
 	if t := x.tables[k]; t != nil {
 		return t
 	}
-	t := &table{id: uint32(len(x.byID)), pred: pred, arity: arity, post: make([]postings, arity)}
+	t := &table{id: uint32(len(x.byID)), pred: pred, arity: arity, post: make([]postings, arity), removedAt: make(map[uint32]uint64)}
 	for i := range t.post {
 		t.post[i] = newPostings(0)
 	}
@@ -485,7 +635,7 @@ func (x *Index) record(rev uint64, t *table, r uint32, op store.ChangeOp) {
 	if !x.keepLog {
 		return
 	}
-	ids := t.args[int(r)*t.arity : int(r+1)*t.arity]
+	ids := t.ids(r)
 	w := t.window(r)
 	if op == store.OpDelete {
 		w = [2]int64{math.MinInt64, math.MaxInt64}
@@ -498,10 +648,10 @@ func (x *Index) record(rev uint64, t *table, r uint32, op store.ChangeOp) {
 
 // fact builds the term.Fact of record r of t. Callers hold mu.
 func (x *Index) fact(t *table, r uint32) term.Fact {
-	ids := t.args[int(r)*t.arity : int(r+1)*t.arity]
+	ids := t.ids(r)
 	f := term.Fact{Predicate: t.pred, Args: make([]term.Value, len(ids))}
 	for i, id := range ids {
-		f.Args[i] = x.vals[id]
+		f.Args[i] = x.value(id)
 	}
 	if t.until != nil {
 		f.Valid = term.WindowOfNanos(t.from[r], t.until[r])
@@ -513,7 +663,7 @@ func (x *Index) fact(t *table, r uint32) term.Fact {
 // arguments: the shortest posting list among the fully bound positions,
 // or, when no position is bound, all set and every record. ok is false
 // when a bound value is not stored at all. Callers hold mu.
-func (x *Index) candidates(t *table, args []term.Value) (recs []uint32, all, ok bool) {
+func (x *Index) candidates(t *table, args []term.Value) (recs plist, all, ok bool) {
 	bound := false
 	for i, a := range args {
 		if a.Type == "" || a.ID == "" {
@@ -521,13 +671,13 @@ func (x *Index) candidates(t *table, args []term.Value) (recs []uint32, all, ok 
 		}
 		id, found := x.lookup(a)
 		if !found {
-			return nil, false, false
+			return plist{}, false, false
 		}
 		pl := t.post[i].get(id)
-		if len(pl) == 0 {
-			return nil, false, false
+		if pl.Len() == 0 {
+			return plist{}, false, false
 		}
-		if !bound || len(pl) < len(recs) {
+		if !bound || pl.Len() < recs.Len() {
 			recs, bound = pl, true
 		}
 	}
@@ -547,15 +697,15 @@ func (x *Index) eachMatching(p term.Pattern, keep func(t *table, r uint32) bool,
 		if !ok {
 			continue
 		}
-		n := len(recs)
 		if all {
-			n = len(t.added)
-		}
-		for i := range n {
-			r := uint32(i)
-			if !all {
-				r = recs[i]
+			for r := range t.n {
+				if keep(t, r) && x.matchesPattern(t, r, p.Args) {
+					fn(t, r)
+				}
 			}
+			continue
+		}
+		for r := range recs.all() {
 			if keep(t, r) && x.matchesPattern(t, r, p.Args) {
 				fn(t, r)
 			}
@@ -566,12 +716,12 @@ func (x *Index) eachMatching(p term.Pattern, keep func(t *table, r uint32) bool,
 // matchesPattern reports whether record r of t matches the pattern
 // arguments (each type and id compared on its own). Callers hold mu.
 func (x *Index) matchesPattern(t *table, r uint32, args []term.Value) bool {
-	base := int(r) * t.arity
+	ids := t.ids(r)
 	for i, a := range args {
 		if a.Type == "" && a.ID == "" {
 			continue
 		}
-		v := x.vals[t.args[base+i]]
+		v := x.value(ids[i])
 		if (a.Type != "" && a.Type != v.Type) || (a.ID != "" && a.ID != v.ID) {
 			return false
 		}
@@ -581,60 +731,55 @@ func (x *Index) matchesPattern(t *table, r uint32, args []term.Value) bool {
 
 // compact drops the records removed at or before horizon (no snapshot can
 // see them), with their references to interned values, and renumbers the
-// rest, keeping their order. It builds new slices and maps: readers that
+// rest, keeping their order. It builds new chunks and lists: readers that
 // copied the old ones keep reading them. Callers hold mu for writing.
 func (t *table) compact(horizon uint64, in *interner) {
 	keep := 0
-	for _, rm := range t.removed {
-		if rm == live || rm > horizon {
+	for r := range t.n {
+		if rm := t.removed(r); rm == live || rm > horizon {
 			keep++
 		}
 	}
-	if keep == len(t.removed) {
+	if keep == int(t.n) {
 		return
 	}
-	args := make([]uint32, 0, keep*t.arity)
-	added := make([]uint64, 0, keep)
-	removed := make([]uint64, 0, keep)
-	var from, until []int64
+	nt := &table{id: t.id, pred: t.pred, arity: t.arity, post: make([]postings, t.arity), removedAt: make(map[uint32]uint64)}
+	for i := range nt.post {
+		nt.post[i] = newPostings(t.post[i].Len())
+	}
 	if t.until != nil {
-		from, until = make([]int64, 0, keep), make([]int64, 0, keep)
+		nt.from, nt.until = make([]int64, 0, keep), make([]int64, 0, keep)
 	}
-	post := make([]postings, t.arity)
-	for i := range post {
-		post[i] = newPostings(t.post[i].Len())
-	}
-	ndead := 0
-	for r, rm := range t.removed {
+	a := 0 // the run of t.adds of record r
+	for r := range t.n {
+		for a+1 < len(t.adds) && t.adds[a+1].first <= r {
+			a++
+		}
+		ids := t.ids(r)
+		rm := t.removed(r)
 		if rm != live && rm <= horizon {
-			for _, id := range t.args[r*t.arity : (r+1)*t.arity] {
+			for _, id := range ids {
 				in.unref(id)
 			}
 			continue
 		}
-		nr := uint32(len(added))
-		ids := t.args[r*t.arity : (r+1)*t.arity]
-		args = append(args, ids...)
-		added = append(added, t.added[r])
-		removed = append(removed, rm)
+		nr := nt.appendRecord(ids, t.adds[a].rev)
 		if t.until != nil {
-			from, until = append(from, t.from[r]), append(until, t.until[r])
+			nt.from, nt.until = append(nt.from, t.from[r]), append(nt.until, t.until[r])
 		}
 		for i, id := range ids {
-			post[i].add(id, nr)
+			nt.post[i].add(id, nr)
 		}
 		if rm != live {
-			ndead++
+			nt.setRemoved(nr, rm)
+			nt.ndead++
 		}
 	}
-	t.args, t.added, t.removed, t.post, t.ndead = args, added, removed, post, ndead
-	t.from, t.until = from, until
+	for i := range nt.post {
+		nt.post[i].freeze()
+	}
 	// Renumbered: rebuild the live set from the new records.
-	t.live = liveSet{}
-	t.rehash(len(added) - ndead)
-	for r, rm := range removed {
-		if rm == live {
-			t.setLive(args[r*t.arity:(r+1)*t.arity], uint32(r))
-		}
-	}
+	nt.rehash((int(nt.n) - nt.ndead) * 4 / 3)
+	nt.retryAt = t.retryAt
+	*t = *nt
 }

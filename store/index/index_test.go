@@ -58,7 +58,7 @@ func TestCompaction(t *testing.T) {
 	records := func() int {
 		x.mu.RLock()
 		defer x.mu.RUnlock()
-		return len(x.tables[tableKey{"has_role", 3}].added)
+		return int(x.tables[tableKey{"has_role", 3}].n)
 	}
 
 	// A snapshot in the middle of churn keeps its records.

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"runtime"
 	"strconv"
+	"strings"
 	"testing"
 	"time"
 	"unsafe"
@@ -44,7 +45,7 @@ func TestInterner(t *testing.T) {
 		t.Errorf("%d type names kept, want %d", got, len(types))
 	}
 	for i := len(types); i < n; i++ {
-		a, b := in.vals[i+1].Type, in.vals[i+1-len(types)].Type
+		a, b := in.value(uint32(i+1)).Type, in.value(uint32(i+1-len(types))).Type
 		if unsafe.StringData(a) != unsafe.StringData(b) {
 			t.Fatalf("values %d and %d hold separate copies of type %q", i+1, i+1-len(types), a)
 		}
@@ -106,7 +107,7 @@ func TestInternerFreesValues(t *testing.T) {
 						}
 					}
 				}
-				maxVals = max(maxVals, len(x.vals))
+				maxVals = max(maxVals, x.nvals)
 			}
 			// The values of 30 rounds went through; about one round's stay.
 			if maxVals > 8*perRound {
@@ -130,5 +131,58 @@ func released(t *testing.T, x *Index) {
 		}
 		runtime.GC()
 		time.Sleep(time.Millisecond)
+	}
+}
+
+// TestInternerCompactsArenas frees most of many long values: the arenas
+// holding their strings are copied anew, the values kept read and look up
+// the same, and a reader taken before the copy still reads them.
+func TestInternerCompactsArenas(t *testing.T) {
+	in := newInterner()
+	long := strings.Repeat("x", 100)
+	val := func(i int) term.Value { return term.Value{Type: "User", ID: fmt.Sprint(long, i)} }
+	const n = 5000 // about 520 KB of strings
+	ids := make([]uint32, n)
+	for i := range n {
+		ids[i] = in.intern(val(i))
+		in.ref(ids[i])
+	}
+	before := in.reader()
+	for i := range n {
+		if i%10 != 0 {
+			in.unref(ids[i])
+		}
+	}
+	if got, limit := len(in.arenas), 2*(n/10*104)/arenaSize+2; got > limit {
+		t.Errorf("%d arenas hold %d bytes of live strings, want at most %d", got, in.bytes, limit)
+	}
+	for i := range n {
+		id, ok := in.lookup(val(i))
+		if i%10 != 0 {
+			if ok {
+				t.Fatalf("lookup(%v) = %d after it was freed", val(i), id)
+			}
+			continue
+		}
+		if !ok || id != ids[i] {
+			t.Fatalf("lookup(%v) = %d, %t, want %d", val(i), id, ok, ids[i])
+		}
+		if got := in.value(id); got != val(i) {
+			t.Fatalf("value(%d) = %v, want %v", id, got, val(i))
+		}
+		if got := before.value(id); got != val(i) {
+			t.Fatalf("reader taken before the copy: value(%d) = %v, want %v", id, got, val(i))
+		}
+	}
+	// New values reuse the freed ids and read back.
+	for i := n; i < 2*n; i++ {
+		id := in.intern(val(i))
+		if i < 2*n-n/10 && int(id) > n { // 4,500 ids were freed
+			t.Fatalf("intern(%v) = %d: a freed id was not reused", val(i), id)
+		}
+		if got := in.value(id); got != val(i) {
+			t.Fatalf("value(%d) = %v, want %v", id, got, val(i))
+		}
+		in.ref(id)
 	}
 }

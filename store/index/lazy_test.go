@@ -38,7 +38,7 @@ func TestMatchDuringWrites(t *testing.T) {
 	records := func() int {
 		x.mu.RLock()
 		defer x.mu.RUnlock()
-		return len(x.tables[tableKey{"has_role", 3}].added)
+		return int(x.tables[tableKey{"has_role", 3}].n)
 	}
 	before, inserted := records(), 0
 	want := make([]string, n)

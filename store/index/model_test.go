@@ -201,15 +201,17 @@ func testAgainstModel(t *testing.T, prune bool) {
 		}
 		used := map[uint32]bool{}
 		for _, tb := range x.tables {
-			for _, id := range tb.args {
-				used[id] = true
+			for r := range tb.n {
+				for _, id := range tb.ids(r) {
+					used[id] = true
+				}
 			}
 		}
-		for id := 1; id < len(x.vals); id++ {
-			if x.vals[id].IsZero() != (x.refs[id] == 0) {
-				t.Fatalf("value %d (%v) has %d references", id, x.vals[id], x.refs[id])
+		for id := uint32(1); id < uint32(x.nvals); id++ {
+			if x.value(id).IsZero() != (x.refs[id] == 0) {
+				t.Fatalf("value %d (%v) has %d references", id, x.value(id), x.refs[id])
 			}
-			if used[uint32(id)] && x.vals[id].IsZero() {
+			if used[id] && x.value(id).IsZero() {
 				t.Fatalf("value %d is used by a record but was freed", id)
 			}
 		}
@@ -223,7 +225,7 @@ func testAgainstModel(t *testing.T, prune bool) {
 		}
 	}
 	for _, tb := range x.tables {
-		records += len(tb.added)
+		records += int(tb.n)
 	}
 	if records >= inserted {
 		t.Errorf("tables hold %d records for %d inserts: nothing was compacted", records, inserted)

@@ -61,32 +61,32 @@ type matcher struct {
 	out   []term.Value
 }
 
-// visible reports whether record r of t exists at revision rev.
-func (t *table) visible(r uint32, rev uint64) bool {
-	return t.added[r] <= rev && rev < t.removed[r]
-}
-
 // matchChunk is how many matching records Match and Facts collect under
 // the index's read lock at a time: they iterate lazily, so a caller that
 // stops early (a page, an existence check) pays for what it read.
 const matchChunk = 256
 
-// recordView is a table's record slices as one reader copied them under
-// the read lock. Writers append to these slices or replace them (a
-// compaction renumbers records into new ones), so the copied headers keep
-// showing the records the reader started with, in their order; the only
-// in-place write, a record's removal revision, is read under the lock.
+// recordView is a table's records as one reader copied them under the
+// read lock. Writers add chunks or replace the chunk list, and a
+// compaction renumbers records into new chunks, bits and maps, so the
+// copied headers keep showing the records the reader started with, in
+// their order; the in-place writes, a record's removal (its dead bit and
+// its entry in removedAt, a map the table has from its start), are read
+// under the lock. A removal the view misses (its bits were reallocated or
+// the table compacted since) came after the snapshot's revision.
 type recordView struct {
-	args           []uint32
-	added, removed []uint64
-	from, until    []int64 // nil unless the view is timed and the table has windows
-	vals           []term.Value
-	arity          int
+	args        [][]uint32
+	dead        []uint64
+	removedAt   map[uint32]uint64
+	lim         uint32  // the records the snapshot's revision sees: below lim
+	from, until []int64 // nil unless the view is timed and the table has windows
+	vals        valReader
+	arity       int
 }
 
 // view copies t's record headers. Callers hold mu.
 func (s *Snapshot) view(t *table) recordView {
-	v := recordView{args: t.args, added: t.added, removed: t.removed, vals: s.x.vals, arity: t.arity}
+	v := recordView{args: t.args, dead: t.dead, removedAt: t.removedAt, lim: t.limit(s.rev), vals: s.x.reader(), arity: t.arity}
 	if s.timed && t.until != nil {
 		v.from, v.until = t.from, t.until
 	}
@@ -95,7 +95,14 @@ func (s *Snapshot) view(t *table) recordView {
 
 // holds reports whether record r of v is visible to s. Callers hold mu.
 func (v *recordView) holds(s *Snapshot, r uint32) bool {
-	return v.added[r] <= s.rev && s.rev < v.removed[r] && (v.until == nil || (v.from[r] <= s.now && s.now < v.until[r]))
+	return r < v.lim && (v.dead[r>>6]&(1<<(r&63)) == 0 || s.rev < v.removedAt[r]) &&
+		(v.until == nil || (v.from[r] <= s.now && s.now < v.until[r]))
+}
+
+// ids returns the argument ids of record r of v.
+func (v *recordView) ids(r uint32) []uint32 {
+	o := int(r&(recChunk-1)) * v.arity
+	return v.args[r>>recShift][o : o+v.arity : o+v.arity]
 }
 
 // Match calls yield with the arguments of every fact of pred with exactly
@@ -121,7 +128,7 @@ func (s *Snapshot) Match(pred string, args []term.Value, yield func(args []term.
 		return
 	}
 	m.bound, m.ids = m.bound[:0], m.ids[:0]
-	var best []uint32
+	var best plist
 	for i, a := range args {
 		if a.IsZero() {
 			continue
@@ -132,22 +139,22 @@ func (s *Snapshot) Match(pred string, args []term.Value, yield func(args []term.
 			return
 		}
 		pl := t.post[i].get(id)
-		if len(pl) == 0 {
+		if pl.Len() == 0 {
 			x.mu.RUnlock()
 			return
 		}
-		if len(m.bound) == 0 || len(pl) < len(best) {
+		if len(m.bound) == 0 || pl.Len() < best.Len() {
 			best = pl
 		}
 		m.bound = append(m.bound, i)
 		m.ids = append(m.ids, id)
 	}
 	all := len(m.bound) == 0
-	total := len(best)
-	if all {
-		total = len(t.added)
-	}
 	v := s.view(t)
+	total := best.Len()
+	if all {
+		total = int(v.lim)
+	}
 	x.mu.RUnlock()
 	n := v.arity
 	if cap(m.out) < n {
@@ -161,14 +168,14 @@ func (s *Snapshot) Match(pred string, args []term.Value, yield func(args []term.
 		for ; pos < total && len(recs) < matchChunk; pos++ {
 			r := uint32(pos)
 			if !all {
-				r = best[pos]
+				r = best.at(pos)
 			}
 			if !v.holds(s, r) {
 				continue
 			}
-			base := int(r) * n
+			ids := v.ids(r)
 			for j, i := range m.bound {
-				if v.args[base+i] != m.ids[j] {
+				if ids[i] != m.ids[j] {
 					continue next
 				}
 			}
@@ -177,9 +184,9 @@ func (s *Snapshot) Match(pred string, args []term.Value, yield func(args []term.
 		x.mu.RUnlock()
 		m.recs = recs
 		for _, r := range recs {
-			base := int(r) * n
+			ids := v.ids(r)
 			for i := range out {
-				out[i] = v.vals[v.args[base+i]]
+				out[i] = v.vals.value(ids[i])
 			}
 			if !yield(out) {
 				return
@@ -213,9 +220,9 @@ func (s *Snapshot) Facts(p term.Pattern) iter.Seq[term.Fact] {
 			if !ok {
 				continue
 			}
-			total := len(recs)
+			total := recs.Len()
 			if all {
-				total = len(v.added)
+				total = int(v.lim)
 			}
 			for pos := 0; pos < total; {
 				batch = batch[:0]
@@ -223,14 +230,14 @@ func (s *Snapshot) Facts(p term.Pattern) iter.Seq[term.Fact] {
 				for ; pos < total && len(batch) < matchChunk; pos++ {
 					r := uint32(pos)
 					if !all {
-						r = recs[pos]
+						r = recs.at(pos)
 					}
 					if !v.holds(s, r) || !v.matches(r, p.Args) {
 						continue
 					}
 					f := term.Fact{Predicate: t.pred, Args: make([]term.Value, v.arity)}
-					for i, id := range v.args[int(r)*v.arity : int(r+1)*v.arity] {
-						f.Args[i] = v.vals[id]
+					for i, id := range v.ids(r) {
+						f.Args[i] = v.vals.value(id)
 					}
 					if until != nil && int(r) < len(until) {
 						f.Valid = term.WindowOfNanos(from[r], until[r])
@@ -251,12 +258,12 @@ func (s *Snapshot) Facts(p term.Pattern) iter.Seq[term.Fact] {
 // matches reports whether record r of v matches the pattern arguments
 // (each type and id compared on its own), as Index.matchesPattern does.
 func (v *recordView) matches(r uint32, args []term.Value) bool {
-	base := int(r) * v.arity
+	ids := v.ids(r)
 	for i, a := range args {
 		if a.Type == "" && a.ID == "" {
 			continue
 		}
-		val := v.vals[v.args[base+i]]
+		val := v.vals.value(ids[i])
 		if (a.Type != "" && a.Type != val.Type) || (a.ID != "" && a.ID != val.ID) {
 			return false
 		}
@@ -276,8 +283,9 @@ func (s *Snapshot) PredicateCounts() []store.PredicateCount {
 	var out []store.PredicateCount
 	for _, t := range x.ordered {
 		n := 0
-		for r := range uint32(len(t.added)) {
-			if t.visible(r, s.rev) {
+		lim := t.limit(s.rev)
+		for r := range lim {
+			if t.seen(r, lim, s.rev) {
 				n++
 			}
 		}
