@@ -132,6 +132,9 @@ func (t *table) ids(r uint32) []uint32 {
 // limit returns the number of records added at or before rev: a
 // revision sees records below it only.
 func (t *table) limit(rev uint64) uint32 {
+	if n := len(t.adds); n == 0 || t.adds[n-1].rev <= rev {
+		return t.n // every record: the common case of the latest revision
+	}
 	i := sort.Search(len(t.adds), func(i int) bool { return t.adds[i].rev > rev })
 	if i == len(t.adds) {
 		return t.n
