@@ -271,12 +271,22 @@ func (s *Store) applyPending(rev uint64, changes []pending) error {
 	if err != nil {
 		return err
 	}
+	// Runs of inserts go in together (one lock per run, InsertAll),
+	// deletes one by one, in the order of the changes.
+	var run []term.Fact
 	for _, c := range changes {
 		if c.op == store.OpInsert {
-			tx.Insert(c.fact)
-		} else {
-			tx.Delete(term.Pattern{Predicate: c.fact.Predicate, Args: c.fact.Args})
+			run = append(run, c.fact)
+			continue
 		}
+		if len(run) > 0 {
+			tx.InsertAll(run)
+			run = run[:0]
+		}
+		tx.Delete(term.Pattern{Predicate: c.fact.Predicate, Args: c.fact.Args})
+	}
+	if len(run) > 0 {
+		tx.InsertAll(run)
 	}
 	tx.Commit()
 	s.broadcast()

@@ -64,9 +64,7 @@ func (s *Store) copyLoad(ctx context.Context, tx pgx.Tx, itx *index.Tx) (int, er
 	next := start.Add(loadProgressEvery)
 	n := 0
 	for batch := range batches {
-		for _, f := range batch {
-			itx.Insert(f)
-		}
+		itx.InsertAll(batch)
 		n += len(batch)
 		if now := time.Now(); now.After(next) {
 			next = now.Add(loadProgressEvery)
