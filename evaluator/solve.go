@@ -141,6 +141,10 @@ type solver struct {
 
 	collectFn func([]term.Value) bool
 
+	// bcFree holds the body contexts of rules run for a table, for reuse
+	// (runRule).
+	bcFree []*bodyCtx
+
 	// unfold is set during a list walk (see listWalk): a call made outside
 	// every table runs its facts and rules inline rather than through a
 	// table, so that answers stream; unfolding holds the goals being
@@ -593,14 +597,27 @@ func (s *solver) runRule(tid int32, argOff int, r *crule, bc *bodyCtx) {
 		mask |= 1 << uint(i)
 	}
 	if ok {
-		if bc == nil {
-			bc = &bodyCtx{kind: emitTable, tid: tid, rule: r}
+		own := bc == nil
+		if own {
+			// From the solver's free list: a body context escapes (the
+			// unfolded calls of a list capture it), and nothing holds it
+			// once the body has run.
+			if n := len(s.bcFree); n > 0 {
+				bc, s.bcFree = s.bcFree[n-1], s.bcFree[:n-1]
+			} else {
+				bc = new(bodyCtx)
+			}
+			*bc = bodyCtx{kind: emitTable, tid: tid, rule: r}
 		}
 		plan := r.plan(mask)
 		if s.trace != nil && s.trace.base == base && s.trace.plan == nil {
 			s.trace.plan = plan
 		}
 		s.body(bc, base, plan, 0)
+		if own {
+			*bc = bodyCtx{}
+			s.bcFree = append(s.bcFree, bc)
+		}
 	}
 	s.undo(mark)
 	s.pop(base)
