@@ -3,8 +3,10 @@ package evaluator
 import (
 	"context"
 	"fmt"
+	"os"
 	"runtime"
 	"slices"
+	"strconv"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -38,6 +40,19 @@ func listScale() (facts []term.Fact, all, power, reader term.Value, repo term.Va
 	}
 	repo = term.Entity("Repository", evaltest.RepoID(repos/2))
 	facts = append(facts, role(reader, "reader", repo))
+	// CASTELLAN_LIST_SCALE_FACTS=N pads the store to about N facts with
+	// roles of other users on the repositories (issue 17's "list 1,000 of
+	// 1M repositories at 10M facts"): they add no answer to any list above.
+	if v := os.Getenv("CASTELLAN_LIST_SCALE_FACTS"); v != "" {
+		n, err := strconv.Atoi(v)
+		if err != nil {
+			panic("CASTELLAN_LIST_SCALE_FACTS: " + err.Error())
+		}
+		for i := 0; len(facts) < n; i++ {
+			u := term.Entity("User", "u"+strconv.Itoa(i))
+			facts = append(facts, role(u, "reader", term.Entity("Repository", evaltest.RepoID((i*7919)%repos))))
+		}
+	}
 	return facts, all, power, reader, repo
 }
 
