@@ -1,6 +1,7 @@
 package server
 
 import (
+	"fmt"
 	"strings"
 	"testing"
 )
@@ -60,4 +61,47 @@ func TestStreamScopes(t *testing.T) {
 		t.Errorf("export of an empty store: %q", got)
 	}
 	e.must(t, 400, "POST", routeRestore, "{}\n")
+}
+
+// TestImportStreamStops: the next batch is read while one commits, yet a
+// load that stops applies nothing from the batch it stops in on, and names
+// that batch's first line to resume from: whether the store refuses a fact
+// (the committer stops) or a line is malformed (the reader stops).
+func TestImportStreamStops(t *testing.T) {
+	line := func(i int) string {
+		return fmt.Sprintf(`{"predicate":"has_role","args":[{"type":"User","id":"s%d"},{"type":"String","id":"reader"},{"type":"Repository","id":"anvil"}]}`+"\n", i)
+	}
+	body := func(bad int, badLine string) string {
+		var b strings.Builder
+		for i := 1; i <= 30; i++ {
+			if i == bad {
+				b.WriteString(badLine)
+				continue
+			}
+			b.WriteString(line(i))
+		}
+		return b.String()
+	}
+	refused := `{"predicate":"has_role","args":[{"type":"User","id":"a"}]}` + "\n" // not in the policy
+	tests := []struct {
+		name, body, wantLast string
+		facts                int
+	}{
+		{"the store refuses line 15", body(15, refused), `"resume":11`, 10},
+		{"line 25 is malformed", body(25, "{nope\n"), `"resume":21`, 20},
+		{"all good", body(0, ""), `"done":true,"lines":30,"facts":30`, 30},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			e := newTestEnv(t, nil)
+			e.uploadPolicy(t, testPolicy)
+			lines := streamLines(e.must(t, 200, "POST", routeImport+"?batch_size=10", tc.body))
+			if last := lines[len(lines)-1]; !strings.Contains(last, tc.wantLast) {
+				t.Errorf("last line %s, want %s", last, tc.wantLast)
+			}
+			if n := e.numFacts(t); n != tc.facts {
+				t.Errorf("%d facts stored, want %d", n, tc.facts)
+			}
+		})
+	}
 }
