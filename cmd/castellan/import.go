@@ -180,7 +180,11 @@ func importFile(ctx context.Context, c *castellan.Client, r *remote, name string
 	default:
 		p.logf("%s: %v", label, err)
 	}
-	p.logf("lines before %d are in; resume with: castellan import --from-line %d %s", resume, resume, name)
+	if resume <= 1 {
+		p.logf("nothing of %s was applied; fix the bad lines (or skip them with --max-errors) and run the import again", name)
+	} else {
+		p.logf("lines before %d are in; resume with: castellan import --from-line %d %s", resume, resume, name)
+	}
 	return errReported
 }
 

@@ -22,6 +22,7 @@ func TestImport(t *testing.T) {
 	}
 	good := writePolicy(t, dir, "roles.jsonl", jl.String())
 	csvFile := writePolicy(t, dir, "roles.csv", "# made by hand\nhas_role,User,String,Repository\nalice,maintainer,anvil\n\"bob\nsmith\",reader,anvil\ncarol,reader\n"+strings.Repeat("d", 400)+",reader,anvil\n")
+	badFirst := writePolicy(t, dir, "bad-first.jsonl", "not json\n"+jsonFact("y1", "reader", "anvil"))
 	bad := writePolicy(t, dir, "bad.jsonl", jsonFact("x1", "reader", "anvil")+"not json\n"+jsonFact("x2", "reader", "anvil")+jsonFact("x3", "reader", "anvil"))
 
 	runSteps(t, vars, []step{
@@ -35,6 +36,8 @@ func TestImport(t *testing.T) {
 		{args: []string{"import", "--progress", "none", "--max-errors", "5", csvFile}, ignoreOut: true, stderrHas: "roles.csv:7: fact: has_role argument 1: value too large"},
 		// Stops at the first bad line, says where to resume...
 		{args: []string{"import", "--progress", "none", "--batch-size", "1", bad}, code: exitError, ignoreOut: true, stderrHas: "resume with: castellan import --from-line 2"},
+		// A first line that is bad: nothing was applied, and it says so.
+		{args: []string{"import", "--progress", "none", badFirst}, code: exitError, ignoreOut: true, stderrHas: "nothing of " + badFirst + " was applied"},
 		// ...and resuming past it loads the rest.
 		{args: []string{"import", "--progress", "log", "--from-line", "3", bad}, stdout: "imported 2 facts", contains: true},
 		{args: []string{"get", "has_role", "_", "_", "Repository:anvil", "--json"}, ignoreOut: true},
