@@ -591,6 +591,11 @@ func decodePageToken(s string) (pageToken, error) {
 		return pageToken{}, bad
 	}
 	t.cursor = binary.LittleEndian.Uint64(rest[n:])
+	if t.encode() != s {
+		// Only the canonical spelling is a token: base64 decoding skips
+		// CR and LF, and a varint may be written longer than it needs.
+		return pageToken{}, bad
+	}
 	return t, nil
 }
 
