@@ -297,7 +297,7 @@ func serve(ctx context.Context, e *env, c serveConfig, ready func(addr string)) 
 	// The flusher outlives ctx: shutdown logs too, until serve returns.
 	flushCtx, stopFlush := context.WithCancel(context.WithoutCancel(ctx))
 	defer stopFlush()
-	go logOut.flushEvery(flushCtx, logFlushInterval)
+	go every(flushCtx, logFlushInterval, logOut.Flush)
 	log, err := newLogger(logOut, c.LogLevel, c.LogFormat)
 	if err != nil {
 		return err
@@ -421,7 +421,7 @@ func serve(ctx context.Context, e *env, c serveConfig, ready func(addr string)) 
 		go git.Run(ctx)
 	}
 	if c.ExpireInterval > 0 {
-		go expireEvery(ctx, srv, c.ExpireInterval, log)
+		go every(ctx, c.ExpireInterval, func() { expireFacts(ctx, srv, log) })
 	}
 	if follower != nil {
 		// Replicas on one database follow each other's policy uploads.
@@ -508,37 +508,29 @@ func (b *logBuffer) Flush() {
 	_ = b.w.Flush()
 }
 
-// flushEvery flushes the buffer every interval until ctx is done.
-func (b *logBuffer) flushEvery(ctx context.Context, every time.Duration) {
-	t := time.NewTicker(every)
+// every calls fn every interval until ctx is done.
+func every(ctx context.Context, interval time.Duration, fn func()) {
+	t := time.NewTicker(interval)
 	defer t.Stop()
 	for {
 		select {
 		case <-ctx.Done():
 			return
 		case <-t.C:
-			b.Flush()
+			fn()
 		}
 	}
 }
 
-// expireEvery removes expired facts every interval until ctx is done.
-func expireEvery(ctx context.Context, srv *server.Server, every time.Duration, log zerolog.Logger) {
-	t := time.NewTicker(every)
-	defer t.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case <-t.C:
-			n, err := srv.ExpireFacts(ctx)
-			switch {
-			case err != nil && ctx.Err() == nil:
-				log.Warn().Err(err).Msg("removing expired facts failed; retrying at the next interval")
-			case n > 0:
-				log.Info().Int("facts", n).Msg("removed expired facts")
-			}
-		}
+// expireFacts removes expired facts, logging what it did (run every
+// --expire-interval).
+func expireFacts(ctx context.Context, srv *server.Server, log zerolog.Logger) {
+	n, err := srv.ExpireFacts(ctx)
+	switch {
+	case err != nil && ctx.Err() == nil:
+		log.Warn().Err(err).Msg("removing expired facts failed; retrying at the next interval")
+	case n > 0:
+		log.Info().Int("facts", n).Msg("removed expired facts")
 	}
 }
 

@@ -495,19 +495,7 @@ func (tx *Tx) ExpireBefore(now int64) int {
 	x := tx.x
 	x.mu.Lock()
 	defer x.mu.Unlock()
-	n := 0
-	for _, t := range x.ordered {
-		if t.until == nil {
-			continue
-		}
-		for r := range t.n {
-			if !t.isDead(r) && t.until[r] <= now {
-				tx.kill(t, r)
-				n++
-			}
-		}
-	}
-	return n
+	return x.eachExpired(now, tx.kill)
 }
 
 // CountExpired returns how many facts at the latest revision have a
@@ -515,6 +503,12 @@ func (tx *Tx) ExpireBefore(now int64) int {
 func (x *Index) CountExpired(now int64) int {
 	x.mu.RLock()
 	defer x.mu.RUnlock()
+	return x.eachExpired(now, func(*table, uint32) {})
+}
+
+// eachExpired calls fn with every live record whose window ended at or
+// before now and returns how many there were. The caller holds x.mu.
+func (x *Index) eachExpired(now int64, fn func(t *table, r uint32)) int {
 	n := 0
 	for _, t := range x.ordered {
 		if t.until == nil {
@@ -522,6 +516,7 @@ func (x *Index) CountExpired(now int64) int {
 		}
 		for r := range t.n {
 			if !t.isDead(r) && t.until[r] <= now {
+				fn(t, r)
 				n++
 			}
 		}
