@@ -73,7 +73,7 @@ func (s *Server) handleAuthorize(w http.ResponseWriter, r *http.Request) {
 		if err != nil {
 			return nil, err
 		}
-		s.metrics.decision(d.Allowed, "oso")
+		s.metrics.decision(d.Allowed, apiOso)
 		s.decisions.record(stateFrom(r.Context()).id, d.Allowed)
 		s.offerShadow(q.policy, q.req, "authorize", actor, act, resource, d.Allowed)
 		var ex *explanationOut
@@ -148,7 +148,7 @@ func (s *Server) handleAuthorizeResources(w http.ResponseWriter, r *http.Request
 			return nil, err
 		}
 		for i, ok := range allowed {
-			s.metrics.decision(ok, "oso")
+			s.metrics.decision(ok, apiOso)
 			s.offerShadow(q.policy, q.req, "authorize_resources", actor, act, resources[i], ok)
 			if ok {
 				// As sent: order and duplicates are kept.

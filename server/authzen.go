@@ -208,7 +208,7 @@ func (s *Server) evaluate(q *question, t azTuple) (azDecision, error) {
 	if err != nil {
 		return azDecision{}, err
 	}
-	s.metrics.decision(d.Allowed, "authzen")
+	s.metrics.decision(d.Allowed, apiAuthZEN)
 	s.offerShadow(q.policy, req, "authzen.evaluation", c.actor, c.action, c.resource, d.Allowed)
 	out := azDecision{Decision: d.Allowed}
 	var ex *explanationOut

@@ -5,6 +5,7 @@ import (
 	"io"
 	"net/http"
 	"unicode/utf8"
+	"unsafe"
 )
 
 // The authorize check is the hot path: its body is a flat object of
@@ -45,7 +46,8 @@ func decodeAuthorize(r *http.Request, req *authorizeRequest) error {
 // scanAuthorize fills req from a body of the form
 // {"actor_type": "...", ..., "context_facts": []} and reports whether it
 // could. It accepts only plain strings (no escapes), an empty or null
-// context_facts, each known key at most once.
+// context_facts, each known key at most once. req's strings point into b,
+// which must not change afterwards.
 func scanAuthorize(b []byte, req *authorizeRequest) bool {
 	s := scanner{b: b}
 	if !s.byte('{') {
@@ -54,9 +56,10 @@ func scanAuthorize(b []byte, req *authorizeRequest) bool {
 	if s.peek() == '}' {
 		return false // nothing: let encoding/json say what is missing
 	}
-	// One string for the body and one array for the values: the fields
-	// point into them.
-	src := string(b)
+	// The body as a string without a copy, and one array for the values:
+	// the fields point into them. b is the request's own buffer (readBody),
+	// which nothing writes after it is read, so it may back strings.
+	src := unsafe.String(unsafe.SliceData(b), len(b))
 	vals := new([5]string)
 	var seen uint8
 	for {

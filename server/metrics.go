@@ -3,6 +3,8 @@ package server
 import (
 	"net/http"
 	"strconv"
+	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/go-chi/chi/v5"
@@ -26,6 +28,31 @@ type metrics struct {
 
 	authFailures    *prometheus.CounterVec
 	authRateLimited *prometheus.CounterVec
+
+	// The children of the vectors a request updates, taken once rather
+	// than looked up by their label values on every request (hashing and
+	// validating the values and a read lock, each time).
+	decided [2][2]atomic.Pointer[prometheus.Counter] // [api: oso, authzen][allowed], from the first such decision
+	served  sync.Map                                 // servedKey -> *servedMetrics
+}
+
+// Values of the api label of castellan_decisions_total.
+const (
+	apiOso     = "oso"
+	apiAuthZEN = "authzen"
+)
+
+// servedKey names the children of one route, method and status.
+type servedKey struct {
+	route, method string
+	status        int
+}
+
+// servedMetrics are the request counter and latency histogram of one
+// servedKey.
+type servedMetrics struct {
+	requests prometheus.Counter
+	latency  prometheus.Observer
 }
 
 // newMetrics registers the metrics. revision, policyVersion and lag are read
@@ -114,17 +141,35 @@ func (m *metrics) observe(route, method string, status int, d time.Duration) {
 	default:
 		method = "other" // callers choose methods: keep the label space bounded
 	}
-	m.requests.WithLabelValues(route, method, strconv.Itoa(status)).Inc()
-	m.latency.WithLabelValues(route, method).Observe(d.Seconds())
+	k := servedKey{route, method, status}
+	sm, ok := m.served.Load(k)
+	if !ok {
+		sm, _ = m.served.LoadOrStore(k, &servedMetrics{
+			requests: m.requests.WithLabelValues(route, method, strconv.Itoa(status)),
+			latency:  m.latency.WithLabelValues(route, method),
+		})
+	}
+	o := sm.(*servedMetrics)
+	o.requests.Inc()
+	o.latency.Observe(d.Seconds())
 }
 
-// decision counts one decision.
+// decision counts one decision of api (apiOso or apiAuthZEN).
 func (m *metrics) decision(allowed bool, api string) {
-	result := "deny"
-	if allowed {
-		result = "allow"
+	i, a, result := 0, 0, "deny"
+	if api == apiAuthZEN {
+		i = 1
 	}
-	m.decisions.WithLabelValues(result, api).Inc()
+	if allowed {
+		a, result = 1, "allow"
+	}
+	c := m.decided[i][a].Load()
+	if c == nil {
+		child := m.decisions.WithLabelValues(result, api)
+		c = &child
+		m.decided[i][a].Store(c)
+	}
+	(*c).Inc()
 }
 
 // routePattern is the chi route pattern that served r, or "unmatched".

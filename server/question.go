@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"net/http"
+	"time"
 
 	"go.opentelemetry.io/otel/trace"
 
@@ -18,7 +19,7 @@ import (
 // bounded by the query time limit.
 type question struct {
 	ctx      context.Context
-	cancel   context.CancelFunc
+	deadline deadlineCtx // the query time limit under ctx (allocated with the question)
 	policy   *policy.Compiled
 	req      evaluator.Request
 	verified []term.Fact // the request's verified facts, part of req.Context
@@ -71,16 +72,21 @@ func (s *Server) ask(r *http.Request, in questionIn, explain bool) (*question, e
 	if len(verified) > 0 {
 		ctxFacts = append(ctxFacts, verified...)
 	}
-	ctx, cancel := context.WithTimeout(r.Context(), s.cfg.QueryTimeout)
-	return &question{
-		ctx:      ctx,
-		cancel:   cancel,
+	q := &question{
 		policy:   pol,
 		req:      evaluator.Request{Source: snap.At(now), Context: ctxFacts, Explain: explain, Now: now},
 		verified: verified,
 		httpReq:  r,
-	}, nil
+	}
+	// The query time limit without a timer (see deadlineCtx): a check
+	// polls Err and is done long before it.
+	q.deadline = deadlineCtx{parent: r.Context(), deadline: time.Now().Add(s.cfg.QueryTimeout)}
+	q.ctx = &q.deadline
+	return q, nil
 }
+
+// cancel ends the question's context.
+func (q *question) cancel() { q.deadline.cancel() }
 
 // The predicates of the verified facts: Castellan adds them to each
 // request from its credentials; toFact refuses them from callers, as

@@ -13,7 +13,6 @@ import (
 	"time"
 
 	"github.com/go-chi/chi/v5"
-	"github.com/go-chi/chi/v5/middleware"
 	"github.com/rs/zerolog"
 	"go.opentelemetry.io/otel/attribute"
 	"go.opentelemetry.io/otel/codes"
@@ -295,6 +294,10 @@ func (s *Server) routes() (http.Handler, error) {
 // id and, once authenticated, its caller. One pointer on the context,
 // so later middleware fills it in without copying the request again.
 type reqState struct {
+	// Context is the request's context before the state: the state is the
+	// context the handlers see (Value finds the state itself under
+	// reqStateKey), one allocation for both.
+	context.Context
 	id         string
 	caller     caller
 	onBehalfOf *identity.Identity // the verified end user, nil when none
@@ -310,7 +313,66 @@ type reqState struct {
 	// when a line is logged, so that a request logging nothing but its
 	// access line builds no logger).
 	log *zerolog.Logger
+	// resp is the response as observe wraps it.
+	resp respWriter
+	rnd  [16]byte // the random bytes of a request id made here
 }
+
+// Value returns the state itself for reqStateKey, else the value of the
+// context underneath.
+func (st *reqState) Value(key any) any {
+	if _, ok := key.(reqStateKey); ok {
+		return st
+	}
+	return st.Context.Value(key)
+}
+
+// respWriter records the status and size of an answer, for observe's
+// access line and metrics (as chi's middleware.WrapResponseWriter did,
+// without its two allocations per request): the first status written
+// counts (1xx informational answers pass through), later WriteHeader
+// calls are dropped, and a Write or Flush before any means 200.
+// Unwrap gives http.ResponseController the connection's writer.
+type respWriter struct {
+	http.ResponseWriter
+	status int // 0 until written
+	bytes  int
+}
+
+func (w *respWriter) WriteHeader(code int) {
+	if code >= 100 && code <= 199 && code != http.StatusSwitchingProtocols {
+		w.ResponseWriter.WriteHeader(code)
+		return
+	}
+	if w.status == 0 {
+		w.status = code
+		w.ResponseWriter.WriteHeader(code)
+	}
+}
+
+func (w *respWriter) Write(b []byte) (int, error) {
+	if w.status == 0 {
+		w.WriteHeader(http.StatusOK)
+	}
+	n, err := w.ResponseWriter.Write(b)
+	w.bytes += n
+	return n, err
+}
+
+// FlushError flushes what was written to the client (for
+// http.ResponseController).
+func (w *respWriter) FlushError() error {
+	if w.status == 0 {
+		w.status = http.StatusOK
+	}
+	return http.NewResponseController(w.ResponseWriter).Flush()
+}
+
+// Flush is FlushError for callers that look for an http.Flusher.
+func (w *respWriter) Flush() { _ = w.FlushError() }
+
+// Unwrap returns the writer underneath.
+func (w *respWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
 
 // requestLog returns the logger of r's lines: the server's, with the
 // request id (one that discards outside the router).
@@ -339,12 +401,6 @@ func stateFrom(ctx context.Context) *reqState {
 // (whose logger, requestLog, names the id).
 func (s *Server) requestContext(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		id := r.Header.Get("X-Request-ID")
-		if !validRequestID(id) {
-			var b [16]byte
-			_, _ = rand.Read(b[:])
-			id = hex.EncodeToString(b[:])
-		}
 		ctx := r.Context()
 		var st *reqState
 		if s.tracer != nil {
@@ -352,15 +408,30 @@ func (s *Server) requestContext(next http.Handler) http.Handler {
 		} else {
 			st = &reqState{}
 		}
+		id := headerValue(r.Header, "X-Request-Id")
+		if !validRequestID(id) {
+			_, _ = rand.Read(st.rnd[:])
+			id = hex.EncodeToString(st.rnd[:])
+		}
 		st.id, st.log = id, &s.log
 		st.idHeader[0] = id
 		w.Header()["X-Request-Id"] = st.idHeader[:] // X-Request-ID, canonical, without allocating
 		if s.recorder != nil {
 			st.start, st.path = time.Now(), r.URL.Path
 		}
-		ctx = context.WithValue(ctx, reqStateKey{}, st)
-		next.ServeHTTP(w, r.WithContext(ctx))
+		st.Context = ctx // the request's context is its state (see reqState.Value)
+		next.ServeHTTP(w, r.WithContext(st))
 	})
+}
+
+// headerValue is h.Get(key) for a key in canonical form (Header.Get
+// allocates to canonicalize one that is not, such as "X-Request-ID" or
+// "OsoOffset", on every request).
+func headerValue(h http.Header, key string) string {
+	if v := h[key]; len(v) > 0 {
+		return v[0]
+	}
+	return ""
 }
 
 // validRequestID accepts up to 128 printable ASCII characters.
@@ -382,23 +453,24 @@ func validRequestID(id string) bool {
 func (s *Server) observe(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		start := time.Now()
-		ww := middleware.NewWrapResponseWriter(w, r.ProtoMajor)
+		st := stateFrom(r.Context())
+		ww := &st.resp // one allocation with the state
+		ww.ResponseWriter = w
 		next.ServeHTTP(ww, r)
 		d := time.Since(start)
-		status := ww.Status()
+		status := ww.status
 		if status == 0 {
 			status = http.StatusOK
 		}
 		route := routePattern(r)
 		s.metrics.observe(route, r.Method, status, d)
 		if s.tracer != nil {
-			s.endRequestSpan(stateFrom(r.Context()), r.Method, route, r.URL.Path, status)
+			s.endRequestSpan(st, r.Method, route, r.URL.Path, status)
 		}
 		level := zerolog.InfoLevel
 		if status >= 500 && status != http.StatusNotImplemented {
 			level = zerolog.WarnLevel
 		}
-		st := stateFrom(r.Context())
 		ev := s.log.WithLevel(level)
 		if ev == nil {
 			return
@@ -411,7 +483,7 @@ func (s *Server) observe(next http.Handler) http.Handler {
 			Str("route", route).
 			Str("path", r.URL.Path).
 			Int("status", status).
-			Int("bytes", ww.BytesWritten()).
+			Int("bytes", ww.bytes).
 			Dur("latency", d).
 			Msg("request")
 	})
@@ -526,7 +598,7 @@ func (s *Server) snapshot(r *http.Request) (store.Snapshot, error) {
 // whatever its validity window (backups and exports).
 func (s *Server) storedSnapshot(r *http.Request) (store.Snapshot, error) {
 	var c store.Consistency
-	if h := strings.TrimSpace(r.Header.Get("OsoOffset")); h != "" {
+	if h := strings.TrimSpace(headerValue(r.Header, "Osooffset")); h != "" { // OsoOffset
 		rev, err := strconv.ParseUint(h, 10, 64)
 		if err != nil {
 			return nil, badRequest("OsoOffset header: %q is not a revision (a decimal number returned by a write)", h)
