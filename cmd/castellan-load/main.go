@@ -77,6 +77,9 @@ type config struct {
 	noopProcess bool          // run the no-op server in a child process
 	writeFacts  string        // write the model as JSON Lines (and its policy) and stop
 	noLoad      bool          // the server holds the model already
+	batchSize   int           // batch mode: checks per request
+	endpoints   string        // batch mode: the endpoints to drive
+	writers     int           // writes mode: concurrent writers
 }
 
 // parseFlags parses args into a config.
@@ -105,6 +108,9 @@ func parseFlags(args []string, stderr io.Writer) (*config, error) {
 	fs.BoolVar(&cfg.offset, "offset", true, "send the OsoOffset of the load with every check, as the Oso SDKs do")
 	fs.StringVar(&cfg.writeFacts, "write-facts", "", "write the model's facts to this file as JSON Lines (for castellan import) and its policy to FILE.polar, then stop")
 	fs.BoolVar(&cfg.noLoad, "no-load", false, "do not load: the server at -url holds this model already (same -facts and -seed), e.g. from castellan import of -write-facts")
+	fs.IntVar(&cfg.batchSize, "batch-size", 100, "batch mode: checks per request")
+	fs.StringVar(&cfg.endpoints, "endpoints", strings.Join(batchEndpoints, ","), "batch mode: the endpoints to drive, comma-separated")
+	fs.IntVar(&cfg.writers, "writers", 16, "writes mode: concurrent writers, each telling one fact per request (-c readers authorize meanwhile)")
 	if err := fs.Parse(args); err != nil {
 		return nil, err
 	}
@@ -159,6 +165,12 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if len(args) > 0 && args[0] == "soak" {
 		return runSoak(ctx, args[1:], stdout, stderr)
 	}
+	if len(args) > 0 && args[0] == "writes" {
+		return runWrites(ctx, args[1:], stdout, stderr)
+	}
+	if len(args) > 0 && args[0] == "batch" {
+		return runBatch(ctx, args[1:], stdout, stderr)
+	}
 	cfg, err := parseFlags(args, stderr)
 	if err != nil {
 		return err
@@ -184,13 +196,38 @@ type report struct {
 	baseline, castellan *result
 }
 
-// measure loads the model into the target, then drives the no-op baseline
-// and the target in turn. Progress goes to progress.
-func measure(ctx context.Context, cfg *config, progress io.Writer) (*report, error) {
-	rep := &report{cfg: cfg, store: "as configured (-url)"}
-	base := cfg.url
+// session is a target ready for load: the server (started here with
+// -serve, else at -url) holding the model, and the client to drive it.
+type session struct {
+	base      string // the server's base URL
+	serverPID int    // of castellan serve when started here, else 0
+	store     string // memory, postgres or "as configured (-url)"
+	client    *http.Client
+	model     *model
+	facts     int           // facts sent (or held, with -no-load)
+	load      time.Duration // time the load took
+	header    map[string]string
+	closers   []func()
+}
+
+// close stops what openSession started.
+func (s *session) close() {
+	for i := len(s.closers) - 1; i >= 0; i-- {
+		s.closers[i]()
+	}
+}
+
+// openSession starts the server (-serve) or checks the one at -url,
+// generates the model, loads it (unless -no-load) and returns the session;
+// the caller closes it. Progress goes to progress.
+func openSession(ctx context.Context, cfg *config, progress io.Writer) (_ *session, err error) {
+	ses := &session{store: "as configured (-url)", base: cfg.url}
+	defer func() {
+		if err != nil {
+			ses.close()
+		}
+	}()
 	clear := cfg.clear
-	serverPID := 0 // of castellan serve when started here
 	if cfg.serve {
 		bin, err := findCastellan(cfg.castellan)
 		if err != nil {
@@ -200,12 +237,12 @@ func measure(ctx context.Context, cfg *config, progress io.Writer) (*report, err
 		if err != nil {
 			return nil, err
 		}
-		defer srv.stop()
-		serverPID = srv.cmd.Process.Pid
-		base, clear = srv.url, true
-		rep.store = "memory"
+		ses.closers = append(ses.closers, func() { _ = srv.stop() })
+		ses.serverPID = srv.cmd.Process.Pid
+		ses.base, clear = srv.url, true
+		ses.store = "memory"
 		if cfg.databaseURL != "" {
-			rep.store = "postgres"
+			ses.store = "postgres"
 		}
 	}
 
@@ -215,25 +252,43 @@ func measure(ctx context.Context, cfg *config, progress io.Writer) (*report, err
 		IdleConnTimeout:     90 * time.Second,
 		DisableCompression:  true,
 	}
-	defer transport.CloseIdleConnections()
-	client := &http.Client{Transport: transport, Timeout: 30 * time.Second}
+	ses.closers = append(ses.closers, transport.CloseIdleConnections)
+	ses.client = &http.Client{Transport: transport, Timeout: 30 * time.Second}
 
 	m, err := newModel(cfg.seed, cfg.facts)
 	if err != nil {
 		return nil, err
 	}
+	ses.model = m
 	fmt.Fprintf(progress, "loading %d facts (%d organizations, %d repositories, %d issues, %d users) into %s ...\n",
-		len(m.facts), m.orgs, len(m.repoIDs), len(m.issueIDs), len(m.users), base)
-	loader := castellan.New(base, cfg.key, castellan.WithHTTPClient(&http.Client{Transport: transport, Timeout: 5 * time.Minute}))
+		len(m.facts), m.orgs, len(m.repoIDs), len(m.issueIDs), len(m.users), ses.base)
+	loader := castellan.New(ses.base, cfg.key, castellan.WithHTTPClient(&http.Client{Transport: transport, Timeout: 5 * time.Minute}))
 	start := time.Now()
-	n := len(m.facts)
+	ses.facts = len(m.facts)
 	if !cfg.noLoad {
-		n, err = load(ctx, loader, m, cfg.chunk, clear)
+		ses.facts, err = load(ctx, loader, m, cfg.chunk, clear)
 		if err != nil {
 			return nil, err
 		}
 	}
-	rep.facts, rep.load = n, time.Since(start)
+	ses.load = time.Since(start)
+	ses.header = map[string]string{"Authorization": "Bearer " + cfg.key}
+	if off := loader.Offset(); cfg.offset && off != "" {
+		ses.header["OsoOffset"] = off
+	}
+	return ses, nil
+}
+
+// measure loads the model into the target, then drives the no-op baseline
+// and the target in turn. Progress goes to progress.
+func measure(ctx context.Context, cfg *config, progress io.Writer) (*report, error) {
+	ses, err := openSession(ctx, cfg, progress)
+	if err != nil {
+		return nil, err
+	}
+	defer ses.close()
+	rep := &report{cfg: cfg, store: ses.store, facts: ses.facts, load: ses.load}
+	base, serverPID, client, header, m := ses.base, ses.serverPID, ses.client, ses.header, ses.model
 
 	checks := m.checks(cfg.seed, cfg.checks, cfg.related)
 	for _, c := range checks {
@@ -241,11 +296,7 @@ func measure(ctx context.Context, cfg *config, progress io.Writer) (*report, err
 			rep.expectAllowed++
 		}
 	}
-	header := map[string]string{"Authorization": "Bearer " + cfg.key}
-	if off := loader.Offset(); cfg.offset && off != "" {
-		header["OsoOffset"] = off
-	}
-
+	ses.model = nil
 	// Only the prepared checks are needed from here on: collect the model
 	// now, so that this process's heap does not weigh on the measurements.
 	debug.FreeOSMemory()

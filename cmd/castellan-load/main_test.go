@@ -85,6 +85,48 @@ func TestSmoke(t *testing.T) {
 	}
 }
 
+// TestBatchAndWrites runs the batch mode (every batch endpoint, a batch of
+// 20 checks) on the memory store and the writes mode on PostgreSQL, each
+// briefly against a real `castellan serve`: every check must be answered
+// right and every fact told read back. It asserts nothing about speed.
+func TestBatchAndWrites(t *testing.T) {
+	bin := buildCastellan(t)
+	common := []string{"-serve", "-castellan", bin, "-facts", "5000", "-d", "1s", "-rounds", "1", "-warmup", "0", "-c", "4"}
+	t.Run("batch", func(t *testing.T) {
+		var out bytes.Buffer
+		err := run(t.Context(), append([]string{"batch", "-batch-size", "20", "-checks", "1000"}, common...), &out, &out)
+		t.Log(out.String())
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, want := range []string{"authorize_resources", "bulk_actions", "evaluations", "checks/s"} {
+			if !strings.Contains(out.String(), want) {
+				t.Errorf("report lacks %q", want)
+			}
+		}
+	})
+	t.Run("writes", func(t *testing.T) {
+		var out bytes.Buffer
+		err := run(t.Context(), append([]string{"writes", "-writers", "4", "-checks", "1000", "-database-url", pgtest.NewDatabase(t)}, common...), &out, &out)
+		t.Log(out.String())
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, want := range []string{"readers alone", "writers with readers", "readers' p99 with writers / alone"} {
+			if !strings.Contains(out.String(), want) {
+				t.Errorf("report lacks %q", want)
+			}
+		}
+	})
+	t.Run("unknown endpoint", func(t *testing.T) {
+		var out bytes.Buffer
+		err := run(t.Context(), append([]string{"batch", "-endpoints", "authorize,nope"}, common...), &out, &out)
+		if err == nil || !strings.Contains(err.Error(), `unknown endpoint "nope"`) {
+			t.Fatalf("err = %v, want the unknown endpoint named", err)
+		}
+	})
+}
+
 func TestModel(t *testing.T) {
 	m, err := newModel(7, 20*factsPerOrg)
 	if err != nil {

@@ -52,6 +52,7 @@ type model struct {
 	repoOrg                  []int32 // -1 when none
 	public                   []bool
 	issueRepo, issueCreator  []int32
+	byOrg                    map[int32][]int32 // repositories by organization (orgRepos)
 }
 
 // newModel generates evaltest.GitHubFacts for about nfacts facts (ten
@@ -215,6 +216,12 @@ func clientFact(f term.Fact) castellan.Fact {
 type check struct {
 	body    []byte
 	allowed bool
+
+	// The question itself, for the batch modes (batch.go).
+	user           int32 // by number
+	action         string
+	resType, resID string
+	res            int32 // the repository's or issue's number
 }
 
 // checks returns n authorize requests drawn from the model. Four in five
@@ -270,11 +277,16 @@ func (m *model) checks(seed uint64, n int, related float64) []check {
 			typ, id = "Repository", m.repoIDs[r]
 			allowed = m.repoAllowed(user, action, r)
 		}
+		res := r
+		if onIssue {
+			res = is
+		}
 		cs[i] = check{
 			body: fmt.Appendf(nil,
 				`{"actor_type":"User","actor_id":%q,"action":%q,"resource_type":%q,"resource_id":%q,"context_facts":[]}`,
 				m.users[user], action, typ, id),
 			allowed: allowed,
+			user:    user, action: action, resType: typ, resID: id, res: res,
 		}
 	}
 	return cs
