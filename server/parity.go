@@ -2,6 +2,7 @@ package server
 
 import (
 	"fmt"
+	"hash/maphash"
 	"net/http"
 	"sync"
 )
@@ -13,17 +14,30 @@ const parityWindow = 10_000
 // decisionLog remembers the decisions of the last parityWindow authorize
 // requests by request id, in a ring: the oldest is forgotten first. It is
 // per process: an expectation sent to another replica finds nothing.
+//
+// Every authorize records its decision here, so the ring is indexed by an
+// open-addressing table of its slots keyed by a hash of the id (linear
+// probing, deletion by backward shift) rather than a Go map, whose
+// insert and delete of a new string key per request cost several times
+// more.
 type decisionLog struct {
 	mu      sync.Mutex
 	ids     []string // the ring; "" in a slot never used
+	hashes  []uint64 // the hash of each slot's id
 	allowed []bool
 	local   []bool // the decision was left to the application's database
 	next    int
-	index   map[string]int // request id → slot
+	table   []int32 // slot + 1 of the ids, by hash; 0 is empty
+	seed    maphash.Seed
 }
 
 func newDecisionLog(n int) *decisionLog {
-	return &decisionLog{ids: make([]string, n), allowed: make([]bool, n), local: make([]bool, n), index: make(map[string]int, n)}
+	size := 1
+	for size < 3*n { // load at most 1/3: short probes
+		size <<= 1
+	}
+	return &decisionLog{ids: make([]string, n), hashes: make([]uint64, n), allowed: make([]bool, n), local: make([]bool, n),
+		table: make([]int32, size), seed: maphash.MakeSeed()}
 }
 
 // record remembers the decision of request id. A request id seen again
@@ -35,20 +49,58 @@ func (l *decisionLog) record(id string, allowed bool) { l.put(id, allowed, false
 // that reads local data and never learns the result.
 func (l *decisionLog) recordLocal(id string) { l.put(id, false, true) }
 
+// find returns the table position of id (hash h) and whether it is there;
+// when it is not, the position is the empty one where it would go.
+func (l *decisionLog) find(id string, h uint64) (int, bool) {
+	mask := len(l.table) - 1
+	for i := int(h) & mask; ; i = (i + 1) & mask {
+		s := l.table[i]
+		if s == 0 {
+			return i, false
+		}
+		if l.hashes[s-1] == h && l.ids[s-1] == id {
+			return i, true
+		}
+	}
+}
+
+// remove takes the entry at table position i out, shifting back the
+// entries of its probe run that would no longer be found.
+func (l *decisionLog) remove(i int) {
+	mask := len(l.table) - 1
+	for j := (i + 1) & mask; l.table[j] != 0; j = (j + 1) & mask {
+		home := int(l.hashes[l.table[j]-1]) & mask
+		// j's entry may move to i if i lies on its probe path: between
+		// its home and j, cyclically.
+		if (j-home)&mask >= (j-i)&mask {
+			l.table[i] = l.table[j]
+			i = j
+		}
+	}
+	l.table[i] = 0
+}
+
 func (l *decisionLog) put(id string, allowed, local bool) {
 	if id == "" {
 		return
 	}
+	h := maphash.String(l.seed, id)
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	i, ok := l.index[id]
-	if !ok {
+	pos, ok := l.find(id, h)
+	var i int
+	if ok {
+		i = int(l.table[pos]) - 1
+	} else {
 		i = l.next
 		if old := l.ids[i]; old != "" {
-			delete(l.index, old)
+			if p, ok := l.find(old, l.hashes[i]); ok {
+				l.remove(p)
+			}
+			pos, _ = l.find(id, h) // the removal may have moved entries
 		}
-		l.ids[i] = id
-		l.index[id] = i
+		l.ids[i], l.hashes[i] = id, h
+		l.table[pos] = int32(i + 1)
 		l.next = (i + 1) % len(l.ids)
 	}
 	l.allowed[i], l.local[i] = allowed, local
@@ -57,12 +109,14 @@ func (l *decisionLog) put(id string, allowed, local bool) {
 // lookup returns the decision of request id, if it is remembered; local
 // is true when the decision was left to the application's database.
 func (l *decisionLog) lookup(id string) (allowed, local, ok bool) {
+	h := maphash.String(l.seed, id)
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	i, ok := l.index[id]
+	pos, ok := l.find(id, h)
 	if !ok {
 		return false, false, false
 	}
+	i := l.table[pos] - 1
 	return l.allowed[i], l.local[i], true
 }
 

@@ -3,6 +3,7 @@ package server
 import (
 	"bytes"
 	"encoding/json"
+	"math/rand/v2"
 	"net/http"
 	"net/http/httptest"
 	"strconv"
@@ -158,7 +159,63 @@ func TestDecisionLogForgetsTheOldest(t *testing.T) {
 			t.Errorf("lookup(%s) = %t, %t; want %t, %t", tt.id, allowed, ok, tt.allowed, tt.ok)
 		}
 	}
-	if len(l.index) != 3 {
-		t.Errorf("index holds %d ids, want 3", len(l.index))
+	if n := tableLen(l); n != 3 {
+		t.Errorf("index holds %d ids, want 3", n)
+	}
+}
+
+func tableLen(l *decisionLog) int {
+	n := 0
+	for _, s := range l.table {
+		if s != 0 {
+			n++
+		}
+	}
+	return n
+}
+
+// TestDecisionLogAgainstAMap checks the ring's hash index against a
+// reference kept in a Go map, over many ids in small rings (so that probe
+// runs collide, wrap around the table and are shifted back on removal).
+func TestDecisionLogAgainstAMap(t *testing.T) {
+	rng := rand.New(rand.NewPCG(1, 2))
+	for _, n := range []int{1, 2, 5, 17, 100} {
+		l := newDecisionLog(n)
+		type entry struct {
+			allowed, local bool
+			seq            int
+		}
+		ref := map[string]entry{} // every id recorded, with its slot's age
+		var order []string        // ids by first recording, as the ring takes them
+		for step := range 5000 {
+			id := "r" + strconv.Itoa(rng.IntN(3*n))
+			allowed, local := rng.IntN(2) == 0, rng.IntN(5) == 0
+			if local {
+				l.recordLocal(id)
+				allowed = false
+			} else {
+				l.record(id, allowed)
+			}
+			e, seen := ref[id]
+			live := seen && e.seq >= len(order)-n
+			if !live {
+				e.seq = len(order)
+				order = append(order, id)
+			}
+			e.allowed, e.local = allowed, local
+			ref[id] = e
+			for q := range 3 * n {
+				qid := "r" + strconv.Itoa(q)
+				want, ok := ref[qid]
+				wantOK := ok && want.seq >= len(order)-n
+				gotAllowed, gotLocal, gotOK := l.lookup(qid)
+				if gotOK != wantOK || (wantOK && (gotAllowed != want.allowed || gotLocal != want.local)) {
+					t.Fatalf("n=%d step %d: lookup(%s) = %t, %t, %t; want %t, %t, %t", n, step, qid, gotAllowed, gotLocal, gotOK, want.allowed, want.local, wantOK)
+				}
+			}
+			if got, want := tableLen(l), min(len(order), n); got != want {
+				t.Fatalf("n=%d step %d: table holds %d ids, want %d", n, step, got, want)
+			}
+		}
 	}
 }
