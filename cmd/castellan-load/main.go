@@ -21,6 +21,8 @@
 //	castellan-load -url http://127.0.0.1:8080 [flags]              # a server started by hand
 //	castellan-load failover [flags]                                # the failover test (make test-ha)
 //	castellan-load soak [flags]                                    # memory under churn (see soak.go)
+//	castellan-load batch -serve [flags]                            # checks/s in batches of -batch-size (see batch.go)
+//	castellan-load writes -serve -database-url ... [flags]         # single-fact tells under read load (see writes.go)
 //
 // The failover mode starts the highly available topology of
 // scripts/ha-cluster (Patroni, etcd, HAProxy, three castellan replicas),
