@@ -40,16 +40,27 @@ func Layer(base Source, ctxFacts []term.Fact) Source {
 	facts := slices.Clone(ctxFacts)
 	slices.SortFunc(facts, compareFacts)
 	facts = slices.CompactFunc(facts, term.Fact.Equal)
-	l := &layered{base: base}
+	preds := 1
+	for i := 1; i < len(facts); i++ {
+		if facts[i].Predicate != facts[i-1].Predicate {
+			preds++
+		}
+	}
+	groups := make([]ctxGroup, 0, preds)
 	for i := 0; i < len(facts); {
 		j := i + 1
 		for j < len(facts) && facts[j].Predicate == facts[i].Predicate {
 			j++
 		}
-		l.groups = append(l.groups, ctxGroup{pred: facts[i].Predicate, facts: facts[i:j:j]})
+		groups = append(groups, ctxGroup{pred: facts[i].Predicate, facts: facts[i:j:j]})
 		i = j
 	}
-	return l
+	if ids, ok := base.(IDSource); ok {
+		if _, nested := base.(*layeredIDs); !nested {
+			return newLayeredIDs(layered{base: base, groups: groups}, ids)
+		}
+	}
+	return &layered{base: base, groups: groups}
 }
 
 func compareFacts(a, b term.Fact) int {
@@ -152,4 +163,245 @@ func (l *layered) fromContext(pred string, args []term.Value) bool {
 // the request (used by explanations).
 type contextual interface {
 	fromContext(pred string, args []term.Value) bool
+}
+
+// layeredIDs is a layered source over an IDSource, itself an IDSource.
+// Every value of the context facts gets a request-local id (localID|k),
+// held here and never in the base, so a request's values never grow the
+// store's shared state; a local id also knows the value's id in the base,
+// when it has one, to match the base's facts. A value may thus have two
+// ids (the local one and the base's); MatchIDs treats them as equal, and
+// Value gives the same value for both.
+type layeredIDs struct {
+	layered
+	ids   IDSource
+	local []localVal // id localID|k -> the value k
+	index map[term.Value]uint32
+	rels  []ctxRel // relation ctxRelBase+k
+
+	// The first values, ids and relations are kept here, so that a
+	// request with a few context facts allocates only the source.
+	localBuf [8]localVal
+	rowBuf   [16]uint32
+	relBuf   [2]ctxRel
+}
+
+// localID marks a request-local id; the base's ids are below it.
+const localID = 1 << 31
+
+// ctxRelBase is the first relation number of context facts; the base's
+// relation numbers are below it.
+const ctxRelBase = 1 << 30
+
+type localVal struct {
+	v    term.Value
+	base uint32 // the id of v in the base, 0: none
+}
+
+// ctxRel is the context facts of one predicate and arity.
+type ctxRel struct {
+	pred  string
+	arity int
+	base  int      // the base's relation of pred and arity, -1: none
+	rows  []uint32 // arity ids per fact
+}
+
+// newLayeredIDs gives the values of l's context facts their ids. The
+// facts are sorted by predicate, then arity, so the rows of a relation
+// are contiguous in one array.
+func newLayeredIDs(l layered, ids IDSource) *layeredIDs {
+	li := &layeredIDs{layered: l, ids: ids}
+	li.local, li.rels = li.localBuf[:0], li.relBuf[:0]
+	n := 0
+	for _, g := range l.groups {
+		for _, f := range g.facts {
+			n += len(f.Args)
+		}
+	}
+	rows := li.rowBuf[:0]
+	if n > len(li.rowBuf) {
+		rows = make([]uint32, 0, n)
+	}
+	for _, g := range l.groups {
+		for _, f := range g.facts {
+			k := li.rel(g.pred, len(f.Args))
+			start := len(rows)
+			for _, v := range f.Args {
+				rows = append(rows, li.localOf(v))
+			}
+			r := &li.rels[k]
+			if r.rows == nil {
+				r.rows = rows[start:start] // rows has room for every fact: never reallocated
+			}
+			r.rows = r.rows[:len(r.rows)+len(f.Args)]
+		}
+	}
+	return li
+}
+
+// rel returns the index in rels of the context facts of pred and arity,
+// adding it.
+func (l *layeredIDs) rel(pred string, arity int) int {
+	for k := range l.rels {
+		if l.rels[k].pred == pred && l.rels[k].arity == arity {
+			return k
+		}
+	}
+	l.rels = append(l.rels, ctxRel{pred: pred, arity: arity, base: l.ids.Relation(pred, arity)})
+	return len(l.rels) - 1
+}
+
+// localOf returns the local id of v, assigning one.
+func (l *layeredIDs) localOf(v term.Value) uint32 {
+	if id, ok := l.findLocal(v); ok {
+		return id
+	}
+	lv := localVal{v: v}
+	if id, ok := l.ids.Lookup(v); ok && id < localID {
+		lv.base = id
+	}
+	l.local = append(l.local, lv)
+	id := uint32(localID | (len(l.local) - 1))
+	if l.index != nil {
+		l.index[v] = id
+	} else if len(l.local) > 16 {
+		l.index = make(map[term.Value]uint32, 2*len(l.local))
+		for k, lv := range l.local {
+			l.index[lv.v] = uint32(localID | k)
+		}
+	}
+	return id
+}
+
+func (l *layeredIDs) findLocal(v term.Value) (uint32, bool) {
+	if l.index != nil {
+		id, ok := l.index[v]
+		return id, ok
+	}
+	for k := range l.local {
+		if l.local[k].v == v {
+			return uint32(localID | k), true
+		}
+	}
+	return 0, false
+}
+
+// Relation returns the base's relation of pred and arity, or a relation
+// of context facts (ctxRelBase on) when the request has some.
+func (l *layeredIDs) Relation(pred string, arity int) int {
+	for k := range l.rels {
+		if l.rels[k].pred == pred && l.rels[k].arity == arity {
+			return ctxRelBase + k
+		}
+	}
+	return l.ids.Relation(pred, arity)
+}
+
+// Lookup returns the local id of a value of the context facts, else the
+// base's id.
+func (l *layeredIDs) Lookup(v term.Value) (uint32, bool) {
+	if id, ok := l.findLocal(v); ok {
+		return id, true
+	}
+	return l.ids.Lookup(v)
+}
+
+// Value returns the value of a local id or of a base id.
+func (l *layeredIDs) Value(id uint32) term.Value {
+	if id&localID != 0 {
+		if k := int(id &^ localID); k < len(l.local) {
+			return l.local[k].v
+		}
+		return term.Value{}
+	}
+	return l.ids.Value(id)
+}
+
+// sameID reports whether the id r of a context fact and the id p of a
+// pattern (0: any) stand for the same value.
+func (l *layeredIDs) sameID(r, p uint32) bool {
+	return p == 0 || r == p || (r&localID != 0 && p != 0 && l.local[r&^localID].base == p) ||
+		(p&localID != 0 && r&localID == 0 && l.local[p&^localID].base == r)
+}
+
+func (l *layeredIDs) rowMatches(row, ids []uint32) bool {
+	for k, p := range ids {
+		if !l.sameID(row[k], p) {
+			return false
+		}
+	}
+	return true
+}
+
+// idFilter translates a pattern's local ids to the base's and passes on
+// the base facts that are not context facts. Filters are pooled, each with
+// its callback bound once, so that MatchIDs allocates nothing.
+type idFilter struct {
+	l     *layeredIDs
+	rows  []uint32 // the context facts of the relation, arity ids each
+	arity int
+	want  []uint32
+	yield func([]uint32) bool
+	fn    func([]uint32) bool
+}
+
+func (f *idFilter) filter(a []uint32) bool {
+	for o := 0; o+f.arity <= len(f.rows); o += f.arity {
+		if f.l.rowMatches(f.rows[o:o+f.arity], a) {
+			return true // already yielded as a context fact
+		}
+	}
+	return f.yield(a)
+}
+
+var idFilterPool = sync.Pool{New: func() any {
+	f := &idFilter{}
+	f.fn = f.filter
+	return f
+}}
+
+// MatchIDs yields the matching context facts, then the matching base facts
+// that are not also context facts.
+func (l *layeredIDs) MatchIDs(rel int, ids []uint32, yield func([]uint32) bool) {
+	var rows []uint32
+	base := rel
+	if rel >= ctxRelBase {
+		cr := &l.rels[rel-ctxRelBase]
+		if cr.arity != len(ids) {
+			return
+		}
+		rows, base = cr.rows, cr.base
+		for o := 0; o+cr.arity <= len(rows); o += cr.arity {
+			if l.rowMatches(rows[o:o+cr.arity], ids) && !yield(rows[o:o+cr.arity]) {
+				return
+			}
+		}
+	}
+	if base < 0 {
+		return
+	}
+	f := idFilterPool.Get().(*idFilter)
+	defer idFilterPool.Put(f)
+	want, translated := ids, false
+	for k, id := range ids {
+		if id&localID == 0 {
+			continue
+		}
+		b := l.local[id&^localID].base
+		if b == 0 {
+			return // a value only the request has: no base fact holds it
+		}
+		if !translated {
+			f.want = append(f.want[:0], ids...)
+			want, translated = f.want, true
+		}
+		want[k] = b
+	}
+	if len(rows) == 0 {
+		l.ids.MatchIDs(base, want, yield)
+		return
+	}
+	f.l, f.rows, f.arity, f.yield = l, rows, len(ids), yield
+	l.ids.MatchIDs(base, want, f.fn)
+	f.l, f.rows, f.yield = nil, nil, nil
 }

@@ -133,7 +133,20 @@ func TestRandomProgramsAgainstOracle(t *testing.T) {
 		}
 		negated := strings.Contains(src, "not ") || strings.Contains(src, "!=")
 		e := New(prog)
-		source := &sliceSource{facts: fs}
+		// The facts are read from a slice, from the memory store (values
+		// matched on ids), or half from the store and half as context facts
+		// layered over it (values the store lacks get request-local ids;
+		// some facts are in both).
+		var source Source = &sliceSource{facts: fs}
+		var ctxFacts []term.Fact
+		switch seed % 3 {
+		case 1:
+			source = loadMemory(t, fs)
+		case 2:
+			half := len(fs) / 2
+			source = loadMemory(t, fs[:half+len(fs)/8])
+			ctxFacts = fs[half:]
+		}
 		for p := range 4 {
 			pred := fmt.Sprintf("p%d", p)
 			var want []string
@@ -144,7 +157,7 @@ func TestRandomProgramsAgainstOracle(t *testing.T) {
 					if holds {
 						want = append(want, args[0].ID+">"+args[1].ID)
 					}
-					rows, err := e.Query(t.Context(), Request{Source: source}, Query{
+					rows, err := e.Query(t.Context(), Request{Source: source, Context: ctxFacts}, Query{
 						Predicate: Call{Name: pred, Args: []string{"a", "b"}},
 						Constraints: map[string]Constraint{
 							"a": {Type: "N", IDs: []string{args[0].ID}}, "b": {Type: "N", IDs: []string{args[1].ID}},
@@ -159,7 +172,7 @@ func TestRandomProgramsAgainstOracle(t *testing.T) {
 			}
 			// One request, both arguments free: wildcards expand to the
 			// domain for the comparison.
-			rows, err := e.Query(t.Context(), Request{Source: source}, Query{
+			rows, err := e.Query(t.Context(), Request{Source: source, Context: ctxFacts}, Query{
 				Predicate:   Call{Name: pred, Args: []string{"a", "b"}},
 				Constraints: map[string]Constraint{"a": {Type: "N"}, "b": {Type: "N"}},
 			})

@@ -23,6 +23,13 @@ type Snapshot struct {
 	timed  bool
 	now    int64
 	parent *Snapshot
+
+	// vals reads the values of ids without the lock: taken when the
+	// snapshot was made, it reads every id a record the snapshot sees
+	// holds (those values were interned before, and stay while the
+	// snapshot holds the records back from compaction). It keeps the
+	// interner's storage of that time reachable while the snapshot is.
+	vals valReader
 }
 
 var _ store.Snapshot = (*Snapshot)(nil)
@@ -40,7 +47,7 @@ func (s *Snapshot) At(now time.Time) store.Snapshot {
 	if s.parent != nil {
 		p = s.parent
 	}
-	return &Snapshot{x: s.x, rev: s.rev, stats: s.stats, windows: true, timed: true, now: now.UnixNano(), parent: p}
+	return &Snapshot{x: s.x, rev: s.rev, stats: s.stats, windows: true, timed: true, now: now.UnixNano(), parent: p, vals: s.vals}
 }
 
 // holds reports whether record r of t is visible to s: at its revision
@@ -56,8 +63,9 @@ func (s *Snapshot) Stats() store.Stats { return s.stats }
 // Match allocates nothing in the steady state.
 type matcher struct {
 	recs  []uint32
-	bound []int // positions bound in the current call
-	ids   []uint32
+	bound []int    // positions bound in the current call
+	ids   []uint32 // their ids
+	want  []uint32 // the ids of Match's arguments, 0 where unbound
 	out   []term.Value
 }
 
@@ -86,7 +94,7 @@ type recordView struct {
 
 // view copies t's record headers. Callers hold mu.
 func (s *Snapshot) view(t *table) recordView {
-	v := recordView{args: t.args, dead: t.dead, removedAt: t.removedAt, lim: t.limit(s.rev), vals: s.x.reader(), arity: t.arity}
+	v := recordView{args: t.args, dead: t.dead, removedAt: t.removedAt, lim: t.limit(s.rev), vals: s.vals, arity: t.arity}
 	if s.timed && t.until != nil {
 		v.from, v.until = t.from, t.until
 	}
@@ -107,19 +115,12 @@ func (v *recordView) ids(r uint32) []uint32 {
 
 // Match calls yield with the arguments of every fact of pred with exactly
 // len(args) arguments that equals args wherever args[i] is not the zero
-// Value (see store.Snapshot). It walks the shortest posting list among the
-// bound positions, in record order, lazily: matching records are collected
-// under the index's read lock matchChunk at a time, and the lock is
-// released before yield runs, so yield may call Match again, writers are
-// not held up by slow readers, and a yield that returns false ends the walk
-// without reading the rest. The slice passed to yield is reused between
-// calls and must not be kept.
+// Value (see store.Snapshot). It looks the values up (an argument the
+// index does not hold matches nothing) and walks as MatchIDs does. The
+// slice passed to yield is reused between calls and must not be kept.
 func (s *Snapshot) Match(pred string, args []term.Value, yield func(args []term.Value) bool) {
 	x := s.x
-	m, _ := x.matchers.Get().(*matcher)
-	if m == nil {
-		m = new(matcher)
-	}
+	m := x.matcher()
 	defer x.matchers.Put(m)
 	x.mu.RLock()
 	t := x.tables[tableKey{pred, len(args)}]
@@ -127,16 +128,109 @@ func (s *Snapshot) Match(pred string, args []term.Value, yield func(args []term.
 		x.mu.RUnlock()
 		return
 	}
+	m.want = m.want[:0]
+	for _, a := range args {
+		var id uint32
+		if !a.IsZero() {
+			var ok bool
+			if id, ok = x.lookup(a); !ok {
+				x.mu.RUnlock()
+				return
+			}
+		}
+		m.want = append(m.want, id)
+	}
+	s.walk(t, m, m.want, nil, yield)
+}
+
+// The id-level reads: a caller that asks many questions of one snapshot
+// (the evaluator, through evaluator.IDSource) resolves a predicate to a
+// relation number and a value to an id once, matches on ids, and turns an
+// id back into a value only when it needs the value. Ids are those of the
+// index's interner: never 0 (0 is the one wildcard, "any value", of
+// MatchIDs), below 1<<31, and stable while the snapshot is reachable (an
+// id is freed, and may be reused for another value, only once no record
+// holds it, which compaction does not allow while a snapshot sees the
+// record); an id must not be used with a snapshot of another index, nor
+// kept past the snapshot it came from.
+
+// Relation returns the number of the facts of pred with arity arguments,
+// for MatchIDs, or -1 when the index has none (then the snapshot has
+// none). The number is the same in every snapshot of the index.
+func (s *Snapshot) Relation(pred string, arity int) int {
+	x := s.x
+	x.mu.RLock()
+	defer x.mu.RUnlock()
+	if t := x.tables[tableKey{pred, arity}]; t != nil {
+		return int(t.id)
+	}
+	return -1
+}
+
+// Lookup returns the id of v, or false when the index holds no fact with
+// v (then no fact of the snapshot has it). The zero Value has no id.
+func (s *Snapshot) Lookup(v term.Value) (uint32, bool) {
+	if v.IsZero() {
+		return 0, false
+	}
+	x := s.x
+	x.mu.RLock()
+	id, ok := x.lookup(v)
+	x.mu.RUnlock()
+	return id, ok
+}
+
+// Value returns the value of id, an id that MatchIDs yielded or Lookup
+// returned on s for a value a fact of s holds. It takes no lock.
+func (s *Snapshot) Value(id uint32) term.Value {
+	if id == 0 || int(id>>valShift) >= len(s.vals.ents) {
+		return term.Value{}
+	}
+	return s.vals.value(id)
+}
+
+// MatchIDs calls yield with the argument ids of every fact of relation
+// rel (see Relation) that the snapshot sees and whose argument i is ids[i]
+// wherever ids[i] is not 0; len(ids) must be the relation's arity (else
+// nothing matches). It walks the shortest posting list among the bound
+// positions, in record order, lazily: matching records are collected
+// under the index's read lock matchChunk at a time, and the lock is
+// released before yield runs, so yield may call MatchIDs again, writers
+// are not held up by slow readers, and a yield that returns false ends
+// the walk without reading the rest. The slice passed to yield must not
+// be modified or kept.
+func (s *Snapshot) MatchIDs(rel int, ids []uint32, yield func(ids []uint32) bool) {
+	x := s.x
+	m := x.matcher()
+	defer x.matchers.Put(m)
+	x.mu.RLock()
+	if rel < 0 || rel >= len(x.byID) || x.byID[rel].arity != len(ids) {
+		x.mu.RUnlock()
+		return
+	}
+	s.walk(x.byID[rel], m, ids, yield, nil)
+}
+
+func (x *Index) matcher() *matcher {
+	m, _ := x.matchers.Get().(*matcher)
+	if m == nil {
+		m = new(matcher)
+	}
+	return m
+}
+
+// walk yields the records of t that s sees and whose argument i is
+// want[i] wherever want[i] is not 0: their ids to yieldIDs when it is not
+// nil, else their values to yieldVals. It is called with the read lock
+// held and releases it; the first chunk is collected under that same
+// hold.
+func (s *Snapshot) walk(t *table, m *matcher, want []uint32, yieldIDs func([]uint32) bool, yieldVals func([]term.Value) bool) {
+	x := s.x
 	m.bound, m.ids = m.bound[:0], m.ids[:0]
 	var best plist
-	for i, a := range args {
-		if a.IsZero() {
+	for i, id := range want {
+		if id == 0 {
 			continue
-		}
-		id, ok := x.lookup(a)
-		if !ok {
-			x.mu.RUnlock()
-			return
 		}
 		pl := t.post[i].get(id)
 		if pl.Len() == 0 {
@@ -155,15 +249,17 @@ func (s *Snapshot) Match(pred string, args []term.Value, yield func(args []term.
 	if all {
 		total = int(v.lim)
 	}
-	x.mu.RUnlock()
 	n := v.arity
 	if cap(m.out) < n {
 		m.out = make([]term.Value, n)
 	}
 	out := m.out[:n]
+	locked := true
 	for pos := 0; pos < total; {
 		recs := m.recs[:0]
-		x.mu.RLock()
+		if !locked {
+			x.mu.RLock()
+		}
 	next:
 		for ; pos < total && len(recs) < matchChunk; pos++ {
 			r := uint32(pos)
@@ -182,16 +278,26 @@ func (s *Snapshot) Match(pred string, args []term.Value, yield func(args []term.
 			recs = append(recs, r)
 		}
 		x.mu.RUnlock()
+		locked = false
 		m.recs = recs
 		for _, r := range recs {
 			ids := v.ids(r)
+			if yieldIDs != nil {
+				if !yieldIDs(ids) {
+					return
+				}
+				continue
+			}
 			for i := range out {
 				out[i] = v.vals.value(ids[i])
 			}
-			if !yield(out) {
+			if !yieldVals(out) {
 				return
 			}
 		}
+	}
+	if locked {
+		x.mu.RUnlock()
 	}
 }
 
