@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"hash/maphash"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/castellan-authz/castellan/lang"
@@ -94,6 +95,11 @@ type Evaluator struct {
 	clock func() time.Time
 	seed  maphash.Seed
 	pool  sync.Pool
+
+	// consts numbers the constants of the rules; constIDs holds their ids
+	// in the sources of two generations (see ids.go).
+	consts   constTable
+	constIDs [2]atomic.Pointer[constIDs]
 }
 
 // New compiles p: rules are normalized and planned once per binding
@@ -106,6 +112,7 @@ func New(p *lang.Program, opts ...Option) *Evaluator {
 	e := &Evaluator{prog: p, lim: c.limits, clock: c.clock, seed: maphash.MakeSeed()}
 	e.types = newTypeSys(p)
 	e.preds = compileProgram(p, &e.types)
+	e.consts = newConstTable(programConsts(e.preds))
 	return e
 }
 

@@ -306,6 +306,9 @@ func (l *layeredIDs) Lookup(v term.Value) (uint32, bool) {
 	return l.ids.Lookup(v)
 }
 
+// Generation is 0: the local ids are this request's.
+func (l *layeredIDs) Generation() uint64 { return 0 }
+
 // Value returns the value of a local id or of a base id.
 func (l *layeredIDs) Value(id uint32) term.Value {
 	if id&localID != 0 {

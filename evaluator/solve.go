@@ -6,7 +6,6 @@ import (
 	"hash/maphash"
 	"math"
 	"time"
-	"unsafe"
 
 	"github.com/castellan-authz/castellan/lang/term"
 )
@@ -147,6 +146,7 @@ type solver struct {
 	// resolved once and remembered in rels and memo, whose entries hold
 	// for the query of idEpoch only (ids are the source's).
 	ids          IDSource
+	consts       *constIDs // the ids of the program's constants in src, when it has a generation
 	idEpoch      uint32
 	rels         []relEnt // by predInfo.id
 	memo         [memoSize]memoEnt
@@ -194,108 +194,6 @@ func (s *solver) collect(args []term.Value) bool {
 	return true
 }
 
-// matchFacts appends to tmp the arguments of the facts of p that match pat
-// (a zero Value matches any value), as collect does. Over an IDSource it
-// resolves p and the bound values to ids (once per query) and matches on
-// ids.
-func (s *solver) matchFacts(p *predInfo, pat []term.Value) {
-	if s.ids == nil {
-		s.src.Match(p.name, pat, s.collectFn)
-		return
-	}
-	rel := s.relation(p)
-	if rel < 0 {
-		return
-	}
-	want := s.want[:0]
-	for _, a := range pat {
-		var id uint32
-		if !a.IsZero() {
-			var ok bool
-			if id, ok = s.idOf(a); !ok {
-				return // no fact holds a
-			}
-		}
-		want = append(want, id)
-	}
-	s.want = want
-	s.ids.MatchIDs(rel, want, s.collectIDsFn)
-}
-
-// relEnt is the relation number of a predicate in the query of epoch.
-type relEnt struct {
-	rel   int32
-	epoch uint32
-}
-
-// relation returns the source's relation of p, -1 when it has none.
-func (s *solver) relation(p *predInfo) int {
-	if p.id >= len(s.rels) {
-		s.rels = append(s.rels, make([]relEnt, p.id+1-len(s.rels))...)
-	}
-	r := &s.rels[p.id]
-	if r.epoch != s.idEpoch {
-		*r = relEnt{rel: int32(s.ids.Relation(p.name, p.arity)), epoch: s.idEpoch}
-	}
-	return int(r.rel)
-}
-
-// memoSize is the number of values whose ids a solver remembers, in a
-// direct-mapped cache keyed by where the value's id string is (a value
-// copied through frames and tables keeps its string), checked by
-// comparing the values.
-const (
-	memoBits = 6
-	memoSize = 1 << memoBits
-)
-
-// memoEnt is a value and its id (0: the source has no fact with it) in
-// the query of epoch.
-type memoEnt struct {
-	v     term.Value
-	id    uint32
-	epoch uint32
-}
-
-func memoSlot(v term.Value) int {
-	h := (uint64(uintptr(unsafe.Pointer(unsafe.StringData(v.ID)))) ^ uint64(len(v.ID))) * 0x9E3779B97F4A7C15
-	return int(h >> (64 - memoBits))
-}
-
-// idOf returns the id of v in the source, or false when no fact holds v.
-func (s *solver) idOf(v term.Value) (uint32, bool) {
-	e := &s.memo[memoSlot(v)]
-	if e.epoch == s.idEpoch && e.v == v {
-		return e.id, e.id != 0
-	}
-	id, ok := s.ids.Lookup(v)
-	if !ok {
-		id = 0
-	}
-	*e = memoEnt{v: v, id: id, epoch: s.idEpoch}
-	return id, ok
-}
-
-// collectIDs is the MatchIDs callback: it appends the fact's values to
-// tmp, unless one of them would read as a wildcard (as collect), and
-// remembers their ids.
-func (s *solver) collectIDs(ids []uint32) bool {
-	start := len(s.tmp)
-	for _, id := range ids {
-		v := s.ids.Value(id)
-		if isWild(v) {
-			s.tmp = s.tmp[:start]
-			return true
-		}
-		s.tmp = append(s.tmp, v)
-	}
-	for k, id := range ids {
-		v := s.tmp[start+k]
-		s.memo[memoSlot(v)] = memoEnt{v: v, id: id, epoch: s.idEpoch}
-	}
-	return true
-}
-
 // acquire takes a solver for one query over src; a non-zero now is the
 // instant @current_unix_time reads (else the evaluator's clock, once).
 func (e *Evaluator) acquire(ctx context.Context, src Source, now time.Time) *solver {
@@ -307,11 +205,7 @@ func (e *Evaluator) acquire(ctx context.Context, src Source, now time.Time) *sol
 		src = emptySource{}
 	}
 	s.ctx, s.src = ctx, src
-	s.ids, _ = src.(IDSource)
-	if s.idEpoch++; s.idEpoch == 0 {
-		s.memo, s.idEpoch = [memoSize]memoEnt{}, 1
-		clear(s.rels)
-	}
+	s.startIDs(src)
 	s.err, s.work, s.nowSet, s.nowAt = nil, 0, false, now
 	s.minDep, s.epoch, s.nAnswers = noDep, 0, 0
 	s.abstracted, s.inexact = false, false
@@ -353,7 +247,7 @@ func (e *Evaluator) release(s *solver) {
 	s.vals, s.tables, s.ans = s.vals[:0], s.tables[:0], s.ans[:0]
 	s.frame, s.alias, s.trail, s.tmp, s.pat = s.frame[:0], s.alias[:0], s.trail[:0], s.tmp[:0], s.pat[:0]
 	s.stack, s.incomplete = s.stack[:0], s.incomplete[:0]
-	s.ctx, s.src, s.ids, s.trace = nil, nil, nil, nil
+	s.ctx, s.src, s.ids, s.consts, s.trace = nil, nil, nil, nil, nil
 	e.pool.Put(s)
 }
 

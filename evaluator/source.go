@@ -53,4 +53,10 @@ type IDSource interface {
 	// Value returns the value of an id that MatchIDs yielded or Lookup
 	// returned.
 	Value(id uint32) term.Value
+
+	// Generation identifies the source's ids: sources of the same
+	// non-zero generation give a value the same id (or none), so the
+	// evaluator resolves the program's constants once per generation. 0:
+	// the ids hold for this source only.
+	Generation() uint64
 }

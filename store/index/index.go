@@ -250,7 +250,7 @@ func (x *Index) Snapshot() *Snapshot {
 	}
 	x.mu.RLock()
 	defer x.mu.RUnlock()
-	s := &Snapshot{x: x, rev: x.rev, stats: x.stats, windows: x.windows, vals: x.reader()}
+	s := &Snapshot{x: x, rev: x.rev, stats: x.stats, windows: x.windows, vals: x.reader(), gen: generations.Add(1)}
 	// Under the read lock no commit can happen, so s is still the latest.
 	if !x.latest.CompareAndSwap(nil, s) {
 		return x.latest.Load()
@@ -284,7 +284,7 @@ func (x *Index) SnapshotAt(rev uint64) (*Snapshot, error) {
 	}
 	// Under the read lock no commit, so no compaction, can happen: the
 	// snapshot is registered before a compaction could drop its records.
-	s := &Snapshot{x: x, rev: rev, stats: x.stats, windows: x.windows, vals: x.reader()}
+	s := &Snapshot{x: x, rev: rev, stats: x.stats, windows: x.windows, vals: x.reader(), gen: generations.Add(1)}
 	x.snapMu.Lock()
 	x.snaps[s.rev]++
 	x.snapMu.Unlock()

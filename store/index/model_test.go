@@ -124,8 +124,9 @@ func testAgainstModel(t *testing.T, prune bool) {
 	x.compactMinDead = 32 // compact often
 	m := &model{}
 	type kept struct {
-		snap store.Snapshot
-		want []string
+		snap  store.Snapshot
+		want  []string
+		facts []term.Fact
 	}
 	var keep []kept
 	for i := range 2000 {
@@ -179,7 +180,7 @@ func testAgainstModel(t *testing.T, prune bool) {
 		}
 		switch {
 		case i%300 == 0:
-			keep = append(keep, kept{snap, want})
+			keep = append(keep, kept{snap, want, slices.Clone(m.facts)})
 		case i%1000 == 999: // let go of the old snapshots: compaction can drop their records
 			keep = keep[len(keep)-1:]
 			runtime.GC()
@@ -190,6 +191,23 @@ func testAgainstModel(t *testing.T, prune bool) {
 		for _, k := range keep {
 			if diff := cmp.Diff(k.want, snapshotStrings(k.snap), cmpopts.EquateEmpty()); diff != "" {
 				t.Fatalf("batch %d: snapshot at revision %d changed (-then +now):\n%s", i, k.snap.Revision(), diff)
+			}
+			// Ground matches: each fact of the kept revision once (whether
+			// it was deleted, or deleted and added again, since), and a
+			// fact of the latest revision it lacks not at all.
+			for _, f := range k.facts[:min(len(k.facts), 20)] {
+				if got := matchCount(k.snap, f.Predicate, f.Args); got != 1 {
+					t.Fatalf("batch %d: snapshot at revision %d: Match(%v) found %d, want 1", i, k.snap.Revision(), f, got)
+				}
+			}
+			for _, f := range m.facts[:min(len(m.facts), 20)] {
+				want := 0
+				if slices.ContainsFunc(k.facts, f.Equal) {
+					want = 1
+				}
+				if got := matchCount(k.snap, f.Predicate, f.Args); got != want {
+					t.Fatalf("batch %d: snapshot at revision %d: Match(%v) found %d, want %d", i, k.snap.Revision(), f, got, want)
+				}
 			}
 		}
 	}

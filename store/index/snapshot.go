@@ -3,6 +3,7 @@ package index
 import (
 	"iter"
 	"slices"
+	"sync/atomic"
 	"time"
 
 	"github.com/castellan-authz/castellan/lang/term"
@@ -30,7 +31,14 @@ type Snapshot struct {
 	// snapshot holds the records back from compaction). It keeps the
 	// interner's storage of that time reachable while the snapshot is.
 	vals valReader
+
+	// gen is the snapshot's generation (see Generation); a timed view
+	// has its parent's.
+	gen uint64
 }
+
+// generations numbers the snapshots of every index, from 1.
+var generations atomic.Uint64
 
 var _ store.Snapshot = (*Snapshot)(nil)
 
@@ -47,7 +55,7 @@ func (s *Snapshot) At(now time.Time) store.Snapshot {
 	if s.parent != nil {
 		p = s.parent
 	}
-	return &Snapshot{x: s.x, rev: s.rev, stats: s.stats, windows: true, timed: true, now: now.UnixNano(), parent: p, vals: s.vals}
+	return &Snapshot{x: s.x, rev: s.rev, stats: s.stats, windows: true, timed: true, now: now.UnixNano(), parent: p, vals: s.vals, gen: s.gen}
 }
 
 // holds reports whether record r of t is visible to s: at its revision
@@ -189,6 +197,12 @@ func (s *Snapshot) Value(id uint32) term.Value {
 	return s.vals.value(id)
 }
 
+// Generation returns a number that identifies the snapshot's ids, never 0:
+// a view of the snapshot at an instant (At) has the same; any other
+// snapshot has another, as a value's id may differ between them (and so
+// may whether the value has one).
+func (s *Snapshot) Generation() uint64 { return s.gen }
+
 // MatchIDs calls yield with the argument ids of every fact of relation
 // rel (see Relation) that the snapshot sees and whose argument i is ids[i]
 // wherever ids[i] is not 0; len(ids) must be the relation's arity (else
@@ -211,6 +225,32 @@ func (s *Snapshot) MatchIDs(rel int, ids []uint32, yield func(ids []uint32) bool
 	s.walk(x.byID[rel], m, ids, yield, nil)
 }
 
+// ground reports whether every id of want is bound.
+func ground(want []uint32) bool {
+	for _, id := range want {
+		if id == 0 {
+			return false
+		}
+	}
+	return true
+}
+
+// yieldOne yields the record of argument ids ids as walk does.
+func (s *Snapshot) yieldOne(m *matcher, ids []uint32, yieldIDs func([]uint32) bool, yieldVals func([]term.Value) bool) {
+	if yieldIDs != nil {
+		yieldIDs(ids)
+		return
+	}
+	if cap(m.out) < len(ids) {
+		m.out = make([]term.Value, len(ids))
+	}
+	out := m.out[:len(ids)]
+	for i, id := range ids {
+		out[i] = s.vals.value(id)
+	}
+	yieldVals(out)
+}
+
 func (x *Index) matcher() *matcher {
 	m, _ := x.matchers.Get().(*matcher)
 	if m == nil {
@@ -226,6 +266,21 @@ func (x *Index) matcher() *matcher {
 // hold.
 func (s *Snapshot) walk(t *table, m *matcher, want []uint32, yieldIDs func([]uint32) bool, yieldVals func([]term.Value) bool) {
 	x := s.x
+	if ground(want) && len(want) > 0 {
+		// One probe of the live records: a fact has at most one record
+		// at a revision, the live one unless it was removed since (then
+		// it is a dead record, and the table has some).
+		if r, ok := t.find(want); ok && s.holds(t, r) {
+			ids := t.ids(r)
+			x.mu.RUnlock()
+			s.yieldOne(m, ids, yieldIDs, yieldVals)
+			return
+		}
+		if t.ndead == 0 {
+			x.mu.RUnlock()
+			return
+		}
+	}
 	m.bound, m.ids = m.bound[:0], m.ids[:0]
 	var best plist
 	for i, id := range want {

@@ -1,0 +1,88 @@
+package evaluator
+
+import (
+	"context"
+	"fmt"
+	"runtime"
+	"testing"
+
+	"github.com/castellan-authz/castellan/evaluator/evaltest"
+	"github.com/castellan-authz/castellan/lang/term"
+	"github.com/castellan-authz/castellan/store"
+	"github.com/castellan-authz/castellan/store/memory"
+)
+
+// TestIDsAcrossSnapshots answers over the snapshots of a memory store
+// whose facts churn: rounds alternate between facts that hold the
+// policy's constant "viewer" and facts that do not, so that its id (and
+// the ids of the other values) may be freed and reused between snapshots,
+// while the evaluator keeps the ids of its constants per snapshot
+// generation. Old snapshots, still held, keep their answers.
+func TestIDsAcrossSnapshots(t *testing.T) {
+	ctx := context.Background()
+	st := memory.New()
+	t.Cleanup(func() { st.Close() })
+	e := New(mustCompile(t, evaltest.FolderPolicy+"allow(actor, action, resource) if has_permission(actor, action, resource);\n"))
+	const n = 1500 // more than the index's compaction threshold
+	user := func(round, i int) term.Value { return term.Entity("User", fmt.Sprint("u", round, "-", i)) }
+	folder := func(round, i int) term.Value { return term.Entity("Folder", fmt.Sprint("f", round, "-", i)) }
+	roundFacts := func(round int) []term.Fact {
+		var fs []term.Fact
+		for i := range n {
+			if round%2 == 0 {
+				fs = append(fs, term.Fact{Predicate: "has_role", Args: []term.Value{user(round, i), term.String("viewer"), folder(round, i)}})
+			} else {
+				fs = append(fs, term.Fact{Predicate: "has_relation", Args: []term.Value{folder(round, i), term.String("parent"), folder(round, i+1)}})
+			}
+		}
+		return fs
+	}
+	allowed := func(snap store.Snapshot, u, f term.Value) bool {
+		t.Helper()
+		d, err := e.Authorize(ctx, Request{Source: snap}, u, "read", f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return d.Allowed
+	}
+	type held struct {
+		snap  store.Snapshot
+		round int
+	}
+	var old []held
+	for round := range 8 {
+		op := store.Op{Insert: roundFacts(round)}
+		if round > 0 {
+			for _, f := range roundFacts(round - 1) {
+				op.Delete = append(op.Delete, term.Pattern{Predicate: f.Predicate, Args: f.Args})
+			}
+		}
+		if _, err := st.Write(ctx, []store.Op{op}); err != nil {
+			t.Fatal(err)
+		}
+		snap, err := st.Snapshot(ctx, store.Consistency{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, i := range []int{0, n / 2, n - 1} {
+			if got, want := allowed(snap, user(round, i), folder(round, i)), round%2 == 0; got != want {
+				t.Errorf("round %d: user %d reads folder %d: %v, want %v", round, i, i, got, want)
+			}
+			if round >= 2 && allowed(snap, user(round-2, i), folder(round-2, i)) {
+				t.Errorf("round %d: a user of round %d still reads", round, round-2)
+			}
+		}
+		// The snapshot of two rounds ago (held) answers as it did; the
+		// older ones are let go, so compaction frees their values.
+		for _, h := range old {
+			if got, want := allowed(h.snap, user(h.round, 1), folder(h.round, 1)), h.round%2 == 0; got != want {
+				t.Errorf("round %d: the snapshot of round %d: user 1 reads folder 1: %v, want %v", round, h.round, got, want)
+			}
+		}
+		old = append(old, held{snap, round})
+		if len(old) > 1 {
+			old = old[len(old)-1:]
+		}
+		runtime.GC()
+	}
+}
