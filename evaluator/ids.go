@@ -49,13 +49,15 @@ func (s *solver) matchFacts(p *predInfo, pat []term.Value) {
 		if !a.IsZero() {
 			var ok bool
 			if id, ok = s.idOf(a); !ok {
-				return // no fact holds a
+				break // no fact holds a
 			}
 		}
 		want = append(want, id)
 	}
-	s.want = want
-	s.ids.MatchIDs(rel, want, s.collectIDsFn)
+	s.want = want // kept, so that the next call does not allocate
+	if len(want) == len(pat) {
+		s.ids.MatchIDs(rel, want, s.collectIDsFn)
+	}
 }
 
 // relEnt is the relation number of a predicate in the query of epoch.

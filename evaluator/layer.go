@@ -181,8 +181,8 @@ type layeredIDs struct {
 
 	// The first values, ids and relations are kept here, so that a
 	// request with a few context facts allocates only the source.
-	localBuf [8]localVal
-	rowBuf   [16]uint32
+	localBuf [4]localVal
+	rowBuf   [8]uint32
 	relBuf   [2]ctxRel
 }
 
@@ -264,7 +264,7 @@ func (l *layeredIDs) localOf(v term.Value) uint32 {
 	id := uint32(localID | (len(l.local) - 1))
 	if l.index != nil {
 		l.index[v] = id
-	} else if len(l.local) > 16 {
+	} else if len(l.local) > 16 { // a map past 16 values
 		l.index = make(map[term.Value]uint32, 2*len(l.local))
 		for k, lv := range l.local {
 			l.index[lv.v] = uint32(localID | k)
