@@ -122,6 +122,11 @@ func (s *solver) unfoldFacts(bc *bodyCtx, base int, steps []step, i, off int) bo
 		s.pat = append(s.pat, a)
 	}
 	cont := true
+	if s.ids != nil {
+		cont = s.unfoldFactIDs(bc, base, steps, i, off, pstart, typed)
+		s.pat = s.pat[:pstart]
+		return cont && s.err == nil
+	}
 	s.src.Match(p.name, s.pat[pstart:pstart+n], func(args []term.Value) bool {
 		for _, a := range args {
 			if isWild(a) {
@@ -148,6 +153,64 @@ func (s *solver) unfoldFacts(bc *bodyCtx, base int, steps []step, i, off int) bo
 	})
 	s.pat = s.pat[:pstart]
 	return cont && s.err == nil
+}
+
+// unfoldFactIDs is unfoldFacts over an IDSource: the goal's pattern is at
+// pstart in pat; each fact's values are put in tmp (at the same place for
+// every fact, as nested calls restore tmp's length) and unified from there.
+func (s *solver) unfoldFactIDs(bc *bodyCtx, base int, steps []step, i, off, pstart int, typed bool) bool {
+	l := steps[i].lit
+	p := l.pred
+	n := p.arity
+	rel := s.relation(p)
+	if rel < 0 {
+		return true
+	}
+	want := make([]uint32, n) // kept by MatchIDs while nested calls run
+	for k, a := range s.pat[pstart : pstart+n] {
+		if !a.IsZero() {
+			id, ok := s.idOf(a)
+			if !ok {
+				return true // no fact holds a
+			}
+			want[k] = id
+		}
+	}
+	start := len(s.tmp)
+	s.tmp = append(s.tmp, s.pat[pstart:pstart+n]...)
+	cont := true
+	s.ids.MatchIDs(rel, want, func(ids []uint32) bool {
+		for k, id := range ids {
+			v := s.ids.Value(id)
+			if isWild(v) {
+				return true
+			}
+			s.tmp[start+k] = v
+		}
+		for k, id := range ids {
+			v := s.tmp[start+k]
+			s.memo[strHash(v)>>(64-memoBits)] = memoEnt{v: v, id: id, epoch: s.idEpoch}
+		}
+		if !s.tick() {
+			cont = false
+			return false
+		}
+		if typed {
+			for k, a := range s.vals[off : off+n] {
+				if isWild(a) && !s.e.types.matches(s.tmp[start+k].Type, a.Type) {
+					return true
+				}
+			}
+		}
+		mark := len(s.trail)
+		if s.unifyArgs(base, l.args, s.tmp, start) {
+			cont = s.body(bc, base, steps, i+1)
+		}
+		s.undo(mark)
+		return cont
+	})
+	s.tmp = s.tmp[:start]
+	return cont
 }
 
 // unfoldRule runs rule r of the goal at off in vals and, for each of its
