@@ -39,4 +39,10 @@
 // generalized against the innermost active table of its predicate (the
 // arguments that differ become wildcards), so the chain is one table
 // iterated to its fixpoint, rather than one nested table per link.
+//
+// Facts are read from the Source on integer ids when it is an IDSource
+// (the store's snapshots, and a Layer over one): a query resolves its
+// values, and a snapshot generation the program's constants and
+// predicates, to ids once, and the facts come back as ids (see ids.go);
+// other sources are matched on values.
 package evaluator

@@ -45,6 +45,15 @@
 //     shared by every caller until the next commit. Reachable snapshots are
 //     counted per revision (released by runtime.AddCleanup once a snapshot
 //     is garbage), which gives the oldest revision still readable.
+//   - Reads on ids: besides Match on values, a Snapshot answers on the
+//     interner's ids (evaluator.IDSource): Relation numbers a table,
+//     Lookup gives a value's id, MatchIDs matches rows of ids (0: any
+//     value) and Value reads an id back without the lock, through the
+//     interner's storage as it was when the snapshot was made. A ground
+//     pattern is one probe of the live set (falling back to the posting
+//     lists only when the table has dead records a past revision may see).
+//     Ids hold while the snapshot is reachable; Generation tells the
+//     snapshots apart for callers that keep ids between queries.
 //   - Validity windows: a record may carry the window of its fact
 //     (term.Window, as nanoseconds; a table keeps the two columns only
 //     once one of its records has one). A Snapshot shows every record of
