@@ -57,7 +57,7 @@ func Layer(base Source, ctxFacts []term.Fact) Source {
 	}
 	if ids, ok := base.(IDSource); ok {
 		if _, nested := base.(*layeredIDs); !nested {
-			return newLayeredIDs(layered{base: base, groups: groups}, ids)
+			return newLayeredIDs(layered{base: base, groups: groups}, facts, ids)
 		}
 	}
 	return &layered{base: base, groups: groups}
@@ -175,15 +175,19 @@ type contextual interface {
 type layeredIDs struct {
 	layered
 	ids   IDSource
-	local []localVal // id localID|k -> the value k
-	index map[term.Value]uint32
-	rels  []ctxRel // relation ctxRelBase+k
+	facts []term.Fact // the context facts, sorted
+	rows  []uint32    // the ids of each fact's arguments, in the order of facts
+	// Local id localID|k is the value at argument lpos[2k+1] of
+	// facts[lpos[2k]]; its id in the base is lbase[k] (0: none).
+	lbase []uint32
+	lpos  []uint32
+	index map[term.Value]uint32 // value -> local id, past 16 values
+	rels  []ctxRel              // relation ctxRelBase+k
 
-	// The first values, ids and relations are kept here, so that a
-	// request with a few context facts allocates only the source.
-	localBuf [4]localVal
-	rowBuf   [8]uint32
-	relBuf   [2]ctxRel
+	// The ids of a few context facts and their relations are kept here,
+	// so that such a request allocates no more than a Layer of values.
+	buf    [32]uint32
+	relBuf [2]ctxRel
 }
 
 // localID marks a request-local id; the base's ids are below it.
@@ -193,11 +197,6 @@ const localID = 1 << 31
 // relation numbers are below it.
 const ctxRelBase = 1 << 30
 
-type localVal struct {
-	v    term.Value
-	base uint32 // the id of v in the base, 0: none
-}
-
 // ctxRel is the context facts of one predicate and arity.
 type ctxRel struct {
 	pred  string
@@ -206,36 +205,36 @@ type ctxRel struct {
 	rows  []uint32 // arity ids per fact
 }
 
-// newLayeredIDs gives the values of l's context facts their ids. The
-// facts are sorted by predicate, then arity, so the rows of a relation
-// are contiguous in one array.
-func newLayeredIDs(l layered, ids IDSource) *layeredIDs {
-	li := &layeredIDs{layered: l, ids: ids}
-	li.local, li.rels = li.localBuf[:0], li.relBuf[:0]
+// newLayeredIDs gives the values of l's context facts (facts, sorted by
+// predicate, then arity) their ids: the rows of a relation are then
+// contiguous in one array, which with the local values' records takes
+// one allocation at most.
+func newLayeredIDs(l layered, facts []term.Fact, ids IDSource) *layeredIDs {
+	li := &layeredIDs{layered: l, ids: ids, facts: facts}
+	li.rels = li.relBuf[:0]
 	n := 0
-	for _, g := range l.groups {
-		for _, f := range g.facts {
-			n += len(f.Args)
+	for _, f := range facts {
+		n += len(f.Args)
+	}
+	buf := li.buf[:]
+	if 4*n > len(buf) {
+		buf = make([]uint32, 4*n)
+	}
+	rows := buf[:0:n]
+	li.lbase, li.lpos = buf[n:n:2*n], buf[2*n:2*n:4*n]
+	for fi, f := range facts {
+		k := li.rel(f.Predicate, len(f.Args))
+		start := len(rows)
+		for ai, v := range f.Args {
+			rows = append(rows, li.localOf(v, fi, ai))
 		}
-	}
-	rows := li.rowBuf[:0]
-	if n > len(li.rowBuf) {
-		rows = make([]uint32, 0, n)
-	}
-	for _, g := range l.groups {
-		for _, f := range g.facts {
-			k := li.rel(g.pred, len(f.Args))
-			start := len(rows)
-			for _, v := range f.Args {
-				rows = append(rows, li.localOf(v))
-			}
-			r := &li.rels[k]
-			if r.rows == nil {
-				r.rows = rows[start:start] // rows has room for every fact: never reallocated
-			}
-			r.rows = r.rows[:len(r.rows)+len(f.Args)]
+		r := &li.rels[k]
+		if r.rows == nil {
+			r.rows = rows[start:start] // rows has room for every fact: never reallocated
 		}
+		r.rows = r.rows[:len(r.rows)+len(f.Args)]
 	}
+	li.rows = rows
 	return li
 }
 
@@ -251,23 +250,30 @@ func (l *layeredIDs) rel(pred string, arity int) int {
 	return len(l.rels) - 1
 }
 
-// localOf returns the local id of v, assigning one.
-func (l *layeredIDs) localOf(v term.Value) uint32 {
+// local returns the value of local id localID|k.
+func (l *layeredIDs) local(k int) term.Value {
+	return l.facts[l.lpos[2*k]].Args[l.lpos[2*k+1]]
+}
+
+// localOf returns the local id of v, argument ai of fact fi, assigning
+// one.
+func (l *layeredIDs) localOf(v term.Value, fi, ai int) uint32 {
 	if id, ok := l.findLocal(v); ok {
 		return id
 	}
-	lv := localVal{v: v}
+	var base uint32
 	if id, ok := l.ids.Lookup(v); ok && id < localID {
-		lv.base = id
+		base = id
 	}
-	l.local = append(l.local, lv)
-	id := uint32(localID | (len(l.local) - 1))
+	l.lbase = append(l.lbase, base)
+	l.lpos = append(l.lpos, uint32(fi), uint32(ai))
+	id := uint32(localID | (len(l.lbase) - 1))
 	if l.index != nil {
 		l.index[v] = id
-	} else if len(l.local) > 16 { // a map past 16 values
-		l.index = make(map[term.Value]uint32, 2*len(l.local))
-		for k, lv := range l.local {
-			l.index[lv.v] = uint32(localID | k)
+	} else if len(l.lbase) > 16 {
+		l.index = make(map[term.Value]uint32, 2*len(l.lbase))
+		for k := range l.lbase {
+			l.index[l.local(k)] = uint32(localID | k)
 		}
 	}
 	return id
@@ -278,8 +284,8 @@ func (l *layeredIDs) findLocal(v term.Value) (uint32, bool) {
 		id, ok := l.index[v]
 		return id, ok
 	}
-	for k := range l.local {
-		if l.local[k].v == v {
+	for k := range l.lbase {
+		if l.local(k) == v {
 			return uint32(localID | k), true
 		}
 	}
@@ -312,8 +318,8 @@ func (l *layeredIDs) Generation() uint64 { return 0 }
 // Value returns the value of a local id or of a base id.
 func (l *layeredIDs) Value(id uint32) term.Value {
 	if id&localID != 0 {
-		if k := int(id &^ localID); k < len(l.local) {
-			return l.local[k].v
+		if k := int(id &^ localID); k < len(l.lbase) {
+			return l.local(k)
 		}
 		return term.Value{}
 	}
@@ -323,8 +329,8 @@ func (l *layeredIDs) Value(id uint32) term.Value {
 // sameID reports whether the id r of a context fact and the id p of a
 // pattern (0: any) stand for the same value.
 func (l *layeredIDs) sameID(r, p uint32) bool {
-	return p == 0 || r == p || (r&localID != 0 && p != 0 && l.local[r&^localID].base == p) ||
-		(p&localID != 0 && r&localID == 0 && l.local[p&^localID].base == r)
+	return p == 0 || r == p || (r&localID != 0 && p != 0 && l.lbase[r&^localID] == p) ||
+		(p&localID != 0 && r&localID == 0 && l.lbase[p&^localID] == r)
 }
 
 func (l *layeredIDs) rowMatches(row, ids []uint32) bool {
@@ -390,7 +396,7 @@ func (l *layeredIDs) MatchIDs(rel int, ids []uint32, yield func([]uint32) bool) 
 		if id&localID == 0 {
 			continue
 		}
-		b := l.local[id&^localID].base
+		b := l.lbase[id&^localID]
 		if b == 0 {
 			return // a value only the request has: no base fact holds it
 		}

@@ -151,6 +151,7 @@ type solver struct {
 	rels         []relEnt // by predInfo.id
 	memo         [memoSize]memoEnt
 	want         []uint32
+	wantStack    []uint32 // the patterns of the unfolded fact calls being walked
 	collectIDsFn func([]uint32) bool
 
 	// bcFree holds the body contexts of rules run for a table, for reuse
@@ -246,7 +247,7 @@ func (e *Evaluator) release(s *solver) {
 	clear(s.tmp)
 	s.vals, s.tables, s.ans = s.vals[:0], s.tables[:0], s.ans[:0]
 	s.frame, s.alias, s.trail, s.tmp, s.pat = s.frame[:0], s.alias[:0], s.trail[:0], s.tmp[:0], s.pat[:0]
-	s.stack, s.incomplete = s.stack[:0], s.incomplete[:0]
+	s.stack, s.incomplete, s.wantStack = s.stack[:0], s.incomplete[:0], s.wantStack[:0]
 	s.ctx, s.src, s.ids, s.consts, s.trace = nil, nil, nil, nil, nil
 	e.pool.Put(s)
 }

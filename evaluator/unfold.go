@@ -121,12 +121,12 @@ func (s *solver) unfoldFacts(bc *bodyCtx, base int, steps []step, i, off int) bo
 		}
 		s.pat = append(s.pat, a)
 	}
-	cont := true
 	if s.ids != nil {
-		cont = s.unfoldFactIDs(bc, base, steps, i, off, pstart, typed)
+		cont := s.unfoldFactIDs(bc, base, steps, i, off, pstart, typed)
 		s.pat = s.pat[:pstart]
 		return cont && s.err == nil
 	}
+	cont := true
 	s.src.Match(p.name, s.pat[pstart:pstart+n], func(args []term.Value) bool {
 		for _, a := range args {
 			if isWild(a) {
@@ -166,16 +166,23 @@ func (s *solver) unfoldFactIDs(bc *bodyCtx, base int, steps []step, i, off, psta
 	if rel < 0 {
 		return true
 	}
-	want := make([]uint32, n) // kept by MatchIDs while nested calls run
-	for k, a := range s.pat[pstart : pstart+n] {
+	// The pattern's ids stay on top of a stack while the walk runs (a
+	// source may read them between facts): nested calls push theirs above,
+	// and one that grows the stack leaves this region in the old array,
+	// which nothing writes any more.
+	wstart := len(s.wantStack)
+	for _, a := range s.pat[pstart : pstart+n] {
+		var id uint32
 		if !a.IsZero() {
-			id, ok := s.idOf(a)
-			if !ok {
+			var ok bool
+			if id, ok = s.idOf(a); !ok {
+				s.wantStack = s.wantStack[:wstart]
 				return true // no fact holds a
 			}
-			want[k] = id
 		}
+		s.wantStack = append(s.wantStack, id)
 	}
+	want := s.wantStack[wstart : wstart+n : wstart+n]
 	start := len(s.tmp)
 	s.tmp = append(s.tmp, s.pat[pstart:pstart+n]...)
 	cont := true
@@ -210,6 +217,7 @@ func (s *solver) unfoldFactIDs(bc *bodyCtx, base int, steps []step, i, off, psta
 		return cont
 	})
 	s.tmp = s.tmp[:start]
+	s.wantStack = s.wantStack[:wstart]
 	return cont
 }
 
