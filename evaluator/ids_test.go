@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"runtime"
+	"sync"
 	"testing"
 
 	"github.com/castellan-authz/castellan/evaluator/evaltest"
@@ -84,5 +85,88 @@ func TestIDsAcrossSnapshots(t *testing.T) {
 			old = old[len(old)-1:]
 		}
 		runtime.GC()
+	}
+}
+
+// TestIDsConcurrentChurn checks under concurrent writes that readers of
+// successive snapshots, sharing the constants' ids of each generation,
+// answer right: a stable grant holds, an absent one does not, while a
+// writer replaces the other facts (freeing and reusing their ids).
+func TestIDsConcurrentChurn(t *testing.T) {
+	ctx := context.Background()
+	st := memory.New()
+	t.Cleanup(func() { st.Close() })
+	e := New(mustCompile(t, evaltest.FolderPolicy+"allow(actor, action, resource) if has_permission(actor, action, resource);\n"))
+	alice, root, leaf := term.Entity("User", "alice"), term.Entity("Folder", "root"), term.Entity("Folder", "leaf")
+	stable := []term.Fact{
+		{Predicate: "has_role", Args: []term.Value{alice, term.String("viewer"), root}},
+		{Predicate: "has_relation", Args: []term.Value{leaf, term.String("parent"), root}},
+	}
+	if _, err := st.Write(ctx, []store.Op{{Insert: stable}}); err != nil {
+		t.Fatal(err)
+	}
+	churn := func(round int) []term.Fact {
+		var fs []term.Fact
+		for i := range 200 {
+			fs = append(fs, term.Fact{Predicate: "has_role", Args: []term.Value{
+				term.Entity("User", fmt.Sprint("c", round, "-", i)), term.String("viewer"), term.Entity("Folder", fmt.Sprint("c", round, "-", i))}})
+		}
+		return fs
+	}
+	done := make(chan struct{})
+	errs := make(chan error, 1)
+	go func() {
+		defer close(done)
+		for round := range 60 {
+			op := store.Op{Insert: churn(round)}
+			if round > 0 {
+				for _, f := range churn(round - 1) {
+					op.Delete = append(op.Delete, term.Pattern{Predicate: f.Predicate, Args: f.Args})
+				}
+			}
+			if _, err := st.Write(ctx, []store.Op{op}); err != nil {
+				errs <- err
+				return
+			}
+		}
+	}()
+	check := func() error {
+		snap, err := st.Snapshot(ctx, store.Consistency{})
+		if err != nil {
+			return err
+		}
+		req := Request{Source: snap}
+		if d, err := e.Authorize(ctx, req, alice, "read", leaf); err != nil || !d.Allowed {
+			return fmt.Errorf("alice reads leaf at revision %d: %v, %v", snap.Revision(), d.Allowed, err)
+		}
+		if d, err := e.Authorize(ctx, req, term.Entity("User", "mallory"), "read", leaf); err != nil || d.Allowed {
+			return fmt.Errorf("mallory reads leaf at revision %d: %v, %v", snap.Revision(), d.Allowed, err)
+		}
+		return nil
+	}
+	var wg sync.WaitGroup
+	for range 4 {
+		wg.Go(func() {
+			for {
+				select {
+				case <-done:
+					return
+				default:
+				}
+				if err := check(); err != nil {
+					select {
+					case errs <- err:
+					default:
+					}
+					return
+				}
+			}
+		})
+	}
+	wg.Wait()
+	select {
+	case err := <-errs:
+		t.Fatal(err)
+	default:
 	}
 }
