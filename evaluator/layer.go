@@ -176,7 +176,6 @@ type layeredIDs struct {
 	layered
 	ids   IDSource
 	facts []term.Fact // the context facts, sorted
-	rows  []uint32    // the ids of each fact's arguments, in the order of facts
 	// Local id localID|k is the value at argument lpos[2k+1] of
 	// facts[lpos[2k]]; its id in the base is lbase[k] (0: none).
 	lbase []uint32
@@ -234,7 +233,6 @@ func newLayeredIDs(l layered, facts []term.Fact, ids IDSource) *layeredIDs {
 		}
 		r.rows = r.rows[:len(r.rows)+len(f.Args)]
 	}
-	li.rows = rows
 	return li
 }
 
