@@ -130,9 +130,25 @@ func (w *copyWriter) finish() *bytes.Reader {
 	return bytes.NewReader(w.buf.Bytes())
 }
 
+// reserveIDs takes n consecutive ids of facts and n of changes (the writer
+// holds the castellan_head row lock, so no other Castellan writer takes
+// ids meanwhile) and returns the first of each: COPY then sends the ids
+// rather than have the database call nextval for every row.
+func reserveIDs(ctx context.Context, tx pgx.Tx, n int) (facts, changes int64, err error) {
+	const next = "setval('%[1]s', nextval('%[1]s') + $1 - 1) - $1 + 1"
+	if err := tx.QueryRow(ctx, "SELECT "+fmt.Sprintf(next, "facts_id_seq")+", "+fmt.Sprintf(next, "changes_id_seq"), int64(n)).Scan(&facts, &changes); err != nil {
+		return 0, 0, fmt.Errorf("reserving ids: %w", err)
+	}
+	return facts, changes, nil
+}
+
 // copyFacts stores facts at revision rev with one COPY into facts and one
 // into changes, through tx's connection.
 func copyFacts(ctx context.Context, tx pgx.Tx, rev int64, facts []keyedFact) error {
+	firstFact, firstChange, err := reserveIDs(ctx, tx, len(facts))
+	if err != nil {
+		return err
+	}
 	// The size of the rows' strings, so that each buffer is allocated once.
 	size := 0
 	for _, kf := range facts {
@@ -142,10 +158,11 @@ func copyFacts(ctx context.Context, tx pgx.Tx, rev int64, facts []keyedFact) err
 		}
 	}
 	w := newCopyWriter(len(facts), size/max(len(facts), 1)+140)
-	for _, kf := range facts {
+	for i, kf := range facts {
 		f := kf.fact
-		w.row(8)
+		w.row(9)
 		w.bytea(kf.key[:])
+		w.int8(firstFact + int64(i))
 		w.text(f.Predicate)
 		w.int4(len(f.Args))
 		w.textArray(f.Args, false)
@@ -154,14 +171,15 @@ func copyFacts(ctx context.Context, tx pgx.Tx, rev int64, facts []keyedFact) err
 		w.timestamptz(f.Valid.From)
 		w.timestamptz(f.Valid.Until)
 	}
-	if _, err := tx.Conn().PgConn().CopyFrom(ctx, w.finish(), "COPY facts (fact_key, predicate, arity, arg_types, arg_ids, revision, valid_from, valid_until) FROM STDIN (FORMAT binary)"); err != nil {
+	if _, err := tx.Conn().PgConn().CopyFrom(ctx, w.finish(), "COPY facts (fact_key, id, predicate, arity, arg_types, arg_ids, revision, valid_from, valid_until) FROM STDIN (FORMAT binary)"); err != nil {
 		return fmt.Errorf("copying facts: %w", err)
 	}
 	w = newCopyWriter(len(facts), size/max(len(facts), 1)+100)
-	for _, kf := range facts {
+	for i, kf := range facts {
 		f := kf.fact
-		w.row(7)
+		w.row(8)
 		w.int8(rev)
+		w.int8(firstChange + int64(i))
 		w.int2(int16(store.OpInsert))
 		w.text(f.Predicate)
 		w.textArray(f.Args, false)
@@ -169,7 +187,7 @@ func copyFacts(ctx context.Context, tx pgx.Tx, rev int64, facts []keyedFact) err
 		w.timestamptz(f.Valid.From)
 		w.timestamptz(f.Valid.Until)
 	}
-	if _, err := tx.Conn().PgConn().CopyFrom(ctx, w.finish(), "COPY changes (revision, op, predicate, arg_types, arg_ids, valid_from, valid_until) FROM STDIN (FORMAT binary)"); err != nil {
+	if _, err := tx.Conn().PgConn().CopyFrom(ctx, w.finish(), "COPY changes (revision, id, op, predicate, arg_types, arg_ids, valid_from, valid_until) FROM STDIN (FORMAT binary)"); err != nil {
 		return fmt.Errorf("copying the change log: %w", err)
 	}
 	return nil

@@ -307,12 +307,15 @@ SELECT $1, 2, predicate, arg_types, arg_ids FROM d ORDER BY id`, rev, op.Expired
 					continue // it matches no stored fact
 				}
 				touched = true
-				var sql string
-				var args []any
-				if boundID(p) {
-					sql, args = deleteByKeysSQL(rev, p, s.matchingKeys(p, told))
-				} else {
-					sql, args = deleteSQL(rev, p)
+				sql, args := deleteSQL(rev, p)
+				if !p.IsGround() {
+					// The table has no index on the arguments or the
+					// predicate: find the facts' keys in the index, unless
+					// very many match and no id is bound (a scan is then
+					// cheaper than that many key lookups).
+					if keys, ok := s.matchingKeys(p, told, !boundID(p)); ok {
+						sql, args = deleteByKeysSQL(rev, p, keys)
+					}
 				}
 				b.Queue(sql, args...)
 			}
@@ -402,10 +405,26 @@ type keyedFact struct {
 
 // dedupe keys facts and drops repeated ones, keeping the place of the first
 // and the window of the last (as the index does: the last telling wins). With
-// sorted, it also orders them by key: inserting in key order into the
+// sorted, it orders them by key instead: inserting in key order into the
 // unique index is much faster than in random order.
 func dedupe(fs []term.Fact, sorted bool) []keyedFact {
 	ks := make([]keyedFact, 0, len(fs))
+	if sorted {
+		for _, f := range fs {
+			ks = append(ks, keyedFact{factKey(f.Predicate, f.Args), f})
+		}
+		// Stable: of the facts with one key, the last told is last.
+		slices.SortStableFunc(ks, func(a, b keyedFact) int { return bytes.Compare(a.key[:], b.key[:]) })
+		out := ks[:0]
+		for i, kf := range ks {
+			if i > 0 && kf.key == out[len(out)-1].key {
+				out[len(out)-1].fact.Valid = kf.fact.Valid
+				continue
+			}
+			out = append(out, kf)
+		}
+		return out
+	}
 	seen := make(map[[32]byte]int, len(fs))
 	for _, f := range fs {
 		k := factKey(f.Predicate, f.Args)
@@ -415,9 +434,6 @@ func dedupe(fs []term.Fact, sorted bool) []keyedFact {
 		}
 		seen[k] = len(ks)
 		ks = append(ks, keyedFact{k, f})
-	}
-	if sorted {
-		slices.SortFunc(ks, func(a, b keyedFact) int { return bytes.Compare(a.key[:], b.key[:]) })
 	}
 	return ks
 }
@@ -601,8 +617,7 @@ SELECT $1, 2, predicate, arg_types, arg_ids FROM d ORDER BY id`, args
 }
 
 // boundID reports whether p is a pattern, not a ground fact, that binds an
-// argument's id: the facts it matches are found through the in-memory
-// index rather than by a scan (the facts table has no index on arguments).
+// argument's id.
 func boundID(p term.Pattern) bool {
 	if p.IsGround() {
 		return false
@@ -615,26 +630,34 @@ func boundID(p term.Pattern) bool {
 	return false
 }
 
+// maxScanKeys is the number of matching facts past which a delete by a
+// pattern that binds no id scans the facts table rather than looking up
+// each fact's key.
+var maxScanKeys = 50_000
+
 // matchingKeys returns the fact_key of every fact matching p among the
 // facts stored before this transaction (the index, which commit brought to
 // the revision before it) and told, the facts inserted earlier in it. A key
 // may name a fact an earlier delete of the transaction removed: deleting it
-// again matches nothing. Callers hold applyMu.
-func (s *Store) matchingKeys(p term.Pattern, told []term.Fact) [][]byte {
-	var keys [][]byte
-	add := func(f term.Fact) {
+// again matches nothing. With bounded, it gives up (ok false) past
+// maxScanKeys keys. Callers hold applyMu.
+func (s *Store) matchingKeys(p term.Pattern, told []term.Fact, bounded bool) (keys [][]byte, ok bool) {
+	add := func(f term.Fact) bool {
 		k := factKey(f.Predicate, f.Args)
 		keys = append(keys, k[:])
+		return !bounded || len(keys) <= maxScanKeys
 	}
 	for f := range s.index().Snapshot().Facts(p) {
-		add(f)
-	}
-	for _, f := range told {
-		if p.Matches(f) {
-			add(f)
+		if !add(f) {
+			return nil, false
 		}
 	}
-	return keys
+	for _, f := range told {
+		if p.Matches(f) && !add(f) {
+			return nil, false
+		}
+	}
+	return keys, true
 }
 
 // deleteByKeysSQL removes the facts matching p among those with the given

@@ -144,3 +144,65 @@ func TestCopyRoundTrip(t *testing.T) {
 		t.Errorf("the index holds %d facts, want %d", got, len(more))
 	}
 }
+
+// TestDeleteByPattern deletes by patterns that bind no id (the facts table
+// has no index on the predicate): through the keys the index finds, and,
+// past maxScanKeys matches, by a scan of the table. The database, the index
+// and the change log agree either way, also for facts told in the same
+// transaction.
+func TestDeleteByPattern(t *testing.T) {
+	ctx := t.Context()
+	s, err := Open(ctx, pgtest.NewDatabase(t), Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	fact := func(pred, u string) term.Fact {
+		return term.Fact{Predicate: pred, Args: []term.Value{term.Entity("User", u), term.String("x")}}
+	}
+	for _, scan := range []bool{false, true} {
+		if scan {
+			defer func(n int) { maxScanKeys = n }(maxScanKeys)
+			maxScanKeys = 2
+		}
+		if _, err := s.Clear(ctx); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := s.Write(ctx, []store.Op{{Insert: []term.Fact{fact("a", "1"), fact("a", "2"), fact("a", "3"), fact("b", "1")}}}); err != nil {
+			t.Fatal(err)
+		}
+		// Told and deleted in one transaction, as a group commit does.
+		first, _ := store.Prepare([]store.Op{{Insert: []term.Fact{fact("a", "4"), fact("c", "1")}}})
+		second, _ := store.Prepare([]store.Op{{Delete: []term.Pattern{{Predicate: "a", Args: []term.Value{{}, {}}}}}})
+		revs, err := s.commit(ctx, [][]store.Op{first, second})
+		if err != nil {
+			t.Fatal(err)
+		}
+		var got []string
+		for f := range s.index().Snapshot().Facts(term.Pattern{AnyArity: true}) {
+			got = append(got, f.String())
+		}
+		slices.Sort(got)
+		if want := []string{fact("b", "1").String(), fact("c", "1").String()}; !slices.Equal(got, want) {
+			t.Errorf("scan %v: the index holds %v, want %v", scan, got, want)
+		}
+		var n int
+		if err := s.pool.QueryRow(ctx, "SELECT count(*) FROM facts WHERE predicate = 'a'").Scan(&n); err != nil || n != 0 {
+			t.Errorf("scan %v: %d facts of a left in the database (%v)", scan, n, err)
+		}
+		changes, err := s.Changes(ctx, revs[0], 0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(changes) != 4 {
+			t.Errorf("scan %v: logged %v, want the 4 deletes of a", scan, changes)
+		}
+		// A pattern by type only.
+		if _, err := s.Write(ctx, []store.Op{{Delete: []term.Pattern{{AnyArity: true, Args: []term.Value{{Type: "User"}}}}}}); err != nil {
+			t.Fatal(err)
+		}
+		if err := s.pool.QueryRow(ctx, "SELECT count(*) FROM facts").Scan(&n); err != nil || n != 0 || s.index().Stats().Facts != 0 {
+			t.Errorf("scan %v: %d facts left in the database (%v), %d in the index", scan, n, err, s.index().Stats().Facts)
+		}
+	}
+}

@@ -1,0 +1,1 @@
+CREATE INDEX IF NOT EXISTS facts_predicate ON facts (predicate, arity);
