@@ -10,7 +10,6 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"github.com/castellan-authz/castellan/lang/term"
-	"github.com/castellan-authz/castellan/store"
 )
 
 // copyWriter builds the body of a COPY ... FROM STDIN (FORMAT binary)
@@ -130,26 +129,28 @@ func (w *copyWriter) finish() *bytes.Reader {
 	return bytes.NewReader(w.buf.Bytes())
 }
 
-// reserveIDs takes n consecutive ids of facts and n of changes (the writer
-// holds the castellan_head row lock, so no other Castellan writer takes
-// ids meanwhile) and returns the first of each: COPY then sends the ids
-// rather than have the database call nextval for every row.
-func reserveIDs(ctx context.Context, tx pgx.Tx, n int) (facts, changes int64, err error) {
-	const next = "setval('%[1]s', nextval('%[1]s') + $1 - 1) - $1 + 1"
-	if err := tx.QueryRow(ctx, "SELECT "+fmt.Sprintf(next, "facts_id_seq")+", "+fmt.Sprintf(next, "changes_id_seq"), int64(n)).Scan(&facts, &changes); err != nil {
-		return 0, 0, fmt.Errorf("reserving ids: %w", err)
+// reserveIDs takes n consecutive facts ids (the writer holds the
+// castellan_head row lock, so no other Castellan writer takes ids
+// meanwhile) and returns the first: COPY then sends the ids rather than
+// have the database call nextval for every row, and the change log names
+// the block.
+func reserveIDs(ctx context.Context, tx pgx.Tx, n int) (int64, error) {
+	var first int64
+	if err := tx.QueryRow(ctx, "SELECT setval('facts_id_seq', nextval('facts_id_seq') + $1 - 1) - $1 + 1", int64(n)).Scan(&first); err != nil {
+		return 0, fmt.Errorf("reserving ids: %w", err)
 	}
-	return facts, changes, nil
+	return first, nil
 }
 
-// copyFacts stores facts at revision rev with one COPY into facts and one
-// into changes, through tx's connection.
+// copyFacts stores facts at revision rev with one COPY into facts, and
+// logs them with one row in changes naming their ids (op 3, see migration
+// 11), through tx's connection.
 func copyFacts(ctx context.Context, tx pgx.Tx, rev int64, facts []keyedFact) error {
-	firstFact, firstChange, err := reserveIDs(ctx, tx, len(facts))
+	first, err := reserveIDs(ctx, tx, len(facts))
 	if err != nil {
 		return err
 	}
-	// The size of the rows' strings, so that each buffer is allocated once.
+	// The size of the rows' strings, so that the buffer is allocated once.
 	size := 0
 	for _, kf := range facts {
 		size += len(kf.fact.Predicate)
@@ -162,7 +163,7 @@ func copyFacts(ctx context.Context, tx pgx.Tx, rev int64, facts []keyedFact) err
 		f := kf.fact
 		w.row(9)
 		w.bytea(kf.key[:])
-		w.int8(firstFact + int64(i))
+		w.int8(first + int64(i))
 		w.text(f.Predicate)
 		w.int4(len(f.Args))
 		w.textArray(f.Args, false)
@@ -174,21 +175,8 @@ func copyFacts(ctx context.Context, tx pgx.Tx, rev int64, facts []keyedFact) err
 	if _, err := tx.Conn().PgConn().CopyFrom(ctx, w.finish(), "COPY facts (fact_key, id, predicate, arity, arg_types, arg_ids, revision, valid_from, valid_until) FROM STDIN (FORMAT binary)"); err != nil {
 		return fmt.Errorf("copying facts: %w", err)
 	}
-	w = newCopyWriter(len(facts), size/max(len(facts), 1)+100)
-	for i, kf := range facts {
-		f := kf.fact
-		w.row(8)
-		w.int8(rev)
-		w.int8(firstChange + int64(i))
-		w.int2(int16(store.OpInsert))
-		w.text(f.Predicate)
-		w.textArray(f.Args, false)
-		w.textArray(f.Args, true)
-		w.timestamptz(f.Valid.From)
-		w.timestamptz(f.Valid.Until)
-	}
-	if _, err := tx.Conn().PgConn().CopyFrom(ctx, w.finish(), "COPY changes (revision, id, op, predicate, arg_types, arg_ids, valid_from, valid_until) FROM STDIN (FORMAT binary)"); err != nil {
-		return fmt.Errorf("copying the change log: %w", err)
+	if _, err := tx.Exec(ctx, "INSERT INTO changes (revision, op, first_id, last_id) VALUES ($1, 3, $2, $3)", rev, first, first+int64(len(facts))-1); err != nil {
+		return fmt.Errorf("logging the copied facts: %w", err)
 	}
 	return nil
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -221,8 +222,7 @@ func (s *Store) applyLogLocked(ctx context.Context, q querier, head, horizon int
 	if uint64(horizon) > cur {
 		return fmt.Errorf("the index is at revision %d, the change log starts after %d: %w", cur, horizon, errBehindLog)
 	}
-	rows, err := q.Query(ctx, `SELECT revision, op, predicate, arg_types, arg_ids, valid_from, valid_until FROM changes
-		WHERE revision > $1 AND revision <= $2 ORDER BY revision, id`, int64(cur), head)
+	rows, err := q.Query(ctx, changesSQL("revision > $1 AND revision <= $2", ""), int64(cur), head)
 	if err != nil {
 		return err
 	}
@@ -371,6 +371,24 @@ func (s *Store) Snapshot(ctx context.Context, c store.Consistency) (store.Snapsh
 	}
 }
 
+// changesSQL reads the change log's rows matching cond (on revision), in
+// order, as (revision, op, predicate, arg_types, arg_ids, valid_from,
+// valid_until) with op 1 or 2: a bulk insert (op 3) is read as the facts
+// of its block of ids still stored, with those deleted since (op 4), in
+// the order of their ids, at its place in its revision.
+func changesSQL(cond, limit string) string {
+	return `SELECT revision, op, predicate, arg_types, arg_ids, valid_from, valid_until FROM (
+	SELECT revision, op, predicate, arg_types, arg_ids, valid_from, valid_until, id AS pos, 0::bigint AS sub
+	FROM changes WHERE ` + cond + ` AND op IN (1, 2)
+	UNION ALL
+	SELECT revision, 1::smallint, predicate, arg_types, arg_ids, valid_from, valid_until, bulk_id, fact_id
+	FROM changes WHERE ` + cond + ` AND op = 4
+	UNION ALL
+	SELECT c.revision, 1::smallint, f.predicate, f.arg_types, f.arg_ids, f.valid_from, f.valid_until, c.id, f.id
+	FROM changes c JOIN facts f ON f.id BETWEEN c.first_id AND c.last_id WHERE ` + strings.ReplaceAll(cond, "revision", "c.revision") + ` AND c.op = 3
+) x ORDER BY revision, pos, sub` + limit
+}
+
 // Changes reads the change log from the database (see store.Store).
 func (s *Store) Changes(ctx context.Context, since store.Revision, limit int) ([]store.Change, error) {
 	if err := s.check(); err != nil {
@@ -383,10 +401,10 @@ func (s *Store) Changes(ctx context.Context, since store.Revision, limit int) ([
 	if since < uint64(h) {
 		return nil, fmt.Errorf("changes since revision %d: the change log starts after revision %d: %w", since, h, store.ErrPruned)
 	}
-	sql := `SELECT revision, op, predicate, arg_types, arg_ids, valid_from, valid_until FROM changes WHERE revision > $1 ORDER BY revision, id`
+	sql := changesSQL("revision > $1", "")
 	args := []any{int64(since)}
 	if limit > 0 {
-		sql += " LIMIT $2"
+		sql = changesSQL("revision > $1", " LIMIT $2")
 		args = append(args, limit)
 	}
 	rows, err := s.pool.Query(ctx, sql, args...)

@@ -298,9 +298,7 @@ func (s *Store) commit(ctx context.Context, batches [][]store.Op) ([]uint64, err
 		for i, op := range ops {
 			if !op.ExpiredBy.IsZero() {
 				touched = true
-				b.Queue(`WITH d AS (DELETE FROM facts WHERE valid_until <= $2 RETURNING id, predicate, arg_types, arg_ids)
-INSERT INTO changes (revision, op, predicate, arg_types, arg_ids)
-SELECT $1, 2, predicate, arg_types, arg_ids FROM d ORDER BY id`, rev, op.ExpiredBy)
+				b.Queue(`WITH d AS (DELETE FROM facts WHERE valid_until <= $2 `+returnDeleted+`)`+logDeleted, rev, op.ExpiredBy)
 			}
 			for _, p := range op.Delete {
 				if !storable(p.Predicate, p.Args) {
@@ -472,6 +470,21 @@ const logInserted = ` ON CONFLICT (fact_key) DO NOTHING RETURNING id, predicate,
 INSERT INTO changes (revision, op, predicate, arg_types, arg_ids, valid_from, valid_until)
 SELECT $1, 1, predicate, arg_types, arg_ids, valid_from, valid_until FROM i ORDER BY id`
 
+// returnDeleted is what a DELETE FROM facts in CTE d returns for
+// logDeleted.
+const returnDeleted = `RETURNING id, revision, predicate, arg_types, arg_ids, valid_from, valid_until`
+
+// logDeleted is the tail of the statements that delete facts (CTE d): it
+// logs each deleted fact (op 2), and, for a fact a bulk insert still in the
+// change log stored, the fact as that revision inserted it (op 4, see
+// migration 11), since its facts row, from which readers of the log take
+// the bulk insert's facts, is gone.
+const logDeleted = `, b AS (INSERT INTO changes (revision, op, bulk_id, fact_id, predicate, arg_types, arg_ids, valid_from, valid_until)
+SELECT c.revision, 4, c.id, d.id, d.predicate, d.arg_types, d.arg_ids, d.valid_from, d.valid_until
+FROM d JOIN changes c ON c.revision = d.revision AND c.op = 3 AND d.id BETWEEN c.first_id AND c.last_id)
+INSERT INTO changes (revision, op, predicate, arg_types, arg_ids)
+SELECT $1, 2, predicate, arg_types, arg_ids FROM d ORDER BY id`
+
 // windowBounds returns the bounds of w as SQL values: nil (NULL) where
 // it is unbounded.
 func windowBounds(w term.Window) (from, until *time.Time) {
@@ -496,9 +509,7 @@ func rewindowSQL(rev int64, facts []keyedFact) (string, []any) {
 	return `WITH v (fact_key, vf, vu) AS (SELECT * FROM unnest($2::bytea[], $3::timestamptz[], $4::timestamptz[])),
 d AS (DELETE FROM facts f USING v WHERE f.fact_key = v.fact_key
 	AND (f.valid_from IS DISTINCT FROM v.vf OR f.valid_until IS DISTINCT FROM v.vu)
-	RETURNING f.id, f.predicate, f.arg_types, f.arg_ids)
-INSERT INTO changes (revision, op, predicate, arg_types, arg_ids)
-SELECT $1, 2, predicate, arg_types, arg_ids FROM d ORDER BY id`, []any{rev, keys, froms, untils}
+	RETURNING f.id, f.revision, f.predicate, f.arg_types, f.arg_ids, f.valid_from, f.valid_until)`+logDeleted, []any{rev, keys, froms, untils}
 }
 
 // insertSQL stores facts with one INSERT ... VALUES.
@@ -611,9 +622,7 @@ func deleteSQL(rev int64, p term.Pattern) (string, []any) {
 	if len(where) > 0 {
 		cond = strings.Join(where, " AND ")
 	}
-	return `WITH d AS (DELETE FROM facts WHERE ` + cond + ` RETURNING id, predicate, arg_types, arg_ids)
-INSERT INTO changes (revision, op, predicate, arg_types, arg_ids)
-SELECT $1, 2, predicate, arg_types, arg_ids FROM d ORDER BY id`, args
+	return `WITH d AS (DELETE FROM facts WHERE ` + cond + ` ` + returnDeleted + `)` + logDeleted, args
 }
 
 // boundID reports whether p is a pattern, not a ground fact, that binds an
