@@ -509,7 +509,7 @@ func rewindowSQL(rev int64, facts []keyedFact) (string, []any) {
 	return `WITH v (fact_key, vf, vu) AS (SELECT * FROM unnest($2::bytea[], $3::timestamptz[], $4::timestamptz[])),
 d AS (DELETE FROM facts f USING v WHERE f.fact_key = v.fact_key
 	AND (f.valid_from IS DISTINCT FROM v.vf OR f.valid_until IS DISTINCT FROM v.vu)
-	RETURNING f.id, f.revision, f.predicate, f.arg_types, f.arg_ids, f.valid_from, f.valid_until)`+logDeleted, []any{rev, keys, froms, untils}
+	RETURNING f.id, f.revision, f.predicate, f.arg_types, f.arg_ids, f.valid_from, f.valid_until)` + logDeleted, []any{rev, keys, froms, untils}
 }
 
 // insertSQL stores facts with one INSERT ... VALUES.
