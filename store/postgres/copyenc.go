@@ -4,7 +4,9 @@ import (
 	"bytes"
 	"context"
 	"encoding/binary"
+	"errors"
 	"fmt"
+	"io"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -26,9 +28,10 @@ const textOID = 25
 // pgEpoch is the origin of PostgreSQL's binary timestamps.
 var pgEpoch = time.Date(2000, 1, 1, 0, 0, 0, 0, time.UTC)
 
-func newCopyWriter(rows, rowBytes int) *copyWriter {
+// newCopyWriter starts a body in a buffer of size bytes.
+func newCopyWriter(size int) *copyWriter {
 	w := &copyWriter{}
-	w.buf.Grow(19 + rows*rowBytes + 2)
+	w.buf.Grow(size)
 	w.buf.WriteString("PGCOPY\n\xff\r\n\x00")
 	w.int32(0) // flags
 	w.int32(0) // header extension length
@@ -123,12 +126,6 @@ func (w *copyWriter) textArray(args []term.Value, ids bool) {
 	}
 }
 
-// finish ends the body.
-func (w *copyWriter) finish() *bytes.Reader {
-	w.int16(-1)
-	return bytes.NewReader(w.buf.Bytes())
-}
-
 // reserveIDs takes n consecutive facts ids (the writer holds the
 // castellan_head row lock, so no other Castellan writer takes ids
 // meanwhile) and returns the first: COPY then sends the ids rather than
@@ -142,40 +139,69 @@ func reserveIDs(ctx context.Context, tx pgx.Tx, n int) (int64, error) {
 	return first, nil
 }
 
-// copyFacts stores facts at revision rev with one COPY into facts, and
-// logs them with one row in changes naming their ids (op 3, see migration
-// 11), through tx's connection.
-func copyFacts(ctx context.Context, tx pgx.Tx, rev int64, facts []keyedFact) error {
+// copyChunkBytes is how much encoded COPY data copyFacts hands to the
+// connection at a time.
+var copyChunkBytes = 256 << 10
+
+// errCopyEnded stops the encoder of a COPY that ended early.
+var errCopyEnded = errors.New("the COPY ended")
+
+// copyFacts stores facts at revision rev, except those stored already
+// (skip), with one COPY into facts, and logs them with one row in changes
+// naming their block of ids (op 3, see migration 11), through tx's
+// connection. The rows are checked and encoded on another goroutine while
+// the database stores those sent before, so that the two overlap.
+func copyFacts(ctx context.Context, tx pgx.Tx, rev int64, facts []keyedFact, skip func(*keyedFact) bool) error {
 	first, err := reserveIDs(ctx, tx, len(facts))
 	if err != nil {
 		return err
 	}
-	// The size of the rows' strings, so that the buffer is allocated once.
-	size := 0
-	for _, kf := range facts {
-		size += len(kf.fact.Predicate)
-		for _, a := range kf.fact.Args {
-			size += len(a.Type) + len(a.ID) + 8
+	pr, pw := io.Pipe()
+	copied := 0
+	encoded := make(chan struct{})
+	go func() {
+		defer close(encoded)
+		w := newCopyWriter(copyChunkBytes + 4096)
+		for i := range facts {
+			kf := &facts[i]
+			if skip(kf) {
+				continue
+			}
+			f := kf.fact
+			w.row(9)
+			w.bytea(kf.key[:])
+			w.int8(first + int64(copied))
+			w.text(f.Predicate)
+			w.int4(len(f.Args))
+			w.textArray(f.Args, false)
+			w.textArray(f.Args, true)
+			w.int8(rev)
+			w.timestamptz(f.Valid.From)
+			w.timestamptz(f.Valid.Until)
+			copied++
+			if w.buf.Len() >= copyChunkBytes {
+				if _, err := pw.Write(w.buf.Bytes()); err != nil {
+					return // the COPY failed or ended: pr was closed
+				}
+				w.buf.Reset()
+			}
 		}
-	}
-	w := newCopyWriter(len(facts), size/max(len(facts), 1)+140)
-	for i, kf := range facts {
-		f := kf.fact
-		w.row(9)
-		w.bytea(kf.key[:])
-		w.int8(first + int64(i))
-		w.text(f.Predicate)
-		w.int4(len(f.Args))
-		w.textArray(f.Args, false)
-		w.textArray(f.Args, true)
-		w.int8(rev)
-		w.timestamptz(f.Valid.From)
-		w.timestamptz(f.Valid.Until)
-	}
-	if _, err := tx.Conn().PgConn().CopyFrom(ctx, w.finish(), "COPY facts (fact_key, id, predicate, arity, arg_types, arg_ids, revision, valid_from, valid_until) FROM STDIN (FORMAT binary)"); err != nil {
+		w.int16(-1) // the trailer
+		if _, err := pw.Write(w.buf.Bytes()); err != nil {
+			return
+		}
+		pw.Close()
+	}()
+	_, err = tx.Conn().PgConn().CopyFrom(ctx, pr, "COPY facts (fact_key, id, predicate, arity, arg_types, arg_ids, revision, valid_from, valid_until) FROM STDIN (FORMAT binary)")
+	pr.CloseWithError(errCopyEnded)
+	<-encoded
+	if err != nil {
 		return fmt.Errorf("copying facts: %w", err)
 	}
-	if _, err := tx.Exec(ctx, "INSERT INTO changes (revision, op, first_id, last_id) VALUES ($1, 3, $2, $3)", rev, first, first+int64(len(facts))-1); err != nil {
+	if copied == 0 {
+		return nil
+	}
+	if _, err := tx.Exec(ctx, "INSERT INTO changes (revision, op, first_id, last_id) VALUES ($1, 3, $2, $3)", rev, first, first+int64(copied)-1); err != nil {
 		return fmt.Errorf("logging the copied facts: %w", err)
 	}
 	return nil

@@ -408,9 +408,22 @@ type keyedFact struct {
 func dedupe(fs []term.Fact, sorted bool) []keyedFact {
 	ks := make([]keyedFact, 0, len(fs))
 	if sorted {
-		for _, f := range fs {
-			ks = append(ks, keyedFact{factKey(f.Predicate, f.Args), f})
+		ks = ks[:len(fs)]
+		// The keys of a large batch are hashed on two goroutines.
+		half := len(fs) / 2
+		if len(fs) < 4096 {
+			half = 0
 		}
+		var wg sync.WaitGroup
+		wg.Go(func() {
+			for i, f := range fs[:half] {
+				ks[i] = keyedFact{factKey(f.Predicate, f.Args), f}
+			}
+		})
+		for i, f := range fs[half:] {
+			ks[half+i] = keyedFact{factKey(f.Predicate, f.Args), f}
+		}
+		wg.Wait()
 		// Stable: of the facts with one key, the last told is last.
 		slices.SortStableFunc(ks, func(a, b keyedFact) int { return bytes.Compare(a.key[:], b.key[:]) })
 		out := ks[:0]
@@ -544,16 +557,8 @@ func insertSQL(rev int64, facts []keyedFact) (string, []any) {
 // twice.
 func copyInsert(ctx context.Context, tx pgx.Tx, rev int64, facts []keyedFact, known *index.Snapshot) error {
 	if known != nil {
-		fresh := facts[:0:0]
-		for _, kf := range facts {
-			if !holds(known, kf.fact) {
-				fresh = append(fresh, kf)
-			}
-		}
-		if len(fresh) == 0 {
-			return nil
-		}
-		return copyFacts(ctx, tx, rev, fresh)
+		// Checked while the rows are encoded and sent (see copyFacts).
+		return copyFacts(ctx, tx, rev, facts, func(kf *keyedFact) bool { return holds(known, kf.fact) })
 	}
 	keys := make([][]byte, len(facts))
 	for i := range facts {
@@ -572,19 +577,10 @@ func copyInsert(ctx context.Context, tx pgx.Tx, rev int64, facts []keyedFact, kn
 	if err != nil {
 		return err
 	}
-	fresh := facts
-	if len(stored) > 0 {
-		fresh = make([]keyedFact, 0, len(facts)-len(stored))
-		for _, kf := range facts {
-			if !stored[kf.key] {
-				fresh = append(fresh, kf)
-			}
-		}
-	}
-	if len(fresh) == 0 {
+	if len(stored) == len(facts) {
 		return nil
 	}
-	return copyFacts(ctx, tx, rev, fresh)
+	return copyFacts(ctx, tx, rev, facts, func(kf *keyedFact) bool { return stored[kf.key] })
 }
 
 // deleteSQL removes the facts matching p and logs them.

@@ -75,6 +75,9 @@ func TestGroupDeleteByBoundID(t *testing.T) {
 // it back through a second store's load and the change log.
 func TestCopyRoundTrip(t *testing.T) {
 	ctx := t.Context()
+	// The rows go to the database in many chunks.
+	defer func(n int) { copyChunkBytes = n }(copyChunkBytes)
+	copyChunkBytes = 1000
 	url := pgtest.NewDatabase(t)
 	s, err := Open(ctx, url, Options{})
 	if err != nil {
@@ -204,5 +207,48 @@ func TestDeleteByPattern(t *testing.T) {
 		if err := s.pool.QueryRow(ctx, "SELECT count(*) FROM facts").Scan(&n); err != nil || n != 0 || s.index().Stats().Facts != 0 {
 			t.Errorf("scan %v: %d facts left in the database (%v), %d in the index", scan, n, err, s.index().Stats().Facts)
 		}
+	}
+}
+
+// TestCopyFails makes a COPY fail halfway through its stream of rows (a
+// fact stored behind the store's back, so its key is taken): the write
+// fails whole, nothing of it is stored or logged, and the store writes on.
+func TestCopyFails(t *testing.T) {
+	ctx := t.Context()
+	defer func(n int) { copyChunkBytes = n }(copyChunkBytes)
+	copyChunkBytes = 1000
+	s, err := Open(ctx, pgtest.NewDatabase(t), Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	var facts []term.Fact
+	for i := range 3 * copyThreshold {
+		facts = append(facts, term.Fact{Predicate: "p", Args: []term.Value{term.Entity("User", strconv.Itoa(i))}})
+	}
+	// The last in key order, so that most rows are sent before it.
+	keyed := dedupe(facts, true)
+	hidden := keyed[len(keyed)-1]
+	if _, err := s.pool.Exec(ctx, "INSERT INTO facts (fact_key, predicate, arity, arg_types, arg_ids, revision) VALUES ($1, 'p', 1, '{User}', $2, 0)", hidden.key[:], []string{hidden.fact.Args[0].ID}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.Write(ctx, []store.Op{{Insert: facts}}); err == nil {
+		t.Fatal("a COPY onto a stored key succeeded")
+	}
+	var n, logged int
+	if err := s.pool.QueryRow(ctx, "SELECT (SELECT count(*) FROM facts), (SELECT count(*) FROM changes)").Scan(&n, &logged); err != nil || n != 1 || logged != 0 {
+		t.Errorf("after the failed COPY: %d facts, %d changes (%v); want 1 and 0", n, logged, err)
+	}
+	if s.index().Stats().Facts != 0 {
+		t.Errorf("the index holds %d facts, want 0", s.index().Stats().Facts)
+	}
+	if _, err := s.pool.Exec(ctx, "DELETE FROM facts"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.Write(ctx, []store.Op{{Insert: facts}}); err != nil {
+		t.Fatal(err)
+	}
+	if s.index().Stats().Facts != len(facts) {
+		t.Errorf("the index holds %d facts, want %d", s.index().Stats().Facts, len(facts))
 	}
 }
