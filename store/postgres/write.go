@@ -2,6 +2,7 @@ package postgres
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"crypto/sha256"
 	"encoding/binary"
@@ -424,15 +425,34 @@ func dedupe(fs []term.Fact, sorted bool) []keyedFact {
 			ks[half+i] = keyedFact{factKey(f.Predicate, f.Args), f}
 		}
 		wg.Wait()
-		// Stable: of the facts with one key, the last told is last.
-		slices.SortStableFunc(ks, func(a, b keyedFact) int { return bytes.Compare(a.key[:], b.key[:]) })
-		out := ks[:0]
-		for i, kf := range ks {
-			if i > 0 && kf.key == out[len(out)-1].key {
-				out[len(out)-1].fact.Valid = kf.fact.Valid
+		// Sorted through small entries (a keyedFact is large to move):
+		// the key's first 8 bytes and the fact's place, which also orders
+		// the facts of one key as they were told.
+		type entry struct {
+			k0 uint64
+			i  int32
+		}
+		order := make([]entry, len(ks))
+		for i := range ks {
+			order[i] = entry{binary.BigEndian.Uint64(ks[i].key[:8]), int32(i)}
+		}
+		slices.SortFunc(order, func(a, b entry) int {
+			if a.k0 != b.k0 {
+				return cmp.Compare(a.k0, b.k0)
+			}
+			if c := bytes.Compare(ks[a.i].key[8:], ks[b.i].key[8:]); c != 0 {
+				return c
+			}
+			return cmp.Compare(a.i, b.i)
+		})
+		out := make([]keyedFact, 0, len(ks))
+		for _, e := range order {
+			kf := &ks[e.i]
+			if len(out) > 0 && kf.key == out[len(out)-1].key {
+				out[len(out)-1].fact.Valid = kf.fact.Valid // the last told wins
 				continue
 			}
-			out = append(out, kf)
+			out = append(out, *kf)
 		}
 		return out
 	}

@@ -1,6 +1,7 @@
 package postgres
 
 import (
+	"bytes"
 	"fmt"
 	"slices"
 	"strconv"
@@ -250,5 +251,35 @@ func TestCopyFails(t *testing.T) {
 	}
 	if s.index().Stats().Facts != len(facts) {
 		t.Errorf("the index holds %d facts, want %d", s.index().Stats().Facts, len(facts))
+	}
+}
+
+// TestDedupe keys a batch with repeated facts: each fact once, with the
+// window it was told with last; sorted by key, or in the order first told.
+func TestDedupe(t *testing.T) {
+	var facts []term.Fact
+	for i := range 6000 {
+		f := term.Fact{Predicate: "p", Args: []term.Value{term.Entity("User", strconv.Itoa(i%2500))}}
+		f.Valid.Until = time.Unix(int64(i), 0).UTC()
+		facts = append(facts, f)
+	}
+	for _, sorted := range []bool{true, false} {
+		got := dedupe(facts, sorted)
+		if len(got) != 2500 {
+			t.Fatalf("sorted %v: %d facts, want 2500", sorted, len(got))
+		}
+		for i, kf := range got {
+			n, _ := strconv.Atoi(kf.fact.Args[0].ID)
+			last := n + 2500*((6000-1-n)/2500)
+			if kf.key != factKey(kf.fact.Predicate, kf.fact.Args) || kf.fact.Valid.Until.Unix() != int64(last) {
+				t.Fatalf("sorted %v: %v with window until %d, want its key and %d", sorted, kf.fact, kf.fact.Valid.Until.Unix(), last)
+			}
+			if sorted && i > 0 && bytes.Compare(got[i-1].key[:], kf.key[:]) >= 0 {
+				t.Fatalf("not sorted by key at %d", i)
+			}
+			if !sorted && n != i {
+				t.Fatalf("fact %d is %v, want the order first told", i, kf.fact)
+			}
+		}
 	}
 }
