@@ -16,6 +16,7 @@ import (
 	"io"
 	"net/http"
 	"strconv"
+	"sync/atomic"
 	"time"
 
 	"github.com/castellan-authz/castellan/lang/term"
@@ -218,7 +219,14 @@ func intParam(r *http.Request, name string, def, limit int) (int, error) {
 	return n, nil
 }
 
-// factLoader applies streamed facts in batches.
+// factLoader applies streamed facts in batches. The request's goroutine
+// reads and decodes lines and, on a store that can take a prepared batch
+// (store.PreparedWriter), validates each batch against the policy; a
+// second goroutine (the committer) writes the batches, the bad lines'
+// reports and the acknowledgements in input order. So the next batch is
+// read and checked while the previous one is applied, on two cores; each
+// batch is still committed whole or not at all, and nothing after a batch
+// that failed is applied.
 type factLoader struct {
 	st        store.Store
 	validator func() store.WriteOption // nil: facts are stored as they are (restore)
@@ -226,12 +234,41 @@ type factLoader struct {
 	maxErrors int
 	seen      func(rev uint64)
 
-	out   *lineWriter
-	done  streamDone
-	batch int
+	out  *lineWriter
+	done streamDone
+
+	// Read by the reader only.
+	errors  int        // bad lines so far
+	pending *loadBatch // the batch being filled
+	work    chan loadItem
+	spare   chan *loadBatch // batches the committer is done with, to reuse
+	prep    store.PreparedWriter
+
+	// Set by the committer, read by the reader once the committer ended
+	// (or as a hint, stop, while it runs).
+	stop    atomic.Bool // the committer failed: read no further
+	next    int         // the first input line not applied
+	failure error       // why the committer stopped
+	batches int         // batches committed
+}
+
+// loadBatch is a batch of facts with the input line of each.
+type loadBatch struct {
 	facts []term.Fact
-	lines []int // the input line of each pending fact
-	first int   // the first input line of the pending batch
+	lines []int
+	first int // the batch's first input line, bad ones included
+	last  int // and its last
+	// prepared holds the batch validated by the reader, when the store is
+	// a PreparedWriter.
+	prepared store.Prepared
+	isPrep   bool
+}
+
+// loadItem is what the reader hands the committer, in input order: a bad
+// line to report, or a batch to commit.
+type loadItem struct {
+	fault *streamLineError
+	batch *loadBatch
 }
 
 // errStopStream ends a load that already reported why.
@@ -240,18 +277,38 @@ var errStopStream = errors.New("stream stopped")
 // run reads facts from lr until its end and commits them in batches. It
 // writes the last line itself.
 func (l *factLoader) run(ctx context.Context, lr *lineReader) {
-	l.first = lr.line + 1
+	l.next = lr.line + 1
+	l.work = make(chan loadItem, 1) // so at most three batches are held
+	l.spare = make(chan *loadBatch, 2)
+	l.prep, _ = l.st.(store.PreparedWriter)
+	l.pending = &loadBatch{first: lr.line + 1}
+	finished := make(chan struct{})
+	go func() {
+		defer close(finished)
+		l.commitAll(ctx)
+	}()
 	err := l.read(ctx, lr)
 	if err == nil {
-		err = l.commit(ctx, lr.line)
+		l.pending.last = lr.line
+		err = l.send(ctx)
 	}
+	close(l.work)
+	<-finished
 	l.done.Lines = lr.line
-	if err != nil {
-		if !errors.Is(err, errStopStream) {
+	switch {
+	case l.failure != nil:
+		if !errors.Is(l.failure, errStopStream) {
+			l.done.Message = toAPIError(l.failure).Message
+		}
+		l.done.Resume = l.next
+	case err != nil:
+		if errors.Is(err, errStopStream) {
+			l.done.Message = fmt.Sprintf("stopped after %d bad lines (max_errors is %d); nothing from line %d on was applied", l.done.Errors, l.maxErrors, l.next)
+		} else {
 			l.done.Message = toAPIError(err).Message
 		}
-		l.done.Resume = l.first
-	} else {
+		l.done.Resume = l.next
+	default:
 		l.done.Done = true
 	}
 	l.out.write(l.done)
@@ -283,49 +340,137 @@ func (l *factLoader) read(ctx context.Context, lr *lineReader) error {
 			}
 			continue
 		}
-		l.facts = append(l.facts, f)
-		l.lines = append(l.lines, lr.line)
-		if len(l.facts) >= l.batchSize {
-			if err := l.commit(ctx, lr.line); err != nil {
+		p := l.pending
+		p.facts = append(p.facts, f)
+		p.lines = append(p.lines, lr.line)
+		if len(p.facts) >= l.batchSize {
+			p.last = lr.line
+			if err := l.send(ctx); err != nil {
 				return err
 			}
 		}
 	}
 }
 
-// fail reports one bad line and stops the load past maxErrors.
+// fail reports one bad line found by the reader and stops the load past
+// maxErrors.
 func (l *factLoader) fail(e streamLineError) error {
-	l.done.Errors++
-	l.out.write(e)
-	if l.done.Errors > l.maxErrors {
-		l.done.Message = fmt.Sprintf("stopped after %d bad lines (max_errors is %d); nothing from line %d on was applied", l.done.Errors, l.maxErrors, l.first)
+	l.errors++
+	l.work <- loadItem{fault: &e}
+	if l.errors > l.maxErrors {
 		return errStopStream
 	}
 	return nil
 }
 
-// commit writes the pending facts atomically, through line last. A fact
-// the store refuses is reported with its line and left out, and the rest
-// of the batch is tried again, so a batch commits whole or not at all.
-func (l *factLoader) commit(ctx context.Context, last int) error {
-	for {
-		var opts []store.WriteOption
-		if l.validator != nil {
-			opts = append(opts, l.validator())
+// send validates the pending batch (on a PreparedWriter: a fact the policy
+// refuses is reported with its line and left out) and hands it to the
+// committer, then starts the next one.
+func (l *factLoader) send(ctx context.Context) error {
+	if l.stop.Load() {
+		return errStopStream
+	}
+	p := l.pending
+	if l.prep != nil && len(p.facts) > 0 {
+		for {
+			var err error
+			p.prepared, err = store.PrepareBatch([]store.Op{{Insert: p.facts}}, l.options()...)
+			if fe, ok := errors.AsType[*store.InvalidFactError](err); ok && fe.Index < len(p.facts) {
+				if err := l.fail(p.refuse(fe)); err != nil {
+					return err
+				}
+				continue
+			}
+			if err != nil {
+				return err
+			}
+			p.isPrep = true
+			break
 		}
-		if len(l.facts) == 0 {
-			l.first = last + 1 // only bad lines (reported) or none
+	}
+	l.work <- loadItem{batch: p}
+	var nb *loadBatch
+	select {
+	case nb = <-l.spare:
+		nb.facts, nb.lines = nb.facts[:0], nb.lines[:0]
+		nb.prepared, nb.isPrep = store.Prepared{}, false
+	default:
+		nb = &loadBatch{facts: make([]term.Fact, 0, l.batchSize), lines: make([]int, 0, l.batchSize)}
+	}
+	nb.first = p.last + 1
+	l.pending = nb
+	return ctx.Err()
+}
+
+// refuse removes the fact fe names from the batch and returns the report
+// of its line.
+func (p *loadBatch) refuse(fe *store.InvalidFactError) streamLineError {
+	line := p.lines[fe.Index]
+	p.facts = append(p.facts[:fe.Index], p.facts[fe.Index+1:]...)
+	p.lines = append(p.lines[:fe.Index], p.lines[fe.Index+1:]...)
+	ae := toAPIError(fe)
+	return streamLineError{Line: line, Error: fmt.Sprintf("invalid fact %s: %v", fe.Fact, fe.Err), Code: ae.Code,
+		Message: fmt.Sprintf("line %d: invalid fact %s: %v", line, fe.Fact, fe.Err)}
+}
+
+// options returns the write options of a batch: the live policy's check.
+func (l *factLoader) options() []store.WriteOption {
+	if l.validator == nil {
+		return nil
+	}
+	return []store.WriteOption{l.validator()}
+}
+
+// commitAll is the committer: it reports bad lines and commits batches as
+// they come, until the reader closes work. After a failure it applies
+// nothing more (and drains work, so the reader never blocks).
+func (l *factLoader) commitAll(ctx context.Context) {
+	for it := range l.work {
+		if l.failure != nil {
+			continue
+		}
+		if it.fault != nil {
+			l.done.Errors++
+			l.out.write(*it.fault)
+			if l.done.Errors > l.maxErrors {
+				l.failure = l.tooMany(l.next)
+				l.stop.Store(true)
+			}
+			continue
+		}
+		if err := l.commit(ctx, it.batch); err != nil {
+			l.failure = err
+			l.stop.Store(true)
+			continue
+		}
+		select {
+		case l.spare <- it.batch:
+		default:
+		}
+	}
+}
+
+// commit writes one batch atomically. A fact the store refuses is
+// reported with its line and left out, and the rest of the batch is tried
+// again, so a batch commits whole or not at all.
+func (l *factLoader) commit(ctx context.Context, b *loadBatch) error {
+	for {
+		if len(b.facts) == 0 {
+			l.next = b.last + 1 // only bad lines (reported) or none
 			return nil
 		}
-		rev, err := l.st.Write(ctx, []store.Op{{Insert: l.facts}}, opts...)
-		if fe, ok := errors.AsType[*store.InvalidFactError](err); ok && fe.Index < len(l.facts) {
-			line := l.lines[fe.Index]
-			l.facts = append(l.facts[:fe.Index], l.facts[fe.Index+1:]...)
-			l.lines = append(l.lines[:fe.Index], l.lines[fe.Index+1:]...)
-			ae := toAPIError(err)
-			if err := l.fail(streamLineError{Line: line, Error: fmt.Sprintf("invalid fact %s: %v", fe.Fact, fe.Err), Code: ae.Code,
-				Message: fmt.Sprintf("line %d: invalid fact %s: %v", line, fe.Fact, fe.Err)}); err != nil {
-				return err
+		var rev store.Revision
+		var err error
+		if b.isPrep {
+			rev, err = l.prep.WritePrepared(ctx, b.prepared)
+		} else {
+			rev, err = l.st.Write(ctx, []store.Op{{Insert: b.facts}}, l.options()...)
+		}
+		if fe, ok := errors.AsType[*store.InvalidFactError](err); ok && fe.Index < len(b.facts) && !b.isPrep {
+			l.done.Errors++
+			l.out.write(b.refuse(fe))
+			if l.done.Errors > l.maxErrors {
+				return l.tooMany(b.first)
 			}
 			continue
 		}
@@ -333,17 +478,29 @@ func (l *factLoader) commit(ctx context.Context, last int) error {
 			return err
 		}
 		l.seen(rev)
-		l.batch++
-		l.done.Facts += len(l.facts)
+		l.done.Facts += len(b.facts)
 		l.done.Revision = rev
-		l.out.write(streamAck{Batch: l.batch, Lines: [2]int{l.first, last}, Facts: len(l.facts), Revision: rev})
+		l.out.write(streamAck{Batch: l.batchNo(), Lines: [2]int{b.first, b.last}, Facts: len(b.facts), Revision: rev})
 		l.out.flush()
 		if l.out.err != nil {
 			return l.out.err
 		}
-		l.facts, l.lines, l.first = l.facts[:0], l.lines[:0], last+1
+		l.next = b.last + 1
 		return nil
 	}
+}
+
+// batchNo counts the committed batches.
+func (l *factLoader) batchNo() int {
+	l.batches++
+	return l.batches
+}
+
+// tooMany is the error of a load stopped by the committer past
+// max_errors, nothing from line first on applied.
+func (l *factLoader) tooMany(first int) error {
+	l.done.Message = fmt.Sprintf("stopped after %d bad lines (max_errors is %d); nothing from line %d on was applied", l.done.Errors, l.maxErrors, first)
+	return errStopStream
 }
 
 // handleImport is POST /admin/v1/facts/import: NDJSON facts (the wire

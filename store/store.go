@@ -242,7 +242,9 @@ func NewWriteOptions(opts ...WriteOption) WriteOptions {
 // be valid UTF-8 without NUL characters) and has passed the validators, or an
 // *InvalidFactError naming the first bad fact (its Index counts inserted
 // facts across the whole batch, from 0). The caller's batch is not
-// modified.
+// modified; a fact that is already in canonical form keeps its Args slice
+// in the copy (shared, not copied), so the caller must not change it until
+// the write returns.
 func Prepare(batch []Op, opts ...WriteOption) ([]Op, error) {
 	o := NewWriteOptions(opts...)
 	out := make([]Op, len(batch))
@@ -255,7 +257,7 @@ func Prepare(batch []Op, opts ...WriteOption) ([]Op, error) {
 		}
 		ins := make([]term.Fact, len(op.Insert))
 		for j, f := range op.Insert {
-			n, err := f.Normalize()
+			n, err := normalizeFact(f)
 			if err == nil {
 				err = checkText(n)
 			}
@@ -275,6 +277,30 @@ func Prepare(batch []Op, opts ...WriteOption) ([]Op, error) {
 		out[i].Insert = ins
 	}
 	return out, nil
+}
+
+// Prepared is a batch that Prepare validated and normalized, for a
+// PreparedWriter. Its facts share the argument slices of the batch it was
+// prepared from where they were canonical already (see Prepare).
+type Prepared struct{ ops []Op }
+
+// Ops returns the prepared operations. They must not be modified.
+func (p Prepared) Ops() []Op { return p.ops }
+
+// PrepareBatch is Prepare, returning the batch as a Prepared for
+// PreparedWriter.WritePrepared.
+func PrepareBatch(batch []Op, opts ...WriteOption) (Prepared, error) {
+	ops, err := Prepare(batch, opts...)
+	return Prepared{ops: ops}, err
+}
+
+// PreparedWriter is implemented by stores whose Write is Prepare followed
+// by applying the prepared batch, so that a bulk loader can validate one
+// batch while the previous one is applied (see server's import).
+// WritePrepared applies p atomically, like Write with the options p was
+// prepared with.
+type PreparedWriter interface {
+	WritePrepared(ctx context.Context, p Prepared) (Revision, error)
 }
 
 // Policy is one stored version of the policy.
@@ -516,11 +542,39 @@ func normalizePatterns(ps []term.Pattern) []term.Pattern {
 	return out
 }
 
+// normalizeFact is f.Normalize, but returns f itself (its Args not
+// copied) when that would change nothing: no argument is an Integer or a
+// Boolean (the types whose ids have a canonical spelling), none is empty
+// or too long, and f has no validity window. That is the common case of a
+// bulk load, which then costs no allocation per fact.
+func normalizeFact(f term.Fact) (term.Fact, error) {
+	if f.Predicate == "" || len(f.Args) == 0 || !f.Valid.IsZero() {
+		return f.Normalize()
+	}
+	for _, a := range f.Args {
+		if a.Type == "" || a.ID == "" || len(a.ID) > term.MaxArgBytes || a.Type == term.TypeInteger || a.Type == term.TypeBoolean {
+			return f.Normalize()
+		}
+	}
+	return f, nil
+}
+
+// plainText reports whether s is ASCII without NUL: valid UTF-8 without a
+// NUL character, found without decoding (most ids are).
+func plainText(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if c := s[i]; c == 0 || c >= utf8.RuneSelf {
+			return false
+		}
+	}
+	return true
+}
+
 // checkText refuses a fact whose predicate, types or ids are not valid
 // UTF-8 or contain a NUL character: no store could keep it faithfully
 // (PostgreSQL text refuses both).
 func checkText(f term.Fact) error {
-	ok := func(s string) bool { return utf8.ValidString(s) && !strings.ContainsRune(s, 0) }
+	ok := func(s string) bool { return plainText(s) || utf8.ValidString(s) && !strings.ContainsRune(s, 0) }
 	if !ok(f.Predicate) {
 		return fmt.Errorf("%w: predicate is not valid UTF-8 or contains a NUL character", term.ErrInvalidValue)
 	}

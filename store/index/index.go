@@ -449,7 +449,9 @@ func (tx *Tx) insert(f term.Fact) bool {
 	}
 	tx.buf = ids
 	from, until := f.Valid.Nanos()
-	if old, ok := t.find(ids); ok {
+	h := hashIDs(ids)
+	if i, ok := t.slot(ids, h); ok {
+		old := t.live.slots[i] - 1
 		if t.window(old) == [2]int64{from, until} {
 			return false
 		}
@@ -472,7 +474,7 @@ func (tx *Tx) insert(f term.Fact) bool {
 		t.post[i].add(id, r)
 	}
 	ids = t.ids(r)
-	t.setLive(ids, r)
+	t.setLive(h, r)
 	for _, id := range ids {
 		x.ref(id)
 	}

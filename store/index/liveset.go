@@ -45,20 +45,20 @@ func (t *table) sameIDs(r uint32, ids []uint32) bool {
 
 // find returns the live record with argument ids ids.
 func (t *table) find(ids []uint32) (uint32, bool) {
-	if i, ok := t.slot(ids); ok {
+	if i, ok := t.slot(ids, hashIDs(ids)); ok {
 		return t.live.slots[i] - 1, true
 	}
 	return 0, false
 }
 
-// slot returns the index of the slot holding the live record with ids.
-func (t *table) slot(ids []uint32) (int, bool) {
+// slot returns the index of the slot holding the live record with ids,
+// whose hashIDs is h.
+func (t *table) slot(ids []uint32, h uint64) (int, bool) {
 	s := &t.live
 	if s.n == 0 {
 		return 0, false
 	}
 	mask := len(s.slots) - 1
-	h := hashIDs(ids)
 	tag := tagOf(h)
 	for i := int(h) & mask; ; i = (i + 1) & mask {
 		switch v := s.slots[i]; {
@@ -70,9 +70,9 @@ func (t *table) slot(ids []uint32) (int, bool) {
 	}
 }
 
-// setLive records r, the last record of t, live and whose ids are not in
-// the set, as live.
-func (t *table) setLive(ids []uint32, r uint32) {
+// setLive records r, the last record of t, live and whose ids (of
+// hashIDs h) are not in the set, as live.
+func (t *table) setLive(h uint64, r uint32) {
 	s := &t.live
 	if (s.used+1)*4 > len(s.slots)*3 { // keep the load at most 3/4
 		// Live entries fill 3/4 of the slots, less the tombstones: twice
@@ -81,7 +81,6 @@ func (t *table) setLive(ids []uint32, r uint32) {
 		return
 	}
 	mask := len(s.slots) - 1
-	h := hashIDs(ids)
 	for i := int(h) & mask; ; i = (i + 1) & mask {
 		switch s.slots[i] {
 		case 0:
@@ -98,7 +97,7 @@ func (t *table) setLive(ids []uint32, r uint32) {
 
 // deleteLive removes the live record with ids from the set.
 func (t *table) deleteLive(ids []uint32) {
-	if i, ok := t.slot(ids); ok {
+	if i, ok := t.slot(ids, hashIDs(ids)); ok {
 		t.live.slots[i] = tombstone
 		t.live.n--
 	}

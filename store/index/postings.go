@@ -200,8 +200,14 @@ func (p *postings) add(id, r uint32) {
 
 // addRecent appends r to the recent records of list number n.
 func (p *postings) addRecent(n, r uint32) {
-	for int(n) >= len(p.dix) {
-		p.dix = append(p.dix, 0)
+	if int(n) >= len(p.dix) {
+		// Grown once to every list there is (and room for as many more),
+		// not entry by entry.
+		want := max(int(n)+1, len(p.keys))
+		if want > cap(p.dix) {
+			p.dix = append(p.dix[:cap(p.dix)], make([]uint32, max(want, 2*cap(p.dix))-cap(p.dix))...)
+		}
+		p.dix = p.dix[:cap(p.dix)]
 	}
 	p.recent++
 	switch e := p.dix[n]; {
@@ -263,7 +269,10 @@ func (p *postings) freeze() {
 	}
 	offs[len(p.keys)] = uint32(len(base))
 	p.base, p.offs = base, offs
-	p.dix, p.dlists, p.more, p.recent = nil, nil, nil, 0
+	// dix is read under the lock only (list copies what it finds), so it
+	// is kept, cleared, for the recent records to come.
+	clear(p.dix)
+	p.dlists, p.more, p.recent = nil, nil, 0
 }
 
 // grow doubles the slots.

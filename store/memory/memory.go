@@ -37,6 +37,8 @@ var (
 	_ store.KeyStore    = (*Store)(nil)
 	_ store.Expirer     = (*Store)(nil)
 	_ store.PastReader  = (*Store)(nil)
+
+	_ store.PreparedWriter = (*Store)(nil)
 )
 
 // Option configures a Store.
@@ -87,15 +89,32 @@ func (s *Store) Write(ctx context.Context, batch []store.Op, opts ...store.Write
 	if err := ctx.Err(); err != nil {
 		return 0, err
 	}
-	ops, err := store.Prepare(batch, opts...)
+	p, err := store.PrepareBatch(batch, opts...)
 	if err != nil {
 		return 0, err
 	}
-	rev := s.x.ApplyNext(ops)
+	return s.apply(p), nil
+}
+
+// WritePrepared applies a batch prepared by store.PrepareBatch atomically
+// (see store.PreparedWriter).
+func (s *Store) WritePrepared(ctx context.Context, p store.Prepared) (store.Revision, error) {
+	if err := s.check(); err != nil {
+		return 0, err
+	}
+	if err := ctx.Err(); err != nil {
+		return 0, err
+	}
+	return s.apply(p), nil
+}
+
+// apply applies a prepared batch as the next revision.
+func (s *Store) apply(p store.Prepared) store.Revision {
+	rev := s.x.ApplyNext(p.Ops())
 	if s.retention > 0 {
 		s.prune(rev)
 	}
-	return rev, nil
+	return rev
 }
 
 // prune notes the commit of rev and drops the revisions past the
