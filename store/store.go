@@ -242,9 +242,10 @@ func NewWriteOptions(opts ...WriteOption) WriteOptions {
 // be valid UTF-8 without NUL characters) and has passed the validators, or an
 // *InvalidFactError naming the first bad fact (its Index counts inserted
 // facts across the whole batch, from 0). The caller's batch is not
-// modified; a fact that is already in canonical form keeps its Args slice
-// in the copy (shared, not copied), so the caller must not change it until
-// the write returns.
+// modified, but the copy shares what needs no change: the Args of a fact
+// already in canonical form, and an op's Insert slice when all its facts
+// are (the common case of a bulk load, which then copies nothing), so the
+// caller must not change the batch until the write returns.
 func Prepare(batch []Op, opts ...WriteOption) ([]Op, error) {
 	o := NewWriteOptions(opts...)
 	out := make([]Op, len(batch))
@@ -255,7 +256,7 @@ func Prepare(batch []Op, opts ...WriteOption) ([]Op, error) {
 		if len(op.Insert) == 0 {
 			continue
 		}
-		ins := make([]term.Fact, len(op.Insert))
+		var ins []term.Fact // nil while every fact is kept as it is
 		for j, f := range op.Insert {
 			n, err := normalizeFact(f)
 			if err == nil {
@@ -271,12 +272,27 @@ func Prepare(batch []Op, opts ...WriteOption) ([]Op, error) {
 			if err != nil {
 				return nil, &InvalidFactError{Index: index, Fact: f, Err: err}
 			}
-			ins[j] = n
+			if ins == nil && !sameFact(n, f) {
+				ins = make([]term.Fact, len(op.Insert))
+				copy(ins, op.Insert[:j])
+			}
+			if ins != nil {
+				ins[j] = n
+			}
 			index++
+		}
+		if ins == nil {
+			ins = op.Insert // every fact was canonical: shared, not copied
 		}
 		out[i].Insert = ins
 	}
 	return out, nil
+}
+
+// sameFact reports whether normalizeFact returned f itself.
+func sameFact(n, f term.Fact) bool {
+	return n.Predicate == f.Predicate && n.Valid == f.Valid && len(n.Args) == len(f.Args) &&
+		(len(f.Args) == 0 || &n.Args[0] == &f.Args[0])
 }
 
 // Prepared is a batch that Prepare validated and normalized, for a

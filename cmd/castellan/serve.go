@@ -18,6 +18,7 @@ import (
 	"github.com/rs/zerolog"
 
 	"github.com/castellan-authz/castellan/gitpolicy"
+	"github.com/castellan-authz/castellan/internal/gctune"
 	"github.com/castellan-authz/castellan/lang/ast"
 	"github.com/castellan-authz/castellan/policy"
 	"github.com/castellan-authz/castellan/server"
@@ -49,6 +50,7 @@ type serveConfig struct {
 	LogFormat       string
 	ShutdownTimeout time.Duration
 	ExpireInterval  time.Duration
+	GCMinPercent    int
 	Audit           auditConfig
 	Tracing         tracingConfig
 	Git             gitpolicy.Config // policy.git: the policy from a git repository
@@ -64,6 +66,7 @@ func defaultServeConfig() serveConfig {
 		LogFormat:       "json",
 		ShutdownTimeout: 15 * time.Second,
 		ExpireInterval:  time.Minute,
+		GCMinPercent:    gctune.DefaultMin,
 		Audit:           defaultAuditConfig(),
 		Git:             defaultGitPolicyConfig(),
 		Server:          server.DefaultConfig(),
@@ -122,6 +125,7 @@ func serveFlags(fs *flag.FlagSet, c *serveConfig) map[string]string {
 	fs.StringVar(&c.LogFormat, "log-format", c.LogFormat, "log format: json or console")
 	fs.DurationVar(&c.ShutdownTimeout, "shutdown-timeout", c.ShutdownTimeout, "how long in-flight requests may take to finish at shutdown")
 	fs.DurationVar(&c.ExpireInterval, "expire-interval", c.ExpireInterval, "how often facts whose valid_until has passed are removed from the store (0: never; they hold for no question either way)")
+	fs.IntVar(&c.GCMinPercent, "gc-min-percent", c.GCMinPercent, "size the garbage collector's headroom by the scannable heap, at least this percent of the live heap (100: Go's default GOGC=100; not applied when GOGC or GOMEMLIMIT is set)")
 	auditFlags(fs, &c.Audit)
 	tracingFlags(fs, &c.Tracing)
 	gitPolicyFlags(fs, &c.Git)
@@ -302,6 +306,10 @@ func serve(ctx context.Context, e *env, c serveConfig, ready func(addr string)) 
 	if err != nil {
 		return err
 	}
+	if c.GCMinPercent < 1 || c.GCMinPercent > 100 {
+		return usageError("--gc-min-percent: %d is not from 1 to 100", c.GCMinPercent)
+	}
+	defer gctune.Start(c.GCMinPercent).Stop()
 	st, follower, storeName, err := openStore(ctx, c, log)
 	if err != nil {
 		return err
