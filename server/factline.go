@@ -22,6 +22,7 @@ const maxInterned = 1024
 // It is not safe for concurrent use.
 type factDecoder struct {
 	names map[string]string // predicates and types seen, shared by the facts
+	last  [4]string         // the names last returned by name, newest first
 	ids   []byte            // the ids of the current line, back to back
 	spans []span            // per argument: its type, then its id (in ids)
 	slab  []term.Value      // argument slices are cut from it
@@ -51,10 +52,26 @@ func decodeFactLine(b []byte) (term.Fact, error) {
 }
 
 // name returns b as a string, shared with earlier lines naming the same.
+// The names last returned are compared first: a line names a predicate
+// and a few types, mostly those of the line before.
 func (d *factDecoder) name(b []byte) string {
-	if s, ok := d.names[string(b)]; ok {
-		return s
+	for _, s := range d.last {
+		if s == string(b) {
+			return s
+		}
 	}
+	s, ok := d.names[string(b)]
+	if !ok {
+		s = d.newName(b)
+	}
+	copy(d.last[1:], d.last[:])
+	d.last[0] = s
+	return s
+}
+
+// newName returns b as a new string, kept for later lines while there is
+// room.
+func (d *factDecoder) newName(b []byte) string {
 	s := string(b)
 	if len(d.names) < maxInterned {
 		d.names[s] = s
