@@ -397,24 +397,97 @@ func (tx *Tx) apply(ops []store.Op) {
 // lock: readers wait for at most one run.
 const insertRun = 1024
 
+// postRun is the posting-list work of a run of inserts, handed to a second
+// goroutine (see InsertAll): the records added, each with its table and
+// argument ids.
+type postRun struct {
+	tabs []*table
+	recs []uint32
+	ids  []uint32 // the arguments of each record, back to back
+}
+
+// apply adds the run's records to their tables' posting lists.
+func (pr *postRun) apply() {
+	o := 0
+	for k, t := range pr.tabs {
+		r := pr.recs[k]
+		for i, id := range pr.ids[o : o+t.arity] {
+			t.post[i].add(id, r)
+		}
+		o += t.arity
+	}
+}
+
+func (pr *postRun) reset() {
+	pr.tabs, pr.recs, pr.ids = pr.tabs[:0], pr.recs[:0], pr.ids[:0]
+}
+
 // InsertAll inserts facts like Insert, one after another, and returns how
 // many were added. It takes the index's lock once per run of facts rather
 // than once per fact.
+//
+// A long list is inserted by two goroutines: while this one interns a
+// run's values, checks them against the live set and appends its records,
+// another adds the previous run's records to the posting lists, which
+// nothing of the first touches. Both work while this goroutine holds the
+// lock, so readers never see either half-way; between two holds the
+// posting lists lack the records of the run just appended, which belong to
+// the revision being written, not visible to any snapshot yet (and the
+// last run's are added before InsertAll returns).
 func (tx *Tx) InsertAll(facts []term.Fact) int {
 	x := tx.x
+	if len(facts) < 2*insertRun {
+		added := 0
+		for len(facts) > 0 {
+			n := min(len(facts), insertRun)
+			x.mu.Lock()
+			clear(tx.recent)
+			for _, f := range facts[:n] {
+				if tx.insert(f, nil) {
+					added++
+				}
+			}
+			x.mu.Unlock()
+			facts = facts[n:]
+		}
+		return added
+	}
+	jobs := make(chan *postRun)
+	done := make(chan struct{})
+	go func() {
+		for pr := range jobs {
+			pr.apply()
+			done <- struct{}{}
+		}
+	}()
+	defer close(jobs)
+	var bufs [2]postRun
+	var prev *postRun // the run whose postings are still to add
 	added := 0
-	for len(facts) > 0 {
+	for k := 0; len(facts) > 0; k++ {
 		n := min(len(facts), insertRun)
+		cur := &bufs[k%2]
+		cur.reset()
 		x.mu.Lock()
+		if prev != nil {
+			jobs <- prev
+		}
 		clear(tx.recent)
 		for _, f := range facts[:n] {
-			if tx.insert(f) {
+			if tx.insert(f, cur) {
 				added++
 			}
 		}
+		if prev != nil {
+			<-done
+		}
 		x.mu.Unlock()
+		prev = cur
 		facts = facts[n:]
 	}
+	x.mu.Lock()
+	prev.apply()
+	x.mu.Unlock()
 	return added
 }
 
@@ -425,11 +498,12 @@ func (tx *Tx) Insert(f term.Fact) bool {
 	tx.x.mu.Lock()
 	defer tx.x.mu.Unlock()
 	clear(tx.recent)
-	return tx.insert(f)
+	return tx.insert(f, nil)
 }
 
-// insert is Insert under the lock.
-func (tx *Tx) insert(f term.Fact) bool {
+// insert is Insert under the lock. With pr, the new record's posting-list
+// entries are left to pr (see InsertAll).
+func (tx *Tx) insert(f term.Fact, pr *postRun) bool {
 	x := tx.x
 	t := tx.last
 	if t == nil || t.arity != len(f.Args) || t.pred != f.Predicate {
@@ -470,8 +544,14 @@ func (tx *Tx) insert(f term.Fact) bool {
 		}
 		t.from, t.until = append(t.from, from), append(t.until, until)
 	}
-	for i, id := range ids {
-		t.post[i].add(id, r)
+	if pr != nil {
+		pr.tabs = append(pr.tabs, t)
+		pr.recs = append(pr.recs, r)
+		pr.ids = append(pr.ids, ids...)
+	} else {
+		for i, id := range ids {
+			t.post[i].add(id, r)
+		}
 	}
 	ids = t.ids(r)
 	t.setLive(h, r)
