@@ -155,14 +155,17 @@ func (s *scanner) str() (start, end int, ok bool) {
 		return 0, 0, false
 	}
 	start = s.i
+	ascii := true
 	for s.i < len(s.b) {
 		switch c := s.b[s.i]; {
 		case c == '"':
 			end = s.i
 			s.i++
-			return start, end, utf8.Valid(s.b[start:end])
+			return start, end, ascii || utf8.Valid(s.b[start:end])
 		case c == '\\' || c < 0x20:
 			return 0, 0, false
+		case c >= utf8.RuneSelf:
+			ascii = false
 		}
 		s.i++
 	}
