@@ -429,24 +429,37 @@ func (l *factLoader) commitAll(ctx context.Context) {
 		if l.failure != nil {
 			continue
 		}
-		if it.fault != nil {
-			l.done.Errors++
-			l.out.write(*it.fault)
-			if l.done.Errors > l.maxErrors {
-				l.failure = l.tooMany(l.next)
-				l.stop.Store(true)
-			}
-			continue
-		}
-		if err := l.commit(ctx, it.batch); err != nil {
-			l.failure = err
+		l.handle(ctx, it)
+	}
+}
+
+// handle reports or commits one item. A panic (which the request's
+// recoverer cannot catch on this goroutine) fails the load instead of the
+// process.
+func (l *factLoader) handle(ctx context.Context, it loadItem) {
+	defer func() {
+		if r := recover(); r != nil {
+			l.failure = fmt.Errorf("internal error applying a batch: %v", r)
 			l.stop.Store(true)
-			continue
 		}
-		select {
-		case l.spare <- it.batch:
-		default:
+	}()
+	if it.fault != nil {
+		l.done.Errors++
+		l.out.write(*it.fault)
+		if l.done.Errors > l.maxErrors {
+			l.failure = l.tooMany(l.next)
+			l.stop.Store(true)
 		}
+		return
+	}
+	if err := l.commit(ctx, it.batch); err != nil {
+		l.failure = err
+		l.stop.Store(true)
+		return
+	}
+	select {
+	case l.spare <- it.batch:
+	default:
 	}
 }
 

@@ -1,9 +1,14 @@
 package server
 
 import (
+	"context"
+	"errors"
 	"fmt"
 	"strings"
 	"testing"
+
+	"github.com/castellan-authz/castellan/store"
+	"github.com/castellan-authz/castellan/store/memory"
 )
 
 // streamLines splits a streamed answer into its lines.
@@ -101,6 +106,105 @@ func TestImportStreamStops(t *testing.T) {
 			}
 			if n := e.numFacts(t); n != tc.facts {
 				t.Errorf("%d facts stored, want %d", n, tc.facts)
+			}
+		})
+	}
+}
+
+// failingStore fails (or panics in) its third write of facts; prepared
+// says whether it offers store.PreparedWriter (the memory store's path)
+// or only Write (as PostgreSQL).
+type failingStore struct {
+	*memory.Store
+	writes int
+	panics bool
+}
+
+var errThirdWrite = errors.New("the third write fails")
+
+func (s *failingStore) fail() error {
+	if s.writes++; s.writes == 3 {
+		if s.panics {
+			panic("the third write panics")
+		}
+		return errThirdWrite
+	}
+	return nil
+}
+
+func (s *failingStore) WritePrepared(ctx context.Context, p store.Prepared) (store.Revision, error) {
+	if len(p.Ops()) > 0 && len(p.Ops()[0].Insert) > 0 {
+		if err := s.fail(); err != nil {
+			return 0, err
+		}
+	}
+	return s.Store.WritePrepared(ctx, p)
+}
+
+// writeOnly hides WritePrepared: the loader then leaves the checks to Write.
+type writeOnly struct {
+	store.Backend
+	fs *failingStore
+}
+
+func (s writeOnly) Write(ctx context.Context, batch []store.Op, opts ...store.WriteOption) (store.Revision, error) {
+	if len(batch) > 0 && len(batch[0].Insert) > 0 {
+		if err := s.fs.fail(); err != nil {
+			return 0, err
+		}
+	}
+	return s.fs.Store.Write(ctx, batch, opts...)
+}
+
+// TestImportStreamWriteFails: when the store fails a batch, nothing after
+// it is applied or reported (the lines the reader took ahead included),
+// and the load names the failed batch's first line to resume from, on
+// both of the loader's paths; a panic in the store fails the load, not the
+// process.
+func TestImportStreamWriteFails(t *testing.T) {
+	var b strings.Builder
+	for i := 1; i <= 60; i++ {
+		if i == 45 {
+			b.WriteString("{nope\n") // in a batch after the failed one
+			continue
+		}
+		fmt.Fprintf(&b, `{"predicate":"has_role","args":[{"type":"User","id":"w%d"},{"type":"String","id":"reader"},{"type":"Repository","id":"anvil"}]}`+"\n", i)
+	}
+	for _, tc := range []struct {
+		name     string
+		prepared bool
+		panics   bool
+		want     string
+	}{
+		{"prepared", true, false, "internal error"}, // an unknown error is not shown
+		{"write only", false, false, "internal error"},
+		{"prepared, panics", true, true, "internal error"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			fs := &failingStore{Store: memory.New(), panics: tc.panics}
+			var st store.Backend = fs
+			if !tc.prepared {
+				st = writeOnly{Backend: fs.Store, fs: fs}
+			}
+			cfg := DefaultConfig()
+			cfg.Dev = true
+			e := newTestEnvOn(t, cfg, st)
+			e.uploadPolicy(t, testPolicy)
+			lines := streamLines(e.must(t, 200, "POST", routeImport+"?batch_size=10&max_errors=5", b.String()))
+			last := lines[len(lines)-1]
+			if !strings.Contains(last, `"done":false`) || !strings.Contains(last, `"facts":20`) || !strings.Contains(last, `"resume":21`) {
+				t.Errorf("last line %s, want done false, 20 facts, resume 21", last)
+			}
+			if !strings.Contains(last, tc.want) {
+				t.Errorf("last line %s does not say %q", last, tc.want)
+			}
+			for _, l := range lines {
+				if strings.Contains(l, `"line":45`) {
+					t.Errorf("line 45, after the failed batch, was reported: %s", l)
+				}
+			}
+			if n := e.numFacts(t); n != 20 {
+				t.Errorf("%d facts stored, want 20", n)
 			}
 		})
 	}
