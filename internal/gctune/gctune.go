@@ -14,10 +14,11 @@
 //
 // Tuner therefore sets the GC percent after every cycle to
 //
-//	100 * (scannable heap + stacks + globals) / live heap
+//	100 * max(scannable heap + stacks + globals, 64 MiB) / live heap
 //
-// clamped to [floor, 100]: a server whose heap is mostly scannable (small
-// stores, the check path's benchmarks) keeps Go's default, and one whose
+// clamped to [floor, 100]: a server whose heap is mostly scannable, or
+// smaller than 64 MiB (small stores, the check path's benchmarks), keeps
+// Go's default, and one whose
 // heap is mostly index gets a headroom proportional to what a cycle has to
 // scan, as if the index were not there, but never less than floor percent of
 // the live heap (so that a huge index cannot make cycles arbitrarily
@@ -122,10 +123,16 @@ func (t *Tuner) adjust() bool {
 	return true
 }
 
+// MinHeadroom is the headroom below which Tuner does not go: a heap with
+// less than this much live keeps Go's default, so a small server (and
+// the check path's benchmarks) collect exactly as without the tuner.
+const MinHeadroom = 64 << 20
+
 // Percent is the GC percent for a live heap of live bytes of which scan
-// are scannable (with stacks and globals): 100 * scan / live within
-// [floor, 100].
+// are scannable (with stacks and globals): 100 * max(scan, MinHeadroom) /
+// live within [floor, 100].
 func Percent(live, scan uint64, floor int) int {
+	scan = max(scan, MinHeadroom)
 	if live == 0 || scan >= live {
 		return 100
 	}

@@ -16,9 +16,11 @@ func TestPercent(t *testing.T) {
 		{0, 0, 25, 100},                 // nothing measured yet: Go's default
 		{100 << 20, 100 << 20, 25, 100}, // all scannable
 		{100 << 20, 200 << 20, 25, 100}, // more scannable than live (allocated since): capped
+		{40 << 20, 1 << 20, 25, 100},    // a small heap: Go's default, whatever it holds
+		{128 << 20, 1 << 20, 25, 50},    // at least MinHeadroom
 		{1000 << 20, 500 << 20, 25, 50}, // half scannable
-		{1000 << 20, 10 << 20, 25, 25},  // a large pointer-free index: the floor
-		{1000 << 20, 10 << 20, 5, 5},
+		{4000 << 20, 10 << 20, 25, 25},  // a large pointer-free index: the floor
+		{4000 << 20, 10 << 20, 1, 1},
 	} {
 		if got := Percent(c.live, c.scan, c.floor); got != c.want {
 			t.Errorf("Percent(%d, %d, %d) = %d, want %d", c.live, c.scan, c.floor, got, c.want)
@@ -46,7 +48,7 @@ func TestTunerFollowsTheHeap(t *testing.T) {
 		debug.SetGCPercent(os)
 		t.Skipf("GOGC is %d in this process", os)
 	}
-	big := make([]uint64, 64<<20/8) // 64 MiB, pointer-free
+	big := make([]uint64, 1<<30/8) // 1 GiB, pointer-free (never written: not resident)
 	tu := Start(30)
 	if tu == nil {
 		t.Skip("GOGC or GOMEMLIMIT is set")
@@ -60,7 +62,7 @@ func TestTunerFollowsTheHeap(t *testing.T) {
 	}
 	runtime.KeepAlive(big)
 	if got := tu.Percent(); got != 30 {
-		t.Errorf("percent with a 64 MiB pointer-free heap = %d, want the floor 30", got)
+		t.Errorf("percent with a 1 GiB pointer-free heap = %d, want the floor 30", got)
 	}
 	tu.Stop()
 	if got := debug.SetGCPercent(100); got != 100 {
