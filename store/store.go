@@ -559,16 +559,15 @@ func normalizePatterns(ps []term.Pattern) []term.Pattern {
 }
 
 // normalizeFact is f.Normalize, but returns f itself (its Args not
-// copied) when that would change nothing: no argument is an Integer or a
-// Boolean (the types whose ids have a canonical spelling), none is empty
-// or too long, and f has no validity window. That is the common case of a
-// bulk load, which then costs no allocation per fact.
+// copied) when that would change nothing: every argument normalizes to
+// itself and f has no validity window. That is the common case of a bulk
+// load, which then costs no allocation per fact.
 func normalizeFact(f term.Fact) (term.Fact, error) {
 	if f.Predicate == "" || len(f.Args) == 0 || !f.Valid.IsZero() {
 		return f.Normalize()
 	}
 	for _, a := range f.Args {
-		if a.Type == "" || a.ID == "" || len(a.ID) > term.MaxArgBytes || a.Type == term.TypeInteger || a.Type == term.TypeBoolean {
+		if n, err := term.Normalize(a); err != nil || n != a {
 			return f.Normalize()
 		}
 	}
