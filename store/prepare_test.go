@@ -8,8 +8,9 @@ import (
 )
 
 // TestPrepareSharesOnlyWhatIsCanonical: Prepare normalizes what needs it
-// without changing the caller's batch, and keeps (shares) a fact, and an
-// op's slice of facts, that are canonical already.
+// without changing the caller's batch, and keeps (shares) the arguments of
+// a fact that is canonical already; PrepareBatch also an op's slice of
+// facts that are all canonical.
 func TestPrepareSharesOnlyWhatIsCanonical(t *testing.T) {
 	canon := term.Fact{Predicate: "p", Args: []term.Value{term.Entity("User", "a"), term.Integer(7)}}
 	odd := term.Fact{Predicate: "p", Args: []term.Value{term.Entity("User", "a"), {Type: term.TypeInteger, ID: "007"}}}
@@ -17,12 +18,22 @@ func TestPrepareSharesOnlyWhatIsCanonical(t *testing.T) {
 	windowed := term.Fact{Predicate: "p", Args: []term.Value{term.Entity("User", "b")}, Valid: term.Window{From: at}}
 
 	all := []term.Fact{canon, canon}
+	p, err := PrepareBatch([]Op{{Insert: all}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if &p.Ops()[0].Insert[0] != &all[0] {
+		t.Error("PrepareBatch copied an op of canonical facts")
+	}
 	out, err := Prepare([]Op{{Insert: all}})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if &out[0].Insert[0] != &all[0] {
-		t.Error("an op of canonical facts was copied")
+	if &out[0].Insert[0] == &all[0] {
+		t.Error("Prepare shared an op's Insert slice (a store may reorder it)")
+	}
+	if &out[0].Insert[0].Args[0] != &all[0].Args[0] {
+		t.Error("Prepare copied a canonical fact's arguments")
 	}
 
 	mixed := []term.Fact{canon, odd, windowed}

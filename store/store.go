@@ -242,11 +242,16 @@ func NewWriteOptions(opts ...WriteOption) WriteOptions {
 // be valid UTF-8 without NUL characters) and has passed the validators, or an
 // *InvalidFactError naming the first bad fact (its Index counts inserted
 // facts across the whole batch, from 0). The caller's batch is not
-// modified, but the copy shares what needs no change: the Args of a fact
-// already in canonical form, and an op's Insert slice when all its facts
-// are (the common case of a bulk load, which then copies nothing), so the
-// caller must not change the batch until the write returns.
+// modified; the copy's Insert slices are new (a store may reorder them),
+// but a fact already in canonical form shares its Args with the caller's,
+// so neither side may change those elements.
 func Prepare(batch []Op, opts ...WriteOption) ([]Op, error) {
+	return prepare(batch, false, opts...)
+}
+
+// prepare is Prepare; with share, an op whose facts are all canonical
+// keeps its Insert slice (PrepareBatch).
+func prepare(batch []Op, share bool, opts ...WriteOption) ([]Op, error) {
 	o := NewWriteOptions(opts...)
 	out := make([]Op, len(batch))
 	index := 0
@@ -272,7 +277,7 @@ func Prepare(batch []Op, opts ...WriteOption) ([]Op, error) {
 			if err != nil {
 				return nil, &InvalidFactError{Index: index, Fact: f, Err: err}
 			}
-			if ins == nil && !sameFact(n, f) {
+			if ins == nil && (!share || !sameFact(n, f)) {
 				ins = make([]term.Fact, len(op.Insert))
 				copy(ins, op.Insert[:j])
 			}
@@ -296,17 +301,20 @@ func sameFact(n, f term.Fact) bool {
 }
 
 // Prepared is a batch that Prepare validated and normalized, for a
-// PreparedWriter. Its facts share the argument slices of the batch it was
-// prepared from where they were canonical already (see Prepare).
+// PreparedWriter. It shares with the batch it was prepared from what
+// needed no change: the Args of canonical facts, and an op's Insert slice
+// when all its facts are canonical (the common case of a bulk load, which
+// then copies nothing). Neither it nor that batch may be changed until
+// the write returns.
 type Prepared struct{ ops []Op }
 
 // Ops returns the prepared operations. They must not be modified.
 func (p Prepared) Ops() []Op { return p.ops }
 
 // PrepareBatch is Prepare, returning the batch as a Prepared for
-// PreparedWriter.WritePrepared.
+// PreparedWriter.WritePrepared (sharing more, see Prepared).
 func PrepareBatch(batch []Op, opts ...WriteOption) (Prepared, error) {
-	ops, err := Prepare(batch, opts...)
+	ops, err := prepare(batch, true, opts...)
 	return Prepared{ops: ops}, err
 }
 
@@ -314,7 +322,7 @@ func PrepareBatch(batch []Op, opts ...WriteOption) (Prepared, error) {
 // by applying the prepared batch, so that a bulk loader can validate one
 // batch while the previous one is applied (see server's import).
 // WritePrepared applies p atomically, like Write with the options p was
-// prepared with.
+// prepared with, and changes nothing in it.
 type PreparedWriter interface {
 	WritePrepared(ctx context.Context, p Prepared) (Revision, error)
 }
