@@ -183,41 +183,66 @@ func (s *Server) onBehalfOfContext(q *question, token string) ([]term.Fact, erro
 	return verifiedFacts(stateFrom(r.Context()).caller, user), nil
 }
 
-// evaluate answers one evaluation under q (its context facts replace q's).
-func (s *Server) evaluate(q *question, t azTuple) (azDecision, error) {
-	c, err := t.check()
-	if err != nil {
-		return azDecision{}, err
+// azPrepared is an evaluation checked and ready for the evaluator: its
+// arguments and its request (context facts and verified facts).
+type azPrepared struct {
+	c        azCheck
+	req      evaluator.Request
+	verified []term.Fact
+}
+
+// prepare checks one evaluation under q (its context facts replace q's).
+func (s *Server) prepare(q *question, t azTuple) (azPrepared, error) {
+	var p azPrepared
+	var err error
+	if p.c, err = t.check(); err != nil {
+		return p, err
 	}
-	req := q.req
+	p.req = q.req
 	in, err := t.questionIn()
 	if err != nil {
-		return azDecision{}, err
+		return p, err
 	}
-	if req.Context, err = s.contextFacts(q.policy, in); err != nil {
-		return azDecision{}, err
+	if p.req.Context, err = s.contextFacts(q.policy, in); err != nil {
+		return p, err
 	}
-	verified := q.verified
+	p.verified = q.verified
 	if t.Context != nil && t.Context.OnBehalfOf != "" {
-		if verified, err = s.onBehalfOfContext(q, t.Context.OnBehalfOf); err != nil {
-			return azDecision{}, err
+		if p.verified, err = s.onBehalfOfContext(q, t.Context.OnBehalfOf); err != nil {
+			return p, err
 		}
 	}
-	req.Context = append(req.Context, verified...)
-	d, err := q.policy.Evaluator().Authorize(q.ctx, req, c.actor, c.action, c.resource)
-	if err != nil {
-		return azDecision{}, err
-	}
+	p.req.Context = append(p.req.Context, p.verified...)
+	return p, nil
+}
+
+// decided counts, offers to the shadow policy and records the decision d
+// of the prepared evaluation p, and returns its answer.
+func (s *Server) decided(q *question, p azPrepared, d evaluator.Decision) azDecision {
+	c := p.c
 	s.metrics.decision(d.Allowed, apiAuthZEN)
-	s.offerShadow(q.policy, req, "authzen.evaluation", c.actor, c.action, c.resource, d.Allowed)
+	s.offerShadow(q.policy, p.req, "authzen.evaluation", c.actor, c.action, c.resource, d.Allowed)
 	out := azDecision{Decision: d.Allowed}
 	var ex *explanationOut
 	if d.Explanation != nil {
 		ex = toExplanationOut(d.Explanation)
 		out.Context = map[string]any{"explanation": ex}
 	}
-	s.record(&question{ctx: q.ctx, policy: q.policy, req: req, verified: verified}, audit.Record{Actor: auditValue(c.actor), Action: c.action, Resource: auditValue(c.resource), Allowed: audit.Allowed(d.Allowed), Explanation: auditExplanation(ex)})
-	return out, nil
+	s.record(&question{ctx: q.ctx, policy: q.policy, req: p.req, verified: p.verified}, audit.Record{Actor: auditValue(c.actor), Action: c.action, Resource: auditValue(c.resource), Allowed: audit.Allowed(d.Allowed), Explanation: auditExplanation(ex)})
+	return out
+}
+
+// evaluate answers one evaluation under q (its context facts replace q's).
+func (s *Server) evaluate(q *question, t azTuple) (azDecision, error) {
+	p, err := s.prepare(q, t)
+	if err != nil {
+		return azDecision{}, err
+	}
+	d, err := q.policy.Evaluator().Authorize(q.ctx, p.req, p.c.actor, p.c.action, p.c.resource)
+	if err != nil {
+		return azDecision{}, err
+	}
+	return s.decided(q, p, d), nil
 }
 
 func (s *Server) handleEvaluation(w http.ResponseWriter, r *http.Request) {
@@ -258,10 +283,43 @@ func (req azEvaluationsRequest) semantic() (string, error) {
 
 // evaluateAll answers the items of a batch in order under q, stopping as
 // the semantic says. A malformed item answers a deny carrying its error.
+//
+// Items that ask about the same subject and action under the same context
+// (and carry no properties, which would make their contexts differ) are
+// answered together by one AuthorizeEach, as authorize_resources is: the
+// subject's roles and the rules' tables are shared by their resources.
+// The answers, their order and what is recorded are those of asking the
+// items one by one; a group the evaluator refuses as a whole is asked one
+// by one, so that each item carries its own error.
 func (s *Server) evaluateAll(q *question, req azEvaluationsRequest, semantic string) ([]azDecision, error) {
-	out := make([]azDecision, 0, len(req.Evaluations))
-	for _, item := range req.Evaluations {
-		d, err := s.evaluate(q, item.withDefaults(req.azTuple))
+	n := len(req.Evaluations)
+	items := make([]azTuple, n)
+	preps := make([]azPrepared, n)
+	errs := make([]error, n)
+	for i, item := range req.Evaluations {
+		items[i] = item.withDefaults(req.azTuple)
+		preps[i], errs[i] = s.prepare(q, items[i])
+	}
+	// grouped[i]: item i was answered with its group, allowed[i] is its answer.
+	var grouped, allowed []bool
+	if !q.req.Explain && n > 1 {
+		grouped, allowed = s.evaluateGroups(q, items, preps, errs)
+	}
+	out := make([]azDecision, 0, n)
+	for i := range items {
+		var d azDecision
+		err := errs[i]
+		if err == nil {
+			if grouped != nil && grouped[i] {
+				d = s.decided(q, preps[i], evaluator.Decision{Allowed: allowed[i]})
+			} else {
+				var dec evaluator.Decision
+				p := preps[i]
+				if dec, err = q.policy.Evaluator().Authorize(q.ctx, p.req, p.c.actor, p.c.action, p.c.resource); err == nil {
+					d = s.decided(q, p, dec)
+				}
+			}
+		}
 		if err != nil {
 			ae := toAPIError(err)
 			if ae.Status >= 500 {
@@ -275,6 +333,54 @@ func (s *Server) evaluateAll(q *question, req azEvaluationsRequest, semantic str
 		}
 	}
 	return out, nil
+}
+
+// azGroupKey is what the evaluations answered together share.
+type azGroupKey struct {
+	actor   term.Value
+	action  string
+	context *azContext
+}
+
+// evaluateGroups answers together the prepared items (those without an
+// error) that share subject, action and context and have no properties,
+// in groups of at least two. grouped[i] says whether item i was answered,
+// allowed[i] its answer.
+func (s *Server) evaluateGroups(q *question, items []azTuple, preps []azPrepared, errs []error) (grouped, allowed []bool) {
+	groups := map[azGroupKey][]int{}
+	var keys []azGroupKey // in order of first appearance
+	for i, t := range items {
+		if errs[i] != nil || len(t.Subject.Properties) > 0 || len(t.Action.Properties) > 0 || len(t.Resource.Properties) > 0 {
+			continue
+		}
+		k := azGroupKey{preps[i].c.actor, preps[i].c.action, t.Context}
+		if _, ok := groups[k]; !ok {
+			keys = append(keys, k)
+		}
+		groups[k] = append(groups[k], i)
+	}
+	grouped = make([]bool, len(items))
+	allowed = make([]bool, len(items))
+	var resources []term.Value
+	for _, k := range keys {
+		idx := groups[k]
+		if len(idx) < 2 {
+			continue
+		}
+		resources = resources[:0]
+		for _, i := range idx {
+			resources = append(resources, preps[i].c.resource)
+		}
+		// The items of a group have the same context, so the same request.
+		ok, err := q.policy.Evaluator().AuthorizeEach(q.ctx, preps[idx[0]].req, k.actor, k.action, resources)
+		if err != nil {
+			continue // asked one by one, each with its own error
+		}
+		for j, i := range idx {
+			grouped[i], allowed[i] = true, ok[j]
+		}
+	}
+	return grouped, allowed
 }
 
 func (s *Server) handleEvaluations(w http.ResponseWriter, r *http.Request) {

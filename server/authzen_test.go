@@ -172,3 +172,60 @@ func TestAuthzenConfiguration(t *testing.T) {
 		t.Errorf("(-want +got):\n%s", diff)
 	}
 }
+
+// TestAuthzenEvaluationsGrouped checks that a batch whose items share
+// subjects and actions (answered together, a group at a time) answers
+// each item as the single evaluation of it does, in request order.
+func TestAuthzenEvaluationsGrouped(t *testing.T) {
+	e := authzenEnv(t)
+	ctx := map[string]any{"context_facts": []any{fact("has_role", "User:dan", "member", "Organization:acme")}}
+	var items []any
+	for _, u := range []string{"alice", "bob", "carol", "dan"} {
+		for _, a := range []string{"read", "push", "delete"} {
+			for _, r := range []string{"anvil", "forge", "solo", "gear", "nowhere"} {
+				items = append(items, map[string]any{"subject": entity("User", u), "action": map[string]any{"name": a}, "resource": entity("Repository", r)})
+			}
+		}
+	}
+	// Their own context, properties, an error and defaults in between.
+	items = append(items[:7:7], append([]any{
+		map[string]any{"subject": entity("User", "eve"), "resource": entity("Repository", "anvil"), "context": map[string]any{"context_facts": []any{fact("has_role", "User:eve", "owner", "Organization:acme")}}},
+		map[string]any{"subject": map[string]any{"type": "User", "id": "bob", "properties": map[string]any{"ip": "10.0.0.1"}}, "resource": entity("Repository", "forge")},
+		map[string]any{"subject": map[string]any{"type": "User"}},
+		map[string]any{"resource": entity("Repository", "forge")},
+		map[string]any{"resource": entity("Repository", "anvil")},
+	}, items[7:]...)...)
+	top := map[string]any{"subject": entity("User", "dan"), "action": map[string]any{"name": "read"}, "context": ctx}
+	var got struct {
+		Evaluations []map[string]any `json:"evaluations"`
+	}
+	body := map[string]any{"evaluations": items}
+	for k, v := range top {
+		body[k] = v
+	}
+	e.must(t, http.StatusOK, "POST", "/access/v1/evaluations", body).json(t, &got)
+	if len(got.Evaluations) != len(items) {
+		t.Fatalf("%d answers for %d evaluations", len(got.Evaluations), len(items))
+	}
+	for i, item := range items {
+		one := map[string]any{}
+		for k, v := range top {
+			one[k] = v
+		}
+		for k, v := range item.(map[string]any) {
+			one[k] = v
+		}
+		var want map[string]any
+		r := e.do(t, "POST", "/access/v1/evaluation", one)
+		if r.status == http.StatusOK {
+			r.json(t, &want)
+		} else {
+			var msg struct{ Message string }
+			r.json(t, &msg)
+			want = map[string]any{"decision": false, "context": map[string]any{"error": map[string]any{"status": float64(r.status), "message": msg.Message}}}
+		}
+		if diff := cmp.Diff(want, got.Evaluations[i]); diff != "" {
+			t.Errorf("evaluation %d %v (-single +batch):\n%s", i, item, diff)
+		}
+	}
+}
