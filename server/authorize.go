@@ -123,7 +123,7 @@ func (s *Server) checkAuthorizeResources(req authorizeResourcesRequest) (actor t
 
 func (s *Server) handleAuthorizeResources(w http.ResponseWriter, r *http.Request) {
 	var req authorizeResourcesRequest
-	if err := decodeJSON(r, &req); err != nil {
+	if err := decodeAuthorizeResources(r, &req); err != nil {
 		writeError(w, r, err)
 		return
 	}
@@ -513,7 +513,7 @@ func (s *Server) handleActions(w http.ResponseWriter, r *http.Request) {
 
 func (s *Server) handleBulkActions(w http.ResponseWriter, r *http.Request) {
 	var reqs []actionsRequest
-	if err := decodeJSON(r, &reqs); err != nil {
+	if err := decodeBulkActions(r, &reqs); err != nil {
 		writeError(w, r, err)
 		return
 	}

@@ -385,7 +385,7 @@ func (s *Server) evaluateGroups(q *question, items []azTuple, preps []azPrepared
 
 func (s *Server) handleEvaluations(w http.ResponseWriter, r *http.Request) {
 	var req azEvaluationsRequest
-	if err := decodeJSONLenient(r, &req); err != nil {
+	if err := decodeEvaluations(r, &req); err != nil {
 		writeError(w, r, err)
 		return
 	}
