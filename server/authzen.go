@@ -296,17 +296,27 @@ func (s *Server) evaluateAll(q *question, req azEvaluationsRequest, semantic str
 	items := make([]azTuple, n)
 	preps := make([]azPrepared, n)
 	errs := make([]error, n)
+	// Items are checked ahead, to be grouped, only when that has no effect
+	// of its own: not those whose context carries an on_behalf_of token
+	// (verifying it may record a failure), which are checked in turn.
+	prepared := make([]bool, n)
 	for i, item := range req.Evaluations {
 		items[i] = item.withDefaults(req.azTuple)
-		preps[i], errs[i] = s.prepare(q, items[i])
+		if c := items[i].Context; c == nil || c.OnBehalfOf == "" {
+			preps[i], errs[i] = s.prepare(q, items[i])
+			prepared[i] = true
+		}
 	}
 	// grouped[i]: item i was answered with its group, allowed[i] is its answer.
 	var grouped, allowed []bool
 	if !q.req.Explain && n > 1 {
-		grouped, allowed = s.evaluateGroups(q, items, preps, errs)
+		grouped, allowed = s.evaluateGroups(q, items, preps, errs, prepared)
 	}
 	out := make([]azDecision, 0, n)
 	for i := range items {
+		if !prepared[i] {
+			preps[i], errs[i] = s.prepare(q, items[i])
+		}
 		var d azDecision
 		err := errs[i]
 		if err == nil {
@@ -342,15 +352,15 @@ type azGroupKey struct {
 	context *azContext
 }
 
-// evaluateGroups answers together the prepared items (those without an
-// error) that share subject, action and context and have no properties,
+// evaluateGroups answers together the prepared items (those checked
+// without an error) that share subject, action and context and have no properties,
 // in groups of at least two. grouped[i] says whether item i was answered,
 // allowed[i] its answer.
-func (s *Server) evaluateGroups(q *question, items []azTuple, preps []azPrepared, errs []error) (grouped, allowed []bool) {
+func (s *Server) evaluateGroups(q *question, items []azTuple, preps []azPrepared, errs []error, prepared []bool) (grouped, allowed []bool) {
 	groups := map[azGroupKey][]int{}
 	var keys []azGroupKey // in order of first appearance
 	for i, t := range items {
-		if errs[i] != nil || len(t.Subject.Properties) > 0 || len(t.Action.Properties) > 0 || len(t.Resource.Properties) > 0 {
+		if !prepared[i] || errs[i] != nil || len(t.Subject.Properties) > 0 || len(t.Action.Properties) > 0 || len(t.Resource.Properties) > 0 {
 			continue
 		}
 		k := azGroupKey{preps[i].c.actor, preps[i].c.action, t.Context}
