@@ -4,10 +4,12 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strconv"
 	"strings"
 	"time"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
 
 	"github.com/castellan-authz/castellan/lang/term"
 	"github.com/castellan-authz/castellan/store"
@@ -139,23 +141,28 @@ func (s *Store) listen(ctx context.Context) (connected bool, err error) {
 	} else if _, err := conn.Exec(ctx, "LISTEN "+channel); err != nil {
 		return false, err
 	}
+	applied := false
 	for {
-		cctx, cancel := context.WithTimeout(ctx, catchUpTimeout)
-		err = s.catchUpConsistent(cctx, conn)
-		if errors.Is(err, errBehindLog) {
-			err = s.reload(cctx)
-		}
-		if err == nil {
-			err = s.catchUpKeys(cctx, conn)
-		}
-		cancel()
-		if err != nil {
-			return true, err
+		if !applied {
+			cctx, cancel := context.WithTimeout(ctx, catchUpTimeout)
+			err = s.catchUpConsistent(cctx, conn)
+			if errors.Is(err, errBehindLog) {
+				err = s.reload(cctx)
+			}
+			if err == nil {
+				err = s.catchUpKeys(cctx, conn)
+			}
+			cancel()
+			if err != nil {
+				return true, err
+			}
 		}
 		s.connected.Store(true)
 		wctx, cancel := context.WithTimeout(ctx, poll)
-		_, err = conn.WaitForNotification(wctx)
+		var n *pgconn.Notification
+		n, err = conn.WaitForNotification(wctx)
 		cancel()
+		applied = n != nil && s.notedApplied(n.Payload)
 		if err != nil && ctx.Err() == nil && !errors.Is(err, context.DeadlineExceeded) && !pgconnTimeout(err) {
 			return true, err
 		}
@@ -163,6 +170,20 @@ func (s *Store) listen(ctx context.Context) (connected bool, err error) {
 			return true, ctx.Err()
 		}
 	}
+}
+
+// notedApplied reports whether a notification's payload names a revision
+// the index has already applied: the writes of this server, which apply
+// their own batches at commit, so that the follower does not take applyMu
+// and read the head for each of them. Any other payload (the key table's
+// "keys", a revision not applied yet) means catching up.
+func (s *Store) notedApplied(payload string) bool {
+	rev, err := strconv.ParseUint(payload, 10, 64)
+	if err != nil {
+		return false
+	}
+	s.noteHead(rev)
+	return rev <= s.index().Revision()
 }
 
 // pgconnTimeout reports whether err is pgx's report of a timed-out wait.
