@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/castellan-authz/castellan/evaluator/evaltest"
+	"github.com/castellan-authz/castellan/internal/cputime"
 	"github.com/castellan-authz/castellan/lang/term"
 	"github.com/castellan-authz/castellan/store"
 	"github.com/castellan-authz/castellan/store/memory"
@@ -56,13 +57,13 @@ func loop(b *testing.B, op func(), done ...func()) {
 	for _, f := range done {
 		defer f()
 	}
-	start, ok := threadCPU()
+	start, ok := cputime.Thread()
 	n := 0
 	for b.Loop() {
 		op()
 		n++
 	}
-	if end, ok2 := threadCPU(); ok && ok2 && n > 0 {
+	if end, ok2 := cputime.Thread(); ok && ok2 && n > 0 {
 		b.ReportMetric(float64(end-start)/float64(n), "cpu-ns/op")
 	}
 }

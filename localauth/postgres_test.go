@@ -14,6 +14,7 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"github.com/castellan-authz/castellan/evaluator"
+	"github.com/castellan-authz/castellan/internal/cputime"
 	"github.com/castellan-authz/castellan/lang"
 	"github.com/castellan-authz/castellan/lang/term"
 	"github.com/castellan-authz/castellan/localauth"
@@ -519,7 +520,7 @@ func BenchmarkLocalList(b *testing.B) {
 	shapes := bindings.Shapes()
 	cpu := func(b *testing.B, op func() (string, error)) {
 		b.ReportAllocs()
-		start, ok := processCPU()
+		start, ok := cputime.Process()
 		n := 0
 		for b.Loop() {
 			s, err := op()
@@ -529,7 +530,7 @@ func BenchmarkLocalList(b *testing.B) {
 			sink = s
 			n++
 		}
-		if end, ok2 := processCPU(); ok && ok2 && n > 0 {
+		if end, ok2 := cputime.Process(); ok && ok2 && n > 0 {
 			b.ReportMetric(float64(end-start)/float64(n), "cpu-ns/op")
 		}
 	}

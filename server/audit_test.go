@@ -17,6 +17,7 @@ import (
 	sdktrace "go.opentelemetry.io/otel/sdk/trace"
 
 	"github.com/castellan-authz/castellan/audit"
+	"github.com/castellan-authz/castellan/internal/cputime"
 	"github.com/castellan-authz/castellan/store/memory"
 )
 
@@ -247,7 +248,7 @@ func BenchmarkAuthorizeDecisionLog(b *testing.B) {
 			}
 			srv, key := benchServer(b, opts...)
 			b.ReportAllocs()
-			cpu0, cpuOK := processCPU()
+			cpu0, cpuOK := cputime.Process()
 			b.RunParallel(func(pb *testing.PB) {
 				for pb.Next() {
 					req := httptest.NewRequest("POST", "/api/authorize", strings.NewReader(body))
@@ -269,7 +270,7 @@ func BenchmarkAuthorizeDecisionLog(b *testing.B) {
 			// the log writer, the span exporter), which other work on a
 			// shared machine inflates far less than wall time; on a
 			// dedicated machine, throughput is the cores over it.
-			if cpu1, ok := processCPU(); ok && cpuOK {
+			if cpu1, ok := cputime.Process(); ok && cpuOK {
 				b.ReportMetric(float64(cpu1-cpu0)/float64(b.N), "cpu-ns/op")
 			}
 		})

@@ -2,6 +2,7 @@ package server
 
 import (
 	"fmt"
+	"github.com/castellan-authz/castellan/internal/cputime"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -36,7 +37,7 @@ func BenchmarkAuthorizeBatch(b *testing.B) {
 		b.Run(bb.name, func(b *testing.B) {
 			srv, key := benchServer(b)
 			b.ReportAllocs()
-			cpu0, cpuOK := processCPU()
+			cpu0, cpuOK := cputime.Process()
 			b.RunParallel(func(pb *testing.PB) {
 				for pb.Next() {
 					req := httptest.NewRequest("POST", bb.path, strings.NewReader(bb.body))
@@ -49,7 +50,7 @@ func BenchmarkAuthorizeBatch(b *testing.B) {
 				}
 			})
 			b.ReportMetric(float64(b.N*n)/b.Elapsed().Seconds(), "checks/s")
-			if cpu1, ok := processCPU(); ok && cpuOK {
+			if cpu1, ok := cputime.Process(); ok && cpuOK {
 				b.ReportMetric(float64(cpu1-cpu0)/float64(b.N*n), "cpu-ns/check")
 			}
 		})

@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/castellan-authz/castellan/internal/cputime"
 	"github.com/castellan-authz/castellan/store"
 	"github.com/castellan-authz/castellan/store/memory"
 	"github.com/castellan-authz/castellan/store/pgtest"
@@ -59,14 +60,14 @@ func BenchmarkImport(b *testing.B) {
 				}
 				round++
 				b.StartTimer()
-				c0, _ := processCPU()
+				c0, _ := cputime.Process()
 				resp, err := http.Post(e.ts.URL+routeImport+"?batch_size=10000", "application/x-ndjson", bytes.NewReader(body.Bytes()))
 				if err != nil {
 					b.Fatal(err)
 				}
 				out, _ := io.ReadAll(resp.Body)
 				resp.Body.Close()
-				c1, _ := processCPU()
+				c1, _ := cputime.Process()
 				cpu += c1 - c0
 				if !bytes.Contains(out, []byte(`"done":true`)) {
 					b.Fatalf("import: %s", out)

@@ -4,10 +4,10 @@ import (
 	"fmt"
 	"runtime"
 	"slices"
-	"syscall"
 	"testing"
 	"time"
 
+	"github.com/castellan-authz/castellan/internal/cputime"
 	"github.com/castellan-authz/castellan/lang/term"
 	"github.com/castellan-authz/castellan/store"
 	"github.com/castellan-authz/castellan/store/index"
@@ -95,14 +95,11 @@ func BenchmarkLoad(b *testing.B) {
 	}
 }
 
-// processCPU returns the CPU time the process has used (user and system,
-// all threads).
+// processCPU returns the CPU time used so far by this process (0 where
+// it cannot be read).
 func processCPU() time.Duration {
-	var ru syscall.Rusage
-	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
-		return 0
-	}
-	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+	d, _ := cputime.Process()
+	return d
 }
 
 // BenchmarkMatch measures Match on a 100k-fact index.
@@ -182,13 +179,13 @@ func cpuLoop(b *testing.B, op func()) {
 	b.ReportAllocs()
 	runtime.LockOSThread()
 	defer runtime.UnlockOSThread()
-	start, ok := threadCPU()
+	start, ok := cputime.Thread()
 	n := 0
 	for b.Loop() {
 		op()
 		n++
 	}
-	if end, ok2 := threadCPU(); ok && ok2 && n > 0 {
+	if end, ok2 := cputime.Thread(); ok && ok2 && n > 0 {
 		b.ReportMetric(float64(end-start)/float64(n), "cpu-ns/op")
 	}
 }

@@ -1,12 +1,12 @@
 package postgres_test
 
 import (
+	"github.com/castellan-authz/castellan/internal/cputime"
 	"github.com/jackc/pgx/v5"
 	"os"
 	"path/filepath"
 	"strconv"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
 )
@@ -66,13 +66,11 @@ func postmasterPID(tb testing.TB, url string) int {
 	return pid
 }
 
-// processCPU returns the CPU time used so far by this process.
+// processCPU returns the CPU time used so far by this process (0 where
+// it cannot be read).
 func processCPU() time.Duration {
-	var ru syscall.Rusage
-	if syscall.Getrusage(syscall.RUSAGE_SELF, &ru) != nil {
-		return 0
-	}
-	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+	d, _ := cputime.Process()
+	return d
 }
 
 // cpuMeter measures the CPU time of this process and of the PostgreSQL
