@@ -35,6 +35,7 @@ import (
 	"golang.org/x/crypto/ssh"
 	"golang.org/x/crypto/ssh/knownhosts"
 
+	"github.com/castellan-authz/castellan/internal/tick"
 	"github.com/castellan-authz/castellan/lang/ast"
 	"github.com/castellan-authz/castellan/policy"
 	"github.com/castellan-authz/castellan/store"
@@ -481,16 +482,7 @@ func (s *Source) files(c *object.Commit) ([]policy.File, error) {
 // (file:line:col); an unreachable repository is logged once per distinct
 // error and tried again at the next poll.
 func (s *Source) Run(ctx context.Context) {
-	t := time.NewTicker(s.cfg.PollInterval)
-	defer t.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case <-t.C:
-		}
-		s.PollAndLog(ctx)
-	}
+	tick.Every(ctx, s.cfg.PollInterval, func() { s.PollAndLog(ctx) })
 }
 
 // PollAndLog polls once and logs what happened.

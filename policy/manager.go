@@ -10,6 +10,7 @@ import (
 
 	"github.com/rs/zerolog"
 
+	"github.com/castellan-authz/castellan/internal/tick"
 	"github.com/castellan-authz/castellan/store"
 )
 
@@ -287,16 +288,9 @@ func (m *Manager) Sync(ctx context.Context) (bool, error) {
 // one database answer under the same policy within about one interval of
 // an upload or rollback. Errors are logged.
 func (m *Manager) Follow(ctx context.Context, every time.Duration) {
-	t := time.NewTicker(every)
-	defer t.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case <-t.C:
-		}
+	tick.Every(ctx, every, func() {
 		if _, err := m.Sync(ctx); err != nil && ctx.Err() == nil {
 			m.log.Warn().Err(err).Msg("following the live policy")
 		}
-	}
+	})
 }

@@ -19,6 +19,7 @@ import (
 
 	"github.com/castellan-authz/castellan/gitpolicy"
 	"github.com/castellan-authz/castellan/internal/gctune"
+	"github.com/castellan-authz/castellan/internal/tick"
 	"github.com/castellan-authz/castellan/lang/ast"
 	"github.com/castellan-authz/castellan/policy"
 	"github.com/castellan-authz/castellan/server"
@@ -301,7 +302,7 @@ func serve(ctx context.Context, e *env, c serveConfig, ready func(addr string)) 
 	// The flusher outlives ctx: shutdown logs too, until serve returns.
 	flushCtx, stopFlush := context.WithCancel(context.WithoutCancel(ctx))
 	defer stopFlush()
-	go every(flushCtx, logFlushInterval, logOut.Flush)
+	go tick.Every(flushCtx, logFlushInterval, logOut.Flush)
 	log, err := newLogger(logOut, c.LogLevel, c.LogFormat)
 	if err != nil {
 		return err
@@ -429,7 +430,7 @@ func serve(ctx context.Context, e *env, c serveConfig, ready func(addr string)) 
 		go git.Run(ctx)
 	}
 	if c.ExpireInterval > 0 {
-		go every(ctx, c.ExpireInterval, func() { expireFacts(ctx, srv, log) })
+		go tick.Every(ctx, c.ExpireInterval, func() { expireFacts(ctx, srv, log) })
 	}
 	if follower != nil {
 		// Replicas on one database follow each other's policy uploads.
@@ -514,20 +515,6 @@ func (b *logBuffer) Flush() {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	_ = b.w.Flush()
-}
-
-// every calls fn every interval until ctx is done.
-func every(ctx context.Context, interval time.Duration, fn func()) {
-	t := time.NewTicker(interval)
-	defer t.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case <-t.C:
-			fn()
-		}
-	}
 }
 
 // expireFacts removes expired facts, logging what it did (run every
@@ -617,26 +604,19 @@ func policyErrorText(err error) string {
 // run polls the files until ctx is done and reloads them on change. A
 // broken edit is logged and the last good policy stays live.
 func (w *watcher) run(ctx context.Context, every time.Duration) {
-	t := time.NewTicker(every)
-	defer t.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case <-t.C:
-		}
+	tick.Every(ctx, every, func() {
 		if equalStamps(w.seen, w.stamps()) {
-			continue
+			return
 		}
 		res, err := w.load(ctx)
 		if err != nil {
 			w.log.Error().Str("errors", policyErrorText(err)).Msg("policy reload failed: the last good policy stays live")
-			continue
+			return
 		}
 		if res.Changed {
 			w.log.Info().Int64("version", res.Version).Msg("policy reloaded")
 		}
-	}
+	})
 }
 
 func equalStamps(a, b map[string]fileStamp) bool {

@@ -61,6 +61,8 @@ var rules = []rule{
 	{from: "internal/cputime", forbidden: []string{"lang", "evaluator", "store", "policy", "server", "cmd", "clients", "audit", "identity"}, onlyThirdParty: []string{}},
 	// gctune sizes the collector's headroom; it knows nothing of the rest.
 	{from: "internal/gctune", forbidden: []string{"lang", "evaluator", "store", "policy", "server", "cmd", "clients", "audit", "identity"}, onlyThirdParty: []string{}},
+	// tick runs background loops; it knows nothing of the rest.
+	{from: "internal/tick", forbidden: []string{"lang", "evaluator", "store", "policy", "server", "cmd", "clients", "audit", "identity"}, onlyThirdParty: []string{}},
 	{from: "clients/go", forbidden: []string{"lang", "evaluator", "store", "policy", "server", "cmd", "migrations"}, onlyThirdParty: []string{}},
 }
 

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/castellan-authz/castellan/internal/tick"
 	"github.com/castellan-authz/castellan/store"
 	"github.com/castellan-authz/castellan/store/index"
 )
@@ -57,14 +58,7 @@ func (s *Store) Prune(ctx context.Context, retention time.Duration) (int64, erro
 func (s *Store) pruneLoop(ctx context.Context) {
 	defer close(s.pruned)
 	every := min(max(s.opts.ChangeRetention/4, time.Second), time.Minute)
-	t := time.NewTicker(every)
-	defer t.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case <-t.C:
-		}
+	tick.Every(ctx, every, func() {
 		n, err := s.Prune(ctx, s.opts.ChangeRetention)
 		switch {
 		case err != nil && ctx.Err() == nil:
@@ -72,7 +66,7 @@ func (s *Store) pruneLoop(ctx context.Context) {
 		case n > 0:
 			s.log.Debug().Int64("revisions", n).Msg("pruned the change log")
 		}
-	}
+	})
 }
 
 // reload replaces the index with a new one loaded from the facts: for an
