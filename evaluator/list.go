@@ -1,7 +1,6 @@
 package evaluator
 
 import (
-	"cmp"
 	"context"
 	"crypto/sha256"
 	"encoding/base64"
@@ -14,6 +13,7 @@ import (
 	"math/rand/v2"
 	"runtime"
 	"slices"
+	"strings"
 	"sync"
 	"time"
 
@@ -321,21 +321,18 @@ func (t *idSet) grow(seed maphash.Seed) {
 	}
 }
 
-// sortAnswers sorts a whole answer: the wildcard first, then by id.
+// sortAnswers sorts a whole answer: the wildcard first, then by id (the
+// walk's answers are of one type, and hold at most one wildcard).
 func sortAnswers(vs []term.Value) {
-	slices.SortFunc(vs, func(a, b term.Value) int {
-		if wa, wb := isWild(a), isWild(b); wa || wb {
-			return -cmp.Compare(btoi(wa), btoi(wb))
+	rest := vs
+	for i, v := range vs {
+		if isWild(v) {
+			vs[0], vs[i] = vs[i], vs[0]
+			rest = vs[1:]
+			break
 		}
-		return cmp.Compare(a.ID, b.ID)
-	})
-}
-
-func btoi(b bool) int {
-	if b {
-		return 1
 	}
-	return 0
+	slices.SortFunc(rest, func(a, b term.Value) int { return strings.Compare(a.ID, b.ID) })
 }
 
 // listRun is a list walk in progress, suspended between the pages of a
@@ -344,8 +341,9 @@ type listRun struct {
 	e        *Evaluator
 	fp, rev  uint64
 	pos      uint64 // answers returned so far (the wildcard counts)
-	next     func() (term.Value, bool)
+	next     func() (struct{}, bool)
 	stopWalk func()
+	want     int     // the walk appends to buf until it holds want answers
 	s        *solver // the walk's solver, while the walk runs
 	err      error   // the walk's error, once it ended
 	buf      []term.Value
@@ -357,10 +355,16 @@ type listRun struct {
 // startList starts (suspended) the walk of q.
 func (e *Evaluator) startList(ctx context.Context, r Request, q listQuery) *listRun {
 	run := &listRun{e: e, fp: q.fp, rev: r.source().Revision()}
-	run.next, run.stopWalk = iter.Pull(func(yield func(term.Value) bool) {
+	// The walk appends its answers to run.buf itself and gives control
+	// back only once buf holds run.want of them (or it ended): one switch
+	// of coroutine per fill, not one per answer.
+	run.next, run.stopWalk = iter.Pull(func(yield func(struct{}) bool) {
 		s := e.acquire(ctx, r.source(), r.Now)
 		run.s = s
-		e.runWalk(s, run, q, yield)
+		e.runWalk(s, run, q, func(v term.Value) bool {
+			run.buf = append(run.buf, v)
+			return len(run.buf) < run.want || yield(struct{}{})
+		})
 	})
 	return run
 }
@@ -408,8 +412,8 @@ func (run *listRun) fill(ctx context.Context, n int) error {
 		run.s.ctx = ctx
 	}
 	for !run.done && len(run.buf) < n {
-		v, ok := run.next()
-		if !ok {
+		run.want = n
+		if _, ok := run.next(); !ok {
 			run.done = true
 			run.stop()
 			if run.err != nil {
@@ -417,7 +421,6 @@ func (run *listRun) fill(ctx context.Context, n int) error {
 			}
 			break
 		}
-		run.buf = append(run.buf, v)
 	}
 	return nil
 }

@@ -187,7 +187,12 @@ func (s *solver) unfoldFactIDs(bc *bodyCtx, base int, steps []step, i, off, psta
 	s.tmp = append(s.tmp, s.pat[pstart:pstart+n]...)
 	cont := true
 	s.ids.MatchIDs(rel, want, func(ids []uint32) bool {
+		// A bound position holds the pattern's value (in tmp already,
+		// its id known): only the others are read and remembered.
 		for k, id := range ids {
+			if want[k] != 0 {
+				continue
+			}
 			v := s.ids.Value(id)
 			if isWild(v) {
 				return true
@@ -195,6 +200,9 @@ func (s *solver) unfoldFactIDs(bc *bodyCtx, base int, steps []step, i, off, psta
 			s.tmp[start+k] = v
 		}
 		for k, id := range ids {
+			if want[k] != 0 {
+				continue
+			}
 			v := s.tmp[start+k]
 			s.memo[strHash(v)>>(64-memoBits)] = memoEnt{v: v, id: id, epoch: s.idEpoch}
 		}
