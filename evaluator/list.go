@@ -1,6 +1,7 @@
 package evaluator
 
 import (
+	"cmp"
 	"context"
 	"crypto/sha256"
 	"encoding/base64"
@@ -251,73 +252,88 @@ func (e *Evaluator) walk(s *solver, q listQuery, seen *int, yield func(term.Valu
 const yieldEvery = 64
 
 // idSet is a set of strings by open addressing (linear probing, load at
-// most 3/4). It holds no pointer, so the garbage collector does not scan
-// it however large it grows: the strings are copied into an arena of
-// bytes, and a slot holds the offset of one there (0: empty) and 32 bits
-// of its hash, which spare most comparisons. About 8 bytes a slot plus the
-// ids' bytes: 20 to 36 bytes an id of 8 bytes.
+// most 3/4). It holds no pointer the garbage collector must scan however
+// large it grows: the strings are copied into chunks of bytes, and a slot
+// holds the place of one there and 32 bits of its hash (tag), which spare
+// most comparisons and place the slot: growing the table moves slots
+// without reading the strings again, and a chunk is never copied. About 8
+// bytes a slot plus the ids' bytes: 20 to 36 bytes an id of 8 bytes.
 type idSet struct {
-	slots []uint32 // offset+1 in arena of an id: its length (uvarint), then its bytes
-	tags  []uint32
-	arena []byte
-	n     int
+	refs   []uint32 // chunk<<idChunkBits | offset of an id: its length (uvarint), then its bytes
+	tags   []uint32 // 0: empty, else the hash's high 32 bits | 1
+	chunks [][]byte // of idChunk bytes each (an id longer has one of its own)
+	n      int
 }
+
+const (
+	idChunkBits = 20
+	idChunk     = 1 << idChunkBits
+)
+
+// slotOf is the home slot of tag in a table of mask+1 slots.
+func slotOf(tag uint32, mask uint64) uint64 { return uint64(tag>>1) & mask }
 
 // add adds id and reports whether it was not in the set.
 func (t *idSet) add(seed maphash.Seed, id string) bool {
-	if (t.n+1)*4 > len(t.slots)*3 {
-		t.grow(seed)
+	if (t.n+1)*4 > len(t.tags)*3 {
+		t.grow()
 	}
-	h := maphash.String(seed, id)
-	i, found := t.find(h, id)
+	tag := uint32(maphash.String(seed, id)>>32) | 1
+	i, found := t.find(tag, id)
 	if found {
 		return false
 	}
-	off := len(t.arena)
-	t.arena = binary.AppendUvarint(t.arena, uint64(len(id)))
-	t.arena = append(t.arena, id...)
-	t.slots[i], t.tags[i] = uint32(off)+1, uint32(h>>32)|1
+	need := binary.MaxVarintLen64 + len(id)
+	c := len(t.chunks) - 1
+	if c < 0 || len(t.chunks[c])+need > cap(t.chunks[c]) {
+		t.chunks = append(t.chunks, make([]byte, 0, max(idChunk, need)))
+		c++
+	}
+	b := t.chunks[c]
+	off := len(b)
+	b = binary.AppendUvarint(b, uint64(len(id)))
+	t.chunks[c] = append(b, id...)
+	t.refs[i], t.tags[i] = uint32(c)<<idChunkBits|uint32(off), tag
 	t.n++
 	return true
 }
 
 // find returns the slot of id (found) or the empty slot where it goes.
-func (t *idSet) find(h uint64, id string) (uint64, bool) {
-	tag := uint32(h>>32) | 1
-	mask := uint64(len(t.slots) - 1)
-	for i := h & mask; ; i = (i + 1) & mask {
+func (t *idSet) find(tag uint32, id string) (uint64, bool) {
+	mask := uint64(len(t.tags) - 1)
+	for i := slotOf(tag, mask); ; i = (i + 1) & mask {
 		switch t.tags[i] {
 		case 0:
 			return i, false
 		case tag:
-			if string(t.bytesAt(t.slots[i])) == id {
+			if string(t.bytesAt(t.refs[i])) == id {
 				return i, true
 			}
 		}
 	}
 }
 
-// bytesAt returns the id stored at slot value v.
-func (t *idSet) bytesAt(v uint32) []byte {
-	b := t.arena[v-1:]
+// bytesAt returns the id stored at ref.
+func (t *idSet) bytesAt(ref uint32) []byte {
+	b := t.chunks[ref>>idChunkBits][ref&(idChunk-1):]
 	n, k := binary.Uvarint(b)
 	return b[k : k+int(n)]
 }
 
-func (t *idSet) grow(seed maphash.Seed) {
-	old, oldTags := t.slots, t.tags
-	size := max(64, 2*len(old))
-	t.slots, t.tags = make([]uint32, size), make([]uint32, size)
+func (t *idSet) grow() {
+	oldRefs, oldTags := t.refs, t.tags
+	size := max(64, 2*len(oldTags))
+	t.refs, t.tags = make([]uint32, size), make([]uint32, size)
 	mask := uint64(size - 1)
-	for i, v := range old {
-		if oldTags[i] == 0 {
+	for i, tag := range oldTags {
+		if tag == 0 {
 			continue
 		}
-		j := maphash.Bytes(seed, t.bytesAt(v)) & mask // maphash.String of the id
+		j := slotOf(tag, mask)
 		for t.tags[j] != 0 {
 			j = (j + 1) & mask
 		}
-		t.slots[j], t.tags[j] = v, oldTags[i]
+		t.refs[j], t.tags[j] = oldRefs[i], tag
 	}
 }
 
@@ -332,7 +348,49 @@ func sortAnswers(vs []term.Value) {
 			break
 		}
 	}
-	slices.SortFunc(rest, func(a, b term.Value) int { return strings.Compare(a.ID, b.ID) })
+	if len(rest) < 2 {
+		return
+	}
+	typ := rest[0].Type
+	for _, v := range rest {
+		if v.Type != typ {
+			slices.SortFunc(rest, func(a, b term.Value) int {
+				return cmp.Or(strings.Compare(a.Type, b.Type), strings.Compare(a.ID, b.ID))
+			})
+			return
+		}
+	}
+	// Ids of one list often share a prefix ("repo-0001..."): each is
+	// keyed by the 8 bytes after the prefix they all share, read as a
+	// big-endian integer (zero-padded, so that keys order as the strings
+	// do), and the strings are compared only when keys tie.
+	pre := rest[0].ID
+	for _, v := range rest[1:] {
+		n := 0
+		for n < len(pre) && n < len(v.ID) && pre[n] == v.ID[n] {
+			n++
+		}
+		pre = pre[:n]
+	}
+	type keyed struct {
+		key uint64
+		id  string
+	}
+	ks := make([]keyed, len(rest))
+	for i, v := range rest {
+		var b [8]byte
+		copy(b[:], v.ID[len(pre):])
+		ks[i] = keyed{binary.BigEndian.Uint64(b[:]), v.ID}
+	}
+	slices.SortFunc(ks, func(a, b keyed) int {
+		if a.key != b.key {
+			return cmp.Compare(a.key, b.key)
+		}
+		return strings.Compare(a.id, b.id)
+	})
+	for i, k := range ks {
+		rest[i].ID = k.id
+	}
 }
 
 // listRun is a list walk in progress, suspended between the pages of a

@@ -3,7 +3,10 @@ package evaluator
 import (
 	"errors"
 	"fmt"
+	"hash/maphash"
 	"slices"
+	"strconv"
+	"strings"
 	"testing"
 	"time"
 
@@ -192,4 +195,32 @@ func FuzzPageToken(f *testing.F) {
 			t.Errorf("decoded %q to %+v, which encodes to %q", s, tok, again)
 		}
 	})
+}
+
+// TestIDSet adds ids to the set of a list walk's distinct answers across
+// its growth, its chunks and an id longer than a chunk: each is new once.
+func TestIDSet(t *testing.T) {
+	var s idSet
+	seed := maphash.MakeSeed()
+	long := strings.Repeat("x", idChunk+10)
+	ids := []string{"", long}
+	for i := range 300_000 {
+		ids = append(ids, "repo-"+strconv.Itoa(i))
+	}
+	for round := range 2 {
+		for _, id := range ids {
+			if got := s.add(seed, id); got != (round == 0) {
+				t.Fatalf("round %d: add(%.20q) = %v", round, id, got)
+			}
+		}
+	}
+	if s.n != len(ids) || len(s.chunks) < 3 {
+		t.Fatalf("%d ids in %d chunks, want %d ids in 3 chunks or more", s.n, len(s.chunks), len(ids))
+	}
+	for i, tag := range s.tags {
+		if tag != 0 && string(s.bytesAt(s.refs[i])) == long {
+			return
+		}
+	}
+	t.Fatal("the long id is not held whole")
 }
