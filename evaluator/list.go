@@ -11,6 +11,7 @@ import (
 	"hash/maphash"
 	"iter"
 	"math"
+	"math/bits"
 	"math/rand/v2"
 	"runtime"
 	"slices"
@@ -215,7 +216,7 @@ func (e *Evaluator) newListQuery(r Request, actor term.Value, action, resourceTy
 // counts the distinct ids held. The work limit bounds the steps between
 // two answers.
 func (e *Evaluator) walk(s *solver, q listQuery, seen *int, yield func(term.Value) bool) {
-	var ids idSet
+	var ids answerSet
 	wildDone := false
 	n := 0
 	s.listWalk(q.allow, q.actor, q.action, q.typ, func(v term.Value) bool {
@@ -227,7 +228,7 @@ func (e *Evaluator) walk(s *solver, q listQuery, seen *int, yield func(term.Valu
 			wildDone = true
 			v = wild(q.typ)
 		case v.Type == q.typ:
-			if !ids.add(e.seed, v.ID) {
+			if !ids.add(s, e.seed, v) {
 				return true
 			}
 			if seen != nil {
@@ -250,6 +251,102 @@ func (e *Evaluator) walk(s *solver, q listQuery, seen *int, yield func(term.Valu
 // yieldEvery is how many answers a list walk finds between two
 // runtime.Gosched calls.
 const yieldEvery = 64
+
+// answerSet is the set of the distinct answers of a list walk. A value
+// the source has an id for (IDSource) is kept by that id: in a small hash
+// set of ids, then, past bitsetFrom ids, in a bitset of pages of 512 ids
+// (a million answers from a store of a million values hold about 128 KiB
+// and cost no hashing); any other value by its id string (idSet). A value
+// always has the same id within one walk, so it is never in both. Nothing
+// in it is a pointer the garbage collector must scan.
+type answerSet struct {
+	small []uint32 // open addressing, linear probing: id (0: empty)
+	shift uint     // 32 - log2(len(small))
+	n     int      // ids in small
+	dir   []uint32 // id>>pageBits -> page number + 1 in pages (0: none)
+	pages []uint64 // pageWords words a page
+	strs  idSet
+}
+
+const (
+	bitsetFrom = 4096
+	pageBits   = 9
+	pageWords  = 1 << pageBits / 64
+)
+
+// add adds v (an answer of the walk s) and reports whether it was new.
+func (a *answerSet) add(s *solver, seed maphash.Seed, v term.Value) bool {
+	if s.ids == nil {
+		return a.strs.add(seed, v.ID)
+	}
+	id, ok := s.idOf(v)
+	if !ok || id&localID != 0 {
+		return a.strs.add(seed, v.ID)
+	}
+	if a.dir != nil {
+		return a.setBit(id)
+	}
+	if (a.n+1)*4 > len(a.small)*3 {
+		if a.n >= bitsetFrom {
+			a.dir = make([]uint32, 0, 64)
+			for _, x := range a.small {
+				if x != 0 {
+					a.setBit(x)
+				}
+			}
+			a.small = nil
+			return a.setBit(id)
+		}
+		a.growSmall()
+	}
+	mask := uint32(len(a.small) - 1)
+	for i := (id * 0x9E3779B1) >> a.shift; ; i = (i + 1) & mask {
+		switch a.small[i] {
+		case 0:
+			a.small[i] = id
+			a.n++
+			return true
+		case id:
+			return false
+		}
+	}
+}
+
+func (a *answerSet) growSmall() {
+	old := a.small
+	a.small = make([]uint32, max(64, 2*len(old)))
+	a.shift = uint(32 - bits.Len(uint(len(a.small)-1)))
+	mask := uint32(len(a.small) - 1)
+	for _, id := range old {
+		if id == 0 {
+			continue
+		}
+		i := (id * 0x9E3779B1) >> a.shift
+		for a.small[i] != 0 {
+			i = (i + 1) & mask
+		}
+		a.small[i] = id
+	}
+}
+
+// setBit sets the bit of id and reports whether it was clear.
+func (a *answerSet) setBit(id uint32) bool {
+	p := int(id >> pageBits)
+	if p >= len(a.dir) {
+		a.dir = append(a.dir, make([]uint32, max(p+1, 2*len(a.dir))-len(a.dir))...)
+	}
+	if a.dir[p] == 0 {
+		a.pages = append(a.pages, make([]uint64, pageWords)...)
+		a.dir[p] = uint32(len(a.pages) / pageWords)
+	}
+	w := &a.pages[int(a.dir[p]-1)*pageWords+int(id&(1<<pageBits-1))/64]
+	bit := uint64(1) << (id & 63)
+	if *w&bit != 0 {
+		return false
+	}
+	*w |= bit
+	return true
+}
 
 // idSet is a set of strings by open addressing (linear probing, load at
 // most 3/4). It holds no pointer the garbage collector must scan however

@@ -224,3 +224,75 @@ func TestIDSet(t *testing.T) {
 	}
 	t.Fatal("the long id is not held whole")
 }
+
+// TestListAnswerSetOnIDs lists from the memory store (an IDSource: the
+// walk keeps its distinct answers by id, in a hash set and then a bitset
+// past 4,096) 13,000 docs derived up to three times each, plus docs that
+// only context facts name (kept by their strings) and one a context fact
+// names again: each comes once, ListEach and pages agree.
+func TestListAnswerSetOnIDs(t *testing.T) {
+	u, folder := term.Entity("User", "u"), term.Entity("Folder", "f")
+	doc := func(i int) term.Value { return term.Entity("Doc", fmt.Sprintf("d%05d", i)) }
+	role := func(a term.Value, r string, res term.Value) term.Fact {
+		return term.Fact{Predicate: "has_role", Args: []term.Value{a, term.String(r), res}}
+	}
+	var fs []term.Fact
+	for i := range 10_000 {
+		fs = append(fs, role(u, "viewer", doc((i*7919)%10_000)))
+	}
+	for i := range 3000 {
+		fs = append(fs, role(u, "editor", doc(i*3)))
+	}
+	fs = append(fs, role(u, "viewer", folder))
+	for i := 8000; i < 13_000; i++ {
+		fs = append(fs, term.Fact{Predicate: "has_relation", Args: []term.Value{doc(i), term.String("folder"), folder}})
+	}
+	want := map[string]bool{}
+	for i := range 13_000 {
+		want[doc(i).ID] = true
+	}
+	ctxFacts := []term.Fact{role(u, "viewer", doc(5)), role(u, "viewer", term.Entity("Doc", "only-context")), role(u, "editor", term.Entity("Doc", "only-context"))}
+	e := New(mustCompile(t, listPolicy))
+	req := Request{Source: loadMemory(t, fs), Context: ctxFacts}
+	want["only-context"] = true
+	ctx := t.Context()
+	whole, err := e.List(ctx, req, u, "read", "Doc", Page{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := map[string]bool{}
+	for _, id := range whole.IDs {
+		if got[id] {
+			t.Fatalf("%s listed twice", id)
+		}
+		got[id] = true
+	}
+	if len(got) != len(want) || !got["only-context"] || !got["d12999"] {
+		t.Fatalf("%d ids, want %d", len(got), len(want))
+	}
+	var each []string
+	if err := e.ListEach(ctx, req, u, "read", "Doc", func(id string, _ bool) bool {
+		each = append(each, id)
+		return true
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if !slices.Equal(each, whole.IDs) {
+		t.Fatalf("ListEach gives %d ids, List %d", len(each), len(whole.IDs))
+	}
+	var paged []string
+	page := Page{Size: 3000}
+	for {
+		res, err := e.List(ctx, req, u, "read", "Doc", page)
+		if err != nil {
+			t.Fatal(err)
+		}
+		paged = append(paged, res.IDs...)
+		if page.Token = res.NextToken; page.Token == "" {
+			break
+		}
+	}
+	if !slices.Equal(paged, whole.IDs) {
+		t.Fatalf("pages of 3,000 give %d ids, List %d", len(paged), len(whole.IDs))
+	}
+}
