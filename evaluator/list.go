@@ -585,8 +585,9 @@ func (run *listRun) stop() { run.stopWalk() }
 
 // Cursors keeps the suspended walks of paged lists between their pages
 // (see Page.Cursors), for a bounded number of lists and a bounded time. A
-// kept walk holds its solver and the distinct ids it returned (20 to 40
-// bytes each); it belongs to one Evaluator (a list whose policy changed
+// kept walk holds its solver and the set of the distinct ids it returned
+// (a bit or a few bytes each when the source gives ids, 20 to 40 bytes
+// each otherwise); it belongs to one Evaluator (a list whose policy changed
 // walks again). Safe for concurrent use. A kept walk is an iter.Pull
 // coroutine: List must not be called from a goroutine locked to its OS
 // thread (runtime.LockOSThread) with a Cursors that other goroutines use.

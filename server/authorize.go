@@ -194,8 +194,8 @@ func (req listRequest) check() (actor term.Value, act, resourceType string, err 
 }
 
 // The walks of paged lists kept between their pages (evaluator.Cursors):
-// at most listCursors lists holding listCursorIDs ids in all (20 to 40
-// bytes each), each for listCursorTTL after its last page. A page whose
+// at most listCursors lists holding listCursorIDs ids in all (a few bytes
+// each at most on the stores' indexes), each for listCursorTTL after its last page. A page whose
 // walk was dropped is still answered, by walking the list again.
 const (
 	listCursors   = 256
