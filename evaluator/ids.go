@@ -94,9 +94,11 @@ const (
 )
 
 // memoEnt is a value and its id (0: the source has no fact with it) in
-// the query of epoch.
+// the query of epoch; key is the value's key (see valKey) once computed,
+// else 0.
 type memoEnt struct {
 	v     term.Value
+	key   uint64
 	id    uint32
 	epoch uint32
 }
@@ -125,6 +127,40 @@ func (s *solver) idOf(v term.Value) (uint32, bool) {
 	}
 	*e = memoEnt{v: v, id: id, epoch: s.idEpoch}
 	return id, ok
+}
+
+// valKey returns the key a table or answer hash takes for v: a function
+// of the value alone within one query, equal for equal values. Over an
+// IDSource it is the value's id, or, for a value the source lacks, the
+// hash of its strings, remembered beside the id in the memo; a wildcard's
+// is made of its type's length and its marker (wildcards of types of the
+// same length share a key, and are told apart by comparing). Without
+// ids, the hash of the strings.
+func (s *solver) valKey(v term.Value) uint64 {
+	if isWild(v) {
+		var m uint64
+		if n := len(v.ID); n > 0 {
+			m = uint64(v.ID[n-1])
+		}
+		return 1<<62 | uint64(len(v.Type))<<8 | m
+	}
+	if s.ids == nil {
+		return s.strKey(v)
+	}
+	e := &s.memo[strHash(v)>>(64-memoBits)]
+	if e.epoch != s.idEpoch || unsafe.StringData(e.v.ID) != unsafe.StringData(v.ID) ||
+		len(e.v.ID) != len(v.ID) || e.v.Type != v.Type {
+		// Not remembered, or remembered from another copy of the string
+		// (the same id, or the same hash of the strings).
+		s.idOf(v)
+	}
+	switch {
+	case e.id != 0:
+		return uint64(e.id)
+	case e.key == 0:
+		e.key = s.strKey(v)
+	}
+	return e.key
 }
 
 // collectIDs is the MatchIDs callback: it appends the fact's values to

@@ -289,14 +289,22 @@ func (s *solver) nowVal() term.Value {
 	return s.now
 }
 
+// hash hashes a table key or an answer: seed, then each value's key (see
+// valKey), so that no string is hashed for a value the source has an id
+// for.
 func (s *solver) hash(seed uint64, vals []term.Value) uint64 {
 	const k = 0x9E3779B97F4A7C15
 	h := (seed + 1) * k
 	for _, v := range vals {
-		h = (h ^ maphash.String(s.e.seed, v.Type)) * k
-		h = (h ^ maphash.String(s.e.seed, v.ID)) * k
+		h = (h ^ s.valKey(v)) * k
 	}
 	return h ^ h>>31
+}
+
+// strKey hashes a value's strings: the key of a value without an id.
+func (s *solver) strKey(v term.Value) uint64 {
+	const k = 0x9E3779B97F4A7C15
+	return (maphash.String(s.e.seed, v.Type)*k ^ maphash.String(s.e.seed, v.ID)) | 1<<63
 }
 
 func equalVals(a, b []term.Value) bool {
