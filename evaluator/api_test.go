@@ -426,6 +426,42 @@ func TestFactsCannotForgeWildcards(t *testing.T) {
 	}
 }
 
+// TestQuestionsCannotForgeWildcards checks that no value of a question
+// reads as a wildcard, whatever its bytes: an action or an id spelled like
+// a marker (the solver's, or the NUL-prefixed ones of older versions) is
+// an ordinary value (an action) or refused (an actor or resource id).
+func TestQuestionsCannotForgeWildcards(t *testing.T) {
+	e := New(mustCompile(t, `actor User {} resource Doc { roles = ["viewer"]; permissions = ["read"]; "read" if "viewer"; }`))
+	req := Request{Source: &sliceSource{facts: facts(t, "has_role User:eve viewer Doc:d1")}}
+	eve, d1 := term.Entity("User", "eve"), term.Entity("Doc", "d1")
+	spelled := func(marker string) string { return string([]byte(marker)) } // the bytes, not the marker
+	for _, action := range []string{spelled(wildID), spelled(aliasIDs[0]), spelled(aliasIDs[2]), "\x00*", "\x00=0", "\x00x"} {
+		d, err := e.Authorize(t.Context(), req, eve, action, d1)
+		if err != nil || d.Allowed {
+			t.Errorf("Authorize(eve, %q, d1) = %v, %v; want denied", action, d.Allowed, err)
+		}
+		each, err := e.AuthorizeEach(t.Context(), req, eve, action, []term.Value{d1})
+		if err != nil || len(each) != 1 || each[0] {
+			t.Errorf("AuthorizeEach(eve, %q, [d1]) = %v, %v; want [false]", action, each, err)
+		}
+	}
+	for _, id := range []string{spelled(wildID), spelled(aliasIDs[1]), "\x00*", "\x00x", "\xffx"} {
+		if d, err := e.Authorize(t.Context(), req, eve, "read", term.Entity("Doc", id)); !errors.Is(err, ErrInvalidQuery) {
+			t.Errorf("Authorize(eve, read, Doc %q) = %v, %v; want ErrInvalidQuery", id, d.Allowed, err)
+		}
+		if d, err := e.Authorize(t.Context(), req, term.Entity("User", id), "read", d1); !errors.Is(err, ErrInvalidQuery) {
+			t.Errorf("Authorize(User %q, read, d1) = %v, %v; want ErrInvalidQuery", id, d.Allowed, err)
+		}
+	}
+	// The markers are wildcards by identity, not by their bytes.
+	if isWild(term.Entity("Doc", spelled(wildID))) || !isWild(wild("Doc")) || !isWild(wild("")) {
+		t.Error("isWild: a copy of the marker's bytes reads as a wildcard, or a wildcard does not")
+	}
+	if j, ok := aliasOf(term.Value{Type: "Doc", ID: aliasIDs[5]}); !ok || j != 5 {
+		t.Errorf("aliasOf(alias 5) = %d, %v", j, ok)
+	}
+}
+
 func TestExplainThroughCycles(t *testing.T) {
 	e := New(mustCompile(t, `actor User {}
 		resource Folder {

@@ -154,11 +154,20 @@ type Decision struct {
 }
 
 func checkValue(what string, v term.Value) error {
-	if v.Type == "" || v.ID == "" || v.ID == wildID {
+	if v.Type == "" || v.ID == "" {
 		return fmt.Errorf("%w: %s must have a type and an id", ErrInvalidQuery, what)
+	}
+	if markerLike(v.ID) {
+		return fmt.Errorf("%w: %s id must not start with a NUL (or 0xff) byte", ErrInvalidQuery, what)
 	}
 	return nil
 }
+
+// markerLike reports whether id starts as the wildcard markers of older
+// versions did (a NUL byte) or as the solver's do (0xff): no stored fact
+// can hold such an id (ids are valid UTF-8 without NUL), and a question
+// about one is refused rather than answered.
+func markerLike(id string) bool { return len(id) > 0 && (id[0] == 0 || id[0] == 0xff) }
 
 // Authorize reports whether allow(actor, action, resource) holds.
 func (e *Evaluator) Authorize(ctx context.Context, r Request, actor term.Value, action string, resource term.Value) (Decision, error) {
@@ -254,7 +263,7 @@ func (e *Evaluator) authorizeEachWide(ctx context.Context, r Request, actor term
 func (e *Evaluator) authorizeWide(ctx context.Context, r Request, args [3]term.Value, depthErr error) (Decision, error) {
 	wide := [][3]term.Value{
 		{args[0], args[1], wild(args[2].Type)},    // List
-		{args[0], args[1], {}},                    // Query, whose variables are untyped
+		{args[0], args[1], wild("")},              // Query, whose variables are untyped
 		{args[0], wild(term.TypeString), args[2]}, // Actions
 	}
 	for _, w := range wide {

@@ -164,13 +164,13 @@ func (s *solver) valKey(v term.Value) uint64 {
 }
 
 // collectIDs is the MatchIDs callback: it appends the fact's values to
-// tmp, unless one of them would read as a wildcard (as collect), and
-// remembers their ids.
+// tmp, unless one of them has no type (as collect), and remembers their
+// ids.
 func (s *solver) collectIDs(ids []uint32) bool {
 	start := len(s.tmp)
 	for _, id := range ids {
 		v := s.ids.Value(id)
-		if isWild(v) {
+		if v.Type == "" {
 			s.tmp = s.tmp[:start]
 			return true
 		}

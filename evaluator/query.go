@@ -212,7 +212,7 @@ func (e *Evaluator) query(ctx context.Context, r Request, q Query, emit func(nam
 		case con.IDs == nil:
 		case len(con.IDs) == 1:
 			v, err := term.Normalize(term.Value{Type: con.Type, ID: con.IDs[0]})
-			if err == nil && isWild(v) {
+			if err == nil && markerLike(v.ID) {
 				err = fmt.Errorf("id %q is not allowed", v.ID)
 			}
 			if err != nil {
@@ -223,7 +223,7 @@ func (e *Evaluator) query(ctx context.Context, r Request, q Query, emit func(nam
 			list := operand{kind: opList}
 			for _, id := range con.IDs {
 				v, err := term.Normalize(term.Value{Type: con.Type, ID: id})
-				if err == nil && isWild(v) {
+				if err == nil && markerLike(v.ID) {
 					err = fmt.Errorf("id %q is not allowed", v.ID)
 				}
 				if err != nil {
@@ -243,6 +243,7 @@ func (e *Evaluator) query(ctx context.Context, r Request, q Query, emit func(nam
 	for i := range keep {
 		keep[i] = true
 	}
+	pinned := slices.Clone(bound) // planConj marks the variables its steps bind
 	plan := planConj(lits, bound, cr.nvars, keep)
 
 	s := e.acquire(ctx, r.source(), r.Now)
@@ -250,9 +251,14 @@ func (e *Evaluator) query(ctx context.Context, r Request, q Query, emit func(nam
 	vals := make([]term.Value, len(names))
 	base := len(s.frame)
 	for i, t := range cr.varTypes {
-		if bound[i] {
+		switch {
+		case pinned[i]:
 			s.push(pre[i])
-		} else {
+		case bound[i]:
+			// A variable a step binds starts as a wildcard of any type,
+			// as it always has (its type is checked on the row below).
+			s.push(wild(""))
+		default:
 			s.push(wild(t))
 		}
 	}

@@ -6,46 +6,71 @@ import (
 	"hash/maphash"
 	"math"
 	"time"
+	"unsafe"
 
 	"github.com/castellan-authz/castellan/lang/term"
 )
 
-// wildID marks a wildcard: Value{Type: T, ID: wildID} stands for any value
-// of type constraint T, and the zero Value for any value at all. An
-// unbound variable holds a wildcard of its type constraint.
-const wildID = "\x00*"
+// The solver's one wildcard encoding: Value{Type: T, ID: wildID} stands
+// for any value of type constraint T (any value at all when T is ""). An
+// unbound variable holds a wildcard of its type constraint; an answer
+// argument that is the same unbound variable as argument j holds
+// Value{Type: T, ID: aliasIDs[j]}, a wildcard too.
+//
+// A value is a wildcard when its ID is one of these marker strings (points
+// into marks), not when it merely spells one: no value that comes from
+// outside (a request, a context or stored fact, a policy) can be read as
+// a wildcard, whatever its bytes. The markers' bytes are also not valid
+// UTF-8, which no stored fact, policy or decoded request holds, so that
+// comparing a wildcard with such a value by its bytes never finds them
+// equal either. Sources see the wildcards of their own interfaces only:
+// the zero Value in a Match pattern, id 0 in MatchIDs (converted where the
+// solver asks them, see matchFacts).
+var marks = func() string {
+	b := []byte{0xff, '*'}
+	for j := range maxAlias {
+		b = append(b, 0xff, byte('0'+j))
+	}
+	return string(b)
+}()
 
-// isWild reports whether v is a wildcard: no type, or an id starting with
-// a NUL byte (wildID, or an alias marker).
-func isWild(v term.Value) bool { return v.Type == "" || (len(v.ID) > 0 && v.ID[0] == 0) }
+// marksAt is where marks' bytes are.
+var marksAt = uintptr(unsafe.Pointer(unsafe.StringData(marks)))
+
+// wildID is the wildcard marker; aliasIDs[j] marks a wildcard equal to
+// argument j of the same answer: `p(x, x)` with x unbound answers
+// (_, same as 0), not two independent wildcards.
+var (
+	wildID   = marks[:2]
+	aliasIDs = func() (ids [maxAlias]string) {
+		for j := range ids {
+			ids[j] = marks[2+2*j : 4+2*j]
+		}
+		return ids
+	}()
+)
+
+// isWild reports whether v is a wildcard: its ID is a marker of marks.
+func isWild(v term.Value) bool {
+	return len(v.ID) == 2 && uintptr(unsafe.Pointer(unsafe.StringData(v.ID)))-marksAt < uintptr(len(marks))
+}
 
 // maxAlias bounds the argument positions an alias marker can name.
 const maxAlias = 32
 
-// aliasIDs[j] marks an answer argument that is a wildcard equal to
-// argument j of the same answer: `p(x, x)` with x unbound answers
-// (_, same as 0), not two independent wildcards.
-var aliasIDs = func() (ids [maxAlias]string) {
-	for j := range ids {
-		ids[j] = "\x00=" + string(rune('0'+j))
-	}
-	return ids
-}()
-
 // aliasOf returns j when v is an alias marker for argument j.
 func aliasOf(v term.Value) (int, bool) {
-	if len(v.ID) == 3 && v.ID[0] == 0 && v.ID[1] == '=' {
-		return int(v.ID[2] - '0'), true
+	if !isWild(v) {
+		return 0, false
+	}
+	if off := uintptr(unsafe.Pointer(unsafe.StringData(v.ID))) - marksAt; off >= 2 {
+		return int(off-2) / 2, true
 	}
 	return 0, false
 }
 
-func wild(t string) term.Value {
-	if t == "" {
-		return term.Value{}
-	}
-	return term.Value{Type: t, ID: wildID}
-}
+// wild returns the wildcard of type constraint t.
+func wild(t string) term.Value { return term.Value{Type: t, ID: wildID} }
 
 // Table states.
 const (
@@ -182,12 +207,11 @@ func newSolver(e *Evaluator) *solver {
 }
 
 // collect is the Source.Match callback: it copies a fact's arguments. A
-// fact holding a value that would read as a wildcard (an id equal to the
-// internal marker, or no type) is ignored: a stored or context fact must
-// never grant on every value.
+// fact holding a value without a type is ignored (no store keeps one): a
+// stored or context fact must never grant on every value.
 func (s *solver) collect(args []term.Value) bool {
 	for _, a := range args {
-		if isWild(a) {
+		if a.Type == "" {
 			return true
 		}
 	}
@@ -1047,7 +1071,7 @@ func (s *solver) resolve(base int, o *operand) term.Value {
 	case opNow:
 		return s.nowVal()
 	}
-	return term.Value{}
+	return wild("") // a list operand (unify takes lists element by element)
 }
 
 func (s *solver) bind(idx int, v term.Value) {

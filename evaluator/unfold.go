@@ -194,7 +194,7 @@ func (s *solver) unfoldFactIDs(bc *bodyCtx, base int, steps []step, i, off, psta
 				continue
 			}
 			v := s.ids.Value(id)
-			if isWild(v) {
+			if v.Type == "" {
 				return true
 			}
 			s.tmp[start+k] = v
