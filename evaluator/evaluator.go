@@ -158,16 +158,17 @@ func checkValue(what string, v term.Value) error {
 		return fmt.Errorf("%w: %s must have a type and an id", ErrInvalidQuery, what)
 	}
 	if markerLike(v.ID) {
-		return fmt.Errorf("%w: %s id must not start with a NUL (or 0xff) byte", ErrInvalidQuery, what)
+		return fmt.Errorf("%w: %s id must not start with a NUL byte", ErrInvalidQuery, what)
 	}
 	return nil
 }
 
 // markerLike reports whether id starts as the wildcard markers of older
-// versions did (a NUL byte) or as the solver's do (0xff): no stored fact
-// can hold such an id (ids are valid UTF-8 without NUL), and a question
-// about one is refused rather than answered.
-func markerLike(id string) bool { return len(id) > 0 && (id[0] == 0 || id[0] == 0xff) }
+// versions did, with a NUL byte: no stored fact can hold such an id (ids
+// are valid UTF-8 without NUL), and a question about one is refused
+// rather than answered, as Query always did. (Today's markers are
+// wildcards by identity, see wildID: no id is read as one.)
+func markerLike(id string) bool { return len(id) > 0 && id[0] == 0 }
 
 // Authorize reports whether allow(actor, action, resource) holds.
 func (e *Evaluator) Authorize(ctx context.Context, r Request, actor term.Value, action string, resource term.Value) (Decision, error) {

@@ -207,11 +207,12 @@ func newSolver(e *Evaluator) *solver {
 }
 
 // collect is the Source.Match callback: it copies a fact's arguments. A
-// fact holding a value without a type is ignored (no store keeps one): a
-// stored or context fact must never grant on every value.
+// fact holding a value without a type (no store keeps one) or a wildcard
+// (only this package could make one) is ignored: a stored or context fact
+// must never grant on every value.
 func (s *solver) collect(args []term.Value) bool {
 	for _, a := range args {
-		if a.Type == "" {
+		if a.Type == "" || isWild(a) {
 			return true
 		}
 	}
