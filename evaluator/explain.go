@@ -134,7 +134,7 @@ func (x *explainer) prove(p *predInfo, args []term.Value) *Explanation {
 		}
 	}
 	var fact []term.Value
-	s.src.Match(p.name, pat, func(a []term.Value) bool {
+	matchValues(s.src, p.name, pat, func(a []term.Value) bool {
 		fact = append([]term.Value(nil), a...)
 		return false
 	})

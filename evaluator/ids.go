@@ -333,3 +333,40 @@ func programConsts(preds map[lang.Pred]*predInfo) []term.Value {
 	}
 	return out
 }
+
+// matchValues calls yield with the values of the facts of pred (arity
+// len(pat)) that match pat (a zero Value matches any value), as
+// src.Match does, but on ids when src is an IDSource: the predicate and
+// each bound value are resolved once per call, the facts matched on ids,
+// and only the facts yielded are turned into values. For the callers
+// outside the solver's tables (explanations, residuals); the slice passed
+// to yield is valid during the call only.
+func matchValues(src Source, pred string, pat []term.Value, yield func([]term.Value) bool) {
+	ids, ok := src.(IDSource)
+	if !ok {
+		src.Match(pred, pat, yield)
+		return
+	}
+	rel := ids.Relation(pred, len(pat))
+	if rel < 0 {
+		return
+	}
+	want := make([]uint32, len(pat))
+	for i, v := range pat {
+		if v.IsZero() {
+			continue
+		}
+		id, ok := ids.Lookup(v)
+		if !ok {
+			return // no fact holds v
+		}
+		want[i] = id
+	}
+	vals := make([]term.Value, len(pat))
+	ids.MatchIDs(rel, want, func(fact []uint32) bool {
+		for i, id := range fact {
+			vals[i] = ids.Value(id)
+		}
+		return yield(vals)
+	})
+}

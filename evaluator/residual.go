@@ -1023,9 +1023,9 @@ func (p *partial) unfold(st *pstate, pred *predInfo, args []int, k func(*pstate)
 		pat[i], _ = st.ground(a)
 	}
 	var tuples [][]term.Value
-	p.src.Match(pred.name, pat, func(fa []term.Value) bool {
+	matchValues(p.src, pred.name, pat, func(fa []term.Value) bool {
 		for _, v := range fa {
-			if isWild(v) {
+			if v.Type == "" || isWild(v) { // as the solver's collect
 				return true
 			}
 		}
