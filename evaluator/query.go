@@ -243,8 +243,7 @@ func (e *Evaluator) query(ctx context.Context, r Request, q Query, emit func(nam
 	for i := range keep {
 		keep[i] = true
 	}
-	pinned := slices.Clone(bound) // planConj marks the variables its steps bind
-	plan := planConj(lits, bound, cr.nvars, keep)
+	plan := planConj(lits, bound, cr.nvars, keep) // marks the variables its steps bind
 
 	s := e.acquire(ctx, r.source(), r.Now)
 	defer e.done(s, &err)
@@ -252,7 +251,7 @@ func (e *Evaluator) query(ctx context.Context, r Request, q Query, emit func(nam
 	base := len(s.frame)
 	for i, t := range cr.varTypes {
 		switch {
-		case pinned[i]:
+		case !pre[i].IsZero(): // one id given
 			s.push(pre[i])
 		case bound[i]:
 			// A variable a step binds starts as a wildcard of any type,
