@@ -284,19 +284,18 @@ func (req azEvaluationsRequest) semantic() (string, error) {
 // evaluateAll answers the items of a batch in order under q, stopping as
 // the semantic says. A malformed item answers a deny carrying its error.
 //
-// Items that ask about the same subject and action under the same context
-// (and carry no properties, which would make their contexts differ) are
-// answered together by one AuthorizeEach, as authorize_resources is: the
-// subject's roles and the rules' tables are shared by their resources.
-// The answers, their order and what is recorded are those of asking the
-// items one by one; a group the evaluator refuses as a whole is asked one
-// by one, so that each item carries its own error.
+// Items under the same context (and without properties, which would make
+// their contexts differ) are answered together by one AuthorizeBatch:
+// one evaluation whose tables (a subject's roles, a rule's answers) serve
+// every item after the one that built them. The answers, their order, each
+// item's error and what is recorded are those of asking the items one by
+// one.
 func (s *Server) evaluateAll(q *question, req azEvaluationsRequest, semantic string) ([]azDecision, error) {
 	n := len(req.Evaluations)
 	items := make([]azTuple, n)
 	preps := make([]azPrepared, n)
 	errs := make([]error, n)
-	// Items are checked ahead, to be grouped, only when that has no effect
+	// Items are checked ahead, to be batched, only when that has no effect
 	// of its own: not those whose context carries an on_behalf_of token
 	// (verifying it may record a failure), which are checked in turn.
 	prepared := make([]bool, n)
@@ -307,10 +306,11 @@ func (s *Server) evaluateAll(q *question, req azEvaluationsRequest, semantic str
 			prepared[i] = true
 		}
 	}
-	// grouped[i]: item i was answered with its group, allowed[i] is its answer.
-	var grouped, allowed []bool
-	if !q.req.Explain && n > 1 {
-		grouped, allowed = s.evaluateGroups(q, items, preps, errs, prepared)
+	// batched[i]: item i was answered in a batch, results[i] is its answer.
+	var batched []bool
+	var results []evaluator.CheckResult
+	if !q.req.Explain {
+		batched, results = s.evaluateBatches(q, items, preps, errs, prepared)
 	}
 	out := make([]azDecision, 0, n)
 	for i := range items {
@@ -320,14 +320,15 @@ func (s *Server) evaluateAll(q *question, req azEvaluationsRequest, semantic str
 		var d azDecision
 		err := errs[i]
 		if err == nil {
-			if grouped != nil && grouped[i] {
-				d = s.decided(q, preps[i], evaluator.Decision{Allowed: allowed[i]})
+			p := preps[i]
+			var dec evaluator.Decision
+			if batched != nil && batched[i] {
+				dec.Allowed, err = results[i].Allowed, results[i].Err
 			} else {
-				var dec evaluator.Decision
-				p := preps[i]
-				if dec, err = q.policy.Evaluator().Authorize(q.ctx, p.req, p.c.actor, p.c.action, p.c.resource); err == nil {
-					d = s.decided(q, p, dec)
-				}
+				dec, err = q.policy.Evaluator().Authorize(q.ctx, p.req, p.c.actor, p.c.action, p.c.resource)
+			}
+			if err == nil {
+				d = s.decided(q, p, dec)
 			}
 		}
 		if err != nil {
@@ -345,52 +346,39 @@ func (s *Server) evaluateAll(q *question, req azEvaluationsRequest, semantic str
 	return out, nil
 }
 
-// azGroupKey is what the evaluations answered together share.
-type azGroupKey struct {
-	actor   term.Value
-	action  string
-	context *azContext
-}
-
-// evaluateGroups answers together the prepared items (those checked
-// without an error) that share subject, action and context and have no properties,
-// in groups of at least two. grouped[i] says whether item i was answered,
-// allowed[i] its answer.
-func (s *Server) evaluateGroups(q *question, items []azTuple, preps []azPrepared, errs []error, prepared []bool) (grouped, allowed []bool) {
-	groups := map[azGroupKey][]int{}
-	var keys []azGroupKey // in order of first appearance
+// evaluateBatches answers the prepared items (those checked without an
+// error) that have no properties, one AuthorizeBatch per context they
+// share. batched[i] says whether item i was answered, results[i] its
+// answer or its own error.
+func (s *Server) evaluateBatches(q *question, items []azTuple, preps []azPrepared, errs []error, prepared []bool) (batched []bool, results []evaluator.CheckResult) {
+	batched = make([]bool, len(items))
+	results = make([]evaluator.CheckResult, len(items))
+	groups := map[*azContext][]int{}
+	var contexts []*azContext // in order of first appearance
 	for i, t := range items {
 		if !prepared[i] || errs[i] != nil || len(t.Subject.Properties) > 0 || len(t.Action.Properties) > 0 || len(t.Resource.Properties) > 0 {
 			continue
 		}
-		k := azGroupKey{preps[i].c.actor, preps[i].c.action, t.Context}
-		if _, ok := groups[k]; !ok {
-			keys = append(keys, k)
+		batched[i] = true
+		if _, ok := groups[t.Context]; !ok {
+			contexts = append(contexts, t.Context)
 		}
-		groups[k] = append(groups[k], i)
+		groups[t.Context] = append(groups[t.Context], i)
 	}
-	grouped = make([]bool, len(items))
-	allowed = make([]bool, len(items))
-	var resources []term.Value
-	for _, k := range keys {
-		idx := groups[k]
-		if len(idx) < 2 {
-			continue
-		}
-		resources = resources[:0]
+	var checks []evaluator.Check
+	for _, c := range contexts {
+		idx := groups[c]
+		checks = checks[:0]
 		for _, i := range idx {
-			resources = append(resources, preps[i].c.resource)
+			p := preps[i].c
+			checks = append(checks, evaluator.Check{Actor: p.actor, Action: p.action, Resource: p.resource})
 		}
-		// The items of a group have the same context, so the same request.
-		ok, err := q.policy.Evaluator().AuthorizeEach(q.ctx, preps[idx[0]].req, k.actor, k.action, resources)
-		if err != nil {
-			continue // asked one by one, each with its own error
-		}
-		for j, i := range idx {
-			grouped[i], allowed[i] = true, ok[j]
+		// The items of a batch have the same context, so the same request.
+		for j, r := range q.policy.Evaluator().AuthorizeBatch(q.ctx, preps[idx[0]].req, checks) {
+			results[idx[j]] = r
 		}
 	}
-	return grouped, allowed
+	return batched, results
 }
 
 func (s *Server) handleEvaluations(w http.ResponseWriter, r *http.Request) {
