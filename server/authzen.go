@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"net"
 	"net/http"
+	"slices"
 	"sort"
 	"strings"
 
@@ -351,31 +352,63 @@ func (s *Server) evaluateAll(q *question, req azEvaluationsRequest, semantic str
 // share. batched[i] says whether item i was answered, results[i] its
 // answer or its own error.
 func (s *Server) evaluateBatches(q *question, items []azTuple, preps []azPrepared, errs []error, prepared []bool) (batched []bool, results []evaluator.CheckResult) {
-	batched = make([]bool, len(items))
-	results = make([]evaluator.CheckResult, len(items))
-	groups := map[*azContext][]int{}
+	n := len(items)
+	batched = make([]bool, n)
+	// The batched items in groups of one context each, a group's items in
+	// request order: a counting sort by the group of each item.
+	group := make([]int, n)
 	var contexts []*azContext // in order of first appearance
+	var counts []int
+	var numbers map[*azContext]int // made when a second context appears
 	for i, t := range items {
 		if !prepared[i] || errs[i] != nil || len(t.Subject.Properties) > 0 || len(t.Action.Properties) > 0 || len(t.Resource.Properties) > 0 {
 			continue
 		}
 		batched[i] = true
-		if _, ok := groups[t.Context]; !ok {
-			contexts = append(contexts, t.Context)
+		g := -1
+		switch {
+		case len(contexts) > 0 && contexts[0] == t.Context:
+			g = 0
+		case numbers != nil:
+			if k, ok := numbers[t.Context]; ok {
+				g = k
+			}
 		}
-		groups[t.Context] = append(groups[t.Context], i)
+		if g < 0 {
+			g = len(contexts)
+			contexts, counts = append(contexts, t.Context), append(counts, 0)
+			if g == 1 {
+				numbers = map[*azContext]int{contexts[0]: 0}
+			}
+			if numbers != nil {
+				numbers[t.Context] = g
+			}
+		}
+		group[i] = g
+		counts[g]++
 	}
-	var checks []evaluator.Check
-	for _, c := range contexts {
-		idx := groups[c]
-		checks = checks[:0]
-		for _, i := range idx {
+	start := make([]int, len(contexts)+1)
+	for g, c := range counts {
+		start[g+1] = start[g] + c
+	}
+	idx := make([]int, start[len(contexts)])
+	checks := make([]evaluator.Check, len(idx))
+	next := slices.Clone(start[:len(contexts)])
+	for i := range items {
+		if batched[i] {
+			k := next[group[i]]
+			next[group[i]]++
+			idx[k] = i
 			p := preps[i].c
-			checks = append(checks, evaluator.Check{Actor: p.actor, Action: p.action, Resource: p.resource})
+			checks[k] = evaluator.Check{Actor: p.actor, Action: p.action, Resource: p.resource}
 		}
-		// The items of a batch have the same context, so the same request.
-		for j, r := range q.policy.Evaluator().AuthorizeBatch(q.ctx, preps[idx[0]].req, checks) {
-			results[idx[j]] = r
+	}
+	results = make([]evaluator.CheckResult, n)
+	for g := range contexts {
+		// The items of a group have the same context, so the same request.
+		from, to := start[g], start[g+1]
+		for j, r := range q.policy.Evaluator().AuthorizeBatch(q.ctx, preps[idx[from]].req, checks[from:to]) {
+			results[idx[from+j]] = r
 		}
 	}
 	return batched, results
