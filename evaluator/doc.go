@@ -26,7 +26,8 @@
 //
 // The entry points are Authorize (one ground question, with its
 // derivation on request), AuthorizeEach (one actor and action over many
-// resources), Actions, List and ListEach (walking from the bound actor
+// resources), AuthorizeBatch (any checks in one evaluation, each answered
+// as alone, with its own error), Actions, ActionsEach, List and ListEach (walking from the bound actor
 // outward, lazily: the calls outside every table are unfolded rather than
 // tabled, so that answers stream and a page costs what it returns; a
 // paged walk is suspended between pages and kept in Cursors, its token

@@ -82,6 +82,7 @@ type config struct {
 	batchSize   int           // batch mode: checks per request
 	endpoints   string        // batch mode: the endpoints to drive
 	writers     int           // writes mode: concurrent writers
+	cpuProfile  string        // batch mode: the load generator's CPU profile
 }
 
 // parseFlags parses args into a config.
@@ -112,6 +113,7 @@ func parseFlags(args []string, stderr io.Writer) (*config, error) {
 	fs.BoolVar(&cfg.noLoad, "no-load", false, "do not load: the server at -url holds this model already (same -facts and -seed), e.g. from castellan import of -write-facts")
 	fs.IntVar(&cfg.batchSize, "batch-size", 100, "batch mode: checks per request")
 	fs.StringVar(&cfg.endpoints, "endpoints", strings.Join(batchEndpoints, ","), "batch mode: the endpoints to drive, comma-separated")
+	fs.StringVar(&cfg.cpuProfile, "cpuprofile", "", "batch mode: write this load generator's CPU profile over the measured turns to this `file`")
 	fs.IntVar(&cfg.writers, "writers", 16, "writes mode: concurrent writers, each telling one fact per request (-c readers authorize meanwhile)")
 	if err := fs.Parse(args); err != nil {
 		return nil, err
