@@ -2,6 +2,7 @@ package server
 
 import (
 	"net/http"
+	"slices"
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
@@ -226,6 +227,22 @@ func TestAuthzenEvaluationsGrouped(t *testing.T) {
 		}
 		if diff := cmp.Diff(want, got.Evaluations[i]); diff != "" {
 			t.Errorf("evaluation %d %v (-single +batch):\n%s", i, item, diff)
+		}
+	}
+	// The other semantics answer the same items up to the first deny
+	// (permit), included, though the batch evaluates them all.
+	for _, sem := range []string{"deny_on_first_deny", "permit_on_first_permit"} {
+		stop := slices.IndexFunc(got.Evaluations, func(d map[string]any) bool { return d["decision"] == (sem == "permit_on_first_permit") })
+		body["options"] = map[string]any{"evaluations_semantic": sem}
+		var short struct {
+			Evaluations []map[string]any `json:"evaluations"`
+		}
+		e.must(t, http.StatusOK, "POST", "/access/v1/evaluations", body).json(t, &short)
+		if stop < 0 || len(short.Evaluations) != stop+1 {
+			t.Fatalf("%s: %d answers, want %d", sem, len(short.Evaluations), stop+1)
+		}
+		if diff := cmp.Diff(got.Evaluations[:stop+1], short.Evaluations); diff != "" {
+			t.Errorf("%s (-execute_all +%s):\n%s", sem, sem, diff)
 		}
 	}
 }
