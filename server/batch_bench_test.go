@@ -13,11 +13,14 @@ import (
 // through the whole handler stack from parallel clients (no network), on
 // the 2,000 facts of benchServer: authorize_resources (one actor and
 // action, 100 repositories), bulk_actions (100 actions questions) and
-// AuthZEN evaluations (100 evaluations). Half of the checks are allowed.
+// AuthZEN evaluations (100 evaluations: one subject and action, and 100
+// unrelated ones). Half of the checks are allowed.
 // It reports checks/s of wall time and the process's CPU time per check.
 func BenchmarkAuthorizeBatch(b *testing.B) {
 	const n = 100
-	var resources, bulk, evals []string
+	// unrelated: evaluations of 100 different subjects, actions and
+	// resources (those of castellan-load batch), a few of them allowed.
+	var resources, bulk, evals, unrelated []string
 	for i := range n {
 		// u7 is a member of o7, the parent of r7, r17, r27, ...; the
 		// others are alternately in and out of that organization.
@@ -25,6 +28,8 @@ func BenchmarkAuthorizeBatch(b *testing.B) {
 		resources = append(resources, fmt.Sprintf(`{"type":"Repository","id":%q}`, r))
 		bulk = append(bulk, fmt.Sprintf(`{"actor_type":"User","actor_id":"u7","resource_type":"Repository","resource_id":%q}`, r))
 		evals = append(evals, fmt.Sprintf(`{"resource":{"type":"Repository","id":%q}}`, r))
+		unrelated = append(unrelated, fmt.Sprintf(`{"subject":{"type":"User","id":"u%d"},"action":{"name":%q},"resource":{"type":"Repository","id":"r%d"}}`,
+			(i*37)%1000, []string{"read", "push", "read", "delete"}[i%4], (i*53+i%2*7)%1000))
 	}
 	bodies := []struct{ name, path, body string }{
 		{"authorize_resources", "/api/authorize_resources",
@@ -32,6 +37,7 @@ func BenchmarkAuthorizeBatch(b *testing.B) {
 		{"bulk_actions", "/api/bulk_actions", "[" + strings.Join(bulk, ",") + "]"},
 		{"authzen_evaluations", "/access/v1/evaluations",
 			`{"subject":{"type":"User","id":"u7"},"action":{"name":"read"},"evaluations":[` + strings.Join(evals, ",") + `]}`},
+		{"authzen_evaluations_unrelated", "/access/v1/evaluations", `{"evaluations":[` + strings.Join(unrelated, ",") + `]}`},
 	}
 	for _, bb := range bodies {
 		b.Run(bb.name, func(b *testing.B) {
