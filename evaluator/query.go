@@ -43,31 +43,36 @@ func (e *Evaluator) Actions(ctx context.Context, r Request, actor, resource term
 // rules and of each actor's roles are shared by the pairs.
 func (e *Evaluator) ActionsEach(ctx context.Context, r Request, pairs [][2]term.Value) (_ [][]string, err error) {
 	for i, p := range pairs {
-		if err := checkValue(fmt.Sprintf("actor %d", i), p[0]); err != nil {
-			return nil, err
+		// The error's name is formatted only for a malformed value.
+		if checkValue("actor", p[0]) != nil {
+			return nil, checkValue(fmt.Sprintf("actor %d", i), p[0])
 		}
-		if err := checkValue(fmt.Sprintf("resource %d", i), p[1]); err != nil {
-			return nil, err
+		if checkValue("resource", p[1]) != nil {
+			return nil, checkValue(fmt.Sprintf("resource %d", i), p[1])
 		}
 	}
 	s := e.acquire(ctx, r.source(), r.Now)
 	defer e.done(s, &err)
 	allow := e.pred("allow", 3)
 	out := make([][]string, len(pairs))
+	// The pairs' actions share one array (a few actions a pair), each
+	// capped at its own end so that appending to one cannot reach the next.
+	buf := make([]string, 0, 4*len(pairs))
 	for i, p := range pairs {
 		args := [3]term.Value{p[0], wild(term.TypeString), p[1]}
 		tid := s.solve(allow, args[:])
 		if s.err != nil {
 			return nil, s.err
 		}
-		acts := []string{}
+		start := len(buf)
 		for a := s.tables[tid].first; a >= 0; a = s.ans[a].next {
 			v := s.vals[int(s.ans[a].off)+1]
 			if !isWild(v) && v.Type == term.TypeString {
-				acts = append(acts, v.ID)
+				buf = append(buf, v.ID)
 			}
 		}
-		sort.Strings(acts)
+		acts := buf[start:len(buf):len(buf)]
+		slices.Sort(acts)
 		out[i] = slices.Compact(acts)
 	}
 	return out, nil
