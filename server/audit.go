@@ -100,7 +100,8 @@ func (s *Server) auditCount(n int) *int {
 	if s.recorder == nil {
 		return nil
 	}
-	return &n
+	c := n // on the heap only here: &n would move n there on every call
+	return &c
 }
 
 // auditResults is results for Record.Results: nil unless the decision log
