@@ -225,7 +225,7 @@ func newLayeredIDs(l layered, facts []term.Fact, ids IDSource) *layeredIDs {
 		k := li.rel(f.Predicate, len(f.Args))
 		start := len(rows)
 		for ai, v := range f.Args {
-			rows = append(rows, li.localOf(v, fi, ai))
+			rows = append(rows, li.canon(li.localOf(v, fi, ai)))
 		}
 		r := &li.rels[k]
 		if r.rows == nil {
@@ -301,13 +301,27 @@ func (l *layeredIDs) Relation(pred string, arity int) int {
 	return l.ids.Relation(pred, arity)
 }
 
-// Lookup returns the local id of a value of the context facts, else the
-// base's id.
+// Lookup returns the id of v: the base's id when the base has v, else
+// the local id of a value of the context facts (see canon).
 func (l *layeredIDs) Lookup(v term.Value) (uint32, bool) {
 	if id, ok := l.findLocal(v); ok {
-		return id, true
+		return l.canon(id), true
 	}
 	return l.ids.Lookup(v)
+}
+
+// canon returns the one id a value goes by outside the layer: its id in
+// the base when it has one, else its local id. The rows of context facts
+// hold these ids, and Lookup gives them, so a value has the same id
+// whether it was read from a context fact, from a base fact or looked up
+// (the solver keys tables and a list's answers by id).
+func (l *layeredIDs) canon(id uint32) uint32 {
+	if id&localID != 0 {
+		if b := l.lbase[id&^localID]; b != 0 {
+			return b
+		}
+	}
+	return id
 }
 
 // Generation is 0: the local ids are this request's.

@@ -251,7 +251,10 @@ func TestListAnswerSetOnIDs(t *testing.T) {
 	for i := range 13_000 {
 		want[doc(i).ID] = true
 	}
-	ctxFacts := []term.Fact{role(u, "viewer", doc(5)), role(u, "viewer", term.Entity("Doc", "only-context")), role(u, "editor", term.Entity("Doc", "only-context"))}
+	// d00005 is viewed in the store and in the context (the same fact);
+	// d00001 is viewed in the store and edited in the context only: found
+	// through a stored fact and through a context fact, it is one answer.
+	ctxFacts := []term.Fact{role(u, "viewer", doc(5)), role(u, "editor", doc(1)), role(u, "viewer", term.Entity("Doc", "only-context")), role(u, "editor", term.Entity("Doc", "only-context"))}
 	e := New(mustCompile(t, listPolicy))
 	req := Request{Source: loadMemory(t, fs), Context: ctxFacts}
 	want["only-context"] = true
@@ -269,6 +272,20 @@ func TestListAnswerSetOnIDs(t *testing.T) {
 	}
 	if len(got) != len(want) || !got["only-context"] || !got["d12999"] {
 		t.Fatalf("%d ids, want %d", len(got), len(want))
+	}
+	rows, err := e.Query(ctx, req, Query{
+		Predicate: Call{Name: "allow", Args: []string{"u", "a", "r"}},
+		Constraints: map[string]Constraint{
+			"u": {Type: "User", IDs: []string{"u"}},
+			"a": {Type: "String", IDs: []string{"read"}},
+			"r": {Type: "Doc"},
+		},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(rows) != len(want) {
+		t.Fatalf("Query gives %d rows, want %d distinct docs", len(rows), len(want))
 	}
 	var each []string
 	if err := e.ListEach(ctx, req, u, "read", "Doc", func(id string, _ bool) bool {
