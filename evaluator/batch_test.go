@@ -101,11 +101,13 @@ func TestAuthorizeBatchAgreesWithAuthorize(t *testing.T) {
 		for _, a := range actions {
 			domain = append(domain, term.String(a))
 		}
-		// Malformed questions, and some asked twice.
+		// Malformed questions (the wildcard marker's bytes are an ordinary id,
+		// a NUL-prefixed id is refused), and some asked twice.
 		checks = append(checks,
 			Check{Actor: term.Value{Type: "User"}, Action: "read", Resource: val("Repository", 0)},
 			Check{Actor: users[0], Action: "read", Resource: term.Value{ID: "r0"}},
-			Check{Actor: users[0], Action: "read", Resource: term.Value{Type: "Repository", ID: wildID}},
+			Check{Actor: users[0], Action: "read", Resource: term.Value{Type: "Repository", ID: string([]byte(wildID))}},
+			Check{Actor: users[0], Action: "read", Resource: term.Value{Type: "Repository", ID: "\x00*"}},
 		)
 		checks = append(checks, checks[:10]...)
 		r.Shuffle(len(checks), func(i, j int) { checks[i], checks[j] = checks[j], checks[i] })
