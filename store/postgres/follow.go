@@ -349,8 +349,10 @@ func (s *Store) Snapshot(ctx context.Context, c store.Consistency) (store.Snapsh
 	if err := s.check(); err != nil {
 		return nil, err
 	}
-	if c.AtLeast <= s.index().Revision() {
-		return s.index().Snapshot(), nil
+	// The latest snapshot, shared by the readers between two commits: no
+	// lock of the index's taken on the way.
+	if snap := s.index().Snapshot(); c.AtLeast <= snap.Revision() {
+		return snap, nil
 	}
 	wctx, cancel := context.WithTimeout(ctx, s.opts.WaitTimeout)
 	defer cancel()

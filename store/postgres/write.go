@@ -6,6 +6,7 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/binary"
+	"errors"
 	"fmt"
 	"slices"
 	"strconv"
@@ -16,6 +17,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
 
 	"github.com/castellan-authz/castellan/lang/term"
 	"github.com/castellan-authz/castellan/store"
@@ -249,9 +251,111 @@ func groupContext(group []*pendingWrite) (context.Context, context.CancelFunc) {
 }
 
 // commit writes batches in one transaction, batch i at the revision after
-// batch i-1's, and applies them to the index after COMMIT. It returns the
-// revision of each.
+// batch i-1's, and applies them to the index after it committed. It
+// returns the revision of each. A group that needs no COPY goes to the
+// database in one round trip when the index is at the database's head
+// (commitPipelined), else in a transaction of its own round trips
+// (commitTx).
 func (s *Store) commit(ctx context.Context, batches [][]store.Op) ([]uint64, error) {
+	if revs, err, done := s.commitPipelined(ctx, batches); done {
+		return revs, err
+	}
+	return s.commitTx(ctx, batches)
+}
+
+// headMovedSQL takes the next n revisions ($1) like commitTx's UPDATE,
+// but fails (SQLSTATE 22P02, invalid_text_representation, the only error
+// this statement raises by itself) when the head is not revision $2: the
+// revisions queued after it in the same pipeline were numbered from $2,
+// and the facts they delete were found in an index at $2.
+const headMovedSQL = `UPDATE castellan_head SET revision = CASE WHEN revision = $2::bigint THEN revision + $1
+	ELSE ('castellan: the head moved to revision ' || revision || ', a pipelined write expected it at ' || $2::bigint)::bigint END
+	RETURNING revision`
+
+// commitPipelined commits batches like commitTx, in one round trip: the
+// head's update, every statement of the group and the notification are
+// sent together as one pgx batch, which PostgreSQL runs as one implicit
+// transaction, committed at its end (Sync) or rolled back whole at the
+// first error. The revisions are numbered from the index's revision,
+// which the head's update checks: when another store committed meanwhile,
+// nothing is committed and done is false (commitTx then writes the group,
+// catching the index up first). done is false too, without a round trip,
+// for a group with an insert large enough for COPY, or when the index
+// lags a head the follower was notified of. Otherwise done is true and
+// err nil once the group committed (and was applied to the index), or
+// the error that refused it (nothing committed, or, on a lost connection,
+// as commitTx's COMMIT, unknown).
+func (s *Store) commitPipelined(ctx context.Context, batches [][]store.Op) (revs []uint64, err error, done bool) {
+	for _, ops := range batches {
+		for _, op := range ops {
+			if len(op.Insert) >= copyThreshold {
+				return nil, nil, false
+			}
+		}
+	}
+	prev := s.index().Revision()
+	if s.dbHead.Load() > prev {
+		return nil, nil, false
+	}
+	first, last := int64(prev)+1, int64(prev)+int64(len(batches))
+	b := &pgx.Batch{}
+	b.Queue(headMovedSQL, len(batches), int64(prev))
+	if err := s.queueWrites(ctx, b, first, batches, nil); err != nil {
+		return nil, err, true
+	}
+	b.Queue("SELECT pg_notify('"+channel+"', $1)", strconv.FormatInt(last, 10))
+	br := s.pool.SendBatch(ctx, b)
+	var head int64
+	err = br.QueryRow().Scan(&head)
+	if cerr := br.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		var pe *pgconn.PgError
+		if errors.As(err, &pe) && pe.Code == "22P02" && head == 0 {
+			// Another store's revisions came first: nothing committed.
+			return nil, nil, false
+		}
+		return nil, err, true
+	}
+	if head != last {
+		// Cannot happen: the update checked the head.
+		return nil, fmt.Errorf("the head moved to revision %d, expected %d", head, last), true
+	}
+	s.noteHead(uint64(last))
+	revs = make([]uint64, len(batches))
+	for k := range batches {
+		revs[k] = uint64(first) + uint64(k)
+	}
+	s.applyMu.Lock()
+	defer s.applyMu.Unlock()
+	switch cur := s.index().Revision(); {
+	case cur == prev:
+		// The index holds what the database held at prev, as it did when
+		// the statements were made: apply the batches directly.
+		for k, ops := range batches {
+			if err := s.index().Apply(revs[k], ops); err != nil {
+				s.log.Error().Err(err).Uint64("revision", revs[k]).Msg("applying own write to the index")
+				return revs, nil, true
+			}
+		}
+		s.broadcast()
+	case cur < uint64(last):
+		// The follower or a snapshot read part of the log meanwhile (and
+		// failed before the end): read the rest.
+		if err := s.catchUpLocked(ctx, s.pool); err != nil {
+			s.log.Debug().Err(err).Msg("catching up after a pipelined write")
+		}
+	}
+	// Else the follower read the batches back from the change log already.
+	return revs, nil, true
+}
+
+// commitTx commits batches in one transaction: BEGIN, the head's update,
+// the statements (a COPY, when there is one, in the middle), COMMIT. It
+// first brings the index to the revision before the group's, through the
+// transaction, which sees every earlier commit.
+func (s *Store) commitTx(ctx context.Context, batches [][]store.Op) ([]uint64, error) {
 	tx, err := s.pool.Begin(ctx)
 	if err != nil {
 		return nil, err
@@ -279,12 +383,47 @@ func (s *Store) commit(ctx context.Context, batches [][]store.Op) ([]uint64, err
 		}
 	}
 	b := &pgx.Batch{}
+	if err := s.queueWrites(ctx, b, first, batches, tx); err != nil {
+		return nil, err
+	}
+	b.Queue("SELECT pg_notify('"+channel+"', $1)", strconv.FormatInt(last, 10))
+	if err := tx.SendBatch(ctx, b).Close(); err != nil {
+		return nil, err
+	}
+	if err := tx.Commit(ctx); err != nil {
+		return nil, err
+	}
+	s.noteHead(uint64(last))
+	revs := make([]uint64, len(batches))
+	for k, ops := range batches {
+		revs[k] = uint64(first) + uint64(k)
+		if err := s.index().Apply(revs[k], ops); err != nil {
+			// Cannot happen: the index is at the revision before and
+			// only we hold applyMu. The follower will read the batches
+			// from the change log instead.
+			s.log.Error().Err(err).Uint64("revision", revs[k]).Msg("applying own write to the index")
+			return revs, nil
+		}
+	}
+	s.broadcast()
+	return revs, nil
+}
+
+// queueWrites queues into b the statements that write batches, batch k at
+// revision first+k, and the rows of the revisions. The index must hold
+// what the database holds at revision first-1 (deletes by pattern find
+// their facts' keys in it). An insert large enough for COPY is copied
+// through tx, after sending what b holds so far (b is then a new, empty
+// batch); tx is nil when the caller made sure no insert is (see
+// commitPipelined). The ops' inserts are left deduplicated, in the order
+// the database stores them, for the index.
+func (s *Store) queueWrites(ctx context.Context, b *pgx.Batch, first int64, batches [][]store.Op, tx pgx.Tx) error {
 	flush := func() error {
 		if b.Len() == 0 {
 			return nil
 		}
 		err := tx.SendBatch(ctx, b).Close()
-		b = &pgx.Batch{}
+		*b = pgx.Batch{}
 		return err
 	}
 	windows := s.index().HasWindows()
@@ -339,43 +478,25 @@ func (s *Store) commit(ctx context.Context, batches [][]store.Op) ([]uint64, err
 			case len(facts) < copyThreshold:
 				sql, args := insertSQL(rev, facts)
 				b.Queue(sql, args...)
+			case tx == nil:
+				return errors.New("an insert of a pipelined write needs COPY") // commitPipelined sends none
 			default:
 				if err := flush(); err != nil {
-					return nil, err
+					return err
 				}
 				var known *index.Snapshot
 				if !touched {
 					known = s.index().Snapshot()
 				}
 				if err := copyInsert(ctx, tx, rev, facts, known); err != nil {
-					return nil, err
+					return err
 				}
 			}
 			touched = touched || len(facts) > 0
 		}
 		b.Queue("INSERT INTO revisions (revision) VALUES ($1)", rev)
 	}
-	b.Queue("SELECT pg_notify('"+channel+"', $1)", strconv.FormatInt(last, 10))
-	if err := flush(); err != nil {
-		return nil, err
-	}
-	if err := tx.Commit(ctx); err != nil {
-		return nil, err
-	}
-	s.noteHead(uint64(last))
-	revs := make([]uint64, len(batches))
-	for k, ops := range batches {
-		revs[k] = uint64(first) + uint64(k)
-		if err := s.index().Apply(revs[k], ops); err != nil {
-			// Cannot happen: the index is at the revision before and
-			// only we hold applyMu. The follower will read the batches
-			// from the change log instead.
-			s.log.Error().Err(err).Uint64("revision", revs[k]).Msg("applying own write to the index")
-			return revs, nil
-		}
-	}
-	s.broadcast()
-	return revs, nil
+	return nil
 }
 
 // isText reports whether s can be sent as PostgreSQL text: valid UTF-8

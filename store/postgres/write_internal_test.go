@@ -283,3 +283,109 @@ func TestDedupe(t *testing.T) {
 		}
 	}
 }
+
+// TestPipelinedWriteBehindAnotherStore writes through a store whose index
+// missed another store's commit (its follower stopped, so no notification
+// tells it): the one-round-trip write finds the head moved, commits
+// nothing, and the group is written in a transaction that catches the
+// index up first, so the delete by pattern finds the other store's fact.
+func TestPipelinedWriteBehindAnotherStore(t *testing.T) {
+	ctx := t.Context()
+	url := pgtest.NewDatabase(t)
+	s, err := Open(ctx, url, Options{PollInterval: time.Hour})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	other, err := Open(ctx, url, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer other.Close()
+	role := func(u, r string) term.Fact {
+		return term.Fact{Predicate: "has_role", Args: []term.Value{term.Entity("User", u), term.String("reader"), term.Entity("Repo", r)}}
+	}
+	if rev, err := s.Write(ctx, []store.Op{{Insert: []term.Fact{role("alice", "anvil")}}}); err != nil || rev != 1 {
+		t.Fatalf("first write: revision %d, %v; want 1", rev, err)
+	}
+	s.stop()
+	<-s.done
+	if rev, err := other.Write(ctx, []store.Op{{Insert: []term.Fact{role("bob", "anvil")}}}); err != nil || rev != 2 {
+		t.Fatalf("the other store's write: revision %d, %v; want 2", rev, err)
+	}
+	if got := s.index().Revision(); got != 1 {
+		t.Fatalf("the index of the store behind is at revision %d, want 1", got)
+	}
+	rev, err := s.Write(ctx, []store.Op{
+		{Delete: []term.Pattern{{Predicate: "has_role", Args: []term.Value{{ID: "bob"}, {}, {}}}}},
+		{Insert: []term.Fact{role("carol", "anvil")}},
+	})
+	if err != nil || rev != 3 {
+		t.Fatalf("write behind the other store: revision %d, %v; want 3", rev, err)
+	}
+	var got []string
+	for f := range s.index().Snapshot().Facts(term.Pattern{AnyArity: true}) {
+		got = append(got, f.Args[0].ID)
+	}
+	if want := []string{"alice", "carol"}; !slices.Equal(got, want) || s.index().Revision() != 3 {
+		t.Errorf("index at revision %d holds %v, want %v at 3", s.index().Revision(), got, want)
+	}
+	var users []string
+	rows, err := s.pool.Query(ctx, "SELECT arg_ids[1] FROM facts ORDER BY id")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for rows.Next() {
+		var u string
+		if err := rows.Scan(&u); err != nil {
+			t.Fatal(err)
+		}
+		users = append(users, u)
+	}
+	if want := []string{"alice", "carol"}; !slices.Equal(users, want) {
+		t.Errorf("the database holds %v, want %v", users, want)
+	}
+}
+
+// TestPipelinedGroupRefusedWhole commits a group in one round trip whose
+// second batch the database refuses: nothing of the group is committed,
+// neither the first batch nor a revision.
+func TestPipelinedGroupRefusedWhole(t *testing.T) {
+	ctx := t.Context()
+	s, err := Open(ctx, pgtest.NewDatabase(t), Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	if _, err := s.pool.Exec(ctx, `
+		CREATE FUNCTION refuse_poison() RETURNS trigger LANGUAGE plpgsql AS $$
+		BEGIN
+			IF NEW.predicate = 'poison' THEN RAISE EXCEPTION 'poisoned'; END IF;
+			RETURN NEW;
+		END $$;
+		CREATE TRIGGER refuse_poison BEFORE INSERT ON facts FOR EACH ROW EXECUTE FUNCTION refuse_poison();`); err != nil {
+		t.Fatal(err)
+	}
+	good, err := store.Prepare([]store.Op{{Insert: []term.Fact{{Predicate: "fine", Args: []term.Value{term.String("x")}}}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	bad, err := store.Prepare([]store.Op{{Insert: []term.Fact{{Predicate: "poison", Args: []term.Value{term.String("x")}}}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if revs, err, done := s.commitPipelined(ctx, [][]store.Op{good, bad}); err == nil || !done {
+		t.Fatalf("a group with a refused batch: revisions %v, %v, done %v; want an error", revs, err, done)
+	}
+	var head, facts, revisions int
+	if err := s.pool.QueryRow(ctx, "SELECT (SELECT revision FROM castellan_head), (SELECT count(*) FROM facts), (SELECT count(*) FROM revisions)").Scan(&head, &facts, &revisions); err != nil {
+		t.Fatal(err)
+	}
+	if head != 0 || facts != 0 || revisions != 0 || s.index().Revision() != 0 {
+		t.Errorf("after the refused group: head %d, %d facts, %d revisions, index at %d; want nothing", head, facts, revisions, s.index().Revision())
+	}
+	// The store still writes (the connection was left outside a transaction).
+	if revs, err, done := s.commitPipelined(ctx, [][]store.Op{good}); err != nil || !done || revs[0] != 1 {
+		t.Errorf("the next write: revisions %v, %v, done %v; want revision 1 in one round trip", revs, err, done)
+	}
+}
