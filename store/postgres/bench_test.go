@@ -2,7 +2,10 @@ package postgres_test
 
 import (
 	"fmt"
+	"runtime"
 	"slices"
+	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -151,4 +154,69 @@ func BenchmarkFollowLag(b *testing.B) {
 		ds = append(ds, time.Since(t0))
 	}
 	reportPercentiles(b, ds)
+}
+
+// BenchmarkWriteConcurrent measures one-fact batches from 16 concurrent
+// writers on a store holding 100,000 facts (grouped commits), with the CPU
+// time per write of this process and of the PostgreSQL server, and the
+// latency percentiles.
+func BenchmarkWriteConcurrent(b *testing.B) {
+	url := pgtest.NewDatabase(b)
+	s := open(b, url, postgres.Options{})
+	loadFacts(b, s, 100_000)
+	var (
+		mu sync.Mutex
+		ds []time.Duration
+		n  atomic.Int64
+	)
+	b.SetParallelism((16 + runtime.GOMAXPROCS(0) - 1) / runtime.GOMAXPROCS(0))
+	xacts := func() (commits, rollbacks int64) {
+		c, err := pgx.Connect(b.Context(), url)
+		if err != nil {
+			b.Fatal(err)
+		}
+		defer c.Close(b.Context())
+		if _, err := c.Exec(b.Context(), "SELECT pg_stat_clear_snapshot()"); err != nil {
+			b.Fatal(err)
+		}
+		if err := c.QueryRow(b.Context(), "SELECT xact_commit, xact_rollback FROM pg_stat_database WHERE datname = current_database()").Scan(&commits, &rollbacks); err != nil {
+			b.Fatal(err)
+		}
+		return commits, rollbacks
+	}
+	c0, r0 := xacts()
+	cpu := startCPU(postmasterPID(b, url))
+	b.ResetTimer()
+	b.RunParallel(func(pb *testing.PB) {
+		var mine []time.Duration
+		for pb.Next() {
+			i := n.Add(1)
+			f := term.Fact{Predicate: "has_role", Args: []term.Value{term.Entity("User", fmt.Sprint("bench-", i)), term.String("reader"), term.Entity("Repository", "repo-1")}}
+			t0 := time.Now()
+			write(b, s, store.Op{Insert: []term.Fact{f}})
+			mine = append(mine, time.Since(t0))
+		}
+		mu.Lock()
+		ds = append(ds, mine...)
+		mu.Unlock()
+	})
+	b.StopTimer()
+	cpu.report(b, int(n.Load()))
+	reportPercentiles(b, ds)
+	// Writes per transaction: a transaction's revisions share its start
+	// time.
+	c, err := pgx.Connect(b.Context(), url)
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer c.Close(b.Context())
+	var txs int64
+	if err := c.QueryRow(b.Context(), `SELECT count(DISTINCT committed_at) FROM revisions WHERE revision > (SELECT max(revision) FROM revisions) - $1`, n.Load()).Scan(&txs); err != nil {
+		b.Fatal(err)
+	}
+	b.ReportMetric(float64(n.Load())/float64(max(txs, 1)), "writes/tx")
+	time.Sleep(600 * time.Millisecond) // the statistics are sent every 500 ms
+	c1, r1 := xacts()
+	b.ReportMetric(float64(c1-c0)/float64(n.Load()), "commits/write")
+	b.ReportMetric(float64(r1-r0)/float64(n.Load()), "rollbacks/write")
 }

@@ -427,6 +427,10 @@ func (s *Store) queueWrites(ctx context.Context, b *pgx.Batch, first int64, batc
 		return err
 	}
 	windows := s.index().HasWindows()
+	if !windows && insertsOnly(batches) {
+		queueInserts(b, first, batches)
+		return nil
+	}
 	// The facts inserted so far in this transaction, for deletes by a bound
 	// argument (see deleteByKeysSQL); the index holds the others.
 	var told []term.Fact
@@ -476,7 +480,11 @@ func (s *Store) queueWrites(ctx context.Context, b *pgx.Batch, first int64, batc
 			switch {
 			case len(facts) == 0:
 			case len(facts) < copyThreshold:
-				sql, args := insertSQL(rev, facts)
+				rows := make([]insertRow, len(facts))
+				for j, kf := range facts {
+					rows[j] = insertRow{rev, kf}
+				}
+				sql, args := insertSQL(rows)
 				b.Queue(sql, args...)
 			case tx == nil:
 				return errors.New("an insert of a pipelined write needs COPY") // commitPipelined sends none
@@ -497,6 +505,61 @@ func (s *Store) queueWrites(ctx context.Context, b *pgx.Batch, first int64, batc
 		b.Queue("INSERT INTO revisions (revision) VALUES ($1)", rev)
 	}
 	return nil
+}
+
+// insertsOnly reports whether batches only insert facts without a
+// window, fewer than copyThreshold an op.
+func insertsOnly(batches [][]store.Op) bool {
+	for _, ops := range batches {
+		for _, op := range ops {
+			if !op.ExpiredBy.IsZero() || len(op.Delete) > 0 || len(op.Insert) >= copyThreshold {
+				return false
+			}
+			for _, f := range op.Insert {
+				if !f.Valid.IsZero() {
+					return false
+				}
+			}
+		}
+	}
+	return true
+}
+
+// queueInserts queues the statements of batches that only insert facts
+// without a window (see insertsOnly), when no stored fact has one: a
+// single INSERT for the whole group, each fact at its batch's revision
+// (the first telling of a fact in the group stores it, as statement after
+// statement would: without windows, telling a stored fact again changes
+// nothing), and the rows of the revisions. The ops' inserts are left
+// deduplicated, as queueWrites leaves them.
+func queueInserts(b *pgx.Batch, first int64, batches [][]store.Op) {
+	var rows []insertRow
+	var seen map[[32]byte]bool
+	if len(batches) > 1 {
+		seen = make(map[[32]byte]bool)
+	}
+	for k, ops := range batches {
+		rev := first + int64(k)
+		for i, op := range ops {
+			facts := dedupe(op.Insert, false)
+			ops[i].Insert = ops[i].Insert[:0]
+			for _, kf := range facts {
+				ops[i].Insert = append(ops[i].Insert, kf.fact)
+				if seen != nil {
+					if seen[kf.key] {
+						continue
+					}
+					seen[kf.key] = true
+				}
+				rows = append(rows, insertRow{rev, kf})
+			}
+		}
+	}
+	if len(rows) > 0 {
+		sql, args := insertSQL(rows)
+		b.Queue(sql, args...)
+	}
+	b.Queue("INSERT INTO revisions (revision) SELECT generate_series($1::bigint, $2::bigint)", first, first+int64(len(batches))-1)
 }
 
 // isText reports whether s can be sent as PostgreSQL text: valid UTF-8
@@ -619,10 +682,10 @@ func split(args []term.Value) (types, ids []string) {
 }
 
 // logInserted is the tail of the statements that store facts: it appends
-// the rows inserted by CTE i to the change log.
-const logInserted = ` ON CONFLICT (fact_key) DO NOTHING RETURNING id, predicate, arg_types, arg_ids, valid_from, valid_until)
+// the rows inserted by CTE i, each at its revision, to the change log.
+const logInserted = ` ON CONFLICT (fact_key) DO NOTHING RETURNING id, revision, predicate, arg_types, arg_ids, valid_from, valid_until)
 INSERT INTO changes (revision, op, predicate, arg_types, arg_ids, valid_from, valid_until)
-SELECT $1, 1, predicate, arg_types, arg_ids, valid_from, valid_until FROM i ORDER BY id`
+SELECT revision, 1, predicate, arg_types, arg_ids, valid_from, valid_until FROM i ORDER BY id`
 
 // returnDeleted is what a DELETE FROM facts in CTE d returns for
 // logDeleted.
@@ -666,23 +729,30 @@ d AS (DELETE FROM facts f USING v WHERE f.fact_key = v.fact_key
 	RETURNING f.id, f.revision, f.predicate, f.arg_types, f.arg_ids, f.valid_from, f.valid_until)` + logDeleted, []any{rev, keys, froms, untils}
 }
 
-// insertSQL stores facts with one INSERT ... VALUES.
-func insertSQL(rev int64, facts []keyedFact) (string, []any) {
+// insertRow is a fact to insert and the revision that inserts it.
+type insertRow struct {
+	rev int64
+	kf  keyedFact
+}
+
+// insertSQL stores facts with one INSERT ... VALUES, each at its
+// revision, in the order given.
+func insertSQL(rows []insertRow) (string, []any) {
 	var sb strings.Builder
-	args := make([]any, 1, 1+7*len(facts))
-	args[0] = rev
-	sb.WriteString("WITH v (fact_key, predicate, arity, arg_types, arg_ids, valid_from, valid_until) AS (VALUES ")
-	for i, kf := range facts {
+	args := make([]any, 0, 8*len(rows))
+	sb.WriteString("WITH v (fact_key, predicate, arity, arg_types, arg_ids, valid_from, valid_until, revision) AS (VALUES ")
+	for i, r := range rows {
 		if i > 0 {
 			sb.WriteString(", ")
 		}
 		n := len(args)
-		fmt.Fprintf(&sb, "($%d::bytea, $%d::text, $%d::int, $%d::text[], $%d::text[], $%d::timestamptz, $%d::timestamptz)", n+1, n+2, n+3, n+4, n+5, n+6, n+7)
-		types, ids := split(kf.fact.Args)
-		from, until := windowBounds(kf.fact.Valid)
-		args = append(args, kf.key[:], kf.fact.Predicate, len(kf.fact.Args), types, ids, from, until)
+		fmt.Fprintf(&sb, "($%d::bytea, $%d::text, $%d::int, $%d::text[], $%d::text[], $%d::timestamptz, $%d::timestamptz, $%d::bigint)", n+1, n+2, n+3, n+4, n+5, n+6, n+7, n+8)
+		f := r.kf.fact
+		types, ids := split(f.Args)
+		from, until := windowBounds(f.Valid)
+		args = append(args, r.kf.key[:], f.Predicate, len(f.Args), types, ids, from, until, r.rev)
 	}
-	sb.WriteString("), i AS (INSERT INTO facts (fact_key, predicate, arity, arg_types, arg_ids, revision, valid_from, valid_until) SELECT fact_key, predicate, arity, arg_types, arg_ids, $1, valid_from, valid_until FROM v")
+	sb.WriteString("), i AS (INSERT INTO facts (fact_key, predicate, arity, arg_types, arg_ids, revision, valid_from, valid_until) SELECT fact_key, predicate, arity, arg_types, arg_ids, revision, valid_from, valid_until FROM v")
 	sb.WriteString(logInserted)
 	return sb.String(), args
 }

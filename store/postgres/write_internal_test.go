@@ -389,3 +389,69 @@ func TestPipelinedGroupRefusedWhole(t *testing.T) {
 		t.Errorf("the next write: revisions %v, %v, done %v; want revision 1 in one round trip", revs, err, done)
 	}
 }
+
+// TestGroupOfInsertsOneStatement commits a group of batches that only
+// insert, one of them telling again a fact an earlier batch of the group
+// told: each fact is stored and logged at the revision of its first
+// telling, every revision of the group has its row, and the change log
+// read back gives the index's facts.
+func TestGroupOfInsertsOneStatement(t *testing.T) {
+	ctx := t.Context()
+	s, err := Open(ctx, pgtest.NewDatabase(t), Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	fact := func(u string) term.Fact {
+		return term.Fact{Predicate: "has_role", Args: []term.Value{term.Entity("User", u), term.String("reader"), term.Entity("Repo", "anvil")}}
+	}
+	var batches [][]store.Op
+	for _, users := range [][]string{{"alice", "bob"}, {"alice"}, {"carol", "carol"}} {
+		var fs []term.Fact
+		for _, u := range users {
+			fs = append(fs, fact(u))
+		}
+		ops, err := store.Prepare([]store.Op{{Insert: fs}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		batches = append(batches, ops)
+	}
+	revs, err := s.commit(ctx, batches)
+	if err != nil || !slices.Equal(revs, []uint64{1, 2, 3}) {
+		t.Fatalf("revisions %v, %v; want 1, 2, 3", revs, err)
+	}
+	changes, err := s.Changes(ctx, 0, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for _, c := range changes {
+		got = append(got, fmt.Sprintf("%d %d %s", c.Revision, c.Op, c.Fact.Args[0].ID))
+	}
+	if want := []string{"1 1 alice", "1 1 bob", "3 1 carol"}; !slices.Equal(got, want) {
+		t.Errorf("change log %q, want %q", got, want)
+	}
+	var rows []string
+	r, err := s.pool.Query(ctx, "SELECT revision::text FROM revisions ORDER BY revision")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for r.Next() {
+		var v string
+		if err := r.Scan(&v); err != nil {
+			t.Fatal(err)
+		}
+		rows = append(rows, v)
+	}
+	if want := []string{"1", "2", "3"}; !slices.Equal(rows, want) {
+		t.Errorf("revisions %v, want %v", rows, want)
+	}
+	var users []string
+	for f := range s.index().Snapshot().Facts(term.Pattern{AnyArity: true}) {
+		users = append(users, f.Args[0].ID)
+	}
+	if want := []string{"alice", "bob", "carol"}; !slices.Equal(users, want) || s.index().Revision() != 3 {
+		t.Errorf("index at %d holds %v, want %v at 3", s.index().Revision(), users, want)
+	}
+}
