@@ -37,8 +37,9 @@ const copyThreshold = 500
 // order. After the commit the batch is applied to the index before Write
 // returns, so the store reads its own writes (the index is first brought
 // to the previous revision inside the transaction). If the connection is lost
-// during COMMIT, the error wraps store.ErrUnavailable and the batch may or
-// may not have committed; the follower picks it up if it did.
+// during COMMIT (or, for a group sent in one round trip, after it was
+// sent), the error wraps store.ErrUnavailable and the batch may or may not
+// have committed; the follower picks it up if it did.
 //
 // Concurrent writes are committed in groups: while one transaction is
 // committing, the batches that arrive wait, and the next transaction
