@@ -76,6 +76,9 @@ type Store struct {
 
 	applyMu sync.Mutex // serializes changes to idx (follower and own writes)
 	writes  writeQueue // batches waiting for a group commit (write.go)
+	// pipelineAfter is when groups may be sent in one round trip again
+	// (unix nanoseconds; see commitPipelined).
+	pipelineAfter atomic.Int64
 
 	dbHead    atomic.Uint64 // the last head read from the database
 	connected atomic.Bool   // the follower is connected and caught up

@@ -264,6 +264,10 @@ func (s *Store) commit(ctx context.Context, batches [][]store.Op) ([]uint64, err
 	return s.commitTx(ctx, batches)
 }
 
+// pipelinePause is how long a store sends groups in transactions after
+// a group sent in one round trip found that another store had committed.
+const pipelinePause = time.Second
+
 // headMovedSQL takes the next n revisions ($1) like commitTx's UPDATE,
 // but fails (SQLSTATE 22P02, invalid_text_representation, the only error
 // this statement raises by itself) when the head is not revision $2: the
@@ -282,7 +286,8 @@ const headMovedSQL = `UPDATE castellan_head SET revision = CASE WHEN revision = 
 // nothing is committed and done is false (commitTx then writes the group,
 // catching the index up first). done is false too, without a round trip,
 // for a group with an insert large enough for COPY, or when the index
-// lags a head the follower was notified of. Otherwise done is true and
+// lags a head the follower was notified of, or for pipelinePause after
+// another store's commit was found that way. Otherwise done is true and
 // err nil once the group committed (and was applied to the index), or
 // the error that refused it (nothing committed, or, on a lost connection,
 // as commitTx's COMMIT, unknown).
@@ -293,6 +298,9 @@ func (s *Store) commitPipelined(ctx context.Context, batches [][]store.Op) (revs
 				return nil, nil, false
 			}
 		}
+	}
+	if time.Now().UnixNano() < s.pipelineAfter.Load() {
+		return nil, nil, false
 	}
 	prev := s.index().Revision()
 	if s.dbHead.Load() > prev {
@@ -315,6 +323,9 @@ func (s *Store) commitPipelined(ctx context.Context, batches [][]store.Op) (revs
 		var pe *pgconn.PgError
 		if errors.As(err, &pe) && pe.Code == "22P02" && head == 0 {
 			// Another store's revisions came first: nothing committed.
+			// While other stores write too, groups go in transactions
+			// (a failed batch also costs pgx its prepared statements).
+			s.pipelineAfter.Store(time.Now().Add(pipelinePause).UnixNano())
 			return nil, nil, false
 		}
 		return nil, err, true
