@@ -173,17 +173,18 @@ func (s *Store) listen(ctx context.Context) (connected bool, err error) {
 }
 
 // notedApplied reports whether a notification's payload names a revision
-// the index has already applied: the writes of this server, which apply
-// their own batches at commit, so that the follower does not take applyMu
-// and read the head for each of them. Any other payload (the key table's
-// "keys", a revision not applied yet) means catching up.
+// the index has already applied, or one of the group this store's writer
+// is committing (which it applies itself once committed): the writes of
+// this server, so that the follower does not take applyMu and read the
+// head for each of them. Any other payload (the key table's "keys", a
+// revision not applied yet) means catching up.
 func (s *Store) notedApplied(payload string) bool {
 	rev, err := strconv.ParseUint(payload, 10, 64)
 	if err != nil {
 		return false
 	}
 	s.noteHead(rev)
-	return rev <= s.index().Revision()
+	return rev <= s.index().Revision() || rev <= s.committing.Load()
 }
 
 // pgconnTimeout reports whether err is pgx's report of a timed-out wait.

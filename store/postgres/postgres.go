@@ -79,6 +79,10 @@ type Store struct {
 	// pipelineAfter is when groups may be sent in one round trip again
 	// (unix nanoseconds; see commitPipelined).
 	pipelineAfter atomic.Int64
+	// committing is the last revision of the group this store's writer
+	// is committing, until it is applied to the index (0 when none): the
+	// follower need not catch up on its notification (see notedApplied).
+	committing atomic.Uint64
 
 	dbHead    atomic.Uint64 // the last head read from the database
 	connected atomic.Bool   // the follower is connected and caught up

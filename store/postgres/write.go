@@ -313,6 +313,11 @@ func (s *Store) commitPipelined(ctx context.Context, batches [][]store.Op) (revs
 		return nil, err, true
 	}
 	b.Queue("SELECT pg_notify('"+channel+"', $1)", strconv.FormatInt(last, 10))
+	// Until applied, the notification of these revisions is this
+	// writer's: the follower skips it. (Should another store commit
+	// first, its revisions are read back by commitTx, which follows.)
+	s.committing.Store(uint64(last))
+	defer s.committing.Store(0)
 	br := s.pool.SendBatch(ctx, b)
 	var head int64
 	err = br.QueryRow().Scan(&head)
@@ -378,6 +383,11 @@ func (s *Store) commitTx(ctx context.Context, batches [][]store.Op) ([]uint64, e
 		return nil, err
 	}
 	first := last - int64(len(batches)) + 1
+	// Holding the row lock: revisions up to last are committed already
+	// (and read back below) or ours, whose notification the follower
+	// can skip until they are applied.
+	s.committing.Store(uint64(last))
+	defer s.committing.Store(0)
 	// Holding the row lock, take the index: the follower then cannot read
 	// these batches back from the change log before we apply them ourselves.
 	// (Lock order: row lock, then applyMu; the follower takes only applyMu.)
