@@ -529,12 +529,19 @@ func (s *Store) queueWrites(ctx context.Context, b *pgx.Batch, first int64, batc
 	return nil
 }
 
+// maxMergedFacts bounds the facts of the one INSERT of queueInserts: 8
+// parameters a fact, and a statement takes at most 65,535.
+const maxMergedFacts = 4096
+
 // insertsOnly reports whether batches only insert facts without a
-// window, fewer than copyThreshold an op.
+// window, fewer than copyThreshold an op and at most maxMergedFacts in
+// all.
 func insertsOnly(batches [][]store.Op) bool {
+	n := 0
 	for _, ops := range batches {
 		for _, op := range ops {
-			if !op.ExpiredBy.IsZero() || len(op.Delete) > 0 || len(op.Insert) >= copyThreshold {
+			n += len(op.Insert)
+			if !op.ExpiredBy.IsZero() || len(op.Delete) > 0 || len(op.Insert) >= copyThreshold || n > maxMergedFacts {
 				return false
 			}
 			for _, f := range op.Insert {

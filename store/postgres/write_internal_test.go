@@ -455,3 +455,34 @@ func TestGroupOfInsertsOneStatement(t *testing.T) {
 		t.Errorf("index at %d holds %v, want %v at 3", s.index().Revision(), users, want)
 	}
 }
+
+// TestManyInsertOpsInOneBatch writes one batch of many inserts each just
+// under the COPY threshold, more facts in all than one statement can take
+// parameters for: it is committed whole.
+func TestManyInsertOpsInOneBatch(t *testing.T) {
+	ctx := t.Context()
+	s, err := Open(ctx, pgtest.NewDatabase(t), Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	var ops []store.Op
+	for o := range 20 {
+		var fs []term.Fact
+		for i := range copyThreshold - 1 {
+			fs = append(fs, term.Fact{Predicate: "has_role", Args: []term.Value{term.Entity("User", fmt.Sprintf("u%d-%d", o, i)), term.String("reader"), term.Entity("Repo", "anvil")}})
+		}
+		ops = append(ops, store.Op{Insert: fs})
+	}
+	rev, err := s.Write(ctx, ops)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var n int
+	if err := s.pool.QueryRow(ctx, "SELECT count(*) FROM facts WHERE revision = $1", int64(rev)).Scan(&n); err != nil {
+		t.Fatal(err)
+	}
+	if want := 20 * (copyThreshold - 1); n != want || s.index().Stats().Facts != want {
+		t.Errorf("%d facts in the database, %d in the index; want %d", n, s.index().Stats().Facts, want)
+	}
+}
