@@ -12,7 +12,7 @@
 // for many batches; a group without COPY is sent in one round trip (one
 // pgx batch, run by PostgreSQL as one implicit transaction), its revisions
 // numbered from the index's and checked against the counter, and a group
-// of inserts only is one INSERT for all its batches. The facts table has no index on arguments: a delete by a bound
+// of inserts only (without windows) is one INSERT for all its batches. The facts table has no index on arguments: a delete by a bound
 // id finds the keys of the facts it matches in the in-memory index (which
 // holds exactly the stored facts once the writer holds the row lock). Open
 // loads every fact into the index in one repeatable-read transaction (one
