@@ -571,9 +571,10 @@ func queueInserts(b *pgx.Batch, first int64, batches [][]store.Op) {
 		rev := first + int64(k)
 		for i, op := range ops {
 			facts := dedupe(op.Insert, false)
-			ops[i].Insert = ops[i].Insert[:0]
+			// A new slice: the caller's facts are left as they were.
+			ordered := make([]term.Fact, 0, len(facts))
 			for _, kf := range facts {
-				ops[i].Insert = append(ops[i].Insert, kf.fact)
+				ordered = append(ordered, kf.fact)
 				if seen != nil {
 					if seen[kf.key] {
 						continue
@@ -582,6 +583,7 @@ func queueInserts(b *pgx.Batch, first int64, batches [][]store.Op) {
 				}
 				rows = append(rows, insertRow{rev, kf})
 			}
+			ops[i].Insert = ordered
 		}
 	}
 	if len(rows) > 0 {
