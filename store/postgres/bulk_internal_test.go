@@ -134,8 +134,9 @@ func TestBulkChangeLog(t *testing.T) {
 	if a, b := all(f), all(s); !slices.Equal(a, b) {
 		t.Errorf("the follower holds %d facts, the writer %d", len(a), len(b))
 	}
-	// Down to one row per fact and up again: the log reads the same.
-	if err := migrations.Steps(ctx, url, -1); err != nil {
+	// Down to one row per fact (schema 10, through migration 12's down)
+	// and up again: the log reads the same.
+	if err := migrations.Steps(ctx, url, -int(migrations.Latest()-10)); err != nil {
 		t.Fatal(err)
 	}
 	var bulkRows int

@@ -46,7 +46,7 @@ func TestMigrateBulkFacts(t *testing.T) {
 	// Facts as schema 8 stored them (fact_key has not changed).
 	var keys [][]byte
 	for g := 1; g <= 500; g++ {
-		k := factKey("has_role", []term.Value{term.Entity("User", fmt.Sprint("u", g%7)), term.String("reader"), term.Entity("Repo", fmt.Sprint("r", g))})
+		k := factKeySHA256("has_role", []term.Value{term.Entity("User", fmt.Sprint("u", g%7)), term.String("reader"), term.Entity("Repo", fmt.Sprint("r", g))})
 		keys = append(keys, k[:])
 	}
 	if _, err := c.Exec(ctx, `

@@ -103,13 +103,14 @@ type Store struct {
 func (s *Store) index() *index.Index { return s.idx.Load() }
 
 var (
-	_ store.PastReader  = (*Store)(nil)
-	_ store.Store       = (*Store)(nil)
-	_ store.Clearer     = (*Store)(nil)
-	_ store.PolicyStore = (*Store)(nil)
-	_ store.KeyStore    = (*Store)(nil)
-	_ store.Follower    = (*Store)(nil)
-	_ store.Expirer     = (*Store)(nil)
+	_ store.PastReader     = (*Store)(nil)
+	_ store.Store          = (*Store)(nil)
+	_ store.Clearer        = (*Store)(nil)
+	_ store.PolicyStore    = (*Store)(nil)
+	_ store.KeyStore       = (*Store)(nil)
+	_ store.Follower       = (*Store)(nil)
+	_ store.Expirer        = (*Store)(nil)
+	_ store.PreparedWriter = (*Store)(nil)
 )
 
 // Open connects to the database at url, checks its schema version

@@ -54,6 +54,23 @@ func (s *Store) Write(ctx context.Context, batch []store.Op, opts ...store.Write
 	if err != nil {
 		return 0, err
 	}
+	return s.writeOps(ctx, ops)
+}
+
+// WritePrepared applies a batch prepared by store.PrepareBatch atomically
+// (see store.PreparedWriter): an import validates its next batch while
+// the database stores this one. The batch's facts are not changed (commit
+// orders and dedupes them into new slices).
+func (s *Store) WritePrepared(ctx context.Context, p store.Prepared) (store.Revision, error) {
+	if err := s.check(); err != nil {
+		return 0, err
+	}
+	return s.writeOps(ctx, slices.Clone(p.Ops()))
+}
+
+// writeOps commits prepared ops (which commit may change: their Insert
+// slices are replaced).
+func (s *Store) writeOps(ctx context.Context, ops []store.Op) (store.Revision, error) {
 	rev, err := s.groupCommit(ctx, ops)
 	if err != nil {
 		return 0, unavailable(ctx, fmt.Errorf("writing facts: %w", err))
@@ -484,11 +501,14 @@ func (s *Store) queueWrites(ctx context.Context, b *pgx.Batch, first int64, batc
 				b.Queue(sql, args...)
 			}
 			facts := dedupe(op.Insert, len(op.Insert) >= copyThreshold)
-			ops[i].Insert = ops[i].Insert[:0] // in the order the database stores them, for the index
+			// In the order the database stores them, for the index; a new
+			// slice, since a prepared batch shares its facts with the caller.
+			ordered := make([]term.Fact, 0, len(facts))
 			for _, kf := range facts {
-				ops[i].Insert = append(ops[i].Insert, kf.fact)
+				ordered = append(ordered, kf.fact)
 				windows = windows || !kf.fact.Valid.IsZero()
 			}
+			ops[i].Insert = ordered
 			if k < len(batches)-1 || i < len(ops)-1 { // a later delete may match them
 				told = append(told, ops[i].Insert...)
 			}
@@ -563,9 +583,9 @@ func insertsOnly(batches [][]store.Op) bool {
 // deduplicated, as queueWrites leaves them.
 func queueInserts(b *pgx.Batch, first int64, batches [][]store.Op) {
 	var rows []insertRow
-	var seen map[[32]byte]bool
+	var seen map[[16]byte]bool
 	if len(batches) > 1 {
-		seen = make(map[[32]byte]bool)
+		seen = make(map[[16]byte]bool)
 	}
 	for k, ops := range batches {
 		rev := first + int64(k)
@@ -613,7 +633,7 @@ func storable(pred string, args []term.Value) bool {
 
 // keyedFact is a fact with its fact_key.
 type keyedFact struct {
-	key  [32]byte
+	key  [16]byte
 	fact term.Fact
 }
 
@@ -671,7 +691,7 @@ func dedupe(fs []term.Fact, sorted bool) []keyedFact {
 		}
 		return out
 	}
-	seen := make(map[[32]byte]int, len(fs))
+	seen := make(map[[16]byte]int, len(fs))
 	for _, f := range fs {
 		k := factKey(f.Predicate, f.Args)
 		if i, ok := seen[k]; ok {
@@ -684,9 +704,17 @@ func dedupe(fs []term.Fact, sorted bool) []keyedFact {
 	return ks
 }
 
-// factKey is the SHA-256 of the canonical encoding of a fact: predicate,
+// factKey is the fact_key of a fact (a uuid column, migration 12): the
+// first 16 bytes of the SHA-256 of its canonical encoding: predicate,
 // arity, then each argument's type and id, each length-prefixed.
-func factKey(pred string, args []term.Value) [32]byte {
+func factKey(pred string, args []term.Value) [16]byte {
+	k := factKeySHA256(pred, args)
+	return [16]byte(k[:16])
+}
+
+// factKeySHA256 is the whole SHA-256 of the canonical encoding of a fact
+// (the fact_key of schemas before 12).
+func factKeySHA256(pred string, args []term.Value) [32]byte {
 	h := sha256.New()
 	var n [binary.MaxVarintLen64]byte
 	put := func(s string) {
@@ -748,13 +776,13 @@ func windowBounds(w term.Window) (from, until *time.Time) {
 // rewindowSQL deletes (and logs) the stored facts among facts whose stored
 // window differs from the one they are told with now.
 func rewindowSQL(rev int64, facts []keyedFact) (string, []any) {
-	keys := make([][]byte, len(facts))
+	keys := make([][16]byte, len(facts))
 	froms, untils := make([]*time.Time, len(facts)), make([]*time.Time, len(facts))
 	for i, kf := range facts {
-		keys[i] = kf.key[:]
+		keys[i] = kf.key
 		froms[i], untils[i] = windowBounds(kf.fact.Valid)
 	}
-	return `WITH v (fact_key, vf, vu) AS (SELECT * FROM unnest($2::bytea[], $3::timestamptz[], $4::timestamptz[])),
+	return `WITH v (fact_key, vf, vu) AS (SELECT * FROM unnest($2::uuid[], $3::timestamptz[], $4::timestamptz[])),
 d AS (DELETE FROM facts f USING v WHERE f.fact_key = v.fact_key
 	AND (f.valid_from IS DISTINCT FROM v.vf OR f.valid_until IS DISTINCT FROM v.vu)
 	RETURNING f.id, f.revision, f.predicate, f.arg_types, f.arg_ids, f.valid_from, f.valid_until)` + logDeleted, []any{rev, keys, froms, untils}
@@ -777,11 +805,11 @@ func insertSQL(rows []insertRow) (string, []any) {
 			sb.WriteString(", ")
 		}
 		n := len(args)
-		fmt.Fprintf(&sb, "($%d::bytea, $%d::text, $%d::int, $%d::text[], $%d::text[], $%d::timestamptz, $%d::timestamptz, $%d::bigint)", n+1, n+2, n+3, n+4, n+5, n+6, n+7, n+8)
+		fmt.Fprintf(&sb, "($%d::uuid, $%d::text, $%d::int, $%d::text[], $%d::text[], $%d::timestamptz, $%d::timestamptz, $%d::bigint)", n+1, n+2, n+3, n+4, n+5, n+6, n+7, n+8)
 		f := r.kf.fact
 		types, ids := split(f.Args)
 		from, until := windowBounds(f.Valid)
-		args = append(args, r.kf.key[:], f.Predicate, len(f.Args), types, ids, from, until, r.rev)
+		args = append(args, r.kf.key, f.Predicate, len(f.Args), types, ids, from, until, r.rev)
 	}
 	sb.WriteString("), i AS (INSERT INTO facts (fact_key, predicate, arity, arg_types, arg_ids, revision, valid_from, valid_until) SELECT fact_key, predicate, arity, arg_types, arg_ids, revision, valid_from, valid_until FROM v")
 	sb.WriteString(logInserted)
@@ -802,18 +830,18 @@ func copyInsert(ctx context.Context, tx pgx.Tx, rev int64, facts []keyedFact, kn
 		// Checked while the rows are encoded and sent (see copyFacts).
 		return copyFacts(ctx, tx, rev, facts, func(kf *keyedFact) bool { return holds(known, kf.fact) })
 	}
-	keys := make([][]byte, len(facts))
+	keys := make([][16]byte, len(facts))
 	for i := range facts {
-		keys[i] = facts[i].key[:]
+		keys[i] = facts[i].key
 	}
 	rows, err := tx.Query(ctx, "SELECT fact_key FROM facts WHERE fact_key = ANY($1)", keys)
 	if err != nil {
 		return err
 	}
-	stored := make(map[[32]byte]bool)
-	var k []byte
+	stored := make(map[[16]byte]bool)
+	var k [16]byte
 	_, err = pgx.ForEachRow(rows, []any{&k}, func() error {
-		stored[[32]byte(k)] = true
+		stored[k] = true
 		return nil
 	})
 	if err != nil {
@@ -835,7 +863,7 @@ func deleteSQL(rev int64, p term.Pattern) (string, []any) {
 	var where []string
 	if p.IsGround() {
 		k := factKey(p.Predicate, p.Args)
-		where = append(where, "fact_key = "+arg(k[:]))
+		where = append(where, "fact_key = "+arg(k))
 	} else {
 		if p.Predicate != "" {
 			where = append(where, "predicate = "+arg(p.Predicate))
@@ -888,10 +916,10 @@ var maxScanKeys = 50_000
 // may name a fact an earlier delete of the transaction removed: deleting it
 // again matches nothing. With bounded, it gives up (ok false) past
 // maxScanKeys keys. Callers hold applyMu.
-func (s *Store) matchingKeys(p term.Pattern, told []term.Fact, bounded bool) (keys [][]byte, ok bool) {
+func (s *Store) matchingKeys(p term.Pattern, told []term.Fact, bounded bool) (keys [][16]byte, ok bool) {
 	add := func(f term.Fact) bool {
 		k := factKey(f.Predicate, f.Args)
-		keys = append(keys, k[:])
+		keys = append(keys, k)
 		return !bounded || len(keys) <= maxScanKeys
 	}
 	for f := range s.index().Snapshot().Facts(p) {
@@ -909,7 +937,7 @@ func (s *Store) matchingKeys(p term.Pattern, told []term.Fact, bounded bool) (ke
 
 // deleteByKeysSQL removes the facts matching p among those with the given
 // keys, and logs them.
-func deleteByKeysSQL(rev int64, p term.Pattern, keys [][]byte) (string, []any) {
+func deleteByKeysSQL(rev int64, p term.Pattern, keys [][16]byte) (string, []any) {
 	sql, args := deleteSQL(rev, p)
 	args = append(args, keys)
 	return strings.Replace(sql, "DELETE FROM facts WHERE ", fmt.Sprintf("DELETE FROM facts WHERE fact_key = ANY($%d) AND ", len(args)), 1), args

@@ -230,7 +230,7 @@ func TestCopyFails(t *testing.T) {
 	// The last in key order, so that most rows are sent before it.
 	keyed := dedupe(facts, true)
 	hidden := keyed[len(keyed)-1]
-	if _, err := s.pool.Exec(ctx, "INSERT INTO facts (fact_key, predicate, arity, arg_types, arg_ids, revision) VALUES ($1, 'p', 1, '{User}', $2, 0)", hidden.key[:], []string{hidden.fact.Args[0].ID}); err != nil {
+	if _, err := s.pool.Exec(ctx, "INSERT INTO facts (fact_key, predicate, arity, arg_types, arg_ids, revision) VALUES ($1, 'p', 1, '{User}', $2, 0)", hidden.key, []string{hidden.fact.Args[0].ID}); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := s.Write(ctx, []store.Op{{Insert: facts}}); err == nil {
