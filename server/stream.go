@@ -243,6 +243,7 @@ type factLoader struct {
 	work    chan loadItem
 	spare   chan *loadBatch // batches the committer is done with, to reuse
 	prep    store.PreparedWriter
+	prepare func([]store.Op, ...store.WriteOption) (store.Prepared, error) // the store's PrepareBatch, if it has one
 
 	// Set by the committer, read by the reader once the committer ended
 	// (or as a hint, stop, while it runs).
@@ -281,6 +282,10 @@ func (l *factLoader) run(ctx context.Context, lr *lineReader) {
 	l.work = make(chan loadItem, 1) // so at most three batches are held
 	l.spare = make(chan *loadBatch, 2)
 	l.prep, _ = l.st.(store.PreparedWriter)
+	l.prepare = store.PrepareBatch
+	if bp, ok := l.st.(store.BatchPreparer); ok {
+		l.prepare = bp.PrepareBatch
+	}
 	l.pending = &loadBatch{first: lr.line + 1}
 	finished := make(chan struct{})
 	go func() {
@@ -374,7 +379,7 @@ func (l *factLoader) send(ctx context.Context) error {
 	if l.prep != nil && len(p.facts) > 0 {
 		for {
 			var err error
-			p.prepared, err = store.PrepareBatch([]store.Op{{Insert: p.facts}}, l.options()...)
+			p.prepared, err = l.prepare([]store.Op{{Insert: p.facts}}, l.options()...)
 			if fe, ok := errors.AsType[*store.InvalidFactError](err); ok && fe.Index < len(p.facts) {
 				if err := l.fail(p.refuse(fe)); err != nil {
 					return err

@@ -112,8 +112,8 @@ func TestImportStreamStops(t *testing.T) {
 }
 
 // failingStore fails (or panics in) its third write of facts; prepared
-// says whether it offers store.PreparedWriter (the memory store's path)
-// or only Write (as PostgreSQL).
+// says whether it offers store.PreparedWriter (the memory and PostgreSQL stores)
+// or only Write (a store without it).
 type failingStore struct {
 	*memory.Store
 	writes int

@@ -306,10 +306,23 @@ func sameFact(n, f term.Fact) bool {
 // when all its facts are canonical (the common case of a bulk load, which
 // then copies nothing). Neither it nor that batch may be changed until
 // the write returns.
-type Prepared struct{ ops []Op }
+type Prepared struct {
+	ops   []Op
+	extra any // a store's own preparation (BatchPreparer)
+}
 
 // Ops returns the prepared operations. They must not be modified.
 func (p Prepared) Ops() []Op { return p.ops }
+
+// WithExtra returns p carrying x, the work a BatchPreparer did on the
+// batch besides Prepare (for its WritePrepared).
+func (p Prepared) WithExtra(x any) Prepared {
+	p.extra = x
+	return p
+}
+
+// Extra returns what WithExtra set, or nil.
+func (p Prepared) Extra() any { return p.extra }
 
 // PrepareBatch is Prepare, returning the batch as a Prepared for
 // PreparedWriter.WritePrepared (sharing more, see Prepared).
@@ -325,6 +338,16 @@ func PrepareBatch(batch []Op, opts ...WriteOption) (Prepared, error) {
 // prepared with, and changes nothing in it.
 type PreparedWriter interface {
 	WritePrepared(ctx context.Context, p Prepared) (Revision, error)
+}
+
+// BatchPreparer is a PreparedWriter that does part of a batch's work when
+// the batch is prepared (PrepareBatch, on the loader's reading goroutine)
+// rather than when it is written: PostgreSQL computes and sorts the facts'
+// keys there. Its PrepareBatch validates like store.PrepareBatch and
+// fails the same way.
+type BatchPreparer interface {
+	PreparedWriter
+	PrepareBatch(batch []Op, opts ...WriteOption) (Prepared, error)
 }
 
 // Policy is one stored version of the policy.

@@ -111,6 +111,7 @@ var (
 	_ store.Follower       = (*Store)(nil)
 	_ store.Expirer        = (*Store)(nil)
 	_ store.PreparedWriter = (*Store)(nil)
+	_ store.BatchPreparer  = (*Store)(nil)
 )
 
 // Open connects to the database at url, checks its schema version

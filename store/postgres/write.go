@@ -65,13 +65,40 @@ func (s *Store) WritePrepared(ctx context.Context, p store.Prepared) (store.Revi
 	if err := s.check(); err != nil {
 		return 0, err
 	}
-	return s.writeOps(ctx, slices.Clone(p.Ops()))
+	ops := slices.Clone(p.Ops())
+	keyed, _ := p.Extra().([][]keyedFact)
+	if len(keyed) != len(ops) {
+		keyed = nil // not prepared by this store's PrepareBatch
+	}
+	rev, err := s.groupCommit(ctx, ops, keyed)
+	if err != nil {
+		return 0, unavailable(ctx, fmt.Errorf("writing facts: %w", err))
+	}
+	return rev, nil
+}
+
+// PrepareBatch is store.PrepareBatch, and for each op of copyThreshold
+// inserts or more, the facts keyed, deduplicated and sorted by key as
+// commit would (see store.BatchPreparer): an import does this for batch
+// k+1 on its reading goroutine while batch k is written.
+func (s *Store) PrepareBatch(batch []store.Op, opts ...store.WriteOption) (store.Prepared, error) {
+	p, err := store.PrepareBatch(batch, opts...)
+	if err != nil {
+		return p, err
+	}
+	keyed := make([][]keyedFact, len(p.Ops()))
+	for i, op := range p.Ops() {
+		if len(op.Insert) >= copyThreshold {
+			keyed[i] = dedupe(op.Insert, true)
+		}
+	}
+	return p.WithExtra(keyed), nil
 }
 
 // writeOps commits prepared ops (which commit may change: their Insert
 // slices are replaced).
 func (s *Store) writeOps(ctx context.Context, ops []store.Op) (store.Revision, error) {
-	rev, err := s.groupCommit(ctx, ops)
+	rev, err := s.groupCommit(ctx, ops, nil)
 	if err != nil {
 		return 0, unavailable(ctx, fmt.Errorf("writing facts: %w", err))
 	}
@@ -112,13 +139,16 @@ const (
 
 // pendingWrite is a batch waiting to be committed by a group.
 type pendingWrite struct {
-	ctx  context.Context
-	ops  []store.Op
-	size int // inserted facts and deleted patterns
-	rev  uint64
-	err  error
-	done chan struct{} // closed when its group has committed (or failed)
-	lead chan struct{} // closed when it is to lead the next group
+	ctx context.Context
+	ops []store.Op
+	// keyed holds, for each op, its inserts keyed, deduplicated and
+	// sorted (PrepareBatch), or nil (the whole slice may be nil).
+	keyed [][]keyedFact
+	size  int // inserted facts and deleted patterns
+	rev   uint64
+	err   error
+	done  chan struct{} // closed when its group has committed (or failed)
+	lead  chan struct{} // closed when it is to lead the next group
 }
 
 // writeQueue holds the batches waiting for the next group commit.
@@ -133,12 +163,12 @@ type writeQueue struct {
 // batches waiting (its own first among them), then hands the lead to the
 // first batch still waiting, so no writer commits for others after its
 // own write is done. The others wait for their group or the lead.
-func (s *Store) groupCommit(ctx context.Context, ops []store.Op) (uint64, error) {
+func (s *Store) groupCommit(ctx context.Context, ops []store.Op, keyed [][]keyedFact) (uint64, error) {
 	size := 0
 	for _, op := range ops {
 		size += len(op.Insert) + len(op.Delete)
 	}
-	w := &pendingWrite{ctx: ctx, ops: ops, size: size, done: make(chan struct{}), lead: make(chan struct{})}
+	w := &pendingWrite{ctx: ctx, ops: ops, keyed: keyed, size: size, done: make(chan struct{}), lead: make(chan struct{})}
 	q := &s.writes
 	q.mu.Lock()
 	q.pending = append(q.pending, w)
@@ -223,13 +253,14 @@ func (s *Store) commitGroup(group []*pendingWrite) {
 	ctx, cancel := groupContext(group)
 	defer cancel()
 	batches := make([][]store.Op, len(group))
+	keyed := make([][][]keyedFact, len(group))
 	for i, w := range group {
-		batches[i] = w.ops
+		batches[i], keyed[i] = w.ops, w.keyed
 	}
-	revs, err := s.commit(ctx, batches)
+	revs, err := s.commitKeyed(ctx, batches, keyed)
 	if err != nil && len(group) > 1 && ctx.Err() == nil {
 		for _, w := range group {
-			revs, err := s.commit(ctx, [][]store.Op{w.ops})
+			revs, err := s.commitKeyed(ctx, [][]store.Op{w.ops}, [][][]keyedFact{w.keyed})
 			if err == nil {
 				w.rev = revs[0]
 			}
@@ -275,10 +306,18 @@ func groupContext(group []*pendingWrite) (context.Context, context.CancelFunc) {
 // (commitPipelined), else in a transaction of its own round trips
 // (commitTx).
 func (s *Store) commit(ctx context.Context, batches [][]store.Op) ([]uint64, error) {
+	return s.commitKeyed(ctx, batches, nil)
+}
+
+// commitKeyed is commit, given for some ops their inserts keyed already
+// (keyed[k][i] for op i of batch k, where not nil; see PrepareBatch). Only
+// inserts large enough for COPY are keyed ahead, and those go through
+// commitTx.
+func (s *Store) commitKeyed(ctx context.Context, batches [][]store.Op, keyed [][][]keyedFact) ([]uint64, error) {
 	if revs, err, done := s.commitPipelined(ctx, batches); done {
 		return revs, err
 	}
-	return s.commitTx(ctx, batches)
+	return s.commitTx(ctx, batches, keyed)
 }
 
 // pipelinePause is how long a store sends groups in transactions after
@@ -326,7 +365,7 @@ func (s *Store) commitPipelined(ctx context.Context, batches [][]store.Op) (revs
 	first, last := int64(prev)+1, int64(prev)+int64(len(batches))
 	b := &pgx.Batch{}
 	b.Queue(headMovedSQL, len(batches), int64(prev))
-	if err := s.queueWrites(ctx, b, first, batches, nil); err != nil {
+	if err := s.queueWrites(ctx, b, first, batches, nil, nil); err != nil {
 		return nil, err, true
 	}
 	b.Queue("SELECT pg_notify('"+channel+"', $1)", strconv.FormatInt(last, 10))
@@ -389,7 +428,7 @@ func (s *Store) commitPipelined(ctx context.Context, batches [][]store.Op) (revs
 // the statements (a COPY, when there is one, in the middle), COMMIT. It
 // first brings the index to the revision before the group's, through the
 // transaction, which sees every earlier commit.
-func (s *Store) commitTx(ctx context.Context, batches [][]store.Op) ([]uint64, error) {
+func (s *Store) commitTx(ctx context.Context, batches [][]store.Op, keyed [][][]keyedFact) ([]uint64, error) {
 	tx, err := s.pool.Begin(ctx)
 	if err != nil {
 		return nil, err
@@ -422,7 +461,7 @@ func (s *Store) commitTx(ctx context.Context, batches [][]store.Op) ([]uint64, e
 		}
 	}
 	b := &pgx.Batch{}
-	if err := s.queueWrites(ctx, b, first, batches, tx); err != nil {
+	if err := s.queueWrites(ctx, b, first, batches, tx, keyed); err != nil {
 		return nil, err
 	}
 	b.Queue("SELECT pg_notify('"+channel+"', $1)", strconv.FormatInt(last, 10))
@@ -454,9 +493,10 @@ func (s *Store) commitTx(ctx context.Context, batches [][]store.Op) ([]uint64, e
 // their facts' keys in it). An insert large enough for COPY is copied
 // through tx, after sending what b holds so far (b is then a new, empty
 // batch); tx is nil when the caller made sure no insert is (see
-// commitPipelined). The ops' inserts are left deduplicated, in the order
-// the database stores them, for the index.
-func (s *Store) queueWrites(ctx context.Context, b *pgx.Batch, first int64, batches [][]store.Op, tx pgx.Tx) error {
+// commitPipelined). keyed gives ops' inserts keyed ahead (see
+// commitKeyed), or is nil. The ops' inserts are left deduplicated, in the
+// order the database stores them, for the index.
+func (s *Store) queueWrites(ctx context.Context, b *pgx.Batch, first int64, batches [][]store.Op, tx pgx.Tx, keyed [][][]keyedFact) error {
 	flush := func() error {
 		if b.Len() == 0 {
 			return nil
@@ -500,7 +540,12 @@ func (s *Store) queueWrites(ctx context.Context, b *pgx.Batch, first int64, batc
 				}
 				b.Queue(sql, args...)
 			}
-			facts := dedupe(op.Insert, len(op.Insert) >= copyThreshold)
+			var facts []keyedFact
+			if k < len(keyed) && i < len(keyed[k]) && keyed[k][i] != nil {
+				facts = keyed[k][i]
+			} else {
+				facts = dedupe(op.Insert, len(op.Insert) >= copyThreshold)
+			}
 			// In the order the database stores them, for the index; a new
 			// slice, since a prepared batch shares its facts with the caller.
 			ordered := make([]term.Fact, 0, len(facts))
