@@ -1,18 +1,15 @@
 package postgres
 
 import (
-	"context"
 	"fmt"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/jackc/pgx/v5"
 
 	"github.com/castellan-authz/castellan/lang/term"
 	"github.com/castellan-authz/castellan/migrations"
 	"github.com/castellan-authz/castellan/store"
-	"github.com/castellan-authz/castellan/store/pgtest"
 )
 
 // TestMigrateShortFactKey upgrades a database holding facts from schema 11
@@ -24,27 +21,8 @@ import (
 // SHA-256 a store before migration 12 computed when it goes down, and the
 // data survives down and up again.
 func TestMigrateShortFactKey(t *testing.T) {
-	server := pgtest.ServerURL(t)
 	ctx := t.Context()
-	name := fmt.Sprintf("castellan_m12_%d", time.Now().UnixNano())
-	admin, err := pgx.Connect(ctx, server)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer admin.Close(context.Background())
-	if _, err := admin.Exec(ctx, "CREATE DATABASE "+name); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { admin.Exec(context.Background(), "DROP DATABASE IF EXISTS "+name+" WITH (FORCE)") })
-	url := pgtest.WithDatabase(server, name)
-	if err := migrations.Steps(ctx, url, 11); err != nil {
-		t.Fatal(err)
-	}
-	c, err := pgx.Connect(ctx, url)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close(context.Background())
+	url, c := databaseAt(t, "castellan_m12", 11)
 	role := func(g int) term.Fact {
 		return term.Fact{Predicate: "has_role", Args: []term.Value{term.Entity("User", fmt.Sprint("u", g)), term.String("reader"), term.Entity("Repo", fmt.Sprint("r", g))}}
 	}

@@ -22,27 +22,8 @@ import (
 // and the migration goes down and up again (with migration 10, which drops
 // the index on (predicate, arity)).
 func TestMigrateBulkFacts(t *testing.T) {
-	server := pgtest.ServerURL(t)
 	ctx := t.Context()
-	name := fmt.Sprintf("castellan_m9_%d", time.Now().UnixNano())
-	admin, err := pgx.Connect(ctx, server)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer admin.Close(context.Background())
-	if _, err := admin.Exec(ctx, "CREATE DATABASE "+name); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { admin.Exec(context.Background(), "DROP DATABASE IF EXISTS "+name+" WITH (FORCE)") })
-	url := pgtest.WithDatabase(server, name)
-	if err := migrations.Steps(ctx, url, 8); err != nil {
-		t.Fatal(err)
-	}
-	c, err := pgx.Connect(ctx, url)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close(context.Background())
+	url, c := databaseAt(t, "castellan_m9", 8)
 	// Facts as schema 8 stored them (fact_key has not changed).
 	var keys [][]byte
 	for g := 1; g <= 500; g++ {
@@ -112,4 +93,32 @@ func TestMigrateBulkFacts(t *testing.T) {
 	if n := s.Index().Stats().Facts; n != 500-72 {
 		t.Errorf("the index holds %d facts, want %d", n, 500-72)
 	}
+}
+
+// databaseAt creates a database (dropped at the end of the test) migrated
+// to schema version, and returns its URL and a connection to it.
+func databaseAt(t *testing.T, prefix string, version int) (string, *pgx.Conn) {
+	t.Helper()
+	server := pgtest.ServerURL(t)
+	ctx := t.Context()
+	name := fmt.Sprintf("%s_%d", prefix, time.Now().UnixNano())
+	admin, err := pgx.Connect(ctx, server)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { admin.Close(context.Background()) })
+	if _, err := admin.Exec(ctx, "CREATE DATABASE "+name); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { admin.Exec(context.Background(), "DROP DATABASE IF EXISTS "+name+" WITH (FORCE)") })
+	url := pgtest.WithDatabase(server, name)
+	if err := migrations.Steps(ctx, url, version); err != nil {
+		t.Fatal(err)
+	}
+	c, err := pgx.Connect(ctx, url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { c.Close(context.Background()) })
+	return url, c
 }
