@@ -9,6 +9,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/jackc/pgx/v5"
+
 	"github.com/castellan-authz/castellan/lang/term"
 	"github.com/castellan-authz/castellan/store"
 	"github.com/castellan-authz/castellan/store/pgtest"
@@ -330,18 +332,7 @@ func TestPipelinedWriteBehindAnotherStore(t *testing.T) {
 	if want := []string{"alice", "carol"}; !slices.Equal(got, want) || s.index().Revision() != 3 {
 		t.Errorf("index at revision %d holds %v, want %v at 3", s.index().Revision(), got, want)
 	}
-	var users []string
-	rows, err := s.pool.Query(ctx, "SELECT arg_ids[1] FROM facts ORDER BY id")
-	if err != nil {
-		t.Fatal(err)
-	}
-	for rows.Next() {
-		var u string
-		if err := rows.Scan(&u); err != nil {
-			t.Fatal(err)
-		}
-		users = append(users, u)
-	}
+	users := queryStrings(t, s, "SELECT arg_ids[1] FROM facts ORDER BY id")
 	if want := []string{"alice", "carol"}; !slices.Equal(users, want) {
 		t.Errorf("the database holds %v, want %v", users, want)
 	}
@@ -432,18 +423,7 @@ func TestGroupOfInsertsOneStatement(t *testing.T) {
 	if want := []string{"1 1 alice", "1 1 bob", "3 1 carol"}; !slices.Equal(got, want) {
 		t.Errorf("change log %q, want %q", got, want)
 	}
-	var rows []string
-	r, err := s.pool.Query(ctx, "SELECT revision::text FROM revisions ORDER BY revision")
-	if err != nil {
-		t.Fatal(err)
-	}
-	for r.Next() {
-		var v string
-		if err := r.Scan(&v); err != nil {
-			t.Fatal(err)
-		}
-		rows = append(rows, v)
-	}
+	rows := queryStrings(t, s, "SELECT revision::text FROM revisions ORDER BY revision")
 	if want := []string{"1", "2", "3"}; !slices.Equal(rows, want) {
 		t.Errorf("revisions %v, want %v", rows, want)
 	}
@@ -485,4 +465,18 @@ func TestManyInsertOpsInOneBatch(t *testing.T) {
 	if want := 20 * (copyThreshold - 1); n != want || s.index().Stats().Facts != want {
 		t.Errorf("%d facts in the database, %d in the index; want %d", n, s.index().Stats().Facts, want)
 	}
+}
+
+// queryStrings returns the one text column of the rows sql selects.
+func queryStrings(t *testing.T, s *Store, sql string) []string {
+	t.Helper()
+	rows, err := s.pool.Query(t.Context(), sql)
+	if err != nil {
+		t.Fatal(err)
+	}
+	out, err := pgx.CollectRows(rows, pgx.RowTo[string])
+	if err != nil {
+		t.Fatal(err)
+	}
+	return out
 }
