@@ -246,33 +246,7 @@ func TestListAndActionsAgreeWithAuthorize(t *testing.T) {
 	for seed := range uint64(30) {
 		r := rand.New(rand.NewPCG(seed, 99))
 		users := []term.Value{term.Entity("User", "a"), term.Entity("User", "b"), term.Entity("User", "c")}
-		var fs []term.Fact
-		add := func(p string, args ...term.Value) { fs = append(fs, term.Fact{Predicate: p, Args: args}) }
-		for range 25 {
-			u := users[r.IntN(len(users))]
-			switch r.IntN(9) {
-			case 0:
-				add("has_role", u, term.String([]string{"member", "owner"}[r.IntN(2)]), val("Organization", r.IntN(3)))
-			case 1:
-				add("has_role", u, term.String([]string{"reader", "maintainer", "admin"}[r.IntN(3)]), val("Repository", r.IntN(6)))
-			case 2:
-				add("has_relation", val("Repository", r.IntN(6)), term.String("organization"), val("Organization", r.IntN(3)))
-			case 3:
-				add("has_relation", val("Issue", r.IntN(6)), term.String("repository"), val("Repository", r.IntN(6)))
-			case 4:
-				add("has_relation", val("Issue", r.IntN(6)), term.String("creator"), u)
-			case 5:
-				add("is_public", val("Repository", r.IntN(6)))
-			case 6:
-				add("has_relation", val("Folder", r.IntN(5)), term.String("parent"), val("Folder", r.IntN(5)))
-			case 7:
-				add("has_role", u, term.String("viewer"), val("Folder", r.IntN(5)))
-			case 8:
-				if r.IntN(4) == 0 {
-					add("has_role", u, term.String("admin"))
-				}
-			}
-		}
+		fs := randomGitHubFacts(r, users, val)
 		src := &sliceSource{facts: fs}
 		req := Request{Source: src}
 		ctx := t.Context()

@@ -25,8 +25,8 @@ func sameResult(got CheckResult, d Decision, err error) bool {
 	return got.Allowed == d.Allowed
 }
 
-// randomGitHubFacts draws facts of the GitHub and folder model of evaltest
-// about three users, as TestListAndActionsAgreeWithAuthorize does.
+// randomGitHubFacts draws 25 facts (some draws add none) of the GitHub and
+// folder model of evaltest about users.
 func randomGitHubFacts(r *rand.Rand, users []term.Value, val func(string, int) term.Value) []term.Fact {
 	var fs []term.Fact
 	add := func(p string, args ...term.Value) { fs = append(fs, term.Fact{Predicate: p, Args: args}) }
