@@ -166,12 +166,10 @@ type contextual interface {
 }
 
 // layeredIDs is a layered source over an IDSource, itself an IDSource.
-// Every value of the context facts gets a request-local id (localID|k),
-// held here and never in the base, so a request's values never grow the
-// store's shared state; a local id also knows the value's id in the base,
-// when it has one, to match the base's facts. A value may thus have two
-// ids (the local one and the base's); MatchIDs treats them as equal, and
-// Value gives the same value for both.
+// A value of the context facts goes by its id in the base when the base
+// has it, else by a request-local id (localID|k), held here and never in
+// the base, so a request's values never grow the store's shared state.
+// Each value thus has one id (see canon).
 type layeredIDs struct {
 	layered
 	ids   IDSource
@@ -338,37 +336,29 @@ func (l *layeredIDs) Value(id uint32) term.Value {
 	return l.ids.Value(id)
 }
 
-// sameID reports whether the id r of a context fact and the id p of a
-// pattern (0: any) stand for the same value.
-func (l *layeredIDs) sameID(r, p uint32) bool {
-	return p == 0 || r == p || (r&localID != 0 && p != 0 && l.lbase[r&^localID] == p) ||
-		(p&localID != 0 && r&localID == 0 && l.lbase[p&^localID] == r)
-}
-
-func (l *layeredIDs) rowMatches(row, ids []uint32) bool {
+// rowMatches reports whether a context fact's ids match a pattern's (0:
+// any). A value has one id (see canon), so ids match when equal.
+func rowMatches(row, ids []uint32) bool {
 	for k, p := range ids {
-		if !l.sameID(row[k], p) {
+		if p != 0 && row[k] != p {
 			return false
 		}
 	}
 	return true
 }
 
-// idFilter translates a pattern's local ids to the base's and passes on
-// the base facts that are not context facts. Filters are pooled, each with
+// idFilter passes on the base facts that are not also context facts. Filters are pooled, each with
 // its callback bound once, so that MatchIDs allocates nothing.
 type idFilter struct {
-	l     *layeredIDs
 	rows  []uint32 // the context facts of the relation, arity ids each
 	arity int
-	want  []uint32
 	yield func([]uint32) bool
 	fn    func([]uint32) bool
 }
 
 func (f *idFilter) filter(a []uint32) bool {
 	for o := 0; o+f.arity <= len(f.rows); o += f.arity {
-		if f.l.rowMatches(f.rows[o:o+f.arity], a) {
+		if rowMatches(f.rows[o:o+f.arity], a) {
 			return true // already yielded as a context fact
 		}
 	}
@@ -393,7 +383,7 @@ func (l *layeredIDs) MatchIDs(rel int, ids []uint32, yield func([]uint32) bool) 
 		}
 		rows, base = cr.rows, cr.base
 		for o := 0; o+cr.arity <= len(rows); o += cr.arity {
-			if l.rowMatches(rows[o:o+cr.arity], ids) && !yield(rows[o:o+cr.arity]) {
+			if rowMatches(rows[o:o+cr.arity], ids) && !yield(rows[o:o+cr.arity]) {
 				return
 			}
 		}
@@ -401,28 +391,18 @@ func (l *layeredIDs) MatchIDs(rel int, ids []uint32, yield func([]uint32) bool) 
 	if base < 0 {
 		return
 	}
-	f := idFilterPool.Get().(*idFilter)
-	defer idFilterPool.Put(f)
-	want, translated := ids, false
-	for k, id := range ids {
-		if id&localID == 0 {
-			continue
-		}
-		b := l.lbase[id&^localID]
-		if b == 0 {
+	for _, id := range ids {
+		if id&localID != 0 {
 			return // a value only the request has: no base fact holds it
 		}
-		if !translated {
-			f.want = append(f.want[:0], ids...)
-			want, translated = f.want, true
-		}
-		want[k] = b
 	}
 	if len(rows) == 0 {
-		l.ids.MatchIDs(base, want, yield)
+		l.ids.MatchIDs(base, ids, yield)
 		return
 	}
-	f.l, f.rows, f.arity, f.yield = l, rows, len(ids), yield
-	l.ids.MatchIDs(base, want, f.fn)
-	f.l, f.rows, f.yield = nil, nil, nil
+	f := idFilterPool.Get().(*idFilter)
+	defer idFilterPool.Put(f)
+	f.rows, f.arity, f.yield = rows, len(ids), yield
+	l.ids.MatchIDs(base, ids, f.fn)
+	f.rows, f.yield = nil, nil
 }
