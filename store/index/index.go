@@ -111,6 +111,10 @@ type table struct {
 	// term.Window.Nanos); both nil while no record of the table has one.
 	from, until []int64
 	ndead       int
+	// lastRemoved is the latest revision that removed a record of the
+	// table (0: none): a snapshot at that revision or after sees no dead
+	// record.
+	lastRemoved uint64
 	// retryAt is the dead count at which compaction is tried again after
 	// it could not drop every dead record (a snapshot still saw them).
 	retryAt int
@@ -199,6 +203,7 @@ func (t *table) appendRecord(ids []uint32, rev uint64) uint32 {
 func (t *table) setRemoved(r uint32, rev uint64) {
 	t.dead[r>>6] |= 1 << (r & 63)
 	t.removedAt[r] = rev
+	t.lastRemoved = max(t.lastRemoved, rev)
 }
 
 // Option configures an Index.
@@ -525,7 +530,7 @@ func (tx *Tx) insert(f term.Fact, pr *postRun) bool {
 	from, until := f.Valid.Nanos()
 	h := hashIDs(ids)
 	if i, ok := t.slot(ids, h); ok {
-		old := t.live.slots[i] - 1
+		old := recOf(t.live.slots[i])
 		if t.window(old) == [2]int64{from, until} {
 			return false
 		}

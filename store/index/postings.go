@@ -17,24 +17,28 @@ const minFreeze = 4096
 
 // postings maps the value ids of one argument position of a table to
 // their posting lists (record numbers, ascending). It is an
-// open-addressing hash set (linear probing, load at most 3/4) of list
-// numbers keyed by keys, so a distinct value costs its key and 5 to 11
-// bytes of slots, instead of a Go map's 40 to 75 bytes per entry.
+// open-addressing hash table (linear probing, load at most 3/4) of slots
+// that hold a value id with where its list is, so that a lookup reads one
+// slot (two or more only on a collision) and then the records: a
+// distinct value costs 21 to 43 bytes of slots, instead of a Go map's 40
+// to 75 bytes per entry and a slice per list.
 //
 // A list has two parts. The frozen part is in one flat array for all the
-// lists (base, cut by offs), without a slice header or an allocation per
-// list and without slack. The records added since the last freeze are the
-// recent part, in a slice of their own per list (dlists, found through
-// dix). When the recent records are more than a quarter of the frozen ones
-// the postings are frozen again: every list is copied into a new flat
-// array, which costs each record about five copies over its life.
+// lists (base, cut by the slots' off and n), without a slice header or an
+// allocation per list and without slack; a frozen part of one record is
+// kept in its slot, not in base. The records added since the last freeze
+// are the recent part, in a slice of their own per list (dlists, found
+// through dix, by the list's number, when its slot says it has some).
+// When the recent records are more than a quarter of the frozen ones the
+// postings are frozen again: every list is copied into a new flat array,
+// which costs each record about five copies over its life.
 type postings struct {
-	slots []uint32 // 0: empty, else list number + 1
-	shift uint     // 64 - log2(len(slots))
-	keys  []uint32 // list number -> value id
+	slots []pslot
+	shift uint // 64 - log2(len(slots))
+	lists int  // values with a list
 
-	base []uint32 // the frozen parts of the lists, one after the other
-	offs []uint32 // list number n < len(offs)-1 -> its part: base[offs[n]:offs[n+1]]
+	base   []uint32 // the frozen parts of the lists of more than one record
+	frozen int      // records in the frozen parts (base and the slots)
 
 	// list number -> its recent records: 0 (or beyond the end): none;
 	// one|r: the one record r; else the index in dlists + 1
@@ -45,23 +49,41 @@ type postings struct {
 	more   map[uint32][][]uint32
 	recent int // records in dlists and more
 
-	lastID, lastN uint32 // the value id last added to and its list number
+	lastID   uint32 // the value id last added to (0: none)
+	lastSlot int    // and its slot
 }
+
+// pslot is one slot of postings: a value id (0: an empty slot) and its
+// list. The frozen part of the list is base[off:off+n], or, when n is 1,
+// the record off.
+type pslot struct {
+	id   uint32
+	list uint32 // the list's number, | hasRecent when it has recent records
+	off  uint32
+	n    uint32
+}
+
+// hasRecent marks pslot.list when the list has recent records (in dix).
+const hasRecent = 1 << 31
 
 // one marks an entry of postings.dix that holds a record number.
 const one = 1 << 31
 
 // plist is one posting list: record numbers, ascending.
 type plist struct {
-	base []uint32
-	one  uint32 // one|r: then record r, and no head
-	head []uint32
-	more [][]uint32
+	first uint32 // one|r: the frozen part is the one record r, and base is empty
+	base  []uint32
+	one   uint32 // one|r: then record r, and no head
+	head  []uint32
+	more  [][]uint32
 }
 
 // Len returns the number of records in the list.
 func (l plist) Len() int {
 	n := len(l.base) + len(l.head)
+	if l.first != 0 {
+		n++
+	}
 	if l.one != 0 {
 		n++
 	}
@@ -73,6 +95,12 @@ func (l plist) Len() int {
 
 // at returns record i of the list (i < Len()).
 func (l plist) at(i int) uint32 {
+	if l.first != 0 {
+		if i == 0 {
+			return l.first &^ one
+		}
+		i--
+	}
 	if i < len(l.base) {
 		return l.base[i]
 	}
@@ -90,6 +118,9 @@ func (l plist) at(i int) uint32 {
 // all yields the records of the list in order.
 func (l plist) all() iter.Seq[uint32] {
 	return func(yield func(uint32) bool) {
+		if l.first != 0 && !yield(l.first&^one) {
+			return
+		}
 		for _, r := range l.base {
 			if !yield(r) {
 				return
@@ -120,37 +151,76 @@ func newPostings(n int) postings {
 		size *= 2
 	}
 	return postings{
-		slots: make([]uint32, size),
+		slots: make([]pslot, size),
 		shift: uint(64 - bits.TrailingZeros(uint(size))),
-		keys:  make([]uint32, 0, n),
 	}
 }
 
 // Len returns the number of values with a posting list.
-func (p *postings) Len() int { return len(p.keys) }
+func (p *postings) Len() int { return p.lists }
 
 func (p *postings) home(id uint32) int {
 	return int((uint64(id) * 0x9E3779B97F4A7C15) >> p.shift)
 }
 
-// list returns list number n.
-func (p *postings) list(n uint32) plist {
+// list returns the list of slot s.
+func (p *postings) list(s *pslot) plist {
 	var l plist
-	if int(n) < len(p.offs)-1 {
-		l.base = p.base[p.offs[n]:p.offs[n+1]]
+	switch {
+	case s.n == 1:
+		l.first = one | s.off
+	case s.n > 1:
+		l.base = p.base[s.off : s.off+s.n : s.off+s.n]
 	}
-	if int(n) < len(p.dix) && p.dix[n] != 0 {
-		if p.dix[n]&one != 0 {
-			l.one = p.dix[n]
-			return l
-		}
-		d := p.dix[n] - 1
-		l.head = p.dlists[d]
-		if len(l.head) == postBlock {
-			l.more = p.more[d]
+	if s.list&hasRecent != 0 {
+		switch e := p.dix[s.list&^hasRecent]; {
+		case e&one != 0:
+			l.one = e
+		default:
+			d := e - 1
+			l.head = p.dlists[d]
+			if len(l.head) == postBlock {
+				l.more = p.more[d]
+			}
 		}
 	}
 	return l
+}
+
+// slot returns the slot of value id, nil if it has no list. The slot must
+// not be modified, and is valid while the caller holds the index's lock.
+func (p *postings) slot(id uint32) *pslot {
+	mask := len(p.slots) - 1
+	for i := p.home(id); ; i = (i + 1) & mask {
+		s := &p.slots[i]
+		if s.id == id {
+			return s
+		}
+		if s.id == 0 {
+			return nil
+		}
+	}
+}
+
+// count returns the number of records in the list of slot s.
+func (p *postings) count(s *pslot) int {
+	n := int(s.n)
+	if s.list&hasRecent != 0 {
+		switch e := p.dix[s.list&^hasRecent]; {
+		case e&one != 0:
+			n++
+		default:
+			d := e - 1
+			h := len(p.dlists[d])
+			n += h
+			if h == postBlock {
+				if bs := p.more[d]; len(bs) > 0 {
+					n += (len(bs)-1)*postBlock + len(bs[len(bs)-1])
+				}
+			}
+		}
+	}
+	return n
 }
 
 // get returns the posting list of value id (empty if none). The list must
@@ -158,52 +228,55 @@ func (p *postings) list(n uint32) plist {
 func (p *postings) get(id uint32) plist {
 	mask := len(p.slots) - 1
 	for i := p.home(id); ; i = (i + 1) & mask {
-		switch v := p.slots[i]; {
-		case v == 0:
+		s := &p.slots[i]
+		if s.id == id {
+			return p.list(s)
+		}
+		if s.id == 0 {
 			return plist{}
-		case p.keys[v-1] == id:
-			return p.list(v - 1)
 		}
 	}
 }
 
 // add appends record r, greater than every record listed, to the posting
-// list of value id.
+// list of value id (not 0).
 func (p *postings) add(id, r uint32) {
-	if id == p.lastID && id != 0 {
-		p.addRecent(p.lastN, r)
+	if id == p.lastID {
+		p.addRecent(&p.slots[p.lastSlot], r)
 		return
 	}
 	mask := len(p.slots) - 1
 	i := p.home(id)
 	for ; ; i = (i + 1) & mask {
-		v := p.slots[i]
-		if v == 0 {
+		s := &p.slots[i]
+		if s.id == 0 {
 			break
 		}
-		if p.keys[v-1] == id {
-			p.lastID, p.lastN = id, v-1
-			p.addRecent(v-1, r)
+		if s.id == id {
+			p.lastID, p.lastSlot = id, i
+			p.addRecent(s, r)
 			return
 		}
 	}
-	if (len(p.keys)+1)*4 > len(p.slots)*3 {
+	if (p.lists+1)*4 > len(p.slots)*3 {
 		p.grow()
 		p.add(id, r)
 		return
 	}
-	p.keys = append(p.keys, id)
-	p.slots[i] = uint32(len(p.keys))
-	p.lastID, p.lastN = id, uint32(len(p.keys)-1)
-	p.addRecent(p.lastN, r)
+	p.slots[i] = pslot{id: id, list: uint32(p.lists)}
+	p.lists++
+	p.lastID, p.lastSlot = id, i
+	p.addRecent(&p.slots[i], r)
 }
 
-// addRecent appends r to the recent records of list number n.
-func (p *postings) addRecent(n, r uint32) {
+// addRecent appends r to the recent records of the list of slot s.
+func (p *postings) addRecent(s *pslot, r uint32) {
+	n := s.list &^ hasRecent
+	s.list |= hasRecent
 	if int(n) >= len(p.dix) {
 		// Grown once to every list there is (and room for as many more),
 		// not entry by entry.
-		want := max(int(n)+1, len(p.keys))
+		want := max(int(n)+1, p.lists)
 		if want > cap(p.dix) {
 			p.dix = append(p.dix[:cap(p.dix)], make([]uint32, max(want, 2*cap(p.dix))-cap(p.dix))...)
 		}
@@ -245,19 +318,30 @@ func (p *postings) addRecent(n, r uint32) {
 // maybeFreeze freezes the postings once the recent records are more than
 // a quarter of the frozen ones.
 func (p *postings) maybeFreeze() {
-	if p.recent >= minFreeze && p.recent > len(p.base)/4 {
+	if p.recent >= minFreeze && p.recent > p.frozen/4 {
 		p.freeze()
 	}
 }
 
 // freeze moves every list's recent records into a new flat array after
-// its frozen ones. The old arrays are left as they were.
+// its frozen ones (a list of one record into its slot). The old arrays are
+// left as they were.
 func (p *postings) freeze() {
 	base := make([]uint32, 0, len(p.base)+p.recent)
-	offs := make([]uint32, len(p.keys)+1)
-	for n := range uint32(len(p.keys)) {
-		offs[n] = uint32(len(base))
-		l := p.list(n)
+	for i := range p.slots {
+		s := &p.slots[i]
+		if s.id == 0 {
+			continue
+		}
+		l := p.list(s)
+		if l.Len() == 1 {
+			*s = pslot{id: s.id, list: s.list &^ hasRecent, off: l.at(0), n: 1}
+			continue
+		}
+		off := uint32(len(base))
+		if l.first != 0 {
+			base = append(base, l.first&^one)
+		}
 		base = append(base, l.base...)
 		if l.one != 0 {
 			base = append(base, l.one&^one)
@@ -266,9 +350,10 @@ func (p *postings) freeze() {
 		for _, b := range l.more {
 			base = append(base, b...)
 		}
+		*s = pslot{id: s.id, list: s.list &^ hasRecent, off: off, n: uint32(len(base)) - off}
 	}
-	offs[len(p.keys)] = uint32(len(base))
-	p.base, p.offs = base, offs
+	p.base = base
+	p.frozen += p.recent
 	// dix is read under the lock only (list copies what it finds), so it
 	// is kept, cleared, for the recent records to come.
 	clear(p.dix)
@@ -277,14 +362,19 @@ func (p *postings) freeze() {
 
 // grow doubles the slots.
 func (p *postings) grow() {
-	p.slots = make([]uint32, 2*len(p.slots))
+	old := p.slots
+	p.slots = make([]pslot, 2*len(old))
 	p.shift--
+	p.lastID = 0
 	mask := len(p.slots) - 1
-	for n, id := range p.keys {
-		i := p.home(id)
-		for p.slots[i] != 0 {
+	for _, s := range old {
+		if s.id == 0 {
+			continue
+		}
+		i := p.home(s.id)
+		for p.slots[i].id != 0 {
 			i = (i + 1) & mask
 		}
-		p.slots[i] = uint32(n + 1)
+		p.slots[i] = s
 	}
 }

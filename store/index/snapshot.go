@@ -215,14 +215,12 @@ func (s *Snapshot) Generation() uint64 { return s.gen }
 // be modified or kept.
 func (s *Snapshot) MatchIDs(rel int, ids []uint32, yield func(ids []uint32) bool) {
 	x := s.x
-	m := x.matcher()
-	defer x.matchers.Put(m)
 	x.mu.RLock()
 	if rel < 0 || rel >= len(x.byID) || x.byID[rel].arity != len(ids) {
 		x.mu.RUnlock()
 		return
 	}
-	s.walk(x.byID[rel], m, ids, yield, nil)
+	s.walk(x.byID[rel], nil, ids, yield, nil)
 }
 
 // ground reports whether every id of want is bound.
@@ -235,11 +233,16 @@ func ground(want []uint32) bool {
 	return true
 }
 
-// yieldOne yields the record of argument ids ids as walk does.
+// yieldOne yields the record of argument ids ids as walk does (m may be
+// nil).
 func (s *Snapshot) yieldOne(m *matcher, ids []uint32, yieldIDs func([]uint32) bool, yieldVals func([]term.Value) bool) {
 	if yieldIDs != nil {
 		yieldIDs(ids)
 		return
+	}
+	if m == nil {
+		m = s.x.matcher()
+		defer s.x.matchers.Put(m)
 	}
 	if cap(m.out) < len(ids) {
 		m.out = make([]term.Value, len(ids))
@@ -259,48 +262,86 @@ func (x *Index) matcher() *matcher {
 	return m
 }
 
+// inWindow reports whether record r of t is inside its window at the
+// instant of s (always, unless s is timed and t has windows).
+func (s *Snapshot) inWindow(t *table, r uint32) bool {
+	return !s.timed || t.until == nil || (t.from[r] <= s.now && s.now < t.until[r])
+}
+
+// shortList is the length up to which walk collects a posting list's
+// matching records in one hold of the lock, without a matcher.
+const shortList = 32
+
 // walk yields the records of t that s sees and whose argument i is
 // want[i] wherever want[i] is not 0: their ids to yieldIDs when it is not
 // nil, else their values to yieldVals. It is called with the read lock
 // held and releases it; the first chunk is collected under that same
-// hold.
+// hold. m holds the call's buffers; when nil, walk takes one from the
+// pool if it needs one.
+//
+// The common questions of a check take a fast path each: a ground
+// pattern is one probe of the live set (a record found there is not
+// dead, so only its revision and window are checked), and, unless a
+// record was removed after the snapshot's revision, a fact not found
+// there does not exist for the snapshot; a pattern whose shortest posting
+// list is short is answered from that list in one hold of the lock.
 func (s *Snapshot) walk(t *table, m *matcher, want []uint32, yieldIDs func([]uint32) bool, yieldVals func([]term.Value) bool) {
 	x := s.x
-	if ground(want) && len(want) > 0 {
-		// One probe of the live records: a fact has at most one record
-		// at a revision, the live one unless it was removed since (then
-		// it is a dead record, and the table has some).
-		if r, ok := t.find(want); ok && s.holds(t, r) {
+	if len(want) > 0 && ground(want) {
+		// A fact has at most one record at a revision: the live one
+		// unless it was removed since (then it is a dead record,
+		// removed after the snapshot's revision).
+		if r, ok := t.find(want); ok && r < t.limit(s.rev) && s.inWindow(t, r) {
 			ids := t.ids(r)
 			x.mu.RUnlock()
 			s.yieldOne(m, ids, yieldIDs, yieldVals)
 			return
 		}
-		if t.ndead == 0 {
+		if t.lastRemoved <= s.rev {
 			x.mu.RUnlock()
 			return
 		}
 	}
-	m.bound, m.ids = m.bound[:0], m.ids[:0]
-	var best plist
+	// The shortest posting list among the bound positions.
+	best, bound := -1, 0
+	var bestSlot *pslot
+	bestLen := 0
 	for i, id := range want {
 		if id == 0 {
 			continue
 		}
-		pl := t.post[i].get(id)
-		if pl.Len() == 0 {
+		sl := t.post[i].slot(id)
+		if sl == nil {
 			x.mu.RUnlock()
 			return
 		}
-		if len(m.bound) == 0 || pl.Len() < best.Len() {
-			best = pl
+		if n := t.post[i].count(sl); best < 0 || n < bestLen {
+			best, bestSlot, bestLen = i, sl, n
 		}
-		m.bound = append(m.bound, i)
-		m.ids = append(m.ids, id)
+		bound++
 	}
-	all := len(m.bound) == 0
+	if best >= 0 && bestLen <= shortList {
+		s.walkShort(t, m, want, best, bestSlot, bound, yieldIDs, yieldVals)
+		return
+	}
+	if m == nil {
+		m = x.matcher()
+		defer x.matchers.Put(m)
+	}
+	m.bound, m.ids = m.bound[:0], m.ids[:0]
+	var list plist
+	if best >= 0 {
+		list = t.post[best].list(bestSlot)
+	}
+	for i, id := range want {
+		if id != 0 && i != best {
+			m.bound = append(m.bound, i)
+			m.ids = append(m.ids, id)
+		}
+	}
+	all := best < 0
 	v := s.view(t)
-	total := best.Len()
+	total := list.Len()
 	if all {
 		total = int(v.lim)
 	}
@@ -319,7 +360,7 @@ func (s *Snapshot) walk(t *table, m *matcher, want []uint32, yieldIDs func([]uin
 		for ; pos < total && len(recs) < matchChunk; pos++ {
 			r := uint32(pos)
 			if !all {
-				r = best.at(pos)
+				r = list.at(pos)
 			}
 			if !v.holds(s, r) {
 				continue
@@ -353,6 +394,90 @@ func (s *Snapshot) walk(t *table, m *matcher, want []uint32, yieldIDs func([]uin
 	}
 	if locked {
 		x.mu.RUnlock()
+	}
+}
+
+// walkShort is walk on the posting list of slot sl of position best, of
+// at most shortList records, with bound positions bound in all: it
+// collects the matching records in one hold of the lock, reading a
+// record's ids under it only to compare the other bound positions.
+func (s *Snapshot) walkShort(t *table, m *matcher, want []uint32, best int, sl *pslot, bound int, yieldIDs func([]uint32) bool, yieldVals func([]term.Value) bool) {
+	x := s.x
+	var segs [2][]uint32
+	var singles [2]uint32
+	p := &t.post[best]
+	switch {
+	case sl.n == 1:
+		singles[0] = sl.off
+		segs[0] = singles[0:1]
+	case sl.n > 1:
+		segs[0] = p.base[sl.off : sl.off+sl.n]
+	}
+	if sl.list&hasRecent != 0 {
+		if e := p.dix[sl.list&^hasRecent]; e&one != 0 {
+			singles[1] = e &^ one
+			segs[1] = singles[1:2]
+		} else {
+			segs[1] = p.dlists[e-1]
+		}
+	}
+	lim := t.limit(s.rev)
+	dead := t.ndead > 0
+	windows := s.timed && t.until != nil
+	var found [shortList]uint32
+	k := 0
+	for _, seg := range segs {
+	next:
+		for _, r := range seg {
+			if r >= lim {
+				break // and so are the later ones
+			}
+			if dead && t.isDead(r) && s.rev >= t.removedAt[r] {
+				continue
+			}
+			if windows && (t.from[r] > s.now || s.now >= t.until[r]) {
+				continue
+			}
+			if bound > 1 {
+				ids := t.ids(r)
+				for i, id := range want {
+					if id != 0 && ids[i] != id {
+						continue next
+					}
+				}
+			}
+			found[k] = r
+			k++
+		}
+	}
+	args, arity := t.args, t.arity
+	x.mu.RUnlock()
+	if k == 0 {
+		return
+	}
+	if yieldVals != nil && m == nil {
+		m = x.matcher()
+		defer x.matchers.Put(m)
+	}
+	for _, r := range found[:k] {
+		o := int(r&(recChunk-1)) * arity
+		ids := args[r>>recShift][o : o+arity : o+arity]
+		if yieldIDs != nil {
+			if !yieldIDs(ids) {
+				return
+			}
+			continue
+		}
+		if cap(m.out) < arity {
+			m.out = make([]term.Value, arity)
+		}
+		out := m.out[:arity]
+		for i, id := range ids {
+			out[i] = s.vals.value(id)
+		}
+		if !yieldVals(out) {
+			return
+		}
 	}
 }
 
