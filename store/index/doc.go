@@ -30,9 +30,12 @@
 //     Match walks the shortest list among the bound positions. A position's
 //     lists are mostly frozen into one flat array; the records added since
 //     are in small per-list slices until they are a quarter of the frozen
-//     ones, when the lists are frozen again. A set of
-//     the live records keyed by their ids makes inserts idempotent and ground
-//     deletes direct.
+//     ones, when the lists are frozen again. A value's slot in the
+//     position's hash table says where its frozen list is (a list of one
+//     record is in the slot itself), so finding a list reads one slot. A
+//     set of the live records keyed by their ids, one word a slot with 32
+//     bits of the hash, makes inserts idempotent, ground deletes direct and
+//     a ground question one cache line of slots.
 //   - MVCC records: a record carries the revision that added it and the one
 //     that removed it; a Snapshot at revision r sees the records with
 //     added <= r < removed. Records are stored in chunks of 4,096 (so a
@@ -51,7 +54,10 @@
 //     value) and Value reads an id back without the lock, through the
 //     interner's storage as it was when the snapshot was made. A ground
 //     pattern is one probe of the live set (falling back to the posting
-//     lists only when the table has dead records a past revision may see).
+//     lists only when a record of the table was removed after the
+//     snapshot's revision, so that the snapshot may see a dead record); a
+//     pattern whose shortest posting list is short is answered from that
+//     list in one hold of the lock.
 //     Ids hold while the snapshot is reachable; Generation tells the
 //     snapshots apart for callers that keep ids between queries.
 //   - Validity windows: a record may carry the window of its fact
