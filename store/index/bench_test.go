@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"runtime"
 	"slices"
+	"sync"
 	"testing"
 	"time"
 
@@ -15,7 +16,10 @@ import (
 )
 
 // sink keeps benchmark results alive.
-var sink int
+var (
+	sink   int
+	sinkMu sync.Mutex
+)
 
 // loadIndex loads GitHubFacts(n) as an import does: in batches of 10,000
 // facts, one revision each.
@@ -248,4 +252,52 @@ func BenchmarkMatchIDsScattered(b *testing.B) {
 			i++
 		})
 	})
+}
+
+// BenchmarkMatchIDsParallel asks the questions of a check (a Lookup, two
+// ground MatchIDs and one on a bound resource, each about other values
+// than the last) from GOMAXPROCS goroutines at once, as a server's
+// requests do: readers on different CPUs share the index's lock.
+// cpu-ns/op is the process's CPU time per question.
+func BenchmarkMatchIDsParallel(b *testing.B) {
+	const n, nq = 112_000, 1 << 15
+	x := loadIndex(b, n)
+	snap := x.Snapshot()
+	rel := snap.Relation("has_role", 3)
+	type question struct {
+		user        term.Value
+		fact, other []uint32
+		resource    []uint32
+	}
+	qs := make([]question, nq)
+	for q := range qs {
+		f := storetest.GitHubFact((q*7919+3)%(n/10)*10+2+q%8, n)
+		other := storetest.GitHubFact((q*104729+11)%(n/10)*10+2+q%8, n)
+		u, _ := snap.Lookup(f.Args[0])
+		r, _ := snap.Lookup(f.Args[1])
+		res, _ := snap.Lookup(f.Args[2])
+		o, _ := snap.Lookup(other.Args[0])
+		qs[q] = question{f.Args[0], []uint32{u, r, res}, []uint32{o, r, res}, []uint32{0, 0, res}}
+	}
+	runtime.GC()
+	c0 := processCPU()
+	b.RunParallel(func(pb *testing.PB) {
+		i := int(time.Now().UnixNano()) % nq
+		found := 0
+		count := func([]uint32) bool { found++; return true }
+		for pb.Next() {
+			q := &qs[i%nq]
+			if id, ok := snap.Lookup(q.user); ok {
+				found += int(id & 1)
+			}
+			snap.MatchIDs(rel, q.fact, count)
+			snap.MatchIDs(rel, q.other, count)
+			snap.MatchIDs(rel, q.resource, count)
+			i++
+		}
+		sinkMu.Lock()
+		sink += found
+		sinkMu.Unlock()
+	})
+	b.ReportMetric(float64((processCPU()-c0).Nanoseconds())/float64(4*b.N), "cpu-ns/op")
 }
