@@ -4,7 +4,7 @@ import "math"
 
 // liveSet finds the live record of a table by its argument ids. It is an
 // open-addressing hash set of record numbers (linear probing) whose keys
-// are the records' ids in table.args, so it costs about 11 to 21 bytes
+// are the records' ids in table.args, so it costs about 11 to 16 bytes
 // per live fact instead of a map's 30 or more. Each slot holds its
 // record's number and the upper 32 bits of the record's hash in one word,
 // so a probe reads one cache line of slots (seldom two) and a record's ids
@@ -63,9 +63,8 @@ func (t *table) slot(ids []uint32, h uint64) (int, bool) {
 	if s.n == 0 {
 		return 0, false
 	}
-	mask := len(s.slots) - 1
 	tag := tagOf(h)
-	for i := int(h) & mask; ; i = (i + 1) & mask {
+	for i := reduce(uint32(h), len(s.slots)); ; i = next(i, len(s.slots)) {
 		switch v := s.slots[i]; {
 		case v == 0:
 			return 0, false
@@ -81,12 +80,11 @@ func (t *table) setLive(h uint64, r uint32) {
 	s := &t.live
 	if (s.used+1)*4 > len(s.slots)*3 { // keep the load at most 3/4
 		// Live entries fill 3/4 of the slots, less the tombstones: twice
-		// as many slots for them (not four times, as 2*(n+1) would give).
-		t.rehash(max(16, 2*s.n)) // places r too
+		// as many slots as live entries (a load of 1/2).
+		t.rehash(max(12, 3*s.n/2)) // places r too
 		return
 	}
-	mask := len(s.slots) - 1
-	for i := int(h) & mask; ; i = (i + 1) & mask {
+	for i := reduce(uint32(h), len(s.slots)); ; i = next(i, len(s.slots)) {
 		switch s.slots[i] {
 		case 0:
 			s.used++
@@ -108,21 +106,17 @@ func (t *table) deleteLive(ids []uint32) {
 }
 
 // rehash rebuilds the set from the records that are not dead, with at
-// least want/0.75 slots (a power of two). It reads the records in order,
+// least want/0.75 slots (see reduce). It reads the records in order,
 // which costs fewer cache misses than following the old slots.
 func (t *table) rehash(want int) {
-	size := 16
-	for size*3 < want*4 {
-		size *= 2
-	}
+	size := max(16, (want*4+2)/3)
 	t.live = liveSet{slots: make([]uint64, size)}
-	mask := size - 1
 	for r := range t.n {
 		if t.isDead(r) {
 			continue
 		}
 		h := hashIDs(t.ids(r))
-		for i := int(h) & mask; ; i = (i + 1) & mask {
+		for i := reduce(uint32(h), size); ; i = next(i, size) {
 			if t.live.slots[i] == 0 {
 				t.live.slots[i] = tagOf(h) | uint64(r+1)
 				break

@@ -2,7 +2,6 @@ package index
 
 import (
 	"iter"
-	"math/bits"
 )
 
 // postBlock is the length of the blocks of a long recent list: a list
@@ -17,10 +16,10 @@ const minFreeze = 4096
 
 // postings maps the value ids of one argument position of a table to
 // their posting lists (record numbers, ascending). It is an
-// open-addressing hash table (linear probing, load at most 3/4) of slots
+// open-addressing hash table (linear probing, load 1/2 to 3/4) of slots
 // that hold a value id with where its list is, so that a lookup reads one
 // slot (two or more only on a collision) and then the records: a
-// distinct value costs 21 to 43 bytes of slots, instead of a Go map's 40
+// distinct value costs 21 to 32 bytes of slots, instead of a Go map's 40
 // to 75 bytes per entry and a slice per list.
 //
 // A list has two parts. The frozen part is in one flat array for all the
@@ -34,8 +33,7 @@ const minFreeze = 4096
 // which costs each record about five copies over its life.
 type postings struct {
 	slots []pslot
-	shift uint // 64 - log2(len(slots))
-	lists int  // values with a list
+	lists int // values with a list
 
 	base   []uint32 // the frozen parts of the lists of more than one record
 	frozen int      // records in the frozen parts (base and the slots)
@@ -144,23 +142,29 @@ func (l plist) all() iter.Seq[uint32] {
 	}
 }
 
+// reduce maps hash h onto [0, n) (Lemire's multiply-shift), so that a
+// hash table may have any number of slots, not only a power of two: it
+// grows by half, not by doubling, and holds 1.33 to 2 slots per key.
+func reduce(h uint32, n int) int { return int(uint64(h) * uint64(n) >> 32) }
+
+// next returns the slot after i in a table of n slots (linear probing).
+func next(i, n int) int {
+	if i++; i == n {
+		return 0
+	}
+	return i
+}
+
 // newPostings returns postings sized for n values.
 func newPostings(n int) postings {
-	size := 8
-	for size*3 < n*4 {
-		size *= 2
-	}
-	return postings{
-		slots: make([]pslot, size),
-		shift: uint(64 - bits.TrailingZeros(uint(size))),
-	}
+	return postings{slots: make([]pslot, max(8, (n*4+2)/3))}
 }
 
 // Len returns the number of values with a posting list.
 func (p *postings) Len() int { return p.lists }
 
 func (p *postings) home(id uint32) int {
-	return int((uint64(id) * 0x9E3779B97F4A7C15) >> p.shift)
+	return reduce(uint32((uint64(id)*0x9E3779B97F4A7C15)>>32), len(p.slots))
 }
 
 // list returns the list of slot s.
@@ -190,8 +194,7 @@ func (p *postings) list(s *pslot) plist {
 // slot returns the slot of value id, nil if it has no list. The slot must
 // not be modified, and is valid while the caller holds the index's lock.
 func (p *postings) slot(id uint32) *pslot {
-	mask := len(p.slots) - 1
-	for i := p.home(id); ; i = (i + 1) & mask {
+	for i := p.home(id); ; i = next(i, len(p.slots)) {
 		s := &p.slots[i]
 		if s.id == id {
 			return s
@@ -226,8 +229,7 @@ func (p *postings) count(s *pslot) int {
 // get returns the posting list of value id (empty if none). The list must
 // not be modified, and is valid while the caller holds the index's lock.
 func (p *postings) get(id uint32) plist {
-	mask := len(p.slots) - 1
-	for i := p.home(id); ; i = (i + 1) & mask {
+	for i := p.home(id); ; i = next(i, len(p.slots)) {
 		s := &p.slots[i]
 		if s.id == id {
 			return p.list(s)
@@ -245,9 +247,8 @@ func (p *postings) add(id, r uint32) {
 		p.addRecent(&p.slots[p.lastSlot], r)
 		return
 	}
-	mask := len(p.slots) - 1
 	i := p.home(id)
-	for ; ; i = (i + 1) & mask {
+	for ; ; i = next(i, len(p.slots)) {
 		s := &p.slots[i]
 		if s.id == 0 {
 			break
@@ -360,20 +361,19 @@ func (p *postings) freeze() {
 	p.dlists, p.more, p.recent = nil, nil, 0
 }
 
-// grow doubles the slots.
+// grow makes the slots half as many again (at a load of 3/4, so 1/2
+// after).
 func (p *postings) grow() {
 	old := p.slots
-	p.slots = make([]pslot, 2*len(old))
-	p.shift--
+	p.slots = make([]pslot, len(old)+len(old)/2)
 	p.lastID = 0
-	mask := len(p.slots) - 1
 	for _, s := range old {
 		if s.id == 0 {
 			continue
 		}
 		i := p.home(s.id)
 		for p.slots[i].id != 0 {
-			i = (i + 1) & mask
+			i = next(i, len(p.slots))
 		}
 		p.slots[i] = s
 	}
