@@ -64,7 +64,7 @@ func (t *table) slot(ids []uint32, h uint64) (int, bool) {
 		return 0, false
 	}
 	tag := tagOf(h)
-	for i := reduce(uint32(h), len(s.slots)); ; i = next(i, len(s.slots)) {
+	for i := reduce(uint32(h>>32), len(s.slots)); ; i = next(i, len(s.slots)) {
 		switch v := s.slots[i]; {
 		case v == 0:
 			return 0, false
@@ -81,10 +81,9 @@ func (t *table) setLive(h uint64, r uint32) {
 	if (s.used+1)*4 > len(s.slots)*3 { // keep the load at most 3/4
 		// Live entries fill 3/4 of the slots, less the tombstones: twice
 		// as many slots as live entries (a load of 1/2).
-		t.rehash(max(12, 3*s.n/2)) // places r too
-		return
+		s.resize(max(12, 3*(s.n+1)/2))
 	}
-	for i := reduce(uint32(h), len(s.slots)); ; i = next(i, len(s.slots)) {
+	for i := reduce(uint32(h>>32), len(s.slots)); ; i = next(i, len(s.slots)) {
 		switch s.slots[i] {
 		case 0:
 			s.used++
@@ -105,9 +104,30 @@ func (t *table) deleteLive(ids []uint32) {
 	}
 }
 
-// rehash rebuilds the set from the records that are not dead, with at
-// least want/0.75 slots (see reduce). It reads the records in order,
-// which costs fewer cache misses than following the old slots.
+// resize moves the live entries into a new table of at least want/0.75
+// slots (see reduce), leaving the tombstones out. A slot's home is a
+// function of the hash bits it holds, which grow in the order of the
+// slots: it reads no record, and writes the new slots in order.
+func (s *liveSet) resize(want int) {
+	size := max(16, (want*4+2)/3)
+	old := s.slots
+	s.slots = make([]uint64, size)
+	s.used = s.n
+	for _, v := range old {
+		if v == 0 || v == tombstone {
+			continue
+		}
+		for i := reduce(uint32(v>>32), size); ; i = next(i, size) {
+			if s.slots[i] == 0 {
+				s.slots[i] = v
+				break
+			}
+		}
+	}
+}
+
+// rehash rebuilds the set from the records that are not dead (after a
+// compaction renumbered them), with at least want/0.75 slots.
 func (t *table) rehash(want int) {
 	size := max(16, (want*4+2)/3)
 	t.live = liveSet{slots: make([]uint64, size)}
@@ -116,7 +136,7 @@ func (t *table) rehash(want int) {
 			continue
 		}
 		h := hashIDs(t.ids(r))
-		for i := reduce(uint32(h), size); ; i = next(i, size) {
+		for i := reduce(uint32(h>>32), size); ; i = next(i, size) {
 			if t.live.slots[i] == 0 {
 				t.live.slots[i] = tagOf(h) | uint64(r+1)
 				break

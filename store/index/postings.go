@@ -334,6 +334,14 @@ func (p *postings) freeze() {
 		if s.id == 0 {
 			continue
 		}
+		if s.list&hasRecent == 0 { // frozen only: in its slot, or copied
+			if s.n > 1 {
+				off := uint32(len(base))
+				base = append(base, p.base[s.off:s.off+s.n]...)
+				s.off = off
+			}
+			continue
+		}
 		l := p.list(s)
 		if l.Len() == 1 {
 			*s = pslot{id: s.id, list: s.list &^ hasRecent, off: l.at(0), n: 1}
