@@ -27,7 +27,7 @@ const minFreeze = 4096
 // allocation per list and without slack; a frozen part of one record is
 // kept in its slot, not in base. The records added since the last freeze
 // are the recent part, in a slice of their own per list (dlists, found
-// through dix, by the list's number, when its slot says it has some).
+// through the slot's rec).
 // When the recent records are more than a quarter of the frozen ones the
 // postings are frozen again: every list is copied into a new flat array,
 // which costs each record about five copies over its life.
@@ -38,9 +38,6 @@ type postings struct {
 	base   []uint32 // the frozen parts of the lists of more than one record
 	frozen int      // records in the frozen parts (base and the slots)
 
-	// list number -> its recent records: 0 (or beyond the end): none;
-	// one|r: the one record r; else the index in dlists + 1
-	dix    []uint32
 	dlists [][]uint32 // recent records of a list, up to postBlock
 	// index in dlists -> the blocks of its later records, each of
 	// postBlock records but the last
@@ -55,16 +52,15 @@ type postings struct {
 // list. The frozen part of the list is base[off:off+n], or, when n is 1,
 // the record off.
 type pslot struct {
-	id   uint32
-	list uint32 // the list's number, | hasRecent when it has recent records
-	off  uint32
-	n    uint32
+	id uint32
+	// rec is the list's recent records: 0: none; one|r: the one record
+	// r; else the index in dlists + 1
+	rec uint32
+	off uint32
+	n   uint32
 }
 
-// hasRecent marks pslot.list when the list has recent records (in dix).
-const hasRecent = 1 << 31
-
-// one marks an entry of postings.dix that holds a record number.
+// one marks a pslot.rec that holds a record number.
 const one = 1 << 31
 
 // plist is one posting list: record numbers, ascending.
@@ -176,8 +172,8 @@ func (p *postings) list(s *pslot) plist {
 	case s.n > 1:
 		l.base = p.base[s.off : s.off+s.n : s.off+s.n]
 	}
-	if s.list&hasRecent != 0 {
-		switch e := p.dix[s.list&^hasRecent]; {
+	if e := s.rec; e != 0 {
+		switch {
 		case e&one != 0:
 			l.one = e
 		default:
@@ -208,8 +204,8 @@ func (p *postings) slot(id uint32) *pslot {
 // count returns the number of records in the list of slot s.
 func (p *postings) count(s *pslot) int {
 	n := int(s.n)
-	if s.list&hasRecent != 0 {
-		switch e := p.dix[s.list&^hasRecent]; {
+	if e := s.rec; e != 0 {
+		switch {
 		case e&one != 0:
 			n++
 		default:
@@ -264,7 +260,7 @@ func (p *postings) add(id, r uint32) {
 		p.add(id, r)
 		return
 	}
-	p.slots[i] = pslot{id: id, list: uint32(p.lists)}
+	p.slots[i] = pslot{id: id}
 	p.lists++
 	p.lastID, p.lastSlot = id, i
 	p.addRecent(&p.slots[i], r)
@@ -272,31 +268,20 @@ func (p *postings) add(id, r uint32) {
 
 // addRecent appends r to the recent records of the list of slot s.
 func (p *postings) addRecent(s *pslot, r uint32) {
-	n := s.list &^ hasRecent
-	s.list |= hasRecent
-	if int(n) >= len(p.dix) {
-		// Grown once to every list there is (and room for as many more),
-		// not entry by entry.
-		want := max(int(n)+1, p.lists)
-		if want > cap(p.dix) {
-			p.dix = append(p.dix[:cap(p.dix)], make([]uint32, max(want, 2*cap(p.dix))-cap(p.dix))...)
-		}
-		p.dix = p.dix[:cap(p.dix)]
-	}
 	p.recent++
-	switch e := p.dix[n]; {
+	switch e := s.rec; {
 	case e == 0 && r < one:
-		p.dix[n] = one | r
+		s.rec = one | r
 		p.maybeFreeze()
 		return
 	case e == 0:
 		p.dlists = append(p.dlists, make([]uint32, 0, 2))
-		p.dix[n] = uint32(len(p.dlists))
+		s.rec = uint32(len(p.dlists))
 	case e&one != 0:
 		p.dlists = append(p.dlists, append(make([]uint32, 0, 2), e&^one))
-		p.dix[n] = uint32(len(p.dlists))
+		s.rec = uint32(len(p.dlists))
 	}
-	d := p.dix[n] - 1
+	d := s.rec - 1
 	if l := p.dlists[d]; len(l) < postBlock {
 		if len(l) == cap(l) { // grow to at most postBlock
 			l = append(make([]uint32, 0, min(2*len(l), postBlock)), l...)
@@ -334,7 +319,7 @@ func (p *postings) freeze() {
 		if s.id == 0 {
 			continue
 		}
-		if s.list&hasRecent == 0 { // frozen only: in its slot, or copied
+		if s.rec == 0 { // frozen only: in its slot, or copied
 			if s.n > 1 {
 				off := uint32(len(base))
 				base = append(base, p.base[s.off:s.off+s.n]...)
@@ -344,7 +329,7 @@ func (p *postings) freeze() {
 		}
 		l := p.list(s)
 		if l.Len() == 1 {
-			*s = pslot{id: s.id, list: s.list &^ hasRecent, off: l.at(0), n: 1}
+			*s = pslot{id: s.id, off: l.at(0), n: 1}
 			continue
 		}
 		off := uint32(len(base))
@@ -359,13 +344,10 @@ func (p *postings) freeze() {
 		for _, b := range l.more {
 			base = append(base, b...)
 		}
-		*s = pslot{id: s.id, list: s.list &^ hasRecent, off: off, n: uint32(len(base)) - off}
+		*s = pslot{id: s.id, off: off, n: uint32(len(base)) - off}
 	}
 	p.base = base
 	p.frozen += p.recent
-	// dix is read under the lock only (list copies what it finds), so it
-	// is kept, cleared, for the recent records to come.
-	clear(p.dix)
 	p.dlists, p.more, p.recent = nil, nil, 0
 }
 

@@ -413,8 +413,8 @@ func (s *Snapshot) walkShort(t *table, m *matcher, want []uint32, best int, sl *
 	case sl.n > 1:
 		segs[0] = p.base[sl.off : sl.off+sl.n]
 	}
-	if sl.list&hasRecent != 0 {
-		if e := p.dix[sl.list&^hasRecent]; e&one != 0 {
+	if e := sl.rec; e != 0 {
+		if e&one != 0 {
 			singles[1] = e &^ one
 			segs[1] = singles[1:2]
 		} else {
