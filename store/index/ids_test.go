@@ -149,3 +149,54 @@ func TestIDsAcrossSnapshots(t *testing.T) {
 		t.Error("the zero Value has an id")
 	}
 }
+
+// TestMatchIDsGroundAndShortLists checks the fast paths of MatchIDs
+// against the revisions: a ground question answered from the live set
+// (a fact deleted after a snapshot, and told again, is seen once by the
+// snapshot and by the later ones as they should; a fact deleted before is
+// not), and a short posting list with dead records and records added
+// after the snapshot, with another bound position compared.
+func TestMatchIDsGroundAndShortLists(t *testing.T) {
+	x := New()
+	x.compactMinDead = 1 << 20 // keep the dead records
+	f := func(u, r string) term.Fact {
+		return term.Fact{Predicate: "has_role", Args: []term.Value{term.Entity("User", u), term.String("viewer"), term.Entity("Repo", r)}}
+	}
+	a, b, c := f("a", "r1"), f("b", "r1"), f("c", "r1")
+	x.ApplyNext([]store.Op{{Insert: []term.Fact{a, b, c, f("a", "r2")}}})
+	s1 := x.Snapshot()
+	x.ApplyNext([]store.Op{{Delete: []term.Pattern{{Predicate: "has_role", Args: b.Args}}}})
+	s2 := x.Snapshot()
+	x.ApplyNext([]store.Op{{Insert: []term.Fact{b, f("d", "r1")}}})
+	s3 := x.Snapshot()
+	rel := s3.Relation("has_role", 3)
+	id := func(v term.Value) uint32 {
+		id, ok := s3.Lookup(v)
+		if !ok {
+			t.Fatalf("no id for %v", v)
+		}
+		return id
+	}
+	ground := []uint32{id(b.Args[0]), id(b.Args[1]), id(b.Args[2])}
+	r1 := []uint32{0, 0, id(b.Args[2])}
+	userA := []uint32{id(a.Args[0]), 0, id(a.Args[2])}
+	for _, tc := range []struct {
+		s                  *Snapshot
+		ground, r1, userA int
+	}{
+		{s1, 1, 3, 1},
+		{s2, 0, 2, 1},
+		{s3, 1, 4, 1},
+	} {
+		if got := len(matchIDs(tc.s, rel, ground)); got != tc.ground {
+			t.Errorf("revision %d: ground %v found %d, want %d", tc.s.Revision(), b, got, tc.ground)
+		}
+		if got := len(matchIDs(tc.s, rel, r1)); got != tc.r1 {
+			t.Errorf("revision %d: the roles on r1 found %d, want %d", tc.s.Revision(), got, tc.r1)
+		}
+		if got := matchIDs(tc.s, rel, userA); len(got) != tc.userA || !got[0].Equal(a) {
+			t.Errorf("revision %d: a's roles on r1 = %v, want [%v]", tc.s.Revision(), got, a)
+		}
+	}
+	runtime.KeepAlive(s1)
+}
