@@ -181,7 +181,7 @@ func TestMatchIDsGroundAndShortLists(t *testing.T) {
 	r1 := []uint32{0, 0, id(b.Args[2])}
 	userA := []uint32{id(a.Args[0]), 0, id(a.Args[2])}
 	for _, tc := range []struct {
-		s                  *Snapshot
+		s                 *Snapshot
 		ground, r1, userA int
 	}{
 		{s1, 1, 3, 1},
