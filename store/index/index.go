@@ -163,11 +163,6 @@ func (t *table) seen(r, lim uint32, rev uint64) bool {
 	return r < lim && (!t.isDead(r) || rev < t.removedAt[r])
 }
 
-// visible reports whether record r of t exists at revision rev.
-func (t *table) visible(r uint32, rev uint64) bool {
-	return t.seen(r, t.limit(rev), rev)
-}
-
 // appendRecord appends a live record with argument ids ids, added at
 // revision rev, and returns its number.
 func (t *table) appendRecord(ids []uint32, rev uint64) uint32 {

@@ -58,12 +58,6 @@ func (s *Snapshot) At(now time.Time) store.Snapshot {
 	return &Snapshot{x: s.x, rev: s.rev, stats: s.stats, windows: true, timed: true, now: now.UnixNano(), parent: p, vals: s.vals, gen: s.gen}
 }
 
-// holds reports whether record r of t is visible to s: at its revision
-// and, for a timed view, inside its window.
-func (s *Snapshot) holds(t *table, r uint32) bool {
-	return t.visible(r, s.rev) && (!s.timed || t.until == nil || (t.from[r] <= s.now && s.now < t.until[r]))
-}
-
 // Stats counts the facts at the snapshot's revision.
 func (s *Snapshot) Stats() store.Stats { return s.stats }
 
