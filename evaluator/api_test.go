@@ -442,6 +442,15 @@ func TestQuestionsCannotForgeWildcards(t *testing.T) {
 	if j, ok := aliasOf(term.Value{Type: "Doc", ID: aliasIDs[5]}); !ok || j != 5 {
 		t.Errorf("aliasOf(alias 5) = %d, %v", j, ok)
 	}
+	// Nor does a table key or an answer that spells a marker equal the
+	// wildcard's: the action of a batch check is not the unbound action
+	// of an Actions table, whatever their hashes.
+	for _, m := range []string{wildID, aliasIDs[0]} {
+		key, forged := []term.Value{eve, {Type: term.TypeString, ID: m}}, []term.Value{eve, term.String(spelled(m))}
+		if equalVals(key, forged) || equalVals(forged, key) || !equalVals(key, slices.Clone(key)) {
+			t.Errorf("equalVals: a copy of marker %q's bytes equals the wildcard, or a key does not equal itself", m)
+		}
+	}
 }
 
 func TestExplainThroughCycles(t *testing.T) {

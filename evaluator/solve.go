@@ -332,12 +332,15 @@ func (s *solver) strKey(v term.Value) uint64 {
 	return (maphash.String(s.e.seed, v.Type)*k ^ maphash.String(s.e.seed, v.ID)) | 1<<63
 }
 
+// equalVals reports whether two table keys or answers are the same:
+// value for value, a wildcard only to the same wildcard (by identity, see
+// isWild: an ordinary value that spells a marker's bytes is not one).
 func equalVals(a, b []term.Value) bool {
 	if len(a) != len(b) {
 		return false
 	}
 	for i := range a {
-		if a[i] != b[i] {
+		if a[i] != b[i] || isWild(a[i]) != isWild(b[i]) {
 			return false
 		}
 	}
@@ -421,7 +424,7 @@ func (s *solver) abstract(p *predInfo, key []term.Value) bool {
 		outer := s.vals[t.argOff : int(t.argOff)+p.arity]
 		changed := false
 		for k, v := range key {
-			if !isWild(v) && v != outer[k] {
+			if !isWild(v) && (v != outer[k] || isWild(outer[k])) {
 				key[k] = wild(v.Type)
 				changed = true
 			}
