@@ -101,7 +101,7 @@ func (e *Evaluator) batchSolve(s *solver, allow *predInfo, c Check) (allowed, ok
 		}
 	}()
 	s.work = 0
-	args := [3]term.Value{c.Actor, term.String(c.Action), c.Resource}
+	args := [3]term.Value{s.canon(c.Actor), e.action(c.Action), s.canon(c.Resource)}
 	tid := s.solve(allow, args[:])
 	if s.err != nil {
 		return false, false, false

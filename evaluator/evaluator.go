@@ -100,6 +100,9 @@ type Evaluator struct {
 	// in the sources of two generations (see ids.go).
 	consts   constTable
 	constIDs [2]atomic.Pointer[constIDs]
+	// actions holds the String constants of consts by their text (see
+	// action).
+	actions map[string]term.Value
 }
 
 // New compiles p: rules are normalized and planned once per binding
@@ -113,7 +116,24 @@ func New(p *lang.Program, opts ...Option) *Evaluator {
 	e.types = newTypeSys(p)
 	e.preds = compileProgram(p, &e.types)
 	e.consts = newConstTable(programConsts(e.preds))
+	e.actions = make(map[string]term.Value)
+	for _, v := range e.consts.vals {
+		if _, ok := e.actions[v.ID]; !ok && v.Type == term.TypeString {
+			e.actions[v.ID] = v
+		}
+	}
 	return e
+}
+
+// action returns the String value of a question's action: the program's
+// own constant when one is spelled so, whose id a solver finds from the
+// constant's number (see idOf) rather than by looking its text up in the
+// source, else a new value.
+func (e *Evaluator) action(a string) term.Value {
+	if v, ok := e.actions[a]; ok {
+		return v
+	}
+	return term.String(a)
 }
 
 // Program returns the program the evaluator was built from.
@@ -189,7 +209,7 @@ func (e *Evaluator) authorize(ctx context.Context, r Request, actor term.Value, 
 	src := r.source()
 	s := e.acquire(ctx, src, r.Now)
 	defer e.done(s, &err)
-	args := [3]term.Value{actor, term.String(action), resource}
+	args := [3]term.Value{s.canon(actor), e.action(action), s.canon(resource)}
 	allow := e.pred("allow", 3)
 	tid := s.solve(allow, args[:])
 	if errors.Is(s.err, ErrDepthExceeded) {
@@ -225,8 +245,9 @@ func (e *Evaluator) AuthorizeEach(ctx context.Context, r Request, actor term.Val
 	defer e.done(s, &err)
 	allow := e.pred("allow", 3)
 	out := make([]bool, len(resources))
+	actor, act := s.canon(actor), e.action(action)
 	for i, res := range resources {
-		args := [3]term.Value{actor, term.String(action), res}
+		args := [3]term.Value{actor, act, s.canon(res)}
 		tid := s.solve(allow, args[:])
 		if errors.Is(s.err, ErrDepthExceeded) {
 			return e.authorizeEachWide(ctx, r, actor, action, resources)

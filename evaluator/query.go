@@ -22,7 +22,7 @@ func (e *Evaluator) Actions(ctx context.Context, r Request, actor, resource term
 	}
 	s := e.acquire(ctx, r.source(), r.Now)
 	defer e.done(s, &err)
-	args := [3]term.Value{actor, wild(term.TypeString), resource}
+	args := [3]term.Value{s.canon(actor), wild(term.TypeString), s.canon(resource)}
 	tid := s.solve(e.pred("allow", 3), args[:])
 	if s.err != nil {
 		return nil, s.err
@@ -59,7 +59,7 @@ func (e *Evaluator) ActionsEach(ctx context.Context, r Request, pairs [][2]term.
 	// capped at its own end so that appending to one cannot reach the next.
 	buf := make([]string, 0, 4*len(pairs))
 	for i, p := range pairs {
-		args := [3]term.Value{p[0], wild(term.TypeString), p[1]}
+		args := [3]term.Value{s.canon(p[0]), wild(term.TypeString), s.canon(p[1])}
 		tid := s.solve(allow, args[:])
 		if s.err != nil {
 			return nil, s.err
