@@ -175,6 +175,7 @@ type solver struct {
 	idEpoch      uint32
 	rels         []relEnt // by predInfo.id
 	memo         [memoSize]memoEnt
+	typeMemo     [1 << typeMemoBits]typeEnt
 	want         []uint32
 	wantStack    []uint32 // the patterns of the unfolded fact calls being walked
 	collectIDsFn func([]uint32) bool
@@ -596,7 +597,7 @@ func (s *solver) runTable(tid int32) {
 			}
 			if typed {
 				for k, a := range s.vals[s.tables[tid].argOff : int(s.tables[tid].argOff)+p.arity] {
-					if isWild(a) && !s.e.types.matches(s.tmp[off+k].Type, a.Type) {
+					if isWild(a) && !s.typeMatches(s.tmp[off+k].Type, a.Type) {
 						continue facts
 					}
 				}
@@ -720,10 +721,10 @@ func (s *solver) body(bc *bodyCtx, base int, steps []step, i int) bool {
 	case litMatches:
 		v := s.resolve(base, &l.args[0])
 		if !isWild(v) {
-			if s.e.types.matches(v.Type, l.typ) {
+			if s.typeMatches(v.Type, l.typ) {
 				cont = s.body(bc, base, steps, i+1)
 			}
-		} else if t, ok := s.e.types.intersect(v.Type, l.typ); ok {
+		} else if t, ok := s.typeIntersect(v.Type, l.typ); ok {
 			if l.args[0].kind == opVar && t != v.Type {
 				s.bind(s.deref(base+l.args[0].slot), wild(t))
 			}
@@ -1101,7 +1102,7 @@ func (s *solver) undo(mark int) {
 // be a wildcard.
 func (s *solver) matchVal(c, v term.Value) bool {
 	if isWild(v) {
-		return s.e.types.matches(c.Type, v.Type)
+		return s.typeMatches(c.Type, v.Type)
 	}
 	return c == v
 }
@@ -1120,13 +1121,13 @@ func (s *solver) unifyVal(base int, o *operand, v term.Value) bool {
 			return s.matchVal(cur, v)
 		}
 		if !isWild(v) {
-			if !s.e.types.matches(v.Type, cur.Type) {
+			if !s.typeMatches(v.Type, cur.Type) {
 				return false
 			}
 			s.bind(idx, v)
 			return true
 		}
-		t, ok := s.e.types.intersect(cur.Type, v.Type)
+		t, ok := s.typeIntersect(cur.Type, v.Type)
 		if !ok {
 			return false
 		}
@@ -1160,7 +1161,7 @@ func (s *solver) unify(base int, a, b *operand) bool {
 		va, vb := s.frame[ia], s.frame[ib]
 		if isWild(va) && isWild(vb) {
 			// Two unbound variables become one, constrained by both types.
-			t, ok := s.e.types.intersect(va.Type, vb.Type)
+			t, ok := s.typeIntersect(va.Type, vb.Type)
 			if !ok {
 				return false
 			}

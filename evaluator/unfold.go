@@ -139,7 +139,7 @@ func (s *solver) unfoldFacts(bc *bodyCtx, base int, steps []step, i, off int) bo
 		}
 		if typed {
 			for k, a := range s.vals[off : off+n] {
-				if isWild(a) && !s.e.types.matches(args[k].Type, a.Type) {
+				if isWild(a) && !s.typeMatches(args[k].Type, a.Type) {
 					return true
 				}
 			}
@@ -212,7 +212,7 @@ func (s *solver) unfoldFactIDs(bc *bodyCtx, base int, steps []step, i, off, psta
 		}
 		if typed {
 			for k, a := range s.vals[off : off+n] {
-				if isWild(a) && !s.e.types.matches(s.tmp[start+k].Type, a.Type) {
+				if isWild(a) && !s.typeMatches(s.tmp[start+k].Type, a.Type) {
 					return true
 				}
 			}
