@@ -26,6 +26,16 @@ type predInfo struct {
 	// trying the rules of every other action or role.
 	byConst  []map[term.Value][]*crule
 	nonConst [][]*crule
+	// byNum[k] holds the sets of byConst[k] by the number of the constant
+	// in the evaluator's constTable, sorted by number: every spelling of a
+	// constant byConst[k] maps (see numberRules).
+	byNum [][]numRules
+}
+
+// numRules is the set of rules of byConst[k] for constant number num.
+type numRules struct {
+	num   int32
+	rules []*crule
 }
 
 // indexRules builds byConst and nonConst.
@@ -59,6 +69,60 @@ func (p *predInfo) indexRules() {
 		}
 		p.byConst[k] = m
 	}
+}
+
+// numberRules builds byNum from byConst and the program's constants.
+func (p *predInfo) numberRules(consts *constTable) {
+	for k, m := range p.byConst {
+		if m == nil {
+			continue
+		}
+		if p.byNum == nil {
+			p.byNum = make([][]numRules, p.arity)
+		}
+		for n, c := range consts.vals {
+			if rules, ok := m[c]; ok {
+				p.byNum[k] = append(p.byNum[k], numRules{num: int32(n), rules: rules})
+			}
+		}
+	}
+}
+
+// rulesFor is p.rulesFor(args), the rules of a constant argument found by
+// the constant's number when it is spelled as in the program (the
+// question's action, a role named in a rule: no hashing of its text).
+func (s *solver) rulesFor(p *predInfo, args []term.Value) []*crule {
+	rules := p.rules
+	for k, m := range p.byConst {
+		if m == nil || isWild(args[k]) {
+			continue
+		}
+		var cand []*crule
+		if n := s.e.consts.find(args[k], strHash(args[k])); n >= 0 {
+			cand = p.nonConst[k]
+			nr := p.byNum[k]
+			i, j := 0, len(nr)
+			for i < j {
+				h := int(uint(i+j) >> 1)
+				if int(nr[h].num) < n {
+					i = h + 1
+				} else {
+					j = h
+				}
+			}
+			if i < len(nr) && int(nr[i].num) == n {
+				cand = nr[i].rules
+			}
+		} else if c, ok := m[args[k]]; ok {
+			cand = c
+		} else {
+			cand = p.nonConst[k]
+		}
+		if len(cand) < len(rules) {
+			rules = cand
+		}
+	}
+	return rules
 }
 
 // rulesFor returns the rules that may match arguments args.

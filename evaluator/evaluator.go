@@ -116,6 +116,9 @@ func New(p *lang.Program, opts ...Option) *Evaluator {
 	e.types = newTypeSys(p)
 	e.preds = compileProgram(p, &e.types)
 	e.consts = newConstTable(programConsts(e.preds))
+	for _, p := range e.preds {
+		p.numberRules(&e.consts)
+	}
 	e.actions = make(map[string]term.Value)
 	for _, v := range e.consts.vals {
 		if _, ok := e.actions[v.ID]; !ok && v.Type == term.TypeString {

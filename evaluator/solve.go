@@ -611,7 +611,7 @@ func (s *solver) runTable(tid int32) {
 		s.tmp = s.tmp[:start]
 	}
 	argOff := int(s.tables[tid].argOff)
-	for _, r := range p.rulesFor(s.vals[argOff : argOff+p.arity]) {
+	for _, r := range s.rulesFor(p, s.vals[argOff:argOff+p.arity]) {
 		if s.err != nil || (s.tables[tid].ground && s.tables[tid].nAns > 0) {
 			return
 		}

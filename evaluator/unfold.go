@@ -91,7 +91,7 @@ func (s *solver) unfoldCall(bc *bodyCtx, base int, steps []step, i, pstart int) 
 	s.unfolding = append(s.unfolding, unfoldGoal{pred: p, off: off})
 	cont := s.unfoldFacts(bc, base, steps, i, off)
 	if cont && len(p.rules) > 0 {
-		for _, r := range p.rulesFor(s.vals[off : off+n]) {
+		for _, r := range s.rulesFor(p, s.vals[off:off+n]) {
 			if cont = s.unfoldRule(bc, base, steps, i, off, r); !cont {
 				break
 			}
