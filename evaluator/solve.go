@@ -144,9 +144,9 @@ type solver struct {
 
 	vals     []term.Value // table arguments and answers
 	tables   []table
-	tindex   map[uint64]int32
+	tindex   hindex
 	ans      []ansNode
-	aindex   map[uint64]int32
+	aindex   hindex
 	nAnswers int
 
 	frame      []term.Value
@@ -197,11 +197,7 @@ type solver struct {
 }
 
 func newSolver(e *Evaluator) *solver {
-	s := &solver{
-		e:      e,
-		tindex: make(map[uint64]int32),
-		aindex: make(map[uint64]int32),
-	}
+	s := &solver{e: e}
 	s.collectFn = s.collect
 	s.collectIDsFn = s.collectIDs
 	return s
@@ -259,13 +255,8 @@ func (e *Evaluator) done(s *solver, err *error) {
 }
 
 func (e *Evaluator) release(s *solver) {
-	if len(s.tindex) > bigState/8 || len(s.aindex) > bigState/8 {
-		s.tindex = make(map[uint64]int32)
-		s.aindex = make(map[uint64]int32)
-	} else {
-		clear(s.tindex)
-		clear(s.aindex)
-	}
+	s.tindex.reset(bigState / 8)
+	s.aindex.reset(bigState / 8)
 	if cap(s.vals) > bigState || cap(s.tmp) > bigState || cap(s.ans) > bigState {
 		s.vals, s.tmp, s.ans, s.tables = nil, nil, nil, nil
 	}
@@ -378,7 +369,7 @@ func (s *solver) solve(p *predInfo, args []term.Value) int32 {
 		return tid
 	}
 	tid = int32(len(s.tables))
-	s.tindex[h] = tid
+	s.tindex.set(h, tid)
 	s.tables = append(s.tables, table{pred: p, argOff: int32(off), next: head, first: -1, last: -1, pos: -1, ground: ground})
 	s.evalTable(tid)
 	return tid
@@ -390,7 +381,7 @@ func (s *solver) solve(p *predInfo, args []term.Value) int32 {
 func (s *solver) lookup(p *predInfo, off int) (h uint64, head, tid int32) {
 	key := s.vals[off:]
 	h = s.hash(uint64(p.id), key)
-	head, found := s.tindex[h]
+	head, found := s.tindex.get(h)
 	if !found {
 		return h, -1, -1
 	}
@@ -904,7 +895,7 @@ func (s *solver) commit(tid int32, off int) bool {
 		return false
 	}
 	h := s.hash(uint64(tid)+1<<40, tuple)
-	head, ok := s.aindex[h]
+	head, ok := s.aindex.get(h)
 	if !ok {
 		head = -1
 	}
@@ -914,7 +905,7 @@ func (s *solver) commit(tid int32, off int) bool {
 			return true
 		}
 	}
-	s.aindex[h] = s.link(tid, off, head)
+	s.aindex.set(h, s.link(tid, off, head))
 	return true
 }
 
