@@ -94,7 +94,7 @@ func (ts *typeSys) intersect(a, b string) (string, bool) {
 }
 
 // typeMemoBits sizes the solver's memo of type matches (see typeMatches).
-const typeMemoBits = 5
+const typeMemoBits = 7
 
 // typeEnt is one remembered answer of typeSys.matches(vt, c).
 type typeEnt struct {
@@ -108,15 +108,15 @@ func sameString(a, b string) bool {
 	return len(a) == len(b) && unsafe.StringData(a) == unsafe.StringData(b)
 }
 
-// typeMatches is s.e.types.matches(vt, c), remembered by where the two
-// type names' strings are: the type names a query compares are few and
-// each is spelled at one place or a few (the program's, the source's, the
-// question's), so that most answers are found without hashing a name or
-// comparing its bytes. An entry holds its strings, so that their places
+// typeMatches is s.e.types.matches(vt, c): equal names match, and the
+// answer for two different names is remembered by where their strings
+// are: the type names a query compares are few and each is spelled at a
+// few places (the program's rules, the source's type table, the
+// question), so that most answers are found without hashing a name. An entry holds its strings, so that their places
 // are not reused while it is remembered; the answers hold for the
 // evaluator's program, whose solvers alone share the memo.
 func (s *solver) typeMatches(vt, c string) bool {
-	if c == "" || sameString(vt, c) {
+	if c == "" || vt == c { // the common case: a value of the very type
 		return true
 	}
 	h := (uint64(uintptr(unsafe.Pointer(unsafe.StringData(vt))))*31 ^ uint64(uintptr(unsafe.Pointer(unsafe.StringData(c))))) * 0x9E3779B97F4A7C15
