@@ -55,7 +55,7 @@ func (s *solver) unfoldOrTable(pstart, n int, p *predInfo) (tid int32, ok bool) 
 		}
 		same := true
 		for j, a := range args {
-			if b := s.vals[g.off+j]; a != b && !(isWild(a) && isWild(b) && a.Type == b.Type) {
+			if b := s.vals[g.off+j]; (a != b || isWild(a) != isWild(b)) && !(isWild(a) && isWild(b) && a.Type == b.Type) {
 				same = false
 				break
 			}
