@@ -32,11 +32,6 @@ func (s *Server) write(w http.ResponseWriter, r *http.Request, batch []store.Op)
 	return rev, nil
 }
 
-// writeMessage answers a successful write.
-func writeMessage(w http.ResponseWriter, rev uint64) {
-	writeJSON(w, http.StatusOK, message{Message: fmt.Sprintf("ok (revision %d)", rev)})
-}
-
 // changeset is one element of POST /api/batch.
 type changeset struct {
 	Inserts []wireFact `json:"inserts"`
@@ -73,7 +68,7 @@ func (s *Server) handleBatch(w http.ResponseWriter, r *http.Request) {
 
 func (s *Server) handleInsertFact(w http.ResponseWriter, r *http.Request) {
 	var req wireFact
-	if err := decodeJSON(r, &req); err != nil {
+	if err := decodeFact(r, &req); err != nil {
 		writeError(w, r, err)
 		return
 	}
@@ -86,12 +81,12 @@ func (s *Server) handleInsertFact(w http.ResponseWriter, r *http.Request) {
 		writeError(w, r, err)
 		return
 	}
-	writeJSON(w, http.StatusOK, toOutFact(f))
+	writeFact(w, f)
 }
 
 func (s *Server) handleDeleteFact(w http.ResponseWriter, r *http.Request) {
 	var req wireFact
-	if err := decodeJSON(r, &req); err != nil {
+	if err := decodeFact(r, &req); err != nil {
 		writeError(w, r, err)
 		return
 	}

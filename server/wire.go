@@ -199,6 +199,11 @@ func toFact(w wireFact, where string) (term.Fact, error) {
 	}
 	f := term.Fact{Predicate: *w.Predicate, Args: make([]term.Value, len(w.Args))}
 	for i, a := range w.Args {
+		if v, ok := plainValue(a); ok {
+			f.Args[i] = v
+			continue
+		}
+		// Not plain: toValue says what is wrong, or normalizes.
 		v, err := toValue(a, fmt.Sprintf("%s: %s argument %d", where, *w.Predicate, i+1))
 		if err != nil {
 			return term.Fact{}, err
@@ -216,6 +221,17 @@ func toFact(w wireFact, where string) (term.Fact, error) {
 		return term.Fact{}, badRequest("%s: valid_until %s is not after valid_from %s (the fact would never hold)", where, *w.ValidUntil, *w.ValidFrom)
 	}
 	return f, nil
+}
+
+// plainValue converts a wire value with a type and an id that term.Normalize
+// accepts, without naming it: the common case, which needs no message (an
+// argument's name is formatted only for the error it is needed for).
+func plainValue(w wireValue) (term.Value, bool) {
+	if w.Type == nil || w.ID == nil || *w.Type == "" || *w.ID == "" {
+		return term.Value{}, false
+	}
+	v, err := term.Normalize(term.Value{Type: *w.Type, ID: *w.ID})
+	return v, err == nil
 }
 
 // windowBound parses one bound of a validity window: absent is unbounded.
@@ -244,8 +260,10 @@ func noWindows(w wireFact, where, what string) error {
 func toFacts(ws []wireFact, where string) ([]term.Fact, error) {
 	out := make([]term.Fact, len(ws))
 	for i, w := range ws {
-		f, err := toFact(w, fmt.Sprintf("%s[%d]", where, i))
+		f, err := toFact(w, "")
 		if err != nil {
+			// Again, named in the error (formatted only when needed).
+			_, err = toFact(w, fmt.Sprintf("%s[%d]", where, i))
 			return nil, err
 		}
 		out[i] = f
@@ -287,6 +305,10 @@ func toPattern(w wireFact, where string) (term.Pattern, error) {
 	}
 	p.Args = make([]term.Value, len(w.Args))
 	for i, a := range w.Args {
+		if v, ok := plainValue(a); ok {
+			p.Args[i] = v
+			continue
+		}
 		v, err := toPatternValue(a, fmt.Sprintf("%s: argument %d", where, i+1))
 		if err != nil {
 			return p, err
@@ -300,8 +322,9 @@ func toPattern(w wireFact, where string) (term.Pattern, error) {
 func toPatterns(ws []wireFact, where string) ([]term.Pattern, error) {
 	out := make([]term.Pattern, len(ws))
 	for i, w := range ws {
-		p, err := toPattern(w, fmt.Sprintf("%s[%d]", where, i))
+		p, err := toPattern(w, "")
 		if err != nil {
+			_, err = toPattern(w, fmt.Sprintf("%s[%d]", where, i))
 			return nil, err
 		}
 		out[i] = p

@@ -28,6 +28,10 @@ type result struct {
 	// this tool started it.
 	selfCPU, serverCPU           time.Duration
 	selfCPUKnown, serverCPUKnown bool
+	// The PostgreSQL server's CPU time (writes mode, when it runs on this
+	// machine).
+	databaseCPU      time.Duration
+	databaseCPUKnown bool
 }
 
 // rps returns the throughput in requests per second.

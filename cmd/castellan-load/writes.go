@@ -188,6 +188,9 @@ func runWrites(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	fmt.Fprintf(stdout, "measuring for %s per phase (%d readers alone, %d writers alone, both), in %d turns of %s ...\n",
 		cfg.duration, cfg.conc, cfg.writers, cfg.rounds, slice)
 	meter := cpuMeter{pid: ses.serverPID}
+	if cfg.databaseURL != "" {
+		meter.postmaster = postmasterPID(ctx, cfg.databaseURL)
+	}
 	for round := range cfg.rounds {
 		meter.measure(cpuAlone, func() {
 			alone.add(readers.run(ctx, cfg.conc, slice, cfg.maxRequests, round*7919))
@@ -234,6 +237,12 @@ func runWrites(ctx context.Context, args []string, stdout, stderr io.Writer) err
 		fmt.Fprintf(stdout, "server CPU: %s per read alone; %s per tell alone; %s per request with both\n",
 			per(cpuAlone.serverCPU, alone.requests), per(cpuWAlo.serverCPU, writersAlone.requests),
 			per(cpuMixed.serverCPU, mixed.requests+writersMixed.requests))
+	}
+	if cpuWAlo.databaseCPUKnown {
+		per := func(d time.Duration, n int) string { return fmtDur(d / time.Duration(max(n, 1))) }
+		fmt.Fprintf(stdout, "database CPU: %s per read alone; %s per tell alone; %s per tell with readers\n",
+			per(cpuAlone.databaseCPU, alone.requests), per(cpuWAlo.databaseCPU, writersAlone.requests),
+			per(cpuMixed.databaseCPU, writersMixed.requests))
 	}
 	var failed []string
 	for _, r := range []*result{alone, mixed, writersAlone, writersMixed} {
