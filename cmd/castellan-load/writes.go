@@ -13,6 +13,8 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/jackc/pgx/v5"
 )
 
 // The writes mode (castellan-load writes) measures single-fact writes
@@ -187,6 +189,9 @@ func runWrites(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	)
 	fmt.Fprintf(stdout, "measuring for %s per phase (%d readers alone, %d writers alone, both), in %d turns of %s ...\n",
 		cfg.duration, cfg.conc, cfg.writers, cfg.rounds, slice)
+	// The revisions the writers took in each turn of their two phases, to
+	// count the transactions that committed them.
+	var aloneRevs, mixedRevs [][2]uint64
 	meter := cpuMeter{pid: ses.serverPID}
 	if cfg.databaseURL != "" {
 		meter.postmaster = postmasterPID(ctx, cfg.databaseURL)
@@ -195,7 +200,10 @@ func runWrites(ctx context.Context, args []string, stdout, stderr io.Writer) err
 		meter.measure(cpuAlone, func() {
 			alone.add(readers.run(ctx, cfg.conc, slice, cfg.maxRequests, round*7919))
 		})
+		r0 := wt.rev.Load()
 		meter.measure(cpuWAlo, func() { writersAlone.add(wt.run(ctx, cfg.writers, slice)) })
+		aloneRevs = append(aloneRevs, [2]uint64{r0, wt.rev.Load()})
+		r0 = wt.rev.Load()
 		meter.measure(cpuMixed, func() {
 			var wg sync.WaitGroup
 			wg.Add(1)
@@ -206,6 +214,7 @@ func runWrites(ctx context.Context, args []string, stdout, stderr io.Writer) err
 			mixed.add(readers.run(ctx, cfg.conc, slice, cfg.maxRequests, round*7919+1))
 			wg.Wait()
 		})
+		mixedRevs = append(mixedRevs, [2]uint64{r0, wt.rev.Load()})
 		if err := ctx.Err(); err != nil {
 			return err
 		}
@@ -244,6 +253,13 @@ func runWrites(ctx context.Context, args []string, stdout, stderr io.Writer) err
 			per(cpuAlone.databaseCPU, alone.requests), per(cpuWAlo.databaseCPU, writersAlone.requests),
 			per(cpuMixed.databaseCPU, writersMixed.requests))
 	}
+	if cfg.databaseURL != "" {
+		a, errA := tellsPerTransaction(ctx, cfg.databaseURL, aloneRevs)
+		m, errM := tellsPerTransaction(ctx, cfg.databaseURL, mixedRevs)
+		if errA == nil && errM == nil {
+			fmt.Fprintf(stdout, "tells a transaction (group commit): %.1f alone, %.1f with readers\n", a, m)
+		}
+	}
 	var failed []string
 	for _, r := range []*result{alone, mixed, writersAlone, writersMixed} {
 		if r.errors > 0 || r.wrong > 0 || r.requests == 0 {
@@ -257,4 +273,24 @@ func runWrites(ctx context.Context, args []string, stdout, stderr io.Writer) err
 		return errors.New(strings.Join(failed, "; "))
 	}
 	return nil
+}
+
+// tellsPerTransaction returns the revisions in the ranges (lo, hi] divided
+// by the transactions that committed them, on a PostgreSQL store: the
+// revisions of one transaction share its start time (committed_at).
+func tellsPerTransaction(ctx context.Context, url string, ranges [][2]uint64) (float64, error) {
+	conn, err := pgx.Connect(ctx, url)
+	if err != nil {
+		return 0, err
+	}
+	defer conn.Close(context.Background())
+	var revs, txs int64
+	for _, r := range ranges {
+		var n, t int64
+		if err := conn.QueryRow(ctx, "SELECT count(*), count(DISTINCT committed_at) FROM revisions WHERE revision > $1 AND revision <= $2", int64(r[0]), int64(r[1])).Scan(&n, &t); err != nil {
+			return 0, err
+		}
+		revs, txs = revs+n, txs+t
+	}
+	return float64(revs) / float64(max(txs, 1)), nil
 }

@@ -856,23 +856,49 @@ type insertRow struct {
 // insertSQL stores facts with one INSERT ... VALUES, each at its
 // revision, in the order given.
 func insertSQL(rows []insertRow) (string, []any) {
-	var sb strings.Builder
 	args := make([]any, 0, 8*len(rows))
-	sb.WriteString("WITH v (fact_key, predicate, arity, arg_types, arg_ids, valid_from, valid_until, revision) AS (VALUES ")
-	for i, r := range rows {
-		if i > 0 {
-			sb.WriteString(", ")
-		}
-		n := len(args)
-		fmt.Fprintf(&sb, "($%d::uuid, $%d::text, $%d::int, $%d::text[], $%d::text[], $%d::timestamptz, $%d::timestamptz, $%d::bigint)", n+1, n+2, n+3, n+4, n+5, n+6, n+7, n+8)
+	for _, r := range rows {
 		f := r.kf.fact
 		types, ids := split(f.Args)
 		from, until := windowBounds(f.Valid)
 		args = append(args, r.kf.key, f.Predicate, len(f.Args), types, ids, from, until, r.rev)
 	}
+	return insertText(len(rows)), args
+}
+
+// insertTexts holds the text of insertSQL's statement for n rows, for n
+// up to maxCachedInsert, made once: a group of tells is one such INSERT,
+// and its text, the same for every group of its size, used to be formatted
+// row by row for each.
+var insertTexts [maxCachedInsert + 1]atomic.Pointer[string]
+
+// maxCachedInsert bounds the row counts whose insert text is kept (about
+// 150 bytes a row).
+const maxCachedInsert = 64
+
+// insertText returns the text of insertSQL's statement for n rows.
+func insertText(n int) string {
+	if n <= maxCachedInsert {
+		if p := insertTexts[n].Load(); p != nil {
+			return *p
+		}
+	}
+	var sb strings.Builder
+	sb.WriteString("WITH v (fact_key, predicate, arity, arg_types, arg_ids, valid_from, valid_until, revision) AS (VALUES ")
+	for i := range n {
+		if i > 0 {
+			sb.WriteString(", ")
+		}
+		k := 8 * i
+		fmt.Fprintf(&sb, "($%d::uuid, $%d::text, $%d::int, $%d::text[], $%d::text[], $%d::timestamptz, $%d::timestamptz, $%d::bigint)", k+1, k+2, k+3, k+4, k+5, k+6, k+7, k+8)
+	}
 	sb.WriteString("), i AS (INSERT INTO facts (fact_key, predicate, arity, arg_types, arg_ids, revision, valid_from, valid_until) SELECT fact_key, predicate, arity, arg_types, arg_ids, revision, valid_from, valid_until FROM v")
 	sb.WriteString(logInserted)
-	return sb.String(), args
+	text := sb.String()
+	if n <= maxCachedInsert {
+		insertTexts[n].Store(&text)
+	}
+	return text
 }
 
 // copyInsert stores facts with COPY, straight into facts and changes. It
