@@ -27,7 +27,11 @@ import (
 // oracle; at the end a sample of the written facts must be allowed, read
 // at the revision of the last write (OsoOffset), and a fact never written
 // denied. Meant for `castellan serve` on PostgreSQL (-database-url), where
-// concurrent writes are committed in groups.
+// concurrent writes are committed in groups. On PostgreSQL it also reports
+// the database server's CPU per tell (when it runs on this machine: the
+// postmaster named in its data directory and its processes, from /proc)
+// and the tells a transaction committed (revisions sharing a
+// committed_at), alone and with the readers.
 
 // writeTarget tells facts from writers and remembers the highest revision
 // a write returned.
