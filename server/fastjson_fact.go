@@ -24,6 +24,9 @@ import (
 // strings.
 func scanFact(b []byte, w *wireFact) bool {
 	s := newBatchScan(b)
+	// A fact of three arguments has seven strings: a slab of 8, not the
+	// batch scans' 32.
+	s.strs.buf = make([]string, 0, 8)
 	var seen uint32
 	ok := s.object(func(k string) bool {
 		switch k {

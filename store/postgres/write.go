@@ -640,10 +640,34 @@ func insertsOnly(batches [][]store.Op) bool {
 // nothing), and, with revisions, the rows of the revisions. The ops'
 // inserts are left deduplicated, as queueWrites leaves them.
 func queueInserts(b *pgx.Batch, first int64, batches [][]store.Op, revisions bool) {
-	var rows []insertRow
+	n := 0
+	for _, ops := range batches {
+		for _, op := range ops {
+			n += len(op.Insert)
+		}
+	}
+	rows := make([]insertRow, 0, n)
+	// The keys stored so far, when the group tells more than one fact: in
+	// a map for many, else looked up in rows (a group of single-fact
+	// tells is of a few dozen at most).
 	var seen map[[16]byte]bool
-	if len(batches) > 1 {
-		seen = make(map[[16]byte]bool)
+	if n > 64 {
+		seen = make(map[[16]byte]bool, n)
+	}
+	told := func(key [16]byte) bool {
+		if seen != nil {
+			if seen[key] {
+				return true
+			}
+			seen[key] = true
+			return false
+		}
+		for _, r := range rows {
+			if r.kf.key == key {
+				return true
+			}
+		}
+		return false
 	}
 	for k, ops := range batches {
 		rev := first + int64(k)
@@ -653,11 +677,8 @@ func queueInserts(b *pgx.Batch, first int64, batches [][]store.Op, revisions boo
 			ordered := make([]term.Fact, 0, len(facts))
 			for _, kf := range facts {
 				ordered = append(ordered, kf.fact)
-				if seen != nil {
-					if seen[kf.key] {
-						continue
-					}
-					seen[kf.key] = true
+				if n > 1 && told(kf.key) {
+					continue
 				}
 				rows = append(rows, insertRow{rev, kf})
 			}
@@ -750,6 +771,13 @@ func dedupe(fs []term.Fact, sorted bool) []keyedFact {
 			out = append(out, *kf)
 		}
 		return out
+	}
+	if len(fs) <= 1 {
+		// A single fact (a tell): nothing to drop, no map.
+		for _, f := range fs {
+			ks = append(ks, keyedFact{factKey(f.Predicate, f.Args), f})
+		}
+		return ks
 	}
 	seen := make(map[[16]byte]int, len(fs))
 	for _, f := range fs {
