@@ -96,10 +96,12 @@ func (e *Evaluator) AuthorizeBatch(ctx context.Context, r Request, checks []Chec
 // is unknown: it must be dropped, not pooled.
 func (e *Evaluator) batchSolve(s *solver, allow *predInfo, c Check) (allowed, ok, broken bool) {
 	defer func() {
+		s.releaseReads() // Authorize may ask the check again, in a solver of its own
 		if recover() != nil {
 			allowed, ok, broken = false, false, true
 		}
 	}()
+	s.holdReads()
 	s.work = 0
 	args := [3]term.Value{s.canon(c.Actor), e.action(c.Action), s.canon(c.Resource)}
 	tid := s.solve(allow, args[:])

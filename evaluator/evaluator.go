@@ -212,9 +212,11 @@ func (e *Evaluator) authorize(ctx context.Context, r Request, actor term.Value, 
 	src := r.source()
 	s := e.acquire(ctx, src, r.Now)
 	defer e.done(s, &err)
+	s.holdReads()
 	args := [3]term.Value{s.canon(actor), e.action(action), s.canon(resource)}
 	allow := e.pred("allow", 3)
 	tid := s.solve(allow, args[:])
+	s.releaseReads() // before another solver or the explanation reads the source
 	if errors.Is(s.err, ErrDepthExceeded) {
 		return e.authorizeWide(ctx, r, args, s.err)
 	}
@@ -248,11 +250,13 @@ func (e *Evaluator) AuthorizeEach(ctx context.Context, r Request, actor term.Val
 	defer e.done(s, &err)
 	allow := e.pred("allow", 3)
 	out := make([]bool, len(resources))
+	s.holdReads()
 	actor, act := s.canon(actor), e.action(action)
 	for i, res := range resources {
 		args := [3]term.Value{actor, act, s.canon(res)}
 		tid := s.solve(allow, args[:])
 		if errors.Is(s.err, ErrDepthExceeded) {
+			s.releaseReads() // before the solvers of authorizeEachWide read the source
 			return e.authorizeEachWide(ctx, r, actor, action, resources)
 		}
 		if s.err != nil {

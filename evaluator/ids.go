@@ -19,6 +19,10 @@ import (
 // startIDs prepares the id state of a query over src.
 func (s *solver) startIDs(src Source) {
 	s.ids, _ = src.(IDSource)
+	s.holder = nil
+	if s.ids != nil {
+		s.holder, _ = src.(readHolder)
+	}
 	if s.idEpoch++; s.idEpoch == 0 {
 		s.memo, s.idEpoch = [memoSize]memoEnt{}, 1
 		clear(s.rels)
@@ -396,4 +400,58 @@ func matchValues(src Source, pred string, pat []term.Value, yield func([]term.Va
 		}
 		return yield(vals)
 	})
+}
+
+// readHolder is a source whose reads can run under one hold of its lock
+// (store/index's snapshots): HoldReads takes the lock and returns a
+// heldReads view of the source that reads without taking it (reusing
+// reuse, a view it returned before and that was released, when it can).
+type readHolder interface {
+	HoldReads(reuse any) any
+}
+
+// heldReads is a view of HoldReads: the source itself, read under the
+// lock it holds until ReleaseReads (after which it must not be read);
+// PauseReads lets waiting writers take the lock in between.
+type heldReads interface {
+	IDSource
+	ReleaseReads()
+	PauseReads()
+}
+
+// holdReads makes the solver read its source under one hold of the
+// source's lock until releaseReads, when the source can (see
+// readHolder): a check asks a source half a dozen questions, and taking
+// its lock for each was the largest single cost of a batch of checks
+// (the lock's reader count, written by every read, passed between the
+// cores). Only a check that runs to its end without calling out or
+// waiting may hold its reads (not a list walk, which pauses between
+// pages, nor a query that yields rows), and nothing else may read the
+// source meanwhile: no other solver, no explanation; tick pauses the hold
+// now and then so that a long check does not hold writers up.
+func (s *solver) holdReads() {
+	if s.holder == nil || s.held != nil {
+		return
+	}
+	v := s.holder.HoldReads(s.heldView)
+	h, ok := v.(heldReads)
+	if !ok {
+		if r, ok := v.(interface{ ReleaseReads() }); ok {
+			r.ReleaseReads()
+		}
+		return
+	}
+	s.heldView, s.held = v, h
+	s.src, s.ids = h, h
+}
+
+// releaseReads ends holdReads: the solver reads its source as before.
+func (s *solver) releaseReads() {
+	if s.held == nil {
+		return
+	}
+	s.held.ReleaseReads()
+	s.held = nil
+	s.src = s.holder.(Source)
+	s.ids = s.holder.(IDSource)
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"runtime"
+	"slices"
 	"sync"
 	"testing"
 
@@ -141,6 +142,20 @@ func TestIDsConcurrentChurn(t *testing.T) {
 		}
 		if d, err := e.Authorize(ctx, req, term.Entity("User", "mallory"), "read", leaf); err != nil || d.Allowed {
 			return fmt.Errorf("mallory reads leaf at revision %d: %v, %v", snap.Revision(), d.Allowed, err)
+		}
+		// The other checks that read the store under one hold of its
+		// lock (holdReads), while the writer waits for it.
+		mallory := term.Entity("User", "mallory")
+		if got, err := e.AuthorizeEach(ctx, req, alice, "read", []term.Value{leaf, root, term.Entity("Folder", "c0-1")}); err != nil || !slices.Equal(got, []bool{true, true, false}) {
+			return fmt.Errorf("AuthorizeEach at revision %d: %v, %v", snap.Revision(), got, err)
+		}
+		res := e.AuthorizeBatch(ctx, req, []Check{{alice, "read", leaf}, {mallory, "read", leaf}, {alice, "read", root}})
+		if res[0] != (CheckResult{Allowed: true}) || res[1] != (CheckResult{}) || res[2] != (CheckResult{Allowed: true}) {
+			return fmt.Errorf("AuthorizeBatch at revision %d: %v", snap.Revision(), res)
+		}
+		acts, err := e.ActionsEach(ctx, req, [][2]term.Value{{alice, leaf}, {mallory, leaf}})
+		if err != nil || !slices.Contains(acts[0], "read") || len(acts[1]) != 0 {
+			return fmt.Errorf("ActionsEach at revision %d: %v, %v", snap.Revision(), acts, err)
 		}
 		return nil
 	}

@@ -53,6 +53,7 @@ func (e *Evaluator) ActionsEach(ctx context.Context, r Request, pairs [][2]term.
 	}
 	s := e.acquire(ctx, r.source(), r.Now)
 	defer e.done(s, &err)
+	s.holdReads()
 	allow := e.pred("allow", 3)
 	out := make([][]string, len(pairs))
 	// The pairs' actions share one array (a few actions a pair), each

@@ -170,8 +170,16 @@ type solver struct {
 	// (see matchFacts). The ids of this query's predicates and values are
 	// resolved once and remembered in rels and memo, whose entries hold
 	// for the query of idEpoch only (ids are the source's).
-	ids          IDSource
-	consts       *constIDs // the ids of the program's constants in src, when it has a generation
+	ids    IDSource
+	consts *constIDs // the ids of the program's constants in src, when it has a generation
+
+	// The reads of a check under one hold of the source's lock (see
+	// holdReads): holder is src when it can hold its reads, held the view
+	// holding them while a check runs (then src and ids are held), heldView
+	// the last view, reused.
+	holder       readHolder
+	held         heldReads
+	heldView     any
 	idEpoch      uint32
 	rels         []relEnt // by predInfo.id
 	memo         [memoSize]memoEnt
@@ -247,6 +255,7 @@ const bigState = 1 << 18
 // panicked (a bug), turns the panic into the query's error and drops s,
 // whose state is unknown. A bug fails one query, never the server.
 func (e *Evaluator) done(s *solver, err *error) {
+	s.releaseReads()
 	if r := recover(); r != nil {
 		*err = fmt.Errorf("evaluator: internal error: %v", r)
 		return
@@ -255,6 +264,8 @@ func (e *Evaluator) done(s *solver, err *error) {
 }
 
 func (e *Evaluator) release(s *solver) {
+	s.releaseReads()
+	s.holder = nil
 	s.tindex.reset(bigState / 8)
 	s.aindex.reset(bigState / 8)
 	if cap(s.vals) > bigState || cap(s.tmp) > bigState || cap(s.ans) > bigState {
@@ -287,6 +298,9 @@ func (s *solver) tick() bool {
 		return false
 	}
 	if s.work&1023 == 0 {
+		if s.held != nil {
+			s.held.PauseReads() // a long check does not hold writers up
+		}
 		if err := s.ctx.Err(); err != nil {
 			s.fail(fmt.Errorf("evaluating query: %w", err))
 			return false

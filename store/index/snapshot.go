@@ -35,6 +35,10 @@ type Snapshot struct {
 	// gen is the snapshot's generation (see Generation); a timed view
 	// has its parent's.
 	gen uint64
+
+	// held: a view HoldReads returned, whose reads run under the read
+	// lock HoldReads took and take no lock of their own.
+	held bool
 }
 
 // generations numbers the snapshots of every index, from 1.
@@ -124,10 +128,10 @@ func (s *Snapshot) Match(pred string, args []term.Value, yield func(args []term.
 	x := s.x
 	m := x.matcher()
 	defer x.matchers.Put(m)
-	x.mu.RLock()
+	s.rlock()
 	t := x.tables[tableKey{pred, len(args)}]
 	if t == nil {
-		x.mu.RUnlock()
+		s.runlock()
 		return
 	}
 	m.want = m.want[:0]
@@ -136,7 +140,7 @@ func (s *Snapshot) Match(pred string, args []term.Value, yield func(args []term.
 		if !a.IsZero() {
 			var ok bool
 			if id, ok = x.lookup(a); !ok {
-				x.mu.RUnlock()
+				s.runlock()
 				return
 			}
 		}
@@ -161,8 +165,8 @@ func (s *Snapshot) Match(pred string, args []term.Value, yield func(args []term.
 // none). The number is the same in every snapshot of the index.
 func (s *Snapshot) Relation(pred string, arity int) int {
 	x := s.x
-	x.mu.RLock()
-	defer x.mu.RUnlock()
+	s.rlock()
+	defer s.runlock()
 	if t := x.tables[tableKey{pred, arity}]; t != nil {
 		return int(t.id)
 	}
@@ -176,9 +180,9 @@ func (s *Snapshot) Lookup(v term.Value) (uint32, bool) {
 		return 0, false
 	}
 	x := s.x
-	x.mu.RLock()
+	s.rlock()
 	id, ok := x.lookup(v)
-	x.mu.RUnlock()
+	s.runlock()
 	return id, ok
 }
 
@@ -209,9 +213,9 @@ func (s *Snapshot) Generation() uint64 { return s.gen }
 // be modified or kept.
 func (s *Snapshot) MatchIDs(rel int, ids []uint32, yield func(ids []uint32) bool) {
 	x := s.x
-	x.mu.RLock()
+	s.rlock()
 	if rel < 0 || rel >= len(x.byID) || x.byID[rel].arity != len(ids) {
-		x.mu.RUnlock()
+		s.runlock()
 		return
 	}
 	s.walk(x.byID[rel], nil, ids, yield, nil)
@@ -287,12 +291,12 @@ func (s *Snapshot) walk(t *table, m *matcher, want []uint32, yieldIDs func([]uin
 		// removed after the snapshot's revision).
 		if r, ok := t.find(want); ok && r < t.limit(s.rev) && s.inWindow(t, r) {
 			ids := t.ids(r)
-			x.mu.RUnlock()
+			s.runlock()
 			s.yieldOne(m, ids, yieldIDs, yieldVals)
 			return
 		}
 		if t.lastRemoved <= s.rev {
-			x.mu.RUnlock()
+			s.runlock()
 			return
 		}
 	}
@@ -306,7 +310,7 @@ func (s *Snapshot) walk(t *table, m *matcher, want []uint32, yieldIDs func([]uin
 		}
 		sl := t.post[i].slot(id)
 		if sl == nil {
-			x.mu.RUnlock()
+			s.runlock()
 			return
 		}
 		if n := t.post[i].count(sl); best < 0 || n < bestLen {
@@ -348,7 +352,7 @@ func (s *Snapshot) walk(t *table, m *matcher, want []uint32, yieldIDs func([]uin
 	for pos := 0; pos < total; {
 		recs := m.recs[:0]
 		if !locked {
-			x.mu.RLock()
+			s.rlock()
 		}
 	next:
 		for ; pos < total && len(recs) < matchChunk; pos++ {
@@ -367,7 +371,7 @@ func (s *Snapshot) walk(t *table, m *matcher, want []uint32, yieldIDs func([]uin
 			}
 			recs = append(recs, r)
 		}
-		x.mu.RUnlock()
+		s.runlock()
 		locked = false
 		m.recs = recs
 		for _, r := range recs {
@@ -387,7 +391,7 @@ func (s *Snapshot) walk(t *table, m *matcher, want []uint32, yieldIDs func([]uin
 		}
 	}
 	if locked {
-		x.mu.RUnlock()
+		s.runlock()
 	}
 }
 
@@ -445,7 +449,7 @@ func (s *Snapshot) walkShort(t *table, m *matcher, want []uint32, best int, sl *
 		}
 	}
 	args, arity := t.args, t.arity
-	x.mu.RUnlock()
+	s.runlock()
 	if k == 0 {
 		return
 	}
@@ -483,20 +487,20 @@ func (s *Snapshot) walkShort(t *table, m *matcher, want []uint32, best int, sl *
 func (s *Snapshot) Facts(p term.Pattern) iter.Seq[term.Fact] {
 	return func(yield func(term.Fact) bool) {
 		x := s.x
-		x.mu.RLock()
+		s.rlock()
 		tables := slices.Clone(x.ordered)
-		x.mu.RUnlock()
+		s.runlock()
 		var batch []term.Fact
 		for _, t := range tables {
 			if (p.Predicate != "" && p.Predicate != t.pred) || t.arity < len(p.Args) || (!p.AnyArity && t.arity != len(p.Args)) {
 				continue
 			}
-			x.mu.RLock()
+			s.rlock()
 			recs, all, ok := x.candidates(t, p.Args)
 			v := s.view(t)
 			until := t.until // windows of the facts yielded, timed view or not
 			from := t.from
-			x.mu.RUnlock()
+			s.runlock()
 			if !ok {
 				continue
 			}
@@ -506,7 +510,7 @@ func (s *Snapshot) Facts(p term.Pattern) iter.Seq[term.Fact] {
 			}
 			for pos := 0; pos < total; {
 				batch = batch[:0]
-				x.mu.RLock()
+				s.rlock()
 				for ; pos < total && len(batch) < matchChunk; pos++ {
 					r := uint32(pos)
 					if !all {
@@ -524,7 +528,7 @@ func (s *Snapshot) Facts(p term.Pattern) iter.Seq[term.Fact] {
 					}
 					batch = append(batch, f)
 				}
-				x.mu.RUnlock()
+				s.runlock()
 				for _, f := range batch {
 					if !yield(f) {
 						return
@@ -558,8 +562,8 @@ var _ store.PredicateCounter = (*Snapshot)(nil)
 // left out. It reads the records' revisions, not their arguments.
 func (s *Snapshot) PredicateCounts() []store.PredicateCount {
 	x := s.x
-	x.mu.RLock()
-	defer x.mu.RUnlock()
+	s.rlock()
+	defer s.runlock()
 	var out []store.PredicateCount
 	for _, t := range x.ordered {
 		n := 0
@@ -574,4 +578,72 @@ func (s *Snapshot) PredicateCounts() []store.PredicateCount {
 		}
 	}
 	return out
+}
+
+// HoldReads takes the index's read lock and returns a view of s whose
+// reads all run under that one hold, taking no lock of their own, until
+// ReleaseReads is called on the view: a reader that asks many questions
+// in a row (the evaluator, a check's half-dozen) pays for the lock once,
+// not once a question; the lock's reader count is a cache line that
+// every read writes and the cores pass back and forth.
+//
+// The view is a *Snapshot, typed any so that a package that sees
+// snapshots through interfaces of its own (the evaluator's IDSource) can
+// ask for it; reuse, a view HoldReads returned before and released, is
+// overwritten rather than a new one allocated (nil: allocate).
+//
+// While the view holds the lock its goroutine must not take the lock
+// again (read through s, or any other snapshot of the index) nor wait for
+// anything: a writer waiting for the lock would deadlock with it or wait
+// as long. A long run of reads should call PauseReads now and then, so
+// that writers are not held up. A released view is empty (it keeps no
+// snapshot reachable) and must not be read.
+func (s *Snapshot) HoldReads(reuse any) any {
+	h, _ := reuse.(*Snapshot)
+	if h == nil || h.x != nil {
+		h = new(Snapshot)
+	}
+	*h = *s
+	if h.parent == nil {
+		h.parent = s // keeps s, and the records its revision sees, reachable
+	}
+	s.x.mu.RLock()
+	h.held = true
+	return h
+}
+
+// ReleaseReads releases the lock a view of HoldReads holds and empties
+// the view; it does nothing on any other snapshot, or a view already
+// released.
+func (s *Snapshot) ReleaseReads() {
+	if s.held {
+		x := s.x
+		*s = Snapshot{}
+		x.mu.RUnlock()
+	}
+}
+
+// PauseReads lets a writer waiting for the lock that a view of HoldReads
+// holds take it, and takes the lock back after it (at once when none
+// waits). Values, ids and the slices MatchIDs yielded stay valid, as
+// they do across MatchIDs's own releases of the lock.
+func (s *Snapshot) PauseReads() {
+	if s.held {
+		s.x.mu.RUnlock()
+		s.x.mu.RLock()
+	}
+}
+
+// rlock takes the index's read lock for a read of s, unless s holds it.
+func (s *Snapshot) rlock() {
+	if !s.held {
+		s.x.mu.RLock()
+	}
+}
+
+// runlock releases what rlock took.
+func (s *Snapshot) runlock() {
+	if !s.held {
+		s.x.mu.RUnlock()
+	}
 }
