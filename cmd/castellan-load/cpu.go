@@ -8,43 +8,15 @@ import (
 	"strings"
 	"time"
 
+	"github.com/castellan-authz/castellan/internal/cputime"
 	"github.com/jackc/pgx/v5"
 )
 
-// clockTick is the unit of the CPU times in /proc/<pid>/stat (USER_HZ,
-// 100 on every Linux architecture Go supports).
-const clockTick = 10 * time.Millisecond
-
 // processCPU returns the CPU time (user and system) a process has used so
-// far, pid 0 meaning this process. It reads /proc and reports false where
-// there is none. CPU time, unlike latency, is not inflated by other work on
-// the machine, so it compares runs taken under different loads.
-func processCPU(pid int) (time.Duration, bool) {
-	name := "self"
-	if pid != 0 {
-		name = strconv.Itoa(pid)
-	}
-	b, err := os.ReadFile("/proc/" + name + "/stat")
-	if err != nil {
-		return 0, false
-	}
-	// The command name, in parentheses, may hold spaces: fields are counted
-	// from the last ')'. utime and stime are fields 14 and 15.
-	i := strings.LastIndexByte(string(b), ')')
-	if i < 0 {
-		return 0, false
-	}
-	f := strings.Fields(string(b[i+1:]))
-	if len(f) < 13 {
-		return 0, false
-	}
-	utime, err1 := strconv.ParseInt(f[11], 10, 64)
-	stime, err2 := strconv.ParseInt(f[12], 10, 64)
-	if err1 != nil || err2 != nil {
-		return 0, false
-	}
-	return time.Duration(utime+stime) * clockTick, true
-}
+// far, pid 0 meaning this process (cputime.Of). CPU time, unlike latency,
+// is not inflated by other work on the machine, so it compares runs taken
+// under different loads.
+func processCPU(pid int) (time.Duration, bool) { return cputime.Of(pid) }
 
 // cpuMeter measures the CPU time this process and, when pid is not 0, the
 // server process use while a function runs; and, when postmaster is not
@@ -107,41 +79,6 @@ func postmasterPID(ctx context.Context, url string) int {
 
 // databaseCPU returns the CPU time used so far by the PostgreSQL server
 // whose postmaster has pid postmaster: the postmaster's own (with the
-// backends it reaped) and its live processes'. It reports false when
-// /proc cannot be read.
-func databaseCPU(postmaster int) (time.Duration, bool) {
-	b, err := os.ReadFile("/proc/" + strconv.Itoa(postmaster) + "/stat")
-	if err != nil {
-		return 0, false
-	}
-	s := string(b)
-	f := strings.Fields(s[strings.LastIndexByte(s, ')')+1:])
-	if len(f) < 15 {
-		return 0, false
-	}
-	var total int64
-	for _, x := range f[11:15] { // utime, stime, cutime, cstime
-		n, _ := strconv.ParseInt(x, 10, 64)
-		total += n
-	}
-	stats, _ := filepath.Glob("/proc/[0-9]*/stat")
-	for _, p := range stats {
-		b, err := os.ReadFile(p)
-		if err != nil {
-			continue
-		}
-		s := string(b)
-		i := strings.LastIndexByte(s, ')')
-		if i < 0 {
-			continue
-		}
-		f := strings.Fields(s[i+1:])
-		if len(f) < 13 || f[1] != strconv.Itoa(postmaster) {
-			continue
-		}
-		u, _ := strconv.ParseInt(f[11], 10, 64)
-		k, _ := strconv.ParseInt(f[12], 10, 64)
-		total += u + k
-	}
-	return time.Duration(total) * clockTick, true
-}
+// backends it reaped) and its live processes' (cputime.Tree). It reports
+// false when /proc cannot be read.
+func databaseCPU(postmaster int) (time.Duration, bool) { return cputime.Tree(postmaster) }

@@ -11,39 +11,12 @@ import (
 	"time"
 )
 
-// clockTick is the unit of /proc/PID/stat's CPU times (USER_HZ, 100 on
-// Linux).
-const clockTick = 10 * time.Millisecond
-
 // postgresCPU returns the CPU time used so far by the PostgreSQL server
-// whose postmaster has pid postmaster and its processes, or 0 where /proc
-// cannot be read. Backends that ended are not counted.
+// whose postmaster has pid postmaster and its processes (cputime.Tree), or
+// 0 where /proc cannot be read.
 func postgresCPU(postmaster int) time.Duration {
-	stats, _ := filepath.Glob("/proc/[0-9]*/stat")
-	var total time.Duration
-	for _, p := range stats {
-		b, err := os.ReadFile(p)
-		if err != nil {
-			continue
-		}
-		s := string(b)
-		i := strings.LastIndexByte(s, ')')
-		if i < 0 {
-			continue
-		}
-		pid, _ := strconv.Atoi(strings.Fields(s)[0])
-		f := strings.Fields(s[i+1:])
-		if len(f) < 13 {
-			continue
-		}
-		if ppid, _ := strconv.Atoi(f[1]); pid != postmaster && ppid != postmaster {
-			continue
-		}
-		u, _ := strconv.ParseInt(f[11], 10, 64)
-		k, _ := strconv.ParseInt(f[12], 10, 64)
-		total += time.Duration(u+k) * clockTick
-	}
-	return total
+	d, _ := cputime.Tree(postmaster)
+	return d
 }
 
 // postmasterPID returns the pid of the server at url (read from its data
