@@ -92,14 +92,38 @@ func (p *predInfo) numberRules(consts *constTable) {
 // the constant's number when it is spelled as in the program (the
 // question's action, a role named in a rule: no hashing of its text).
 func (s *solver) rulesFor(p *predInfo, args []term.Value) []*crule {
+	return p.selectRules(args, &s.e.consts)
+}
+
+// rulesFor returns the rules that may match arguments args.
+func (p *predInfo) rulesFor(args []term.Value) []*crule {
+	return p.selectRules(args, nil)
+}
+
+// selectRules returns the rules that may match args: those of the
+// argument bound to a constant with the fewest candidates. With consts, a
+// constant spelled as in the program is found by its number (byNum), else
+// by its value (byConst).
+func (p *predInfo) selectRules(args []term.Value, consts *constTable) []*crule {
 	rules := p.rules
 	for k, m := range p.byConst {
 		if m == nil || isWild(args[k]) {
 			continue
 		}
-		var cand []*crule
-		if n := s.e.consts.find(args[k], strHash(args[k])); n >= 0 {
-			cand = p.nonConst[k]
+		if cand := p.constRules(k, args[k], consts); len(cand) < len(rules) {
+			rules = cand
+		}
+	}
+	return rules
+}
+
+// constRules returns the rules of p whose argument k may be the constant
+// v: those that name v there and those that name no constant there.
+func (p *predInfo) constRules(k int, v term.Value, consts *constTable) []*crule {
+	if consts != nil {
+		if n := consts.find(v, strHash(v)); n >= 0 {
+			// A binary search written out, on the path of every rule
+			// call: no comparison function to call.
 			nr := p.byNum[k]
 			i, j := 0, len(nr)
 			for i < j {
@@ -111,36 +135,15 @@ func (s *solver) rulesFor(p *predInfo, args []term.Value) []*crule {
 				}
 			}
 			if i < len(nr) && int(nr[i].num) == n {
-				cand = nr[i].rules
+				return nr[i].rules
 			}
-		} else if c, ok := m[args[k]]; ok {
-			cand = c
-		} else {
-			cand = p.nonConst[k]
-		}
-		if len(cand) < len(rules) {
-			rules = cand
+			return p.nonConst[k]
 		}
 	}
-	return rules
-}
-
-// rulesFor returns the rules that may match arguments args.
-func (p *predInfo) rulesFor(args []term.Value) []*crule {
-	rules := p.rules
-	for k, m := range p.byConst {
-		if m == nil || isWild(args[k]) {
-			continue
-		}
-		cand, ok := m[args[k]]
-		if !ok {
-			cand = p.nonConst[k]
-		}
-		if len(cand) < len(rules) {
-			rules = cand
-		}
+	if c, ok := p.byConst[k][v]; ok {
+		return c
 	}
-	return rules
+	return p.nonConst[k]
 }
 
 type opKind uint8

@@ -19,10 +19,7 @@ import (
 // startIDs prepares the id state of a query over src.
 func (s *solver) startIDs(src Source) {
 	s.ids, _ = src.(IDSource)
-	s.holder = nil
-	if s.ids != nil {
-		s.holder, _ = src.(readHolder)
-	}
+	s.holder, _ = src.(readHolder)
 	if s.idEpoch++; s.idEpoch == 0 {
 		s.memo, s.idEpoch = [memoSize]memoEnt{}, 1
 		clear(s.rels)
@@ -407,6 +404,7 @@ func matchValues(src Source, pred string, pat []term.Value, yield func([]term.Va
 // heldReads view of the source that reads without taking it (reusing
 // reuse, a view it returned before and that was released, when it can).
 type readHolder interface {
+	IDSource
 	HoldReads(reuse any) any
 }
 
@@ -452,6 +450,5 @@ func (s *solver) releaseReads() {
 	}
 	s.held.ReleaseReads()
 	s.held = nil
-	s.src = s.holder.(Source)
-	s.ids = s.holder.(IDSource)
+	s.src, s.ids = s.holder, s.holder
 }

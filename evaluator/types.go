@@ -112,9 +112,10 @@ func sameString(a, b string) bool {
 // answer for two different names is remembered by where their strings
 // are: the type names a query compares are few and each is spelled at a
 // few places (the program's rules, the source's type table, the
-// question), so that most answers are found without hashing a name. An entry holds its strings, so that their places
-// are not reused while it is remembered; the answers hold for the
-// evaluator's program, whose solvers alone share the memo.
+// question), so that most answers are found without hashing a name. An
+// entry holds its strings, so that their places are not reused while it
+// is remembered; the answers hold for the evaluator's program, whose
+// solvers alone share the memo.
 func (s *solver) typeMatches(vt, c string) bool {
 	if c == "" || vt == c { // the common case: a value of the very type
 		return true
