@@ -76,16 +76,7 @@ func TestAuthorizeBatchAgreesWithAuthorize(t *testing.T) {
 	for seed := range uint64(24) {
 		r := rand.New(rand.NewPCG(seed, 7))
 		fs := randomGitHubFacts(r, users, val)
-		var req Request
-		switch seed % 3 {
-		case 0:
-			req.Source = &sliceSource{facts: fs}
-		case 1:
-			req.Source = loadMemory(t, fs)
-		case 2:
-			half := len(fs) / 2
-			req.Source, req.Context = loadMemory(t, fs[:half+len(fs)/8]), fs[half:]
-		}
+		req := requestBySeed(t, seed, fs, len(fs)/8)
 		var domain []term.Value
 		var checks []Check
 		for typ, n := range types {
@@ -163,16 +154,7 @@ allow(x, "p23", y) if p2(x, y) or p3(y, x);
 		}
 		compiled++
 		fs := randomFacts(r, nil, n, 8)
-		var req Request
-		switch seed % 3 {
-		case 0:
-			req.Source = &sliceSource{facts: fs}
-		case 1:
-			req.Source = loadMemory(t, fs)
-		case 2:
-			half := len(fs) / 2
-			req.Source, req.Context = loadMemory(t, fs[:half]), fs[half:]
-		}
+		req := requestBySeed(t, seed, fs, 0)
 		var checks []Check
 		for i := range n {
 			for j := range n {

@@ -137,16 +137,8 @@ func TestRandomProgramsAgainstOracle(t *testing.T) {
 		// matched on ids), or half from the store and half as context facts
 		// layered over it (values the store lacks get request-local ids;
 		// some facts are in both).
-		var source Source = &sliceSource{facts: fs}
-		var ctxFacts []term.Fact
-		switch seed % 3 {
-		case 1:
-			source = loadMemory(t, fs)
-		case 2:
-			half := len(fs) / 2
-			source = loadMemory(t, fs[:half+len(fs)/8])
-			ctxFacts = fs[half:]
-		}
+		req := requestBySeed(t, seed, fs, len(fs)/8)
+		source, ctxFacts := req.Source, req.Context
 		for p := range 4 {
 			pred := fmt.Sprintf("p%d", p)
 			var want []string
@@ -223,4 +215,19 @@ func expand(id *string, n int) []string {
 		all = append(all, fmt.Sprintf("n%d", i))
 	}
 	return all
+}
+
+// requestBySeed returns a Request whose facts are fs, read by seed from
+// one of three sources: a slice; the memory store (values matched on
+// ids); or the memory store holding the first half of fs and overlap
+// facts more, with the second half as context facts layered over it.
+func requestBySeed(t testing.TB, seed uint64, fs []term.Fact, overlap int) Request {
+	switch seed % 3 {
+	case 1:
+		return Request{Source: loadMemory(t, fs)}
+	case 2:
+		half := len(fs) / 2
+		return Request{Source: loadMemory(t, fs[:half+overlap]), Context: fs[half:]}
+	}
+	return Request{Source: &sliceSource{facts: fs}}
 }
