@@ -30,13 +30,7 @@ func TestGroupCommit(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer conn.Close(t.Context())
-	if _, err := conn.Exec(t.Context(), `
-		CREATE FUNCTION refuse_poison() RETURNS trigger LANGUAGE plpgsql AS $$
-		BEGIN
-			IF NEW.predicate = 'poison' THEN RAISE EXCEPTION 'poisoned'; END IF;
-			RETURN NEW;
-		END $$;
-		CREATE TRIGGER refuse_poison BEFORE INSERT ON facts FOR EACH ROW EXECUTE FUNCTION refuse_poison();`); err != nil {
+	if _, err := conn.Exec(t.Context(), postgres.RefusePoisonSQL); err != nil {
 		t.Fatal(err)
 	}
 

@@ -348,13 +348,7 @@ func TestPipelinedGroupRefusedWhole(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer s.Close()
-	if _, err := s.pool.Exec(ctx, `
-		CREATE FUNCTION refuse_poison() RETURNS trigger LANGUAGE plpgsql AS $$
-		BEGIN
-			IF NEW.predicate = 'poison' THEN RAISE EXCEPTION 'poisoned'; END IF;
-			RETURN NEW;
-		END $$;
-		CREATE TRIGGER refuse_poison BEFORE INSERT ON facts FOR EACH ROW EXECUTE FUNCTION refuse_poison();`); err != nil {
+	if _, err := s.pool.Exec(ctx, refusePoisonSQL); err != nil {
 		t.Fatal(err)
 	}
 	good, err := store.Prepare([]store.Op{{Insert: []term.Fact{{Predicate: "fine", Args: []term.Value{term.String("x")}}}}})
@@ -480,3 +474,13 @@ func queryStrings(t *testing.T, s *Store, sql string) []string {
 	}
 	return out
 }
+
+// refusePoisonSQL makes the database refuse every fact of predicate
+// "poison" (a trigger), to fail one write of a group on purpose.
+const refusePoisonSQL = `
+	CREATE FUNCTION refuse_poison() RETURNS trigger LANGUAGE plpgsql AS $$
+	BEGIN
+		IF NEW.predicate = 'poison' THEN RAISE EXCEPTION 'poisoned'; END IF;
+		RETURN NEW;
+	END $$;
+	CREATE TRIGGER refuse_poison BEFORE INSERT ON facts FOR EACH ROW EXECUTE FUNCTION refuse_poison();`
