@@ -25,6 +25,7 @@ type Compiled struct {
 	digest  [sha256.Size]byte
 	prog    *lang.Program
 	eval    *evaluator.Evaluator
+	factOpt store.WriteOption // FactWriteOption of a stored version
 }
 
 // Version returns the stored version of the policy; 0 for the empty policy
@@ -52,6 +53,19 @@ func (c *Compiled) FactValidator() func(term.Fact) error {
 	return c.prog.CheckFact
 }
 
+// noFactCheck is the write option of a policy that checks no fact.
+var noFactCheck = store.WithValidator(nil)
+
+// FactWriteOption returns the write option that checks written facts
+// under this policy (store.WithValidator of FactValidator), made once for
+// the policy rather than for each write.
+func (c *Compiled) FactWriteOption() store.WriteOption {
+	if c.factOpt == nil {
+		return noFactCheck
+	}
+	return c.factOpt
+}
+
 // ContextFactValidator returns the check of context facts under this
 // policy (lang.Program.CheckContextFact), nil when FactValidator is nil.
 func (c *Compiled) ContextFactValidator() func(term.Fact) error {
@@ -71,6 +85,7 @@ func (c *Compiled) RunTests(ctx context.Context) []evaluator.TestResult {
 func (c *Compiled) withVersion(v int64) *Compiled {
 	out := *c
 	out.version = v
+	out.factOpt = store.WithValidator(out.FactValidator())
 	return &out
 }
 

@@ -10,7 +10,6 @@ import (
 	"unicode/utf8"
 
 	"github.com/castellan-authz/castellan/lang/term"
-	"github.com/castellan-authz/castellan/policy"
 	"github.com/castellan-authz/castellan/store"
 )
 
@@ -25,30 +24,12 @@ func (s *Server) write(w http.ResponseWriter, r *http.Request, batch []store.Op)
 		return 0, errorf(http.StatusBadRequest, codeLimitExceeded,
 			"batch: %d facts exceed the limit of %d (--max-batch-facts)", n, s.cfg.MaxBatchFacts)
 	}
-	rev, err := s.store.Write(r.Context(), batch, s.factValidator())
+	rev, err := s.store.Write(r.Context(), batch, s.policies.Live().FactWriteOption())
 	if err != nil {
 		return 0, err
 	}
 	s.setOffset(w, rev)
 	return rev, nil
-}
-
-// factCheck is the write option checking facts under one live policy.
-type factCheck struct {
-	live *policy.Compiled
-	opt  store.WriteOption
-}
-
-// factValidator returns the write option that checks facts under the
-// live policy: the one made for it already, unless the policy changed.
-func (s *Server) factValidator() store.WriteOption {
-	live := s.policies.Live()
-	if fc := s.factCheck.Load(); fc != nil && fc.live == live {
-		return fc.opt
-	}
-	fc := &factCheck{live: live, opt: store.WithValidator(live.FactValidator())}
-	s.factCheck.Store(fc)
-	return fc.opt
 }
 
 // changeset is one element of POST /api/batch.

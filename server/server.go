@@ -35,11 +35,8 @@ type Server struct {
 	store    store.Backend  // facts, policy versions and API keys
 	follower store.Follower // nil unless the store follows a database
 	policies *policy.Manager
-	// factCheck is the write option that checks facts under the live
-	// policy, made once for each live policy (facts.go).
-	factCheck atomic.Pointer[factCheck]
-	log       zerolog.Logger
-	now       func() time.Time
+	log      zerolog.Logger
+	now      func() time.Time
 
 	adminHash []byte             // SHA-256 of Config.AdminKey, nil when none
 	ids       *identity.Verifier // nil when no issuer is configured
