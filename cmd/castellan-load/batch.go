@@ -159,6 +159,7 @@ func runBatch(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		}
 	}
 	fmt.Fprintf(stdout, "\nmachine: %s\n", machine())
+	fmt.Fprintf(stdout, "client: %s\n", cfg.client)
 	fmt.Fprintf(stdout, "data: %d facts loaded in %s, store %s; %d checks per batch, concurrency %d, %s per endpoint in %d turns after %s warm-up\n",
 		ses.facts, ses.load.Round(time.Millisecond), ses.store, cfg.batchSize, cfg.conc, cfg.duration, cfg.rounds, cfg.warmup)
 	fmt.Fprintf(stdout, "%-20s %9s %9s %10s %9s %9s %7s %6s %14s %14s\n", "endpoint", "requests", "req/s", "checks/s", "p50", "p99", "errors", "wrong", "server CPU", "load CPU")
@@ -247,27 +248,12 @@ func (t *batchTarget) run(ctx context.Context, ses *session, conc int, d time.Du
 // post sends body to url with the session's headers and returns the
 // answer of a 200 (read into buf) or an error.
 func post(ctx context.Context, ses *session, url string, body []byte, buf *[]byte) ([]byte, error) {
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, url, bytes.NewReader(body))
+	status, err := ses.poster.post(ctx, url, ses.header, body, buf)
 	if err != nil {
 		return nil, err
 	}
-	req.Header.Set("Content-Type", "application/json")
-	for k, v := range ses.header {
-		req.Header.Set(k, v)
-	}
-	resp, err := ses.client.Do(req)
-	if err != nil {
-		return nil, err
-	}
-	defer resp.Body.Close()
-	b := bytes.NewBuffer((*buf)[:0])
-	_, err = io.Copy(b, resp.Body)
-	*buf = b.Bytes()
-	if err != nil {
-		return nil, fmt.Errorf("reading the answer: %w", err)
-	}
-	if resp.StatusCode != http.StatusOK {
-		return nil, fmt.Errorf("status %s: %s", resp.Status, bytes.TrimSpace(*buf))
+	if status != http.StatusOK {
+		return nil, fmt.Errorf("status %d: %s", status, bytes.TrimSpace(*buf))
 	}
 	return *buf, nil
 }

@@ -5,7 +5,6 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"io"
 	"net/http"
 	"sync"
 	"sync/atomic"
@@ -69,7 +68,7 @@ func (r *result) quantile(q float64) time.Duration {
 // of workers.
 type driver struct {
 	name   string
-	client *http.Client
+	poster poster
 	url    string            // full URL of POST /api/authorize
 	header map[string]string // extra request headers (auth, OsoOffset)
 	checks []check
@@ -140,28 +139,12 @@ func (dr *driver) run(ctx context.Context, conc int, d time.Duration, maxRequest
 
 // do sends one authorize request and decodes {"allowed": bool}.
 func (dr *driver) do(ctx context.Context, body []byte, buf *[]byte) (bool, error) {
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, dr.url, bytes.NewReader(body))
+	status, err := dr.poster.post(ctx, dr.url, dr.header, body, buf)
 	if err != nil {
 		return false, err
 	}
-	req.Header.Set("Content-Type", "application/json")
-	req.Header.Set("Accept", "application/json")
-	for k, v := range dr.header {
-		req.Header.Set(k, v)
-	}
-	resp, err := dr.client.Do(req)
-	if err != nil {
-		return false, err
-	}
-	defer resp.Body.Close()
-	b := bytes.NewBuffer((*buf)[:0])
-	_, err = io.Copy(b, resp.Body)
-	*buf = b.Bytes()
-	if err != nil {
-		return false, fmt.Errorf("reading the answer: %w", err)
-	}
-	if resp.StatusCode != http.StatusOK {
-		return false, fmt.Errorf("status %s: %s", resp.Status, bytes.TrimSpace(*buf))
+	if status != http.StatusOK {
+		return false, fmt.Errorf("status %d: %s", status, bytes.TrimSpace(*buf))
 	}
 	var ans struct {
 		Allowed *bool `json:"allowed"`

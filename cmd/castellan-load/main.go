@@ -83,6 +83,7 @@ type config struct {
 	endpoints   string        // batch mode: the endpoints to drive
 	writers     int           // writes mode: concurrent writers
 	cpuProfile  string        // batch mode: the load generator's CPU profile
+	client      string        // the measuring HTTP client (clientNames)
 }
 
 // parseFlags parses args into a config.
@@ -114,6 +115,7 @@ func parseFlags(args []string, stderr io.Writer) (*config, error) {
 	fs.IntVar(&cfg.batchSize, "batch-size", 100, "batch mode: checks per request")
 	fs.StringVar(&cfg.endpoints, "endpoints", strings.Join(batchEndpoints, ","), "batch mode: the endpoints to drive, comma-separated")
 	fs.StringVar(&cfg.cpuProfile, "cpuprofile", "", "batch mode: write this load generator's CPU profile over the measured turns to this `file`")
+	fs.StringVar(&cfg.client, "client", "net/http", "the HTTP client of the measured requests: "+strings.Join(clientNames, " or ")+" (fasthttp spends less of the shared CPU per request)")
 	fs.IntVar(&cfg.writers, "writers", 16, "writes mode: concurrent writers, each telling one fact per request (-c readers authorize meanwhile)")
 	if err := fs.Parse(args); err != nil {
 		return nil, err
@@ -133,6 +135,8 @@ func parseFlags(args []string, stderr io.Writer) (*config, error) {
 		return nil, errors.New("-d must be positive and -warmup not negative")
 	case cfg.related < 0 || cfg.related > 1:
 		return nil, errors.New("-related must be between 0 and 1")
+	case !slices.Contains(clientNames, cfg.client):
+		return nil, fmt.Errorf("-client: unknown client %q (known: %s)", cfg.client, strings.Join(clientNames, ", "))
 	}
 	if !cfg.serve && cfg.writeFacts == "" {
 		if err := checkLoopback(cfg.url); err != nil {
@@ -211,6 +215,7 @@ type session struct {
 	facts     int           // facts sent (or held, with -no-load)
 	load      time.Duration // time the load took
 	header    map[string]string
+	poster    poster // sends the measured requests (-client)
 	closers   []func()
 }
 
@@ -258,6 +263,10 @@ func openSession(ctx context.Context, cfg *config, progress io.Writer) (_ *sessi
 	}
 	ses.closers = append(ses.closers, transport.CloseIdleConnections)
 	ses.client = &http.Client{Transport: transport, Timeout: 30 * time.Second}
+	if ses.poster, err = newPoster(cfg.client, 2*cfg.conc); err != nil {
+		return nil, err
+	}
+	ses.closers = append(ses.closers, ses.poster.close)
 
 	m, err := newModel(cfg.seed, cfg.facts)
 	if err != nil {
@@ -292,7 +301,7 @@ func measure(ctx context.Context, cfg *config, progress io.Writer) (*report, err
 	}
 	defer ses.close()
 	rep := &report{cfg: cfg, store: ses.store, facts: ses.facts, load: ses.load}
-	base, serverPID, client, header, m := ses.base, ses.serverPID, ses.client, ses.header, ses.model
+	base, serverPID, poster, header, m := ses.base, ses.serverPID, ses.poster, ses.header, ses.model
 
 	checks := m.checks(cfg.seed, cfg.checks, cfg.related)
 	for _, c := range checks {
@@ -327,7 +336,7 @@ func measure(ctx context.Context, cfg *config, progress io.Writer) (*report, err
 		{&driver{name: "castellan", url: base + "/api/authorize", verify: true}, &rep.castellan},
 	}
 	for _, t := range targets {
-		t.dr.client, t.dr.header, t.dr.checks = client, header, checks
+		t.dr.poster, t.dr.header, t.dr.checks = poster, header, checks
 		*t.out = &result{name: t.dr.name}
 		if cfg.warmup > 0 {
 			fmt.Fprintf(progress, "warming up %s for %s ...\n", t.dr.name, cfg.warmup)
@@ -369,6 +378,7 @@ const (
 // print writes the report.
 func (r *report) print(w io.Writer) {
 	fmt.Fprintf(w, "\nmachine: %s\n", machine())
+	fmt.Fprintf(w, "client: %s\n", r.cfg.client)
 	if r.cfg.noLoad {
 		fmt.Fprintf(w, "data: %d facts held by the server already (-no-load), store %s\n", r.facts, r.store)
 	} else {

@@ -42,6 +42,7 @@ func TestSmoke(t *testing.T) {
 	}{
 		{"store=memory", memory, nil},
 		{"store=memory/noop=process", memory, []string{"-noop-process"}},
+		{"store=memory/client=fasthttp", memory, []string{"-client", "fasthttp"}},
 		{"store=postgres", pgtest.NewDatabase, nil},
 	}
 	for _, tc := range tests {
@@ -92,19 +93,21 @@ func TestSmoke(t *testing.T) {
 func TestBatchAndWrites(t *testing.T) {
 	bin := buildCastellan(t)
 	common := []string{"-serve", "-castellan", bin, "-facts", "5000", "-d", "1s", "-rounds", "1", "-warmup", "0", "-c", "4"}
-	t.Run("batch", func(t *testing.T) {
-		var out bytes.Buffer
-		err := run(t.Context(), append([]string{"batch", "-batch-size", "20", "-checks", "1000"}, common...), &out, &out)
-		t.Log(out.String())
-		if err != nil {
-			t.Fatal(err)
-		}
-		for _, want := range []string{"authorize_resources", "bulk_actions", "evaluations", "checks/s"} {
-			if !strings.Contains(out.String(), want) {
-				t.Errorf("report lacks %q", want)
+	for _, client := range clientNames {
+		t.Run("batch/client="+client, func(t *testing.T) {
+			var out bytes.Buffer
+			err := run(t.Context(), append([]string{"batch", "-batch-size", "20", "-checks", "1000", "-client", client}, common...), &out, &out)
+			t.Log(out.String())
+			if err != nil {
+				t.Fatal(err)
 			}
-		}
-	})
+			for _, want := range []string{"authorize_resources", "bulk_actions", "evaluations", "checks/s", "client: " + client} {
+				if !strings.Contains(out.String(), want) {
+					t.Errorf("report lacks %q", want)
+				}
+			}
+		})
+	}
 	t.Run("writes", func(t *testing.T) {
 		var out bytes.Buffer
 		err := run(t.Context(), append([]string{"writes", "-writers", "4", "-checks", "1000", "-database-url", pgtest.NewDatabase(t)}, common...), &out, &out)
@@ -217,6 +220,8 @@ func TestParseFlags(t *testing.T) {
 		{"zero duration", []string{"-serve", "-d", "0s"}, "-d must be positive"},
 		{"related out of range", []string{"-serve", "-related", "1.5"}, "between 0 and 1"},
 		{"stray argument", []string{"-serve", "extra"}, "unexpected arguments"},
+		{"fasthttp client", []string{"-serve", "-client", "fasthttp"}, ""},
+		{"unknown client", []string{"-serve", "-client", "curl"}, `unknown client "curl"`},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

@@ -148,7 +148,7 @@ func (wt *writeTarget) verify(ctx context.Context) error {
 		checks = append(checks, check{body: writtenCheck(n), allowed: true})
 	}
 	checks = append(checks, check{body: writtenCheck(wt.next.Load() + 1_000_000), allowed: false})
-	dr := &driver{name: "read back", client: wt.ses.client, url: wt.ses.base + "/api/authorize", header: header, checks: checks, verify: true}
+	dr := &driver{name: "read back", poster: wt.ses.poster, url: wt.ses.base + "/api/authorize", header: header, checks: checks, verify: true}
 	buf := make([]byte, 0, 512)
 	for _, c := range checks {
 		allowed, err := dr.do(ctx, c.body, &buf)
@@ -178,7 +178,7 @@ func runWrites(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	defer ses.close()
 	checks := ses.model.checks(cfg.seed, cfg.checks, cfg.related)
 	ses.model = nil
-	readers := &driver{name: "readers", client: ses.client, url: ses.base + "/api/authorize", header: ses.header, checks: checks, verify: true}
+	readers := &driver{name: "readers", poster: ses.poster, url: ses.base + "/api/authorize", header: ses.header, checks: checks, verify: true}
 	wt := &writeTarget{ses: ses}
 	if cfg.warmup > 0 {
 		fmt.Fprintf(stdout, "warming up readers and writers for %s ...\n", cfg.warmup)
@@ -228,6 +228,7 @@ func runWrites(ctx context.Context, args []string, stdout, stderr io.Writer) err
 		slices.Sort(r.lat)
 	}
 	fmt.Fprintf(stdout, "\nmachine: %s\n", machine())
+	fmt.Fprintf(stdout, "client: %s (readers; writers net/http)\n", cfg.client)
 	fmt.Fprintf(stdout, "data: %d facts loaded in %s, store %s; %d facts told in all (revision %d)\n",
 		ses.facts, ses.load.Round(time.Millisecond), ses.store, len(wt.told), wt.rev.Load())
 	fmt.Fprintf(stdout, "%-22s %9s %9s %9s %9s %9s %9s %7s %6s\n", "phase", "requests", "req/s", "p50", "p90", "p99", "p99.9", "errors", "wrong")
