@@ -56,6 +56,23 @@ func NewDatabase(tb testing.TB) string {
 	if err != nil {
 		tb.Fatalf("pgtest: preparing the template database: %v", err)
 	}
+	return newDatabase(tb, server, tpl)
+}
+
+// NewEmptyDatabase creates a database without Castellan's schema (not
+// migrated: for tests of migrations and of the schema version check) and
+// returns its URL. The database is dropped when the test ends.
+func NewEmptyDatabase(tb testing.TB) string {
+	tb.Helper()
+	return newDatabase(tb, ServerURL(tb), "template0")
+}
+
+// newDatabase creates a database from the template tpl on server, to be
+// dropped when the test ends, and returns its URL.
+func newDatabase(tb testing.TB, server, tpl string) string {
+	tb.Helper()
+	ctx, cancel := context.WithTimeout(tb.Context(), 2*time.Minute)
+	defer cancel()
 	name := "castellan_t_" + randomHex(8)
 	if err := withConn(ctx, server, func(c *pgx.Conn) error {
 		return createFrom(ctx, c, name, tpl)

@@ -22,7 +22,7 @@ import (
 // data survives down and up again.
 func TestMigrateShortFactKey(t *testing.T) {
 	ctx := t.Context()
-	url, c := databaseAt(t, "castellan_m12", 11)
+	url, c := databaseAt(t, 11)
 	role := func(g int) term.Fact {
 		return term.Fact{Predicate: "has_role", Args: []term.Value{term.Entity("User", fmt.Sprint("u", g)), term.String("reader"), term.Entity("Repo", fmt.Sprint("r", g))}}
 	}

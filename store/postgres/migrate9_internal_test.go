@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"slices"
 	"testing"
-	"time"
 
 	"github.com/jackc/pgx/v5"
 
@@ -23,7 +22,7 @@ import (
 // the index on (predicate, arity)).
 func TestMigrateBulkFacts(t *testing.T) {
 	ctx := t.Context()
-	url, c := databaseAt(t, "castellan_m9", 8)
+	url, c := databaseAt(t, 8)
 	// Facts as schema 8 stored them (fact_key has not changed).
 	var keys [][]byte
 	for g := 1; g <= 500; g++ {
@@ -97,21 +96,10 @@ func TestMigrateBulkFacts(t *testing.T) {
 
 // databaseAt creates a database (dropped at the end of the test) migrated
 // to schema version, and returns its URL and a connection to it.
-func databaseAt(t *testing.T, prefix string, version int) (string, *pgx.Conn) {
+func databaseAt(t *testing.T, version int) (string, *pgx.Conn) {
 	t.Helper()
-	server := pgtest.ServerURL(t)
 	ctx := t.Context()
-	name := fmt.Sprintf("%s_%d", prefix, time.Now().UnixNano())
-	admin, err := pgx.Connect(ctx, server)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { admin.Close(context.Background()) })
-	if _, err := admin.Exec(ctx, "CREATE DATABASE "+name); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { admin.Exec(context.Background(), "DROP DATABASE IF EXISTS "+name+" WITH (FORCE)") })
-	url := pgtest.WithDatabase(server, name)
+	url := pgtest.NewEmptyDatabase(t)
 	if err := migrations.Steps(ctx, url, version); err != nil {
 		t.Fatal(err)
 	}

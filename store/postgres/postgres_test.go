@@ -161,21 +161,9 @@ func TestBulkWrite(t *testing.T) {
 }
 
 func TestSchemaVersion(t *testing.T) {
-	server := pgtest.ServerURL(t)
 	ctx := t.Context()
-	name := "castellan_schema_" + strings.ReplaceAll(fmt.Sprint(time.Now().UnixNano()), "-", "")
-	admin, err := pgx.Connect(ctx, server)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer admin.Close(context.Background())
-	if _, err := admin.Exec(ctx, "CREATE DATABASE "+name); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { admin.Exec(context.Background(), "DROP DATABASE IF EXISTS "+name+" WITH (FORCE)") })
-	url := pgtest.WithDatabase(server, name)
-
-	_, err = postgres.Open(ctx, url, postgres.Options{})
+	url := pgtest.NewEmptyDatabase(t)
+	_, err := postgres.Open(ctx, url, postgres.Options{})
 	if !errors.Is(err, postgres.ErrSchemaVersion) || !strings.Contains(err.Error(), fmt.Sprintf("database schema is at version 0, this castellan needs %d: run `castellan migrate up` or start with --migrate", migrations.Latest())) {
 		t.Fatalf("Open of an unmigrated database: %v", err)
 	}
