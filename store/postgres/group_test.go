@@ -1,11 +1,16 @@
 package postgres_test
 
 import (
+	"context"
+	"errors"
 	"fmt"
+	"math/rand/v2"
 	"slices"
 	"sync"
 	"testing"
+	"time"
 
+	"github.com/google/go-cmp/cmp"
 	"github.com/jackc/pgx/v5"
 
 	"github.com/castellan-authz/castellan/lang/term"
@@ -124,6 +129,131 @@ func TestGroupCommit(t *testing.T) {
 		}
 		if got := len(facts(t, snap)); got != n {
 			t.Errorf("%d facts, want %d", got, n)
+		}
+	}
+}
+
+// TestGroupCommitCanceled writes from many goroutines whose requests give
+// up at random moments: before their batch is taken by a group, while its
+// group commits, or not at all. A write is acknowledged only once
+// committed, at its own revision; a write that was withdrawn before a
+// group took it answers its context's error and is never committed; a
+// group goes on while any of its writers still waits. Whatever the
+// cancellations, the database and the store's index agree, and the
+// acknowledged revisions hold their writers' facts.
+func TestGroupCommitCanceled(t *testing.T) {
+	url := pgtest.NewDatabase(t)
+	s := open(t, url, postgres.Options{})
+	const writers, perWriter = 16, 60
+	var (
+		mu       sync.Mutex
+		acked    = map[store.Revision]string{}
+		failed   = map[string]bool{}
+		canceled int
+		wg       sync.WaitGroup
+	)
+	for w := range writers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			rng := rand.New(rand.NewPCG(uint64(w), 7))
+			for i := range perWriter {
+				id := fmt.Sprintf("w%d-%d", w, i)
+				ctx, cancel := context.WithCancel(t.Context())
+				switch rng.IntN(3) {
+				case 0: // gives up at once, or nearly
+					time.AfterFunc(time.Duration(rng.IntN(50))*time.Microsecond, cancel)
+				case 1: // gives up about while its group commits
+					time.AfterFunc(time.Duration(200+rng.IntN(3000))*time.Microsecond, cancel)
+				}
+				rev, err := s.Write(ctx, []store.Op{{Insert: []term.Fact{{Predicate: "has_role", Args: []term.Value{term.Entity("User", id), term.String("reader"), term.Entity("Repo", "r")}}}}})
+				gaveUp := ctx.Err() != nil // a writer that did not give up must succeed
+				cancel()
+				mu.Lock()
+				switch {
+				case err == nil:
+					if other, ok := acked[rev]; ok {
+						t.Errorf("revision %d acknowledged twice: %s and %s", rev, other, id)
+					}
+					acked[rev] = id
+				case errors.Is(err, context.Canceled) && gaveUp:
+					failed[id] = true
+					canceled++
+				default:
+					t.Errorf("write %s (gave up: %t): %v, want success, or context.Canceled when it gave up", id, gaveUp, err)
+				}
+				mu.Unlock()
+			}
+		}()
+	}
+	wg.Wait()
+	if t.Failed() {
+		return
+	}
+	t.Logf("%d writes acknowledged, %d canceled", len(acked), canceled)
+	if len(acked) == 0 || canceled == 0 {
+		t.Fatalf("%d acknowledged and %d canceled writes: the test needs both", len(acked), canceled)
+	}
+	// The database: each acknowledged revision holds its writer's fact;
+	// a canceled write is in it only when its group committed it as the
+	// cancellation came (an outcome its writer could not learn), and then
+	// at a revision nobody else was acknowledged at.
+	conn, err := pgx.Connect(t.Context(), url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close(t.Context())
+	rows, err := conn.Query(t.Context(), `SELECT revision, arg_ids[1] FROM changes WHERE op = 1 ORDER BY revision`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	stored := map[string]bool{}
+	var head int64
+	for rows.Next() {
+		var rev int64
+		var user string
+		if err := rows.Scan(&rev, &user); err != nil {
+			t.Fatal(err)
+		}
+		stored[user] = true
+		head = rev
+		if want, ok := acked[store.Revision(rev)]; ok && user != want {
+			t.Errorf("revision %d stored %s; the write acknowledged at it was %s", rev, user, want)
+		}
+		if _, ok := acked[store.Revision(rev)]; !ok && !failed[user] {
+			t.Errorf("revision %d stored %s, which was neither acknowledged nor canceled", rev, user)
+		}
+	}
+	if err := rows.Err(); err != nil {
+		t.Fatal(err)
+	}
+	late := 0
+	for id := range failed {
+		if stored[id] {
+			late++
+		}
+	}
+	t.Logf("%d canceled writes were committed by their group as they gave up", late)
+	for rev, id := range acked {
+		if !stored[id] {
+			t.Errorf("write %s was acknowledged at revision %d but is not stored", id, rev)
+		}
+	}
+	// The store's index, and a second store that loads the database, hold
+	// what the database holds.
+	other := open(t, url, postgres.Options{})
+	for _, st := range []store.Store{s, other} {
+		snap, err := st.Snapshot(t.Context(), store.Consistency{AtLeast: store.Revision(head)})
+		if err != nil {
+			t.Fatal(err)
+		}
+		got := map[string]bool{}
+		snap.Match("has_role", make([]term.Value, 3), func(args []term.Value) bool {
+			got[args[0].ID] = true
+			return true
+		})
+		if diff := cmp.Diff(stored, got); diff != "" {
+			t.Errorf("the index and the database differ (-database +index):\n%s", diff)
 		}
 	}
 }
