@@ -103,7 +103,7 @@ func (e *Evaluator) batchSolve(s *solver, allow *predInfo, c Check) (allowed, ok
 	}()
 	s.holdReads()
 	s.work = 0
-	args := [3]term.Value{s.canon(c.Actor), e.action(c.Action), s.canon(c.Resource)}
+	args := [3]hval{s.handle(c.Actor), s.action(c.Action), s.handle(c.Resource)}
 	tid := s.solve(allow, args[:])
 	if s.err != nil {
 		return false, false, false

@@ -27,8 +27,7 @@ type predInfo struct {
 	byConst  []map[term.Value][]*crule
 	nonConst [][]*crule
 	// byNum[k] holds the sets of byConst[k] by the number of the constant
-	// in the evaluator's constTable, sorted by number: every spelling of a
-	// constant byConst[k] maps (see numberRules).
+	// in the evaluator's cvals, sorted by number (see numberRules).
 	byNum [][]numRules
 }
 
@@ -71,8 +70,9 @@ func (p *predInfo) indexRules() {
 	}
 }
 
-// numberRules builds byNum from byConst and the program's constants.
-func (p *predInfo) numberRules(consts *constTable) {
+// numberRules builds byNum from byConst and the program's distinct
+// constants.
+func (p *predInfo) numberRules(cvals []term.Value) {
 	for k, m := range p.byConst {
 		if m == nil {
 			continue
@@ -80,7 +80,7 @@ func (p *predInfo) numberRules(consts *constTable) {
 		if p.byNum == nil {
 			p.byNum = make([][]numRules, p.arity)
 		}
-		for n, c := range consts.vals {
+		for n, c := range cvals {
 			if rules, ok := m[c]; ok {
 				p.byNum[k] = append(p.byNum[k], numRules{num: int32(n), rules: rules})
 			}
@@ -88,11 +88,55 @@ func (p *predInfo) numberRules(consts *constTable) {
 	}
 }
 
-// rulesFor is p.rulesFor(args), the rules of a constant argument found by
-// the constant's number when it is spelled as in the program (the
-// question's action, a role named in a rule: no hashing of its text).
-func (s *solver) rulesFor(p *predInfo, args []term.Value) []*crule {
-	return p.selectRules(args, &s.e.consts)
+// rulesFor is p.rulesFor on handles: the rules of a constant argument are
+// found by the constant's number (byNum), no value's text hashed, but
+// for a value of a source without generations (a request's context
+// facts over the store), found by its value.
+func (s *solver) rulesFor(p *predInfo, args []hval) []*crule {
+	rules := p.rules
+	for k, m := range p.byConst {
+		if m == nil || args[k].isWild() {
+			continue
+		}
+		var cand []*crule
+		switch h := args[k]; h.kind() {
+		case hConst:
+			cand = p.numRules(k, int32(h.id()))
+		case hLocal:
+			cand = p.nonConst[k] // a constant the source lacks is an hConst
+		default:
+			if s.consts != nil {
+				cand = p.numRules(k, s.selectorOf(h))
+			} else {
+				cand = p.constRules(k, s.value(h), nil)
+			}
+		}
+		if len(cand) < len(rules) {
+			rules = cand
+		}
+	}
+	return rules
+}
+
+// numRules returns the rules of p whose argument k may be the constant
+// number n (-1: a value that is no constant of byConst[k]).
+func (p *predInfo) numRules(k int, n int32) []*crule {
+	// A binary search written out, on the path of every rule call: no
+	// comparison function to call.
+	nr := p.byNum[k]
+	i, j := 0, len(nr)
+	for i < j {
+		h := int(uint(i+j) >> 1)
+		if nr[h].num < n {
+			i = h + 1
+		} else {
+			j = h
+		}
+	}
+	if i < len(nr) && nr[i].num == n {
+		return nr[i].rules
+	}
+	return p.nonConst[k]
 }
 
 // rulesFor returns the rules that may match arguments args.
@@ -122,22 +166,7 @@ func (p *predInfo) selectRules(args []term.Value, consts *constTable) []*crule {
 func (p *predInfo) constRules(k int, v term.Value, consts *constTable) []*crule {
 	if consts != nil {
 		if n := consts.find(v, strHash(v)); n >= 0 {
-			// A binary search written out, on the path of every rule
-			// call: no comparison function to call.
-			nr := p.byNum[k]
-			i, j := 0, len(nr)
-			for i < j {
-				h := int(uint(i+j) >> 1)
-				if int(nr[h].num) < n {
-					i = h + 1
-				} else {
-					j = h
-				}
-			}
-			if i < len(nr) && int(nr[i].num) == n {
-				return nr[i].rules
-			}
-			return p.nonConst[k]
+			return p.numRules(k, consts.num[n])
 		}
 	}
 	if c, ok := p.byConst[k][v]; ok {
@@ -160,6 +189,7 @@ type operand struct {
 	kind opKind
 	slot int
 	val  term.Value
+	cnum int32 // a constant of the program: its number in Evaluator.cvals + 1, else 0
 	list []operand
 }
 
@@ -182,6 +212,7 @@ type lit struct {
 	args []operand // litCall: arguments; others: [left, right] or [term]
 	op   string    // litCompare
 	typ  string    // litMatches
+	tnum uint32    // litMatches: typ's number (see typeNums)
 	alts [][]*lit  // litNot: not (alt1 or alt2 ...), each a conjunction
 	// vars are the slots the literal must see bound before it runs as a
 	// filter (litNot, litCompare, litMatches) or that it binds.
@@ -197,6 +228,7 @@ type crule struct {
 	lits     []*lit
 	nvars    int
 	varTypes []string // initial type constraint of each slot
+	varTnums []uint32 // their numbers (see typeNums)
 	varNames []string
 	text     string
 	pos      ast.Position

@@ -100,9 +100,17 @@ type Evaluator struct {
 	// in the sources of two generations (see ids.go).
 	consts   constTable
 	constIDs [2]atomic.Pointer[constIDs]
-	// actions holds the String constants of consts by their text (see
-	// action).
-	actions map[string]term.Value
+	// cvals are the distinct constants of the rules (numbered by cnum,
+	// of type numbers ctypes), selectors those of them that select rules
+	// (see rulesFor), tnums the program's type numbers (see hval).
+	cvals     []term.Value
+	cnum      map[term.Value]int32
+	ctypes    []uint32
+	selectors []int32
+	tnums     typeNums
+	// actions holds the numbers of the String constants of cvals by their
+	// text (see action).
+	actions map[string]int32
 }
 
 // New compiles p: rules are normalized and planned once per binding
@@ -116,27 +124,36 @@ func New(p *lang.Program, opts ...Option) *Evaluator {
 	e.types = newTypeSys(p)
 	e.preds = compileProgram(p, &e.types)
 	e.consts = newConstTable(programConsts(e.preds))
-	for _, p := range e.preds {
-		p.numberRules(&e.consts)
-	}
-	e.actions = make(map[string]term.Value)
+	e.cnum = map[term.Value]int32{}
 	for _, v := range e.consts.vals {
-		if _, ok := e.actions[v.ID]; !ok && v.Type == term.TypeString {
-			e.actions[v.ID] = v
+		if _, ok := e.cnum[v]; !ok {
+			e.cnum[v] = int32(len(e.cvals))
+			e.cvals = append(e.cvals, v)
+		}
+	}
+	for _, p := range e.preds {
+		p.numberRules(e.cvals)
+	}
+	e.tnums = newTypeNums(&e.types, e.preds, e.cvals)
+	e.numberConsts()
+	e.numberTypes()
+	e.actions = make(map[string]int32)
+	for k, v := range e.cvals {
+		if v.Type == term.TypeString {
+			e.actions[v.ID] = int32(k)
 		}
 	}
 	return e
 }
 
-// action returns the String value of a question's action: the program's
-// own constant when one is spelled so, whose id a solver finds from the
-// constant's number (see idOf) rather than by looking its text up in the
-// source, else a new value.
-func (e *Evaluator) action(a string) term.Value {
-	if v, ok := e.actions[a]; ok {
-		return v
+// action returns the handle of a question's action: the program's own
+// constant when one is spelled so, whose handle a solver finds from the
+// constant's number rather than by looking its text up in the source.
+func (s *solver) action(a string) hval {
+	if k, ok := s.e.actions[a]; ok {
+		return s.constHandle(k)
 	}
-	return term.String(a)
+	return s.handle(term.String(a))
 }
 
 // Program returns the program the evaluator was built from.
@@ -213,19 +230,19 @@ func (e *Evaluator) authorize(ctx context.Context, r Request, actor term.Value, 
 	s := e.acquire(ctx, src, r.Now)
 	defer e.done(s, &err)
 	s.holdReads()
-	args := [3]term.Value{s.canon(actor), e.action(action), s.canon(resource)}
+	args := [3]hval{s.handle(actor), s.action(action), s.handle(resource)}
 	allow := e.pred("allow", 3)
 	tid := s.solve(allow, args[:])
 	s.releaseReads() // before another solver or the explanation reads the source
 	if errors.Is(s.err, ErrDepthExceeded) {
-		return e.authorizeWide(ctx, r, args, s.err)
+		return e.authorizeWide(ctx, r, [3]term.Value{actor, term.String(action), resource}, s.err)
 	}
 	if s.err != nil {
 		return Decision{}, s.err
 	}
 	d := Decision{Allowed: s.tables[tid].nAns > 0}
 	if r.Explain {
-		d.Explanation = s.explain(allow, args[:], d.Allowed)
+		d.Explanation = s.explain(allow, []term.Value{actor, term.String(action), resource}, d.Allowed)
 		if s.err != nil {
 			return Decision{}, s.err
 		}
@@ -251,9 +268,9 @@ func (e *Evaluator) AuthorizeEach(ctx context.Context, r Request, actor term.Val
 	allow := e.pred("allow", 3)
 	out := make([]bool, len(resources))
 	s.holdReads()
-	actor, act := s.canon(actor), e.action(action)
+	actorH, act := s.handle(actor), s.action(action)
 	for i, res := range resources {
-		args := [3]term.Value{actor, act, s.canon(res)}
+		args := [3]hval{actorH, act, s.handle(res)}
 		tid := s.solve(allow, args[:])
 		if errors.Is(s.err, ErrDepthExceeded) {
 			s.releaseReads() // before the solvers of authorizeEachWide read the source
@@ -313,13 +330,14 @@ func (e *Evaluator) holdsWithin(ctx context.Context, r Request, wide, args [3]te
 	s := e.acquire(ctx, r.source(), r.Now)
 	defer e.done(s, &err)
 	allow := e.pred("allow", 3)
-	tid := s.solve(allow, wide[:])
+	tid := s.solve(allow, s.handles(nil, wide[:]))
 	if s.err != nil {
 		return Decision{}, s.err
 	}
 	var d Decision
+	want := s.handles(nil, args[:])
 	for a := s.tables[tid].first; a >= 0 && !d.Allowed; a = s.ans[a].next {
-		d.Allowed = s.answerMatches(int(s.ans[a].off), args[:])
+		d.Allowed = s.answerMatches(int(s.ans[a].off), want)
 	}
 	if r.Explain {
 		d.Explanation = s.explain(allow, args[:], d.Allowed)

@@ -76,7 +76,7 @@ func (tr *failTrace) reached(s *solver, base int, steps []step, i int) {
 	tr.args = tr.args[:0]
 	if l.kind == litCall {
 		for k := range l.args {
-			tr.args = append(tr.args, s.resolve(base, &l.args[k]))
+			tr.args = append(tr.args, s.value(s.resolve(base, &l.args[k])))
 		}
 	}
 }
@@ -147,13 +147,13 @@ func (x *explainer) prove(p *predInfo, args []term.Value) *Explanation {
 	for _, r := range p.rules {
 		var found *Explanation
 		argOff := len(s.vals)
-		s.vals = append(s.vals, pat...)
+		s.vals = s.handles(s.vals, pat)
 		bc := &bodyCtx{kind: emitFunc}
 		bc.fn = func(base int) bool {
 			n := &Explanation{Holds: true, Rule: ruleUse(r)}
 			hv := make([]term.Value, len(r.head))
 			for i := range r.head {
-				hv[i] = s.resolve(base, &r.head[i])
+				hv[i] = s.value(s.resolve(base, &r.head[i]))
 			}
 			n.Goal = renderCall(p.name, hv)
 			for _, st := range r.plan(maskOf(pat)) {
@@ -164,7 +164,7 @@ func (x *explainer) prove(p *predInfo, args []term.Value) *Explanation {
 				}
 				sub := make([]term.Value, len(l.args))
 				for i := range l.args {
-					sub[i] = s.resolve(base, &l.args[i])
+					sub[i] = s.value(s.resolve(base, &l.args[i]))
 				}
 				pn := x.prove(l.pred, sub)
 				if pn == nil {
@@ -216,7 +216,7 @@ func (x *explainer) deny(p *predInfo, args []term.Value, depth int) *Explanation
 	for _, r := range p.rulesFor(pat) {
 		tried := &Explanation{Goal: n.Goal, Rule: ruleUse(r)}
 		argOff := len(s.vals)
-		s.vals = append(s.vals, pat...)
+		s.vals = s.handles(s.vals, pat)
 		tr := &failTrace{base: len(s.frame), best: -1}
 		prev := s.trace
 		s.trace = tr
@@ -310,7 +310,7 @@ func (s *solver) renderLit(base int, l *lit, r *crule) string {
 func (s *solver) renderOperand(base int, o operand, r *crule) string {
 	switch o.kind {
 	case opVar:
-		v := s.frame[s.deref(base+o.slot)]
+		v := s.value(s.frame[s.deref(base+o.slot)])
 		if isWild(v) {
 			if r != nil && o.slot < len(r.varNames) {
 				return r.varNames[o.slot]

@@ -8,13 +8,14 @@ import (
 	"github.com/castellan-authz/castellan/lang/term"
 )
 
-// Matching on ids. Over an IDSource the solver keeps its values as
-// term.Values, but asks the source on ids: a predicate becomes a relation
-// number once per query (rels), a value an id once per query (memo), and
-// a constant of the program once per source generation, shared by every
-// query over that snapshot (Evaluator.consts); the facts the source yields
-// come back as ids, turned into values without hashing. The one wildcard
-// of the id level is 0.
+// Matching on ids. Over an IDSource the solver's handles (see hval) are
+// the source's ids: a predicate becomes a relation number once per query
+// (rels), a value of the question an id once per query (memo), and a
+// constant of the program once per source generation, shared by every
+// query over that snapshot (Evaluator.constIDs); the facts the source
+// yields come back as ids, which are their handles with their types'
+// numbers beside them: no value is rebuilt or hashed per fact. The one
+// wildcard of the id level is 0.
 
 // startIDs prepares the id state of a query over src.
 func (s *solver) startIDs(src Source) {
@@ -23,6 +24,18 @@ func (s *solver) startIDs(src Source) {
 	if s.idEpoch++; s.idEpoch == 0 {
 		s.memo, s.idEpoch = [memoSize]memoEnt{}, 1
 		clear(s.rels)
+		clear(s.cEpoch)
+		s.tmemo = [1 << tmemoBits]tmemoEnt{}
+	}
+	if len(s.cH) < len(s.e.cvals) {
+		s.cH, s.cEpoch = make([]hval, len(s.e.cvals)), make([]uint32, len(s.e.cvals))
+	}
+	s.xtypes, s.locals = s.xtypes[:0], s.locals[:0]
+	if len(s.xtypeNum) > 0 {
+		clear(s.xtypeNum)
+	}
+	if len(s.localIdx) > 0 {
+		clear(s.localIdx)
 	}
 	s.consts = nil
 	if s.ids != nil {
@@ -32,12 +45,22 @@ func (s *solver) startIDs(src Source) {
 	}
 }
 
-// matchFacts appends to tmp the arguments of the facts of p that match pat
-// (a zero Value matches any value), as collect does. Over an IDSource it
-// resolves p and the bound values to ids and matches on ids.
-func (s *solver) matchFacts(p *predInfo, pat []term.Value) {
+// matchFacts appends to tmp the handles of the arguments of the facts of
+// p that match pat (freeH matches any value), as collect does. Over an
+// IDSource it matches on ids: a bound value the source lacks matches no
+// fact.
+func (s *solver) matchFacts(p *predInfo, pat []hval) {
 	if s.ids == nil {
-		s.src.Match(p.name, pat, s.collectFn)
+		vals := s.patVals[:0]
+		for _, h := range pat {
+			var v term.Value
+			if h != freeH {
+				v = s.value(h)
+			}
+			vals = append(vals, v)
+		}
+		s.patVals = vals
+		s.src.Match(p.name, vals, s.collectFn)
 		return
 	}
 	rel := s.relation(p)
@@ -45,20 +68,14 @@ func (s *solver) matchFacts(p *predInfo, pat []term.Value) {
 		return
 	}
 	want := s.want[:0]
-	for _, a := range pat {
-		var id uint32
-		if !a.IsZero() {
-			var ok bool
-			if id, ok = s.idOf(a); !ok {
-				break // no fact holds a
-			}
+	for _, h := range pat {
+		if h != freeH && h.kind() != hStore {
+			return // no fact holds it
 		}
-		want = append(want, id)
+		want = append(want, h.id())
 	}
 	s.want = want // kept, so that the next call does not allocate
-	if len(want) == len(pat) {
-		s.ids.MatchIDs(rel, want, s.collectIDsFn)
-	}
+	s.ids.MatchIDs(rel, want, s.collectIDsFn)
 }
 
 // relEnt is the relation number of a predicate in the query of epoch.
@@ -86,24 +103,19 @@ func (s *solver) relation(p *predInfo) int {
 }
 
 // memoSize is the number of values whose ids a solver remembers in one
-// query, in a direct-mapped cache keyed by where the value's id string is
-// (a value copied through frames and tables keeps its string), checked by
-// comparing the values. A value the memo forgot is looked up in the source
-// again, by its strings: with 64 entries the checks of BenchmarkBatch
-// looked up 2.57 values each (3.12 an actions question), with 256 2.14
-// (2.29), where 2 is the least (the actor and the resource; the action is
-// a constant of the program).
+// query (the values of its questions made handles, see handle), in a
+// direct-mapped cache keyed by where the value's id string is, checked by
+// comparing the values: a batch's checks often share an actor. A value
+// the memo forgot is looked up in the source again, by its strings.
 const (
 	memoBits = 8
 	memoSize = 1 << memoBits
 )
 
 // memoEnt is a value and its id (0: the source has no fact with it) in
-// the query of epoch; key is the value's key (see valKey) once computed,
-// else 0.
+// the query of epoch.
 type memoEnt struct {
 	v     term.Value
-	key   uint64
 	id    uint32
 	epoch uint32
 }
@@ -123,7 +135,7 @@ func (s *solver) idOf(v term.Value) (uint32, bool) {
 	var id uint32
 	var ok bool
 	if k := s.e.consts.find(v, h); k >= 0 && s.consts != nil {
-		id, ok = s.consts.get(s.ids, k, v)
+		id, ok = s.consts.get(s.ids, int(s.e.consts.num[k]), v)
 	} else {
 		id, ok = s.ids.Lookup(v)
 	}
@@ -134,79 +146,17 @@ func (s *solver) idOf(v term.Value) (uint32, bool) {
 	return id, ok
 }
 
-// canon returns a value of a question (an actor, a resource) as the
-// source holds it, when it holds it: the source's value of its id, whose
-// strings are those of the values of the facts the source yields. The
-// solver's copies of it then compare equal to theirs on their strings'
-// addresses, without reading the bytes, and the memo finds its id by that
-// address whichever copy asks (see valKey). Not for a constant of the
-// program, whose id is found from its own strings (see Evaluator.action).
-func (s *solver) canon(v term.Value) term.Value {
-	if s.ids == nil || isWild(v) {
-		return v
-	}
-	id, ok := s.idOf(v)
-	if !ok {
-		return v
-	}
-	c := s.ids.Value(id) // v itself: ids name values one to one
-	if c.Type == "" {
-		return v
-	}
-	s.memo[strHash(c)>>(64-memoBits)] = memoEnt{v: c, id: id, epoch: s.idEpoch}
-	return c
-}
-
-// valKey returns the key a table or answer hash takes for v: a function
-// of the value alone within one query, equal for equal values. Over an
-// IDSource it is the value's id, or, for a value the source lacks, the
-// hash of its strings, remembered beside the id in the memo; a wildcard's
-// is made of its type's length and its marker (wildcards of types of the
-// same length share a key, and are told apart by comparing). Without
-// ids, the hash of the strings.
-func (s *solver) valKey(v term.Value) uint64 {
-	if isWild(v) {
-		var m uint64
-		if n := len(v.ID); n > 0 {
-			m = uint64(v.ID[n-1])
-		}
-		return 1<<62 | uint64(len(v.Type))<<8 | m
-	}
-	if s.ids == nil {
-		return s.strKey(v)
-	}
-	e := &s.memo[strHash(v)>>(64-memoBits)]
-	if e.epoch != s.idEpoch || unsafe.StringData(e.v.ID) != unsafe.StringData(v.ID) ||
-		len(e.v.ID) != len(v.ID) || e.v.Type != v.Type {
-		// Not remembered, or remembered from another copy of the string
-		// (the same id, or the same hash of the strings).
-		s.idOf(v)
-	}
-	switch {
-	case e.id != 0:
-		return uint64(e.id)
-	case e.key == 0:
-		e.key = s.strKey(v)
-	}
-	return e.key
-}
-
-// collectIDs is the MatchIDs callback: it appends the fact's values to
-// tmp, unless one of them has no type (as collect), and remembers their
-// ids.
+// collectIDs is the MatchIDs callback: it appends the fact's handles to
+// tmp, unless one of its values has no type (as collect).
 func (s *solver) collectIDs(ids []uint32) bool {
 	start := len(s.tmp)
 	for _, id := range ids {
-		v := s.ids.Value(id)
-		if v.Type == "" {
+		t := s.ids.Value(id).Type
+		if t == "" {
 			s.tmp = s.tmp[:start]
 			return true
 		}
-		s.tmp = append(s.tmp, v)
-	}
-	for k, id := range ids {
-		v := s.tmp[start+k]
-		s.memo[strHash(v)>>(64-memoBits)] = memoEnt{v: v, id: id, epoch: s.idEpoch}
+		s.tmp = append(s.tmp, hval(id)|hval(s.tnum(t))<<hTypeShift)
 	}
 	return true
 }
@@ -216,6 +166,7 @@ func (s *solver) collectIDs(ids []uint32) bool {
 // so that a solver finds a constant's number without hashing its string.
 type constTable struct {
 	vals  []term.Value
+	num   []int32 // by spelling: the constant's number in Evaluator.cvals
 	index []int32 // -1: empty, else a number in vals
 	shift uint
 }
@@ -272,6 +223,7 @@ type constIDs struct {
 	gen  uint64
 	ids  []atomic.Uint32 // by constant number: 0 not resolved yet, absent, else the id
 	rels []atomic.Int32  // by predInfo.id: 0 not resolved yet, else the relation + 2
+	selFields
 }
 
 // relation returns the relation of p in src.
@@ -320,7 +272,7 @@ func (e *Evaluator) constsFor(gen uint64) *constIDs {
 	case b != nil && b.gen == gen:
 		return b
 	}
-	c := &constIDs{gen: gen, ids: make([]atomic.Uint32, len(e.consts.vals)), rels: make([]atomic.Int32, len(e.preds))}
+	c := &constIDs{gen: gen, ids: make([]atomic.Uint32, len(e.cvals)), rels: make([]atomic.Int32, len(e.preds))}
 	if a == nil || (b != nil && a.gen < b.gen) {
 		e.constIDs[0].Store(c)
 	} else {

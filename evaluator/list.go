@@ -219,7 +219,8 @@ func (e *Evaluator) walk(s *solver, q listQuery, seen *int, yield func(term.Valu
 	var ids answerSet
 	wildDone := false
 	n := 0
-	s.listWalk(q.allow, q.actor, q.action, q.typ, func(v term.Value) bool {
+	s.listWalk(q.allow, q.actor, q.action, q.typ, func(h hval) bool {
+		v := s.value(h)
 		switch {
 		case isWild(v):
 			if wildDone || !e.types.matches(q.typ, v.Type) {
@@ -228,7 +229,7 @@ func (e *Evaluator) walk(s *solver, q listQuery, seen *int, yield func(term.Valu
 			wildDone = true
 			v = wild(q.typ)
 		case v.Type == q.typ:
-			if !ids.add(s, e.seed, v) {
+			if !ids.add(s, e.seed, v, h) {
 				return true
 			}
 			if seen != nil {
@@ -274,13 +275,11 @@ const (
 	pageWords  = 1 << pageBits / 64
 )
 
-// add adds v (an answer of the walk s) and reports whether it was new.
-func (a *answerSet) add(s *solver, seed maphash.Seed, v term.Value) bool {
-	if s.ids == nil {
-		return a.strs.add(seed, v.ID)
-	}
-	id, ok := s.idOf(v)
-	if !ok || id&localID != 0 {
+// add adds v, of handle h (an answer of the walk s), and reports whether
+// it was new.
+func (a *answerSet) add(s *solver, seed maphash.Seed, v term.Value, h hval) bool {
+	id := h.id()
+	if h.kind() != hStore || id&localID != 0 {
 		return a.strs.add(seed, v.ID)
 	}
 	if a.dir != nil {

@@ -22,16 +22,15 @@ func (e *Evaluator) Actions(ctx context.Context, r Request, actor, resource term
 	}
 	s := e.acquire(ctx, r.source(), r.Now)
 	defer e.done(s, &err)
-	args := [3]term.Value{s.canon(actor), wild(term.TypeString), s.canon(resource)}
+	args := [3]hval{s.handle(actor), wildH(s.tnum(term.TypeString)), s.handle(resource)}
 	tid := s.solve(e.pred("allow", 3), args[:])
 	if s.err != nil {
 		return nil, s.err
 	}
 	out := []string{}
 	for a := s.tables[tid].first; a >= 0; a = s.ans[a].next {
-		v := s.vals[int(s.ans[a].off)+1]
-		if !isWild(v) && v.Type == term.TypeString {
-			out = append(out, v.ID)
+		if h := s.vals[int(s.ans[a].off)+1]; !h.isWild() && h.typ() == s.tnum(term.TypeString) {
+			out = append(out, s.value(h).ID)
 		}
 	}
 	sort.Strings(out)
@@ -60,16 +59,15 @@ func (e *Evaluator) ActionsEach(ctx context.Context, r Request, pairs [][2]term.
 	// capped at its own end so that appending to one cannot reach the next.
 	buf := make([]string, 0, 4*len(pairs))
 	for i, p := range pairs {
-		args := [3]term.Value{s.canon(p[0]), wild(term.TypeString), s.canon(p[1])}
+		args := [3]hval{s.handle(p[0]), wildH(s.tnum(term.TypeString)), s.handle(p[1])}
 		tid := s.solve(allow, args[:])
 		if s.err != nil {
 			return nil, s.err
 		}
 		start := len(buf)
 		for a := s.tables[tid].first; a >= 0; a = s.ans[a].next {
-			v := s.vals[int(s.ans[a].off)+1]
-			if !isWild(v) && v.Type == term.TypeString {
-				buf = append(buf, v.ID)
+			if h := s.vals[int(s.ans[a].off)+1]; !h.isWild() && h.typ() == s.tnum(term.TypeString) {
+				buf = append(buf, s.value(h).ID)
 			}
 		}
 		acts := buf[start:len(buf):len(buf)]
@@ -258,19 +256,19 @@ func (e *Evaluator) query(ctx context.Context, r Request, q Query, emit func(nam
 	for i, t := range cr.varTypes {
 		switch {
 		case !pre[i].IsZero(): // one id given
-			s.push(pre[i])
+			s.push(s.handle(pre[i]))
 		case bound[i]:
 			// A variable a step binds starts as a wildcard of any type,
 			// as it always has (its type is checked on the row below).
-			s.push(wild(""))
+			s.push(wildH(0))
 		default:
-			s.push(wild(t))
+			s.push(wildH(s.tnum(t)))
 		}
 	}
 	bc := &bodyCtx{kind: emitFunc, fn: func(base int) bool {
 		for i := range names {
 			idx := s.deref(base + i)
-			v := s.frame[idx]
+			v := s.value(s.frame[idx])
 			for j := range i {
 				if idx == s.deref(base+j) && isWild(v) {
 					// Two variables bound to one another and to no

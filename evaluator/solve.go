@@ -3,7 +3,6 @@ package evaluator
 import (
 	"context"
 	"fmt"
-	"hash/maphash"
 	"math"
 	"time"
 	"unsafe"
@@ -108,7 +107,7 @@ type ansNode struct {
 
 type trailEntry struct {
 	idx      int
-	old      term.Value
+	old      hval
 	oldAlias int32
 }
 
@@ -138,22 +137,23 @@ type solver struct {
 	err error
 
 	work   int
-	now    term.Value
+	now    hval
 	nowSet bool
 	nowAt  time.Time // the query's instant when given; now is built from it on first use
 
-	vals     []term.Value // table arguments and answers
+	vals     []hval // table arguments and answers
 	tables   []table
 	tindex   hindex
 	ans      []ansNode
 	aindex   hindex
 	nAnswers int
 
-	frame      []term.Value
+	frame      []hval
 	alias      []int32 // alias[i] >= 0: frame slot i is the same variable as slot alias[i]
 	trail      []trailEntry
-	tmp        []term.Value // facts collected from the source
-	pat        []term.Value // call arguments being built
+	tmp        []hval       // facts collected from the source
+	pat        []hval       // call arguments being built
+	patVals    []term.Value // a pattern given to a source without ids
 	stack      []int32      // active tables
 	incomplete []int32      // incomplete tables of the SCCs being evaluated
 	minDep     int32
@@ -183,10 +183,21 @@ type solver struct {
 	idEpoch      uint32
 	rels         []relEnt // by predInfo.id
 	memo         [memoSize]memoEnt
-	typeMemo     [1 << typeMemoBits]typeEnt
+	tmemo        [1 << tmemoBits]tmemoEnt
 	want         []uint32
 	wantStack    []uint32 // the patterns of the unfolded fact calls being walked
 	collectIDsFn func([]uint32) bool
+
+	// Handles (see hval): cH holds the handles of the program's constants
+	// in the query of cEpoch[k] (idEpoch); xtypes the type names of this
+	// query the program does not spell (numbered from the program's
+	// count), locals the values of this query's local handles.
+	cH       []hval
+	cEpoch   []uint32
+	xtypes   []string
+	xtypeNum map[string]uint32
+	locals   []term.Value
+	localIdx map[term.Value]uint32
 
 	// bcFree holds the body contexts of rules run for a table, for reuse
 	// (runRule).
@@ -211,17 +222,19 @@ func newSolver(e *Evaluator) *solver {
 	return s
 }
 
-// collect is the Source.Match callback: it copies a fact's arguments. A
-// fact holding a value without a type (no store keeps one) or a wildcard
-// (only this package could make one) is ignored: a stored or context fact
-// must never grant on every value.
+// collect is the Source.Match callback: it appends the handles of a
+// fact's arguments to tmp. A fact holding a value without a type (no store
+// keeps one) or a wildcard (only this package could make one) is ignored:
+// a stored or context fact must never grant on every value.
 func (s *solver) collect(args []term.Value) bool {
 	for _, a := range args {
 		if a.Type == "" || isWild(a) {
 			return true
 		}
 	}
-	s.tmp = append(s.tmp, args...)
+	for _, a := range args {
+		s.tmp = append(s.tmp, s.handle(a))
+	}
 	return true
 }
 
@@ -271,8 +284,9 @@ func (e *Evaluator) release(s *solver) {
 	if cap(s.vals) > bigState || cap(s.tmp) > bigState || cap(s.ans) > bigState {
 		s.vals, s.tmp, s.ans, s.tables = nil, nil, nil, nil
 	}
-	clear(s.vals)
-	clear(s.tmp)
+	clear(s.patVals)
+	clear(s.locals)
+	s.locals, s.patVals = s.locals[:0], s.patVals[:0]
 	s.vals, s.tables, s.ans = s.vals[:0], s.tables[:0], s.ans[:0]
 	s.frame, s.alias, s.trail, s.tmp, s.pat = s.frame[:0], s.alias[:0], s.trail[:0], s.tmp[:0], s.pat[:0]
 	s.stack, s.incomplete, s.wantStack = s.stack[:0], s.incomplete[:0], s.wantStack[:0]
@@ -309,44 +323,36 @@ func (s *solver) tick() bool {
 	return true
 }
 
-func (s *solver) nowVal() term.Value {
+// nowVal returns the handle of @current_unix_time.
+func (s *solver) nowVal() hval {
 	if !s.nowSet {
 		at := s.nowAt
 		if at.IsZero() {
 			at = s.e.clock()
 		}
-		s.now, s.nowSet = term.Integer(at.Unix()), true
+		s.now, s.nowSet = s.handle(term.Integer(at.Unix())), true
 	}
 	return s.now
 }
 
-// hash hashes a table key or an answer: seed, then each value's key (see
-// valKey), so that no string is hashed for a value the source has an id
-// for.
-func (s *solver) hash(seed uint64, vals []term.Value) uint64 {
+// hash hashes a table key or an answer: seed, then each handle.
+func hash(seed uint64, vals []hval) uint64 {
 	const k = 0x9E3779B97F4A7C15
 	h := (seed + 1) * k
 	for _, v := range vals {
-		h = (h ^ s.valKey(v)) * k
+		h = (h ^ uint64(v)) * k
 	}
 	return h ^ h>>31
 }
 
-// strKey hashes a value's strings: the key of a value without an id.
-func (s *solver) strKey(v term.Value) uint64 {
-	const k = 0x9E3779B97F4A7C15
-	return (maphash.String(s.e.seed, v.Type)*k ^ maphash.String(s.e.seed, v.ID)) | 1<<63
-}
-
 // equalVals reports whether two table keys or answers are the same:
-// value for value, a wildcard only to the same wildcard (by identity, see
-// isWild: an ordinary value that spells a marker's bytes is not one).
-func equalVals(a, b []term.Value) bool {
+// handle for handle (a wildcard is a kind of handle of its own, see hval).
+func equalVals(a, b []hval) bool {
 	if len(a) != len(b) {
 		return false
 	}
 	for i := range a {
-		if a[i] != b[i] || isWild(a[i]) != isWild(b[i]) {
+		if a[i] != b[i] {
 			return false
 		}
 	}
@@ -362,12 +368,12 @@ func equalVals(a, b []term.Value) bool {
 // abstract), so that a long chain of recursive calls (a folder in a folder
 // in a folder...) is answered from one table rather than from one nested
 // table per link.
-func (s *solver) solve(p *predInfo, args []term.Value) int32 {
+func (s *solver) solve(p *predInfo, args []hval) int32 {
 	off := len(s.vals)
 	ground := true
 	for _, a := range args {
-		if isWild(a) {
-			a = wild(a.Type)
+		if a.isWild() {
+			a = a.plain()
 			ground = false
 		}
 		s.vals = append(s.vals, a)
@@ -394,7 +400,7 @@ func (s *solver) solve(p *predInfo, args []term.Value) int32 {
 // (-1 when empty) and the table, -1 when there is none.
 func (s *solver) lookup(p *predInfo, off int) (h uint64, head, tid int32) {
 	key := s.vals[off:]
-	h = s.hash(uint64(p.id), key)
+	h = hash(uint64(p.id), key)
 	head, found := s.tindex.get(h)
 	if !found {
 		return h, -1, -1
@@ -421,7 +427,7 @@ func (s *solver) lookup(p *predInfo, off int) (h uint64, head, tid int32) {
 // comparison over a wildcard the rule returns, which is conservative (see
 // the package comment): a query that needs both fails with
 // ErrDepthExceeded, as it did before abstracting.
-func (s *solver) abstract(p *predInfo, key []term.Value) bool {
+func (s *solver) abstract(p *predInfo, key []hval) bool {
 	for i := len(s.stack) - 1; i >= 0; i-- {
 		t := &s.tables[s.stack[i]]
 		if t.pred != p {
@@ -430,8 +436,8 @@ func (s *solver) abstract(p *predInfo, key []term.Value) bool {
 		outer := s.vals[t.argOff : int(t.argOff)+p.arity]
 		changed := false
 		for k, v := range key {
-			if !isWild(v) && (v != outer[k] || isWild(outer[k])) {
-				key[k] = wild(v.Type)
+			if !v.isWild() && v != outer[k] {
+				key[k] = wildH(v.typ())
 				changed = true
 			}
 		}
@@ -587,9 +593,9 @@ func (s *solver) runTable(tid int32) {
 		pstart := len(s.pat)
 		typed := false
 		for _, a := range s.vals[t.argOff : int(t.argOff)+p.arity] {
-			if isWild(a) {
-				typed = typed || a.Type != ""
-				a = term.Value{}
+			if a.isWild() {
+				typed = typed || a.typ() != 0
+				a = freeH
 			}
 			s.pat = append(s.pat, a)
 		}
@@ -602,7 +608,7 @@ func (s *solver) runTable(tid int32) {
 			}
 			if typed {
 				for k, a := range s.vals[s.tables[tid].argOff : int(s.tables[tid].argOff)+p.arity] {
-					if isWild(a) && !s.typeMatches(s.tmp[off+k].Type, a.Type) {
+					if a.isWild() && !s.typeMatches(s.tmp[off+k].typ(), a.typ()) {
 						continue facts
 					}
 				}
@@ -631,8 +637,8 @@ func (s *solver) runRule(tid int32, argOff int, r *crule, bc *bodyCtx) {
 		return
 	}
 	base := len(s.frame)
-	for _, t := range r.varTypes {
-		s.push(wild(t))
+	for _, t := range r.varTnums {
+		s.push(wildH(t))
 	}
 	mark := len(s.trail)
 	var mask uint
@@ -640,8 +646,8 @@ func (s *solver) runRule(tid int32, argOff int, r *crule, bc *bodyCtx) {
 	for i := range r.head {
 		h := &r.head[i]
 		a := s.vals[argOff+i]
-		if isWild(a) {
-			if a.Type != "" && !s.unifyVal(base, h, a) {
+		if a.isWild() {
+			if a.typ() != 0 && !s.unifyVal(base, h, a) {
 				ok = false
 				break
 			}
@@ -725,13 +731,13 @@ func (s *solver) body(bc *bodyCtx, base int, steps []step, i int) bool {
 		}
 	case litMatches:
 		v := s.resolve(base, &l.args[0])
-		if !isWild(v) {
-			if s.typeMatches(v.Type, l.typ) {
+		if !v.isWild() {
+			if s.typeMatches(v.typ(), l.tnum) {
 				cont = s.body(bc, base, steps, i+1)
 			}
-		} else if t, ok := s.typeIntersect(v.Type, l.typ); ok {
-			if l.args[0].kind == opVar && t != v.Type {
-				s.bind(s.deref(base+l.args[0].slot), wild(t))
+		} else if t, ok := s.typeIntersect(v.typ(), l.tnum); ok {
+			if l.args[0].kind == opVar && t != v.typ() {
+				s.bind(s.deref(base+l.args[0].slot), wildH(t))
 			}
 			cont = s.body(bc, base, steps, i+1)
 		}
@@ -778,7 +784,7 @@ func (s *solver) existentialWildcards(base int, st *step) []int {
 	var out []int
 	for _, v := range st.lit.vars {
 		idx := s.deref(base + v)
-		if !isWild(s.frame[idx]) {
+		if !s.frame[idx].isWild() {
 			continue
 		}
 		if !contains(st.exist, v) || s.shared(base, v, idx) {
@@ -805,7 +811,7 @@ func (s *solver) shared(base, v, idx int) bool {
 // frame starts at base holds a wildcard.
 func (s *solver) anyWild(base int, vars []int) bool {
 	for _, v := range vars {
-		if isWild(s.frame[s.deref(base+v)]) {
+		if s.frame[s.deref(base+v)].isWild() {
 			return true
 		}
 	}
@@ -818,7 +824,7 @@ func (s *solver) holdsForAll(base int, steps []step, wild []int) bool {
 	found := false
 	bc := &bodyCtx{kind: emitFunc, fn: func(int) bool {
 		for _, idx := range wild {
-			if !isWild(s.frame[s.deref(idx)]) {
+			if !s.frame[s.deref(idx)].isWild() {
 				return true
 			}
 		}
@@ -837,7 +843,7 @@ func (s *solver) someValueDiffers(base int, l *lit, exist []int) bool {
 		return false // x != x
 	}
 	for _, o := range l.args {
-		if o.kind == opVar && contains(exist, o.slot) && isWild(s.resolve(base, &o)) &&
+		if o.kind == opVar && contains(exist, o.slot) && s.resolve(base, &o).isWild() &&
 			!s.shared(base, o.slot, s.deref(base+o.slot)) {
 			return true
 		}
@@ -877,14 +883,14 @@ func (s *solver) appendHead(r *crule, base int) {
 		if i < maxAlias {
 			slots[i] = -1
 		}
-		if isWild(v) {
-			v = wild(v.Type)
+		if v.isWild() {
+			v = v.plain()
 			if h.kind == opVar && i < maxAlias {
 				idx := s.deref(base + h.slot)
 				slots[i] = idx
 				for j := range i {
 					if slots[j] == idx {
-						v.ID = aliasIDs[j] // the same unbound variable as argument j
+						v = aliasH(v.typ(), j) // the same unbound variable as argument j
 						break
 					}
 				}
@@ -908,7 +914,7 @@ func (s *solver) commit(tid int32, off int) bool {
 		}
 		return false
 	}
-	h := s.hash(uint64(tid)+1<<40, tuple)
+	h := hash(uint64(tid)+1<<40, tuple)
 	head, ok := s.aindex.get(h)
 	if !ok {
 		head = -1
@@ -961,8 +967,8 @@ func (s *solver) call(bc *bodyCtx, base int, steps []step, i int) bool {
 	}
 	if len(p.rules) == 0 {
 		for k := pstart; k < pstart+n; k++ {
-			if isWild(s.pat[k]) {
-				s.pat[k] = term.Value{}
+			if s.pat[k].isWild() {
+				s.pat[k] = freeH
 			}
 		}
 		start := len(s.tmp)
@@ -1021,10 +1027,10 @@ func (s *solver) callAnswers(bc *bodyCtx, base int, steps []step, i int, tid int
 
 // answerMatches reports whether the answer at off in vals holds for the
 // ground values want.
-func (s *solver) answerMatches(off int, want []term.Value) bool {
+func (s *solver) answerMatches(off int, want []hval) bool {
 	for k, w := range want {
 		v := s.vals[off+k]
-		if j, ok := aliasOf(v); ok && j < k && want[j] != w {
+		if j, ok := v.alias(); ok && j < k && want[j] != w {
 			return false
 		}
 		if !s.matchVal(w, v) {
@@ -1036,9 +1042,9 @@ func (s *solver) answerMatches(off int, want []term.Value) bool {
 
 // unifyArgs unifies call arguments with the values at off in src. src is
 // re-read by index because nested calls may grow it.
-func (s *solver) unifyArgs(base int, args []operand, src []term.Value, off int) bool {
+func (s *solver) unifyArgs(base int, args []operand, src []hval, off int) bool {
 	for k := range args {
-		if j, ok := aliasOf(src[off+k]); ok && j < k {
+		if j, ok := src[off+k].alias(); ok && j < k {
 			// The answer says: the same (any) value as argument j.
 			if !s.unify(base, &args[k], &args[j]) {
 				return false
@@ -1053,7 +1059,7 @@ func (s *solver) unifyArgs(base int, args []operand, src []term.Value, off int) 
 }
 
 // push adds an unaliased frame slot holding v.
-func (s *solver) push(v term.Value) {
+func (s *solver) push(v hval) {
 	s.frame = append(s.frame, v)
 	s.alias = append(s.alias, -1)
 }
@@ -1072,19 +1078,29 @@ func (s *solver) deref(idx int) int {
 	return idx
 }
 
-func (s *solver) resolve(base int, o *operand) term.Value {
+func (s *solver) resolve(base int, o *operand) hval {
 	switch o.kind {
 	case opVar:
 		return s.frame[s.deref(base+o.slot)]
 	case opConst:
-		return o.val
+		return s.constOf(o)
 	case opNow:
 		return s.nowVal()
 	}
-	return wild("") // a list operand (unify takes lists element by element)
+	return wildH(0) // a list operand (unify takes lists element by element)
 }
 
-func (s *solver) bind(idx int, v term.Value) {
+// constOf returns the handle of constant operand o: the program's
+// constants' from their numbers, any other's (a question's, a policy
+// test's) from its value.
+func (s *solver) constOf(o *operand) hval {
+	if o.cnum > 0 {
+		return s.constHandle(o.cnum - 1)
+	}
+	return s.handle(o.val)
+}
+
+func (s *solver) bind(idx int, v hval) {
 	s.trail = append(s.trail, trailEntry{idx: idx, old: s.frame[idx], oldAlias: s.alias[idx]})
 	s.frame[idx] = v
 }
@@ -1105,39 +1121,39 @@ func (s *solver) undo(mark int) {
 
 // matchVal reports whether the concrete value c unifies with v, which may
 // be a wildcard.
-func (s *solver) matchVal(c, v term.Value) bool {
-	if isWild(v) {
-		return s.typeMatches(c.Type, v.Type)
+func (s *solver) matchVal(c, v hval) bool {
+	if v.isWild() {
+		return s.typeMatches(c.typ(), v.typ())
 	}
 	return c == v
 }
 
 // unifyVal unifies operand o with value v (concrete or wildcard).
-func (s *solver) unifyVal(base int, o *operand, v term.Value) bool {
+func (s *solver) unifyVal(base int, o *operand, v hval) bool {
 	switch o.kind {
 	case opConst:
-		return s.matchVal(o.val, v)
+		return s.matchVal(s.constOf(o), v)
 	case opNow:
 		return s.matchVal(s.nowVal(), v)
 	case opVar:
 		idx := s.deref(base + o.slot)
 		cur := s.frame[idx]
-		if !isWild(cur) {
+		if !cur.isWild() {
 			return s.matchVal(cur, v)
 		}
-		if !isWild(v) {
-			if !s.typeMatches(v.Type, cur.Type) {
+		if !v.isWild() {
+			if !s.typeMatches(v.typ(), cur.typ()) {
 				return false
 			}
 			s.bind(idx, v)
 			return true
 		}
-		t, ok := s.typeIntersect(cur.Type, v.Type)
+		t, ok := s.typeIntersect(cur.typ(), v.typ())
 		if !ok {
 			return false
 		}
-		if t != cur.Type {
-			s.bind(idx, wild(t))
+		if t != cur.typ() {
+			s.bind(idx, wildH(t))
 		}
 		return true
 	}
@@ -1164,21 +1180,21 @@ func (s *solver) unify(base int, a, b *operand) bool {
 			return true
 		}
 		va, vb := s.frame[ia], s.frame[ib]
-		if isWild(va) && isWild(vb) {
+		if va.isWild() && vb.isWild() {
 			// Two unbound variables become one, constrained by both types.
-			t, ok := s.typeIntersect(va.Type, vb.Type)
+			t, ok := s.typeIntersect(va.typ(), vb.typ())
 			if !ok {
 				return false
 			}
-			if t != vb.Type {
-				s.bind(ib, wild(t))
+			if t != vb.typ() {
+				s.bind(ib, wildH(t))
 			}
 			s.linkVar(ia, ib)
 			return true
 		}
 	}
 	va := s.resolve(base, a)
-	if isWild(va) && a.kind == opVar {
+	if va.isWild() && a.kind == opVar {
 		return s.unifyVal(base, a, s.resolve(base, b))
 	}
 	return s.unifyVal(base, b, va)
@@ -1188,11 +1204,17 @@ func (s *solver) unify(base int, a, b *operand) bool {
 // Strings; anything else is false. `==` on an unbound side unifies.
 func (s *solver) compare(base int, l *lit) bool {
 	a, b := s.resolve(base, &l.args[0]), s.resolve(base, &l.args[1])
-	if isWild(a) || isWild(b) {
+	if a.isWild() || b.isWild() {
 		if l.op == "==" {
 			return s.unify(base, &l.args[0], &l.args[1])
 		}
 		return false
 	}
-	return compareValues(l.op, a, b)
+	switch l.op {
+	case "==": // one handle a value (see hval)
+		return a == b
+	case "!=":
+		return a != b
+	}
+	return compareValues(l.op, s.value(a), s.value(b))
 }

@@ -138,14 +138,15 @@ func (e *Evaluator) explainAssertion(ctx context.Context, src Source, a *lang.As
 	defer e.done(s, &err)
 	base := len(s.frame)
 	for _, n := range sc.names {
-		s.push(wild(a.VarTypes[n]))
+		s.push(wildH(s.tnum(a.VarTypes[n])))
 	}
-	args := make([]term.Value, len(ops))
+	hs := make([]hval, len(ops))
 	for i := range ops {
-		args[i] = s.resolve(base, &ops[i])
+		hs[i] = s.resolve(base, &ops[i])
 	}
+	args := s.values(hs)
 	p := e.pred(a.Call.Pred.Name, len(args))
-	tid := s.solve(p, args)
+	tid := s.solve(p, hs)
 	if s.err != nil {
 		s.pop(base)
 		return nil, s.err
@@ -182,7 +183,7 @@ func (e *Evaluator) solveAssertion(ctx context.Context, src Source, a *lang.Asse
 	var res assertionResult
 	base := len(s.frame)
 	for _, t := range types {
-		s.push(wild(t))
+		s.push(wildH(s.tnum(t)))
 	}
 	bc := &bodyCtx{kind: emitFunc, fn: func(base int) bool {
 		if res.first == "" {
@@ -195,7 +196,7 @@ func (e *Evaluator) solveAssertion(ctx context.Context, src Source, a *lang.Asse
 			res.wildcard = true
 			return true
 		}
-		v := s.frame[s.deref(base+iffSlot)]
+		v := s.value(s.frame[s.deref(base+iffSlot)])
 		if isWild(v) {
 			res.wildcard = true
 		} else if !slices.Contains(res.values, v) {

@@ -93,55 +93,8 @@ func (ts *typeSys) intersect(a, b string) (string, bool) {
 	return "", false
 }
 
-// typeMemoBits sizes the solver's memo of type matches (see typeMatches).
-const typeMemoBits = 7
-
-// typeEnt is one remembered answer of typeSys.matches(vt, c).
-type typeEnt struct {
-	vt, c string
-	ok    bool
-}
-
 // sameString reports whether a and b are the same string: the same bytes
 // at the same place.
 func sameString(a, b string) bool {
 	return len(a) == len(b) && unsafe.StringData(a) == unsafe.StringData(b)
-}
-
-// typeMatches is s.e.types.matches(vt, c): equal names match, and the
-// answer for two different names is remembered by where their strings
-// are: the type names a query compares are few and each is spelled at a
-// few places (the program's rules, the source's type table, the
-// question), so that most answers are found without hashing a name. An
-// entry holds its strings, so that their places are not reused while it
-// is remembered; the answers hold for the evaluator's program, whose
-// solvers alone share the memo.
-func (s *solver) typeMatches(vt, c string) bool {
-	if c == "" || vt == c { // the common case: a value of the very type
-		return true
-	}
-	h := (uint64(uintptr(unsafe.Pointer(unsafe.StringData(vt))))*31 ^ uint64(uintptr(unsafe.Pointer(unsafe.StringData(c))))) * 0x9E3779B97F4A7C15
-	e := &s.typeMemo[h>>(64-typeMemoBits)]
-	if sameString(e.vt, vt) && sameString(e.c, c) {
-		return e.ok
-	}
-	ok := s.e.types.matches(vt, c)
-	*e = typeEnt{vt: vt, c: c, ok: ok}
-	return ok
-}
-
-// typeIntersect is s.e.types.intersect(a, b), its matches remembered (see
-// typeMatches).
-func (s *solver) typeIntersect(a, b string) (string, bool) {
-	switch {
-	case a == b || b == "":
-		return a, true
-	case a == "":
-		return b, true
-	case s.typeMatches(a, b):
-		return a, true
-	case s.typeMatches(b, a):
-		return b, true
-	}
-	return "", false
 }

@@ -2,6 +2,7 @@ package evaluator
 
 import (
 	"testing"
+	"time"
 
 	"github.com/castellan-authz/castellan/lang"
 )
@@ -26,12 +27,14 @@ func TestTypesAgreeWithProgram(t *testing.T) {
 		}
 	}
 
-	// A solver's memo of the answers (typeMatches, typeIntersect) agrees
-	// with them, whichever copies of the names it is asked about, in
-	// whatever order (each pair is asked three times, with other pairs
-	// in between, so that answers come from the memo and entries are
-	// replaced).
-	s := newSolver(New(p))
+	// A solver's type numbers (tnum, typeMatches, typeIntersect) agree
+	// with them, whichever copies of the names it is asked about (each
+	// pair three times, so that numbers come from the memo), for the
+	// program's names and others ("Role", "Nope": numbers of the query).
+	e := New(p)
+	s := e.acquire(t.Context(), nil, time.Time{})
+	defer e.release(s)
+	names = append(names, "Nope")
 	spell := func(name string) string { return string([]byte(name)) } // a copy elsewhere
 	copies := map[string][]string{}
 	for _, n := range names {
@@ -40,14 +43,17 @@ func TestTypesAgreeWithProgram(t *testing.T) {
 	for round := range 3 {
 		for _, vt := range names {
 			for _, c := range names {
-				a, b := copies[vt][round], copies[c][(round+1)%3]
+				a, b := s.tnum(copies[vt][round]), s.tnum(copies[c][(round+1)%3])
+				if s.typeName(a) != vt || s.typeName(b) != c {
+					t.Errorf("round %d: typeName(tnum(%q)), typeName(tnum(%q)) = %q, %q", round, vt, c, s.typeName(a), s.typeName(b))
+				}
 				if got, want := s.typeMatches(a, b), ts.matches(vt, c); got != want {
 					t.Errorf("round %d: typeMatches(%q, %q) = %v, want %v", round, vt, c, got, want)
 				}
 				gt, gok := s.typeIntersect(a, b)
 				wt, wok := ts.intersect(vt, c)
-				if gt != wt || gok != wok {
-					t.Errorf("round %d: typeIntersect(%q, %q) = %q, %v, want %q, %v", round, vt, c, gt, gok, wt, wok)
+				if s.typeName(gt) != wt || gok != wok {
+					t.Errorf("round %d: typeIntersect(%q, %q) = %q, %v, want %q, %v", round, vt, c, s.typeName(gt), gok, wt, wok)
 				}
 			}
 		}

@@ -42,7 +42,7 @@ func (s *solver) unfoldOrTable(pstart, n int, p *predInfo) (tid int32, ok bool) 
 	args := s.pat[pstart : pstart+n]
 	ground := true
 	for _, a := range args {
-		if isWild(a) {
+		if a.isWild() {
 			ground = false
 			break
 		}
@@ -55,7 +55,7 @@ func (s *solver) unfoldOrTable(pstart, n int, p *predInfo) (tid int32, ok bool) 
 		}
 		same := true
 		for j, a := range args {
-			if b := s.vals[g.off+j]; (a != b || isWild(a) != isWild(b)) && !(isWild(a) && isWild(b) && a.Type == b.Type) {
+			if b := s.vals[g.off+j]; a != b && !(a.isWild() && b.isWild() && a.typ() == b.typ()) {
 				same = false
 				break
 			}
@@ -81,8 +81,8 @@ func (s *solver) unfoldCall(bc *bodyCtx, base int, steps []step, i, pstart int) 
 	n := p.arity
 	off := len(s.vals)
 	for _, a := range s.pat[pstart : pstart+n] {
-		if isWild(a) {
-			a = wild(a.Type)
+		if a.isWild() {
+			a = a.plain()
 		}
 		s.vals = append(s.vals, a)
 	}
@@ -115,9 +115,9 @@ func (s *solver) unfoldFacts(bc *bodyCtx, base int, steps []step, i, off int) bo
 	pstart := len(s.pat)
 	typed := false
 	for _, a := range s.vals[off : off+n] {
-		if isWild(a) {
-			typed = typed || a.Type != ""
-			a = term.Value{}
+		if a.isWild() {
+			typed = typed || a.typ() != 0
+			a = freeH
 		}
 		s.pat = append(s.pat, a)
 	}
@@ -126,8 +126,15 @@ func (s *solver) unfoldFacts(bc *bodyCtx, base int, steps []step, i, off int) bo
 		s.pat = s.pat[:pstart]
 		return cont && s.err == nil
 	}
+	pat := make([]term.Value, n) // the source may read it between facts
+	for k, h := range s.pat[pstart : pstart+n] {
+		if h != freeH {
+			pat[k] = s.value(h)
+		}
+	}
+	s.pat = s.pat[:pstart]
 	cont := true
-	s.src.Match(p.name, s.pat[pstart:pstart+n], func(args []term.Value) bool {
+	s.src.Match(p.name, pat, func(args []term.Value) bool {
 		for _, a := range args {
 			if isWild(a) {
 				return true
@@ -137,21 +144,25 @@ func (s *solver) unfoldFacts(bc *bodyCtx, base int, steps []step, i, off int) bo
 			cont = false
 			return false
 		}
+		start := len(s.tmp)
+		defer func() { s.tmp = s.tmp[:start] }()
+		for _, a := range args {
+			s.tmp = append(s.tmp, s.handle(a))
+		}
 		if typed {
 			for k, a := range s.vals[off : off+n] {
-				if isWild(a) && !s.typeMatches(args[k].Type, a.Type) {
+				if a.isWild() && !s.typeMatches(s.tmp[start+k].typ(), a.typ()) {
 					return true
 				}
 			}
 		}
 		mark := len(s.trail)
-		if s.unifyArgs(base, l.args, args, 0) {
+		if s.unifyArgs(base, l.args, s.tmp, start) {
 			cont = s.body(bc, base, steps, i+1)
 		}
 		s.undo(mark)
 		return cont
 	})
-	s.pat = s.pat[:pstart]
 	return cont && s.err == nil
 }
 
@@ -172,15 +183,11 @@ func (s *solver) unfoldFactIDs(bc *bodyCtx, base int, steps []step, i, off, psta
 	// which nothing writes any more.
 	wstart := len(s.wantStack)
 	for _, a := range s.pat[pstart : pstart+n] {
-		var id uint32
-		if !a.IsZero() {
-			var ok bool
-			if id, ok = s.idOf(a); !ok {
-				s.wantStack = s.wantStack[:wstart]
-				return true // no fact holds a
-			}
+		if a != freeH && a.kind() != hStore {
+			s.wantStack = s.wantStack[:wstart]
+			return true // no fact holds a
 		}
-		s.wantStack = append(s.wantStack, id)
+		s.wantStack = append(s.wantStack, a.id())
 	}
 	want := s.wantStack[wstart : wstart+n : wstart+n]
 	start := len(s.tmp)
@@ -193,18 +200,11 @@ func (s *solver) unfoldFactIDs(bc *bodyCtx, base int, steps []step, i, off, psta
 			if want[k] != 0 {
 				continue
 			}
-			v := s.ids.Value(id)
-			if v.Type == "" {
+			t := s.ids.Value(id).Type
+			if t == "" {
 				return true
 			}
-			s.tmp[start+k] = v
-		}
-		for k, id := range ids {
-			if want[k] != 0 {
-				continue
-			}
-			v := s.tmp[start+k]
-			s.memo[strHash(v)>>(64-memoBits)] = memoEnt{v: v, id: id, epoch: s.idEpoch}
+			s.tmp[start+k] = hval(id) | hval(s.tnum(t))<<hTypeShift
 		}
 		if !s.tick() {
 			cont = false
@@ -212,7 +212,7 @@ func (s *solver) unfoldFactIDs(bc *bodyCtx, base int, steps []step, i, off, psta
 		}
 		if typed {
 			for k, a := range s.vals[off : off+n] {
-				if isWild(a) && !s.typeMatches(s.tmp[start+k].Type, a.Type) {
+				if a.isWild() && !s.typeMatches(s.tmp[start+k].typ(), a.typ()) {
 					return true
 				}
 			}
@@ -253,16 +253,20 @@ func (s *solver) unfoldRule(bc *bodyCtx, base int, steps []step, i, off int, r *
 	return cont && s.err == nil
 }
 
-// listWalk calls yield with the value of R in each solution of
+// listWalk calls yield with the handle of R in each solution of
 // allow(actor, action, R), R unbound of type typ, in derivation order,
 // unfolding calls (see above), until yield returns false or the answers
 // end. A value may come more than once; a wildcard holds for every value
 // of its type.
-func (s *solver) listWalk(allow *predInfo, actor term.Value, action, typ string, yield func(term.Value) bool) {
+func (s *solver) listWalk(allow *predInfo, actor term.Value, action, typ string, yield func(hval) bool) {
 	base := len(s.frame)
-	s.push(wild(typ))
+	s.push(wildH(s.tnum(typ)))
+	act := operand{kind: opConst, val: term.String(action)}
+	if k, ok := s.e.actions[action]; ok {
+		act.cnum = k + 1
+	}
 	l := &lit{kind: litCall, pred: allow, args: []operand{
-		{kind: opConst, val: actor}, {kind: opConst, val: term.String(action)}, {kind: opVar, slot: 0},
+		{kind: opConst, val: actor}, act, {kind: opVar, slot: 0},
 	}}
 	steps := []step{{lit: l}}
 	bc := &bodyCtx{kind: emitFunc, fn: func(b int) bool { return yield(s.frame[s.deref(b)]) }}
