@@ -283,16 +283,40 @@ func (s *solver) handle(v term.Value) hval {
 	if k, ok := s.e.cnum[v]; ok {
 		return hConst | hval(k) | t
 	}
-	if n, ok := s.localIdx[v]; ok {
-		return hLocal | hval(n) | t
+	return hLocal | hval(s.localOf(v)) | t
+}
+
+// localScan is the number of local values found by comparing them, before
+// a map is kept (a check has a few: the values of its question the source
+// lacks; a source without ids, all).
+const localScan = 8
+
+// localOf returns the local id of v, a value the source lacks and not a
+// constant of the program.
+func (s *solver) localOf(v term.Value) uint32 {
+	if len(s.locals) <= localScan {
+		for i := range s.locals {
+			if s.locals[i] == v {
+				return uint32(i)
+			}
+		}
+	} else if n, ok := s.localIdx[v]; ok {
+		return n
 	}
 	n := uint32(len(s.locals))
 	s.locals = append(s.locals, v)
-	if s.localIdx == nil {
-		s.localIdx = map[term.Value]uint32{}
+	switch {
+	case len(s.locals) == localScan+1:
+		if s.localIdx == nil {
+			s.localIdx = make(map[term.Value]uint32)
+		}
+		for i, l := range s.locals {
+			s.localIdx[l] = uint32(i)
+		}
+	case len(s.locals) > localScan+1:
+		s.localIdx[v] = n
 	}
-	s.localIdx[v] = n
-	return hLocal | hval(n) | t
+	return n
 }
 
 // value returns the value of handle h (a wildcard as the marked Value of
@@ -334,8 +358,8 @@ func (s *solver) handles(dst []hval, vs []term.Value) []hval {
 // resolved once per query (its id once per source generation, see
 // constIDs).
 func (s *solver) constHandle(k int32) hval {
-	if s.cEpoch[k] == s.idEpoch {
-		return s.cH[k]
+	if c := s.cH[k]; c.epoch == s.idEpoch {
+		return c.h
 	}
 	t := hval(s.e.ctypes[k]) << hTypeShift
 	h := hConst | hval(k) | t
@@ -352,8 +376,14 @@ func (s *solver) constHandle(k int32) hval {
 			h = hval(id) | t
 		}
 	}
-	s.cH[k], s.cEpoch[k] = h, s.idEpoch
+	s.cH[k] = constEnt{h: h, epoch: s.idEpoch}
 	return h
+}
+
+// constEnt is the handle of a constant in the query of epoch.
+type constEnt struct {
+	h     hval
+	epoch uint32
 }
 
 // selectorOf returns the number of the constant that store handle h is,

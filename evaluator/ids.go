@@ -24,11 +24,11 @@ func (s *solver) startIDs(src Source) {
 	if s.idEpoch++; s.idEpoch == 0 {
 		s.memo, s.idEpoch = [memoSize]memoEnt{}, 1
 		clear(s.rels)
-		clear(s.cEpoch)
+		clear(s.cH)
 		s.tmemo = [1 << tmemoBits]tmemoEnt{}
 	}
 	if len(s.cH) < len(s.e.cvals) {
-		s.cH, s.cEpoch = make([]hval, len(s.e.cvals)), make([]uint32, len(s.e.cvals))
+		s.cH = make([]constEnt, len(s.e.cvals))
 	}
 	s.xtypes, s.locals = s.xtypes[:0], s.locals[:0]
 	if len(s.xtypeNum) > 0 {
@@ -67,11 +67,13 @@ func (s *solver) matchFacts(p *predInfo, pat []hval) {
 	if rel < 0 {
 		return
 	}
-	want := s.want[:0]
 	for _, h := range pat {
 		if h != freeH && h.kind() != hStore {
 			return // no fact holds it
 		}
+	}
+	want := s.want[:0]
+	for _, h := range pat {
 		want = append(want, h.id())
 	}
 	s.want = want // kept, so that the next call does not allocate

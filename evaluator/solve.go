@@ -10,21 +10,22 @@ import (
 	"github.com/castellan-authz/castellan/lang/term"
 )
 
-// The solver's one wildcard encoding: Value{Type: T, ID: wildID} stands
-// for any value of type constraint T (any value at all when T is ""). An
-// unbound variable holds a wildcard of its type constraint; an answer
-// argument that is the same unbound variable as argument j holds
-// Value{Type: T, ID: aliasIDs[j]}, a wildcard too.
+// Inside the solver a wildcard is a handle of its own kind (see hval).
+// Where one leaves the solver as a value (explanations, policy tests, the
+// answers of a list walk or a Query before they are encoded) it is
+// Value{Type: T, ID: wildID}, any value of type constraint T (any value at
+// all when T is ""), or Value{Type: T, ID: aliasIDs[j]}, a wildcard equal
+// to argument j of the same answer; handle turns them back into wildcard
+// handles.
 //
 // A value is a wildcard when its ID is one of these marker strings (points
 // into marks), not when it merely spells one: no value that comes from
 // outside (a request, a context or stored fact, a policy) can be read as
 // a wildcard, whatever its bytes. The markers' bytes are also not valid
-// UTF-8, which no stored fact, policy or decoded request holds, so that
-// comparing a wildcard with such a value by its bytes never finds them
-// equal either. Sources see the wildcards of their own interfaces only:
-// the zero Value in a Match pattern, id 0 in MatchIDs (converted where the
-// solver asks them, see matchFacts).
+// UTF-8, which no stored fact, policy or decoded request holds. Sources
+// see the wildcards of their own interfaces only: the zero Value in a
+// Match pattern, id 0 in MatchIDs (converted where the solver asks them,
+// see matchFacts).
 var marks = func() string {
 	b := []byte{0xff, '*'}
 	for j := range maxAlias {
@@ -189,11 +190,10 @@ type solver struct {
 	collectIDsFn func([]uint32) bool
 
 	// Handles (see hval): cH holds the handles of the program's constants
-	// in the query of cEpoch[k] (idEpoch); xtypes the type names of this
-	// query the program does not spell (numbered from the program's
+	// resolved in this query (see constHandle); xtypes the type names of
+	// this query the program does not spell (numbered from the program's
 	// count), locals the values of this query's local handles.
-	cH       []hval
-	cEpoch   []uint32
+	cH       []constEnt
 	xtypes   []string
 	xtypeNum map[string]uint32
 	locals   []term.Value
