@@ -63,14 +63,18 @@ func wildH(t uint32) hval { return hWild | hval(t)<<hTypeShift }
 // aliasH returns the alias marker of type number t for argument j.
 func aliasH(t uint32, j int) hval { return wildH(t) | hval(j+1) }
 
+// typeStringNum is the number of term.TypeString in every program's
+// numbering (see newTypeNums).
+const typeStringNum = 1
+
 // freeH is the free position of a pattern given to matchFacts (no value
 // has it: store ids are never 0).
 const freeH hval = 0
 
 // typeNums numbers the type names of a program, so that a handle carries
 // its type and type constraints are checked on numbers: 0 is "" (no
-// constraint), then Actor, Resource, the built-in types and every name
-// the program spells. matches[vt*n+c] is typeSys.matches(vt, c). A type
+// constraint), 1 String (typeStringNum), then Actor, Resource, the other
+// built-in types and every name the program spells. matches[vt*n+c] is typeSys.matches(vt, c). A type
 // name the program does not spell gets a number of one query (past n, see
 // solver.tnum): it matches only itself and "".
 type typeNums struct {
@@ -87,7 +91,7 @@ func newTypeNums(ts *typeSys, preds map[lang.Pred]*predInfo, consts []term.Value
 			tn.names = append(tn.names, t)
 		}
 	}
-	for _, t := range []string{"", lang.AbstractActor, lang.AbstractResource, term.TypeString, term.TypeInteger, term.TypeBoolean} {
+	for _, t := range []string{"", term.TypeString, lang.AbstractActor, lang.AbstractResource, term.TypeInteger, term.TypeBoolean} {
 		add(t)
 	}
 	for t := range ts.nodes {
@@ -193,7 +197,7 @@ func (e *Evaluator) numberConsts() {
 
 // tmemoBits sizes the solver's memo of type numbers by where the names'
 // strings are.
-const tmemoBits = 6
+const tmemoBits = 7
 
 type tmemoEnt struct {
 	name  string
@@ -276,7 +280,9 @@ func (s *solver) handle(v term.Value) hval {
 	}
 	if s.ids != nil {
 		if id, ok := s.idOf(v); ok {
-			return hval(id) | hval(s.tnum(v.Type))<<hTypeShift
+			// The source's spelling of the type, whose number the memo
+			// holds (the question's is a new string each time).
+			return hval(id) | hval(s.tnum(s.ids.Value(id).Type))<<hTypeShift
 		}
 	}
 	t := hval(s.tnum(v.Type)) << hTypeShift

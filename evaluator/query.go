@@ -22,14 +22,14 @@ func (e *Evaluator) Actions(ctx context.Context, r Request, actor, resource term
 	}
 	s := e.acquire(ctx, r.source(), r.Now)
 	defer e.done(s, &err)
-	args := [3]hval{s.handle(actor), wildH(s.tnum(term.TypeString)), s.handle(resource)}
+	args := [3]hval{s.handle(actor), wildH(typeStringNum), s.handle(resource)}
 	tid := s.solve(e.pred("allow", 3), args[:])
 	if s.err != nil {
 		return nil, s.err
 	}
 	out := []string{}
 	for a := s.tables[tid].first; a >= 0; a = s.ans[a].next {
-		if h := s.vals[int(s.ans[a].off)+1]; !h.isWild() && h.typ() == s.tnum(term.TypeString) {
+		if h := s.vals[int(s.ans[a].off)+1]; !h.isWild() && h.typ() == typeStringNum {
 			out = append(out, s.value(h).ID)
 		}
 	}
@@ -59,14 +59,14 @@ func (e *Evaluator) ActionsEach(ctx context.Context, r Request, pairs [][2]term.
 	// capped at its own end so that appending to one cannot reach the next.
 	buf := make([]string, 0, 4*len(pairs))
 	for i, p := range pairs {
-		args := [3]hval{s.handle(p[0]), wildH(s.tnum(term.TypeString)), s.handle(p[1])}
+		args := [3]hval{s.handle(p[0]), wildH(typeStringNum), s.handle(p[1])}
 		tid := s.solve(allow, args[:])
 		if s.err != nil {
 			return nil, s.err
 		}
 		start := len(buf)
 		for a := s.tables[tid].first; a >= 0; a = s.ans[a].next {
-			if h := s.vals[int(s.ans[a].off)+1]; !h.isWild() && h.typ() == s.tnum(term.TypeString) {
+			if h := s.vals[int(s.ans[a].off)+1]; !h.isWild() && h.typ() == typeStringNum {
 				buf = append(buf, s.value(h).ID)
 			}
 		}

@@ -5,6 +5,7 @@ import (
 	"time"
 
 	"github.com/castellan-authz/castellan/lang"
+	"github.com/castellan-authz/castellan/lang/term"
 )
 
 // TestTypesAgreeWithProgram checks the evaluator's precomputed type tables
@@ -35,6 +36,9 @@ func TestTypesAgreeWithProgram(t *testing.T) {
 	s := e.acquire(t.Context(), nil, time.Time{})
 	defer e.release(s)
 	names = append(names, "Nope")
+	if n := s.tnum(term.TypeString); n != typeStringNum {
+		t.Errorf("tnum(String) = %d, want typeStringNum", n)
+	}
 	spell := func(name string) string { return string([]byte(name)) } // a copy elsewhere
 	copies := map[string][]string{}
 	for _, n := range names {
