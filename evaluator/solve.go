@@ -284,9 +284,19 @@ func (e *Evaluator) release(s *solver) {
 	if cap(s.vals) > bigState || cap(s.tmp) > bigState || cap(s.ans) > bigState {
 		s.vals, s.tmp, s.ans, s.tables = nil, nil, nil, nil
 	}
+	if cap(s.locals) > bigState {
+		s.locals, s.localIdx = nil, nil
+	}
 	clear(s.patVals)
 	clear(s.locals)
-	s.locals, s.patVals = s.locals[:0], s.patVals[:0]
+	clear(s.xtypes)
+	if len(s.localIdx) > 0 {
+		clear(s.localIdx)
+	}
+	if len(s.xtypeNum) > 0 {
+		clear(s.xtypeNum)
+	}
+	s.locals, s.patVals, s.xtypes = s.locals[:0], s.patVals[:0], s.xtypes[:0]
 	s.vals, s.tables, s.ans = s.vals[:0], s.tables[:0], s.ans[:0]
 	s.frame, s.alias, s.trail, s.tmp, s.pat = s.frame[:0], s.alias[:0], s.trail[:0], s.tmp[:0], s.pat[:0]
 	s.stack, s.incomplete, s.wantStack = s.stack[:0], s.incomplete[:0], s.wantStack[:0]
