@@ -189,7 +189,8 @@ type operand struct {
 	kind opKind
 	slot int
 	val  term.Value
-	cnum int32 // a constant of the program: its number in Evaluator.cvals + 1, else 0
+	cnum int32 // a constant of the program: its number in Evaluator.cvals + 1; -1: h; else 0
+	h    hval  // the constant's handle, made by the query that made the operand (cnum -1)
 	list []operand
 }
 

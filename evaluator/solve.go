@@ -1101,11 +1101,14 @@ func (s *solver) resolve(base int, o *operand) hval {
 }
 
 // constOf returns the handle of constant operand o: the program's
-// constants' from their numbers, any other's (a question's, a policy
-// test's) from its value.
+// constants' from their numbers, a list walk's actor's as made once for
+// the walk, any other's (a policy test's) from its value.
 func (s *solver) constOf(o *operand) hval {
-	if o.cnum > 0 {
+	switch {
+	case o.cnum > 0:
 		return s.constHandle(o.cnum - 1)
+	case o.cnum < 0:
+		return o.h
 	}
 	return s.handle(o.val)
 }

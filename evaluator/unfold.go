@@ -266,7 +266,7 @@ func (s *solver) listWalk(allow *predInfo, actor term.Value, action, typ string,
 		act.cnum = k + 1
 	}
 	l := &lit{kind: litCall, pred: allow, args: []operand{
-		{kind: opConst, val: actor}, act, {kind: opVar, slot: 0},
+		{kind: opConst, val: actor, cnum: -1, h: s.handle(actor)}, act, {kind: opVar, slot: 0},
 	}}
 	steps := []step{{lit: l}}
 	bc := &bodyCtx{kind: emitFunc, fn: func(b int) bool { return yield(s.frame[s.deref(b)]) }}
