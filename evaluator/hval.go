@@ -13,13 +13,14 @@ import (
 // compare integers. A handle holds the value's type number (see
 // typeNums) beside an id of one of four kinds:
 //
-//   - hStore: the value's id in the query's IDSource;
+//   - hStore: the value's id in the query's IDSource (for a value of a
+//     request's context facts the store lacks, the Layer's local id);
 //   - hConst: a constant of the program the source lacks (or any constant,
 //     when the source has no ids): the id is its number in
 //     Evaluator.cvals;
 //   - hLocal: any other value the source lacks (a value of the question,
-//     an integer the program computes, a fact of a source without ids):
-//     the id is its place in solver.locals, this query only;
+//     @current_unix_time, a fact's value in a source without ids): the id
+//     is its place in solver.locals, this query only;
 //   - hWild: a wildcard of the type (id 0), or an alias marker, a
 //     wildcard equal to argument j of the same answer (id j+1).
 //
