@@ -30,8 +30,10 @@ type Page struct {
 	Token string
 	// Cursors, when not nil, keeps the walk of a list that has more pages,
 	// so that the next page resumes it where this one stopped; without it
-	// (or once the walk was dropped) the next page walks the list again
-	// from the start and skips the answers already returned.
+	// (or once the walk was dropped) the next page starts the walk again
+	// at the place its token names, without reading what comes before
+	// (seek.go), or, where the token names none, walks the list again from
+	// the start and skips the answers already returned.
 	Cursors *Cursors
 }
 
@@ -89,12 +91,21 @@ func (e *Evaluator) List(ctx context.Context, r Request, actor term.Value, actio
 		if page.Cursors != nil {
 			run = page.Cursors.take(tok.cursor, e, tok)
 		}
+		if run == nil && tok.stream != 0 {
+			if run, err = e.resumeList(ctx, r, q, tok); err != nil {
+				return ListResult{}, err
+			}
+		}
 		if run == nil {
 			skip = tok.pos
 		}
 	}
 	if run == nil {
-		run = e.startList(ctx, r, q)
+		var sk *seekState
+		if page.Size > 0 {
+			sk = &seekState{} // a page token may name a stream
+		}
+		run = e.startList(ctx, r, q, sk)
 		if err := run.start(ctx); err != nil {
 			return ListResult{}, err
 		}
@@ -125,13 +136,17 @@ func (e *Evaluator) List(ctx context.Context, r Request, actor term.Value, actio
 		res.Wildcard = true // the last answer: no page for it alone
 		n++
 	}
-	run.buf = run.buf[:copy(run.buf, run.buf[n:])]
-	run.pos += uint64(n)
+	tok := pageToken{rev: run.rev, fp: run.fp, pos: run.pos + uint64(n)}
+	if n > 0 && run.seek != nil && run.pos+uint64(n) <= run.untagged && run.tags[n-1] != 0 && !isWild(run.buf[n-1]) {
+		// Every answer up to the page's last came from a stream: a
+		// replica without the walk resumes it there (seek.go).
+		tok.stream, tok.last = run.tags[n-1], run.buf[n-1].ID
+	}
+	run.drop(n)
 	if len(run.buf) == 0 {
 		run.stop()
 		return res, nil
 	}
-	tok := pageToken{rev: run.rev, fp: run.fp, pos: run.pos}
 	if page.Cursors != nil {
 		tok.cursor = page.Cursors.put(run)
 	} else {
@@ -226,10 +241,16 @@ func (e *Evaluator) walk(s *solver, q listQuery, seen *int, yield func(term.Valu
 			if wildDone || !e.types.matches(q.typ, v.Type) {
 				return true
 			}
+			if !s.seekOK() {
+				return false
+			}
 			wildDone = true
 			v = wild(q.typ)
 		case v.Type == q.typ:
-			if !ids.add(s, e.seed, v, h) {
+			if !s.seekOK() {
+				return false
+			}
+			if !ids.add(s, e.seed, v, h) || s.seekDrop(v) {
 				return true
 			}
 			if seen != nil {
@@ -282,6 +303,12 @@ func (a *answerSet) add(s *solver, seed maphash.Seed, v term.Value, h hval) bool
 	if h.kind() != hStore || id&localID != 0 {
 		return a.strs.add(seed, v.ID)
 	}
+	return a.addID(id)
+}
+
+// addID adds the id of a value (not a local one) and reports whether it
+// was new.
+func (a *answerSet) addID(id uint32) bool {
 	if a.dir != nil {
 		return a.setBit(id)
 	}
@@ -501,21 +528,41 @@ type listRun struct {
 	s        *solver // the walk's solver, while the walk runs
 	err      error   // the walk's error, once it ended
 	buf      []term.Value
+	tags     []uint64 // with seek: the stream (seek.go) each answer of buf came from, 0: none
+	untagged uint64   // the place (counted as pos) of the first answer from no stream
+	seek     *seekState
 	done     bool // the walk ended: buf holds the rest of the answer
 	seen     int  // distinct ids the walk holds
 	used     time.Time
 }
 
-// startList starts (suspended) the walk of q.
-func (e *Evaluator) startList(ctx context.Context, r Request, q listQuery) *listRun {
-	run := &listRun{e: e, fp: q.fp, rev: r.source().Revision()}
+// startList starts (suspended) the walk of q, keeping its streams in sk
+// (seek.go) when the source matches on ids.
+func (e *Evaluator) startList(ctx context.Context, r Request, q listQuery, sk *seekState) *listRun {
+	run := &listRun{e: e, fp: q.fp, rev: r.source().Revision(), untagged: math.MaxUint64, seek: sk}
+	if sk != nil {
+		run.tags = make([]uint64, 0, SortedMax+1) // what start reads ahead
+	}
 	// The walk appends its answers to run.buf itself and gives control
 	// back only once buf holds run.want of them (or it ended): one switch
 	// of coroutine per fill, not one per answer.
 	run.next, run.stopWalk = iter.Pull(func(yield func(struct{}) bool) {
 		s := e.acquire(ctx, r.source(), r.Now)
 		run.s = s
+		if s.ids != nil && sk != nil {
+			s.seek = sk
+		}
 		e.runWalk(s, run, q, func(v term.Value) bool {
+			if sk != nil {
+				var tag uint64
+				if s.seek != nil {
+					tag = s.seek.cur
+				}
+				if tag == 0 && run.untagged == math.MaxUint64 {
+					run.untagged = run.pos + uint64(len(run.buf))
+				}
+				run.tags = append(run.tags, tag)
+			}
 			run.buf = append(run.buf, v)
 			return len(run.buf) < run.want || yield(struct{}{})
 		})
@@ -525,7 +572,7 @@ func (e *Evaluator) startList(ctx context.Context, r Request, q listQuery) *list
 
 func (e *Evaluator) runWalk(s *solver, run *listRun, q listQuery, yield func(term.Value) bool) {
 	var err error
-	defer func() { run.err, run.s = err, nil }()
+	defer func() { run.err, run.s, s.seek = err, nil, nil }()
 	defer e.done(s, &err)
 	e.walk(s, q, &run.seen, yield)
 	err = s.err
@@ -539,8 +586,41 @@ func (run *listRun) start(ctx context.Context) error {
 	}
 	if run.done {
 		sortAnswers(run.buf)
+		run.untagged = 0 // the answers are no longer in stream order
 	}
 	return nil
+}
+
+// resumeList starts the walk of q resumed after the stream answer of tok
+// (seek.go), or returns nil when it cannot: the source has no ids, or an
+// answer before the token came from no stream.
+func (e *Evaluator) resumeList(ctx context.Context, r Request, q listQuery, tok pageToken) (*listRun, error) {
+	if _, ok := r.source().(IDSource); !ok {
+		return nil, nil
+	}
+	sk := newSeekResume(tok.stream, q.typ, tok.last)
+	run := e.startList(ctx, r, q, sk)
+	if err := run.fill(ctx, 1); err != nil {
+		return nil, err
+	}
+	if sk.mode != seekResumed {
+		run.stop()
+		return nil, nil
+	}
+	run.pos = tok.pos
+	if run.untagged != math.MaxUint64 {
+		run.untagged += tok.pos
+	}
+	return run, nil
+}
+
+// drop removes the first n answers of buf.
+func (run *listRun) drop(n int) {
+	run.buf = run.buf[:copy(run.buf, run.buf[n:])]
+	if run.seek != nil {
+		run.tags = run.tags[:copy(run.tags, run.tags[n:])]
+	}
+	run.pos += uint64(n)
 }
 
 // skip drops the first n answers (a page token whose walk was not kept).
@@ -553,8 +633,7 @@ func (run *listRun) skip(ctx context.Context, n uint64) error {
 		if k == 0 {
 			return nil
 		}
-		run.buf = run.buf[:copy(run.buf, run.buf[k:])]
-		run.pos += k
+		run.drop(int(k))
 		n -= k
 	}
 	return nil
@@ -700,23 +779,37 @@ func (c *Cursors) remove(id uint64) *listRun {
 }
 
 // pageToken is what a List page token says: the revision the list reads,
-// the fingerprint of its question, the answers returned so far, and the
-// kept walk (0 for none). Encoded, it is versioned and carries a checksum
-// (it is checked, not secret).
+// the fingerprint of its question, the answers returned so far, the kept
+// walk (0 for none), and, when the last answer returned came from a stream
+// of the walk (seek.go), that stream's number and the answer's id (stream
+// 0: none). Encoded, it is versioned and carries a checksum (it is
+// checked, not secret).
 type pageToken struct {
 	rev, fp, pos, cursor uint64
+	stream               uint64
+	last                 string
 }
 
-const pageTokenVersion = 2
+// pageTokenVersion is the version of the tokens List issues; it reads
+// those of version 2 too (no stream).
+const pageTokenVersion = 3
 
 var pageTokenDomain = []byte("castellan list page token\x00")
 
-func (t pageToken) encode() string {
-	b := []byte{pageTokenVersion}
+func (t pageToken) encode() string { return t.encodeVersion(pageTokenVersion) }
+
+func (t pageToken) encodeVersion(version byte) string {
+	b := make([]byte, 0, 1+3*binary.MaxVarintLen64+16+len(t.last)+8)
+	b = append(b, version)
 	b = binary.AppendUvarint(b, t.rev)
 	b = binary.LittleEndian.AppendUint64(b, t.fp)
 	b = binary.AppendUvarint(b, t.pos)
 	b = binary.LittleEndian.AppendUint64(b, t.cursor)
+	if version >= 3 {
+		b = binary.AppendUvarint(b, t.stream)
+		b = binary.AppendUvarint(b, uint64(len(t.last)))
+		b = append(b, t.last...)
+	}
 	return base64.RawURLEncoding.EncodeToString(append(b, pageTokenSum(b)...))
 }
 
@@ -730,9 +823,10 @@ func pageTokenSum(b []byte) []byte {
 func decodePageToken(s string) (pageToken, error) {
 	bad := fmt.Errorf("decoding page token: %w", ErrInvalidPageToken)
 	b, err := base64.RawURLEncoding.DecodeString(s)
-	if err != nil || len(b) < 1+8 || b[0] != pageTokenVersion {
+	if err != nil || len(b) < 1+8 || (b[0] != pageTokenVersion && b[0] != 2) {
 		return pageToken{}, bad
 	}
+	version := b[0]
 	body, sum := b[:len(b)-8], b[len(b)-8:]
 	if string(pageTokenSum(body)) != string(sum) {
 		return pageToken{}, bad
@@ -745,11 +839,23 @@ func decodePageToken(s string) (pageToken, error) {
 	}
 	rest = rest[n:]
 	t.fp, rest = binary.LittleEndian.Uint64(rest), rest[8:]
-	if t.pos, n = binary.Uvarint(rest); n <= 0 || len(rest) != n+8 {
+	if t.pos, n = binary.Uvarint(rest); n <= 0 || len(rest) < n+8 {
 		return pageToken{}, bad
 	}
-	t.cursor = binary.LittleEndian.Uint64(rest[n:])
-	if t.encode() != s {
+	rest = rest[n:]
+	t.cursor, rest = binary.LittleEndian.Uint64(rest), rest[8:]
+	if version >= 3 {
+		if t.stream, n = binary.Uvarint(rest); n <= 0 {
+			return pageToken{}, bad
+		}
+		rest = rest[n:]
+		l, n := binary.Uvarint(rest)
+		if n <= 0 || uint64(len(rest)-n) != l {
+			return pageToken{}, bad
+		}
+		t.last, rest = string(rest[n:]), nil
+	}
+	if len(rest) != 0 || t.encodeVersion(version) != s {
 		// Only the canonical spelling is a token: base64 decoding skips
 		// CR and LF, and a varint may be written longer than it needs.
 		return pageToken{}, bad

@@ -59,7 +59,7 @@ func listScale() (facts []term.Fact, all, power, reader term.Value, repo term.Va
 // BenchmarkListScale measures list at 1,000,000 repositories on the
 // in-memory store (GitHubPolicy): a page of 100 (the first; the next
 // through a kept walk; a deep one through a token whose walk was not
-// kept), 1,000 of 1,000,000, the whole 1,000,000 streamed (with the peak
+// kept, resumed from its stream or walked again), 1,000 of 1,000,000, the whole 1,000,000 streamed (with the peak
 // heap it adds), and authorize latency while lists run. The baseline (the
 // tabled evaluation that List used before, via Query, which materializes
 // and sorts the whole answer) runs only when asked by name:
@@ -96,6 +96,28 @@ func BenchmarkListScale(b *testing.B) {
 		}, cur.Clear)
 		b.ReportMetric(float64(pages), "pages")
 	})
+	b.Run("page-100/deep-500000-not-kept/"+size, func(b *testing.B) {
+		// The token of a page ending at 500,000, no walk kept: the page
+		// resumes the walk from the stream the token names (seek.go).
+		res, err := e.List(ctx, req, all, "read", "Repository", Page{Size: 500_000})
+		if err != nil || len(res.IDs) != 500_000 {
+			b.Fatalf("%d ids: %v", len(res.IDs), err)
+		}
+		tok := res.NextToken
+		loop(b, func() {
+			var err error
+			sinkList, err = e.List(ctx, req, all, "read", "Repository", Page{Size: 100, Token: tok})
+			if err != nil {
+				b.Fatal(err)
+			}
+		})
+		if len(sinkList.IDs) != 100 {
+			b.Fatalf("deep page: %d ids", len(sinkList.IDs))
+		}
+	})
+	// A token saying only how many answers came before (a token of
+	// version 2, or one whose answers did not all come from streams):
+	// the walk runs again and skips them.
 	b.Run("page-100/deep-500000-walked-again/"+size, func(b *testing.B) {
 		tok := pageToken{rev: src.Revision(), fp: listFingerprint(all, "read", "Repository", nil), pos: 500_000}.encode()
 		loop(b, func() {
@@ -201,4 +223,86 @@ func BenchmarkListScale(b *testing.B) {
 			b.ReportMetric(float64(ms.HeapAlloc-base.HeapAlloc)/1e6, "heap-after-MB")
 		})
 	})
+}
+
+// BenchmarkListOneStream measures the page of 100 at 500,000 whose walk
+// was not kept when the whole answer comes from one stream (seek.go): a
+// user reads 1,000,000 repositories through a direct role on each, so the
+// resumed walk reads the stream's first 500,000 facts to find the token's
+// answer (against walking the list again).
+func BenchmarkListOneStream(b *testing.B) {
+	const repos = 1_000_000
+	direct := term.Entity("User", "direct")
+	facts := make([]term.Fact, 0, repos)
+	for i := range repos {
+		facts = append(facts, term.Fact{Predicate: "has_role", Args: []term.Value{direct, term.String("reader"), term.Entity("Repository", evaltest.RepoID(i))}})
+	}
+	src := loadMemory(b, facts)
+	facts = nil
+	e := New(mustCompile(b, evaltest.GitHubPolicy))
+	ctx := context.Background()
+	req := Request{Source: src}
+	res, err := e.List(ctx, req, direct, "read", "Repository", Page{Size: 500_000})
+	if err != nil || len(res.IDs) != 500_000 {
+		b.Fatalf("%d ids: %v", len(res.IDs), err)
+	}
+	tok, err := decodePageToken(res.NextToken)
+	if err != nil || tok.stream == 0 {
+		b.Fatalf("token %+v (%v): want one naming a stream", tok, err)
+	}
+	pos := tok
+	pos.stream, pos.last = 0, ""
+	for _, c := range []struct{ name, token string }{{"not-kept", res.NextToken}, {"walked-again", pos.encode()}} {
+		b.Run("page-100/deep-500000-"+c.name, func(b *testing.B) {
+			loop(b, func() {
+				var err error
+				sinkList, err = e.List(ctx, req, direct, "read", "Repository", Page{Size: 100, Token: c.token})
+				if err != nil || len(sinkList.IDs) != 100 {
+					b.Fatalf("%d ids: %v", len(sinkList.IDs), err)
+				}
+			})
+		})
+	}
+}
+
+// BenchmarkListManyStreams measures the page of 100 at 50,000 whose walk
+// was not kept when each answer comes from a stream of its own: 100,000
+// organizations of one repository each, all of whose member reads them.
+// A resumed walk notes the 50,000 streams before the token (seek.go).
+func BenchmarkListManyStreams(b *testing.B) {
+	const orgs = 100_000
+	member := term.Entity("User", "member")
+	facts := make([]term.Fact, 0, 2*orgs)
+	for i := range orgs {
+		org := term.Entity("Organization", evaltest.OrgID(i))
+		facts = append(facts,
+			term.Fact{Predicate: "has_role", Args: []term.Value{member, term.String("member"), org}},
+			term.Fact{Predicate: "has_relation", Args: []term.Value{term.Entity("Repository", evaltest.RepoID(i)), term.String("organization"), org}})
+	}
+	src := loadMemory(b, facts)
+	facts = nil
+	e := New(mustCompile(b, evaltest.GitHubPolicy))
+	ctx := context.Background()
+	req := Request{Source: src}
+	res, err := e.List(ctx, req, member, "read", "Repository", Page{Size: orgs / 2})
+	if err != nil || len(res.IDs) != orgs/2 {
+		b.Fatalf("%d ids: %v", len(res.IDs), err)
+	}
+	tok, err := decodePageToken(res.NextToken)
+	if err != nil || tok.stream == 0 {
+		b.Fatalf("token %+v (%v): want one naming a stream", tok, err)
+	}
+	pos := tok
+	pos.stream, pos.last = 0, ""
+	for _, c := range []struct{ name, token string }{{"not-kept", res.NextToken}, {"walked-again", pos.encode()}} {
+		b.Run("page-100/deep-50000-"+c.name, func(b *testing.B) {
+			loop(b, func() {
+				var err error
+				sinkList, err = e.List(ctx, req, member, "read", "Repository", Page{Size: 100, Token: c.token})
+				if err != nil || len(sinkList.IDs) != 100 {
+					b.Fatalf("%d ids: %v", len(sinkList.IDs), err)
+				}
+			})
+		})
+	}
 }

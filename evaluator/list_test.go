@@ -184,6 +184,8 @@ func TestListPageTokens(t *testing.T) {
 // encodes back to the same token.
 func FuzzPageToken(f *testing.F) {
 	f.Add(pageToken{rev: 7, fp: 1 << 60, pos: 1000, cursor: 3}.encode())
+	f.Add(pageToken{rev: 7, fp: 1 << 60, pos: 1000, cursor: 3, stream: 12, last: "repo-1"}.encode())
+	f.Add(pageToken{rev: 7, fp: 1 << 60, pos: 1000, cursor: 3}.encodeVersion(2))
 	f.Add("")
 	f.Add("AAAA")
 	f.Fuzz(func(t *testing.T, s string) {
@@ -191,7 +193,7 @@ func FuzzPageToken(f *testing.F) {
 		if err != nil {
 			return
 		}
-		if again := tok.encode(); again != s {
+		if again := tok.encode(); again != s && tok.encodeVersion(2) != s {
 			t.Errorf("decoded %q to %+v, which encodes to %q", s, tok, again)
 		}
 	})

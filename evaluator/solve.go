@@ -127,6 +127,9 @@ type bodyCtx struct {
 	rule  *crule
 	found bool
 	fn    func(base int) bool
+	// seek: where the answer variable of a list walk is in the body run
+	// with this context (see seek.go).
+	seek seekCtx
 }
 
 // solver is the per-request state of one query. Solvers are pooled by the
@@ -209,6 +212,7 @@ type solver struct {
 	// unfolded, to table a goal that calls itself.
 	unfold    bool
 	unfolding []unfoldGoal
+	seek      *seekState // a paged list walk's stream positions (seek.go), or nil
 
 	// explain is set while an explanation is being built: calls then
 	// record how deep a failing body got.
@@ -253,7 +257,7 @@ func (e *Evaluator) acquire(ctx context.Context, src Source, now time.Time) *sol
 	s.err, s.work, s.nowSet, s.nowAt = nil, 0, false, now
 	s.minDep, s.epoch, s.nAnswers = noDep, 0, 0
 	s.abstracted, s.inexact = false, false
-	s.unfold, s.unfolding = false, s.unfolding[:0]
+	s.unfold, s.unfolding, s.seek = false, s.unfolding[:0], nil
 	if err := ctx.Err(); err != nil {
 		s.err = fmt.Errorf("evaluating query: %w", err)
 	}

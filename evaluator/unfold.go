@@ -190,10 +190,18 @@ func (s *solver) unfoldFactIDs(bc *bodyCtx, base int, steps []step, i, off, psta
 		s.wantStack = append(s.wantStack, a.id())
 	}
 	want := s.wantStack[wstart : wstart+n : wstart+n]
+	q, skip := s.seekOpen(bc, base, steps, i, rel, want, s.vals[off:off+n])
+	if skip {
+		s.wantStack = s.wantStack[:wstart]
+		return true
+	}
 	start := len(s.tmp)
 	s.tmp = append(s.tmp, s.pat[pstart:pstart+n]...)
 	cont := true
-	s.ids.MatchIDs(rel, want, func(ids []uint32) bool {
+	s.seekMatch(rel, want, q, func(ids []uint32) bool {
+		if q >= 0 && !s.seekPass(ids[q]) {
+			return true
+		}
 		// A bound position holds the pattern's value (in tmp already,
 		// its id known): only the others are read and remembered.
 		for k, id := range ids {
@@ -224,6 +232,9 @@ func (s *solver) unfoldFactIDs(bc *bodyCtx, base int, steps []step, i, off, psta
 		s.undo(mark)
 		return cont
 	})
+	if q >= 0 {
+		cont = s.seekClose() && cont
+	}
 	s.tmp = s.tmp[:start]
 	s.wantStack = s.wantStack[:wstart]
 	return cont
@@ -235,7 +246,7 @@ func (s *solver) unfoldFactIDs(bc *bodyCtx, base int, steps []step, i, off, psta
 func (s *solver) unfoldRule(bc *bodyCtx, base int, steps []step, i, off int, r *crule) bool {
 	l := steps[i].lit
 	cont := true
-	rc := &bodyCtx{kind: emitFunc, fn: func(rbase int) bool {
+	rc := &bodyCtx{kind: emitFunc, seek: s.seekRule(bc, base, steps, i, r), fn: func(rbase int) bool {
 		toff := len(s.vals)
 		nt, na := len(s.tables), len(s.ans)
 		s.appendHead(r, rbase)
@@ -269,7 +280,7 @@ func (s *solver) listWalk(allow *predInfo, actor term.Value, action, typ string,
 		{kind: opConst, val: actor, cnum: -1, h: s.handle(actor)}, act, {kind: opVar, slot: 0},
 	}}
 	steps := []step{{lit: l}}
-	bc := &bodyCtx{kind: emitFunc, fn: func(b int) bool { return yield(s.frame[s.deref(b)]) }}
+	bc := &bodyCtx{kind: emitFunc, seek: seekCtx{ans: 1, tail: true}, fn: func(b int) bool { return yield(s.frame[s.deref(b)]) }}
 	s.unfold = true
 	s.body(bc, base, steps, 0)
 	s.unfold = false

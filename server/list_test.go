@@ -188,8 +188,9 @@ func TestListPages(t *testing.T) {
 }
 
 // TestListPagesAcrossReplicas pages a list through two replicas on one
-// database: the second replica has no walk kept and walks the list again
-// at the token's revision.
+// database: the second replica has no walk kept and resumes the walk at
+// the token's revision from the stream the token names (evaluator
+// seek.go), while writes go on.
 func TestListPagesAcrossReplicas(t *testing.T) {
 	url := pgtest.NewDatabase(t)
 	cfg := DefaultConfig()

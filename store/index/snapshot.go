@@ -3,6 +3,7 @@ package index
 import (
 	"iter"
 	"slices"
+	"sort"
 	"sync/atomic"
 	"time"
 
@@ -284,7 +285,6 @@ const shortList = 32
 // there does not exist for the snapshot; a pattern whose shortest posting
 // list is short is answered from that list in one hold of the lock.
 func (s *Snapshot) walk(t *table, m *matcher, want []uint32, yieldIDs func([]uint32) bool, yieldVals func([]term.Value) bool) {
-	x := s.x
 	if len(want) > 0 && ground(want) {
 		// A fact has at most one record at a revision: the live one
 		// unless it was removed since (then it is a dead record,
@@ -300,28 +300,46 @@ func (s *Snapshot) walk(t *table, m *matcher, want []uint32, yieldIDs func([]uin
 			return
 		}
 	}
-	// The shortest posting list among the bound positions.
-	best, bound := -1, 0
-	var bestSlot *pslot
-	bestLen := 0
+	best, bestSlot, bestLen, bound, ok := shortest(t, want)
+	if !ok {
+		s.runlock()
+		return
+	}
+	if best >= 0 && bestLen <= shortList {
+		s.walkShort(t, m, want, best, bestSlot, bound, yieldIDs, yieldVals)
+		return
+	}
+	s.walkList(t, m, want, best, bestSlot, -1, yieldIDs, yieldVals)
+}
+
+// shortest returns the shortest posting list among the bound positions of
+// want: its position (-1 when none is bound), slot and length, and the
+// number of bound positions; false when a bound value has no record at
+// its position. Callers hold mu.
+func shortest(t *table, want []uint32) (best int, bestSlot *pslot, bestLen, bound int, ok bool) {
+	best = -1
 	for i, id := range want {
 		if id == 0 {
 			continue
 		}
 		sl := t.post[i].slot(id)
 		if sl == nil {
-			s.runlock()
-			return
+			return -1, nil, 0, 0, false
 		}
 		if n := t.post[i].count(sl); best < 0 || n < bestLen {
 			best, bestSlot, bestLen = i, sl, n
 		}
 		bound++
 	}
-	if best >= 0 && bestLen <= shortList {
-		s.walkShort(t, m, want, best, bestSlot, bound, yieldIDs, yieldVals)
-		return
-	}
+	return best, bestSlot, bestLen, bound, true
+}
+
+// walkList is walk over the posting list of slot bestSlot of position
+// best (every record of t when best is -1), from the first record after
+// record after (-1: from the first). It is called with the read lock held
+// and releases it.
+func (s *Snapshot) walkList(t *table, m *matcher, want []uint32, best int, bestSlot *pslot, after int64, yieldIDs func([]uint32) bool, yieldVals func([]term.Value) bool) {
+	x := s.x
 	if m == nil {
 		m = x.matcher()
 		defer x.matchers.Put(m)
@@ -349,7 +367,15 @@ func (s *Snapshot) walk(t *table, m *matcher, want []uint32, yieldIDs func([]uin
 	}
 	out := m.out[:n]
 	locked := true
-	for pos := 0; pos < total; {
+	pos := 0
+	switch {
+	case after < 0:
+	case all:
+		pos = min(int(after)+1, total)
+	default:
+		pos = sort.Search(total, func(i int) bool { return int64(list.at(i)) > after })
+	}
+	for pos < total {
 		recs := m.recs[:0]
 		if !locked {
 			s.rlock()
