@@ -101,25 +101,15 @@ func newTypeNums(ts *typeSys, preds map[lang.Pred]*predInfo, consts []term.Value
 	for _, v := range consts {
 		add(v.Type)
 	}
-	var lits func([]*lit)
-	lits = func(ls []*lit) {
-		for _, l := range ls {
-			if l.kind == litMatches {
-				add(l.typ)
-			}
-			for _, alt := range l.alts {
-				lits(alt)
-			}
+	walkRules(preds, func(r *crule) {
+		for _, t := range r.varTypes {
+			add(t)
 		}
-	}
-	for _, p := range preds {
-		for _, r := range p.rules {
-			for _, t := range r.varTypes {
-				add(t)
-			}
-			lits(r.lits)
+	}, func(l *lit) {
+		if l.kind == litMatches {
+			add(l.typ)
 		}
-	}
+	}, nil)
 	n := len(tn.names)
 	tn.matches = make([]bool, n*n)
 	for vt, a := range tn.names {
@@ -133,42 +123,22 @@ func newTypeNums(ts *typeSys, preds map[lang.Pred]*predInfo, consts []term.Value
 // numberTypes sets the type numbers of the rules' variables and `matches`
 // literals, and the constant numbers of their constant operands.
 func (e *Evaluator) numberTypes() {
-	var ops func([]operand)
-	ops = func(os []operand) {
-		for i := range os {
-			o := &os[i]
-			switch o.kind {
-			case opConst:
-				if k, ok := e.cnum[o.val]; ok {
-					o.cnum = k + 1
-				}
-			case opList:
-				ops(o.list)
+	walkRules(e.preds, func(r *crule) {
+		r.varTnums = make([]uint32, len(r.varTypes))
+		for i, t := range r.varTypes {
+			r.varTnums[i] = e.tnums.num[t]
+		}
+	}, func(l *lit) {
+		if l.kind == litMatches {
+			l.tnum = e.tnums.num[l.typ]
+		}
+	}, func(o *operand) {
+		if o.kind == opConst {
+			if k, ok := e.cnum[o.val]; ok {
+				o.cnum = k + 1
 			}
 		}
-	}
-	var lits func([]*lit)
-	lits = func(ls []*lit) {
-		for _, l := range ls {
-			ops(l.args)
-			if l.kind == litMatches {
-				l.tnum = e.tnums.num[l.typ]
-			}
-			for _, alt := range l.alts {
-				lits(alt)
-			}
-		}
-	}
-	for _, p := range e.preds {
-		for _, r := range p.rules {
-			r.varTnums = make([]uint32, len(r.varTypes))
-			for i, t := range r.varTypes {
-				r.varTnums[i] = e.tnums.num[t]
-			}
-			ops(r.head)
-			lits(r.lits)
-		}
-	}
+	})
 }
 
 // numberConsts numbers the spellings of the program's constants by their

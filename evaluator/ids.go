@@ -287,20 +287,36 @@ func (e *Evaluator) constsFor(gen uint64) *constIDs {
 // and literals' arguments, lists included.
 func programConsts(preds map[lang.Pred]*predInfo) []term.Value {
 	var out []term.Value
+	walkRules(preds, nil, nil, func(o *operand) {
+		if o.kind == opConst {
+			out = append(out, o.val)
+		}
+	})
+	return out
+}
+
+// walkRules calls onRule with each compiled rule of preds, onLit with each
+// of its literals (those of alternatives too) and onOp with each operand
+// of its head and literals (the elements of lists too). Any of the three
+// may be nil.
+func walkRules(preds map[lang.Pred]*predInfo, onRule func(*crule), onLit func(*lit), onOp func(*operand)) {
 	var ops func([]operand)
 	ops = func(os []operand) {
-		for _, o := range os {
-			switch o.kind {
-			case opConst:
-				out = append(out, o.val)
-			case opList:
-				ops(o.list)
+		for i := range os {
+			if onOp != nil {
+				onOp(&os[i])
+			}
+			if os[i].kind == opList {
+				ops(os[i].list)
 			}
 		}
 	}
 	var lits func([]*lit)
 	lits = func(ls []*lit) {
 		for _, l := range ls {
+			if onLit != nil {
+				onLit(l)
+			}
 			ops(l.args)
 			for _, alt := range l.alts {
 				lits(alt)
@@ -309,11 +325,13 @@ func programConsts(preds map[lang.Pred]*predInfo) []term.Value {
 	}
 	for _, p := range preds {
 		for _, r := range p.rules {
+			if onRule != nil {
+				onRule(r)
+			}
 			ops(r.head)
 			lits(r.lits)
 		}
 	}
-	return out
 }
 
 // matchValues calls yield with the values of the facts of pred (arity
