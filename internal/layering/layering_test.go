@@ -7,6 +7,7 @@ import (
 	"io/fs"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 )
@@ -66,6 +67,53 @@ var rules = []rule{
 	{from: "clients/go", forbidden: []string{"lang", "evaluator", "store", "policy", "server", "cmd", "migrations"}, onlyThirdParty: []string{}},
 }
 
+// confined lists third-party modules that only the packages under one of
+// the given prefixes may depend on: a tool's dependency stays out of the
+// server.
+var confined = []confinement{
+	// The load generator's HTTP client (castellan-load -client fasthttp);
+	// the server and the Go client use net/http.
+	{dep: "github.com/valyala/fasthttp", only: []string{"cmd/castellan-load"}},
+}
+
+// confinement is one entry of confined.
+type confinement struct {
+	dep  string   // a module path prefix
+	only []string // module-relative package prefixes
+}
+
+// checkConfined returns the packages of pkgs that depend on a confined
+// module outside its prefixes.
+func checkConfined(pkgs []pkg, cs []confinement) (errs []string) {
+	for _, p := range pkgs {
+		for _, c := range cs {
+			if slices.ContainsFunc(c.only, func(dir string) bool { return under(p.path, dir) }) {
+				continue
+			}
+			if i := slices.IndexFunc(p.deps, func(d string) bool { return d == c.dep || strings.HasPrefix(d, c.dep+"/") }); i >= 0 {
+				errs = append(errs, p.path+" must not depend on "+p.deps[i]+" (only "+strings.Join(c.only, ", ")+" may)")
+			}
+		}
+	}
+	return errs
+}
+
+// TestCheckConfined checks that a confined module is allowed under its
+// prefixes only, whether imported directly or through another package.
+func TestCheckConfined(t *testing.T) {
+	pkgs := []pkg{
+		{path: "cmd/tool", deps: []string{"example.com/fast", "example.com/fast/sub"}},
+		{path: "cmd/tool/inner", deps: []string{"example.com/fast"}},
+		{path: "server", deps: []string{"fmt", "example.com/fast/sub"}},
+		{path: "store", deps: []string{"example.com/faster"}},
+	}
+	errs := checkConfined(pkgs, []confinement{{dep: "example.com/fast", only: []string{"cmd/tool"}}})
+	want := []string{"server must not depend on example.com/fast/sub (only cmd/tool may)"}
+	if strings.Join(errs, "\n") != strings.Join(want, "\n") {
+		t.Errorf("checkConfined = %q, want %q", errs, want)
+	}
+}
+
 // pkg is one module package as go list describes it, paths module-relative
 // for the module's own packages.
 type pkg struct {
@@ -92,6 +140,7 @@ func TestLayering(t *testing.T) {
 		})
 	}
 	errs, seen := check(pkgs, rules)
+	errs = append(errs, checkConfined(pkgs, confined)...)
 	for _, e := range errs {
 		t.Error(e)
 	}
