@@ -679,14 +679,32 @@ type Cursors struct {
 }
 
 // NewCursors returns a Cursors that keeps at most max walks holding at
-// most maxIDs distinct ids in all, each for ttl after its last page.
+// most maxIDs distinct ids in all (a stream a resumed walk noted counts as
+// streamWeight ids), each for ttl after its last page.
 func NewCursors(max, maxIDs int, ttl time.Duration) *Cursors {
 	return &Cursors{max: max, maxIDs: maxIDs, ttl: ttl, runs: make(map[uint64]*listRun)}
 }
 
+// streamWeight is what a stream noted by a resumed walk (seek.go) counts
+// for in Cursors' budget of ids: its key in a map takes about 57 bytes, an
+// id in the walk's answer set at most 8.
+const streamWeight = 8
+
+// weight is what run holds, in ids: the distinct answers it returned, and
+// the streams it noted when it was resumed from a token. It does not
+// change while the walk is suspended.
+func (run *listRun) weight() int {
+	w := run.seen
+	if run.seek != nil {
+		w += streamWeight * run.seek.noted
+	}
+	return w
+}
+
 // put keeps run and returns its id (0 when it is not kept).
 func (c *Cursors) put(run *listRun) uint64 {
-	if c.max <= 0 || run.seen > c.maxIDs {
+	w := run.weight()
+	if c.max <= 0 || w > c.maxIDs {
 		run.stop()
 		return 0
 	}
@@ -695,7 +713,7 @@ func (c *Cursors) put(run *listRun) uint64 {
 	id := rand.Uint64() | 1
 	c.mu.Lock()
 	drop := c.expire(now, nil)
-	for len(c.runs) >= c.max || c.ids+run.seen > c.maxIDs {
+	for len(c.runs) >= c.max || c.ids+w > c.maxIDs {
 		var oldID uint64
 		var old *listRun
 		for k, r := range c.runs {
@@ -709,7 +727,7 @@ func (c *Cursors) put(run *listRun) uint64 {
 		drop = append(drop, c.remove(oldID))
 	}
 	c.runs[id] = run
-	c.ids += run.seen
+	c.ids += w
 	c.mu.Unlock()
 	for _, r := range drop {
 		r.stop()
@@ -774,7 +792,7 @@ func (c *Cursors) expire(now time.Time, drop []*listRun) []*listRun {
 func (c *Cursors) remove(id uint64) *listRun {
 	r := c.runs[id]
 	delete(c.runs, id)
-	c.ids -= r.seen
+	c.ids -= r.weight()
 	return r
 }
 

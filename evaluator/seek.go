@@ -68,6 +68,7 @@ type seekState struct {
 	lastID    uint32 // last's id in the source (0: none)
 	shapes    []seekShape
 	targetKey seekKey // the token's stream, noted once read
+	noted     int     // the distinct streams noted, in all shapes
 	probe     []uint32
 }
 
@@ -166,7 +167,10 @@ func (sk *seekState) note(k seekKey) {
 		sk.shapes = append(sk.shapes, seekShape{key: k, seen: make(map[[seekArity]uint32]struct{})})
 		i = len(sk.shapes) - 1
 	}
-	sk.shapes[i].seen[ids] = struct{}{}
+	if _, ok := sk.shapes[i].seen[ids]; !ok {
+		sk.shapes[i].seen[ids] = struct{}{}
+		sk.noted++
+	}
 }
 
 // idSeeker is an IDSource that can start a match after a given fact

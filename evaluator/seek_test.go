@@ -5,6 +5,7 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/castellan-authz/castellan/evaluator/evaltest"
 	"github.com/castellan-authz/castellan/lang/term"
@@ -243,4 +244,68 @@ func idOfValue(t *testing.T, src store.Snapshot, v term.Value) uint32 {
 		t.Fatalf("no id for %v", v)
 	}
 	return id
+}
+
+// TestCursorsCountNotedStreams checks that a walk resumed from a token and
+// then kept in Cursors counts the streams it noted against the budget of
+// ids (streamWeight each), not only the ids it returned: a budget that
+// holds its ids but not its streams does not keep it.
+func TestCursorsCountNotedStreams(t *testing.T) {
+	ctx := t.Context()
+	e := New(mustCompile(t, evaltest.GitHubPolicy))
+	facts := seekFacts()
+	snap, err := memoryStore(t, facts, len(facts)).Snapshot(ctx, store.Consistency{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	req := Request{Source: snap}
+	all := term.Entity("User", "all")
+	first, err := e.List(ctx, req, all, "read", "Repository", Page{Size: 1500})
+	if err != nil {
+		t.Fatal(err)
+	}
+	resume := func(c *Cursors) ListResult {
+		t.Helper()
+		res, err := e.List(ctx, req, all, "read", "Repository", Page{Size: 100, Token: first.NextToken, Cursors: c})
+		if err != nil || len(res.IDs) != 100 {
+			t.Fatalf("the resumed page: %d ids, %v", len(res.IDs), err)
+		}
+		return res
+	}
+	roomy := NewCursors(4, 1_000_000, time.Minute)
+	want := resume(roomy)
+	if roomy.Len() != 1 {
+		t.Fatalf("a roomy Cursors keeps %d walks, want the resumed one", roomy.Len())
+	}
+	var run *listRun
+	for _, r := range roomy.runs {
+		run = r
+	}
+	if run.seek == nil || run.seek.noted == 0 {
+		t.Fatalf("the kept walk noted no stream (seek %+v): the test needs a resumed walk", run.seek)
+	}
+	if w := run.seen + streamWeight*run.seek.noted; roomy.ids != w {
+		t.Errorf("Cursors counts %d ids for a walk of %d ids and %d noted streams, want %d", roomy.ids, run.seen, run.seek.noted, w)
+	}
+	// Room for the ids, not for the streams: not kept, the page the same.
+	tight := NewCursors(4, run.seen+streamWeight*run.seek.noted-1, time.Minute)
+	got := resume(tight)
+	if tight.Len() != 0 || tight.ids != 0 {
+		t.Errorf("a Cursors with room for %d ids keeps %d walks (%d ids) of weight %d", tight.maxIDs, tight.Len(), tight.ids, run.weight())
+	}
+	if !slices.Equal(got.IDs, want.IDs) {
+		t.Errorf("the page differs when its walk is not kept:\n%v\n%v", got.IDs, want.IDs)
+	}
+	// Taken back for the next page, the walk leaves no count behind.
+	if _, err := e.List(ctx, req, all, "read", "Repository", Page{Size: 100, Token: want.NextToken, Cursors: roomy}); err != nil {
+		t.Fatal(err)
+	}
+	if roomy.Len() != 1 || roomy.ids != func() int {
+		for _, r := range roomy.runs {
+			return r.weight()
+		}
+		return -1
+	}() {
+		t.Errorf("after the next page: %d walks, %d ids counted", roomy.Len(), roomy.ids)
+	}
 }

@@ -195,8 +195,10 @@ func (req listRequest) check() (actor term.Value, act, resourceType string, err 
 
 // The walks of paged lists kept between their pages (evaluator.Cursors):
 // at most listCursors lists holding listCursorIDs ids in all (a few bytes
-// each at most on the stores' indexes), each for listCursorTTL after its last page. A page whose
-// walk was dropped is still answered, by walking the list again.
+// each at most on the stores' indexes; a stream a resumed walk noted counts
+// as evaluator's streamWeight ids), each for listCursorTTL after its last
+// page. A page whose walk was dropped is still answered, by resuming it
+// from its token or walking the list again.
 const (
 	listCursors   = 256
 	listCursorIDs = 2_000_000
