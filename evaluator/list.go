@@ -250,7 +250,7 @@ func (e *Evaluator) walk(s *solver, q listQuery, seen *int, yield func(term.Valu
 			if !s.seekOK() {
 				return false
 			}
-			if !ids.add(s, e.seed, v, h) || s.seekDrop(v) {
+			if !ids.add(s, e.seed, v, h) || s.seekDrop(h) {
 				return true
 			}
 			if seen != nil {

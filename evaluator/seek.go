@@ -245,23 +245,24 @@ func (s *solver) seekOK() bool {
 	return false
 }
 
-// seekDrop reports whether the new answer v of a resumed walk was returned
+// seekDrop reports whether the new answer h of a resumed walk was returned
 // before its token (a stream before the token's position held it).
-func (s *solver) seekDrop(v term.Value) bool {
-	return s.seek != nil && s.seek.mode == seekResumed && s.seekSeen(v)
+func (s *solver) seekDrop(h hval) bool {
+	return s.seek != nil && s.seek.mode == seekResumed && s.seekSeen(h)
 }
 
-// seekSeen reports whether a noted stream holds v (a fact with v at its
-// position): one probe per kind of stream.
-func (s *solver) seekSeen(v term.Value) bool {
+// seekSeen reports whether a noted stream holds h (a fact with h at its
+// position): one probe per kind of stream. Only a value the source holds
+// (a store handle) can be in a stream.
+func (s *solver) seekSeen(h hval) bool {
 	sk := s.seek
-	id, ok := s.idOf(v)
-	if !ok {
+	if h.kind() != hStore {
 		return false
 	}
+	id := h.id()
 	for i := range sk.shapes {
 		sh, seen := sk.shapes[i].key, sk.shapes[i].seen
-		if sh.typ != 0 && !s.typeMatches(s.tnum(v.Type), sh.typ) {
+		if sh.typ != 0 && !s.typeMatches(h.typ(), sh.typ) {
 			continue
 		}
 		want := sk.probe[:0]
